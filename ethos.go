@@ -1,0 +1,135 @@
+// Package ethos holds the domain of character training: the types every
+// stage shares (LLM requests and responses, recorded calls, characters,
+// traits) and the interfaces that adapters implement. It imports no SDK,
+// driver or HTTP code; packages named after a dependency (anthropic, openai,
+// sqlite, jobs, sandbox) implement these interfaces and cmd/ethos wires them.
+package ethos
+
+import (
+	"context"
+	"time"
+)
+
+// Role is the author of a message in a conversation.
+type Role string
+
+// Roles used in requests and training records.
+const (
+	RoleSystem    Role = "system"
+	RoleUser      Role = "user"
+	RoleAssistant Role = "assistant"
+)
+
+// Message is one turn of a conversation sent to a model.
+type Message struct {
+	Role    Role   `json:"role"`
+	Content string `json:"content"`
+}
+
+// Request is one call to a language model, independent of the provider.
+//
+// Model is the full reference "provider/model" (for example
+// "anthropic/claude-sonnet-4-5" or "sandbox/writer"); the router strips the
+// provider before the adapter sees it, so adapters receive only the
+// provider-local model name.
+type Request struct {
+	Model       string    `json:"model"`
+	System      string    `json:"system,omitempty"`
+	Messages    []Message `json:"messages"`
+	MaxTokens   int       `json:"max_tokens"`
+	Temperature *float64  `json:"temperature,omitempty"`
+	Stop        []string  `json:"stop,omitempty"`
+	// Stream asks the adapter to use the provider's streaming protocol, so
+	// that long generations are not cut by a client timeout. It does not
+	// change the result, and is not part of the cache key.
+	Stream bool `json:"-"`
+	// Sample distinguishes otherwise identical requests whose answers must
+	// differ (the k-th sample of the same prompt). It is part of the cache
+	// key and is never sent to the provider.
+	Sample int `json:"sample,omitempty"`
+	// Metadata labels the call in the ledger (run, stage, item). It is
+	// recorded but neither sent to the provider nor part of the cache key.
+	Metadata map[string]string `json:"-"`
+}
+
+// StopReason says why a model stopped writing, normalised across providers.
+type StopReason string
+
+// Normalised stop reasons. Adapters map provider values onto these; a
+// value they do not know is passed through unchanged.
+const (
+	StopEnd       StopReason = "end_turn"      // natural end (OpenAI "stop")
+	StopMaxTokens StopReason = "max_tokens"    // cut by the token limit (OpenAI "length")
+	StopSequence  StopReason = "stop_sequence" // a stop sequence matched
+	StopRefusal   StopReason = "refusal"       // the model refused (OpenAI "content_filter")
+	StopToolUse   StopReason = "tool_use"
+)
+
+// Usage counts the tokens of one call.
+type Usage struct {
+	In         int `json:"in"`
+	Out        int `json:"out"`
+	CacheRead  int `json:"cache_read,omitempty"`
+	CacheWrite int `json:"cache_write,omitempty"`
+}
+
+// Total is the number of tokens a rate limiter charges for the call.
+func (u Usage) Total() int { return u.In + u.Out + u.CacheRead + u.CacheWrite }
+
+// RateLimit is what a provider's response headers said about the caller's
+// limits (anthropic-ratelimit-* or x-ratelimit-*). Zero fields were absent.
+type RateLimit struct {
+	RequestsLimit     int       `json:"requests_limit,omitempty"`
+	RequestsRemaining int       `json:"requests_remaining,omitempty"`
+	RequestsReset     time.Time `json:"requests_reset,omitzero"`
+	TokensLimit       int       `json:"tokens_limit,omitempty"`
+	TokensRemaining   int       `json:"tokens_remaining,omitempty"`
+	TokensReset       time.Time `json:"tokens_reset,omitzero"`
+	// HasRequests and HasTokens say whether the headers were present, so a
+	// remaining count of zero can be told from a missing header.
+	HasRequests bool `json:"-"`
+	HasTokens   bool `json:"-"`
+}
+
+// Response is the result of a successful call.
+type Response struct {
+	Text       string        `json:"text"`
+	StopReason StopReason    `json:"stop_reason"`
+	Usage      Usage         `json:"usage"`
+	Model      string        `json:"model"` // the model the provider says answered
+	RequestID  string        `json:"request_id,omitempty"`
+	Latency    time.Duration `json:"latency"`
+	RateLimit  RateLimit     `json:"-"`
+}
+
+// Completer performs one model call. Adapters implement it over a
+// provider SDK; middleware implements it by wrapping another Completer.
+//
+// A Completer returns either a Response or an *Error with its Kind set.
+// A response cut by max_tokens or ended by a refusal is still a Response
+// (StopReason says so); callers that need a complete answer turn it into an
+// error with CheckStop.
+type Completer interface {
+	Complete(ctx context.Context, req Request) (Response, error)
+}
+
+// CompleterFunc adapts a function to the Completer interface.
+type CompleterFunc func(ctx context.Context, req Request) (Response, error)
+
+// Complete calls f.
+func (f CompleterFunc) Complete(ctx context.Context, req Request) (Response, error) {
+	return f(ctx, req)
+}
+
+// CheckStop turns a response that did not end naturally into a typed
+// error: Truncated for max_tokens, Refused for a refusal. Stages that need
+// a complete answer call it; `ethos complete` shows the stop reason instead.
+func CheckStop(resp Response) error {
+	switch resp.StopReason {
+	case StopMaxTokens:
+		return Errorf(Truncated, "response cut at max_tokens after %d output tokens", resp.Usage.Out)
+	case StopRefusal:
+		return Errorf(Refused, "model refused to answer")
+	}
+	return nil
+}

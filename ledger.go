@@ -1,0 +1,73 @@
+package ethos
+
+import (
+	"context"
+	"time"
+)
+
+// Call is one model call as the ledger records it: every call, whether it
+// was served from the cache, paid for, or failed.
+type Call struct {
+	ID       int64  `json:"id"`
+	Key      string `json:"key"`      // cache key: hash of the rendered request and sample index
+	Provider string `json:"provider"` // provider name, e.g. "anthropic"
+	Model    string `json:"model"`    // full reference, e.g. "anthropic/claude-sonnet-4-5"
+	RunID    string `json:"run_id,omitempty"`
+	Stage    string `json:"stage,omitempty"`
+
+	Request  Request   `json:"request"`
+	Response *Response `json:"response,omitempty"` // nil when the call failed
+
+	Usage     Usage         `json:"usage"`
+	CostUSD   float64       `json:"cost_usd"` // zero for cache hits and failures
+	Latency   time.Duration `json:"latency"`
+	Attempts  int           `json:"attempts"`
+	CacheHit  bool          `json:"cache_hit"`
+	ErrorKind Kind          `json:"error_kind,omitempty"`
+	Error     string        `json:"error,omitempty"` // never contains a secret
+	CreatedAt time.Time     `json:"created_at"`
+}
+
+// CallFilter selects calls from the ledger. Zero fields match everything.
+type CallFilter struct {
+	RunID    string
+	Provider string
+	Since    time.Time
+	Limit    int // 0 means no limit; results are newest first
+}
+
+// CallSummary aggregates calls per provider and model.
+type CallSummary struct {
+	Provider  string        `json:"provider"`
+	Model     string        `json:"model"`
+	Calls     int           `json:"calls"`
+	CacheHits int           `json:"cache_hits"`
+	Errors    map[Kind]int  `json:"errors,omitempty"`
+	Usage     Usage         `json:"usage"`
+	CostUSD   float64       `json:"cost_usd"`
+	Latency   time.Duration `json:"mean_latency"`
+}
+
+// CallStore is the part of the store the LLM middleware needs.
+type CallStore interface {
+	// CachedResponse returns the response of the most recent successful,
+	// non-cache-hit call recorded with key. ok is false when there is none.
+	CachedResponse(ctx context.Context, key string) (resp Response, ok bool, err error)
+	// RecordCall appends c to the ledger and sets c.ID and c.CreatedAt.
+	RecordCall(ctx context.Context, c *Call) error
+	// Spent is the USD cost of the calls matching f (cache hits cost nothing).
+	Spent(ctx context.Context, f CallFilter) (float64, error)
+	// Calls lists calls matching f, newest first.
+	Calls(ctx context.Context, f CallFilter) ([]Call, error)
+	// SummarizeCalls aggregates calls matching f per provider and model.
+	SummarizeCalls(ctx context.Context, f CallFilter) ([]CallSummary, error)
+}
+
+// Store is ethos's durable ledger. The SQLite implementation is the
+// default; every implementation passes the same conformance suite.
+type Store interface {
+	CallStore
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
