@@ -1,0 +1,91 @@
+package llm
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestKey(t *testing.T) {
+	t.Parallel()
+	temp := 0.7
+	base := ethos.Request{Model: "anthropic/claude", System: "s", MaxTokens: 10, Temperature: &temp,
+		Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hello"}}}
+	same := base
+	same.Stream = true
+	same.Metadata = map[string]string{"run": "r1"}
+	if Key(base) != Key(same) {
+		t.Error("stream and metadata must not change the key")
+	}
+	for name, change := range map[string]func(r *ethos.Request){
+		"model":       func(r *ethos.Request) { r.Model = "anthropic/other" },
+		"system":      func(r *ethos.Request) { r.System = "t" },
+		"message":     func(r *ethos.Request) { r.Messages = []ethos.Message{{Role: ethos.RoleUser, Content: "hello!"}} },
+		"max_tokens":  func(r *ethos.Request) { r.MaxTokens = 11 },
+		"temperature": func(r *ethos.Request) { t := 0.8; r.Temperature = &t },
+		"no temp":     func(r *ethos.Request) { r.Temperature = nil },
+		"stop":        func(r *ethos.Request) { r.Stop = []string{"x"} },
+		"sample":      func(r *ethos.Request) { r.Sample = 1 },
+	} {
+		r := base
+		change(&r)
+		if Key(r) == Key(base) {
+			t.Errorf("changing %s did not change the key", name)
+		}
+	}
+}
+
+func TestSplitModel(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ ref, provider, model string }{
+		{"anthropic/claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"},
+		{"together/meta-llama/Llama-3.3-70B-Instruct-Turbo", "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo"},
+	} {
+		p, m, err := SplitModel(tc.ref)
+		if err != nil || p != tc.provider || m != tc.model {
+			t.Errorf("SplitModel(%q) = %q, %q, %v", tc.ref, p, m, err)
+		}
+	}
+	for _, bad := range []string{"", "claude", "/m", "p/"} {
+		if _, _, err := SplitModel(bad); ethos.KindOf(err) != ethos.Invalid {
+			t.Errorf("SplitModel(%q): got %v, want invalid", bad, err)
+		}
+	}
+}
+
+func TestRouterStripsProviderAndBuildsLazily(t *testing.T) {
+	t.Parallel()
+	var got []string
+	built := 0
+	r := NewRouter()
+	r.Register("together", func() (ethos.Completer, error) {
+		built++
+		return ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+			got = append(got, req.Model)
+			return ethos.Response{}, nil
+		}), nil
+	})
+	r.Register("anthropic", func() (ethos.Completer, error) {
+		return nil, ethos.Errorf(ethos.Config, "provider anthropic needs an API key: set ANTHROPIC_API_KEY")
+	})
+	for range 2 {
+		if _, err := r.Complete(t.Context(), ethos.Request{Model: "together/meta-llama/L"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]string{"meta-llama/L", "meta-llama/L"}, got); diff != "" {
+		t.Errorf("models seen by adapter (-want +got):\n%s", diff)
+	}
+	if built != 1 {
+		t.Errorf("adapter built %d times, want 1", built)
+	}
+	if err := r.Check("together/x", "anthropic/claude"); ethos.KindOf(err) != ethos.Config {
+		t.Errorf("Check: got %v, want the missing-key config error", err)
+	}
+	_, err := r.Complete(t.Context(), ethos.Request{Model: "antropic/claude"})
+	if want := `unknown provider "antropic"; configured: anthropic, together`; err == nil || err.Error() != want {
+		t.Errorf("unknown provider: got %v, want %q", err, want)
+	}
+}

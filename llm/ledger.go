@@ -1,0 +1,111 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// Pricer prices a call's usage. known is false when the model has no price,
+// which a budget with a cap treats as an error rather than as free.
+type Pricer interface {
+	Cost(model string, u ethos.Usage) (usd float64, known bool)
+}
+
+// PricerFunc adapts a function to Pricer.
+type PricerFunc func(model string, u ethos.Usage) (float64, bool)
+
+// Cost calls f.
+func (f PricerFunc) Cost(model string, u ethos.Usage) (float64, bool) { return f(model, u) }
+
+// Ledger is the outermost middleware: it answers a request it has already
+// paid for from the store, and records every call in the store — cache
+// hits, successes and failures alike, with tokens, cost, latency and the
+// error kind.
+type Ledger struct {
+	Store  ethos.CallStore
+	Next   ethos.Completer
+	Pricer Pricer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Complete serves req from the cache or passes it on, and records the call.
+func (l *Ledger) Complete(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	start := now()
+	key := Key(req)
+	provider, _, err := SplitModel(req.Model)
+	if err != nil {
+		return ethos.Response{}, err
+	}
+	call := ethos.Call{
+		Key:      key,
+		Provider: provider,
+		Model:    req.Model,
+		RunID:    req.Metadata["run"],
+		Stage:    req.Metadata["stage"],
+		Request:  req,
+		Attempts: attemptOf(req),
+	}
+
+	cached, ok, err := l.Store.CachedResponse(ctx, key)
+	if err != nil {
+		return ethos.Response{}, err
+	}
+	if ok {
+		cached.Latency = now().Sub(start)
+		call.CacheHit = true
+		call.Response = &cached
+		call.Usage = cached.Usage
+		call.Latency = cached.Latency
+		if err := l.Store.RecordCall(ctx, &call); err != nil {
+			return ethos.Response{}, err
+		}
+		return cached, nil
+	}
+
+	resp, callErr := l.Next.Complete(ctx, req)
+	call.Latency = now().Sub(start)
+	if callErr != nil {
+		call.ErrorKind = ethos.KindOf(callErr)
+		call.Error = callErr.Error()
+	} else {
+		if resp.Latency == 0 {
+			resp.Latency = call.Latency
+		}
+		call.Response = &resp
+		call.Usage = resp.Usage
+		if l.Pricer != nil {
+			call.CostUSD, _ = l.Pricer.Cost(req.Model, resp.Usage)
+		}
+	}
+	// Record even when the caller has gone away: a paid call that is not
+	// in the ledger would be paid for again.
+	recordCtx := context.WithoutCancel(ctx)
+	if err := l.Store.RecordCall(recordCtx, &call); err != nil {
+		return ethos.Response{}, errors.Join(callErr, err)
+	}
+	return resp, callErr
+}
+
+// attemptOf reads the attempt number the job layer puts in the request's
+// metadata; a call made outside a job is attempt 1.
+func attemptOf(req ethos.Request) int {
+	n := 0
+	for _, c := range req.Metadata["attempt"] {
+		if c < '0' || c > '9' {
+			return 1
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		return 1
+	}
+	return n
+}
