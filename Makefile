@@ -1,0 +1,31 @@
+# ethos — build and test. `make test` is the one command CI runs.
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: test build vet bench fuzz clean
+
+test: vet
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o bin/ethos ./cmd/ethos
+
+# Benchmarks with speed targets; figures go to docs/PERFORMANCE.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./llm/ ./sqlite/
+
+# Short fuzzing pass over every parser of model output and user files.
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
