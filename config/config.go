@@ -1,0 +1,262 @@
+// Package config loads ethos.yaml: the character being trained, the model
+// providers and their prices, and the settings of every stage (generate,
+// finetune, eval), with defaults for everything but the character.
+//
+// Validation reports every problem in a file at once, each with its file,
+// line and field path, because a run that fails on the third setting after
+// a paid first stage is the expensive way to learn about a typo.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// Config is the content of one ethos.yaml with defaults applied.
+type Config struct {
+	Character ethos.Character     `json:"character"`
+	Providers map[string]Provider `json:"providers"`
+	// Prices are USD per million tokens keyed by model reference
+	// ("anthropic/claude-sonnet-4-5") or provider wildcard ("ollama/*").
+	Prices   map[string]Price `json:"prices"`
+	Generate Generate         `json:"generate"`
+	FineTune FineTune         `json:"finetune"`
+	Eval     Eval             `json:"eval"`
+	Budget   Budget           `json:"budget"`
+	Store    Store            `json:"store"`
+	Sandbox  Sandbox          `json:"sandbox"`
+
+	// Path is the file the configuration came from; it is not part of Hash,
+	// so the same settings in two places hash alike.
+	Path string `json:"-"`
+}
+
+// Generate configures the data pipeline: ideas, then context documents,
+// then in-character responses, then review.
+type Generate struct {
+	Seed      int64     `json:"seed"`
+	Examples  int       `json:"examples"` // accepted examples the run must reach
+	Output    string    `json:"output"`   // JSONL dataset path
+	Ideas     Ideas     `json:"ideas"`
+	Documents Documents `json:"documents"`
+	Responses Responses `json:"responses"`
+	Review    Review    `json:"review"`
+}
+
+// Ideas configures the stage that proposes training scenarios per category.
+type Ideas struct {
+	Model       string  `json:"model"`
+	PerCall     int     `json:"per_call"` // ideas asked for in one call
+	MaxTokens   int     `json:"max_tokens"`
+	Temperature float64 `json:"temperature"`
+}
+
+// Documents configures the stage that writes a context document (memo,
+// email, report…) for each idea.
+type Documents struct {
+	Model       string  `json:"model"`
+	Pages       int     `json:"pages"` // about 500 words a page
+	MaxTokens   int     `json:"max_tokens"`
+	Temperature float64 `json:"temperature"`
+	Stream      bool    `json:"stream"`
+}
+
+// Responses configures the stage that writes the ideal in-character reply.
+type Responses struct {
+	Model       string  `json:"model"`
+	MaxTokens   int     `json:"max_tokens"`
+	Temperature float64 `json:"temperature"`
+	// IncludeSystem puts the character's system prompt into every training
+	// record; without it the model must learn the character unprompted.
+	IncludeSystem bool `json:"include_system"`
+	Stream        bool `json:"stream"`
+}
+
+// Review configures the checks a reply passes before it becomes data.
+type Review struct {
+	Model         string `json:"model"` // judge for the LLM review; used only when LLM is set
+	LLM           bool   `json:"llm"`
+	MinTraitScore int    `json:"min_trait_score"` // 1..5, per trait, LLM review only
+	MaxAttempts   int    `json:"max_attempts"`    // writes per item before it is quarantined
+	MinWords      int    `json:"min_words"`
+	MaxWords      int    `json:"max_words"`
+}
+
+// FineTune configures the hosted fine-tuning job.
+type FineTune struct {
+	Provider     string  `json:"provider"` // together, openai or sandbox
+	Model        string  `json:"model"`    // the provider's base model name
+	Epochs       int     `json:"epochs"`
+	LearningRate float64 `json:"learning_rate"`
+	BatchSize    int     `json:"batch_size"`
+	LoRA         bool    `json:"lora"`
+	LoRAR        int     `json:"lora_r"`
+	LoRAAlpha    int     `json:"lora_alpha"`
+	LoRADropout  float64 `json:"lora_dropout"`
+	Suffix       string  `json:"suffix"`
+	Validation   float64 `json:"validation"` // share of examples held out for validation loss
+}
+
+// Values of Eval.SystemPrompt.
+const (
+	WithSystemPrompt    = "with"
+	WithoutSystemPrompt = "without"
+)
+
+// Eval configures the comparison of models by a pairwise judge.
+type Eval struct {
+	Judge        string  `json:"judge"`
+	Prompts      int     `json:"prompts"` // held-out prompts
+	Samples      int     `json:"samples"` // answers per prompt and model
+	MaxTokens    int     `json:"max_tokens"`
+	Temperature  float64 `json:"temperature"`
+	SystemPrompt string  `json:"system_prompt"` // WithSystemPrompt or WithoutSystemPrompt
+}
+
+// Budget caps spending on model calls.
+type Budget struct {
+	MaxUSD float64 `json:"max_usd"` // 0 means no cap
+}
+
+// Store says where runs, calls and results are kept.
+type Store struct {
+	Path string `json:"path"`
+}
+
+// Sandbox configures the offline provider emulator behind sandbox/…
+// models: its determinism, injected faults and enforced limits.
+type Sandbox struct {
+	Seed          int64           `json:"seed"`
+	ErrorRates    map[int]float64 `json:"error_rates"` // HTTP status → probability per request
+	Latency       time.Duration   `json:"latency"`
+	Jitter        time.Duration   `json:"jitter"`
+	CutStreamRate float64         `json:"cut_stream_rate"` // probability a stream breaks mid-way
+	RPM           int             `json:"rpm"`             // 0 means unlimited
+	TPM           int             `json:"tpm"`             // 0 means unlimited
+}
+
+// defaults returns every built-in setting except the character, which a
+// file must always supply.
+func defaults() *Config {
+	return &Config{
+		Providers: builtinProviders(),
+		Prices:    builtinPrices(),
+		Generate: Generate{
+			Seed:     1,
+			Examples: 50,
+			Output:   "data/agora.jsonl",
+			Ideas: Ideas{
+				Model:       "anthropic/claude-sonnet-4-5",
+				PerCall:     5,
+				MaxTokens:   4000,
+				Temperature: 1.0,
+			},
+			Documents: Documents{
+				Model:       "anthropic/claude-sonnet-4-5",
+				Pages:       2,
+				MaxTokens:   8000,
+				Temperature: 1.0,
+				Stream:      true,
+			},
+			Responses: Responses{
+				Model:         "anthropic/claude-opus-4-1",
+				MaxTokens:     4000,
+				Temperature:   0.7,
+				IncludeSystem: true,
+				Stream:        true,
+			},
+			Review: Review{
+				Model:         "anthropic/claude-sonnet-4-5",
+				MinTraitScore: 3,
+				MaxAttempts:   3,
+				MinWords:      80,
+				MaxWords:      1500,
+			},
+		},
+		FineTune: FineTune{
+			Provider:     "together",
+			Model:        "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+			Epochs:       3,
+			LearningRate: 1e-5,
+			BatchSize:    8,
+			LoRA:         true,
+			LoRAR:        8,
+			LoRAAlpha:    16,
+			Suffix:       "agora",
+			Validation:   0.1,
+		},
+		Eval: Eval{
+			Judge:        "anthropic/claude-sonnet-4-5",
+			Prompts:      50,
+			Samples:      1,
+			MaxTokens:    400,
+			Temperature:  0.7,
+			SystemPrompt: WithSystemPrompt,
+		},
+		Budget:  Budget{MaxUSD: 25},
+		Store:   Store{Path: ".ethos/ethos.db"},
+		Sandbox: Sandbox{Seed: 1, ErrorRates: map[int]float64{429: 0, 500: 0, 529: 0}},
+	}
+}
+
+// Default returns the built-in configuration with Agora, the example
+// character, as its character: what the file `ethos init` writes parses to.
+func Default() *Config {
+	c := defaults()
+	c.Character = copyCharacter(agora())
+	return c
+}
+
+// Load reads and parses the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ethos.Errorf(ethos.Config, "load configuration: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses the YAML in data, applies defaults and validates the result.
+// name is the file name errors are reported under. On failure the error is
+// an *ethos.Error of kind Config that lists every problem found, one per
+// line in file order; FieldErrors returns them as values.
+func Parse(name string, data []byte) (*Config, error) {
+	c := defaults()
+	c.Path = name
+	d := newDecoder(name)
+	// Validation runs even after decoding errors, so one pass reports every
+	// problem; a value with the wrong type keeps its default and so is not
+	// reported twice. YAML that does not parse has nothing to validate.
+	if d.decodeFile(data, c) {
+		d.validate(c)
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Hash identifies the effective configuration: the SHA-256 of its
+// canonical JSON encoding (struct fields in declaration order, map keys
+// sorted), hex encoded. Runs record it so results can be traced to the
+// settings that produced them.
+func (c *Config) Hash() string {
+	data, err := json.Marshal(c)
+	if err != nil {
+		// Every field is a plain value JSON can encode; failure is a bug.
+		panic("config: hash: " + err.Error())
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+func copyCharacter(c ethos.Character) ethos.Character {
+	c.Traits = append([]ethos.Trait(nil), c.Traits...)
+	c.Categories = append([]ethos.Category(nil), c.Categories...)
+	return c
+}

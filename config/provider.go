@@ -1,0 +1,169 @@
+package config
+
+import (
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// Provider types: the wire protocol a provider speaks.
+const (
+	TypeAnthropic = "anthropic" // Anthropic Messages API
+	TypeOpenAI    = "openai"    // OpenAI chat completions, or any compatible endpoint
+)
+
+// Provider is a named model endpoint. Model references name it before the
+// first slash: "together/meta-llama/Llama-3.3-70B-Instruct-Turbo" is model
+// "meta-llama/Llama-3.3-70B-Instruct-Turbo" at provider "together".
+type Provider struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"` // TypeAnthropic or TypeOpenAI
+	BaseURL string `json:"base_url"`
+	// BaseURLEnv names an environment variable that, when set, overrides
+	// BaseURL; it follows the SDKs' own conventions (ANTHROPIC_BASE_URL).
+	BaseURLEnv string `json:"base_url_env"`
+	// APIKeyEnv names the environment variable holding the API key. Keys
+	// live only in the environment, never in ethos.yaml or the store.
+	APIKeyEnv   string `json:"api_key_env"`
+	KeyRequired bool   `json:"key_required"`
+	// RPM and TPM are client-side request and token rates per minute; 0
+	// leaves the limit to the provider's rate-limit headers.
+	RPM            int           `json:"rpm"`
+	TPM            int           `json:"tpm"`
+	MaxConcurrency int           `json:"max_concurrency"` // requests in flight at once
+	Timeout        time.Duration `json:"timeout"`         // longest a single call may take
+}
+
+// Defaults for a provider a file adds under a new name.
+const (
+	newProviderConcurrency = 8
+	newProviderTimeout     = 10 * time.Minute
+)
+
+// builtinProviders is the table of providers ethos knows without
+// configuration. ethos.yaml may change any field of these or add more.
+//
+// The limits are conservative starting points for a low account tier; the
+// rate limiter tightens or relaxes them from the providers' headers. The
+// sandbox has an empty BaseURL: ethos then starts the emulator in-process
+// on a loopback port, unless SANDBOX_BASE_URL points at a running one.
+func builtinProviders() map[string]Provider {
+	const timeout = 10 * time.Minute
+	ps := []Provider{
+		{Name: "anthropic", Type: TypeAnthropic, BaseURL: "https://api.anthropic.com",
+			BaseURLEnv: "ANTHROPIC_BASE_URL", APIKeyEnv: "ANTHROPIC_API_KEY", KeyRequired: true,
+			RPM: 50, MaxConcurrency: 8, Timeout: timeout},
+		{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com/v1",
+			BaseURLEnv: "OPENAI_BASE_URL", APIKeyEnv: "OPENAI_API_KEY", KeyRequired: true,
+			RPM: 500, MaxConcurrency: 8, Timeout: timeout},
+		{Name: "together", Type: TypeOpenAI, BaseURL: "https://api.together.xyz/v1",
+			BaseURLEnv: "TOGETHER_BASE_URL", APIKeyEnv: "TOGETHER_API_KEY", KeyRequired: true,
+			RPM: 600, MaxConcurrency: 8, Timeout: timeout},
+		{Name: "openrouter", Type: TypeOpenAI, BaseURL: "https://openrouter.ai/api/v1",
+			BaseURLEnv: "OPENROUTER_BASE_URL", APIKeyEnv: "OPENROUTER_API_KEY", KeyRequired: true,
+			RPM: 60, MaxConcurrency: 8, Timeout: timeout},
+		// Local servers: no key by default and no rate limit, only the
+		// concurrency the hardware can serve.
+		{Name: "vllm", Type: TypeOpenAI, BaseURL: "http://localhost:8000/v1",
+			BaseURLEnv: "VLLM_BASE_URL", APIKeyEnv: "VLLM_API_KEY",
+			MaxConcurrency: 16, Timeout: timeout},
+		{Name: "ollama", Type: TypeOpenAI, BaseURL: "http://localhost:11434/v1",
+			BaseURLEnv: "OLLAMA_BASE_URL",
+			MaxConcurrency: 2, Timeout: timeout},
+		{Name: "sandbox", Type: TypeAnthropic, BaseURL: "",
+			BaseURLEnv:     "SANDBOX_BASE_URL",
+			MaxConcurrency: 64, Timeout: timeout},
+	}
+	m := make(map[string]Provider, len(ps))
+	for _, p := range ps {
+		m[p.Name] = p
+	}
+	return m
+}
+
+// ProviderNames returns the names of the configured providers, sorted.
+func (c *Config) ProviderNames() []string {
+	names := make([]string, 0, len(c.Providers))
+	for name := range c.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Provider returns the named provider with its base URL taken from the
+// process environment when its BaseURLEnv variable is set.
+func (c *Config) Provider(name string) (Provider, error) {
+	return c.ResolveProvider(name, os.Getenv)
+}
+
+// ResolveProvider is Provider with the environment lookup supplied by the
+// caller; a nil getenv reads the process environment.
+func (c *Config) ResolveProvider(name string, getenv func(string) string) (Provider, error) {
+	p, ok := c.Providers[name]
+	if !ok {
+		return Provider{}, ethos.Errorf(ethos.Config, "%s", c.unknownProvider(name))
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if p.BaseURLEnv != "" {
+		if u := strings.TrimSpace(getenv(p.BaseURLEnv)); u != "" {
+			p.BaseURL = u
+		}
+	}
+	return p, nil
+}
+
+// APIKey returns the API key of p from the environment. A provider that
+// requires a key and has none is a Config error that names the variable to
+// set; the key itself never appears in an error. A provider without
+// APIKeyEnv, or an optional key that is unset, yields "".
+func (c *Config) APIKey(p Provider, getenv func(string) string) (string, error) {
+	if p.APIKeyEnv == "" {
+		if p.KeyRequired {
+			return "", ethos.Errorf(ethos.Config, "provider %s needs an API key but names no api_key_env in ethos.yaml", p.Name)
+		}
+		return "", nil
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	key := strings.TrimSpace(getenv(p.APIKeyEnv))
+	if key == "" && p.KeyRequired {
+		return "", ethos.Errorf(ethos.Config, "provider %s needs an API key: set %s", p.Name, p.APIKeyEnv)
+	}
+	return key, nil
+}
+
+// SplitModel splits a model reference "provider/model" at its first slash.
+// Both parts must be non-empty; the model part may itself contain slashes.
+func SplitModel(ref string) (provider, model string, err error) {
+	if msg := modelRefProblem(ref); msg != "" {
+		return "", "", ethos.Errorf(ethos.Config, "%s", msg)
+	}
+	provider, model, _ = strings.Cut(ref, "/")
+	return provider, model, nil
+}
+
+// modelRefProblem says what is wrong with the shape of ref, or "" when it
+// is well formed. Whether the provider exists is checked separately.
+func modelRefProblem(ref string) string {
+	provider, model, ok := strings.Cut(ref, "/")
+	switch {
+	case ref == "":
+		return "missing model reference; want provider/model, for example anthropic/claude-sonnet-4-5"
+	case !ok || provider == "" || model == "":
+		return "model reference " + quote(ref) + " must be provider/model, for example anthropic/claude-sonnet-4-5"
+	case strings.TrimSpace(ref) != ref || strings.ContainsAny(provider, " \t\n"):
+		return "model reference " + quote(ref) + " contains spaces"
+	}
+	return ""
+}
+
+func (c *Config) unknownProvider(name string) string {
+	return "unknown provider " + quote(name) + "; configured: " + strings.Join(c.ProviderNames(), ", ")
+}

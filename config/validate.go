@@ -1,0 +1,311 @@
+package config
+
+import (
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// validate checks the decoded configuration: required settings, ranges,
+// uniqueness and references between sections. It runs after decoding
+// because a model reference may name a provider the file defines further
+// down.
+func (d *decoder) validate(c *Config) {
+	d.validateCharacter(c.Character)
+	d.validateProviders(c)
+	d.validatePrices(c)
+
+	g := c.Generate
+	d.atLeast("generate.examples", g.Examples, 1)
+	d.required("generate.output", g.Output)
+	d.modelRef(c, "generate.ideas.model", g.Ideas.Model)
+	d.atLeast("generate.ideas.per_call", g.Ideas.PerCall, 1)
+	d.atLeast("generate.ideas.max_tokens", g.Ideas.MaxTokens, 1)
+	d.temperature("generate.ideas.temperature", g.Ideas.Temperature)
+	d.modelRef(c, "generate.documents.model", g.Documents.Model)
+	d.atLeast("generate.documents.pages", g.Documents.Pages, 1)
+	d.atLeast("generate.documents.max_tokens", g.Documents.MaxTokens, 1)
+	d.temperature("generate.documents.temperature", g.Documents.Temperature)
+	d.modelRef(c, "generate.responses.model", g.Responses.Model)
+	d.atLeast("generate.responses.max_tokens", g.Responses.MaxTokens, 1)
+	d.temperature("generate.responses.temperature", g.Responses.Temperature)
+	if g.Review.Model != "" || g.Review.LLM {
+		d.modelRef(c, "generate.review.model", g.Review.Model)
+	}
+	d.intBetween("generate.review.min_trait_score", g.Review.MinTraitScore, 1, 5)
+	d.atLeast("generate.review.max_attempts", g.Review.MaxAttempts, 1)
+	d.atLeast("generate.review.min_words", g.Review.MinWords, 0)
+	d.atLeast("generate.review.max_words", g.Review.MaxWords, 1)
+	if g.Review.MaxWords >= 1 && g.Review.MinWords > g.Review.MaxWords {
+		// Point at whichever of the two the file set; min_words if both.
+		path := "generate.review.min_words"
+		if _, ok := d.lines[path]; !ok {
+			path = "generate.review.max_words"
+		}
+		d.fail(path, "min_words %d is above max_words %d", g.Review.MinWords, g.Review.MaxWords)
+	}
+
+	f := c.FineTune
+	switch f.Provider {
+	case "together", "openai", "sandbox":
+	default:
+		d.fail("finetune.provider", "unknown fine-tuning provider %s; want together, openai or sandbox", quote(f.Provider))
+	}
+	d.required("finetune.model", f.Model)
+	d.atLeast("finetune.epochs", f.Epochs, 1)
+	if !(f.LearningRate > 0 && f.LearningRate <= 1) {
+		d.fail("finetune.learning_rate", "must be above 0 and at most 1, got %g", f.LearningRate)
+	}
+	d.atLeast("finetune.batch_size", f.BatchSize, 1)
+	d.atLeast("finetune.lora_r", f.LoRAR, 1)
+	d.atLeast("finetune.lora_alpha", f.LoRAAlpha, 1)
+	d.fraction("finetune.lora_dropout", f.LoRADropout)
+	if !suffixPattern.MatchString(f.Suffix) {
+		d.fail("finetune.suffix", "must be 1 to 40 letters, digits, '-', '_' or '.', got %s", quote(f.Suffix))
+	}
+	d.fraction("finetune.validation", f.Validation)
+
+	e := c.Eval
+	d.modelRef(c, "eval.judge", e.Judge)
+	d.atLeast("eval.prompts", e.Prompts, 1)
+	d.atLeast("eval.samples", e.Samples, 1)
+	d.atLeast("eval.max_tokens", e.MaxTokens, 1)
+	d.temperature("eval.temperature", e.Temperature)
+	if e.SystemPrompt != WithSystemPrompt && e.SystemPrompt != WithoutSystemPrompt {
+		d.fail("eval.system_prompt", "must be %q or %q, got %s", WithSystemPrompt, WithoutSystemPrompt, quote(e.SystemPrompt))
+	}
+
+	if c.Budget.MaxUSD < 0 {
+		d.fail("budget.max_usd", "must be 0 (no cap) or more, got %g", c.Budget.MaxUSD)
+	}
+	d.required("store.path", c.Store.Path)
+
+	s := c.Sandbox
+	statuses := make([]int, 0, len(s.ErrorRates))
+	for status := range s.ErrorRates {
+		statuses = append(statuses, status)
+	}
+	sort.Ints(statuses)
+	sum := 0.0
+	for _, status := range statuses {
+		rate := s.ErrorRates[status]
+		sum += rate
+		d.probability(join("sandbox.error_rates", itoa(status)), rate)
+	}
+	if sum > 1+1e-9 {
+		d.fail("sandbox.error_rates", "rates add up to %g; at most 1", sum)
+	}
+	d.nonNegativeDuration("sandbox.latency", int64(s.Latency))
+	d.nonNegativeDuration("sandbox.jitter", int64(s.Jitter))
+	d.probability("sandbox.cut_stream_rate", s.CutStreamRate)
+	d.atLeast("sandbox.rpm", s.RPM, 0)
+	d.atLeast("sandbox.tpm", s.TPM, 0)
+}
+
+var (
+	suffixPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
+	envVarPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+func (d *decoder) validateCharacter(ch ethos.Character) {
+	if _, ok := d.lines["character"]; !ok {
+		return // reported as a missing section
+	}
+	d.required("character.name", ch.Name)
+	d.required("character.system_prompt", ch.SystemPrompt)
+	if len(ch.Traits) == 0 {
+		d.fail("character.traits", "at least one trait is required")
+	}
+	names := make(map[string]string)
+	for i, t := range ch.Traits {
+		p := "character.traits[" + itoa(i) + "]"
+		d.required(p+".name", t.Name)
+		d.required(p+".definition", t.Definition)
+		d.unique(names, p+".name", "trait", t.Name)
+	}
+	if len(ch.Categories) == 0 {
+		d.fail("character.categories", "at least one category is required")
+	}
+	names = make(map[string]string)
+	for i, cat := range ch.Categories {
+		p := "character.categories[" + itoa(i) + "]"
+		d.required(p+".name", cat.Name)
+		d.unique(names, p+".name", "category", cat.Name)
+	}
+}
+
+// unique reports name when another entry already has it, ignoring case:
+// trait names key judge scores, and "Curious" and "curious" would collide.
+func (d *decoder) unique(seen map[string]string, path, what, name string) {
+	if name == "" {
+		return
+	}
+	key := strings.ToLower(name)
+	if first, dup := seen[key]; dup {
+		d.fail(path, "duplicate %s name %s (first at line %d)", what, quote(name), d.lineOf(first))
+		return
+	}
+	seen[key] = path
+}
+
+func (d *decoder) validateProviders(c *Config) {
+	builtin := builtinProviders()
+	for _, name := range c.ProviderNames() {
+		p := c.Providers[name]
+		path := join("providers", name)
+		_, isBuiltin := builtin[name]
+		switch p.Type {
+		case TypeAnthropic, TypeOpenAI:
+		case "":
+			d.fail(path+".type", "required for a new provider: %s or %s", TypeAnthropic, TypeOpenAI)
+		default:
+			d.fail(path+".type", "unknown provider type %s; want %s or %s", quote(p.Type), TypeAnthropic, TypeOpenAI)
+		}
+		if p.BaseURL != "" {
+			u, err := url.Parse(p.BaseURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				d.fail(path+".base_url", "must be an http or https URL, got %s", quote(p.BaseURL))
+			}
+		} else if !isBuiltin && p.BaseURLEnv == "" {
+			d.fail(path+".base_url", "required for a new provider (or set base_url_env)")
+		}
+		if p.BaseURLEnv != "" && !envVarPattern.MatchString(p.BaseURLEnv) {
+			d.fail(path+".base_url_env", "must name an environment variable, got %s", quote(p.BaseURLEnv))
+		}
+		if p.APIKeyEnv != "" && !envVarPattern.MatchString(p.APIKeyEnv) {
+			// Never echo this value: a key pasted here by mistake must not
+			// end up in a terminal scrollback or a CI log.
+			d.fail(path+".api_key_env", "must name an environment variable (like ANTHROPIC_API_KEY) that holds the key, not the key itself")
+		}
+		d.atLeast(path+".rpm", p.RPM, 0)
+		d.atLeast(path+".tpm", p.TPM, 0)
+		d.atLeast(path+".max_concurrency", p.MaxConcurrency, 1)
+		if p.Timeout <= 0 {
+			d.fail(path+".timeout", "must be positive, got %s", p.Timeout)
+		}
+	}
+}
+
+func (d *decoder) validatePrices(c *Config) {
+	refs := make([]string, 0, len(c.Prices))
+	for ref := range c.Prices {
+		refs = append(refs, ref)
+	}
+	sort.Strings(refs)
+	for _, ref := range refs {
+		path := join("prices", ref)
+		if _, set := d.lines[path]; !set {
+			continue // built-in entries are valid by construction
+		}
+		if d.modelRef(c, path, ref) {
+			p := c.Prices[ref]
+			for _, f := range []struct {
+				name  string
+				value float64
+			}{{"input", p.Input}, {"output", p.Output}, {"cache_read", p.CacheRead}, {"cache_write", p.CacheWrite}} {
+				if f.value < 0 {
+					d.fail(path+"."+f.name, "must be 0 or more USD per million tokens, got %g", f.value)
+				}
+			}
+		}
+	}
+}
+
+// modelRef checks that ref is "provider/model" with a configured provider.
+func (d *decoder) modelRef(c *Config, path, ref string) bool {
+	if msg := modelRefProblem(ref); msg != "" {
+		d.fail(path, "%s", msg)
+		return false
+	}
+	provider, _, _ := strings.Cut(ref, "/")
+	if _, ok := c.Providers[provider]; !ok {
+		d.fail(path, "%s", c.unknownProvider(provider))
+		return false
+	}
+	return true
+}
+
+func (d *decoder) required(path, value string) {
+	if strings.TrimSpace(value) == "" {
+		d.fail(path, "required")
+	}
+}
+
+func (d *decoder) atLeast(path string, n, lo int) {
+	if n < lo {
+		d.fail(path, "must be at least %d, got %d", lo, n)
+	}
+}
+
+func (d *decoder) intBetween(path string, n, lo, hi int) {
+	if n < lo || n > hi {
+		d.fail(path, "must be between %d and %d, got %d", lo, hi, n)
+	}
+}
+
+func (d *decoder) temperature(path string, t float64) {
+	if t < 0 || t > 2 {
+		d.fail(path, "must be between 0 and 2, got %g", t)
+	}
+}
+
+func (d *decoder) probability(path string, p float64) {
+	if p < 0 || p > 1 {
+		d.fail(path, "must be between 0 and 1, got %g", p)
+	}
+}
+
+// fraction is a share that must leave something over: [0, 1).
+func (d *decoder) fraction(path string, f float64) {
+	if f < 0 || f >= 1 {
+		d.fail(path, "must be at least 0 and below 1, got %g", f)
+	}
+}
+
+func (d *decoder) nonNegativeDuration(path string, ns int64) {
+	if ns < 0 {
+		d.fail(path, "must not be negative")
+	}
+}
+
+// fail reports a problem found after decoding at the line of the setting,
+// or of its nearest enclosing setting present in the file.
+func (d *decoder) fail(path, format string, args ...any) {
+	d.add(d.lineOf(path), path, format, args...)
+}
+
+// lineOf finds the line of path or, when the file does not set it (a
+// default, or a required field left out), of the closest section around
+// it. Files that set nothing around it get line 1.
+func (d *decoder) lineOf(path string) int {
+	for p := path; p != ""; p = parent(p) {
+		if line, ok := d.lines[p]; ok {
+			return line
+		}
+	}
+	return 1
+}
+
+// parent strips the last element of a field path: "a.b[2]" → "a.b",
+// `a["x.y"].z` → `a["x.y"]`.
+func parent(path string) string {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndex(path, "["); i >= 0 {
+			return path[:i]
+		}
+	}
+	i := strings.LastIndexAny(path, ".]")
+	switch {
+	case i < 0:
+		return ""
+	case path[i] == ']':
+		return path[:i+1]
+	}
+	return path[:i]
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
