@@ -1,0 +1,302 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// anthropicProtocol renders the Anthropic Messages API.
+type anthropicProtocol struct{}
+
+func (anthropicProtocol) requestIDHeader() string { return "request-id" }
+
+func (anthropicProtocol) check(r *http.Request) *apiError {
+	if r.Header.Get("anthropic-version") == "" {
+		return &apiError{status: http.StatusBadRequest, msg: "anthropic-version: header is required"}
+	}
+	return nil
+}
+
+// anthropicRequest is the part of CreateMessageParams the sandbox reads;
+// other fields (tools, metadata, thinking, …) are accepted and ignored.
+type anthropicRequest struct {
+	Model         string          `json:"model"`
+	Messages      []anthropicTurn `json:"messages"`
+	System        json.RawMessage `json:"system"`
+	MaxTokens     *int            `json:"max_tokens"`
+	Temperature   *float64        `json:"temperature"`
+	StopSequences []string        `json:"stop_sequences"`
+	Stream        bool            `json:"stream"`
+}
+
+type anthropicTurn struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type contentBlock struct {
+	Type string  `json:"type"`
+	Text *string `json:"text"`
+}
+
+func invalid(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func (anthropicProtocol) parse(body []byte) (call, *apiError) {
+	var req anthropicRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return call{}, invalid("invalid JSON body: %v", err)
+	}
+	switch {
+	case req.Model == "":
+		return call{}, invalid("model: Field required")
+	case req.MaxTokens == nil:
+		return call{}, invalid("max_tokens: Field required")
+	case *req.MaxTokens < 1:
+		return call{}, invalid("max_tokens: must be greater than or equal to 1")
+	case len(req.Messages) == 0:
+		return call{}, invalid("messages: at least one message is required")
+	case req.Temperature != nil && !(*req.Temperature >= 0 && *req.Temperature <= 1):
+		return call{}, invalid("temperature: must be between 0 and 1")
+	}
+	system, err := textContent(req.System, true)
+	if err != nil {
+		return call{}, invalid("system: %v", err)
+	}
+	c := call{
+		prompt: Prompt{Model: req.Model, System: system, MaxTokens: *req.MaxTokens, Temperature: req.Temperature},
+		stop:   req.StopSequences,
+		stream: req.Stream,
+	}
+	for i, m := range req.Messages {
+		if m.Role != "user" && m.Role != "assistant" {
+			return call{}, invalid("messages.%d.role: Input should be 'user' or 'assistant'", i)
+		}
+		text, err := textContent(m.Content, false)
+		if err != nil {
+			return call{}, invalid("messages.%d.content: %v", i, err)
+		}
+		c.prompt.Messages = append(c.prompt.Messages, ethos.Message{Role: ethos.Role(m.Role), Content: text})
+	}
+	return c, nil
+}
+
+// textContent reads content that is a string or a list of blocks, joining
+// the text blocks with newlines; other block types (images, tool results)
+// are accepted and carry no text. An absent value is allowed only where
+// optional is set.
+func textContent(raw json.RawMessage, optional bool) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		if optional {
+			return "", nil
+		}
+		return "", fmt.Errorf("Field required")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var blocks []contentBlock
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return "", fmt.Errorf("Input should be a valid string or a list of content blocks")
+	}
+	var texts []string
+	for i, b := range blocks {
+		switch {
+		case b.Type == "":
+			return "", fmt.Errorf("%d.type: Field required", i)
+		case b.Type == "text" && b.Text == nil:
+			return "", fmt.Errorf("%d.text: Field required", i)
+		case b.Type == "text":
+			texts = append(texts, *b.Text)
+		}
+	}
+	return strings.Join(texts, "\n"), nil
+}
+
+// anthropicErrorType is the error type Anthropic sends with a status.
+func anthropicErrorType(status int) string {
+	switch status {
+	case 400:
+		return "invalid_request_error"
+	case 401:
+		return "authentication_error"
+	case 402:
+		return "billing_error"
+	case 403:
+		return "permission_error"
+	case 404:
+		return "not_found_error"
+	case 413:
+		return "request_too_large"
+	case 429:
+		return "rate_limit_error"
+	case 500:
+		return "api_error"
+	case 504:
+		return "timeout_error"
+	case 529:
+		return "overloaded_error"
+	}
+	if status < 500 {
+		return "invalid_request_error"
+	}
+	return "api_error"
+}
+
+type anthropicErrorBody struct {
+	Type      string            `json:"type"`
+	Error     anthropicErrorObj `json:"error"`
+	RequestID string            `json:"request_id,omitempty"`
+}
+
+type anthropicErrorObj struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+func (anthropicProtocol) writeError(w http.ResponseWriter, e *apiError, requestID string) {
+	writeJSON(w, e.status, anthropicErrorBody{
+		Type:      "error",
+		Error:     anthropicErrorObj{Type: anthropicErrorType(e.status), Message: e.msg},
+		RequestID: requestID,
+	})
+}
+
+// limitHeaders writes anthropic-ratelimit-*. The input- and output-token
+// variants report the one token bucket the sandbox keeps.
+func (anthropicProtocol) limitHeaders(h http.Header, st limitState) {
+	reset := func(d time.Duration) string {
+		// Round up to the second so the reset is never earlier than true.
+		return st.now.Add(d).Add(time.Second - 1).Truncate(time.Second).UTC().Format(time.RFC3339)
+	}
+	if st.hasRequests {
+		h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(st.reqLimit))
+		h.Set("anthropic-ratelimit-requests-remaining", strconv.Itoa(st.reqLeft))
+		h.Set("anthropic-ratelimit-requests-reset", reset(st.reqReset))
+	}
+	if st.hasToks {
+		for _, prefix := range []string{"anthropic-ratelimit-tokens", "anthropic-ratelimit-input-tokens", "anthropic-ratelimit-output-tokens"} {
+			h.Set(prefix+"-limit", strconv.Itoa(st.tokLimit))
+			h.Set(prefix+"-remaining", strconv.Itoa(st.tokLeft))
+			h.Set(prefix+"-reset", reset(st.tokReset))
+		}
+	}
+}
+
+type anthropicMessage struct {
+	ID           string          `json:"id"`
+	Type         string          `json:"type"`
+	Role         string          `json:"role"`
+	Content      []anthropicText `json:"content"`
+	Model        string          `json:"model"`
+	StopReason   *string         `json:"stop_reason"`
+	StopSequence *string         `json:"stop_sequence"`
+	StopDetails  *struct{}       `json:"stop_details"`
+	Usage        anthropicUsage  `json:"usage"`
+}
+
+type anthropicText struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+type anthropicUsage struct {
+	InputTokens              int `json:"input_tokens"`
+	OutputTokens             int `json:"output_tokens"`
+	CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (anthropicProtocol) message(c call, a answer) anthropicMessage {
+	return anthropicMessage{
+		ID:           "msg_" + a.id,
+		Type:         "message",
+		Role:         "assistant",
+		Content:      []anthropicText{{Type: "text", Text: a.Text}},
+		Model:        c.prompt.Model,
+		StopReason:   &a.StopReason,
+		StopSequence: optional(a.StopSequence),
+		Usage:        anthropicUsage{InputTokens: a.in, OutputTokens: a.out},
+	}
+}
+
+func (p anthropicProtocol) writeMessage(w *recorder, c call, a answer, truncate bool) {
+	b, err := json.Marshal(p.message(c, a))
+	if err != nil {
+		p.writeError(w, &apiError{status: 500, msg: "encode response"}, "")
+		return
+	}
+	writeTruncatable(w, b, truncate)
+}
+
+// writeTruncatable writes a JSON body, or with truncate announces all of
+// it and sends only the first half before dropping the connection.
+func writeTruncatable(w http.ResponseWriter, b []byte, truncate bool) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	if truncate {
+		_, _ = w.Write(b[:len(b)/2])
+		abort(w)
+	}
+	_, _ = w.Write(b)
+}
+
+func sseHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (p anthropicProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan) {
+	rc := http.NewResponseController(w)
+	event := func(name string, v any) {
+		b, _ := json.Marshal(v) // maps and structs of strings and ints cannot fail
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
+		_ = rc.Flush()
+	}
+	sseHeaders(w)
+
+	start := p.message(c, a)
+	start.Content = []anthropicText{}
+	start.StopReason, start.StopSequence = nil, nil
+	// Like the real API, message_start reports the input and a placeholder
+	// output count; message_delta carries the true cumulative total.
+	start.Usage.OutputTokens = min(1, a.out)
+	event("message_start", map[string]any{"type": "message_start", "message": start})
+	event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
+		"content_block": anthropicText{Type: "text", Text: ""}})
+	event("ping", map[string]any{"type": "ping"})
+	for _, d := range plan.deltas[:plan.sent] {
+		event("content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
+			"delta": map[string]any{"type": "text_delta", "text": d}})
+	}
+	if plan.cut {
+		abort(w)
+	}
+	if plan.fail {
+		event("error", map[string]any{"type": "error",
+			"error": anthropicErrorObj{Type: "overloaded_error", Message: "Overloaded"}})
+		return
+	}
+	event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
+	event("message_delta", map[string]any{"type": "message_delta",
+		"delta": map[string]any{"stop_reason": a.StopReason, "stop_sequence": optional(a.StopSequence), "stop_details": nil},
+		"usage": map[string]any{"output_tokens": a.out}})
+	event("message_stop", map[string]any{"type": "message_stop"})
+}

@@ -1,0 +1,255 @@
+package sandbox
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// apiError is an error answer before it is rendered in a protocol's shape.
+type apiError struct {
+	status int
+	msg    string
+	// code overrides the OpenAI error code ("model_not_found", …).
+	code string
+	// retryAfter is sent as retry-after in whole seconds when > 0.
+	retryAfter time.Duration
+}
+
+// call is a parsed completion request.
+type call struct {
+	prompt       Prompt
+	stop         []string
+	stream       bool
+	includeUsage bool // OpenAI stream_options.include_usage
+}
+
+// answer is the reply to a call, before rendering.
+type answer struct {
+	shaped
+	in, out int
+	id      string
+	created time.Time
+}
+
+// streamPlan says how much of a stream is sent and how it ends.
+type streamPlan struct {
+	deltas []string
+	sent   int  // deltas sent; fewer than len(deltas) when cut or failed
+	cut    bool // close the connection after sent deltas
+	fail   bool // send an overloaded error frame after sent deltas
+}
+
+func (p streamPlan) sentText() string { return strings.Join(p.deltas[:p.sent], "") }
+
+// protocol renders the sandbox's answers in one provider's wire format.
+type protocol interface {
+	requestIDHeader() string
+	// check rejects requests the protocol requires headers for.
+	check(r *http.Request) *apiError
+	parse(body []byte) (call, *apiError)
+	limitHeaders(h http.Header, st limitState)
+	writeError(w http.ResponseWriter, e *apiError, requestID string)
+	// writeMessage writes a JSON answer; with truncate it writes part of
+	// the body and aborts the connection.
+	writeMessage(w *recorder, c call, a answer, truncate bool)
+	writeStream(w *recorder, c call, a answer, plan streamPlan)
+}
+
+// modelFault is the fixed behaviour of a fault-* model.
+type modelFault struct {
+	status    int
+	cut       bool
+	refuse    bool
+	streamErr bool
+}
+
+// lookup finds a model's writer and fixed fault.
+func (s *Server) lookup(model string) (Writer, modelFault, bool) {
+	if w, ok := s.writers[model]; ok {
+		return w, modelFault{}, true
+	}
+	rest, ok := strings.CutPrefix(model, "fault-")
+	if !ok {
+		return nil, modelFault{}, false
+	}
+	switch rest {
+	case "cut":
+		return defaultWriter, modelFault{cut: true}, true
+	case "refuse":
+		return func(Prompt) string { return refusalText }, modelFault{refuse: true}, true
+	case "overloaded-stream":
+		return defaultWriter, modelFault{streamErr: true}, true
+	}
+	if status, err := strconv.Atoi(rest); err == nil && status >= 400 && status <= 599 && strconv.Itoa(status) == rest {
+		return defaultWriter, modelFault{status: status}, true
+	}
+	return nil, modelFault{}, false
+}
+
+// serveCompletion is the one pipeline behind both protocols: draw faults,
+// wait, authenticate, parse, find the model, write the answer, charge the
+// rate limits, inject errors, respond.
+func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
+	s.mu.Lock()
+	d := draw(s.rng, s.opts.Faults)
+	s.mu.Unlock()
+
+	reqID := s.newID("req_")
+	w.Header().Set(p.requestIDHeader(), reqID)
+	fail := func(e *apiError) {
+		if e.retryAfter > 0 {
+			w.Header().Set("retry-after", strconv.Itoa(retryAfterSeconds(e.retryAfter)))
+		}
+		p.writeError(w, e, reqID)
+	}
+
+	if d.latency > 0 {
+		if err := s.opts.Sleep(r.Context(), d.latency); err != nil {
+			return // the client has gone; nobody reads an answer
+		}
+	}
+	key, ok := s.authenticate(r)
+	if !ok {
+		fail(&apiError{status: http.StatusUnauthorized, msg: "invalid API key", code: "invalid_api_key"})
+		return
+	}
+	peek := func() { p.limitHeaders(w.Header(), s.limiter.peek(key, s.opts.Now())) }
+	if e := p.check(r); e != nil {
+		peek()
+		fail(e)
+		return
+	}
+	body, e := readBody(w, r)
+	if e != nil {
+		peek()
+		fail(e)
+		return
+	}
+	c, e := p.parse(body)
+	if e != nil {
+		peek()
+		fail(e)
+		return
+	}
+	writer, fault, ok := s.lookup(c.prompt.Model)
+	if !ok {
+		peek()
+		fail(&apiError{status: http.StatusNotFound, msg: "model: " + c.prompt.Model, code: "model_not_found"})
+		return
+	}
+
+	c.prompt.Seed = promptSeed(c.prompt, c.stop, s.opts.Seed)
+	now := s.opts.Now()
+	sh := shape(writer(c.prompt), c.stop, c.prompt.MaxTokens, fault.refuse)
+	a := answer{shaped: sh, in: inputTokens(c.prompt), out: CountTokens(sh.Text), created: now}
+
+	st := s.limiter.take(key, now, a.in+a.out)
+	p.limitHeaders(w.Header(), st)
+	if st.retryAfter > 0 {
+		what := "requests"
+		if st.tokensExhausted {
+			what = "tokens"
+		}
+		fail(&apiError{status: http.StatusTooManyRequests, msg: "rate limit exceeded: " + what + " per minute", code: "rate_limit_exceeded", retryAfter: st.retryAfter})
+		return
+	}
+	if status := cmpOr(d.status, fault.status); status != 0 {
+		e := &apiError{status: status, msg: statusMessage(status)}
+		if status == http.StatusTooManyRequests {
+			e.code, e.retryAfter = "rate_limit_exceeded", s.opts.Faults.RetryAfter
+		}
+		fail(e)
+		return
+	}
+
+	a.id = s.newID("")
+	w.tokensIn = a.in
+	if !c.stream {
+		w.tokensOut = a.out
+		w.cut = fault.cut
+		p.writeMessage(w, c, a, fault.cut)
+		return
+	}
+	plan := streamPlan{deltas: chunks(a.Text, c.prompt.Seed)}
+	plan.sent = len(plan.deltas)
+	switch {
+	case fault.cut || d.cut:
+		plan.cut = true
+	case fault.streamErr || d.streamErr:
+		plan.fail = true
+	}
+	if plan.cut || plan.fail {
+		// Stop somewhere in the middle: at least one delta when there are
+		// two or more, never all of them.
+		at := d.cutAt
+		if fault.cut || fault.streamErr {
+			at = 0.5
+		}
+		plan.sent = 0
+		if n := len(plan.deltas); n > 1 {
+			plan.sent = 1 + int(at*float64(n-1))
+		}
+	}
+	w.stream, w.cut = true, plan.cut
+	w.tokensOut = CountTokens(plan.sentText())
+	p.writeStream(w, c, a, plan)
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// inputTokens counts a prompt's input the way the sandbox bills it: the
+// system prompt and each message's content, each rounded up on its own.
+func inputTokens(p Prompt) int {
+	n := CountTokens(p.System)
+	for _, m := range p.Messages {
+		n += CountTokens(m.Content)
+	}
+	return n
+}
+
+// statusMessage is the message of an injected error.
+func statusMessage(status int) string {
+	switch status {
+	case 400:
+		return "invalid request"
+	case 401:
+		return "invalid API key"
+	case 402:
+		return "your credit balance is too low"
+	case 403:
+		return "your API key does not have permission to use the specified resource"
+	case 404:
+		return "the requested resource could not be found"
+	case 413:
+		return "request exceeds the maximum allowed number of bytes"
+	case 429:
+		return "rate limit exceeded"
+	case 500:
+		return "internal server error"
+	case 503:
+		return "the server is overloaded or not ready yet"
+	case 504:
+		return "request timed out"
+	case 529:
+		return "Overloaded"
+	}
+	if t := http.StatusText(status); t != "" {
+		return strings.ToLower(t)
+	}
+	return "error " + strconv.Itoa(status)
+}
+
+// abort ends the response without completing it: the connection closes
+// and the client sees an unexpected EOF. net/http recovers this panic
+// without logging it.
+func abort(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler)
+}

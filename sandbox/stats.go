@@ -1,0 +1,99 @@
+package sandbox
+
+import (
+	"maps"
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+// Stats counts what the sandbox has served since it started or was last
+// reset. Control paths under /_sandbox/ are not counted.
+type Stats struct {
+	Requests   int64            `json:"requests"`
+	ByPath     map[string]int64 `json:"by_path"`
+	ByStatus   map[string]int64 `json:"by_status"`
+	TokensIn   int64            `json:"tokens_in"`  // input tokens of successful completions
+	TokensOut  int64            `json:"tokens_out"` // output tokens actually sent
+	Streams    int64            `json:"streams"`    // successful responses sent as a stream
+	CutStreams int64            `json:"cut_streams"`
+}
+
+type statsCounter struct {
+	mu sync.Mutex
+	s  Stats
+}
+
+func (c *statsCounter) snapshot() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.s
+	s.ByPath = maps.Clone(c.s.ByPath)
+	s.ByStatus = maps.Clone(c.s.ByStatus)
+	if s.ByPath == nil {
+		s.ByPath = map[string]int64{}
+	}
+	if s.ByStatus == nil {
+		s.ByStatus = map[string]int64{}
+	}
+	return s
+}
+
+func (c *statsCounter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.s = Stats{}
+}
+
+func (c *statsCounter) add(r *recorder, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.s.ByPath == nil {
+		c.s.ByPath, c.s.ByStatus = map[string]int64{}, map[string]int64{}
+	}
+	c.s.Requests++
+	c.s.ByPath[r.path]++
+	c.s.ByStatus[strconv.Itoa(status)]++
+	if status == http.StatusOK {
+		c.s.TokensIn += int64(r.tokensIn)
+		c.s.TokensOut += int64(r.tokensOut)
+		if r.stream {
+			c.s.Streams++
+		}
+		if r.cut {
+			c.s.CutStreams++
+		}
+	}
+}
+
+// recorder counts a response in Stats when its header is written, before
+// any byte reaches the client, so a client that has read a response always
+// sees it counted. Handlers fill in the token and stream fields first.
+type recorder struct {
+	http.ResponseWriter
+	stats     *statsCounter
+	path      string
+	counted   bool
+	tokensIn  int
+	tokensOut int
+	stream    bool
+	cut       bool
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.counted {
+		r.counted = true
+		r.stats.add(r, status)
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.counted {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection to flush.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
