@@ -1,0 +1,309 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// timeFormat is RFC 3339 with a fixed nine-digit fraction. Stored in UTC,
+// its text order is time order, so created_at compares and sorts as text.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t.UTC(), err
+}
+
+// storedRequest is the request as the ledger keeps it. ethos.Request leaves
+// Stream and Metadata out of its JSON because they are not part of the
+// call's identity, but the ledger shows them: Metadata carries the run,
+// stage and item labels.
+type storedRequest struct {
+	ethos.Request
+	Stream   bool              `json:"stream,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+const callColumns = `id, key, provider, model, run_id, stage, request, response, stop_reason,
+	in_tokens, out_tokens, cache_read_tokens, cache_write_tokens, cost_usd, latency_ns,
+	attempts, cache_hit, error_kind, error, created_at`
+
+// prepare compiles the statements on the hot path of every model call.
+func (d *DB) prepare(ctx context.Context) error {
+	var err error
+	prep := func(query string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var s *sql.Stmt
+		s, err = d.db.PrepareContext(ctx, query)
+		if err != nil {
+			err = normalize("sqlite: prepare", err)
+		}
+		return s
+	}
+	d.insertCall = prep(`INSERT INTO llm_calls (key, provider, model, run_id, stage, request, response,
+		stop_reason, in_tokens, out_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
+		latency_ns, attempts, cache_hit, error_kind, error, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	d.upsertCache = prep(`INSERT INTO llm_cache (key, call_id) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET call_id = excluded.call_id`)
+	d.cachedByKey = prep(`SELECT c.response FROM llm_cache k JOIN llm_calls c ON c.id = k.call_id WHERE k.key = ?`)
+	return err
+}
+
+// cacheable reports whether c may answer later identical requests: it
+// succeeded and was paid for, not itself served from the cache.
+func cacheable(c *ethos.Call) bool {
+	return c.Response != nil && !c.CacheHit && c.ErrorKind == "" && c.Error == ""
+}
+
+// CachedResponse returns the response of the most recent successful,
+// non-cache-hit call recorded with key.
+func (d *DB) CachedResponse(ctx context.Context, key string) (ethos.Response, bool, error) {
+	const op = "sqlite: cached response"
+	var raw []byte
+	err := d.cachedByKey.QueryRowContext(ctx, key).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ethos.Response{}, false, nil
+	}
+	if err != nil {
+		return ethos.Response{}, false, normalize(op, err)
+	}
+	var resp ethos.Response
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return ethos.Response{}, false, ethos.Errorf(ethos.Internal, "%s: decode response for key %s: %w", op, key, err)
+	}
+	return resp, true, nil
+}
+
+// RecordCall appends c to the ledger and sets c.ID. It sets c.CreatedAt to
+// the current time when it is zero and keeps it otherwise, in UTC either
+// way. A successful paid call also becomes the cache entry for its key.
+func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
+	const op = "sqlite: record call"
+	if c == nil {
+		return ethos.Errorf(ethos.Invalid, "%s: nil call", op)
+	}
+	req, err := json.Marshal(storedRequest{Request: c.Request, Stream: c.Request.Stream, Metadata: c.Request.Metadata})
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s: encode request: %w", op, err)
+	}
+	var resp []byte // nil stores NULL
+	if c.Response != nil {
+		if resp, err = json.Marshal(c.Response); err != nil {
+			return ethos.Errorf(ethos.Invalid, "%s: encode response: %w", op, err)
+		}
+	}
+	var stop ethos.StopReason
+	if c.Response != nil {
+		stop = c.Response.StopReason
+	}
+	created := c.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	created = created.UTC().Round(0)
+
+	// One transaction for both writes: the ledger never holds a cache
+	// entry without its call, and one commit costs less than two.
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return normalize(op, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.StmtContext(ctx, d.insertCall).ExecContext(ctx,
+		c.Key, c.Provider, c.Model, c.RunID, c.Stage, string(req), nullableText(resp), string(stop),
+		c.Usage.In, c.Usage.Out, c.Usage.CacheRead, c.Usage.CacheWrite, c.CostUSD,
+		int64(c.Latency), c.Attempts, c.CacheHit, string(c.ErrorKind), c.Error, formatTime(created))
+	if err != nil {
+		return normalize(op, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return normalize(op, err)
+	}
+	if cacheable(c) {
+		if _, err := tx.StmtContext(ctx, d.upsertCache).ExecContext(ctx, c.Key, id); err != nil {
+			return normalize(op, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return normalize(op, err)
+	}
+	c.ID, c.CreatedAt = id, created
+	return nil
+}
+
+func nullableText(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+// where renders f's conditions; Limit is not a condition.
+func where(f ethos.CallFilter) (string, []any) {
+	var conds []string
+	var args []any
+	if f.RunID != "" {
+		conds, args = append(conds, "run_id = ?"), append(args, f.RunID)
+	}
+	if f.Provider != "" {
+		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
+	}
+	if !f.Since.IsZero() {
+		conds, args = append(conds, "created_at >= ?"), append(args, formatTime(f.Since))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Spent is the USD cost of the calls matching f, as recorded; f.Limit is
+// ignored.
+func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
+	w, args := where(f)
+	var total float64
+	if err := d.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+w, args...).Scan(&total); err != nil {
+		return 0, normalize("sqlite: spent", err)
+	}
+	return total, nil
+}
+
+// Calls lists the calls matching f, newest first (by CreatedAt, then by
+// ID), at most f.Limit of them when it is positive.
+func (d *DB) Calls(ctx context.Context, f ethos.CallFilter) ([]ethos.Call, error) {
+	const op = "sqlite: calls"
+	w, args := where(f)
+	q := `SELECT ` + callColumns + ` FROM llm_calls` + w + ` ORDER BY created_at DESC, id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var calls []ethos.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, err
+		}
+		calls = append(calls, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return calls, nil
+}
+
+func scanCall(rows *sql.Rows) (ethos.Call, error) {
+	const op = "sqlite: calls"
+	var (
+		c                ethos.Call
+		req              []byte
+		resp             []byte
+		stop             string
+		latency          int64
+		errKind, created string
+	)
+	if err := rows.Scan(&c.ID, &c.Key, &c.Provider, &c.Model, &c.RunID, &c.Stage, &req, &resp, &stop,
+		&c.Usage.In, &c.Usage.Out, &c.Usage.CacheRead, &c.Usage.CacheWrite, &c.CostUSD, &latency,
+		&c.Attempts, &c.CacheHit, &errKind, &c.Error, &created); err != nil {
+		return c, normalize(op, err)
+	}
+	var sr storedRequest
+	if err := json.Unmarshal(req, &sr); err != nil {
+		return c, ethos.Errorf(ethos.Internal, "%s: decode request of call %d: %w", op, c.ID, err)
+	}
+	c.Request = sr.Request
+	c.Request.Stream, c.Request.Metadata = sr.Stream, sr.Metadata
+	if resp != nil {
+		c.Response = new(ethos.Response)
+		if err := json.Unmarshal(resp, c.Response); err != nil {
+			return c, ethos.Errorf(ethos.Internal, "%s: decode response of call %d: %w", op, c.ID, err)
+		}
+	}
+	c.Latency = time.Duration(latency)
+	c.ErrorKind = ethos.Kind(errKind)
+	t, err := parseTime(created)
+	if err != nil {
+		return c, ethos.Errorf(ethos.Internal, "%s: created_at of call %d: %w", op, c.ID, err)
+	}
+	c.CreatedAt = t
+	return c, nil
+}
+
+// SummarizeCalls aggregates the calls matching f per provider and model,
+// ordered by provider then model; f.Limit is ignored. Latency is the mean
+// over all the group's calls, cache hits included.
+func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.CallSummary, error) {
+	const op = "sqlite: summarize calls"
+	w, args := where(f)
+	// Grouping by error kind too yields the error counts in the same pass;
+	// the groups of one provider and model are folded together below.
+	rows, err := d.db.QueryContext(ctx, `SELECT provider, model, error_kind, COUNT(*), SUM(cache_hit),
+		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+		SUM(cost_usd), SUM(latency_ns)
+		FROM llm_calls`+w+`
+		GROUP BY provider, model, error_kind
+		ORDER BY provider, model, error_kind`, args...)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var (
+		out        []ethos.CallSummary
+		latencySum []int64
+	)
+	for rows.Next() {
+		var (
+			provider, model, kind string
+			n, hits               int
+			u                     ethos.Usage
+			cost                  float64
+			latency               int64
+		)
+		if err := rows.Scan(&provider, &model, &kind, &n, &hits, &u.In, &u.Out, &u.CacheRead, &u.CacheWrite, &cost, &latency); err != nil {
+			return nil, normalize(op, err)
+		}
+		if len(out) == 0 || out[len(out)-1].Provider != provider || out[len(out)-1].Model != model {
+			out = append(out, ethos.CallSummary{Provider: provider, Model: model})
+			latencySum = append(latencySum, 0)
+		}
+		s := &out[len(out)-1]
+		s.Calls += n
+		s.CacheHits += hits
+		s.Usage.In += u.In
+		s.Usage.Out += u.Out
+		s.Usage.CacheRead += u.CacheRead
+		s.Usage.CacheWrite += u.CacheWrite
+		s.CostUSD += cost
+		latencySum[len(out)-1] += latency
+		if kind != "" {
+			if s.Errors == nil {
+				s.Errors = make(map[ethos.Kind]int)
+			}
+			s.Errors[ethos.Kind(kind)] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	for i := range out {
+		out[i].Latency = time.Duration(latencySum[i] / int64(out[i].Calls))
+	}
+	return out, nil
+}

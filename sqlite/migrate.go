@@ -1,0 +1,133 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// A migration is one numbered schema change, applied once per store.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the embedded migrations in version order. Their
+// file names are NNNN_name.sql, numbered from 1 without gaps, so the number
+// of files is the newest version this binary knows.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	const op = "sqlite: migrations"
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, &ethos.Error{Kind: ethos.Internal, Op: op, Err: err}
+	}
+	var ms []migration
+	for i, p := range names { // fs.Glob sorts, and zero padding makes that numeric order
+		base := strings.TrimSuffix(strings.TrimPrefix(p, "migrations/"), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || name == "" {
+			return nil, ethos.Errorf(ethos.Internal, "%s: %s: want NNNN_name.sql", op, p)
+		}
+		if v != i+1 {
+			return nil, ethos.Errorf(ethos.Internal, "%s: %s: expected version %d", op, p, i+1)
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, &ethos.Error{Kind: ethos.Internal, Op: op, Err: err}
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	return ms, nil
+}
+
+// migrate brings db's schema up to the newest version this binary knows,
+// applying each missing migration in its own transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return err
+	}
+	return applyMigrations(ctx, db, ms)
+}
+
+func applyMigrations(ctx context.Context, db *sql.DB, ms []migration) error {
+	const op = "sqlite: migrate"
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return normalize(op, err)
+	}
+	current, err := schemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if current > len(ms) {
+		return ethos.Errorf(ethos.Config, "store schema version %d is newer than this ethos (%d); upgrade ethos", current, len(ms))
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		if err := applyMigration(ctx, db, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyMigration runs m unless another process applied it first: the
+// transaction takes the write lock at BEGIN, so the check and the change
+// cannot interleave with another migrator.
+func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
+	op := fmt.Sprintf("sqlite: migration %04d_%s", m.version, m.name)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return normalize(op, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+		return normalize(op, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return normalize(op, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, formatTime(time.Now())); err != nil {
+		return normalize(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return normalize(op, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest migration applied to the store.
+func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
+	return schemaVersion(ctx, d.db)
+}
+
+func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var v int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, normalize("sqlite: schema version", err)
+	}
+	return v, nil
+}

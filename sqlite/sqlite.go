@@ -1,0 +1,190 @@
+// Package sqlite is ethos's default durable ledger: an ethos.Store kept in
+// one SQLite file (through the pure-Go modernc.org/sqlite driver), with its
+// schema in numbered migrations embedded in the binary.
+//
+// The database runs in WAL mode over a single connection. One connection
+// serialises this process's writers, so they never meet SQLITE_BUSY among
+// themselves, and it is what River's SQLite driver, which shares the
+// *sql.DB returned by SQL, requires.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/ethos-toolkit/ethos"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// busyTimeoutMS is how long a statement waits for another process's write
+// lock before failing with SQLITE_BUSY.
+const busyTimeoutMS = 10_000
+
+// DB is an open ethos store in a SQLite file. It implements ethos.Store and
+// is safe for concurrent use.
+type DB struct {
+	db   *sql.DB
+	path string
+
+	insertCall  *sql.Stmt
+	upsertCache *sql.Stmt
+	cachedByKey *sql.Stmt
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+var _ ethos.Store = (*DB)(nil)
+
+// Open opens the store at path, creating the file and its parent directory
+// when missing, and applies the migrations the file lacks. A path that
+// cannot hold a store (a directory, an unreadable file, a file that is not
+// a SQLite database, a store written by a newer ethos) is a Config error.
+func Open(ctx context.Context, path string) (*DB, error) {
+	const op = "sqlite: open"
+	if path == "" {
+		return nil, &ethos.Error{Kind: ethos.Config, Op: op, Msg: "empty store path"}
+	}
+	// The driver reads everything after '?' as DSN parameters.
+	if strings.ContainsRune(path, '?') {
+		return nil, &ethos.Error{Kind: ethos.Config, Op: op, Msg: fmt.Sprintf("%s: a store path cannot contain '?'", path)}
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, &ethos.Error{Kind: ethos.Config, Op: op, Msg: fmt.Sprintf("%s: is a directory, not a store file", path)}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, &ethos.Error{Kind: ethos.Config, Op: op, Msg: fmt.Sprintf("%s: create directory: %v", path, err), Err: err}
+	}
+
+	// Pragmas go in the DSN so that every connection the pool ever opens
+	// gets them, not only the first.
+	dsn := path +
+		fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMS) +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)" +
+		// Take the write lock at BEGIN: a deferred transaction that reads
+		// and then writes can fail with SQLITE_BUSY at once, without
+		// waiting, when another process wrote in between.
+		"&_txlock=immediate"
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	sqldb.SetMaxOpenConns(1)
+	// Keep the one connection for good: each new one re-runs the pragmas
+	// and loses the prepared statements.
+	sqldb.SetMaxIdleConns(1)
+	sqldb.SetConnMaxLifetime(0)
+	sqldb.SetConnMaxIdleTime(0)
+
+	// The pragmas run when the first connection opens; a file that is not
+	// a database fails here.
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, openError(path, err)
+	}
+	if err := migrate(ctx, sqldb); err != nil {
+		sqldb.Close()
+		if isCode(err, sqlite3.SQLITE_NOTADB) {
+			return nil, openError(path, err)
+		}
+		var e *ethos.Error
+		if errors.As(err, &e) && e.Kind == ethos.Config {
+			e.Op, e.Msg = op, path+": "+e.Msg
+		}
+		return nil, err
+	}
+
+	d := &DB{db: sqldb, path: path}
+	if err := d.prepare(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// openError explains why path cannot be opened as a store.
+func openError(path string, err error) error {
+	const op = "sqlite: open"
+	switch {
+	case isCode(err, sqlite3.SQLITE_NOTADB):
+		return &ethos.Error{Kind: ethos.Config, Op: op, Msg: fmt.Sprintf("%s: file is not an ethos store (not a SQLite database)", path), Err: err}
+	case isCode(err, sqlite3.SQLITE_CANTOPEN), isCode(err, sqlite3.SQLITE_PERM),
+		isCode(err, sqlite3.SQLITE_READONLY), isCode(err, sqlite3.SQLITE_AUTH):
+		return &ethos.Error{Kind: ethos.Config, Op: op, Msg: fmt.Sprintf("%s: cannot open store: %v", path, err), Err: err}
+	}
+	e := normalize(op, err)
+	e.Msg = fmt.Sprintf("%s: %v", path, err)
+	return e
+}
+
+// SQL returns the underlying database handle, for River's SQLite driver.
+// It has a single connection: a caller must not hold a transaction open
+// while calling a method of d, or both wait for ever.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Path returns the path the store was opened with.
+func (d *DB) Path() string { return d.path }
+
+// Ping checks that the store answers.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.db.PingContext(ctx); err != nil {
+		return normalize("sqlite: ping", err)
+	}
+	return nil
+}
+
+// Close closes the store. Closing it again returns the first result.
+func (d *DB) Close() error {
+	d.closeOnce.Do(func() {
+		for _, s := range []*sql.Stmt{d.insertCall, d.upsertCache, d.cachedByKey} {
+			if s != nil {
+				s.Close()
+			}
+		}
+		if err := d.db.Close(); err != nil {
+			d.closeErr = normalize("sqlite: close", err)
+		}
+	})
+	return d.closeErr
+}
+
+// normalize is the one mapping from driver errors to ethos error kinds:
+// no rows is NotFound, a unique or primary-key violation is Conflict, a
+// busy or locked database is Transient, anything else Internal. The driver
+// error stays reachable with errors.As.
+func normalize(op string, err error) *ethos.Error {
+	kind := ethos.Internal
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		kind = ethos.NotFound
+	case isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE), isCode(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
+		kind = ethos.Conflict
+	case isCode(err, sqlite3.SQLITE_BUSY), isCode(err, sqlite3.SQLITE_LOCKED):
+		kind = ethos.Transient
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		kind = ethos.Transient
+	}
+	return &ethos.Error{Kind: kind, Op: op, Err: err}
+}
+
+// isCode reports whether err carries the SQLite result code code. A
+// primary code (SQLITE_BUSY) also matches its extended codes
+// (SQLITE_BUSY_SNAPSHOT); an extended code matches only itself.
+func isCode(err error, code int) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	if code > 0xff {
+		return se.Code() == code
+	}
+	return se.Code()&0xff == code
+}

@@ -1,0 +1,260 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/sqlite"
+	"github.com/ethos-toolkit/ethos/storetest"
+	"github.com/google/go-cmp/cmp"
+)
+
+// openTemp opens a fresh store in the test's temporary directory and closes
+// it when the test ends.
+func openTemp(t testing.TB) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ethos.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) ethos.Store { return openTemp(t) })
+}
+
+// migrationCount is the number of migration files, which is the schema
+// version a fresh store must reach.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migration files: %v", err)
+	}
+	return len(files)
+}
+
+func TestMigrationsFromEmpty(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	ctx := t.Context()
+
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatalf("SchemaVersion: %v", err)
+	}
+	if want := migrationCount(t); v != want {
+		t.Errorf("SchemaVersion = %d, want %d", v, want)
+	}
+
+	rows, err := db.SQL().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"llm_cache", "llm_calls", "schema_migrations"}, tables); diff != "" {
+		t.Errorf("tables mismatch (-want +got):\n%s", diff)
+	}
+
+	var name, appliedAt string
+	if err := db.SQL().QueryRowContext(ctx, `SELECT name, applied_at FROM schema_migrations WHERE version = 1`).Scan(&name, &appliedAt); err != nil {
+		t.Fatalf("migration 1 not recorded: %v", err)
+	}
+	if name != "llm_calls" || appliedAt == "" {
+		t.Errorf("migration 1 recorded as %q at %q", name, appliedAt)
+	}
+}
+
+func TestReopenKeepsDataAndAppliesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "nested", "dir", "ethos.db")
+
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if db.Path() != path {
+		t.Errorf("Path() = %q, want %q", db.Path(), path)
+	}
+	c := &ethos.Call{
+		Key: "k", Provider: "sandbox", Model: "sandbox/writer", RunID: "r1",
+		Request:  ethos.Request{Model: "sandbox/writer", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hi"}}},
+		Response: &ethos.Response{Text: "hello", StopReason: ethos.StopEnd},
+		CostUSD:  0.5,
+	}
+	if err := db.RecordCall(ctx, c); err != nil {
+		t.Fatalf("RecordCall: %v", err)
+	}
+	snapshot := func(db *sqlite.DB) []string {
+		rows, err := db.SQL().QueryContext(ctx, `SELECT version || ' ' || name || ' ' || applied_at FROM schema_migrations ORDER BY version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	applied := snapshot(db)
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("re-Open: %v", err)
+	}
+	defer db.Close()
+	if diff := cmp.Diff(applied, snapshot(db)); diff != "" {
+		t.Errorf("re-opening changed schema_migrations (-before +after):\n%s", diff)
+	}
+	calls, err := db.Calls(ctx, ethos.CallFilter{})
+	if err != nil {
+		t.Fatalf("Calls: %v", err)
+	}
+	if diff := cmp.Diff([]ethos.Call{*c}, calls); diff != "" {
+		t.Errorf("calls after re-open mismatch (-want +got):\n%s", diff)
+	}
+	resp, ok, err := db.CachedResponse(ctx, "k")
+	if err != nil || !ok || resp.Text != "hello" {
+		t.Errorf("CachedResponse after re-open = %q, %v, %v; want hello, true, nil", resp.Text, ok, err)
+	}
+	if spent, err := db.Spent(ctx, ethos.CallFilter{RunID: "r1"}); err != nil || spent != 0.5 {
+		t.Errorf("Spent after re-open = %v, %v; want 0.5", spent, err)
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ethos.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	known := migrationCount(t)
+	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', '')`, known+2); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = sqlite.Open(ctx, path)
+	if got := ethos.KindOf(err); got != ethos.Config {
+		t.Fatalf("Open of a newer store = %v (kind %q), want kind config", err, got)
+	}
+	want := fmt.Sprintf("store schema version %d is newer than this ethos (%d); upgrade ethos", known+2, known)
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the path and say %q", err, want)
+	}
+}
+
+func TestUnusablePaths(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notDB, []byte(strings.Repeat("these are notes, not a database\n", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aFile := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(aFile, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, path, want string
+	}{
+		{"not a database", notDB, "file is not an ethos store (not a SQLite database)"},
+		{"directory", dir, "is a directory"},
+		{"parent is a file", filepath.Join(aFile, "ethos.db"), "create directory"},
+		{"empty", "", "empty store path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := sqlite.Open(t.Context(), tt.path)
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%q) succeeded", tt.path)
+			}
+			if got := ethos.KindOf(err); got != ethos.Config {
+				t.Errorf("Open(%q) = %v (kind %q), want kind config", tt.path, err, got)
+			}
+			if !strings.Contains(err.Error(), tt.path) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open(%q) error %q should name the path and say %q", tt.path, err, tt.want)
+			}
+		})
+	}
+
+	// The refused file is left as it was.
+	b, err := os.ReadFile(notDB)
+	if err != nil || !strings.HasPrefix(string(b), "these are notes") {
+		t.Errorf("notes.txt changed: %v", err)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	tests := []struct {
+		pragma, want string
+	}{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "1"}, // NORMAL
+		{"busy_timeout", "10000"},
+	}
+	for _, tt := range tests {
+		var got string
+		if err := db.SQL().QueryRowContext(t.Context(), "PRAGMA "+tt.pragma).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", tt.pragma, err)
+		}
+		if got != tt.want {
+			t.Errorf("PRAGMA %s = %q, want %q", tt.pragma, got, tt.want)
+		}
+	}
+	if n := db.SQL().Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("MaxOpenConnections = %d, want 1", n)
+	}
+}
+
+func TestForeignKeysEnforced(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t)
+	_, err := db.SQL().ExecContext(t.Context(), `INSERT INTO llm_cache (key, call_id) VALUES ('k', 12345)`)
+	if err == nil {
+		t.Fatal("cache entry for a missing call was accepted")
+	}
+	if !strings.Contains(err.Error(), "FOREIGN KEY") {
+		t.Errorf("error = %v, want a foreign key violation", err)
+	}
+}
