@@ -1,0 +1,211 @@
+// Package jobs runs ethos's work as durable jobs on River, over the same
+// SQLite database as the rest of ethos. Everything River-specific stays in
+// this package: the rest of ethos enqueues, waits and reads statistics
+// through Client and never imports River.
+//
+// # One connection
+//
+// SQLite allows one writer at a time, and River's SQLite driver expects the
+// *sql.DB it is given to have exactly one open connection
+// (SetMaxOpenConns(1)). The same connection is shared with ethos's own
+// tables so that a worker can write its results and insert the next stage's
+// jobs in one transaction (EnqueueCallTx). The price is that a goroutine
+// holding a *sql.Tx holds the only connection: while it does, it must not
+// call anything that needs another one — EnqueueCall (without Tx), WaitCall,
+// Call, Stats, Migrate, or any query on the *sql.DB itself. Such a call
+// waits for the connection forever, and so does every River goroutine
+// behind it. Commit or roll back first.
+//
+// # Results
+//
+// River deletes finished jobs after a day, so a job's recorded output (see
+// WaitCall) is for callers that wait for it soon; results that must last
+// belong in ethos's own tables.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultWorkers           = 8
+	DefaultJobTimeout        = 30 * time.Minute
+	DefaultFetchCooldown     = 20 * time.Millisecond
+	DefaultFetchPollInterval = 200 * time.Millisecond
+	DefaultMaxAttempts       = 5
+)
+
+// hardStopTimeout bounds how long Stop waits for cancelled jobs to return
+// once the graceful stop has run out of time.
+const hardStopTimeout = 10 * time.Second
+
+// Config configures a Client. Zero fields take the defaults above.
+type Config struct {
+	// Workers is how many jobs run at once.
+	Workers int
+	// JobTimeout cancels a job's context after this long. LLM calls can be
+	// slow, so the default is 30 minutes rather than River's one.
+	JobTimeout time.Duration
+	// FetchCooldown is the least time between two fetches of new jobs, and
+	// FetchPollInterval the most; lower values raise throughput at the cost
+	// of more queries.
+	FetchCooldown     time.Duration
+	FetchPollInterval time.Duration
+	// RescueStuckJobsAfter is how long a job may stay running before it is
+	// taken for the leftover of a killed process and retried. It must be at
+	// least JobTimeout; the default is JobTimeout plus one minute.
+	RescueStuckJobsAfter time.Duration
+	// MaxAttempts is how many times a job runs before it is discarded.
+	// Snoozes do not count.
+	MaxAttempts int
+	// Backoff is the wait before retry number attempt (1 after the first
+	// failure). The default is DefaultBackoff.
+	Backoff func(attempt int) time.Duration
+	// Completer is what llm.call jobs call, normally the middleware chain.
+	// A Client without one can enqueue, wait and report but not Start.
+	Completer ethos.Completer
+	// Logger receives River's logs; slog.Default() when nil.
+	Logger *slog.Logger
+
+	// testOnly turns off River's start-up jitter of its maintenance
+	// services, so tests that need the job rescuer do not wait for it.
+	testOnly bool
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.JobTimeout == 0 {
+		cfg.JobTimeout = DefaultJobTimeout
+	}
+	if cfg.FetchCooldown == 0 {
+		cfg.FetchCooldown = DefaultFetchCooldown
+	}
+	if cfg.FetchPollInterval == 0 {
+		cfg.FetchPollInterval = DefaultFetchPollInterval
+	}
+	if cfg.RescueStuckJobsAfter == 0 {
+		cfg.RescueStuckJobsAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
+}
+
+// Client enqueues and works ethos's durable jobs.
+type Client struct {
+	db      *sql.DB
+	cfg     Config
+	river   *river.Client[*sql.Tx]
+	waiters *waiters
+}
+
+// Migrate creates or upgrades River's tables in db. It is idempotent.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	migrator, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: migrate: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: migrate: %w", err)
+	}
+	return nil
+}
+
+// New returns a Client over db, which must have exactly one open connection
+// (see the package documentation) and River's tables (see Migrate).
+func New(db *sql.DB, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if cfg.RescueStuckJobsAfter < cfg.JobTimeout {
+		return nil, ethos.Errorf(ethos.Config, "jobs: RescueStuckJobsAfter (%s) must be at least JobTimeout (%s)", cfg.RescueStuckJobsAfter, cfg.JobTimeout)
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &callWorker{completer: cfg.Completer, backoff: cfg.Backoff})
+
+	rc, err := river.NewClient(riversqlite.New(db), &river.Config{
+		FetchCooldown:        cfg.FetchCooldown,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		JobTimeout:           cfg.JobTimeout,
+		Logger:               cfg.Logger,
+		MaxAttempts:          cfg.MaxAttempts,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		RetryPolicy:          &retryPolicy{backoff: cfg.Backoff},
+		TestOnly:             cfg.testOnly,
+		Workers:              workers,
+	})
+	if err != nil {
+		return nil, ethos.Errorf(ethos.Config, "jobs: new client: %w", err)
+	}
+	return &Client{db: db, cfg: cfg, river: rc, waiters: newWaiters()}, nil
+}
+
+// Start begins working jobs. It returns once the workers are started; they
+// run until Stop, or until ctx is cancelled (which cancels running jobs).
+func (c *Client) Start(ctx context.Context) error {
+	if c.cfg.Completer == nil {
+		return ethos.Errorf(ethos.Config, "jobs: start: Config.Completer is required to work llm.call jobs")
+	}
+	if err := c.river.Start(ctx); err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: start: %w", err)
+	}
+	// One subscription for all waiters. River closes it when the client
+	// stops, which ends the forwarding goroutine.
+	events, _ := c.river.SubscribeConfig(&river.SubscribeConfig{
+		ChanSize: 10_000,
+		Kinds:    []river.EventKind{river.EventKindJobCompleted, river.EventKindJobCancelled, river.EventKindJobFailed},
+	})
+	go func() {
+		for ev := range events {
+			if ev.Job != nil {
+				c.waiters.wake(ev.Job.ID)
+			}
+		}
+	}()
+	return nil
+}
+
+// Stop stops fetching jobs and waits for running ones to finish. If ctx
+// ends first, it cancels the running jobs (they are retried later without
+// losing an attempt) and waits a little longer for them to return.
+func (c *Client) Stop(ctx context.Context) error {
+	err := c.river.Stop(ctx)
+	if err == nil || ctx.Err() == nil {
+		if err != nil {
+			return ethos.Errorf(ethos.Internal, "jobs: stop: %w", err)
+		}
+		return nil
+	}
+	c.cfg.Logger.WarnContext(ctx, "jobs: graceful stop ran out of time; cancelling running jobs")
+	hardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hardStopTimeout)
+	defer cancel()
+	if err := c.river.StopAndCancel(hardCtx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return ethos.Errorf(ethos.Internal, "jobs: stop: running jobs did not return %s after cancellation: %w", hardStopTimeout, err)
+		}
+		return ethos.Errorf(ethos.Internal, "jobs: stop: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package jobs
+
+import (
+	"context"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// QueueStats counts jobs per state, for status pages.
+type QueueStats struct {
+	Available int `json:"available"`
+	Pending   int `json:"pending"`
+	Running   int `json:"running"`
+	Retryable int `json:"retryable"`
+	Scheduled int `json:"scheduled"`
+	Completed int `json:"completed"`
+	Cancelled int `json:"cancelled"`
+	Discarded int `json:"discarded"`
+}
+
+// Stats counts the jobs in each state. Finished jobs count until River
+// deletes them (after a day).
+func (c *Client) Stats(ctx context.Context) (QueueStats, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT state, count(*) FROM river_job GROUP BY state`)
+	if err != nil {
+		return QueueStats{}, ethos.Errorf(ethos.Internal, "jobs: stats: %w", err)
+	}
+	defer rows.Close()
+	var s QueueStats
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return QueueStats{}, ethos.Errorf(ethos.Internal, "jobs: stats: %w", err)
+		}
+		switch state {
+		case string(rivertype.JobStateAvailable):
+			s.Available = n
+		case string(rivertype.JobStatePending):
+			s.Pending = n
+		case string(rivertype.JobStateRunning):
+			s.Running = n
+		case string(rivertype.JobStateRetryable):
+			s.Retryable = n
+		case string(rivertype.JobStateScheduled):
+			s.Scheduled = n
+		case string(rivertype.JobStateCompleted):
+			s.Completed = n
+		case string(rivertype.JobStateCancelled):
+			s.Cancelled = n
+		case string(rivertype.JobStateDiscarded):
+			s.Discarded = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return QueueStats{}, ethos.Errorf(ethos.Internal, "jobs: stats: %w", err)
+	}
+	return s, nil
+}
