@@ -25,10 +25,12 @@ type decoder struct {
 	// lines maps the path of every key present in the file to its line, so
 	// that validation after decoding can point at the offending setting.
 	lines map[string]int
+	// misshapen holds the paths whose value had the wrong type.
+	misshapen map[string]bool
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{errorList: errorList{file: file}, lines: make(map[string]int)}
+	return &decoder{errorList: errorList{file: file}, lines: make(map[string]int), misshapen: make(map[string]bool)}
 }
 
 // setter decodes one value found at path.
@@ -312,6 +314,7 @@ func (d *decoder) entries(v *yaml.Node, path string, fn func(key, val *yaml.Node
 		return
 	}
 	if v.Kind != yaml.MappingNode {
+		d.misshapen[path] = true
 		d.add(v.Line, path, "expected a mapping, got %s", describe(v))
 		return
 	}
@@ -375,6 +378,7 @@ func (d *decoder) sequence(v *yaml.Node, path string, fn func(item *yaml.Node, p
 		return
 	}
 	if v.Kind != yaml.SequenceNode {
+		d.misshapen[path] = true
 		d.add(v.Line, path, "expected a list, got %s", describe(v))
 		return
 	}
@@ -393,6 +397,7 @@ func (d *decoder) scalar(v *yaml.Node, path, want string) *yaml.Node {
 		return nil
 	}
 	if v.Kind != yaml.ScalarNode {
+		d.misshapen[path] = true
 		d.add(v.Line, path, "expected %s, got %s", want, describe(v))
 		return nil
 	}

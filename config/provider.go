@@ -71,7 +71,7 @@ func builtinProviders() map[string]Provider {
 			BaseURLEnv: "VLLM_BASE_URL", APIKeyEnv: "VLLM_API_KEY",
 			MaxConcurrency: 16, Timeout: timeout},
 		{Name: "ollama", Type: TypeOpenAI, BaseURL: "http://localhost:11434/v1",
-			BaseURLEnv: "OLLAMA_BASE_URL",
+			BaseURLEnv:     "OLLAMA_BASE_URL",
 			MaxConcurrency: 2, Timeout: timeout},
 		{Name: "sandbox", Type: TypeAnthropic, BaseURL: "",
 			BaseURLEnv:     "SANDBOX_BASE_URL",

@@ -97,7 +97,7 @@ func (d *decoder) validate(c *Config) {
 		d.probability(join("sandbox.error_rates", itoa(status)), rate)
 	}
 	if sum > 1+1e-9 {
-		d.fail("sandbox.error_rates", "rates add up to %g; at most 1", sum)
+		d.fail("sandbox.error_rates", "rates add up to %.6g; at most 1", sum)
 	}
 	d.nonNegativeDuration("sandbox.latency", int64(s.Latency))
 	d.nonNegativeDuration("sandbox.jitter", int64(s.Jitter))
@@ -274,7 +274,15 @@ func (d *decoder) nonNegativeDuration(path string, ns int64) {
 
 // fail reports a problem found after decoding at the line of the setting,
 // or of its nearest enclosing setting present in the file.
+//
+// A setting inside a value of the wrong shape ("character: [a]") was never
+// decoded; reporting its absence too would bury the real problem.
 func (d *decoder) fail(path, format string, args ...any) {
+	for p := path; p != ""; p = parent(p) {
+		if d.misshapen[p] {
+			return
+		}
+	}
 	d.add(d.lineOf(path), path, format, args...)
 }
 
