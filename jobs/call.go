@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -122,6 +123,11 @@ func (w *callWorker) Work(ctx context.Context, job *river.Job[CallArgs]) error {
 	}
 	if e != nil {
 		failure.Status, failure.RetryAfter, failure.RequestID = e.Status, e.RetryAfter, e.RequestID
+		// WaitCall's error carries the request id in its own field, which
+		// its message already shows.
+		if e.RequestID != "" {
+			failure.Message = strings.TrimSuffix(failure.Message, " (request-id "+e.RequestID+")")
+		}
 	}
 	if rerr := river.RecordOutput(ctx, callOutput{Failure: failure}); rerr != nil {
 		return river.JobCancel(ethos.Errorf(ethos.Internal, "record failure of %v: %w", err, rerr))
@@ -240,20 +246,19 @@ func callResult(job *rivertype.JobRow) (ethos.Response, error) {
 	lastErr := "no error recorded"
 	lastAttempt := job.Attempt
 	if n := len(job.Errors); n > 0 {
-		lastErr = job.Errors[n-1].Error
+		lastErr = strings.TrimPrefix(job.Errors[n-1].Error, "JobCancelError: ")
 		lastAttempt = job.Errors[n-1].Attempt
 	}
-	e := &ethos.Error{
-		Kind: ethos.Internal,
-		Op:   fmt.Sprintf("jobs: %s job %d", KindCall, job.ID),
-		Msg:  fmt.Sprintf("%s after %d attempt(s): %s", job.State, job.Attempt, lastErr),
-	}
+	e := &ethos.Error{Kind: ethos.Internal, Op: fmt.Sprintf("jobs: %s job %d", KindCall, job.ID)}
 	// The recorded failure belongs to the last error only if it came from
 	// the same attempt; otherwise the last attempt ended some other way
-	// (a panic, or a rescue after a crash) and its kind is unknown.
+	// (a panic, a rescue after a crash, a cancellation by hand) and its
+	// kind is unknown.
 	if f := out.Failure; f != nil && f.Attempt == lastAttempt {
+		lastErr = f.Message
 		e.Kind, e.Status, e.RetryAfter, e.RequestID = f.Kind, f.Status, f.RetryAfter, f.RequestID
 	}
+	e.Msg = fmt.Sprintf("%s after %d attempt(s): %s", job.State, job.Attempt, lastErr)
 	return ethos.Response{}, e
 }
 

@@ -256,6 +256,11 @@ func TestCallOutcomes(t *testing.T) {
 				if e.Kind != tt.wantKind {
 					t.Errorf("kind = %q, want %q (%v)", e.Kind, tt.wantKind, err)
 				}
+				var cause *ethos.Error
+				if errors.As(tt.steps[0].err, &cause) && (e.RequestID != cause.RequestID || e.Status != cause.Status) {
+					t.Errorf("request id %q, status %d; want %q, %d", e.RequestID, e.Status, cause.RequestID, cause.Status)
+				}
+				t.Logf("error: %v", err)
 				for _, want := range []string{tt.wantMsg, string(tt.wantState), "attempt"} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("error %q does not mention %q", err, want)
