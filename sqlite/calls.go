@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -88,59 +89,119 @@ func (d *DB) CachedResponse(ctx context.Context, key string) (ethos.Response, bo
 // RecordCall appends c to the ledger and sets c.ID. It sets c.CreatedAt to
 // the current time when it is zero and keeps it otherwise, in UTC either
 // way. A successful paid call also becomes the cache entry for its key.
+//
+// Concurrent calls are committed together (group commit): a commit costs
+// far more than a row, so under load the rows of many callers share one
+// transaction. Once queued, a call is written even if ctx is cancelled
+// meanwhile, so that a call that was paid for is not lost from the ledger
+// because its run is stopping.
 func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 	const op = "sqlite: record call"
 	if c == nil {
 		return ethos.Errorf(ethos.Invalid, "%s: nil call", op)
 	}
+	if err := ctx.Err(); err != nil {
+		return normalize(op, err)
+	}
+	row, err := newCallRow(c)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s: %w", op, err)
+	}
+
+	d.queueMu.Lock()
+	d.queue = append(d.queue, row)
+	d.queueMu.Unlock()
+
+	// Whoever holds writeMu writes every row queued so far, its own and
+	// those of callers waiting behind it; a caller whose row was written
+	// by an earlier holder finds it done and leaves.
+	d.writeMu.Lock()
+	if !row.done {
+		d.queueMu.Lock()
+		batch := d.queue
+		d.queue = nil
+		d.queueMu.Unlock()
+		err := d.writeRows(context.WithoutCancel(ctx), batch)
+		for _, r := range batch {
+			r.done = true
+			if err != nil {
+				r.err = normalize(op, err)
+			}
+		}
+	}
+	d.writeMu.Unlock()
+
+	if row.err != nil {
+		return row.err
+	}
+	c.ID, c.CreatedAt = row.id, row.created
+	return nil
+}
+
+// callRow is a call encoded for the llm_calls table and waiting to be
+// written. done, id and err are set by the writer under DB.writeMu.
+type callRow struct {
+	c         *ethos.Call
+	req, resp []byte
+	created   time.Time
+	cache     bool
+
+	done bool
+	id   int64
+	err  error
+}
+
+func newCallRow(c *ethos.Call) (*callRow, error) {
 	req, err := json.Marshal(storedRequest{Request: c.Request, Stream: c.Request.Stream, Metadata: c.Request.Metadata})
 	if err != nil {
-		return ethos.Errorf(ethos.Invalid, "%s: encode request: %w", op, err)
+		return nil, fmt.Errorf("encode request: %w", err)
 	}
 	var resp []byte // nil stores NULL
 	if c.Response != nil {
 		if resp, err = json.Marshal(c.Response); err != nil {
-			return ethos.Errorf(ethos.Invalid, "%s: encode response: %w", op, err)
+			return nil, fmt.Errorf("encode response: %w", err)
 		}
-	}
-	var stop ethos.StopReason
-	if c.Response != nil {
-		stop = c.Response.StopReason
 	}
 	created := c.CreatedAt
 	if created.IsZero() {
 		created = time.Now()
 	}
-	created = created.UTC().Round(0)
+	return &callRow{c: c, req: req, resp: resp, created: created.UTC().Round(0), cache: cacheable(c)}, nil
+}
 
-	// One transaction for both writes: the ledger never holds a cache
-	// entry without its call, and one commit costs less than two.
+// writeRows inserts rows in one transaction, in order, so that IDs follow
+// the order of recording and the last success for a key wins the cache.
+func (d *DB) writeRows(ctx context.Context, rows []*callRow) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return normalize(op, err)
+		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.StmtContext(ctx, d.insertCall).ExecContext(ctx,
-		c.Key, c.Provider, c.Model, c.RunID, c.Stage, string(req), nullableText(resp), string(stop),
-		c.Usage.In, c.Usage.Out, c.Usage.CacheRead, c.Usage.CacheWrite, c.CostUSD,
-		int64(c.Latency), c.Attempts, c.CacheHit, string(c.ErrorKind), c.Error, formatTime(created))
-	if err != nil {
-		return normalize(op, err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return normalize(op, err)
-	}
-	if cacheable(c) {
-		if _, err := tx.StmtContext(ctx, d.upsertCache).ExecContext(ctx, c.Key, id); err != nil {
-			return normalize(op, err)
+	insert := tx.StmtContext(ctx, d.insertCall)
+	upsert := tx.StmtContext(ctx, d.upsertCache)
+	for _, r := range rows {
+		c := r.c
+		var stop ethos.StopReason
+		if c.Response != nil {
+			stop = c.Response.StopReason
+		}
+		res, err := insert.ExecContext(ctx,
+			c.Key, c.Provider, c.Model, c.RunID, c.Stage, string(r.req), nullableText(r.resp), string(stop),
+			c.Usage.In, c.Usage.Out, c.Usage.CacheRead, c.Usage.CacheWrite, c.CostUSD,
+			int64(c.Latency), c.Attempts, c.CacheHit, string(c.ErrorKind), c.Error, formatTime(r.created))
+		if err != nil {
+			return err
+		}
+		if r.id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if r.cache {
+			if _, err := upsert.ExecContext(ctx, c.Key, r.id); err != nil {
+				return err
+			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return normalize(op, err)
-	}
-	c.ID, c.CreatedAt = id, created
-	return nil
+	return tx.Commit()
 }
 
 func nullableText(b []byte) any {

@@ -36,8 +36,15 @@ type DB struct {
 	insertCall  *sql.Stmt
 	upsertCache *sql.Stmt
 	cachedByKey *sql.Stmt
-	closeOnce   sync.Once
-	closeErr    error
+
+	// RecordCall's group commit: queue holds rows not yet written, and
+	// writeMu is held by the one caller writing them.
+	queueMu sync.Mutex
+	queue   []*callRow
+	writeMu sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ ethos.Store = (*DB)(nil)
