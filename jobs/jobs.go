@@ -75,7 +75,8 @@ type Config struct {
 	// Completer is what llm.call jobs call, normally the middleware chain.
 	// A Client without one can enqueue, wait and report but not Start.
 	Completer ethos.Completer
-	// Logger receives River's logs; slog.Default() when nil.
+	// Logger receives River's logs. When nil, warnings and errors go to
+	// slog.Default(); River's info lines (one per retried job) are dropped.
 	Logger *slog.Logger
 
 	// testOnly turns off River's start-up jitter of its maintenance
@@ -106,7 +107,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.Backoff = DefaultBackoff
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+		cfg.Logger = slog.New(warnHandler{slog.Default().Handler()})
 	}
 	return cfg
 }
@@ -208,4 +209,19 @@ func (c *Client) Stop(ctx context.Context) error {
 		return ethos.Errorf(ethos.Internal, "jobs: stop: %w", err)
 	}
 	return nil
+}
+
+// warnHandler passes on only warnings and errors.
+type warnHandler struct{ slog.Handler }
+
+func (h warnHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelWarn && h.Handler.Enabled(ctx, level)
+}
+
+func (h warnHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return warnHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h warnHandler) WithGroup(name string) slog.Handler {
+	return warnHandler{h.Handler.WithGroup(name)}
 }
