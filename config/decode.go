@@ -27,10 +27,26 @@ type decoder struct {
 	lines map[string]int
 	// misshapen holds the paths whose value had the wrong type.
 	misshapen map[string]bool
+	merged    map[*yaml.Node][][2]*yaml.Node
+	// steps bounds the work of walking the tree: aliases let a small file
+	// name the same large mapping many times over.
+	steps int
+}
+
+const maxSteps = 100_000
+
+// spend counts one visited entry and reports whether the walk may go on.
+func (d *decoder) spend() bool {
+	d.steps++
+	if d.steps == maxSteps {
+		d.add(1, "", "the file expands to more than %d entries through aliases; ethos.yaml should be far smaller", maxSteps)
+	}
+	return d.steps < maxSteps
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{errorList: errorList{file: file}, lines: make(map[string]int), misshapen: make(map[string]bool)}
+	return &decoder{errorList: errorList{file: file}, lines: make(map[string]int), misshapen: make(map[string]bool),
+		merged: make(map[*yaml.Node][][2]*yaml.Node)}
 }
 
 // setter decodes one value found at path.
@@ -319,7 +335,10 @@ func (d *decoder) entries(v *yaml.Node, path string, fn func(key, val *yaml.Node
 		return
 	}
 	first := make(map[string]int)
-	for _, kv := range pairs(v, 0) {
+	for _, kv := range d.pairs(v) {
+		if !d.spend() {
+			return
+		}
 		key := resolve(kv[0])
 		if key.Kind != yaml.ScalarNode {
 			d.add(key.Line, path, "keys must be plain names, got %s", describe(key))
@@ -339,11 +358,17 @@ func (d *decoder) entries(v *yaml.Node, path string, fn func(key, val *yaml.Node
 // pairs lists the key/value pairs of a mapping with YAML merge keys
 // ("<<: *base") expanded: explicit keys win over merged ones, and earlier
 // merged mappings over later ones, as the merge-key convention says.
-func pairs(m *yaml.Node, depth int) [][2]*yaml.Node {
+// Results are memoised per node, so merges of merges cost each mapping once
+// instead of growing exponentially with nesting.
+func (d *decoder) pairs(m *yaml.Node) [][2]*yaml.Node {
+	if ps, ok := d.merged[m]; ok {
+		return ps
+	}
+	d.merged[m] = nil // a mapping that merges itself contributes nothing more
 	var explicit, merged [][2]*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
-		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!merge" || depth > 8 {
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!merge" {
 			explicit = append(explicit, [2]*yaml.Node{k, v})
 			continue
 		}
@@ -353,7 +378,7 @@ func pairs(m *yaml.Node, depth int) [][2]*yaml.Node {
 		}
 		for _, src := range sources {
 			if src = resolve(src); src.Kind == yaml.MappingNode {
-				merged = append(merged, pairs(src, depth+1)...)
+				merged = append(merged, d.pairs(src)...)
 			}
 		}
 	}
@@ -368,6 +393,7 @@ func pairs(m *yaml.Node, depth int) [][2]*yaml.Node {
 			out = append(out, kv)
 		}
 	}
+	d.merged[m] = out
 	return out
 }
 
@@ -383,6 +409,9 @@ func (d *decoder) sequence(v *yaml.Node, path string, fn func(item *yaml.Node, p
 		return
 	}
 	for i, item := range v.Content {
+		if !d.spend() {
+			return
+		}
 		p := fmt.Sprintf("%s[%d]", path, i)
 		d.lines[p] = item.Line
 		fn(item, p)
