@@ -7,6 +7,7 @@ package ethos
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -132,4 +133,15 @@ func CheckStop(resp Response) error {
 		return Errorf(Refused, "model refused to answer")
 	}
 	return nil
+}
+
+// SplitModel splits a model reference "provider/model" at its first slash,
+// so that Together's "together/meta-llama/Llama-3.3-70B" keeps the slashes
+// of its model name. ok is false unless both parts are non-empty.
+func SplitModel(ref string) (provider, model string, ok bool) {
+	provider, model, ok = strings.Cut(ref, "/")
+	if !ok || provider == "" || model == "" {
+		return "", "", false
+	}
+	return provider, model, true
 }

@@ -145,18 +145,18 @@ func SplitModel(ref string) (provider, model string, err error) {
 	if msg := modelRefProblem(ref); msg != "" {
 		return "", "", ethos.Errorf(ethos.Config, "%s", msg)
 	}
-	provider, model, _ = strings.Cut(ref, "/")
+	provider, model, _ = ethos.SplitModel(ref)
 	return provider, model, nil
 }
 
 // modelRefProblem says what is wrong with the shape of ref, or "" when it
 // is well formed. Whether the provider exists is checked separately.
 func modelRefProblem(ref string) string {
-	provider, model, ok := strings.Cut(ref, "/")
+	provider, _, ok := ethos.SplitModel(ref)
 	switch {
 	case ref == "":
 		return "missing model reference; want provider/model, for example anthropic/claude-sonnet-4-5"
-	case !ok || provider == "" || model == "":
+	case !ok:
 		return "model reference " + quote(ref) + " must be provider/model, for example anthropic/claude-sonnet-4-5"
 	case strings.TrimSpace(ref) != ref || strings.ContainsAny(provider, " \t\n"):
 		return "model reference " + quote(ref) + " contains spaces"

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strings"
 
 	"github.com/ethos-toolkit/ethos"
 )
@@ -32,11 +31,11 @@ func Key(req ethos.Request) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// SplitModel splits a "provider/model" reference at its first slash, so
-// that Together's "together/meta-llama/Llama-3.3-70B" keeps its own slashes.
+// SplitModel is ethos.SplitModel with an Invalid error for a malformed
+// reference.
 func SplitModel(ref string) (provider, model string, err error) {
-	provider, model, ok := strings.Cut(ref, "/")
-	if !ok || provider == "" || model == "" {
+	provider, model, ok := ethos.SplitModel(ref)
+	if !ok {
 		return "", "", ethos.Errorf(ethos.Invalid, "model %q: want provider/model, e.g. anthropic/claude-sonnet-4-5 or sandbox/writer", ref)
 	}
 	return provider, model, nil
