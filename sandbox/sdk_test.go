@@ -1,0 +1,129 @@
+package sandbox
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/openai/openai-go/v3"
+	ooption "github.com/openai/openai-go/v3/option"
+)
+
+// The official SDKs are the sandbox's real clients; these tests check that
+// they read its JSON, streams and errors as they would a provider's.
+
+func TestAnthropicSDK(t *testing.T) {
+	t.Parallel()
+	run := start(t, Options{APIKey: "k", Seed: 3})
+	client := anthropic.NewClient(aoption.WithBaseURL(run.URL), aoption.WithAPIKey("k"), aoption.WithMaxRetries(0))
+	params := anthropic.MessageNewParams{
+		Model:     "writer",
+		MaxTokens: 1024,
+		System:    []anthropic.TextBlockParam{{Text: "sys"}},
+		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hello"))},
+	}
+	msg, err := client.Messages.New(t.Context(), params)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if msg.StopReason != anthropic.StopReasonEndTurn || msg.Usage.OutputTokens != int64(CountTokens(msg.Content[0].Text)) {
+		t.Errorf("stop_reason %s, output_tokens %d for %q", msg.StopReason, msg.Usage.OutputTokens, msg.Content[0].Text)
+	}
+
+	stream := client.Messages.NewStreaming(t.Context(), params)
+	var acc anthropic.Message
+	for stream.Next() {
+		if err := acc.Accumulate(stream.Current()); err != nil {
+			t.Fatalf("Accumulate: %v", err)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	if acc.Content[0].Text != msg.Content[0].Text || acc.Usage.OutputTokens != msg.Usage.OutputTokens || acc.StopReason != msg.StopReason {
+		t.Errorf("accumulated %q %s %d, want %q %s %d", acc.Content[0].Text, acc.StopReason, acc.Usage.OutputTokens,
+			msg.Content[0].Text, msg.StopReason, msg.Usage.OutputTokens)
+	}
+
+	page, err := client.Models.List(t.Context(), anthropic.ModelListParams{})
+	if err != nil || len(page.Data) != 3 || page.Data[0].ID != "writer" {
+		t.Errorf("models: %v", err)
+	}
+
+	params.Model = "fault-529"
+	_, err = client.Messages.New(t.Context(), params)
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 529 || apiErr.RequestID == "" {
+		t.Errorf("fault-529: %v", err)
+	}
+
+	params.Model = "fault-overloaded-stream"
+	stream = client.Messages.NewStreaming(t.Context(), params)
+	for stream.Next() {
+	}
+	if err := stream.Err(); err == nil || !strings.Contains(err.Error(), "overloaded") {
+		t.Errorf("overloaded stream: %v", err)
+	}
+
+	params.Model = "fault-cut"
+	stream = client.Messages.NewStreaming(t.Context(), params)
+	for stream.Next() {
+	}
+	if stream.Err() == nil {
+		t.Errorf("cut stream ended without an error")
+	}
+}
+
+func TestOpenAISDK(t *testing.T) {
+	t.Parallel()
+	run := start(t, Options{APIKey: "k", Seed: 3})
+	client := openai.NewClient(ooption.WithBaseURL(run.URL+"/v1"), ooption.WithAPIKey("k"), ooption.WithMaxRetries(0))
+	params := openai.ChatCompletionNewParams{
+		Model:     "writer",
+		MaxTokens: openai.Int(1024),
+		Messages:  []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("sys"), openai.UserMessage("hello")},
+	}
+	c, err := client.Chat.Completions.New(t.Context(), params)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if c.Choices[0].FinishReason != "stop" || c.Usage.CompletionTokens != int64(CountTokens(c.Choices[0].Message.Content)) {
+		t.Errorf("finish_reason %s, completion_tokens %d", c.Choices[0].FinishReason, c.Usage.CompletionTokens)
+	}
+
+	params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	stream := client.Chat.Completions.NewStreaming(t.Context(), params)
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	if acc.Choices[0].Message.Content != c.Choices[0].Message.Content || acc.Usage.TotalTokens != c.Usage.TotalTokens || acc.Choices[0].FinishReason != "stop" {
+		t.Errorf("accumulated %q %s %d, want %q %d", acc.Choices[0].Message.Content, acc.Choices[0].FinishReason, acc.Usage.TotalTokens,
+			c.Choices[0].Message.Content, c.Usage.TotalTokens)
+	}
+
+	params.Model = "fault-429"
+	_, err = client.Chat.Completions.New(t.Context(), params)
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Code != "rate_limit_exceeded" {
+		t.Errorf("fault-429: %v", err)
+	}
+
+	params.Model = "fault-cut"
+	stream = client.Chat.Completions.NewStreaming(t.Context(), params)
+	for stream.Next() {
+	}
+	if stream.Err() == nil {
+		t.Errorf("cut stream ended without an error")
+	}
+
+	models, err := client.Models.List(t.Context())
+	if err != nil || len(models.Data) != 3 {
+		t.Errorf("models: %v", err)
+	}
+}
