@@ -13,6 +13,9 @@ type apiError struct {
 	msg    string
 	// code overrides the OpenAI error code ("model_not_found", …).
 	code string
+	// limited names the exhausted limit of a 429 ("requests" or
+	// "tokens"), which OpenAI sends as the error type.
+	limited string
 	// retryAfter is sent as retry-after in whole seconds when > 0.
 	retryAfter time.Duration
 }
@@ -76,14 +79,14 @@ func (s *Server) lookup(model string) (Writer, modelFault, bool) {
 	}
 	switch rest {
 	case "cut":
-		return defaultWriter, modelFault{cut: true}, true
+		return DefaultWriter, modelFault{cut: true}, true
 	case "refuse":
 		return func(Prompt) string { return refusalText }, modelFault{refuse: true}, true
 	case "overloaded-stream":
-		return defaultWriter, modelFault{streamErr: true}, true
+		return DefaultWriter, modelFault{streamErr: true}, true
 	}
 	if status, err := strconv.Atoi(rest); err == nil && status >= 400 && status <= 599 && strconv.Itoa(status) == rest {
-		return defaultWriter, modelFault{status: status}, true
+		return DefaultWriter, modelFault{status: status}, true
 	}
 	return nil, modelFault{}, false
 }
@@ -154,7 +157,8 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 		if st.tokensExhausted {
 			what = "tokens"
 		}
-		fail(&apiError{status: http.StatusTooManyRequests, msg: "rate limit exceeded: " + what + " per minute", code: "rate_limit_exceeded", retryAfter: st.retryAfter})
+		fail(&apiError{status: http.StatusTooManyRequests, msg: "rate limit exceeded: " + what + " per minute",
+			code: "rate_limit_exceeded", limited: what, retryAfter: st.retryAfter})
 		return
 	}
 	if status := cmpOr(d.status, fault.status); status != 0 {

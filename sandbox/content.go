@@ -83,9 +83,10 @@ var (
 	openers     = []string{"Still", "Perhaps", "In time", "Even so", "Later", "For now", "Besides", "At first"}
 )
 
-// defaultWriter writes 40 to 300 tokens of plain English sentences drawn
-// from Prompt.Seed. Paragraphs mark the rhythm of a longer answer.
-func defaultWriter(p Prompt) string {
+// DefaultWriter is the writer of the default models: 40 to 300 tokens of
+// plain English sentences drawn from Prompt.Seed, with a paragraph break
+// now and then. Writers for other prompt formats can fall back on it.
+func DefaultWriter(p Prompt) string {
 	r := rand.New(rand.NewPCG(p.Seed, 0x5eed))
 	target := 40 + r.IntN(261)
 	var b strings.Builder

@@ -52,7 +52,7 @@ func TestShape(t *testing.T) {
 func TestChunksConcatenate(t *testing.T) {
 	t.Parallel()
 	for seed := range uint64(50) {
-		text := defaultWriter(Prompt{Seed: seed})
+		text := DefaultWriter(Prompt{Seed: seed})
 		parts := chunks(text, seed)
 		if got := strings.Join(parts, ""); got != text {
 			t.Fatalf("seed %d: chunks do not concatenate to the text", seed)
@@ -75,13 +75,13 @@ func TestDefaultWriterLength(t *testing.T) {
 	t.Parallel()
 	lengths := map[int]bool{}
 	for seed := range uint64(200) {
-		text := defaultWriter(Prompt{Seed: seed})
+		text := DefaultWriter(Prompt{Seed: seed})
 		n := CountTokens(text)
 		if n < 40 || n > 330 {
 			t.Errorf("seed %d: %d tokens", seed, n)
 		}
 		lengths[n/50] = true
-		if text != defaultWriter(Prompt{Seed: seed}) {
+		if text != DefaultWriter(Prompt{Seed: seed}) {
 			t.Fatalf("seed %d: writer is not deterministic", seed)
 		}
 	}

@@ -15,7 +15,7 @@ func checkParsed(t *testing.T, c call) {
 		t.Fatalf("accepted max_tokens %d", c.prompt.MaxTokens)
 	}
 	c.prompt.Seed = promptSeed(c.prompt, c.stop, 1)
-	sh := shape(defaultWriter(c.prompt), c.stop, c.prompt.MaxTokens, false)
+	sh := shape(DefaultWriter(c.prompt), c.stop, c.prompt.MaxTokens, false)
 	if c.prompt.MaxTokens > 0 && CountTokens(sh.Text) > c.prompt.MaxTokens {
 		t.Fatalf("answer of %d tokens exceeds max_tokens %d", CountTokens(sh.Text), c.prompt.MaxTokens)
 	}

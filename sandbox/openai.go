@@ -151,8 +151,8 @@ func (openaiProtocol) writeError(w http.ResponseWriter, e *apiError, _ string) {
 	if e.code != "" {
 		code = e.code
 	}
-	if e.status == http.StatusTooManyRequests && strings.Contains(e.msg, "tokens") {
-		typ = "tokens"
+	if e.limited != "" {
+		typ = e.limited
 	}
 	writeJSON(w, e.status, openaiErrorBody{Error: openaiErrorObj{Message: e.msg, Type: typ, Code: optional(code)}})
 }

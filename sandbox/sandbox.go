@@ -24,6 +24,10 @@
 // Options.Seed in request-arrival order, never from the clock; rate limits
 // are token buckets per API key driven by Options.Now.
 //
+// Faults that drop the connection (cut streams, truncated bodies) abort the
+// handler with http.ErrAbortHandler, so serve the Server through a real
+// http.Server (Start, or httptest.NewServer), not a ResponseRecorder.
+//
 // Other endpoints: GET /v1/models (Anthropic shape when the request carries
 // x-api-key or anthropic-version, OpenAI shape otherwise), GET
 // /_sandbox/stats and POST /_sandbox/reset.
@@ -115,12 +119,12 @@ func New(opts Options) *Server {
 		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0xfa017)),
 	}
 	for _, m := range DefaultModels {
-		s.writers[m] = defaultWriter
+		s.writers[m] = DefaultWriter
 	}
 	var extra []string
 	for _, m := range opts.Models {
 		if _, ok := s.writers[m]; !ok && m != "" {
-			s.writers[m] = defaultWriter
+			s.writers[m] = DefaultWriter
 			extra = append(extra, m)
 		}
 	}

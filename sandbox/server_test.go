@@ -59,7 +59,7 @@ func TestAuth(t *testing.T) {
 
 func TestModels(t *testing.T) {
 	t.Parallel()
-	run := start(t, Options{Models: []string{"zeta", "alpha"}, Writers: map[string]Writer{"custom": defaultWriter, "writer": defaultWriter}})
+	run := start(t, Options{Models: []string{"zeta", "alpha"}, Writers: map[string]Writer{"custom": DefaultWriter, "writer": DefaultWriter}})
 
 	got := do(t, "GET", run.URL+"/v1/models", openaiHeader("k"), nil).json(t)
 	var ids []string
