@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// CallsCommand lists the model calls recorded in the ledger.
+type CallsCommand struct{ m *Main }
+
+// Run prints the most recent calls and the totals per provider and model.
+func (c *CallsCommand) Run(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("calls", "calls [--run ID] [--limit N] [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	run := flags.String("run", "", "only calls of this run `ID`")
+	limit := flags.Int("limit", 20, "show at most `N` recent calls")
+	asJSON := flags.Bool("json", false, "print as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("calls takes no arguments, got %q", rest)
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	filter := ethos.CallFilter{RunID: *run, Limit: *limit}
+	calls, err := p.store.Calls(ctx, filter)
+	if err != nil {
+		return err
+	}
+	filter.Limit = 0
+	summary, err := p.store.SummarizeCalls(ctx, filter)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Calls   []ethos.Call        `json:"calls"`
+			Summary []ethos.CallSummary `json:"summary"`
+		}{calls, summary})
+	}
+	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tWHEN\tMODEL\tSTAGE\tIN\tOUT\tCOST\tLATENCY\tRESULT")
+	for _, call := range calls {
+		result := "ok"
+		switch {
+		case call.CacheHit:
+			result = "cache hit"
+		case call.ErrorKind != "":
+			result = string(call.ErrorKind)
+		case call.Response != nil:
+			result = string(call.Response.StopReason)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t$%.6f\t%s\t%s\n", call.ID, call.CreatedAt.Local().Format("01-02 15:04:05"),
+			call.Model, call.Stage, call.Usage.In, call.Usage.Out, call.CostUSD, call.Latency.Round(time.Millisecond), result)
+	}
+	w.Flush()
+	fmt.Fprintln(c.m.Stdout)
+	w = tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "MODEL\tCALLS\tCACHE HITS\tERRORS\tIN\tOUT\tCOST")
+	total := 0.0
+	for _, s := range summary {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%d\t$%.6f\n", s.Model, s.Calls, s.CacheHits, formatErrors(s.Errors), s.Usage.In, s.Usage.Out, s.CostUSD)
+		total += s.CostUSD
+	}
+	w.Flush()
+	fmt.Fprintf(c.m.Stdout, "total spent: $%.6f\n", total)
+	return nil
+}
+
+func formatErrors(m map[ethos.Kind]int) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	kinds := make([]string, 0, len(m))
+	for k := range m {
+		kinds = append(kinds, string(k))
+	}
+	sort.Strings(kinds)
+	s := ""
+	for i, k := range kinds {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s=%d", k, m[ethos.Kind(k)])
+	}
+	return s
+}

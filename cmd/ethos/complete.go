@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/llm"
+)
+
+// CompleteCommand sends one request through the full middleware chain and
+// the durable job queue, and prints the reply with its stop reason, usage
+// and cost.
+type CompleteCommand struct{ m *Main }
+
+// completeResult is what --json prints.
+type completeResult struct {
+	Model      string           `json:"model"`
+	Text       string           `json:"text"`
+	StopReason ethos.StopReason `json:"stop_reason"`
+	Usage      ethos.Usage      `json:"usage"`
+	CostUSD    float64          `json:"cost_usd"`
+	CacheHit   bool             `json:"cache_hit"`
+	LatencyMS  int64            `json:"latency_ms"`
+	RequestID  string           `json:"request_id,omitempty"`
+}
+
+// Run parses the flags, makes the call and prints the result.
+func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("complete", `complete --model PROVIDER/MODEL [--system S] [--max-tokens N] [--stream] "prompt"`)
+	var pf projectFlags
+	pf.register(flags)
+	model := flags.String("model", "", "the model as `provider/model`, e.g. sandbox/writer or anthropic/claude-sonnet-4-5 (required)")
+	system := flags.String("system", "", "system prompt (@FILE reads it from a file)")
+	maxTokens := flags.Int("max-tokens", 1024, "maximum output `tokens`")
+	temperature := flags.String("temperature", "", "sampling temperature (default: the provider's)")
+	stream := flags.Bool("stream", false, "use the provider's streaming protocol (for long outputs)")
+	sample := flags.Int("sample", 0, "sample `index`: a different index asks again instead of reusing the cached reply")
+	maxCost := flags.Float64("max-cost", 0, "refuse the call if it could cost more than this many `USD`")
+	asJSON := flags.Bool("json", false, "print the result as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if *model == "" {
+		return usageErrorf("complete: --model is required (e.g. --model sandbox/writer)")
+	}
+	if _, _, err := llm.SplitModel(*model); err != nil {
+		return usageErrorf("complete: --model %q: want provider/model, e.g. sandbox/writer", *model)
+	}
+	if len(rest) != 1 || strings.TrimSpace(rest[0]) == "" {
+		return usageErrorf("complete: give exactly one prompt argument (quote it), got %d", len(rest))
+	}
+	if *maxTokens < 1 {
+		return usageErrorf("complete: --max-tokens must be at least 1")
+	}
+	req := ethos.Request{
+		Model:     *model,
+		Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: rest[0]}},
+		MaxTokens: *maxTokens,
+		Stream:    *stream,
+		Sample:    *sample,
+		Metadata:  map[string]string{"stage": "complete"},
+	}
+	if req.System, err = readTextArg(c.m, *system); err != nil {
+		return err
+	}
+	if *temperature != "" {
+		t, err := strconv.ParseFloat(*temperature, 64)
+		if err != nil || t < 0 || t > 2 {
+			return usageErrorf("complete: --temperature %q: want a number from 0 to 2", *temperature)
+		}
+		req.Temperature = &t
+	}
+
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	// Find a missing key or unknown provider before anything is queued.
+	if err := p.Router().Check(req.Model); err != nil {
+		return err
+	}
+	completer, err := p.Completer(ctx, *maxCost)
+	if err != nil {
+		return err
+	}
+	_, cached, err := p.store.CachedResponse(ctx, llm.Key(req))
+	if err != nil {
+		return err
+	}
+
+	queue, err := startQueue(ctx, p, completer)
+	if err != nil {
+		return err
+	}
+	defer queue.Stop(context.WithoutCancel(ctx))
+	resp, err := queue.Call(ctx, jobs.CallArgs{Request: req, Stream: req.Stream, Metadata: req.Metadata})
+	if err != nil {
+		return err
+	}
+
+	res := completeResult{Model: req.Model, Text: resp.Text, StopReason: resp.StopReason, Usage: resp.Usage,
+		CacheHit: cached, LatencyMS: resp.Latency.Milliseconds(), RequestID: resp.RequestID}
+	if !cached {
+		res.CostUSD, _ = p.pricer().Cost(req.Model, resp.Usage)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Fprintln(c.m.Stdout, resp.Text)
+	cache := "miss"
+	if cached {
+		cache = "hit (free)"
+	}
+	fmt.Fprintf(c.m.Stderr, "\nstop: %s · tokens: %d in, %d out · cost: $%.6f · latency: %s · cache: %s\n",
+		resp.StopReason, resp.Usage.In, resp.Usage.Out, res.CostUSD, resp.Latency.Round(time.Millisecond), cache)
+	return nil
+}
+
+// startQueue migrates and starts the durable job queue on the project's
+// store, with completer behind its llm.call jobs.
+func startQueue(ctx context.Context, p *project, completer ethos.Completer) (*jobs.Client, error) {
+	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
+		return nil, err
+	}
+	q, err := jobs.New(p.store.SQL(), jobs.Config{Completer: completer})
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Start(ctx); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// readTextArg returns s, or the contents of FILE when s is "@FILE".
+func readTextArg(m *Main, s string) (string, error) {
+	name, ok := strings.CutPrefix(s, "@")
+	if !ok {
+		return s, nil
+	}
+	b, err := readFile(m.abs(name))
+	if err != nil {
+		return "", usageErrorf("reading %s: %v", name, err)
+	}
+	return string(b), nil
+}
+
+var readFile = os.ReadFile

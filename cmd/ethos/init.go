@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
+)
+
+// InitCommand writes a commented ethos.yaml for the example character.
+type InitCommand struct{ m *Main }
+
+// Run writes DIR/ethos.yaml (DIR defaults to the working directory). It
+// never overwrites an existing file without --force.
+func (c *InitCommand) Run(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("init", "init [--force] [DIR]")
+	force := flags.Bool("force", false, "overwrite an existing ethos.yaml")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return usageErrorf("init takes at most one directory, got %d arguments", len(rest))
+	}
+	dir := "."
+	if len(rest) == 1 {
+		dir = rest[0]
+	}
+	dir = c.m.abs(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return ethos.Errorf(ethos.Config, "creating %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "ethos.yaml")
+	if _, err := os.Stat(path); err == nil && !*force {
+		return ethos.Errorf(ethos.Config, "%s already exists; edit it, or pass --force to replace it with the template", path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return ethos.Errorf(ethos.Config, "checking %s: %w", path, err)
+	}
+	if err := writeFileAtomic(path, config.Template(), 0o644); err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", path, err)
+	}
+	fmt.Fprintf(c.m.Stdout, "wrote %s (the example character Agora)\n", path)
+	fmt.Fprintln(c.m.Stdout, "next: edit the character, then run \"ethos doctor\" to check providers and keys")
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it into place, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,168 @@
+// Command ethos is the command-line interface of ethos, a toolkit for
+// character training of language models. main only wires: each subcommand
+// is a type with a Run method in its own file, and exit codes are decided
+// in one place (exitCode).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	m := NewMain()
+	err := m.Run(ctx, os.Args[1:])
+	stop()
+	code := exitCode(err)
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errSilent) {
+		fmt.Fprintln(m.Stderr, "ethos: "+err.Error())
+	}
+	os.Exit(code)
+}
+
+// Main holds what the commands need from the outside world, so that tests
+// can run the CLI in-process with their own streams and environment.
+type Main struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment; tests replace it.
+	Getenv func(string) string
+	// Dir is the working directory relative paths are resolved against;
+	// empty means the process's.
+	Dir string
+}
+
+// NewMain returns a Main wired to the process.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// command is one subcommand.
+type command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+type commandInfo struct {
+	name, summary string
+	new           func(m *Main) command
+}
+
+func (m *Main) commands() []commandInfo {
+	return []commandInfo{
+		{"init", "write an ethos.yaml for the example character Agora", func(m *Main) command { return &InitCommand{m} }},
+		{"doctor", "check the config, the store, providers, keys and endpoints", func(m *Main) command { return &DoctorCommand{m} }},
+		{"complete", "send one request to a model and print the reply, usage and cost", func(m *Main) command { return &CompleteCommand{m} }},
+		{"calls", "list recorded model calls and their totals", func(m *Main) command { return &CallsCommand{m} }},
+		{"sandbox", "run the offline provider emulator", func(m *Main) command { return &SandboxCommand{m} }},
+		{"version", "print the version", func(m *Main) command { return &VersionCommand{m} }},
+	}
+}
+
+// Run executes the subcommand named by args[0].
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return m.Run(ctx, []string{args[1], "--help"})
+		}
+		m.usage(m.Stdout)
+		if len(args) == 0 {
+			return usageErrorf("no command given")
+		}
+		return nil
+	}
+	for _, c := range m.commands() {
+		if c.name == args[0] {
+			return c.new(m).Run(ctx, args[1:])
+		}
+	}
+	m.usage(m.Stderr)
+	return usageErrorf("unknown command %q", args[0])
+}
+
+func (m *Main) usage(w io.Writer) {
+	fmt.Fprint(w, `ethos trains language models to have a character: it generates training
+data through LLM APIs, fine-tunes on hosted providers and evaluates the result.
+
+Usage: ethos <command> [flags] [args]
+
+Commands:
+`)
+	for _, c := range m.commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run "ethos <command> --help" for a command's flags.
+`)
+}
+
+// usageError is a mistake in the command line; it exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// errSilent reports failure through the exit code only: the command has
+// already said what went wrong.
+var errSilent = errors.New("failed")
+
+// exitCode is the one place exit statuses are decided: 0 success (and
+// --help), 2 for usage and configuration errors, 1 for everything else.
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue), ethos.KindOf(err) == ethos.Config:
+		return 2
+	default:
+		return 1
+	}
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting and
+// prints usage with the command's synopsis.
+func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(m.Stderr, "Usage: ethos %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, allowing flags after positional arguments
+// ("ethos complete "hi" --model x"), and turns flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/anthropic"
+	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/openai"
+	"github.com/ethos-toolkit/ethos/sandbox"
+	"github.com/ethos-toolkit/ethos/sqlite"
+)
+
+// projectFlags are the flags every command that works on a project takes.
+type projectFlags struct {
+	config string
+	db     string
+}
+
+func (p *projectFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.config, "config", "ethos.yaml", "the project's configuration `file`")
+	fs.StringVar(&p.db, "db", "", "the store `path` (default: $ETHOS_DB, else store.path in the config, .ethos/ethos.db)")
+}
+
+// project is an opened ethos project: its configuration, its store and the
+// middleware chain every model call goes through.
+type project struct {
+	m *Main
+
+	cfg      *config.Config
+	dir      string // directory relative paths in the config are resolved against
+	defaults bool   // no ethos.yaml was found; built-in defaults are in use
+	dbPath   string
+
+	store *sqlite.DB
+
+	mu      sync.Mutex
+	sandbox *sandbox.Running // the in-process sandbox, once started
+	router  *llm.Router
+}
+
+// abs resolves path against the working directory of m.
+func (m *Main) abs(path string) string {
+	if filepath.IsAbs(path) || m.Dir == "" {
+		return path
+	}
+	return filepath.Join(m.Dir, path)
+}
+
+// loadConfig reads the project's ethos.yaml. When the default file is
+// absent it falls back to the built-in defaults (the Agora character, the
+// sandbox available), so one-off commands work outside a project; a file
+// named explicitly with --config must exist.
+func (m *Main) loadConfig(pf projectFlags, explicit bool) (*config.Config, string, bool, error) {
+	path := m.abs(pf.config)
+	cfg, err := config.Load(path)
+	if err == nil {
+		return cfg, filepath.Dir(path), false, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		dir := m.Dir
+		if dir == "" {
+			dir, _ = os.Getwd()
+		}
+		return config.Default(), dir, true, nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", false, ethos.Errorf(ethos.Config, "%s: no such file; run \"ethos init\" to write one", pf.config)
+	}
+	return nil, "", false, err
+}
+
+// openProject loads the configuration and opens the store.
+func (m *Main) openProject(ctx context.Context, fset *flag.FlagSet, pf projectFlags) (*project, error) {
+	explicit := false
+	fset.Visit(func(f *flag.Flag) {
+		if f.Name == "config" {
+			explicit = true
+		}
+	})
+	cfg, dir, defaults, err := m.loadConfig(pf, explicit)
+	if err != nil {
+		return nil, err
+	}
+	p := &project{m: m, cfg: cfg, dir: dir, defaults: defaults}
+	p.dbPath = p.storePath(pf.db)
+	p.store, err = sqlite.Open(ctx, p.dbPath)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// storePath decides where the store lives: --db, then $ETHOS_DB, then the
+// config's store.path relative to the project directory.
+func (p *project) storePath(flagValue string) string {
+	switch {
+	case flagValue != "":
+		return p.m.abs(flagValue)
+	case p.m.Getenv("ETHOS_DB") != "":
+		return p.m.abs(p.m.Getenv("ETHOS_DB"))
+	}
+	path := p.cfg.Store.Path
+	if path == "" {
+		path = filepath.Join(".ethos", "ethos.db")
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(p.dir, path)
+	}
+	return path
+}
+
+// Close stops the in-process sandbox, if any, and closes the store.
+func (p *project) Close() error {
+	p.mu.Lock()
+	sb := p.sandbox
+	p.sandbox = nil
+	p.mu.Unlock()
+	if sb != nil {
+		sb.Close()
+	}
+	if p.store != nil {
+		return p.store.Close()
+	}
+	return nil
+}
+
+// Router returns the router with an adapter factory for every configured
+// provider. Adapters are built on first use, so a missing key is reported
+// only for a provider that is actually used.
+func (p *project) Router() *llm.Router {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.router != nil {
+		return p.router
+	}
+	r := llm.NewRouter()
+	for _, name := range p.cfg.ProviderNames() {
+		r.Register(name, func() (ethos.Completer, error) { return p.adapter(name) })
+	}
+	p.router = r
+	return r
+}
+
+// adapter builds the adapter of one provider from its resolved settings.
+func (p *project) adapter(name string) (ethos.Completer, error) {
+	prov, err := p.cfg.ResolveProvider(name, p.m.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	key, err := p.cfg.APIKey(prov, p.m.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	baseURL := prov.BaseURL
+	if name == "sandbox" && baseURL == "" {
+		if baseURL, err = p.startSandbox(); err != nil {
+			return nil, err
+		}
+		key = "sandbox"
+	}
+	if key == "" && prov.Type == "anthropic" {
+		// The SDK refuses to send a request without a key; a keyless
+		// endpoint (a local gateway, the sandbox) ignores the value.
+		key = "none"
+	}
+	switch prov.Type {
+	case "anthropic":
+		return anthropic.New(anthropic.Config{Provider: name, BaseURL: baseURL, APIKey: key, Timeout: prov.Timeout})
+	case "openai":
+		return openai.New(openai.Config{Provider: name, BaseURL: baseURL, APIKey: key, Timeout: prov.Timeout,
+			MaxCompletionTokens: name == "openai"})
+	default:
+		return nil, ethos.Errorf(ethos.Config, "provider %s: unknown type %q; want anthropic or openai", name, prov.Type)
+	}
+}
+
+// startSandbox starts the in-process sandbox on a loopback port, once.
+func (p *project) startSandbox() (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sandbox != nil {
+		return p.sandbox.URL, nil
+	}
+	sb := p.cfg.Sandbox
+	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", sandbox.Options{
+		Seed: sb.Seed,
+		Faults: sandbox.Faults{
+			ErrorRates:    sb.ErrorRates,
+			LatencyMean:   sb.Latency,
+			LatencyJitter: sb.Jitter,
+			CutStreamRate: sb.CutStreamRate,
+			RPM:           sb.RPM,
+			TPM:           sb.TPM,
+		},
+	})
+	if err != nil {
+		return "", ethos.Errorf(ethos.Internal, "starting the in-process sandbox: %w", err)
+	}
+	p.sandbox = run
+	return run.URL, nil
+}
+
+// pricer prices calls from the config's price table.
+func (p *project) pricer() llm.Pricer {
+	return llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
+		price, ok := p.cfg.PriceOf(model)
+		if !ok {
+			return 0, false
+		}
+		return price.Cost(u), true
+	})
+}
+
+// Completer builds the middleware chain: ledger (cache + record) → budget →
+// limiter → router → adapters. The project budget (budget.max_usd) counts
+// all spend already recorded in the store; commandCap, when > 0, is a
+// further cap on what this command alone may spend (--max-cost).
+func (p *project) Completer(ctx context.Context, commandCap float64) (ethos.Completer, error) {
+	spent, err := p.store.Spent(ctx, ethos.CallFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var next ethos.Completer = llm.NewLimiter(p.Router(), p.limits)
+	if commandCap > 0 {
+		next = llm.NewBudget(commandCap, 0, p.pricer(), next)
+	}
+	next = llm.NewBudget(p.cfg.Budget.MaxUSD, spent, p.pricer(), next)
+	return &llm.Ledger{Store: p.store, Next: next, Pricer: p.pricer()}, nil
+}
+
+// limits are a provider's configured rate limits.
+func (p *project) limits(provider string) llm.Limits {
+	prov, err := p.cfg.ResolveProvider(provider, p.m.Getenv)
+	if err != nil {
+		// The router reports the unknown provider; be conservative here.
+		return llm.Limits{MaxConcurrency: 1}
+	}
+	return llm.Limits{RPM: prov.RPM, TPM: prov.TPM, MaxConcurrency: prov.MaxConcurrency}
+}
+
+func (p *project) describe() string {
+	if p.defaults {
+		return fmt.Sprintf("no ethos.yaml in %s: using built-in defaults (run \"ethos init\" to write one)", p.dir)
+	}
+	return p.cfg.Path
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/sandbox"
+)
+
+// SandboxCommand runs the offline provider emulator until interrupted.
+type SandboxCommand struct{ m *Main }
+
+// Run starts the sandbox on --addr and prints how to point clients at it.
+func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("sandbox", "sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [fault flags]")
+	addr := flags.String("addr", "127.0.0.1:8700", "listen `address`")
+	seed := flags.Int64("seed", 1, "seed for deterministic content and fault decisions")
+	apiKey := flags.String("api-key", "", "require this API key on every request (default: accept any)")
+	var faults sandbox.Faults
+	faults.RegisterFlags(flags)
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("sandbox takes no arguments, got %q", rest)
+	}
+	run, err := sandbox.Start(ctx, *addr, sandbox.Options{Seed: *seed, APIKey: *apiKey, Faults: faults})
+	if err != nil {
+		return ethos.Errorf(ethos.Config, "sandbox: listening on %s: %w", *addr, err)
+	}
+	defer run.Close()
+	fmt.Fprintf(c.m.Stdout, `ethos sandbox listening on %[1]s
+  Anthropic Messages:        %[1]s/v1/messages
+  OpenAI chat completions:   %[1]s/v1/chat/completions
+  stats:                     %[1]s/_sandbox/stats
+Point ethos at it:  SANDBOX_BASE_URL=%[1]s ethos complete --model sandbox/writer "hello"
+or any client:      ANTHROPIC_BASE_URL=%[1]s   OPENAI_BASE_URL=%[1]s/v1
+Models: writer, base, judge; fault-429, fault-529, fault-500, fault-401, fault-cut, fault-refuse force failures.
+Press Ctrl-C to stop.
+`, run.URL)
+	<-ctx.Done()
+	fmt.Fprintln(c.m.Stdout, "sandbox stopped")
+	return nil
+}
