@@ -24,7 +24,7 @@ func chain(tb testing.TB) (ethos.Completer, *sqlite.DB) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(sb.Close)
+	tb.Cleanup(func() { sb.Close() })
 	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "ethos.db"))
 	if err != nil {
 		tb.Fatal(err)

@@ -37,27 +37,28 @@ const callColumns = `id, key, provider, model, run_id, stage, request, response,
 	in_tokens, out_tokens, cache_read_tokens, cache_write_tokens, cost_usd, latency_ns,
 	attempts, cache_hit, error_kind, error, created_at`
 
-// prepare compiles the statements on the hot path of every model call.
+// prepare compiles the statements on the hot path of every model call:
+// the writes on the read-write connection, the cache lookup on the
+// read-only pool.
 func (d *DB) prepare(ctx context.Context) error {
 	var err error
-	prep := func(query string) *sql.Stmt {
+	prep := func(db *sql.DB, query string) *sql.Stmt {
 		if err != nil {
 			return nil
 		}
 		var s *sql.Stmt
-		s, err = d.db.PrepareContext(ctx, query)
-		if err != nil {
+		if s, err = db.PrepareContext(ctx, query); err != nil {
 			err = normalize("sqlite: prepare", err)
 		}
 		return s
 	}
-	d.insertCall = prep(`INSERT INTO llm_calls (key, provider, model, run_id, stage, request, response,
+	d.insertCall = prep(d.db, `INSERT INTO llm_calls (key, provider, model, run_id, stage, request, response,
 		stop_reason, in_tokens, out_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
 		latency_ns, attempts, cache_hit, error_kind, error, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	d.upsertCache = prep(`INSERT INTO llm_cache (key, call_id) VALUES (?, ?)
+	d.upsertCache = prep(d.db, `INSERT INTO llm_cache (key, call_id) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET call_id = excluded.call_id`)
-	d.cachedByKey = prep(`SELECT c.response FROM llm_cache k JOIN llm_calls c ON c.id = k.call_id WHERE k.key = ?`)
+	d.cachedByKey = prep(d.read, `SELECT c.response FROM llm_cache k JOIN llm_calls c ON c.id = k.call_id WHERE k.key = ?`)
 	return err
 }
 
@@ -235,7 +236,7 @@ func where(f ethos.CallFilter) (string, []any) {
 func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
 	w, args := where(f)
 	var total float64
-	if err := d.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+w, args...).Scan(&total); err != nil {
+	if err := d.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+w, args...).Scan(&total); err != nil {
 		return 0, normalize("sqlite: spent", err)
 	}
 	return total, nil
@@ -251,7 +252,7 @@ func (d *DB) Calls(ctx context.Context, f ethos.CallFilter) ([]ethos.Call, error
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	rows, err := d.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, normalize(op, err)
 	}
@@ -315,7 +316,7 @@ func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.Ca
 	w, args := where(f)
 	// Grouping by error kind too yields the error counts in the same pass;
 	// the groups of one provider and model are folded together below.
-	rows, err := d.db.QueryContext(ctx, `SELECT provider, model, error_kind, COUNT(*), SUM(cache_hit),
+	rows, err := d.read.QueryContext(ctx, `SELECT provider, model, error_kind, COUNT(*), SUM(cache_hit),
 		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
 		SUM(cost_usd), SUM(latency_ns)
 		FROM llm_calls`+w+`

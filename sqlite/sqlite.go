@@ -2,10 +2,13 @@
 // one SQLite file (through the pure-Go modernc.org/sqlite driver), with its
 // schema in numbered migrations embedded in the binary.
 //
-// The database runs in WAL mode over a single connection. One connection
+// The database runs in WAL mode. Writes go through a single connection: it
 // serialises this process's writers, so they never meet SQLITE_BUSY among
 // themselves, and it is what River's SQLite driver, which shares the
-// *sql.DB returned by SQL, requires.
+// *sql.DB returned by SQL, requires. Reads of the ledger (the cache lookup
+// on every model call, listings, sums) use a separate pool of read-only
+// connections, which WAL lets run beside the writer, so a lookup never
+// waits behind a commit.
 package sqlite
 
 import (
@@ -27,10 +30,14 @@ import (
 // lock before failing with SQLITE_BUSY.
 const busyTimeoutMS = 10_000
 
+// readConns is the size of the read-only pool.
+const readConns = 4
+
 // DB is an open ethos store in a SQLite file. It implements ethos.Store and
 // is safe for concurrent use.
 type DB struct {
-	db   *sql.DB
+	db   *sql.DB // the one read-write connection
+	read *sql.DB // read-only connections for ledger queries
 	path string
 
 	insertCall  *sql.Stmt
@@ -109,9 +116,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 
-	d := &DB{db: sqldb, path: path}
+	readdb, err := sql.Open("sqlite", path+
+		fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMS)+
+		"&_pragma=query_only(1)")
+	if err != nil {
+		sqldb.Close()
+		return nil, openError(path, err)
+	}
+	readdb.SetMaxOpenConns(readConns)
+	readdb.SetMaxIdleConns(readConns)
+	readdb.SetConnMaxIdleTime(0)
+
+	d := &DB{db: sqldb, read: readdb, path: path}
 	if err := d.prepare(ctx); err != nil {
 		sqldb.Close()
+		readdb.Close()
 		return nil, err
 	}
 	return d, nil
@@ -155,6 +174,9 @@ func (d *DB) Close() error {
 			if s != nil {
 				s.Close()
 			}
+		}
+		if err := d.read.Close(); err != nil {
+			d.closeErr = normalize("sqlite: close", err)
 		}
 		if err := d.db.Close(); err != nil {
 			d.closeErr = normalize("sqlite: close", err)
