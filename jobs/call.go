@@ -89,6 +89,9 @@ type callWorker struct {
 // Work calls the completer once and turns a failure into River's terms
 // through ethos.OutcomeOf, the one mapping from error kind to outcome.
 func (w *callWorker) Work(ctx context.Context, job *river.Job[CallArgs]) error {
+	if w.completer == nil {
+		return river.JobCancel(ethos.Errorf(ethos.Config, "jobs: this client has no Completer for %s jobs", KindCall))
+	}
 	resp, err := w.completer.Complete(ctx, job.Args.request())
 	if err == nil {
 		if err := river.RecordOutput(ctx, callOutput{Response: &resp}); err != nil {
@@ -133,20 +136,7 @@ func (w *callWorker) Work(ctx context.Context, job *river.Job[CallArgs]) error {
 		return river.JobCancel(ethos.Errorf(ethos.Internal, "record failure of %v: %w", err, rerr))
 	}
 
-	switch outcome {
-	case ethos.Retry:
-		return err
-	case ethos.Snooze:
-		d := ethos.RetryAfterOf(err)
-		if d <= 0 {
-			// Snoozes do not count as attempts, so back off by how many
-			// there have been instead.
-			d = w.backoff(snoozes(job.Metadata) + 1)
-		}
-		return river.JobSnooze(d)
-	default: // Cancel and Quarantine: retrying cannot help
-		return river.JobCancel(err)
-	}
+	return riverOutcome(ctx, err, job.Metadata, w.backoff)
 }
 
 // EnqueueCall adds an llm.call job and returns its id. If an identical call
@@ -189,6 +179,19 @@ func (c *Client) Call(ctx context.Context, args CallArgs) (ethos.Response, error
 //
 // Do not call it while holding a transaction on the same database.
 func (c *Client) WaitCall(ctx context.Context, jobID int64) (ethos.Response, error) {
+	job, err := c.waitFinal(ctx, jobID)
+	if err != nil {
+		return ethos.Response{}, err
+	}
+	if job.Kind != KindCall {
+		return ethos.Response{}, ethos.Errorf(ethos.Invalid, "jobs: job %d is a %s job, not %s", jobID, job.Kind, KindCall)
+	}
+	return callResult(job)
+}
+
+// waitFinal waits until job jobID is completed, cancelled or discarded and
+// returns its row.
+func (c *Client) waitFinal(ctx context.Context, jobID int64) (*rivertype.JobRow, error) {
 	wake := c.waiters.add(jobID)
 	defer c.waiters.remove(jobID, wake)
 	ticker := time.NewTicker(waitRecheckInterval)
@@ -198,22 +201,19 @@ func (c *Client) WaitCall(ctx context.Context, jobID int64) (ethos.Response, err
 		job, err := c.river.JobGet(ctx, jobID)
 		switch {
 		case errors.Is(err, rivertype.ErrNotFound):
-			return ethos.Response{}, ethos.Errorf(ethos.NotFound, "jobs: job %d not found (finished jobs are deleted after a day)", jobID)
+			return nil, ethos.Errorf(ethos.NotFound, "jobs: job %d not found (finished jobs are deleted after a day)", jobID)
 		case err != nil && ctx.Err() != nil:
-			return ethos.Response{}, ethos.Errorf(ethos.Transient, "jobs: wait for job %d: %w", jobID, ctx.Err())
+			return nil, ethos.Errorf(ethos.Transient, "jobs: wait for job %d: %w", jobID, ctx.Err())
 		case err != nil:
-			return ethos.Response{}, ethos.Errorf(ethos.Internal, "jobs: wait for job %d: %w", jobID, err)
-		}
-		if job.Kind != KindCall {
-			return ethos.Response{}, ethos.Errorf(ethos.Invalid, "jobs: job %d is a %s job, not %s", jobID, job.Kind, KindCall)
+			return nil, ethos.Errorf(ethos.Internal, "jobs: wait for job %d: %w", jobID, err)
 		}
 		if finalized(job.State) {
-			return callResult(job)
+			return job, nil
 		}
 
 		select {
 		case <-ctx.Done():
-			return ethos.Response{}, ethos.Errorf(ethos.Transient, "jobs: wait for job %d (%s after %d attempts): %w", jobID, job.State, job.Attempt, ctx.Err())
+			return nil, ethos.Errorf(ethos.Transient, "jobs: wait for job %d (%s after %d attempts): %w", jobID, job.State, job.Attempt, ctx.Err())
 		case <-wake:
 		case <-ticker.C:
 		}

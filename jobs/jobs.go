@@ -75,6 +75,8 @@ type Config struct {
 	// Completer is what llm.call jobs call, normally the middleware chain.
 	// A Client without one can enqueue, wait and report but not Start.
 	Completer ethos.Completer
+	// Tasks are the handlers of pipeline tasks, by task name.
+	Tasks map[string]TaskFunc
 	// Logger receives River's logs. When nil, warnings and errors go to
 	// slog.Default(); River's info lines (one per retried job) are dropped.
 	Logger *slog.Logger
@@ -144,6 +146,12 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &callWorker{completer: cfg.Completer, backoff: cfg.Backoff})
+	for name, fn := range cfg.Tasks {
+		if name == "" || name == KindCall || fn == nil {
+			return nil, ethos.Errorf(ethos.Config, "jobs: task name %q: want a non-empty name other than %s, with a handler", name, KindCall)
+		}
+		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{fn: fn, backoff: cfg.Backoff})
+	}
 
 	rc, err := river.NewClient(riversqlite.New(db), &river.Config{
 		FetchCooldown:        cfg.FetchCooldown,
@@ -166,8 +174,8 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 // Start begins working jobs. It returns once the workers are started; they
 // run until Stop, or until ctx is cancelled (which cancels running jobs).
 func (c *Client) Start(ctx context.Context) error {
-	if c.cfg.Completer == nil {
-		return ethos.Errorf(ethos.Config, "jobs: start: Config.Completer is required to work llm.call jobs")
+	if c.cfg.Completer == nil && len(c.cfg.Tasks) == 0 {
+		return ethos.Errorf(ethos.Config, "jobs: start: nothing to work: set Config.Completer (llm.call jobs) or Config.Tasks")
 	}
 	if err := c.river.Start(ctx); err != nil {
 		return ethos.Errorf(ethos.Internal, "jobs: start: %w", err)

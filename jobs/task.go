@@ -1,0 +1,142 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// MaxSnoozes is how many times a job waits for a provider's retry-after
+// before it gives up.
+const MaxSnoozes = 50
+
+// Task is one step of a pipeline run as a durable job: Name says which
+// handler runs it (e.g. "generate.document"), RunID and Key say which item
+// of which run it is for, and Payload carries anything else the handler
+// needs. Name, RunID and Key together identify the task: enqueueing the
+// same task again, while the first is queued, running or completed, adds
+// nothing, so a resumed run can enqueue its whole plan again safely.
+type Task struct {
+	Name    string          `json:"name" river:"unique"`
+	RunID   string          `json:"run_id" river:"unique"`
+	Key     string          `json:"key" river:"unique"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Kind names the job kind for River: each task name is its own kind.
+func (t Task) Kind() string { return t.Name }
+
+// TaskFunc works one task. Its error is treated like a model call's: the
+// kind decides, through ethos.OutcomeOf, whether the task is retried,
+// snoozed or given up. A handler that gives up on an item should record
+// that in the store (quarantine it with its reason) and return nil.
+type TaskFunc func(ctx context.Context, t Task) error
+
+// taskWorker runs the TaskFunc registered for one task name.
+type taskWorker struct {
+	river.WorkerDefaults[Task]
+	fn      TaskFunc
+	backoff func(attempt int) time.Duration
+}
+
+func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
+	err := w.fn(ctx, job.Args)
+	if err == nil {
+		return nil
+	}
+	return riverOutcome(ctx, err, job.Metadata, w.backoff)
+}
+
+// riverOutcome turns a failed attempt into River's terms through
+// ethos.OutcomeOf, the one mapping from error kind to job outcome.
+func riverOutcome(ctx context.Context, err error, metadata []byte, backoff func(int) time.Duration) error {
+	if ctx.Err() != nil {
+		// The job's context ended (timeout or stop): try again, and let
+		// River see the context error so a stop costs no attempt.
+		if !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		return err
+	}
+	switch ethos.OutcomeOf(ethos.KindOf(err)) {
+	case ethos.Retry:
+		return err
+	case ethos.Snooze:
+		// Snoozes do not count as attempts; without a cap a provider
+		// that keeps answering 429 would hold the job for ever.
+		if n := snoozes(metadata); n >= MaxSnoozes {
+			return river.JobCancel(fmt.Errorf("gave up after %d snoozes: %w", n, err))
+		}
+		d := ethos.RetryAfterOf(err)
+		if d <= 0 {
+			d = backoff(snoozes(metadata) + 1)
+		}
+		return river.JobSnooze(d)
+	default: // Cancel and Quarantine: retrying cannot help
+		return river.JobCancel(err)
+	}
+}
+
+// Enqueue adds t unless the same task exists; it returns the job id and
+// whether a new job was added.
+func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err error) {
+	if err := c.checkTask(t); err != nil {
+		return 0, false, err
+	}
+	res, err := c.river.Insert(ctx, t, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	if err != nil {
+		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
+	}
+	return res.Job.ID, !res.UniqueSkippedAsDuplicate, nil
+}
+
+// EnqueueTx is Enqueue inside the caller's transaction (see the package
+// documentation about holding the only connection).
+func (c *Client) EnqueueTx(ctx context.Context, tx *sql.Tx, t Task) (id int64, added bool, err error) {
+	if err := c.checkTask(t); err != nil {
+		return 0, false, err
+	}
+	res, err := c.river.InsertTx(ctx, tx, t, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	if err != nil {
+		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
+	}
+	return res.Job.ID, !res.UniqueSkippedAsDuplicate, nil
+}
+
+func (c *Client) checkTask(t Task) error {
+	if _, ok := c.cfg.Tasks[t.Name]; !ok {
+		return ethos.Errorf(ethos.Invalid, "jobs: no handler for task %q", t.Name)
+	}
+	if t.RunID == "" || t.Key == "" {
+		return ethos.Errorf(ethos.Invalid, "jobs: task %s needs a run id and a key", t.Name)
+	}
+	return nil
+}
+
+// WaitTask waits until task job jobID has finished. It returns nil when the
+// task completed, and otherwise an error with the job's state, attempts
+// and last error.
+func (c *Client) WaitTask(ctx context.Context, jobID int64) error {
+	job, err := c.waitFinal(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if job.State == rivertype.JobStateCompleted {
+		return nil
+	}
+	lastErr := "no error recorded"
+	if n := len(job.Errors); n > 0 {
+		lastErr = strings.TrimPrefix(job.Errors[n-1].Error, "JobCancelError: ")
+	}
+	return &ethos.Error{Kind: ethos.Internal, Op: fmt.Sprintf("jobs: %s job %d", job.Kind, job.ID),
+		Msg: fmt.Sprintf("%s after %d attempt(s): %s", job.State, job.Attempt, lastErr)}
+}

@@ -1,0 +1,155 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+func TestTaskRunsOnceAndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := openDB(t)
+	var mu sync.Mutex
+	var seen []Task
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+		mu.Lock()
+		seen = append(seen, task)
+		mu.Unlock()
+		return nil
+	}}
+	c := newClient(t, db, cfg, true)
+	task := Task{Name: "test.step", RunID: "run-1", Key: "item/1", Payload: json.RawMessage(`{"n":1}`)}
+	id, added, err := c.Enqueue(ctx, task)
+	if err != nil || !added {
+		t.Fatalf("Enqueue: %v added=%v", err, added)
+	}
+	if err := c.WaitTask(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// The same task again — even once completed, even with another payload —
+	// is the same job: a resumed run can enqueue its plan again.
+	again, added, err := c.Enqueue(ctx, Task{Name: "test.step", RunID: "run-1", Key: "item/1"})
+	if err != nil || added || again != id {
+		t.Fatalf("second Enqueue: id %d (first %d) added=%v err=%v", again, id, added, err)
+	}
+	other, added, err := c.Enqueue(ctx, Task{Name: "test.step", RunID: "run-2", Key: "item/1"})
+	if err != nil || !added || other == id {
+		t.Fatalf("same key in another run: id %d added=%v err=%v", other, added, err)
+	}
+	if err := c.WaitTask(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || string(seen[0].Payload) != `{"n":1}` || seen[1].RunID != "run-2" {
+		t.Fatalf("handler saw %+v", seen)
+	}
+}
+
+func TestTaskOutcomes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		errs      []error // returned by successive attempts; nil afterwards
+		wantState rivertype.JobState
+		wantCalls int32
+	}{
+		{"transient then ok", []error{ethos.Errorf(ethos.Transient, "reset")}, rivertype.JobStateCompleted, 2},
+		{"rate limited snoozes", []error{&ethos.Error{Kind: ethos.RateLimited, RetryAfter: time.Millisecond}}, rivertype.JobStateCompleted, 2},
+		{"auth cancels at once", []error{ethos.Errorf(ethos.Auth, "bad key"), nil}, rivertype.JobStateCancelled, 1},
+		{"parse quarantines", []error{ethos.Errorf(ethos.Parse, "not JSON"), nil}, rivertype.JobStateCancelled, 1},
+		{"endless 429s give up", repeat(&ethos.Error{Kind: ethos.RateLimited, RetryAfter: time.Millisecond}, MaxSnoozes+5), rivertype.JobStateCancelled, MaxSnoozes + 1},
+		{"always transient is discarded", []error{ethos.Errorf(ethos.Transient, "a"), ethos.Errorf(ethos.Transient, "b"), ethos.Errorf(ethos.Transient, "c")}, rivertype.JobStateDiscarded, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			var calls atomic.Int32
+			cfg := testConfig(nil)
+			cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+				n := int(calls.Add(1))
+				if n <= len(tc.errs) {
+					return tc.errs[n-1]
+				}
+				return nil
+			}}
+			c := newClient(t, openDB(t), cfg, true)
+			id, _, err := c.Enqueue(ctx, Task{Name: "test.step", RunID: "r", Key: "k"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.WaitTask(ctx, id)
+			row := jobRow(t, c, id)
+			if row.State != tc.wantState || calls.Load() != tc.wantCalls {
+				t.Fatalf("state %s after %d calls, want %s after %d (wait: %v)", row.State, calls.Load(), tc.wantState, tc.wantCalls, err)
+			}
+			if (tc.wantState == rivertype.JobStateCompleted) != (err == nil) {
+				t.Fatalf("WaitTask = %v for state %s", err, row.State)
+			}
+			if err != nil && !strings.Contains(err.Error(), string(row.State)) {
+				t.Fatalf("WaitTask error %q does not name the state", err)
+			}
+		})
+	}
+}
+
+func TestTaskEnqueueTxRollsBack(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := openDB(t)
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error { return nil }}
+	c := newClient(t, db, cfg, false)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.EnqueueTx(ctx, tx, Task{Name: "test.step", RunID: "r", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Available != 0 {
+		t.Fatalf("rolled-back task left %d available jobs", st.Available)
+	}
+}
+
+func TestTaskValidation(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error { return nil }}
+	c := newClient(t, openDB(t), cfg, false)
+	for _, task := range []Task{{Name: "other", RunID: "r", Key: "k"}, {Name: "test.step", Key: "k"}, {Name: "test.step", RunID: "r"}} {
+		if _, _, err := c.Enqueue(testContext(t), task); ethos.KindOf(err) != ethos.Invalid {
+			t.Errorf("Enqueue(%+v): got %v, want invalid", task, err)
+		}
+	}
+	bad := testConfig(nil)
+	bad.Tasks = map[string]TaskFunc{KindCall: func(context.Context, Task) error { return nil }}
+	if _, err := New(openDB(t), bad); ethos.KindOf(err) != ethos.Config {
+		t.Errorf("a task named %s: got %v, want a config error", KindCall, err)
+	}
+}
+
+func repeat(err error, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
