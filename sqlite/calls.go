@@ -59,6 +59,7 @@ func (d *DB) prepare(ctx context.Context) error {
 	d.upsertCache = prep(d.db, `INSERT INTO llm_cache (key, call_id) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET call_id = excluded.call_id`)
 	d.cachedByKey = prep(d.read, `SELECT c.response FROM llm_cache k JOIN llm_calls c ON c.id = k.call_id WHERE k.key = ?`)
+	d.prepareRuns(prep)
 	return err
 }
 

@@ -30,13 +30,15 @@ func TestNormalize(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "n.db")
-	db := rawDB(t, path, "?_pragma=journal_mode(WAL)&_txlock=immediate")
-	if _, err := db.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE); INSERT INTO t VALUES (1, 'a')`); err != nil {
+	db := rawDB(t, path, "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE); INSERT INTO t VALUES (1, 'a');
+		CREATE TABLE child (t_id INTEGER REFERENCES t (id))`); err != nil {
 		t.Fatal(err)
 	}
 	_, uniqueErr := db.ExecContext(ctx, `INSERT INTO t VALUES (2, 'a')`)
 	_, pkErr := db.ExecContext(ctx, `INSERT INTO t VALUES (1, 'b')`)
 	_, syntaxErr := db.ExecContext(ctx, `INSERT INTO nowhere VALUES (1)`)
+	_, fkErr := db.ExecContext(ctx, `INSERT INTO child VALUES (99)`)
 	noRows := db.QueryRowContext(ctx, `SELECT id FROM t WHERE id = 99`).Scan(new(int))
 
 	// Hold the write lock on one connection; a second one that will not
@@ -61,6 +63,7 @@ func TestNormalize(t *testing.T) {
 		{"no rows", noRows, ethos.NotFound},
 		{"unique", uniqueErr, ethos.Conflict},
 		{"primary key", pkErr, ethos.Conflict},
+		{"foreign key", fkErr, ethos.NotFound},
 		{"busy", busyErr, ethos.Transient},
 		{"canceled", canceledErr, ethos.Transient},
 		{"no such table", syntaxErr, ethos.Internal},

@@ -43,6 +43,9 @@ type DB struct {
 	insertCall  *sql.Stmt
 	upsertCache *sql.Stmt
 	cachedByKey *sql.Stmt
+	insertItem  *sql.Stmt
+	updateItem  *sql.Stmt
+	itemByKey   *sql.Stmt
 
 	// RecordCall's group commit: queue holds rows not yet written, and
 	// writeMu is held by the one caller writing them.
@@ -170,7 +173,7 @@ func (d *DB) Ping(ctx context.Context) error {
 // Close closes the store. Closing it again returns the first result.
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
-		for _, s := range []*sql.Stmt{d.insertCall, d.upsertCache, d.cachedByKey} {
+		for _, s := range []*sql.Stmt{d.insertCall, d.upsertCache, d.cachedByKey, d.insertItem, d.updateItem, d.itemByKey} {
 			if s != nil {
 				s.Close()
 			}
@@ -186,13 +189,15 @@ func (d *DB) Close() error {
 }
 
 // normalize is the one mapping from driver errors to ethos error kinds:
-// no rows is NotFound, a unique or primary-key violation is Conflict, a
+// no rows is NotFound, and so is a foreign-key violation (a row refers to a
+// run or item that does not exist; rows are never deleted, so that is the
+// only way to break one), a unique or primary-key violation is Conflict, a
 // busy or locked database is Transient, anything else Internal. The driver
 // error stays reachable with errors.As.
 func normalize(op string, err error) *ethos.Error {
 	kind := ethos.Internal
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows), isCode(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY):
 		kind = ethos.NotFound
 	case isCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE), isCode(err, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
 		kind = ethos.Conflict

@@ -1,0 +1,384 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+var _ ethos.RunStore = (*DB)(nil)
+
+const runColumns = `id, kind, status, config_hash, character_hash, params, error, created_at, updated_at`
+
+const itemColumns = `id, run_id, stage, key, parent_id, attempt, status, reason, data, created_at, updated_at`
+
+// prepareRuns compiles the statements every stage runs once per item.
+func (d *DB) prepareRuns(prep func(*sql.DB, string) *sql.Stmt) {
+	// A conflict on (run_id, key) inserts nothing and returns no row; any
+	// other constraint (a missing run or parent) still fails.
+	d.insertItem = prep(d.db, `INSERT INTO items (run_id, stage, key, parent_id, attempt, status, reason, data, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, key) DO NOTHING
+		RETURNING id`)
+	d.updateItem = prep(d.db, `UPDATE items SET status = ?, reason = ?, attempt = ?, data = ?, updated_at = ? WHERE id = ?`)
+	d.itemByKey = prep(d.read, `SELECT `+itemColumns+` FROM items WHERE run_id = ? AND key = ?`)
+}
+
+// now is the time the store stamps on rows, in UTC without a monotonic
+// reading, so that what a caller holds equals what is read back.
+func now() time.Time { return time.Now().UTC().Round(0) }
+
+// jsonText checks that raw is JSON and returns it as the column's value:
+// NULL when empty.
+func jsonText(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(raw) {
+		return nil, errors.New("not valid JSON")
+	}
+	return string(raw), nil
+}
+
+// rawJSON turns a JSON column back into a RawMessage, nil for NULL or
+// empty text.
+func rawJSON(s sql.NullString) json.RawMessage {
+	if !s.Valid || s.String == "" {
+		return nil
+	}
+	return json.RawMessage(s.String)
+}
+
+// CreateRun stores r. It sets r.Status to running when empty, r.CreatedAt
+// to the current time when zero (and to UTC otherwise), and r.UpdatedAt to
+// r.CreatedAt when zero. A run with the same ID is a Conflict; invalid
+// Params JSON is Invalid.
+func (d *DB) CreateRun(ctx context.Context, r *ethos.Run) error {
+	const op = "sqlite: create run"
+	if r == nil {
+		return ethos.Errorf(ethos.Invalid, "%s: nil run", op)
+	}
+	if r.ID == "" {
+		return ethos.Errorf(ethos.Invalid, "%s: empty run ID", op)
+	}
+	params, err := jsonText(r.Params)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s %s: params: %w", op, r.ID, err)
+	}
+	status := r.Status
+	if status == "" {
+		status = ethos.RunRunning
+	}
+	created := r.CreatedAt.UTC().Round(0)
+	if r.CreatedAt.IsZero() {
+		created = now()
+	}
+	updated := r.UpdatedAt.UTC().Round(0)
+	if r.UpdatedAt.IsZero() {
+		updated = created
+	}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Kind, string(status), r.ConfigHash, r.CharacterHash, params, r.Error,
+		formatTime(created), formatTime(updated)); err != nil {
+		e := normalize(op, err)
+		if e.Kind == ethos.Conflict {
+			e.Msg = fmt.Sprintf("run %s already exists", r.ID)
+		}
+		return e
+	}
+	r.Status, r.CreatedAt, r.UpdatedAt = status, created, updated
+	return nil
+}
+
+// Run returns the run with id, or a NotFound error.
+func (d *DB) Run(ctx context.Context, id string) (ethos.Run, error) {
+	const op = "sqlite: run"
+	r, err := scanRun(d.read.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if err != nil {
+		e := normalize(op, err)
+		if e.Kind == ethos.NotFound {
+			e.Msg = fmt.Sprintf("run %s not found", id)
+		}
+		return ethos.Run{}, e
+	}
+	return r, nil
+}
+
+// Runs lists runs of kind ("" for all), newest first by CreatedAt (the one
+// created later first when two share it), at most limit of them when limit
+// is positive.
+func (d *DB) Runs(ctx context.Context, kind string, limit int) ([]ethos.Run, error) {
+	const op = "sqlite: runs"
+	q := `SELECT ` + runColumns + ` FROM runs`
+	var args []any
+	if kind != "" {
+		q += ` WHERE kind = ?`
+		args = append(args, kind)
+	}
+	q += ` ORDER BY created_at DESC, rowid DESC`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var runs []ethos.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, normalize(op, err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return runs, nil
+}
+
+// SetRunStatus changes a run's status and error text and stamps its
+// UpdatedAt. An unknown run is NotFound; an empty status is Invalid.
+func (d *DB) SetRunStatus(ctx context.Context, id string, status ethos.RunStatus, errText string) error {
+	const op = "sqlite: set run status"
+	if status == "" {
+		return ethos.Errorf(ethos.Invalid, "%s %s: empty status", op, id)
+	}
+	res, err := d.db.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?`,
+		string(status), errText, formatTime(now()), id)
+	if err != nil {
+		return normalize(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return normalize(op, err)
+	} else if n == 0 {
+		return &ethos.Error{Kind: ethos.NotFound, Op: op, Msg: fmt.Sprintf("run %s not found", id)}
+	}
+	return nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanRun(s scanner) (ethos.Run, error) {
+	var (
+		r                ethos.Run
+		params           sql.NullString
+		created, updated string
+	)
+	if err := s.Scan(&r.ID, &r.Kind, &r.Status, &r.ConfigHash, &r.CharacterHash, &params, &r.Error, &created, &updated); err != nil {
+		return ethos.Run{}, err
+	}
+	r.Params = rawJSON(params)
+	var err error
+	if r.CreatedAt, err = parseTime(created); err != nil {
+		return ethos.Run{}, fmt.Errorf("created_at of run %s: %w", r.ID, err)
+	}
+	if r.UpdatedAt, err = parseTime(updated); err != nil {
+		return ethos.Run{}, fmt.Errorf("updated_at of run %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+func scanItem(s scanner) (ethos.Item, error) {
+	var (
+		it               ethos.Item
+		parent           sql.NullInt64
+		data             sql.NullString
+		created, updated string
+	)
+	if err := s.Scan(&it.ID, &it.RunID, &it.Stage, &it.Key, &parent, &it.Attempt, &it.Status, &it.Reason, &data, &created, &updated); err != nil {
+		return ethos.Item{}, err
+	}
+	it.ParentID = parent.Int64
+	it.Data = rawJSON(data)
+	var err error
+	if it.CreatedAt, err = parseTime(created); err != nil {
+		return ethos.Item{}, fmt.Errorf("created_at of item %d: %w", it.ID, err)
+	}
+	if it.UpdatedAt, err = parseTime(updated); err != nil {
+		return ethos.Item{}, fmt.Errorf("updated_at of item %d: %w", it.ID, err)
+	}
+	return it, nil
+}
+
+// PutItem inserts it unless its run already has an item with its key, in
+// which case it loads that item into it and reports created false. On
+// insert it sets it.ID, it.Status to pending when empty, it.CreatedAt to
+// the current time when zero, and it.UpdatedAt to it.CreatedAt. A run or
+// parent that does not exist is NotFound; invalid Data JSON is Invalid.
+func (d *DB) PutItem(ctx context.Context, it *ethos.Item) (bool, error) {
+	const op = "sqlite: put item"
+	if it == nil {
+		return false, ethos.Errorf(ethos.Invalid, "%s: nil item", op)
+	}
+	if it.RunID == "" || it.Key == "" {
+		return false, ethos.Errorf(ethos.Invalid, "%s: item needs a run ID and a key (run %q, key %q)", op, it.RunID, it.Key)
+	}
+	data, err := jsonText(it.Data)
+	if err != nil {
+		return false, ethos.Errorf(ethos.Invalid, "%s %s/%s: data: %w", op, it.RunID, it.Key, err)
+	}
+	status := it.Status
+	if status == "" {
+		status = ethos.ItemPending
+	}
+	var parent any
+	if it.ParentID != 0 {
+		parent = it.ParentID
+	}
+	created := it.CreatedAt.UTC().Round(0)
+	if it.CreatedAt.IsZero() {
+		created = now()
+	}
+	at := formatTime(created)
+
+	var id int64
+	err = d.insertItem.QueryRowContext(ctx, it.RunID, it.Stage, it.Key, parent, it.Attempt,
+		string(status), it.Reason, data, at, at).Scan(&id)
+	switch {
+	case err == nil:
+		it.ID, it.Status, it.CreatedAt, it.UpdatedAt = id, status, created, created
+		return true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		e := normalize(op, err)
+		if e.Kind == ethos.NotFound {
+			e.Msg = fmt.Sprintf("item %s of run %s: the run or parent item %d does not exist", it.Key, it.RunID, it.ParentID)
+		}
+		return false, e
+	}
+
+	// The key was taken, and the row that took it is committed (there is
+	// one writer), so the read pool sees it; rows are never deleted.
+	existing, err := scanItem(d.itemByKey.QueryRowContext(ctx, it.RunID, it.Key))
+	if err != nil {
+		return false, normalize(op, err)
+	}
+	*it = existing
+	return false, nil
+}
+
+// UpdateItem saves the status, reason, attempt and data of the item with
+// it.ID and sets it.UpdatedAt. An unknown item is NotFound; invalid Data
+// JSON is Invalid.
+func (d *DB) UpdateItem(ctx context.Context, it *ethos.Item) error {
+	const op = "sqlite: update item"
+	if it == nil {
+		return ethos.Errorf(ethos.Invalid, "%s: nil item", op)
+	}
+	data, err := jsonText(it.Data)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s %d: data: %w", op, it.ID, err)
+	}
+	updated := now()
+	res, err := d.updateItem.ExecContext(ctx, string(it.Status), it.Reason, it.Attempt, data, formatTime(updated), it.ID)
+	if err != nil {
+		return normalize(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return normalize(op, err)
+	} else if n == 0 {
+		return &ethos.Error{Kind: ethos.NotFound, Op: op, Msg: fmt.Sprintf("item %d not found", it.ID)}
+	}
+	it.UpdatedAt = updated
+	return nil
+}
+
+// Item returns the item with id, or a NotFound error.
+func (d *DB) Item(ctx context.Context, id int64) (ethos.Item, error) {
+	const op = "sqlite: item"
+	it, err := scanItem(d.read.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM items WHERE id = ?`, id))
+	if err != nil {
+		e := normalize(op, err)
+		if e.Kind == ethos.NotFound {
+			e.Msg = fmt.Sprintf("item %d not found", id)
+		}
+		return ethos.Item{}, e
+	}
+	return it, nil
+}
+
+// Items lists the items matching f in ID order, at most f.Limit of them
+// when it is positive.
+func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error) {
+	const op = "sqlite: items"
+	var (
+		conds []string
+		args  []any
+	)
+	if f.RunID != "" {
+		conds, args = append(conds, "run_id = ?"), append(args, f.RunID)
+	}
+	if f.Stage != "" {
+		conds, args = append(conds, "stage = ?"), append(args, f.Stage)
+	}
+	if f.Status != "" {
+		conds, args = append(conds, "status = ?"), append(args, string(f.Status))
+	}
+	if f.ParentID != 0 {
+		conds, args = append(conds, "parent_id = ?"), append(args, f.ParentID)
+	}
+	if f.AfterID != 0 {
+		conds, args = append(conds, "id > ?"), append(args, f.AfterID)
+	}
+	q := `SELECT ` + itemColumns + ` FROM items`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	q += ` ORDER BY id`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var items []ethos.Item
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, normalize(op, err)
+		}
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return items, nil
+}
+
+// CountItems counts runID's items per stage and status, ordered by stage
+// then status. A run without items, or no such run, has no counts.
+func (d *DB) CountItems(ctx context.Context, runID string) ([]ethos.ItemCount, error) {
+	const op = "sqlite: count items"
+	rows, err := d.read.QueryContext(ctx, `SELECT stage, status, COUNT(*) FROM items WHERE run_id = ?
+		GROUP BY stage, status ORDER BY stage, status`, runID)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var counts []ethos.ItemCount
+	for rows.Next() {
+		var c ethos.ItemCount
+		if err := rows.Scan(&c.Stage, &c.Status, &c.Count); err != nil {
+			return nil, normalize(op, err)
+		}
+		counts = append(counts, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return counts, nil
+}
