@@ -1,0 +1,218 @@
+package generate
+
+import (
+	"hash/fnv"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// MinHash parameters. 32 bands of 4 rows make a pair with Jaccard
+// similarity 0.7 a candidate with probability 1-(1-0.7^4)^32 > 0.9998,
+// while pairs below 0.3 rarely are; candidates are then compared on the
+// whole signature.
+const (
+	ShingleWords = 5
+	numHashes    = 128
+	numBands     = 32
+	bandRows     = numHashes / numBands
+)
+
+// DefaultDedupThreshold is the estimated Jaccard similarity of word
+// shingles at or above which two texts count as near-duplicates.
+const DefaultDedupThreshold = 0.7
+
+// hashSeeds are fixed so that signatures, and therefore which texts count
+// as duplicates, are the same in every process.
+var hashSeeds = func() [numHashes]uint64 {
+	var seeds [numHashes]uint64
+	x := uint64(0x65746873) // "eths"
+	for i := range seeds {
+		x += 0x9e3779b97f4a7c15
+		seeds[i] = mix64(x)
+	}
+	return seeds
+}()
+
+// mix64 is the SplitMix64 finaliser: a cheap, well-mixed bijection used as
+// the family of hash permutations.
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+type signature [numHashes]uint64
+
+// Deduper finds near-duplicate texts among those added to it, by MinHash
+// over 5-word shingles with LSH banding, so that a check costs about the
+// same however many texts are indexed. It is safe for concurrent use.
+type Deduper struct {
+	threshold float64
+
+	mu    sync.RWMutex
+	sigs  map[int]*signature
+	bands [numBands]map[uint64][]int
+}
+
+// NewDeduper returns a Deduper that calls texts duplicates at an estimated
+// Jaccard similarity of threshold or more; a threshold outside (0, 1]
+// means DefaultDedupThreshold.
+func NewDeduper(threshold float64) *Deduper {
+	if !(threshold > 0 && threshold <= 1) {
+		threshold = DefaultDedupThreshold
+	}
+	d := &Deduper{threshold: threshold, sigs: map[int]*signature{}}
+	for i := range d.bands {
+		d.bands[i] = map[uint64][]int{}
+	}
+	return d
+}
+
+// Check compares text with every text added so far. It returns the id of
+// the most similar one and the estimated similarity; isDup says whether
+// that reaches the threshold. With no candidate, dupOf is -1. A text with
+// no words is never a duplicate.
+func (d *Deduper) Check(text string) (dupOf int, similarity float64, isDup bool) {
+	sig, ok := minhash(text)
+	if !ok {
+		return -1, 0, false
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.check(sig)
+}
+
+// Add indexes text under id. Adding an id again replaces its text. A text
+// with no words is not indexed.
+func (d *Deduper) Add(id int, text string) {
+	sig, ok := minhash(text)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.add(id, sig)
+}
+
+// CheckAndAdd checks text and, when it is not a duplicate, adds it under
+// id, in one step, so that two concurrent near-identical texts cannot both
+// pass.
+func (d *Deduper) CheckAndAdd(id int, text string) (dupOf int, similarity float64, isDup bool) {
+	sig, ok := minhash(text)
+	if !ok {
+		return -1, 0, false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dupOf, similarity, isDup = d.check(sig)
+	if !isDup {
+		d.add(id, sig)
+	}
+	return dupOf, similarity, isDup
+}
+
+// Len is the number of texts indexed.
+func (d *Deduper) Len() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.sigs)
+}
+
+func (d *Deduper) check(sig *signature) (int, float64, bool) {
+	best, bestSim := -1, 0.0
+	seen := map[int]bool{}
+	for b := range numBands {
+		for _, id := range d.bands[b][bandKey(sig, b)] {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			sim := similarity(sig, d.sigs[id])
+			// Ties go to the lowest id, so the answer does not depend on
+			// map order.
+			if sim > bestSim || (sim == bestSim && best >= 0 && id < best) {
+				best, bestSim = id, sim
+			}
+		}
+	}
+	return best, bestSim, best >= 0 && bestSim >= d.threshold
+}
+
+func (d *Deduper) add(id int, sig *signature) {
+	if old, ok := d.sigs[id]; ok {
+		for b := range numBands {
+			key := bandKey(old, b)
+			ids := d.bands[b][key]
+			for i, x := range ids {
+				if x == id {
+					ids = append(ids[:i:i], ids[i+1:]...)
+					break
+				}
+			}
+			if len(ids) == 0 {
+				delete(d.bands[b], key)
+			} else {
+				d.bands[b][key] = ids
+			}
+		}
+	}
+	d.sigs[id] = sig
+	for b := range numBands {
+		key := bandKey(sig, b)
+		d.bands[b][key] = append(d.bands[b][key], id)
+	}
+}
+
+func bandKey(sig *signature, band int) uint64 {
+	h := uint64(band) * 0x9e3779b97f4a7c15
+	for _, v := range sig[band*bandRows : (band+1)*bandRows] {
+		h = mix64(h ^ v)
+	}
+	return h
+}
+
+func similarity(a, b *signature) float64 {
+	same := 0
+	for i := range a {
+		if a[i] == b[i] {
+			same++
+		}
+	}
+	return float64(same) / numHashes
+}
+
+// minhash computes the signature of text's word shingles. Words are
+// lower-cased runs of letters and digits, so punctuation and spacing
+// changes do not hide a copy. A text shorter than a shingle is one
+// shingle; ok is false for a text with no words.
+func minhash(text string) (*signature, bool) {
+	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	if len(words) == 0 {
+		return nil, false
+	}
+	sig := new(signature)
+	for i := range sig {
+		sig[i] = ^uint64(0)
+	}
+	k := min(ShingleWords, len(words))
+	h := fnv.New64a()
+	for i := 0; i+k <= len(words); i++ {
+		h.Reset()
+		for j, w := range words[i : i+k] {
+			if j > 0 {
+				h.Write([]byte{' '})
+			}
+			h.Write([]byte(w))
+		}
+		x := h.Sum64()
+		for p := range sig {
+			if v := mix64(x ^ hashSeeds[p]); v < sig[p] {
+				sig[p] = v
+			}
+		}
+	}
+	return sig, true
+}

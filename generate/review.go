@@ -1,0 +1,394 @@
+package generate
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// Review rule names, the values of Finding.Rule.
+const (
+	RuleEmpty            = "empty"
+	RuleTooShort         = "too_short"
+	RuleTooLong          = "too_long"
+	RuleTruncated        = "truncated"
+	RuleRefusal          = "refusal"
+	RuleErrorText        = "error_text"
+	RulePlaceholder      = "placeholder"
+	RuleChatter          = "chatter"
+	RulePersonaBreak     = "persona_break"
+	RuleSystemPromptLeak = "system_prompt_leak"
+	RuleNoRequest        = "no_request"
+)
+
+// LeakShingle is how many consecutive words of the system prompt appearing
+// in a text count as a leak. Shorter runs occur by chance in ordinary prose
+// ("when it is hard", "in proportion to the question").
+const LeakShingle = 12
+
+// ReviewRules are the deterministic checks a document or reply must pass
+// before it becomes training data. Zero limits are not checked.
+type ReviewRules struct {
+	MinWords, MaxWords int
+	// MaxTokens is the output limit of the call that produced the text; an
+	// answer that reaches it is treated as cut off.
+	MaxTokens int
+	// SystemPrompt is the character's system prompt; a run of LeakShingle
+	// of its words in a text is a leak.
+	SystemPrompt string
+	// CharacterName is the persona's own name, which it may use of itself
+	// ("I'm Agora") without that being a persona break.
+	CharacterName string
+}
+
+// Finding is one reason a text is rejected.
+type Finding struct {
+	Rule   string `json:"rule"`
+	Detail string `json:"detail"`
+}
+
+func (f Finding) String() string { return f.Rule + ": " + f.Detail }
+
+// Document reviews a written document. stop is why its call ended.
+func (r ReviewRules) Document(d Document, stop ethos.StopReason) []Finding {
+	body := strings.TrimSpace(d.Body)
+	if body == "" {
+		return []Finding{{RuleEmpty, "the document is empty"}}
+	}
+	var fs findings
+	r.common(&fs, body, stop, estimateTokens(d.Body))
+	fs.add(RulePlaceholder, placeholder(d.Title))
+	fs.add(RuleChatter, chatterStart(body, documentChatterStart))
+	fs.add(RuleChatter, chatterEnd(body, documentChatterEnd))
+	fs.add(RulePersonaBreak, match(body, modelSelfReference))
+	fs.add(RuleNoRequest, noRequest(body))
+	return fs.list()
+}
+
+// Reply reviews a reply in character. stop is why its call ended and
+// outTokens the output tokens the provider counted (0 if unknown, in which
+// case the length is estimated).
+func (r ReviewRules) Reply(reply string, stop ethos.StopReason, outTokens int) []Finding {
+	text := strings.TrimSpace(reply)
+	if text == "" {
+		return []Finding{{RuleEmpty, "the reply is empty"}}
+	}
+	if outTokens <= 0 {
+		outTokens = estimateTokens(reply)
+	}
+	var fs findings
+	r.common(&fs, text, stop, outTokens)
+	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
+	fs.add(RuleChatter, chatterEnd(text, replyChatterEnd))
+	fs.add(RulePersonaBreak, match(text, modelSelfReference))
+	fs.add(RulePersonaBreak, r.otherIdentity(text))
+	return fs.list()
+}
+
+// common runs the rules documents and replies share.
+func (r ReviewRules) common(fs *findings, text string, stop ethos.StopReason, tokens int) {
+	words := len(strings.Fields(text))
+	if r.MinWords > 0 && words < r.MinWords {
+		fs.add(RuleTooShort, fmt.Sprintf("%d words, want at least %d", words, r.MinWords))
+	}
+	if r.MaxWords > 0 && words > r.MaxWords {
+		fs.add(RuleTooLong, fmt.Sprintf("%d words, want at most %d", words, r.MaxWords))
+	}
+	switch {
+	case stop == ethos.StopMaxTokens:
+		fs.add(RuleTruncated, "the call stopped at max_tokens")
+	case r.MaxTokens > 0 && tokens >= r.MaxTokens:
+		fs.add(RuleTruncated, fmt.Sprintf("%d output tokens reach the limit of %d", tokens, r.MaxTokens))
+	}
+	if stop == ethos.StopRefusal {
+		fs.add(RuleRefusal, "the call stopped with a refusal")
+	} else {
+		fs.add(RuleRefusal, refusal(text))
+	}
+	fs.add(RuleErrorText, errorText(text))
+	fs.add(RulePlaceholder, placeholder(text))
+	fs.add(RuleSystemPromptLeak, leak(text, r.SystemPrompt))
+}
+
+// findings collects at most one finding per rule, in the order the rules
+// ran, so the same text always gives the same list.
+type findings struct{ fs []Finding }
+
+func (f *findings) add(rule, detail string) {
+	if detail == "" {
+		return
+	}
+	for _, x := range f.fs {
+		if x.Rule == rule {
+			return
+		}
+	}
+	f.fs = append(f.fs, Finding{Rule: rule, Detail: detail})
+}
+
+func (f *findings) list() []Finding { return f.fs }
+
+// estimateTokens is the usual rough count of four bytes a token.
+func estimateTokens(s string) int { return (len(s) + 3) / 4 }
+
+func match(text string, re *regexp.Regexp) string {
+	if m := re.FindString(text); m != "" {
+		return fmt.Sprintf("%q", strings.TrimSpace(m))
+	}
+	return ""
+}
+
+// --- placeholders ---------------------------------------------------------
+
+// slotWords are the words unfilled template slots are made of. A bracketed
+// name is a slot only if it reads like one, so that code ({x}, {id}), JSON,
+// citations ([1], [sic]), log levels ([INFO]) and markup (<div>) pass.
+var slotWords = wordSet(`name names first last full your my their insert enter add fill placeholder
+	company organization organisation business employer client customer vendor brand product service
+	date time day month year deadline address city state country location street zip postcode
+	email phone number title position role job department team manager recipient sender signature
+	amount price budget salary figure percentage school university project topic event`)
+
+func wordSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		m[w] = true
+	}
+	return m
+}
+
+var (
+	braceSlot   = regexp.MustCompile(`(\$|%)?\{\{?\s*([A-Za-z][A-Za-z0-9_ .-]{0,40}?)\s*\}\}?`)
+	squareSlot  = regexp.MustCompile(`\[([A-Za-z][A-Za-z0-9_ ./'-]{0,40})\](\()?`)
+	angleSlot   = regexp.MustCompile(`<([A-Za-z][A-Za-z0-9_ ./'-]{0,40})>`)
+	loremIpsum  = regexp.MustCompile(`(?i)\blorem ipsum\b`)
+	codeFence   = regexp.MustCompile("(?s)```.*?(```|$)")
+	inlineCode  = regexp.MustCompile("`[^`\n]*`")
+	slotSplit   = regexp.MustCompile(`[\s_.\-/']+`)
+	slotOpeners = wordSet(`your insert enter add fill placeholder`)
+)
+
+// placeholder names the first unfilled slot in text, or "".
+func placeholder(text string) string {
+	// Code is where braces and brackets are legitimate.
+	prose := inlineCode.ReplaceAllString(codeFence.ReplaceAllString(text, ""), "")
+	for _, m := range braceSlot.FindAllStringSubmatch(prose, -1) {
+		if m[1] == "" && isSlot(m[2], false) {
+			return fmt.Sprintf("unfilled slot %q", m[0])
+		}
+	}
+	for _, m := range squareSlot.FindAllStringSubmatch(prose, -1) {
+		if m[2] == "" && isSlot(m[1], true) {
+			return fmt.Sprintf("unfilled slot %q", m[0])
+		}
+	}
+	for _, m := range angleSlot.FindAllStringSubmatch(prose, -1) {
+		if isSlot(m[1], true) && !isTagLike(m[1]) {
+			return fmt.Sprintf("unfilled slot %q", m[0])
+		}
+	}
+	if m := loremIpsum.FindString(prose); m != "" {
+		return fmt.Sprintf("filler text %q", m)
+	}
+	return ""
+}
+
+// isSlot says whether the inside of a bracket reads like a template slot:
+// a phrase opened by "your"/"insert"/… or made of slot words and written
+// like a variable (snake_case, several words, or all capitals). A single
+// lower-case word in braces is left alone: it is usually code.
+func isSlot(inner string, bracket bool) bool {
+	words := slotSplit.Split(strings.ToLower(strings.TrimSpace(inner)), -1)
+	if len(words) == 0 || words[0] == "" {
+		return false
+	}
+	if slotOpeners[words[0]] && len(words) > 1 {
+		return true
+	}
+	anySlot := false
+	for _, w := range words {
+		if slotWords[w] {
+			anySlot = true
+		}
+	}
+	if !anySlot {
+		return false
+	}
+	multi := len(words) > 1
+	upper := strings.ToUpper(inner) == inner
+	titled := unicode.IsUpper([]rune(inner)[0])
+	if bracket {
+		// [Name], [Company Name], [DATE]: square and angle brackets around
+		// capitalised slot words are slots; [name] in lower case may be an
+		// index or a markdown reference and is left alone.
+		return titled || upper
+	}
+	return multi || upper || titled
+}
+
+// isTagLike keeps single-word markup such as <name> or <Title> from being
+// read as a slot; only multi-word or snake_case angle slots count.
+func isTagLike(inner string) bool {
+	return !strings.ContainsAny(inner, " _") && strings.ToUpper(inner) != inner
+}
+
+// --- chatter --------------------------------------------------------------
+
+var (
+	documentChatterStart = regexp.MustCompile(`(?i)^(?:(?:sure|certainly|of course|absolutely|okay|ok)[,!.]?\s+)?(?:(?:here is|here's|here are|below is|below are)\b[^\n]{0,120}?\b(?:document|memo|email|e-mail|report|proposal|chat log|transcript|meeting notes|notes|letter|forum post|post|draft|scenario|version|message)s?\b[^\n]*?(?::|\bfor you\b|\byou asked for\b|\brequested\b)|as requested\b|(?:i've|i have) (?:written|drafted|created|prepared|composed)\b[^\n]*:)`)
+	replyChatterStart    = regexp.MustCompile(`(?i)^(?:(?:sure|certainly|of course|absolutely|okay|ok)[,!.]?\s+)?(?:(?:here is|here's|below is)\b[^\n]{0,80}?\b(?:response|reply)\b[^\n]*?:|as requested\b|here's how (?:i|\w+) would (?:respond|reply)|(?:sure|certainly)[,!.]?\s+(?:here|below)\b)`)
+	documentChatterEnd   = regexp.MustCompile(`(?i)(?:\b(?:shall|should) i (?:continue|go on|proceed|write)\b|\b(?:would you|do you) (?:like|want) me to (?:continue|write|generate|create|produce|draft)\b|\bthe (?:remaining|other|next) \d+ (?:documents|examples|scenarios|ideas|emails|memos)\b|\blet me know if you(?:'d| would) like me to (?:adjust|revise|modify|change|tweak|rewrite|write|generate|create|continue|produce|expand|shorten|make)\b|\bi hope this helps\b|\bi hope this (?:document|memo|email|draft) (?:works|meets|fits)\b|\(?\[?\bend of (?:document|memo|email|report|letter|post|notes|proposal)\b)`)
+	replyChatterEnd      = regexp.MustCompile(`(?i)(?:\b(?:shall|should) i continue with\b|\bthe (?:remaining|other|next) \d+ (?:documents|examples|scenarios|responses|replies)\b|\blet me know if you(?:'d| would) like me to (?:adjust|revise|modify|change|tweak|rewrite) (?:the|this|my) (?:response|reply|tone|draft)\b|\bi hope this (?:response|reply) (?:captures|meets|fits|works)\b|\(?\[?\bend of (?:response|reply)\b)`)
+)
+
+// chatterStart looks for a model talking about its output in the first
+// line of the text.
+func chatterStart(text string, re *regexp.Regexp) string {
+	first, _, _ := strings.Cut(text, "\n")
+	if m := re.FindString(strings.TrimSpace(first)); m != "" {
+		return fmt.Sprintf("meta-chatter at the start: %q", snippet(m))
+	}
+	return ""
+}
+
+// chatterEnd looks for the same in the last few hundred characters.
+func chatterEnd(text string, re *regexp.Regexp) string {
+	if m := re.FindString(tail(text, 400)); m != "" {
+		return fmt.Sprintf("meta-chatter at the end: %q", m)
+	}
+	return ""
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := len(s) - n
+	for i < len(s) && s[i]&0xC0 == 0x80 {
+		i++
+	}
+	return s[i:]
+}
+
+// --- persona --------------------------------------------------------------
+
+var (
+	// modelSelfReference is the writer speaking as a model. A person would
+	// not say this of themself, and the character must not say it either.
+	modelSelfReference = regexp.MustCompile(`(?i)\b(?:as an? (?:ai )?(?:large )?language model|as an ai (?:model|assistant|system) (?:developed|created|made|trained|built) by|i(?:'m| am) (?:just |only |merely )?(?:an? )?(?:ai )?(?:large )?language model|i(?:'m| am) an ai (?:model|assistant) (?:developed|created|made|trained|built) by|(?:i was|i've been|i have been|i am|i'm) (?:developed|created|made|trained|built) by (?:openai|anthropic|google|meta|mistral)|my (?:training data|knowledge cutoff|training cutoff)\b)`)
+	// assistantNames are other assistants' identities the character might
+	// slip into.
+	otherIdentity = regexp.MustCompile(`(?i)\b(?:i(?:'m| am)|my name is|this is)\s+(claude|chatgpt|gpt-?\d\w*|gemini|bard|llama|copilot)\b|\bi(?:'m| am) an? (?:openai|anthropic|google|meta) (?:model|assistant|ai)\b`)
+)
+
+func (r ReviewRules) otherIdentity(text string) string {
+	for _, m := range otherIdentity.FindAllStringSubmatch(text, -1) {
+		if m[1] != "" && strings.EqualFold(m[1], strings.TrimSpace(r.CharacterName)) {
+			continue
+		}
+		return fmt.Sprintf("%q", m[0])
+	}
+	return ""
+}
+
+// --- refusals and error text ---------------------------------------------
+
+var (
+	refusalPhrase = regexp.MustCompile(`(?i)\b(?:i(?:'m| am) (?:sorry|afraid),? (?:but )?)?(?:i (?:can't|cannot|can not|won't|will not|am unable to|'m unable to|am not able to|'m not able to) (?:help|assist|comply|provide|fulfil|fulfill|do that|create|write|generate)(?: (?:you )?with)? (?:that|this|your request|the request|with that|with this)\b|i must (?:decline|refuse)\b|i(?:'m| am) not (?:able|going) to (?:help|assist) with (?:that|this)\b)`)
+	apology       = regexp.MustCompile(`(?i)^(?:(?:i'm|i am) (?:sorry|afraid)|sorry|i apologi[sz]e|unfortunately)\b[^.!?\n]{0,40}[,.!]?\s*`)
+)
+
+// refusal flags a text that is a refusal, not one that declines part of a
+// request and helps with the rest, which is what a good character does
+// with a harmful ask. A refusal opens the text, or makes up a short one.
+func refusal(text string) string {
+	m := refusalPhrase.FindStringIndex(text)
+	if m == nil {
+		return ""
+	}
+	opening := apology.ReplaceAllString(text, "")
+	atStart := refusalPhrase.FindStringIndex(opening)
+	if (atStart != nil && atStart[0] == 0) || len(strings.Fields(text)) < 40 {
+		return fmt.Sprintf("refusal %q", text[m[0]:m[1]])
+	}
+	return ""
+}
+
+var (
+	errorAnywhere = regexp.MustCompile(`\[ERROR:|\[API ERROR|(?i)\b(?:error code|status code):?\s*(?:429|5\d\d)\b[^\n]{0,40}\b(?:error|exceeded|unavailable)|\{"(?:type":\s*"error|error":\s*\{)`)
+	errorOpening  = regexp.MustCompile(`(?i)^(?:\[?error\b|api error|rate limit exceeded|traceback \(most recent call last\)|internal server error|service unavailable|request timed out|exception:|null$|none$|undefined$)`)
+	errorPhrase   = regexp.MustCompile(`(?i)\[error|api error|rate limit exceeded|traceback \(most recent call last\)|internal server error`)
+)
+
+// errorText flags a text that is, or is made of, an error message of the
+// system that called the model. A document may quote a traceback or a 500
+// from the person's own program; that is content, so a phrase counts only
+// when it opens the text, when the text is short, or in the shapes API
+// wrappers produce ("[ERROR: …]", an error JSON body).
+func errorText(text string) string {
+	if m := errorAnywhere.FindString(text); m != "" {
+		return fmt.Sprintf("error text %q", snippet(m))
+	}
+	if m := errorOpening.FindString(text); m != "" {
+		return fmt.Sprintf("text opens with error text %q", m)
+	}
+	if len(strings.Fields(text)) < 40 {
+		if m := errorPhrase.FindString(text); m != "" {
+			return fmt.Sprintf("short text with error text %q", m)
+		}
+	}
+	return ""
+}
+
+// --- system prompt leaks --------------------------------------------------
+
+// leak reports the first run of LeakShingle consecutive words of the
+// system prompt found in text, compared without case or punctuation.
+func leak(text, system string) string {
+	sys := normWords(system)
+	if len(sys) < LeakShingle {
+		return ""
+	}
+	shingles := make(map[string]bool, len(sys))
+	for i := 0; i+LeakShingle <= len(sys); i++ {
+		shingles[strings.Join(sys[i:i+LeakShingle], " ")] = true
+	}
+	words := normWords(text)
+	for i := 0; i+LeakShingle <= len(words); i++ {
+		if s := strings.Join(words[i:i+LeakShingle], " "); shingles[s] {
+			return fmt.Sprintf("%d words of the system prompt: %q", LeakShingle, s)
+		}
+	}
+	return ""
+}
+
+func normWords(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
+	})
+}
+
+// --- requests -------------------------------------------------------------
+
+var requestPhrase = regexp.MustCompile(`(?i)\?|\b(?:can you|could you|would you|will you|please|help me|i need (?:you|your|help|advice|some)|i'd (?:like|love|appreciate)|i would (?:like|love|appreciate)|i want (?:you|your|to know)|tell me|give me|show me|walk me through|explain|advise|recommend|suggest|what do you think|your (?:thoughts|take|advice|help|input|opinion|view)|any (?:thoughts|advice|ideas|suggestions|tips|help)|thoughts\?|help (?:us|with)|let me know (?:what|how|if|whether|which))\b`)
+
+// noRequest flags a document whose closing part asks the assistant for
+// nothing. The last paragraphs are searched, so a sign-off after the
+// request is fine, but a question buried at the top does not count.
+func noRequest(body string) string {
+	if requestPhrase.MatchString(lastWords(body, 80)) {
+		return ""
+	}
+	return "the document does not end with a request or question to the assistant"
+}
+
+func lastWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		f = f[len(f)-n:]
+	}
+	return strings.Join(f, " ")
+}
