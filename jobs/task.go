@@ -140,3 +140,26 @@ func (c *Client) WaitTask(ctx context.Context, jobID int64) error {
 	return &ethos.Error{Kind: ethos.Internal, Op: fmt.Sprintf("jobs: %s job %d", job.Kind, job.ID),
 		Msg: fmt.Sprintf("%s after %d attempt(s): %s", job.State, job.Attempt, lastErr)}
 }
+
+// riverTimeFormat is how River's SQLite driver writes timestamps; raw
+// queries must use exactly this format or comparisons silently fail.
+const riverTimeFormat = "2006-01-02 15:04:05.000"
+
+// RescueOrphans makes every job left running by a process that no longer
+// exists available again, at once, instead of after RescueStuckJobsAfter.
+// It is for a single-machine store: call it before Start, and only while
+// holding the lock that guarantees no other process is working this queue
+// (a job it finds running is then certainly orphaned). The interrupted
+// attempt stays counted. It returns how many jobs it rescued.
+func (c *Client) RescueOrphans(ctx context.Context) (int64, error) {
+	res, err := c.db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ? WHERE state = 'running'`,
+		time.Now().UTC().Format(riverTimeFormat))
+	if err != nil {
+		return 0, ethos.Errorf(ethos.Internal, "jobs: rescue orphaned jobs: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, ethos.Errorf(ethos.Internal, "jobs: rescue orphaned jobs: %w", err)
+	}
+	return n, nil
+}

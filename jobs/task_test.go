@@ -153,3 +153,38 @@ func repeat(err error, n int) []error {
 	}
 	return errs
 }
+
+func TestRescueOrphans(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := openDB(t)
+	ran := make(chan Task, 1)
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+		ran <- task
+		return nil
+	}}
+	// A killed process left a job running.
+	c := newClient(t, db, cfg, false)
+	id, _, err := c.Enqueue(ctx, Task{Name: "test.step", RunID: "r", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = ? WHERE id = ?`,
+		time.Now().UTC().Format(riverTimeFormat), id); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.RescueOrphans(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("RescueOrphans = %d, %v; want 1", n, err)
+	}
+	startClient(t, c)
+	select {
+	case <-ran:
+	case <-ctx.Done():
+		t.Fatal("the rescued task never ran")
+	}
+	if err := c.WaitTask(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}
