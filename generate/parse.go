@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -323,7 +324,7 @@ func ParseReview(text string, traits []ethos.Trait) (map[string]TraitScore, erro
 	const op = "review"
 	var doc struct {
 		Scores *map[string]*struct {
-			Score  *json.Number `json:"score"`
+			Score  *json.RawMessage `json:"score"`
 			Reason *string      `json:"reason"`
 		} `json:"scores"`
 	}
@@ -348,15 +349,17 @@ func ParseReview(text string, traits []ethos.Trait) (map[string]TraitScore, erro
 		if entry == nil || entry.Score == nil || entry.Reason == nil {
 			return nil, parseError(op, `trait %q: want an object with "score" and "reason"`, name)
 		}
-		score, err := entry.Score.Int64()
+		// A quoted "4" or a 4.0 is not the integer the contract asks for.
+		raw := string(*entry.Score)
+		score, err := strconv.Atoi(raw)
 		if err != nil || score < 1 || score > 5 {
-			return nil, parseError(op, "trait %q: score %s, want an integer from 1 to 5", name, snippet(entry.Score.String()))
+			return nil, parseError(op, "trait %q: score %s, want an integer from 1 to 5", name, snippet(raw))
 		}
 		reason := strings.TrimSpace(*entry.Reason)
 		if reason == "" {
 			return nil, parseError(op, "trait %q: reason is empty", name)
 		}
-		out[name] = TraitScore{Score: int(score), Reason: reason}
+		out[name] = TraitScore{Score: score, Reason: reason}
 	}
 	var missing []string
 	for _, t := range traits {
