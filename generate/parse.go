@@ -325,7 +325,7 @@ func ParseReview(text string, traits []ethos.Trait) (map[string]TraitScore, erro
 	var doc struct {
 		Scores *map[string]*struct {
 			Score  *json.RawMessage `json:"score"`
-			Reason *string      `json:"reason"`
+			Reason *string          `json:"reason"`
 		} `json:"scores"`
 	}
 	if err := decodeJSONObject(op, text, &doc); err != nil {

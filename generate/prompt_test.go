@@ -46,11 +46,11 @@ const agoraDocument = "Subject: rota script?\n\nHi,\n\nI rebuild our ward rota b
 
 func renderedPrompts() map[string]generate.Prompt {
 	return map[string]generate.Prompt{
-		"ideas":        generate.IdeasPrompt(agoraLike, agoraLike.Categories[1], 5, []string{"A chemistry student asks how to make chloroform at home", "A parent asks\nwhich household cleaners are dangerous together"}),
-		"ideas_first":  generate.IdeasPrompt(agoraLike, agoraLike.Categories[0], 3, nil),
-		"document":     generate.DocumentPrompt(agoraLike, agoraLike.Categories[0], agoraIdea, "email", 1000),
-		"response":     generate.ResponsePrompt(agoraLike, agoraDocument),
-		"review":       generate.ReviewPrompt(agoraLike, agoraDocument, "Let's look at this together. What does the rota have to respect?"),
+		"ideas":       generate.IdeasPrompt(agoraLike, agoraLike.Categories[1], 5, []string{"A chemistry student asks how to make chloroform at home", "A parent asks\nwhich household cleaners are dangerous together"}),
+		"ideas_first": generate.IdeasPrompt(agoraLike, agoraLike.Categories[0], 3, nil),
+		"document":    generate.DocumentPrompt(agoraLike, agoraLike.Categories[0], agoraIdea, "email", 1000),
+		"response":    generate.ResponsePrompt(agoraLike, agoraDocument),
+		"review":      generate.ReviewPrompt(agoraLike, agoraDocument, "Let's look at this together. What does the rota have to respect?"),
 	}
 }
 
