@@ -22,16 +22,19 @@ const (
 // shingles at or above which two texts count as near-duplicates.
 const DefaultDedupThreshold = 0.7
 
-// hashSeeds are fixed so that signatures, and therefore which texts count
-// as duplicates, are the same in every process.
-var hashSeeds = func() [numHashes]uint64 {
-	var seeds [numHashes]uint64
+// hashMul and hashAdd define the hash permutations x -> mul*x + add (mod
+// 2^64; mul is odd, so each is a bijection) applied to an already mixed
+// shingle hash. They are fixed so that signatures, and therefore which
+// texts count as duplicates, are the same in every process.
+var hashMul, hashAdd = func() (mul, add [numHashes]uint64) {
 	x := uint64(0x65746873) // "eths"
-	for i := range seeds {
+	for i := range mul {
 		x += 0x9e3779b97f4a7c15
-		seeds[i] = mix64(x)
+		mul[i] = mix64(x) | 1
+		x += 0x9e3779b97f4a7c15
+		add[i] = mix64(x)
 	}
-	return seeds
+	return mul, add
 }()
 
 // mix64 is the SplitMix64 finaliser: a cheap, well-mixed bijection used as
@@ -197,19 +200,22 @@ func minhash(text string) (*signature, bool) {
 	for i := range sig {
 		sig[i] = ^uint64(0)
 	}
+	// Each word is hashed once; a shingle's hash combines its words'
+	// hashes by position, which is much cheaper than rehashing the text.
+	wh := make([]uint64, len(words))
+	for i, w := range words {
+		h := fnv.New64a()
+		h.Write([]byte(w))
+		wh[i] = h.Sum64()
+	}
 	k := min(ShingleWords, len(words))
-	h := fnv.New64a()
 	for i := 0; i+k <= len(words); i++ {
-		h.Reset()
-		for j, w := range words[i : i+k] {
-			if j > 0 {
-				h.Write([]byte{' '})
-			}
-			h.Write([]byte(w))
+		x := uint64(k)
+		for j, w := range wh[i : i+k] {
+			x = mix64(x ^ (w + uint64(j)*0x9e3779b97f4a7c15))
 		}
-		x := h.Sum64()
 		for p := range sig {
-			if v := mix64(x ^ hashSeeds[p]); v < sig[p] {
+			if v := x*hashMul[p] + hashAdd[p]; v < sig[p] {
 				sig[p] = v
 			}
 		}

@@ -13,8 +13,8 @@ import (
 // least one when total >= len(cats). With weights (by category name; a
 // category not named weighs 1, a negative or non-finite weight 0) the split
 // is proportional by largest remainder, ties to the earlier category, and
-// a category of positive weight still gets at least one example when total
-// allows. If no category has positive weight the split is balanced. The
+// every category of positive weight still gets at least one example when
+// total is at least the number of such categories. If no category has positive weight the split is balanced. The
 // counts always sum to total (for total > 0 and at least one category).
 func PlanCategories(cats []ethos.Category, total int, weights map[string]float64) map[string]int {
 	counts := make([]int, len(cats))

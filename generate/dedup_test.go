@@ -1,0 +1,181 @@
+package generate_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ethos-toolkit/ethos/generate"
+)
+
+// randomText writes n words drawn from a vocabulary large enough that two
+// independent texts share almost no 5-word shingles.
+func randomText(r *rand.Rand, n int) string {
+	words := make([]string, n)
+	for i := range words {
+		words[i] = fmt.Sprintf("w%d", r.IntN(5000))
+	}
+	return strings.Join(words, " ")
+}
+
+// lightlyEdit changes one word in every 50 and the case and punctuation,
+// the way a duplicate answer comes back with small differences: the true
+// Jaccard similarity of the shingles stays about 0.8.
+func lightlyEdit(text string) string {
+	words := strings.Fields(text)
+	for i := 25; i < len(words); i += 50 {
+		words[i] = "edited"
+	}
+	return strings.ToUpper(words[0]) + ", " + strings.Join(words[1:], " ") + "."
+}
+
+func TestDeduper(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	d := generate.NewDeduper(0.7)
+	texts := make([]string, 50)
+	for i := range texts {
+		texts[i] = randomText(r, 300)
+		if dupOf, sim, isDup := d.Check(texts[i]); isDup {
+			t.Fatalf("unrelated text %d called a duplicate of %d (similarity %.2f)", i, dupOf, sim)
+		}
+		d.Add(i, texts[i])
+	}
+	if d.Len() != 50 {
+		t.Fatalf("Len = %d, want 50", d.Len())
+	}
+	for _, i := range []int{0, 17, 49} {
+		dupOf, sim, isDup := d.Check(texts[i])
+		if !isDup || dupOf != i || sim != 1 {
+			t.Errorf("identical text %d: dupOf %d, similarity %.2f, isDup %v", i, dupOf, sim, isDup)
+		}
+		dupOf, sim, isDup = d.Check(lightlyEdit(texts[i]))
+		if !isDup || dupOf != i || sim < 0.7 {
+			t.Errorf("edited text %d: dupOf %d, similarity %.2f, isDup %v", i, dupOf, sim, isDup)
+		}
+	}
+	// Half the text shared is well below the threshold.
+	half := strings.Join(strings.Fields(texts[3])[:150], " ") + " " + randomText(r, 150)
+	if dupOf, sim, isDup := d.Check(half); isDup {
+		t.Errorf("half-shared text called a duplicate of %d (similarity %.2f)", dupOf, sim)
+	}
+}
+
+func TestDeduperEdgeCases(t *testing.T) {
+	t.Parallel()
+	d := generate.NewDeduper(0) // default threshold
+	if dupOf, sim, isDup := d.Check("anything at all"); isDup || dupOf != -1 || sim != 0 {
+		t.Errorf("empty index: %d %.2f %v", dupOf, sim, isDup)
+	}
+	d.Add(1, "  ...  ")
+	if d.Len() != 0 {
+		t.Error("a text with no words was indexed")
+	}
+	if _, _, isDup := d.Check(""); isDup {
+		t.Error("an empty text is a duplicate")
+	}
+	d.Add(2, "short note")
+	if dupOf, _, isDup := d.Check("Short, note!"); !isDup || dupOf != 2 {
+		t.Errorf("short texts differing in case and punctuation: dupOf %d isDup %v", dupOf, isDup)
+	}
+	// Re-adding an id replaces its text.
+	d.Add(2, "an entirely different short note about the weekly rota")
+	if _, _, isDup := d.Check("short note"); isDup {
+		t.Error("the replaced text is still found")
+	}
+	if d.Len() != 1 {
+		t.Errorf("Len = %d after replacing, want 1", d.Len())
+	}
+}
+
+func TestDeduperDeterministic(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	a, b := randomText(r, 200), ""
+	words := strings.Fields(a)
+	b = strings.Join(append(words[:120:120], strings.Fields(randomText(r, 80))...), " ")
+	d1, d2 := generate.NewDeduper(0.7), generate.NewDeduper(0.7)
+	d1.Add(7, a)
+	d2.Add(7, a)
+	_, s1, _ := d1.Check(b)
+	_, s2, _ := d2.Check(b)
+	if s1 != s2 {
+		t.Errorf("same texts, different similarity: %v vs %v", s1, s2)
+	}
+}
+
+func TestDeduperConcurrentCheckAndAdd(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	base := randomText(r, 300)
+	d := generate.NewDeduper(0.7)
+	var wg sync.WaitGroup
+	accepted := make(chan int, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, isDup := d.CheckAndAdd(i, base); !isDup {
+				accepted <- i
+			}
+			d.Check(base)
+		}()
+	}
+	wg.Wait()
+	close(accepted)
+	n := 0
+	for range accepted {
+		n++
+	}
+	if n != 1 {
+		t.Errorf("%d of 16 concurrent identical texts accepted, want 1", n)
+	}
+}
+
+// BenchmarkDeduperCheckAdd measures one Check and one Add of a 500-word
+// document against an index that grows to 10,000 documents.
+func BenchmarkDeduperCheckAdd(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const corpus = 10000
+	texts := make([]string, corpus)
+	for i := range texts {
+		texts[i] = randomText(r, 500)
+	}
+	var d *generate.Deduper
+	i := 0
+	for b.Loop() {
+		if i%corpus == 0 {
+			d = generate.NewDeduper(0.7)
+		}
+		text := texts[i%corpus]
+		if _, _, isDup := d.Check(text); isDup {
+			b.Fatalf("unrelated text %d called a duplicate", i)
+		}
+		d.Add(i, text)
+		i++
+	}
+}
+
+// BenchmarkDeduperCheckAndAdd is the same workload through CheckAndAdd,
+// which computes the signature once.
+func BenchmarkDeduperCheckAndAdd(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const corpus = 10000
+	texts := make([]string, corpus)
+	for i := range texts {
+		texts[i] = randomText(r, 500)
+	}
+	var d *generate.Deduper
+	i := 0
+	for b.Loop() {
+		if i%corpus == 0 {
+			d = generate.NewDeduper(0.7)
+		}
+		if _, _, isDup := d.CheckAndAdd(i, texts[i%corpus]); isDup {
+			b.Fatalf("unrelated text %d called a duplicate", i)
+		}
+		i++
+	}
+}
