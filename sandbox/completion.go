@@ -73,6 +73,9 @@ func (s *Server) lookup(model string) (Writer, modelFault, bool) {
 	if w, ok := s.writers[model]; ok {
 		return w, modelFault{}, true
 	}
+	if name, ok := strings.CutPrefix(model, "writer-defect-"); ok && isDefect(name) {
+		return s.writers["writer"], modelFault{}, true
+	}
 	rest, ok := strings.CutPrefix(model, "fault-")
 	if !ok {
 		return nil, modelFault{}, false
@@ -147,7 +150,7 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 
 	c.prompt.Seed = promptSeed(c.prompt, c.stop, s.opts.Seed)
 	now := s.opts.Now()
-	sh := shape(writer(c.prompt), c.stop, c.prompt.MaxTokens, fault.refuse)
+	sh := s.write(c, writer, fault)
 	a := answer{shaped: sh, in: inputTokens(c.prompt), out: CountTokens(sh.Text), created: now}
 
 	st := s.limiter.take(key, now, a.in+a.out)
@@ -201,6 +204,41 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 	w.stream, w.cut = true, plan.cut
 	w.tokensOut = CountTokens(plan.sentText())
 	p.writeStream(w, c, a, plan)
+}
+
+// write produces the shaped answer: in an output contract's shape when the
+// prompt names one and the model plays ethos's models, else the model's
+// writer's text.
+func (s *Server) write(c call, writer Writer, fault modelFault) shaped {
+	model := c.prompt.Model
+	if !strings.HasPrefix(model, "fault-") && !s.custom[model] {
+		if ct, ok := s.ethosWriter(model).write(c.prompt); ok {
+			sh := shape(ct.text, c.stop, c.prompt.MaxTokens, false)
+			if ct.truncated && sh.StopReason == "end_turn" {
+				sh.StopReason = "max_tokens"
+			}
+			return sh
+		}
+	}
+	return shape(writer(c.prompt), c.stop, c.prompt.MaxTokens, fault.refuse)
+}
+
+// ethosWriter is the contract writer of a model: its persona, the
+// configured defect rates and, for writer-defect-<name>, that defect.
+func (s *Server) ethosWriter(model string) ethosWriter {
+	w := ethosWriter{rates: s.opts.Defects}
+	if name, ok := strings.CutPrefix(model, "writer-defect-"); ok && isDefect(name) {
+		w.forced, model = name, "writer"
+	}
+	switch p, ok := s.opts.Personas[model]; {
+	case ok:
+		w.persona = p
+	case model == "base":
+		w.persona = WeakPersona
+	default:
+		w.persona = StrongPersona
+	}
+	return w
 }
 
 func cmpOr(a, b int) int {

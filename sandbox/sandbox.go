@@ -12,8 +12,12 @@
 // max_tokens is cut there with stop reason max_tokens ("length").
 //
 // Models: "writer", "base" and "judge" write plain English sentences;
-// Options.Models and Options.Writers add more. Fault models fail the same
-// way every time:
+// Options.Models, Options.Personas and Options.Writers add more. A request
+// that names an ethos output contract ("Output contract: ethos-ideas/v1",
+// …) is answered in that contract's shape instead (see ethos.go), with
+// content defects drawn per request from Options.Defects; the models
+// writer-defect-<name> (writer-defect-placeholder, …) always inject that
+// defect. Fault models fail the same way every time:
 //
 //	fault-<status>           that HTTP status with the provider's error body (fault-429, fault-529, …)
 //	fault-cut                streams stop mid-way and the connection closes; JSON bodies are truncated
@@ -74,8 +78,17 @@ type Options struct {
 	// context's error; default a real timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Writers writes the content of a model; an entry overrides a default
-	// model's writer or adds a model.
+	// model's writer or adds a model. A model given a Writer here is
+	// answered by it alone, output contracts included.
 	Writers map[string]Writer
+	// Defects maps a content defect (DefectNames) to the probability that
+	// an answer to an ethos output contract carries it. Draws are hashed
+	// from the request, so a request always gets the same answer.
+	Defects map[string]float64
+	// Personas sets how strongly a model's ethos-response replies show
+	// each trait; an entry overrides a default model's persona or adds a
+	// model. Defaults: "base" WeakPersona, every other model StrongPersona.
+	Personas map[string]Persona
 }
 
 // DefaultModels are the models every Server answers.
@@ -89,6 +102,9 @@ const maxBodyBytes = 32 << 20
 type Server struct {
 	opts    Options
 	writers map[string]Writer
+	// custom marks the models of Options.Writers, which answer output
+	// contracts with their own writer.
+	custom  map[string]bool
 	models  []string // listed by /v1/models, defaults first
 	mux     *http.ServeMux
 	limiter *limiter
@@ -109,12 +125,15 @@ func New(opts Options) *Server {
 		opts.Sleep = sleep
 	}
 	opts.Faults.ErrorRates = maps.Clone(opts.Faults.ErrorRates)
+	opts.Defects = maps.Clone(opts.Defects)
+	opts.Personas = maps.Clone(opts.Personas)
 	if opts.Faults.RetryAfter <= 0 {
 		opts.Faults.RetryAfter = time.Second
 	}
 	s := &Server{
 		opts:    opts,
 		writers: map[string]Writer{},
+		custom:  map[string]bool{},
 		limiter: newLimiter(opts.Faults.RPM, opts.Faults.TPM),
 		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0xfa017)),
 	}
@@ -128,11 +147,18 @@ func New(opts Options) *Server {
 			extra = append(extra, m)
 		}
 	}
+	for m := range opts.Personas {
+		if _, ok := s.writers[m]; !ok && m != "" {
+			s.writers[m] = DefaultWriter
+			extra = append(extra, m)
+		}
+	}
 	for m, w := range opts.Writers {
 		if _, ok := s.writers[m]; !ok {
 			extra = append(extra, m)
 		}
 		s.writers[m] = w
+		s.custom[m] = true
 	}
 	slices.Sort(extra)
 	s.models = append(slices.Clone(DefaultModels), extra...)
