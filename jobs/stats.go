@@ -59,3 +59,15 @@ func (c *Client) Stats(ctx context.Context) (QueueStats, error) {
 	}
 	return s, nil
 }
+
+// Busy reports whether any job is still to be worked: available, pending,
+// running, retryable or scheduled. Jobs of runs that have finished count
+// too until they have run (their handlers return at once).
+func (c *Client) Busy(ctx context.Context) (bool, error) {
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`).Scan(&n)
+	if err != nil {
+		return false, ethos.Errorf(ethos.Internal, "jobs: busy: %w", err)
+	}
+	return n > 0, nil
+}

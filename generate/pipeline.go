@@ -1,0 +1,329 @@
+package generate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/llm"
+)
+
+// Task names of the generation stages. Each is a durable job kind.
+const (
+	TaskIdeas    = "generate.ideas"
+	TaskDocument = "generate.document"
+	TaskResponse = "generate.response"
+)
+
+// Stages of the items a generation run keeps.
+const (
+	StageIdeas    = "ideas"    // one call asking for a batch of ideas
+	StageIdea     = "idea"     // one scenario idea
+	StageDocument = "document" // one attempt at an idea's context document
+	StageResponse = "response" // one attempt at the reply; accepted = a training example
+)
+
+// Settings are what a generation run is asked to do. They are stored with
+// the run, and a run's ID is derived from them, so running the same
+// command again continues the same run.
+type Settings struct {
+	Examples     int                `json:"examples"`
+	Seed         int64              `json:"seed"`
+	Output       string             `json:"output"`
+	Character    ethos.Character    `json:"character"`
+	Generate     config.Generate    `json:"generate"`
+	ConfigHash   string             `json:"config_hash"`
+	Weights      map[string]float64 `json:"weights,omitempty"`
+	Dedup        float64            `json:"dedup"` // near-duplicate Jaccard threshold
+	Limits       RunLimits          `json:"limits"`
+	PromptHashes map[string]string  `json:"prompt_versions"`
+}
+
+// RunLimits bound the work a run may do before it reports a shortfall.
+type RunLimits struct {
+	// MaxIdeaBatches is the most idea calls per category.
+	MaxIdeaBatches int `json:"max_idea_batches"`
+}
+
+// RunID derives the run's ID from its settings: the same settings give the
+// same run, so an interrupted run is continued by running it again.
+//
+// Only what shapes the data counts: the character, the stage settings, the
+// count, seed, output and prompt versions. A change elsewhere in ethos.yaml
+// (a budget, a price) continues the same run.
+func (s Settings) RunID() string {
+	b, err := json.Marshal(struct {
+		Examples  int
+		Seed      int64
+		Output    string
+		Character ethos.Character
+		Generate  config.Generate
+		Weights   map[string]float64
+		Dedup     float64
+		Prompts   map[string]string
+	}{s.Examples, s.Seed, s.Output, s.Character, s.Generate, s.Weights, s.Dedup, s.PromptHashes})
+	if err != nil {
+		panic("generate: encoding settings: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return "gen-" + hex.EncodeToString(sum[:6])
+}
+
+// ideaData is the payload of an idea item.
+type ideaData struct {
+	Category string `json:"category"`
+	Batch    int    `json:"batch"`
+	Idea
+}
+
+// batchData is the payload of an ideas item: one call for a batch.
+type batchData struct {
+	Category  string `json:"category"`
+	Batch     int    `json:"batch"`
+	Requested int    `json:"requested"`
+	Received  int    `json:"received"`
+	Model     string `json:"model"`
+	CallKey   string `json:"call_key,omitempty"`
+}
+
+// documentData is the payload of a document item.
+type documentData struct {
+	Document
+	Model      string           `json:"model"`
+	CallKey    string           `json:"call_key,omitempty"`
+	StopReason ethos.StopReason `json:"stop_reason,omitempty"`
+	Findings   []Finding        `json:"findings,omitempty"`
+}
+
+// responseData is the payload of a response item.
+type responseData struct {
+	Reply       string                `json:"reply"`
+	Model       string                `json:"model"`
+	CallKey     string                `json:"call_key,omitempty"`
+	StopReason  ethos.StopReason      `json:"stop_reason,omitempty"`
+	Findings    []Finding             `json:"findings,omitempty"`
+	TraitScores map[string]TraitScore `json:"trait_scores,omitempty"`
+	ReviewModel string                `json:"review_model,omitempty"`
+}
+
+// taskPayload travels with document and response tasks.
+type taskPayload struct {
+	IdeaID     int64  `json:"idea_id"`
+	DocumentID int64  `json:"document_id,omitempty"`
+	Attempt    int    `json:"attempt"`
+	Feedback   string `json:"feedback,omitempty"` // why the previous attempt was rejected
+}
+
+// batchPayload travels with ideas tasks.
+type batchPayload struct {
+	Category string `json:"category"`
+	Batch    int    `json:"batch"`
+	Want     int    `json:"want"`
+	Attempt  int    `json:"attempt"`
+	Feedback string `json:"feedback,omitempty"`
+}
+
+// Pipeline generates one dataset. Its task handlers run inside durable
+// jobs; Run drives them until the run has its examples or cannot get them.
+type Pipeline struct {
+	store     ethos.Store
+	completer ethos.Completer
+	settings  Settings
+	runID     string
+	docRules  ReviewRules // documents: length around the target
+	rules     ReviewRules // replies: length from generate.review
+
+	queue *jobs.Client
+
+	dedupMu   sync.Mutex
+	ideaDups  *Deduper
+	docDups   *Deduper
+	replyDups *Deduper
+}
+
+// NewPipeline returns a pipeline for settings whose model calls go through
+// completer (the middleware chain) and whose items live in store.
+func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings) *Pipeline {
+	if settings.Dedup <= 0 {
+		settings.Dedup = 0.7
+	}
+	if settings.Limits.MaxIdeaBatches <= 0 {
+		settings.Limits.MaxIdeaBatches = 50
+	}
+	g := settings.Generate
+	words := max(g.Documents.Pages, 1) * 500
+	return &Pipeline{
+		store:     store,
+		completer: completer,
+		settings:  settings,
+		runID:     settings.RunID(),
+		// A document may run from a quarter to three times its target
+		// length; shorter is a sketch, longer is a model that ran on.
+		docRules: ReviewRules{
+			MinWords:      words / 4,
+			MaxWords:      words * 3,
+			MaxTokens:     g.Documents.MaxTokens,
+			SystemPrompt:  settings.Character.SystemPrompt,
+			CharacterName: settings.Character.Name,
+		},
+		rules: ReviewRules{
+			MinWords:      g.Review.MinWords,
+			MaxWords:      g.Review.MaxWords,
+			MaxTokens:     g.Responses.MaxTokens,
+			SystemPrompt:  settings.Character.SystemPrompt,
+			CharacterName: settings.Character.Name,
+		},
+		ideaDups:  NewDeduper(settings.Dedup),
+		docDups:   NewDeduper(settings.Dedup),
+		replyDups: NewDeduper(settings.Dedup),
+	}
+}
+
+// RunID is the ID of the run this pipeline works on.
+func (p *Pipeline) RunID() string { return p.runID }
+
+// Tasks are the handlers to register with the job queue.
+func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
+	return map[string]jobs.TaskFunc{
+		TaskIdeas:    p.workIdeas,
+		TaskDocument: p.workDocument,
+		TaskResponse: p.workResponse,
+	}
+}
+
+// SetQueue gives the pipeline the queue its handlers enqueue the next
+// stage on. It must be called before the queue starts.
+func (p *Pipeline) SetQueue(q *jobs.Client) { p.queue = q }
+
+// active reports whether the run still wants work. Tasks of a finished run
+// (left in the queue when it stopped) do nothing.
+func (p *Pipeline) active(ctx context.Context) (bool, error) {
+	run, err := p.store.Run(ctx, p.runID)
+	if err != nil {
+		return false, err
+	}
+	return run.Status == ethos.RunRunning, nil
+}
+
+// call makes one model call for a stage, labelled for the ledger.
+func (p *Pipeline) call(ctx context.Context, stage, item string, model string, prompt Prompt, maxTokens int, temperature float64, stream bool) (ethos.Response, string, error) {
+	t := temperature
+	req := ethos.Request{
+		Model:       model,
+		System:      prompt.System,
+		Messages:    []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
+		MaxTokens:   maxTokens,
+		Temperature: &t,
+		Stream:      stream,
+		Metadata:    map[string]string{"run": p.runID, "stage": stage, "item": item},
+	}
+	resp, err := p.completer.Complete(ctx, req)
+	return resp, llm.Key(req), err
+}
+
+// stopRun records why the run cannot go on (a missing key, the budget…)
+// and returns err so that the job is cancelled.
+func (p *Pipeline) stopRun(ctx context.Context, err error) error {
+	if serr := p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, err.Error()); serr != nil {
+		return fmt.Errorf("%w (and recording it failed: %v)", err, serr)
+	}
+	return err
+}
+
+// failCall decides what a failed model call means for the item: errors
+// that another attempt could fix are returned as rejections (reject is
+// true); errors that stop the run stop it; the rest go back to the queue.
+func (p *Pipeline) failCall(ctx context.Context, err error) (reject bool, _ error) {
+	switch ethos.OutcomeOf(ethos.KindOf(err)) {
+	case ethos.Quarantine:
+		return true, nil
+	case ethos.Cancel:
+		return false, p.stopRun(ctx, err)
+	default: // Retry, Snooze: the job layer tries again
+		return false, err
+	}
+}
+
+// withFeedback adds the reason a previous attempt was rejected, and a
+// variation line, just before the output contract line, so the next
+// attempt is a different request that knows what to avoid.
+func withFeedback(text, feedback, variation string) string {
+	var extra []string
+	if variation != "" {
+		extra = append(extra, variation)
+	}
+	if feedback != "" {
+		extra = append(extra, "A previous attempt was rejected: "+feedback+". Write it again without that problem.")
+	}
+	if len(extra) == 0 {
+		return text
+	}
+	add := strings.Join(extra, "\n") + "\n"
+	if i := contractLine.FindStringIndex(text); i != nil {
+		return text[:i[0]] + add + text[i[0]:]
+	}
+	return strings.TrimRight(text, "\n") + "\n" + add
+}
+
+var contractLine = regexp.MustCompile(`(?m)^Output contract: ethos-[a-z]+/v\d+`)
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("generate: encoding %T: %v", v, err))
+	}
+	return b
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// categoryKey is a category's stable place in keys: its index and slug.
+func (p *Pipeline) categoryKey(name string) string {
+	for i, c := range p.settings.Character.Categories {
+		if c.Name == name {
+			return fmt.Sprintf("%02d-%s", i+1, slug(c.Name))
+		}
+	}
+	return slug(name)
+}
+
+func (p *Pipeline) category(name string) (ethos.Category, bool) {
+	for _, c := range p.settings.Character.Categories {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return ethos.Category{}, false
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,401 @@
+package generate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/jobs"
+)
+
+// maxAttempts is how many times an item is written before it is
+// quarantined.
+func (p *Pipeline) maxAttempts() int {
+	if n := p.settings.Generate.Review.MaxAttempts; n > 0 {
+		return n
+	}
+	return 3
+}
+
+func (p *Pipeline) enqueue(ctx context.Context, name, key string, payload any) error {
+	_, _, err := p.queue.Enqueue(ctx, jobs.Task{Name: name, RunID: p.runID, Key: key, Payload: mustJSON(payload)})
+	return err
+}
+
+func batchKey(catKey string, batch, attempt int) string {
+	return fmt.Sprintf("ideas/%s/%03d/%d", catKey, batch, attempt)
+}
+
+// workIdeas asks for one batch of ideas in one category and turns every
+// new, distinct idea into an item with its document task queued.
+func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
+	if ok, err := p.active(ctx); err != nil || !ok {
+		return err
+	}
+	var pl batchPayload
+	if err := json.Unmarshal(t.Payload, &pl); err != nil {
+		return ethos.Errorf(ethos.Invalid, "task %s: payload: %w", t.Key, err)
+	}
+	cat, ok := p.category(pl.Category)
+	if !ok {
+		return p.stopRun(ctx, ethos.Errorf(ethos.Config, "task %s: category %q is not in the character", t.Key, pl.Category))
+	}
+	g := p.settings.Generate
+	batch := &ethos.Item{RunID: p.runID, Stage: StageIdeas, Key: t.Key, Attempt: pl.Attempt, Status: ethos.ItemPending,
+		Data: mustJSON(batchData{Category: cat.Name, Batch: pl.Batch, Requested: pl.Want, Model: g.Ideas.Model})}
+	if _, err := p.store.PutItem(ctx, batch); err != nil {
+		return err
+	}
+	if batch.Status != ethos.ItemPending {
+		return nil // finished before an interruption
+	}
+
+	existing, err := p.ideaSummaries(ctx, cat.Name)
+	if err != nil {
+		return err
+	}
+	prompt := IdeasPrompt(p.settings.Character, cat, pl.Want, existing)
+	prompt.User = withFeedback(prompt.User, pl.Feedback, fmt.Sprintf("Batch: %d-%d", p.settings.Seed, pl.Batch))
+	resp, callKey, err := p.call(ctx, StageIdeas, t.Key, g.Ideas.Model, prompt, g.Ideas.MaxTokens, g.Ideas.Temperature, false)
+	if err == nil {
+		err = ethos.CheckStop(resp)
+	}
+	var ideas []Idea
+	if err == nil {
+		ideas, err = ParseIdeas(resp.Text, p.settings.Character.Traits, pl.Want)
+	}
+	var bd batchData
+	json.Unmarshal(batch.Data, &bd)
+	bd.CallKey = callKey
+	if err != nil {
+		reject, ferr := p.failCall(ctx, err)
+		if !reject {
+			return ferr
+		}
+		batch.Status, batch.Reason, batch.Data = ethos.ItemRejected, err.Error(), mustJSON(bd)
+		if pl.Attempt >= p.maxAttempts() {
+			batch.Status = ethos.ItemQuarantined
+		}
+		if err := p.store.UpdateItem(ctx, batch); err != nil {
+			return err
+		}
+		if batch.Status == ethos.ItemRejected {
+			next := pl
+			next.Attempt, next.Feedback = pl.Attempt+1, err.Error()
+			return p.enqueue(ctx, TaskIdeas, batchKey(p.categoryKey(cat.Name), pl.Batch, next.Attempt), next)
+		}
+		return nil
+	}
+
+	for i, idea := range ideas {
+		it := &ethos.Item{RunID: p.runID, Stage: StageIdea, ParentID: batch.ID, Attempt: 1,
+			Key:    fmt.Sprintf("idea/%s/%03d/%d", p.categoryKey(cat.Name), pl.Batch, i),
+			Status: ethos.ItemAccepted, Data: mustJSON(ideaData{Category: cat.Name, Batch: pl.Batch, Idea: idea})}
+		created, err := p.putDistinct(ctx, it, p.ideaDups, idea.Summary+"\n"+idea.Situation, "idea")
+		if err != nil {
+			return err
+		}
+		_ = created
+		if it.Status == ethos.ItemAccepted {
+			if err := p.enqueue(ctx, TaskDocument, docKey(it.Key, 1), taskPayload{IdeaID: it.ID, Attempt: 1}); err != nil {
+				return err
+			}
+		}
+	}
+	bd.Received = len(ideas)
+	batch.Status, batch.Data = ethos.ItemAccepted, mustJSON(bd)
+	if len(ideas) < pl.Want {
+		batch.Reason = fmt.Sprintf("short batch: %d of %d ideas", len(ideas), pl.Want)
+	}
+	return p.store.UpdateItem(ctx, batch)
+}
+
+// putDistinct stores a new item unless it is a near-duplicate of one the
+// run already accepted, in which case it is stored rejected with the
+// reason. An item that existed before (a resumed task) keeps its status.
+func (p *Pipeline) putDistinct(ctx context.Context, it *ethos.Item, dups *Deduper, text, what string) (bool, error) {
+	p.dedupMu.Lock()
+	defer p.dedupMu.Unlock()
+	if it.Status == ethos.ItemAccepted {
+		if dupOf, sim, isDup := dups.Check(text); isDup {
+			it.Status = ethos.ItemRejected
+			it.Reason = fmt.Sprintf("near-duplicate of %s #%d (similarity %.2f)", what, dupOf, sim)
+		}
+	}
+	created, err := p.store.PutItem(ctx, it)
+	if err != nil {
+		return false, err
+	}
+	if created && it.Status == ethos.ItemAccepted {
+		dups.Add(int(it.ID), text)
+	}
+	return created, nil
+}
+
+func docKey(ideaKey string, attempt int) string {
+	return fmt.Sprintf("doc/%s/%d", strings.TrimPrefix(ideaKey, "idea/"), attempt)
+}
+
+func respKey(ideaKey string, attempt int) string {
+	return fmt.Sprintf("resp/%s/%d", strings.TrimPrefix(ideaKey, "idea/"), attempt)
+}
+
+// workDocument writes one attempt at an idea's context document.
+func (p *Pipeline) workDocument(ctx context.Context, t jobs.Task) error {
+	if ok, err := p.active(ctx); err != nil || !ok {
+		return err
+	}
+	var pl taskPayload
+	if err := json.Unmarshal(t.Payload, &pl); err != nil {
+		return ethos.Errorf(ethos.Invalid, "task %s: payload: %w", t.Key, err)
+	}
+	idea, ideaItem, err := p.loadIdea(ctx, pl.IdeaID)
+	if err != nil || ideaItem.Status != ethos.ItemAccepted {
+		return err
+	}
+	cat, _ := p.category(idea.Category)
+	g := p.settings.Generate
+	doc := &ethos.Item{RunID: p.runID, Stage: StageDocument, Key: t.Key, ParentID: ideaItem.ID, Attempt: pl.Attempt,
+		Status: ethos.ItemPending, Data: mustJSON(documentData{Model: g.Documents.Model})}
+	if _, err := p.store.PutItem(ctx, doc); err != nil {
+		return err
+	}
+	if doc.Status == ethos.ItemPending {
+		prompt := DocumentPrompt(p.settings.Character, cat, idea.Idea, DocumentType(p.settings.Seed, ideaItem.Key), g.Documents.Pages*500)
+		prompt.User = withFeedback(prompt.User, pl.Feedback, "")
+		resp, callKey, err := p.call(ctx, StageDocument, t.Key, g.Documents.Model, prompt, g.Documents.MaxTokens, g.Documents.Temperature, g.Documents.Stream)
+		var d Document
+		if err == nil {
+			d, err = ParseDocument(resp.Text)
+		}
+		data := documentData{Document: d, Model: g.Documents.Model, CallKey: callKey, StopReason: resp.StopReason}
+		switch {
+		case err != nil:
+			reject, ferr := p.failCall(ctx, err)
+			if !reject {
+				return ferr
+			}
+			doc.Status, doc.Reason = ethos.ItemRejected, err.Error()
+		default:
+			data.Findings = p.docRules.Document(d, resp.StopReason)
+			if len(data.Findings) > 0 {
+				doc.Status, doc.Reason = ethos.ItemRejected, describeFindings(data.Findings)
+			} else {
+				doc.Status = ethos.ItemAccepted
+			}
+		}
+		doc.Data = mustJSON(data)
+		if doc.Status == ethos.ItemAccepted {
+			if dupOf, sim, isDup := p.docDups.CheckAndAdd(int(doc.ID), d.Body); isDup {
+				doc.Status, doc.Reason = ethos.ItemRejected, fmt.Sprintf("near-duplicate of document #%d (similarity %.2f)", dupOf, sim)
+			}
+		}
+		if err := p.store.UpdateItem(ctx, doc); err != nil {
+			return err
+		}
+	}
+	return p.afterDocument(ctx, ideaItem, doc)
+}
+
+// afterDocument queues what follows a document attempt: the reply for an
+// accepted one, another attempt for a rejected one, or quarantine for the
+// idea when the attempts are spent.
+func (p *Pipeline) afterDocument(ctx context.Context, ideaItem ethos.Item, doc *ethos.Item) error {
+	switch doc.Status {
+	case ethos.ItemAccepted:
+		return p.enqueue(ctx, TaskResponse, respKey(ideaItem.Key, 1), taskPayload{IdeaID: ideaItem.ID, DocumentID: doc.ID, Attempt: 1})
+	case ethos.ItemRejected:
+		if doc.Attempt < p.maxAttempts() {
+			return p.enqueue(ctx, TaskDocument, docKey(ideaItem.Key, doc.Attempt+1), taskPayload{IdeaID: ideaItem.ID, Attempt: doc.Attempt + 1, Feedback: doc.Reason})
+		}
+		return p.quarantine(ctx, ideaItem, doc, "document")
+	}
+	return nil
+}
+
+// quarantine gives up on an idea whose last attempt failed, keeping the
+// reason; the run tops up with a new idea.
+func (p *Pipeline) quarantine(ctx context.Context, ideaItem ethos.Item, last *ethos.Item, what string) error {
+	last.Status = ethos.ItemQuarantined
+	if err := p.store.UpdateItem(ctx, last); err != nil {
+		return err
+	}
+	ideaItem.Status = ethos.ItemQuarantined
+	ideaItem.Reason = fmt.Sprintf("%s failed %d attempts; last: %s", what, last.Attempt, last.Reason)
+	return p.store.UpdateItem(ctx, &ideaItem)
+}
+
+// workResponse writes one attempt at the in-character reply to a document
+// and reviews it; an accepted reply is a training example.
+func (p *Pipeline) workResponse(ctx context.Context, t jobs.Task) error {
+	if ok, err := p.active(ctx); err != nil || !ok {
+		return err
+	}
+	var pl taskPayload
+	if err := json.Unmarshal(t.Payload, &pl); err != nil {
+		return ethos.Errorf(ethos.Invalid, "task %s: payload: %w", t.Key, err)
+	}
+	_, ideaItem, err := p.loadIdea(ctx, pl.IdeaID)
+	if err != nil || ideaItem.Status != ethos.ItemAccepted {
+		return err
+	}
+	docItem, err := p.store.Item(ctx, pl.DocumentID)
+	if err != nil {
+		return err
+	}
+	var doc documentData
+	if err := json.Unmarshal(docItem.Data, &doc); err != nil {
+		return ethos.Errorf(ethos.Internal, "document %d: %w", docItem.ID, err)
+	}
+	g := p.settings.Generate
+	r := &ethos.Item{RunID: p.runID, Stage: StageResponse, Key: t.Key, ParentID: docItem.ID, Attempt: pl.Attempt,
+		Status: ethos.ItemPending, Data: mustJSON(responseData{Model: g.Responses.Model})}
+	if _, err := p.store.PutItem(ctx, r); err != nil {
+		return err
+	}
+	if r.Status == ethos.ItemPending {
+		if err := p.writeResponse(ctx, t.Key, doc.Body, pl.Feedback, r); err != nil {
+			return err
+		}
+	}
+	switch r.Status {
+	case ethos.ItemRejected:
+		if r.Attempt < p.maxAttempts() {
+			return p.enqueue(ctx, TaskResponse, respKey(ideaItem.Key, r.Attempt+1),
+				taskPayload{IdeaID: ideaItem.ID, DocumentID: docItem.ID, Attempt: r.Attempt + 1, Feedback: r.Reason})
+		}
+		return p.quarantine(ctx, ideaItem, r, "reply")
+	}
+	return nil
+}
+
+// writeResponse makes the reply call, reviews the reply and saves the
+// item as accepted or rejected. It returns an error only when the job
+// should be retried or the run stopped.
+func (p *Pipeline) writeResponse(ctx context.Context, key, document, feedback string, r *ethos.Item) error {
+	g := p.settings.Generate
+	prompt := ResponsePrompt(p.settings.Character, document)
+	prompt.System = withFeedback(prompt.System, feedback, "")
+	resp, callKey, err := p.call(ctx, StageResponse, key, g.Responses.Model, prompt, g.Responses.MaxTokens, g.Responses.Temperature, g.Responses.Stream)
+	var reply string
+	if err == nil {
+		reply, err = ParseResponse(resp.Text)
+	}
+	data := responseData{Reply: reply, Model: g.Responses.Model, CallKey: callKey, StopReason: resp.StopReason}
+	if err != nil {
+		reject, ferr := p.failCall(ctx, err)
+		if !reject {
+			return ferr
+		}
+		r.Status, r.Reason = ethos.ItemRejected, err.Error()
+	} else if data.Findings = p.rules.Reply(reply, resp.StopReason, resp.Usage.Out); len(data.Findings) > 0 {
+		r.Status, r.Reason = ethos.ItemRejected, describeFindings(data.Findings)
+	} else {
+		r.Status = ethos.ItemAccepted
+		if g.Review.LLM {
+			scores, reason, err := p.traitReview(ctx, key, document, reply)
+			if err != nil {
+				return err
+			}
+			data.TraitScores, data.ReviewModel = scores, g.Review.Model
+			if reason != "" {
+				r.Status, r.Reason = ethos.ItemRejected, reason
+			}
+		}
+	}
+	if r.Status == ethos.ItemAccepted {
+		if dupOf, sim, isDup := p.replyDups.CheckAndAdd(int(r.ID), reply); isDup {
+			r.Status, r.Reason = ethos.ItemRejected, fmt.Sprintf("near-duplicate of reply #%d (similarity %.2f)", dupOf, sim)
+		}
+	}
+	r.Data = mustJSON(data)
+	return p.store.UpdateItem(ctx, r)
+}
+
+// traitReview asks the review model to score the reply per trait. A reply
+// that does not parse is asked again with the reason, up to three times;
+// after that the reply is rejected for lack of a review — never given a
+// default score. reason is non-empty when the reply fails the review.
+func (p *Pipeline) traitReview(ctx context.Context, key, document, reply string) (map[string]TraitScore, string, error) {
+	g := p.settings.Generate
+	var lastErr error
+	for attempt := 1; attempt <= 3; attempt++ {
+		prompt := ReviewPrompt(p.settings.Character, document, reply)
+		if lastErr != nil {
+			prompt.User = withFeedback(prompt.User, "your reply could not be parsed ("+lastErr.Error()+")", "")
+		}
+		t := 0.0
+		resp, err := p.completer.Complete(ctx, ethos.Request{Model: g.Review.Model, System: prompt.System,
+			Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
+			MaxTokens: 1024, Temperature: &t,
+			Metadata: map[string]string{"run": p.runID, "stage": "review", "item": key}})
+		if err == nil {
+			err = ethos.CheckStop(resp)
+		}
+		if err != nil {
+			if reject, ferr := p.failCall(ctx, err); !reject {
+				return nil, "", ferr
+			}
+			lastErr = err
+			continue
+		}
+		scores, err := ParseReview(resp.Text, p.settings.Character.Traits)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var low []string
+		for _, tr := range p.settings.Character.Traits {
+			if s := scores[tr.Name]; s.Score < g.Review.MinTraitScore {
+				low = append(low, fmt.Sprintf("%s scored %d (< %d): %s", tr.Name, s.Score, g.Review.MinTraitScore, s.Reason))
+			}
+		}
+		if len(low) > 0 {
+			return scores, "trait review: " + strings.Join(low, "; "), nil
+		}
+		return scores, "", nil
+	}
+	return nil, fmt.Sprintf("trait review failed 3 times: %v", lastErr), nil
+}
+
+func (p *Pipeline) loadIdea(ctx context.Context, id int64) (ideaData, ethos.Item, error) {
+	it, err := p.store.Item(ctx, id)
+	if err != nil {
+		return ideaData{}, it, err
+	}
+	var d ideaData
+	if err := json.Unmarshal(it.Data, &d); err != nil {
+		return d, it, ethos.Errorf(ethos.Internal, "idea %d: %w", id, err)
+	}
+	return d, it, nil
+}
+
+// ideaSummaries lists the summaries of the ideas accepted so far in a
+// category, for the model to avoid.
+func (p *Pipeline) ideaSummaries(ctx context.Context, category string) ([]string, error) {
+	items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdea, Status: ethos.ItemAccepted})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, it := range items {
+		var d ideaData
+		if json.Unmarshal(it.Data, &d) == nil && d.Category == category {
+			out = append(out, d.Summary)
+		}
+	}
+	return out, nil
+}
+
+func describeFindings(fs []Finding) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = f.Rule
+		if f.Detail != "" {
+			parts[i] += ": " + f.Detail
+		}
+	}
+	return strings.Join(parts, "; ")
+}

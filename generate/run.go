@@ -1,0 +1,283 @@
+package generate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// ErrRunCompleted is returned by Begin for a run that has already
+// produced its dataset.
+var ErrRunCompleted = errors.New("run already completed")
+
+// Begin creates the pipeline's run, or takes up the same run where an
+// earlier process left it. It reports whether the run was resumed.
+func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
+	run, err := p.store.Run(ctx, p.runID)
+	switch {
+	case ethos.KindOf(err) == ethos.NotFound:
+		return false, p.store.CreateRun(ctx, &ethos.Run{
+			ID: p.runID, Kind: "generate", Status: ethos.RunRunning,
+			ConfigHash: p.settings.ConfigHash, CharacterHash: CharacterHash(p.settings.Character),
+			Params: mustJSON(p.settings),
+		})
+	case err != nil:
+		return false, err
+	case run.Status == ethos.RunCompleted:
+		return true, ErrRunCompleted
+	}
+	if run.Status != ethos.RunRunning {
+		if err := p.store.SetRunStatus(ctx, p.runID, ethos.RunRunning, ""); err != nil {
+			return true, err
+		}
+	}
+	return true, p.reloadDuplicates(ctx)
+}
+
+// reloadDuplicates refills the near-duplicate indexes from what a resumed
+// run has already accepted.
+func (p *Pipeline) reloadDuplicates(ctx context.Context) error {
+	for _, src := range []struct {
+		stage string
+		dups  *Deduper
+		text  func(json.RawMessage) string
+	}{
+		{StageIdea, p.ideaDups, func(raw json.RawMessage) string {
+			var d ideaData
+			json.Unmarshal(raw, &d)
+			return d.Summary + "\n" + d.Situation
+		}},
+		{StageDocument, p.docDups, func(raw json.RawMessage) string {
+			var d documentData
+			json.Unmarshal(raw, &d)
+			return d.Body
+		}},
+		{StageResponse, p.replyDups, func(raw json.RawMessage) string {
+			var d responseData
+			json.Unmarshal(raw, &d)
+			return d.Reply
+		}},
+	} {
+		items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: src.stage, Status: ethos.ItemAccepted})
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			src.dups.Add(int(it.ID), src.text(it.Data))
+		}
+	}
+	return nil
+}
+
+// CharacterHash identifies a character's content, for provenance.
+func CharacterHash(ch ethos.Character) string {
+	b, _ := json.Marshal(ch)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Progress is a snapshot of a run for progress displays.
+type Progress struct {
+	RunID    string
+	Target   int
+	Examples int // accepted examples counting toward the target
+	// Stages counts items per stage and status.
+	Stages  map[string]map[ethos.ItemStatus]int
+	Elapsed time.Duration
+}
+
+// Shortfall is the error of a run that stopped before reaching its target.
+type Shortfall struct {
+	Target, Got int
+	PerCategory map[string][2]int // category → {got, planned} for short ones
+	Why         string
+}
+
+func (s *Shortfall) Error() string {
+	var short []string
+	for _, name := range sortedKeys(s.PerCategory) {
+		v := s.PerCategory[name]
+		short = append(short, fmt.Sprintf("%s %d/%d", name, v[0], v[1]))
+	}
+	return fmt.Sprintf("shortfall: %d of %d examples (%s); short categories: %s", s.Got, s.Target, s.Why, strings.Join(short, ", "))
+}
+
+// tick is how often Drive looks at the run.
+const tick = 250 * time.Millisecond
+
+// idleTicksBeforeShortfall is how many looks at an idle queue with nothing
+// left to ask for it takes to declare a shortfall.
+const idleTicksBeforeShortfall = 3
+
+// Drive plans the run and keeps it supplied with idea batches until every
+// category has its examples, the run fails (a missing key, the budget), or
+// nothing more can be done (a shortfall, reported as *Shortfall). progress,
+// if not nil, is called on every look.
+func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
+	start := time.Now()
+	quotas := PlanCategories(p.settings.Character.Categories, p.settings.Examples, p.settings.Weights)
+	enqueued := map[string]int{} // batch key → ideas wanted, until its item appears
+	idle := 0
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		run, err := p.store.Run(ctx, p.runID)
+		if err != nil {
+			return err
+		}
+		if run.Status == ethos.RunFailed {
+			return ethos.Errorf(ethos.Config, "run %s stopped: %s", p.runID, run.Error)
+		}
+		st, err := p.state(ctx, quotas, enqueued)
+		if err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(Progress{RunID: p.runID, Target: p.settings.Examples, Examples: st.counted, Stages: st.stages, Elapsed: time.Since(start)})
+		}
+		if st.counted >= p.settings.Examples {
+			return nil
+		}
+		added, err := p.topUp(ctx, quotas, st, enqueued)
+		if err != nil {
+			return err
+		}
+		busy, err := p.queue.Busy(ctx)
+		if err != nil {
+			return err
+		}
+		if added == 0 && !busy {
+			idle++
+		} else {
+			idle = 0
+		}
+		if idle >= idleTicksBeforeShortfall {
+			sf := &Shortfall{Target: p.settings.Examples, Got: st.counted, PerCategory: map[string][2]int{},
+				Why: fmt.Sprintf("idea batches exhausted (%d per category) after rejections", p.settings.Limits.MaxIdeaBatches)}
+			for name, q := range quotas {
+				if st.examples[name] < q {
+					sf.PerCategory[name] = [2]int{st.examples[name], q}
+				}
+			}
+			p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, sf.Error())
+			return sf
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// runState is what Drive needs to know about the run's items.
+type runState struct {
+	stages       map[string]map[ethos.ItemStatus]int
+	ideas        map[string]int // category → ideas accepted (done or in flight)
+	examples     map[string]int // category → accepted replies
+	pendingWant  map[string]int // category → ideas asked for but not yet answered
+	batches      map[string]int // category → next batch number
+	counted      int            // examples toward the target: min(got, quota) per category
+	categoryOfCK map[string]string
+}
+
+func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued map[string]int) (runState, error) {
+	st := runState{stages: map[string]map[ethos.ItemStatus]int{}, ideas: map[string]int{}, examples: map[string]int{},
+		pendingWant: map[string]int{}, batches: map[string]int{}, categoryOfCK: map[string]string{}}
+	for _, c := range p.settings.Character.Categories {
+		st.categoryOfCK[p.categoryKey(c.Name)] = c.Name
+	}
+	counts, err := p.store.CountItems(ctx, p.runID)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range counts {
+		if st.stages[c.Stage] == nil {
+			st.stages[c.Stage] = map[ethos.ItemStatus]int{}
+		}
+		st.stages[c.Stage][c.Status] = c.Count
+	}
+	// Keys carry the category: "<stage>/<category key>/<batch>/…".
+	catOf := func(key string) (string, int) {
+		parts := strings.Split(key, "/")
+		if len(parts) < 3 {
+			return "", 0
+		}
+		var batch int
+		fmt.Sscanf(parts[2], "%d", &batch)
+		return st.categoryOfCK[parts[1]], batch
+	}
+	note := func(cat string, batch int) {
+		if batch+1 > st.batches[cat] {
+			st.batches[cat] = batch + 1
+		}
+	}
+	batchItems, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdeas})
+	if err != nil {
+		return st, err
+	}
+	for _, it := range batchItems {
+		cat, batch := catOf(it.Key)
+		note(cat, batch)
+		delete(enqueued, it.Key)
+		if it.Status == ethos.ItemPending {
+			var bd batchData
+			json.Unmarshal(it.Data, &bd)
+			st.pendingWant[cat] += bd.Requested
+		}
+	}
+	for key, want := range enqueued {
+		cat, batch := catOf(key)
+		note(cat, batch)
+		st.pendingWant[cat] += want
+	}
+	ideas, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdea, Status: ethos.ItemAccepted})
+	if err != nil {
+		return st, err
+	}
+	for _, it := range ideas {
+		cat, _ := catOf(it.Key)
+		st.ideas[cat]++
+	}
+	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageResponse, Status: ethos.ItemAccepted})
+	if err != nil {
+		return st, err
+	}
+	for _, it := range replies {
+		cat, _ := catOf(it.Key)
+		st.examples[cat]++
+	}
+	for name, q := range quotas {
+		st.counted += min(st.examples[name], q)
+	}
+	return st, nil
+}
+
+// topUp asks for more ideas in every category whose accepted and
+// requested ideas fall short of its quota. It returns how many batches it
+// queued.
+func (p *Pipeline) topUp(ctx context.Context, quotas map[string]int, st runState, enqueued map[string]int) (int, error) {
+	perCall := max(p.settings.Generate.Ideas.PerCall, 1)
+	added := 0
+	for _, name := range sortedKeys(quotas) {
+		need := quotas[name] - st.ideas[name] - st.pendingWant[name]
+		if need <= 0 || st.batches[name] >= p.settings.Limits.MaxIdeaBatches {
+			continue
+		}
+		pl := batchPayload{Category: name, Batch: st.batches[name], Want: min(perCall, need), Attempt: 1}
+		key := batchKey(p.categoryKey(name), pl.Batch, 1)
+		if err := p.enqueue(ctx, TaskIdeas, key, pl); err != nil {
+			return added, err
+		}
+		enqueued[key] = pl.Want
+		added++
+	}
+	return added, nil
+}
