@@ -136,8 +136,12 @@ type Sandbox struct {
 	Latency       time.Duration   `json:"latency"`
 	Jitter        time.Duration   `json:"jitter"`
 	CutStreamRate float64         `json:"cut_stream_rate"` // probability a stream breaks mid-way
-	RPM           int             `json:"rpm"`             // 0 means unlimited
-	TPM           int             `json:"tpm"`             // 0 means unlimited
+	// Defects are the probabilities of the flaws the sandbox writes into
+	// ethos's own generation outputs (placeholder, chatter, truncate,
+	// duplicate, offformat, persona, short), so review and retries run.
+	Defects map[string]float64 `json:"defects,omitempty"`
+	RPM     int                `json:"rpm"` // 0 means unlimited
+	TPM     int                `json:"tpm"` // 0 means unlimited
 }
 
 // defaults returns every built-in setting except the character, which a

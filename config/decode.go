@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,6 +192,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"latency":         d.duration(&s.Latency),
 			"jitter":          d.duration(&s.Jitter),
 			"cut_stream_rate": d.float(&s.CutStreamRate),
+			"defects":         func(v *yaml.Node, path string) { d.defects(v, path, &s.Defects) },
 			"rpm":             d.integer(&s.RPM),
 			"tpm":             d.integer(&s.TPM),
 		}),
@@ -296,6 +298,24 @@ func (d *decoder) errorRates(v *yaml.Node, path string, rates map[int]float64) {
 		rate := rates[status]
 		d.float(&rate)(v, path)
 		rates[status] = rate
+	})
+}
+
+// SandboxDefects are the defect names sandbox.defects accepts.
+var SandboxDefects = []string{"placeholder", "chatter", "truncate", "duplicate", "offformat", "persona", "short"}
+
+func (d *decoder) defects(v *yaml.Node, path string, defects *map[string]float64) {
+	d.entries(v, path, func(key *yaml.Node, v *yaml.Node, path string) {
+		if !slices.Contains(SandboxDefects, key.Value) {
+			d.add(key.Line, path, "unknown defect %s; known: %s", quote(key.Value), strings.Join(SandboxDefects, ", "))
+			return
+		}
+		if *defects == nil {
+			*defects = map[string]float64{}
+		}
+		rate := (*defects)[key.Value]
+		d.float(&rate)(v, path)
+		(*defects)[key.Value] = rate
 	})
 }
 

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,6 +104,9 @@ func (d *decoder) validate(c *Config) {
 	d.nonNegativeDuration("sandbox.latency", int64(s.Latency))
 	d.nonNegativeDuration("sandbox.jitter", int64(s.Jitter))
 	d.probability("sandbox.cut_stream_rate", s.CutStreamRate)
+	for _, name := range slices.Sorted(maps.Keys(s.Defects)) {
+		d.probability(join("sandbox.defects", name), s.Defects[name])
+	}
 	d.atLeast("sandbox.rpm", s.RPM, 0)
 	d.atLeast("sandbox.tpm", s.TPM, 0)
 }
