@@ -1,0 +1,154 @@
+package anthropic
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pb33f/jsonschema/v6"
+	"github.com/pb33f/libopenapi"
+	"github.com/pb33f/libopenapi-validator/config"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// specPath finds the OpenAPI spec that ships inside the SDK module the
+// build uses, so the check follows go.mod when the SDK is upgraded.
+func specPath(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-json", "github.com/anthropics/anthropic-sdk-go/v2").Output()
+	if err != nil {
+		t.Fatalf("go list the SDK module: %v", err)
+	}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		t.Fatalf("go list gave no module directory: %v %s", err, out)
+	}
+	return filepath.Join(mod.Dir, "scripts", "mock-spec.json.gz")
+}
+
+// TestRequestsMatchOfficialSpec captures the bodies the adapter sends for
+// JSON and streamed calls and validates them against the POST /v1/messages
+// request schema of the spec bundled with anthropic-sdk-go.
+func TestRequestsMatchOfficialSpec(t *testing.T) {
+	t.Parallel()
+	f, err := os.Open(specPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec = onlyMessagesPath(t, spec)
+	doc, err := libopenapi.NewDocument(spec)
+	if err != nil {
+		t.Fatalf("parse spec: %v", err)
+	}
+	v, errs := validator.NewValidator(doc, config.WithRegexEngine(ecmaRegexp))
+	if len(errs) > 0 {
+		t.Fatalf("build validator: %v", errs)
+	}
+
+	var (
+		mu     sync.Mutex
+		bodies [][]byte
+	)
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, body)
+		mu.Unlock()
+		if bytes.Contains(body, []byte(`"stream":true`)) {
+			writeSSE(w, streamFrames)
+			return
+		}
+		w.Header().Set("content-type", "application/json")
+		io.WriteString(w, messageJSON)
+	})
+	minimal := ethos.Request{Model: "claude-haiku-4-5", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "x"}}, MaxTokens: 1}
+	for _, req := range []ethos.Request{sampleRequest(), minimal} {
+		for _, stream := range []bool{false, true} {
+			req.Stream = stream
+			if _, err := c.Complete(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(bodies) != 4 {
+		t.Fatalf("captured %d bodies, want 4", len(bodies))
+	}
+	bv := v.GetRequestBodyValidator()
+	for _, body := range bodies {
+		r, _ := http.NewRequest(http.MethodPost, "https://api.anthropic.com/v1/messages", bytes.NewReader(body))
+		r.Header.Set("content-type", "application/json")
+		if ok, verrs := bv.ValidateRequestBody(r); !ok {
+			var msgs []string
+			for _, e := range verrs {
+				msgs = append(msgs, e.Error())
+				for _, se := range e.SchemaValidationErrors {
+					msgs = append(msgs, "  "+se.Reason+" at "+se.FieldPath)
+				}
+			}
+			t.Errorf("body %s violates the spec:\n%s", body, strings.Join(msgs, "\n"))
+		}
+	}
+
+	// The check must be able to fail: a field the spec does not know.
+	bad, _ := http.NewRequest(http.MethodPost, "https://api.anthropic.com/v1/messages",
+		strings.NewReader(`{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}],"temperature":0.5}`))
+	bad.Header.Set("content-type", "application/json")
+	if ok, _ := bv.ValidateRequestBody(bad); ok {
+		t.Error("the validator accepted a body with an unknown field; the check proves nothing")
+	}
+}
+
+// onlyMessagesPath drops every path but POST /v1/messages: the validator
+// compiles the schema of each operation up front, and the full spec has
+// hundreds of them.
+func onlyMessagesPath(t *testing.T, spec []byte) []byte {
+	t.Helper()
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var paths map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(doc["paths"], &paths); err != nil {
+		t.Fatal(err)
+	}
+	post, ok := paths["/v1/messages"]["post"]
+	if !ok {
+		t.Fatal("the spec has no POST /v1/messages")
+	}
+	doc["paths"], _ = json.Marshal(map[string]map[string]json.RawMessage{"/v1/messages": {"post": post}})
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// uEscape is an ECMAScript \uXXXX escape, which the spec's patterns use and
+// Go's RE2 syntax spells \x{XXXX}.
+var uEscape = regexp.MustCompile(`\\u([0-9a-fA-F]{4})`)
+
+// ecmaRegexp compiles the spec's ECMAScript patterns with Go's regexp.
+func ecmaRegexp(pattern string) (jsonschema.Regexp, error) {
+	return regexp.Compile(uEscape.ReplaceAllString(pattern, `\x{$1}`))
+}
