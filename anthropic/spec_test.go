@@ -17,8 +17,8 @@ import (
 
 	"github.com/pb33f/jsonschema/v6"
 	"github.com/pb33f/libopenapi"
-	"github.com/pb33f/libopenapi-validator/config"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
 
 	"github.com/ethos-toolkit/ethos"
 )
