@@ -47,7 +47,10 @@ func readDocSpec(p Prompt, r *rand.Rand) docSpec {
 	s.theme = themeFor(category)
 
 	idea := user
-	summary, _ := label(user, "Summary")
+	summary, ok := label(user, "Scenario")
+	if !ok {
+		summary, _ = label(user, "Summary")
+	}
 	situation, ok := label(user, "Situation")
 	if ok {
 		idea = summary + "\n" + situation

@@ -33,7 +33,10 @@ func readIdeaSpec(p Prompt) ideaSpec {
 	}
 	n = min(n, 50)
 	category, _ := label(text, "Category")
-	desc, _ := label(text, "Description")
+	desc, ok := label(text, "Category description")
+	if !ok {
+		desc, _ = label(text, "Description")
+	}
 	th := themeFor(category + " " + desc)
 	hard := th.hard
 	for _, name := range []string{"Hard case", "Hard"} {
@@ -129,11 +132,11 @@ func newIdea(r *rand.Rand, spec ideaSpec, first string) idea {
 	case 0:
 		summary = fmt.Sprintf("%s, %s in %s, needs help with %s %s", first, role, city, sc.topic, pick(r, timeframes))
 	case 1:
-		summary = fmt.Sprintf("%s (%s) is stuck on %s and wants a way forward", first, role, sc.topic)
+		summary = fmt.Sprintf("%s %s (%s) is stuck on %s and wants a way forward", first, surname, role, sc.topic)
 	case 2:
 		summary = fmt.Sprintf("%s from %s, %s, asks about %s", first+" "+surname, city, role, sc.topic)
 	default:
-		summary = capitalize(fmt.Sprintf("%s %s weighs what to do about %s", role, first, sc.topic))
+		summary = fmt.Sprintf("%s, %s in %s, weighs what to do about %s", first, role, city, sc.topic)
 	}
 	if len(summary) > 200 {
 		summary = summary[:200]
