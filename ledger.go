@@ -67,6 +67,7 @@ type CallStore interface {
 // default; every implementation passes the same conformance suite.
 type Store interface {
 	CallStore
+	RunStore
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) ethos.Store) {
 		{"ConcurrentRecordCall", testConcurrentRecord},
 		{"Ping", testPing},
 	}
+	tests = append(tests, runTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
