@@ -50,27 +50,27 @@ type Generate struct {
 
 // Ideas configures the stage that proposes training scenarios per category.
 type Ideas struct {
-	Model       string  `json:"model"`
-	PerCall     int     `json:"per_call"` // ideas asked for in one call
-	MaxTokens   int     `json:"max_tokens"`
-	Temperature float64 `json:"temperature"`
+	Model       string   `json:"model"`
+	PerCall     int      `json:"per_call"` // ideas asked for in one call
+	MaxTokens   int      `json:"max_tokens"`
+	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
 }
 
 // Documents configures the stage that writes a context document (memo,
 // email, report…) for each idea.
 type Documents struct {
-	Model       string  `json:"model"`
-	Pages       int     `json:"pages"` // about 500 words a page
-	MaxTokens   int     `json:"max_tokens"`
-	Temperature float64 `json:"temperature"`
-	Stream      bool    `json:"stream"`
+	Model       string   `json:"model"`
+	Pages       int      `json:"pages"` // about 500 words a page
+	MaxTokens   int      `json:"max_tokens"`
+	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
+	Stream      bool     `json:"stream"`
 }
 
 // Responses configures the stage that writes the ideal in-character reply.
 type Responses struct {
-	Model       string  `json:"model"`
-	MaxTokens   int     `json:"max_tokens"`
-	Temperature float64 `json:"temperature"`
+	Model       string   `json:"model"`
+	MaxTokens   int      `json:"max_tokens"`
+	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
 	// IncludeSystem puts the character's system prompt into every training
 	// record; without it the model must learn the character unprompted.
 	IncludeSystem bool `json:"include_system"`
@@ -110,12 +110,12 @@ const (
 
 // Eval configures the comparison of models by a pairwise judge.
 type Eval struct {
-	Judge        string  `json:"judge"`
-	Prompts      int     `json:"prompts"` // held-out prompts
-	Samples      int     `json:"samples"` // answers per prompt and model
-	MaxTokens    int     `json:"max_tokens"`
-	Temperature  float64 `json:"temperature"`
-	SystemPrompt string  `json:"system_prompt"` // WithSystemPrompt or WithoutSystemPrompt
+	Judge        string   `json:"judge"`
+	Prompts      int      `json:"prompts"` // held-out prompts
+	Samples      int      `json:"samples"` // answers per prompt and model
+	MaxTokens    int      `json:"max_tokens"`
+	Temperature  *float64 `json:"temperature,omitempty"` // nil: the provider's default
+	SystemPrompt string   `json:"system_prompt"`         // WithSystemPrompt or WithoutSystemPrompt
 }
 
 // Budget caps spending on model calls.
@@ -155,22 +155,19 @@ func defaults() *Config {
 			Examples: 50,
 			Output:   "data/agora.jsonl",
 			Ideas: Ideas{
-				Model:       "anthropic/claude-sonnet-4-5",
-				PerCall:     5,
-				MaxTokens:   4000,
-				Temperature: 1.0,
+				Model:     "anthropic/claude-sonnet-4-5",
+				PerCall:   5,
+				MaxTokens: 4000,
 			},
 			Documents: Documents{
-				Model:       "anthropic/claude-sonnet-4-5",
-				Pages:       2,
-				MaxTokens:   8000,
-				Temperature: 1.0,
-				Stream:      true,
+				Model:     "anthropic/claude-sonnet-4-5",
+				Pages:     2,
+				MaxTokens: 8000,
+				Stream:    true,
 			},
 			Responses: Responses{
 				Model:         "anthropic/claude-opus-4-1",
 				MaxTokens:     4000,
-				Temperature:   0.7,
 				IncludeSystem: true,
 				Stream:        true,
 			},
@@ -199,7 +196,6 @@ func defaults() *Config {
 			Prompts:      50,
 			Samples:      1,
 			MaxTokens:    400,
-			Temperature:  0.7,
 			SystemPrompt: WithSystemPrompt,
 		},
 		Budget:  Budget{MaxUSD: 25},

@@ -153,10 +153,10 @@ func TestParse(t *testing.T) {
 			want(func(c *config.Config) {
 				g := &c.Generate
 				g.Seed, g.Examples, g.Output = -7, 16, "out/x.jsonl"
-				g.Ideas = config.Ideas{Model: "openai/gpt-4.1", PerCall: 3, MaxTokens: 1000, Temperature: 0}
+				g.Ideas = config.Ideas{Model: "openai/gpt-4.1", PerCall: 3, MaxTokens: 1000, Temperature: ptr(0.0)}
 				g.Documents.Pages, g.Documents.Stream = 1, false
 				g.Responses.Model = "together/meta-llama/Llama-3.3-70B-Instruct-Turbo"
-				g.Responses.Temperature, g.Responses.IncludeSystem = 2, false
+				g.Responses.Temperature, g.Responses.IncludeSystem = ptr(2.0), false
 				g.Review.LLM, g.Review.MinTraitScore, g.Review.MinWords, g.Review.MaxWords = true, 5, 0, 10
 			}),
 		},
@@ -764,3 +764,5 @@ func TestHash(t *testing.T) {
 		t.Error("Hash ignores trait definitions")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

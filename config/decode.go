@@ -138,19 +138,19 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"model":       d.str(&g.Ideas.Model),
 				"per_call":    d.integer(&g.Ideas.PerCall),
 				"max_tokens":  d.integer(&g.Ideas.MaxTokens),
-				"temperature": d.float(&g.Ideas.Temperature),
+				"temperature": d.optFloat(&g.Ideas.Temperature),
 			}),
 			"documents": d.section(fields{
 				"model":       d.str(&g.Documents.Model),
 				"pages":       d.integer(&g.Documents.Pages),
 				"max_tokens":  d.integer(&g.Documents.MaxTokens),
-				"temperature": d.float(&g.Documents.Temperature),
+				"temperature": d.optFloat(&g.Documents.Temperature),
 				"stream":      d.boolean(&g.Documents.Stream),
 			}),
 			"responses": d.section(fields{
 				"model":          d.str(&g.Responses.Model),
 				"max_tokens":     d.integer(&g.Responses.MaxTokens),
-				"temperature":    d.float(&g.Responses.Temperature),
+				"temperature":    d.optFloat(&g.Responses.Temperature),
 				"include_system": d.boolean(&g.Responses.IncludeSystem),
 				"stream":         d.boolean(&g.Responses.Stream),
 			}),
@@ -181,7 +181,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"prompts":       d.integer(&e.Prompts),
 			"samples":       d.integer(&e.Samples),
 			"max_tokens":    d.integer(&e.MaxTokens),
-			"temperature":   d.float(&e.Temperature),
+			"temperature":   d.optFloat(&e.Temperature),
 			"system_prompt": d.str(&e.SystemPrompt),
 		}),
 		"budget": d.section(fields{"max_usd": d.float(&c.Budget.MaxUSD)}),
@@ -477,6 +477,22 @@ func (d *decoder) integer(p *int) setter {
 		// (tokens × examples) must not overflow.
 		if n, ok := d.parseInt(v, path, math.MinInt32, math.MaxInt32); ok {
 			*p = int(n)
+		}
+	}
+}
+
+// optFloat sets *p to a new float; null leaves it nil (the default).
+func (d *decoder) optFloat(p **float64) setter {
+	return func(v *yaml.Node, path string) {
+		if isNull(v) {
+			*p = nil
+			return
+		}
+		var f float64
+		before := len(d.errs)
+		d.float(&f)(v, path)
+		if len(d.errs) == before {
+			*p = &f
 		}
 	}
 }

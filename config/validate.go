@@ -252,9 +252,9 @@ func (d *decoder) intBetween(path string, n, lo, hi int) {
 	}
 }
 
-func (d *decoder) temperature(path string, t float64) {
-	if t < 0 || t > 2 {
-		d.fail(path, "must be between 0 and 2, got %g", t)
+func (d *decoder) temperature(path string, t *float64) {
+	if t != nil && (*t < 0 || *t > 2) {
+		d.fail(path, "must be between 0 and 2, got %g", *t)
 	}
 }
 

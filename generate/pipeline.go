@@ -215,14 +215,14 @@ func (p *Pipeline) active(ctx context.Context) (bool, error) {
 }
 
 // call makes one model call for a stage, labelled for the ledger.
-func (p *Pipeline) call(ctx context.Context, stage, item string, model string, prompt Prompt, maxTokens int, temperature float64, stream bool) (ethos.Response, string, error) {
-	t := temperature
+// A nil temperature leaves sampling to the provider's default.
+func (p *Pipeline) call(ctx context.Context, stage, item string, model string, prompt Prompt, maxTokens int, temperature *float64, stream bool) (ethos.Response, string, error) {
 	req := ethos.Request{
 		Model:       model,
 		System:      prompt.System,
 		Messages:    []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
 		MaxTokens:   maxTokens,
-		Temperature: &t,
+		Temperature: temperature,
 		Stream:      stream,
 		Metadata:    map[string]string{"run": p.runID, "stage": stage, "item": item},
 	}

@@ -326,11 +326,10 @@ func (p *Pipeline) traitReview(ctx context.Context, key, document, reply string)
 		if lastErr != nil {
 			prompt.User = withFeedback(prompt.User, "your reply could not be parsed ("+lastErr.Error()+")", "")
 		}
-		t := 0.0
 		resp, err := p.completer.Complete(ctx, ethos.Request{Model: g.Review.Model, System: prompt.System,
 			Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
-			MaxTokens: 1024, Temperature: &t,
-			Metadata: map[string]string{"run": p.runID, "stage": "review", "item": key}})
+			MaxTokens: 1024,
+			Metadata:  map[string]string{"run": p.runID, "stage": "review", "item": key}})
 		if err == nil {
 			err = ethos.CheckStop(resp)
 		}

@@ -192,7 +192,8 @@ func (p *project) startSandbox() (string, error) {
 	}
 	sb := p.cfg.Sandbox
 	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", sandbox.Options{
-		Seed: sb.Seed,
+		Seed:    sb.Seed,
+		Defects: sb.Defects,
 		Faults: sandbox.Faults{
 			ErrorRates:    sb.ErrorRates,
 			LatencyMean:   sb.Latency,
