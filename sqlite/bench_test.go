@@ -1,13 +1,16 @@
 package sqlite_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/sqlite"
 )
 
 // benchCall is a typical ledger row: a few hundred bytes of request and
@@ -98,4 +101,144 @@ func BenchmarkCachedResponse(b *testing.B) {
 		i++
 	}
 	reportCallsPerSecond(b)
+}
+
+// benchItem is a typical stage item: a document of a few hundred bytes.
+func benchItem(run, key string) *ethos.Item {
+	return &ethos.Item{
+		RunID: run, Stage: "document", Key: key, Attempt: 1,
+		Data: json.RawMessage(`{"idea":"A user asks for help with a hard decision about a friend.","text":"` +
+			strings.Repeat("A paragraph of a generated document. ", 8) + `"}`),
+	}
+}
+
+func reportItemsPerSecond(b *testing.B, perOp int) {
+	b.ReportMetric(float64(b.N*perOp)/b.Elapsed().Seconds(), "items/s")
+}
+
+func BenchmarkPutItem(b *testing.B) {
+	setup := func(b *testing.B) *sqlite.DB {
+		db := openTemp(b)
+		if err := db.CreateRun(b.Context(), &ethos.Run{ID: "bench", Kind: "generate"}); err != nil {
+			b.Fatal(err)
+		}
+		return db
+	}
+	b.Run("new", func(b *testing.B) {
+		db := setup(b)
+		ctx := b.Context()
+		i := 0
+		for b.Loop() {
+			if _, err := db.PutItem(ctx, benchItem("bench", fmt.Sprintf("doc/%d", i))); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		reportItemsPerSecond(b, 1)
+	})
+	// existing puts keys that are all taken, as a resumed run does for
+	// everything it made before it stopped.
+	b.Run("existing", func(b *testing.B) {
+		db := setup(b)
+		ctx := b.Context()
+		const keys = 1000
+		for i := range keys {
+			if _, err := db.PutItem(ctx, benchItem("bench", fmt.Sprintf("doc/%d", i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i := 0
+		for b.Loop() {
+			created, err := db.PutItem(ctx, benchItem("bench", fmt.Sprintf("doc/%d", i%keys)))
+			if err != nil || created {
+				b.Fatalf("PutItem: created=%v err=%v", created, err)
+			}
+			i++
+		}
+		reportItemsPerSecond(b, 1)
+	})
+	b.Run("parallel16", func(b *testing.B) {
+		db := setup(b)
+		ctx := b.Context()
+		var n atomic.Int64
+		b.SetParallelism((16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := db.PutItem(ctx, benchItem("bench", fmt.Sprintf("doc/%d", n.Add(1)))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		reportItemsPerSecond(b, 1)
+	})
+}
+
+// BenchmarkItemsPage pages through a run of 100,000 items, 100 at a time,
+// as an export or a resumed stage does; one op is one page. Another run's
+// items sit beside them, so the run filter has work to do.
+func BenchmarkItemsPage(b *testing.B) {
+	const total, page = 100_000, 100
+	db := openTemp(b)
+	ctx := b.Context()
+	for _, run := range []string{"bench", "other"} {
+		if err := db.CreateRun(ctx, &ethos.Run{ID: run, Kind: "generate"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Filled in one transaction: a hundred thousand PutItem commits would
+	// measure the setup, not the reads.
+	tx, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO items (run_id, stage, key, attempt, status, reason, data, created_at, updated_at)
+		VALUES (?, ?, ?, 1, ?, '', ?, '2025-03-14T15:09:26.535897000Z', '2025-03-14T15:09:26.535897000Z')`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range total {
+		for _, run := range []string{"bench", "other"} {
+			it := benchItem(run, fmt.Sprintf("doc/%d", i))
+			status := ethos.ItemAccepted
+			if i%10 == 0 {
+				status = ethos.ItemQuarantined
+			}
+			if _, err := insert.ExecContext(ctx, it.RunID, it.Stage, it.Key, string(status), string(it.Data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+
+	for _, bc := range []struct {
+		name string
+		f    ethos.ItemFilter
+	}{
+		{"run", ethos.ItemFilter{RunID: "bench"}},
+		{"run+stage", ethos.ItemFilter{RunID: "bench", Stage: "document"}},
+		{"run+status", ethos.ItemFilter{RunID: "bench", Status: ethos.ItemAccepted}},
+		{"run+stage+status", ethos.ItemFilter{RunID: "bench", Stage: "document", Status: ethos.ItemAccepted}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := bc.f
+			f.Limit = page
+			n := 0
+			for b.Loop() {
+				items, err := db.Items(ctx, f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(items)
+				if len(items) < page {
+					f.AfterID = 0 // start over
+				} else {
+					f.AfterID = items[len(items)-1].ID
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "items/s")
+		})
+	}
 }
