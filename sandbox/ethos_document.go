@@ -177,7 +177,7 @@ var docSentences = []string{
 	"What makes this hard is that the obvious option and the safe option point in different directions.",
 	"People at @org have opinions about it too, and they do not all agree with each other.",
 	"I keep a running list of what I have tried, and it now has @n entries on it.",
-	"Part of me wants to wait @deadline and see whether the situation settles on its own.",
+	"Part of me wants to leave it alone for a while and see whether the situation settles on its own.",
 	"Another part of me knows that waiting has not helped so far.",
 	"I would rather understand the reasoning than be handed a rule I cannot explain to anyone else.",
 	"When I describe the problem to friends in @city, they usually suggest something I have already tried.",

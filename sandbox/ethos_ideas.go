@@ -64,12 +64,15 @@ func writeIdeas(p Prompt, r *rand.Rand, d defectSet) contractText {
 			count = spec.n + 1 + r.IntN(2)
 		}
 	}
-	// Distinct first names within one answer, so no two ideas in a reply
-	// are about the same person.
+	// Distinct first names and, while the theme has enough, distinct
+	// scenarios within one answer: no two ideas in a reply share a person
+	// or a premise.
 	names := r.Perm(len(firstNames))
+	premises := r.Perm(len(spec.theme.scenarios))
 	ideas := make([]idea, count)
 	for i := range ideas {
-		ideas[i] = newIdea(r, spec, firstNames[names[i%len(names)]])
+		sc := spec.theme.scenarios[premises[i%len(premises)]]
+		ideas[i] = newIdea(r, spec, sc, firstNames[names[i%len(names)]])
 	}
 	switch offformat {
 	case 0:
@@ -103,8 +106,7 @@ func writeIdeas(p Prompt, r *rand.Rand, d defectSet) contractText {
 	return contractText{text: text}
 }
 
-func newIdea(r *rand.Rand, spec ideaSpec, first string) idea {
-	sc := pick(r, spec.theme.scenarios)
+func newIdea(r *rand.Rand, spec ideaSpec, sc scenario, first string) idea {
 	role := pick(r, sc.roles)
 	surname := pick(r, surnames)
 	city := pick(r, cities)
@@ -181,41 +183,41 @@ func slots(r *rand.Rand, firstPerson bool) vars {
 	return v
 }
 
-// fill replaces every @slot in s. Longer slot names go first so "@their"
-// is not read as "@the…".
+// fill replaces every @slot in s, the longest slot name that matches
+// first, so "@their" is never read as "@the…".
 func (v vars) fill(s string) string {
 	if !strings.Contains(s, "@") {
 		return s
 	}
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '@')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		best := ""
+		for k := range v {
+			if len(k) > len(best) && strings.HasPrefix(s, k) {
+				best = k
+			}
+		}
+		if best == "" {
+			b.WriteByte('@')
+			s = s[1:]
+			continue
+		}
+		b.WriteString(v[best])
+		s = s[len(best):]
 	}
-	// Sort by length, longest first, then alphabetically, for a replacer
-	// that is the same on every call.
-	sortByLenDesc(keys)
-	args := make([]string, 0, 2*len(keys))
-	for _, k := range keys {
-		args = append(args, k, v[k])
-	}
-	out := strings.NewReplacer(args...).Replace(s)
+	out := b.String()
 	// The banks conjugate for "they"; "I" differs only in "are".
 	if v["@they"] == "I" {
 		out = strings.ReplaceAll(out, "I are ", "I am ")
 	}
 	return out
-}
-
-func sortByLenDesc(keys []string) {
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0; j-- {
-			a, b := keys[j-1], keys[j]
-			if len(a) > len(b) || (len(a) == len(b) && a < b) {
-				break
-			}
-			keys[j-1], keys[j] = b, a
-		}
-	}
 }
 
 // thirdPerson rewrites a first-person phrase about its writer as "they".

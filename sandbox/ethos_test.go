@@ -3,8 +3,10 @@ package sandbox
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/google/go-cmp/cmp"
 )
 
 // The prompts below follow the shape of generate/prompts: labelled lines,
@@ -815,5 +818,59 @@ func TestWriterDefectModels(t *testing.T) {
 	}
 	if rep := do(t, "GET", run.URL+"/v1/models/writer-defect-typo", openaiHeader("k"), nil); rep.status != 404 {
 		t.Errorf("writer-defect-typo: status %d, want 404", rep.status)
+	}
+}
+
+func TestParseDefects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    map[string]float64
+		wantErr string
+	}{
+		{"", map[string]float64{}, ""},
+		{"placeholder=0.05, chatter=0.1,,truncate=1", map[string]float64{"placeholder": 0.05, "chatter": 0.1, "truncate": 1}, ""},
+		{"short=0", map[string]float64{"short": 0}, ""},
+		{"typo=0.1", nil, `unknown name "typo"`},
+		{"persona", nil, "want name=probability"},
+		{"duplicate=1.5", nil, "within [0, 1]"},
+		{"offformat=x", nil, "within [0, 1]"},
+	}
+	for _, tt := range tests {
+		got, err := ParseDefects(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseDefects(%q) error %v, want one containing %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseDefects(%q): %v", tt.in, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("ParseDefects(%q) (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
+
+func TestRegisterDefectFlags(t *testing.T) {
+	t.Parallel()
+	var m map[string]float64
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	RegisterDefectFlags(fs, &m)
+	if err := fs.Parse([]string{"--defect", "placeholder=0.05,chatter=0.05", "--defect", "chatter=0.2,short=1"}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"placeholder": 0.05, "chatter": 0.2, "short": 1}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("flags (-want +got):\n%s", diff)
+	}
+	if got := fs.Lookup("defect").Value.String(); got != "chatter=0.2,placeholder=0.05,short=1" {
+		t.Errorf("String() = %q", got)
+	}
+	if err := fs.Parse([]string{"--defect", "bogus=1"}); err == nil {
+		t.Error("unknown defect accepted")
 	}
 }
