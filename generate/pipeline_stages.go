@@ -74,7 +74,7 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 		if !reject {
 			return ferr
 		}
-		batch.Status, batch.Reason, batch.Data = ethos.ItemRejected, err.Error(), mustJSON(bd)
+		batch.Status, batch.Reason, batch.Data = ethos.ItemRejected, failureReason(err), mustJSON(bd)
 		if pl.Attempt >= p.maxAttempts() {
 			batch.Status = ethos.ItemQuarantined
 		}
@@ -83,7 +83,7 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 		}
 		if batch.Status == ethos.ItemRejected {
 			next := pl
-			next.Attempt, next.Feedback = pl.Attempt+1, err.Error()
+			next.Attempt, next.Feedback = pl.Attempt+1, batch.Reason
 			return p.enqueue(ctx, TaskIdeas, batchKey(p.categoryKey(cat.Name), pl.Batch, next.Attempt), next)
 		}
 		return nil
@@ -121,7 +121,7 @@ func (p *Pipeline) putDistinct(ctx context.Context, it *ethos.Item, dups *Dedupe
 	if it.Status == ethos.ItemAccepted {
 		if dupOf, sim, isDup := dups.Check(text); isDup {
 			it.Status = ethos.ItemRejected
-			it.Reason = fmt.Sprintf("near-duplicate of %s #%d (similarity %.2f)", what, dupOf, sim)
+			it.Reason = fmt.Sprintf("near-duplicate: of %s #%d (similarity %.2f)", what, dupOf, sim)
 		}
 	}
 	created, err := p.store.PutItem(ctx, it)
@@ -177,7 +177,7 @@ func (p *Pipeline) workDocument(ctx context.Context, t jobs.Task) error {
 			if !reject {
 				return ferr
 			}
-			doc.Status, doc.Reason = ethos.ItemRejected, err.Error()
+			doc.Status, doc.Reason = ethos.ItemRejected, failureReason(err)
 		default:
 			data.Findings = p.docRules.Document(d, resp.StopReason)
 			if len(data.Findings) > 0 {
@@ -189,7 +189,7 @@ func (p *Pipeline) workDocument(ctx context.Context, t jobs.Task) error {
 		doc.Data = mustJSON(data)
 		if doc.Status == ethos.ItemAccepted {
 			if dupOf, sim, isDup := p.docDups.CheckAndAdd(int(doc.ID), d.Body); isDup {
-				doc.Status, doc.Reason = ethos.ItemRejected, fmt.Sprintf("near-duplicate of document #%d (similarity %.2f)", dupOf, sim)
+				doc.Status, doc.Reason = ethos.ItemRejected, fmt.Sprintf("near-duplicate: of document #%d (similarity %.2f)", dupOf, sim)
 			}
 		}
 		if err := p.store.UpdateItem(ctx, doc); err != nil {
@@ -223,7 +223,7 @@ func (p *Pipeline) quarantine(ctx context.Context, ideaItem ethos.Item, last *et
 		return err
 	}
 	ideaItem.Status = ethos.ItemQuarantined
-	ideaItem.Reason = fmt.Sprintf("%s failed %d attempts; last: %s", what, last.Attempt, last.Reason)
+	ideaItem.Reason = fmt.Sprintf("quarantined: %s failed %d attempts; last: %s", what, last.Attempt, last.Reason)
 	return p.store.UpdateItem(ctx, &ideaItem)
 }
 
@@ -289,7 +289,7 @@ func (p *Pipeline) writeResponse(ctx context.Context, key, document, feedback st
 		if !reject {
 			return ferr
 		}
-		r.Status, r.Reason = ethos.ItemRejected, err.Error()
+		r.Status, r.Reason = ethos.ItemRejected, failureReason(err)
 	} else if data.Findings = p.rules.Reply(reply, resp.StopReason, resp.Usage.Out); len(data.Findings) > 0 {
 		r.Status, r.Reason = ethos.ItemRejected, describeFindings(data.Findings)
 	} else {
@@ -307,7 +307,7 @@ func (p *Pipeline) writeResponse(ctx context.Context, key, document, feedback st
 	}
 	if r.Status == ethos.ItemAccepted {
 		if dupOf, sim, isDup := p.replyDups.CheckAndAdd(int(r.ID), reply); isDup {
-			r.Status, r.Reason = ethos.ItemRejected, fmt.Sprintf("near-duplicate of reply #%d (similarity %.2f)", dupOf, sim)
+			r.Status, r.Reason = ethos.ItemRejected, fmt.Sprintf("near-duplicate: of reply #%d (similarity %.2f)", dupOf, sim)
 		}
 	}
 	r.Data = mustJSON(data)
@@ -397,4 +397,10 @@ func describeFindings(fs []Finding) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// failureReason records why a model call's output was rejected, led by
+// its error kind (parse, truncated, refused) so reasons can be counted.
+func failureReason(err error) string {
+	return string(ethos.KindOf(err)) + ": " + err.Error()
 }

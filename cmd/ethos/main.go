@@ -62,6 +62,7 @@ func (m *Main) commands() []commandInfo {
 		{"init", "write an ethos.yaml for the example character Agora", func(m *Main) command { return &InitCommand{m} }},
 		{"doctor", "check the config, the store, providers, keys and endpoints", func(m *Main) command { return &DoctorCommand{m} }},
 		{"complete", "send one request to a model and print the reply, usage and cost", func(m *Main) command { return &CompleteCommand{m} }},
+		{"generate", "generate a fine-tuning dataset: ideas → documents → replies → review", func(m *Main) command { return &GenerateCommand{m} }},
 		{"calls", "list recorded model calls and their totals", func(m *Main) command { return &CallsCommand{m} }},
 		{"sandbox", "run the offline provider emulator", func(m *Main) command { return &SandboxCommand{m} }},
 		{"version", "print the version", func(m *Main) command { return &VersionCommand{m} }},

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/llm"
+)
+
+// GenerateCommand produces a fine-tuning dataset for the project's
+// character: ideas → context documents → in-character replies → review.
+type GenerateCommand struct{ m *Main }
+
+// Run plans or runs (or continues) a generation run and writes its files.
+func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD] [--dry-run] [--resume RUN_ID] [--force] [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	examples := flags.Int("examples", 0, "accepted examples to produce (default: generate.examples in the config)")
+	systemPrompt := flags.String("system-prompt", "", "the character's system prompt, replacing the config's (@FILE reads a file)")
+	output := flags.String("output", "", "dataset `path` (default: generate.output); the detailed and metadata files go beside it")
+	seed := flags.Int64("seed", 0, "seed for the plan and variation (default: generate.seed)")
+	maxCost := flags.Float64("max-cost", 0, "stop before this run could spend more than this many `USD`")
+	dryRun := flags.Bool("dry-run", false, "print the planned calls, tokens and cost, and spend nothing")
+	resume := flags.String("resume", "", "continue the run with this `ID` (running the same command again does this too)")
+	force := flags.Bool("force", false, "replace existing output files")
+	workers := flags.Int("workers", 32, "jobs worked at once (each provider's limits still apply)")
+	asJSON := flags.Bool("json", false, "print the result (or the plan) as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("generate takes no arguments, got %q", rest)
+	}
+	if *examples < 0 || *maxCost < 0 || *workers < 1 {
+		return usageErrorf("generate: --examples and --max-cost must not be negative, --workers at least 1")
+	}
+
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	var settings generate.Settings
+	if *resume != "" {
+		run, err := p.store.Run(ctx, *resume)
+		if err != nil {
+			return ethos.Errorf(ethos.Config, "--resume %s: %w", *resume, err)
+		}
+		if run.Kind != "generate" {
+			return ethos.Errorf(ethos.Config, "--resume %s: a %s run, not a generation run", *resume, run.Kind)
+		}
+		if err := json.Unmarshal(run.Params, &settings); err != nil {
+			return ethos.Errorf(ethos.Internal, "run %s: reading its settings: %w", run.ID, err)
+		}
+	} else {
+		if settings, err = c.settings(p, *examples, *systemPrompt, *output, *seed); err != nil {
+			return err
+		}
+	}
+	out := generate.Outputs(settings.Output)
+
+	if *dryRun {
+		return c.printPlan(p, settings, out, *asJSON)
+	}
+
+	// Everything that could stop the run before it spends is checked first:
+	// the outputs, the keys of every model it will call, the store lock.
+	if err := out.CheckOutputs(*force); err != nil {
+		return err
+	}
+	g := settings.Generate
+	models := []string{g.Ideas.Model, g.Documents.Model, g.Responses.Model}
+	if g.Review.LLM {
+		models = append(models, g.Review.Model)
+	}
+	if err := p.Router().Check(models...); err != nil {
+		return err
+	}
+	unlock, err := lockStore(p.dbPath)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	completer, err := p.Completer(ctx, *maxCost)
+	if err != nil {
+		return err
+	}
+	pipe := generate.NewPipeline(p.store, completer, settings)
+	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
+		return err
+	}
+	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: *workers, Completer: completer, Tasks: pipe.Tasks()})
+	if err != nil {
+		return err
+	}
+	pipe.SetQueue(queue)
+	rescued, err := queue.RescueOrphans(ctx)
+	if err != nil {
+		return err
+	}
+	resumed, err := pipe.Begin(ctx)
+	if errors.Is(err, generate.ErrRunCompleted) {
+		if !*force {
+			return ethos.Errorf(ethos.Config, "run %s already completed and wrote %s; pass --force to write its files again", pipe.RunID(), out.Dataset)
+		}
+	} else if err != nil {
+		return err
+	}
+	if resumed {
+		fmt.Fprintf(c.m.Stderr, "continuing run %s (%d interrupted jobs rescued)\n", pipe.RunID(), rescued)
+	} else {
+		fmt.Fprintf(c.m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
+	}
+
+	if !errors.Is(err, generate.ErrRunCompleted) {
+		if err := queue.Start(ctx); err != nil {
+			return err
+		}
+		show := newProgress(c.m.Stderr, p.store, pipe.RunID(), settings.Examples)
+		driveErr := pipe.Drive(ctx, show.update)
+		show.done()
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		queue.Stop(stopCtx)
+		cancel()
+		if driveErr != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(c.m.Stderr, "interrupted: run the same command again (or ethos generate --resume %s) to continue; nothing done is lost\n", pipe.RunID())
+			}
+			return driveErr
+		}
+	}
+	meta, err := pipe.Export(context.WithoutCancel(ctx), out, true)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(meta)
+	}
+	c.printSummary(meta)
+	return nil
+}
+
+// settings resolves the run's settings from the config and flags.
+func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, output string, seed int64) (generate.Settings, error) {
+	cfg := p.cfg
+	g := cfg.Generate
+	ch := cfg.Character
+	if systemPrompt != "" {
+		text, err := readTextArg(c.m, systemPrompt)
+		if err != nil {
+			return generate.Settings{}, err
+		}
+		if strings.TrimSpace(text) == "" {
+			return generate.Settings{}, usageErrorf("generate: --system-prompt is empty")
+		}
+		ch.SystemPrompt = text
+	}
+	if examples == 0 {
+		examples = g.Examples
+	}
+	if seed == 0 {
+		seed = g.Seed
+	}
+	if output == "" {
+		output = filepath.Join(p.dir, g.Output)
+	} else {
+		output = c.m.abs(output)
+	}
+	return generate.Settings{
+		Examples: examples, Seed: seed, Output: output, Character: ch, Generate: g,
+		ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(),
+	}, nil
+}
+
+// printPlan shows what a run would do and cost, spending nothing.
+func (c *GenerateCommand) printPlan(p *project, s generate.Settings, out generate.OutputPaths, asJSON bool) error {
+	g := s.Generate
+	quotas := generate.PlanCategories(s.Character.Categories, s.Examples, s.Weights)
+	perCall := max(g.Ideas.PerCall, 1)
+	ideaCalls := 0
+	for _, q := range quotas {
+		ideaCalls += (q + perCall - 1) / perCall
+	}
+	// Typical sizes of outputs, for the expected estimate; the worst case
+	// assumes every call uses its full max_tokens.
+	cat := s.Character.Categories[0]
+	idea := generate.Idea{Summary: "a typical idea", Situation: strings.Repeat("word ", 60), Traits: []string{s.Character.Traits[0].Name}}
+	docWords := g.Documents.Pages * 500
+	doc := strings.Repeat("word ", docWords)
+	type stagePlan struct {
+		Stage      string  `json:"stage"`
+		Model      string  `json:"model"`
+		Calls      int     `json:"calls"`
+		InTokens   int     `json:"in_tokens"`
+		OutTokens  int     `json:"out_tokens_expected"`
+		MaxOut     int     `json:"out_tokens_max"`
+		CostUSD    float64 `json:"cost_usd_expected"`
+		WorstUSD   float64 `json:"cost_usd_worst"`
+		PriceKnown bool    `json:"price_known"`
+	}
+	mk := func(stage, model string, calls int, prompt generate.Prompt, typicalOut, maxOut int) stagePlan {
+		in := llm.EstimateInput(ethos.Request{System: prompt.System, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}}})
+		sp := stagePlan{Stage: stage, Model: model, Calls: calls, InTokens: calls * in, OutTokens: calls * min(typicalOut, maxOut), MaxOut: calls * maxOut}
+		price, ok := p.cfg.PriceOf(model)
+		sp.PriceKnown = ok
+		if ok {
+			sp.CostUSD = price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.OutTokens})
+			sp.WorstUSD = price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.MaxOut})
+		}
+		return sp
+	}
+	plan := []stagePlan{
+		mk("ideas", g.Ideas.Model, ideaCalls, generate.IdeasPrompt(s.Character, cat, perCall, nil), perCall*120, g.Ideas.MaxTokens),
+		mk("documents", g.Documents.Model, s.Examples, generate.DocumentPrompt(s.Character, cat, idea, "memo", docWords), docWords*4/3, g.Documents.MaxTokens),
+		mk("responses", g.Responses.Model, s.Examples, generate.ResponsePrompt(s.Character, doc), 700, g.Responses.MaxTokens),
+	}
+	if g.Review.LLM {
+		plan = append(plan, mk("review", g.Review.Model, s.Examples, generate.ReviewPrompt(s.Character, doc, strings.Repeat("word ", 500)), 300, 1024))
+	}
+	if asJSON {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"run": s.RunID(), "examples": s.Examples, "categories": quotas, "files": out, "stages": plan})
+	}
+	fmt.Fprintf(c.m.Stdout, "plan for run %s: %d examples of %s over %d categories → %s\n(first attempts only: rejected items are written again, up to %d times)\n\n",
+		s.RunID(), s.Examples, s.Character.Name, len(quotas), out.Dataset, max(g.Review.MaxAttempts, 1))
+	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STAGE\tMODEL\tCALLS\tIN TOKENS\tOUT TOKENS (expected / max)\tCOST (expected / worst)")
+	var total, worst float64
+	for _, sp := range plan {
+		cost := "no price"
+		if sp.PriceKnown {
+			cost = fmt.Sprintf("$%.4f / $%.4f", sp.CostUSD, sp.WorstUSD)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d / %d\t%s\n", sp.Stage, sp.Model, sp.Calls, sp.InTokens, sp.OutTokens, sp.MaxOut, cost)
+		total += sp.CostUSD
+		worst += sp.WorstUSD
+	}
+	w.Flush()
+	fmt.Fprintf(c.m.Stdout, "\ntotal: $%.4f expected, $%.4f worst case; nothing was spent (--dry-run)\n", total, worst)
+	return nil
+}
+
+func (c *GenerateCommand) printSummary(meta generate.Metadata) {
+	w := c.m.Stdout
+	fmt.Fprintf(w, "\n%d examples written (run %s)\n", meta.Examples, meta.Run)
+	fmt.Fprintf(w, "  dataset   %s\n  detailed  %s\n  metadata  %s\n", meta.Files.Dataset, meta.Files.Detailed, meta.Files.Metadata)
+	calls, hits := 0, 0
+	for _, sc := range meta.Calls {
+		calls += sc.Calls
+		hits += sc.CacheHits
+	}
+	fmt.Fprintf(w, "  calls     %d (%d from cache), cost $%.4f, wall %s\n", calls, hits, meta.TotalCostUSD, meta.WallTime)
+	if len(meta.Rejections) > 0 {
+		fmt.Fprintln(w, "  rejected or quarantined, by reason:")
+		for _, reason := range sortedKeys(meta.Rejections) {
+			fmt.Fprintf(w, "    %5d  %s\n", meta.Rejections[reason], reason)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

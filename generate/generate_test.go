@@ -1,0 +1,223 @@
+package generate_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/anthropic"
+	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/sandbox"
+	"github.com/ethos-toolkit/ethos/sqlite"
+)
+
+// env is a generation set-up over real parts: a SQLite store, the
+// middleware chain, the Anthropic adapter and a sandbox on loopback.
+type env struct {
+	store    *sqlite.DB
+	chain    ethos.Completer
+	sandbox  *sandbox.Running
+	settings generate.Settings
+}
+
+func newEnv(t *testing.T, examples int, opts sandbox.Options) *env {
+	t.Helper()
+	ctx := t.Context()
+	sb, err := sandbox.Start(ctx, "127.0.0.1:0", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ethos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	adapter, err := anthropic.New(anthropic.Config{Provider: "sandbox", BaseURL: sb.URL, APIKey: "sandbox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := llm.NewRouter()
+	router.Register("sandbox", func() (ethos.Completer, error) { return adapter, nil })
+	cfg := config.Default()
+	pricer := llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
+		p, ok := cfg.PriceOf(model)
+		return p.Cost(u), ok
+	})
+	chain := &llm.Ledger{Store: db, Pricer: pricer,
+		Next: llm.NewBudget(0, 0, pricer, llm.NewLimiter(router, func(string) llm.Limits { return llm.Limits{MaxConcurrency: 16} }))}
+
+	g := cfg.Generate
+	g.Ideas.Model, g.Documents.Model, g.Responses.Model, g.Review.Model = "sandbox/writer", "sandbox/writer", "sandbox/writer", "sandbox/judge"
+	return &env{store: db, chain: chain, sandbox: sb, settings: generate.Settings{
+		Examples: examples, Seed: 7, Output: filepath.Join(t.TempDir(), "data", "agora.jsonl"),
+		Character: cfg.Character, Generate: g, ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(),
+	}}
+}
+
+// run drives a whole generation to its end and exports it.
+func (e *env) run(t *testing.T) (generate.Metadata, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
+	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 16, Tasks: pipe.Tasks(), Completer: e.chain,
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe.SetQueue(q)
+	if _, err := pipe.Begin(ctx); err != nil {
+		return generate.Metadata{}, err
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = pipe.Drive(ctx, nil)
+	stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	q.Stop(stopCtx)
+	stop()
+	if err != nil {
+		return generate.Metadata{}, err
+	}
+	return pipe.Export(ctx, generate.Outputs(e.settings.Output), false)
+}
+
+func readRecords(t *testing.T, path string) []generate.Record {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []generate.Record
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r generate.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("bad record line %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// TestGenerateUnderFaults runs the whole pipeline against a sandbox that
+// answers 10% 429, 5% 529, cuts 2% of streams and writes every kind of
+// defect into its outputs, and checks that the dataset has exactly the
+// examples asked for and that not one of them carries a defect.
+func TestGenerateUnderFaults(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	e := newEnv(t, n, sandbox.Options{Seed: 3,
+		Faults:  sandbox.Faults{ErrorRates: map[int]float64{429: 0.10, 529: 0.05}, CutStreamRate: 0.02},
+		Defects: map[string]float64{"offformat": 0.05, "placeholder": 0.08, "chatter": 0.08, "truncate": 0.04, "duplicate": 0.04, "persona": 0.05, "short": 0.1},
+	})
+	meta, err := e.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := readRecords(t, e.settings.Output)
+	if len(recs) != n || meta.Examples != n {
+		t.Fatalf("%d records (metadata says %d), want exactly %d", len(recs), meta.Examples, n)
+	}
+	// The faults and defects really happened, and were caught.
+	st := e.sandbox.Server.Stats()
+	if st.ByStatus["429"] == 0 || st.ByStatus["529"] == 0 {
+		t.Errorf("the sandbox injected no 429/529 (by status %v): the test proves nothing", st.ByStatus)
+	}
+	if len(meta.Rejections) == 0 {
+		t.Errorf("no item was rejected although defects were injected")
+	}
+	rules := generate.ReviewRules{SystemPrompt: e.settings.Character.SystemPrompt, CharacterName: e.settings.Character.Name}
+	for i, r := range recs {
+		if len(r.Messages) != 3 || r.Messages[0].Role != ethos.RoleSystem || r.Messages[1].Role != ethos.RoleUser || r.Messages[2].Role != ethos.RoleAssistant {
+			t.Fatalf("record %d has the wrong shape: %+v", i, r.Messages)
+		}
+		if r.Messages[0].Content != e.settings.Character.SystemPrompt {
+			t.Errorf("record %d: system turn is not the character's prompt", i)
+		}
+		doc, reply := r.Messages[1].Content, r.Messages[2].Content
+		if fs := rules.Document(generate.Document{Title: "t", Type: "memo", Body: doc}, ethos.StopEnd); len(fs) > 0 {
+			t.Errorf("record %d: document has defects %v", i, fs)
+		}
+		if fs := rules.Reply(reply, ethos.StopEnd, 0); len(fs) > 0 {
+			t.Errorf("record %d: reply has defects %v", i, fs)
+		}
+		for _, bad := range []string{"[ERROR", "happy to explore this with you", "Output contract:"} {
+			if strings.Contains(doc+reply, bad) {
+				t.Errorf("record %d contains %q", i, bad)
+			}
+		}
+	}
+	// Balanced over the twenty categories: two each.
+	for name, c := range meta.Categories {
+		if c[0] != c[1] || c[1] != n/len(e.settings.Character.Categories) {
+			t.Errorf("category %s: %d examples of %d planned", name, c[0], c[1])
+		}
+	}
+}
+
+// TestGenerateResumesWithoutPayingTwice stops a run half-way, as a crash
+// would, and runs it again: the dataset completes and every call the first
+// process completed is served from the ledger, not made again.
+func TestGenerateResumesWithoutPayingTwice(t *testing.T) {
+	t.Parallel()
+	const n = 20
+	e := newEnv(t, n, sandbox.Options{Seed: 5})
+	ctx, cancel := context.WithCancel(t.Context())
+	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
+	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, FetchCooldown: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe.SetQueue(q)
+	if _, err := pipe.Begin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Stop as soon as a few examples exist.
+	driveErr := pipe.Drive(ctx, func(p generate.Progress) {
+		if p.Examples >= 5 {
+			cancel()
+		}
+	})
+	stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	q.Stop(stopCtx)
+	stop()
+	if driveErr == nil {
+		t.Fatal("the run finished before it could be interrupted")
+	}
+	first := e.sandbox.Server.Stats().Requests
+
+	meta, err := e.run(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(readRecords(t, e.settings.Output)); got != n {
+		t.Fatalf("%d records after resuming, want %d", got, n)
+	}
+	hits := 0
+	for _, sc := range meta.Calls {
+		hits += sc.CacheHits
+	}
+	second := e.sandbox.Server.Stats().Requests - first
+	if first+second > int64(3*n+20) {
+		t.Errorf("%d requests in all for %d examples (first run %d): completed calls were made again", first+second, n, first)
+	}
+	t.Logf("first run %d requests, second run %d requests, %d cache hits", first, second, hits)
+}
