@@ -175,6 +175,7 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 
 	a.id = s.newID("")
 	w.tokensIn = a.in
+	w.key = c.prompt.Seed
 	if !c.stream {
 		w.tokensOut = a.out
 		w.cut = fault.cut
@@ -201,7 +202,7 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 			plan.sent = 1 + int(at*float64(n-1))
 		}
 	}
-	w.stream, w.cut = true, plan.cut
+	w.stream, w.cut, w.broken = true, plan.cut, plan.fail
 	w.tokensOut = CountTokens(plan.sentText())
 	p.writeStream(w, c, a, plan)
 }

@@ -17,11 +17,15 @@ type Stats struct {
 	TokensOut  int64            `json:"tokens_out"` // output tokens actually sent
 	Streams    int64            `json:"streams"`    // successful responses sent as a stream
 	CutStreams int64            `json:"cut_streams"`
+	// Repeats counts complete answers to a request the sandbox had already
+	// answered completely: calls a client paid for twice.
+	Repeats int64 `json:"repeats"`
 }
 
 type statsCounter struct {
-	mu sync.Mutex
-	s  Stats
+	mu       sync.Mutex
+	s        Stats
+	answered map[uint64]bool // request keys answered completely
 }
 
 func (c *statsCounter) snapshot() Stats {
@@ -43,6 +47,7 @@ func (c *statsCounter) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s = Stats{}
+	c.answered = nil
 }
 
 func (c *statsCounter) add(r *recorder, status int) {
@@ -63,6 +68,15 @@ func (c *statsCounter) add(r *recorder, status int) {
 		if r.cut {
 			c.s.CutStreams++
 		}
+		if r.key != 0 && !r.cut && !r.broken {
+			if c.answered[r.key] {
+				c.s.Repeats++
+			}
+			if c.answered == nil {
+				c.answered = map[uint64]bool{}
+			}
+			c.answered[r.key] = true
+		}
 	}
 }
 
@@ -78,6 +92,8 @@ type recorder struct {
 	tokensOut int
 	stream    bool
 	cut       bool
+	broken    bool   // a stream ended by an error event
+	key       uint64 // the request's content hash, for Repeats
 }
 
 func (r *recorder) WriteHeader(status int) {
