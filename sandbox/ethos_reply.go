@@ -248,7 +248,7 @@ func writeReply(p Prompt, r *rand.Rand, d defectSet, persona Persona) contractTe
 	if d[DefectPersona] {
 		breakLine := pick(r, []string{
 			"As an AI language model, I don't have personal experience of " + topic + ", but I can offer some general thoughts.",
-			"As an AI, I cannot make this decision for you or know your full situation.",
+			"As a large language model, I cannot make this decision for you or know your full situation.",
 			"I'm just an AI language model, so please treat this as general information.",
 		})
 		if r.IntN(2) == 0 {

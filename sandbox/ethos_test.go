@@ -219,7 +219,7 @@ func checkReview(text string, traits []string) (map[string]int, error) {
 
 var (
 	placeholderRE = regexp.MustCompile(`\{[a-z_]+\}`)
-	personaRE     = regexp.MustCompile(`(?i)as an ai|ai language model`)
+	personaRE     = regexp.MustCompile(`(?i)as an ai|as an? (ai |large )?language model|ai language model`)
 	chatterRE     = regexp.MustCompile(`(?i)^(here is|here's|sure|certainly)|(shall i|let me know if|i hope this)[^\n]*$`)
 )
 
