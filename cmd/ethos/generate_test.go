@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/sandbox"
+)
+
+// TestMain lets a test run the ethos binary itself as a child process
+// (for the crash test): with ETHOS_TEST_AS_MAIN set, the test binary is
+// ethos.
+func TestMain(m *testing.M) {
+	if os.Getenv("ETHOS_TEST_AS_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// sandboxProject writes an ethos.yaml whose every model is a sandbox model.
+func sandboxProject(t *testing.T, dir string, extra map[string]string) {
+	t.Helper()
+	if r := ethosCLI(t, dir, nil, "init"); r.code != 0 {
+		t.Fatalf("init: %s", r.stderr)
+	}
+	path := filepath.Join(dir, "ethos.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := regexp.MustCompile(`anthropic/claude-[a-z0-9-]+`).ReplaceAllString(string(data), "sandbox/writer")
+	for old, repl := range extra {
+		if !strings.Contains(s, old) {
+			t.Fatalf("template has no %q to replace", old)
+		}
+		s = strings.Replace(s, old, repl, 1)
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGenerateCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+
+	plan := ethosCLI(t, dir, nil, "generate", "--examples", "20", "--dry-run")
+	if plan.code != 0 || !strings.Contains(plan.stdout, "nothing was spent") || !strings.Contains(plan.stdout, "sandbox/writer") {
+		t.Fatalf("--dry-run: exit %d\n%s%s", plan.code, plan.stdout, plan.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".ethos", "ethos.db")); err == nil {
+		// The store may exist (doctor-style open), but nothing was called.
+		if r := ethosCLI(t, dir, nil, "calls", "--json"); strings.Contains(r.stdout, `"stage": "document"`) {
+			t.Fatal("--dry-run made calls")
+		}
+	}
+
+	r := ethosCLI(t, dir, nil, "generate", "--examples", "20", "--output", "out/set.jsonl", "--system-prompt", "You are Agora, a test persona.")
+	if r.code != 0 {
+		t.Fatalf("generate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, f := range []string{"set.jsonl", "set.detailed.jsonl", "set.metadata.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "out", f)); err != nil {
+			t.Fatalf("missing output %s: %v", f, err)
+		}
+	}
+	lines := countLines(t, filepath.Join(dir, "out", "set.jsonl"))
+	if lines != 20 {
+		t.Fatalf("%d records, want 20", lines)
+	}
+	var first generate.Record
+	data, _ := os.ReadFile(filepath.Join(dir, "out", "set.jsonl"))
+	json.Unmarshal([]byte(strings.SplitN(string(data), "\n", 2)[0]), &first)
+	if first.Messages[0].Content != "You are Agora, a test persona." {
+		t.Errorf("--system-prompt did not reach the records: %q", first.Messages[0].Content)
+	}
+	var meta generate.Metadata
+	mdata, _ := os.ReadFile(filepath.Join(dir, "out", "set.metadata.json"))
+	if err := json.Unmarshal(mdata, &meta); err != nil || meta.Examples != 20 || len(meta.PromptVersions) == 0 || meta.ConfigHash == "" {
+		t.Fatalf("metadata: %v %+v", err, meta)
+	}
+
+	// The same command again: the run is complete and its files exist.
+	again := ethosCLI(t, dir, nil, "generate", "--examples", "20", "--output", "out/set.jsonl", "--system-prompt", "You are Agora, a test persona.")
+	if again.code != 2 || !strings.Contains(again.stderr, "already exists") {
+		t.Fatalf("second run: exit %d, stderr %q", again.code, again.stderr)
+	}
+	if got := countLines(t, filepath.Join(dir, "out", "set.jsonl")); got != 20 {
+		t.Fatal("the refused run changed the dataset")
+	}
+	// A bad model in the config is found before anything is spent.
+	bad := ethosCLI(t, dir, nil, "generate", "--examples", "0", "--resume", "gen-nosuchrun")
+	if bad.code != 2 || !strings.Contains(bad.stderr, "gen-nosuchrun") {
+		t.Fatalf("--resume unknown: exit %d, stderr %q", bad.code, bad.stderr)
+	}
+}
+
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		n++
+	}
+	return n
+}
+
+// TestGenerateSurvivesKill kills a generating ethos process with SIGKILL
+// part-way and runs the command again: the dataset completes, and the
+// sandbox saw no completed call made twice beyond those in flight at the
+// kill.
+func TestGenerateSurvivesKill(t *testing.T) {
+	t.Parallel()
+	const examples, workers = 30, 8
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 11,
+		Faults: sandbox.Faults{LatencyMean: 40 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	args := []string{"generate", "--examples", "30", "--workers", "8"}
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
+		return cmd
+	}
+
+	first := child()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for sb.Server.Stats().ByStatus["200"] < 40 {
+		select {
+		case <-deadline:
+			first.Process.Kill()
+			t.Fatal("the first process made too few calls to be interrupted")
+		case <-tick.C:
+		}
+	}
+	first.Process.Kill() // SIGKILL: no cleanup of any kind
+	first.Wait()
+	before := sb.Server.Stats()
+
+	second := child()
+	out, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "continuing run") {
+		t.Errorf("the second process did not continue the run:\n%s", out)
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != examples {
+		t.Fatalf("%d records after the restart, want %d", n, examples)
+	}
+	after := sb.Server.Stats()
+	if after.Repeats > int64(workers) {
+		t.Errorf("the sandbox answered %d requests it had answered before (in flight at the kill: at most %d)", after.Repeats, workers)
+	}
+	t.Logf("first process: %d answered; second: %d more; repeated: %d", before.ByStatus["200"], after.ByStatus["200"]-before.ByStatus["200"], after.Repeats)
+}
