@@ -72,7 +72,7 @@ func (e *env) run(t *testing.T) (generate.Metadata, error) {
 	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
 		t.Fatal(err)
 	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 16, Tasks: pipe.Tasks(), Completer: e.chain,
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 16, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(),
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestGenerateResumesWithoutPayingTwice(t *testing.T) {
 	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
 		t.Fatal(err)
 	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, FetchCooldown: 5 * time.Millisecond})
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(), FetchCooldown: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

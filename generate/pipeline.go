@@ -204,9 +204,13 @@ func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
 // stage on. It must be called before the queue starts.
 func (p *Pipeline) SetQueue(q *jobs.Client) { p.queue = q }
 
-// active reports whether the run still wants work. Tasks of a finished run
-// (left in the queue when it stopped) do nothing.
-func (p *Pipeline) active(ctx context.Context) (bool, error) {
+// active reports whether the run still wants work. Tasks left in the queue
+// after the run stopped do nothing.
+func (p *Pipeline) active(ctx context.Context, t jobs.Task) (bool, error) {
+	if t.RunID != p.runID {
+		// Each run has its own queue, so this is a bug, not a state.
+		return false, ethos.Errorf(ethos.Invalid, "task %s of run %s reached the pipeline of run %s", t.Key, t.RunID, p.runID)
+	}
 	run, err := p.store.Run(ctx, p.runID)
 	if err != nil {
 		return false, err

@@ -31,7 +31,7 @@ func batchKey(catKey string, batch, attempt int) string {
 // workIdeas asks for one batch of ideas in one category and turns every
 // new, distinct idea into an item with its document task queued.
 func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
-	if ok, err := p.active(ctx); err != nil || !ok {
+	if ok, err := p.active(ctx, t); err != nil || !ok {
 		return err
 	}
 	var pl batchPayload
@@ -144,7 +144,7 @@ func respKey(ideaKey string, attempt int) string {
 
 // workDocument writes one attempt at an idea's context document.
 func (p *Pipeline) workDocument(ctx context.Context, t jobs.Task) error {
-	if ok, err := p.active(ctx); err != nil || !ok {
+	if ok, err := p.active(ctx, t); err != nil || !ok {
 		return err
 	}
 	var pl taskPayload
@@ -230,7 +230,7 @@ func (p *Pipeline) quarantine(ctx context.Context, ideaItem ethos.Item, last *et
 // workResponse writes one attempt at the in-character reply to a document
 // and reviews it; an accepted reply is a training example.
 func (p *Pipeline) workResponse(ctx context.Context, t jobs.Task) error {
-	if ok, err := p.active(ctx); err != nil || !ok {
+	if ok, err := p.active(ctx, t); err != nil || !ok {
 		return err
 	}
 	var pl taskPayload

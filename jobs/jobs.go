@@ -77,6 +77,11 @@ type Config struct {
 	Completer ethos.Completer
 	// Tasks are the handlers of pipeline tasks, by task name.
 	Tasks map[string]TaskFunc
+	// Queue is the queue tasks are put in and taken from, e.g. one run's
+	// ID, so that a process works only its own run's tasks and leaves
+	// those of other (interrupted) runs for when they are resumed. Empty
+	// means River's default queue. llm.call jobs always use the default.
+	Queue string
 	// Logger receives River's logs. When nil, warnings and errors go to
 	// slog.Default(); River's info lines (one per retried job) are dropped.
 	Logger *slog.Logger
@@ -98,6 +103,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.FetchPollInterval == 0 {
 		cfg.FetchPollInterval = DefaultFetchPollInterval
+	}
+	if cfg.Queue == "" {
+		cfg.Queue = river.QueueDefault
 	}
 	if cfg.RescueStuckJobsAfter == 0 {
 		cfg.RescueStuckJobsAfter = cfg.JobTimeout + time.Minute
@@ -153,13 +161,17 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{fn: fn, backoff: cfg.Backoff})
 	}
 
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	if cfg.Queue != "" {
+		queues[cfg.Queue] = river.QueueConfig{MaxWorkers: cfg.Workers}
+	}
 	rc, err := river.NewClient(riversqlite.New(db), &river.Config{
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		JobTimeout:           cfg.JobTimeout,
 		Logger:               cfg.Logger,
 		MaxAttempts:          cfg.MaxAttempts,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues:               queues,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
 		RetryPolicy:          &retryPolicy{backoff: cfg.Backoff},
 		TestOnly:             cfg.testOnly,

@@ -60,12 +60,11 @@ func (c *Client) Stats(ctx context.Context) (QueueStats, error) {
 	return s, nil
 }
 
-// Busy reports whether any job is still to be worked: available, pending,
-// running, retryable or scheduled. Jobs of runs that have finished count
-// too until they have run (their handlers return at once).
+// Busy reports whether any job in the client's task queue is still to be
+// worked: available, pending, running, retryable or scheduled.
 func (c *Client) Busy(ctx context.Context) (bool, error) {
 	var n int
-	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`).Scan(&n)
+	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE queue = ? AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`, c.cfg.Queue).Scan(&n)
 	if err != nil {
 		return false, ethos.Errorf(ethos.Internal, "jobs: busy: %w", err)
 	}

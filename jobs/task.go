@@ -92,7 +92,7 @@ func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
-	res, err := c.river.Insert(ctx, t, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	res, err := c.river.Insert(ctx, t, c.taskOpts())
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
@@ -105,11 +105,16 @@ func (c *Client) EnqueueTx(ctx context.Context, tx *sql.Tx, t Task) (id int64, a
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
-	res, err := c.river.InsertTx(ctx, tx, t, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	res, err := c.river.InsertTx(ctx, tx, t, c.taskOpts())
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
 	return res.Job.ID, !res.UniqueSkippedAsDuplicate, nil
+}
+
+// taskOpts puts a task in the client's queue, unique by its identity.
+func (c *Client) taskOpts() *river.InsertOpts {
+	return &river.InsertOpts{Queue: c.cfg.Queue, UniqueOpts: river.UniqueOpts{ByArgs: true, ByQueue: true}}
 }
 
 func (c *Client) checkTask(t Task) error {

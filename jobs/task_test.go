@@ -188,3 +188,45 @@ func TestRescueOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTaskQueuesKeepRunsApart(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := openDB(t)
+	ran := make(chan Task, 4)
+	handler := map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+		ran <- task
+		return nil
+	}}
+	cfgA := testConfig(nil)
+	cfgA.Tasks, cfgA.Queue = handler, "run-a"
+	a := newClient(t, db, cfgA, false)
+	if _, _, err := a.Enqueue(ctx, Task{Name: "test.step", RunID: "a", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	// A process working run b's queue leaves run a's task alone.
+	cfgB := testConfig(nil)
+	cfgB.Tasks, cfgB.Queue = handler, "run-b"
+	b := newClient(t, db, cfgB, true)
+	idB, _, err := b.Enqueue(ctx, Task{Name: "test.step", RunID: "b", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitTask(ctx, idB); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-ran; got.RunID != "b" {
+		t.Fatalf("run b's process worked a task of run %s", got.RunID)
+	}
+	if busy, err := b.Busy(ctx); err != nil || busy {
+		t.Fatalf("run b's queue busy=%v (%v), want idle", busy, err)
+	}
+	if busy, err := a.Busy(ctx); err != nil || !busy {
+		t.Fatalf("run a's queue busy=%v (%v), want its task waiting", busy, err)
+	}
+	select {
+	case task := <-ran:
+		t.Fatalf("task of run %s ran in the wrong process", task.RunID)
+	default:
+	}
+}

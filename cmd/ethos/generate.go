@@ -103,7 +103,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
 		return err
 	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: *workers, Completer: completer, Tasks: pipe.Tasks()})
+	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: *workers, Completer: completer, Tasks: pipe.Tasks(), Queue: pipe.RunID()})
 	if err != nil {
 		return err
 	}
