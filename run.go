@@ -71,6 +71,9 @@ type ItemFilter struct {
 	ParentID int64
 	AfterID  int64 // for paging: only items with ID > AfterID
 	Limit    int   // 0 means no limit; results are in ID order
+	// NoData leaves Data out of the results, for callers that only count
+	// or look at keys and statuses (cheaper for large runs).
+	NoData bool
 }
 
 // ItemCount is the number of items of one stage in one status.

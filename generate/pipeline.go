@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
@@ -144,6 +145,13 @@ type Pipeline struct {
 
 	queue *jobs.Client
 
+	// stopErr is the first error that stopped the run, kept with its kind
+	// for Drive to return.
+	stopErr atomic.Pointer[error]
+
+	summariesMu sync.Mutex
+	summaries   map[string][]string // category → accepted idea summaries, in order
+
 	dedupMu   sync.Mutex
 	ideaDups  *Deduper
 	docDups   *Deduper
@@ -237,6 +245,7 @@ func (p *Pipeline) call(ctx context.Context, stage, item string, model string, p
 // stopRun records why the run cannot go on (a missing key, the budget…)
 // and returns err so that the job is cancelled.
 func (p *Pipeline) stopRun(ctx context.Context, err error) error {
+	p.stopErr.CompareAndSwap(nil, &err)
 	if serr := p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, err.Error()); serr != nil {
 		return fmt.Errorf("%w (and recording it failed: %v)", err, serr)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
@@ -97,7 +98,9 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 		if err != nil {
 			return err
 		}
-		_ = created
+		if created && it.Status == ethos.ItemAccepted {
+			p.noteIdea(cat.Name, idea.Summary)
+		}
 		if it.Status == ethos.ItemAccepted {
 			if err := p.enqueue(ctx, TaskDocument, docKey(it.Key, 1), taskPayload{IdeaID: it.ID, Attempt: 1}); err != nil {
 				return err
@@ -371,21 +374,40 @@ func (p *Pipeline) loadIdea(ctx context.Context, id int64) (ideaData, ethos.Item
 	return d, it, nil
 }
 
-// ideaSummaries lists the summaries of the ideas accepted so far in a
-// category, for the model to avoid.
+// maxExisting is how many of a category's accepted ideas an ideas prompt
+// lists for the model to avoid; the near-duplicate check catches the rest.
+const maxExisting = 30
+
+// ideaSummaries lists the summaries of the latest ideas accepted in a
+// category, for the model to avoid. The first call loads them from the
+// store (a resumed run); later ideas are noted as they are accepted.
 func (p *Pipeline) ideaSummaries(ctx context.Context, category string) ([]string, error) {
-	items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdea, Status: ethos.ItemAccepted})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, it := range items {
-		var d ideaData
-		if json.Unmarshal(it.Data, &d) == nil && d.Category == category {
-			out = append(out, d.Summary)
+	p.summariesMu.Lock()
+	defer p.summariesMu.Unlock()
+	if p.summaries == nil {
+		items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdea, Status: ethos.ItemAccepted})
+		if err != nil {
+			return nil, err
+		}
+		p.summaries = map[string][]string{}
+		for _, it := range items {
+			var d ideaData
+			if json.Unmarshal(it.Data, &d) == nil {
+				p.summaries[d.Category] = append(p.summaries[d.Category], d.Summary)
+			}
 		}
 	}
-	return out, nil
+	list := p.summaries[category]
+	return slices.Clone(list[max(0, len(list)-maxExisting):]), nil
+}
+
+// noteIdea adds a newly accepted idea to its category's summaries.
+func (p *Pipeline) noteIdea(category, summary string) {
+	p.summariesMu.Lock()
+	defer p.summariesMu.Unlock()
+	if p.summaries != nil {
+		p.summaries[category] = append(p.summaries[category], summary)
+	}
 }
 
 func describeFindings(fs []Finding) string {

@@ -133,7 +133,10 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 			return err
 		}
 		if run.Status == ethos.RunFailed {
-			return ethos.Errorf(ethos.Config, "run %s stopped: %s", p.runID, run.Error)
+			if stop := p.stopErr.Load(); stop != nil {
+				return fmt.Errorf("run %s stopped: %w", p.runID, *stop)
+			}
+			return ethos.Errorf(ethos.Internal, "run %s stopped: %s", p.runID, run.Error)
 		}
 		st, err := p.state(ctx, quotas, enqueued)
 		if err != nil {
@@ -238,7 +241,7 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 		note(cat, batch)
 		st.pendingWant[cat] += want
 	}
-	ideas, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdea, Status: ethos.ItemAccepted})
+	ideas, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdea, Status: ethos.ItemAccepted, NoData: true})
 	if err != nil {
 		return st, err
 	}
@@ -246,7 +249,7 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 		cat, _ := catOf(it.Key)
 		st.ideas[cat]++
 	}
-	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageResponse, Status: ethos.ItemAccepted})
+	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageResponse, Status: ethos.ItemAccepted, NoData: true})
 	if err != nil {
 		return st, err
 	}

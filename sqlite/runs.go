@@ -18,6 +18,9 @@ const runColumns = `id, kind, status, config_hash, character_hash, params, error
 
 const itemColumns = `id, run_id, stage, key, parent_id, attempt, status, reason, data, created_at, updated_at`
 
+// itemColumnsNoData selects the same columns with data left NULL.
+const itemColumnsNoData = `id, run_id, stage, key, parent_id, attempt, status, reason, NULL, created_at, updated_at`
+
 // prepareRuns compiles the statements every stage runs once per item.
 func (d *DB) prepareRuns(prep func(*sql.DB, string) *sql.Stmt) {
 	// A conflict on (run_id, key) inserts nothing and returns no row; any
@@ -331,7 +334,11 @@ func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error
 	if f.AfterID != 0 {
 		conds, args = append(conds, "id > ?"), append(args, f.AfterID)
 	}
-	q := `SELECT ` + itemColumns + ` FROM items`
+	columns := itemColumns
+	if f.NoData {
+		columns = itemColumnsNoData
+	}
+	q := `SELECT ` + columns + ` FROM items`
 	if len(conds) > 0 {
 		q += ` WHERE ` + strings.Join(conds, " AND ")
 	}

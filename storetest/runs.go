@@ -471,6 +471,17 @@ func testItemsFilter(t *testing.T, s ethos.Store) {
 		t.Errorf("paged items differ from the full listing (-full +paged):\n%s", diff)
 	}
 
+	// NoData lists the same items without their payloads.
+	lean := listItems(t, s, ethos.ItemFilter{RunID: "r1", Stage: "idea", NoData: true})
+	if len(lean) != 3 {
+		t.Fatalf("Items(NoData) = %d items, want 3", len(lean))
+	}
+	for _, it := range lean {
+		if it.Data != nil || it.Key == "" || it.Status == "" || it.ID == 0 {
+			t.Errorf("Items(NoData) item %+v: want every field but Data", it)
+		}
+	}
+
 	// Listed items are whole.
 	full := listItems(t, s, ethos.ItemFilter{ParentID: ids["d1a"]})
 	if len(full) != 1 {
