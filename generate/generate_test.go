@@ -28,7 +28,11 @@ type env struct {
 	settings generate.Settings
 }
 
-func newEnv(t *testing.T, examples int, opts sandbox.Options) *env {
+func newEnv(t testing.TB, examples int, opts sandbox.Options) *env {
+	return newEnvLimits(t, examples, opts, llm.Limits{MaxConcurrency: 16})
+}
+
+func newEnvLimits(t testing.TB, examples int, opts sandbox.Options, limits llm.Limits) *env {
 	t.Helper()
 	ctx := t.Context()
 	sb, err := sandbox.Start(ctx, "127.0.0.1:0", opts)
@@ -53,7 +57,7 @@ func newEnv(t *testing.T, examples int, opts sandbox.Options) *env {
 		return p.Cost(u), ok
 	})
 	chain := &llm.Ledger{Store: db, Pricer: pricer,
-		Next: llm.NewBudget(0, 0, pricer, llm.NewLimiter(router, func(string) llm.Limits { return llm.Limits{MaxConcurrency: 16} }))}
+		Next: llm.NewBudget(0, 0, pricer, llm.NewLimiter(router, func(string) llm.Limits { return limits }))}
 
 	g := cfg.Generate
 	g.Ideas.Model, g.Documents.Model, g.Responses.Model, g.Review.Model = "sandbox/writer", "sandbox/writer", "sandbox/writer", "sandbox/judge"
@@ -64,15 +68,19 @@ func newEnv(t *testing.T, examples int, opts sandbox.Options) *env {
 }
 
 // run drives a whole generation to its end and exports it.
-func (e *env) run(t *testing.T) (generate.Metadata, error) {
+func (e *env) run(t testing.TB) (generate.Metadata, error) {
+	return e.runWorkers(t, 16)
+}
+
+func (e *env) runWorkers(t testing.TB, workers int) (generate.Metadata, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
 	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
 	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
 		t.Fatal(err)
 	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 16, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(),
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: workers, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(),
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

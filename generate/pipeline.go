@@ -165,7 +165,14 @@ func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings
 		settings.Dedup = 0.7
 	}
 	if settings.Limits.MaxIdeaBatches <= 0 {
-		settings.Limits.MaxIdeaBatches = 50
+		// Three times the batches the largest category needs if every
+		// idea were accepted, and some slack for small runs.
+		most := 0
+		for _, q := range PlanCategories(settings.Character.Categories, settings.Examples, settings.Weights) {
+			most = max(most, q)
+		}
+		perCall := max(settings.Generate.Ideas.PerCall, 1)
+		settings.Limits.MaxIdeaBatches = 3*((most+perCall-1)/perCall) + 10
 	}
 	g := settings.Generate
 	words := max(g.Documents.Pages, 1) * 500

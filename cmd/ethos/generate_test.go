@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ func TestMain(m *testing.M) {
 // sandboxProject writes an ethos.yaml whose every model is a sandbox model.
 func sandboxProject(t *testing.T, dir string, extra map[string]string) {
 	t.Helper()
-	if r := ethosCLI(t, dir, nil, "init"); r.code != 0 {
+	if r := ethosCLI(t, dir, nil, "init", "--sandbox"); r.code != 0 {
 		t.Fatalf("init: %s", r.stderr)
 	}
 	path := filepath.Join(dir, "ethos.yaml")
@@ -36,7 +35,7 @@ func sandboxProject(t *testing.T, dir string, extra map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := regexp.MustCompile(`anthropic/claude-[a-z0-9-]+`).ReplaceAllString(string(data), "sandbox/writer")
+	s := string(data)
 	for old, repl := range extra {
 		if !strings.Contains(s, old) {
 			t.Fatalf("template has no %q to replace", old)
@@ -45,6 +44,23 @@ func sandboxProject(t *testing.T, dir string, extra map[string]string) {
 	}
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGenerateWithoutConfig runs generate where there is no ethos.yaml:
+// the offline defaults make it work with no keys.
+func TestGenerateWithoutConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := ethosCLI(t, dir, nil, "generate", "--examples", "20")
+	if r.code != 0 {
+		t.Fatalf("generate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != 20 {
+		t.Fatalf("%d records, want 20", n)
+	}
+	if r := ethosCLI(t, dir, nil, "doctor"); r.code != 0 || !strings.Contains(r.stdout, "offline defaults") {
+		t.Fatalf("doctor without ethos.yaml: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 

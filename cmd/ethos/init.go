@@ -18,8 +18,9 @@ type InitCommand struct{ m *Main }
 // Run writes DIR/ethos.yaml (DIR defaults to the working directory). It
 // never overwrites an existing file without --force.
 func (c *InitCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("init", "init [--force] [DIR]")
+	flags := c.m.newFlagSet("init", "init [--force] [--sandbox] [DIR]")
 	force := flags.Bool("force", false, "overwrite an existing ethos.yaml")
+	offline := flags.Bool("sandbox", false, "use sandbox models everywhere, to try ethos with no keys and no network")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
@@ -41,7 +42,11 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return ethos.Errorf(ethos.Config, "checking %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, config.Template(), 0o644); err != nil {
+	tmpl := config.Template()
+	if *offline {
+		tmpl = config.OfflineTemplate()
+	}
+	if err := writeFileAtomic(path, tmpl, 0o644); err != nil {
 		return ethos.Errorf(ethos.Internal, "writing %s: %w", path, err)
 	}
 	fmt.Fprintf(c.m.Stdout, "wrote %s (the example character Agora)\n", path)

@@ -56,9 +56,9 @@ func (m *Main) abs(path string) string {
 }
 
 // loadConfig reads the project's ethos.yaml. When the default file is
-// absent it falls back to the built-in defaults (the Agora character, the
-// sandbox available), so one-off commands work outside a project; a file
-// named explicitly with --config must exist.
+// absent it falls back to the built-in offline defaults (the Agora
+// character, every model a sandbox model), so commands work with no keys
+// and no set-up; a file named explicitly with --config must exist.
 func (m *Main) loadConfig(pf projectFlags, explicit bool) (*config.Config, string, bool, error) {
 	path := m.abs(pf.config)
 	cfg, err := config.Load(path)
@@ -70,7 +70,7 @@ func (m *Main) loadConfig(pf projectFlags, explicit bool) (*config.Config, strin
 		if dir == "" {
 			dir, _ = os.Getwd()
 		}
-		return config.Default(), dir, true, nil
+		return config.Offline(), dir, true, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "", false, ethos.Errorf(ethos.Config, "%s: no such file; run \"ethos init\" to write one", pf.config)
@@ -250,7 +250,7 @@ func (p *project) limits(provider string) llm.Limits {
 
 func (p *project) describe() string {
 	if p.defaults {
-		return fmt.Sprintf("no ethos.yaml in %s: using built-in defaults (run \"ethos init\" to write one)", p.dir)
+		return fmt.Sprintf("no ethos.yaml in %s: built-in offline defaults, every model a sandbox model (\"ethos init\" writes a config to edit)", p.dir)
 	}
 	return p.cfg.Path
 }
