@@ -19,6 +19,8 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
 	apiKey := flags.String("api-key", "", "require this API key on every request (default: accept any)")
 	var faults sandbox.Faults
 	faults.RegisterFlags(flags)
+	var defects map[string]float64
+	sandbox.RegisterDefectFlags(flags, &defects)
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
@@ -26,7 +28,7 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
 	if len(rest) > 0 {
 		return usageErrorf("sandbox takes no arguments, got %q", rest)
 	}
-	run, err := sandbox.Start(ctx, *addr, sandbox.Options{Seed: *seed, APIKey: *apiKey, Faults: faults})
+	run, err := sandbox.Start(ctx, *addr, sandbox.Options{Seed: *seed, APIKey: *apiKey, Faults: faults, Defects: defects})
 	if err != nil {
 		return ethos.Errorf(ethos.Config, "sandbox: listening on %s: %w", *addr, err)
 	}
@@ -37,7 +39,8 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
   stats:                     %[1]s/_sandbox/stats
 Point ethos at it:  SANDBOX_BASE_URL=%[1]s ethos complete --model sandbox/writer "hello"
 or any client:      ANTHROPIC_BASE_URL=%[1]s   OPENAI_BASE_URL=%[1]s/v1
-Models: writer, base, judge; fault-429, fault-529, fault-500, fault-401, fault-cut, fault-refuse force failures.
+Models: writer, base, judge; fault-429, fault-529, fault-500, fault-401, fault-cut, fault-refuse force failures;
+writer-defect-<name> always writes that defect into ethos's generation outputs.
 Press Ctrl-C to stop.
 `, run.URL)
 	<-ctx.Done()
