@@ -133,7 +133,9 @@ func startQueue(ctx context.Context, p *project, completer ethos.Completer) (*jo
 	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
 		return nil, err
 	}
-	q, err := jobs.New(p.store.SQL(), jobs.Config{Completer: completer})
+	// One call from the command line: three tries (about three seconds of
+	// backoff) before an unreachable endpoint is reported.
+	q, err := jobs.New(p.store.SQL(), jobs.Config{Completer: completer, MaxAttempts: 3})
 	if err != nil {
 		return nil, err
 	}
