@@ -24,4 +24,7 @@ type Category struct {
 	Name        string `json:"name" yaml:"name"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	Hard        bool   `json:"hard,omitempty" yaml:"hard,omitempty"`
+	// Weight is the category's share of generated examples relative to the
+	// others; zero means the default weight of 1.
+	Weight float64 `json:"weight,omitempty" yaml:"weight,omitempty"`
 }

@@ -223,6 +223,7 @@ func (d *decoder) character(v *yaml.Node, path string, ch *ethos.Character) {
 					"name":        d.str(&cat.Name),
 					"description": d.str(&cat.Description),
 					"hard":        d.boolean(&cat.Hard),
+					"weight":      d.float(&cat.Weight),
 				})
 				ch.Categories = append(ch.Categories, cat)
 			})

@@ -32,3 +32,21 @@ func TestSandboxDefects(t *testing.T) {
 		}
 	}
 }
+
+func TestCategoryWeights(t *testing.T) {
+	t.Parallel()
+	tmpl := string(config.Template())
+	heavy := strings.Replace(tmpl, "      description: programming, science and technology\n",
+		"      description: programming, science and technology\n      weight: 3\n", 1)
+	cfg, err := config.Parse("ethos.yaml", []byte(heavy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Character.Categories[0].Weight; w != 3 {
+		t.Fatalf("weight = %v, want 3", w)
+	}
+	bad := strings.Replace(heavy, "weight: 3", "weight: -1", 1)
+	if _, err := config.Parse("ethos.yaml", []byte(bad)); ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "character.categories[0].weight") {
+		t.Fatalf("negative weight: got %v", err)
+	}
+}

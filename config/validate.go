@@ -140,6 +140,9 @@ func (d *decoder) validateCharacter(ch ethos.Character) {
 		p := "character.categories[" + itoa(i) + "]"
 		d.required(p+".name", cat.Name)
 		d.unique(names, p+".name", "category", cat.Name)
+		if cat.Weight < 0 {
+			d.fail(p+".weight", "must be 0 (the default weight, 1) or more, got %g", cat.Weight)
+		}
 	}
 }
 

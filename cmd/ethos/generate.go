@@ -182,8 +182,17 @@ func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, outpu
 	} else {
 		output = c.m.abs(output)
 	}
+	var weights map[string]float64
+	for _, c := range ch.Categories {
+		if c.Weight > 0 {
+			if weights == nil {
+				weights = map[string]float64{}
+			}
+			weights[c.Name] = c.Weight
+		}
+	}
 	return generate.Settings{
-		Examples: examples, Seed: seed, Output: output, Character: ch, Generate: g,
+		Examples: examples, Seed: seed, Output: output, Character: ch, Generate: g, Weights: weights,
 		ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(),
 	}, nil
 }
