@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
 
 const testKey = "sk-ant-test-SECRET-0123456789"
@@ -76,15 +77,6 @@ data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":
 data: {"type":"message_stop"}`,
 }
 
-func writeSSE(w http.ResponseWriter, frames []string) {
-	w.Header().Set("content-type", "text/event-stream")
-	w.WriteHeader(http.StatusOK)
-	for _, f := range frames {
-		fmt.Fprintf(w, "%s\n\n", f)
-		w.(http.Flusher).Flush()
-	}
-}
-
 func setRateHeaders(h http.Header) {
 	h.Set("request-id", "req_abc")
 	h.Set("anthropic-ratelimit-requests-limit", "50")
@@ -112,7 +104,7 @@ func TestCompleteJSONAndStreamAgree(t *testing.T) {
 		bodies = append(bodies, body)
 		setRateHeaders(w.Header())
 		if body["stream"] == true {
-			writeSSE(w, streamFrames)
+			wiretest.WriteSSE(w, streamFrames)
 			return
 		}
 		w.Header().Set("content-type", "application/json")
@@ -212,12 +204,12 @@ data: {"type":"content_block_delta","index":7,"delta":{"type":"text_delta","text
 			t.Parallel()
 			c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("request-id", "req_hdr")
-				writeSSE(w, tt.frames)
+				wiretest.WriteSSE(w, tt.frames)
 			})
 			req := sampleRequest()
 			req.Stream = true
 			_, err := c.Complete(context.Background(), req)
-			e := asError(t, err)
+			e := wiretest.AsError(t, err)
 			if e.Kind != tt.kind {
 				t.Errorf("kind = %q, want %q (%v)", e.Kind, tt.kind, err)
 			}
@@ -230,104 +222,47 @@ data: {"type":"content_block_delta","index":7,"delta":{"type":"text_delta","text
 			if e.Op != "anthropic: messages" {
 				t.Errorf("op = %q", e.Op)
 			}
-			assertNoKey(t, err)
+			wiretest.AssertNoSecret(t, err, testKey)
 		})
-	}
-}
-
-func asError(t *testing.T, err error) *ethos.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatal("got no error")
-	}
-	var e *ethos.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v is not an *ethos.Error", err, err)
-	}
-	return e
-}
-
-// assertNoKey fails if the key shows in the error or anything it wraps.
-func assertNoKey(t *testing.T, err error) {
-	t.Helper()
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		for _, s := range []string{e.Error(), fmt.Sprintf("%+v", e)} {
-			if strings.Contains(s, testKey) {
-				t.Errorf("API key leaked into error text: %q", s)
-			}
-		}
 	}
 }
 
 func TestStatusErrors(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		status     int
-		errType    string
-		header     map[string]string
-		kind       ethos.Kind
-		retryAfter time.Duration
-		inMsg      string
-	}{
-		{400, "invalid_request_error", nil, ethos.Invalid, 0, "400"},
-		{401, "authentication_error", nil, ethos.Auth, 0, "check the API key for provider anthropic"},
-		{402, "billing_error", nil, ethos.Auth, 0, "billing"},
-		{403, "permission_error", nil, ethos.Auth, 0, "permission"},
-		{404, "not_found_error", nil, ethos.NotFound, 0, `model "claude-sonnet-4-5" not found`},
-		{408, "timeout_error", nil, ethos.Transient, 0, "408"},
-		{409, "api_error", nil, ethos.Transient, 0, "409"},
-		{413, "request_too_large", nil, ethos.Invalid, 0, "413"},
-		{422, "invalid_request_error", nil, ethos.Invalid, 0, "422"},
-		{429, "rate_limit_error", map[string]string{"retry-after": "20"}, ethos.RateLimited, 20 * time.Second, "retry after 20s"},
-		{429, "rate_limit_error", map[string]string{"retry-after-ms": "1500", "retry-after": "9"}, ethos.RateLimited, 1500 * time.Millisecond, "429"},
-		{429, "rate_limit_error", map[string]string{"retry-after": now.Add(90 * time.Second).Format(http.TimeFormat)}, ethos.RateLimited, 90 * time.Second, "429"},
-		{429, "rate_limit_error", nil, ethos.RateLimited, 0, "429"},
-		{500, "api_error", nil, ethos.Transient, 0, "500"},
-		{502, "api_error", nil, ethos.Transient, 0, "502"},
-		{503, "overloaded_error", map[string]string{"retry-after": "3"}, ethos.Overloaded, 3 * time.Second, "overloaded"},
-		{504, "timeout_error", nil, ethos.Transient, 0, "504"},
-		{529, "overloaded_error", nil, ethos.Overloaded, 0, "overloaded"},
-		{418, "invalid_request_error", nil, ethos.Invalid, 0, "418"},
+	// errTypes is the error.type Anthropic sends with each status.
+	errTypes := map[int]string{
+		400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+		403: "permission_error", 404: "not_found_error", 408: "timeout_error", 409: "api_error",
+		413: "request_too_large", 422: "invalid_request_error", 429: "rate_limit_error",
+		500: "api_error", 502: "api_error", 503: "overloaded_error", 504: "timeout_error",
+		529: "overloaded_error", 418: "invalid_request_error",
 	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%d %v", tt.status, tt.header), func(t *testing.T) {
+	for _, tt := range wiretest.StatusCases("anthropic", sampleRequest().Model, now) {
+		t.Run(tt.String(), func(t *testing.T) {
 			t.Parallel()
+			errType, ok := errTypes[tt.Status]
+			if !ok {
+				t.Fatalf("no error type for status %d", tt.Status)
+			}
 			for _, stream := range []bool{false, true} {
-				c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-					w.Header().Set("request-id", "req_err")
-					w.Header().Set("content-type", "application/json")
-					for k, v := range tt.header {
-						w.Header().Set(k, v)
-					}
-					w.WriteHeader(tt.status)
-					// A careless server echoing the key must not leak it.
-					fmt.Fprintf(w, `{"type":"error","error":{"type":%q,"message":"bad key %s\nsecond line"},"request_id":"req_err"}`, tt.errType, testKey)
+				t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+					c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+						w.Header().Set("request-id", "req_err")
+						w.Header().Set("content-type", "application/json")
+						for k, v := range tt.Header {
+							w.Header().Set(k, v)
+						}
+						w.WriteHeader(tt.Status)
+						// A careless server echoing the key must not leak it.
+						fmt.Fprintf(w, `{"type":"error","error":{"type":%q,"message":"bad key %s\nsecond line"},"request_id":"req_err"}`, errType, testKey)
+					})
+					c.now = func() time.Time { return now }
+					req := sampleRequest()
+					req.Stream = stream
+					_, err := c.Complete(context.Background(), req)
+					tt.Check(t, err, "req_err", "anthropic: messages", testKey)
 				})
-				c.now = func() time.Time { return now }
-				req := sampleRequest()
-				req.Stream = stream
-				_, err := c.Complete(context.Background(), req)
-				e := asError(t, err)
-				got := struct {
-					Kind       ethos.Kind
-					Status     int
-					RetryAfter time.Duration
-					RequestID  string
-					Op         string
-				}{e.Kind, e.Status, e.RetryAfter, e.RequestID, e.Op}
-				want := got
-				want.Kind, want.Status, want.RetryAfter, want.RequestID, want.Op = tt.kind, tt.status, tt.retryAfter, "req_err", "anthropic: messages"
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("stream=%v (-want +got):\n%s", stream, diff)
-				}
-				if !strings.Contains(err.Error(), tt.inMsg) {
-					t.Errorf("error %q does not mention %q", err, tt.inMsg)
-				}
-				if strings.Contains(err.Error(), "\n") {
-					t.Errorf("error is not one line: %q", err)
-				}
-				assertNoKey(t, err)
 			}
 		})
 	}
@@ -338,15 +273,7 @@ func TestStatusErrors(t *testing.T) {
 func blockingServer(t *testing.T, cfg Config) (*Client, <-chan struct{}) {
 	t.Helper()
 	arrived := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The server notices a vanished client only once the body is read.
-		io.Copy(io.Discard, r.Body)
-		select {
-		case arrived <- struct{}{}:
-		default:
-		}
-		<-r.Context().Done()
-	}))
+	srv := httptest.NewServer(wiretest.Holding(arrived))
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	c, err := New(cfg)
@@ -371,7 +298,7 @@ func TestCancelKeepsContextError(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("stream=%v: error %v does not wrap context.Canceled", stream, err)
 		}
-		asError(t, err)
+		wiretest.AsError(t, err)
 	}
 }
 
@@ -379,7 +306,7 @@ func TestTimeoutIsTransient(t *testing.T) {
 	t.Parallel()
 	c, _ := blockingServer(t, Config{APIKey: testKey, Timeout: 50 * time.Millisecond})
 	_, err := c.Complete(context.Background(), sampleRequest())
-	e := asError(t, err)
+	e := wiretest.AsError(t, err)
 	if e.Kind != ethos.Transient || !strings.Contains(e.Msg, "no complete response within") {
 		t.Errorf("got %v (kind %s), want a transient timeout", err, e.Kind)
 	}
@@ -394,11 +321,11 @@ func TestNetworkErrorIsTransient(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Complete(context.Background(), sampleRequest())
-	if e := asError(t, err); e.Kind != ethos.Transient {
+	if e := wiretest.AsError(t, err); e.Kind != ethos.Transient {
 		t.Errorf("kind = %s, want transient: %v", e.Kind, err)
 	}
-	assertNoKey(t, err)
-	if e := asError(t, c.Ping(context.Background())); e.Kind != ethos.Transient || e.Op != "anthropic: models" {
+	wiretest.AssertNoSecret(t, err, testKey)
+	if e := wiretest.AsError(t, c.Ping(context.Background())); e.Kind != ethos.Transient || e.Op != "anthropic: models" {
 		t.Errorf("ping: got %v (%s)", e, e.Kind)
 	}
 }
@@ -413,7 +340,7 @@ func TestConnectionResetMidBody(t *testing.T) {
 		panic(http.ErrAbortHandler) // drop the connection mid-body
 	})
 	_, err := c.Complete(context.Background(), sampleRequest())
-	if e := asError(t, err); e.Kind != ethos.Transient {
+	if e := wiretest.AsError(t, err); e.Kind != ethos.Transient {
 		t.Errorf("kind = %s, want transient: %v", e.Kind, err)
 	}
 }
@@ -468,7 +395,7 @@ func TestRequestsRejectedBeforeSending(t *testing.T) {
 	withSystemTurn.Messages = append(withSystemTurn.Messages, ethos.Message{Role: ethos.RoleSystem, Content: "x"})
 	for name, req := range map[string]ethos.Request{"temperature": withTemp, "system turn": withSystemTurn} {
 		_, err := c.Complete(context.Background(), req)
-		if e := asError(t, err); e.Kind != ethos.Invalid || e.Op != "anthropic: messages" {
+		if e := wiretest.AsError(t, err); e.Kind != ethos.Invalid || e.Op != "anthropic: messages" {
 			t.Errorf("%s: got %v (%s), want invalid", name, err, e.Kind)
 		}
 	}
@@ -484,7 +411,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{MaxRetries: -1},
 	} {
 		_, err := New(cfg)
-		if e := asError(t, err); e.Kind != ethos.Config {
+		if e := wiretest.AsError(t, err); e.Kind != ethos.Config {
 			t.Errorf("New(%+v): kind %s, want config", cfg, e.Kind)
 		}
 	}
@@ -513,7 +440,7 @@ func TestPing(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 	status = http.StatusUnauthorized
-	e := asError(t, c.Ping(context.Background()))
+	e := wiretest.AsError(t, c.Ping(context.Background()))
 	if e.Kind != ethos.Auth || e.Op != "anthropic: models" || e.RequestID != "req_ping" {
 		t.Errorf("ping 401: got %v kind %s", e, e.Kind)
 	}

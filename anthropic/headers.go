@@ -1,7 +1,6 @@
 package anthropic
 
 import (
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,10 +8,6 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 )
-
-// maxRetryAfter bounds a provider's retry-after so that a hostile or broken
-// header cannot park a job for years or overflow a Duration.
-const maxRetryAfter = 24 * time.Hour
 
 // parseRateLimit reads the anthropic-ratelimit-requests-* and
 // anthropic-ratelimit-tokens-* headers. Resets are RFC 3339 timestamps;
@@ -45,37 +40,4 @@ func headerInt(v string) int {
 		return 0
 	}
 	return n
-}
-
-// parseRetryAfter reads retry-after-ms (milliseconds) or else retry-after
-// (seconds, or an HTTP date measured from now). It returns 0 when neither
-// header gives a positive wait, and never more than maxRetryAfter.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("retry-after-ms")); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil {
-			return clampWait(ms * float64(time.Millisecond))
-		}
-	}
-	v := strings.TrimSpace(h.Get("retry-after"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		return clampWait(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return clampWait(float64(t.Sub(now)))
-	}
-	return 0
-}
-
-// clampWait converts nanoseconds to a Duration in [0, maxRetryAfter].
-func clampWait(ns float64) time.Duration {
-	if math.IsNaN(ns) || ns <= 0 {
-		return 0
-	}
-	if ns >= float64(maxRetryAfter) {
-		return maxRetryAfter
-	}
-	return time.Duration(ns)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
 
 // specPath finds the OpenAPI spec that ships inside the SDK module the
@@ -76,7 +77,7 @@ func TestRequestsMatchOfficialSpec(t *testing.T) {
 		bodies = append(bodies, body)
 		mu.Unlock()
 		if bytes.Contains(body, []byte(`"stream":true`)) {
-			writeSSE(w, streamFrames)
+			wiretest.WriteSSE(w, streamFrames)
 			return
 		}
 		w.Header().Set("content-type", "application/json")

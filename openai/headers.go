@@ -8,11 +8,8 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/wire"
 )
-
-// maxRetryAfter bounds a provider's retry-after or reset so that a hostile
-// or broken header cannot park a job for years or overflow a Duration.
-const maxRetryAfter = 24 * time.Hour
 
 // parseRateLimit reads OpenAI's x-ratelimit-{limit,remaining,reset}-
 // {requests,tokens} headers, whose resets are durations from now ("6m0s",
@@ -73,43 +70,10 @@ func parseReset(v string) (time.Duration, bool) {
 		return 0, false
 	}
 	if d, err := time.ParseDuration(v); err == nil {
-		return clampWait(float64(d)), true
+		return wire.ClampWait(float64(d)), true
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil && !math.IsNaN(s) {
-		return clampWait(s * float64(time.Second)), true
+		return wire.ClampWait(s * float64(time.Second)), true
 	}
 	return 0, false
-}
-
-// parseRetryAfter reads retry-after-ms (milliseconds) or else retry-after
-// (seconds, or an HTTP date measured from now). It returns 0 when neither
-// header gives a positive wait, and never more than maxRetryAfter.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("retry-after-ms")); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil {
-			return clampWait(ms * float64(time.Millisecond))
-		}
-	}
-	v := strings.TrimSpace(h.Get("retry-after"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		return clampWait(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return clampWait(float64(t.Sub(now)))
-	}
-	return 0
-}
-
-// clampWait converts nanoseconds to a Duration in [0, maxRetryAfter].
-func clampWait(ns float64) time.Duration {
-	if math.IsNaN(ns) || ns <= 0 {
-		return 0
-	}
-	if ns >= float64(maxRetryAfter) {
-		return maxRetryAfter
-	}
-	return time.Duration(ns)
 }

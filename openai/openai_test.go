@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
 
 const testKey = "sk-test-SECRET-0123456789"
@@ -77,15 +78,6 @@ var streamFrames = []string{
 	`data: [DONE]`,
 }
 
-func writeSSE(w http.ResponseWriter, frames []string) {
-	w.Header().Set("content-type", "text/event-stream")
-	w.WriteHeader(http.StatusOK)
-	for _, f := range frames {
-		fmt.Fprintf(w, "%s\n\n", f)
-		w.(http.Flusher).Flush()
-	}
-}
-
 func setRateHeaders(h http.Header) {
 	h.Set("x-request-id", "req_abc")
 	h.Set("x-ratelimit-limit-requests", "500")
@@ -113,7 +105,7 @@ func TestCompleteJSONAndStreamAgree(t *testing.T) {
 		bodies = append(bodies, body)
 		setRateHeaders(w.Header())
 		if body["stream"] == true {
-			writeSSE(w, streamFrames)
+			wiretest.WriteSSE(w, streamFrames)
 			return
 		}
 		w.Header().Set("content-type", "application/json")
@@ -222,7 +214,7 @@ func TestStopReasons(t *testing.T) {
 				if tt.refusal != "" {
 					frames = append(frames, chunk(`{"refusal":`+refusal+`}`, ""))
 				}
-				writeSSE(w, append(frames, chunk(`{}`, tt.finish), usageChunk, "data: [DONE]"))
+				wiretest.WriteSSE(w, append(frames, chunk(`{}`, tt.finish), usageChunk, "data: [DONE]"))
 				return
 			}
 			w.Header().Set("content-type", "application/json")
@@ -266,12 +258,12 @@ func TestStreamFailures(t *testing.T) {
 			t.Parallel()
 			c := newTestClient(t, Config{}, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("x-request-id", "req_hdr")
-				writeSSE(w, tt.frames)
+				wiretest.WriteSSE(w, tt.frames)
 			})
 			req := sampleRequest()
 			req.Stream = true
 			_, err := c.Complete(context.Background(), req)
-			e := asError(t, err)
+			e := wiretest.AsError(t, err)
 			if e.Kind != tt.kind {
 				t.Errorf("kind = %q, want %q (%v)", e.Kind, tt.kind, err)
 			}
@@ -281,7 +273,7 @@ func TestStreamFailures(t *testing.T) {
 			if e.RequestID != "req_hdr" || e.Op != "openai: chat.completions" {
 				t.Errorf("request id %q, op %q", e.RequestID, e.Op)
 			}
-			assertNoKey(t, err)
+			wiretest.AssertNoSecret(t, err, testKey)
 		})
 	}
 }
@@ -321,99 +313,31 @@ func (s *splitReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func asError(t *testing.T, err error) *ethos.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatal("got no error")
-	}
-	var e *ethos.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v is not an *ethos.Error", err, err)
-	}
-	return e
-}
-
-// assertNoKey fails if the key shows in the error or anything it wraps.
-func assertNoKey(t *testing.T, err error) {
-	t.Helper()
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		for _, s := range []string{e.Error(), fmt.Sprintf("%+v", e)} {
-			if strings.Contains(s, testKey) {
-				t.Errorf("API key leaked into error text: %q", s)
-			}
-		}
-	}
-}
-
 func TestStatusErrors(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		status     int
-		header     map[string]string
-		kind       ethos.Kind
-		retryAfter time.Duration
-		inMsg      string
-	}{
-		{400, nil, ethos.Invalid, 0, "400"},
-		{401, nil, ethos.Auth, 0, "check the API key for provider together"},
-		{402, nil, ethos.Auth, 0, "billing"},
-		{403, nil, ethos.Auth, 0, "permission"},
-		{404, nil, ethos.NotFound, 0, `model "meta-llama/Llama-3-8b" not found`},
-		{408, nil, ethos.Transient, 0, "408"},
-		{409, nil, ethos.Transient, 0, "409"},
-		{413, nil, ethos.Invalid, 0, "413"},
-		{422, nil, ethos.Invalid, 0, "422"},
-		{429, map[string]string{"retry-after": "20"}, ethos.RateLimited, 20 * time.Second, "retry after 20s"},
-		{429, map[string]string{"retry-after-ms": "250", "retry-after": "9"}, ethos.RateLimited, 250 * time.Millisecond, "429"},
-		{429, map[string]string{"retry-after": fixedNow.Add(90 * time.Second).Format(http.TimeFormat)}, ethos.RateLimited, 90 * time.Second, "429"},
-		{429, nil, ethos.RateLimited, 0, "429"},
-		{500, nil, ethos.Transient, 0, "500"},
-		{502, nil, ethos.Transient, 0, "502"},
-		{503, map[string]string{"retry-after": "3"}, ethos.Overloaded, 3 * time.Second, "overloaded"},
-		{504, nil, ethos.Transient, 0, "504"},
-		{529, nil, ethos.Overloaded, 0, "overloaded"},
-		{418, nil, ethos.Invalid, 0, "418"},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%d %v", tt.status, tt.header), func(t *testing.T) {
+	for _, tt := range wiretest.StatusCases("together", sampleRequest().Model, fixedNow) {
+		t.Run(tt.String(), func(t *testing.T) {
 			t.Parallel()
 			for _, stream := range []bool{false, true} {
-				c := newTestClient(t, Config{Provider: "together"}, func(w http.ResponseWriter, r *http.Request) {
-					w.Header().Set("x-request-id", "req_err")
-					w.Header().Set("content-type", "application/json")
-					for k, v := range tt.header {
-						w.Header().Set(k, v)
+				t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+					c := newTestClient(t, Config{Provider: "together"}, func(w http.ResponseWriter, r *http.Request) {
+						w.Header().Set("x-request-id", "req_err")
+						w.Header().Set("content-type", "application/json")
+						for k, v := range tt.Header {
+							w.Header().Set(k, v)
+						}
+						w.WriteHeader(tt.Status)
+						// A careless server echoing the key must not leak it.
+						fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s\nsecond line","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, testKey)
+					})
+					req := sampleRequest()
+					req.Stream = stream
+					_, err := c.Complete(context.Background(), req)
+					tt.Check(t, err, "req_err", "together: chat.completions", testKey)
+					if !strings.Contains(err.Error(), "invalid_api_key") {
+						t.Errorf("error %q lacks the provider's code", err)
 					}
-					w.WriteHeader(tt.status)
-					// A careless server echoing the key must not leak it.
-					fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s\nsecond line","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, testKey)
 				})
-				req := sampleRequest()
-				req.Stream = stream
-				_, err := c.Complete(context.Background(), req)
-				e := asError(t, err)
-				got := struct {
-					Kind       ethos.Kind
-					Status     int
-					RetryAfter time.Duration
-					RequestID  string
-					Op         string
-				}{e.Kind, e.Status, e.RetryAfter, e.RequestID, e.Op}
-				want := got
-				want.Kind, want.Status, want.RetryAfter, want.RequestID, want.Op = tt.kind, tt.status, tt.retryAfter, "req_err", "together: chat.completions"
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("stream=%v (-want +got):\n%s", stream, diff)
-				}
-				if !strings.Contains(err.Error(), tt.inMsg) {
-					t.Errorf("error %q does not mention %q", err, tt.inMsg)
-				}
-				if !strings.Contains(err.Error(), "invalid_api_key") {
-					t.Errorf("error %q lacks the provider's code", err)
-				}
-				if strings.Contains(err.Error(), "\n") {
-					t.Errorf("error is not one line: %q", err)
-				}
-				assertNoKey(t, err)
 			}
 		})
 	}
@@ -424,15 +348,7 @@ func TestStatusErrors(t *testing.T) {
 func blockingServer(t *testing.T, cfg Config) (*Client, <-chan struct{}) {
 	t.Helper()
 	arrived := make(chan struct{}, 1)
-	c := newTestClient(t, cfg, func(w http.ResponseWriter, r *http.Request) {
-		// The server notices a vanished client only once the body is read.
-		io.Copy(io.Discard, r.Body)
-		select {
-		case arrived <- struct{}{}:
-		default:
-		}
-		<-r.Context().Done()
-	})
+	c := newTestClient(t, cfg, wiretest.Holding(arrived))
 	return c, arrived
 }
 
@@ -451,7 +367,7 @@ func TestCancelKeepsContextError(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("stream=%v: error %v does not wrap context.Canceled", stream, err)
 		}
-		asError(t, err)
+		wiretest.AsError(t, err)
 	}
 }
 
@@ -459,7 +375,7 @@ func TestTimeoutIsTransient(t *testing.T) {
 	t.Parallel()
 	c, _ := blockingServer(t, Config{Timeout: 50 * time.Millisecond})
 	_, err := c.Complete(context.Background(), sampleRequest())
-	e := asError(t, err)
+	e := wiretest.AsError(t, err)
 	if e.Kind != ethos.Transient || !strings.Contains(e.Msg, "no complete response within") {
 		t.Errorf("got %v (kind %s), want a transient timeout", err, e.Kind)
 	}
@@ -474,11 +390,11 @@ func TestNetworkErrorIsTransient(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Complete(context.Background(), sampleRequest())
-	if e := asError(t, err); e.Kind != ethos.Transient {
+	if e := wiretest.AsError(t, err); e.Kind != ethos.Transient {
 		t.Errorf("kind = %s, want transient: %v", e.Kind, err)
 	}
-	assertNoKey(t, err)
-	if e := asError(t, c.Ping(context.Background())); e.Kind != ethos.Transient || e.Op != "openai: models" {
+	wiretest.AssertNoSecret(t, err, testKey)
+	if e := wiretest.AsError(t, c.Ping(context.Background())); e.Kind != ethos.Transient || e.Op != "openai: models" {
 		t.Errorf("ping: got %v (%s)", e, e.Kind)
 	}
 }
@@ -490,7 +406,7 @@ func TestNoChoicesIsTransient(t *testing.T) {
 		io.WriteString(w, `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[]}`)
 	})
 	_, err := c.Complete(context.Background(), sampleRequest())
-	if e := asError(t, err); e.Kind != ethos.Transient {
+	if e := wiretest.AsError(t, err); e.Kind != ethos.Transient {
 		t.Errorf("kind = %s, want transient: %v", e.Kind, err)
 	}
 }
@@ -537,7 +453,7 @@ func TestUnknownRoleRejectedBeforeSending(t *testing.T) {
 	req := sampleRequest()
 	req.Messages = append(req.Messages, ethos.Message{Role: "tool", Content: "x"})
 	_, err := c.Complete(context.Background(), req)
-	if e := asError(t, err); e.Kind != ethos.Invalid {
+	if e := wiretest.AsError(t, err); e.Kind != ethos.Invalid {
 		t.Errorf("got %v (%s), want invalid", err, e.Kind)
 	}
 }
@@ -546,7 +462,7 @@ func TestNewValidatesConfig(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []Config{{BaseURL: "ftp://example.com"}, {BaseURL: "://nope"}, {MaxRetries: -1}} {
 		_, err := New(cfg)
-		if e := asError(t, err); e.Kind != ethos.Config {
+		if e := wiretest.AsError(t, err); e.Kind != ethos.Config {
 			t.Errorf("New(%+v): kind %s, want config", cfg, e.Kind)
 		}
 	}
@@ -575,7 +491,7 @@ func TestPing(t *testing.T) {
 		t.Fatalf("ping: %v", err)
 	}
 	status = http.StatusUnauthorized
-	e := asError(t, c.Ping(context.Background()))
+	e := wiretest.AsError(t, c.Ping(context.Background()))
 	if e.Kind != ethos.Auth || e.Op != "ollama: models" || e.RequestID != "req_ping" {
 		t.Errorf("ping 401: got %v kind %s", e, e.Kind)
 	}
