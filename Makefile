@@ -2,7 +2,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test fmt build vet bench fuzz clean
+.PHONY: test fmt build vet bench bench-generate fuzz clean
 
 # go test runs the high-confidence vet checks itself; the full `make vet`
 # is left out of `make test` because it compiles every dependency a second
@@ -22,6 +22,13 @@ build:
 # Benchmarks with speed targets; figures go to docs/PERFORMANCE.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./llm/ ./sqlite/
+
+# Whole generation runs (minutes each); run one at a time so each peak RSS
+# is its own.
+bench-generate:
+	$(GO) test -run '^$$' -bench 'GenerateThousand$$' -benchtime 1x ./generate/
+	$(GO) test -run '^$$' -bench 'GenerateAt600RPM$$' -benchtime 1x ./generate/
+	$(GO) test -run '^$$' -bench 'GenerateTenThousand$$' -benchtime 1x -timeout 60m ./generate/
 
 # Short fuzzing pass over every parser of model output and user files.
 FUZZTIME ?= 20s
