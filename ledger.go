@@ -31,6 +31,7 @@ type Call struct {
 // CallFilter selects calls from the ledger. Zero fields match everything.
 type CallFilter struct {
 	RunID    string
+	Stage    string
 	Provider string
 	Since    time.Time
 	Limit    int // 0 means no limit; results are newest first

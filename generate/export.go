@@ -89,50 +89,32 @@ type Metadata struct {
 	Rejections     map[string]int            `json:"rejections"` // reason → count
 	Calls          map[string]StageCalls     `json:"calls"`      // stage → calls, tokens, cost
 	TotalCostUSD   float64                   `json:"total_cost_usd"`
-	WallTime       string                    `json:"wall_time"`
-	FirstCall      time.Time                 `json:"first_call,omitzero"`
-	LastCall       time.Time                 `json:"last_call,omitzero"`
+	Started        time.Time                 `json:"started"`
+	// WallTime runs from the run's start to this export, interruptions included.
+	WallTime string `json:"wall_time"`
 }
 
 // StageCalls sums a stage's model calls from the ledger.
 type StageCalls struct {
-	Calls     int            `json:"calls"`
-	CacheHits int            `json:"cache_hits"`
-	Errors    map[string]int `json:"errors,omitempty"`
-	Usage     ethos.Usage    `json:"usage"`
-	CostUSD   float64        `json:"cost_usd"`
+	Calls       int            `json:"calls"`
+	CacheHits   int            `json:"cache_hits"`
+	Errors      map[string]int `json:"errors,omitempty"`
+	Usage       ethos.Usage    `json:"usage"`
+	CostUSD     float64        `json:"cost_usd"`
+	MeanLatency string         `json:"mean_latency"`
 }
 
 // Export writes the run's dataset: exactly the planned number of examples
 // per category (the earliest accepted ones), with the detailed and
-// metadata files beside it. Each file is written to a temporary name and
-// renamed into place, so an interruption never leaves a partial file.
+// metadata files beside it. It streams the examples page by page, so its
+// memory does not grow with the dataset, and writes each file under a
+// temporary name renamed into place, so an interruption never leaves a
+// partial file.
 func (p *Pipeline) Export(ctx context.Context, out OutputPaths, force bool) (Metadata, error) {
 	if err := out.CheckOutputs(force); err != nil {
 		return Metadata{}, err
 	}
 	quotas := PlanCategories(p.settings.Character.Categories, p.settings.Examples, p.settings.Weights)
-	byID := func(stage string) (map[int64]ethos.Item, error) {
-		items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage})
-		m := make(map[int64]ethos.Item, len(items))
-		for _, it := range items {
-			m[it.ID] = it
-		}
-		return m, err
-	}
-	ideas, err := byID(StageIdea)
-	if err != nil {
-		return Metadata{}, err
-	}
-	docs, err := byID(StageDocument)
-	if err != nil {
-		return Metadata{}, err
-	}
-	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageResponse})
-	if err != nil {
-		return Metadata{}, err
-	}
-
 	g := p.settings.Generate
 	models := map[string]string{"ideas": g.Ideas.Model, "documents": g.Documents.Model, "responses": g.Responses.Model}
 	if g.Review.LLM {
@@ -146,65 +128,85 @@ func (p *Pipeline) Export(ctx context.Context, out OutputPaths, force bool) (Met
 		Stages: map[string]map[string]int{}, Categories: map[string][2]int{}, Rejections: map[string]int{},
 		Calls: map[string]StageCalls{},
 	}
-	var records []Record
-	var detailed []Detailed
+	if err := os.MkdirAll(filepath.Dir(out.Dataset), 0o755); err != nil {
+		return meta, ethos.Errorf(ethos.Config, "creating %s: %w", filepath.Dir(out.Dataset), err)
+	}
+	dataset, err := createAtomic(out.Dataset)
+	if err != nil {
+		return meta, err
+	}
+	defer dataset.abort()
+	detailed, err := createAtomic(out.Detailed)
+	if err != nil {
+		return meta, err
+	}
+	defer detailed.abort()
+
 	taken := map[string]int{}
-	for _, r := range replies { // in ID order: the earliest accepted first
-		if r.Status != ethos.ItemAccepted {
-			continue
+	const page = 500
+	for after := int64(0); ; {
+		replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageResponse, Status: ethos.ItemAccepted, AfterID: after, Limit: page})
+		if err != nil {
+			return meta, err
 		}
-		doc, ok := docs[r.ParentID]
-		if !ok {
-			return meta, ethos.Errorf(ethos.Internal, "reply %d: document %d missing", r.ID, r.ParentID)
+		for _, r := range replies { // in ID order: the earliest accepted first
+			after = r.ID
+			doc, err := p.store.Item(ctx, r.ParentID)
+			if err != nil {
+				return meta, ethos.Errorf(ethos.Internal, "reply %d: its document: %w", r.ID, err)
+			}
+			ideaItem, err := p.store.Item(ctx, doc.ParentID)
+			if err != nil {
+				return meta, ethos.Errorf(ethos.Internal, "document %d: its idea: %w", doc.ID, err)
+			}
+			var rd responseData
+			var dd documentData
+			var id ideaData
+			if err := errors.Join(json.Unmarshal(r.Data, &rd), json.Unmarshal(doc.Data, &dd), json.Unmarshal(ideaItem.Data, &id)); err != nil {
+				return meta, ethos.Errorf(ethos.Internal, "reply %d: %w", r.ID, err)
+			}
+			if taken[id.Category] >= quotas[id.Category] {
+				continue
+			}
+			taken[id.Category]++
+			rec := p.record(dd.Body, rd.Reply)
+			if err := dataset.encode(rec); err != nil {
+				return meta, err
+			}
+			if err := detailed.encode(Detailed{
+				Record: rec, Run: p.runID, ExampleID: r.ID, Category: id.Category, Idea: id.Idea,
+				Document:    DocumentInfo{Title: dd.Title, Type: dd.Type, Words: len(strings.Fields(dd.Body))},
+				Models:      map[string]string{"ideas": g.Ideas.Model, "documents": dd.Model, "responses": rd.Model, "review": rd.ReviewModel},
+				CallKeys:    map[string]string{"document": dd.CallKey, "response": rd.CallKey},
+				Attempts:    map[string]int{"document": doc.Attempt, "response": r.Attempt},
+				TraitScores: rd.TraitScores,
+			}); err != nil {
+				return meta, err
+			}
+			meta.Examples++
 		}
-		ideaItem, ok := ideas[doc.ParentID]
-		if !ok {
-			return meta, ethos.Errorf(ethos.Internal, "document %d: idea %d missing", doc.ID, doc.ParentID)
+		if len(replies) < page {
+			break
 		}
-		var rd responseData
-		var dd documentData
-		var id ideaData
-		if err := errors.Join(json.Unmarshal(r.Data, &rd), json.Unmarshal(doc.Data, &dd), json.Unmarshal(ideaItem.Data, &id)); err != nil {
-			return meta, ethos.Errorf(ethos.Internal, "reply %d: %w", r.ID, err)
-		}
-		if taken[id.Category] >= quotas[id.Category] {
-			continue
-		}
-		taken[id.Category]++
-		rec := p.record(dd.Body, rd.Reply)
-		records = append(records, rec)
-		detailed = append(detailed, Detailed{
-			Record: rec, Run: p.runID, ExampleID: r.ID, Category: id.Category, Idea: id.Idea,
-			Document:    DocumentInfo{Title: dd.Title, Type: dd.Type, Words: len(strings.Fields(dd.Body))},
-			Models:      map[string]string{"ideas": g.Ideas.Model, "documents": dd.Model, "responses": rd.Model, "review": rd.ReviewModel},
-			CallKeys:    map[string]string{"document": dd.CallKey, "response": rd.CallKey},
-			Attempts:    map[string]int{"document": doc.Attempt, "response": r.Attempt},
-			TraitScores: rd.TraitScores,
-		})
 	}
-	if len(records) != p.settings.Examples {
-		return meta, ethos.Errorf(ethos.Internal, "export: %d examples selected, want %d", len(records), p.settings.Examples)
+	if meta.Examples != p.settings.Examples {
+		return meta, ethos.Errorf(ethos.Internal, "export: %d examples selected, want %d", meta.Examples, p.settings.Examples)
 	}
-	meta.Examples = len(records)
 	for name, q := range quotas {
 		meta.Categories[name] = [2]int{taken[name], q}
 	}
 	if err := p.summarize(ctx, &meta); err != nil {
 		return meta, err
 	}
-
-	if err := os.MkdirAll(filepath.Dir(out.Dataset), 0o755); err != nil {
-		return meta, ethos.Errorf(ethos.Config, "creating %s: %w", filepath.Dir(out.Dataset), err)
-	}
-	if err := writeJSONL(out.Dataset, records); err != nil {
-		return meta, err
-	}
-	if err := writeJSONL(out.Detailed, detailed); err != nil {
-		return meta, err
-	}
 	b, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
 		return meta, ethos.Errorf(ethos.Internal, "encoding metadata: %w", err)
+	}
+	if err := dataset.commit(); err != nil {
+		return meta, err
+	}
+	if err := detailed.commit(); err != nil {
+		return meta, err
 	}
 	if err := writeAtomic(out.Metadata, append(b, '\n')); err != nil {
 		return meta, err
@@ -222,7 +224,7 @@ func (p *Pipeline) record(document, reply string) Record {
 	return Record{Messages: msgs}
 }
 
-// summarize fills the counts, rejection reasons and per-stage costs.
+// summarize fills the counts, rejection reasons and per-stage calls.
 func (p *Pipeline) summarize(ctx context.Context, meta *Metadata) error {
 	counts, err := p.store.CountItems(ctx, p.runID)
 	if err != nil {
@@ -236,7 +238,7 @@ func (p *Pipeline) summarize(ctx context.Context, meta *Metadata) error {
 	}
 	for _, stage := range []string{StageIdeas, StageIdea, StageDocument, StageResponse} {
 		for _, status := range []ethos.ItemStatus{ethos.ItemRejected, ethos.ItemQuarantined} {
-			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status})
+			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status, NoData: true})
 			if err != nil {
 				return err
 			}
@@ -245,37 +247,35 @@ func (p *Pipeline) summarize(ctx context.Context, meta *Metadata) error {
 			}
 		}
 	}
-	calls, err := p.store.Calls(ctx, ethos.CallFilter{RunID: p.runID})
+	for _, stage := range []string{StageIdeas, StageDocument, StageResponse, "review"} {
+		sums, err := p.store.SummarizeCalls(ctx, ethos.CallFilter{RunID: p.runID, Stage: stage})
+		if err != nil {
+			return err
+		}
+		for _, s := range sums {
+			sc := meta.Calls[stage]
+			sc.Calls += s.Calls
+			sc.CacheHits += s.CacheHits
+			for kind, n := range s.Errors {
+				if sc.Errors == nil {
+					sc.Errors = map[string]int{}
+				}
+				sc.Errors[string(kind)] += n
+			}
+			sc.Usage.In += s.Usage.In
+			sc.Usage.Out += s.Usage.Out
+			sc.CostUSD += s.CostUSD
+			sc.MeanLatency = s.Latency.Round(time.Millisecond).String()
+			meta.Calls[stage] = sc
+			meta.TotalCostUSD += s.CostUSD
+		}
+	}
+	run, err := p.store.Run(ctx, p.runID)
 	if err != nil {
 		return err
 	}
-	for _, c := range calls {
-		sc := meta.Calls[c.Stage]
-		sc.Calls++
-		if c.CacheHit {
-			sc.CacheHits++
-		}
-		if c.ErrorKind != "" {
-			if sc.Errors == nil {
-				sc.Errors = map[string]int{}
-			}
-			sc.Errors[string(c.ErrorKind)]++
-		}
-		sc.Usage.In += c.Usage.In
-		sc.Usage.Out += c.Usage.Out
-		sc.CostUSD += c.CostUSD
-		meta.Calls[c.Stage] = sc
-		meta.TotalCostUSD += c.CostUSD
-		if meta.FirstCall.IsZero() || c.CreatedAt.Before(meta.FirstCall) {
-			meta.FirstCall = c.CreatedAt
-		}
-		if c.CreatedAt.After(meta.LastCall) {
-			meta.LastCall = c.CreatedAt
-		}
-	}
-	if !meta.FirstCall.IsZero() {
-		meta.WallTime = meta.LastCall.Sub(meta.FirstCall).Round(time.Millisecond).String()
-	}
+	meta.Started = run.CreatedAt
+	meta.WallTime = meta.Created.Sub(run.CreatedAt).Round(time.Millisecond).String()
 	return nil
 }
 
@@ -297,16 +297,58 @@ func reasonClass(reason string) string {
 	return strings.Join(fields, " ")
 }
 
-func writeJSONL[T any](path string, rows []T) error {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			return ethos.Errorf(ethos.Internal, "encoding %s: %w", path, err)
-		}
+// atomicFile is a file written under a temporary name and renamed into
+// place by commit; abort (a no-op after commit) removes it.
+type atomicFile struct {
+	path string
+	tmp  *os.File
+	w    *bufio.Writer
+	enc  *json.Encoder
+	done bool
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, ethos.Errorf(ethos.Config, "writing %s: %w", path, err)
 	}
-	return writeAtomic(path, []byte(b.String()))
+	w := bufio.NewWriterSize(tmp, 1<<16)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &atomicFile{path: path, tmp: tmp, w: w, enc: enc}, nil
+}
+
+// encode writes v as one JSON line.
+func (f *atomicFile) encode(v any) error {
+	if err := f.enc.Encode(v); err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.path, err)
+	}
+	return nil
+}
+
+func (f *atomicFile) commit() error {
+	err := f.w.Flush()
+	if err == nil {
+		err = f.tmp.Sync()
+	}
+	if cerr := f.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.tmp.Name(), f.path)
+	}
+	f.done = err == nil
+	if err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.path, err)
+	}
+	return nil
+}
+
+func (f *atomicFile) abort() {
+	if !f.done {
+		f.tmp.Close()
+		os.Remove(f.tmp.Name())
+	}
 }
 
 // writeAtomic writes data beside path and renames it into place.

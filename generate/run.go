@@ -65,12 +65,20 @@ func (p *Pipeline) reloadDuplicates(ctx context.Context) error {
 			return d.Reply
 		}},
 	} {
-		items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: src.stage, Status: ethos.ItemAccepted})
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			src.dups.Add(int(it.ID), src.text(it.Data))
+		// Page through them: a large run's documents do not all fit
+		// comfortably in memory at once.
+		for after := int64(0); ; {
+			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: src.stage, Status: ethos.ItemAccepted, AfterID: after, Limit: 500})
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				src.dups.Add(int(it.ID), src.text(it.Data))
+				after = it.ID
+			}
+			if len(items) < 500 {
+				break
+			}
 		}
 	}
 	return nil

@@ -220,6 +220,9 @@ func where(f ethos.CallFilter) (string, []any) {
 	if f.RunID != "" {
 		conds, args = append(conds, "run_id = ?"), append(args, f.RunID)
 	}
+	if f.Stage != "" {
+		conds, args = append(conds, "stage = ?"), append(args, f.Stage)
+	}
 	if f.Provider != "" {
 		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
 	}

@@ -311,6 +311,9 @@ func testCallsFilter(t *testing.T, s ethos.Store) {
 	for _, sp := range specs {
 		c := success(sp.key, sp.key)
 		c.RunID, c.Provider, c.CreatedAt = sp.run, sp.provider, base.Add(sp.at)
+		if sp.provider == "openai" {
+			c.Stage = "document"
+		}
 		record(t, s, c)
 	}
 
@@ -322,6 +325,8 @@ func testCallsFilter(t *testing.T, s ethos.Store) {
 		{"all newest first", ethos.CallFilter{}, []string{"c5", "c4", "c3", "c2", "c1", "c0"}},
 		{"run", ethos.CallFilter{RunID: "r2"}, []string{"c4", "c3", "c1"}},
 		{"provider", ethos.CallFilter{Provider: "openai"}, []string{"c4", "c2"}},
+		{"stage", ethos.CallFilter{Stage: "document"}, []string{"c4", "c2"}},
+		{"stage and run", ethos.CallFilter{Stage: "document", RunID: "r1"}, []string{"c2"}},
 		{"since is inclusive", ethos.CallFilter{Since: base.Add(2 * time.Minute)}, []string{"c5", "c4", "c3", "c2"}},
 		{"since in another zone", ethos.CallFilter{Since: base.Add(3 * time.Minute).In(time.FixedZone("X", -7*3600))}, []string{"c5", "c4", "c3"}},
 		{"since between", ethos.CallFilter{Since: base.Add(90 * time.Second)}, []string{"c5", "c4", "c3", "c2"}},
