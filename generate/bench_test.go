@@ -2,11 +2,13 @@ package generate_test
 
 import (
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
@@ -30,6 +32,8 @@ func peakRSS(b *testing.B) float64 {
 // benchGenerate runs one whole generation of n examples per iteration and
 // reports calls per second, wall time per run and the peak RSS.
 func benchGenerate(b *testing.B, n int, opts sandbox.Options, limits llm.Limits, workers int) *env {
+	// As `ethos generate` does.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(generate.MemoryLimit))
 	var last *env
 	var wall time.Duration
 	var requests int64

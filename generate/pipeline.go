@@ -18,6 +18,12 @@ import (
 	"github.com/ethos-toolkit/ethos/llm"
 )
 
+// MemoryLimit is the soft limit on the Go heap that `ethos generate` sets
+// (unless GOMEMLIMIT is set): a run's live data is small, but decoding
+// model output produces garbage quickly, and without a limit the heap
+// grows to twice its live size between collections.
+const MemoryLimit = 120 << 20
+
 // Task names of the generation stages. Each is a durable job kind.
 const (
 	TaskIdeas    = "generate.ideas"

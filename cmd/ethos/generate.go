@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -95,6 +96,9 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer unlock()
 
+	if c.m.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(generate.MemoryLimit)
+	}
 	completer, err := p.Completer(ctx, *maxCost)
 	if err != nil {
 		return err
