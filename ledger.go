@@ -69,6 +69,8 @@ type CallStore interface {
 type Store interface {
 	CallStore
 	RunStore
+	FineTuneStore
+	EvalStore
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	Close() error

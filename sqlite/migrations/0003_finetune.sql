@@ -1,0 +1,2 @@
+-- Fine-tune files, jobs, events and the model registry.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Evaluation prompts, answers, judgments and pointwise scores.
+SELECT 1;
