@@ -18,6 +18,7 @@ func Offline() *Config {
 	g.Review.Model = "sandbox/judge"
 	c.Eval.Judge = "sandbox/judge"
 	c.FineTune.Provider = "sandbox"
+	c.FineTune.Model = "base" // the sandbox's untrained model, also the evaluation's baseline
 	return c
 }
 
@@ -36,6 +37,7 @@ func OfflineTemplate() []byte {
 		return append(append([]byte(nil), prefix...), model...)
 	})
 	t = bytes.Replace(t, []byte("\n  provider: together"), []byte("\n  provider: sandbox"), 1)
+	t = bytes.Replace(t, []byte("\n  model: meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"), []byte("\n  model: base"), 1)
 	// The review stage's model line follows "review:"; it is a judge.
 	t = regexp.MustCompile(`(?m)(review:\n(?:\s+#.*\n)*\s+model: )sandbox/writer`).ReplaceAll(t, []byte("${1}sandbox/judge"))
 	header := []byte("# Offline variant: every model is a sandbox model, so this project runs with\n" +
