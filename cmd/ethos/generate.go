@@ -77,77 +77,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 		return c.printPlan(p, settings, out, *asJSON)
 	}
 
-	// Everything that could stop the run before it spends is checked first:
-	// the outputs, the keys of every model it will call, the store lock.
-	if err := out.CheckOutputs(*force); err != nil {
-		return err
-	}
-	g := settings.Generate
-	models := []string{g.Ideas.Model, g.Documents.Model, g.Responses.Model}
-	if g.Review.LLM {
-		models = append(models, g.Review.Model)
-	}
-	if err := p.Router().Check(models...); err != nil {
-		return err
-	}
-	unlock, err := lockStore(p.dbPath)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-
-	if c.m.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(generate.MemoryLimit)
-	}
-	completer, err := p.Completer(ctx, *maxCost)
-	if err != nil {
-		return err
-	}
-	pipe := generate.NewPipeline(p.store, completer, settings)
-	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
-		return err
-	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: *workers, Completer: completer, Tasks: pipe.Tasks(), Queue: pipe.RunID()})
-	if err != nil {
-		return err
-	}
-	pipe.SetQueue(queue)
-	rescued, err := queue.RescueOrphans(ctx)
-	if err != nil {
-		return err
-	}
-	resumed, err := pipe.Begin(ctx)
-	if errors.Is(err, generate.ErrRunCompleted) {
-		if !*force {
-			return ethos.Errorf(ethos.Config, "run %s already completed and wrote %s; pass --force to write its files again", pipe.RunID(), out.Dataset)
-		}
-	} else if err != nil {
-		return err
-	}
-	if resumed {
-		fmt.Fprintf(c.m.Stderr, "continuing run %s (%d interrupted jobs rescued)\n", pipe.RunID(), rescued)
-	} else {
-		fmt.Fprintf(c.m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
-	}
-
-	if !errors.Is(err, generate.ErrRunCompleted) {
-		if err := queue.Start(ctx); err != nil {
-			return err
-		}
-		show := newProgress(c.m.Stderr, p.store, pipe.RunID(), settings.Examples)
-		driveErr := pipe.Drive(ctx, show.update)
-		show.done()
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		queue.Stop(stopCtx)
-		cancel()
-		if driveErr != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintf(c.m.Stderr, "interrupted: run the same command again (or ethos generate --resume %s) to continue; nothing done is lost\n", pipe.RunID())
-			}
-			return driveErr
-		}
-	}
-	meta, err := pipe.Export(context.WithoutCancel(ctx), out, true)
+	meta, err := c.m.generateDataset(ctx, p, settings, generateOptions{workers: *workers, maxCost: *maxCost, force: *force})
 	if err != nil {
 		return err
 	}
@@ -158,6 +88,90 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	}
 	c.printSummary(meta)
 	return nil
+}
+
+// generateOptions are the knobs of a generation besides its settings.
+type generateOptions struct {
+	workers int
+	maxCost float64 // USD cap for this run on top of the project's budget; 0 for none
+	force   bool    // replace existing output files
+}
+
+// generateDataset runs (or continues) the generation run of settings and
+// writes its files. ethos generate and ethos run share it.
+func (m *Main) generateDataset(ctx context.Context, p *project, settings generate.Settings, o generateOptions) (generate.Metadata, error) {
+	out := generate.Outputs(settings.Output)
+	// Everything that could stop the run before it spends is checked first:
+	// the outputs, the keys of every model it will call, the store lock.
+	if err := out.CheckOutputs(o.force); err != nil {
+		return generate.Metadata{}, err
+	}
+	g := settings.Generate
+	models := []string{g.Ideas.Model, g.Documents.Model, g.Responses.Model}
+	if g.Review.LLM {
+		models = append(models, g.Review.Model)
+	}
+	if err := p.Router().Check(models...); err != nil {
+		return generate.Metadata{}, err
+	}
+	unlock, err := lockStore(p.dbPath)
+	if err != nil {
+		return generate.Metadata{}, err
+	}
+	defer unlock()
+
+	if m.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(generate.MemoryLimit)
+	}
+	completer, err := p.Completer(ctx, o.maxCost)
+	if err != nil {
+		return generate.Metadata{}, err
+	}
+	pipe := generate.NewPipeline(p.store, completer, settings)
+	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
+		return generate.Metadata{}, err
+	}
+	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Queue: pipe.RunID()})
+	if err != nil {
+		return generate.Metadata{}, err
+	}
+	pipe.SetQueue(queue)
+	rescued, err := queue.RescueOrphans(ctx)
+	if err != nil {
+		return generate.Metadata{}, err
+	}
+	resumed, err := pipe.Begin(ctx)
+	if errors.Is(err, generate.ErrRunCompleted) {
+		if !o.force {
+			return generate.Metadata{}, ethos.Errorf(ethos.Config, "run %s already completed and wrote %s; pass --force to write its files again", pipe.RunID(), out.Dataset)
+		}
+	} else if err != nil {
+		return generate.Metadata{}, err
+	}
+	if resumed {
+		fmt.Fprintf(m.Stderr, "continuing run %s (%d interrupted jobs rescued)\n", pipe.RunID(), rescued)
+	} else {
+		fmt.Fprintf(m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
+	}
+
+	if !errors.Is(err, generate.ErrRunCompleted) {
+		if err := queue.Start(ctx); err != nil {
+			return generate.Metadata{}, err
+		}
+		show := newProgress(m.Stderr, p.store, pipe.RunID(), settings.Examples)
+		driveErr := pipe.Drive(ctx, show.update)
+		show.done()
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		queue.Stop(stopCtx)
+		cancel()
+		if driveErr != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos generate --resume %s) to continue; nothing done is lost\n", pipe.RunID())
+			}
+			return generate.Metadata{}, driveErr
+		}
+	}
+	return pipe.Export(context.WithoutCancel(ctx), out, true)
 }
 
 // settings resolves the run's settings from the config and flags.
