@@ -2,37 +2,501 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 )
 
-// Placeholder until the fine-tune tables exist (migration 0003).
-
 var _ ethos.FineTuneStore = (*DB)(nil)
 
-func notYet(op string) error {
-	return ethos.Errorf(ethos.Internal, "sqlite: %s: not implemented yet", op)
+const fileColumns = `id, provider, purpose, name, sha256, bytes, lines, created_at`
+
+const jobColumns = `id, provider, base_model, status, state, train_file, validation_file,
+	dataset_path, dataset_sha256, run_id, hyperparameters, progress, output_model, error,
+	cost_usd, payload, created_at, updated_at, finished_at`
+
+const eventColumns = `job_id, seq, provider_id, created_at, level, type, message, step, epoch, loss, val_loss`
+
+const modelColumns = `name, provider, provider_model, base_model, job_id, dataset_path,
+	dataset_sha256, hyperparameters, cost_usd, created_at`
+
+// PutFile records an upload and sets f.CreatedAt to the current time when
+// it is zero. A file with the same provider, purpose and SHA256 is a
+// Conflict.
+func (d *DB) PutFile(ctx context.Context, f *ethos.File) error {
+	const op = "sqlite: put file"
+	if f == nil {
+		return ethos.Errorf(ethos.Invalid, "%s: nil file", op)
+	}
+	if f.ID == "" || f.Provider == "" || f.SHA256 == "" {
+		return ethos.Errorf(ethos.Invalid, "%s: a file needs an ID, a provider and a SHA256 (ID %q, provider %q)", op, f.ID, f.Provider)
+	}
+	created := f.CreatedAt.UTC().Round(0)
+	if f.CreatedAt.IsZero() {
+		created = now()
+	}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.Provider, f.Purpose, f.Name, f.SHA256, f.Bytes, f.Lines, formatTime(created)); err != nil {
+		e := normalize(op, err)
+		if e.Kind == ethos.Conflict {
+			e.Msg = fmt.Sprintf("a %s file with SHA256 %s is already recorded for %s", f.Purpose, f.SHA256, f.Provider)
+		}
+		return e
+	}
+	f.CreatedAt = created
+	return nil
 }
 
-func (d *DB) PutFile(ctx context.Context, f *ethos.File) error { return notYet("PutFile") }
+// FileByHash returns the recorded upload of content sha256 to provider for
+// purpose, or a NotFound error.
 func (d *DB) FileByHash(ctx context.Context, provider, purpose, sha256 string) (ethos.File, error) {
-	return ethos.File{}, notYet("FileByHash")
+	const op = "sqlite: file by hash"
+	var (
+		f       ethos.File
+		created string
+	)
+	err := d.read.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE provider = ? AND purpose = ? AND sha256 = ?`,
+		provider, purpose, sha256).Scan(&f.ID, &f.Provider, &f.Purpose, &f.Name, &f.SHA256, &f.Bytes, &f.Lines, &created)
+	if err != nil {
+		e := normalize(op, err)
+		if e.Kind == ethos.NotFound {
+			e.Msg = fmt.Sprintf("no %s file with SHA256 %s uploaded to %s", purpose, sha256, provider)
+		}
+		return ethos.File{}, e
+	}
+	if f.CreatedAt, err = parseTime(created); err != nil {
+		return ethos.File{}, normalize(op, fmt.Errorf("created_at of file %s: %w", f.ID, err))
+	}
+	return f, nil
 }
-func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error { return notYet("PutJob") }
+
+// jsonValue marshals v for a JSON column.
+func jsonValue(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// nullTime is a nullable time column's value.
+func nullTime(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// PutJob inserts or replaces the job with j.ID and sets j.UpdatedAt. A new
+// job's CreatedAt is the current time when zero; a replaced job keeps its
+// recorded CreatedAt unless j gives one. An empty State is Unknown.
+func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
+	const op = "sqlite: put job"
+	if j == nil {
+		return ethos.Errorf(ethos.Invalid, "%s: nil job", op)
+	}
+	if j.ID == "" || j.Provider == "" {
+		return ethos.Errorf(ethos.Invalid, "%s: a job needs an ID and a provider (ID %q, provider %q)", op, j.ID, j.Provider)
+	}
+	payload, err := jsonText(j.Payload)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s %s: payload: %w", op, j.ID, err)
+	}
+	hyper, err := jsonValue(j.Hyperparameters)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s %s: hyperparameters: %w", op, j.ID, err)
+	}
+	progress, err := jsonValue(j.Progress)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s %s: progress: %w", op, j.ID, err)
+	}
+	state := j.State
+	if state == "" {
+		state = ethos.FineTuneUnknown
+	}
+	updated := now()
+	givenCreated := !j.CreatedAt.IsZero()
+	created := j.CreatedAt.UTC().Round(0)
+	if !givenCreated {
+		created = updated
+	}
+	var createdText string
+	err = d.db.QueryRowContext(ctx, `INSERT INTO finetune_jobs (`+jobColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			provider = excluded.provider, base_model = excluded.base_model, status = excluded.status,
+			state = excluded.state, train_file = excluded.train_file, validation_file = excluded.validation_file,
+			dataset_path = excluded.dataset_path, dataset_sha256 = excluded.dataset_sha256, run_id = excluded.run_id,
+			hyperparameters = excluded.hyperparameters, progress = excluded.progress,
+			output_model = excluded.output_model, error = excluded.error, cost_usd = excluded.cost_usd,
+			payload = excluded.payload, updated_at = excluded.updated_at, finished_at = excluded.finished_at,
+			created_at = CASE WHEN ? THEN excluded.created_at ELSE finetune_jobs.created_at END
+		RETURNING created_at`,
+		j.ID, j.Provider, j.BaseModel, j.Status, string(state), j.TrainFile, j.ValidationFile,
+		j.DatasetPath, j.DatasetSHA256, j.RunID, hyper, progress, j.OutputModel, j.Error,
+		j.CostUSD, payload, formatTime(created), formatTime(updated), nullTime(j.FinishedAt),
+		givenCreated).Scan(&createdText)
+	if err != nil {
+		return normalize(op, err)
+	}
+	if created, err = parseTime(createdText); err != nil {
+		return normalize(op, fmt.Errorf("created_at of job %s: %w", j.ID, err))
+	}
+	j.State, j.CreatedAt, j.UpdatedAt = state, created, updated
+	if j.FinishedAt != nil {
+		t := j.FinishedAt.UTC().Round(0)
+		j.FinishedAt = &t
+	}
+	return nil
+}
+
+// Job returns the job with id, or a NotFound error.
 func (d *DB) Job(ctx context.Context, id string) (ethos.FineTuneJob, error) {
-	return ethos.FineTuneJob{}, notYet("Job")
+	const op = "sqlite: job"
+	j, err := scanJob(d.read.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM finetune_jobs WHERE id = ?`, id))
+	if err != nil {
+		e := normalize(op, err)
+		if e.Kind == ethos.NotFound {
+			e.Msg = fmt.Sprintf("no fine-tune job %s in the store", id)
+		}
+		return ethos.FineTuneJob{}, e
+	}
+	return j, nil
 }
+
+// finalStates are the states Active leaves out.
+var finalStates = []any{string(ethos.FineTuneCompleted), string(ethos.FineTuneFailed), string(ethos.FineTuneCancelled)}
+
+// Jobs lists the jobs matching f, newest first by CreatedAt.
 func (d *DB) Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
-	return nil, notYet("Jobs")
+	const op = "sqlite: jobs"
+	var (
+		conds []string
+		args  []any
+	)
+	if f.Provider != "" {
+		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
+	}
+	if f.Active {
+		conds, args = append(conds, "state NOT IN (?, ?, ?)"), append(args, finalStates...)
+	}
+	q := `SELECT ` + jobColumns + ` FROM finetune_jobs`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, rowid DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var jobs []ethos.FineTuneJob
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, normalize(op, err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return jobs, nil
 }
+
+func scanJob(s scanner) (ethos.FineTuneJob, error) {
+	var (
+		j                    ethos.FineTuneJob
+		hyper, progress, pay sql.NullString
+		created, updated     string
+		finished             sql.NullString
+		state                string
+	)
+	if err := s.Scan(&j.ID, &j.Provider, &j.BaseModel, &j.Status, &state, &j.TrainFile, &j.ValidationFile,
+		&j.DatasetPath, &j.DatasetSHA256, &j.RunID, &hyper, &progress, &j.OutputModel, &j.Error,
+		&j.CostUSD, &pay, &created, &updated, &finished); err != nil {
+		return ethos.FineTuneJob{}, err
+	}
+	j.State = ethos.FineTuneState(state)
+	j.Payload = rawJSON(pay)
+	if hyper.Valid && hyper.String != "" {
+		if err := json.Unmarshal([]byte(hyper.String), &j.Hyperparameters); err != nil {
+			return ethos.FineTuneJob{}, fmt.Errorf("hyperparameters of job %s: %w", j.ID, err)
+		}
+	}
+	if progress.Valid && progress.String != "" {
+		if err := json.Unmarshal([]byte(progress.String), &j.Progress); err != nil {
+			return ethos.FineTuneJob{}, fmt.Errorf("progress of job %s: %w", j.ID, err)
+		}
+	}
+	var err error
+	if j.CreatedAt, err = parseTime(created); err != nil {
+		return ethos.FineTuneJob{}, fmt.Errorf("created_at of job %s: %w", j.ID, err)
+	}
+	if j.UpdatedAt, err = parseTime(updated); err != nil {
+		return ethos.FineTuneJob{}, fmt.Errorf("updated_at of job %s: %w", j.ID, err)
+	}
+	if finished.Valid {
+		t, err := parseTime(finished.String)
+		if err != nil {
+			return ethos.FineTuneJob{}, fmt.Errorf("finished_at of job %s: %w", j.ID, err)
+		}
+		j.FinishedAt = &t
+	}
+	return j, nil
+}
+
+// AddEvents appends the events of jobID not already recorded (same
+// ProviderID, or, without one, same time and message) and returns how many
+// were new. Each new event gets the next Seq of the job; the events' own
+// JobID and Seq are ignored. An unknown job is NotFound.
 func (d *DB) AddEvents(ctx context.Context, jobID string, events []ethos.FineTuneEvent) (int, error) {
-	return 0, notYet("AddEvents")
+	const op = "sqlite: add events"
+	if len(events) == 0 {
+		// Still say whether the job exists, as with events to add.
+		var n int
+		if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM finetune_jobs WHERE id = ?`, jobID).Scan(&n); err != nil {
+			return 0, normalize(op, err)
+		}
+		if n == 0 {
+			return 0, &ethos.Error{Kind: ethos.NotFound, Op: op, Msg: fmt.Sprintf("no fine-tune job %s in the store", jobID)}
+		}
+		return 0, nil
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, normalize(op, err)
+	}
+	defer tx.Rollback()
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM finetune_events WHERE job_id = ?`, jobID).Scan(&seq); err != nil {
+		return 0, normalize(op, err)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO finetune_events (`+eventColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return 0, normalize(op, err)
+	}
+	defer stmt.Close()
+	added := 0
+	for _, ev := range events {
+		created := ev.CreatedAt
+		if created.IsZero() {
+			created = now()
+		}
+		res, err := stmt.ExecContext(ctx, jobID, seq+1, ev.ProviderID, formatTime(created), ev.Level, ev.Type,
+			ev.Message, ev.Step, ev.Epoch, nullFloat(ev.Loss), nullFloat(ev.ValLoss))
+		if err != nil {
+			e := normalize(op, err)
+			if e.Kind == ethos.NotFound {
+				e.Msg = fmt.Sprintf("no fine-tune job %s in the store", jobID)
+			}
+			return 0, e
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return 0, normalize(op, err)
+		} else if n > 0 {
+			seq++
+			added++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, normalize(op, err)
+	}
+	return added, nil
 }
+
+func nullFloat(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}
+
+// Events lists jobID's events in Seq order. An unknown job has none.
 func (d *DB) Events(ctx context.Context, jobID string) ([]ethos.FineTuneEvent, error) {
-	return nil, notYet("Events")
+	const op = "sqlite: events"
+	rows, err := d.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM finetune_events WHERE job_id = ? ORDER BY seq`, jobID)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var events []ethos.FineTuneEvent
+	for rows.Next() {
+		var (
+			ev            ethos.FineTuneEvent
+			created       string
+			loss, valLoss sql.NullFloat64
+		)
+		if err := rows.Scan(&ev.JobID, &ev.Seq, &ev.ProviderID, &created, &ev.Level, &ev.Type, &ev.Message,
+			&ev.Step, &ev.Epoch, &loss, &valLoss); err != nil {
+			return nil, normalize(op, err)
+		}
+		if ev.CreatedAt, err = parseTime(created); err != nil {
+			return nil, normalize(op, fmt.Errorf("created_at of event %d of job %s: %w", ev.Seq, jobID, err))
+		}
+		if loss.Valid {
+			ev.Loss = &loss.Float64
+		}
+		if valLoss.Valid {
+			ev.ValLoss = &valLoss.Float64
+		}
+		events = append(events, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return events, nil
 }
-func (d *DB) PutModel(ctx context.Context, m *ethos.Model) error { return notYet("PutModel") }
+
+// PutModel inserts or replaces the registry entry m.Name and sets
+// m.CreatedAt to the current time when zero. m.Evals is not stored: it is
+// read from the eval runs that name the model.
+func (d *DB) PutModel(ctx context.Context, m *ethos.Model) error {
+	const op = "sqlite: put model"
+	if m == nil {
+		return ethos.Errorf(ethos.Invalid, "%s: nil model", op)
+	}
+	if m.Name == "" || m.Provider == "" || m.ProviderModel == "" {
+		return ethos.Errorf(ethos.Invalid, "%s: a model needs a name, a provider and the provider's model name (name %q)", op, m.Name)
+	}
+	hyper, err := jsonValue(m.Hyperparameters)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s %s: hyperparameters: %w", op, m.Name, err)
+	}
+	created := m.CreatedAt.UTC().Round(0)
+	if m.CreatedAt.IsZero() {
+		created = now()
+	}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO models (`+modelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET
+			provider = excluded.provider, provider_model = excluded.provider_model,
+			base_model = excluded.base_model, job_id = excluded.job_id, dataset_path = excluded.dataset_path,
+			dataset_sha256 = excluded.dataset_sha256, hyperparameters = excluded.hyperparameters,
+			cost_usd = excluded.cost_usd, created_at = excluded.created_at`,
+		m.Name, m.Provider, m.ProviderModel, m.BaseModel, m.JobID, m.DatasetPath, m.DatasetSHA256,
+		hyper, m.CostUSD, formatTime(created)); err != nil {
+		return normalize(op, err)
+	}
+	m.CreatedAt = created
+	return nil
+}
+
+// Model returns the registry entry name with the evals that included it,
+// or a NotFound error.
 func (d *DB) Model(ctx context.Context, name string) (ethos.Model, error) {
-	return ethos.Model{}, notYet("Model")
+	const op = "sqlite: model"
+	m, err := scanModel(d.read.QueryRowContext(ctx, `SELECT `+modelColumns+` FROM models WHERE name = ?`, name))
+	if err != nil {
+		e := normalize(op, err)
+		if e.Kind == ethos.NotFound {
+			e.Msg = fmt.Sprintf("no model %s in the registry", name)
+		}
+		return ethos.Model{}, e
+	}
+	evals, err := d.modelEvals(ctx, name)
+	if err != nil {
+		return ethos.Model{}, normalize(op, err)
+	}
+	m.Evals = evals[name]
+	return m, nil
 }
-func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) { return nil, notYet("Models") }
+
+// Models lists the registry, newest first, each model with the evals that
+// included it.
+func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
+	const op = "sqlite: models"
+	rows, err := d.read.QueryContext(ctx, `SELECT `+modelColumns+` FROM models ORDER BY created_at DESC, rowid DESC`)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var models []ethos.Model
+	for rows.Next() {
+		m, err := scanModel(rows)
+		if err != nil {
+			return nil, normalize(op, err)
+		}
+		models = append(models, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	if len(models) == 0 {
+		return nil, nil
+	}
+	evals, err := d.modelEvals(ctx, "")
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	for i := range models {
+		models[i].Evals = evals[models[i].Name]
+	}
+	return models, nil
+}
+
+// modelEvals maps model references to the IDs of the eval runs whose spec
+// (ethos.EvalSpec, the run's params) lists them among its models, oldest
+// eval first; name "" reads every model's.
+func (d *DB) modelEvals(ctx context.Context, name string) (map[string][]string, error) {
+	q := `SELECT json_extract(m.value, '$.ref'), r.id
+		FROM runs r, json_each(r.params, '$.models') m
+		WHERE r.kind = ? AND json_valid(r.params) AND m.type = 'object'`
+	args := []any{ethos.RunKindEval}
+	if name != "" {
+		q += ` AND json_extract(m.value, '$.ref') = ?`
+		args = append(args, name)
+	}
+	q += ` ORDER BY r.created_at, r.rowid`
+	rows, err := d.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	evals := map[string][]string{}
+	for rows.Next() {
+		var (
+			ref sql.NullString
+			id  string
+		)
+		if err := rows.Scan(&ref, &id); err != nil {
+			return nil, err
+		}
+		if !ref.Valid {
+			continue
+		}
+		// A spec naming the same model twice still counts one eval.
+		if ids := evals[ref.String]; len(ids) > 0 && ids[len(ids)-1] == id {
+			continue
+		}
+		evals[ref.String] = append(evals[ref.String], id)
+	}
+	return evals, rows.Err()
+}
+
+func scanModel(s scanner) (ethos.Model, error) {
+	var (
+		m       ethos.Model
+		hyper   sql.NullString
+		created string
+	)
+	if err := s.Scan(&m.Name, &m.Provider, &m.ProviderModel, &m.BaseModel, &m.JobID, &m.DatasetPath,
+		&m.DatasetSHA256, &hyper, &m.CostUSD, &created); err != nil {
+		return ethos.Model{}, err
+	}
+	if hyper.Valid && hyper.String != "" {
+		if err := json.Unmarshal([]byte(hyper.String), &m.Hyperparameters); err != nil {
+			return ethos.Model{}, fmt.Errorf("hyperparameters of model %s: %w", m.Name, err)
+		}
+	}
+	var err error
+	if m.CreatedAt, err = parseTime(created); err != nil {
+		return ethos.Model{}, fmt.Errorf("created_at of model %s: %w", m.Name, err)
+	}
+	return m, nil
+}

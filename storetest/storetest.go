@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) ethos.Store) {
 		{"Ping", testPing},
 	}
 	tests = append(tests, runTests...)
+	tests = append(tests, fineTuneTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
