@@ -80,7 +80,8 @@ type Config struct {
 	// Queue is the queue tasks are put in and taken from, e.g. one run's
 	// ID, so that a process works only its own run's tasks and leaves
 	// those of other (interrupted) runs for when they are resumed. Empty
-	// means River's default queue. llm.call jobs always use the default.
+	// means River's default queue. llm.call jobs always use the default,
+	// which only a client with a Completer works.
 	Queue string
 	// Logger receives River's logs. When nil, warnings and errors go to
 	// slog.Default(); River's info lines (one per retried job) are dropped.
@@ -161,9 +162,12 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{fn: fn, backoff: cfg.Backoff})
 	}
 
-	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
-	if cfg.Queue != "" {
-		queues[cfg.Queue] = river.QueueConfig{MaxWorkers: cfg.Workers}
+	// The default queue holds llm.call jobs; a client with no Completer
+	// and a queue of its own leaves them to the clients that can work
+	// them, instead of cancelling them for want of a Completer.
+	queues := map[string]river.QueueConfig{cfg.Queue: {MaxWorkers: cfg.Workers}}
+	if cfg.Completer != nil {
+		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.Workers}
 	}
 	rc, err := river.NewClient(riversqlite.New(db), &river.Config{
 		FetchCooldown:        cfg.FetchCooldown,

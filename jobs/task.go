@@ -53,6 +53,9 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
 	if err == nil {
 		return nil
 	}
+	if d, ok := snoozeOf(err); ok && ctx.Err() == nil {
+		return river.JobSnooze(d)
+	}
 	return riverOutcome(ctx, err, job.Metadata, w.backoff)
 }
 
