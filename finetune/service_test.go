@@ -1,0 +1,670 @@
+package finetune
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/dataset"
+	"github.com/ethos-toolkit/ethos/sqlite"
+	"github.com/google/go-cmp/cmp"
+)
+
+// clock is a fake clock that tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock {
+	return &clock{t: time.Now().UTC().Truncate(time.Second)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a service over a real store and a fake provider.
+type env struct {
+	svc   *Service
+	store *sqlite.DB
+	fake  *fakeBackend
+	clock *clock
+	dir   string
+
+	mu     sync.Mutex
+	slept  []time.Duration
+	checks []string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ethos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := &env{store: store, clock: newClock(), dir: t.TempDir()}
+	e.fake = newFake("together", e.clock.Now)
+	e.svc = &Service{
+		Store: store,
+		Backend: func(provider string) (ethos.FineTuneBackend, error) {
+			if provider != "together" {
+				return nil, ethos.Errorf(ethos.Config, "provider %s needs an API key: set %s_API_KEY", provider, strings.ToUpper(provider))
+			}
+			return e.fake, nil
+		},
+		Check: func(ctx context.Context, path, provider string) (*dataset.Report, error) {
+			e.mu.Lock()
+			e.checks = append(e.checks, path)
+			e.mu.Unlock()
+			return &dataset.Report{Path: path, Provider: provider, Format: "conversation", Examples: 3}, nil
+		},
+		Now: e.clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			e.mu.Lock()
+			e.slept = append(e.slept, d)
+			e.mu.Unlock()
+			e.clock.Advance(d)
+			return ctx.Err()
+		},
+	}
+	return e
+}
+
+// dataset writes a training file with n examples and returns its path.
+func (e *env) dataset(t *testing.T, name string, n int) string {
+	t.Helper()
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"messages":[{"role":"user","content":"question %d of %s"},{"role":"assistant","content":"answer %d"}]}`+"\n", i, name, i)
+	}
+	path := filepath.Join(e.dir, name)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (e *env) options(t *testing.T) CreateOptions {
+	return CreateOptions{
+		Provider:        "together",
+		BaseModel:       "together/meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+		TrainPath:       e.dataset(t, "train.jsonl", 3),
+		Hyperparameters: ethos.Hyperparameters{Epochs: 2, LoRA: true, LoRARank: 8, Suffix: "agora"},
+		RunID:           "gen-1",
+	}
+}
+
+func (e *env) create(t *testing.T, o CreateOptions) Created {
+	t.Helper()
+	c, err := e.svc.Create(t.Context(), o)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return c
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	c := e.create(t, o)
+	if c.How != HowCreated || !c.Uploaded || c.Job.ID != "ft-0001" || c.Intent == "" {
+		t.Fatalf("Create = how %q uploaded %v job %q intent %q", c.How, c.Uploaded, c.Job.ID, c.Intent)
+	}
+	// Recorded before Create returned, with what only ethos knows.
+	stored, err := e.store.Job(t.Context(), c.Job.ID)
+	if err != nil {
+		t.Fatalf("job not recorded by Create: %v", err)
+	}
+	if stored.State != ethos.FineTunePending || stored.DatasetPath != o.TrainPath || stored.DatasetSHA256 != c.TrainFile.SHA256 ||
+		stored.RunID != "gen-1" || stored.BaseModel != "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference" {
+		t.Errorf("recorded job = %+v", stored)
+	}
+	// What was asked wins; the provider's values fill what was left to it.
+	wantHyper := ethos.Hyperparameters{Epochs: 2, LearningRate: 1e-5, BatchSize: 16, LoRA: true, LoRARank: 8, Suffix: "agora"}
+	if diff := cmp.Diff(wantHyper, stored.Hyperparameters); diff != "" {
+		t.Errorf("hyperparameters (-want +got):\n%s", diff)
+	}
+
+	var seen []string
+	var losses []float64
+	job, err := e.svc.Wait(t.Context(), c.Job.ID, time.Minute, func(u Update, err error) {
+		if err != nil {
+			t.Errorf("progress error: %v", err)
+			return
+		}
+		seen = append(seen, u.Job.Status)
+		if u.Job.Progress.Loss != nil {
+			losses = append(losses, *u.Job.Progress.Loss)
+		}
+	})
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if diff := cmp.Diff([]string{"queued", "running", "running", "compressing", "uploading", "completed"}, seen); diff != "" {
+		t.Errorf("statuses seen (-want +got):\n%s", diff)
+	}
+	if job.State != ethos.FineTuneCompleted || job.FinishedAt == nil || job.CostUSD != 15 {
+		t.Errorf("final job = %+v", job)
+	}
+	// Progress comes from events: the furthest step, the latest loss.
+	if job.Progress.Step != 30 || job.Progress.Epoch != 2 || job.Progress.Epochs != 2 || job.Progress.TotalSteps != 60 ||
+		job.Progress.Loss == nil || *job.Progress.Loss != 2.0/3 {
+		t.Errorf("progress = %+v", job.Progress)
+	}
+	if len(losses) == 0 || losses[0] != 1 {
+		t.Errorf("losses seen = %v", losses)
+	}
+	events, err := e.store.Events(t.Context(), c.Job.ID)
+	if err != nil || len(events) != 6 {
+		t.Fatalf("recorded %d events (%v), want one per status change", len(events), err)
+	}
+	if events[1].Loss == nil || *events[1].Loss != 1 {
+		t.Errorf("loss not recorded with its event: %+v", events[1])
+	}
+	if d := e.slept; len(d) != 5 || d[0] != time.Minute {
+		t.Errorf("waited %v between polls", d)
+	}
+
+	name := "together/acme/meta-llama/Meta-Llama-3.1-8B-Instruct-Reference-agora-ft-0001"
+	m, err := e.store.Model(t.Context(), name)
+	if err != nil {
+		t.Fatalf("model not registered: %v", err)
+	}
+	want := ethos.Model{Name: name, Provider: "together", ProviderModel: strings.TrimPrefix(name, "together/"),
+		BaseModel: "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", JobID: "ft-0001",
+		DatasetPath: o.TrainPath, DatasetSHA256: c.TrainFile.SHA256, Hyperparameters: wantHyper,
+		CostUSD: 15, CreatedAt: *job.FinishedAt}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("registered model (-want +got):\n%s", diff)
+	}
+	got, err := e.svc.WaitModel(t.Context(), c.Job.ID, time.Minute, nil)
+	if err != nil || got.Name != name {
+		t.Errorf("WaitModel of the completed job = %+v, %v", got, err)
+	}
+	// A finished job is not polled again.
+	gets := e.fake.gets
+	if _, err := e.svc.Refresh(t.Context(), c.Job.ID); err != nil || e.fake.gets != gets {
+		t.Errorf("Refresh of a completed job polled the provider (%v)", err)
+	}
+}
+
+func TestCreateRefusesInvalidFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.Check = func(ctx context.Context, path, provider string) (*dataset.Report, error) {
+		return &dataset.Report{Path: path, Provider: provider, Problems: []dataset.Problem{
+			{Line: 3, Rule: "roles.alternate", Severity: "error", Message: "two user turns in a row"},
+			{Line: 7, Rule: "content.placeholder", Severity: "warning", Message: "unfilled {name}"},
+			{Line: 9, Rule: "json.syntax", Severity: "error", Message: "not JSON"},
+		}}, nil
+	}
+	_, err := e.svc.Create(t.Context(), e.options(t))
+	if ethos.KindOf(err) != ethos.Invalid {
+		t.Fatalf("Create of an invalid file = %v, want Invalid", err)
+	}
+	var derr *DatasetError
+	if !errors.As(err, &derr) || derr.Report.Errors() != 2 {
+		t.Errorf("error %v does not carry the report", err)
+	}
+	for _, want := range []string{"line 3: roles.alternate: two user turns in a row", "line 9: json.syntax", "nothing was uploaded"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "line 7") {
+		t.Errorf("error lists a warning as a problem: %v", err)
+	}
+	if e.fake.uploads != 0 || e.fake.creates != 0 {
+		t.Errorf("an invalid file was uploaded (%d) or trained on (%d)", e.fake.uploads, e.fake.creates)
+	}
+}
+
+func TestCreateValidationFileChecked(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	o.ValidationPath = e.dataset(t, "val.jsonl", 2)
+	c := e.create(t, o)
+	if c.ValidationFile == nil || c.Job.ValidationFile != c.ValidationFile.ID || c.Job.ValidationFile == c.Job.TrainFile {
+		t.Errorf("validation file %+v, job's %q", c.ValidationFile, c.Job.ValidationFile)
+	}
+	if diff := cmp.Diff([]string{o.TrainPath, o.ValidationPath}, e.checks); diff != "" {
+		t.Errorf("files checked (-want +got):\n%s", diff)
+	}
+}
+
+func TestCreateReusesUploadAndJob(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	first := e.create(t, o)
+
+	// The same request again: the same job, nothing sent.
+	again := e.create(t, o)
+	if again.How != HowExisting || again.Job.ID != first.Job.ID || again.Uploaded || again.Intent != first.Intent {
+		t.Errorf("second Create = how %q job %q uploaded %v", again.How, again.Job.ID, again.Uploaded)
+	}
+	// Other settings on the same content: a new job on the same upload.
+	o.Hyperparameters.Epochs = 5
+	other := e.create(t, o)
+	if other.How != HowCreated || other.Job.ID == first.Job.ID || other.Uploaded || other.TrainFile.ID != first.TrainFile.ID {
+		t.Errorf("Create with other settings = how %q job %q uploaded %v file %q", other.How, other.Job.ID, other.Uploaded, other.TrainFile.ID)
+	}
+	if e.fake.uploads != 1 || e.fake.creates != 2 {
+		t.Errorf("%d uploads and %d creates, want 1 and 2", e.fake.uploads, e.fake.creates)
+	}
+}
+
+func TestCreateAgainAfterFailedJob(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fake.script = []string{"pending", "running", "error"}
+	e.fake.failWith = "out of memory"
+	o := e.options(t)
+	c := e.create(t, o)
+	job, err := e.svc.Wait(t.Context(), c.Job.ID, time.Second, nil)
+	if err != nil || job.State != ethos.FineTuneFailed || job.Status != "error" || job.Error != "out of memory" {
+		t.Fatalf("Wait = %+v, %v", job, err)
+	}
+	if err := JobError(job); ethos.KindOf(err) != ethos.Internal || !strings.Contains(err.Error(), "out of memory") {
+		t.Errorf("JobError = %v", err)
+	}
+	if _, err := e.svc.WaitModel(t.Context(), c.Job.ID, time.Second, nil); err == nil {
+		t.Error("WaitModel of a failed job succeeded")
+	}
+	if models, _ := e.store.Models(t.Context()); len(models) != 0 {
+		t.Errorf("a failed job registered %v", models)
+	}
+	retried := e.create(t, o)
+	if retried.How != HowCreated || retried.Job.ID == c.Job.ID || retried.Intent != c.Intent {
+		t.Errorf("Create after a failed job = how %q job %q", retried.How, retried.Job.ID)
+	}
+}
+
+func TestCreateRefusedByProvider(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	o.BaseModel = "no-such-model"
+	_, err := e.svc.Create(t.Context(), o)
+	if ethos.KindOf(err) != ethos.Invalid || !strings.Contains(err.Error(), "model no-such-model is not available for fine-tuning") {
+		t.Fatalf("Create on an unknown base model = %v, want the provider's message", err)
+	}
+	// The refusal closed the attempt: the next one does not search the
+	// provider's jobs for one it might have made.
+	_, err = e.svc.Create(t.Context(), o)
+	if ethos.KindOf(err) != ethos.Invalid || e.fake.lists != 0 {
+		t.Errorf("second Create = %v after %d listings", err, e.fake.lists)
+	}
+	runs, err := e.store.Runs(t.Context(), RunKind, 0)
+	if err != nil || len(runs) != 1 || runs[0].Status != ethos.RunFailed {
+		t.Errorf("intent runs = %+v, %v", runs, err)
+	}
+}
+
+func TestCreateMissingKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	o.Provider = "openai"
+	_, err := e.svc.Create(t.Context(), o)
+	if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "OPENAI_API_KEY") {
+		t.Errorf("Create without a key = %v", err)
+	}
+}
+
+// failingStore is a store whose next PutJob fails, as if the process had
+// been killed right after the provider created the job.
+type failingStore struct {
+	*sqlite.DB
+	failPutJob bool
+}
+
+func (s *failingStore) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
+	if s.failPutJob {
+		s.failPutJob = false
+		return ethos.Errorf(ethos.Internal, "killed")
+	}
+	return s.DB.PutJob(ctx, j)
+}
+
+func TestReattachAfterKill(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		breakIt func(e *env, fs *failingStore)
+		want    string
+		creates int
+	}{
+		{"killed after create, before the job was recorded", func(e *env, fs *failingStore) { fs.failPutJob = true }, HowAttached, 1},
+		{"the create's response was lost", func(e *env, fs *failingStore) {
+			e.fake.lostCreate = ethos.Errorf(ethos.Transient, "connection reset")
+		}, HowAttached, 1},
+		{"the create never reached the provider", func(e *env, fs *failingStore) {
+			e.fake.createErr = ethos.Errorf(ethos.Transient, "connection refused")
+		}, HowCreated, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			fs := &failingStore{DB: e.store}
+			e.svc.Store = fs
+			o := e.options(t)
+			tc.breakIt(e, fs)
+			if _, err := e.svc.Create(t.Context(), o); err == nil {
+				t.Fatal("the broken Create succeeded")
+			}
+			c := e.create(t, o)
+			if c.How != tc.want || e.fake.creates != tc.creates || e.fake.jobCount() != 1 {
+				t.Fatalf("next Create: how %q, %d creates, provider has %d jobs", c.How, e.fake.creates, e.fake.jobCount())
+			}
+			if _, err := e.store.Job(t.Context(), c.Job.ID); err != nil {
+				t.Errorf("attached job not recorded: %v", err)
+			}
+			if c.Job.DatasetPath != o.TrainPath || c.Job.RunID != "gen-1" {
+				t.Errorf("attached job lost ethos's fields: %+v", c.Job)
+			}
+			// And again: the recorded job, nothing new.
+			if again := e.create(t, o); again.How != HowExisting || again.Job.ID != c.Job.ID || e.fake.jobCount() != 1 {
+				t.Errorf("third Create: how %q job %q, provider has %d jobs", again.How, again.Job.ID, e.fake.jobCount())
+			}
+		})
+	}
+}
+
+func TestReattachNeedsTheProviderList(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	e.fake.lostCreate = ethos.Errorf(ethos.Transient, "timeout")
+	if _, err := e.svc.Create(t.Context(), o); err == nil {
+		t.Fatal("Create with a lost response succeeded")
+	}
+	// Without the provider's list, ethos cannot know whether the job
+	// exists, so it creates nothing.
+	e.fake.listErr = ethos.Errorf(ethos.Transient, "503")
+	if _, err := e.svc.Create(t.Context(), o); ethos.KindOf(err) != ethos.Transient || e.fake.jobCount() != 1 {
+		t.Fatalf("Create without a list = %v; provider has %d jobs", err, e.fake.jobCount())
+	}
+	e.fake.listErr = nil
+	if c := e.create(t, o); c.How != HowAttached || e.fake.jobCount() != 1 {
+		t.Errorf("Create once the list works: how %q, provider has %d jobs", c.How, e.fake.jobCount())
+	}
+}
+
+func TestReattachSkipsOtherJobs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	// A job on the same file with other settings, already followed.
+	other := o
+	other.Hyperparameters.Epochs = 9
+	e.create(t, other)
+	// An older job on the same file made outside ethos, before this
+	// request was recorded.
+	e.fake.mu.Lock()
+	e.fake.jobs = append(e.fake.jobs, &fakeJob{script: []string{"running"}, job: ethos.FineTuneJob{
+		ID: "ft-manual", Provider: "together", BaseModel: "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+		Status: "running", TrainFile: "file-1", CreatedAt: e.clock.Now().Add(-3 * time.Hour)}})
+	e.fake.mu.Unlock()
+	e.clock.Advance(time.Minute)
+
+	e.fake.createErr = ethos.Errorf(ethos.Transient, "connection refused")
+	if _, err := e.svc.Create(t.Context(), o); err == nil {
+		t.Fatal("broken Create succeeded")
+	}
+	c := e.create(t, o)
+	if c.How != HowCreated || c.Job.ID == "ft-manual" || c.Job.ID == "ft-0001" {
+		t.Errorf("Create attached to someone else's job: how %q job %q", c.How, c.Job.ID)
+	}
+}
+
+func TestPollingSurvivesProviderErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, e.options(t))
+	transient := ethos.Errorf(ethos.Transient, "502 bad gateway")
+
+	// Two failures: retried within one refresh.
+	e.fake.getErrs = []error{transient, &ethos.Error{Kind: ethos.RateLimited, Msg: "slow down", RetryAfter: 7 * time.Second}}
+	u, err := e.svc.Refresh(t.Context(), c.Job.ID)
+	if err != nil || u.Job.Status != "queued" {
+		t.Fatalf("Refresh after two transient failures = %q, %v", u.Job.Status, err)
+	}
+	if diff := cmp.Diff([]time.Duration{retryWait, 7 * time.Second}, e.slept); diff != "" {
+		t.Errorf("waits between tries (-want +got):\n%s", diff)
+	}
+
+	// More failures than attempts: an error, and the job is untouched.
+	e.fake.getErrs = []error{transient, transient, transient, transient}
+	before, _ := e.store.Job(t.Context(), c.Job.ID)
+	_, err = e.svc.Refresh(t.Context(), c.Job.ID)
+	if ethos.KindOf(err) != ethos.Transient {
+		t.Fatalf("Refresh through a provider outage = %v, want Transient", err)
+	}
+	after, _ := e.store.Job(t.Context(), c.Job.ID)
+	if after.State != before.State || after.Status != before.Status || after.Error != "" {
+		t.Errorf("a provider outage changed the job: %+v → %+v", before, after)
+	}
+	st, err := e.svc.Status(t.Context(), c.Job.ID)
+	if err != nil || st.Stale != nil || st.Job.ID != c.Job.ID {
+		t.Errorf("Status with the outage over = %+v, %v", st, err)
+	}
+	e.fake.getErrs = []error{transient, transient, transient}
+	before, _ = e.store.Job(t.Context(), c.Job.ID)
+	st, err = e.svc.Status(t.Context(), c.Job.ID)
+	if err != nil || st.Stale == nil || st.Job.ID != c.Job.ID || st.Job.Status != before.Status {
+		t.Errorf("Status during an outage = %+v, %v; want the stored job marked stale", st, err)
+	}
+
+	// Wait rides out an outage longer than one refresh.
+	e.fake.getErrs = []error{transient, transient, transient, transient, transient}
+	e.fake.eventErrs = []error{transient}
+	var failures int
+	job, err := e.svc.Wait(t.Context(), c.Job.ID, time.Minute, func(u Update, err error) {
+		if err != nil {
+			failures++
+		}
+	})
+	if err != nil || job.State != ethos.FineTuneCompleted || failures != 1 {
+		t.Errorf("Wait = %s, %v after %d reported failures", job.State, err, failures)
+	}
+
+	// A job the provider does not know is an error Wait returns.
+	e.fake.mu.Lock()
+	e.fake.jobs = nil
+	e.fake.mu.Unlock()
+	o := e.options(t)
+	o.Hyperparameters.Epochs = 1
+	c2 := e.create(t, o)
+	e.fake.mu.Lock()
+	e.fake.jobs = nil
+	e.fake.mu.Unlock()
+	if _, err := e.svc.Wait(t.Context(), c2.Job.ID, time.Minute, nil); ethos.KindOf(err) != ethos.NotFound {
+		t.Errorf("Wait on a job the provider lost = %v, want NotFound", err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, e.options(t))
+	u, err := e.svc.Cancel(t.Context(), c.Job.ID)
+	if err != nil || u.Job.Status != "cancel_requested" || u.Job.State != ethos.FineTuneRunning {
+		t.Fatalf("Cancel = %s/%s, %v", u.Job.Status, u.Job.State, err)
+	}
+	job, err := e.svc.Wait(t.Context(), c.Job.ID, time.Second, nil)
+	if err != nil || job.State != ethos.FineTuneCancelled || job.FinishedAt == nil {
+		t.Fatalf("Wait after cancel = %+v, %v", job, err)
+	}
+	_, err = e.svc.Cancel(t.Context(), c.Job.ID)
+	if ethos.KindOf(err) != ethos.Invalid || !strings.Contains(err.Error(), "already finished (status cancelled)") {
+		t.Errorf("Cancel of a finished job = %v", err)
+	}
+	if e.fake.cancels != 1 {
+		t.Errorf("%d cancels sent, want 1 (a finished job is not asked)", e.fake.cancels)
+	}
+	if _, err := e.svc.Cancel(t.Context(), "ft-nope"); ethos.KindOf(err) != ethos.NotFound || !strings.Contains(err.Error(), "ethos finetune list") {
+		t.Errorf("Cancel of an unknown job = %v", err)
+	}
+}
+
+func TestCancelRaceWithCompletion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, e.options(t))
+	// The job finishes on the provider before the cancel arrives.
+	e.fake.mu.Lock()
+	e.fake.jobs[0].job.Status = "completed"
+	e.fake.jobs[0].job.Payload = e.fake.payload(e.fake.jobs[0])
+	e.fake.mu.Unlock()
+	u, err := e.svc.Cancel(t.Context(), c.Job.ID)
+	if ethos.KindOf(err) != ethos.Invalid || !strings.Contains(err.Error(), "cannot be cancelled") {
+		t.Fatalf("Cancel of a job that just finished = %v", err)
+	}
+	if u.Job.State != ethos.FineTuneCompleted || u.Model == nil {
+		t.Errorf("after the refused cancel the job is %s, model %v", u.Job.State, u.Model)
+	}
+}
+
+func TestUnknownStatusIsNotFinal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.fake.script = []string{"pending", "paused", "paused_for_review", "completed"}
+	c := e.create(t, e.options(t))
+	var states []string
+	job, err := e.svc.Wait(t.Context(), c.Job.ID, time.Second, func(u Update, err error) {
+		states = append(states, u.Job.Status+"/"+string(u.Job.State))
+	})
+	if err != nil || job.State != ethos.FineTuneCompleted {
+		t.Fatalf("Wait = %+v, %v", job, err)
+	}
+	if diff := cmp.Diff([]string{"paused/unknown", "paused_for_review/unknown", "completed/completed"}, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+func TestListAndEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	first := e.create(t, o)
+	if _, err := e.svc.Wait(t.Context(), first.Job.ID, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	o.Hyperparameters.Epochs = 4
+	second := e.create(t, o)
+	gets := e.fake.gets
+	updates, err := e.svc.List(t.Context(), ethos.FineTuneFilter{})
+	if err != nil || len(updates) != 2 {
+		t.Fatalf("List = %d jobs, %v", len(updates), err)
+	}
+	if updates[0].Job.ID != second.Job.ID || updates[0].Job.Status != "queued" || updates[1].Job.State != ethos.FineTuneCompleted {
+		t.Errorf("List = %s/%s, %s/%s", updates[0].Job.ID, updates[0].Job.Status, updates[1].Job.ID, updates[1].Job.Status)
+	}
+	if e.fake.gets != gets+1 {
+		t.Errorf("List polled %d jobs, want only the active one", e.fake.gets-gets)
+	}
+	_, events, err := e.svc.Events(t.Context(), first.Job.ID)
+	if err != nil || len(events) != 6 || events[0].Seq != 1 || events[5].Message != "job is completed" {
+		t.Errorf("Events = %d events, %v", len(events), err)
+	}
+	if _, _, err := e.svc.Events(t.Context(), "ft-nope"); ethos.KindOf(err) != ethos.NotFound {
+		t.Errorf("Events of an unknown job = %v", err)
+	}
+}
+
+func TestStateOf(t *testing.T) {
+	t.Parallel()
+	for status, want := range map[string]ethos.FineTuneState{
+		// Together
+		"pending": ethos.FineTunePending, "queued": ethos.FineTunePending, "running": ethos.FineTuneRunning,
+		"compressing": ethos.FineTuneRunning, "uploading": ethos.FineTuneRunning, "cancel_requested": ethos.FineTuneRunning,
+		"cancelled": ethos.FineTuneCancelled, "error": ethos.FineTuneFailed, "user_error": ethos.FineTuneFailed,
+		"completed": ethos.FineTuneCompleted,
+		// OpenAI
+		"validating_files": ethos.FineTunePending, "succeeded": ethos.FineTuneCompleted, "failed": ethos.FineTuneFailed,
+		// Unknown values are not final.
+		"paused": ethos.FineTuneUnknown, "": ethos.FineTuneUnknown, "COMPLETED ": ethos.FineTuneCompleted,
+	} {
+		if got := StateOf(status); got != want {
+			t.Errorf("StateOf(%q) = %s, want %s", status, got, want)
+		}
+	}
+}
+
+// TestModelNameFromPayloads resolves registry names from the providers'
+// real job objects (testdata/payloads, see its README).
+func TestModelNameFromPayloads(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		file, provider, want string
+		state                ethos.FineTuneState
+	}{
+		{"together-completed.json", "together", "together/mynamespace/meta-llama/Llama-2-7b-hf-32162631", ethos.FineTuneCompleted},
+		{"together-output-name.json", "together", "together/acme/Meta-Llama-3.1-8B-Instruct-Reference-agora-3b883474", ethos.FineTuneCompleted},
+		{"together-uploading.json", "together", "together/acme/Meta-Llama-3.1-8B-Instruct-Reference-agora-3b883474", ethos.FineTuneRunning},
+		{"together-completed.json", "sandbox", "sandbox/mynamespace/meta-llama/Llama-2-7b-hf-32162631", ethos.FineTuneCompleted},
+		{"openai-succeeded.json", "openai", "openai/ft:davinci-002:my-org:custom_suffix:7q8mpxmy", ethos.FineTuneCompleted},
+		{"openai-queued.json", "openai", "", ethos.FineTunePending},
+	} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "payloads", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		j := ethos.FineTuneJob{Provider: tc.provider, Status: p.Status, Payload: raw}
+		if got := ModelName(j); got != tc.want {
+			t.Errorf("%s: ModelName = %q, want %q", tc.file, got, tc.want)
+		}
+		if got := StateOf(p.Status); got != tc.state {
+			t.Errorf("%s: state of %q = %s, want %s", tc.file, p.Status, got, tc.state)
+		}
+	}
+	// The backend's own reading wins over the payload.
+	if got := ModelName(ethos.FineTuneJob{Provider: "sandbox", OutputModel: "ft-7f3a", Payload: json.RawMessage(`{"output_name":"x"}`)}); got != "sandbox/ft-7f3a" {
+		t.Errorf("ModelName with OutputModel = %q", got)
+	}
+	if got := ModelName(ethos.FineTuneJob{Provider: "together", Payload: json.RawMessage(`not json`)}); got != "" {
+		t.Errorf("ModelName of a broken payload = %q", got)
+	}
+}
+
+func TestCompletedWithoutName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, e.options(t))
+	j, _ := e.store.Job(t.Context(), c.Job.ID)
+	j.Status, j.State, j.OutputModel, j.Payload = "completed", ethos.FineTuneCompleted, "", json.RawMessage(`{"id":"x"}`)
+	if err := e.store.PutJob(t.Context(), &j); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Refresh(t.Context(), c.Job.ID)
+	if err == nil || !strings.Contains(err.Error(), "names no model") {
+		t.Errorf("Refresh of a completed job without a model name = %v", err)
+	}
+}
