@@ -76,6 +76,9 @@ func (s *Server) lookup(model string) (Writer, modelFault, bool) {
 	if name, ok := strings.CutPrefix(model, "writer-defect-"); ok && isDefect(name) {
 		return s.writers["writer"], modelFault{}, true
 	}
+	if w, ok := s.tunedWriter(model); ok {
+		return w, modelFault{}, true
+	}
 	rest, ok := strings.CutPrefix(model, "fault-")
 	if !ok {
 		return nil, modelFault{}, false
@@ -231,7 +234,10 @@ func (s *Server) ethosWriter(model string) ethosWriter {
 	if name, ok := strings.CutPrefix(model, "writer-defect-"); ok && isDefect(name) {
 		w.forced, model = name, "writer"
 	}
+	tuned, isTuned := s.tunedPersona(model)
 	switch p, ok := s.opts.Personas[model]; {
+	case isTuned:
+		w.persona = tuned
 	case ok:
 		w.persona = p
 	case model == "base":

@@ -58,17 +58,18 @@ func (s *Server) serveModels(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.guard(w, r, p); !ok {
 		return
 	}
+	models := s.listModels()
 	if _, ok := p.(anthropicProtocol); ok {
-		data := make([]anthropicModel, len(s.models))
-		for i, m := range s.models {
+		data := make([]anthropicModel, len(models))
+		for i, m := range models {
 			data[i] = anthropicModelOf(m)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"data": data, "has_more": false,
-			"first_id": s.models[0], "last_id": s.models[len(s.models)-1]})
+			"first_id": models[0], "last_id": models[len(models)-1]})
 		return
 	}
-	data := make([]openaiModel, len(s.models))
-	for i, m := range s.models {
+	data := make([]openaiModel, len(models))
+	for i, m := range models {
 		data[i] = openaiModelOf(m)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})

@@ -88,7 +88,11 @@ type Options struct {
 	// Personas sets how strongly a model's ethos-response replies show
 	// each trait; an entry overrides a default model's persona or adds a
 	// model. Defaults: "base" WeakPersona, every other model StrongPersona.
+	// "base" and the models named here answer plain prompts (no output
+	// contract) in their persona's voice too.
 	Personas map[string]Persona
+	// FineTune configures the fine-tuning endpoints (see finetune.go).
+	FineTune FineTuneOptions
 }
 
 // DefaultModels are the models every Server answers.
@@ -109,6 +113,7 @@ type Server struct {
 	mux     *http.ServeMux
 	limiter *limiter
 	stats   statsCounter
+	ft      *fineTunes
 
 	mu  sync.Mutex // guards rng, whose draws must follow arrival order
 	rng *rand.Rand
@@ -179,6 +184,7 @@ func New(opts Options) *Server {
 		s.ResetStats()
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
+	s.initFineTune()
 	s.mux.HandleFunc("/", s.serveNotFound)
 	return s
 }
