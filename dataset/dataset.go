@@ -1,9 +1,45 @@
-// Package dataset reads, checks, summarises and splits fine-tuning files.
+// Package dataset reads, checks, summarises and splits fine-tuning files:
+// JSON Lines files with one training example a line.
+//
+// Check validates a file the way a provider will before it is uploaded, so
+// that a job is never created on a file the provider would refuse, and
+// adds ethos's own warnings about content that would teach a model the
+// wrong thing: unfilled placeholders, error text recorded as data, model
+// chatter and duplicates. Every problem names its 1-based line (0 for the
+// whole file) and a stable rule ID from Rules.
+//
+// Together's rules are those of its `together files check`
+// (together-python, src/together/utils/files.py): UTF-8, one JSON object
+// a line, one format for the whole file — general (text), conversation
+// (messages), instruction (prompt, completion) or preference (input,
+// preferred_output, non_preferred_output) — with no other columns; roles
+// system, user and assistant, never the same role twice in a row, at least
+// one assistant turn, weight 0 or 1, and its rules for images. OpenAI's are
+// those of its chat and DPO formats: roles system, developer, user,
+// assistant, tool (and the deprecated function), weight 0 or 1 on assistant
+// messages only, at least one assistant message, and at least ten examples
+// in a training file. Both refuse empty content, which would train nothing.
+//
+// StatsFile summarises a file for people and the dashboard, and Split
+// divides one into training and validation files. All three stream the
+// file: memory grows with the number of examples (about a kilobyte each,
+// for duplicate detection), not with their size.
 package dataset
 
-import "context"
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
 
-// Placeholder API; the real package replaces this file.
+	"github.com/ethos-toolkit/ethos"
+)
+
+// Severities of a Problem.
+const (
+	SeverityError   = "error"   // the provider will refuse the file
+	SeverityWarning = "warning" // the provider will take it, but the data is suspect
+)
 
 // Problem is one finding of Check.
 type Problem struct {
@@ -15,27 +51,95 @@ type Problem struct {
 
 // Report is the result of checking a file for a provider.
 type Report struct {
-	Path     string    `json:"path"`
-	Provider string    `json:"provider"`
-	Format   string    `json:"format"` // "conversation", "instruction", "preference", "chat", "dpo"
-	Examples int       `json:"examples"`
+	Path     string `json:"path"`
+	Provider string `json:"provider"`
+	// Format is the format of the file's first example: "conversation",
+	// "instruction", "preference" or "general" for Together, "chat" or
+	// "dpo" for OpenAI; empty when no line has a recognisable format.
+	Format string `json:"format"`
+	// Examples counts the lines that are JSON objects.
+	Examples int `json:"examples"`
+	// Lines counts every line, blank ones included.
+	Lines    int       `json:"lines"`
 	Problems []Problem `json:"problems"`
+	// Counts is the number of problems per rule, those not listed
+	// included.
+	Counts map[string]int `json:"counts"`
+	// Omitted is how many problems are counted but not listed: a report
+	// lists at most MaxListed problems of each rule.
+	Omitted int `json:"omitted,omitempty"`
 }
 
-// Errors counts the problems of severity error.
-func (r *Report) Errors() int {
+// MaxListed is the most problems of one rule a Report lists, so that a
+// file broken on every one of a million lines still gives a readable
+// report; Counts has the totals.
+const MaxListed = 100
+
+// Errors counts the problems of severity error, those not listed included.
+func (r *Report) Errors() int { return r.count(SeverityError) }
+
+// Warnings counts the problems of severity warning, those not listed
+// included.
+func (r *Report) Warnings() int { return r.count(SeverityWarning) }
+
+func (r *Report) count(severity string) int {
 	n := 0
-	for _, p := range r.Problems {
-		if p.Severity == "error" {
-			n++
+	if r.Counts == nil {
+		for _, p := range r.Problems {
+			if p.Severity == severity {
+				n++
+			}
+		}
+		return n
+	}
+	for rule, c := range r.Counts {
+		if severityOf[rule] == severity {
+			n += c
 		}
 	}
 	return n
+}
+
+// Options says how Check treats a file.
+type Options struct {
+	// Provider is "together" (the default), "openai", or "sandbox", which
+	// emulates Together's API and checks as Together.
+	Provider string
+	// Validation marks a validation file, to which the provider's minimum
+	// number of training examples does not apply.
+	Validation bool
 }
 
 // CheckFile checks the file at path the way provider ("together", "openai";
 // "sandbox" checks as together) will. err is only for a file that cannot be
 // read; problems with its content are in the report.
 func CheckFile(ctx context.Context, path, provider string) (*Report, error) {
-	return &Report{Path: path, Provider: provider}, nil
+	return CheckFileWith(ctx, path, Options{Provider: provider})
+}
+
+// CheckFileWith is CheckFile with every option.
+func CheckFileWith(ctx context.Context, path string, opts Options) (*Report, error) {
+	f, err := openDataset(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Check(ctx, f, path, opts)
+}
+
+// openDataset opens a dataset file, with an error that says what to do
+// when it is not there.
+func openDataset(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, ethos.Errorf(ethos.NotFound, "%s: no such file; check the path, or write a dataset with \"ethos generate\"", path)
+	case err != nil:
+		return nil, ethos.Errorf(ethos.Invalid, "opening %s: %w", path, err)
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, ethos.Errorf(ethos.Invalid, "%s is a directory, not a dataset file", path)
+	}
+	return f, nil
 }

@@ -1,0 +1,248 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/bits"
+	"slices"
+	"sort"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/llm"
+)
+
+// Stats summarises a dataset. Token counts are estimates by the rule every
+// budget in ethos uses (llm.EstimateTokens: four bytes a token), with four
+// tokens of overhead a message, as llm.EstimateInput counts them; a
+// provider's tokenizer will differ by a few tens of percent.
+type Stats struct {
+	Path string `json:"path"`
+	// Format is the format of the first example, by Together's names:
+	// conversation, instruction, preference or general.
+	Format string `json:"format"`
+	// Examples counts the lines that are JSON objects with a known format;
+	// Skipped counts the other lines (blank, not JSON, unknown columns),
+	// which "ethos dataset check" reports.
+	Examples int `json:"examples"`
+	Skipped  int `json:"skipped"`
+	// Turns counts messages (or columns, for the instruction and general
+	// formats) over all examples.
+	Turns           int          `json:"turns"`
+	TurnsPerExample Distribution `json:"turns_per_example"`
+	// Roles has one entry per role (or column), in the order system,
+	// developer, user, assistant, tool, then the others by name.
+	Roles []RoleStats `json:"roles"`
+	// Tokens is the distribution of estimated tokens per example.
+	Tokens      Distribution `json:"tokens"`
+	TotalTokens int          `json:"total_tokens"`
+	// TrainedTokens are the estimated tokens of the text the model learns
+	// to write: assistant messages with a weight other than 0,
+	// completions and preferred outputs.
+	TrainedTokens int `json:"trained_tokens"`
+	// Histogram counts examples by estimated tokens, in buckets that
+	// double in width ([64, 128), [128, 256), …), from the bucket of the
+	// shortest example to that of the longest; empty buckets between are
+	// included, so the buckets can be drawn as they are.
+	Histogram []Bucket `json:"histogram"`
+	// Duplicates counts examples identical to an earlier one;
+	// NearDuplicates those whose text is nearly the same as an earlier
+	// one's (see Check).
+	Duplicates     int `json:"duplicates"`
+	NearDuplicates int `json:"near_duplicates"`
+}
+
+// RoleStats counts the messages of one role and their estimated tokens.
+type RoleStats struct {
+	Role       string  `json:"role"`
+	Messages   int     `json:"messages"`
+	Tokens     int     `json:"tokens"`
+	MeanTokens float64 `json:"mean_tokens"`
+}
+
+// Distribution summarises a list of counts. Percentiles are by the
+// nearest-rank method: P90 is the smallest value that at least 90% of the
+// values do not exceed.
+type Distribution struct {
+	Min  int     `json:"min"`
+	P50  int     `json:"p50"`
+	P90  int     `json:"p90"`
+	Max  int     `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Bucket counts the examples with From ≤ tokens < To.
+type Bucket struct {
+	From  int `json:"from"`
+	To    int `json:"to"`
+	Count int `json:"count"`
+}
+
+// messageOverhead is the estimated tokens a message costs beyond its text.
+const messageOverhead = 4
+
+// StatsFile reads the dataset at path and summarises it. Lines that are
+// not examples are counted in Skipped, not reported: Check does that.
+func StatsFile(ctx context.Context, path string) (*Stats, error) {
+	f, err := openDataset(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := ReadStats(ctx, f)
+	if st != nil {
+		st.Path = path
+	}
+	return st, err
+}
+
+// ReadStats summarises the dataset read from r.
+func ReadStats(ctx context.Context, r io.Reader) (*Stats, error) {
+	c := &checker{p: together} // parses without reporting
+	dups := newDupIndex()
+	st := &Stats{Roles: []RoleStats{}, Histogram: []Bucket{}}
+	roles := map[string]*RoleStats{}
+	var tokens, turns []int
+	lr := newLineReader(r)
+	for {
+		if lr.n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		line, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, ethos.Errorf(ethos.Invalid, "reading dataset: %w", err)
+		}
+		if lr.n == 1 {
+			line = trimBOM(line)
+		}
+		ex, ok := c.parse(lr.n, line)
+		if !ok || ex.format == "" {
+			st.Skipped++
+			continue
+		}
+		st.Examples++
+		exTokens := 0
+		for _, t := range ex.turns {
+			n := llm.EstimateTokens(t.text)
+			exTokens += n + messageOverhead
+			rs := roles[t.role]
+			if rs == nil {
+				rs = &RoleStats{Role: t.role}
+				roles[t.role] = rs
+			}
+			rs.Messages++
+			rs.Tokens += n
+			if trained(t) {
+				st.TrainedTokens += n
+			}
+		}
+		st.Turns += len(ex.turns)
+		st.TotalTokens += exTokens
+		tokens = append(tokens, exTokens)
+		turns = append(turns, len(ex.turns))
+		switch exactOf, nearOf, _ := dups.add(lr.n, ex.turns); {
+		case exactOf > 0:
+			st.Duplicates++
+		case nearOf > 0:
+			st.NearDuplicates++
+		}
+	}
+	st.Format = c.format
+	st.Tokens = distribution(tokens)
+	st.TurnsPerExample = distribution(turns)
+	st.Histogram = histogram(tokens)
+	for _, rs := range roles {
+		rs.MeanTokens = float64(rs.Tokens) / float64(rs.Messages)
+		st.Roles = append(st.Roles, *rs)
+	}
+	sort.Slice(st.Roles, func(i, j int) bool {
+		a, b := roleRank(st.Roles[i].Role), roleRank(st.Roles[j].Role)
+		if a != b {
+			return a < b
+		}
+		return st.Roles[i].Role < st.Roles[j].Role
+	})
+	return st, nil
+}
+
+func trimBOM(line []byte) []byte {
+	if len(line) >= 3 && string(line[:3]) == string(utf8BOM) {
+		return line[3:]
+	}
+	return line
+}
+
+// trained says whether a turn is text the model learns to write.
+func trained(t turn) bool {
+	switch t.role {
+	case "assistant":
+		return t.weight != 0
+	case "completion", "preferred_output":
+		return true
+	}
+	return false
+}
+
+var roleOrder = []string{"system", "developer", "user", "prompt", "text", "assistant", "completion", "preferred_output", "non_preferred_output", "tool", "function"}
+
+func roleRank(role string) int {
+	if i := slices.Index(roleOrder, role); i >= 0 {
+		return i
+	}
+	return len(roleOrder)
+}
+
+// distribution summarises values; it sorts them.
+func distribution(values []int) Distribution {
+	if len(values) == 0 {
+		return Distribution{}
+	}
+	slices.Sort(values)
+	sum := 0
+	for _, v := range values {
+		sum += v
+	}
+	return Distribution{
+		Min:  values[0],
+		P50:  nearestRank(values, 50),
+		P90:  nearestRank(values, 90),
+		Max:  values[len(values)-1],
+		Mean: float64(sum) / float64(len(values)),
+	}
+}
+
+// nearestRank returns the p-th percentile of sorted values: the value at
+// rank ⌈p/100·n⌉.
+func nearestRank(sorted []int, p int) int {
+	rank := (p*len(sorted) + 99) / 100
+	return sorted[max(rank, 1)-1]
+}
+
+// histogram counts values in buckets of doubling width. Values below 64
+// share the first bucket, [0, 64).
+func histogram(values []int) []Bucket {
+	if len(values) == 0 {
+		return []Bucket{}
+	}
+	const firstBits = 6 // the first bucket is [0, 1<<6)
+	index := func(v int) int { return max(bits.Len(uint(v)), firstBits) - firstBits }
+	lo, hi := index(slices.Min(values)), index(slices.Max(values))
+	buckets := make([]Bucket, hi-lo+1)
+	for i := range buckets {
+		k := lo + i
+		from := 0
+		if k > 0 {
+			from = 1 << (k + firstBits - 1)
+		}
+		buckets[i] = Bucket{From: from, To: 1 << (k + firstBits)}
+	}
+	for _, v := range values {
+		buckets[index(v)-lo].Count++
+	}
+	return buckets
+}
