@@ -53,6 +53,10 @@ type Settings struct {
 	Dedup        float64            `json:"dedup"` // near-duplicate Jaccard threshold
 	Limits       RunLimits          `json:"limits"`
 	PromptHashes map[string]string  `json:"prompt_versions"`
+	// StopAfter, when StageDocument, ends the pipeline at accepted
+	// documents: no replies are written and Examples counts documents.
+	// Evaluations use it for held-out prompts. Empty runs every stage.
+	StopAfter string `json:"stop_after,omitempty"`
 }
 
 // RunLimits bound the work a run may do before it reports a shortfall.
@@ -80,6 +84,10 @@ func (s Settings) RunID() string {
 	}{s.Examples, s.Seed, s.Output, s.Character, s.Generate, s.Weights, s.Dedup, s.PromptHashes})
 	if err != nil {
 		panic("generate: encoding settings: " + err.Error())
+	}
+	if s.StopAfter != "" {
+		// Appended only when set, so the IDs of full runs stay as they were.
+		b = append(b, "|stop-after:"+s.StopAfter...)
 	}
 	sum := sha256.Sum256(b)
 	return "gen-" + hex.EncodeToString(sum[:6])

@@ -208,6 +208,9 @@ func (p *Pipeline) workDocument(ctx context.Context, t jobs.Task) error {
 func (p *Pipeline) afterDocument(ctx context.Context, ideaItem ethos.Item, doc *ethos.Item) error {
 	switch doc.Status {
 	case ethos.ItemAccepted:
+		if p.settings.StopAfter == StageDocument {
+			return nil
+		}
 		return p.enqueue(ctx, TaskResponse, respKey(ideaItem.Key, 1), taskPayload{IdeaID: ideaItem.ID, DocumentID: doc.ID, Attempt: 1})
 	case ethos.ItemRejected:
 		if doc.Attempt < p.maxAttempts() {

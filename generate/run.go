@@ -20,6 +20,9 @@ var ErrRunCompleted = errors.New("run already completed")
 // Begin creates the pipeline's run, or takes up the same run where an
 // earlier process left it. It reports whether the run was resumed.
 func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
+	if s := p.settings.StopAfter; s != "" && s != StageDocument {
+		return false, ethos.Errorf(ethos.Config, "generate: StopAfter %q: want empty or %q", s, StageDocument)
+	}
 	run, err := p.store.Run(ctx, p.runID)
 	switch {
 	case ethos.KindOf(err) == ethos.NotFound:
@@ -257,7 +260,13 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 		cat, _ := catOf(it.Key)
 		st.ideas[cat]++
 	}
-	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageResponse, Status: ethos.ItemAccepted, NoData: true})
+	// What counts toward the target: accepted replies, or accepted
+	// documents for a run that stops after them.
+	counted := StageResponse
+	if p.settings.StopAfter == StageDocument {
+		counted = StageDocument
+	}
+	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: counted, Status: ethos.ItemAccepted, NoData: true})
 	if err != nil {
 		return st, err
 	}

@@ -1,0 +1,78 @@
+package generate_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/sandbox"
+)
+
+// TestStopAfterDocuments runs the pipeline only as far as accepted
+// documents, as evaluations do for held-out prompts: it reaches the count
+// in documents, writes no reply, and lists the documents with their
+// categories.
+func TestStopAfterDocuments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 9, sandbox.Options{Seed: 3})
+	full := e.settings.RunID()
+	e.settings.StopAfter = generate.StageDocument
+	if e.settings.RunID() == full {
+		t.Fatal("StopAfter does not change the run ID")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
+	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(),
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe.SetQueue(q)
+	if _, err := pipe.Begin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = pipe.Drive(ctx, nil)
+	q.Stop(context.WithoutCancel(ctx))
+	if err != nil {
+		t.Fatalf("Drive: %v", err)
+	}
+	replies, err := e.store.Items(ctx, ethos.ItemFilter{RunID: pipe.RunID(), Stage: generate.StageResponse})
+	if err != nil || len(replies) != 0 {
+		t.Fatalf("%d reply items (%v), want none", len(replies), err)
+	}
+	docs, err := pipe.Documents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) < 9 {
+		t.Fatalf("%d documents, want at least 9", len(docs))
+	}
+	cats := map[string]int{}
+	for _, d := range docs {
+		if d.Body == "" || d.Category == "" {
+			t.Errorf("document %s: empty body or category: %+v", d.Key, d)
+		}
+		cats[d.Category]++
+	}
+	// Nine examples over more categories than that: one each in the
+	// first nine.
+	if want := min(9, len(e.settings.Character.Categories)); len(cats) != want {
+		t.Errorf("documents cover %d categories, want %d: %v", len(cats), want, cats)
+	}
+
+	bad := e.settings
+	bad.StopAfter = "idea"
+	if _, err := generate.NewPipeline(e.store, e.chain, bad).Begin(ctx); ethos.KindOf(err) != ethos.Config {
+		t.Errorf("StopAfter %q: %v, want a config error", bad.StopAfter, err)
+	}
+}
