@@ -2,12 +2,14 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: test fmt build vet bench bench-generate fuzz clean
+.PHONY: test fmt build vet bench bench-generate fuzz clean vendor-web
 
 # go test runs the high-confidence vet checks itself; the full `make vet`
 # is left out of `make test` because it compiles every dependency a second
 # time (without -race), which doubles the time of a cold build.
 test: fmt
+	@# The dashboard's browser tests drive Debian's chromium (CI runs as root).
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(GO) test -race -count=1 -timeout 9m ./...
 
 fmt:
@@ -38,6 +40,20 @@ fuzz:
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Refresh the dashboard's vendored htmx and uPlot from npm (pinned versions;
+# see web/static/vendor/README.md). Needs npm and the network.
+HTMX_VERSION ?= 2.0.11
+UPLOT_VERSION ?= 1.6.32
+vendor-web:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cd "$$tmp" && npm pack --silent htmx.org@$(HTMX_VERSION) uplot@$(UPLOT_VERSION) >/dev/null; \
+	mkdir htmx uplot; tar xzf htmx.org-$(HTMX_VERSION).tgz -C htmx; tar xzf uplot-$(UPLOT_VERSION).tgz -C uplot; \
+	cd - >/dev/null; v=web/static/vendor; \
+	cp "$$tmp/htmx/package/dist/htmx.min.js" $$v/htmx.min.js; cp "$$tmp/htmx/package/LICENSE" $$v/htmx.LICENSE; \
+	cp "$$tmp/uplot/package/dist/uPlot.iife.min.js" "$$tmp/uplot/package/dist/uPlot.min.css" $$v/; \
+	cp "$$tmp/uplot/package/LICENSE" $$v/uPlot.LICENSE; \
+	echo "vendored htmx $(HTMX_VERSION) and uPlot $(UPLOT_VERSION) into $$v"
 
 clean:
 	rm -rf bin

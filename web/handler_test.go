@@ -1,0 +1,453 @@
+package web_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/web"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// pinnedStore pins the times the store stamps with the wall clock (a job's
+// UpdatedAt, an answer's CreatedAt), so that pages over a seeded store are the same on every run.
+type pinnedStore struct{ ethos.Store }
+
+func (p pinnedStore) Job(ctx context.Context, id string) (ethos.FineTuneJob, error) {
+	j, err := p.Store.Job(ctx, id)
+	j.UpdatedAt = pin(j.UpdatedAt)
+	return j, err
+}
+
+func (p pinnedStore) Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
+	jobs, err := p.Store.Jobs(ctx, f)
+	for i := range jobs {
+		jobs[i].UpdatedAt = pin(jobs[i].UpdatedAt)
+	}
+	return jobs, err
+}
+
+func (p pinnedStore) Answers(ctx context.Context, id string) ([]ethos.Answer, error) {
+	answers, err := p.Store.Answers(ctx, id)
+	for i := range answers {
+		answers[i].CreatedAt = pin(answers[i].CreatedAt)
+	}
+	return answers, err
+}
+
+func (p pinnedStore) Judgments(ctx context.Context, id string) ([]ethos.Judgment, error) {
+	judgments, err := p.Store.Judgments(ctx, id)
+	for i := range judgments {
+		judgments[i].CreatedAt = pin(judgments[i].CreatedAt)
+	}
+	return judgments, err
+}
+
+func (p pinnedStore) TraitScores(ctx context.Context, id string) ([]ethos.TraitScore, error) {
+	scores, err := p.Store.TraitScores(ctx, id)
+	for i := range scores {
+		scores[i].CreatedAt = pin(scores[i].CreatedAt)
+	}
+	return scores, err
+}
+
+func pin(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return at(-3, 0)
+}
+
+// cancels records the jobs the cancel button asked to cancel.
+type cancels struct {
+	mu  sync.Mutex
+	ids []string
+	err error
+}
+
+func (c *cancels) cancel(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids = append(c.ids, id)
+	return c.err
+}
+
+// newSeeded serves a seeded store with a fixed clock.
+func newSeeded(t *testing.T, opts web.Options) (*web.Server, seeded) {
+	t.Helper()
+	db := openStore(t)
+	s := seedStore(t, db)
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return clock }
+	}
+	// Aggregates are computed before the page is written, so golden
+	// output never shows "computing".
+	opts.ComputeWait = time.Minute
+	srv, err := web.New(pinnedStore{db}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, s
+}
+
+// get serves one GET request from 127.0.0.1.
+func get(t *testing.T, h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest("GET", "http://127.0.0.1:8080"+target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// csrfField finds the CSRF token in a page's cancel form.
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+// normalize removes what changes between runs: the random CSRF token.
+func normalize(body string) string {
+	return csrfField.ReplaceAllString(body, `name="csrf" value="CSRF"`)
+}
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./web/ -run %s -update to write it)", err, t.Name())
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs from the golden file (-want +got); if the change is intended, rerun with -update:\n%s", name, diff)
+	}
+}
+
+func TestPagesGolden(t *testing.T) {
+	srv, s := newSeeded(t, web.Options{Canceller: (&cancels{}).cancel})
+	for _, tc := range []struct {
+		name, path string
+		status     int
+	}{
+		{"overview.html", "/", 200},
+		{"run.html", "/runs/" + s.RunID, 200},
+		{"run-quarantined.html", "/runs/" + s.RunID + "?status=quarantined", 200},
+		{"run-failed.html", "/runs/" + s.FailedRunID, 200},
+		{"item-reply.html", "/runs/" + s.RunID + "/items/" + itoa(s.Reply), 200},
+		{"item-xss.html", "/runs/" + s.RunID + "/items/" + itoa(s.XSSDoc), 200},
+		{"item-quarantined.html", "/runs/" + s.RunID + "/items/" + itoa(s.Quarantined), 200},
+		{"dataset.html", "/runs/" + s.RunID + "/dataset", 200},
+		{"job-running.html", "/finetune/" + s.JobRunning, 200},
+		{"job-failed.html", "/finetune/" + s.JobFailed, 200},
+		{"models.html", "/models", 200},
+		{"eval.html", "/evals/" + s.EvalID, 200},
+		{"eval-p2.html", "/evals/" + s.EvalID + "?prompt=p%2F002", 200},
+		{"notfound.html", "/runs/no-such-run", 404},
+		{"bad-filter.html", "/runs/" + s.RunID + "?status=bogus", 200},
+		{"api-index.json", "/api/", 200},
+		{"api-overview.json", "/api/overview", 200},
+		{"api-run.json", "/api/runs/" + s.RunID, 200},
+		{"api-items.json", "/api/runs/" + s.RunID + "/items?stage=response", 200},
+		{"api-item.json", "/api/runs/" + s.RunID + "/items/" + itoa(s.XSSDoc), 200},
+		{"api-series.json", "/api/runs/" + s.RunID + "/series", 200},
+		{"api-dataset.json", "/api/runs/" + s.RunID + "/dataset", 200},
+		{"api-job.json", "/api/finetune/" + s.JobRunning, 200},
+		{"api-loss.json", "/api/finetune/" + s.JobRunning + "/loss", 200},
+		{"api-models.json", "/api/models", 200},
+		{"api-eval.json", "/api/evals/" + s.EvalID, 200},
+		{"api-notfound.json", "/api/runs/nope", 404},
+		{"api-unknown.json", "/api/nothing-here", 404},
+		{"metrics.txt", "/metrics", 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := get(t, srv, tc.path)
+			if w.Code != tc.status {
+				t.Errorf("GET %s: status %d, want %d\n%s", tc.path, w.Code, tc.status, w.Body)
+			}
+			golden(t, tc.name, normalize(w.Body.String()))
+		})
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestModelTextIsEscaped checks the escaping directly, besides the golden
+// files: no payload seeded into model text appears as markup.
+func TestModelTextIsEscaped(t *testing.T) {
+	srv, s := newSeeded(t, web.Options{})
+	for _, path := range []string{
+		"/runs/" + s.RunID + "/items/" + itoa(s.XSSDoc),
+		"/runs/" + s.RunID + "/items/" + itoa(s.Reply+1),
+		"/runs/" + s.RunID,
+		"/finetune/" + s.JobRunning,
+		"/evals/" + s.EvalID,
+	} {
+		body := get(t, srv, path).Body.String()
+		for _, bad := range []string{"<script>window", "<img src=x", "<script>alert", "</pre><script>", "<b>Quarterly</b>", "<i>x</i>"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("GET %s: the page contains %q unescaped", path, bad)
+			}
+		}
+		if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, "<style") {
+			t.Errorf("GET %s: the page has inline script or style", path)
+		}
+	}
+	body := get(t, srv, "/runs/"+s.RunID+"/items/"+itoa(s.XSSDoc)).Body.String()
+	for _, want := range []string{"&lt;script&gt;window.__ethosPwned = 1;", "&lt;img src=x onerror=", "&lt;b&gt;Quarterly&lt;/b&gt; &#34;memo&#34; &amp; &#39;notes&#39;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the document page lacks the escaped text %q", want)
+		}
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	srv, _ := newSeeded(t, web.Options{})
+	for _, path := range []string{"/", "/api/", "/metrics", "/static/app.js", "/runs/none"} {
+		h := get(t, srv, path).Header()
+		for name, want := range map[string]string{
+			"Content-Security-Policy": web.ContentSecurityPolicy,
+			"X-Content-Type-Options":  "nosniff",
+			"X-Frame-Options":         "DENY",
+			"Referrer-Policy":         "no-referrer",
+		} {
+			if got := h.Get(name); got != want {
+				t.Errorf("GET %s: %s = %q, want %q", path, name, got, want)
+			}
+		}
+	}
+	if csp := web.ContentSecurityPolicy; !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe") {
+		t.Errorf("CSP %q must forbid framing and allow nothing unsafe", csp)
+	}
+}
+
+func TestToken(t *testing.T) {
+	srv, _ := newSeeded(t, web.Options{Token: "s3cret"})
+	// No token: refused, with a hint.
+	if w := get(t, srv, "/"); w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "token required") {
+		t.Fatalf("GET / without token: %d %q", w.Code, w.Body)
+	}
+	// A wrong token is refused too.
+	if w := get(t, srv, "/?token=wrong"); w.Code != http.StatusUnauthorized {
+		t.Fatalf("GET /?token=wrong: %d", w.Code)
+	}
+	if w := get(t, srv, "/api/", "Authorization", "Bearer wrong"); w.Code != http.StatusUnauthorized {
+		t.Fatalf("wrong bearer: %d", w.Code)
+	}
+	// The token in the query sets the cookie and redirects it away.
+	w := get(t, srv, "/runs/x?token=s3cret&status=accepted")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/runs/x?status=accepted" {
+		t.Fatalf("GET with ?token: %d to %q", w.Code, w.Header().Get("Location"))
+	}
+	cookies := w.Result().Cookies()
+	if len(cookies) != 1 || cookies[0].Name != web.CookieName || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie: %+v", cookies)
+	}
+	if strings.Contains(cookies[0].Value, "s3cret") {
+		t.Fatalf("the cookie carries the token itself: %q", cookies[0].Value)
+	}
+	if w := get(t, srv, "/", "Cookie", cookies[0].Name+"="+cookies[0].Value); w.Code != http.StatusOK {
+		t.Fatalf("GET / with the cookie: %d", w.Code)
+	}
+	if w := get(t, srv, "/", "Cookie", cookies[0].Name+"=forged"); w.Code != http.StatusUnauthorized {
+		t.Fatalf("GET / with a forged cookie: %d", w.Code)
+	}
+	if w := get(t, srv, "/api/", "Authorization", "Bearer s3cret"); w.Code != http.StatusOK {
+		t.Fatalf("GET /api/ with bearer: %d", w.Code)
+	}
+	// With a token, any host name may be used (the dashboard is meant to
+	// be reached from elsewhere).
+	r := httptest.NewRequest("GET", "http://dash.example:8080/metrics", nil)
+	r.Header.Set("Authorization", "Bearer s3cret")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics by host name with bearer: %d", rec.Code)
+	}
+}
+
+func TestNoTokenOnlyLoopbackHosts(t *testing.T) {
+	srv, _ := newSeeded(t, web.Options{})
+	for host, want := range map[string]int{
+		"127.0.0.1:8080": 200, "localhost:8080": 200, "[::1]:8080": 200,
+		"evil.example:8080": 403, "10.0.0.5:8080": 403,
+	} {
+		r := httptest.NewRequest("GET", "http://"+host+"/api/", nil)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("Host %s: status %d, want %d", host, w.Code, want)
+		}
+	}
+}
+
+func TestCheckAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr, token string
+		ok          bool
+	}{
+		{"127.0.0.1:8080", "", true},
+		{"localhost:0", "", true},
+		{"[::1]:8080", "", true},
+		{"127.0.0.2:8080", "", true},
+		{"0.0.0.0:8080", "", false},
+		{":8080", "", false},
+		{"192.168.1.4:8080", "", false},
+		{"0.0.0.0:8080", "tok", true},
+		{"nonsense", "", false},
+	} {
+		err := web.CheckAddr(tc.addr, tc.token)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckAddr(%q, %q) = %v, want ok=%v", tc.addr, tc.token, err, tc.ok)
+		}
+		if err != nil && ethos.KindOf(err) != ethos.Config {
+			t.Errorf("CheckAddr(%q): kind %s, want config", tc.addr, ethos.KindOf(err))
+		}
+	}
+	err := web.CheckAddr("0.0.0.0:8080", "")
+	if err == nil || !strings.Contains(err.Error(), "--token") || !strings.Contains(err.Error(), "ETHOS_TOKEN") {
+		t.Errorf("the refusal should say how to fix it: %v", err)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	c := &cancels{}
+	srv, s := newSeeded(t, web.Options{Canceller: c.cancel})
+	page := get(t, srv, "/finetune/"+s.JobRunning).Body.String()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the running job's page has no cancel form:\n%s", page)
+	}
+	post := func(form url.Values, header ...string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:8080/finetune/"+s.JobRunning+"/cancel", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		return w
+	}
+	// Without the CSRF token, with a wrong one, or from another site: refused.
+	for name, w := range map[string]*httptest.ResponseRecorder{
+		"no token":   post(url.Values{}),
+		"wrong":      post(url.Values{"csrf": {"00"}}),
+		"cross-site": post(url.Values{"csrf": {m[1]}}, "Sec-Fetch-Site", "cross-site"),
+		"origin":     post(url.Values{"csrf": {m[1]}}, "Origin", "http://evil.example"),
+	} {
+		if w.Code != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 403", name, w.Code)
+		}
+	}
+	if len(c.ids) != 0 {
+		t.Fatalf("refused requests cancelled %v", c.ids)
+	}
+	// A GET cannot cancel.
+	if w := get(t, srv, "/finetune/"+s.JobRunning+"/cancel"); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET cancel: %d, want 405", w.Code)
+	}
+	w := post(url.Values{"csrf": {m[1]}}, "Sec-Fetch-Site", "same-origin", "Origin", "http://127.0.0.1:8080")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/finetune/"+s.JobRunning+"?cancel=requested" {
+		t.Fatalf("cancel: %d to %q\n%s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+	if diff := cmp.Diff([]string{s.JobRunning}, c.ids); diff != "" {
+		t.Errorf("cancelled (-want +got):\n%s", diff)
+	}
+	// The service's refusal is shown, not swallowed.
+	c.err = ethos.Errorf(ethos.Invalid, "job %s is already completed", s.JobRunning)
+	w = post(url.Values{"csrf": {m[1]}})
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "already completed") {
+		t.Errorf("refused cancel: %d\n%s", w.Code, w.Body)
+	}
+	// A finished job has no cancel button.
+	if csrfField.MatchString(get(t, srv, "/finetune/"+s.JobDone).Body.String()) {
+		t.Errorf("a completed job shows a cancel button")
+	}
+}
+
+// failingStore fails every fine-tune and eval method, as a store whose
+// tables are missing would.
+type failingStore struct{ ethos.Store }
+
+var errBroken = ethos.Errorf(ethos.Internal, "sqlite: finetune_jobs: no such table")
+
+func (failingStore) Jobs(context.Context, ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
+	return nil, errBroken
+}
+func (failingStore) Job(context.Context, string) (ethos.FineTuneJob, error) {
+	return ethos.FineTuneJob{}, errBroken
+}
+func (failingStore) Models(context.Context) ([]ethos.Model, error)           { return nil, errBroken }
+func (failingStore) Answers(context.Context, string) ([]ethos.Answer, error) { return nil, errBroken }
+func (failingStore) SummarizeCalls(context.Context, ethos.CallFilter) ([]ethos.CallSummary, error) {
+	return nil, errBroken
+}
+
+// TestStoreErrorsArePanels checks that a failing store method shows as an
+// error panel on the page, never as a crash or a blank page.
+func TestStoreErrorsArePanels(t *testing.T) {
+	db := openStore(t)
+	s := seedStore(t, db)
+	srv, err := web.New(failingStore{db}, web.Options{Now: func() time.Time { return clock }, ComputeWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, path := range []string{"/", "/models", "/evals/" + s.EvalID, "/runs/" + s.RunID} {
+		w := get(t, srv, path)
+		if w.Code != http.StatusOK {
+			t.Errorf("GET %s: status %d", path, w.Code)
+		}
+		if !strings.Contains(w.Body.String(), `class="panel-error"`) || !strings.Contains(w.Body.String(), "no such table") {
+			t.Errorf("GET %s: no error panel with the store's message", path)
+		}
+	}
+	if w := get(t, srv, "/finetune/x"); w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "no such table") {
+		t.Errorf("job page over a broken store: %d", w.Code)
+	}
+	m := get(t, srv, "/metrics").Body.String()
+	for _, want := range []string{`ethos_scrape_error{source="finetune"} 1`, `ethos_scrape_error{source="ledger"} 1`, `ethos_scrape_error{source="runs"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	var e *ethos.Error
+	if !errors.As(errBroken, &e) {
+		t.Fatal("errBroken is not an *ethos.Error")
+	}
+}
+
+func TestStaticAssets(t *testing.T) {
+	srv, _ := newSeeded(t, web.Options{})
+	for _, path := range []string{"/static/app.js", "/static/app.css", "/static/vendor/htmx.min.js", "/static/vendor/uPlot.iife.min.js", "/static/vendor/uPlot.min.css"} {
+		w := get(t, srv, path)
+		b, _ := io.ReadAll(w.Body)
+		if w.Code != 200 || len(b) == 0 {
+			t.Errorf("GET %s: %d, %d bytes", path, w.Code, len(b))
+		}
+	}
+}
