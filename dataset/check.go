@@ -25,6 +25,10 @@ func Check(ctx context.Context, r io.Reader, name string, opts Options) (*Report
 	if !ok {
 		return nil, ethos.Errorf(ethos.Config, "unknown provider %q for a dataset check; want together, openai or sandbox", opts.Provider)
 	}
+	return check(ctx, r, name, p, opts)
+}
+
+func check(ctx context.Context, r io.Reader, name string, p *provider, opts Options) (*Report, error) {
 	provider := opts.Provider
 	if provider == "" {
 		provider = p.name
@@ -402,6 +406,7 @@ func (c *checker) content(n int, where string, raw json.RawMessage, role string,
 		return "", 0, true
 	}
 	var texts []string
+	hasImagePart := false // an image, even one refused, is not empty content
 	for i, raw := range parts {
 		pw := fmt.Sprintf("%s.content[%d]", where, i)
 		var part map[string]json.RawMessage
@@ -419,6 +424,7 @@ func (c *checker) content(n int, where string, raw json.RawMessage, role string,
 			}
 			texts = append(texts, s)
 		case typ == "image_url":
+			hasImagePart = true
 			if c.image(n, pw, part, role) {
 				images++
 			}
@@ -432,7 +438,7 @@ func (c *checker) content(n int, where string, raw json.RawMessage, role string,
 		}
 	}
 	text = strings.Join(texts, "\n")
-	if strings.TrimSpace(text) == "" && images == 0 && !emptyOK {
+	if strings.TrimSpace(text) == "" && !hasImagePart && !emptyOK {
 		c.add(n, RuleContentEmpty, "%s: content has no text and no image; write the text or remove the message", where)
 	}
 	return text, images, true
