@@ -1,10 +1,117 @@
 package main
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
 
-// ServeCommand is a placeholder until the command is built.
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/web"
+)
+
+// ServeCommand serves the dashboard: a local web UI, a JSON API and
+// Prometheus metrics over the project's store.
 type ServeCommand struct{ m *Main }
 
+// Run serves until ctx is cancelled (Ctrl-C).
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	return usageErrorf("serve: not built yet")
+	flags := c.m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--token T] [--db PATH] [--poll 2s]")
+	var pf projectFlags
+	pf.register(flags)
+	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `host:port`; any address but loopback needs a token")
+	token := flags.String("token", "", "require this `token` on every request (default $ETHOS_TOKEN); open /?token=T once, a cookie does the rest")
+	poll := flags.Duration("poll", 2*time.Second, "how often a watched page looks for changes in the store")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("serve takes no arguments, got %q", rest)
+	}
+	if *poll < 100*time.Millisecond {
+		return usageErrorf("serve: --poll must be at least 100ms")
+	}
+	if *token == "" {
+		*token = c.m.Getenv("ETHOS_TOKEN")
+	}
+	// Refuse an exposed, unguarded dashboard before opening anything.
+	if err := web.CheckAddr(*addr, *token); err != nil {
+		return err
+	}
+
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	queue, err := c.queue(ctx, p)
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(p.store, web.Options{
+		Token:        *token,
+		Canceller:    p.fineTuneCanceller(),
+		QueueStats:   queue.Stats,
+		PollInterval: *poll,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return ethos.Errorf(ethos.Config, "serve: cannot listen on %s: %w", *addr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	url := "http://" + ln.Addr().String() + "/"
+	fmt.Fprintf(c.m.Stdout, "ethos dashboard for %s (store %s)\n", p.describe(), p.dbPath)
+	if *token != "" {
+		// The token itself is not printed: it is the user's, and terminals
+		// are logged.
+		fmt.Fprintf(c.m.Stdout, "serving on %s — open %s?token=<your token> once; Ctrl-C stops\n", url, url)
+	} else {
+		fmt.Fprintf(c.m.Stdout, "serving on %s — Ctrl-C stops\n", url)
+	}
+
+	select {
+	case err := <-served:
+		return ethos.Errorf(ethos.Internal, "serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Close the dashboard first: it ends the open event streams, which
+	// Shutdown would otherwise wait for.
+	srv.Close()
+	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(stop); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return ethos.Errorf(ethos.Internal, "serve: shutting down: %w", err)
+	}
+	fmt.Fprintln(c.m.Stdout, "stopped")
+	return nil
+}
+
+// queue is a job-queue client that only reports (it has no tasks and no
+// completer, so it never works a job); it backs the queue depth of the
+// overview and /metrics. The queue's tables are created if the store has
+// never run a pipeline, as ethos generate would.
+func (c *ServeCommand) queue(ctx context.Context, p *project) (*jobs.Client, error) {
+	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
+		return nil, err
+	}
+	return jobs.New(p.store.SQL(), jobs.Config{Queue: "serve"})
+}
+
+// fineTuneCanceller is what the dashboard's cancel button calls; nil
+// leaves the button out (the job page then names the command that
+// cancels).
+func (p *project) fineTuneCanceller() func(ctx context.Context, jobID string) error {
+	return nil
 }
