@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/bits"
 	"slices"
 	"sort"
 
@@ -40,10 +39,10 @@ type Stats struct {
 	// to write: assistant messages with a weight other than 0,
 	// completions and preferred outputs.
 	TrainedTokens int `json:"trained_tokens"`
-	// Histogram counts examples by estimated tokens, in buckets that
-	// double in width ([64, 128), [128, 256), …), from the bucket of the
-	// shortest example to that of the longest; empty buckets between are
-	// included, so the buckets can be drawn as they are.
+	// Histogram counts examples by estimated tokens in about ten buckets
+	// of equal, round width (1, 2 or 5 times a power of ten), from the
+	// bucket of the shortest example to that of the longest; empty
+	// buckets between are included, so they can be drawn as they are.
 	Histogram []Bucket `json:"histogram"`
 	// Duplicates counts examples identical to an earlier one;
 	// NearDuplicates those whose text is nearly the same as an earlier
@@ -223,26 +222,36 @@ func nearestRank(sorted []int, p int) int {
 	return sorted[max(rank, 1)-1]
 }
 
-// histogram counts values in buckets of doubling width. Values below 64
-// share the first bucket, [0, 64).
+// histogram counts values in about histogramBuckets buckets of equal,
+// round width (1, 2 or 5 times a power of ten), from the bucket of the
+// smallest value to that of the largest.
 func histogram(values []int) []Bucket {
 	if len(values) == 0 {
 		return []Bucket{}
 	}
-	const firstBits = 6 // the first bucket is [0, 1<<6)
-	index := func(v int) int { return max(bits.Len(uint(v)), firstBits) - firstBits }
-	lo, hi := index(slices.Min(values)), index(slices.Max(values))
-	buckets := make([]Bucket, hi-lo+1)
+	lo, hi := slices.Min(values), slices.Max(values)
+	width := roundWidth(float64(hi-lo) / histogramBuckets)
+	start := lo / width * width
+	buckets := make([]Bucket, hi/width-lo/width+1)
 	for i := range buckets {
-		k := lo + i
-		from := 0
-		if k > 0 {
-			from = 1 << (k + firstBits - 1)
-		}
-		buckets[i] = Bucket{From: from, To: 1 << (k + firstBits)}
+		from := start + i*width
+		buckets[i] = Bucket{From: from, To: from + width}
 	}
 	for _, v := range values {
-		buckets[index(v)-lo].Count++
+		buckets[(v-start)/width].Count++
 	}
 	return buckets
+}
+
+const histogramBuckets = 10
+
+// roundWidth is the smallest of 1, 2, 5, 10, 20, 50, … that is at least w.
+func roundWidth(w float64) int {
+	for p := 1; ; p *= 10 {
+		for _, m := range []int{1, 2, 5} {
+			if float64(m*p) >= w {
+				return m * p
+			}
+		}
+	}
 }
