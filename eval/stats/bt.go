@@ -165,9 +165,10 @@ func (s *btSolver) fit(counts []float64) ([]float64, int, bool) {
 		for i := 0; i < s.k-1; i++ {
 			biggest = max(biggest, math.Abs(s.step[i]))
 		}
-		if biggest < 1e-12 {
-			// Converged: the last step is below what the likelihood
-			// can resolve, so take it whole without a line search.
+		if biggest < 1e-8 {
+			// Converged: Newton's error after a step of δ is of order
+			// δ², below what floating point resolves, and a line search
+			// could not tell better from worse at this scale anyway.
 			for i := 0; i < s.k-1; i++ {
 				theta[i] -= s.step[i]
 			}
@@ -187,7 +188,10 @@ func (s *btSolver) fit(counts []float64) ([]float64, int, bool) {
 			}
 			s.next[s.k-1] = 0
 			nextNLL = s.nll(s.next)
-			if nextNLL <= nll+1e-4*t*slope || half == 60 {
+			// The slack lets a step through that the likelihood, a sum
+			// of many terms, cannot resolve: near the optimum Newton's
+			// steps are right and rounding would otherwise stall them.
+			if nextNLL <= nll+1e-4*t*slope+1e-12*(1+math.Abs(nll)) || half == 60 {
 				break
 			}
 			t /= 2

@@ -19,6 +19,8 @@ type EloOptions struct {
 	Base  float64 // zero means 10
 	Scale float64 // zero means 400
 	Ties  TieRule // "" means TiesHalf
+
+	alpha float64 // ln(Base)/Scale, set by withDefaults
 }
 
 func (o EloOptions) withDefaults() EloOptions {
@@ -37,6 +39,7 @@ func (o EloOptions) withDefaults() EloOptions {
 	if o.Ties == "" {
 		o.Ties = TiesHalf
 	}
+	o.alpha = math.Log(o.Base) / o.Scale
 	return o
 }
 
@@ -65,7 +68,9 @@ func eloUpdate(r []float64, a, b int, sa float64, o EloOptions) {
 	if sa == 0.5 && o.Ties == TiesSkip {
 		return
 	}
-	ea := 1 / (1 + math.Pow(o.Base, (r[b]-r[a])/o.Scale))
+	// Base^(d/Scale) as exp(d·ln(Base)/Scale): the same number, at a
+	// fraction of math.Pow's cost, which dominates a bootstrap.
+	ea := 1 / (1 + math.Exp((r[b]-r[a])*o.alpha))
 	r[a] += o.K * (sa - ea)
 	r[b] += o.K * ((1 - sa) - (1 - ea))
 }
