@@ -216,7 +216,11 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 func (s *Server) write(c call, writer Writer, fault modelFault) shaped {
 	model := c.prompt.Model
 	if !strings.HasPrefix(model, "fault-") && !s.custom[model] {
-		if ct, ok := s.ethosWriter(model).write(c.prompt); ok {
+		ct, ok := s.judgeWriter(model).write(c.prompt)
+		if !ok {
+			ct, ok = s.ethosWriter(model).write(c.prompt)
+		}
+		if ok {
 			sh := shape(ct.text, c.stop, c.prompt.MaxTokens, false)
 			if ct.truncated && sh.StopReason == "end_turn" {
 				sh.StopReason = "max_tokens"

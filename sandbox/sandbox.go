@@ -12,7 +12,9 @@
 // max_tokens is cut there with stop reason max_tokens ("length").
 //
 // Models: "writer", "base" and "judge" write plain English sentences;
-// Options.Models, Options.Personas and Options.Writers add more. A request
+// "judge-biased" and "judge-noisy" are judges with injected flaws (see
+// judge.go); Options.Models, Options.Personas and Options.Writers add
+// more. A request
 // that names an ethos output contract ("Output contract: ethos-ideas/v1",
 // …) is answered in that contract's shape instead (see ethos.go), with
 // content defects drawn per request from Options.Defects; the models
@@ -95,8 +97,9 @@ type Options struct {
 	FineTune FineTuneOptions
 }
 
-// DefaultModels are the models every Server answers.
-var DefaultModels = []string{"writer", "base", "judge"}
+// DefaultModels are the models every Server answers. The flawed judges
+// are described in judge.go.
+var DefaultModels = []string{"writer", "base", "judge", ModelJudgeBiased, ModelJudgeNoisy}
 
 // maxBodyBytes is Anthropic's cap on a Messages request.
 const maxBodyBytes = 32 << 20

@@ -48,7 +48,7 @@ func TestAnthropicSDK(t *testing.T) {
 	}
 
 	page, err := client.Models.List(t.Context(), anthropic.ModelListParams{})
-	if err != nil || len(page.Data) != 3 || page.Data[0].ID != "writer" {
+	if err != nil || len(page.Data) != len(DefaultModels) || page.Data[0].ID != "writer" {
 		t.Errorf("models: %v", err)
 	}
 
@@ -123,7 +123,7 @@ func TestOpenAISDK(t *testing.T) {
 	}
 
 	models, err := client.Models.List(t.Context())
-	if err != nil || len(models.Data) != 3 {
+	if err != nil || len(models.Data) != len(DefaultModels) {
 		t.Errorf("models: %v", err)
 	}
 }

@@ -70,7 +70,7 @@ func TestModels(t *testing.T) {
 		}
 		ids = append(ids, mm["id"].(string))
 	}
-	wantIDs := []string{"writer", "base", "judge", "alpha", "custom", "zeta"}
+	wantIDs := []string{"writer", "base", "judge", "judge-biased", "judge-noisy", "alpha", "custom", "zeta"}
 	if d := cmp.Diff(wantIDs, ids); d != "" || got["object"] != "list" {
 		t.Errorf("openai models (-want +got):\n%s", d)
 	}
@@ -86,7 +86,7 @@ func TestModels(t *testing.T) {
 		t.Errorf("anthropic models (-want +got):\n%s", d)
 	}
 	wantFirst := map[string]any{"type": "model", "id": "writer", "display_name": "Sandbox writer", "created_at": "2025-01-01T00:00:00Z"}
-	if d := cmp.Diff(wantFirst, data[0]); d != "" || len(data) != 6 {
+	if d := cmp.Diff(wantFirst, data[0]); d != "" || len(data) != len(wantIDs) {
 		t.Errorf("anthropic model (-want +got):\n%s", d)
 	}
 	if r.header.Get("request-id") == "" {
