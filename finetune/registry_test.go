@@ -1,0 +1,61 @@
+package finetune
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
+func TestWriteRegistry(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 3, 14, 15, 9, 0, 0, time.UTC)
+	finished := at.Add(-time.Hour)
+	models := []ethos.Model{
+		{Name: "sandbox/ft-7f3a", Provider: "sandbox", ProviderModel: "ft-7f3a", BaseModel: "base", JobID: "ft-7f3a",
+			DatasetPath: "data/agora.jsonl", DatasetSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+			Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, LoRADropout: 0.05, Suffix: "agora"},
+			CreatedAt:       finished, Evals: []string{"eval-1", "eval-2"}},
+		{Name: "openai/ft:gpt-4o-mini:acme:agora:9xY", Provider: "openai", ProviderModel: "ft:gpt-4o-mini:acme:agora:9xY",
+			BaseModel: "gpt-4o-mini-2024-07-18", JobID: "ftjob-abc", DatasetPath: "data/odd|name.jsonl", DatasetSHA256: "abc",
+			Hyperparameters: ethos.Hyperparameters{Epochs: 2}, CostUSD: 4.2, CreatedAt: at.Add(-48 * time.Hour)},
+	}
+	jobs := map[string]ethos.FineTuneJob{
+		"ft-7f3a": {ID: "ft-7f3a", RunID: "gen-20250314-agora", CreatedAt: finished.Add(-30 * time.Minute), FinishedAt: &finished},
+	}
+	var b bytes.Buffer
+	if err := WriteRegistry(&b, models, jobs, at); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "registry.md", b.Bytes())
+
+	b.Reset()
+	if err := WriteRegistry(&b, nil, nil, at); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "registry-empty.md", b.Bytes())
+}
