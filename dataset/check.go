@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
@@ -58,6 +61,7 @@ func check(ctx context.Context, r io.Reader, name string, p *provider, opts Opti
 		}
 		c.line(lr.n, line)
 	}
+	c.flush()
 	c.rep.Lines = lr.n
 	switch {
 	case lr.bytes == 0:
@@ -84,6 +88,8 @@ type checker struct {
 
 	format     string // of the first line with a recognisable format
 	formatLine int
+
+	batch []pending
 }
 
 // add records a problem, listing at most MaxListed of each rule.
@@ -112,17 +118,55 @@ func (c *checker) line(n int, b []byte) {
 		b = b[len(utf8BOM):]
 	}
 	ex, ok := c.parse(n, b)
-	if !ok {
+	if !ok || c.rep == nil {
 		return
 	}
-	if c.rep == nil {
-		return
+	c.batch = append(c.batch, pending{n: n, ex: ex})
+	if len(c.batch) == batchSize {
+		c.flush()
 	}
-	c.quality.check(c, n, ex.turns)
-	if ex.format == FormatConversation || ex.format == FormatChat {
-		untrained(c, n, ex.turns)
+}
+
+// pending is an example whose content is still to be checked.
+type pending struct {
+	n        int
+	ex       example
+	findings [][]finding
+}
+
+// batchSize is how many examples are reviewed at once.
+const batchSize = 256
+
+// flush runs the content checks on the batch. The review, which costs
+// far more than parsing, runs on every processor; the findings are then
+// reported in line order, and duplicates found in line order, so the
+// report is the same as a sequential one.
+func (c *checker) flush() {
+	batch := c.batch
+	workers := min(runtime.GOMAXPROCS(0), len(batch))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(batch) {
+					return
+				}
+				batch[i].findings = c.quality.examine(batch[i].ex.turns)
+			}
+		})
 	}
-	c.duplicates(n, ex)
+	wg.Wait()
+	for _, p := range batch {
+		c.quality.report(c, p.n, p.ex.turns, p.findings)
+		if p.ex.format == FormatConversation || p.ex.format == FormatChat {
+			untrained(c, p.n, p.ex.turns)
+		}
+		c.duplicates(p.n, p.ex)
+	}
+	clear(c.batch)
+	c.batch = c.batch[:0]
 }
 
 // example is what a line holds, as far as it could be read.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/ethos-toolkit/ethos/generate"
 )
@@ -17,6 +18,7 @@ type quality struct {
 	// cache holds the findings of texts seen before, for the system prompt
 	// that opens every example; it is bounded, so other texts are not
 	// kept.
+	mu    sync.Mutex
 	cache map[[32]byte][]finding
 }
 
@@ -37,9 +39,20 @@ var (
 	assistantRules = map[string]string{generate.RulePlaceholder: RulePlaceholder, generate.RuleErrorText: RuleErrorText, generate.RulePersonaBreak: RulePersonaBreak, generate.RuleRefusal: RuleRefusal, generate.RuleChatter: RuleChatter}
 )
 
-func (q *quality) check(c *checker, n int, turns []turn) {
-	for _, t := range turns {
-		for _, f := range q.findings(t) {
+// examine returns the findings of each turn. It is safe for concurrent
+// use.
+func (q *quality) examine(turns []turn) [][]finding {
+	fs := make([][]finding, len(turns))
+	for i, t := range turns {
+		fs[i] = q.findings(t)
+	}
+	return fs
+}
+
+// report adds the findings examine returned for the turns of line n.
+func (q *quality) report(c *checker, n int, turns []turn, fs [][]finding) {
+	for i, t := range turns {
+		for _, f := range fs[i] {
 			label := t.where
 			if t.role != "" && t.role != t.where {
 				label += " (" + t.role + ")"
@@ -76,7 +89,10 @@ func (q *quality) findings(t turn) []finding {
 	var key [32]byte
 	if cacheable {
 		key = sha256.Sum256([]byte(text))
-		if fs, ok := q.cache[key]; ok {
+		q.mu.Lock()
+		fs, ok := q.cache[key]
+		q.mu.Unlock()
+		if ok {
 			return fs
 		}
 	}
@@ -98,8 +114,12 @@ func (q *quality) findings(t turn) []finding {
 			fs = append(fs, finding{RuleErrorText, d})
 		}
 	}
-	if cacheable && len(q.cache) < qualityCacheSize {
-		q.cache[key] = fs
+	if cacheable {
+		q.mu.Lock()
+		if len(q.cache) < qualityCacheSize {
+			q.cache[key] = fs
+		}
+		q.mu.Unlock()
 	}
 	return fs
 }
@@ -141,12 +161,17 @@ func extraPlaceholder(text string) string {
 // generate's review, a phrase counts only where it opens the text or the
 // text is short: a long document may discuss an error of its own.
 func extraErrorText(text string) string {
+	short := len(strings.Fields(text)) < 40
+	if !short && len(text) > 200 {
+		// Only an opening phrase counts, and none is longer than this.
+		text = text[:200]
+	}
 	loc := errorPhrase.FindStringIndex(text)
 	if loc == nil {
 		return ""
 	}
-	if loc[0] < 40 || len(strings.Fields(text)) < 40 {
-		return fmt.Sprintf("error text %q", text[loc[0]:loc[1]])
+	if loc[0] < 40 || short {
+		return fmt.Sprintf("error text %q", strings.ToValidUTF8(text[loc[0]:loc[1]], ""))
 	}
 	return ""
 }

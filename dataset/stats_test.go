@@ -122,7 +122,7 @@ func TestHistogramWidths(t *testing.T) {
 	}{
 		{[]int{9}, []dataset.Bucket{{From: 9, To: 10, Count: 1}}},
 		{[]int{2224, 2319, 2250}, nil}, // width 10: 2220 … 2320, 11 buckets
-		{[]int{9, 1009}, nil},         // width 100: 11 buckets
+		{[]int{9, 1009}, nil},          // width 100: 11 buckets
 	} {
 		st, err := dataset.ReadStats(t.Context(), strings.NewReader(examplesOfTokens(tc.values)))
 		if err != nil {
