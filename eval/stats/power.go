@@ -7,9 +7,9 @@ import "math"
 // given power, by the normal approximation:
 // n = ⌈(z_{1−α/2}·√.25 + z_power·√(p(1−p)))² / (p − .5)²⌉.
 // It reports false when p is 0.5 (no effect can be detected) or not in
-// (0, 1).
+// [0, 1].
 func PromptsNeeded(p, alpha, power float64) (int, bool) {
-	if !(p > 0 && p < 1) || p == 0.5 {
+	if !(p >= 0 && p <= 1) || p == 0.5 {
 		return 0, false
 	}
 	za := NormalQuantile(1 - alpha/2)

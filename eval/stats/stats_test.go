@@ -99,6 +99,9 @@ func TestPromptsNeeded(t *testing.T) {
 			t.Errorf("p=%.2f: needed %d (power .8), %d (.9), exact %d; want %d, %d, %d", c.p, n80, n90, ne, c.pow80, c.pow90, c.exac)
 		}
 	}
+	if n, ok := PromptsNeeded(1, 0.05, 0.8); n != 4 || !ok {
+		t.Errorf("PromptsNeeded(1) = %d, %v; want 4 by the normal approximation", n, ok)
+	}
 	if _, ok := PromptsNeeded(0.5, 0.05, 0.8); ok {
 		t.Error("PromptsNeeded(0.5) reported a size; no number of prompts detects no effect")
 	}
