@@ -194,6 +194,9 @@ func (p *project) startSandbox() (string, error) {
 	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", sandbox.Options{
 		Seed:    sb.Seed,
 		Defects: sb.Defects,
+		// Fine-tune files and jobs live beside the store, so that every
+		// ethos process (create, status, monitor) sees the same jobs.
+		FineTune: sandbox.FineTuneOptions{Dir: filepath.Join(filepath.Dir(p.dbPath), "sandbox")},
 		Faults: sandbox.Faults{
 			ErrorRates:    sb.ErrorRates,
 			LatencyMean:   sb.Latency,
