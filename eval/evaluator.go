@@ -1,0 +1,370 @@
+package eval
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/llm"
+)
+
+// ErrCompleted is returned by Begin for an evaluation that has already
+// finished.
+var ErrCompleted = errors.New("evaluation already completed")
+
+// Evaluator runs one evaluation. Its task handlers run inside durable
+// jobs; Drive plans them until every answer, judgment and score is
+// recorded.
+//
+// The wiring follows the generation pipeline's:
+//
+//	ev, err := eval.New(store, completer, settings)
+//	q, err := jobs.New(db, jobs.Config{Tasks: ev.Tasks(), Completer: completer, Queue: ev.ID()})
+//	ev.SetQueue(q)
+//	resumed, err := ev.Begin(ctx)  // eval.ErrCompleted: nothing left to do
+//	q.Start(ctx)
+//	summary, err := ev.Drive(ctx, progress)
+type Evaluator struct {
+	store     ethos.Store
+	completer ethos.Completer
+	settings  Settings
+	id        string
+	queue     *jobs.Client
+	// heldOut writes the held-out prompts; nil with a prompts file.
+	heldOut *generate.Pipeline
+
+	// stopErr is the first error that stopped the evaluation, kept with
+	// its kind for Drive to return.
+	stopErr atomic.Pointer[error]
+
+	// The prompts and answers the handlers read. Prompts never change once
+	// stored; Drive refreshes the answers on every look, before it queues
+	// the judgments that need them.
+	mu      sync.Mutex
+	prompts map[string]ethos.EvalPrompt
+	answers map[answerKey]ethos.Answer
+}
+
+type answerKey struct {
+	prompt, model string
+	sample        int
+}
+
+// New returns the evaluator of settings (after WithDefaults and Validate),
+// whose model calls go through completer and whose rows live in store.
+func New(store ethos.Store, completer ethos.Completer, settings Settings) (*Evaluator, error) {
+	settings = settings.WithDefaults()
+	if err := settings.Validate(); err != nil {
+		return nil, err
+	}
+	// The content of the files is part of the evaluation's identity: an
+	// edited file is a new evaluation, not a continuation.
+	if settings.PromptsFile != "" && settings.PromptsSHA256 == "" {
+		if _, sum, err := ReadPromptsFile(settings.PromptsFile); err != nil {
+			return nil, err
+		} else {
+			settings.PromptsSHA256 = sum
+		}
+	}
+	for _, path := range settings.TrainingFiles {
+		if _, ok := settings.TrainingSHA256[path]; ok {
+			continue
+		}
+		sum, err := HashFile(path)
+		if err != nil {
+			return nil, ethos.Errorf(ethos.Config, "training file: %w", err)
+		}
+		if settings.TrainingSHA256 == nil {
+			settings.TrainingSHA256 = map[string]string{}
+		}
+		settings.TrainingSHA256[path] = sum
+	}
+	e := &Evaluator{store: store, completer: completer, settings: settings, id: settings.ID()}
+	if settings.PromptsFile == "" {
+		e.heldOut = generate.NewPipeline(store, completer, e.heldOutSettings())
+	}
+	return e, nil
+}
+
+// ID is the evaluation's ID, the ID of its run.
+func (e *Evaluator) ID() string { return e.id }
+
+// Settings are the evaluation's settings, defaults filled in.
+func (e *Evaluator) Settings() Settings { return e.settings }
+
+// Tasks are the handlers to register with the job queue: the evaluation's
+// own and, when it writes its held-out prompts, the generation stages'.
+func (e *Evaluator) Tasks() map[string]jobs.TaskFunc {
+	tasks := map[string]jobs.TaskFunc{
+		TaskAnswer: e.workAnswer,
+		TaskJudge:  e.workJudge,
+		TaskScore:  e.workScore,
+	}
+	if e.heldOut != nil {
+		for name, fn := range e.heldOut.Tasks() {
+			tasks[name] = fn
+		}
+	}
+	return tasks
+}
+
+// SetQueue gives the evaluator the queue its tasks go in. It must be
+// called before the queue starts.
+func (e *Evaluator) SetQueue(q *jobs.Client) {
+	e.queue = q
+	if e.heldOut != nil {
+		e.heldOut.SetQueue(q)
+	}
+}
+
+// Begin creates the evaluation's run, or takes up the same run where an
+// earlier process left it (a failed run is set running again). It reports
+// whether the run was resumed, and ErrCompleted for a finished one.
+func (e *Evaluator) Begin(ctx context.Context) (resumed bool, err error) {
+	run, err := e.store.Run(ctx, e.id)
+	switch {
+	case ethos.KindOf(err) == ethos.NotFound:
+		params, err := json.Marshal(e.settings)
+		if err != nil {
+			return false, ethos.Errorf(ethos.Internal, "eval %s: encoding settings: %w", e.id, err)
+		}
+		return false, e.store.CreateRun(ctx, &ethos.Run{
+			ID: e.id, Kind: ethos.RunKindEval, Status: ethos.RunRunning,
+			ConfigHash: e.settings.ConfigHash, CharacterHash: generate.CharacterHash(e.settings.Character),
+			Params: params,
+		})
+	case err != nil:
+		return false, err
+	case run.Kind != ethos.RunKindEval:
+		return false, ethos.Errorf(ethos.Conflict, "run %s is a %s run, not an evaluation", e.id, run.Kind)
+	case run.Status == ethos.RunCompleted:
+		return true, ErrCompleted
+	}
+	if run.Status != ethos.RunRunning {
+		if err := e.store.SetRunStatus(ctx, e.id, ethos.RunRunning, ""); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// Progress is a snapshot of an evaluation for progress displays.
+type Progress struct {
+	EvalID string
+	// Phase is "prompts" while the held-out prompts are written, then
+	// "answers", "judging", and "done".
+	Phase string
+	// HeldOut is the generation run writing the held-out prompts, during
+	// that phase.
+	HeldOut *generate.Progress
+	Counts
+	Elapsed time.Duration
+}
+
+// tick is how often Drive looks at the evaluation.
+const tick = 250 * time.Millisecond
+
+// idleLooksBeforeStuck is how many looks at an idle queue, with rows
+// missing and nothing new to queue, it takes to call the evaluation stuck.
+const idleLooksBeforeStuck = 3
+
+// Drive writes the held-out prompts if they are not stored yet, then
+// queues every answer, and every judgment and score as soon as the answers
+// it needs are in, until all are recorded; it marks the run completed and
+// returns the counts. It stops early when the evaluation cannot go on (a
+// missing key, the budget, too few held-out prompts). progress, if not
+// nil, is called on every look. The queue must be started.
+func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary, error) {
+	start := time.Now()
+	if err := e.ensurePrompts(ctx, func(p *generate.Progress) {
+		if progress != nil {
+			progress(Progress{EvalID: e.id, Phase: "prompts", HeldOut: p, Elapsed: time.Since(start)})
+		}
+	}); err != nil {
+		return Summary{}, err
+	}
+	prompts, err := e.loadPrompts(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	enqueued := map[string]bool{}
+	idle := 0
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		if err := e.checkRunning(ctx); err != nil {
+			return Summary{}, err
+		}
+		st, err := e.look(ctx, prompts)
+		if err != nil {
+			return Summary{}, err
+		}
+		added, err := e.plan(ctx, st, enqueued)
+		if err != nil {
+			return Summary{}, err
+		}
+		busy, err := e.queue.Busy(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		if progress != nil {
+			progress(Progress{EvalID: e.id, Phase: st.phase(), Counts: st.counts, Elapsed: time.Since(start)})
+		}
+		switch {
+		case st.missing == 0 && !busy:
+			if err := e.store.SetRunStatus(ctx, e.id, ethos.RunCompleted, ""); err != nil {
+				return Summary{}, err
+			}
+			return Summarize(ctx, e.store, e.id)
+		case added == 0 && !busy:
+			idle++
+		default:
+			idle = 0
+		}
+		if idle >= idleLooksBeforeStuck {
+			// Every task was queued, the queue is empty, and rows are
+			// still missing: a task ended without recording its result.
+			err := ethos.Errorf(ethos.Internal, "eval %s: %d answers, judgments or scores are missing and no job is left to make them; run it again to retry them", e.id, st.missing)
+			return Summary{}, e.stop(ctx, err)
+		}
+		select {
+		case <-ctx.Done():
+			return Summary{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// checkRunning returns the error that stopped the evaluation, if it did.
+func (e *Evaluator) checkRunning(ctx context.Context) error {
+	run, err := e.store.Run(ctx, e.id)
+	if err != nil {
+		return err
+	}
+	if run.Status != ethos.RunFailed {
+		return nil
+	}
+	if stop := e.stopErr.Load(); stop != nil {
+		return fmt.Errorf("eval %s stopped: %w", e.id, *stop)
+	}
+	return ethos.Errorf(ethos.Internal, "eval %s stopped: %s", e.id, run.Error)
+}
+
+// stop records why the evaluation cannot go on (a missing key, the
+// budget…) and returns err.
+func (e *Evaluator) stop(ctx context.Context, err error) error {
+	e.stopErr.CompareAndSwap(nil, &err)
+	if serr := e.store.SetRunStatus(context.WithoutCancel(ctx), e.id, ethos.RunFailed, err.Error()); serr != nil {
+		return fmt.Errorf("%w (and recording it failed: %v)", err, serr)
+	}
+	return err
+}
+
+// active reports whether the evaluation still wants work. Tasks left in
+// the queue after it stopped do nothing.
+func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
+	if t.RunID != e.id {
+		return false, ethos.Errorf(ethos.Invalid, "task %s of run %s reached evaluation %s", t.Key, t.RunID, e.id)
+	}
+	run, err := e.store.Run(ctx, e.id)
+	if err != nil {
+		return false, err
+	}
+	return run.Status == ethos.RunRunning, nil
+}
+
+// loadPrompts reads the stored prompts into the evaluator's cache.
+func (e *Evaluator) loadPrompts(ctx context.Context) ([]ethos.EvalPrompt, error) {
+	prompts, err := e.store.EvalPrompts(ctx, e.id)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.prompts = make(map[string]ethos.EvalPrompt, len(prompts))
+	for _, p := range prompts {
+		e.prompts[p.Key] = p
+	}
+	return prompts, nil
+}
+
+// prompt returns a stored prompt, from the cache or else the store.
+func (e *Evaluator) prompt(ctx context.Context, key string) (ethos.EvalPrompt, error) {
+	e.mu.Lock()
+	p, ok := e.prompts[key]
+	e.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	if _, err := e.loadPrompts(ctx); err != nil {
+		return ethos.EvalPrompt{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p, ok := e.prompts[key]; ok {
+		return p, nil
+	}
+	return ethos.EvalPrompt{}, ethos.Errorf(ethos.NotFound, "eval %s has no prompt %s", e.id, key)
+}
+
+// answer returns a recorded OK answer, from the cache or else the store.
+func (e *Evaluator) answer(ctx context.Context, k answerKey) (ethos.Answer, error) {
+	e.mu.Lock()
+	a, ok := e.answers[k]
+	e.mu.Unlock()
+	if !ok || a.Status != ethos.AnswerOK {
+		all, err := e.store.Answers(ctx, e.id)
+		if err != nil {
+			return ethos.Answer{}, err
+		}
+		e.setAnswers(all)
+		e.mu.Lock()
+		a, ok = e.answers[k]
+		e.mu.Unlock()
+	}
+	if !ok || a.Status != ethos.AnswerOK {
+		return ethos.Answer{}, ethos.Errorf(ethos.NotFound, "eval %s: no answer of %s to %s (sample %d) to judge", e.id, k.model, k.prompt, k.sample)
+	}
+	return a, nil
+}
+
+func (e *Evaluator) setAnswers(all []ethos.Answer) {
+	m := make(map[answerKey]ethos.Answer, len(all))
+	for _, a := range all {
+		m[answerKey{a.PromptKey, a.Model, a.Sample}] = a
+	}
+	e.mu.Lock()
+	e.answers = m
+	e.mu.Unlock()
+}
+
+// enqueue adds a task of this evaluation, once per process.
+func (e *Evaluator) enqueue(ctx context.Context, name, key string, payload any, enqueued map[string]bool) (bool, error) {
+	if enqueued[key] {
+		return false, nil
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return false, ethos.Errorf(ethos.Internal, "task %s: %w", key, err)
+	}
+	if _, _, err := e.queue.Enqueue(ctx, jobs.Task{Name: name, RunID: e.id, Key: key, Payload: b}); err != nil {
+		return false, err
+	}
+	enqueued[key] = true
+	return true, nil
+}
+
+// call makes one model call labelled for the ledger and returns the
+// response with the call's ledger key.
+func (e *Evaluator) call(ctx context.Context, stage, item string, req ethos.Request) (ethos.Response, string, error) {
+	req.Metadata = map[string]string{"run": e.id, "stage": stage, "item": item}
+	resp, err := e.completer.Complete(ctx, req)
+	return resp, llm.Key(req), err
+}

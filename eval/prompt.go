@@ -1,0 +1,138 @@
+package eval
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"strings"
+	"text/template"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// JudgeVersion is the version of the judge prompts and of the output
+// contracts they name. It changes when a contract changes; wording changes
+// show in TemplateVersions.
+const JudgeVersion = "v1"
+
+// Output contracts of the judge prompts, as they appear on their last line.
+const (
+	ContractJudge = "ethos-judge/" + JudgeVersion // pairwise: a Verdict line and a Reason line
+	ContractScore = "ethos-score/" + JudgeVersion // pointwise: a Score line and a Reason line
+)
+
+//go:embed prompts/*.tmpl
+var promptFS embed.FS
+
+// templates are parsed once; the files are compiled in, so a parse failure
+// is a build defect the golden tests catch.
+var templates = template.Must(template.New("").Option("missingkey=error").ParseFS(promptFS, "prompts/*.tmpl"))
+
+// TemplateVersions names every judge template with its version, "v1+"
+// followed by the first 12 hex digits of the SHA-256 of its text. An
+// evaluation records them, and its ID depends on them, so a changed prompt
+// starts a new evaluation instead of mixing two judges' verdicts.
+func TemplateVersions() map[string]string {
+	entries, err := promptFS.ReadDir("prompts")
+	if err != nil {
+		panic("eval: embedded prompts: " + err.Error())
+	}
+	out := make(map[string]string, len(entries))
+	for _, e := range entries {
+		text, err := promptFS.ReadFile("prompts/" + e.Name())
+		if err != nil {
+			panic("eval: embedded prompts: " + err.Error())
+		}
+		sum := sha256.Sum256(text)
+		out[e.Name()] = JudgeVersion + "+" + hex.EncodeToString(sum[:])[:12]
+	}
+	return out
+}
+
+// Prompt is the system and user text of one judge call.
+type Prompt struct {
+	System string
+	User   string
+}
+
+// JudgePrompt asks the judge to compare answer a (shown first, as Answer
+// A) with answer b on trait, for the person's message. trait is one of
+// ch.Traits, or TraitOverall for the character as a whole, whose rubric
+// lists every trait. The prompt never names the models: the answers are
+// only A and B. feedback, when not empty, says why the judge's previous
+// reply could not be parsed.
+func JudgePrompt(ch ethos.Character, trait, message, a, b, feedback string) Prompt {
+	traits := make([]ethos.Trait, len(ch.Traits))
+	for i, t := range ch.Traits {
+		traits[i] = ethos.Trait{Name: t.Name, Definition: oneLine(t.Definition)}
+	}
+	data := map[string]any{
+		"Overall":    trait == ethos.TraitOverall,
+		"TraitName":  trait,
+		"Definition": definition(ch, trait),
+		"TraitNames": traitNames(ch.Traits),
+		"Traits":     traits,
+		"Message":    fence(message),
+		"A":          fence(a),
+		"B":          fence(b),
+		"Feedback":   oneLine(feedback),
+	}
+	return Prompt{System: render("judge_system.tmpl", data), User: render("judge_user.tmpl", data)}
+}
+
+// ScorePrompt asks the judge to rate how strongly answer shows trait (one
+// of ch.Traits) on the 1–5 scale. feedback is as for JudgePrompt.
+func ScorePrompt(ch ethos.Character, trait, message, answer, feedback string) Prompt {
+	data := map[string]any{
+		"TraitName":  trait,
+		"Definition": definition(ch, trait),
+		"Message":    fence(message),
+		"Answer":     fence(answer),
+		"Feedback":   oneLine(feedback),
+	}
+	return Prompt{System: render("score_system.tmpl", data), User: render("score_user.tmpl", data)}
+}
+
+// definition is a trait's definition as one line.
+func definition(ch ethos.Character, trait string) string {
+	for _, t := range ch.Traits {
+		if t.Name == trait {
+			return oneLine(t.Definition)
+		}
+	}
+	return ""
+}
+
+// fenceTags are the tags that delimit the message and the answers. Model
+// text that contains one would end its section early and could pass for
+// the other answer, so its angle bracket is escaped there.
+var fenceTags = strings.NewReplacer(
+	"<message>", "&lt;message>", "</message>", "&lt;/message>",
+	"<answer>", "&lt;answer>", "</answer>", "&lt;/answer>",
+	"<answer_a>", "&lt;answer_a>", "</answer_a>", "&lt;/answer_a>",
+	"<answer_b>", "&lt;answer_b>", "</answer_b>", "&lt;/answer_b>",
+)
+
+func fence(s string) string { return fenceTags.Replace(strings.TrimSpace(s)) }
+
+func render(name string, data map[string]any) string {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
+		// The data maps are built here with every key the templates use;
+		// a failure is a defect in this package, which the golden tests
+		// exercise.
+		panic("eval: render " + name + ": " + err.Error())
+	}
+	return strings.TrimSpace(buf.String())
+}
+
+func traitNames(traits []ethos.Trait) string {
+	names := make([]string, len(traits))
+	for i, t := range traits {
+		names[i] = t.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
