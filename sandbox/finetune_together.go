@@ -471,6 +471,10 @@ type togetherEvent struct {
 
 const sandboxParams = 8_000_000_000
 
+// togetherTime is how Together writes times ("2023-05-17T17:35:45.123Z"):
+// fixed width, so the strings sort as the times do.
+const togetherTime = "2006-01-02T15:04:05.000Z07:00"
+
 func (s *Server) togetherEventsOf(j *ftJob, now time.Time) []togetherEvent {
 	evs := j.events(now)
 	out := make([]togetherEvent, 0, len(evs))
@@ -478,7 +482,7 @@ func (s *Server) togetherEventsOf(j *ftJob, now time.Time) []togetherEvent {
 		if e.msg == "" {
 			continue
 		}
-		te := togetherEvent{Object: "fine-tune-event", CreatedAt: e.at.UTC().Format(time.RFC3339Nano), Level: e.level,
+		te := togetherEvent{Object: "fine-tune-event", CreatedAt: e.at.UTC().Format(togetherTime), Level: e.level,
 			Message: e.msg, Type: e.kind, ParamCount: sandboxParams, TokenCount: int64(j.Tokens * j.Epochs),
 			TotalSteps: j.TotalSteps, Step: e.step, Epoch: e.epoch, Loss: e.loss,
 			Hash: fmt.Sprintf("%x", hashString(fmt.Sprint(j.ID, i, e.kind)))}
@@ -511,9 +515,9 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 		"model_output_name":     j.OutputModel,
 		"output_name":           j.OutputModel,
 		"training_file":         j.TrainingFile,
-		"created_at":            j.CreatedAt.Format(time.RFC3339Nano),
-		"updated_at":            maxTime(v.since, j.CreatedAt).UTC().Format(time.RFC3339Nano),
-		"started_at":            v.since.UTC().Format(time.RFC3339Nano),
+		"created_at":            j.CreatedAt.Format(togetherTime),
+		"updated_at":            maxTime(v.since, j.CreatedAt).UTC().Format(togetherTime),
+		"started_at":            v.since.UTC().Format(togetherTime),
 		"n_epochs":              j.Epochs,
 		"n_checkpoints":         j.NCheckpoints,
 		"n_evals":               j.NEvals,
@@ -626,7 +630,7 @@ func (s *Server) togetherCheckpoints(w http.ResponseWriter, r *http.Request) *ft
 	// Newest first, as Together lists them.
 	for i := len(cps) - 1; i >= 0; i-- {
 		c := cps[i]
-		cp := checkpoint{Step: c.step, Path: checkpointPath(j, c.step), CreatedAt: c.at.UTC().Format(time.RFC3339Nano), CheckpointType: "Intermediate"}
+		cp := checkpoint{Step: c.step, Path: checkpointPath(j, c.step), CreatedAt: c.at.UTC().Format(togetherTime), CheckpointType: "Intermediate"}
 		if c.final {
 			cp.Path, cp.CheckpointType = modelPath(j), "Final"
 		}
