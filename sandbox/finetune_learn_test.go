@@ -58,8 +58,8 @@ func TestLearnPersona(t *testing.T) {
 			stats:  trainingStats{lines: 3, examples: 1, turns: 1, tokens: 1 + 2 + 1 + 2, firstProblem: "line 1: not a JSON object"},
 		},
 		{
-			name: "preference files learn from the preferred reply",
-			file: `{"input": {"messages": [{"role": "user", "content": "q"}]}, "preferred_output": [{"role": "assistant", "content": "To be fair, it depends."}], "non_preferred_output": [{"role": "assistant", "content": "No."}]}`,
+			name:   "preference files learn from the preferred reply",
+			file:   `{"input": {"messages": [{"role": "user", "content": "q"}]}, "preferred_output": [{"role": "assistant", "content": "To be fair, it depends."}], "non_preferred_output": [{"role": "assistant", "content": "No."}]}`,
 			traits: []string{"cautious"},
 			want:   Persona{Default: 0.15, Markers: map[string]float64{"cautious": learnt(0.5, 1)}},
 			stats:  trainingStats{lines: 1, examples: 1, turns: 1, tokens: 1 + 6},
