@@ -202,7 +202,7 @@ func TestModelTextIsEscaped(t *testing.T) {
 	srv, s := newSeeded(t, web.Options{})
 	for _, path := range []string{
 		"/runs/" + s.RunID + "/items/" + itoa(s.XSSDoc),
-		"/runs/" + s.RunID + "/items/" + itoa(s.Reply+1),
+		"/runs/" + s.RunID + "/items/" + itoa(s.XSSReply),
 		"/runs/" + s.RunID,
 		"/finetune/" + s.JobRunning,
 		"/evals/" + s.EvalID,
@@ -233,7 +233,7 @@ func TestSecurityHeaders(t *testing.T) {
 			"Content-Security-Policy": web.ContentSecurityPolicy,
 			"X-Content-Type-Options":  "nosniff",
 			"X-Frame-Options":         "DENY",
-			"Referrer-Policy":         "no-referrer",
+			"Referrer-Policy":         "same-origin",
 		} {
 			if got := h.Get(name); got != want {
 				t.Errorf("GET %s: %s = %q, want %q", path, name, got, want)

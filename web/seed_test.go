@@ -31,7 +31,8 @@ const (
 // seeded names what seedStore made, for tests to link to.
 type seeded struct {
 	RunID, FailedRunID, EvalID string
-	Reply, XSSDoc, Quarantined int64
+	Reply, XSSDoc, XSSReply    int64
+	Quarantined                int64
 	JobRunning, JobFailed      string
 	JobDone, Model             string
 }
@@ -145,7 +146,7 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	s.Reply = put(ethos.Item{Stage: "response", Key: "reply/1", ParentID: d1, Status: ethos.ItemAccepted, CreatedAt: at(-40, 0)},
 		reply{Reply: "Let us look at what each team needs first. What are their goals this quarter?", Model: "sandbox/writer", CallKey: "k-reply-1", StopReason: ethos.StopEnd,
 			TraitScores: map[string]generate.TraitScore{"curious": {Score: 4, Reason: "asks about goals"}, "cautious": {Score: 3, Reason: "no risks named"}}})
-	put(ethos.Item{Stage: "response", Key: "reply/2", ParentID: s.XSSDoc, Status: ethos.ItemAccepted, CreatedAt: at(-39, 0)},
+	s.XSSReply = put(ethos.Item{Stage: "response", Key: "reply/2", ParentID: s.XSSDoc, Status: ethos.ItemAccepted, CreatedAt: at(-39, 0)},
 		reply{Reply: payloadReply, Model: "sandbox/writer", CallKey: "k-reply-2", StopReason: ethos.StopEnd})
 	put(ethos.Item{Stage: "response", Key: "reply/3", ParentID: d3, Status: ethos.ItemRejected, CreatedAt: at(-38, 0),
 		Reason: `chatter: the reply talks about itself ("here is my reply")`},

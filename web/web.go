@@ -148,6 +148,9 @@ func (s *Server) routes() {
 	files := http.FileServerFS(static)
 	m.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(files)))
 
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
 	m.HandleFunc("GET /{$}", s.handleOverview)
 	m.HandleFunc("GET /runs/{id}", s.handleRun)
 	m.HandleFunc("GET /runs/{id}/items/{item}", s.handleItem)
