@@ -377,3 +377,35 @@ func TestReportJSON(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// TestCheckAcrossBatches covers files longer than the batch the content
+// review works on: findings keep their line order and duplicates are
+// found across batches.
+func TestCheckAcrossBatches(t *testing.T) {
+	t.Parallel()
+	lines := numbered(700)
+	for _, i := range []int{254, 255, 256, 257, 511, 512} {
+		lines[i] = strings.Replace(lines[i], "question", "Dear [Your Name], question", 1)
+	}
+	lines = append(lines, lines[0])
+	rep := checkString(t, file(lines...), "together")
+	want := []at{{255, dataset.RulePlaceholder}, {256, dataset.RulePlaceholder}, {257, dataset.RulePlaceholder}, {258, dataset.RulePlaceholder},
+		{512, dataset.RulePlaceholder}, {513, dataset.RulePlaceholder}, {701, dataset.RuleDuplicate}}
+	if diff := cmp.Diff(want, problems(rep)); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if rep.Examples != 701 {
+		t.Errorf("%d examples", rep.Examples)
+	}
+}
+
+// TestCheckLongLines reads lines longer than the reader's buffer, with
+// CRLF endings, and keeps counting lines right.
+func TestCheckLongLines(t *testing.T) {
+	t.Parallel()
+	long := msgs(turn("user", pairs[0][0]+strings.Repeat(" and more", 30000)), turn("assistant", pairs[0][1]))
+	rep := checkString(t, long+"\r\n"+long[:70000]+"\r\n"+chat(1)+"\r\n", "together")
+	if diff := cmp.Diff([]at{{2, dataset.RuleLineJSON}}, problems(rep)); diff != "" || rep.Examples != 2 || rep.Lines != 3 {
+		t.Errorf("%d examples, %d lines, problems (-want +got):\n%s", rep.Examples, rep.Lines, diff)
+	}
+}

@@ -18,7 +18,8 @@
 // those of its chat and DPO formats: roles system, developer, user,
 // assistant, tool (and the deprecated function), weight 0 or 1 on assistant
 // messages only, at least one assistant message, and at least ten examples
-// in a training file. Both refuse empty content, which would train nothing.
+// in a training file. For both, ethos also refuses empty content, which
+// would train nothing.
 //
 // StatsFile summarises a file for people and the dashboard, and Split
 // divides one into training and validation files. All three stream the

@@ -143,10 +143,10 @@ func printReport(w io.Writer, rep *dataset.Report) {
 	}
 	errs, warns := rep.Errors(), rep.Warnings()
 	if errs == 0 {
-		fmt.Fprintf(w, "%s: ok for %s: %d examples, %s format, %s\n", rep.Path, rep.Provider, rep.Examples, format, plural(warns, "warning"))
+		fmt.Fprintf(w, "%s: ok for %s: %s, %s format, %s\n", rep.Path, rep.Provider, plural(rep.Examples, "example"), format, plural(warns, "warning"))
 		return
 	}
-	fmt.Fprintf(w, "%s: %s would refuse this file: %s, %s in %d examples (%s format)\n", rep.Path, rep.Provider, plural(errs, "error"), plural(warns, "warning"), rep.Examples, format)
+	fmt.Fprintf(w, "%s: %s would refuse this file: %s, %s in %s (%s format)\n", rep.Path, rep.Provider, plural(errs, "error"), plural(warns, "warning"), plural(rep.Examples, "example"), format)
 }
 
 func plural(n int, noun string) string {

@@ -97,7 +97,7 @@ func TestDatasetCheckExits(t *testing.T) {
 		out  string // in stdout
 		err  string // in stderr
 	}{
-		{"valid, provider from the offline defaults", []string{"ok.jsonl"}, 0, "ok.jsonl: ok for sandbox: 1 examples, conversation format, 0 warnings", ""},
+		{"valid, provider from the offline defaults", []string{"ok.jsonl"}, 0, "ok.jsonl: ok for sandbox: 1 example, conversation format, 0 warnings", ""},
 		{"warnings only", []string{"warn.jsonl", "--provider", "together"}, 0, `warn.jsonl:1: quality.placeholder: messages[0] (user): unfilled slot "[Your Name]" (warning)`, ""},
 		{"an error", []string{"bad.jsonl", "--provider", "together"}, 1, "bad.jsonl:2: line.empty:", ""},
 		{"flags before the file", []string{"--provider", "openai", "ok.jsonl"}, 1, "ok.jsonl: examples.min: 1 example(s); openai needs at least 10", ""},
