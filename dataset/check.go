@@ -20,7 +20,8 @@ import (
 )
 
 // Check reads a dataset from r and checks it as opts.Provider will. name
-// is the file's name, for the report and the extension rule. err is only
+// is the file's name, for the report and the extension rule (an empty
+// name skips that rule). err is only
 // for input that cannot be read, an unknown provider or a cancelled ctx;
 // problems with the content are in the report.
 func Check(ctx context.Context, r io.Reader, name string, opts Options) (*Report, error) {

@@ -1,7 +1,9 @@
 package dataset_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -407,5 +409,17 @@ func TestCheckLongLines(t *testing.T) {
 	rep := checkString(t, long+"\r\n"+long[:70000]+"\r\n"+chat(1)+"\r\n", "together")
 	if diff := cmp.Diff([]at{{2, dataset.RuleLineJSON}}, problems(rep)); diff != "" || rep.Examples != 2 || rep.Lines != 3 {
 		t.Errorf("%d examples, %d lines, problems (-want +got):\n%s", rep.Examples, rep.Lines, diff)
+	}
+}
+
+func TestCheckStopsWhenCancelled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := dataset.Check(ctx, strings.NewReader(file(chats(3)...)), "", dataset.Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if _, err := dataset.ReadStats(ctx, strings.NewReader(file(chats(3)...))); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stats: err = %v, want context.Canceled", err)
 	}
 }
