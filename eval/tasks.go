@@ -17,10 +17,6 @@ const judgeMaxTokens = 600
 // streamed, so that a slow long answer is not cut by a client timeout.
 const streamAbove = 4000
 
-// judgeTemperature makes the judge as deterministic as the provider
-// allows: the same two answers should get the same verdict.
-var judgeTemperature = 0.0
-
 // settle records a failed model call on the row being made and decides
 // what the job does next: a failure of this item alone (a refusal, a
 // request the provider refused, output cut short) is final; one that
@@ -116,11 +112,13 @@ func (e *Evaluator) judgeCall(ctx context.Context, stage, key string, prompt fun
 	for attempts = 1; attempts <= JudgeAttempts; attempts++ {
 		pr := prompt(feedback)
 		resp, ck, err := e.call(ctx, stage, key, ethos.Request{
-			Model:       e.settings.Judge,
-			System:      pr.System,
-			Messages:    []ethos.Message{{Role: ethos.RoleUser, Content: pr.User}},
-			MaxTokens:   judgeMaxTokens,
-			Temperature: &judgeTemperature,
+			Model:     e.settings.Judge,
+			System:    pr.System,
+			Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: pr.User}},
+			MaxTokens: judgeMaxTokens,
+			// No temperature: the Anthropic Messages API that ethos speaks
+			// has none, and a provider's default is what its judges are
+			// tuned at.
 		})
 		callKey = ck
 		if err != nil {
