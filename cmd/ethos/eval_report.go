@@ -1,10 +1,182 @@
 package main
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-// EvalReportCommand is a placeholder until the command is built.
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/eval/report"
+)
+
+// EvalReportCommand writes the report of an evaluation.
 type EvalReportCommand struct{ m *Main }
 
+const evalReportSynopsis = `eval report [EVAL_ID] [--format md|html|json] [--output FILE] [--force]
+       [--bootstrap N] [--seed S] [--examples N] [--config FILE] [--db PATH]
+
+Writes the statistics of an evaluation (the latest one if no EVAL_ID is given):
+per trait and pair of models W/L/T, the score with bootstrap and Wilson 95%
+intervals, the exact sign test with Holm's correction and a plain-language verdict;
+the judge's position consistency, first-position preference, parse failures and
+length difference; Bradley–Terry ratings for three or more models; the legacy
+sequential Elo; sample prompts with the judge's reasons.
+
+Without --output the report goes to stdout. With --output the format follows the
+file's extension (.md, .html, .json) unless --format says otherwise; the file is
+written atomically. A report is derived from the store, so an earlier ethos report at
+that path is replaced; any other existing file is kept unless --force is given.`
+
+// Run loads the evaluation from the store, builds its report and writes it.
 func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
-	return usageErrorf("eval_report: not built yet")
+	flags := c.m.newFlagSet("eval report", evalReportSynopsis)
+	var pf projectFlags
+	pf.register(flags)
+	format := flags.String("format", "", "`md`, html or json (default: from --output's extension, else md)")
+	output := flags.String("output", "", "write the report to `FILE` instead of stdout")
+	force := flags.Bool("force", false, "replace --output even if it is not an earlier ethos report")
+	rounds := flags.Int("bootstrap", 1000, "`rounds` of the bootstrap over prompts")
+	seed := flags.Uint64("seed", 1, "the bootstrap's `seed`")
+	examples := flags.Int("examples", 3, "sample prompts shown per pair of models (`N`; 0 for none)")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return usageErrorf("eval report takes at most one eval ID, got %q", rest)
+	}
+	if *rounds < 1 {
+		return usageErrorf("--bootstrap must be at least 1")
+	}
+	f, err := reportFormat(*format, *output)
+	if err != nil {
+		return err
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	id := ""
+	if len(rest) == 1 {
+		id = rest[0]
+	}
+	opts := report.Options{Rounds: *rounds, Seed: *seed, Examples: *examples, Now: time.Now()}
+	if *examples == 0 {
+		opts.Examples = -1
+	}
+	r, err := p.evalReport(ctx, id, opts)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := report.Render(&buf, r, f); err != nil {
+		return err
+	}
+	if *output == "" {
+		_, err := io.Copy(c.m.Stdout, &buf)
+		return err
+	}
+	path := c.m.abs(*output)
+	if err := replaceableReport(path, *force); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", *output, err)
+	}
+	fmt.Fprintf(c.m.Stdout, "wrote %s (%s report of %s)\n", *output, f, r.EvalID)
+	return nil
+}
+
+// evalReport loads an evaluation — the latest if id is empty — with its
+// prompts, answers, judgments and scores, and builds its report.
+func (p *project) evalReport(ctx context.Context, id string, opts report.Options) (*report.Report, error) {
+	var run ethos.Run
+	if id == "" {
+		runs, err := p.store.Runs(ctx, ethos.RunKindEval, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(runs) == 0 {
+			return nil, ethos.Errorf(ethos.NotFound, "no evaluation in the store %s; run \"ethos eval run\" first", p.dbPath)
+		}
+		run = runs[0]
+	} else {
+		var err error
+		if run, err = p.store.Run(ctx, id); err != nil {
+			return nil, err
+		}
+		if run.Kind != ethos.RunKindEval {
+			return nil, ethos.Errorf(ethos.Invalid, "run %s is a %s run, not an evaluation", id, run.Kind)
+		}
+	}
+	var spec ethos.EvalSpec
+	if err := json.Unmarshal(run.Params, &spec); err != nil {
+		return nil, ethos.Errorf(ethos.Internal, "evaluation %s: its stored parameters are not an eval spec: %w", run.ID, err)
+	}
+	prompts, err := p.store.EvalPrompts(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	answers, err := p.store.Answers(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	judgments, err := p.store.Judgments(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	scores, err := p.store.TraitScores(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	opts.EvalID = run.ID
+	return report.Build(spec, prompts, answers, judgments, scores, opts)
+}
+
+// reportFormat decides the format from --format and --output.
+func reportFormat(format, output string) (string, error) {
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(output)) {
+		case ".html", ".htm":
+			return "html", nil
+		case ".json":
+			return "json", nil
+		}
+		return "md", nil
+	}
+	for _, f := range report.Formats {
+		if format == f {
+			return f, nil
+		}
+	}
+	return "", usageErrorf("--format %q: want md, html or json", format)
+}
+
+// replaceableReport refuses to overwrite an existing file that is not an
+// earlier ethos report (recognised by the report kind near its start),
+// unless force is set: a mistyped --output must not clobber a config.
+func replaceableReport(path string, force bool) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) || force {
+		return nil
+	}
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "--output %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 1024)
+	n, _ := io.ReadFull(f, head)
+	if bytes.Contains(head[:n], []byte(report.Kind)) {
+		return nil
+	}
+	return ethos.Errorf(ethos.Conflict, "%s exists and is not an ethos report; choose another --output or pass --force to replace it", path)
 }
