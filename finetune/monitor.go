@@ -45,6 +45,9 @@ const (
 	DefaultWebhookAttempts = 3
 	webhookRetryWait       = 2 * time.Second
 	webhookTimeout         = 10 * time.Second
+	// notSavedWait is how long a notification waits for its change to be
+	// saved.
+	notSavedWait = 200 * time.Millisecond
 	// maxOutputInEvent bounds the command output kept in a job's event.
 	maxOutputInEvent = 500
 )
@@ -273,17 +276,20 @@ func (m *Monitor) enqueueChange(ctx context.Context, u Update, r *Round) error {
 	return nil
 }
 
-// saved returns a Transient error, which the queue retries shortly, until
-// the store shows the change n (and registers its model): a round enqueues
-// a change's tasks just before it saves the change, and a receiver or a
-// follow-up that looks at the store must find it there.
+// saved holds a task back until the store shows the change n and has
+// registered its model: a round enqueues a change's tasks just before it
+// saves the change, and a receiver or a follow-up that looks at the store
+// must find it there. A change not saved yet snoozes the task briefly; a
+// model not registered is a Transient error, retried a few times.
 func (m *Monitor) saved(ctx context.Context, n Notification) error {
 	j, err := m.Service.Store.Job(ctx, n.JobID)
 	if err != nil {
 		return err
 	}
 	if j.Status == n.OldStatus && n.OldStatus != n.Status {
-		return ethos.Errorf(ethos.Transient, "finetune: job %s: change %s → %s not saved yet", n.JobID, n.OldStatus, n.Status)
+		// The round saves it in a moment, or, after a crash, the next
+		// round does.
+		return jobs.Snooze(notSavedWait)
 	}
 	if n.Model != "" {
 		if _, err := m.Service.Store.Model(ctx, n.Model); ethos.KindOf(err) == ethos.NotFound {
