@@ -3,7 +3,11 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"net/http"
 	"regexp"
 	"slices"
@@ -11,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/dataset"
 	"github.com/ethos-toolkit/ethos/generate"
 )
 
@@ -20,6 +25,8 @@ type datasetData struct {
 	Run    ethos.Run             `json:"run"`
 	Output string                `json:"output,omitempty"` // the dataset file the run writes
 	Stats  section[datasetStats] `json:"stats"`
+	// File is the written file's statistics; nil until it exists.
+	File section[*fileStats] `json:"file"`
 }
 
 // datasetStats describes the accepted examples of a run, from the store.
@@ -123,22 +130,70 @@ func newHistogram(values []int) histogram {
 		h.Bins[i].Lo = h.Min + i*width
 		h.Bins[i].Hi = h.Bins[i].Lo + width
 	}
-	most := 0
 	for _, v := range values {
-		b := &h.Bins[(v-h.Min)/width]
-		b.Count++
+		h.Bins[(v-h.Min)/width].Count++
+	}
+	layoutBars(h.Bins)
+	return h
+}
+
+// layoutBars computes the geometry of histogram bars.
+func layoutBars(bins []bin) {
+	most := 0
+	for _, b := range bins {
 		most = max(most, b.Count)
 	}
+	if most == 0 {
+		most = 1
+	}
 	const w, ht = 600.0, 150.0
-	bw := w / float64(nb)
-	for i := range h.Bins {
-		b := &h.Bins[i]
+	bw := w / float64(len(bins))
+	for i := range bins {
+		b := &bins[i]
 		b.W = math.Round((bw-2)*10) / 10
 		b.X = math.Round(float64(i)*bw*10) / 10
 		b.H = math.Round(ht*float64(b.Count)/float64(most)*10) / 10
 		b.Y = ht - b.H
 	}
-	return h
+}
+
+// fileStats is the dataset file a generation run wrote, as
+// dataset.StatsFile reads it (what a provider will be sent).
+type fileStats struct {
+	*dataset.Stats
+	// TokenBars draws Stats.Histogram.
+	TokenBars histogram `json:"-"`
+}
+
+// fileStatsOf reads the run's dataset file in the background, keyed by
+// the file's size and time; nil when the file is not there (yet).
+func (s *Server) fileStatsOf(ctx context.Context, runID, path string) section[*fileStats] {
+	if path == "" {
+		return section[*fileStats]{}
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return section[*fileStats]{}
+	}
+	if err != nil {
+		return section[*fileStats]{Err: ethos.Errorf(ethos.Internal, "dataset file %s: %w", path, err)}
+	}
+	version := fmt.Sprint(path, fi.Size(), fi.ModTime().UnixNano())
+	c := s.snaps.get(ctx, topicRun+runID+"|file", version, func(ctx context.Context) (any, error) {
+		st, err := dataset.StatsFile(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		fsv := &fileStats{Stats: st}
+		h := histogram{Count: st.Examples, Min: st.Tokens.Min, Max: st.Tokens.Max, Mean: st.Tokens.Mean, Median: st.Tokens.P50}
+		for _, b := range st.Histogram {
+			h.Bins = append(h.Bins, bin{Lo: b.From, Hi: b.To, Count: b.Count})
+		}
+		layoutBars(h.Bins)
+		fsv.TokenBars = h
+		return fsv, nil
+	})
+	return fromCache[*fileStats](c)
 }
 
 // dupReason parses the reason review gives a near-duplicate.
@@ -176,6 +231,7 @@ func (s *Server) dataset(ctx context.Context, run ethos.Run) datasetData {
 		return s.computeDataset(ctx, run.ID, settings)
 	})
 	d.Stats = fromCache[datasetStats](c)
+	d.File = s.fileStatsOf(ctx, run.ID, d.Output)
 	return d
 }
 

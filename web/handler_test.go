@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -449,5 +450,51 @@ func TestStaticAssets(t *testing.T) {
 		if w.Code != 200 || len(b) == 0 {
 			t.Errorf("GET %s: %d, %d bytes", path, w.Code, len(b))
 		}
+	}
+}
+
+// TestDatasetFile shows the statistics of the file a run wrote, as
+// dataset.StatsFile reads it, and says when the file is not there.
+func TestDatasetFile(t *testing.T) {
+	db := openStore(t)
+	seedStore(t, db)
+	path := filepath.Join(t.TempDir(), "set.jsonl")
+	record := `{"messages":[{"role":"system","content":"You are Agora."},{"role":"user","content":"Two teams, one budget: how do we split it?"},{"role":"assistant","content":"What does each team need this quarter?"}]}`
+	if err := os.WriteFile(path, []byte(record+"\n"+record+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, r := range []ethos.Run{
+		{ID: "gen-file", Kind: "generate", Status: ethos.RunCompleted, Params: mustJSON(t, map[string]any{"examples": 2, "output": path})},
+		{ID: "gen-nofile", Kind: "generate", Status: ethos.RunRunning, Params: mustJSON(t, map[string]any{"examples": 2, "output": path + ".missing"})},
+	} {
+		if err := db.CreateRun(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := web.New(db, web.Options{ComputeWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	body := get(t, srv, "/runs/gen-file/dataset").Body.String()
+	for _, want := range []string{"2 examples", "1 exact and 0 near duplicates", "Tokens per example"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the dataset page lacks %q", want)
+		}
+	}
+	var d struct {
+		File struct {
+			Value struct {
+				Examples   int `json:"examples"`
+				Duplicates int `json:"duplicates"`
+			} `json:"value"`
+		} `json:"file"`
+	}
+	if err := json.Unmarshal(get(t, srv, "/api/runs/gen-file/dataset").Body.Bytes(), &d); err != nil || d.File.Value.Examples != 2 || d.File.Value.Duplicates != 1 {
+		t.Errorf("API file stats: %+v %v", d, err)
+	}
+	if body := get(t, srv, "/runs/gen-nofile/dataset").Body.String(); !strings.Contains(body, "is not there: the run writes it when it completes") {
+		t.Errorf("a missing file is not explained")
 	}
 }
