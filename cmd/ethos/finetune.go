@@ -1,10 +1,701 @@
 package main
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
 
-// FinetuneCommand is a placeholder until the command is built.
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/together"
+)
+
+// FinetuneCommand creates fine-tune jobs on hosted providers and follows
+// them.
 type FinetuneCommand struct{ m *Main }
 
+const finetuneSynopsis = `finetune create --train FILE [--provider together|openai|sandbox] [--model BASE] [--validation FILE]
+                [--epochs N] [--learning-rate X] [--batch-size N] [--lora | --full] [--lora-r R]
+                [--lora-alpha A] [--lora-dropout D] [--suffix S] [--wandb-project P] [--wait] [--json]
+       ethos finetune list [--provider P] [--active] [--limit N] [--json]
+       ethos finetune status ID [--json]
+       ethos finetune events ID [--json]
+       ethos finetune cancel ID [--json]
+       ethos finetune wait ID [--interval D] [--json]`
+
+// Run dispatches to the subcommand.
 func (c *FinetuneCommand) Run(ctx context.Context, args []string) error {
-	return usageErrorf("finetune: not built yet")
+	subs := map[string]func(context.Context, []string) error{
+		"create": c.create, "list": c.list, "status": c.status,
+		"events": c.events, "cancel": c.cancel, "wait": c.wait,
+	}
+	if len(args) == 0 {
+		c.usage(c.m.Stderr)
+		return usageErrorf("finetune: name a subcommand: create, list, status, events, cancel or wait")
+	}
+	if run, ok := subs[args[0]]; ok {
+		return run(ctx, args[1:])
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		c.usage(c.m.Stdout)
+		return flag.ErrHelp
+	}
+	c.usage(c.m.Stderr)
+	return usageErrorf("finetune: unknown subcommand %q; want create, list, status, events, cancel or wait", args[0])
+}
+
+func (c *FinetuneCommand) usage(w io.Writer) {
+	fmt.Fprintf(w, `Usage: ethos %s
+
+  create  checks the training file as the provider will (an invalid file is refused
+          before upload), uploads it unless the same content was uploaded before,
+          creates the job and records it before returning; the same request again
+          returns its job, and a create interrupted after the provider made the job
+          attaches to it instead of making another
+  list    the recorded jobs, active ones refreshed from their provider
+  status  one job: the provider's status verbatim, progress, recent events, model
+  events  every event of a job, with steps and losses
+  cancel  asks the provider to stop an active job
+  wait    follows a job until it finishes; exit 1 if it failed or was cancelled
+
+Defaults for create come from the finetune section of ethos.yaml. Provider
+statuses are shown as the provider sends them. Run "ethos finetune SUBCOMMAND
+--help" for its flags.
+`, finetuneSynopsis)
+}
+
+// fineTune returns the fine-tune service over the project's store, with a
+// backend per provider built on first use.
+func (p *project) fineTune() *finetune.Service {
+	var (
+		mu       sync.Mutex
+		backends = map[string]ethos.FineTuneBackend{}
+	)
+	return &finetune.Service{
+		Store: p.store,
+		Backend: func(provider string) (ethos.FineTuneBackend, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if b, ok := backends[provider]; ok {
+				return b, nil
+			}
+			b, err := p.fineTuneBackend(provider)
+			if err != nil {
+				return nil, err
+			}
+			backends[provider] = b
+			return b, nil
+		},
+	}
+}
+
+// fineTuneBackend builds the fine-tuning API client of a provider: the
+// Together client for "together", and for "sandbox" the same client
+// pointed at the sandbox's Together endpoints (SANDBOX_BASE_URL, else the
+// in-process sandbox). A missing key is a Config error naming its
+// variable.
+func (p *project) fineTuneBackend(provider string) (ethos.FineTuneBackend, error) {
+	switch provider {
+	case "together":
+		prov, err := p.cfg.ResolveProvider("together", p.m.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		key, err := p.cfg.APIKey(prov, p.m.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return together.New(together.Options{BaseURL: prov.BaseURL, APIKey: key, Provider: "together",
+			WandbAPIKey: p.m.Getenv("WANDB_API_KEY")})
+	case "openai":
+		return p.openAIFineTune()
+	case "sandbox":
+		prov, err := p.cfg.ResolveProvider("sandbox", p.m.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		base := prov.BaseURL
+		if base == "" {
+			if base, err = p.startSandbox(); err != nil {
+				return nil, err
+			}
+		}
+		return together.New(together.Options{BaseURL: strings.TrimRight(base, "/") + "/v1", APIKey: "sandbox", Provider: "sandbox"})
+	}
+	return nil, ethos.Errorf(ethos.Config, "unknown fine-tuning provider %q; want together, openai or sandbox", provider)
+}
+
+// pollInterval is how often --wait asks the provider: the sandbox trains
+// in seconds, real providers in tens of minutes.
+func pollInterval(provider string) time.Duration {
+	if provider == "sandbox" {
+		return 500 * time.Millisecond
+	}
+	return 30 * time.Second
+}
+
+func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune create", "finetune create --train FILE [flags]")
+	var pf projectFlags
+	pf.register(flags)
+	provider := flags.String("provider", "", "together, openai or sandbox (default: finetune.provider)")
+	model := flags.String("model", "", "the provider's base `model` (default: finetune.model)")
+	train := flags.String("train", "", "the training `file` (JSONL), e.g. data/agora.jsonl")
+	validation := flags.String("validation", "", "a validation `file`, for validation loss")
+	epochs := flags.Int("epochs", 0, "training epochs (default: finetune.epochs)")
+	lr := flags.Float64("learning-rate", 0, "learning rate (default: finetune.learning_rate; for OpenAI a multiplier, its default unless given)")
+	batch := flags.Int("batch-size", 0, "batch size (default: finetune.batch_size)")
+	lora := flags.Bool("lora", false, "train a LoRA adapter (default: finetune.lora)")
+	full := flags.Bool("full", false, "full fine-tuning instead of LoRA")
+	loraR := flags.Int("lora-r", 0, "LoRA rank (default: finetune.lora_r)")
+	loraAlpha := flags.Float64("lora-alpha", 0, "LoRA alpha (default: finetune.lora_alpha)")
+	loraDropout := flags.Float64("lora-dropout", -1, "LoRA dropout (default: finetune.lora_dropout)")
+	suffix := flags.String("suffix", "", "suffix of the trained model's name (default: finetune.suffix)")
+	wandb := flags.String("wandb-project", "", "Weights & Biases `project` (Together; the key comes from WANDB_API_KEY)")
+	runID := flags.String("run", "", "the generation run `ID` that made the dataset, recorded with the job")
+	wait := flags.Bool("wait", false, "follow the job until it finishes and print the model")
+	interval := flags.Duration("interval", 0, "with --wait, how often to poll (default 30s; 0.5s for the sandbox)")
+	asJSON := flags.Bool("json", false, "print the job (and model) as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("finetune create takes no arguments, got %q (the training file goes in --train)", rest)
+	}
+	if *train == "" {
+		return usageErrorf("finetune create: --train FILE is required")
+	}
+	if *lora && *full {
+		return usageErrorf("finetune create: --lora and --full exclude each other")
+	}
+	if *epochs < 0 || *lr < 0 || *batch < 0 || *loraR < 0 || *loraAlpha < 0 || *loraDropout > 1 || *interval < 0 {
+		return usageErrorf("finetune create: --epochs, --learning-rate, --batch-size, --lora-r, --lora-alpha and --interval must not be negative, --lora-dropout at most 1")
+	}
+	set := map[string]bool{}
+	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ft := p.cfg.FineTune
+	if *provider == "" {
+		*provider = ft.Provider
+	} else if *model == "" && *provider != ft.Provider {
+		return usageErrorf("finetune create: --model is required when --provider (%s) is not finetune.provider (%s)", *provider, ft.Provider)
+	}
+	if *model == "" {
+		*model = ft.Model
+	}
+	switch *provider {
+	case "together", "openai", "sandbox":
+	default:
+		return usageErrorf("finetune create: unknown --provider %q; want together, openai or sandbox", *provider)
+	}
+
+	// ethos.yaml's settings, then the flags. OpenAI takes no LoRA settings
+	// and its learning rate is a multiplier, so those defaults are left to
+	// it unless a flag asks.
+	h := ethos.Hyperparameters{Epochs: ft.Epochs, BatchSize: ft.BatchSize, Suffix: ft.Suffix, WandbProject: *wandb}
+	if *provider != "openai" {
+		h.LearningRate, h.LoRA, h.LoRARank, h.LoRAAlpha, h.LoRADropout = ft.LearningRate, ft.LoRA, ft.LoRAR, float64(ft.LoRAAlpha), ft.LoRADropout
+	}
+	if set["epochs"] {
+		h.Epochs = *epochs
+	}
+	if set["learning-rate"] {
+		h.LearningRate = *lr
+	}
+	if set["batch-size"] {
+		h.BatchSize = *batch
+	}
+	if *lora || set["lora-r"] || set["lora-alpha"] || set["lora-dropout"] {
+		h.LoRA = true
+	}
+	if *full {
+		h.LoRA = false
+	}
+	if set["lora-r"] {
+		h.LoRARank = *loraR
+	}
+	if set["lora-alpha"] {
+		h.LoRAAlpha = *loraAlpha
+	}
+	if set["lora-dropout"] {
+		h.LoRADropout = *loraDropout
+	}
+	if !h.LoRA {
+		h.LoRARank, h.LoRAAlpha, h.LoRADropout = 0, 0, 0
+	}
+	if set["suffix"] {
+		h.Suffix = *suffix
+	}
+
+	// Absolute paths: the job records where its dataset is, for any
+	// process, from any directory.
+	opts := finetune.CreateOptions{Provider: *provider, BaseModel: *model, TrainPath: absPath(c.m, *train),
+		Hyperparameters: h, RunID: *runID}
+	if *validation != "" {
+		opts.ValidationPath = absPath(c.m, *validation)
+	}
+	svc := p.fineTune()
+	created, err := svc.Create(ctx, opts)
+	if err != nil {
+		return err
+	}
+	c.printCreated(created, *train)
+	if !*wait {
+		if *asJSON {
+			return writeJSON(c.m.Stdout, created.Job)
+		}
+		fmt.Fprintf(c.m.Stdout, "%s\n", created.Job.ID)
+		return nil
+	}
+	if *interval == 0 {
+		*interval = pollInterval(*provider)
+	}
+	return c.m.waitJob(ctx, svc, created.Job.ID, *interval, *asJSON)
+}
+
+// absPath resolves path against m's working directory and the process's.
+func absPath(m *Main, path string) string {
+	if abs, err := filepath.Abs(m.abs(path)); err == nil {
+		return abs
+	}
+	return m.abs(path)
+}
+
+// printCreated tells what create did, on stderr: stdout carries the job ID
+// (or JSON) for scripts.
+func (c *FinetuneCommand) printCreated(cr finetune.Created, train string) {
+	w := c.m.Stderr
+	if r := cr.Report; r != nil {
+		fmt.Fprintf(w, "checked %s: %d examples (%s), %d warnings\n", train, r.Examples, r.Format, r.Warnings())
+	}
+	if cr.Uploaded {
+		fmt.Fprintf(w, "uploaded %s as %s (sha256 %s)\n", train, cr.TrainFile.ID, finetune.ShortHash(cr.TrainFile.SHA256))
+	} else {
+		fmt.Fprintf(w, "reused upload %s (same content, sha256 %s)\n", cr.TrainFile.ID, finetune.ShortHash(cr.TrainFile.SHA256))
+	}
+	j := cr.Job
+	switch cr.How {
+	case finetune.HowCreated:
+		fmt.Fprintf(w, "created %s job %s on %s: %s\n", j.Provider, j.ID, j.BaseModel, j.Status)
+	case finetune.HowAttached:
+		fmt.Fprintf(w, "attached to %s job %s, created by an interrupted earlier attempt: %s\n", j.Provider, j.ID, j.Status)
+	case finetune.HowExisting:
+		fmt.Fprintf(w, "the same request already has %s job %s (%s); nothing new was created\n", j.Provider, j.ID, j.Status)
+	}
+	fmt.Fprintf(w, "follow it with: ethos finetune wait %s (or ethos monitor)\n", j.ID)
+}
+
+// waitJob follows a job to its end, printing each change and new event on
+// stderr, and the model (or the job as JSON) on stdout. A job that failed
+// or was cancelled is an error.
+func (m *Main) waitJob(ctx context.Context, svc *finetune.Service, id string, interval time.Duration, asJSON bool) error {
+	last := ""
+	job, err := svc.Wait(ctx, id, interval, func(u finetune.Update, err error) {
+		if err != nil {
+			fmt.Fprintf(m.Stderr, "%s: provider not reachable, trying again: %v\n", id, err)
+			return
+		}
+		for _, ev := range u.NewEvents {
+			fmt.Fprintf(m.Stderr, "  %s\n", formatEvent(ev))
+		}
+		line := fmt.Sprintf("%s: %s", id, u.Job.Status)
+		if p := formatProgress(u.Job.Progress); p != "" {
+			line += ", " + p
+		}
+		if line != last {
+			fmt.Fprintln(m.Stderr, line)
+			last = line
+		}
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(m.Stderr, "stopped waiting; the job goes on: ethos finetune wait %s\n", id)
+		}
+		return err
+	}
+	model, merr := svc.Store.Model(ctx, finetune.ModelName(job))
+	if asJSON {
+		out := struct {
+			Job   ethos.FineTuneJob `json:"job"`
+			Model *ethos.Model      `json:"model,omitempty"`
+		}{Job: job}
+		if merr == nil {
+			out.Model = &model
+		}
+		if err := writeJSON(m.Stdout, out); err != nil {
+			return err
+		}
+	}
+	if err := finetune.JobError(job); err != nil {
+		return err
+	}
+	if merr != nil {
+		return merr
+	}
+	if !asJSON {
+		fmt.Fprintf(m.Stderr, "completed: model %s registered (ethos models)\n", model.Name)
+		fmt.Fprintln(m.Stdout, model.Name)
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// formatProgress is a job's progress as its provider reports it, "" when
+// it reports none.
+func formatProgress(p ethos.FineTuneProgress) string {
+	var parts []string
+	switch {
+	case p.TotalSteps > 0:
+		parts = append(parts, fmt.Sprintf("step %d/%d", p.Step, p.TotalSteps))
+	case p.Step > 0:
+		parts = append(parts, fmt.Sprintf("step %d", p.Step))
+	}
+	switch {
+	case p.Epochs > 0 && p.Epoch > 0:
+		parts = append(parts, fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs))
+	case p.Epoch > 0:
+		parts = append(parts, fmt.Sprintf("epoch %d", p.Epoch))
+	}
+	if p.Loss != nil {
+		parts = append(parts, fmt.Sprintf("loss %.4f", *p.Loss))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func formatEvent(ev ethos.FineTuneEvent) string {
+	s := ev.CreatedAt.Local().Format("15:04:05")
+	if ev.Level != "" && ev.Level != "info" {
+		s += " " + strings.ToUpper(ev.Level)
+	}
+	if ev.Type != "" {
+		s += " " + ev.Type
+	}
+	s += ": " + ev.Message
+	if ev.Loss != nil && !strings.Contains(ev.Message, "loss") {
+		s += fmt.Sprintf(" (loss %.4f)", *ev.Loss)
+	}
+	return s
+}
+
+// jobArg takes the one job ID argument of a subcommand.
+func jobArg(name string, rest []string) (string, error) {
+	if len(rest) != 1 || rest[0] == "" {
+		return "", usageErrorf("finetune %s takes one job ID, got %d arguments", name, len(rest))
+	}
+	return rest[0], nil
+}
+
+// jobView is a job as list, status and cancel print it in JSON.
+type jobView struct {
+	ethos.FineTuneJob
+	Model string `json:"model,omitempty"` // the registry name, once completed
+	Stale string `json:"stale,omitempty"` // why the provider could not be asked; the job is the stored view
+}
+
+func viewOf(u finetune.Update) jobView {
+	v := jobView{FineTuneJob: u.Job}
+	if u.Job.State == ethos.FineTuneCompleted {
+		v.Model = finetune.ModelName(u.Job)
+	}
+	if u.Stale != nil {
+		v.Stale = u.Stale.Error()
+	}
+	return v
+}
+
+func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune list", "finetune list [--provider P] [--active] [--limit N] [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	provider := flags.String("provider", "", "only this provider's jobs")
+	active := flags.Bool("active", false, "only jobs that are not finished")
+	limit := flags.Int("limit", 0, "at most `N` jobs, newest first (0: all)")
+	asJSON := flags.Bool("json", false, "print as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("finetune list takes no arguments, got %q", rest)
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	updates, err := p.fineTune().List(ctx, ethos.FineTuneFilter{Provider: *provider, Active: *active, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		views := make([]jobView, 0, len(updates))
+		for _, u := range updates {
+			views = append(views, viewOf(u))
+		}
+		return writeJSON(c.m.Stdout, views)
+	}
+	if len(updates) == 0 {
+		fmt.Fprintln(c.m.Stdout, "no fine-tune jobs yet: ethos finetune create --train FILE")
+		return nil
+	}
+	c.m.printJobs(c.m.Stdout, updates)
+	return nil
+}
+
+// printJobs writes a table of jobs, and why any could not be refreshed.
+func (m *Main) printJobs(out io.Writer, updates []finetune.Update) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tPROVIDER\tBASE\tSTATUS\tPROGRESS\tMODEL\tCREATED")
+	for _, u := range updates {
+		j := u.Job
+		status := j.Status
+		if j.State == ethos.FineTuneUnknown {
+			status += " (unknown)"
+		}
+		if u.Stale != nil {
+			status += " (stale)"
+		}
+		model := "-"
+		if j.State == ethos.FineTuneCompleted {
+			model = finetune.ModelName(j)
+		}
+		progress := formatProgress(j.Progress)
+		if progress == "" {
+			progress = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Provider, j.BaseModel, status, progress, model,
+			j.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	w.Flush()
+	for _, u := range updates {
+		if u.Stale != nil {
+			fmt.Fprintf(m.Stderr, "%s: shown as last recorded: %v\n", u.Job.ID, u.Stale)
+		}
+	}
+}
+
+func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune status", "finetune status ID [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	asJSON := flags.Bool("json", false, "print as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	id, err := jobArg("status", rest)
+	if err != nil {
+		return err
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	u, events, err := p.fineTune().Events(ctx, id)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.m.Stdout, viewOf(u))
+	}
+	j := u.Job
+	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%s\t%s\n", k, v)
+		}
+	}
+	status := j.Status
+	if j.State == ethos.FineTuneUnknown {
+		status += " (a status ethos does not know; followed until it ends)"
+	}
+	row("job", j.ID)
+	row("provider", j.Provider)
+	row("base model", j.BaseModel)
+	row("status", status)
+	row("state", string(j.State))
+	row("progress", formatProgress(j.Progress))
+	row("error", j.Error)
+	if j.State == ethos.FineTuneCompleted {
+		row("model", finetune.ModelName(j))
+	} else {
+		row("output model", j.OutputModel)
+	}
+	row("dataset", fmt.Sprintf("%s (sha256 %s)", j.DatasetPath, finetune.ShortHash(j.DatasetSHA256)))
+	row("files", strings.TrimSuffix(j.TrainFile+" (train), "+j.ValidationFile, ", "))
+	row("hyperparameters", finetune.FormatHyperparameters(j.Hyperparameters))
+	row("generation run", j.RunID)
+	if j.CostUSD > 0 {
+		row("cost", fmt.Sprintf("$%.2f", j.CostUSD))
+	}
+	row("created", j.CreatedAt.Local().Format(time.DateTime))
+	if j.FinishedAt != nil {
+		row("finished", j.FinishedAt.Local().Format(time.DateTime))
+	}
+	w.Flush()
+	if u.Stale != nil {
+		fmt.Fprintf(c.m.Stderr, "shown as last recorded: %v\n", u.Stale)
+	}
+	if len(events) > 0 {
+		const recent = 5
+		from := max(len(events)-recent, 0)
+		fmt.Fprintf(c.m.Stdout, "\nlast %d of %d events (ethos finetune events %s):\n", len(events)-from, len(events), j.ID)
+		for _, ev := range events[from:] {
+			fmt.Fprintf(c.m.Stdout, "  %s\n", formatEvent(ev))
+		}
+	}
+	return nil
+}
+
+func (c *FinetuneCommand) events(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune events", "finetune events ID [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	asJSON := flags.Bool("json", false, "print as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	id, err := jobArg("events", rest)
+	if err != nil {
+		return err
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	u, events, err := p.fineTune().Events(ctx, id)
+	if err != nil {
+		return err
+	}
+	if u.Stale != nil {
+		fmt.Fprintf(c.m.Stderr, "events as last recorded: %v\n", u.Stale)
+	}
+	if *asJSON {
+		if events == nil {
+			events = []ethos.FineTuneEvent{}
+		}
+		return writeJSON(c.m.Stdout, events)
+	}
+	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "#\tTIME\tLEVEL\tTYPE\tSTEP\tEPOCH\tLOSS\tMESSAGE")
+	for _, ev := range events {
+		loss, step, epoch := "-", "-", "-"
+		if ev.Loss != nil {
+			loss = fmt.Sprintf("%.4f", *ev.Loss)
+		}
+		if ev.Step > 0 {
+			step = fmt.Sprint(ev.Step)
+		}
+		if ev.Epoch > 0 {
+			epoch = fmt.Sprint(ev.Epoch)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Seq, ev.CreatedAt.Local().Format(time.DateTime),
+			orDash(ev.Level), orDash(ev.Type), step, epoch, loss, ev.Message)
+	}
+	return w.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (c *FinetuneCommand) cancel(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune cancel", "finetune cancel ID [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	asJSON := flags.Bool("json", false, "print the job as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	id, err := jobArg("cancel", rest)
+	if err != nil {
+		return err
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	u, err := p.fineTune().Cancel(ctx, id)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.m.Stdout, viewOf(u))
+	}
+	fmt.Fprintf(c.m.Stdout, "cancel requested: job %s is now %s\n", id, u.Job.Status)
+	return nil
+}
+
+func (c *FinetuneCommand) wait(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune wait", "finetune wait ID [--interval D] [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	interval := flags.Duration("interval", 0, "how often to poll (default 30s; 0.5s for the sandbox)")
+	asJSON := flags.Bool("json", false, "print the job and model as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	id, err := jobArg("wait", rest)
+	if err != nil {
+		return err
+	}
+	if *interval < 0 {
+		return usageErrorf("finetune wait: --interval must not be negative")
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	svc := p.fineTune()
+	j, err := svc.Store.Job(ctx, id)
+	if err != nil {
+		_, err = svc.Refresh(ctx, id) // for the error that says where to look
+		return err
+	}
+	if *interval == 0 {
+		*interval = pollInterval(j.Provider)
+	}
+	return c.m.waitJob(ctx, svc, id, *interval, *asJSON)
+}
+
+// openAIFineTune builds the OpenAI fine-tuning backend.
+func (p *project) openAIFineTune() (ethos.FineTuneBackend, error) {
+	prov, err := p.cfg.ResolveProvider("openai", p.m.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.cfg.APIKey(prov, p.m.Getenv); err != nil {
+		return nil, err
+	}
+	return nil, ethos.Errorf(ethos.Config, "fine-tuning on openai is not available in this build yet; use together or sandbox")
 }

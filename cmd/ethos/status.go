@@ -1,10 +1,124 @@
 package main
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
 
-// StatusCommand is a placeholder until the command is built.
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/finetune"
+)
+
+// StatusCommand is a one-shot overview of the project for people and
+// scripts: runs, fine-tune jobs, models; its exit status says whether
+// anything failed.
 type StatusCommand struct{ m *Main }
 
+// statusReport is what ethos status --json prints.
+type statusReport struct {
+	Runs   []ethos.Run   `json:"runs"`
+	Jobs   []jobView     `json:"finetune_jobs"`
+	Models []ethos.Model `json:"models"`
+	// Failed names every failed run and job, "run <id>" or "job <id>".
+	Failed []string `json:"failed"`
+}
+
+// Run prints the overview and exits 1 when a run or job failed.
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
-	return usageErrorf("status: not built yet")
+	flags := c.m.newFlagSet("status", "status [--json]")
+	var pf projectFlags
+	pf.register(flags)
+	asJSON := flags.Bool("json", false, "print as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("status takes no arguments, got %q", rest)
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	rep := statusReport{Runs: []ethos.Run{}, Jobs: []jobView{}, Models: []ethos.Model{}, Failed: []string{}}
+	runs, err := p.store.Runs(ctx, "", 0)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		// A fine-tune request's record; its job is listed below.
+		if r.Kind == finetune.RunKind {
+			continue
+		}
+		r.Params = nil // settings, not state
+		rep.Runs = append(rep.Runs, r)
+		if r.Status == ethos.RunFailed {
+			rep.Failed = append(rep.Failed, "run "+r.ID)
+		}
+	}
+	updates, err := p.fineTune().List(ctx, ethos.FineTuneFilter{})
+	if err != nil {
+		return err
+	}
+	for _, u := range updates {
+		rep.Jobs = append(rep.Jobs, viewOf(u))
+		if u.Job.State == ethos.FineTuneFailed {
+			rep.Failed = append(rep.Failed, "job "+u.Job.ID)
+		}
+	}
+	models, err := p.store.Models(ctx)
+	if err != nil {
+		return err
+	}
+	if models != nil {
+		rep.Models = models
+	}
+
+	if *asJSON {
+		for i := range rep.Jobs {
+			rep.Jobs[i].Payload = nil // the provider's object is for ethos finetune status
+		}
+		if err := writeJSON(c.m.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		c.print(rep, updates)
+	}
+	if len(rep.Failed) > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+func (c *StatusCommand) print(rep statusReport, updates []finetune.Update) {
+	out := c.m.Stdout
+	fmt.Fprintf(out, "RUNS (%d)\n", len(rep.Runs))
+	if len(rep.Runs) > 0 {
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tKIND\tSTATUS\tUPDATED\tERROR")
+		for _, r := range rep.Runs {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.UpdatedAt.Local().Format("2006-01-02 15:04"), orDash(r.Error))
+		}
+		w.Flush()
+	}
+	fmt.Fprintf(out, "\nFINE-TUNE JOBS (%d)\n", len(updates))
+	if len(updates) > 0 {
+		c.m.printJobs(out, updates)
+	}
+	fmt.Fprintf(out, "\nMODELS (%d)\n", len(rep.Models))
+	if len(rep.Models) > 0 {
+		printModels(out, rep.Models)
+	}
+	fmt.Fprintln(out)
+	if len(rep.Failed) == 0 {
+		fmt.Fprintln(out, "nothing failed")
+		return
+	}
+	fmt.Fprintf(out, "%d failed:", len(rep.Failed))
+	for _, f := range rep.Failed {
+		fmt.Fprintf(out, " %s", f)
+	}
+	fmt.Fprintln(out)
 }
