@@ -542,7 +542,11 @@ func (b *builder) pairs() ([]PairResult, error) {
 		}
 	}
 	for i := range out {
-		out[i].Verdict = verdict(&out[i], len(b.prompts))
+		prompts := len(b.prompts)
+		if prompts == 0 { // prompts not given: count those judged
+			prompts = out[i].Prompts
+		}
+		out[i].Verdict = verdict(&out[i], prompts)
 	}
 	return out, nil
 }
@@ -820,13 +824,13 @@ func (b *builder) ratings() ([]TraitRatings, error) {
 			out = append(out, tr)
 			continue
 		}
-		fit, err := stats.BradleyTerry(tab, stats.BTOptions{})
+		fit, err := stats.BradleyTerry(tab, stats.BTOptions{Centre: 1000})
 		if err != nil {
 			tr.Note = "No ratings: " + strings.TrimPrefix(err.Error(), "no finite Bradley–Terry ratings: ") + "."
 			out = append(out, tr)
 			continue
 		}
-		iv, err := stats.Bootstrap{Rounds: b.opts.Rounds, Seed: b.opts.Seed}.BradleyTerry(tab, stats.BTOptions{})
+		iv, err := stats.Bootstrap{Rounds: b.opts.Rounds, Seed: b.opts.Seed}.BradleyTerry(tab, stats.BTOptions{Centre: 1000})
 		if err != nil {
 			return nil, err
 		}

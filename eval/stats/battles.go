@@ -143,12 +143,16 @@ func JudgmentBattles(r io.Reader, name, trait string) (battles []Battle, skipped
 		}
 		var j ethos.Judgment
 		dec := json.NewDecoder(bytes.NewReader(text))
-		dec.DisallowUnknownFields()
 		if err := dec.Decode(&j); err != nil {
 			return nil, 0, ethos.Errorf(ethos.Invalid, "%s:%d: not a judgment: %v; want one JSON judgment per line, as ethos exports them", name, line, err)
 		}
 		if dec.More() {
 			return nil, 0, ethos.Errorf(ethos.Invalid, "%s:%d: more than one JSON value on the line", name, line)
+		}
+		switch j.Status {
+		case ethos.JudgmentOK, ethos.JudgmentParseFailed, ethos.JudgmentFailed:
+		default:
+			return nil, 0, ethos.Errorf(ethos.Invalid, "%s:%d: status %q: want ok, parse_failed or failed; is this a judgment export?", name, line, j.Status)
 		}
 		if trait != "" && j.Trait != trait {
 			continue

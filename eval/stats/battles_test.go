@@ -95,7 +95,8 @@ func TestJudgmentBattles(t *testing.T) {
 	}
 	for _, c := range []struct{ in, err string }{
 		{`{"first":"a"` + "\n", "j.jsonl:1: not a judgment"},
-		{judgmentLines(t, ok("overall", "a", "b", ethos.Better)) + `{"bogus":1}` + "\n", "j.jsonl:2: not a judgment"},
+		{judgmentLines(t, ok("overall", "a", "b", ethos.Better)) + `{"bogus":1}` + "\n", `j.jsonl:2: status "": want ok`},
+		{`{"verdict":"much better"}` + "\n", "j.jsonl:1: not a judgment"},
 		{judgmentLines(t, ok("overall", "a", "a", ethos.Better)), `j.jsonl:1: model "a" plays itself`},
 		{judgmentLines(t, ok("overall", "a", "b", 7)), "j.jsonl:1: verdict 7 out of range"},
 		{`{"status":"ok","first":"a","second":"b"} {}` + "\n", "more than one JSON value"},

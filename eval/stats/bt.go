@@ -11,7 +11,8 @@ type BTOptions struct {
 	// Scale is the Elo scale: a rating gap of Scale points means odds of
 	// 10:1. Zero means 400.
 	Scale float64
-	// Centre is the mean rating when no anchor is set. Zero means 1000.
+	// Centre is the mean rating when no anchor is set (FastChat and
+	// ethos use 1000).
 	Centre float64
 	// Anchor, if set, is the model whose rating is fixed at AnchorRating
 	// instead of centring the mean.
@@ -22,9 +23,6 @@ type BTOptions struct {
 func (o BTOptions) withDefaults() BTOptions {
 	if o.Scale == 0 {
 		o.Scale = 400
-	}
-	if o.Centre == 0 {
-		o.Centre = 1000
 	}
 	return o
 }

@@ -11,10 +11,11 @@ const (
 	TiesSkip TieRule = "skip" // ties are left out (the legacy ethos rule)
 )
 
-// EloOptions are the parameters of online Elo. Zero fields take the
-// FastChat defaults.
+// EloOptions are the parameters of online Elo. Zero K, Base, Scale and
+// Ties take FastChat's defaults; Init is taken as given (FastChat uses
+// 1000).
 type EloOptions struct {
-	Init  float64 // every model's starting rating; zero means 1000
+	Init  float64 // every model's starting rating
 	K     float64 // the update step; zero means 4
 	Base  float64 // zero means 10
 	Scale float64 // zero means 400
@@ -24,9 +25,6 @@ type EloOptions struct {
 }
 
 func (o EloOptions) withDefaults() EloOptions {
-	if o.Init == 0 {
-		o.Init = 1000
-	}
 	if o.K == 0 {
 		o.K = 4
 	}

@@ -394,7 +394,7 @@ func TestBootstrapGroupsResampleWholePrompts(t *testing.T) {
 	if grouped.Groups() != 30 {
 		t.Fatalf("%d groups, want 30", grouped.Groups())
 	}
-	iv, err := Bootstrap{Rounds: 100, Seed: 1}.BradleyTerry(grouped, BTOptions{})
+	iv, err := Bootstrap{Rounds: 100, Seed: 1}.BradleyTerry(grouped, BTOptions{Centre: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
