@@ -1,10 +1,98 @@
 package main
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 
-// DemoCommand is a placeholder until the command is built.
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
+)
+
+// DemoCommand runs the whole pipeline offline: it makes DIR an ordinary
+// ethos project whose every model is a sandbox model, then runs ethos run
+// inside it. ethos status, models and serve run in DIR show what it did.
 type DemoCommand struct{ m *Main }
 
+// Demo defaults: small enough to finish in well under two minutes on two
+// cores, large enough for the statistics to say something.
+const (
+	demoExamples = 60
+	demoPrompts  = 30
+)
+
+// Run writes DIR/ethos.yaml unless it exists, then runs the pipeline there.
 func (c *DemoCommand) Run(ctx context.Context, args []string) error {
-	return usageErrorf("demo: not built yet")
+	flags := c.m.newFlagSet("demo", "demo [--dir ethos-demo] [--examples N] [--prompts N] [--json]")
+	dir := flags.String("dir", "ethos-demo", "the project `directory` the demo makes (or continues)")
+	examples := flags.Int("examples", demoExamples, "training examples to generate")
+	prompts := flags.Int("prompts", demoPrompts, "held-out prompts to evaluate on")
+	workers := flags.Int("workers", 32, "jobs worked at once")
+	asJSON := flags.Bool("json", false, "print the result as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("demo takes no arguments, got %q", rest)
+	}
+	if *examples < 10 || *prompts < 5 || *workers < 1 {
+		return usageErrorf("demo: --examples must be at least 10 (OpenAI and Together want ten), --prompts at least 5, --workers at least 1")
+	}
+	root := c.m.abs(*dir)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return ethos.Errorf(ethos.Config, "demo: %w", err)
+	}
+	cfgPath := filepath.Join(root, "ethos.yaml")
+	switch _, err := os.Stat(cfgPath); {
+	case errors.Is(err, os.ErrNotExist):
+		if err := writeFileAtomic(cfgPath, demoConfig(*examples, *prompts), 0o644); err != nil {
+			return ethos.Errorf(ethos.Config, "demo: write %s: %w", cfgPath, err)
+		}
+		fmt.Fprintf(c.m.Stderr, "wrote %s: the example character Agora, every model a sandbox model\n", cfgPath)
+	case err != nil:
+		return ethos.Errorf(ethos.Config, "demo: %w", err)
+	default:
+		fmt.Fprintf(c.m.Stderr, "using %s as it is (delete it to start afresh); what earlier runs did is reused\n", cfgPath)
+	}
+
+	// The project is DIR: its store, data and reports live there, whatever
+	// ETHOS_DB says.
+	sub := *c.m
+	sub.Dir = root
+	pflags := sub.newFlagSet("demo", "demo")
+	var pf projectFlags
+	pf.register(pflags)
+	if _, err := parseFlags(pflags, []string{"--config", cfgPath, "--db", filepath.Join(root, ".ethos", "ethos.db")}); err != nil {
+		return err
+	}
+	p, err := sub.openProject(ctx, pflags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	res, err := sub.runPipeline(ctx, p, pipelineOptions{workers: *workers, log: c.m.Stderr})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.m.Stdout, res)
+	}
+	printPipelineResult(c.m.Stdout, res)
+	fmt.Fprintf(c.m.Stdout, "\nDIR is an ordinary ethos project; inside it try:\n  cd %s\n  ethos status\n  ethos models\n  ethos eval report --format html --output report.html\n  ethos serve            # the dashboard on http://127.0.0.1:8080\n", *dir)
+	return nil
+}
+
+// demoConfig is the offline template with the demo's sizes.
+func demoConfig(examples, prompts int) []byte {
+	t := config.OfflineTemplate()
+	t = regexp.MustCompile(`(?m)^(  examples: )\d+`).ReplaceAll(t, []byte("${1}"+strconv.Itoa(examples)))
+	t = regexp.MustCompile(`(?m)^(  prompts: )\d+`).ReplaceAll(t, []byte("${1}"+strconv.Itoa(prompts)))
+	header := []byte("# Written by ethos demo. Run \"ethos run\" here to continue or repeat the pipeline.\n")
+	return append(header, bytes.TrimLeft(t, "\n")...)
 }
