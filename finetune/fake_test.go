@@ -57,9 +57,19 @@ func (f *fakeBackend) Upload(ctx context.Context, name string, content []byte) (
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.uploads++
-	id := fmt.Sprintf("file-%d", len(f.files)+1)
+	id := fmt.Sprintf("file-%d", f.uploads)
 	f.files[id] = content
 	return ethos.File{ID: id, Name: name, Bytes: int64(len(content)), CreatedAt: f.now()}, nil
+}
+
+// File makes the fake a FileChecker.
+func (f *fakeBackend) File(ctx context.Context, id string) (ethos.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.files[id]; !ok {
+		return ethos.File{}, &ethos.Error{Kind: ethos.NotFound, Status: 404, Msg: "file " + id + " not found"}
+	}
+	return ethos.File{ID: id}, nil
 }
 
 func (f *fakeBackend) Create(ctx context.Context, req ethos.FineTuneRequest) (ethos.FineTuneJob, error) {

@@ -55,15 +55,27 @@ func intentID(in intent) string {
 	return RunKind + "-" + hex.EncodeToString(sum[:8])
 }
 
-// attemptData is an accepted attempt's Item.Data.
+// attemptData is an attempt's Item.Data: the training file it sends,
+// recorded before the provider is asked, and the job once created.
 type attemptData struct {
-	JobID string `json:"job_id"`
+	TrainFile string `json:"train_file,omitempty"`
+	JobID     string `json:"job_id,omitempty"`
 }
 
-func attemptJob(it ethos.Item) string {
+func attemptOf(it ethos.Item) attemptData {
 	var d attemptData
-	_ = json.Unmarshal(it.Data, &d) // an unreadable record names no job
-	return d.JobID
+	_ = json.Unmarshal(it.Data, &d) // an unreadable record names nothing
+	return d
+}
+
+func attemptJob(it ethos.Item) string { return attemptOf(it).JobID }
+
+// recordSending notes the training file an attempt is about to send, so a
+// later attempt looks for a job on that file even if the upload it finds
+// is another.
+func (s *Service) recordSending(ctx context.Context, it *ethos.Item, trainFile string) error {
+	it.Data = marshal(attemptData{TrainFile: trainFile})
+	return s.Store.UpdateItem(ctx, it)
 }
 
 // attempt is the record of one try at creating the job.
@@ -120,6 +132,9 @@ func (s *Service) beginAttempt(ctx context.Context, in intent, o CreateOptions) 
 // follows. A provider that cannot list its jobs stops the create: creating
 // blind could make a second job.
 func (s *Service) findCreated(ctx context.Context, b ethos.FineTuneBackend, at *ethos.Item, base, trainFile string) (ethos.FineTuneJob, bool, error) {
+	if sent := attemptOf(*at).TrainFile; sent != "" {
+		trainFile = sent
+	}
 	jobs, err := retry(ctx, s, func() ([]ethos.FineTuneJob, error) { return b.List(ctx, listLimit) })
 	if err != nil {
 		return ethos.FineTuneJob{}, false, fmt.Errorf("finetune: an interrupted attempt may have created the job; listing %s's jobs to find it: %w", b.Provider(), err)
@@ -162,7 +177,8 @@ func sameBase(remote, asked string) bool {
 
 // acceptAttempt closes an attempt with the job it created.
 func (s *Service) acceptAttempt(ctx context.Context, it *ethos.Item, jobID string) error {
-	it.Status, it.Reason, it.Data = ethos.ItemAccepted, "", marshal(attemptData{JobID: jobID})
+	it.Status, it.Reason = ethos.ItemAccepted, ""
+	it.Data = marshal(attemptData{TrainFile: attemptOf(*it).TrainFile, JobID: jobID})
 	if err := s.Store.UpdateItem(ctx, it); err != nil {
 		return err
 	}

@@ -233,14 +233,29 @@ func readLocal(path string, report *dataset.Report) (localFile, error) {
 	return localFile{path: path, content: content, sha256: hex.EncodeToString(sum[:]), lines: lines}, nil
 }
 
+// FileChecker is implemented by backends that can look up an uploaded
+// file (Together's GET /files/{id}). With it, an upload recorded in the
+// store but gone from the provider (deleted, or another sandbox) is sent
+// again instead of failing the create.
+type FileChecker interface {
+	File(ctx context.Context, id string) (ethos.File, error)
+}
+
 // upload returns the provider's file for f: a recorded upload of the same
 // content, else a new one, recorded. uploaded says which.
 func (s *Service) upload(ctx context.Context, b ethos.FineTuneBackend, provider string, f localFile) (ethos.File, bool, error) {
 	got, err := s.Store.FileByHash(ctx, provider, Purpose, f.sha256)
-	if err == nil {
-		return got, false, nil
-	}
-	if ethos.KindOf(err) != ethos.NotFound {
+	switch {
+	case err == nil:
+		fc, ok := b.(FileChecker)
+		if !ok {
+			return got, false, nil
+		}
+		if _, err := fc.File(ctx, got.ID); ethos.KindOf(err) != ethos.NotFound {
+			// There, or the provider could not say: the create will tell.
+			return got, false, nil
+		}
+	case ethos.KindOf(err) != ethos.NotFound:
 		return ethos.File{}, false, err
 	}
 	up, err := b.Upload(ctx, filepath.Base(f.path), f.content)
@@ -261,12 +276,17 @@ func (s *Service) upload(ctx context.Context, b ethos.FineTuneBackend, provider 
 		up.CreatedAt = s.now()
 	}
 	if err := s.Store.PutFile(ctx, &up); err != nil {
-		if ethos.KindOf(err) == ethos.Conflict { // another process uploaded it meanwhile
-			if got, gerr := s.Store.FileByHash(ctx, provider, Purpose, f.sha256); gerr == nil {
-				return got, false, nil
+		if ethos.KindOf(err) != ethos.Conflict {
+			return ethos.File{}, false, err
+		}
+		// Recorded already: by another process meanwhile (use its
+		// upload), or it is the stale record of a file the provider no
+		// longer has (use this one; the store keeps the first record).
+		if got.ID == "" {
+			if other, gerr := s.Store.FileByHash(ctx, provider, Purpose, f.sha256); gerr == nil {
+				return other, false, nil
 			}
 		}
-		return ethos.File{}, false, err
 	}
 	return up, true, nil
 }
@@ -369,6 +389,9 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 	req := ethos.FineTuneRequest{BaseModel: o.BaseModel, TrainFile: c.TrainFile.ID, Hyperparameters: o.Hyperparameters}
 	if c.ValidationFile != nil {
 		req.ValidationFile = c.ValidationFile.ID
+	}
+	if err := s.recordSending(ctx, attempt.Item, req.TrainFile); err != nil {
+		return c, err
 	}
 	remote, err := b.Create(ctx, req)
 	if err != nil {

@@ -274,6 +274,37 @@ func TestCreateReusesUploadAndJob(t *testing.T) {
 	}
 }
 
+// TestCreateUploadsAgainWhenTheFileIsGone: a recorded upload the
+// provider no longer has is sent again, not used blind.
+func TestCreateUploadsAgainWhenTheFileIsGone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	first := e.create(t, o)
+	e.fake.mu.Lock()
+	delete(e.fake.files, first.TrainFile.ID)
+	e.fake.mu.Unlock()
+	o.Hyperparameters.Epochs = 4
+	second := e.create(t, o)
+	if !second.Uploaded || second.TrainFile.ID == first.TrainFile.ID || second.Job.TrainFile != second.TrainFile.ID || e.fake.uploads != 2 {
+		t.Errorf("create after the file was deleted: uploaded %v file %q (first %q), %d uploads", second.Uploaded, second.TrainFile.ID, first.TrainFile.ID, e.fake.uploads)
+	}
+	// Killed after creating on the new upload: the next attempt looks for
+	// the job on the file that attempt sent.
+	e.fake.mu.Lock()
+	delete(e.fake.files, second.TrainFile.ID)
+	e.fake.mu.Unlock()
+	o.Hyperparameters.Epochs = 5
+	e.fake.lostCreate = ethos.Errorf(ethos.Transient, "connection reset")
+	if _, err := e.svc.Create(t.Context(), o); err == nil {
+		t.Fatal("create with a lost response succeeded")
+	}
+	third := e.create(t, o)
+	if third.How != HowAttached || e.fake.jobCount() != 3 {
+		t.Errorf("create after a kill on a re-uploaded file: how %q, provider has %d jobs", third.How, e.fake.jobCount())
+	}
+}
+
 func TestCreateAgainAfterFailedJob(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
