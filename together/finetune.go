@@ -253,7 +253,8 @@ type Checkpoint struct {
 }
 
 // Checkpoints lists a job's checkpoints (GET /fine-tunes/{id}/checkpoints)
-// in step order.
+// in step order, then time order (the final model after an intermediate
+// checkpoint of the same step).
 func (c *Client) Checkpoints(ctx context.Context, id string) ([]Checkpoint, error) {
 	var page struct {
 		Data []wireCheckpoint `json:"data"`
@@ -272,7 +273,12 @@ func (c *Client) Checkpoints(ctx context.Context, id string) ([]Checkpoint, erro
 		}
 		out = append(out, cp)
 	}
-	slices.SortStableFunc(out, func(a, b Checkpoint) int { return a.Step - b.Step })
+	slices.SortStableFunc(out, func(a, b Checkpoint) int {
+		if a.Step != b.Step {
+			return a.Step - b.Step
+		}
+		return a.CreatedAt.Compare(b.CreatedAt)
+	})
 	return out, nil
 }
 

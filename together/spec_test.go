@@ -205,8 +205,21 @@ func newSpecValidator(t testing.TB, spec []byte, strict bool) validator.Validato
 var (
 	specOnce      sync.Once
 	specValidator validator.Validator
-	specMu        sync.Mutex // the validator is shared by parallel tests
+	laxOnce       sync.Once
+	laxValidator  validator.Validator
+	specMu        sync.Mutex // the validators are shared by parallel tests
 )
+
+// lenientValidator is the patched spec without strict mode: types,
+// required fields and enums are checked, undeclared fields allowed.
+func lenientValidator(t testing.TB) validator.Validator {
+	t.Helper()
+	laxOnce.Do(func() { laxValidator = newSpecValidator(t, spec(t, specPatch{fixBugs: true}), false) })
+	if laxValidator == nil {
+		t.Fatal("lenient spec validator failed to build in another test")
+	}
+	return laxValidator
+}
 
 // patchedValidator is the validator every test request goes through: the
 // trimmed spec with its two bugs worked around, in strict mode.
@@ -217,6 +230,36 @@ func patchedValidator(t testing.TB) validator.Validator {
 		t.Fatal("spec validator failed to build in another test")
 	}
 	return specValidator
+}
+
+// specChecked serves h, checking every request with the strict validator
+// and every 2xx answer with answers. A violation fails the test that owns
+// the server, with the request or answer shown.
+func specChecked(t *testing.T, h http.Handler, answers validator.Validator) http.Handler {
+	strict := patchedValidator(t)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		if problems := checkRequest(t, strict, r, body); problems != nil {
+			t.Errorf("request %s %s violates the spec:\n%s\nbody: %.2000s", r.Method, r.URL.Path, strings.Join(problems, "\n"), body)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code/100 == 2 {
+			if problems := checkResponse(t, answers, r, rec); problems != nil {
+				t.Errorf("answer to %s %s violates the spec:\n%s\nbody: %.3000s", r.Method, r.URL.Path, strings.Join(problems, "\n"), rec.Body.Bytes())
+			}
+		}
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
 }
 
 // checkRequest validates r, whose body is body, against the spec and

@@ -441,3 +441,44 @@ func TestNew(t *testing.T) {
 		t.Errorf("sandbox: provider %q, base %q", c.Provider(), c.base)
 	}
 }
+
+func TestCheckpointsAndFile(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFakeTogether(t)
+	c := newTestClient(t, srv.URL, func(o *Options) { o.Now = fake.clock })
+	ctx := context.Background()
+	up, err := c.Upload(ctx, "data/train.jsonl", []byte("{\"messages\":[]}\n\n{\"messages\":[]}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.File(ctx, up.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ethos.File{ID: up.ID, Provider: "together", Purpose: "fine-tune", Name: "train.jsonl", Bytes: 32, CreatedAt: fake.clock()}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("File (-want +got):\n%s", diff)
+	}
+	if up.Lines != 2 || up.Name != "data/train.jsonl" || up.SHA256 == "" {
+		t.Errorf("upload: lines %d, name %q, sha %q", up.Lines, up.Name, up.SHA256)
+	}
+	job, err := c.Create(ctx, ethos.FineTuneRequest{BaseModel: fakeModels[0], TrainFile: up.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.advance(20 * time.Second)
+	cps, err := c.Checkpoints(ctx, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cps) != fakeSteps+1 {
+		t.Fatalf("%d checkpoints, want %d", len(cps), fakeSteps+1)
+	}
+	if first, last := cps[0], cps[len(cps)-1]; first.Step != 1 || first.Name != job.ID+":1" || last.Type != "Final" || last.Name != job.ID {
+		t.Errorf("checkpoints in step order with names: first %+v, last %+v", first, last)
+	}
+
+	if _, err := c.Upload(ctx, "empty.jsonl", nil); wiretest.AsError(t, err).Kind != ethos.Invalid {
+		t.Errorf("empty upload: %v, want invalid", err)
+	}
+}

@@ -1,0 +1,85 @@
+package together
+
+import (
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/finetunetest"
+	"github.com/ethos-toolkit/ethos/sandbox"
+)
+
+// togetherStatuses are the statuses a completed Together job passes
+// through, uploading (of the trained model) included.
+var togetherStatuses = []string{"pending", "queued", "running", "compressing", "uploading", "completed"}
+
+// TestConformanceFake runs the backend suite against the hand-written
+// fake, whose every request and answer is checked against the spec.
+func TestConformanceFake(t *testing.T) {
+	t.Parallel()
+	fake, srv := newFakeTogether(t)
+	finetunetest.Run(t, finetunetest.Harness{
+		Backend:             newTestClient(t, srv.URL, func(o *Options) { o.Now = fake.clock }),
+		Advance:             fake.advance,
+		Tick:                500 * time.Millisecond,
+		BaseModel:           "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+		UnknownModel:        "meta-llama/Nonexistent-9B",
+		UnknownModelMessage: "Model meta-llama/Nonexistent-9B is not supported for fine-tuning",
+		FailModel:           "fail-train",
+		Hyperparameters:     ethos.Hyperparameters{Epochs: 2, LoRA: true, Suffix: "agora"},
+		Statuses:            togetherStatuses,
+		APIKey:              testKey,
+	})
+}
+
+// testClock is a clock a test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestConformanceSandbox runs the backend suite against the ethos
+// sandbox's Together wire, as `ethos finetune --provider sandbox` uses it.
+// Requests are checked strictly against the spec; the sandbox's answers
+// leniently, since it adds fields the spec lacks (an event's loss and
+// epoch, a job's output_name) on purpose.
+func TestConformanceSandbox(t *testing.T) {
+	t.Parallel()
+	clock := &testClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	sb := sandbox.New(sandbox.Options{
+		APIKey: testKey,
+		Now:    clock.now,
+		FineTune: sandbox.FineTuneOptions{
+			Pending: time.Second, Queued: time.Second, Running: 4 * time.Second,
+			Compressing: time.Second, Uploading: time.Second, Cancelling: time.Second,
+		},
+	})
+	srv := httptest.NewServer(specChecked(t, sb, lenientValidator(t)))
+	defer srv.Close()
+	finetunetest.Run(t, finetunetest.Harness{
+		Backend:             newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox"; o.Now = clock.now }),
+		Advance:             clock.advance,
+		Tick:                250 * time.Millisecond,
+		BaseModel:           "base",
+		UnknownModel:        "no-such-base",
+		UnknownModelMessage: `Model "no-such-base" is not available for fine-tuning`,
+		FailModel:           sandbox.FailTrainModel,
+		Hyperparameters:     ethos.Hyperparameters{Epochs: 2, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora"},
+		Statuses:            togetherStatuses,
+		APIKey:              testKey,
+	})
+}
