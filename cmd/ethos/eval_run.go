@@ -1,10 +1,414 @@
 package main
 
-import "context"
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
 
-// EvalRunCommand is a placeholder until the command is built.
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/eval"
+	"github.com/ethos-toolkit/ethos/jobs"
+)
+
+// EvalRunCommand answers held-out prompts with each model and has the
+// judge compare every pair, per trait and overall, in both orders.
 type EvalRunCommand struct{ m *Main }
 
+const evalRunSynopsis = `eval run [--models NAME=PROVIDER/MODEL,…] [--judge PROVIDER/MODEL]
+       [--prompts N | --prompts-file FILE] [--traits all|T1,T2] [--system-prompt with|without]
+       [--samples K] [--max-tokens N] [--training-file F,…] [--pointwise] [--seed S] [--workers N] [--max-cost USD]
+       [--resume EVAL_ID] [--json] [--config FILE] [--db PATH]
+
+Builds a held-out prompt set — written by the idea and document stages with
+another seed, or read from --prompts-file — and refuses every prompt that occurs
+in the training data (the same text, or a near-duplicate). Each model answers each
+prompt; the judge compares every pair of answers on every trait and overall, in
+both orders, without knowing which model wrote which. Replies the judge does not
+write in the asked format are asked for again, then recorded as parse failures.
+Running the same command again continues the same evaluation; nothing already
+answered or judged is asked for again.
+
+--models defaults to the newest model of the registry against its base model
+(base=PROVIDER/BASE,tuned=PROVIDER/MODEL). --prompts-file is JSON Lines (one
+object a line with "prompt" or "text", optionally "category") or plain text (one
+prompt a line, "#" lines are comments). --training-file defaults to the datasets
+of the models compared (from the registry) and generate.output when it exists.
+
+"ethos eval report" renders the statistics.`
+
+// Run parses the flags, resolves the settings and runs the evaluation.
 func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
-	return usageErrorf("eval_run: not built yet")
+	flags := c.m.newFlagSet("eval run", evalRunSynopsis)
+	var pf projectFlags
+	pf.register(flags)
+	var in evalInputs
+	flags.StringVar(&in.models, "models", "", "models compared, as `NAME=PROVIDER/MODEL,…` (default: the newest registry model and its base)")
+	flags.StringVar(&in.judge, "judge", "", "the judge `model` (default: eval.judge in the config)")
+	flags.IntVar(&in.prompts, "prompts", 0, "held-out prompts (`N`; default: eval.prompts, or every prompt of --prompts-file)")
+	flags.StringVar(&in.promptsFile, "prompts-file", "", "read the held-out prompts from `FILE` instead of writing them")
+	flags.StringVar(&in.traits, "traits", "all", "traits judged: all, or `T1,T2` (overall is always judged)")
+	flags.StringVar(&in.systemPrompt, "system-prompt", "", "answer `with` or without the character's system prompt (default: eval.system_prompt)")
+	flags.IntVar(&in.samples, "samples", 0, "answers per model and prompt (`K`; default: eval.samples)")
+	flags.IntVar(&in.maxTokens, "max-tokens", 0, "longest answer in tokens (`N`; default: eval.max_tokens); a longer one is cut there and judged as cut")
+	flags.StringVar(&in.trainingFiles, "training-file", "", "training `files` to check the prompts against, comma-separated")
+	flags.BoolVar(&in.pointwise, "pointwise", false, "also score every answer 1–5 on every trait")
+	flags.Int64Var(&in.seed, "seed", 0, "seed of the held-out prompts (default: generate.seed + 9973)")
+	workers := flags.Int("workers", 16, "jobs worked at once (each provider's limits still apply)")
+	maxCost := flags.Float64("max-cost", 0, "stop before this evaluation could spend more than this many `USD`")
+	resume := flags.String("resume", "", "continue the evaluation with this `ID` (running the same command again does this too)")
+	asJSON := flags.Bool("json", false, "print the summary as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageErrorf("eval run takes no arguments, got %q", rest)
+	}
+	if *workers < 1 || *maxCost < 0 || in.prompts < 0 || in.samples < 0 || in.maxTokens < 0 {
+		return usageErrorf("eval run: --workers must be at least 1; --prompts, --samples, --max-tokens and --max-cost must not be negative")
+	}
+
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	var settings eval.Settings
+	if *resume != "" {
+		run, err := p.store.Run(ctx, *resume)
+		if err != nil {
+			return ethos.Errorf(ethos.Config, "--resume %s: %w", *resume, err)
+		}
+		if run.Kind != ethos.RunKindEval {
+			return ethos.Errorf(ethos.Config, "--resume %s: a %s run, not an evaluation", *resume, run.Kind)
+		}
+		if err := json.Unmarshal(run.Params, &settings); err != nil {
+			return ethos.Errorf(ethos.Internal, "evaluation %s: reading its settings: %w", run.ID, err)
+		}
+	} else if settings, err = p.evalSettings(ctx, in); err != nil {
+		return err
+	}
+
+	sum, err := c.m.runEval(ctx, p, settings, evalOptions{workers: *workers, maxCost: *maxCost})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	printEvalSummary(c.m.Stdout, sum)
+	return nil
+}
+
+// evalInputs are the flags of ethos eval run as given; empty and zero
+// values take the config's defaults.
+type evalInputs struct {
+	models, judge, promptsFile, traits, systemPrompt, trainingFiles string
+	prompts, samples, maxTokens                                     int
+	pointwise                                                       bool
+	seed                                                            int64
+}
+
+// evalSettings resolves an evaluation's settings from the config and the
+// flags. ethos run builds its evaluation with it too.
+func (p *project) evalSettings(ctx context.Context, in evalInputs) (eval.Settings, error) {
+	cfg := p.cfg
+	e := cfg.Eval
+	s := eval.Settings{
+		EvalSpec: ethos.EvalSpec{
+			Judge:     cmp.Or(in.judge, e.Judge),
+			Prompts:   in.prompts,
+			Seed:      in.seed,
+			Samples:   in.samples,
+			Pointwise: in.pointwise,
+		},
+		Character:   cfg.Character,
+		MaxTokens:   cmp.Or(in.maxTokens, e.MaxTokens),
+		Temperature: e.Temperature,
+		Generate:    cfg.Generate,
+		ConfigHash:  cfg.Hash(),
+	}
+	if s.Samples == 0 {
+		s.Samples = e.Samples
+	}
+	if s.Seed == 0 {
+		s.Seed = cfg.Generate.Seed + eval.DefaultSeedOffset
+	}
+	switch sp := cmp.Or(in.systemPrompt, e.SystemPrompt); sp {
+	case config.WithSystemPrompt:
+		s.SystemPrompt = true
+	case config.WithoutSystemPrompt:
+	default:
+		return s, usageErrorf("--system-prompt: want with or without, got %q", sp)
+	}
+	if in.promptsFile != "" {
+		s.PromptsFile = p.m.abs(in.promptsFile)
+	} else if s.Prompts == 0 {
+		s.Prompts = e.Prompts
+	}
+	if in.traits != "" && in.traits != "all" {
+		for t := range strings.SplitSeq(in.traits, ",") {
+			if t = strings.TrimSpace(t); t != "" && t != ethos.TraitOverall {
+				s.Traits = append(s.Traits, t)
+			}
+		}
+	}
+	var err error
+	if in.models != "" {
+		s.Models, err = parseEvalModels(in.models)
+	} else {
+		s.Models, err = p.defaultEvalModels(ctx)
+	}
+	if err != nil {
+		return s, err
+	}
+	if s.TrainingFiles, err = p.trainingFiles(ctx, in.trainingFiles, s.Models); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// parseEvalModels reads "base=sandbox/base,tuned=sandbox/ft-7f3a".
+func parseEvalModels(v string) ([]ethos.EvalModel, error) {
+	var out []ethos.EvalModel
+	for part := range strings.SplitSeq(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, ref, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, usageErrorf("--models: %q: want NAME=PROVIDER/MODEL, e.g. base=sandbox/base", part)
+		}
+		out = append(out, ethos.EvalModel{Name: strings.TrimSpace(name), Ref: strings.TrimSpace(ref)})
+	}
+	if len(out) < 2 {
+		return nil, usageErrorf("--models: name at least two models to compare, e.g. base=sandbox/base,tuned=sandbox/ft-7f3a")
+	}
+	return out, nil
+}
+
+// defaultEvalModels compares the newest model of the registry with the
+// base model it was trained from, served by the same provider.
+func (p *project) defaultEvalModels(ctx context.Context) ([]ethos.EvalModel, error) {
+	models, err := p.store.Models(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(models) == 0 {
+		return nil, usageErrorf("eval run: no trained model in the registry to compare; name the models with --models NAME=PROVIDER/MODEL,… " +
+			"(e.g. --models base=sandbox/base,tuned=sandbox/ft-…), or train one with \"ethos finetune create\"")
+	}
+	m := models[0]
+	if m.BaseModel == "" {
+		return nil, usageErrorf("eval run: the registry's newest model %s does not say its base model; name the models with --models", m.Name)
+	}
+	return []ethos.EvalModel{{Name: "base", Ref: m.Provider + "/" + m.BaseModel}, {Name: "tuned", Ref: m.Name}}, nil
+}
+
+// trainingFiles are the files the held-out prompts are checked against:
+// those given, else the datasets the compared models were trained on
+// (from the registry) and the project's generated dataset, where they
+// exist.
+func (p *project) trainingFiles(ctx context.Context, given string, models []ethos.EvalModel) ([]string, error) {
+	var files []string
+	add := func(path string) {
+		for _, f := range files {
+			if f == path {
+				return
+			}
+		}
+		files = append(files, path)
+	}
+	if given != "" {
+		for f := range strings.SplitSeq(given, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			path := p.m.abs(f)
+			if _, err := os.Stat(path); err != nil {
+				return nil, ethos.Errorf(ethos.Config, "--training-file: %w", err)
+			}
+			add(path)
+		}
+		return files, nil
+	}
+	exists := func(path string) bool {
+		_, err := os.Stat(path)
+		return err == nil
+	}
+	for _, m := range models {
+		reg, err := p.store.Model(ctx, m.Ref)
+		switch {
+		case ethos.KindOf(err) == ethos.NotFound:
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if reg.DatasetPath != "" && exists(reg.DatasetPath) {
+			add(reg.DatasetPath)
+		}
+	}
+	if out := filepath.Join(p.dir, p.cfg.Generate.Output); p.cfg.Generate.Output != "" && exists(out) {
+		add(out)
+	}
+	return files, nil
+}
+
+// evalOptions are the knobs of an evaluation besides its settings.
+type evalOptions struct {
+	workers int
+	maxCost float64 // USD cap for this evaluation on top of the project's budget; 0 for none
+}
+
+// runEval runs (or continues) an evaluation to its end and returns its
+// summary; a finished one is summarised as it is. ethos eval run and
+// ethos run share it.
+func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, o evalOptions) (eval.Summary, error) {
+	refs := []string{settings.Judge}
+	for _, em := range settings.Models {
+		refs = append(refs, em.Ref)
+	}
+	if settings.PromptsFile == "" {
+		refs = append(refs, settings.Generate.Ideas.Model, settings.Generate.Documents.Model)
+	}
+	// Everything that could stop the evaluation before it spends is
+	// checked first: the settings, the keys of every model, the lock.
+	completer, err := p.Completer(ctx, o.maxCost)
+	if err != nil {
+		return eval.Summary{}, err
+	}
+	ev, err := eval.New(p.store, completer, settings)
+	if err != nil {
+		return eval.Summary{}, err
+	}
+	if err := p.Router().Check(refs...); err != nil {
+		return eval.Summary{}, err
+	}
+	unlock, err := lockStore(p.dbPath)
+	if err != nil {
+		return eval.Summary{}, err
+	}
+	defer unlock()
+	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
+		return eval.Summary{}, err
+	}
+	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Queue: ev.ID()})
+	if err != nil {
+		return eval.Summary{}, err
+	}
+	ev.SetQueue(queue)
+	rescued, err := queue.RescueOrphans(ctx)
+	if err != nil {
+		return eval.Summary{}, err
+	}
+	resumed, err := ev.Begin(ctx)
+	switch {
+	case errors.Is(err, eval.ErrCompleted):
+		fmt.Fprintf(m.Stderr, "evaluation %s is complete\n", ev.ID())
+		return eval.Summarize(ctx, p.store, ev.ID())
+	case err != nil:
+		return eval.Summary{}, err
+	case resumed:
+		fmt.Fprintf(m.Stderr, "continuing evaluation %s (%d interrupted jobs rescued)\n", ev.ID(), rescued)
+	default:
+		s := ev.Settings()
+		from := fmt.Sprintf("%d held-out prompts (seed %d)", s.Prompts, s.Seed)
+		if s.PromptsFile != "" {
+			from = "the prompts of " + s.PromptsFile
+		}
+		names := make([]string, len(s.Models))
+		for i, em := range s.Models {
+			names[i] = em.Name + "=" + em.Ref
+		}
+		fmt.Fprintf(m.Stderr, "evaluation %s: %s on %s, judged by %s\n", ev.ID(), strings.Join(names, " vs "), from, s.Judge)
+	}
+	if err := queue.Start(ctx); err != nil {
+		return eval.Summary{}, err
+	}
+	show := &evalProgress{w: m.Stderr}
+	sum, driveErr := ev.Drive(ctx, show.update)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	queue.Stop(stopCtx)
+	cancel()
+	if driveErr != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos eval run --resume %s) to continue; nothing done is lost\n", ev.ID())
+		}
+		return eval.Summary{}, driveErr
+	}
+	return sum, nil
+}
+
+// evalProgress prints a line when the phase changes and every few seconds
+// while it lasts.
+type evalProgress struct {
+	w     io.Writer
+	mu    sync.Mutex
+	phase string
+	last  time.Time
+}
+
+func (pr *evalProgress) update(p eval.Progress) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if p.Phase == pr.phase && time.Since(pr.last) < 5*time.Second {
+		return
+	}
+	pr.phase, pr.last = p.Phase, time.Now()
+	switch p.Phase {
+	case "prompts":
+		if h := p.HeldOut; h != nil {
+			fmt.Fprintf(pr.w, "  held-out prompts: %d of %d documents written (run %s)\n", h.Examples, h.Target, h.RunID)
+		}
+	case "done":
+	default:
+		fmt.Fprintf(pr.w, "  %s: answers %d/%d (%d failed), judgments %d/%d (%d unparsed, %d failed)\n", p.Phase,
+			p.Answers+p.AnswersFailed, p.AnswersWanted, p.AnswersFailed,
+			p.Judgments+p.JudgmentsUnparsed+p.JudgmentsFailed, p.JudgmentsWanted, p.JudgmentsUnparsed, p.JudgmentsFailed)
+	}
+}
+
+// printEvalSummary shows what an evaluation recorded and a first look at
+// who won, pointing to the report for the statistics.
+func printEvalSummary(w io.Writer, s eval.Summary) {
+	fmt.Fprintf(w, "\nevaluation %s (%s)", s.EvalID, s.Status)
+	if s.Sandbox {
+		fmt.Fprint(w, " — sandbox models: results show the pipeline, not real model quality")
+	}
+	fmt.Fprintf(w, "\n  prompts    %d held out", s.Prompts)
+	if s.Refused > 0 {
+		fmt.Fprintf(w, " (%d refused as in the training data or repeated)", s.Refused)
+	}
+	fmt.Fprintf(w, "\n  answers    %d ok, %d failed (not judged)\n", s.Answers, s.AnswersFailed)
+	fmt.Fprintf(w, "  judgments  %d ok, %d parse failures, %d failed calls, of %d\n", s.Judgments, s.JudgmentsUnparsed, s.JudgmentsFailed, s.JudgmentsWanted)
+	if s.ScoresWanted > 0 {
+		fmt.Fprintf(w, "  scores     %d ok, %d parse failures, %d failed calls, of %d\n", s.Scores, s.ScoresUnparsed, s.ScoresFailed, s.ScoresWanted)
+	}
+	for _, r := range s.RefusedReasons {
+		fmt.Fprintf(w, "  refused: %s\n", r)
+	}
+	if len(s.Tallies) > 0 {
+		fmt.Fprintln(w, "\n  judgments won (both orders; a first look — see the report for intervals and tests):")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TRAIT\tPAIR\tWINS\tTIES")
+		for _, t := range s.Tallies {
+			fmt.Fprintf(tw, "  %s\t%s vs %s\t%d–%d\t%d\n", t.Trait, t.A, t.B, t.WinsA, t.WinsB, t.Ties)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "\nethos eval report %s  — statistics, judge diagnostics and examples\n", s.EvalID)
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ethos-toolkit/ethos/eval"
+	"github.com/ethos-toolkit/ethos/sandbox"
+)
+
+// evalSandbox starts a sandbox in which "tuned" plays a model trained on
+// the character (it shows the traits' markers strongly) and returns the
+// environment that points a project's sandbox provider at it.
+func evalSandbox(t *testing.T) map[string]string {
+	t.Helper()
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 4,
+		Personas: map[string]sandbox.Persona{"tuned": sandbox.StrongPersona}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return map[string]string{"SANDBOX_BASE_URL": sb.URL}
+}
+
+var evalIDRE = regexp.MustCompile(`evaluation (eval-[0-9a-f]{12})`)
+
+// TestEvalRunCommand runs an evaluation from the command line on the
+// sandbox: held-out prompts written with another seed, base against the
+// tuned model, every trait and overall judged in both orders. Running the
+// same command again finds it complete; the report renders it.
+func TestEvalRunCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	env := evalSandbox(t)
+	args := []string{"eval", "run", "--models", "base=sandbox/base,tuned=sandbox/tuned", "--prompts", "4", "--workers", "8"}
+	r := ethosCLI(t, dir, env, args...)
+	if r.code != 0 {
+		t.Fatalf("eval run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	m := evalIDRE.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no evaluation ID in the output:\n%s", r.stdout)
+	}
+	id := m[1]
+	for _, want := range []string{
+		"prompts    4 held out",
+		"answers    8 ok, 0 failed",
+		"judgments  48 ok, 0 parse failures, 0 failed calls, of 48",
+		"sandbox models",
+		"ethos eval report " + id,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "base=sandbox/base vs tuned=sandbox/tuned") || !strings.Contains(r.stderr, "judged by sandbox/judge") {
+		t.Errorf("start line:\n%s", r.stderr)
+	}
+	// The overall tally: tuned wins.
+	if !regexp.MustCompile(`overall\s+base vs tuned\s+0–8`).MatchString(r.stdout) {
+		t.Errorf("tuned does not win overall:\n%s", r.stdout)
+	}
+
+	again := ethosCLI(t, dir, env, append(args, "--json")...)
+	if again.code != 0 || !strings.Contains(again.stderr, "evaluation "+id+" is complete") {
+		t.Fatalf("second run: exit %d\n%s", again.code, again.stderr)
+	}
+	var sum eval.Summary
+	if err := json.Unmarshal([]byte(again.stdout), &sum); err != nil || sum.EvalID != id || sum.Judgments != 48 {
+		t.Errorf("--json summary: %v %+v", err, sum)
+	}
+
+	rep := ethosCLI(t, dir, env, "eval", "report", id, "--format", "json")
+	if rep.code != 0 || !strings.Contains(rep.stdout, id) {
+		t.Errorf("eval report of the evaluation: exit %d\n%s", rep.code, rep.stderr)
+	}
+}
+
+// TestEvalRunPromptsFile: prompts read from a file, those in the training
+// file refused and reported, answers without the system prompt, pointwise
+// scores.
+func TestEvalRunPromptsFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	env := evalSandbox(t)
+	prompts := []string{
+		"I manage a team of six and two of them have stopped speaking to each other after a row about the rota. How should I handle it?",
+		"My father is eighty and still drives, but he scraped two cars last month. My brother wants to take his keys. What would you do?",
+		"I keep starting novels and abandoning them after three chapters. How do I finish one?",
+	}
+	os.WriteFile(filepath.Join(dir, "prompts.jsonl"), []byte(
+		`{"prompt": `+quoteJSON(prompts[0])+`, "category": "Work"}`+"\n"+
+			`{"text": `+quoteJSON(prompts[1])+`}`+"\n"+
+			`{"prompt": `+quoteJSON(prompts[2])+`}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(
+		`{"messages":[{"role":"user","content":`+quoteJSON(prompts[1])+`},{"role":"assistant","content":"Let's see."}]}`+"\n"), 0o644)
+	r := ethosCLI(t, dir, env, "eval", "run", "--models", "base=sandbox/base,tuned=sandbox/tuned", "--prompts-file", "prompts.jsonl",
+		"--training-file", "train.jsonl", "--system-prompt", "without", "--traits", "inquisitive,thorough", "--pointwise", "--max-tokens", "2000")
+	if r.code != 0 {
+		t.Fatalf("eval run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"prompts    2 held out (1 refused as in the training data or repeated)",
+		"refused: in the training data: same text as the user turn at " + filepath.Join(dir, "train.jsonl") + ":1",
+		"judgments  12 ok", // 2 prompts × (2 traits + overall) × 2 orders
+		"scores     8 ok",  // 2 prompts × 2 models × 2 traits
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Answers long enough to show every trait: tuned wins both.
+	for _, trait := range []string{"inquisitive", "thorough", "overall"} {
+		if !regexp.MustCompile(trait + `\s+base vs tuned\s+0–4`).MatchString(r.stdout) {
+			t.Errorf("tuned does not win %s:\n%s", trait, r.stdout)
+		}
+	}
+}
+
+func quoteJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func TestEvalRunUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "run"}, "no trained model in the registry"},
+		{[]string{"eval", "run", "--models", "base=sandbox/base"}, "at least two models"},
+		{[]string{"eval", "run", "--models", "sandbox/base,sandbox/writer"}, "want NAME=PROVIDER/MODEL"},
+		{[]string{"eval", "run", "--models", "a=sandbox/base,a=sandbox/writer"}, `model name "a" is used twice`},
+		{[]string{"eval", "run", "--models", "a=sandbox/base,b=writer"}, "must be provider/model"},
+		{[]string{"eval", "run", "--models", "a=sandbox/base,b=sandbox/writer", "--traits", "kind"}, `trait "kind" is not one of the character's`},
+		{[]string{"eval", "run", "--models", "a=sandbox/base,b=sandbox/writer", "--system-prompt", "maybe"}, "want with or without"},
+		{[]string{"eval", "run", "--models", "a=sandbox/base,b=sandbox/writer", "--prompts-file", "nope.txt"}, "nope.txt"},
+		{[]string{"eval", "run", "--models", "a=sandbox/base,b=sandbox/writer", "--training-file", "nope.jsonl"}, "nope.jsonl"},
+		{[]string{"eval", "run", "--models", "a=sandbox/base,b=nowhere/x"}, `unknown provider "nowhere"`},
+		{[]string{"eval", "run", "--resume", "eval-000000000000"}, "eval-000000000000"},
+	} {
+		r := ethosCLI(t, dir, nil, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 saying %q", tc.args[2:], r.code, r.stderr, tc.want)
+		}
+	}
+}
