@@ -182,6 +182,7 @@ type ftJob struct {
 	NEvals         int               `json:"n_evals,omitempty"`
 	LoRA           *ftLoRA           `json:"lora,omitempty"` // Together; nil is full training
 	Method         string            `json:"method"`         // sft/dpo (Together), supervised/dpo (OpenAI)
+	TrainOnInputs  bool              `json:"train_on_inputs,omitempty"`
 	Seed           int64             `json:"seed"`
 	WandbProject   string            `json:"wandb_project,omitempty"`
 	Metadata       map[string]string `json:"metadata,omitempty"`

@@ -556,7 +556,7 @@ func TestUploads(t *testing.T) {
 	}
 	want := map[string]any{"id": tf["id"], "object": "file", "created_at": float64(ftEpoch.Unix()), "filename": "data.jsonl",
 		"bytes": float64(len(content)), "purpose": "fine-tune", "FileType": "jsonl", "Processed": true, "LineCount": 2.0,
-		"status": "processed", "status_details": nil}
+		"status": "processed"}
 	if d := cmp.Diff(want, tf); d != "" {
 		t.Errorf("Together file (-want +got):\n%s", d)
 	}

@@ -38,17 +38,16 @@ func (s *Server) registerTogether() {
 // FileResponse (with its capitalised FileType and Processed) and OpenAI's
 // OpenAIFile.
 type fileObject struct {
-	ID            string  `json:"id"`
-	Object        string  `json:"object"`
-	CreatedAt     int64   `json:"created_at"`
-	Filename      string  `json:"filename"`
-	Bytes         int64   `json:"bytes"`
-	Purpose       string  `json:"purpose"`
-	FileType      string  `json:"FileType"`
-	Processed     bool    `json:"Processed"`
-	LineCount     int     `json:"LineCount"`
-	Status        string  `json:"status"`
-	StatusDetails *string `json:"status_details"`
+	ID        string `json:"id"`
+	Object    string `json:"object"`
+	CreatedAt int64  `json:"created_at"`
+	Filename  string `json:"filename"`
+	Bytes     int64  `json:"bytes"`
+	Purpose   string `json:"purpose"`
+	FileType  string `json:"FileType"`
+	Processed bool   `json:"Processed"`
+	LineCount int    `json:"LineCount"`
+	Status    string `json:"status"`
 }
 
 func fileObjectOf(f *ftFile) fileObject {
@@ -273,7 +272,8 @@ type togetherCreateRequest struct {
 		LoraTrainableModules string   `json:"lora_trainable_modules"`
 	} `json:"training_type"`
 	TrainingMethod *struct {
-		Method string `json:"method"`
+		Method        string          `json:"method"`
+		TrainOnInputs json.RawMessage `json:"train_on_inputs"`
 	} `json:"training_method"`
 	FromCheckpoint string `json:"from_checkpoint"`
 }
@@ -381,6 +381,15 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 			return &ftError{status: 400, param: "training_method.method", msg: fmt.Sprintf(`training_method.method must be "sft" or "dpo", got %q`, tm.Method)}
 		}
 		j.Method = tm.Method
+		// "auto" masks the prompts of conversation data, which is
+		// training on the assistant turns only.
+		switch string(tm.TrainOnInputs) {
+		case "", "null", `"auto"`, "false":
+		case "true":
+			j.TrainOnInputs = true
+		default:
+			return &ftError{status: 400, param: "training_method.train_on_inputs", msg: fmt.Sprintf(`train_on_inputs must be true, false or "auto", got %s`, tm.TrainOnInputs)}
+		}
 	}
 	if e := s.createJob(j, "ft-", func(j *ftJob) {
 		id := strings.TrimPrefix(j.ID, "ft-")
@@ -528,7 +537,7 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 		"max_grad_norm":         1.0,
 		"weight_decay":          0.0,
 		"random_seed":           j.Seed,
-		"training_method":       map[string]any{"method": j.Method, "train_on_inputs": "auto"},
+		"training_method":       trainingMethod(j),
 		"trainingfile_numlines": j.Lines,
 		"trainingfile_size":     j.Bytes,
 		"token_count":           j.Tokens * j.Epochs,
@@ -565,6 +574,14 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 		m["events"] = s.togetherEventsOf(j, now)
 	}
 	return m
+}
+
+// trainingMethod is the job's TrainingMethodSFT or TrainingMethodDPO.
+func trainingMethod(j *ftJob) map[string]any {
+	if j.Method == "dpo" {
+		return map[string]any{"method": "dpo", "dpo_beta": 0.1}
+	}
+	return map[string]any{"method": "sft", "train_on_inputs": j.TrainOnInputs}
 }
 
 func maxTime(a, b time.Time) time.Time {
