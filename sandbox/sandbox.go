@@ -36,7 +36,9 @@
 //
 // Other endpoints: GET /v1/models (Anthropic shape when the request carries
 // x-api-key or anthropic-version, OpenAI shape otherwise), GET
-// /_sandbox/stats and POST /_sandbox/reset.
+// /_sandbox/stats and POST /_sandbox/reset, and the files and fine-tuning
+// endpoints of Together and OpenAI, whose fine-tuned models answer like
+// any other (see finetune.go).
 package sandbox
 
 import (
