@@ -1,10 +1,12 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -496,5 +498,77 @@ func TestDatasetFile(t *testing.T) {
 	}
 	if body := get(t, srv, "/runs/gen-nofile/dataset").Body.String(); !strings.Contains(body, "is not there: the run writes it when it completes") {
 		t.Errorf("a missing file is not explained")
+	}
+}
+
+// TestEventStream checks the server-sent events: a page that watches a
+// run hears "change" once the run's items change, not before.
+func TestEventStream(t *testing.T) {
+	db := openStore(t)
+	s := seedStore(t, db)
+	srv, err := web.New(db, web.Options{PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Close()
+
+	if w := get(t, srv, "/events?topic=run:x%0Aevent:%20change"); w.Code != http.StatusBadRequest {
+		t.Errorf("a topic with a line break: %d, want 400", w.Code)
+	}
+	// The page's version, so the stream starts from what the page shows.
+	page := get(t, srv, "/runs/"+s.RunID).Body.String()
+	m := regexp.MustCompile(`data-version="([0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("the page carries no version")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/events?topic=run:"+s.RunID+"&since="+m[1], nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	next := func() string {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("the stream ended: %v", lines.Err())
+		}
+		return lines.Text()
+	}
+	if l := next(); !strings.HasPrefix(l, "retry: ") {
+		t.Fatalf("first line %q", l)
+	}
+	// Nothing changed yet; now an item completes.
+	changed := make(chan error, 1)
+	go func() {
+		items, err := db.Items(context.Background(), ethos.ItemFilter{RunID: s.RunID, Status: ethos.ItemPending})
+		if err != nil || len(items) == 0 {
+			changed <- fmt.Errorf("no pending item: %v", err)
+			return
+		}
+		items[0].Status = ethos.ItemAccepted
+		changed <- db.UpdateItem(context.Background(), &items[0])
+	}()
+	if err := <-changed; err != nil {
+		t.Fatal(err)
+	}
+	for {
+		l := next()
+		if l == "event: change" {
+			if d := next(); d != "data: run:"+s.RunID {
+				t.Errorf("data line %q", d)
+			}
+			break
+		}
+		if strings.HasPrefix(l, "event:") {
+			t.Fatalf("unexpected event %q", l)
+		}
 	}
 }

@@ -31,7 +31,9 @@ func validTopic(topic string) bool {
 	}
 	for _, p := range []string{topicRun, topicJob, topicEval} {
 		if id, ok := strings.CutPrefix(topic, p); ok && id != "" && len(id) <= 512 {
-			return true
+			// The topic is echoed in the stream: no line breaks or other
+			// control characters, which would forge events.
+			return !strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f })
 		}
 	}
 	return false
