@@ -135,11 +135,17 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, err := s.store.Run(r.Context(), id); err != nil {
+	run, err := s.store.Run(r.Context(), id)
+	if err != nil {
 		s.writeError(w, err)
 		return
 	}
-	p := s.itemsPage(r.Context(), r, id)
+	counts, err := s.counts(r.Context(), run)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	p := s.itemsPage(r.Context(), r, id, counts)
 	if p.Err != nil {
 		s.writeError(w, p.Err)
 		return

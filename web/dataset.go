@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -226,9 +226,14 @@ func (s *Server) dataset(ctx context.Context, run ethos.Run) datasetData {
 		json.Unmarshal(run.Params, &settings)
 	}
 	d.Output = settings.Output
+	counts, err := s.counts(ctx, run)
+	if err != nil {
+		d.Stats = section[datasetStats]{Err: err}
+		return d
+	}
 	version := s.runVersion(ctx, run.ID)
 	c := s.snaps.get(ctx, topicRun+run.ID+"|dataset", version, func(ctx context.Context) (any, error) {
-		return s.computeDataset(ctx, run.ID, settings)
+		return s.computeDataset(ctx, run.ID, settings, counts)
 	})
 	d.Stats = fromCache[datasetStats](c)
 	d.File = s.fileStatsOf(ctx, run.ID, d.Output)
@@ -237,7 +242,7 @@ func (s *Server) dataset(ctx context.Context, run ethos.Run) datasetData {
 
 // computeDataset reads a run's accepted ideas, documents and replies (with
 // their data, page by page) and its near-duplicate rejections.
-func (s *Server) computeDataset(ctx context.Context, runID string, settings generate.Settings) (datasetStats, error) {
+func (s *Server) computeDataset(ctx context.Context, runID string, settings generate.Settings, counts []ethos.ItemCount) (datasetStats, error) {
 	type ideaInfo struct {
 		category string
 		traits   []string
@@ -340,8 +345,8 @@ func (s *Server) computeDataset(ctx context.Context, runID string, settings gene
 	}
 
 	clusters := map[int64]*dupCluster{}
-	for _, status := range []ethos.ItemStatus{ethos.ItemRejected, ethos.ItemQuarantined} {
-		err := s.eachItem(ctx, ethos.ItemFilter{RunID: runID, Status: status, NoData: true}, func(it ethos.Item) {
+	for _, f := range statusFilters(runID, counts, ethos.ItemRejected, ethos.ItemQuarantined) {
+		err := s.eachItem(ctx, f, func(it ethos.Item) {
 			of, sim, ok := parseDupReason(it.Reason)
 			if !ok {
 				return

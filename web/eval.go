@@ -22,6 +22,8 @@ type evalData struct {
 	Compare   section[*comparison]   `json:"compare"`
 	// PromptKeys lists the prompts for the side-by-side navigation.
 	PromptKeys []string `json:"prompt_keys"`
+
+	version string // what the page shows, for live updates
 }
 
 // statusCount counts answers (per model) or judgments (per trait) by
@@ -77,8 +79,9 @@ func (s *Server) evalData(ctx context.Context, r *http.Request, run ethos.Run) e
 	judgments, jerr := s.store.Judgments(ctx, run.ID)
 	d.Judgments = newSection(countBy(judgments, func(j ethos.Judgment) (string, string) { return j.Trait, string(j.Status) }), jerr)
 	scores, serr := s.store.TraitScores(ctx, run.ID)
+	d.version = evalVersionOf(run, nil, len(answers), aerr, len(judgments), jerr, len(scores), serr)
 
-	d.Report = s.evalReport(ctx, run, d.Spec, prompts, answers, judgments, scores, firstErr(perr, aerr, jerr, serr))
+	d.Report = s.evalReport(ctx, run, d.version, d.Spec, prompts, answers, judgments, scores, firstErr(perr, aerr, jerr, serr))
 
 	switch err := firstErr(perr, aerr, jerr); {
 	case err != nil:
@@ -192,7 +195,7 @@ func (s *Server) handleEval(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	topic := topicEval + id
-	s.render(w, r, http.StatusOK, "eval", &page{Title: "Eval " + id, Topic: topic,
-		Version: s.fingerprint(ctx, topic), Data: s.evalData(ctx, r, run)})
+	d := s.evalData(ctx, r, run)
+	s.render(w, r, http.StatusOK, "eval", &page{Title: "Eval " + id, Topic: topicEval + id,
+		Version: digest(d.version + "\n"), Data: d})
 }

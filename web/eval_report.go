@@ -98,7 +98,7 @@ func interval(iv report.Interval) string { return "[" + fmt4(iv.Low) + ", " + fm
 
 // evalReport computes an eval's statistics in the background (the
 // bootstrap takes a moment on a large eval), keyed by the eval's version.
-func (s *Server) evalReport(ctx context.Context, run ethos.Run, spec *ethos.EvalSpec, prompts []ethos.EvalPrompt,
+func (s *Server) evalReport(ctx context.Context, run ethos.Run, version string, spec *ethos.EvalSpec, prompts []ethos.EvalPrompt,
 	answers []ethos.Answer, judgments []ethos.Judgment, scores []ethos.TraitScore, loadErr error) section[*evalReport] {
 	switch {
 	case loadErr != nil:
@@ -108,7 +108,6 @@ func (s *Server) evalReport(ctx context.Context, run ethos.Run, spec *ethos.Eval
 	case len(judgments) == 0 && len(scores) == 0:
 		return section[*evalReport]{}
 	}
-	version := s.evalVersion(ctx, run.ID)
 	c := s.snaps.get(ctx, topicEval+run.ID+"|report", version, func(ctx context.Context) (any, error) {
 		r, err := report.Build(*spec, prompts, answers, judgments, scores, report.Options{EvalID: run.ID, Seed: uint64(spec.Seed), Examples: -1})
 		if err != nil {

@@ -16,6 +16,9 @@ type jobData struct {
 	Model    *ethos.Model                   `json:"model,omitempty"` // the registry entry the job produced
 	Progress float64                        `json:"progress"`        // 0–1 from steps or epochs, 0 when unknown
 	Notice   string                         `json:"notice,omitempty"`
+	// EarlierEvents counts the events the page leaves out (the oldest);
+	// the API and the loss curve have them all.
+	EarlierEvents int `json:"-"`
 }
 
 // timelineEntry is one moment of a job's life: creation, each change of
@@ -60,6 +63,9 @@ func (s *Server) jobData(ctx context.Context, id string) (jobData, error) {
 	events, err := s.store.Events(ctx, id)
 	d.Events = newSection(events, err)
 	d.Timeline = timeline(j, events)
+	if n := len(events) - maxEventsShown; n > 0 {
+		d.EarlierEvents = n
+	}
 	p := j.Progress
 	switch {
 	case p.TotalSteps > 0:
@@ -106,6 +112,14 @@ func lossChart(events []ethos.FineTuneEvent) chart {
 		c.Series = append(c.Series, val)
 	}
 	return c
+}
+
+// maxEventsShown bounds the events table of the job page.
+const maxEventsShown = 200
+
+// ShownEvents are the events the page lists: the newest maxEventsShown.
+func (d jobData) ShownEvents() []ethos.FineTuneEvent {
+	return d.Events.Value[d.EarlierEvents:]
 }
 
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {

@@ -192,17 +192,25 @@ func (s *Server) fingerprint(ctx context.Context, topic string) string {
 	case strings.HasPrefix(topic, topicEval):
 		add(s.evalVersion(ctx, strings.TrimPrefix(topic, topicEval)))
 	}
-	sum := sha256.Sum256([]byte(b.String()))
+	return digest(b.String())
+}
+
+// digest shortens a topic's state to the fingerprint pages carry.
+func digest(state string) string {
+	sum := sha256.Sum256([]byte(state))
 	return hex.EncodeToString(sum[:8])
 }
 
 // runVersion is what a run's aggregates depend on: its state and its item
-// counts per stage and status (one index-only query).
+// counts per stage and status (see countCache).
 func (s *Server) runVersion(ctx context.Context, id string) string {
 	var b strings.Builder
 	r, err := s.store.Run(ctx, id)
 	fmt.Fprintln(&b, err, r.Status, r.UpdatedAt.UnixNano())
-	counts, err := s.store.CountItems(ctx, id)
+	if err != nil {
+		return b.String()
+	}
+	counts, err := s.counts(ctx, r)
 	fmt.Fprintln(&b, err)
 	for _, c := range counts {
 		fmt.Fprintln(&b, c.Stage, c.Status, c.Count)
@@ -210,18 +218,18 @@ func (s *Server) runVersion(ctx context.Context, id string) string {
 	return b.String()
 }
 
-// evalVersion is what an eval's page depends on.
+// evalVersion is what an eval's page depends on: its state and how many
+// answers, judgments and scores it has.
 func (s *Server) evalVersion(ctx context.Context, id string) string {
-	var b strings.Builder
 	r, err := s.store.Run(ctx, id)
-	fmt.Fprintln(&b, err, r.Status, r.UpdatedAt.UnixNano())
-	answers, err := s.store.Answers(ctx, id)
-	fmt.Fprintln(&b, err, len(answers))
-	judgments, err := s.store.Judgments(ctx, id)
-	fmt.Fprintln(&b, err, len(judgments))
-	scores, err := s.store.TraitScores(ctx, id)
-	fmt.Fprintln(&b, err, len(scores))
-	return b.String()
+	answers, aerr := s.store.Answers(ctx, id)
+	judgments, jerr := s.store.Judgments(ctx, id)
+	scores, serr := s.store.TraitScores(ctx, id)
+	return evalVersionOf(r, err, len(answers), aerr, len(judgments), jerr, len(scores), serr)
+}
+
+func evalVersionOf(r ethos.Run, err error, answers int, aerr error, judgments int, jerr error, scores int, serr error) string {
+	return fmt.Sprintln(err, r.Status, r.UpdatedAt.UnixNano(), answers, aerr, judgments, jerr, scores, serr)
 }
 
 // handleEvents is the event stream of one topic: an event named "change"

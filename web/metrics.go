@@ -128,7 +128,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 			if r.Status != ethos.RunRunning {
 				continue
 			}
-			counts, err := s.store.CountItems(ctx, r.ID)
+			counts, err := s.counts(ctx, r)
 			if err != nil {
 				failed["runs"] = true
 				continue

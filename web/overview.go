@@ -142,7 +142,7 @@ func (s *Server) overview(ctx context.Context) overviewData {
 // runRow adds a run's item counts (one index-only query).
 func (s *Server) runRow(ctx context.Context, r ethos.Run) runRow {
 	row := runRow{Run: r, Target: runTarget(r)}
-	counts, err := s.store.CountItems(ctx, r.ID)
+	counts, err := s.counts(ctx, r)
 	if err != nil {
 		row.CountsErr = err.Error()
 		return row

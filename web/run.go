@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -82,7 +83,7 @@ var itemStatuses = []ethos.ItemStatus{ethos.ItemPending, ethos.ItemAccepted, eth
 
 func (s *Server) runData(ctx context.Context, r *http.Request, run ethos.Run) runData {
 	d := runData{Run: run, Target: runTarget(run)}
-	counts, err := s.store.CountItems(ctx, run.ID)
+	counts, err := s.counts(ctx, run)
 	rows := stageRows(counts)
 	for i := range rows {
 		if rows[i].Stage == stageResponse {
@@ -91,12 +92,46 @@ func (s *Server) runData(ctx context.Context, r *http.Request, run ethos.Run) ru
 		}
 	}
 	d.Stages = newSection(rows, err)
-	d.Spend = s.runSpend(ctx, run.ID)
-	d.Rejections = s.runRejections(ctx, run.ID)
-	q, err := s.store.Items(ctx, ethos.ItemFilter{RunID: run.ID, Status: ethos.ItemQuarantined, Limit: quarantineListed})
-	d.Quarantined = newSection(itemRows(q), err)
-	d.Items = s.itemsPage(ctx, r, run.ID)
+	d.Spend = s.runSpend(ctx, run.ID, counts)
+	d.Rejections = s.runRejections(ctx, run.ID, counts)
+	if err != nil {
+		d.Quarantined = section[[]itemRow]{Err: err}
+	} else {
+		q, err := s.listItems(ctx, ethos.ItemFilter{RunID: run.ID, Status: ethos.ItemQuarantined, Limit: quarantineListed, NoData: true}, counts)
+		d.Quarantined = newSection(itemRows(q), err)
+	}
+	d.Items = s.itemsPage(ctx, r, run.ID, counts)
 	return d
+}
+
+// listItems lists items like Items. A filter that names a status but no
+// stage is asked of each stage that has items in that status and the
+// answers merged: the store's index is by run, stage and status, so each
+// of those is a seek where the single query would read the whole run.
+func (s *Server) listItems(ctx context.Context, f ethos.ItemFilter, counts []ethos.ItemCount) ([]ethos.Item, error) {
+	if f.Status == "" || f.Stage != "" || counts == nil {
+		return s.store.Items(ctx, f)
+	}
+	var all []ethos.Item
+	seen := map[string]bool{}
+	for _, c := range counts {
+		if c.Status != f.Status || c.Count == 0 || seen[c.Stage] {
+			continue
+		}
+		seen[c.Stage] = true
+		g := f
+		g.Stage = c.Stage
+		items, err := s.store.Items(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+	}
+	slices.SortFunc(all, func(a, b ethos.Item) int { return cmp.Compare(a.ID, b.ID) })
+	if f.Limit > 0 && len(all) > f.Limit {
+		all = all[:f.Limit]
+	}
+	return all, nil
 }
 
 // stageRows folds item counts into one row per stage, pipeline stages
@@ -144,7 +179,7 @@ func stageRows(counts []ethos.ItemCount) []stageRow {
 
 // itemsPage reads the items filter from the request (?stage=&status=&after=)
 // and lists one page.
-func (s *Server) itemsPage(ctx context.Context, r *http.Request, runID string) section[itemsPage] {
+func (s *Server) itemsPage(ctx context.Context, r *http.Request, runID string, counts []ethos.ItemCount) section[itemsPage] {
 	q := r.URL.Query()
 	p := itemsPage{Stage: q.Get("stage"), Status: q.Get("status")}
 	if p.Status != "" && !slices.Contains(itemStatuses, ethos.ItemStatus(p.Status)) {
@@ -157,8 +192,8 @@ func (s *Server) itemsPage(ctx context.Context, r *http.Request, runID string) s
 		}
 		p.After = after
 	}
-	items, err := s.store.Items(ctx, ethos.ItemFilter{RunID: runID, Stage: p.Stage, Status: ethos.ItemStatus(p.Status),
-		AfterID: p.After, Limit: itemsPageSize + 1})
+	items, err := s.listItems(ctx, ethos.ItemFilter{RunID: runID, Stage: p.Stage, Status: ethos.ItemStatus(p.Status),
+		AfterID: p.After, Limit: itemsPageSize + 1}, counts)
 	if err != nil {
 		return section[itemsPage]{Value: p, Err: err}
 	}
@@ -210,11 +245,23 @@ func summarize(it ethos.Item) string {
 
 // runSpend is a run's spend per stage: a background aggregate, since it
 // reads every call of the run.
-func (s *Server) runSpend(ctx context.Context, runID string) section[[]spendRow] {
+func (s *Server) runSpend(ctx context.Context, runID string, counts []ethos.ItemCount) section[[]spendRow] {
 	version := s.runVersion(ctx, runID)
 	c := s.snaps.get(ctx, topicRun+runID+"|spend", version, func(ctx context.Context) (any, error) {
+		// Each stage is a pass over the run's calls, so only the stages
+		// the run can have called for are asked about; calls of any other
+		// stage show as "other".
+		var total spendRow
+		sums, err := s.store.SummarizeCalls(ctx, ethos.CallFilter{RunID: runID})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range sums {
+			addRow(&total, summaryRow("", c))
+		}
 		var rows []spendRow
-		for _, stage := range callStages {
+		var staged spendRow
+		for _, stage := range runCallStages(counts) {
 			sums, err := s.store.SummarizeCalls(ctx, ethos.CallFilter{RunID: runID, Stage: stage})
 			if err != nil {
 				return nil, err
@@ -225,21 +272,43 @@ func (s *Server) runSpend(ctx context.Context, runID string) section[[]spendRow]
 			}
 			if row.Calls > 0 {
 				rows = append(rows, row)
+				addRow(&staged, row)
 			}
+		}
+		if other := total.Calls - staged.Calls; other > 0 {
+			rows = append(rows, spendRow{Name: "other", Calls: other, CacheHits: total.CacheHits - staged.CacheHits, Errors: total.Errors - staged.Errors,
+				CostUSD: total.CostUSD - staged.CostUSD, Usage: ethos.Usage{In: total.Usage.In - staged.Usage.In, Out: total.Usage.Out - staged.Usage.Out}})
 		}
 		return rows, nil
 	})
 	return fromCache[[]spendRow](c)
 }
 
+// runCallStages are the ledger stages a run's items point to: the stages
+// of its items that call a model, and the LLM review of replies.
+func runCallStages(counts []ethos.ItemCount) []string {
+	var out []string
+	has := map[string]bool{}
+	for _, c := range counts {
+		has[c.Stage] = true
+	}
+	for _, st := range callStages {
+		if has[st] || (st == "review" && has[stageResponse]) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // runRejections counts a run's rejected and quarantined items by reason
 // class (a background aggregate).
-func (s *Server) runRejections(ctx context.Context, runID string) section[[]reasonRow] {
+func (s *Server) runRejections(ctx context.Context, runID string, counts []ethos.ItemCount) section[[]reasonRow] {
 	version := s.runVersion(ctx, runID)
 	c := s.snaps.get(ctx, topicRun+runID+"|rejections", version, func(ctx context.Context) (any, error) {
 		by := map[string]*reasonRow{}
-		for _, status := range []ethos.ItemStatus{ethos.ItemRejected, ethos.ItemQuarantined} {
-			err := s.eachItem(ctx, ethos.ItemFilter{RunID: runID, Status: status, NoData: true}, func(it ethos.Item) {
+		for _, f := range statusFilters(runID, counts, ethos.ItemRejected, ethos.ItemQuarantined) {
+			status := f.Status
+			err := s.eachItem(ctx, f, func(it ethos.Item) {
 				class := reasonClass(it.Reason)
 				row := by[class]
 				if row == nil {
@@ -269,6 +338,21 @@ func (s *Server) runRejections(ctx context.Context, runID string) section[[]reas
 		return rows, nil
 	})
 	return fromCache[[]reasonRow](c)
+}
+
+// statusFilters are filters for a run's items in each of statuses, one per
+// stage that has such items, so that each scan is a range of the store's
+// (run, stage, status) index.
+func statusFilters(runID string, counts []ethos.ItemCount, statuses ...ethos.ItemStatus) []ethos.ItemFilter {
+	var out []ethos.ItemFilter
+	for _, st := range statuses {
+		for _, c := range counts {
+			if c.Status == st && c.Count > 0 {
+				out = append(out, ethos.ItemFilter{RunID: runID, Stage: c.Stage, Status: st, NoData: true})
+			}
+		}
+	}
+	return out
 }
 
 // eachItem pages through the items matching f (whose AfterID and Limit it

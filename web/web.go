@@ -80,8 +80,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	snaps *snapshots
-	live  *hub
+	snaps      *snapshots
+	countCache *countCache
+	live       *hub
 }
 
 // New returns a dashboard over store.
@@ -119,6 +120,7 @@ func New(store ethos.Store, opts Options) (*Server, error) {
 		s.cookieValue = deriveCookie(opts.Token)
 	}
 	s.snaps = newSnapshots(ctx, &s.wg, opts.ComputeWait)
+	s.countCache = newCountCache(opts.PollInterval)
 	s.live = newHub(s)
 	s.routes()
 	return s, nil
