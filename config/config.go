@@ -195,7 +195,7 @@ func defaults() *Config {
 			Judge:        "anthropic/claude-sonnet-4-5",
 			Prompts:      50,
 			Samples:      1,
-			MaxTokens:    400,
+			MaxTokens:    1500,
 			SystemPrompt: WithSystemPrompt,
 		},
 		Budget:  Budget{MaxUSD: 25},

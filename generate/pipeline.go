@@ -72,6 +72,9 @@ type RunLimits struct {
 // count, seed, output and prompt versions. A change elsewhere in ethos.yaml
 // (a budget, a price) continues the same run.
 func (s Settings) RunID() string {
+	if s.Dedup <= 0 {
+		s.Dedup = DefaultDedupThreshold // as NewPipeline does, so the ID is the same before and after
+	}
 	b, err := json.Marshal(struct {
 		Examples  int
 		Seed      int64
@@ -176,7 +179,7 @@ type Pipeline struct {
 // completer (the middleware chain) and whose items live in store.
 func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings) *Pipeline {
 	if settings.Dedup <= 0 {
-		settings.Dedup = 0.7
+		settings.Dedup = DefaultDedupThreshold
 	}
 	if settings.Limits.MaxIdeaBatches <= 0 {
 		// Three times the batches the largest category needs if every

@@ -44,7 +44,10 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if *examples < 10 || *prompts < 5 || *workers < 1 {
 		return usageErrorf("demo: --examples must be at least 10 (OpenAI and Together want ten), --prompts at least 5, --workers at least 1")
 	}
-	root := c.m.abs(*dir)
+	root, err := filepath.Abs(c.m.abs(*dir))
+	if err != nil {
+		return ethos.Errorf(ethos.Config, "demo: --dir %s: %w", *dir, err)
+	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return ethos.Errorf(ethos.Config, "demo: %w", err)
 	}

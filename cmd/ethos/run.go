@@ -215,7 +215,7 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 		Generate:    settings.Generate,
 		ConfigHash:  cfg.Hash(),
 	}
-	var lastPhase string
+	lastPhase := "" // stays empty for an evaluation finished before
 	var lastAt time.Time
 	sum, err := m.evaluate(ctx, p, es, o, func(pr eval.Progress) {
 		// A line per phase, then at most one a second.
@@ -229,6 +229,9 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	res.EvalID, res.Counts, res.Sandbox = sum.EvalID, sum.Counts, sum.Sandbox
+	if lastPhase == "" {
+		logf("[5/6] eval: done before")
+	}
 	logf("      %s: %d prompts, %d judgments (%d unparsed, %d failed)", sum.EvalID, sum.Prompts, sum.Judgments, sum.JudgmentsUnparsed, sum.JudgmentsFailed)
 
 	// 6. Report and registry: derived from the store, so written every time.
