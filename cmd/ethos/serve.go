@@ -109,9 +109,13 @@ func (c *ServeCommand) queue(ctx context.Context, p *project) (*jobs.Client, err
 	return jobs.New(p.store.SQL(), jobs.Config{Queue: "serve"})
 }
 
-// fineTuneCanceller is what the dashboard's cancel button calls; nil
-// leaves the button out (the job page then names the command that
-// cancels).
+// fineTuneCanceller is what the dashboard's cancel button calls: the
+// fine-tune service's Cancel, which asks the provider and records its
+// answer, as ethos finetune cancel does.
 func (p *project) fineTuneCanceller() func(ctx context.Context, jobID string) error {
-	return nil
+	svc := p.fineTune()
+	return func(ctx context.Context, jobID string) error {
+		_, err := svc.Cancel(ctx, jobID)
+		return err
+	}
 }

@@ -4,11 +4,18 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
 func TestServeRefusesExposedAddressWithoutToken(t *testing.T) {
@@ -124,5 +131,77 @@ func TestServeDashboard(t *testing.T) {
 	r := stop()
 	if r.code != 0 || !strings.Contains(r.stdout, "stopped") || strings.Contains(r.stdout, "tok-123") {
 		t.Errorf("serve: exit %d (%v), stdout %q", r.code, r.err, r.stdout)
+	}
+}
+
+// TestServeCancelsSandboxJob presses the dashboard's cancel button (a POST
+// with the page's CSRF token) on a job running on the sandbox: the
+// fine-tune service asks the sandbox to cancel and records its answer.
+func TestServeCancelsSandboxJob(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{FineTune: sandbox.FineTuneOptions{Pending: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	env := map[string]string{"SANDBOX_BASE_URL": sb.URL}
+	var lines []string
+	for i := range 12 {
+		lines = append(lines, fmt.Sprintf(`{"messages":[{"role":"user","content":"Question %d: how should our two teams share one budget?"},{"role":"assistant","content":"Let us start with what each team needs, %d."}]}`, i, i))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "train.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ethosCLI(t, dir, env, "finetune", "create", "--train", "train.jsonl")
+	if r.code != 0 {
+		t.Fatalf("finetune create: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+
+	base, stop := serving(t, dir, env, "--addr", "127.0.0.1:0")
+	defer stop()
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(base + "/finetune/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("the job page has no cancel button:\n%s", page)
+	}
+	req, _ := http.NewRequest("POST", base+"/finetune/"+id+"/cancel", strings.NewReader(url.Values{"csrf": {string(m[1])}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("cancel: %d\n%s", resp.StatusCode, body)
+	}
+	resp, err = client.Get(base + "/api/finetune/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job struct {
+		Job struct {
+			State string `json:"state"`
+		} `json:"job"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&job)
+	resp.Body.Close()
+	if err != nil || (job.Job.State != "cancelled" && job.Job.State != "running") {
+		t.Fatalf("job after cancel: %+v %v", job, err)
+	}
+	// The provider may take a moment to finish cancelling; a second
+	// press is refused once it has, and says why.
+	if r := ethosCLI(t, dir, env, "finetune", "wait", id, "--interval", "10ms"); r.code != 1 || !strings.Contains(r.stderr, "was cancelled") {
+		t.Errorf("wait on the cancelled job: exit %d\n%s", r.code, r.stderr)
 	}
 }
