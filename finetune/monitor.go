@@ -426,8 +426,8 @@ func (m *Monitor) onCompleteTask(ctx context.Context, t jobs.Task) error {
 		run = runShell
 	}
 	out, err := run(ctx, m.OnComplete, m.Dir, env)
-	if ctx.Err() != nil {
-		return ctx.Err() // stopping: run again by the next monitor
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // stopped mid-way: run again by the next monitor
 	}
 	tail := strings.TrimSpace(string(out))
 	if len(tail) > maxOutputInEvent {
@@ -446,6 +446,7 @@ func (m *Monitor) onCompleteTask(ctx context.Context, t jobs.Task) error {
 		return nil
 	}
 	m.recordEvent(ctx, n.JobID, "info", EventOnComplete, "follow-up command finished")
+	m.logf("job %s: follow-up command finished", n.JobID)
 	return nil
 }
 
