@@ -17,7 +17,7 @@ import (
 
 // fakeTogether is a hand-written Together API for tests: files and
 // fine-tunes with a lifecycle driven by a clock the test advances. It is
-// served behind specChecked, so every request it receives and every 2xx
+// served behind a spec check, so every request it receives and every 2xx
 // answer it gives is checked against the spec (strictly: no undeclared
 // field either way), and a test that passes through it proves the
 // client's wire shapes, not just its round trips.
@@ -62,7 +62,7 @@ func newFakeTogether(t *testing.T) (*fakeTogether, *httptest.Server) {
 		jobs:     map[string]*fakeJob{},
 		requests: map[string]int{},
 	}
-	srv := httptest.NewServer(specChecked(t, f, patchedValidator(t)))
+	srv := httptest.NewServer(thePatchedSpec(t).Handler(t, f, true))
 	t.Cleanup(srv.Close)
 	return f, srv
 }

@@ -14,9 +14,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/finetunetest"
 	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
 
@@ -262,7 +262,6 @@ func TestCreateBody(t *testing.T) {
 		{"dropout 1", with(ethos.Hyperparameters{LoRA: true, LoRADropout: 1}), "", "LoRA dropout 1 is outside [0, 1)"},
 		{"negative epochs", with(ethos.Hyperparameters{Epochs: -1}), "", "epochs -1"},
 	}
-	v := patchedValidator(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body, _, perr := c.createBody(tt.req)
@@ -284,7 +283,7 @@ func TestCreateBody(t *testing.T) {
 			}
 			r := httptest.NewRequest(http.MethodPost, "http://x/v1/fine-tunes", bytes.NewReader(b))
 			r.Header.Set("Content-Type", "application/json")
-			if problems := checkRequest(t, v, r, b); problems != nil {
+			if problems := checkRequest(t, r, b); problems != nil {
 				t.Errorf("body violates the spec:\n%s", strings.Join(problems, "\n"))
 			}
 		})
@@ -299,27 +298,27 @@ func TestSpecPatches(t *testing.T) {
 	cosine := `{"training_file":"f","model":"m","lr_scheduler":{"lr_scheduler_type":"cosine","lr_scheduler_args":{"min_lr_ratio":0,"num_cycles":0.5}}}`
 	flat := `{"training_file":"f","model":"m","lora":true,"lora_r":8}`
 	nested := `{"training_file":"f","model":"m","training_type":{"type":"Lora","lora_r":8,"lora_alpha":16,"lora":true}}`
-	asIs := newSpecValidator(t, spec(t, specPatch{}), false)
-	fixed := newSpecValidator(t, spec(t, specPatch{fixBugs: true}), false)
-	strict := patchedValidator(t)
+	asIs := finetunetest.NewLenientSpec(t, spec(t, false))
+	patched := thePatchedSpec(t)
 	tests := []struct {
 		name, body string
-		v          validator.Validator
+		spec       *finetunetest.Spec
+		strict     bool
 		ok         bool
 	}{
-		{"SDK's train_on_inputs auto, spec as is", asSent, asIs, false},
-		{"SDK's train_on_inputs auto, patched", asSent, fixed, true},
-		{"cosine scheduler, spec as is", cosine, asIs, false},
-		{"cosine scheduler, patched", cosine, fixed, true},
-		{"flat lora, lax", flat, fixed, true},
-		{"flat lora, strict", flat, strict, false},
-		{"unknown nested field, strict", nested, strict, false},
-		{"as sent, strict", asSent, strict, true},
+		{"SDK's train_on_inputs auto, spec as is", asSent, asIs, false, false},
+		{"SDK's train_on_inputs auto, patched", asSent, patched, false, true},
+		{"cosine scheduler, spec as is", cosine, asIs, false, false},
+		{"cosine scheduler, patched", cosine, patched, false, true},
+		{"flat lora, lenient", flat, patched, false, true},
+		{"flat lora, strict", flat, patched, true, false},
+		{"unknown nested field, strict", nested, patched, true, false},
+		{"as sent, strict", asSent, patched, true, true},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodPost, "http://x/v1/fine-tunes", strings.NewReader(tt.body))
 		r.Header.Set("Content-Type", "application/json")
-		problems := checkRequest(t, tt.v, r, []byte(tt.body))
+		problems := tt.spec.Request(r, []byte(tt.body), tt.strict)
 		if ok := problems == nil; ok != tt.ok {
 			t.Errorf("%s: valid %v, want %v; problems:\n%s", tt.name, ok, tt.ok, strings.Join(problems, "\n"))
 		}
