@@ -272,3 +272,39 @@ func BenchmarkPages(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPagesCold serves each page from a dashboard just started, with
+// the default ComputeWait: the page does not wait for aggregates longer
+// than that, it shows "computing" and fills in when they are done. Each
+// iteration is a fresh server (stopped, its computations cancelled, off
+// the clock).
+func BenchmarkPagesCold(b *testing.B) {
+	db, ids := bigStore(b)
+	for _, p := range []struct{ name, path string }{
+		{"overview", "/"},
+		{"run", "/runs/" + ids.run},
+		{"dataset", "/runs/" + ids.run + "/dataset"},
+		{"api-series", "/api/runs/" + ids.run + "/series"},
+		{"eval", "/evals/" + ids.eval},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				srv, err := web.New(db, web.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				req := httptest.NewRequest("GET", "http://127.0.0.1:8080"+p.path, nil)
+				w := httptest.NewRecorder()
+				b.StartTimer()
+				srv.ServeHTTP(w, req)
+				b.StopTimer()
+				if w.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d", p.path, w.Code)
+				}
+				srv.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}

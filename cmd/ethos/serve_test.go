@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -203,5 +204,69 @@ func TestServeCancelsSandboxJob(t *testing.T) {
 	// press is refused once it has, and says why.
 	if r := ethosCLI(t, dir, env, "finetune", "wait", id, "--interval", "10ms"); r.code != 1 || !strings.Contains(r.stderr, "was cancelled") {
 		t.Errorf("wait on the cancelled job: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestServeWatchesAnotherProcess serves the dashboard while ethos generate
+// runs in another process on the same store: a page watching the run
+// hears of its progress through the event stream.
+func TestServeWatchesAnotherProcess(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 5, Faults: sandbox.Faults{LatencyMean: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	base, stop := serving(t, dir, nil, "--addr", "127.0.0.1:0", "--poll", "100ms")
+	defer stop()
+
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/events?topic=overview", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	events := bufio.NewScanner(resp.Body)
+	if !events.Scan() || !strings.HasPrefix(events.Text(), "retry:") {
+		t.Fatalf("the stream did not start: %q %v", events.Text(), events.Err())
+	}
+
+	child := exec.CommandContext(ctx, os.Args[0], "generate", "--examples", "4", "--workers", "4")
+	child.Dir = dir
+	child.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
+	var out strings.Builder
+	child.Stdout, child.Stderr = &out, &out
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	for changes < 2 && events.Scan() {
+		if events.Text() == "event: change" {
+			changes++
+		}
+	}
+	if changes < 2 {
+		t.Errorf("the event stream reported %d changes while the other process worked: %v", changes, events.Err())
+	}
+	if err := child.Wait(); err != nil {
+		t.Fatalf("generate in the other process: %v\n%s", err, out.String())
+	}
+	r, err := http.Get(base + "/api/runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var runs struct {
+		Runs []struct {
+			Status   string `json:"status"`
+			Examples int    `json:"examples"`
+		} `json:"runs"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&runs); err != nil || len(runs.Runs) != 1 || runs.Runs[0].Examples != 4 {
+		t.Errorf("the dashboard's view of the other process's run: %+v %v", runs, err)
 	}
 }
