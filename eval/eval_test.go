@@ -29,6 +29,8 @@ type env struct {
 	chain   ethos.Completer
 	sandbox *sandbox.Running
 	cfg     *config.Config
+	router  *llm.Router
+	pricer  llm.Pricer
 }
 
 // garbage is what the judge-garbage model answers to everything.
@@ -66,7 +68,7 @@ func newEnv(t testing.TB, opts sandbox.Options) *env {
 	})
 	chain := &llm.Ledger{Store: db, Pricer: pricer,
 		Next: llm.NewBudget(0, 0, pricer, llm.NewLimiter(router, func(string) llm.Limits { return llm.Limits{MaxConcurrency: 16} }))}
-	return &env{store: db, chain: chain, sandbox: sb, cfg: cfg}
+	return &env{store: db, chain: chain, sandbox: sb, cfg: cfg, router: router, pricer: pricer}
 }
 
 // settings compares sandbox/base ("base") with sandbox/tuned ("tuned").
@@ -543,5 +545,89 @@ func TestEvalResumesWithoutRepaying(t *testing.T) {
 	}
 	if len(calls) != 2*len(situations) {
 		t.Errorf("%d answer calls in the ledger, want %d (each once)", len(calls), 2*len(situations))
+	}
+}
+
+// TestEvalBudgetStopsThenResumes: the budget running out stops the
+// evaluation without recording the answers it refused as failures; run
+// again with room in the budget, it completes them.
+func TestEvalBudgetStopsThenResumes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{Seed: 13})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	s := e.settings(0, "sandbox/judge")
+	s.PromptsFile = writePrompts(t, situations...)
+	full := e.chain
+	e.chain = &llm.Ledger{Store: e.store, Pricer: e.pricer,
+		Next: llm.NewBudget(0.02, 0, e.pricer, llm.NewLimiter(e.router, func(string) llm.Limits { return llm.Limits{MaxConcurrency: 4} }))}
+	_, ev, err := e.run(ctx, t, s, nil)
+	if ethos.KindOf(err) != ethos.Budget {
+		t.Fatalf("capped run: %v, want a budget error", err)
+	}
+	answers, _ := e.store.Answers(ctx, ev.ID())
+	judged := judgments(t, e, ev.ID())
+	for _, a := range answers {
+		if a.Status != ethos.AnswerOK {
+			t.Errorf("answer recorded as %s: %s", a.Status, a.Error)
+		}
+	}
+	for _, j := range judged {
+		if j.Status != ethos.JudgmentOK {
+			t.Errorf("judgment recorded as %s: %s", j.Status, j.Error)
+		}
+	}
+	t.Logf("stopped by the budget after %d answers and %d judgments", len(answers), len(judged))
+
+	e.chain = full
+	sum, _, err := e.run(ctx, t, s, nil)
+	if err != nil {
+		t.Fatalf("run again without the cap: %v", err)
+	}
+	if sum.Answers != 2*len(situations) || sum.Judgments != sum.JudgmentsWanted || sum.JudgmentsWanted == 0 {
+		t.Errorf("after the resume: %+v", sum.Counts)
+	}
+}
+
+// TestEvalTransientFailuresRetriedOnRerun: answers whose calls keep
+// failing with a transient error are recorded as failed once the job
+// layer gives up; running the evaluation again tries them again.
+func TestEvalTransientFailuresRetriedOnRerun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{Seed: 14})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	s := e.settings(0, "sandbox/judge")
+	s.PromptsFile = writePrompts(t, situations[:2]...)
+	s.Models[1] = ethos.EvalModel{Name: "flaky", Ref: "sandbox/fault-500"}
+	sum, ev, err := e.run(ctx, t, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.AnswersFailed != 2 || sum.JudgmentsWanted != 0 {
+		t.Fatalf("first run: %+v", sum.Counts)
+	}
+	answers, _ := e.store.Answers(ctx, ev.ID())
+	for _, a := range answers {
+		if a.Model == "flaky" && !strings.HasPrefix(a.Error, "transient: ") {
+			t.Errorf("flaky answer: %+v", a)
+		}
+	}
+	calls := func() int {
+		cs, err := e.store.Calls(ctx, ethos.CallFilter{RunID: ev.ID(), Stage: eval.TaskAnswer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	before := calls()
+	if err := e.store.SetRunStatus(ctx, ev.ID(), ethos.RunFailed, "provider outage"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.run(ctx, t, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if after := calls(); after <= before {
+		t.Errorf("the failed answers were not tried again: %d answer calls before, %d after", before, after)
 	}
 }

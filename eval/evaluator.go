@@ -198,7 +198,7 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 	idle := 0
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		if err := e.checkRunning(ctx); err != nil {
 			return Summary{}, err
 		}
@@ -206,7 +206,7 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 		if err != nil {
 			return Summary{}, err
 		}
-		added, err := e.plan(ctx, st, enqueued)
+		added, err := e.plan(ctx, st, enqueued, first)
 		if err != nil {
 			return Summary{}, err
 		}
@@ -267,8 +267,9 @@ func (e *Evaluator) stop(ctx context.Context, err error) error {
 	return err
 }
 
-// active reports whether the evaluation still wants work. Tasks left in
-// the queue after it stopped do nothing.
+// active reports whether the evaluation still wants work. A task left in
+// the queue after the evaluation stopped does nothing and is cancelled,
+// not completed, so that running the evaluation again can queue it anew.
 func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
 	if t.RunID != e.id {
 		return false, ethos.Errorf(ethos.Invalid, "task %s of run %s reached evaluation %s", t.Key, t.RunID, e.id)
@@ -277,7 +278,10 @@ func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return run.Status == ethos.RunRunning, nil
+	if run.Status != ethos.RunRunning {
+		return false, ethos.Errorf(ethos.Conflict, "task %s: evaluation %s is %s", t.Key, e.id, run.Status)
+	}
+	return true, nil
 }
 
 // loadPrompts reads the stored prompts into the evaluator's cache.

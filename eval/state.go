@@ -72,10 +72,12 @@ type Counts struct {
 // Missing is how many wanted rows are not recorded yet.
 func (c Counts) Missing() int { return c.missingAnswers + c.missingJudgments + c.missingTraitScores }
 
-// pendingTask is a task whose row is missing.
+// pendingTask is a task whose row is missing, or (retry) whose row
+// records a failure another attempt may cure.
 type pendingTask struct {
 	name, key string
 	payload   any
+	retry     bool
 }
 
 // state is what Drive knows after one look at the store.
@@ -116,10 +118,17 @@ func (e *Evaluator) look(ctx context.Context, prompts []ethos.EvalPrompt) (state
 	return state{counts: counts, missing: counts.Missing(), todo: todo}, nil
 }
 
-// plan queues the tasks of missing rows. It returns how many it queued.
-func (e *Evaluator) plan(ctx context.Context, st state, enqueued map[string]bool) (int, error) {
+// plan queues the tasks of missing rows, and on the first look of a
+// process (first) those of rows whose failure another attempt may cure:
+// an evaluation run again after a provider's outage tries them again,
+// while within one run a task the job layer gave up on stays failed. It
+// returns how many tasks it queued.
+func (e *Evaluator) plan(ctx context.Context, st state, enqueued map[string]bool, first bool) (int, error) {
 	added := 0
 	for _, t := range st.todo {
+		if t.retry && !first {
+			continue
+		}
 		ok, err := e.enqueue(ctx, t.name, t.key, t.payload, enqueued)
 		if err != nil {
 			return added, err
@@ -144,17 +153,17 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 		prompt, trait, first, second string
 		sample                       int
 	}
-	judged := make(map[judgmentKey]ethos.JudgmentStatus, len(judgments))
+	judged := make(map[judgmentKey]ethos.Judgment, len(judgments))
 	for _, j := range judgments {
-		judged[judgmentKey{j.PromptKey, j.Trait, j.First, j.Second, j.Sample}] = j.Status
+		judged[judgmentKey{j.PromptKey, j.Trait, j.First, j.Second, j.Sample}] = j
 	}
 	type scoreKey struct {
 		prompt, model, trait string
 		sample               int
 	}
-	scored := make(map[scoreKey]ethos.JudgmentStatus, len(scores))
+	scored := make(map[scoreKey]ethos.TraitScore, len(scores))
 	for _, sc := range scores {
-		scored[scoreKey{sc.PromptKey, sc.Model, sc.Trait, sc.Sample}] = sc.Status
+		scored[scoreKey{sc.PromptKey, sc.Model, sc.Trait, sc.Sample}] = sc
 	}
 	countJudged := func(status ethos.JudgmentStatus, ok, unparsed, failed *int) {
 		switch status {
@@ -175,10 +184,13 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 				switch {
 				case !ok:
 					c.missingAnswers++
-					todo = append(todo, pendingTask{TaskAnswer, answerTaskKey(p.Key, m.Name, sample), answerTask{p.Key, m.Name, sample}})
+					todo = append(todo, pendingTask{TaskAnswer, answerTaskKey(p.Key, m.Name, sample), answerTask{p.Key, m.Name, sample}, false})
 					continue
 				case a.Status != ethos.AnswerOK:
 					c.AnswersFailed++
+					if retryable(a.Error) {
+						todo = append(todo, pendingTask{TaskAnswer, answerTaskKey(p.Key, m.Name, sample), answerTask{p.Key, m.Name, sample}, true})
+					}
 					continue
 				}
 				c.Answers++
@@ -187,13 +199,15 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 				}
 				for ti, t := range s.Traits {
 					c.ScoresWanted++
-					st, ok := scored[scoreKey{p.Key, m.Name, t, sample}]
+					sc, ok := scored[scoreKey{p.Key, m.Name, t, sample}]
+					if !ok || sc.Status == ethos.JudgmentFailed && retryable(sc.Error) {
+						todo = append(todo, pendingTask{TaskScore, scoreTaskKey(p.Key, m.Name, sample, ti), scoreTask{p.Key, m.Name, sample, t}, ok})
+					}
 					if !ok {
 						c.missingTraitScores++
-						todo = append(todo, pendingTask{TaskScore, scoreTaskKey(p.Key, m.Name, sample, ti), scoreTask{p.Key, m.Name, sample, t}})
 						continue
 					}
-					countJudged(st, &c.Scores, &c.ScoresUnparsed, &c.ScoresFailed)
+					countJudged(sc.Status, &c.Scores, &c.ScoresUnparsed, &c.ScoresFailed)
 				}
 			}
 			for _, pair := range s.pairs() {
@@ -209,14 +223,16 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 				for ti, t := range traits {
 					for _, order := range [][2]string{pair, {pair[1], pair[0]}} {
 						c.JudgmentsWanted++
-						st, ok := judged[judgmentKey{p.Key, t, order[0], order[1], sample}]
+						j, ok := judged[judgmentKey{p.Key, t, order[0], order[1], sample}]
+						if !ok || j.Status == ethos.JudgmentFailed && retryable(j.Error) {
+							todo = append(todo, pendingTask{TaskJudge, judgeTaskKey(p.Key, sample, ti, order[0], order[1]),
+								judgeTask{p.Key, sample, t, order[0], order[1]}, ok})
+						}
 						if !ok {
 							c.missingJudgments++
-							todo = append(todo, pendingTask{TaskJudge, judgeTaskKey(p.Key, sample, ti, order[0], order[1]),
-								judgeTask{p.Key, sample, t, order[0], order[1]}})
 							continue
 						}
-						countJudged(st, &c.Judgments, &c.JudgmentsUnparsed, &c.JudgmentsFailed)
+						countJudged(j.Status, &c.Judgments, &c.JudgmentsUnparsed, &c.JudgmentsFailed)
 					}
 				}
 			}
@@ -241,8 +257,8 @@ type Tally struct {
 // Summary describes a recorded evaluation: its counts, the held-out
 // prompts it refused, and the quick tallies per trait and pair.
 type Summary struct {
-	EvalID string `json:"eval_id"`
-	Status ethos.RunStatus
+	EvalID string          `json:"eval_id"`
+	Status ethos.RunStatus `json:"status"`
 	Counts
 	// Refused counts the candidate prompts refused because they occur in
 	// the training data or repeat another prompt; RefusedReasons gives the

@@ -22,24 +22,40 @@ const streamAbove = 4000
 // request the provider refused, output cut short) is final; one that
 // another attempt may cure (rate limits, overload, a dropped connection)
 // goes back to the job layer, the row recording it until an attempt
-// succeeds; one that no attempt can cure (a missing key, the budget, an
-// unknown model) stops the evaluation.
+// succeeds (and a later run of the evaluation tries such rows again); one
+// that no attempt can cure (a missing key, the budget, an unknown model)
+// stops the evaluation and records nothing, so that the row is made when
+// the evaluation is run again after the cause is fixed.
 func (e *Evaluator) settle(ctx context.Context, err error, record func(reason string) error) error {
 	if ctx.Err() != nil {
 		return err // stopping: the job is tried again later, nothing to record
 	}
 	kind := ethos.KindOf(err)
+	outcome := ethos.OutcomeOf(kind)
+	if outcome == ethos.Cancel && kind != ethos.Invalid {
+		return e.stop(ctx, err)
+	}
 	if rerr := record(string(kind) + ": " + err.Error()); rerr != nil {
 		return errors.Join(err, rerr)
 	}
-	switch outcome := ethos.OutcomeOf(kind); {
-	case kind == ethos.Invalid, outcome == ethos.Quarantine:
+	if kind == ethos.Invalid || outcome == ethos.Quarantine {
 		return nil
-	case outcome == ethos.Cancel:
-		return e.stop(ctx, err)
-	default:
-		return err
 	}
+	return err
+}
+
+// retryable reports whether a recorded failure came from an error another
+// attempt may cure (its reason starts with such a kind).
+func retryable(reason string) bool {
+	kind, _, ok := strings.Cut(reason, ":")
+	if !ok {
+		return false
+	}
+	switch ethos.OutcomeOf(ethos.Kind(kind)) {
+	case ethos.Retry, ethos.Snooze:
+		return true
+	}
+	return false
 }
 
 func payload(t jobs.Task, v any) error {
