@@ -48,6 +48,16 @@ func newSnapshots(ctx context.Context, wg *sync.WaitGroup, wait time.Duration) *
 	return &snapshots{ctx: ctx, wg: wg, wait: wait, m: map[string]*snapshot{}}
 }
 
+// computeDeadline is the context key of a request's deadline for waiting
+// on aggregates: one budget (Options.ComputeWait) for all the aggregates
+// a page shows, so a page with several is not slower than one with one.
+type computeDeadline struct{}
+
+// withComputeBudget gives ctx a deadline for aggregates wait from now.
+func withComputeBudget(ctx context.Context, wait time.Duration) context.Context {
+	return context.WithValue(ctx, computeDeadline{}, time.Now().Add(wait))
+}
+
 // cached is what get returns: the value (nil when none was ever computed),
 // its error, and whether it is older than the version asked for.
 type cached struct {
@@ -79,7 +89,11 @@ func (c *snapshots) get(ctx context.Context, key, version string, compute func(c
 	c.mu.Unlock()
 
 	if done != nil {
-		t := time.NewTimer(c.wait)
+		wait := c.wait
+		if deadline, ok := ctx.Value(computeDeadline{}).(time.Time); ok {
+			wait = time.Until(deadline)
+		}
+		t := time.NewTimer(max(wait, 0))
 		select {
 		case <-done:
 		case <-t.C:

@@ -55,9 +55,9 @@ type Options struct {
 	// PollInterval is how often the store is polled for changes while a
 	// page is watching; 0 means 2 s.
 	PollInterval time.Duration
-	// ComputeWait bounds how long a request waits for a background
-	// aggregate it asked for before showing the previous one (or a
-	// "computing" note); 0 means 150 ms.
+	// ComputeWait bounds how long a request waits, in all, for the
+	// background aggregates it shows before it shows the previous ones
+	// (or a "computing" note); 0 means 100 ms.
 	ComputeWait time.Duration
 	// Logf logs failures that have no page to show them on (a broken
 	// event stream); nil means log.Printf.
@@ -94,7 +94,7 @@ func New(store ethos.Store, opts Options) (*Server, error) {
 		opts.PollInterval = 2 * time.Second
 	}
 	if opts.ComputeWait <= 0 {
-		opts.ComputeWait = 150 * time.Millisecond
+		opts.ComputeWait = 100 * time.Millisecond
 	}
 	if opts.Logf == nil {
 		opts.Logf = log.Printf
@@ -141,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r.WithContext(withComputeBudget(r.Context(), s.opts.ComputeWait)))
 }
 
 func (s *Server) routes() {
