@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/sandbox"
@@ -153,4 +155,60 @@ func TestEvalRunUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 saying %q", tc.args[2:], r.code, r.stderr, tc.want)
 		}
 	}
+}
+
+// TestEvalRunSurvivesKill kills an evaluating ethos process with SIGKILL
+// part-way and runs the command again: the evaluation completes, and the
+// sandbox answered no request twice beyond those in flight at the kill.
+func TestEvalRunSurvivesKill(t *testing.T) {
+	t.Parallel()
+	const workers = 8
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 21,
+		Personas: map[string]sandbox.Persona{"tuned": sandbox.StrongPersona},
+		Faults:   sandbox.Faults{LatencyMean: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	args := []string{"eval", "run", "--models", "base=sandbox/base,tuned=sandbox/tuned", "--prompts", "8", "--workers", "8"}
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
+		return cmd
+	}
+	first := child()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Past the held-out prompts and the answers, into the judging.
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for sb.Server.Stats().ByStatus["200"] < 60 {
+		select {
+		case <-deadline:
+			first.Process.Kill()
+			t.Fatal("the first process made too few calls to be interrupted")
+		case <-tick.C:
+		}
+	}
+	first.Process.Kill()
+	first.Wait()
+	before := sb.Server.Stats()
+
+	out, err := child().CombinedOutput()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "continuing evaluation") || !strings.Contains(string(out), "judgments  96 ok") {
+		t.Errorf("the second process did not continue and finish the evaluation:\n%s", out)
+	}
+	after := sb.Server.Stats()
+	if after.Repeats > workers {
+		t.Errorf("the sandbox answered %d requests it had answered before (in flight at the kill: at most %d)", after.Repeats, workers)
+	}
+	t.Logf("first process: %d answered; second: %d more; repeated: %d", before.ByStatus["200"], after.ByStatus["200"]-before.ByStatus["200"], after.Repeats)
 }
