@@ -45,7 +45,7 @@ func (c *FinetuneCommand) Run(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		c.usage(c.m.Stdout)
+		c.usage(c.m.Stderr)
 		return flag.ErrHelp
 	}
 	c.usage(c.m.Stderr)

@@ -401,7 +401,9 @@ func TestMonitorWebhookAndFollowUp(t *testing.T) {
 		statuses[n.OldStatus+">"+n.Status] = true
 	}
 	hook.mu.Unlock()
-	if len(statuses) < 2 || !statuses[completion.OldStatus+">completed"] {
+	// How many steps a round sees depends on the machine's speed; the
+	// last one is always the completion, from the status last recorded.
+	if !statuses[completion.OldStatus+">completed"] || completion.OldStatus == "" {
 		t.Errorf("transitions notified: %v", statuses)
 	}
 
