@@ -114,4 +114,15 @@ func TestRescueQueueOrphans(t *testing.T) {
 	if row := jobRow(t, a, idB); row.State != rivertype.JobStateRunning {
 		t.Errorf("other queue's job is %s, want left running", row.State)
 	}
+	// RescueOrphans takes the default queue and its own, and leaves the
+	// monitor's queue alone.
+	if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'running'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.RescueOrphans(ctx); err != nil || n != 1 {
+		t.Fatalf("RescueOrphans = %d, %v; want 1", n, err)
+	}
+	if row := jobRow(t, a, idA); row.State != rivertype.JobStateRunning {
+		t.Errorf("the monitor's job is %s after another queue's rescue, want left running", row.State)
+	}
 }

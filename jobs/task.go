@@ -153,15 +153,17 @@ func (c *Client) WaitTask(ctx context.Context, jobID int64) error {
 // queries must use exactly this format or comparisons silently fail.
 const riverTimeFormat = "2006-01-02 15:04:05.000"
 
-// RescueOrphans makes every job left running by a process that no longer
-// exists available again, at once, instead of after RescueStuckJobsAfter.
-// It is for a single-machine store: call it before Start, and only while
-// holding the lock that guarantees no other process is working this queue
-// (a job it finds running is then certainly orphaned). The interrupted
-// attempt stays counted. It returns how many jobs it rescued.
+// RescueOrphans makes every job of the default queue and the client's own
+// queue left running by a process that no longer exists available again,
+// at once, instead of after RescueStuckJobsAfter. It is for a
+// single-machine store: call it before Start, and only while holding the
+// lock that guarantees no other process is working these queues (a job it
+// finds running is then certainly orphaned). Other queues are left to
+// their own processes (a monitor may be working one right now). The
+// interrupted attempt stays counted. It returns how many jobs it rescued.
 func (c *Client) RescueOrphans(ctx context.Context) (int64, error) {
-	res, err := c.db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ? WHERE state = 'running'`,
-		time.Now().UTC().Format(riverTimeFormat))
+	res, err := c.db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ? WHERE state = 'running' AND queue IN (?, ?)`,
+		time.Now().UTC().Format(riverTimeFormat), river.QueueDefault, c.cfg.Queue)
 	if err != nil {
 		return 0, ethos.Errorf(ethos.Internal, "jobs: rescue orphaned jobs: %w", err)
 	}
