@@ -85,7 +85,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if again.code != 0 {
 		t.Fatalf("demo again: exit %d\n%s", again.code, again.stderr)
 	}
-	for _, want := range []string{"generate: done before", "(existing)", "eval: done before"} {
+	for _, want := range []string{"generate: done before", "(existing)", "is complete"} {
 		if !strings.Contains(again.stderr, want) {
 			t.Errorf("demo again does not say %q:\n%s", want, again.stderr)
 		}

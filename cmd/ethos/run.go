@@ -17,7 +17,6 @@ import (
 	"github.com/ethos-toolkit/ethos/eval/report"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/generate"
-	"github.com/ethos-toolkit/ethos/jobs"
 )
 
 // RunCommand runs the whole pipeline from the project's ethos.yaml:
@@ -197,41 +196,19 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	}
 	logf("      model %s", res.Model.Name)
 
-	// 5. Evaluate the base model against the trained one.
+	// 5. Evaluate the base model against the trained one, on held-out
+	// prompts checked against the whole dataset.
 	base := ft.Provider + "/" + finetune.BaseModel(ft.Provider, ft.Model)
-	es := eval.Settings{
-		EvalSpec: ethos.EvalSpec{
-			Models:        []ethos.EvalModel{{Name: "base", Ref: base}, {Name: "tuned", Ref: res.Model.Name}},
-			Judge:         cfg.Eval.Judge,
-			Prompts:       cfg.Eval.Prompts,
-			Seed:          settings.Seed + eval.DefaultSeedOffset,
-			SystemPrompt:  cfg.Eval.SystemPrompt != "without",
-			Samples:       max(cfg.Eval.Samples, 1),
-			TrainingFiles: []string{out.Dataset},
-		},
-		Character:   settings.Character,
-		MaxTokens:   cfg.Eval.MaxTokens,
-		Temperature: cfg.Eval.Temperature,
-		Generate:    settings.Generate,
-		ConfigHash:  cfg.Hash(),
+	es, err := p.evalSettings(ctx, evalInputs{models: "base=" + base + ",tuned=" + res.Model.Name, trainingFiles: out.Dataset, traits: "all"})
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
 	}
-	lastPhase := "" // stays empty for an evaluation finished before
-	var lastAt time.Time
-	sum, err := m.evaluate(ctx, p, es, o, func(pr eval.Progress) {
-		// A line per phase, then at most one a second.
-		if pr.Phase == lastPhase && time.Since(lastAt) < time.Second {
-			return
-		}
-		lastPhase, lastAt = pr.Phase, time.Now()
-		logf("[5/6] eval: %s", formatEvalProgress(pr))
-	})
+	logf("[5/6] eval: base=%s vs tuned=%s, judged by %s", base, res.Model.Name, es.Judge)
+	sum, err := m.runEval(ctx, p, es, evalOptions{workers: o.workers, maxCost: o.maxCost})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
 	res.EvalID, res.Counts, res.Sandbox = sum.EvalID, sum.Counts, sum.Sandbox
-	if lastPhase == "" {
-		logf("[5/6] eval: done before")
-	}
 	logf("      %s: %d prompts, %d judgments (%d unparsed, %d failed)", sum.EvalID, sum.Prompts, sum.Judgments, sum.JudgmentsUnparsed, sum.JudgmentsFailed)
 
 	// 6. Report and registry: derived from the store, so written every time.
@@ -301,59 +278,6 @@ func generationDone(ctx context.Context, p *project, id, dataset string) (bool, 
 		return false, ethos.Errorf(ethos.Config, "%w", err)
 	}
 	return true, nil
-}
-
-// evaluate runs (or continues) the evaluation of es on a queue of its own
-// and returns its summary. ethos run and ethos demo share it.
-func (m *Main) evaluate(ctx context.Context, p *project, es eval.Settings, o pipelineOptions, progress func(eval.Progress)) (eval.Summary, error) {
-	completer, err := p.Completer(ctx, o.maxCost)
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	ev, err := eval.New(p.store, completer, es)
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	refs := []string{ev.Settings().Judge}
-	for _, md := range ev.Settings().Models {
-		refs = append(refs, md.Ref)
-	}
-	if err := p.Router().Check(refs...); err != nil {
-		return eval.Summary{}, err
-	}
-	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
-		return eval.Summary{}, err
-	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Queue: ev.ID()})
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	ev.SetQueue(queue)
-	if _, err := queue.RescueOrphans(ctx); err != nil {
-		return eval.Summary{}, err
-	}
-	if _, err := ev.Begin(ctx); errors.Is(err, eval.ErrCompleted) {
-		return eval.Summarize(ctx, p.store, ev.ID())
-	} else if err != nil {
-		return eval.Summary{}, err
-	}
-	if err := queue.Start(ctx); err != nil {
-		return eval.Summary{}, err
-	}
-	sum, err := ev.Drive(ctx, progress)
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	queue.Stop(stopCtx)
-	cancel()
-	return sum, err
-}
-
-// formatEvalProgress is one line of an evaluation's progress.
-func formatEvalProgress(pr eval.Progress) string {
-	if pr.HeldOut != nil {
-		return fmt.Sprintf("%s: writing held-out prompts", pr.Phase)
-	}
-	return fmt.Sprintf("%s: %d/%d answers, %d/%d judgments", pr.Phase, pr.Answers+pr.AnswersFailed, pr.AnswersWanted,
-		pr.Judgments+pr.JudgmentsUnparsed+pr.JudgmentsFailed, pr.JudgmentsWanted)
 }
 
 // firstProblems are the first n error-severity problems of a report.
