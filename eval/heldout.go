@@ -29,8 +29,12 @@ func (e *Evaluator) heldOutSettings() generate.Settings {
 			weights[c.Name] = c.Weight
 		}
 	}
+	g := s.Generate
+	if h := s.heldOutGenerate(); h != nil {
+		g = *h
+	}
 	return generate.Settings{
-		Examples: s.Prompts + heldOutMargin(s.Prompts), Seed: s.Seed, Character: s.Character, Generate: s.Generate,
+		Examples: s.Prompts + heldOutMargin(s.Prompts), Seed: s.Seed, Character: s.Character, Generate: g,
 		Weights: weights, ConfigHash: s.ConfigHash, PromptHashes: s.GenerateVersions, StopAfter: generate.StageDocument,
 	}
 }

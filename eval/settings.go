@@ -86,12 +86,17 @@ func (s Settings) ID() string {
 }
 
 // heldOutGenerate is the generation settings that shape the held-out
-// prompts, nil when they come from a file.
+// prompts — the idea and document stages and how often an item is written
+// again — or nil when they come from a file. The rest (the dataset's size,
+// path and seed, the reply and review stages) plays no part, so changing it
+// neither starts a new evaluation nor a new held-out run.
 func (s Settings) heldOutGenerate() *config.Generate {
 	if s.PromptsFile != "" {
 		return nil
 	}
-	return &s.Generate
+	g := config.Generate{Ideas: s.Generate.Ideas, Documents: s.Generate.Documents}
+	g.Review.MaxAttempts = s.Generate.Review.MaxAttempts
+	return &g
 }
 
 // modelNameRE is what a model's name may be: it appears in keys and
