@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/together"
 )
@@ -203,13 +204,9 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 		return usageErrorf("finetune create: unknown --provider %q; want together, openai or sandbox", *provider)
 	}
 
-	// ethos.yaml's settings, then the flags. OpenAI takes no LoRA settings
-	// and its learning rate is a multiplier, so those defaults are left to
-	// it unless a flag asks.
-	h := ethos.Hyperparameters{Epochs: ft.Epochs, BatchSize: ft.BatchSize, Suffix: ft.Suffix, WandbProject: *wandb}
-	if *provider != "openai" {
-		h.LearningRate, h.LoRA, h.LoRARank, h.LoRAAlpha, h.LoRADropout = ft.LearningRate, ft.LoRA, ft.LoRAR, float64(ft.LoRAAlpha), ft.LoRADropout
-	}
+	// ethos.yaml's settings, then the flags.
+	h := fineTuneSettings(ft, *provider)
+	h.WandbProject = *wandb
 	if set["epochs"] {
 		h.Epochs = *epochs
 	}
@@ -273,6 +270,20 @@ func absPath(m *Main, path string) string {
 		return abs
 	}
 	return m.abs(path)
+}
+
+// fineTuneSettings are the hyperparameters ethos.yaml's finetune section
+// gives a job on provider. OpenAI takes no LoRA settings and its learning
+// rate is a multiplier, so for it those are left to OpenAI's defaults.
+func fineTuneSettings(ft config.FineTune, provider string) ethos.Hyperparameters {
+	h := ethos.Hyperparameters{Epochs: ft.Epochs, BatchSize: ft.BatchSize, Suffix: ft.Suffix}
+	if provider != "openai" {
+		h.LearningRate, h.LoRA = ft.LearningRate, ft.LoRA
+		if ft.LoRA {
+			h.LoRARank, h.LoRAAlpha, h.LoRADropout = ft.LoRAR, float64(ft.LoRAAlpha), ft.LoRADropout
+		}
+	}
+	return h
 }
 
 // printCreated tells what create did, on stderr: stdout carries the job ID

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/sandbox"
 	"github.com/ethos-toolkit/ethos/together"
@@ -459,5 +460,36 @@ func TestMonitorRefusesSecondInstanceAndBadFlags(t *testing.T) {
 	defer unlock()
 	if r := ethosCLI(t, dir, nil, "monitor", "--once"); r.code != 1 || !strings.Contains(r.stderr, "another ethos monitor is running") {
 		t.Errorf("second monitor: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestFinetuneCreateSettings: ethos.yaml's finetune section, then flags.
+func TestFinetuneCreateSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := fastSandbox(t, t.TempDir(), 0)
+	writeTrain(t, dir, "train.jsonl", 12)
+	for _, tc := range []struct {
+		args []string
+		want ethos.Hyperparameters
+	}{
+		{nil, ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora"}},
+		{[]string{"--full", "--epochs", "1"}, ethos.Hyperparameters{Epochs: 1, LearningRate: 1e-5, BatchSize: 8, Suffix: "agora"}},
+		{[]string{"--lora-r", "16", "--lora-alpha", "32", "--lora-dropout", "0.1", "--learning-rate", "0.0002", "--batch-size", "4", "--suffix", "v2"},
+			ethos.Hyperparameters{Epochs: 3, LearningRate: 2e-4, BatchSize: 4, LoRA: true, LoRARank: 16, LoRAAlpha: 32, LoRADropout: 0.1, Suffix: "v2"}},
+	} {
+		args := append([]string{"finetune", "create", "--train", "train.jsonl", "--json"}, tc.args...)
+		r := ethosCLI(t, dir, env, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", tc.args, r.code, r.stderr)
+		}
+		job := decodeJSON[ethos.FineTuneJob](t, r)
+		if job.Hyperparameters != tc.want {
+			t.Errorf("%v: hyperparameters %+v, want %+v", tc.args, job.Hyperparameters, tc.want)
+		}
+	}
+	settings := fineTuneSettings(config.Offline().FineTune, "openai")
+	if settings.LoRA || settings.LearningRate != 0 || settings.Epochs != 3 {
+		t.Errorf("OpenAI settings from the config: %+v; want no LoRA and OpenAI's learning rate", settings)
 	}
 }
