@@ -65,10 +65,15 @@ func serving(t *testing.T, dir string, env map[string]string, args ...string) (b
 		cancel()
 		t.Fatalf("serve did not start: %v\n%s%s", <-done, out.String(), stderr.String())
 	}
-	go io.Copy(&out, outR)
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&out, outR)
+		close(copied)
+	}()
 	return strings.TrimSuffix(base, "/"), func() result {
 		cancel()
 		err := <-done
+		<-copied
 		return result{out.String(), stderr.String(), exitCode(err), err}
 	}
 }
