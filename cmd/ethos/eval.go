@@ -24,18 +24,17 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 			}
 		}
 	}
+	// Usage goes to stderr, as every command's flag help does.
 	w := c.m.Stderr
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		w = c.m.Stdout
-	}
 	fmt.Fprintln(w, "Usage: ethos eval <run|rate|report> [flags]\n\nSubcommands:")
 	for _, s := range subs {
 		fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
 	}
-	if len(args) == 0 {
+	fmt.Fprintln(w, "\nRun \"ethos eval SUBCOMMAND --help\" for its flags.")
+	switch {
+	case len(args) == 0:
 		return usageErrorf("eval: no subcommand given")
-	}
-	if w == c.m.Stdout {
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
 		return nil
 	}
 	return usageErrorf("eval: unknown subcommand %q", args[0])
