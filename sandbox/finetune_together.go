@@ -568,7 +568,7 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 	}
 	if !v.final {
 		left := max(0, v.end.Sub(now))
-		m["progress"] = map[string]any{"estimate_available": !v.end.IsZero(), "seconds_remaining": int(left.Round(time.Second) / time.Second)}
+		m["progress"] = map[string]any{"estimate_available": true, "seconds_remaining": int(left.Round(time.Second) / time.Second)}
 	}
 	if full {
 		m["events"] = s.togetherEventsOf(j, now)
