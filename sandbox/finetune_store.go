@@ -326,4 +326,3 @@ func (st *ftStore) listJobs() ([]*ftJob, error) {
 	})
 	return out, nil
 }
-
