@@ -31,10 +31,13 @@ type Spec struct {
 
 // NewSpec builds both validators for doc, an OpenAPI document as YAML or
 // JSON. Keep doc to the paths the client calls: the validator compiles
-// every operation's schemas.
-func NewSpec(t testing.TB, doc []byte) *Spec {
+// every operation's schemas. freeForm lists JSON paths (glob patterns
+// such as "$.body.data[*].data.*") whose properties strict checks leave
+// alone: free-form objects, which strict mode would otherwise reject
+// whole.
+func NewSpec(t testing.TB, doc []byte, freeForm ...string) *Spec {
 	t.Helper()
-	return &Spec{strict: newValidator(t, doc, true), lenient: newValidator(t, doc, false)}
+	return &Spec{strict: newValidator(t, doc, true, freeForm...), lenient: newValidator(t, doc, false)}
 }
 
 // NewLenientSpec builds only the lenient validator, for checks that show
@@ -44,7 +47,7 @@ func NewLenientSpec(t testing.TB, doc []byte) *Spec {
 	return &Spec{lenient: newValidator(t, doc, false)}
 }
 
-func newValidator(t testing.TB, doc []byte, strict bool) validator.Validator {
+func newValidator(t testing.TB, doc []byte, strict bool, freeForm ...string) validator.Validator {
 	t.Helper()
 	d, err := libopenapi.NewDocument(doc)
 	if err != nil {
@@ -56,13 +59,24 @@ func newValidator(t testing.TB, doc []byte, strict bool) validator.Validator {
 		config.WithoutSecurityValidation(),
 	}
 	if strict {
-		opts = append(opts, config.WithStrictMode())
+		opts = append(opts, config.WithStrictMode(), config.WithStrictIgnoredHeadersExtra(sdkHeaders...))
+		if len(freeForm) > 0 {
+			opts = append(opts, config.WithStrictIgnorePaths(freeForm...))
+		}
 	}
 	v, errs := validator.NewValidator(d, opts...)
 	if len(errs) > 0 {
 		t.Fatalf("build validator: %v", errs)
 	}
 	return v
+}
+
+// sdkHeaders are the client-identification headers the official
+// (Stainless-generated) SDKs send with every request; no spec declares
+// them, and they carry nothing of the call.
+var sdkHeaders = []string{
+	"X-Stainless-Arch", "X-Stainless-Lang", "X-Stainless-Os", "X-Stainless-Package-Version",
+	"X-Stainless-Retry-Count", "X-Stainless-Runtime", "X-Stainless-Runtime-Version", "X-Stainless-Timeout",
 }
 
 // uEscape is an ECMAScript \uXXXX escape, which Go's RE2 spells \x{XXXX}.
@@ -166,6 +180,33 @@ func NullableToType(n *yaml.Node) int {
 	}
 	for _, c := range n.Content {
 		count += NullableToType(c)
+	}
+	return count
+}
+
+// ExclusiveBoundsToNumbers rewrites OpenAPI 3.0's boolean
+// exclusiveMinimum and exclusiveMaximum, which the 3.1 metaschema
+// refuses, into 3.1's numeric form: {minimum: 0, exclusiveMinimum: true}
+// becomes {exclusiveMinimum: 0}. It returns how many it rewrote.
+func ExclusiveBoundsToNumbers(n *yaml.Node) int {
+	count := 0
+	if n.Kind == yaml.MappingNode {
+		for _, b := range [][2]string{{"exclusiveMinimum", "minimum"}, {"exclusiveMaximum", "maximum"}} {
+			ex := MapGet(n, b[0])
+			if ex == nil || ex.Tag != "!!bool" {
+				continue
+			}
+			count++
+			bound := MapGet(n, b[1])
+			MapDelete(n, b[0])
+			if ex.Value == "true" && bound != nil {
+				MapDelete(n, b[1])
+				MapSet(n, b[0], bound)
+			}
+		}
+	}
+	for _, c := range n.Content {
+		count += ExclusiveBoundsToNumbers(c)
 	}
 	return count
 }
