@@ -15,6 +15,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/openai"
 	"github.com/ethos-toolkit/ethos/together"
 )
 
@@ -699,14 +700,16 @@ func (c *FinetuneCommand) wait(ctx context.Context, args []string) error {
 	return c.m.waitJob(ctx, svc, id, *interval, *asJSON)
 }
 
-// openAIFineTune builds the OpenAI fine-tuning backend.
+// openAIFineTune builds the OpenAI fine-tuning backend from the openai
+// provider's settings (OPENAI_BASE_URL, OPENAI_API_KEY).
 func (p *project) openAIFineTune() (ethos.FineTuneBackend, error) {
 	prov, err := p.cfg.ResolveProvider("openai", p.m.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.cfg.APIKey(prov, p.m.Getenv); err != nil {
+	key, err := p.cfg.APIKey(prov, p.m.Getenv)
+	if err != nil {
 		return nil, err
 	}
-	return nil, ethos.Errorf(ethos.Config, "fine-tuning on openai is not available in this build yet; use together or sandbox")
+	return openai.NewFineTune(openai.Config{Provider: "openai", BaseURL: prov.BaseURL, APIKey: key})
 }

@@ -493,3 +493,42 @@ func TestFinetuneCreateSettings(t *testing.T) {
 		t.Errorf("OpenAI settings from the config: %+v; want no LoRA and OpenAI's learning rate", settings)
 	}
 }
+
+// TestFinetuneOpenAI trains through OpenAI's fine-tuning API, served by
+// the sandbox: OpenAI's statuses, its fine_tuned_model as the registry
+// name, and the trained model called through the OpenAI adapter.
+func TestFinetuneOpenAI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sb := fastSandbox(t, t.TempDir(), 0)
+	env := map[string]string{"OPENAI_BASE_URL": sb["SANDBOX_BASE_URL"] + "/v1", "OPENAI_API_KEY": "sk-test"}
+	// Fine-tuned models have no built-in price; the budget cap needs one.
+	sandboxProject(t, dir, map[string]string{"prices:\n": "prices:\n  openai/*: {input: 0.3, output: 1.2}\n"})
+	writeTrain(t, dir, "train.jsonl", 12)
+	r := ethosCLI(t, dir, env, "finetune", "create", "--provider", "openai", "--model", "gpt-4o-mini",
+		"--train", "train.jsonl", "--wait", "--interval", "10ms", "--json")
+	if r.code != 0 {
+		t.Fatalf("create --wait on openai: exit %d\n%s", r.code, r.stderr)
+	}
+	done := decodeJSON[struct {
+		Job   ethos.FineTuneJob
+		Model *ethos.Model
+	}](t, r)
+	if done.Job.Status != "succeeded" || done.Job.State != ethos.FineTuneCompleted || done.Model == nil ||
+		!strings.HasPrefix(done.Model.Name, "openai/ft:") || done.Model.ProviderModel != strings.TrimPrefix(done.Model.Name, "openai/") {
+		t.Fatalf("openai job: %+v, model %+v", done.Job, done.Model)
+	}
+	if h := done.Job.Hyperparameters; h.LoRA || h.Epochs != 3 {
+		t.Errorf("openai hyperparameters: %+v", h)
+	}
+	if !strings.Contains(r.stderr, "validating_files") {
+		t.Errorf("OpenAI's statuses not shown:\n%s", r.stderr)
+	}
+	c := ethosCLI(t, dir, env, "complete", "--model", done.Model.Name, "How do I start a project?")
+	if c.code != 0 || strings.TrimSpace(c.stdout) == "" {
+		t.Errorf("complete with the trained OpenAI model: exit %d\n%s%s", c.code, c.stdout, c.stderr)
+	}
+	if r := ethosCLI(t, dir, nil, "finetune", "create", "--provider", "openai", "--model", "gpt-4o-mini", "--train", "train.jsonl"); r.code != 2 || !strings.Contains(r.stderr, "OPENAI_API_KEY") {
+		t.Errorf("openai without a key: exit %d\n%s", r.code, r.stderr)
+	}
+}
