@@ -31,19 +31,20 @@ type timelineEntry struct {
 }
 
 // timeline picks the moments worth a line out of a job's events: the
-// first event of each type or level change, errors, and the job's own
-// creation and end.
+// first event of each type (queued, started, the first checkpoint, …),
+// every error, and the job's own creation and end. The events table has
+// the rest.
 func timeline(j ethos.FineTuneJob, events []ethos.FineTuneEvent) []timelineEntry {
 	out := []timelineEntry{{At: j.CreatedAt, What: "created on " + j.Provider + " from " + j.BaseModel}}
-	lastType := ""
+	seen := map[string]bool{}
 	for _, e := range events {
-		if e.Level == "error" || (e.Type != "" && e.Type != lastType) {
+		if e.Level == "error" || (e.Type != "" && !seen[e.Type]) {
 			what := e.Message
 			if e.Type != "" {
 				what = e.Type + ": " + e.Message
 			}
 			out = append(out, timelineEntry{At: e.CreatedAt, What: what, Level: e.Level})
-			lastType = e.Type
+			seen[e.Type] = true
 		}
 	}
 	if j.FinishedAt != nil {
@@ -101,6 +102,21 @@ func lossChart(events []ethos.FineTuneEvent) chart {
 		x := float64(e.Step)
 		if e.Step == 0 {
 			x = float64(i) // providers that give no step: event order
+		}
+		if n := len(c.X); n > 0 && c.X[n-1] >= x {
+			// The same step reported again (a checkpoint, then the
+			// epoch's end): the later report stands. uPlot wants x
+			// increasing.
+			if c.X[n-1] == x {
+				if e.Loss != nil {
+					train.Values[n-1] = e.Loss
+				}
+				if e.ValLoss != nil {
+					val.Values[n-1] = e.ValLoss
+					hasVal = true
+				}
+			}
+			continue
 		}
 		c.X = append(c.X, x)
 		train.Values = append(train.Values, e.Loss)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethos-toolkit/ethos"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -191,5 +192,58 @@ func TestSnapshots(t *testing.T) {
 	}
 	if got := c.get(ctx, "new", "v1", compute(0, nil)); got.Value != 9 {
 		t.Fatalf("new after its computation: %+v", got)
+	}
+}
+
+func TestLossChart(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	c := lossChart([]ethos.FineTuneEvent{
+		{Message: "queued"},
+		{Step: 1, Loss: f(2)},
+		{Step: 3, Loss: f(1.5)},
+		{Step: 3, Loss: f(1.4), ValLoss: f(1.6)}, // the epoch's end repeats the step
+		{Step: 2, Loss: f(9)},                    // out of order: dropped
+		{Step: 6, Loss: f(1)},
+	})
+	var train, val []any
+	for i := range c.X {
+		if v := c.Series[0].Values[i]; v != nil {
+			train = append(train, *v)
+		} else {
+			train = append(train, nil)
+		}
+		if v := c.Series[1].Values[i]; v != nil {
+			val = append(val, *v)
+		} else {
+			val = append(val, nil)
+		}
+	}
+	if diff := cmp.Diff([]float64{1, 3, 6}, c.X); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]any{2.0, 1.4, 1.0}, train); diff != "" {
+		t.Errorf("training loss (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]any{nil, 1.6, nil}, val); diff != "" {
+		t.Errorf("validation loss (-want +got):\n%s", diff)
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	j := ethos.FineTuneJob{Provider: "sandbox", BaseModel: "base", Status: "running"}
+	var whats []string
+	for _, e := range timeline(j, []ethos.FineTuneEvent{
+		{Type: "job_pending", Message: "created"},
+		{Type: "checkpoint_save", Message: "step 1"},
+		{Type: "epoch_complete", Message: "epoch 1"},
+		{Type: "checkpoint_save", Message: "step 2"},
+		{Level: "error", Type: "checkpoint_save", Message: "disk full"},
+	}) {
+		whats = append(whats, e.What)
+	}
+	want := []string{"created on sandbox from base", "job_pending: created", "checkpoint_save: step 1", "epoch_complete: epoch 1",
+		"checkpoint_save: disk full", "now running"}
+	if diff := cmp.Diff(want, whats); diff != "" {
+		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
 }
