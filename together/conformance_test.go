@@ -83,3 +83,49 @@ func TestConformanceSandbox(t *testing.T) {
 		APIKey:              testKey,
 	})
 }
+
+// TestSandboxFailuresMidPoll checks that a provider failing some polls
+// (the sandbox's FailEvery) gives errors worth a retry, never a job state.
+func TestSandboxFailuresMidPoll(t *testing.T) {
+	t.Parallel()
+	clock := &testClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	sb := sandbox.New(sandbox.Options{Now: clock.now, FineTune: sandbox.FineTuneOptions{FailEvery: 2}})
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	c := newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox" })
+	ctx := t.Context()
+	var file ethos.File
+	for i := 0; file.ID == ""; i++ {
+		f, err := c.Upload(ctx, "train.jsonl", finetunetest.Training)
+		if err != nil && (i > 3 || ethos.KindOf(err) != ethos.Transient) {
+			t.Fatalf("upload: %v", err)
+		}
+		file = f
+	}
+	var job ethos.FineTuneJob
+	for i := 0; job.ID == ""; i++ {
+		j, err := c.Create(ctx, ethos.FineTuneRequest{BaseModel: "base", TrainFile: file.ID, Hyperparameters: ethos.Hyperparameters{LoRA: true}})
+		if err != nil && (i > 3 || ethos.KindOf(err) != ethos.Transient) {
+			t.Fatalf("create: %v", err)
+		}
+		job = j
+	}
+	failures := 0
+	for range 20 {
+		clock.advance(500 * time.Millisecond)
+		j, err := c.Get(ctx, job.ID)
+		if err != nil {
+			failures++
+			if k := ethos.KindOf(err); k != ethos.Transient || ethos.OutcomeOf(k) != ethos.Retry {
+				t.Errorf("a failed poll is %s (%s), want transient and retried: %v", k, ethos.OutcomeOf(k), err)
+			}
+			continue
+		}
+		if j.State == ethos.FineTuneFailed {
+			t.Errorf("job marked failed after a failed poll")
+		}
+	}
+	if failures == 0 {
+		t.Error("no poll failed; the test proves nothing")
+	}
+}

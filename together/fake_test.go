@@ -35,10 +35,6 @@ type fakeTogether struct {
 	seq   int
 	files map[string]map[string]any
 	jobs  map[string]*fakeJob
-	// requests counts requests by "METHOD path-pattern".
-	requests map[string]int
-	// bodies keeps the JSON bodies of POST /fine-tunes, as sent.
-	bodies [][]byte
 }
 
 type fakeJob struct {
@@ -57,10 +53,9 @@ const fakeSteps = 6
 func newFakeTogether(t *testing.T) (*fakeTogether, *httptest.Server) {
 	f := &fakeTogether{
 		t: t, key: "tk-test-SECRET",
-		now:      time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC),
-		files:    map[string]map[string]any{},
-		jobs:     map[string]*fakeJob{},
-		requests: map[string]int{},
+		now:   time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC),
+		files: map[string]map[string]any{},
+		jobs:  map[string]*fakeJob{},
 	}
 	srv := httptest.NewServer(thePatchedSpec(t).Handler(t, f, true))
 	t.Cleanup(srv.Close)
@@ -98,12 +93,10 @@ func (f *fakeTogether) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	path := strings.TrimPrefix(r.URL.Path, "/v1")
 	parts := strings.Split(strings.Trim(path, "/"), "/")
-	key := r.Method + " " + path
 	switch {
 	case r.Method == "POST" && path == "/files/upload":
 		f.upload(w, r, body)
 	case r.Method == "GET" && len(parts) == 2 && parts[0] == "files":
-		key = "GET /files/{id}"
 		file, ok := f.files[parts[1]]
 		if !ok {
 			writeFakeError(w, 404, "File not found: "+parts[1], "not_found")
@@ -120,7 +113,6 @@ func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte
 		writeFakeJSON(w, 200, map[string]any{"data": data})
 	case len(parts) >= 2 && parts[0] == "fine-tunes":
 		j, ok := f.jobs[parts[1]]
-		key = r.Method + " /fine-tunes/{id}" + strings.TrimPrefix(path, "/fine-tunes/"+parts[1])
 		if !ok {
 			writeFakeError(w, 404, "Fine-tune job not found: "+parts[1], "not_found")
 			break
@@ -149,7 +141,6 @@ func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte
 	default:
 		writeFakeError(w, 404, "no such endpoint", "not_found")
 	}
-	f.requests[key]++
 }
 
 func (f *fakeTogether) upload(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -176,7 +167,6 @@ func (f *fakeTogether) upload(w http.ResponseWriter, r *http.Request, body []byt
 }
 
 func (f *fakeTogether) create(w http.ResponseWriter, body []byte) {
-	f.bodies = append(f.bodies, body)
 	var req struct {
 		Model        string         `json:"model"`
 		TrainingFile string         `json:"training_file"`
