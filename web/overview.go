@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/jobs"
 )
 
@@ -178,7 +179,7 @@ func runTarget(r ethos.Run) int {
 
 // callStages are the ledger stages the spend table breaks out; calls of
 // any other stage are summed as "other".
-var callStages = []string{stageIdeas, stageDocument, stageResponse, "review", "answer", "judge", "score"}
+var callStages = []string{stageIdeas, stageDocument, stageResponse, "review", eval.TaskAnswer, eval.TaskJudge, eval.TaskScore}
 
 // spend is the ledger's totals, a background aggregate: summing the whole
 // ledger reads every row, which on a large store takes seconds. Its
