@@ -7,6 +7,10 @@
 // test controls (the sandbox's Options.Now, a fake's clock) is advanced a
 // tick before every poll, so a job that completes after seconds of
 // provider time is followed in as many polls, however slow the machine.
+//
+// Spec (spec.go) checks a backend's HTTP traffic against the provider's
+// official OpenAPI document, for the tests that put a fake or the sandbox
+// behind it.
 package finetunetest
 
 import (
