@@ -266,6 +266,9 @@ func TestToken(t *testing.T) {
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/runs/x?status=accepted" {
 		t.Fatalf("GET with ?token: %d to %q", w.Code, w.Header().Get("Location"))
 	}
+	if w := get(t, srv, "//evil.example/x?token=s3cret"); w.Header().Get("Location") != "/evil.example/x" {
+		t.Errorf("redirect after the token leaves the site: %q", w.Header().Get("Location"))
+	}
 	cookies := w.Result().Cookies()
 	if len(cookies) != 1 || cookies[0].Name != web.CookieName || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode {
 		t.Fatalf("cookie: %+v", cookies)
