@@ -102,7 +102,11 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-gpu", true),
 		chromedp.WindowSize(1280, 1000),
 	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	// The whole browser lives under one bound: when it passes, Chromium
+	// is stopped and whatever the test waits for fails.
+	bound, cancelBound := context.WithTimeout(context.Background(), browserTimeout)
+	t.Cleanup(cancelBound)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(bound, opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancel)
