@@ -218,6 +218,14 @@ func (p *project) pricer() llm.Pricer {
 	return llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
 		price, ok := p.cfg.PriceOf(model)
 		if !ok {
+			// A fine-tuned model without a price of its own costs what its
+			// base model does (as LoRA serving does on Together); an entry
+			// under prices: overrides it.
+			if m, err := p.store.Model(context.Background(), model); err == nil {
+				price, ok = p.cfg.PriceOf(m.Provider + "/" + m.BaseModel)
+			}
+		}
+		if !ok {
 			return 0, false
 		}
 		return price.Cost(u), true
