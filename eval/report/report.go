@@ -632,7 +632,9 @@ func (b *builder) pair(trait string, mi, bi int) (pr PairResult, p float64, err 
 			pr.Needed = stats.WithTies(need, tieRate)
 		}
 	}
-	if need, ok := stats.PromptsNeeded(b.opts.Effect, Alpha, 0.8); ok {
+	// With every prompt even there is no tie rate to plan with: no number
+	// of prompts like these would show a preference.
+	if need, ok := stats.PromptsNeeded(b.opts.Effect, Alpha, 0.8); ok && tieRate < 1 {
 		pr.NeededForEffect = stats.WithTies(need, tieRate)
 	}
 	return pr, p, nil
@@ -665,10 +667,13 @@ func verdict(pr *PairResult, prompts int) string {
 	}
 	s := fmt.Sprintf("The data cannot tell %s and %s apart %s (%s): %s.", pr.Model, pr.Baseline, what, strings.Join(why, "; "), summary)
 	decisive := pr.PromptWins + pr.PromptLosses
-	if pr.Needed > 0 && decisive > 0 {
+	switch {
+	case decisive == 0:
+		return s + fmt.Sprintf(" Every prompt came out even, so more prompts like these would not detect a preference either. This eval has %d.", prompts)
+	case pr.Needed > 0:
 		share := float64(max(pr.PromptWins, pr.PromptLosses)) / float64(decisive)
 		s += fmt.Sprintf(" Detecting a preference as large as the one observed (%.0f/%.0f among decisive prompts) would take about %d prompts;", 100*share, 100*(1-share), pr.Needed)
-	} else {
+	default:
 		s += " The decisive prompts split evenly, so no number of prompts would detect the observed difference;"
 	}
 	s += fmt.Sprintf(" a %.0f/%.0f preference would take about %d. This eval has %d.", 100*pr.Effect, 100*(1-pr.Effect), pr.NeededForEffect, prompts)

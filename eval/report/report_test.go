@@ -289,3 +289,24 @@ func TestSandboxLabel(t *testing.T) {
 		t.Errorf("format pdf: error %v, want invalid", err)
 	}
 }
+
+// When every prompt comes out even there is nothing to plan a sample size
+// with: the verdict says so instead of quoting an impossible number.
+func TestAllTiesVerdict(t *testing.T) {
+	t.Parallel()
+	var js []ethos.Judgment
+	for _, p := range []string{"p/1", "p/2", "p/3"} {
+		js = append(js, judgmentsFor(p, ethos.Tie, ethos.Tie)...)
+	}
+	r, err := Build(twoModels, nil, nil, js, nil, Options{Rounds: 20, Examples: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := r.Pairs[0]
+	if pr.NeededForEffect != 0 || pr.Needed != 0 {
+		t.Errorf("prompts needed %d / %d, want 0 / 0 when every prompt ties", pr.Needed, pr.NeededForEffect)
+	}
+	if !strings.Contains(pr.Verdict, "Every prompt came out even") || strings.Contains(pr.Verdict, "922337") {
+		t.Errorf("verdict %q", pr.Verdict)
+	}
+}
