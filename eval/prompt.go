@@ -2,9 +2,8 @@ package eval
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
+	"github.com/ethos-toolkit/ethos/internal/promptver"
 	"strings"
 	"text/template"
 
@@ -34,20 +33,7 @@ var templates = template.Must(template.New("").Option("missingkey=error").ParseF
 // evaluation records them, and its ID depends on them, so a changed prompt
 // starts a new evaluation instead of mixing two judges' verdicts.
 func TemplateVersions() map[string]string {
-	entries, err := promptFS.ReadDir("prompts")
-	if err != nil {
-		panic("eval: embedded prompts: " + err.Error())
-	}
-	out := make(map[string]string, len(entries))
-	for _, e := range entries {
-		text, err := promptFS.ReadFile("prompts/" + e.Name())
-		if err != nil {
-			panic("eval: embedded prompts: " + err.Error())
-		}
-		sum := sha256.Sum256(text)
-		out[e.Name()] = JudgeVersion + "+" + hex.EncodeToString(sum[:])[:12]
-	}
-	return out
+	return promptver.Versions(promptFS, "prompts", JudgeVersion, "eval")
 }
 
 // Prompt is the system and user text of one judge call.

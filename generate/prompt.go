@@ -16,7 +16,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/binary"
-	"encoding/hex"
+	"github.com/ethos-toolkit/ethos/internal/promptver"
 	"strings"
 	"text/template"
 
@@ -47,20 +47,7 @@ var templates = template.Must(template.New("").Option("missingkey=error").ParseF
 // followed by the first 12 hex digits of the SHA-256 of its text, so that
 // the metadata of each call says exactly which wording produced it.
 func TemplateVersions() map[string]string {
-	entries, err := promptFS.ReadDir("prompts")
-	if err != nil {
-		panic("generate: embedded prompts: " + err.Error())
-	}
-	out := make(map[string]string, len(entries))
-	for _, e := range entries {
-		text, err := promptFS.ReadFile("prompts/" + e.Name())
-		if err != nil {
-			panic("generate: embedded prompts: " + err.Error())
-		}
-		sum := sha256.Sum256(text)
-		out[e.Name()] = PromptVersion + "+" + hex.EncodeToString(sum[:])[:12]
-	}
-	return out
+	return promptver.Versions(promptFS, "prompts", PromptVersion, "generate")
 }
 
 // Prompt is the system and user text of one model call.
