@@ -370,8 +370,9 @@ func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error
 // then status. A run without items, or no such run, has no counts.
 func (d *DB) CountItems(ctx context.Context, runID string) ([]ethos.ItemCount, error) {
 	const op = "sqlite: count items"
-	rows, err := d.read.QueryContext(ctx, `SELECT stage, status, COUNT(*) FROM items WHERE run_id = ?
-		GROUP BY stage, status ORDER BY stage, status`, runID)
+	// item_counts is kept by triggers on items (migration 0005).
+	rows, err := d.read.QueryContext(ctx, `SELECT stage, status, n FROM item_counts WHERE run_id = ? AND n > 0
+		ORDER BY stage, status`, runID)
 	if err != nil {
 		return nil, normalize(op, err)
 	}

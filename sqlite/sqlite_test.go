@@ -74,7 +74,7 @@ func TestMigrationsFromEmpty(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"answers", "eval_prompts", "files", "finetune_events", "finetune_jobs", "items", "judgments", "llm_cache", "llm_calls", "models", "runs", "schema_migrations", "trait_scores"}, tables); diff != "" {
+	if diff := cmp.Diff([]string{"answers", "eval_prompts", "files", "finetune_events", "finetune_jobs", "item_counts", "items", "judgments", "llm_cache", "llm_calls", "models", "runs", "schema_migrations", "trait_scores"}, tables); diff != "" {
 		t.Errorf("tables mismatch (-want +got):\n%s", diff)
 	}
 
@@ -256,5 +256,62 @@ func TestForeignKeysEnforced(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "FOREIGN KEY") {
 		t.Errorf("error = %v, want a foreign key violation", err)
+	}
+}
+
+// The kept counts equal a count of the items themselves through inserts,
+// repeated puts, status changes back and forth, and more than one run.
+func TestItemCountsStayExact(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openTemp(t)
+	for _, run := range []string{"gen-a", "gen-b"} {
+		if err := db.CreateRun(ctx, &ethos.Run{ID: run, Kind: "generate", Status: ethos.RunRunning}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	statuses := []ethos.ItemStatus{ethos.ItemPending, ethos.ItemAccepted, ethos.ItemRejected, ethos.ItemQuarantined}
+	var items []*ethos.Item
+	for i := range 60 {
+		it := &ethos.Item{RunID: []string{"gen-a", "gen-b"}[i%2], Stage: []string{"idea", "document", "response"}[i%3],
+			Key: fmt.Sprintf("k/%d", i), Status: ethos.ItemPending}
+		if _, err := db.PutItem(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		again := *it // a second put of the same key changes nothing
+		if created, err := db.PutItem(ctx, &again); err != nil || created {
+			t.Fatalf("second put: created %v, %v", created, err)
+		}
+		items = append(items, it)
+	}
+	for round := range 3 {
+		for i, it := range items {
+			it.Status = statuses[(i*7+round)%len(statuses)]
+			if err := db.UpdateItem(ctx, it); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, run := range []string{"gen-a", "gen-b"} {
+		got, err := db.CountItems(ctx, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.SQL().QueryContext(ctx, `SELECT stage, status, COUNT(*) FROM items WHERE run_id = ? GROUP BY stage, status ORDER BY stage, status`, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []ethos.ItemCount
+		for rows.Next() {
+			var c ethos.ItemCount
+			if err := rows.Scan(&c.Stage, &c.Status, &c.Count); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, c)
+		}
+		rows.Close()
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: kept counts differ from the items (-counted +kept):\n%s", run, diff)
+		}
 	}
 }
