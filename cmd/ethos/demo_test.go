@@ -72,7 +72,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 
 	// The directory is an ordinary project.
-	if st := ethosCLI(t, dir, nil, "status"); st.code != 0 || !strings.Contains(st.stdout, res.Job.ID) || !strings.Contains(st.stdout, res.EvalID) {
+	if st := ethosCLI(t, dir, nil, "status"); st.code != 0 || !strings.Contains(st.stdout, res.Job.ID) || !strings.Contains(st.stdout, res.EvalID) ||
+		!strings.Contains(st.stdout, "generate (held-out prompts)") {
 		t.Errorf("status in the demo dir: exit %d\n%s%s", st.code, st.stdout, st.stderr)
 	}
 	if md := ethosCLI(t, dir, nil, "models"); md.code != 0 || !strings.Contains(md.stdout, res.Model.Name) || !strings.Contains(md.stdout, res.EvalID) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -52,6 +53,7 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 		if r.Kind == finetune.RunKind {
 			continue
 		}
+		r.Kind = runKindLabel(r)
 		r.Params = nil // settings, not state
 		rep.Runs = append(rep.Runs, r)
 		if r.Status == ethos.RunFailed {
@@ -121,4 +123,18 @@ func (c *StatusCommand) print(rep statusReport, updates []finetune.Update) {
 		fmt.Fprintf(out, " %s", f)
 	}
 	fmt.Fprintln(out)
+}
+
+// runKindLabel tells a generation run that writes an evaluation's held-out
+// prompts (stopped after documents) from one that writes a dataset.
+func runKindLabel(r ethos.Run) string {
+	if r.Kind == "generate" {
+		var p struct {
+			StopAfter string `json:"stop_after"`
+		}
+		if json.Unmarshal(r.Params, &p) == nil && p.StopAfter != "" {
+			return "generate (held-out prompts)"
+		}
+	}
+	return r.Kind
 }
