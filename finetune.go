@@ -144,8 +144,9 @@ type FineTuneFilter struct {
 // FineTuneStore keeps uploaded files, fine-tune jobs, their events and the
 // model registry.
 type FineTuneStore interface {
-	// PutFile records an upload. A file with the same provider, purpose
-	// and SHA256 already recorded is a Conflict.
+	// PutFile records an upload. It replaces the record of the same
+	// provider, purpose and SHA256, if any: that is content sent again
+	// because the provider no longer had the earlier upload.
 	PutFile(ctx context.Context, f *File) error
 	// FileByHash returns the recorded upload of content sha256 to
 	// provider for purpose, or a NotFound error.

@@ -275,18 +275,10 @@ func (s *Service) upload(ctx context.Context, b ethos.FineTuneBackend, provider 
 	if up.CreatedAt.IsZero() {
 		up.CreatedAt = s.now()
 	}
+	// This replaces a stale record of an upload the provider no longer
+	// has, so the next create reuses this one.
 	if err := s.Store.PutFile(ctx, &up); err != nil {
-		if ethos.KindOf(err) != ethos.Conflict {
-			return ethos.File{}, false, err
-		}
-		// Recorded already: by another process meanwhile (use its
-		// upload), or it is the stale record of a file the provider no
-		// longer has (use this one; the store keeps the first record).
-		if got.ID == "" {
-			if other, gerr := s.Store.FileByHash(ctx, provider, Purpose, f.sha256); gerr == nil {
-				return other, false, nil
-			}
-		}
+		return ethos.File{}, false, err
 	}
 	return up, true, nil
 }

@@ -289,6 +289,11 @@ func TestCreateUploadsAgainWhenTheFileIsGone(t *testing.T) {
 	if !second.Uploaded || second.TrainFile.ID == first.TrainFile.ID || second.Job.TrainFile != second.TrainFile.ID || e.fake.uploads != 2 {
 		t.Errorf("create after the file was deleted: uploaded %v file %q (first %q), %d uploads", second.Uploaded, second.TrainFile.ID, first.TrainFile.ID, e.fake.uploads)
 	}
+	// The new upload is recorded: the next request reuses it.
+	o.Hyperparameters.Epochs = 6
+	if reuse := e.create(t, o); reuse.Uploaded || reuse.TrainFile.ID != second.TrainFile.ID || e.fake.uploads != 2 {
+		t.Errorf("create after a re-upload: uploaded %v file %q (want %q), %d uploads", reuse.Uploaded, reuse.TrainFile.ID, second.TrainFile.ID, e.fake.uploads)
+	}
 	// Killed after creating on the new upload: the next attempt looks for
 	// the job on the file that attempt sent.
 	e.fake.mu.Lock()
@@ -300,7 +305,7 @@ func TestCreateUploadsAgainWhenTheFileIsGone(t *testing.T) {
 		t.Fatal("create with a lost response succeeded")
 	}
 	third := e.create(t, o)
-	if third.How != HowAttached || e.fake.jobCount() != 3 {
+	if third.How != HowAttached || e.fake.jobCount() != 4 {
 		t.Errorf("create after a kill on a re-uploaded file: how %q, provider has %d jobs", third.How, e.fake.jobCount())
 	}
 }

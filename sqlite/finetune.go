@@ -39,13 +39,11 @@ func (d *DB) PutFile(ctx context.Context, f *ethos.File) error {
 	if f.CreatedAt.IsZero() {
 		created = now()
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, purpose, sha256) DO UPDATE SET id = excluded.id, name = excluded.name,
+			bytes = excluded.bytes, lines = excluded.lines, created_at = excluded.created_at`,
 		f.ID, f.Provider, f.Purpose, f.Name, f.SHA256, f.Bytes, f.Lines, formatTime(created)); err != nil {
-		e := normalize(op, err)
-		if e.Kind == ethos.Conflict {
-			e.Msg = fmt.Sprintf("a %s file with SHA256 %s is already recorded for %s", f.Purpose, f.SHA256, f.Provider)
-		}
-		return e
+		return normalize(op, err)
 	}
 	f.CreatedAt = created
 	return nil
