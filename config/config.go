@@ -110,7 +110,12 @@ const (
 
 // Eval configures the comparison of models by a pairwise judge.
 type Eval struct {
-	Judge        string   `json:"judge"`
+	Judge string `json:"judge"`
+	// Baseline is the model ethos run compares the fine-tuned model with;
+	// empty means the fine-tune's base model on its provider. Set it when
+	// the base model cannot be called for chat (Together's "-Reference"
+	// models, for one).
+	Baseline     string   `json:"baseline,omitempty"`
 	Prompts      int      `json:"prompts"` // held-out prompts
 	Samples      int      `json:"samples"` // answers per prompt and model
 	MaxTokens    int      `json:"max_tokens"`

@@ -766,3 +766,21 @@ func TestHash(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestEvalBaseline(t *testing.T) {
+	t.Parallel()
+	tmpl := string(config.Template())
+	withBaseline := strings.Replace(tmpl, "  # baseline: together/", "  baseline: together/", 1)
+	c, err := config.Parse("ethos.yaml", []byte(withBaseline))
+	if err != nil {
+		t.Fatalf("template with a baseline: %v", err)
+	}
+	if c.Eval.Baseline != "together/meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo" {
+		t.Errorf("baseline = %q", c.Eval.Baseline)
+	}
+	bad := strings.Replace(tmpl, "  # baseline: together/", "  baseline: togther/", 1)
+	_, err = config.Parse("ethos.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), `eval.baseline: unknown provider "togther"`) {
+		t.Errorf("baseline with an unknown provider: %v", err)
+	}
+}

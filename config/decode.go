@@ -178,6 +178,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		}),
 		"eval": d.section(fields{
 			"judge":         d.str(&e.Judge),
+			"baseline":      d.str(&e.Baseline),
 			"prompts":       d.integer(&e.Prompts),
 			"samples":       d.integer(&e.Samples),
 			"max_tokens":    d.integer(&e.MaxTokens),

@@ -73,6 +73,9 @@ func (d *decoder) validate(c *Config) {
 
 	e := c.Eval
 	d.modelRef(c, "eval.judge", e.Judge)
+	if e.Baseline != "" {
+		d.modelRef(c, "eval.baseline", e.Baseline)
+	}
 	d.atLeast("eval.prompts", e.Prompts, 1)
 	d.atLeast("eval.samples", e.Samples, 1)
 	d.atLeast("eval.max_tokens", e.MaxTokens, 1)

@@ -198,7 +198,10 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 
 	// 5. Evaluate the base model against the trained one, on held-out
 	// prompts checked against the whole dataset.
-	base := ft.Provider + "/" + finetune.BaseModel(ft.Provider, ft.Model)
+	base := cfg.Eval.Baseline
+	if base == "" {
+		base = ft.Provider + "/" + finetune.BaseModel(ft.Provider, ft.Model)
+	}
 	es, err := p.evalSettings(ctx, evalInputs{models: "base=" + base + ",tuned=" + res.Model.Name, trainingFiles: out.Dataset, traits: "all"})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
