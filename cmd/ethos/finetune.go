@@ -507,19 +507,7 @@ func (m *Main) printJobs(out io.Writer, updates []finetune.Update) {
 }
 
 func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("finetune status", "finetune status ID [--json]")
-	var pf projectFlags
-	pf.register(flags)
-	asJSON := flags.Bool("json", false, "print as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
-		return err
-	}
-	id, err := jobArg("status", rest)
-	if err != nil {
-		return err
-	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, id, asJSON, err := c.openJob(ctx, "status", "print as JSON", args)
 	if err != nil {
 		return err
 	}
@@ -528,7 +516,7 @@ func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(c.m.Stdout, viewOf(u))
 	}
 	j := u.Job
@@ -581,19 +569,7 @@ func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
 }
 
 func (c *FinetuneCommand) events(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("finetune events", "finetune events ID [--json]")
-	var pf projectFlags
-	pf.register(flags)
-	asJSON := flags.Bool("json", false, "print as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
-		return err
-	}
-	id, err := jobArg("events", rest)
-	if err != nil {
-		return err
-	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, id, asJSON, err := c.openJob(ctx, "events", "print as JSON", args)
 	if err != nil {
 		return err
 	}
@@ -605,7 +581,7 @@ func (c *FinetuneCommand) events(ctx context.Context, args []string) error {
 	if u.Stale != nil {
 		fmt.Fprintf(c.m.Stderr, "events as last recorded: %v\n", u.Stale)
 	}
-	if *asJSON {
+	if asJSON {
 		if events == nil {
 			events = []ethos.FineTuneEvent{}
 		}
@@ -637,20 +613,26 @@ func orDash(s string) string {
 	return s
 }
 
-func (c *FinetuneCommand) cancel(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("finetune cancel", "finetune cancel ID [--json]")
+// openJob parses the flags of a subcommand that takes one job ID and
+// --json (status, events, cancel) and opens the project.
+func (c *FinetuneCommand) openJob(ctx context.Context, name, jsonHelp string, args []string) (p *project, id string, asJSON bool, err error) {
+	flags := c.m.newFlagSet("finetune "+name, "finetune "+name+" ID [--json]")
 	var pf projectFlags
 	pf.register(flags)
-	asJSON := flags.Bool("json", false, "print the job as JSON")
+	flags.BoolVar(&asJSON, "json", false, jsonHelp)
 	rest, err := parseFlags(flags, args)
 	if err != nil {
-		return err
+		return nil, "", false, err
 	}
-	id, err := jobArg("cancel", rest)
-	if err != nil {
-		return err
+	if id, err = jobArg(name, rest); err != nil {
+		return nil, "", false, err
 	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err = c.m.openProject(ctx, flags, pf)
+	return p, id, asJSON, err
+}
+
+func (c *FinetuneCommand) cancel(ctx context.Context, args []string) error {
+	p, id, asJSON, err := c.openJob(ctx, "cancel", "print the job as JSON", args)
 	if err != nil {
 		return err
 	}
@@ -659,7 +641,7 @@ func (c *FinetuneCommand) cancel(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return writeJSON(c.m.Stdout, viewOf(u))
 	}
 	fmt.Fprintf(c.m.Stdout, "cancel requested: job %s is now %s\n", id, u.Job.Status)
