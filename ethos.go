@@ -86,10 +86,19 @@ type RateLimit struct {
 	TokensLimit       int       `json:"tokens_limit,omitempty"`
 	TokensRemaining   int       `json:"tokens_remaining,omitempty"`
 	TokensReset       time.Time `json:"tokens_reset,omitzero"`
-	// HasRequests and HasTokens say whether the headers were present, so a
-	// remaining count of zero can be told from a missing header.
-	HasRequests bool `json:"-"`
-	HasTokens   bool `json:"-"`
+	// Input and output tokens, where the provider limits them separately
+	// (Anthropic's anthropic-ratelimit-input-tokens-* and -output-tokens-*).
+	InputTokensLimit      int `json:"input_tokens_limit,omitempty"`
+	InputTokensRemaining  int `json:"input_tokens_remaining,omitempty"`
+	OutputTokensLimit     int `json:"output_tokens_limit,omitempty"`
+	OutputTokensRemaining int `json:"output_tokens_remaining,omitempty"`
+	// HasRequests, HasTokens, HasInputTokens and HasOutputTokens say whether
+	// the headers were present, so a remaining count of zero can be told
+	// from a missing header.
+	HasRequests     bool `json:"-"`
+	HasTokens       bool `json:"-"`
+	HasInputTokens  bool `json:"-"`
+	HasOutputTokens bool `json:"-"`
 }
 
 // Response is the result of a successful call.

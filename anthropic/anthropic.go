@@ -21,6 +21,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
 // DefaultBaseURL is the API root the adapter talks to when Config.BaseURL
@@ -84,7 +85,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		hc = wire.NewHTTPClient()
 	}
 	opts := []option.RequestOption{
 		// Configuration is resolved by the caller; ANTHROPIC_* variables

@@ -9,13 +9,16 @@ import (
 	"github.com/ethos-toolkit/ethos"
 )
 
-// parseRateLimit reads the anthropic-ratelimit-requests-* and
-// anthropic-ratelimit-tokens-* headers. Resets are RFC 3339 timestamps;
+// parseRateLimit reads the anthropic-ratelimit-requests-*,
+// anthropic-ratelimit-tokens-* and the separate -input-tokens-* and
+// -output-tokens-* headers. Resets are RFC 3339 timestamps;
 // values that do not parse are left zero.
 func parseRateLimit(h http.Header) ethos.RateLimit {
 	var rl ethos.RateLimit
 	rl.RequestsLimit, rl.RequestsRemaining, rl.RequestsReset, rl.HasRequests = rateGroup(h, "anthropic-ratelimit-requests-")
 	rl.TokensLimit, rl.TokensRemaining, rl.TokensReset, rl.HasTokens = rateGroup(h, "anthropic-ratelimit-tokens-")
+	rl.InputTokensLimit, rl.InputTokensRemaining, _, rl.HasInputTokens = rateGroup(h, "anthropic-ratelimit-input-tokens-")
+	rl.OutputTokensLimit, rl.OutputTokensRemaining, _, rl.HasOutputTokens = rateGroup(h, "anthropic-ratelimit-output-tokens-")
 	return rl
 }
 

@@ -28,9 +28,12 @@ func TestParseRateLimit(t *testing.T) {
 			"anthropic-ratelimit-tokens-remaining": "-5",
 			"anthropic-ratelimit-tokens-reset":     "in a minute",
 		}, ethos.RateLimit{HasTokens: true}},
-		{"input and output token groups are not the token group", map[string]string{
-			"anthropic-ratelimit-input-tokens-limit": "10",
-		}, ethos.RateLimit{}},
+		{"input and output token groups are their own, not the token group", map[string]string{
+			"anthropic-ratelimit-input-tokens-limit":      "10",
+			"anthropic-ratelimit-input-tokens-remaining":  "7",
+			"anthropic-ratelimit-output-tokens-limit":     "4",
+			"anthropic-ratelimit-output-tokens-remaining": "0",
+		}, ethos.RateLimit{InputTokensLimit: 10, InputTokensRemaining: 7, HasInputTokens: true, OutputTokensLimit: 4, HasOutputTokens: true}},
 	}
 	for _, tt := range tests {
 		h := http.Header{}

@@ -207,10 +207,31 @@ generate:
 			want(func(c *config.Config) {
 				c.Providers["groq"] = config.Provider{Name: "groq", Type: "openai",
 					BaseURL: "https://api.groq.com/openai/v1", APIKeyEnv: "GROQ_API_KEY", KeyRequired: true,
-					MaxConcurrency: 8, Timeout: 10 * time.Minute}
+					MaxConcurrency: config.AutoConcurrency, Timeout: 10 * time.Minute}
 				c.Providers["local"] = config.Provider{Name: "local", Type: "openai", BaseURLEnv: "LOCAL_URL",
-					MaxConcurrency: 8, Timeout: 10 * time.Minute}
+					MaxConcurrency: config.AutoConcurrency, Timeout: 10 * time.Minute}
 				c.Generate.Ideas.Model = "groq/llama-3.3-70b"
+			}),
+		},
+		{
+			"max_concurrency is auto or a ceiling; a new local server gets a small one",
+			minimal + `providers:
+  anthropic: {max_concurrency: 32}
+  vllm: {max_concurrency: auto}
+  box: {type: openai, base_url: "http://127.0.0.1:8001/v1"}
+  lan: {type: openai, base_url: "http://localhost:8002/v1", max_concurrency: auto}
+`,
+			want(func(c *config.Config) {
+				p := c.Providers["anthropic"]
+				p.MaxConcurrency = 32
+				c.Providers["anthropic"] = p
+				p = c.Providers["vllm"]
+				p.MaxConcurrency = config.AutoConcurrency
+				c.Providers["vllm"] = p
+				c.Providers["box"] = config.Provider{Name: "box", Type: "openai", BaseURL: "http://127.0.0.1:8001/v1",
+					MaxConcurrency: 8, Timeout: 10 * time.Minute}
+				c.Providers["lan"] = config.Provider{Name: "lan", Type: "openai", BaseURL: "http://localhost:8002/v1",
+					MaxConcurrency: config.AutoConcurrency, Timeout: 10 * time.Minute}
 			}),
 		},
 		{
@@ -379,8 +400,8 @@ ethos.yaml:24: sandbox.error_rates: rates add up to 1.3; at most 1
 ethos.yaml:25: sandbox.cut_stream_rate: must be between 0 and 1, got 1.5
 ethos.yaml:26: sandbox.rpm: must be at least 0, got -1
 ethos.yaml:27: store.path: required
+ethos.yaml:29: providers.anthropic.max_concurrency: must be auto (sized from the provider's rate limit and latency) or at least 1, got 0
 ethos.yaml:29: providers.anthropic.rpm: must be at least 0, got -1
-ethos.yaml:29: providers.anthropic.max_concurrency: must be at least 1, got 0
 ethos.yaml:29: providers.anthropic.timeout: must be positive, got 0s`,
 		},
 		{
@@ -699,7 +720,7 @@ func TestResolveProvider(t *testing.T) {
 	}
 	want := config.Provider{Name: "together", Type: "openai", BaseURL: "http://127.0.0.1:4010/v1",
 		BaseURLEnv: "TOGETHER_BASE_URL", APIKeyEnv: "TOGETHER_API_KEY", KeyRequired: true,
-		RPM: 600, MaxConcurrency: 8, Timeout: 10 * time.Minute}
+		RPM: 600, MaxConcurrency: config.AutoConcurrency, Timeout: 10 * time.Minute}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ResolveProvider(together) (-want +got):\n%s", diff)
 	}
@@ -712,7 +733,7 @@ func TestResolveProvider(t *testing.T) {
 		t.Errorf("ResolveProvider(anthropic) = %q, %v; want the built-in URL", got.BaseURL, err)
 	}
 	got, err = c.ResolveProvider("sandbox", getenv)
-	if err != nil || got.BaseURL != "" || got.MaxConcurrency != 64 || got.RPM != 0 {
+	if err != nil || got.BaseURL != "" || got.MaxConcurrency != config.AutoConcurrency || got.RPM != 0 {
 		t.Errorf("ResolveProvider(sandbox) = %+v, %v", got, err)
 	}
 

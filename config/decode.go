@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -255,7 +257,7 @@ func (d *decoder) providers(v *yaml.Node, path string, ps map[string]Provider) {
 		}
 		p, builtin := ps[name]
 		if !builtin {
-			p = Provider{Name: name, MaxConcurrency: newProviderConcurrency, Timeout: newProviderTimeout}
+			p = Provider{Name: name, MaxConcurrency: AutoConcurrency, Timeout: newProviderTimeout}
 		}
 		d.mapping(v, path, fields{
 			"type":            d.str(&p.Type),
@@ -265,12 +267,16 @@ func (d *decoder) providers(v *yaml.Node, path string, ps map[string]Provider) {
 			"key_required":    d.boolean(&p.KeyRequired),
 			"rpm":             d.integer(&p.RPM),
 			"tpm":             d.integer(&p.TPM),
-			"max_concurrency": d.integer(&p.MaxConcurrency),
+			"max_concurrency": d.concurrency(&p.MaxConcurrency),
 			"timeout":         d.duration(&p.Timeout),
 		})
 		if _, set := d.lines[path+".key_required"]; !builtin && !set {
 			// A new provider that names a key variable presumably needs it.
 			p.KeyRequired = p.APIKeyEnv != ""
+		}
+		if _, set := d.lines[path+".max_concurrency"]; !builtin && !set && isLocalURL(p.BaseURL) {
+			// A server on this machine serves what its hardware can.
+			p.MaxConcurrency = localProviderConcurrency
 		}
 		ps[name] = p
 	})
@@ -481,6 +487,38 @@ func (d *decoder) integer(p *int) setter {
 			*p = int(n)
 		}
 	}
+}
+
+// concurrency reads max_concurrency: "auto" (AutoConcurrency) or a
+// ceiling of at least 1.
+func (d *decoder) concurrency(p *int) setter {
+	return func(v *yaml.Node, path string) {
+		if v.Kind == yaml.ScalarNode && strings.EqualFold(strings.TrimSpace(v.Value), "auto") {
+			*p = AutoConcurrency
+			return
+		}
+		if n, ok := d.parseInt(v, path, math.MinInt32, math.MaxInt32); ok {
+			if n < 1 {
+				d.add(v.Line, path, "must be auto (sized from the provider's rate limit and latency) or at least 1, got %d", n)
+				return
+			}
+			*p = int(n)
+		}
+	}
+}
+
+// isLocalURL reports whether a base URL names this machine.
+func isLocalURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // optFloat sets *p to a new float; null leaves it nil (the default).

@@ -31,23 +31,35 @@ type Provider struct {
 	KeyRequired bool   `json:"key_required"`
 	// RPM and TPM are client-side request and token rates per minute; 0
 	// leaves the limit to the provider's rate-limit headers.
-	RPM            int           `json:"rpm"`
-	TPM            int           `json:"tpm"`
-	MaxConcurrency int           `json:"max_concurrency"` // requests in flight at once
-	Timeout        time.Duration `json:"timeout"`         // longest a single call may take
+	RPM int `json:"rpm"`
+	TPM int `json:"tpm"`
+	// MaxConcurrency is a fixed ceiling on requests in flight, for servers
+	// whose capacity is their hardware (vLLM, Ollama). AutoConcurrency (0,
+	// "auto" in ethos.yaml) sizes it from the provider's rate limit and
+	// latency instead, as hosted providers need (see llm.Limiter).
+	MaxConcurrency int           `json:"max_concurrency"`
+	Timeout        time.Duration `json:"timeout"` // longest a single call may take
 }
 
-// Defaults for a provider a file adds under a new name.
+// AutoConcurrency is the MaxConcurrency of a provider whose requests in
+// flight follow its rate limit and latency.
+const AutoConcurrency = 0
+
+// Defaults for a provider a file adds under a new name: a local server
+// (a loopback base URL) gets a small fixed concurrency, anything else is
+// sized automatically.
 const (
-	newProviderConcurrency = 8
-	newProviderTimeout     = 10 * time.Minute
+	localProviderConcurrency = 8
+	newProviderTimeout       = 10 * time.Minute
 )
 
 // builtinProviders is the table of providers ethos knows without
 // configuration. ethos.yaml may change any field of these or add more.
 //
-// The limits are conservative starting points for a low account tier; the
-// rate limiter tightens or relaxes them from the providers' headers. The
+// The request rates are conservative starting points for a low account
+// tier; the rate limiter tightens or relaxes them from the providers'
+// headers, and sizes the requests in flight from them (AutoConcurrency).
+// Only local servers have a fixed concurrency: their hardware is the limit. The
 // sandbox has an empty BaseURL: ethos then starts the emulator in-process
 // on a loopback port, unless SANDBOX_BASE_URL points at a running one.
 func builtinProviders() map[string]Provider {
@@ -55,16 +67,16 @@ func builtinProviders() map[string]Provider {
 	ps := []Provider{
 		{Name: "anthropic", Type: TypeAnthropic, BaseURL: "https://api.anthropic.com",
 			BaseURLEnv: "ANTHROPIC_BASE_URL", APIKeyEnv: "ANTHROPIC_API_KEY", KeyRequired: true,
-			RPM: 50, MaxConcurrency: 8, Timeout: timeout},
+			RPM: 50, MaxConcurrency: AutoConcurrency, Timeout: timeout},
 		{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com/v1",
 			BaseURLEnv: "OPENAI_BASE_URL", APIKeyEnv: "OPENAI_API_KEY", KeyRequired: true,
-			RPM: 500, MaxConcurrency: 8, Timeout: timeout},
+			RPM: 500, MaxConcurrency: AutoConcurrency, Timeout: timeout},
 		{Name: "together", Type: TypeOpenAI, BaseURL: "https://api.together.xyz/v1",
 			BaseURLEnv: "TOGETHER_BASE_URL", APIKeyEnv: "TOGETHER_API_KEY", KeyRequired: true,
-			RPM: 600, MaxConcurrency: 8, Timeout: timeout},
+			RPM: 600, MaxConcurrency: AutoConcurrency, Timeout: timeout},
 		{Name: "openrouter", Type: TypeOpenAI, BaseURL: "https://openrouter.ai/api/v1",
 			BaseURLEnv: "OPENROUTER_BASE_URL", APIKeyEnv: "OPENROUTER_API_KEY", KeyRequired: true,
-			RPM: 60, MaxConcurrency: 8, Timeout: timeout},
+			RPM: 60, MaxConcurrency: AutoConcurrency, Timeout: timeout},
 		// Local servers: no key by default and no rate limit, only the
 		// concurrency the hardware can serve.
 		{Name: "vllm", Type: TypeOpenAI, BaseURL: "http://localhost:8000/v1",
@@ -75,7 +87,7 @@ func builtinProviders() map[string]Provider {
 			MaxConcurrency: 2, Timeout: timeout},
 		{Name: "sandbox", Type: TypeAnthropic, BaseURL: "",
 			BaseURLEnv:     "SANDBOX_BASE_URL",
-			MaxConcurrency: 64, Timeout: timeout},
+			MaxConcurrency: AutoConcurrency, Timeout: timeout},
 	}
 	m := make(map[string]Provider, len(ps))
 	for _, p := range ps {

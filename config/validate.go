@@ -194,7 +194,7 @@ func (d *decoder) validateProviders(c *Config) {
 		}
 		d.atLeast(path+".rpm", p.RPM, 0)
 		d.atLeast(path+".tpm", p.TPM, 0)
-		d.atLeast(path+".max_concurrency", p.MaxConcurrency, 1)
+		d.atLeast(path+".max_concurrency", p.MaxConcurrency, AutoConcurrency)
 		if p.Timeout <= 0 {
 			d.fail(path+".timeout", "must be positive, got %s", p.Timeout)
 		}

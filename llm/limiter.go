@@ -3,26 +3,88 @@ package llm
 import (
 	"context"
 	"math"
+	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
 )
 
-// Limits are a provider's configured ceilings. Zero means unlimited, except
-// MaxConcurrency, where zero means 1.
+// Limits are a provider's configured ceilings. Zero RPM or TPM means no
+// client-side limit until the provider's rate-limit headers give one.
 type Limits struct {
-	RPM            int // requests per minute
-	TPM            int // tokens (input + output) per minute
-	MaxConcurrency int // calls in flight at once
+	RPM int // requests per minute
+	TPM int // tokens (input + output) per minute
+	// MaxConcurrency is a fixed ceiling on calls in flight, for servers
+	// whose capacity is their hardware (vLLM, Ollama). Zero means auto:
+	// the limiter sizes the number in flight from the provider's rate
+	// limit and the latency it sees (see Limiter), up to AutoCeiling.
+	MaxConcurrency int
 }
 
-// Limiter keeps every provider within its limits. Per provider it holds a
-// request bucket and a token bucket that refill continuously (RPM/60 and
-// TPM/60 a second), re-seeded from the rate-limit headers of each response
-// (anthropic-ratelimit-*, x-ratelimit-*), and an adaptive concurrency cap
-// that grows by one per window of successes and halves on 429 or 529. A
-// retry-after pauses every call to that provider until it has passed.
+// AutoCeiling is the most calls an auto-sized provider may have in flight:
+// a safety bound, far above what a rate limit needs (a 4,000 RPM account at
+// 30 s a call needs about 2,000). It is lowered further when the process
+// may not open that many files (see autoCeiling).
+const AutoCeiling = 4096
+
+// autoStart is where an auto-sized provider's concurrency starts before
+// anything is known of its rate or latency.
+const autoStart = 16
+
+// Priority orders calls that wait for the same provider: a call of a lower
+// value goes first. Work that finishes an item (a reply, a review, a
+// judgment) is put before work that starts new items, so the first results
+// arrive within a few latencies of the start instead of after every
+// earlier stage has drained.
+type Priority int
+
+// The priorities, most urgent first.
+const (
+	PriorityFinish Priority = iota // the last call an item needs
+	PriorityMiddle                 // a call between the first and the last
+	PriorityStart                  // a call that starts new items
+	numPriorities
+)
+
+type priorityKey struct{}
+
+// WithPriority marks the calls made with ctx with priority p.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityOf is the priority WithPriority set on ctx, PriorityMiddle when
+// none was set.
+func PriorityOf(ctx context.Context) Priority {
+	if p, ok := ctx.Value(priorityKey{}).(Priority); ok && p >= 0 && p < numPriorities {
+		return p
+	}
+	return PriorityMiddle
+}
+
+// Limiter keeps every provider within its limits and uses all of them.
+//
+// Per provider it holds token buckets for requests, tokens, input tokens
+// and output tokens, refilled continuously (a limit per minute / 60 each
+// second) and re-seeded from the rate-limit headers of each response
+// (anthropic-ratelimit-*, x-ratelimit-*): the provider's own numbers win
+// over the configured ones. A call reserves one request and its worst case
+// of tokens (input estimate + max_tokens) and gets back what it did not use.
+//
+// Calls in flight are bounded by an adaptive target. For a provider with a
+// fixed MaxConcurrency it starts there and halves on 429 or 529. For an
+// auto-sized one (MaxConcurrency 0) it follows Little's law: in flight =
+// request rate × latency, from the request limit the provider reports and
+// the latency actually seen, with headroom; before a limit is known it
+// doubles each round trip (slow start). A 429 or 529 halves it, and for a
+// while after that it grows only by one per round trip. A retry-after
+// pauses every call to that provider until it has passed.
+//
+// Waiting calls are served first by priority (see WithPriority), then in
+// arrival order, so a burst of new work cannot starve the calls that
+// finish items.
 type Limiter struct {
 	Next ethos.Completer
 	// LimitsFor returns the configured limits of a provider.
@@ -39,8 +101,18 @@ func NewLimiter(next ethos.Completer, limitsFor func(provider string) Limits) *L
 
 // GateState is a snapshot of one provider's limiter, for status displays.
 type GateState struct {
-	Concurrency  float64   `json:"concurrency"` // current adaptive cap
-	InFlight     int       `json:"in_flight"`
+	Provider    string        `json:"provider"`
+	Concurrency float64       `json:"concurrency"` // current target of calls in flight
+	Ceiling     int           `json:"ceiling"`     // the most it may reach
+	Auto        bool          `json:"auto"`        // sized from the rate limit and latency
+	InFlight    int           `json:"in_flight"`
+	Waiting     int           `json:"waiting"`
+	Latency     time.Duration `json:"latency"` // moving average of call durations
+	// The limits in force per minute (configured or learned), 0 for none.
+	RPM          int       `json:"rpm,omitempty"`
+	TPM          int       `json:"tpm,omitempty"`
+	InputTPM     int       `json:"input_tpm,omitempty"`
+	OutputTPM    int       `json:"output_tpm,omitempty"`
 	Requests     float64   `json:"requests_available"`
 	Tokens       float64   `json:"tokens_available"`
 	BlockedUntil time.Time `json:"blocked_until,omitzero"`
@@ -48,13 +120,24 @@ type GateState struct {
 
 // State reports the limiter state of provider.
 func (l *Limiter) State(provider string) GateState {
-	g := l.gate(provider)
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	return l.gate(provider).state(provider, time.Now())
+}
+
+// States reports every provider the limiter has seen, by name.
+func (l *Limiter) States() []GateState {
+	l.mu.Lock()
+	names := make([]string, 0, len(l.providers))
+	for name := range l.providers {
+		names = append(names, name)
+	}
+	l.mu.Unlock()
+	sort.Strings(names)
 	now := time.Now()
-	g.requests.refill(now)
-	g.tokens.refill(now)
-	return GateState{Concurrency: g.limit, InFlight: g.inFlight, Requests: g.requests.level, Tokens: g.tokens.level, BlockedUntil: g.blockedUntil}
+	out := make([]GateState, 0, len(names))
+	for _, name := range names {
+		out = append(out, l.gate(name).state(name, now))
+	}
+	return out
 }
 
 func (l *Limiter) gate(provider string) *gate {
@@ -82,111 +165,273 @@ func (l *Limiter) Complete(ctx context.Context, req ethos.Request) (ethos.Respon
 		return ethos.Response{}, err
 	}
 	g := l.gate(provider)
-	charge := EstimateInput(req) + req.MaxTokens
-	if err := g.acquire(ctx, charge); err != nil {
+	in := EstimateInput(req)
+	c := charge{in: in, out: req.MaxTokens}
+	if err := g.acquire(ctx, PriorityOf(ctx), c); err != nil {
 		return ethos.Response{}, err
 	}
+	start := time.Now()
 	resp, err := l.Next.Complete(ctx, req)
-	g.release(charge, resp, err)
+	g.release(c, time.Since(start), resp, err)
 	return resp, err
+}
+
+// charge is what one call reserves from the token buckets: its estimated
+// input and its max_tokens.
+type charge struct{ in, out int }
+
+func (c charge) total() int { return c.in + c.out }
+
+// waiter is one call waiting for its turn.
+type waiter struct {
+	charge  charge
+	ready   chan struct{} // closed when the call may go
+	granted bool
 }
 
 // gate is the limiter state of one provider.
 type gate struct {
-	mu           sync.Mutex
-	requests     bucket
-	tokens       bucket
-	limit        float64 // adaptive concurrency cap, 1 ≤ limit ≤ max
-	max          float64
-	inFlight     int
+	mu       sync.Mutex
+	requests bucket
+	tokens   bucket // input + output
+	input    bucket // learned from headers only
+	output   bucket // learned from headers only
+
+	limit     float64 // target of calls in flight, 1 ≤ limit ≤ ceiling
+	ceiling   float64
+	auto      bool
+	slowStart bool      // no congestion seen yet: grow by one per success
+	calmAt    time.Time // after a 429/529, Little's law waits until then
+	latency   time.Duration
+	inFlight  int
+
 	blockedUntil time.Time
-	wake         chan struct{} // closed and replaced whenever a slot frees
+	queues       [numPriorities][]*waiter
+	timer        *time.Timer // re-runs dispatch when a bucket or pause allows
+	timerAt      time.Time
 }
 
 func newGate(lim Limits, now time.Time) *gate {
-	maxConc := float64(max(lim.MaxConcurrency, 1))
-	return &gate{
+	g := &gate{
 		requests: newBucket(lim.RPM, now),
 		tokens:   newBucket(lim.TPM, now),
-		limit:    maxConc,
-		max:      maxConc,
-		wake:     make(chan struct{}),
+	}
+	if lim.MaxConcurrency > 0 {
+		g.ceiling = float64(lim.MaxConcurrency)
+		g.limit = g.ceiling
+	} else {
+		g.auto, g.slowStart = true, true
+		g.ceiling = float64(autoCeiling())
+		g.limit = min(autoStart, g.ceiling)
+	}
+	return g
+}
+
+// autoCeiling is AutoCeiling, or less when the process's file descriptor
+// limit could not hold that many connections with room to spare.
+func autoCeiling() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 0 && rl.Cur < math.MaxInt32 {
+		if fit := int(rl.Cur) * 3 / 4; fit < AutoCeiling {
+			return max(fit, 1)
+		}
+	}
+	return AutoCeiling
+}
+
+func (g *gate) state(provider string, now time.Time) GateState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.requests.refill(now)
+	g.tokens.refill(now)
+	waiting := 0
+	for _, q := range g.queues {
+		waiting += len(q)
+	}
+	return GateState{
+		Provider: provider, Concurrency: math.Floor(g.limit), Ceiling: int(g.ceiling), Auto: g.auto,
+		InFlight: g.inFlight, Waiting: waiting, Latency: g.latency,
+		RPM: int(g.requests.capacity), TPM: int(g.tokens.capacity), InputTPM: int(g.input.capacity), OutputTPM: int(g.output.capacity),
+		Requests: g.requests.level, Tokens: g.tokens.level, BlockedUntil: g.blockedUntil,
 	}
 }
 
-// acquire blocks until a concurrency slot, one request and charge tokens
-// are available and no retry-after is pending, then takes them.
-func (g *gate) acquire(ctx context.Context, charge int) error {
+// acquire waits until the call may go: its turn by priority and arrival,
+// a free slot, a request and its tokens in the buckets, no pause.
+func (g *gate) acquire(ctx context.Context, p Priority, c charge) error {
+	w := &waiter{charge: c, ready: make(chan struct{})}
+	g.mu.Lock()
+	g.queues[p] = append(g.queues[p], w)
+	g.dispatch(time.Now())
+	g.mu.Unlock()
+
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	if w.granted {
+		// Granted as the context ended: give the slot back unused.
+		g.inFlight--
+		g.refund(c, charge{}, time.Now())
+	} else {
+		q := g.queues[p]
+		for i, other := range q {
+			if other == w {
+				g.queues[p] = append(q[:i:i], q[i+1:]...)
+				break
+			}
+		}
+	}
+	g.dispatch(time.Now())
+	g.mu.Unlock()
+	return ethos.Errorf(ethos.Transient, "waiting for the rate limiter: %w", ctx.Err())
+}
+
+// dispatch lets waiting calls go, most urgent first, while there are
+// slots, requests and tokens. When the first in line must wait for a
+// bucket to refill or a pause to pass, a timer runs dispatch again then.
+// The caller holds g.mu.
+func (g *gate) dispatch(now time.Time) {
 	for {
-		g.mu.Lock()
-		now := time.Now()
+		var head *waiter
+		var p int
+		for p = range g.queues {
+			if len(g.queues[p]) > 0 {
+				head = g.queues[p][0]
+				break
+			}
+		}
+		if head == nil || float64(g.inFlight) >= math.Floor(g.limit) {
+			return // a release dispatches again
+		}
 		wait := time.Duration(0)
 		if now.Before(g.blockedUntil) {
 			wait = g.blockedUntil.Sub(now)
+		} else {
+			c := head.charge
+			wait = max(g.requests.waitFor(1, now), g.tokens.waitFor(c.total(), now),
+				g.input.waitFor(c.in, now), g.output.waitFor(c.out, now))
 		}
-		if wait == 0 {
-			wait = max(g.requests.waitFor(1, now), g.tokens.waitFor(charge, now))
-		}
-		slotFree := float64(g.inFlight) < math.Floor(g.limit)
-		if wait == 0 && slotFree {
-			g.requests.take(1)
-			g.tokens.take(charge)
-			g.inFlight++
-			g.mu.Unlock()
-			return nil
-		}
-		wake := g.wake
-		g.mu.Unlock()
-
-		var timer *time.Timer
-		var fired <-chan time.Time
 		if wait > 0 {
-			timer = time.NewTimer(wait)
-			fired = timer.C
+			g.wakeAt(now.Add(wait))
+			return
 		}
-		select {
-		case <-ctx.Done():
-			if timer != nil {
-				timer.Stop()
-			}
-			return ethos.Errorf(ethos.Transient, "waiting for the rate limiter: %w", ctx.Err())
-		case <-fired:
-		case <-wake:
-			if timer != nil {
-				timer.Stop()
-			}
-		}
+		g.requests.take(1)
+		g.tokens.take(head.charge.total())
+		g.input.take(head.charge.in)
+		g.output.take(head.charge.out)
+		g.inFlight++
+		g.queues[p][0] = nil
+		g.queues[p] = g.queues[p][1:]
+		head.granted = true
+		close(head.ready)
 	}
 }
 
+// wakeAt makes sure dispatch runs again at t.
+func (g *gate) wakeAt(t time.Time) {
+	if g.timer != nil && !g.timerAt.IsZero() && !g.timerAt.After(t) {
+		return // an earlier wake-up is already set
+	}
+	g.timerAt = t
+	d := time.Until(t)
+	if g.timer == nil {
+		g.timer = time.AfterFunc(d, g.onTimer)
+		return
+	}
+	g.timer.Reset(d)
+}
+
+func (g *gate) onTimer() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.timerAt = time.Time{}
+	g.dispatch(time.Now())
+}
+
 // release returns the slot, settles the token charge against the real
-// usage and learns from the response or error.
-func (g *gate) release(charge int, resp ethos.Response, err error) {
+// usage, learns from the response or error, and lets the next calls go.
+func (g *gate) release(c charge, took time.Duration, resp ethos.Response, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := time.Now()
 	g.inFlight--
 	switch ethos.KindOf(err) {
 	case "":
-		g.tokens.refund(charge-resp.Usage.Total(), now)
+		g.refund(c, charge{in: resp.Usage.In + resp.Usage.CacheRead + resp.Usage.CacheWrite, out: resp.Usage.Out}, now)
 		g.learn(resp.RateLimit, now)
-		// Additive increase: about one more slot per limit successes.
-		g.limit = min(g.max, g.limit+1/g.limit)
+		g.observe(took)
+		g.grow(now)
 	case ethos.RateLimited, ethos.Overloaded:
 		g.limit = max(1, g.limit/2)
+		g.slowStart = false
 		pause := ethos.RetryAfterOf(err)
 		if pause <= 0 {
 			pause = time.Second
 		}
 		g.blockedUntil = later(g.blockedUntil, now.Add(pause))
-		g.tokens.refund(charge, now)
+		// Little's law raised the target that met this; wait a few round
+		// trips before trusting it again.
+		g.calmAt = later(g.calmAt, now.Add(pause+3*max(g.latency, time.Second)))
+		g.refund(c, charge{}, now)
 	default:
 		// The call failed without using tokens (or we cannot tell);
 		// give back the charge so a failing provider does not starve.
-		g.tokens.refund(charge, now)
+		g.refund(c, charge{}, now)
 	}
-	close(g.wake)
-	g.wake = make(chan struct{})
+	g.dispatch(now)
+}
+
+// refund gives back what a call reserved beyond what it used.
+func (g *gate) refund(reserved, used charge, now time.Time) {
+	g.tokens.refund(reserved.total()-used.total(), now)
+	g.input.refund(reserved.in-used.in, now)
+	g.output.refund(reserved.out-used.out, now)
+}
+
+// observe folds one call's duration into the latency average.
+func (g *gate) observe(took time.Duration) {
+	if g.latency == 0 {
+		g.latency = took
+		return
+	}
+	g.latency += (took - g.latency) / 8
+}
+
+// grow moves the concurrency target after a success.
+func (g *gate) grow(now time.Time) {
+	need := g.littleTarget()
+	switch {
+	case !g.auto:
+		// Additive increase back toward the configured ceiling.
+		g.limit += 1 / g.limit
+	case need > 0 && !now.Before(g.calmAt):
+		// The rate and the latency are known: Little's law sizes it,
+		// down as well as up as the latency changes.
+		g.limit, g.slowStart = need, false
+	case need > 0:
+		// Recovering from a 429 or 529: one more per round trip, up to
+		// what the rate needs.
+		g.limit = max(g.limit, min(g.limit+1/g.limit, need))
+	case g.slowStart:
+		g.limit++ // one more per success: doubles each round trip
+	default:
+		g.limit += 1 / g.limit
+	}
+	g.limit = max(1, min(g.limit, g.ceiling))
+}
+
+// littleTarget is the number of calls in flight that keeps the request
+// rate at the limit (Little's law: in flight = rate × time in flight),
+// with a quarter more for the latency's spread; zero while the rate or the
+// latency is unknown.
+func (g *gate) littleTarget() float64 {
+	if g.requests.unlimited() || g.latency <= 0 {
+		return 0
+	}
+	return math.Ceil(g.requests.perSec*g.latency.Seconds()*1.25) + 1
 }
 
 // learn re-seeds the buckets from the provider's own account of the limits.
@@ -196,6 +441,12 @@ func (g *gate) learn(rl ethos.RateLimit, now time.Time) {
 	}
 	if rl.HasTokens && rl.TokensLimit > 0 {
 		g.tokens.reseed(rl.TokensLimit, rl.TokensRemaining, now)
+	}
+	if rl.HasInputTokens && rl.InputTokensLimit > 0 {
+		g.input.reseed(rl.InputTokensLimit, rl.InputTokensRemaining, now)
+	}
+	if rl.HasOutputTokens && rl.OutputTokensLimit > 0 {
+		g.output.reseed(rl.OutputTokensLimit, rl.OutputTokensRemaining, now)
 	}
 }
 
@@ -246,7 +497,9 @@ func (b *bucket) waitFor(n int, now time.Time) time.Duration {
 	if b.level >= need {
 		return 0
 	}
-	return time.Duration((need - b.level) / b.perSec * float64(time.Second))
+	// Round up, so the timer does not fire a hair early and go round
+	// again for the last fraction of a token.
+	return time.Duration(math.Ceil((need - b.level) / b.perSec * float64(time.Second)))
 }
 
 func (b *bucket) take(n int) {
@@ -268,11 +521,12 @@ func (b *bucket) refund(n int, now time.Time) {
 // bucket becomes limited: the provider's headers are the better authority.
 func (b *bucket) reseed(limit, remaining int, now time.Time) {
 	b.refill(now)
+	fresh := b.unlimited()
 	b.capacity = float64(limit)
 	b.perSec = b.capacity / 60
-	b.level = min(b.level, float64(remaining))
-	if b.last.IsZero() || b.level < 0 {
-		b.level = max(0, min(b.capacity, float64(remaining)))
+	if fresh || b.last.IsZero() {
+		b.level = float64(remaining)
 	}
+	b.level = max(0, min(b.level, float64(remaining), b.capacity))
 	b.last = now
 }

@@ -7,6 +7,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ethos-toolkit/ethos"
 )
 
@@ -143,6 +145,189 @@ func TestLimiterContextCancelled(t *testing.T) {
 		}
 		if len(next.calls) != 1 {
 			t.Fatalf("%d calls reached the provider, want 1", len(next.calls))
+		}
+	})
+}
+
+// sleepyCompleter answers after a fixed (fake) latency with the rate-limit
+// headers of a provider allowing rpm requests a minute, and tracks how
+// many calls are in flight at once.
+type sleepyCompleter struct {
+	latency time.Duration
+	rpm     int
+
+	mu             sync.Mutex
+	inFlight, peak int
+	calls          int
+}
+
+func (c *sleepyCompleter) Complete(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+	c.mu.Lock()
+	c.inFlight++
+	c.calls++
+	c.peak = max(c.peak, c.inFlight)
+	c.mu.Unlock()
+	time.Sleep(c.latency)
+	c.mu.Lock()
+	c.inFlight--
+	c.mu.Unlock()
+	return ethos.Response{Text: "ok", Usage: ethos.Usage{In: 10, Out: 10},
+		RateLimit: ethos.RateLimit{HasRequests: true, RequestsLimit: c.rpm, RequestsRemaining: c.rpm / 2}}, nil
+}
+
+// TestLimiterAutoFollowsLittlesLaw: at 10 s a call and 1,200 requests a
+// minute, the provider's limit needs about 200 calls in flight; an
+// auto-sized provider must get there from its small start and use the
+// whole limit, not a fixed number of slots.
+func TestLimiterAutoFollowsLittlesLaw(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &sleepyCompleter{latency: 10 * time.Second, rpm: 1200}
+		l := NewLimiter(next, func(string) Limits { return Limits{RPM: 50} }) // a tier-1 guess the headers correct
+		ctx, cancel := context.WithCancel(t.Context())
+		var wg sync.WaitGroup
+		for range 3000 {
+			wg.Go(func() { l.Complete(ctx, ethos.Request{Model: "p/m", MaxTokens: 10}) })
+		}
+		time.Sleep(2 * time.Minute)
+		st := l.State("p")
+		if !st.Auto || st.RPM != 1200 {
+			t.Fatalf("state %+v: want an auto-sized gate that learned 1200 rpm", st)
+		}
+		next.mu.Lock()
+		calls, peak := next.calls, next.peak
+		next.mu.Unlock()
+		// 2 minutes at 20 a second is 2,400 requests at most; the first
+		// 10 s go at the configured 50 a minute until the headers arrive.
+		if calls < 2000 || calls > 2450 {
+			t.Errorf("%d calls in 2 minutes at 1200 rpm, want 2000..2450", calls)
+		}
+		if peak < 190 || peak > 400 {
+			t.Errorf("peak in flight %d, want about 200 (1200 rpm × 10 s)", peak)
+		}
+		if st.Concurrency < 200 || st.Concurrency > 400 {
+			t.Errorf("target concurrency %v, want 200..400", st.Concurrency)
+		}
+		cancel()
+		wg.Wait()
+	})
+}
+
+// TestLimiterAutoSlowStart: with no rate known, an auto-sized provider
+// doubles its calls in flight each round trip, up to what is asked.
+func TestLimiterAutoSlowStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &sleepyCompleter{latency: time.Second}
+		l := NewLimiter(next, func(string) Limits { return Limits{} })
+		var wg sync.WaitGroup
+		for range 500 {
+			wg.Go(func() { l.Complete(t.Context(), ethos.Request{Model: "p/m"}) })
+		}
+		time.Sleep(500 * time.Millisecond)
+		if got := l.State("p").InFlight; got != autoStart {
+			t.Fatalf("in flight at start = %d, want %d", got, autoStart)
+		}
+		time.Sleep(time.Second)
+		if got := l.State("p").InFlight; got != 2*autoStart {
+			t.Fatalf("in flight after one round trip = %d, want %d", got, 2*autoStart)
+		}
+		wg.Wait()
+		if next.peak < 128 {
+			t.Fatalf("peak in flight %d, want slow start to reach well past 128", next.peak)
+		}
+	})
+}
+
+// TestLimiterServesUrgentFirst: calls that finish items go before calls
+// that start new ones, whatever the order they arrived in.
+func TestLimiterServesUrgentFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var order []string
+		gate := make(chan struct{})
+		next := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+			mu.Lock()
+			order = append(order, req.System)
+			mu.Unlock()
+			if req.System == "first" {
+				<-gate
+			}
+			return ethos.Response{}, nil
+		})
+		l := NewLimiter(next, func(string) Limits { return Limits{MaxConcurrency: 1} })
+		var wg sync.WaitGroup
+		wg.Go(func() { l.Complete(t.Context(), ethos.Request{Model: "p/m", System: "first"}) })
+		synctest.Wait()
+		for i, p := range []Priority{PriorityStart, PriorityStart, PriorityMiddle, PriorityFinish} {
+			name := []string{"start-1", "start-2", "middle", "finish"}[i]
+			wg.Go(func() { l.Complete(WithPriority(t.Context(), p), ethos.Request{Model: "p/m", System: name}) })
+			synctest.Wait()
+		}
+		close(gate)
+		wg.Wait()
+		want := []string{"first", "finish", "middle", "start-1", "start-2"}
+		if diff := cmp.Diff(want, order); diff != "" {
+			t.Fatalf("order (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestLimiterSeparateTokenBuckets: a provider that limits output tokens on
+// their own (Anthropic's -output-tokens- headers) holds calls whose
+// max_tokens the output bucket cannot cover, even with requests to spare.
+func TestLimiterSeparateTokenBuckets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		next := &countingCompleter{resp: func(n int) (ethos.Response, error) {
+			return ethos.Response{Usage: ethos.Usage{In: 1, Out: 600}, RateLimit: ethos.RateLimit{
+				HasOutputTokens: true, OutputTokensLimit: 600, OutputTokensRemaining: 0}}, nil
+		}}
+		l := NewLimiter(next, func(string) Limits { return Limits{} })
+		l.Complete(t.Context(), ethos.Request{Model: "p/m", MaxTokens: 600})
+		before := time.Now()
+		l.Complete(t.Context(), ethos.Request{Model: "p/m", MaxTokens: 600})
+		if waited := next.calls[1].Sub(before); waited != time.Minute {
+			t.Fatalf("with 0 of 600 output tokens a minute left, a 600-token call waited %v, want 1m", waited)
+		}
+		if st := l.State("p"); st.OutputTPM != 600 || st.RPM != 0 {
+			t.Fatalf("state %+v: want output TPM 600 and no request limit", st)
+		}
+	})
+}
+
+// TestLimiterCancelledWaiterLeavesTheQueue: a call given up while waiting
+// takes no slot, and the calls behind it still go.
+func TestLimiterCancelledWaiterLeavesTheQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hold := make(chan struct{})
+		next := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+			if req.System == "hold" {
+				<-hold
+			}
+			return ethos.Response{}, nil
+		})
+		l := NewLimiter(next, func(string) Limits { return Limits{MaxConcurrency: 1} })
+		var wg sync.WaitGroup
+		wg.Go(func() { l.Complete(t.Context(), ethos.Request{Model: "p/m", System: "hold"}) })
+		synctest.Wait()
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { _, err := l.Complete(ctx, ethos.Request{Model: "p/m"}); errc <- err }()
+		var after error
+		wg.Go(func() { _, after = l.Complete(t.Context(), ethos.Request{Model: "p/m"}) })
+		synctest.Wait()
+		if st := l.State("p"); st.Waiting != 2 {
+			t.Fatalf("waiting = %d, want 2", st.Waiting)
+		}
+		cancel()
+		if err := <-errc; ethos.KindOf(err) != ethos.Transient {
+			t.Fatalf("cancelled wait: %v, want transient", err)
+		}
+		close(hold)
+		wg.Wait()
+		if after != nil {
+			t.Fatal(after)
+		}
+		if st := l.State("p"); st.InFlight != 0 || st.Waiting != 0 {
+			t.Fatalf("after all: %+v, want nothing in flight or waiting", st)
 		}
 	})
 }

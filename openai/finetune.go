@@ -57,7 +57,7 @@ func NewFineTune(cfg Config) (*FineTune, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		hc = wire.NewHTTPClient()
 	}
 	opts := []option.RequestOption{
 		option.WithHTTPClient(hc),

@@ -23,6 +23,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
 // DefaultBaseURL is used when Config.BaseURL is empty. Base URLs include
@@ -88,7 +89,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		hc = wire.NewHTTPClient()
 	}
 	opts := []option.RequestOption{
 		option.WithHTTPClient(hc),

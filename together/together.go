@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
 // DefaultBaseURL is the API root used when Options.BaseURL is empty. It
@@ -107,7 +108,7 @@ func New(o Options) (*Client, error) {
 		now:      o.Now,
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		c.hc = wire.NewHTTPClient()
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
