@@ -115,6 +115,19 @@ func (e *Evaluator) Tasks() map[string]jobs.TaskFunc {
 	return tasks
 }
 
+// Priorities order the queued tasks: judgments and scores finish results
+// and go before answers, and the held-out prompts' generation keeps its
+// own order.
+func (e *Evaluator) Priorities() map[string]int {
+	prios := map[string]int{TaskJudge: jobs.PriorityFirst, TaskScore: jobs.PriorityFirst, TaskAnswer: jobs.PriorityDefault}
+	if e.heldOut != nil {
+		for name, prio := range e.heldOut.Priorities() {
+			prios[name] = prio
+		}
+	}
+	return prios
+}
+
 // SetQueue gives the evaluator the queue its tasks go in. It must be
 // called before the queue starts.
 func (e *Evaluator) SetQueue(q *jobs.Client) {
@@ -369,6 +382,10 @@ func (e *Evaluator) enqueue(ctx context.Context, name, key string, payload any, 
 // response with the call's ledger key.
 func (e *Evaluator) call(ctx context.Context, stage, item string, req ethos.Request) (ethos.Response, string, error) {
 	req.Metadata = map[string]string{"run": e.id, "stage": stage, "item": item}
-	resp, err := e.completer.Complete(ctx, req)
+	prio := llm.PriorityFinish // judgments and scores
+	if stage == TaskAnswer {
+		prio = llm.PriorityMiddle
+	}
+	resp, err := e.completer.Complete(llm.WithPriority(ctx, prio), req)
 	return resp, llm.Key(req), err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
@@ -58,13 +59,13 @@ func benchGenerate(b *testing.B, n int, opts sandbox.Options, limits llm.Limits,
 // BenchmarkGenerate1000 makes 1,000 examples against a zero-latency sandbox.
 // Run alone (-bench GenerateThousand -benchtime 1x) so the peak RSS is its own.
 func BenchmarkGenerateThousand(b *testing.B) {
-	benchGenerate(b, 1000, sandbox.Options{Seed: 1}, llm.Limits{MaxConcurrency: 64}, 32)
+	benchGenerate(b, 1000, sandbox.Options{Seed: 1}, llm.Limits{}, jobs.DefaultWorkers)
 }
 
 // BenchmarkGenerate10000 makes 10,000 examples; its peak RSS must stay
 // under 200 MB. Run alone with -benchtime 1x.
 func BenchmarkGenerateTenThousand(b *testing.B) {
-	benchGenerate(b, 10000, sandbox.Options{Seed: 1}, llm.Limits{MaxConcurrency: 64}, 32)
+	benchGenerate(b, 10000, sandbox.Options{Seed: 1}, llm.Limits{}, jobs.DefaultWorkers)
 }
 
 // BenchmarkGenerateAt600RPM runs against a sandbox that enforces 600

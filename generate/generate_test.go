@@ -80,7 +80,7 @@ func (e *env) runWorkers(t testing.TB, workers int) (generate.Metadata, error) {
 	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
 		t.Fatal(err)
 	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: workers, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(),
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: workers, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Completer: e.chain, Queue: pipe.RunID(),
 		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

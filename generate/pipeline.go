@@ -232,6 +232,27 @@ func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
 	}
 }
 
+// Priorities order the queued tasks: a reply finishes an example and goes
+// before the documents waiting, which go before new idea batches, so the
+// first examples are accepted within a few latencies of the start however
+// large the backlog (see also callPriority).
+func (p *Pipeline) Priorities() map[string]int {
+	return map[string]int{TaskResponse: jobs.PriorityFirst, TaskDocument: jobs.PriorityDefault, TaskIdeas: jobs.PriorityLast}
+}
+
+// callPriority is a stage's place in the rate limiter's queue, in the
+// same order as Priorities.
+func callPriority(stage string) llm.Priority {
+	switch stage {
+	case StageIdeas:
+		return llm.PriorityStart
+	case StageDocument:
+		return llm.PriorityMiddle
+	default: // the reply and its review finish an example
+		return llm.PriorityFinish
+	}
+}
+
 // SetQueue gives the pipeline the queue its handlers enqueue the next
 // stage on. It must be called before the queue starts.
 func (p *Pipeline) SetQueue(q *jobs.Client) { p.queue = q }
@@ -262,7 +283,7 @@ func (p *Pipeline) call(ctx context.Context, stage, item string, model string, p
 		Stream:      stream,
 		Metadata:    map[string]string{"run": p.runID, "stage": stage, "item": item},
 	}
-	resp, err := p.completer.Complete(ctx, req)
+	resp, err := p.completer.Complete(llm.WithPriority(ctx, callPriority(stage)), req)
 	return resp, llm.Key(req), err
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // maxAttempts is how many times an item is written before it is
@@ -332,7 +333,7 @@ func (p *Pipeline) traitReview(ctx context.Context, key, document, reply string)
 		if lastErr != nil {
 			prompt.User = withFeedback(prompt.User, "your reply could not be parsed ("+lastErr.Error()+")", "")
 		}
-		resp, err := p.completer.Complete(ctx, ethos.Request{Model: g.Review.Model, System: prompt.System,
+		resp, err := p.completer.Complete(llm.WithPriority(ctx, llm.PriorityFinish), ethos.Request{Model: g.Review.Model, System: prompt.System,
 			Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
 			MaxTokens: 1024,
 			Metadata:  map[string]string{"run": p.runID, "stage": "review", "item": key}})

@@ -38,12 +38,28 @@ import (
 )
 
 // Defaults applied by New to zero Config fields.
+//
+// Workers are not what paces model calls: the rate limiter is. A task
+// waiting for its turn at the limiter, or for a model that takes 30 s to
+// answer, holds a worker, so the default is as many as the limiter may
+// ever have in flight (llm.AutoCeiling); a worker is a goroutine. For the
+// same reason the job timeout is long: a task may wait hours for its turn
+// at a low rate limit, while each model call has its own timeout (the
+// provider's `timeout`). A job left running by a killed process is rescued
+// at once by RescueOrphans, not by the timeout.
 const (
-	DefaultWorkers           = 8
-	DefaultJobTimeout        = 30 * time.Minute
+	DefaultWorkers           = 4096
+	DefaultJobTimeout        = 6 * time.Hour
 	DefaultFetchCooldown     = 20 * time.Millisecond
 	DefaultFetchPollInterval = 200 * time.Millisecond
 	DefaultMaxAttempts       = 5
+)
+
+// Task priorities, River's: 1 is fetched first, 4 last.
+const (
+	PriorityFirst   = 1
+	PriorityDefault = 2
+	PriorityLast    = 4
 )
 
 // hardStopTimeout bounds how long Stop waits for cancelled jobs to return
@@ -54,8 +70,9 @@ const hardStopTimeout = 10 * time.Second
 type Config struct {
 	// Workers is how many jobs run at once.
 	Workers int
-	// JobTimeout cancels a job's context after this long. LLM calls can be
-	// slow, so the default is 30 minutes rather than River's one.
+	// JobTimeout cancels a job's context after this long. A task may wait
+	// long at the rate limiter, so the default is hours, not River's one
+	// minute.
 	JobTimeout time.Duration
 	// FetchCooldown is the least time between two fetches of new jobs, and
 	// FetchPollInterval the most; lower values raise throughput at the cost
@@ -77,6 +94,11 @@ type Config struct {
 	Completer ethos.Completer
 	// Tasks are the handlers of pipeline tasks, by task name.
 	Tasks map[string]TaskFunc
+	// Priorities order the tasks waiting in the queue, by task name:
+	// PriorityFirst is fetched before PriorityLast. A pipeline puts the
+	// tasks that finish items first, so a large backlog of new work does
+	// not hold back the results. Unnamed tasks get PriorityDefault.
+	Priorities map[string]int
 	// Queue is the queue tasks are put in and taken from, e.g. one run's
 	// ID, so that a process works only its own run's tasks and leaves
 	// those of other (interrupted) runs for when they are resumed. Empty

@@ -95,7 +95,7 @@ func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
-	res, err := c.river.Insert(ctx, t, c.taskOpts())
+	res, err := c.river.Insert(ctx, t, c.taskOpts(t.Name))
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
@@ -108,16 +108,21 @@ func (c *Client) EnqueueTx(ctx context.Context, tx *sql.Tx, t Task) (id int64, a
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
-	res, err := c.river.InsertTx(ctx, tx, t, c.taskOpts())
+	res, err := c.river.InsertTx(ctx, tx, t, c.taskOpts(t.Name))
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
 	return res.Job.ID, !res.UniqueSkippedAsDuplicate, nil
 }
 
-// taskOpts puts a task in the client's queue, unique by its identity.
-func (c *Client) taskOpts() *river.InsertOpts {
-	return &river.InsertOpts{Queue: c.cfg.Queue, UniqueOpts: river.UniqueOpts{ByArgs: true, ByQueue: true}}
+// taskOpts puts a task in the client's queue at its priority, unique by
+// its identity.
+func (c *Client) taskOpts(name string) *river.InsertOpts {
+	prio, ok := c.cfg.Priorities[name]
+	if !ok || prio < PriorityFirst || prio > PriorityLast {
+		prio = PriorityDefault
+	}
+	return &river.InsertOpts{Queue: c.cfg.Queue, Priority: prio, UniqueOpts: river.UniqueOpts{ByArgs: true, ByQueue: true}}
 }
 
 func (c *Client) checkTask(t Task) error {

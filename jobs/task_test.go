@@ -230,3 +230,47 @@ func TestTaskQueuesKeepRunsApart(t *testing.T) {
 	default:
 	}
 }
+
+// TestTaskPriorities: with one worker and a backlog, the tasks given
+// PriorityFirst run before the ones enqueued earlier at PriorityLast.
+func TestTaskPriorities(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := openDB(t)
+	var mu sync.Mutex
+	var order []string
+	cfg := testConfig(nil)
+	cfg.Workers = 1
+	cfg.Priorities = map[string]int{"test.finish": PriorityFirst, "test.start": PriorityLast}
+	record := func(ctx context.Context, task Task) error {
+		mu.Lock()
+		order = append(order, task.Key)
+		mu.Unlock()
+		return nil
+	}
+	cfg.Tasks = map[string]TaskFunc{"test.start": record, "test.finish": record}
+	c := newClient(t, db, cfg, false)
+	var ids []int64
+	for _, task := range []Task{
+		{Name: "test.start", RunID: "r", Key: "start-1"},
+		{Name: "test.start", RunID: "r", Key: "start-2"},
+		{Name: "test.finish", RunID: "r", Key: "finish-1"},
+	} {
+		id, _, err := c.Enqueue(ctx, task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	startClient(t, c)
+	for _, id := range ids {
+		if err := c.WaitTask(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(order, ",") != "finish-1,start-1,start-2" {
+		t.Fatalf("order %v, want the finishing task first", order)
+	}
+}

@@ -101,6 +101,7 @@ func (s *Server) lookup(model string) (Writer, modelFault, bool) {
 // wait, authenticate, parse, find the model, write the answer, charge the
 // rate limits, inject errors, respond.
 func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
+	defer s.stats.begin()()
 	s.mu.Lock()
 	d := draw(s.rng, s.opts.Faults)
 	s.mu.Unlock()
@@ -114,6 +115,12 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 		p.writeError(w, e, reqID)
 	}
 
+	// The body is read before the wait, as a real server has the whole
+	// request before it starts on the answer: a client that goes away
+	// while it waits then cancels the request (Go's server notices a
+	// closed connection only once the body is read), instead of getting
+	// an answer nobody reads counted as answered.
+	body, bodyErr := readBody(w, r)
 	if d.latency > 0 {
 		if err := s.opts.Sleep(r.Context(), d.latency); err != nil {
 			// The client has gone (or the test's Sleep says so): drop the
@@ -132,10 +139,9 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 		fail(e)
 		return
 	}
-	body, e := readBody(w, r)
-	if e != nil {
+	if bodyErr != nil {
 		peek()
-		fail(e)
+		fail(bodyErr)
 		return
 	}
 	c, e := p.parse(body)

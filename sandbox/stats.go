@@ -20,18 +20,36 @@ type Stats struct {
 	// Repeats counts complete answers to a request the sandbox had already
 	// answered completely: calls a client paid for twice.
 	Repeats int64 `json:"repeats"`
+	// InFlight is how many completion requests have arrived and are not
+	// yet answered (waiting out their latency, or being written): a
+	// gauge, which ResetStats leaves alone.
+	InFlight int64 `json:"in_flight"`
 }
 
 type statsCounter struct {
 	mu       sync.Mutex
 	s        Stats
 	answered map[uint64]bool // request keys answered completely
+	inFlight int64
+}
+
+// begin counts a completion request in flight until the returned func.
+func (c *statsCounter) begin() (end func()) {
+	c.mu.Lock()
+	c.inFlight++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.inFlight--
+		c.mu.Unlock()
+	}
 }
 
 func (c *statsCounter) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.s
+	s.InFlight = c.inFlight
 	s.ByPath = maps.Clone(c.s.ByPath)
 	s.ByStatus = maps.Clone(c.s.ByStatus)
 	if s.ByPath == nil {

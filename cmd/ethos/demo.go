@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/jobs"
 )
 
 // DemoCommand runs the whole pipeline offline: it makes DIR an ordinary
@@ -32,7 +33,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	dir := flags.String("dir", "ethos-demo", "the project `directory` the demo makes (or continues)")
 	examples := flags.Int("examples", demoExamples, "training examples to generate")
 	prompts := flags.Int("prompts", demoPrompts, "held-out prompts to evaluate on")
-	workers := flags.Int("workers", 32, "jobs worked at once")
+	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {

@@ -63,7 +63,7 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	flags.StringVar(&in.trainingFiles, "training-file", "", "training `files` to check the prompts against, comma-separated")
 	flags.BoolVar(&in.pointwise, "pointwise", false, "also score every answer 1–5 on every trait")
 	flags.Int64Var(&in.seed, "seed", 0, "seed of the held-out prompts (default: generate.seed + 9973)")
-	workers := flags.Int("workers", 16, "jobs worked at once (each provider's limits still apply)")
+	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	maxCost := flags.Float64("max-cost", 0, "stop before this evaluation could spend more than this many `USD`")
 	resume := flags.String("resume", "", "continue the evaluation with this `ID` (running the same command again does this too)")
 	asJSON := flags.Bool("json", false, "print the summary as JSON")
@@ -306,7 +306,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
 		return eval.Summary{}, err
 	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Queue: ev.ID()})
+	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Priorities: ev.Priorities(), Queue: ev.ID()})
 	if err != nil {
 		return eval.Summary{}, err
 	}

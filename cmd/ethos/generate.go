@@ -35,7 +35,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	dryRun := flags.Bool("dry-run", false, "print the planned calls, tokens and cost, and spend nothing")
 	resume := flags.String("resume", "", "continue the run with this `ID` (running the same command again does this too)")
 	force := flags.Bool("force", false, "replace existing output files")
-	workers := flags.Int("workers", 32, "jobs worked at once (each provider's limits still apply)")
+	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result (or the plan) as JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
@@ -131,7 +131,7 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
 		return generate.Metadata{}, err
 	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Queue: pipe.RunID()})
+	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Queue: pipe.RunID()})
 	if err != nil {
 		return generate.Metadata{}, err
 	}

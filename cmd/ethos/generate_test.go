@@ -195,3 +195,69 @@ func TestGenerateSurvivesKill(t *testing.T) {
 	}
 	t.Logf("first process: %d answered; second: %d more; repeated: %d", before.ByStatus["200"], after.ByStatus["200"]-before.ByStatus["200"], after.Repeats)
 }
+
+// TestGenerateSurvivesKillWithManyInFlight kills ethos generate while the
+// default configuration has many calls in flight at a slow sandbox (no
+// fixed worker or concurrency cap holds them back), then runs it again: the
+// dataset has exactly the examples asked for, and no request the sandbox
+// had answered is answered again beyond the calls in flight at the kill.
+func TestGenerateSurvivesKillWithManyInFlight(t *testing.T) {
+	t.Parallel()
+	const examples = 120
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 12,
+		Faults: sandbox.Faults{LatencyMean: 1500 * time.Millisecond, LatencyJitter: 500 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "generate", "--examples", "120")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
+		return cmd
+	}
+
+	first := child()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(90 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var atKill sandbox.Stats
+	for {
+		atKill = sb.Server.Stats()
+		if atKill.InFlight >= 60 && atKill.ByStatus["200"] >= 60 {
+			break
+		}
+		select {
+		case <-deadline:
+			first.Process.Kill()
+			t.Fatalf("the first process never had 60 calls in flight after 60 answers: %+v", atKill)
+		case <-tick.C:
+		}
+	}
+	first.Process.Kill() // SIGKILL: no cleanup of any kind
+	first.Wait()
+	// The calls waiting at the sandbox are dropped with the connection and
+	// never answered; a repeat can only be a call answered in the instant
+	// before the kill and not yet recorded, and there are fewer of those
+	// than calls in flight.
+	inFlight := atKill.InFlight
+
+	second := child()
+	out, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != examples {
+		t.Fatalf("%d records after the restart, want %d", n, examples)
+	}
+	after := sb.Server.Stats()
+	if after.Repeats > inFlight {
+		t.Errorf("the sandbox answered %d requests it had answered before; %d were in flight at the kill", after.Repeats, inFlight)
+	}
+	t.Logf("at the kill: %d answered, %d in flight; after: %d more answered, %d repeated", atKill.ByStatus["200"], inFlight, after.ByStatus["200"]-atKill.ByStatus["200"], after.Repeats)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/ethos-toolkit/ethos/eval/report"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
 )
 
 // RunCommand runs the whole pipeline from the project's ethos.yaml:
@@ -31,7 +32,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	var pf projectFlags
 	pf.register(flags)
 	maxCost := flags.Float64("max-cost", 0, "stop before the model calls of this run could spend more than this many `USD`")
-	workers := flags.Int("workers", 32, "jobs worked at once (each provider's limits still apply)")
+	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
