@@ -49,6 +49,35 @@ type CallSummary struct {
 	Latency   time.Duration `json:"mean_latency"`
 }
 
+// ProviderLoad is what a running process's rate limiter said of one
+// provider at UpdatedAt: the calls in flight and waiting, the target it
+// sizes them to, and the limits and latency that target comes from. The
+// process that makes the calls writes it every second or so, so that other
+// processes (ethos calls, the dashboard) can show it; a snapshot that has
+// not been refreshed for a while belongs to a process that has ended.
+type ProviderLoad struct {
+	Provider string        `json:"provider"`
+	InFlight int           `json:"in_flight"`
+	Waiting  int           `json:"waiting"`
+	Target   int           `json:"target"`  // calls in flight the limiter aims for
+	Ceiling  int           `json:"ceiling"` // the most it may reach
+	Auto     bool          `json:"auto"`    // target sized from the rate limit and latency
+	Latency  time.Duration `json:"latency"` // moving average of call durations
+	RPM      int           `json:"rpm,omitempty"`
+	TPM      int           `json:"tpm,omitempty"`
+	PID      int           `json:"pid"` // the process that wrote it
+	// UpdatedAt is when it was written; Stale tells an old one.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// LoadFreshness is how long a ProviderLoad is taken for the current state
+// of a running process.
+const LoadFreshness = 10 * time.Second
+
+// Stale reports whether the snapshot is too old to describe a running
+// process at now.
+func (l ProviderLoad) Stale(now time.Time) bool { return now.Sub(l.UpdatedAt) > LoadFreshness }
+
 // CallStore is the part of the store the LLM middleware needs.
 type CallStore interface {
 	// CachedResponse returns the response of the most recent successful,
@@ -62,6 +91,10 @@ type CallStore interface {
 	Calls(ctx context.Context, f CallFilter) ([]Call, error)
 	// SummarizeCalls aggregates calls matching f per provider and model.
 	SummarizeCalls(ctx context.Context, f CallFilter) ([]CallSummary, error)
+	// PutProviderLoads replaces the snapshots of the providers in loads.
+	PutProviderLoads(ctx context.Context, loads []ProviderLoad) error
+	// ProviderLoads lists the latest snapshot of every provider, by name.
+	ProviderLoads(ctx context.Context) ([]ProviderLoad, error)
 }
 
 // Store is ethos's durable ledger. The SQLite implementation is the

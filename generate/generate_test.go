@@ -24,6 +24,7 @@ import (
 type env struct {
 	store    *sqlite.DB
 	chain    ethos.Completer
+	limiter  *llm.Limiter
 	sandbox  *sandbox.Running
 	settings generate.Settings
 }
@@ -33,6 +34,12 @@ func newEnv(t testing.TB, examples int, opts sandbox.Options) *env {
 }
 
 func newEnvLimits(t testing.TB, examples int, opts sandbox.Options, limits llm.Limits) *env {
+	return newEnvAs(t, examples, opts, "sandbox", func(string) llm.Limits { return limits })
+}
+
+// newEnvAs is newEnvLimits with the sandbox posing as provider (its models
+// named "<provider>/writer", "<provider>/judge") under limitsFor.
+func newEnvAs(t testing.TB, examples int, opts sandbox.Options, provider string, limitsFor func(string) llm.Limits) *env {
 	t.Helper()
 	ctx := t.Context()
 	sb, err := sandbox.Start(ctx, "127.0.0.1:0", opts)
@@ -45,23 +52,25 @@ func newEnvLimits(t testing.TB, examples int, opts sandbox.Options, limits llm.L
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	adapter, err := anthropic.New(anthropic.Config{Provider: "sandbox", BaseURL: sb.URL, APIKey: "sandbox"})
+	adapter, err := anthropic.New(anthropic.Config{Provider: provider, BaseURL: sb.URL, APIKey: "sandbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	router := llm.NewRouter()
-	router.Register("sandbox", func() (ethos.Completer, error) { return adapter, nil })
+	router.Register(provider, func() (ethos.Completer, error) { return adapter, nil })
 	cfg := config.Default()
+	cfg.Prices[provider+"/writer"] = config.Price{Input: 3, Output: 15}
+	cfg.Prices[provider+"/judge"] = config.Price{Input: 1, Output: 5}
 	pricer := llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
 		p, ok := cfg.PriceOf(model)
 		return p.Cost(u), ok
 	})
-	chain := &llm.Ledger{Store: db, Pricer: pricer,
-		Next: llm.NewBudget(0, 0, pricer, llm.NewLimiter(router, func(string) llm.Limits { return limits }))}
+	limiter := llm.NewLimiter(router, limitsFor)
+	chain := &llm.Ledger{Store: db, Pricer: pricer, Next: llm.NewBudget(0, 0, pricer, limiter)}
 
 	g := cfg.Generate
-	g.Ideas.Model, g.Documents.Model, g.Responses.Model, g.Review.Model = "sandbox/writer", "sandbox/writer", "sandbox/writer", "sandbox/judge"
-	return &env{store: db, chain: chain, sandbox: sb, settings: generate.Settings{
+	g.Ideas.Model, g.Documents.Model, g.Responses.Model, g.Review.Model = provider+"/writer", provider+"/writer", provider+"/writer", provider+"/judge"
+	return &env{store: db, chain: chain, limiter: limiter, sandbox: sb, settings: generate.Settings{
 		Examples: examples, Seed: 7, Output: filepath.Join(t.TempDir(), "data", "agora.jsonl"),
 		Character: cfg.Character, Generate: g, ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(),
 	}}
@@ -73,6 +82,11 @@ func (e *env) run(t testing.TB) (generate.Metadata, error) {
 }
 
 func (e *env) runWorkers(t testing.TB, workers int) (generate.Metadata, error) {
+	return e.runProgress(t, workers, nil)
+}
+
+// runProgress is runWorkers with Drive's progress callback.
+func (e *env) runProgress(t testing.TB, workers int, progress func(generate.Progress)) (generate.Metadata, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
@@ -92,7 +106,7 @@ func (e *env) runWorkers(t testing.TB, workers int) (generate.Metadata, error) {
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err = pipe.Drive(ctx, nil)
+	err = pipe.Drive(ctx, progress)
 	stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	q.Stop(stopCtx)
 	stop()

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) ethos.Store) {
 		{"SummarizeCalls", testSummarize},
 		{"ConcurrentRecordCall", testConcurrentRecord},
 		{"Ping", testPing},
+		{"ProviderLoads", testProviderLoads},
 	}
 	tests = append(tests, runTests...)
 	tests = append(tests, fineTuneTests...)
@@ -479,5 +480,37 @@ func testPing(t *testing.T, s ethos.Store) {
 	}
 	if err := s.Ping(ctx); err == nil {
 		t.Error("Ping after Close: nil error")
+	}
+}
+
+// testProviderLoads: a snapshot per provider, replaced by the next one.
+func testProviderLoads(t *testing.T, s ethos.Store) {
+	ctx := t.Context()
+	if got, err := s.ProviderLoads(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: %v, %v", got, err)
+	}
+	first := []ethos.ProviderLoad{
+		{Provider: "together", InFlight: 3, Target: 8, Ceiling: 8, Latency: time.Second, PID: 7, UpdatedAt: base},
+		{Provider: "anthropic", InFlight: 212, Waiting: 40, Target: 251, Ceiling: 4096, Auto: true,
+			Latency: 10200 * time.Millisecond, RPM: 1200, TPM: 400000, PID: 7, UpdatedAt: base},
+	}
+	if err := s.PutProviderLoads(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	later := first[1]
+	later.InFlight, later.Waiting, later.PID, later.UpdatedAt = 0, 0, 9, base.Add(time.Minute)
+	if err := s.PutProviderLoads(ctx, []ethos.ProviderLoad{later}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ProviderLoads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ethos.ProviderLoad{later, first[0]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ProviderLoads (-want +got):\n%s", diff)
+	}
+	if !got[1].Stale(base.Add(time.Minute)) || got[0].Stale(base.Add(time.Minute)) {
+		t.Errorf("a minute-old snapshot must be stale and a fresh one not")
 	}
 }

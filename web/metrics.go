@@ -102,6 +102,23 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		m.sample("ethos_tokens_per_second", live.Value.TokensPerSec)
 	}
 
+	if loads, err := s.liveLoads(ctx); err != nil {
+		failed["ledger"] = true
+	} else if len(loads) > 0 {
+		m.family("ethos_calls_in_flight", "gauge", "Model calls in flight in a running ethos process, by provider.")
+		for _, l := range loads {
+			m.sample("ethos_calls_in_flight", float64(l.InFlight), "provider", l.Provider)
+		}
+		m.family("ethos_calls_waiting", "gauge", "Model calls waiting for the rate limiter, by provider.")
+		for _, l := range loads {
+			m.sample("ethos_calls_waiting", float64(l.Waiting), "provider", l.Provider)
+		}
+		m.family("ethos_concurrency_target", "gauge", "Calls in flight the rate limiter aims for, by provider.")
+		for _, l := range loads {
+			m.sample("ethos_concurrency_target", float64(l.Target), "provider", l.Provider)
+		}
+	}
+
 	if runs, err := s.store.Runs(ctx, "", 0); err != nil {
 		failed["runs"] = true
 	} else {

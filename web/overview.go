@@ -23,13 +23,14 @@ const (
 
 // overviewData is the overview page and GET /api/overview.
 type overviewData struct {
-	Runs      section[[]runRow]            `json:"runs"`
-	Evals     section[[]runRow]            `json:"evals"`
-	Jobs      section[[]ethos.FineTuneJob] `json:"finetune_jobs"`
-	Spend     section[spendData]           `json:"spend"`
-	Live      section[liveData]            `json:"live"`
-	Queue     *section[jobs.QueueStats]    `json:"queue,omitempty"`
-	Attention []attention                  `json:"attention"`
+	Runs      section[[]runRow]              `json:"runs"`
+	Evals     section[[]runRow]              `json:"evals"`
+	Jobs      section[[]ethos.FineTuneJob]   `json:"finetune_jobs"`
+	Spend     section[spendData]             `json:"spend"`
+	Live      section[liveData]              `json:"live"`
+	InFlight  *section[[]ethos.ProviderLoad] `json:"in_flight,omitempty"` // nil when no process is making calls
+	Queue     *section[jobs.QueueStats]      `json:"queue,omitempty"`
+	Attention []attention                    `json:"attention"`
 }
 
 // runRow is a run in a list, with its item counts.
@@ -112,6 +113,10 @@ func (s *Server) overview(ctx context.Context) overviewData {
 	d.Jobs = newSection(jobsList, err)
 	d.Spend = s.spend(ctx)
 	d.Live = s.liveRates(ctx)
+	if loads, err := s.liveLoads(ctx); err != nil || len(loads) > 0 {
+		sec := newSection(loads, err)
+		d.InFlight = &sec
+	}
 	if s.opts.QueueStats != nil {
 		qs, err := s.opts.QueueStats(ctx)
 		sec := newSection(qs, err)
@@ -138,6 +143,23 @@ func (s *Server) overview(ctx context.Context) overviewData {
 		}
 	}
 	return d
+}
+
+// liveLoads are the rate limiter snapshots of the processes making calls
+// now: those refreshed within ethos.LoadFreshness.
+func (s *Server) liveLoads(ctx context.Context) ([]ethos.ProviderLoad, error) {
+	loads, err := s.store.ProviderLoads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var live []ethos.ProviderLoad
+	for _, l := range loads {
+		if !l.Stale(now) {
+			live = append(live, l)
+		}
+	}
+	return live, nil
 }
 
 // runRow adds a run's item counts (one index-only query).

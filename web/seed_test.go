@@ -188,6 +188,15 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	call("sandbox/writer", "response", 0, -20, 1100, 280, 0.0029, "", false)
 	call("sandbox/judge", "review", 0, -10, 900, 60, 0.0008, "", false)
 	call("sandbox/judge", "review", 0, -5, 0, 0, 0, ethos.Parse, false)
+
+	// A process making calls now, and one that ended long ago.
+	if err := db.PutProviderLoads(ctx, []ethos.ProviderLoad{
+		{Provider: "sandbox", InFlight: 212, Waiting: 38, Target: 251, Ceiling: 4096, Auto: true, Latency: 10200 * time.Millisecond,
+			RPM: 1200, PID: 4242, UpdatedAt: at(0, -2)},
+		{Provider: "together", InFlight: 5, Target: 8, Ceiling: 8, Latency: time.Second, PID: 17, UpdatedAt: at(-30, 0)},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	call("anthropic/claude-sonnet-4-5", "response", -100, 0, 1500, 400, 0.0105, "", false)
 
 	// Fine-tuning: a completed job with its model, a running one with loss

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -44,13 +46,18 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	loads, err := p.store.ProviderLoads(ctx)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Calls   []ethos.Call        `json:"calls"`
-			Summary []ethos.CallSummary `json:"summary"`
-		}{calls, summary})
+			Calls    []ethos.Call         `json:"calls"`
+			Summary  []ethos.CallSummary  `json:"summary"`
+			InFlight []ethos.ProviderLoad `json:"in_flight"`
+		}{calls, summary, loads})
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tWHEN\tMODEL\tSTAGE\tIN\tOUT\tCOST\tLATENCY\tRESULT")
@@ -78,7 +85,42 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 	}
 	w.Flush()
 	fmt.Fprintf(c.m.Stdout, "total spent: $%.6f\n", total)
+	printLoads(c.m.Stdout, loads, time.Now())
 	return nil
+}
+
+// printLoads shows the calls in flight per provider as the process making
+// them last recorded, or that none is running.
+func printLoads(out io.Writer, loads []ethos.ProviderLoad, now time.Time) {
+	var live []ethos.ProviderLoad
+	for _, l := range loads {
+		if !l.Stale(now) {
+			live = append(live, l)
+		}
+	}
+	fmt.Fprintln(out)
+	if len(live) == 0 {
+		fmt.Fprintln(out, "in flight: none (no ethos process is making calls)")
+		return
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PROVIDER	IN FLIGHT	WAITING	TARGET	CEILING	LATENCY	LIMIT	AS OF")
+	for _, l := range live {
+		target := strconv.Itoa(l.Target)
+		if l.Auto {
+			target += " (auto)"
+		}
+		limit := "-"
+		if l.RPM > 0 {
+			limit = fmt.Sprintf("%d rpm", l.RPM)
+		}
+		if l.TPM > 0 {
+			limit += fmt.Sprintf(", %d tpm", l.TPM)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s ago (pid %d)\n", l.Provider, l.InFlight, l.Waiting, target, l.Ceiling,
+			l.Latency.Round(10*time.Millisecond), limit, now.Sub(l.UpdatedAt).Round(time.Second), l.PID)
+	}
+	w.Flush()
 }
 
 func formatErrors(m map[ethos.Kind]int) string {

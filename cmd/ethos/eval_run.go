@@ -340,10 +340,12 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 		return eval.Summary{}, err
 	}
 	show := &evalProgress{w: m.Stderr}
+	stopLoads := p.publishLoads(ctx)
 	sum, driveErr := ev.Drive(ctx, show.update)
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	queue.Stop(stopCtx)
 	cancel()
+	stopLoads()
 	if driveErr != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos eval run --resume %s) to continue; nothing done is lost\n", ev.ID())

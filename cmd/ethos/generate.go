@@ -159,11 +159,14 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 			return generate.Metadata{}, err
 		}
 		show := newProgress(m.Stderr, p.store, pipe.RunID(), settings.Examples)
+		show.limiter = p.limiter
+		stopLoads := p.publishLoads(ctx)
 		driveErr := pipe.Drive(ctx, show.update)
 		show.done()
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		queue.Stop(stopCtx)
 		cancel()
+		stopLoads()
 		if driveErr != nil {
 			if ctx.Err() != nil {
 				fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos generate --resume %s) to continue; nothing done is lost\n", pipe.RunID())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,16 +14,18 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // progress shows a generation run: on a terminal, one bar per stage with
 // counts, rate, ETA, spend and rejections; otherwise a plain line every
 // few seconds, fit for logs.
 type progress struct {
-	w      io.Writer
-	store  ethos.Store
-	runID  string
-	target int
+	w       io.Writer
+	store   ethos.Store
+	runID   string
+	target  int
+	limiter *llm.Limiter // calls in flight per provider; nil shows none
 
 	mu        sync.Mutex
 	last      generate.Progress
@@ -89,7 +92,27 @@ func (pr *progress) rejected(stage string) string {
 func (pr *progress) spendLine() string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	return fmt.Sprintf("%-10s $%.4f spent · %d call errors · %s elapsed", "run", pr.spent, pr.errors, pr.last.Elapsed.Round(time.Second))
+	return fmt.Sprintf("%-10s $%.4f spent · %d call errors · %s elapsed%s", "run", pr.spent, pr.errors, pr.last.Elapsed.Round(time.Second), pr.inFlight())
+}
+
+// inFlight describes the calls in flight per provider and the target the
+// limiter sizes them to: " · in flight anthropic 212/251 (38 waiting)".
+func (pr *progress) inFlight() string {
+	if pr.limiter == nil {
+		return ""
+	}
+	var parts []string
+	for _, s := range pr.limiter.States() {
+		part := fmt.Sprintf("%s %d/%d", s.Provider, s.InFlight, int(s.Concurrency))
+		if s.Waiting > 0 {
+			part += fmt.Sprintf(" (%d waiting)", s.Waiting)
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " · in flight " + strings.Join(parts, ", ")
 }
 
 // update takes a snapshot from the pipeline.
@@ -122,11 +145,11 @@ func (pr *progress) update(p generate.Progress) {
 		return
 	}
 	pr.lastLine = time.Now()
-	fmt.Fprintf(pr.w, "generate %s: ideas %d · documents %d (rejected %d) · replies %d/%d (rejected %d, quarantined %d) · $%.4f · %d call errors · %s\n",
+	fmt.Fprintf(pr.w, "generate %s: ideas %d · documents %d (rejected %d) · replies %d/%d (rejected %d, quarantined %d) · $%.4f · %d call errors · %s%s\n",
 		p.RunID, p.Stages[generate.StageIdea][ethos.ItemAccepted],
 		p.Stages[generate.StageDocument][ethos.ItemAccepted], p.Stages[generate.StageDocument][ethos.ItemRejected],
 		p.Examples, p.Target, p.Stages[generate.StageResponse][ethos.ItemRejected], p.Stages[generate.StageResponse][ethos.ItemQuarantined],
-		pr.spent, pr.errors, p.Elapsed.Round(time.Second))
+		pr.spent, pr.errors, p.Elapsed.Round(time.Second), pr.inFlight())
 }
 
 func (pr *progress) refreshSpend() {

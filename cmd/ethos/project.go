@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/anthropic"
@@ -45,6 +46,7 @@ type project struct {
 	mu      sync.Mutex
 	sandbox *sandbox.Running // the in-process sandbox, once started
 	router  *llm.Router
+	limiter *llm.Limiter // the chain's rate limiter, once Completer built it
 }
 
 // abs resolves path against the working directory of m.
@@ -241,12 +243,36 @@ func (p *project) Completer(ctx context.Context, commandCap float64) (ethos.Comp
 	if err != nil {
 		return nil, err
 	}
-	var next ethos.Completer = llm.NewLimiter(p.Router(), p.limits)
+	limiter := llm.NewLimiter(p.Router(), p.limits)
+	p.mu.Lock()
+	p.limiter = limiter
+	p.mu.Unlock()
+	var next ethos.Completer = limiter
 	if commandCap > 0 {
 		next = llm.NewBudget(commandCap, 0, p.pricer(), next)
 	}
 	next = llm.NewBudget(p.cfg.Budget.MaxUSD, spent, p.pricer(), next)
 	return &llm.Ledger{Store: p.store, Next: next, Pricer: p.pricer()}, nil
+}
+
+// publishLoads writes the rate limiter's state (calls in flight, target,
+// latency) to the store every second while a command works, for ethos
+// calls and the dashboard; stop writes the last state. Without a chain
+// built yet it does nothing.
+func (p *project) publishLoads(ctx context.Context) (stop func()) {
+	p.mu.Lock()
+	l := p.limiter
+	p.mu.Unlock()
+	if l == nil {
+		return func() {}
+	}
+	warned := false
+	return llm.PublishLoads(ctx, l, p.store, time.Second, func(err error) {
+		if !warned {
+			warned = true
+			fmt.Fprintf(p.m.Stderr, "warning: recording calls in flight for ethos calls and the dashboard: %v\n", err)
+		}
+	})
 }
 
 // limits are a provider's configured rate limits.
