@@ -312,6 +312,9 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 	case o.TrainPath == "":
 		return Created{}, ethos.Errorf(ethos.Config, "%s: no training file", op)
 	}
+	if err := o.Hyperparameters.Validate(); err != nil {
+		return Created{}, fmt.Errorf("%s: %w; nothing was uploaded", op, err)
+	}
 
 	var c Created
 	var err error
