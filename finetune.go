@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -57,6 +59,21 @@ type Hyperparameters struct {
 	// WandbProject names a Weights & Biases project (Together only); the
 	// key itself is never stored.
 	WandbProject string `json:"wandb_project,omitempty"`
+}
+
+// FineTuneProviders are the providers ethos fine-tunes on, by the names
+// ethos.yaml and the command line use.
+var FineTuneProviders = []string{"together", "openai", "sandbox"}
+
+// CheckFineTuneProvider returns nil for one of FineTuneProviders and a
+// Config error that lists them for any other name.
+func CheckFineTuneProvider(name string) error {
+	if slices.Contains(FineTuneProviders, name) {
+		return nil
+	}
+	n := len(FineTuneProviders)
+	return Errorf(Config, "unknown fine-tuning provider %q; want %s or %s", name,
+		strings.Join(FineTuneProviders[:n-1], ", "), FineTuneProviders[n-1])
 }
 
 // Validate checks the ranges every provider agrees on, so that a setting

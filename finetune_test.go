@@ -48,3 +48,18 @@ func TestHyperparametersValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckFineTuneProvider(t *testing.T) {
+	t.Parallel()
+	for _, name := range ethos.FineTuneProviders {
+		if err := ethos.CheckFineTuneProvider(name); err != nil {
+			t.Errorf("CheckFineTuneProvider(%q) = %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "bogus", "Together", "anthropic"} {
+		err := ethos.CheckFineTuneProvider(name)
+		if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "want together, openai or sandbox") {
+			t.Errorf("CheckFineTuneProvider(%q) = %v, want a config error listing the providers", name, err)
+		}
+	}
+}

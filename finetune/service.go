@@ -149,7 +149,10 @@ func (s *Service) backend(provider string) (ethos.FineTuneBackend, error) {
 		return nil, err
 	}
 	if b == nil {
-		return nil, ethos.Errorf(ethos.Config, "finetune: no fine-tuning backend for provider %q; want together, openai or sandbox", provider)
+		if err := ethos.CheckFineTuneProvider(provider); err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+		return nil, ethos.Errorf(ethos.Config, "finetune: no fine-tuning backend for provider %q", provider)
 	}
 	return b, nil
 }
@@ -692,6 +695,13 @@ func (s *Service) Status(ctx context.Context, id string) (Update, error) {
 // List returns the jobs matching f, newest first, each active one
 // refreshed (Status); finished jobs come from the store.
 func (s *Service) List(ctx context.Context, f ethos.FineTuneFilter) ([]Update, error) {
+	if f.Provider != "" {
+		// A misspelt provider would otherwise list nothing, as if it had
+		// no jobs.
+		if err := ethos.CheckFineTuneProvider(f.Provider); err != nil {
+			return nil, fmt.Errorf("finetune: list: %w", err)
+		}
+	}
 	jobs, err := s.Store.Jobs(ctx, f)
 	if err != nil {
 		return nil, err

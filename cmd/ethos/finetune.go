@@ -132,7 +132,7 @@ func (p *project) fineTuneBackend(provider string) (ethos.FineTuneBackend, error
 		}
 		return together.New(together.Options{BaseURL: strings.TrimRight(base, "/") + "/v1", APIKey: "sandbox", Provider: "sandbox"})
 	}
-	return nil, ethos.Errorf(ethos.Config, "unknown fine-tuning provider %q; want together, openai or sandbox", provider)
+	return nil, ethos.CheckFineTuneProvider(provider)
 }
 
 // pollInterval is how often --wait asks the provider: the sandbox trains
@@ -199,10 +199,8 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if *model == "" {
 		*model = ft.Model
 	}
-	switch *provider {
-	case "together", "openai", "sandbox":
-	default:
-		return usageErrorf("finetune create: unknown --provider %q; want together, openai or sandbox", *provider)
+	if err := ethos.CheckFineTuneProvider(*provider); err != nil {
+		return usageErrorf("finetune create: --provider: %v", err)
 	}
 
 	// ethos.yaml's settings, then the flags.
