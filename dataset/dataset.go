@@ -129,18 +129,38 @@ func CheckFileWith(ctx context.Context, path string, opts Options) (*Report, err
 }
 
 // openDataset opens a dataset file, with an error that says what to do
-// when it is not there.
+// when it is not there or is not a file. Only regular files are opened:
+// a device such as /dev/zero never ends, and opening or reading a named
+// pipe blocks until its writer comes and goes, past any interrupt, so
+// both are refused before they are opened.
 func openDataset(path string) (*os.File, error) {
-	f, err := os.Open(path)
+	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, ethos.Errorf(ethos.NotFound, "%s: no such file; check the path, or write a dataset with \"ethos generate\"", path)
 	case err != nil:
 		return nil, ethos.Errorf(ethos.Invalid, "opening %s: %w", path, err)
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
+	case st.IsDir():
 		return nil, ethos.Errorf(ethos.Invalid, "%s is a directory, not a dataset file", path)
+	case !st.Mode().IsRegular():
+		return nil, ethos.Errorf(ethos.Invalid, "%s is not a regular file (it is a %s); save the dataset to a file and give its path", path, fileKind(st.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, ethos.Errorf(ethos.Invalid, "opening %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }

@@ -70,7 +70,7 @@ var (
 var Rules = []Rule{
 	{RuleFileExtension, SeverityError, nil, "the file name must end in .jsonl"},
 	{RuleFileEmpty, SeverityError, nil, "the file is empty"},
-	{RuleFileTooLarge, SeverityError, onlyTogether, "the file is larger than the provider accepts (Together: 50.1 GiB)"},
+	{RuleFileTooLarge, SeverityError, nil, "the file is larger than the provider accepts (Together: 50.1 GiB), or than ethos reads of any file (the same)"},
 	{RuleExamplesMin, SeverityError, nil, "fewer examples than the provider's minimum (Together 1; OpenAI 10 in a training file)"},
 	{RuleUTF8, SeverityError, nil, "the line is not valid UTF-8"},
 	{RuleBOM, SeverityError, nil, "the file starts with a UTF-8 byte order mark, which JSON parsers reject"},
