@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // Check reads a dataset from r and checks it as opts.Provider will. name
@@ -132,10 +133,30 @@ func (c *checker) line(n int, b []byte) {
 	if !ok || c.rep == nil {
 		return
 	}
+	if tokens := exampleTokens(ex.turns); c.p.maxExampleTokens > 0 && tokens > c.p.maxExampleTokens {
+		c.add(n, RuleExampleTooLong, "about %d tokens (at 4 bytes a token); %s trains on at most %d tokens an example: shorten or split it", tokens, c.p.name, c.p.maxExampleTokens)
+	}
 	c.batch = append(c.batch, pending{n: n, ex: ex})
 	if len(c.batch) == batchSize {
 		c.flush()
 	}
+}
+
+// exampleTokens estimates the tokens of the longest sequence an example
+// trains on: every turn with its message overhead, except that a
+// preference example is trained as its input with each of its outputs in
+// turn, so only the longer output counts.
+func exampleTokens(turns []turn) int {
+	n, longestOutput := 0, 0
+	for _, t := range turns {
+		tokens := llm.EstimateTokens(t.text) + messageOverhead
+		if t.role == "preferred_output" || t.role == "non_preferred_output" {
+			longestOutput = max(longestOutput, tokens)
+			continue
+		}
+		n += tokens
+	}
+	return n + longestOutput
 }
 
 // pending is an example whose content is still to be checked.

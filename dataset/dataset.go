@@ -19,7 +19,9 @@
 // assistant, tool (and the deprecated function), weight 0 or 1 on assistant
 // messages only, at least one assistant message, and at least ten examples
 // in a training file. For both, ethos also refuses empty content, which
-// would train nothing.
+// would train nothing, and an example longer than any of the provider's
+// models trains on (Together 131,072 tokens, OpenAI 65,536, estimated at
+// four bytes a token).
 //
 // StatsFile summarises a file for people and the dashboard, and Split
 // divides one into training and validation files. All three stream the
