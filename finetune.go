@@ -3,6 +3,9 @@ package ethos
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -56,6 +59,49 @@ type Hyperparameters struct {
 	// WandbProject names a Weights & Biases project (Together only); the
 	// key itself is never stored.
 	WandbProject string `json:"wandb_project,omitempty"`
+}
+
+// FineTuneProviders are the providers ethos fine-tunes on, by the names
+// ethos.yaml and the command line use.
+var FineTuneProviders = []string{"together", "openai", "sandbox"}
+
+// CheckFineTuneProvider returns nil for one of FineTuneProviders and a
+// Config error that lists them for any other name.
+func CheckFineTuneProvider(name string) error {
+	if slices.Contains(FineTuneProviders, name) {
+		return nil
+	}
+	n := len(FineTuneProviders)
+	return Errorf(Config, "unknown fine-tuning provider %q; want %s or %s", name,
+		strings.Join(FineTuneProviders[:n-1], ", "), FineTuneProviders[n-1])
+}
+
+// Validate checks the ranges every provider agrees on, so that a setting
+// no provider accepts is refused before a file is uploaded: counts and
+// the learning rate not negative (zero is the provider's default),
+// numbers finite, and, for LoRA, a rank and alpha not negative and a
+// dropout in [0, 1). A provider may narrow a range further (Together takes
+// only a whole alpha); its adapter checks that. The error is a Config
+// error naming the setting.
+func (h Hyperparameters) Validate() error {
+	bad := func(format string, args ...any) error { return Errorf(Config, format, args...) }
+	switch {
+	case h.Epochs < 0:
+		return bad("epochs %d is negative", h.Epochs)
+	case h.BatchSize < 0:
+		return bad("batch size %d is negative", h.BatchSize)
+	case !(h.LearningRate >= 0) || math.IsInf(h.LearningRate, 0):
+		return bad("learning rate %g is not a positive number", h.LearningRate)
+	case !h.LoRA:
+		return nil // the LoRA settings are not sent
+	case h.LoRARank < 0:
+		return bad("LoRA rank %d is negative", h.LoRARank)
+	case !(h.LoRAAlpha >= 0) || math.IsInf(h.LoRAAlpha, 0):
+		return bad("LoRA alpha %g is not a positive number", h.LoRAAlpha)
+	case !(h.LoRADropout >= 0 && h.LoRADropout < 1):
+		return bad("LoRA dropout %g is outside [0, 1): it is the share of activations dropped, such as 0.05", h.LoRADropout)
+	}
+	return nil
 }
 
 // FineTuneProgress is how far training has come, as the provider's events

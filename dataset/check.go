@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // Check reads a dataset from r and checks it as opts.Provider will. name
@@ -46,7 +47,8 @@ func check(ctx context.Context, r io.Reader, name string, p *provider, opts Opti
 	if name != "" && !strings.EqualFold(filepath.Ext(name), ".jsonl") {
 		c.add(0, RuleFileExtension, "%s accepts .jsonl training files; rename %s to end in .jsonl", p.name, filepath.Base(name))
 	}
-	lr := newLineReader(r)
+	lr := newLineReader(r, p.maxBytes)
+	tooLarge := false
 	for {
 		if lr.n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -57,6 +59,17 @@ func check(ctx context.Context, r io.Reader, name string, p *provider, opts Opti
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		if errors.Is(err, errFileTooLarge) {
+			// Reading on would not change the verdict, and a pipe may
+			// never end.
+			tooLarge = true
+			accepts := p.name + " accepts"
+			if p.maxBytes == 0 {
+				accepts = "ethos reads"
+			}
+			c.add(0, RuleFileTooLarge, "more than %s; %s at most that: split the file", size(lr.maxBytes), accepts)
+			break
+		}
 		if err != nil {
 			return nil, ethos.Errorf(ethos.Invalid, "reading %s: %w", name, err)
 		}
@@ -65,14 +78,12 @@ func check(ctx context.Context, r io.Reader, name string, p *provider, opts Opti
 	c.flush()
 	c.rep.Lines = lr.n
 	switch {
+	case tooLarge:
 	case lr.bytes == 0:
 		c.add(0, RuleFileEmpty, "the file is empty; a training file needs at least %d example(s), one JSON object a line", p.minExamples)
 	case opts.Validation:
 	case c.rep.Examples < p.minExamples:
 		c.add(0, RuleExamplesMin, "%d example(s); %s needs at least %d in a training file", c.rep.Examples, p.name, p.minExamples)
-	}
-	if p.maxBytes > 0 && lr.bytes > p.maxBytes {
-		c.add(0, RuleFileTooLarge, "%d bytes; %s accepts at most %.1f GiB: split the file", lr.bytes, p.name, float64(p.maxBytes)/(1<<30))
 	}
 	// Problems were found in line order, the file's own last; a stable
 	// sort puts those first and keeps each line's in the order found.
@@ -122,10 +133,30 @@ func (c *checker) line(n int, b []byte) {
 	if !ok || c.rep == nil {
 		return
 	}
+	if tokens := exampleTokens(ex.turns); c.p.maxExampleTokens > 0 && tokens > c.p.maxExampleTokens {
+		c.add(n, RuleExampleTooLong, "about %d tokens (at 4 bytes a token); %s trains on at most %d tokens an example: shorten or split it", tokens, c.p.name, c.p.maxExampleTokens)
+	}
 	c.batch = append(c.batch, pending{n: n, ex: ex})
 	if len(c.batch) == batchSize {
 		c.flush()
 	}
+}
+
+// exampleTokens estimates the tokens of the longest sequence an example
+// trains on: every turn with its message overhead, except that a
+// preference example is trained as its input with each of its outputs in
+// turn, so only the longer output counts.
+func exampleTokens(turns []turn) int {
+	n, longestOutput := 0, 0
+	for _, t := range turns {
+		tokens := llm.EstimateTokens(t.text) + messageOverhead
+		if t.role == "preferred_output" || t.role == "non_preferred_output" {
+			longestOutput = max(longestOutput, tokens)
+			continue
+		}
+		n += tokens
+	}
+	return n + longestOutput
 }
 
 // pending is an example whose content is still to be checked.

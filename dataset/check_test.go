@@ -212,10 +212,28 @@ var checkCases = []checkCase{
 	{name: "preference output not a list", content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":{"role":"assistant","content":"Hi!"},"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
 	{name: "preference output without content", content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"assistant"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
 
+	// Token limits: about 4 bytes a token; Together trains on examples of
+	// up to 131,072 tokens, OpenAI up to 65,536.
+	{name: "example over together's token limit", content: file(msgs(turn("user", strings.Repeat("Tides rise. ", 48000)), turn("assistant", pairs[0][1]))), want: []at{{1, dataset.RuleExampleTooLong}}, message: "together trains on at most 131072 tokens"},
+	{name: "a 120k-token example fits together", content: file(msgs(turn("user", strings.Repeat("Tides rise. ", 40000)), turn("assistant", pairs[0][1]))), want: []at{}},
+	{name: "the same example is over openai's limit", provider: "openai", content: file(append(chats(9), msgs(turn("user", strings.Repeat("Tides rise. ", 40000)), turn("assistant", pairs[0][1])))...), want: []at{{10, dataset.RuleExampleTooLong}}, message: "openai trains on at most 65536 tokens"},
+	{name: "a preference example is as long as its longer output", provider: "openai", content: file(func() []string {
+		out := []string{fmt.Sprintf(`{"input":{"messages":[%s]},"preferred_output":[%s],"non_preferred_output":[%s]}`,
+			turn("user", strings.Repeat("Tides rise. ", 17500)), turn("assistant", strings.Repeat("Seas fall. ", 3000)), turn("assistant", strings.Repeat("Moon pulls. ", 3000)))}
+		for i := range 9 {
+			out = append(out, fmt.Sprintf(`{"input":{"messages":[%s]},"preferred_output":[%s],"non_preferred_output":[%s]}`,
+				turn("user", pairs[i][0]), turn("assistant", pairs[i][1]), turn("assistant", "No idea, sorry, number "+fmt.Sprint(i))))
+		}
+		return out
+	}()...), want: []at{}},
+
 	// ethos's warnings.
 	{name: "square placeholder", content: file(msgs(turn("user", "Dear [Your Name], how do I ask for a raise?"), turn("assistant", pairs[4][1]))), want: []at{{1, dataset.RulePlaceholder}}, message: `messages[0] (user): unfilled slot "[Your Name]"`},
 	{name: "template variable", content: file(msgs(turn("user", "Hi {{customer_name}}, your order shipped."), turn("assistant", pairs[4][1]))), want: []at{{1, dataset.RulePlaceholder}}},
 	{name: "short template variable", content: file(msgs(turn("user", pairs[0][0]), turn("assistant", "Plant {{x}} in the shade."))), want: []at{{1, dataset.RulePlaceholder}}, message: `"{{x}}"`},
+	{name: "lower-case slot in a user turn", content: file(msgs(turn("user", "I owe {amount} to the landlord by {date}. Should I pay it all now?"), turn("assistant", pairs[4][1]))), want: []at{{1, dataset.RulePlaceholder}}, message: `messages[0] (user): unfilled slot "{amount}"`},
+	{name: "lower-case slot in a reply", content: file(msgs(turn("user", pairs[0][0]), turn("assistant", "Water it on {date} and again a week later."))), want: []at{{1, dataset.RulePlaceholder}}},
+	{name: "braces in code and JSON are fine", content: file(msgs(turn("user", "My export prints `{date}` and this line:\n{\"due\": \"{date}\", \"sum\": \"{amount}\"}\nWhy is it not filled in?"), turn("assistant", "Your template is read before the values are set:\n```\nmsg = f\"due {date}\"\n```\nSet date first."))), want: []at{}},
 	{name: "TODO marker", content: file(msgs(turn("user", pairs[0][0]), turn("assistant", "TODO: write the answer about shade."))), want: []at{{1, dataset.RulePlaceholder}}},
 	{name: "lorem ipsum", content: file(msgs(turn("user", "Lorem ipsum dolor sit amet?"), turn("assistant", pairs[0][1]))), want: []at{{1, dataset.RulePlaceholder}}},
 	{name: "placeholder in the system prompt", content: file(msgs(turn("system", "You are {{assistant_name}}."), turn("user", pairs[0][0]), turn("assistant", pairs[0][1]))), want: []at{{1, dataset.RulePlaceholder}}},

@@ -19,7 +19,9 @@
 // assistant, tool (and the deprecated function), weight 0 or 1 on assistant
 // messages only, at least one assistant message, and at least ten examples
 // in a training file. For both, ethos also refuses empty content, which
-// would train nothing.
+// would train nothing, and an example longer than any of the provider's
+// models trains on (Together 131,072 tokens, OpenAI 65,536, estimated at
+// four bytes a token).
 //
 // StatsFile summarises a file for people and the dashboard, and Split
 // divides one into training and validation files. All three stream the
@@ -129,18 +131,38 @@ func CheckFileWith(ctx context.Context, path string, opts Options) (*Report, err
 }
 
 // openDataset opens a dataset file, with an error that says what to do
-// when it is not there.
+// when it is not there or is not a file. Only regular files are opened:
+// a device such as /dev/zero never ends, and opening or reading a named
+// pipe blocks until its writer comes and goes, past any interrupt, so
+// both are refused before they are opened.
 func openDataset(path string) (*os.File, error) {
-	f, err := os.Open(path)
+	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, ethos.Errorf(ethos.NotFound, "%s: no such file; check the path, or write a dataset with \"ethos generate\"", path)
 	case err != nil:
 		return nil, ethos.Errorf(ethos.Invalid, "opening %s: %w", path, err)
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
+	case st.IsDir():
 		return nil, ethos.Errorf(ethos.Invalid, "%s is a directory, not a dataset file", path)
+	case !st.Mode().IsRegular():
+		return nil, ethos.Errorf(ethos.Invalid, "%s is not a regular file (it is a %s); save the dataset to a file and give its path", path, fileKind(st.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, ethos.Errorf(ethos.Invalid, "opening %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }

@@ -132,11 +132,9 @@ func describe(rule, detail string) string {
 }
 
 var (
-	codeFence  = regexp.MustCompile("(?s)```.*?(?:```|$)")
-	inlineCode = regexp.MustCompile("`[^`\n]*`")
-	// templateVar is a template engine's variable ({{name}}, {{ user.id }})
-	// left in prose; generate's slot rule leaves single lower-case words
-	// in braces alone, but doubled braces are never prose.
+	// templateVar is a template engine's variable with more than a name in
+	// it ({{ user | upper }}, {{ items[0] }}) left in prose; generate's slot
+	// rule finds the plain names ({{name}}, {date}).
 	templateVar = regexp.MustCompile(`\{\{\s*[^{}\s][^{}]{0,60}?\}\}`)
 	// todoMarker is a writer's note to self, in capitals as such notes are.
 	todoMarker = regexp.MustCompile(`\b(?:TODO|FIXME)\b`)
@@ -147,7 +145,7 @@ var (
 // extraPlaceholder finds the placeholders generate's review does not look
 // for, outside code.
 func extraPlaceholder(text string) string {
-	prose := inlineCode.ReplaceAllString(codeFence.ReplaceAllString(text, ""), "")
+	prose := generate.Prose(text)
 	if m := templateVar.FindString(prose); m != "" {
 		return fmt.Sprintf("unfilled template variable %q", m)
 	}

@@ -14,10 +14,11 @@ type Rule struct {
 
 // Rule IDs. They are stable: scripts and the dashboard match on them.
 const (
-	RuleFileExtension = "file.extension"
-	RuleFileEmpty     = "file.empty"
-	RuleFileTooLarge  = "file.too_large"
-	RuleExamplesMin   = "examples.min"
+	RuleFileExtension  = "file.extension"
+	RuleFileEmpty      = "file.empty"
+	RuleFileTooLarge   = "file.too_large"
+	RuleExamplesMin    = "examples.min"
+	RuleExampleTooLong = "example.too_long"
 
 	RuleUTF8      = "encoding.utf8"
 	RuleBOM       = "encoding.bom"
@@ -70,8 +71,9 @@ var (
 var Rules = []Rule{
 	{RuleFileExtension, SeverityError, nil, "the file name must end in .jsonl"},
 	{RuleFileEmpty, SeverityError, nil, "the file is empty"},
-	{RuleFileTooLarge, SeverityError, onlyTogether, "the file is larger than the provider accepts (Together: 50.1 GiB)"},
+	{RuleFileTooLarge, SeverityError, nil, "the file is larger than the provider accepts (Together: 50.1 GiB), or than ethos reads of any file (the same)"},
 	{RuleExamplesMin, SeverityError, nil, "fewer examples than the provider's minimum (Together 1; OpenAI 10 in a training file)"},
+	{RuleExampleTooLong, SeverityError, nil, "an example longer than the provider trains on (Together 131,072 tokens, OpenAI 65,536; estimated at 4 bytes a token)"},
 	{RuleUTF8, SeverityError, nil, "the line is not valid UTF-8"},
 	{RuleBOM, SeverityError, nil, "the file starts with a UTF-8 byte order mark, which JSON parsers reject"},
 	{RuleLineEmpty, SeverityError, nil, "an empty line; every line must be one JSON object"},
@@ -137,6 +139,9 @@ type provider struct {
 	dataURLImages bool
 	minExamples   int
 	maxBytes      int64
+	// maxExampleTokens is the longest example any of the provider's models
+	// trains on.
+	maxExampleTokens int
 }
 
 // formatSpec is one line format: the columns that identify it and the
@@ -164,6 +169,16 @@ const (
 	maxImageURL      = len("data:image/jpeg;base64,") + 4*(10<<20)/3
 )
 
+// The longest example each provider trains on, in tokens: the largest
+// fine-tuning context of its models (Together's docs list 131,072 for SFT
+// on Llama 3.1 and DeepSeek-R1; OpenAI's give 65,536 tokens a training
+// example for gpt-4o, gpt-4o-mini and gpt-4.1). A base model's own limit
+// may be lower; an example over these fits none of the provider's models.
+const (
+	togetherMaxExampleTokens = 131_072
+	openAIMaxExampleTokens   = 65_536
+)
+
 var preferenceColumns = []string{"input", "preferred_output", "non_preferred_output"}
 
 var together = &provider{
@@ -174,11 +189,12 @@ var together = &provider{
 		{FormatInstruction, []string{"prompt", "completion"}, []string{"prompt", "completion"}},
 		{FormatPreference, preferenceColumns, preferenceColumns},
 	},
-	roles:         []string{"system", "user", "assistant"},
-	alternate:     true,
-	dataURLImages: true,
-	minExamples:   1,
-	maxBytes:      togetherMaxBytes,
+	roles:            []string{"system", "user", "assistant"},
+	alternate:        true,
+	dataURLImages:    true,
+	minExamples:      1,
+	maxBytes:         togetherMaxBytes,
+	maxExampleTokens: togetherMaxExampleTokens,
 }
 
 var openAI = &provider{
@@ -191,7 +207,8 @@ var openAI = &provider{
 	weightAssistantOnly: true,
 	messageKeys: map[string]bool{"role": true, "content": true, "name": true, "weight": true,
 		"tool_calls": true, "tool_call_id": true, "function_call": true, "refusal": true},
-	minExamples: 10,
+	minExamples:      10,
+	maxExampleTokens: openAIMaxExampleTokens,
 }
 
 // providerFor maps a provider name to its rules; ok is false for an

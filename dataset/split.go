@@ -166,7 +166,7 @@ func splitKeys(ctx context.Context, path string, seed int64) ([]splitKey, error)
 
 // eachExample calls fn with every non-blank line of r.
 func eachExample(ctx context.Context, r io.Reader, fn func(n int, line []byte) error) error {
-	lr := newLineReader(r)
+	lr := newLineReader(r, 0)
 	for {
 		if lr.n%1024 == 0 {
 			if err := ctx.Err(); err != nil {

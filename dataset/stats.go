@@ -102,7 +102,7 @@ func ReadStats(ctx context.Context, r io.Reader) (*Stats, error) {
 	st := &Stats{Roles: []RoleStats{}, Histogram: []Bucket{}}
 	roles := map[string]*RoleStats{}
 	var tokens, turns []int
-	lr := newLineReader(r)
+	lr := newLineReader(r, 0)
 	for {
 		if lr.n%1024 == 0 {
 			if err := ctx.Err(); err != nil {

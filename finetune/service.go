@@ -149,7 +149,10 @@ func (s *Service) backend(provider string) (ethos.FineTuneBackend, error) {
 		return nil, err
 	}
 	if b == nil {
-		return nil, ethos.Errorf(ethos.Config, "finetune: no fine-tuning backend for provider %q; want together, openai or sandbox", provider)
+		if err := ethos.CheckFineTuneProvider(provider); err != nil {
+			return nil, fmt.Errorf("finetune: %w", err)
+		}
+		return nil, ethos.Errorf(ethos.Config, "finetune: no fine-tuning backend for provider %q", provider)
 	}
 	return b, nil
 }
@@ -311,6 +314,9 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 		return Created{}, ethos.Errorf(ethos.Config, "%s: no base model", op)
 	case o.TrainPath == "":
 		return Created{}, ethos.Errorf(ethos.Config, "%s: no training file", op)
+	}
+	if err := o.Hyperparameters.Validate(); err != nil {
+		return Created{}, fmt.Errorf("%s: %w; nothing was uploaded", op, err)
 	}
 
 	var c Created
@@ -689,6 +695,13 @@ func (s *Service) Status(ctx context.Context, id string) (Update, error) {
 // List returns the jobs matching f, newest first, each active one
 // refreshed (Status); finished jobs come from the store.
 func (s *Service) List(ctx context.Context, f ethos.FineTuneFilter) ([]Update, error) {
+	if f.Provider != "" {
+		// A misspelt provider would otherwise list nothing, as if it had
+		// no jobs.
+		if err := ethos.CheckFineTuneProvider(f.Provider); err != nil {
+			return nil, fmt.Errorf("finetune: list: %w", err)
+		}
+	}
 	jobs, err := s.Store.Jobs(ctx, f)
 	if err != nil {
 		return nil, err

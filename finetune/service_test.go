@@ -238,6 +238,22 @@ func TestCreateRefusesInvalidFile(t *testing.T) {
 	}
 }
 
+// A hyperparameter out of range is refused before anything is checked,
+// uploaded or created.
+func TestCreateRefusesBadHyperparameters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.options(t)
+	o.Hyperparameters = ethos.Hyperparameters{LoRA: true, LoRADropout: 1}
+	_, err := e.svc.Create(t.Context(), o)
+	if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "LoRA dropout 1 is outside [0, 1)") {
+		t.Fatalf("Create with dropout 1 = %v, want a config error", err)
+	}
+	if e.fake.uploads != 0 || e.fake.creates != 0 {
+		t.Errorf("uploaded %d files and created %d jobs, want none", e.fake.uploads, e.fake.creates)
+	}
+}
+
 func TestCreateValidationFileChecked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

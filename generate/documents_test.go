@@ -2,6 +2,8 @@ package generate_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,5 +76,34 @@ func TestStopAfterDocuments(t *testing.T) {
 	bad.StopAfter = "idea"
 	if _, err := generate.NewPipeline(e.store, e.chain, bad).Begin(ctx); ethos.KindOf(err) != ethos.Config {
 		t.Errorf("StopAfter %q: %v, want a config error", bad.StopAfter, err)
+	}
+}
+
+// TestPlaceholderDocumentsAreRejected writes every document with a writer
+// that leaves a template slot ({amount}, {date}, …) in it: not one is
+// accepted, each is rejected for the placeholder, and the run ends in a
+// shortfall instead of training data with slots in it.
+func TestPlaceholderDocumentsAreRejected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2, sandbox.Options{Seed: 3})
+	e.settings.StopAfter = generate.StageDocument
+	e.settings.Generate.Documents.Model = "sandbox/writer-defect-placeholder"
+	e.settings.Limits.MaxIdeaBatches = 1
+	_, err := e.run(t)
+	var sf *generate.Shortfall
+	if !errors.As(err, &sf) || sf.Got != 0 {
+		t.Fatalf("run ended with %v, want a shortfall with no documents", err)
+	}
+	rejected, err := e.store.Items(t.Context(), ethos.ItemFilter{RunID: e.settings.RunID(), Stage: generate.StageDocument, Status: ethos.ItemRejected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rejected) == 0 {
+		t.Fatal("no document was rejected")
+	}
+	for _, it := range rejected {
+		if !strings.Contains(it.Reason, generate.RulePlaceholder) {
+			t.Errorf("document %s rejected for %q, want a placeholder", it.Key, it.Reason)
+		}
 	}
 }

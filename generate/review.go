@@ -1,10 +1,12 @@
 package generate
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
 )
@@ -143,8 +145,8 @@ func match(text string, re *regexp.Regexp) string {
 
 // --- placeholders ---------------------------------------------------------
 
-// slotWords are the words unfilled template slots are made of. A bracketed
-// name is a slot only if it reads like one, so that code ({x}, {id}), JSON,
+// slotWords are the words unfilled template slots are made of. A name in
+// square or angle brackets is a slot only if it reads like one, so that
 // citations ([1], [sic]), log levels ([INFO]) and markup (<div>) pass.
 var slotWords = wordSet(`name names first last full your my their insert enter add fill placeholder
 	company organization organisation business employer client customer vendor brand product service
@@ -169,24 +171,52 @@ var (
 	inlineCode  = regexp.MustCompile("`[^`\n]*`")
 	slotSplit   = regexp.MustCompile(`[\s_.\-/']+`)
 	slotOpeners = wordSet(`your insert enter add fill placeholder`)
+	// codeShape is a line written as code rather than prose: a JSON member
+	// ("key": …), an assignment, a call with quoted arguments, a block
+	// opened at the end of the line, a shell or REPL prompt, or a keyword
+	// that starts a statement (in lower case, as prose lines do not start).
+	codeShape = regexp.MustCompile(`^\s*"[^"]*"\s*:|^\s*[A-Za-z_][\w.\[\]"']*\s*(?::=|\+=|-=|=)\s*\S|\b[A-Za-z_][\w.]*\([^()]*["'][^()]*\)|\{\s*$|^\s*(?:\$|>>>|#!)\s|^\s*(?:def|func|function|return|import|from|const|let|var|echo|printf|print|console\.log|SELECT|INSERT|UPDATE)\b`)
 )
+
+// Prose is text without its code: fenced blocks, inline code spans and
+// lines that read as code or JSON, where braces and brackets are
+// legitimate. Lines are kept in place, emptied, so the text keeps its
+// shape.
+func Prose(text string) string {
+	text = codeFence.ReplaceAllString(text, "")
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if isCodeLine(l) {
+			lines[i] = ""
+		}
+	}
+	return inlineCode.ReplaceAllString(strings.Join(lines, "\n"), "")
+}
+
+// isCodeLine says whether a line parses as JSON or has the shape of code.
+func isCodeLine(line string) bool {
+	t := strings.TrimSuffix(strings.TrimSpace(line), ",")
+	if (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Valid([]byte(t)) {
+		return true
+	}
+	return codeShape.MatchString(line)
+}
 
 // placeholder names the first unfilled slot in text, or "".
 func placeholder(text string) string {
-	// Code is where braces and brackets are legitimate.
-	prose := inlineCode.ReplaceAllString(codeFence.ReplaceAllString(text, ""), "")
-	for _, m := range braceSlot.FindAllStringSubmatch(prose, -1) {
-		if m[1] == "" && isSlot(m[2], false) {
-			return fmt.Sprintf("unfilled slot %q", m[0])
+	prose := Prose(text)
+	for _, m := range braceSlot.FindAllStringSubmatchIndex(prose, -1) {
+		if slot := prose[m[0]:m[1]]; braceSlotIn(prose[:m[0]], slot, prose[m[4]:m[5]]) {
+			return fmt.Sprintf("unfilled slot %q", slot)
 		}
 	}
 	for _, m := range squareSlot.FindAllStringSubmatch(prose, -1) {
-		if m[2] == "" && isSlot(m[1], true) {
+		if m[2] == "" && isSlot(m[1]) {
 			return fmt.Sprintf("unfilled slot %q", m[0])
 		}
 	}
 	for _, m := range angleSlot.FindAllStringSubmatch(prose, -1) {
-		if isSlot(m[1], true) && !isTagLike(m[1]) {
+		if isSlot(m[1]) && !isTagLike(m[1]) {
 			return fmt.Sprintf("unfilled slot %q", m[0])
 		}
 	}
@@ -196,37 +226,66 @@ func placeholder(text string) string {
 	return ""
 }
 
-// isSlot says whether the inside of a bracket reads like a template slot:
-// a phrase opened by "your"/"insert"/… or made of slot words and written
-// like a variable (snake_case, several words, or all capitals). A single
-// lower-case word in braces is left alone: it is usually code.
-func isSlot(inner string, bracket bool) bool {
-	words := slotSplit.Split(strings.ToLower(strings.TrimSpace(inner)), -1)
+// braceSlotIn says whether slot, a name (inner) in braces found in prose
+// after before, is unfilled. In prose, braces around a name ({date},
+// {{manager}}, {company_name}) are nothing but a template's slot. The
+// exceptions: a one-letter name in single braces ({x}, a variable in
+// maths), a LaTeX argument (\textbf{word}), and a shell or template-literal
+// variable (${HOME}) unless its name is made of slot words (${amount}).
+func braceSlotIn(before, slot, inner string) bool {
+	switch {
+	case isCommandArg(before):
+		return false
+	case slot[0] == '$' || slot[0] == '%':
+		return hasSlotWord(inner)
+	case len(inner) < 2:
+		return strings.HasPrefix(slot, "{{")
+	}
+	return true
+}
+
+// isCommandArg says whether a brace that follows before holds an argument,
+// as in LaTeX (\textbf{word}, \frac{a}{b}), rather than a slot.
+func isCommandArg(before string) bool {
+	if strings.HasSuffix(before, "}") {
+		return true
+	}
+	name := strings.TrimRightFunc(before, func(r rune) bool { return r < utf8.RuneSelf && unicode.IsLetter(r) })
+	return len(name) < len(before) && strings.HasSuffix(name, "\\")
+}
+
+// slotWordsOf splits a bracket's inside into lower-case words.
+func slotWordsOf(inner string) []string {
+	return slotSplit.Split(strings.ToLower(strings.TrimSpace(inner)), -1)
+}
+
+func hasSlotWord(inner string) bool {
+	for _, w := range slotWordsOf(inner) {
+		if slotWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// isSlot says whether the inside of a square or angle bracket reads like a
+// template slot: a phrase opened by "your"/"insert"/… or made of slot
+// words and capitalised ([Name], [Company Name], [DATE]). [name] in lower
+// case may be an index or a markdown reference and is left alone.
+func isSlot(inner string) bool {
+	words := slotWordsOf(inner)
 	if len(words) == 0 || words[0] == "" {
 		return false
 	}
 	if slotOpeners[words[0]] && len(words) > 1 {
 		return true
 	}
-	anySlot := false
-	for _, w := range words {
-		if slotWords[w] {
-			anySlot = true
-		}
-	}
-	if !anySlot {
+	if !hasSlotWord(inner) {
 		return false
 	}
-	multi := len(words) > 1
 	upper := strings.ToUpper(inner) == inner
 	titled := unicode.IsUpper([]rune(inner)[0])
-	if bracket {
-		// [Name], [Company Name], [DATE]: square and angle brackets around
-		// capitalised slot words are slots; [name] in lower case may be an
-		// index or a markdown reference and is left alone.
-		return titled || upper
-	}
-	return multi || upper || titled
+	return titled || upper
 }
 
 // isTagLike keeps single-word markup such as <name> or <Title> from being

@@ -204,14 +204,11 @@ func createParams(req ethos.FineTuneRequest) (sdk.FineTuningJobNewParams, *ethos
 		return bad("no base model: name the model to fine-tune")
 	case strings.TrimSpace(req.TrainFile) == "":
 		return bad("no training file: upload the training file first and pass its ID")
-	case h.Epochs < 0:
-		return bad("epochs %d is negative", h.Epochs)
-	case h.BatchSize < 0:
-		return bad("batch size %d is negative", h.BatchSize)
-	case h.LearningRate < 0 || math.IsNaN(h.LearningRate) || math.IsInf(h.LearningRate, 0):
-		return bad("learning rate multiplier %g is not a positive number", h.LearningRate)
 	case len(h.Suffix) > 64:
 		return bad("suffix %q is longer than OpenAI's 64 characters", h.Suffix)
+	}
+	if err := h.Validate(); err != nil {
+		return bad("%v", err)
 	}
 	p := sdk.FineTuningJobNewParams{
 		Model:        sdk.FineTuningJobNewParamsModel(req.BaseModel),

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -78,6 +79,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: op, Msg: fmt.Sprintf("%s: create directory: %v", path, err), Err: err}
 	}
+	if err := refuseForeign(ctx, path); err != nil {
+		return nil, err
+	}
 
 	// Pragmas go in the DSN so that every connection the pool ever opens
 	// gets them, not only the first.
@@ -137,6 +141,68 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// refuseForeign refuses a file that holds tables but is not an ethos
+// store, such as another application's database given by mistake:
+// migrating it would add ethos's and the job queue's tables to it. It
+// looks through a read-only connection, so a refused file is left as it
+// was. A missing or empty file is a new store, and a file with no tables
+// is taken as one too.
+func refuseForeign(ctx context.Context, path string) error {
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return nil // a new store; a path that cannot be created fails later
+	}
+	db, err := sql.Open("sqlite", path+
+		fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMS)+
+		"&_pragma=query_only(1)")
+	if err != nil {
+		return openError(path, err)
+	}
+	defer db.Close()
+	tables, err := tableNames(ctx, db)
+	if err != nil {
+		return openError(path, err)
+	}
+	if len(tables) == 0 || isStore(ctx, db, tables) {
+		return nil
+	}
+	if len(tables) > 5 {
+		tables = append(tables[:5], "…")
+	}
+	return &ethos.Error{Kind: ethos.Config, Op: "sqlite: open", Msg: fmt.Sprintf(
+		"%s: is a SQLite database with tables (%s) but not an ethos store; ethos adds its tables only to a new file or its own store: point --db (or store.path in ethos.yaml) at one",
+		path, strings.Join(tables, ", "))}
+}
+
+// tableNames lists the tables of db other than SQLite's own, by name.
+func tableNames(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// isStore says whether a database with tables is an ethos store: it has
+// ethos's migration table, told from other tools' tables of the same name
+// by its columns.
+func isStore(ctx context.Context, db *sql.DB, tables []string) bool {
+	if !slices.Contains(tables, "schema_migrations") {
+		return false
+	}
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('schema_migrations') WHERE name IN ('version', 'name', 'applied_at')`).Scan(&n)
+	return err == nil && n == 3
 }
 
 // openError explains why path cannot be opened as a store.

@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"bytes"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,22 +60,7 @@ func TestMigrationsFromEmpty(t *testing.T) {
 		t.Errorf("SchemaVersion = %d, want %d", v, want)
 	}
 
-	rows, err := db.SQL().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var tables []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, name)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	tables := tableNames(t, db.SQL())
 	if diff := cmp.Diff([]string{"answers", "eval_prompts", "files", "finetune_events", "finetune_jobs", "item_counts", "items", "judgments", "llm_cache", "llm_calls", "models", "provider_load", "runs", "schema_migrations", "trait_scores"}, tables); diff != "" {
 		t.Errorf("tables mismatch (-want +got):\n%s", diff)
 	}
@@ -314,4 +301,88 @@ func TestItemCountsStayExact(t *testing.T) {
 			t.Errorf("%s: kept counts differ from the items (-counted +kept):\n%s", run, diff)
 		}
 	}
+}
+
+// TestForeignDatabaseIsRefused opens another application's SQLite file as
+// a store: Open refuses it with a config error that names the path and
+// says what to do, and adds nothing to it. An empty file is a new store.
+func TestForeignDatabaseIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "notes.db")
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ExecContext(ctx, `CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep me')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sqlite.Open(ctx, path)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open of another application's database succeeded")
+	}
+	if got := ethos.KindOf(err); got != ethos.Config {
+		t.Errorf("Open = %v (kind %q), want kind config", err, got)
+	}
+	for _, want := range []string{path, "not an ethos store", "notes", "--db"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("the refused file was changed")
+	}
+	ro, err := sql.Open("sqlite", path+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if diff := cmp.Diff([]string{"notes"}, tableNames(t, ro)); diff != "" {
+		t.Errorf("tables (-want +got):\n%s", diff)
+	}
+
+	empty := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sqlite.Open(ctx, empty)
+	if err != nil {
+		t.Fatalf("Open of an empty file: %v", err)
+	}
+	db.Close()
+}
+
+// tableNames lists the tables of db by name.
+func tableNames(t *testing.T, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }

@@ -80,12 +80,9 @@ func (c *Client) createBody(req ethos.FineTuneRequest) (createRequest, ethos.Hyp
 		return bad("no base model: name the model to fine-tune")
 	case strings.TrimSpace(req.TrainFile) == "":
 		return bad("no training file: upload the training file first and pass its ID")
-	case h.Epochs < 0:
-		return bad("epochs %d is negative", h.Epochs)
-	case h.BatchSize < 0:
-		return bad("batch size %d is negative", h.BatchSize)
-	case h.LearningRate < 0 || math.IsNaN(h.LearningRate) || math.IsInf(h.LearningRate, 0):
-		return bad("learning rate %g is not a positive number", h.LearningRate)
+	}
+	if err := h.Validate(); err != nil {
+		return bad("%v", err)
 	}
 	body := createRequest{
 		TrainingFile:     req.TrainFile,
@@ -106,20 +103,14 @@ func (c *Client) createBody(req ethos.FineTuneRequest) (createRequest, ethos.Hyp
 		h.LoRARank, h.LoRAAlpha, h.LoRADropout = 0, 0, 0
 		return body, h, nil
 	}
-	if h.LoRARank < 0 {
-		return bad("LoRA rank %d is negative", h.LoRARank)
-	}
 	if h.LoRARank == 0 {
 		h.LoRARank = DefaultLoRARank
 	}
 	if h.LoRAAlpha == 0 {
 		h.LoRAAlpha = float64(2 * h.LoRARank)
 	}
-	if h.LoRAAlpha < 0 || h.LoRAAlpha != math.Trunc(h.LoRAAlpha) || h.LoRAAlpha > math.MaxInt32 {
+	if h.LoRAAlpha != math.Trunc(h.LoRAAlpha) || h.LoRAAlpha > math.MaxInt32 {
 		return bad("LoRA alpha %g is not a positive whole number, which Together requires", h.LoRAAlpha)
-	}
-	if h.LoRADropout < 0 || h.LoRADropout >= 1 || math.IsNaN(h.LoRADropout) {
-		return bad("LoRA dropout %g is outside [0, 1)", h.LoRADropout)
 	}
 	tt := &wireTrainingType{Type: "Lora", LoraR: h.LoRARank, LoraAlpha: int(h.LoRAAlpha)}
 	if h.LoRADropout > 0 {

@@ -67,9 +67,7 @@ func datasetFile(name string, rest []string) (string, error) {
 // config loads the project's configuration for defaults, the built-in
 // offline defaults when there is no ethos.yaml.
 func (c *DatasetCommand) config(flags *flag.FlagSet, pf projectFlags) (*config.Config, error) {
-	explicit := false
-	flags.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	cfg, _, _, err := c.m.loadConfig(pf, explicit)
+	cfg, _, _, err := c.m.loadConfig(pf, isSet(flags, "config"))
 	return cfg, err
 }
 
@@ -226,7 +224,7 @@ func (c *DatasetCommand) split(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("dataset split", "dataset split FILE [--validation 0.1] [--seed S] [--train-out F] [--validation-out F] [--force] [--json]")
 	var pf projectFlags
 	pf.register(flags)
-	validation := flags.Float64("validation", 0, "share of examples held out for validation (0.1), or a whole `number` of them (default: finetune.validation in the config)")
+	validation := flags.Float64("validation", 0, "share of examples held out for validation (0.1), or a whole `number` of them, not 0 (default: finetune.validation in the config)")
 	seed := flags.Int64("seed", 0, "`seed` that decides which examples are held out")
 	trainOut := flags.String("train-out", "", "training output `file` (default: FILE with .train.jsonl for .jsonl)")
 	valOut := flags.String("validation-out", "", "validation output `file` (default: FILE with .validation.jsonl for .jsonl)")
@@ -240,7 +238,12 @@ func (c *DatasetCommand) split(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *validation == 0 {
+	switch {
+	case isSet(flags, "validation") && *validation == 0:
+		// A split that holds nothing out is no split; it is not taken to
+		// mean "the config's share" either.
+		return usageErrorf("dataset split: --validation 0 holds no example out; give a share between 0 and 1 (such as 0.1) or a number of examples, or leave the flag out for finetune.validation in the config; to train without validation, use %s as it is", file)
+	case *validation == 0:
 		cfg, err := c.config(flags, pf)
 		if err != nil {
 			return err

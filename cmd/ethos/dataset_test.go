@@ -236,6 +236,8 @@ func TestDatasetSplitCommand(t *testing.T) {
 	}{
 		{[]string{"data/agora.jsonl", "--validation", "1.5"}, 2, "whole number"},
 		{[]string{"data/agora.jsonl", "--validation", "-1"}, 2, "between 0 and 1"},
+		{[]string{"data/agora.jsonl", "--validation", "0"}, 2, "--validation 0 holds no example out"},
+		{[]string{"data/agora.jsonl", "--validation=0.0"}, 2, "--validation 0 holds no example out"},
 		{[]string{"missing.jsonl", "--validation", "0.1"}, 1, "missing.jsonl: no such file"},
 		{[]string{"data/agora.jsonl", "--train-out", "data/agora.jsonl", "--validation", "0.1"}, 2, "is the input"},
 	} {

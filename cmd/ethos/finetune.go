@@ -132,7 +132,7 @@ func (p *project) fineTuneBackend(provider string) (ethos.FineTuneBackend, error
 		}
 		return together.New(together.Options{BaseURL: strings.TrimRight(base, "/") + "/v1", APIKey: "sandbox", Provider: "sandbox"})
 	}
-	return nil, ethos.Errorf(ethos.Config, "unknown fine-tuning provider %q; want together, openai or sandbox", provider)
+	return nil, ethos.CheckFineTuneProvider(provider)
 }
 
 // pollInterval is how often --wait asks the provider: the sandbox trains
@@ -179,8 +179,8 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if *lora && *full {
 		return usageErrorf("finetune create: --lora and --full exclude each other")
 	}
-	if *epochs < 0 || *lr < 0 || *batch < 0 || *loraR < 0 || *loraAlpha < 0 || *loraDropout > 1 || *interval < 0 {
-		return usageErrorf("finetune create: --epochs, --learning-rate, --batch-size, --lora-r, --lora-alpha and --interval must not be negative, --lora-dropout at most 1")
+	if *interval < 0 {
+		return usageErrorf("finetune create: --interval must not be negative")
 	}
 	set := map[string]bool{}
 	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -199,10 +199,8 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if *model == "" {
 		*model = ft.Model
 	}
-	switch *provider {
-	case "together", "openai", "sandbox":
-	default:
-		return usageErrorf("finetune create: unknown --provider %q; want together, openai or sandbox", *provider)
+	if err := ethos.CheckFineTuneProvider(*provider); err != nil {
+		return usageErrorf("finetune create: --provider: %v", err)
 	}
 
 	// ethos.yaml's settings, then the flags.
@@ -232,11 +230,15 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if set["lora-dropout"] {
 		h.LoRADropout = *loraDropout
 	}
-	if !h.LoRA {
-		h.LoRARank, h.LoRAAlpha, h.LoRADropout = 0, 0, 0
-	}
 	if set["suffix"] {
 		h.Suffix = *suffix
+	}
+	// Refused here, before any upload, rather than by the provider after.
+	if err := h.Validate(); err != nil {
+		return usageErrorf("finetune create: %v (check the flags and ethos.yaml's finetune section)", err)
+	}
+	if !h.LoRA {
+		h.LoRARank, h.LoRAAlpha, h.LoRADropout = 0, 0, 0
 	}
 
 	// Absolute paths: the job records where its dataset is, for any

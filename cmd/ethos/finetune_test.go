@@ -214,6 +214,10 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 		{"unknown job", env, []string{"finetune", "status", "ft-nope"}, 1, []string{"no fine-tune job ft-nope", "ethos finetune list"}},
 		{"missing key", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together", "--model", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}, 2, []string{"TOGETHER_API_KEY"}},
 		{"provider without model", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together"}, 2, []string{"--model is required"}},
+		{"lora dropout 1", env, []string{"finetune", "create", "--train", "train.jsonl", "--lora-dropout", "1"}, 2, []string{"LoRA dropout 1 is outside [0, 1)"}},
+		{"negative lora dropout", env, []string{"finetune", "create", "--train", "train.jsonl", "--lora-dropout", "-0.5"}, 2, []string{"LoRA dropout -0.5"}},
+		{"negative epochs", env, []string{"finetune", "create", "--train", "train.jsonl", "--epochs", "-1"}, 2, []string{"epochs -1"}},
+		{"list with an unknown provider", env, []string{"finetune", "list", "--provider", "bogus"}, 2, []string{`unknown fine-tuning provider "bogus"`, "together, openai or sandbox"}},
 		{"lora and full", nil, []string{"finetune", "create", "--train", "train.jsonl", "--lora", "--full"}, 2, []string{"exclude each other"}},
 		{"no subcommand", nil, []string{"finetune"}, 2, []string{"create, list"}},
 	} {

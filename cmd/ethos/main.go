@@ -154,6 +154,14 @@ func (m *Main) newFlagSet(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
+// isSet says whether the command line gave flag name, so that an explicit
+// zero can be told from the default.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // parseFlags parses args, allowing flags after positional arguments
 // ("ethos complete "hi" --model x"), and turns flag errors into usage errors.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {

@@ -82,13 +82,7 @@ func (m *Main) loadConfig(pf projectFlags, explicit bool) (*config.Config, strin
 
 // openProject loads the configuration and opens the store.
 func (m *Main) openProject(ctx context.Context, fset *flag.FlagSet, pf projectFlags) (*project, error) {
-	explicit := false
-	fset.Visit(func(f *flag.Flag) {
-		if f.Name == "config" {
-			explicit = true
-		}
-	})
-	cfg, dir, defaults, err := m.loadConfig(pf, explicit)
+	cfg, dir, defaults, err := m.loadConfig(pf, isSet(fset, "config"))
 	if err != nil {
 		return nil, err
 	}

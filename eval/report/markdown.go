@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
+	"unicode"
 )
 
 // Markdown writes the report as Markdown. Names and reasons are escaped
@@ -137,21 +139,28 @@ func effectLabel(r *Report) string {
 	return "60:40"
 }
 
-// mdInline makes s safe inside a Markdown paragraph or table cell: one
-// line, Markdown punctuation escaped, HTML characters as entities.
+// mdInline makes s safe inside a Markdown paragraph or table cell while
+// keeping it as written: one line, with only what would change its meaning
+// escaped. That is a table's pipe, emphasis, code spans, links and
+// strikethrough (by backslash); an underscore only where it can emphasise,
+// not inside a word (self_aware); '<', which could open an HTML tag, and
+// '&' only where it would start a character reference (&amp;), as
+// entities; and a leading '>' or '#', which would make a quote or a
+// heading. So "cautious & ethical" stays as it is.
 func mdInline(s string) string {
 	var b strings.Builder
-	for _, c := range s {
-		switch c {
-		case '\n', '\r', '\t':
+	rs := []rune(s)
+	for i, c := range rs {
+		switch {
+		case c == '\n' || c == '\r' || c == '\t':
 			b.WriteByte(' ')
-		case '<':
+		case c == '<':
 			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
+		case c == '&' && charRef.MatchString(string(rs[i:])):
 			b.WriteString("&amp;")
-		case '\\', '`', '*', '_', '[', ']', '|', '#', '~', '!':
+		case c == '_' && i > 0 && i < len(rs)-1 && isWordRune(rs[i-1]) && isWordRune(rs[i+1]):
+			b.WriteRune(c)
+		case strings.ContainsRune("\\`*_[]|~", c), (c == '>' || c == '#') && i == 0:
 			b.WriteByte('\\')
 			b.WriteRune(c)
 		default:
@@ -160,6 +169,12 @@ func mdInline(s string) string {
 	}
 	return b.String()
 }
+
+// charRef is a character reference at the start of a string: &amp;,
+// &#38;, &#x26;.
+var charRef = regexp.MustCompile(`^&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);`)
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // fence puts text in a fenced block whose fence is longer than any run of
 // tildes in it, so that no text can close it early.

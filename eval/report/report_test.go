@@ -255,7 +255,7 @@ func TestModelTextIsEscaped(t *testing.T) {
 	if !strings.Contains(m, "~~~~text\n<script>alert") {
 		t.Error("Markdown does not fence the answer with a fence longer than its ~~~")
 	}
-	if strings.Contains(m, "| I think <b>") || !strings.Contains(m, "I think &lt;b&gt;both&lt;/b&gt; are lovely \\| \\[\\[A&gt;?\\]\\]") {
+	if strings.Contains(m, "| I think <b>") || !strings.Contains(m, "I think &lt;b>both&lt;/b> are lovely \\| \\[\\[A>?\\]\\]") {
 		t.Error("Markdown does not escape the judge's raw reply in the failure table")
 	}
 }
@@ -265,8 +265,32 @@ func TestMarkdownHelpers(t *testing.T) {
 	if got, want := fence("a\n~~~~~ b\n"), "~~~~~~text\na\n~~~~~ b\n~~~~~~"; got != want {
 		t.Errorf("fence = %q, want %q", got, want)
 	}
-	if got, want := mdInline("a|b\n<i>*x*</i>"), `a\|b &lt;i&gt;\*x\*&lt;/i&gt;`; got != want {
-		t.Errorf("mdInline = %q, want %q", got, want)
+}
+
+// mdInline keeps a name as written, escaping only what would change the
+// line's meaning in Markdown: table pipes, emphasis, code spans, links,
+// HTML tags and character references.
+func TestMdInline(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"cautious & ethical", "cautious & ethical"},
+		{"warmth", "warmth"},
+		{"self_aware", "self_aware"},
+		{"a > b, c != d", "a > b, c != d"},
+		{"it's \"fair\" / kind-hearted (mostly)", "it's \"fair\" / kind-hearted (mostly)"},
+		{"a|b", `a\|b`},
+		{"*x* and _y_ and `z`", `\*x\* and \_y\_ and ` + "\\`z\\`"},
+		{"[link](x)", `\[link\](x)`},
+		{"<i>x</i>", "&lt;i>x&lt;/i>"},
+		{"&amp; and &#38;", "&amp;amp; and &amp;#38;"},
+		{"> quoted", `\> quoted`},
+		{"a\\b", `a\\b`},
+		{"two\nlines\tand tab", "two lines and tab"},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, mdInline(tt.in)); diff != "" {
+			t.Errorf("mdInline(%q) (-want +got):\n%s", tt.in, diff)
+		}
 	}
 }
 
