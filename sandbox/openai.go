@@ -236,11 +236,11 @@ func (openaiProtocol) writeMessage(w *recorder, c call, a answer, truncate bool)
 }
 
 func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan) {
-	rc := http.NewResponseController(w)
+	// One flush when the answer is written (see anthropicProtocol.writeStream).
+	defer http.NewResponseController(w).Flush()
 	data := func(v any) {
 		b, _ := json.Marshal(v) // plain structs of strings and ints cannot fail
 		fmt.Fprintf(w, "data: %s\n\n", b)
-		_ = rc.Flush()
 	}
 	chunk := func(choices []openaiChoice, usage *openaiUsage) openaiCompletion {
 		return openaiCompletion{ID: "chatcmpl-" + a.id, Object: "chat.completion.chunk",
@@ -277,5 +277,4 @@ func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan
 		data(chunk([]openaiChoice{}, &openaiUsage{PromptTokens: a.in, CompletionTokens: a.out, TotalTokens: a.in + a.out}))
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
-	_ = rc.Flush()
 }
