@@ -1,6 +1,10 @@
 package generate_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -9,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
@@ -225,4 +230,104 @@ func benchRealPace(b *testing.B, examples int, latency, jitter time.Duration, rp
 		b.ReportMetric(wall.Seconds(), "s/run")
 		b.ReportMetric(peakRSS(b), "peak-MB")
 	}
+}
+
+// BenchmarkPipelineVsBareClient measures what the pipeline costs per call
+// at zero latency: `ethos generate --examples 1000` with the default
+// config against an in-process sandbox, then a bare net/http client (64
+// goroutines, no SDK, no store) sending the very requests the pipeline
+// made, streamed the same way, to the same server and reading every byte.
+// It reports both rates and their ratio; the target is ≥ 600 calls/s for
+// the pipeline on two cores.
+func BenchmarkPipelineVsBareClient(b *testing.B) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(generate.MemoryLimit))
+	for b.Loop() {
+		b.StopTimer()
+		e := newEnvLimits(b, 1000, sandbox.Options{Seed: 1}, llm.Limits{})
+		b.StartTimer()
+		start := time.Now()
+		if _, err := e.runWorkers(b, jobs.DefaultWorkers); err != nil {
+			b.Fatal(err)
+		}
+		wall := time.Since(start)
+		pipeline := float64(e.sandbox.Server.Stats().Requests) / wall.Seconds()
+
+		calls, err := e.store.Calls(b.Context(), ethos.CallFilter{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies := make([][]byte, 0, len(calls))
+		for _, c := range calls {
+			if c.CacheHit {
+				continue
+			}
+			bodies = append(bodies, anthropicBody(b, c))
+		}
+		start = time.Now()
+		bareCalls(b, e.sandbox.URL+"/v1/messages", bodies, 64)
+		bare := float64(len(bodies)) / time.Since(start).Seconds()
+
+		b.ReportMetric(pipeline, "pipeline-calls/s")
+		b.ReportMetric(bare, "bare-calls/s")
+		b.ReportMetric(pipeline/bare, "ratio")
+	}
+}
+
+// anthropicBody is the Messages API body of a recorded call, as the SDK
+// would send it.
+func anthropicBody(b *testing.B, c ethos.Call) []byte {
+	_, model, _ := ethos.SplitModel(c.Model)
+	body := map[string]any{"model": model, "max_tokens": c.Request.MaxTokens, "messages": []map[string]string{}}
+	var msgs []map[string]string
+	for _, m := range c.Request.Messages {
+		msgs = append(msgs, map[string]string{"role": string(m.Role), "content": m.Content})
+	}
+	body["messages"] = msgs
+	if c.Request.System != "" {
+		body["system"] = c.Request.System
+	}
+	if c.Request.Temperature != nil {
+		body["temperature"] = *c.Request.Temperature
+	}
+	if c.Request.Stream {
+		body["stream"] = true
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
+}
+
+// bareCalls posts every body with a plain http.Client from workers
+// goroutines and reads each answer to its end.
+func bareCalls(b *testing.B, url string, bodies [][]byte, workers int) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	next := make(chan []byte)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for body := range next {
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("content-type", "application/json")
+				req.Header.Set("x-api-key", "sandbox")
+				req.Header.Set("anthropic-version", "2023-06-01")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("bare client: %s", resp.Status)
+				}
+			}
+		})
+	}
+	for _, body := range bodies {
+		next <- body
+	}
+	close(next)
+	wg.Wait()
 }
