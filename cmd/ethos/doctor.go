@@ -34,7 +34,7 @@ type pinger interface {
 // Run prints one line per check and fails if a check the project depends
 // on failed.
 func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("doctor", "doctor [--json] [--timeout 5s]")
+	flags := c.m.newFlagSet("doctor", "doctor [--json] [--timeout 5s] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	asJSON := flags.Bool("json", false, "print the checks as JSON")

@@ -24,7 +24,7 @@ type GenerateCommand struct{ m *Main }
 
 // Run plans or runs (or continues) a generation run and writes its files.
 func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD] [--dry-run] [--resume RUN_ID] [--force] [--json]")
+	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD]\n       [--workers N] [--dry-run] [--resume RUN_ID] [--force] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	examples := flags.Int("examples", 0, "accepted examples to produce (default: generate.examples in the config)")

@@ -27,7 +27,7 @@ type RunCommand struct{ m *Main }
 
 // Run runs the pipeline and prints where its results are.
 func (c *RunCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("run", "run [--config ethos.yaml] [--db PATH] [--max-cost USD] [--workers N] [--json]")
+	flags := c.m.newFlagSet("run", "run [--max-cost USD] [--workers N] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	maxCost := flags.Float64("max-cost", 0, "stop before the model calls of this run could spend more than this many `USD`")

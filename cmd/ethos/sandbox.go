@@ -8,12 +8,16 @@ import (
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
+const sandboxSynopsis = `sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [--finetune-dir DIR]
+       [--error-rate STATUS=P,…] [--stream-error-rate P] [--cut-stream-rate P] [--retry-after D]
+       [--latency D] [--jitter D] [--rpm N] [--tpm N] [--defect NAME=P,…]`
+
 // SandboxCommand runs the offline provider emulator until interrupted.
 type SandboxCommand struct{ m *Main }
 
 // Run starts the sandbox on --addr and prints how to point clients at it.
 func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("sandbox", "sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [--finetune-dir DIR] [fault flags]")
+	flags := c.m.newFlagSet("sandbox", sandboxSynopsis)
 	addr := flags.String("addr", "127.0.0.1:8700", "listen `address`")
 	seed := flags.Int64("seed", 1, "seed for deterministic content and fault decisions")
 	apiKey := flags.String("api-key", "", "require this API key on every request (default: accept any)")

@@ -19,7 +19,7 @@ type ServeCommand struct{ m *Main }
 
 // Run serves until ctx is cancelled (Ctrl-C).
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--token T] [--db PATH] [--poll 2s]")
+	flags := c.m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--token T] [--poll 2s] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `host:port`; any address but loopback needs a token")
