@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/redact"
 	"github.com/ethos-toolkit/ethos/llm"
 )
 
@@ -65,7 +66,10 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	failed := 0
-	for _, ck := range checks {
+	for i, ck := range checks {
+		// Base URLs, and errors that quote them, may carry a password or
+		// a key in the query; the report shows neither.
+		checks[i].Detail = redact.URLs(ck.Detail)
 		if !ck.OK && !ck.Skipped {
 			failed++
 		}

@@ -235,3 +235,27 @@ func TestConfigErrorExitsTwoWithLine(t *testing.T) {
 		t.Fatalf("missing --config file: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestDoctorHidesCredentialsInBaseURLs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ethosCLI(t, dir, nil, "init", "--sandbox")
+	// Port 1 on loopback answers nothing, so the endpoint check fails and
+	// its error, which names the URL, is printed too.
+	env := map[string]string{
+		"TOGETHER_API_KEY":  "tg-key-0123456789",
+		"TOGETHER_BASE_URL": "http://proxy-user:pa55-word@127.0.0.1:1/v1?api_key=qu3ry-k3y&region=eu",
+	}
+	for _, args := range [][]string{{"doctor"}, {"doctor", "--json"}} {
+		r := ethosCLI(t, dir, env, args...)
+		out := strings.ReplaceAll(r.stdout+r.stderr, `\u0026`, "&") // as JSON writes it
+		for _, secret := range []string{"pa55-word", "qu3ry-k3y", env["TOGETHER_API_KEY"]} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s printed %q:\n%s", strings.Join(args, " "), secret, out)
+			}
+		}
+		if !strings.Contains(out, "proxy-user:xxxxx@127.0.0.1:1/v1?api_key=xxxxx&region=eu") {
+			t.Errorf("%s does not show the base URL with its credentials masked:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
