@@ -27,9 +27,15 @@ type result struct {
 // exactly as main would, and returns its output and exit code.
 func ethosCLI(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
+	return ethosCLIStdin(t, dir, env, "", args...)
+}
+
+// ethosCLIStdin is ethosCLI with stdin reading stdin.
+func ethosCLIStdin(t *testing.T, dir string, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	m := &Main{
-		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Dir: dir,
+		Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Dir: dir,
 		Getenv: func(k string) string { return env[k] },
 	}
 	err := m.Run(t.Context(), args)
