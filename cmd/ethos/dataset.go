@@ -75,9 +75,7 @@ func datasetFile(name string, rest []string) (string, error) {
 // config loads the project's configuration for defaults, the built-in
 // offline defaults when there is no ethos.yaml.
 func (c *DatasetCommand) config(flags *flag.FlagSet, pf projectFlags) (*config.Config, error) {
-	explicit := false
-	flags.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	cfg, _, _, err := c.m.loadConfig(pf, explicit)
+	cfg, _, _, err := c.m.loadConfig(pf, explicitFlag(flags, "config"))
 	return cfg, err
 }
 

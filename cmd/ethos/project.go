@@ -26,8 +26,21 @@ type projectFlags struct {
 }
 
 func (p *projectFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.config, "config", "ethos.yaml", "the project's configuration `file`")
+	p.registerConfig(fs)
 	fs.StringVar(&p.db, "db", "", "the store `path` (default: $ETHOS_DB, else store.path in the config, .ethos/ethos.db)")
+}
+
+// registerConfig registers --config alone, for a command that reads the
+// configuration but no store.
+func (p *projectFlags) registerConfig(fs *flag.FlagSet) {
+	fs.StringVar(&p.config, "config", "ethos.yaml", "the project's configuration `file`")
+}
+
+// explicitFlag reports whether the flag name was given on the command line.
+func explicitFlag(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // project is an opened ethos project: its configuration, its store and the
@@ -80,13 +93,7 @@ func (m *Main) loadConfig(pf projectFlags, explicit bool) (*config.Config, strin
 
 // openProject loads the configuration and opens the store.
 func (m *Main) openProject(ctx context.Context, fset *flag.FlagSet, pf projectFlags) (*project, error) {
-	explicit := false
-	fset.Visit(func(f *flag.Flag) {
-		if f.Name == "config" {
-			explicit = true
-		}
-	})
-	cfg, dir, defaults, err := m.loadConfig(pf, explicit)
+	cfg, dir, defaults, err := m.loadConfig(pf, explicitFlag(fset, "config"))
 	if err != nil {
 		return nil, err
 	}
@@ -190,22 +197,11 @@ func (p *project) startSandbox() (string, error) {
 	if p.sandbox != nil {
 		return p.sandbox.URL, nil
 	}
-	sb := p.cfg.Sandbox
-	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", sandbox.Options{
-		Seed:    sb.Seed,
-		Defects: sb.Defects,
-		// Fine-tune files and jobs live beside the store, so that every
-		// ethos process (create, status, monitor) sees the same jobs.
-		FineTune: sandbox.FineTuneOptions{Dir: filepath.Join(filepath.Dir(p.dbPath), "sandbox")},
-		Faults: sandbox.Faults{
-			ErrorRates:    sb.ErrorRates,
-			LatencyMean:   sb.Latency,
-			LatencyJitter: sb.Jitter,
-			CutStreamRate: sb.CutStreamRate,
-			RPM:           sb.RPM,
-			TPM:           sb.TPM,
-		},
-	})
+	opts := sandboxOptions(p.cfg.Sandbox)
+	// Fine-tune files and jobs live beside the store, so that every ethos
+	// process (create, status, monitor) sees the same jobs.
+	opts.FineTune.Dir = filepath.Join(filepath.Dir(p.dbPath), "sandbox")
+	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", opts)
 	if err != nil {
 		return "", ethos.Errorf(ethos.Internal, "starting the in-process sandbox: %w", err)
 	}

@@ -77,6 +77,14 @@ func TestServeRefusesShortToken(t *testing.T) {
 // once it listens; stop ends it and returns its result.
 func serving(t *testing.T, dir string, env map[string]string, args ...string) (base string, stop func() result) {
 	t.Helper()
+	return background(t, dir, env, "serving on ", append([]string{"serve"}, args...)...)
+}
+
+// background runs a command that serves until stopped (serve, sandbox) and
+// returns the URL its output names after marker once it listens; stop ends
+// it and returns its result.
+func background(t *testing.T, dir string, env map[string]string, marker string, args ...string) (base string, stop func() result) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	outR, outW := io.Pipe()
 	var stderr strings.Builder
@@ -84,7 +92,7 @@ func serving(t *testing.T, dir string, env map[string]string, args ...string) (b
 		Getenv: func(k string) string { return env[k] }}
 	done := make(chan error, 1)
 	go func() {
-		err := m.Run(ctx, append([]string{"serve"}, args...))
+		err := m.Run(ctx, args)
 		outW.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -93,14 +101,14 @@ func serving(t *testing.T, dir string, env map[string]string, args ...string) (b
 	for lines.Scan() {
 		line := lines.Text()
 		out.WriteString(line + "\n")
-		if rest, ok := strings.CutPrefix(line, "serving on "); ok {
+		if _, rest, ok := strings.Cut(line, marker); ok {
 			base, _, _ = strings.Cut(rest, " ")
 			break
 		}
 	}
 	if base == "" {
 		cancel()
-		t.Fatalf("serve did not start: %v\n%s%s", <-done, out.String(), stderr.String())
+		t.Fatalf("%s did not start: %v\n%s%s", args[0], <-done, out.String(), stderr.String())
 	}
 	copied := make(chan struct{})
 	go func() {

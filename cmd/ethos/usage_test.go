@@ -86,11 +86,15 @@ func TestProjectFlagsAsTheREADMESays(t *testing.T) {
 		t.Fatal("README.md no longer says which commands take --config and --db")
 	}
 	// The commands that take neither flag, and those that take --config only.
-	neither := []string{"init", "demo", "sandbox", "version", "dataset stats", "eval rate"}
-	configOnly := []string{}
+	neither := []string{"init", "demo", "version", "dataset stats", "eval rate"}
+	configOnly := []string{"sandbox"}
 	for _, name := range append(slices.Clone(neither), configOnly...) {
 		if !strings.Contains(sentence, "`"+name+"`") {
 			t.Errorf("README.md does not name %q among the exceptions:\n%s", name, sentence)
+		}
+		said := strings.Contains(sentence, "`"+name+"`, which takes `--config` only")
+		if want := slices.Contains(configOnly, name); said != want {
+			t.Errorf("README.md says %q takes --config only: %t, want %t", name, said, want)
 		}
 	}
 	for _, args := range leafCommands() {
