@@ -209,7 +209,7 @@ func TestCompleteFailures(t *testing.T) {
 		{"missing key", nil, []string{"--model", "anthropic/claude-sonnet-4-5", "hi"}, 2, "ANTHROPIC_API_KEY"},
 		{"unknown provider", nil, []string{"--model", "antropic/claude", "hi"}, 2, `unknown provider "antropic"`},
 		{"no model", nil, []string{"hi"}, 2, "--model is required"},
-		{"auth", nil, []string{"--model", "sandbox/fault-401", "hi"}, 1, "auth"},
+		{"auth", nil, []string{"--model", "sandbox/fault-401", "hi"}, 1, "ethos: model call failed after 1 attempt: sandbox: messages: authentication failed"},
 		{"not found", nil, []string{"--model", "sandbox/no-such-model", "hi"}, 1, "no-such-model"},
 		{"budget", nil, []string{"--model", "sandbox/writer", "--max-cost", "0.0000001", "hi"}, 1, "budget"},
 	} {
