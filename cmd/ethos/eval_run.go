@@ -19,6 +19,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/eval"
+	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/jobs"
 )
 
@@ -310,8 +311,8 @@ func (p *project) trainingFiles(ctx context.Context, given string, models []etho
 		case err != nil:
 			return nil, err
 		}
-		if reg.DatasetPath != "" && exists(reg.DatasetPath) {
-			add(reg.DatasetPath)
+		if path := finetune.ResolvePath(p.dir, reg.DatasetPath); path != "" && exists(path) {
+			add(path)
 		}
 	}
 	if out := filepath.Join(p.dir, p.cfg.Generate.Output); p.cfg.Generate.Output != "" && exists(out) {

@@ -92,7 +92,8 @@ func (p *project) fineTune() *finetune.Service {
 		backends = map[string]ethos.FineTuneBackend{}
 	)
 	return &finetune.Service{
-		Store: p.store,
+		Store:      p.store,
+		ProjectDir: p.dir,
 		Backend: func(provider string) (ethos.FineTuneBackend, error) {
 			mu.Lock()
 			defer mu.Unlock()
