@@ -22,6 +22,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/wire"
+	"github.com/ethos-toolkit/ethos/internal/redact"
 )
 
 // DefaultBaseURL is the API root the adapter talks to when Config.BaseURL
@@ -71,13 +72,13 @@ func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q is not an http(s) URL", base)}
+			Msg: fmt.Sprintf("base URL %q is not an http(s) URL", redact.URLs(base))}
 	}
 	if p := strings.TrimSuffix(u.Path, "/"); strings.HasSuffix(p, "/v1") {
 		// The SDK adds /v1/messages itself; a root ending in /v1 would
 		// produce /v1/v1/messages and a confusing 404 on every call.
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q ends in /v1: give the API root without the version (the adapter adds /v1/messages)", base)}
+			Msg: fmt.Sprintf("base URL %q ends in /v1: give the API root without the version (the adapter adds /v1/messages)", redact.URLs(base))}
 	}
 	if cfg.MaxRetries < 0 {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",

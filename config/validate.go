@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/redact"
 )
 
 // validate checks the decoded configuration: required settings, ranges,
@@ -179,7 +180,7 @@ func (d *decoder) validateProviders(c *Config) {
 		if p.BaseURL != "" {
 			u, err := url.Parse(p.BaseURL)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				d.fail(path+".base_url", "must be an http or https URL, got %s", quote(p.BaseURL))
+				d.fail(path+".base_url", "must be an http or https URL, got %s", quote(redact.URLs(p.BaseURL)))
 			}
 		} else if !isBuiltin && p.BaseURLEnv == "" {
 			d.fail(path+".base_url", "required for a new provider (or set base_url_env)")

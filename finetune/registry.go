@@ -3,6 +3,7 @@ package finetune
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,8 @@ func WriteRegistry(w io.Writer, models []ethos.Model, jobs map[string]ethos.Fine
 	var b strings.Builder
 	b.WriteString("# Model registry\n\n")
 	fmt.Fprintf(&b, "Models trained with ethos, newest first. Written by `ethos models --markdown` on %s from the\n", generated.UTC().Format("2006-01-02 15:04 MST"))
-	b.WriteString("project's store; edit the store, not this file.\n\n")
+	b.WriteString("project's store; edit the store, not this file. Dataset paths are relative to the project's directory\n")
+	b.WriteString("(the one with ethos.yaml) unless they are absolute.\n\n")
 	for _, m := range models {
 		if m.Provider == "sandbox" {
 			b.WriteString("Models named `sandbox/…` were trained by ethos's offline emulator, not by a real provider.\n\n")
@@ -110,6 +112,39 @@ func WriteRegistry(w io.Writer, models []ethos.Model, jobs map[string]ethos.Fine
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// RecordedPath is how a job and the registry record path, a file used by
+// the project in projectDir: relative to the project when it is inside it,
+// so that a moved or shared project still finds it, and absolute
+// otherwise. An empty projectDir records path as it is.
+func RecordedPath(projectDir, path string) string {
+	if projectDir == "" || path == "" {
+		return path
+	}
+	dir, err := filepath.Abs(projectDir)
+	if err != nil {
+		return path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return abs
+	}
+	return rel
+}
+
+// ResolvePath is the file a recorded path names for the project in
+// projectDir: a relative record is relative to the project; an absolute
+// one, as older records are, stays as it is.
+func ResolvePath(projectDir, recorded string) string {
+	if recorded == "" || filepath.IsAbs(recorded) {
+		return recorded
+	}
+	return filepath.Join(projectDir, recorded)
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }

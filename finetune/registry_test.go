@@ -59,3 +59,26 @@ func TestWriteRegistry(t *testing.T) {
 	}
 	golden(t, "registry-empty.md", b.Bytes())
 }
+
+func TestRecordedPath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ dir, path, recorded, resolved string }{
+		{"/p/project", "/p/project/data/agora.jsonl", "data/agora.jsonl", "/p/project/data/agora.jsonl"},
+		{"/p/project", "/p/project/data/../data/agora.jsonl", "data/agora.jsonl", "/p/project/data/agora.jsonl"},
+		{"/p/project", "/p/other/agora.jsonl", "/p/other/agora.jsonl", "/p/other/agora.jsonl"},
+		{"/p/project", "/p/project-b/agora.jsonl", "/p/project-b/agora.jsonl", "/p/project-b/agora.jsonl"},
+		{"/p/project", "/p/project/..data/agora.jsonl", "..data/agora.jsonl", "/p/project/..data/agora.jsonl"},
+		{"", "/p/project/data/agora.jsonl", "/p/project/data/agora.jsonl", "/p/project/data/agora.jsonl"},
+		{"/p/project", "", "", ""},
+	} {
+		recorded := RecordedPath(tc.dir, tc.path)
+		got := []string{recorded, ResolvePath(tc.dir, recorded)}
+		if diff := cmp.Diff([]string{tc.recorded, tc.resolved}, got); diff != "" {
+			t.Errorf("RecordedPath(%q, %q) and back (-want +got):\n%s", tc.dir, tc.path, diff)
+		}
+	}
+	// An older record by absolute path stays readable where it is.
+	if got := ResolvePath("/moved", "/p/project/data/agora.jsonl"); got != "/p/project/data/agora.jsonl" {
+		t.Errorf("absolute record resolved to %q", got)
+	}
+}

@@ -65,6 +65,9 @@ type Service struct {
 	// Attempts is how many times a poll is tried when the provider fails
 	// transiently; default DefaultAttempts.
 	Attempts int
+	// ProjectDir is the project's directory: a dataset inside it is
+	// recorded by its path relative to it (see RecordedPath).
+	ProjectDir string
 }
 
 // CreateOptions is what to train.
@@ -445,7 +448,7 @@ func (s *Service) recordCreated(ctx context.Context, attempt *ethos.Item, remote
 	if job.ValidationFile == "" && l.validationFile != nil {
 		job.ValidationFile = l.validationFile.ID
 	}
-	job.DatasetPath, job.DatasetSHA256, job.RunID = l.o.TrainPath, l.train.sha256, l.o.RunID
+	job.DatasetPath, job.DatasetSHA256, job.RunID = RecordedPath(s.ProjectDir, l.o.TrainPath), l.train.sha256, l.o.RunID
 	job.Hyperparameters = mergeHyperparameters(l.o.Hyperparameters, remote.Hyperparameters)
 	if job.State == "" {
 		job.State = StateOf(job.Status)

@@ -249,7 +249,7 @@ func callResult(job *rivertype.JobRow) (ethos.Response, error) {
 		lastErr = strings.TrimPrefix(job.Errors[n-1].Error, "JobCancelError: ")
 		lastAttempt = job.Errors[n-1].Attempt
 	}
-	e := &ethos.Error{Kind: ethos.Internal, Op: fmt.Sprintf("jobs: %s job %d", KindCall, job.ID)}
+	e := &ethos.Error{Kind: ethos.Internal}
 	// The recorded failure belongs to the last error only if it came from
 	// the same attempt; otherwise the last attempt ended some other way
 	// (a panic, a rescue after a crash, a cancellation by hand) and its
@@ -258,7 +258,7 @@ func callResult(job *rivertype.JobRow) (ethos.Response, error) {
 		lastErr = f.Message
 		e.Kind, e.Status, e.RetryAfter, e.RequestID = f.Kind, f.Status, f.RetryAfter, f.RequestID
 	}
-	e.Msg = fmt.Sprintf("%s after %d attempt(s): %s", job.State, job.Attempt, lastErr)
+	e.Msg = failedJobMessage(job, lastErr)
 	return ethos.Response{}, e
 }
 

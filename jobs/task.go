@@ -150,8 +150,22 @@ func (c *Client) WaitTask(ctx context.Context, jobID int64) error {
 	if n := len(job.Errors); n > 0 {
 		lastErr = strings.TrimPrefix(job.Errors[n-1].Error, "JobCancelError: ")
 	}
-	return &ethos.Error{Kind: ethos.Internal, Op: fmt.Sprintf("jobs: %s job %d", job.Kind, job.ID),
-		Msg: fmt.Sprintf("%s after %d attempt(s): %s", job.State, job.Attempt, lastErr)}
+	return &ethos.Error{Kind: ethos.Internal, Msg: failedJobMessage(job, lastErr)}
+}
+
+// failedJobMessage is the message of a job that did not complete, as it
+// reaches the user: what failed in their terms (a model call, or the task
+// by name), after how many attempts and why, then the job's own terms.
+func failedJobMessage(job *rivertype.JobRow, cause string) string {
+	what := "task " + job.Kind
+	if job.Kind == KindCall {
+		what = "model call"
+	}
+	attempts := "1 attempt"
+	if job.Attempt != 1 {
+		attempts = fmt.Sprintf("%d attempts", job.Attempt)
+	}
+	return fmt.Sprintf("%s failed after %s: %s (job %d, %s, %s)", what, attempts, cause, job.ID, job.Kind, job.State)
 }
 
 // riverTimeFormat is how River's SQLite driver writes timestamps; raw

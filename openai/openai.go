@@ -24,6 +24,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/wire"
+	"github.com/ethos-toolkit/ethos/internal/redact"
 )
 
 // DefaultBaseURL is used when Config.BaseURL is empty. Base URLs include
@@ -81,7 +82,7 @@ func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q is not an http(s) URL", base)}
+			Msg: fmt.Sprintf("base URL %q is not an http(s) URL", redact.URLs(base))}
 	}
 	if cfg.MaxRetries < 0 {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",

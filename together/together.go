@@ -29,6 +29,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/wire"
+	"github.com/ethos-toolkit/ethos/internal/redact"
 )
 
 // DefaultBaseURL is the API root used when Options.BaseURL is empty. It
@@ -92,7 +93,7 @@ func New(o Options) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q is not an http(s) URL; it is the API root including the version, e.g. %s", base, DefaultBaseURL)}
+			Msg: fmt.Sprintf("base URL %q is not an http(s) URL; it is the API root including the version, e.g. %s", redact.URLs(base), DefaultBaseURL)}
 	}
 	if o.Timeout < 0 {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",

@@ -54,6 +54,20 @@ func CheckAddr(addr, token string) error {
 		"pass --token T (or set ETHOS_TOKEN), or bind 127.0.0.1", addr, where)
 }
 
+// MinTokenLength is the shortest token the dashboard accepts: a short one
+// can be guessed by anyone who can reach the port.
+const MinTokenLength = 16
+
+// CheckToken refuses a token shorter than MinTokenLength. from names where
+// it came from (--token, ETHOS_TOKEN); the token itself is never repeated.
+func CheckToken(token, from string) error {
+	if n := len(token); n > 0 && n < MinTokenLength {
+		return ethos.Errorf(ethos.Config, "%s: the token has %d characters; the dashboard needs at least %d, "+
+			"e.g. one made with: openssl rand -hex 16", from, n, MinTokenLength)
+	}
+	return nil
+}
+
 // isLoopback reports whether host names this machine only.
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

@@ -456,6 +456,13 @@ func TestStaticAssets(t *testing.T) {
 			t.Errorf("GET %s: %d, %d bytes", path, w.Code, len(b))
 		}
 	}
+	// Files only: a directory is not listed.
+	for _, path := range []string{"/static/", "/static/vendor/", "/static/vendor", "/static/vendor/index.html", "/static/nothing.js"} {
+		w := get(t, srv, path)
+		if w.Code != http.StatusNotFound || strings.Contains(w.Body.String(), "htmx.min.js") {
+			t.Errorf("GET %s: %d, want 404\n%s", path, w.Code, w.Body)
+		}
+	}
 }
 
 // TestDatasetFile shows the statistics of the file a run wrote, as

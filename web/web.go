@@ -147,8 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
-	files := http.FileServerFS(static)
-	m.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(files)))
+	m.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(filesOnly(static))))
 
 	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
@@ -179,6 +178,21 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/evals/{id}", s.apiEval)
 	m.HandleFunc("GET /api/", s.apiNotFound)
 	s.mux = m
+}
+
+// filesOnly serves the files of fsys and answers 404 for anything else: a
+// directory is not listed, and a path that names none is not redirected.
+func filesOnly(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path
+		// fs.Stat refuses "" and "dir/" as invalid paths.
+		if st, err := fs.Stat(fsys, name); err != nil || st.IsDir() {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // cacheStatic lets browsers keep the embedded assets for an hour; they

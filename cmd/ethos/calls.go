@@ -18,7 +18,7 @@ type CallsCommand struct{ m *Main }
 
 // Run prints the most recent calls and the totals per provider and model.
 func (c *CallsCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("calls", "calls [--run ID] [--limit N] [--json]")
+	flags := c.m.newFlagSet("calls", "calls [--run ID] [--limit N] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	run := flags.String("run", "", "only calls of this run `ID`")

@@ -33,7 +33,8 @@ type completeResult struct {
 
 // Run parses the flags, makes the call and prints the result.
 func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("complete", `complete --model PROVIDER/MODEL [--system S] [--max-tokens N] [--stream] "prompt"`)
+	flags := c.m.newFlagSet("complete", `complete --model PROVIDER/MODEL [--system S|@FILE] [--max-tokens N] [--temperature T] [--stream]
+       [--sample K] [--max-cost USD] [--json] [--config FILE] [--db PATH] "prompt"`)
 	var pf projectFlags
 	pf.register(flags)
 	model := flags.String("model", "", "the model as `provider/model`, e.g. sandbox/writer or anthropic/claude-sonnet-4-5 (required)")

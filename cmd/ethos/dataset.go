@@ -16,9 +16,17 @@ import (
 // DatasetCommand checks, summarises and splits training files.
 type DatasetCommand struct{ m *Main }
 
-const datasetSynopsis = `dataset check FILE [--provider together|openai|sandbox] [--json]
-       ethos dataset stats FILE [--json]
-       ethos dataset split FILE [--validation 0.1] [--seed S] [--train-out F] [--validation-out F] [--force] [--json]`
+// The synopses of the subcommands; datasetSynopsis is all of them.
+const (
+	datasetCheckSynopsis = "dataset check FILE [--provider together|openai|sandbox] [--json] [--config FILE] [--db PATH]"
+	datasetStatsSynopsis = "dataset stats FILE [--json]"
+	datasetSplitSynopsis = `dataset split FILE [--validation 0.1] [--seed S] [--train-out F] [--validation-out F] [--force] [--json]
+                [--config FILE] [--db PATH]`
+
+	datasetSynopsis = datasetCheckSynopsis +
+		"\n       ethos " + datasetStatsSynopsis +
+		"\n       ethos " + datasetSplitSynopsis
+)
 
 // Run dispatches to the subcommand.
 func (c *DatasetCommand) Run(ctx context.Context, args []string) error {
@@ -72,7 +80,7 @@ func (c *DatasetCommand) config(flags *flag.FlagSet, pf projectFlags) (*config.C
 }
 
 func (c *DatasetCommand) check(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("dataset check", "dataset check FILE [--provider together|openai|sandbox] [--json]")
+	flags := c.m.newFlagSet("dataset check", datasetCheckSynopsis)
 	var pf projectFlags
 	pf.register(flags)
 	provider := flags.String("provider", "", "check as this `provider` will: together, openai or sandbox (default: finetune.provider in the config)")
@@ -155,7 +163,7 @@ func plural(n int, noun string) string {
 }
 
 func (c *DatasetCommand) stats(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("dataset stats", "dataset stats FILE [--json]")
+	flags := c.m.newFlagSet("dataset stats", datasetStatsSynopsis)
 	asJSON := flags.Bool("json", false, "print the statistics as JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
@@ -221,7 +229,7 @@ func printStats(w io.Writer, st *dataset.Stats) {
 }
 
 func (c *DatasetCommand) split(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("dataset split", "dataset split FILE [--validation 0.1] [--seed S] [--train-out F] [--validation-out F] [--force] [--json]")
+	flags := c.m.newFlagSet("dataset split", datasetSplitSynopsis)
 	var pf projectFlags
 	pf.register(flags)
 	validation := flags.Float64("validation", 0, "share of examples held out for validation (0.1), or a whole `number` of them, not 0 (default: finetune.validation in the config)")

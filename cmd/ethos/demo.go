@@ -29,7 +29,7 @@ const (
 
 // Run writes DIR/ethos.yaml unless it exists, then runs the pipeline there.
 func (c *DemoCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("demo", "demo [--dir ethos-demo] [--examples N] [--prompts N] [--json]")
+	flags := c.m.newFlagSet("demo", "demo [--dir ethos-demo] [--examples N] [--prompts N] [--workers N] [--json]")
 	dir := flags.String("dir", "ethos-demo", "the project `directory` the demo makes (or continues)")
 	examples := flags.Int("examples", demoExamples, "training examples to generate")
 	prompts := flags.Int("prompts", demoPrompts, "held-out prompts to evaluate on")

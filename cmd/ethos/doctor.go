@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/redact"
 	"github.com/ethos-toolkit/ethos/llm"
 )
 
@@ -34,7 +35,7 @@ type pinger interface {
 // Run prints one line per check and fails if a check the project depends
 // on failed.
 func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("doctor", "doctor [--json] [--timeout 5s]")
+	flags := c.m.newFlagSet("doctor", "doctor [--json] [--timeout 5s] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	asJSON := flags.Bool("json", false, "print the checks as JSON")
@@ -65,7 +66,10 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	failed := 0
-	for _, ck := range checks {
+	for i, ck := range checks {
+		// Base URLs, and errors that quote them, may carry a password or
+		// a key in the query; the report shows neither.
+		checks[i].Detail = redact.URLs(ck.Detail)
 		if !ck.OK && !ck.Skipped {
 			failed++
 		}

@@ -41,7 +41,11 @@ every battle. Intervals are 95%; elo and bt have none with --bootstrap 0.
 --json prints {"method", "battles", "bootstrap", "seed", "ratings": [{"model", "rating",
 "ci_low", "ci_high", "wins", "losses", "ties"}]} (bt adds "strength"; ci_low and ci_high
 are null without an interval). With --method all it prints a JSON array of three such
-objects, in the order elo, bt, winrate.`
+objects, in the order elo, bt, winrate.
+
+With --method all, a method that fails (Bradley–Terry has no finite rating when a model
+wins or loses every battle) does not hide the others: their ratings are printed, the
+failure is reported (--json: an object with "error" and no ratings) and the exit is 1.`
 
 // rateResult is one method's ratings, as --json prints them.
 type rateResult struct {
@@ -52,6 +56,8 @@ type rateResult struct {
 	Ratings   []rateRecord `json:"ratings"`
 	// Dropped bootstrap rounds had no finite estimate (bt only).
 	Dropped int `json:"dropped,omitempty"`
+	// Error says why the method failed; it has no ratings then.
+	Error string `json:"error,omitempty"`
 }
 
 type rateRecord struct {
@@ -124,74 +130,114 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 			return ethos.Errorf(ethos.Invalid, "%s: every battle is a tie; with --ties skip nothing is left to rate", rest[0])
 		}
 	}
-	boot := stats.Bootstrap{Rounds: *rounds, Seed: *seed}
+	r := rating{full: full, rated: rated, boot: stats.Bootstrap{Rounds: *rounds, Seed: *seed}, bt: bt,
+		elo: stats.EloOptions{Init: *init, K: *k, Scale: *scale, Ties: stats.TieRule(*ties)}}
 	var results []rateResult
+	var failed []string
 	for _, m := range methods {
-		res := rateResult{Method: m, Battles: rated.Len(), Bootstrap: *rounds, Seed: *seed}
-		var values []float64
-		var iv *stats.Intervals
-		var strengths []float64
-		switch m {
-		case "elo":
-			opts := stats.EloOptions{Init: *init, K: *k, Scale: *scale, Ties: stats.TieRule(*ties)}
-			values = stats.Elo(full, opts)
-			if *rounds > 0 {
-				if iv, err = boot.Elo(full, opts); err != nil {
-					return err
-				}
-			}
-		case "bt":
-			fit, err := stats.BradleyTerry(rated, bt)
-			if err != nil {
+		res, err := r.rate(m)
+		if err != nil {
+			if len(methods) == 1 {
 				return err
 			}
-			values, strengths = fit.Ratings, fit.Strengths
-			if *rounds > 0 {
-				if iv, err = boot.BradleyTerry(rated, bt); err != nil {
-					return err
-				}
-				res.Dropped = iv.Dropped
-			}
-		case "winrate":
-			values = stats.WinRate(rated)
-			iv = &stats.Intervals{}
-			recs := rated.Records()
-			for i := range values {
-				lo, hi := stats.Wilson(float64(recs[i].Wins)+float64(recs[i].Ties)/2, float64(recs[i].Games()), 0.95)
-				iv.Low, iv.High = append(iv.Low, lo), append(iv.High, hi)
-			}
+			// The other methods' ratings are still worth printing.
+			res = rateResult{Method: m, Battles: rated.Len(), Bootstrap: *rounds, Seed: *seed, Error: err.Error()}
+			failed = append(failed, m+" failed: "+err.Error())
 		}
-		recs := full.Records()
-		for i, model := range full.Models {
-			rec := rateRecord{Model: model, Rating: values[i], Wins: recs[i].Wins, Losses: recs[i].Losses, Ties: recs[i].Ties}
-			if iv != nil {
-				rec.CILow, rec.CIHigh = &iv.Low[i], &iv.High[i]
-			}
-			if strengths != nil {
-				rec.Strength = &strengths[i]
-			}
-			res.Ratings = append(res.Ratings, rec)
-		}
-		slices.SortStableFunc(res.Ratings, func(a, b rateRecord) int {
-			return cmp.Or(cmp.Compare(b.Rating, a.Rating), cmp.Compare(a.Model, b.Model))
-		})
 		results = append(results, res)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
+		var err error
 		if *method == "all" {
-			return enc.Encode(results)
+			err = enc.Encode(results)
+		} else {
+			err = enc.Encode(results[0])
 		}
-		return enc.Encode(results[0])
+		if err != nil {
+			return err
+		}
+	} else {
+		printed := 0
+		for _, res := range results {
+			if res.Error != "" {
+				continue
+			}
+			if printed > 0 {
+				fmt.Fprintln(c.m.Stdout)
+			}
+			c.printRatings(res, len(full.Models))
+			printed++
+		}
 	}
-	for i, res := range results {
-		if i > 0 {
-			fmt.Fprintln(c.m.Stdout)
-		}
-		c.printRatings(res, len(full.Models))
+	if len(failed) > 0 {
+		return ethos.Errorf(ethos.Invalid, "eval rate: %d of %d methods failed (the others' ratings are printed): %s",
+			len(failed), len(methods), strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// rating is what every method rates: the battles, and each method's
+// options.
+type rating struct {
+	full  *stats.Table // every battle
+	rated *stats.Table // the battles rated: without ties under --ties skip
+	boot  stats.Bootstrap
+	elo   stats.EloOptions
+	bt    stats.BTOptions
+}
+
+// rate rates the battles by one method, with its intervals.
+func (r rating) rate(method string) (rateResult, error) {
+	res := rateResult{Method: method, Battles: r.rated.Len(), Bootstrap: r.boot.Rounds, Seed: r.boot.Seed}
+	var values, strengths []float64
+	var iv *stats.Intervals
+	var err error
+	switch method {
+	case "elo":
+		values = stats.Elo(r.full, r.elo)
+		if r.boot.Rounds > 0 {
+			if iv, err = r.boot.Elo(r.full, r.elo); err != nil {
+				return res, err
+			}
+		}
+	case "bt":
+		fit, err := stats.BradleyTerry(r.rated, r.bt)
+		if err != nil {
+			return res, err
+		}
+		values, strengths = fit.Ratings, fit.Strengths
+		if r.boot.Rounds > 0 {
+			if iv, err = r.boot.BradleyTerry(r.rated, r.bt); err != nil {
+				return res, err
+			}
+			res.Dropped = iv.Dropped
+		}
+	case "winrate":
+		values = stats.WinRate(r.rated)
+		iv = &stats.Intervals{}
+		recs := r.rated.Records()
+		for i := range values {
+			lo, hi := stats.Wilson(float64(recs[i].Wins)+float64(recs[i].Ties)/2, float64(recs[i].Games()), 0.95)
+			iv.Low, iv.High = append(iv.Low, lo), append(iv.High, hi)
+		}
+	}
+	recs := r.full.Records()
+	for i, model := range r.full.Models {
+		rec := rateRecord{Model: model, Rating: values[i], Wins: recs[i].Wins, Losses: recs[i].Losses, Ties: recs[i].Ties}
+		if iv != nil {
+			rec.CILow, rec.CIHigh = &iv.Low[i], &iv.High[i]
+		}
+		if strengths != nil {
+			rec.Strength = &strengths[i]
+		}
+		res.Ratings = append(res.Ratings, rec)
+	}
+	slices.SortStableFunc(res.Ratings, func(a, b rateRecord) int {
+		return cmp.Or(cmp.Compare(b.Rating, a.Rating), cmp.Compare(a.Model, b.Model))
+	})
+	return res, nil
 }
 
 // readBattles reads the battles file, or stdin for "-".

@@ -164,3 +164,36 @@ func TestEvalRate(t *testing.T) {
 		}
 	}
 }
+
+// With --method all, a method that fails does not hide the others: their
+// ratings are printed, the failure is named, and the exit is 1.
+func TestEvalRateAllReportsAFailedMethod(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// a wins every battle: Bradley–Terry has no finite rating; Elo and the
+	// win rate do.
+	if err := os.WriteFile(filepath.Join(dir, "sweep.csv"), []byte("left,right,winner\na,b,left\nb,a,right\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ethosCLI(t, dir, nil, "eval", "rate", "sweep.csv", "--method", "all", "--bootstrap", "0")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	for _, want := range []string{"elo: online Elo", "winrate: win rate"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "bt failed") || !strings.Contains(r.stderr, "model a won every battle") {
+		t.Errorf("stderr does not say bt failed and why: %q", r.stderr)
+	}
+
+	r = ethosCLI(t, dir, nil, "eval", "rate", "sweep.csv", "--method", "all", "--bootstrap", "0", "--json")
+	var results []rateResult
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || r.code != 1 {
+		t.Fatalf("--json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(results) != 3 || len(results[0].Ratings) != 2 || results[1].Error == "" || len(results[1].Ratings) != 0 || len(results[2].Ratings) != 2 {
+		t.Errorf("--json: %+v; want elo and winrate rated and bt with its error", results)
+	}
+}

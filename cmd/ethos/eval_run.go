@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/eval"
+	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/jobs"
 )
 
@@ -41,7 +44,8 @@ answered or judged is asked for again.
 --models defaults to the newest model of the registry against its base model
 (base=PROVIDER/BASE,tuned=PROVIDER/MODEL). --prompts-file is JSON Lines (one
 object a line with "prompt" or "text", optionally "category") or plain text (one
-prompt a line, "#" lines are comments). --training-file defaults to the datasets
+prompt a line, "#" lines are comments); "-" reads stdin, and prompts from a pipe
+are kept beside the store. A file with no prompt is refused. --training-file defaults to the datasets
 of the models compared (from the registry) and generate.output when it exists.
 
 "ethos eval report" renders the statistics.`
@@ -113,6 +117,51 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
+// promptsFile resolves --prompts-file to the file the evaluation reads.
+// An evaluation reads it when it is set up and again when it starts,
+// checking that it has not changed, but a pipe ("-" for stdin, a FIFO,
+// /dev/stdin) can be read only once: its content is kept in a file beside
+// the store named by its hash, so the same prompts piped again continue the
+// same evaluation. A pipe's prompts are parsed here, so that one with none
+// is refused before the evaluation exists (eval.New does so for a file).
+func (p *project) promptsFile(arg string) (string, error) {
+	var (
+		name = arg
+		data []byte
+		err  error
+	)
+	if arg == "-" {
+		name = "stdin"
+		data, err = io.ReadAll(p.m.Stdin)
+	} else {
+		path := p.m.abs(arg)
+		st, statErr := os.Stat(path)
+		if statErr != nil {
+			return "", ethos.Errorf(ethos.Config, "--prompts-file: %w", statErr)
+		}
+		if st.Mode().IsRegular() {
+			return path, nil
+		}
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", ethos.Errorf(ethos.Config, "--prompts-file: reading %s: %w", name, err)
+	}
+	if _, err := eval.ParsePrompts(name, data); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	kept := filepath.Join(filepath.Dir(p.dbPath), "prompts", "piped-"+hex.EncodeToString(sum[:6])+".txt")
+	if err := os.MkdirAll(filepath.Dir(kept), 0o755); err != nil {
+		return "", ethos.Errorf(ethos.Internal, "keeping the prompts from %s: %w", name, err)
+	}
+	if err := writeFileAtomic(kept, data, 0o644); err != nil {
+		return "", ethos.Errorf(ethos.Internal, "keeping the prompts from %s: %w", name, err)
+	}
+	fmt.Fprintf(p.m.Stderr, "prompts from %s kept in %s\n", name, kept)
+	return kept, nil
+}
+
 // evalInputs are the flags of ethos eval run as given; empty and zero
 // values take the config's defaults.
 type evalInputs struct {
@@ -155,7 +204,11 @@ func (p *project) evalSettings(ctx context.Context, in evalInputs) (eval.Setting
 		return s, usageErrorf("--system-prompt: want with or without, got %q", sp)
 	}
 	if in.promptsFile != "" {
-		s.PromptsFile = p.m.abs(in.promptsFile)
+		file, err := p.promptsFile(in.promptsFile)
+		if err != nil {
+			return s, err
+		}
+		s.PromptsFile = file
 	} else if s.Prompts == 0 {
 		s.Prompts = e.Prompts
 	}
@@ -258,8 +311,8 @@ func (p *project) trainingFiles(ctx context.Context, given string, models []etho
 		case err != nil:
 			return nil, err
 		}
-		if reg.DatasetPath != "" && exists(reg.DatasetPath) {
-			add(reg.DatasetPath)
+		if path := finetune.ResolvePath(p.dir, reg.DatasetPath); path != "" && exists(path) {
+			add(path)
 		}
 	}
 	if out := filepath.Join(p.dir, p.cfg.Generate.Output); p.cfg.Generate.Output != "" && exists(out) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,4 +212,56 @@ func TestEvalRunSurvivesKill(t *testing.T) {
 		t.Errorf("the sandbox answered %d requests it had answered before (in flight at the kill: at most %d)", after.Repeats, workers)
 	}
 	t.Logf("first process: %d answered; second: %d more; repeated: %d", before.ByStatus["200"], after.ByStatus["200"]-before.ByStatus["200"], after.Repeats)
+}
+
+// TestEvalRunPromptsFromPipe reads the prompts from stdin ("-") and from a
+// FIFO, and refuses an empty prompts file before the evaluation exists,
+// so that it leaves no failed evaluation behind.
+func TestEvalRunPromptsFromPipe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	env := evalSandbox(t)
+	prompts := "# held out\nHow do I tell my landlord the boiler has failed again without sounding rude?\n" +
+		"My sister wants to borrow money for the third time this year. What should I say?\n"
+	args := func(file string) []string {
+		return []string{"eval", "run", "--models", "base=sandbox/base,tuned=sandbox/tuned", "--prompts-file", file,
+			"--system-prompt", "without", "--traits", "thorough", "--max-tokens", "300"}
+	}
+
+	r := ethosCLIStdin(t, dir, env, prompts, args("-")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "prompts    2 held out") {
+		t.Fatalf("--prompts-file -: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The same prompts again continue the same evaluation.
+	again := ethosCLIStdin(t, dir, env, prompts, args("-")...)
+	if again.code != 0 || !strings.Contains(again.stderr, "is complete") {
+		t.Fatalf("the same prompts from stdin again: exit %d\n%s%s", again.code, again.stdout, again.stderr)
+	}
+
+	fifo := filepath.Join(dir, "prompts.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	go func() {
+		// Blocks until the command opens the FIFO for reading.
+		if f, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			f.WriteString("Is it fair to ask my team to cover a colleague's shifts while he is on leave?\n")
+			f.Close()
+		}
+	}()
+	r = ethosCLI(t, dir, env, args(fifo)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "prompts    1 held out") {
+		t.Fatalf("--prompts-file FIFO: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	for name, stdin := range map[string]string{"empty": "", "comments only": "# nothing yet\n\n"} {
+		r := ethosCLIStdin(t, dir, env, stdin, args("-")...)
+		if r.code != 2 || !strings.Contains(r.stderr, "stdin") || !strings.Contains(r.stderr, "no prompts") {
+			t.Errorf("%s stdin: exit %d, stderr %q; want 2 and a message naming stdin", name, r.code, r.stderr)
+		}
+	}
+	if r := ethosCLI(t, dir, nil, "status"); r.code != 0 {
+		t.Errorf("status after refused prompts files: exit %d, want 0 (nothing failed)\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }

@@ -23,14 +23,24 @@ import (
 // them.
 type FinetuneCommand struct{ m *Main }
 
-const finetuneSynopsis = `finetune create --train FILE [--provider together|openai|sandbox] [--model BASE] [--validation FILE]
+// The synopses of the subcommands; finetuneSynopsis is all of them.
+const (
+	finetuneCreateSynopsis = `finetune create --train FILE [--provider together|openai|sandbox] [--model BASE] [--validation FILE]
                 [--epochs N] [--learning-rate X] [--batch-size N] [--lora | --full] [--lora-r R]
-                [--lora-alpha A] [--lora-dropout D] [--suffix S] [--wandb-project P] [--wait] [--json]
-       ethos finetune list [--provider P] [--active] [--limit N] [--json]
-       ethos finetune status ID [--json]
-       ethos finetune events ID [--json]
-       ethos finetune cancel ID [--json]
-       ethos finetune wait ID [--interval D] [--json]`
+                [--lora-alpha A] [--lora-dropout D] [--suffix S] [--wandb-project P] [--run ID]
+                [--wait] [--interval D] [--json] [--config FILE] [--db PATH]`
+	finetuneListSynopsis = "finetune list [--provider P] [--active] [--limit N] [--json] [--config FILE] [--db PATH]"
+	// finetuneJobSynopsis follows "finetune status", "events" or "cancel".
+	finetuneJobSynopsis  = " ID [--json] [--config FILE] [--db PATH]"
+	finetuneWaitSynopsis = "finetune wait ID [--interval D] [--json] [--config FILE] [--db PATH]"
+
+	finetuneSynopsis = finetuneCreateSynopsis +
+		"\n       ethos " + finetuneListSynopsis +
+		"\n       ethos finetune status" + finetuneJobSynopsis +
+		"\n       ethos finetune events" + finetuneJobSynopsis +
+		"\n       ethos finetune cancel" + finetuneJobSynopsis +
+		"\n       ethos " + finetuneWaitSynopsis
+)
 
 // Run dispatches to the subcommand.
 func (c *FinetuneCommand) Run(ctx context.Context, args []string) error {
@@ -82,7 +92,8 @@ func (p *project) fineTune() *finetune.Service {
 		backends = map[string]ethos.FineTuneBackend{}
 	)
 	return &finetune.Service{
-		Store: p.store,
+		Store:      p.store,
+		ProjectDir: p.dir,
 		Backend: func(provider string) (ethos.FineTuneBackend, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -145,7 +156,7 @@ func pollInterval(provider string) time.Duration {
 }
 
 func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("finetune create", "finetune create --train FILE [flags]")
+	flags := c.m.newFlagSet("finetune create", finetuneCreateSynopsis)
 	var pf projectFlags
 	pf.register(flags)
 	provider := flags.String("provider", "", "together, openai or sandbox (default: finetune.provider)")
@@ -438,7 +449,7 @@ func viewOf(u finetune.Update) jobView {
 }
 
 func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("finetune list", "finetune list [--provider P] [--active] [--limit N] [--json]")
+	flags := c.m.newFlagSet("finetune list", finetuneListSynopsis)
 	var pf projectFlags
 	pf.register(flags)
 	provider := flags.String("provider", "", "only this provider's jobs")
@@ -618,7 +629,7 @@ func orDash(s string) string {
 // openJob parses the flags of a subcommand that takes one job ID and
 // --json (status, events, cancel) and opens the project.
 func (c *FinetuneCommand) openJob(ctx context.Context, name, jsonHelp string, args []string) (p *project, id string, asJSON bool, err error) {
-	flags := c.m.newFlagSet("finetune "+name, "finetune "+name+" ID [--json]")
+	flags := c.m.newFlagSet("finetune "+name, "finetune "+name+finetuneJobSynopsis)
 	var pf projectFlags
 	pf.register(flags)
 	flags.BoolVar(&asJSON, "json", false, jsonHelp)
@@ -651,7 +662,7 @@ func (c *FinetuneCommand) cancel(ctx context.Context, args []string) error {
 }
 
 func (c *FinetuneCommand) wait(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("finetune wait", "finetune wait ID [--interval D] [--json]")
+	flags := c.m.newFlagSet("finetune wait", finetuneWaitSynopsis)
 	var pf projectFlags
 	pf.register(flags)
 	interval := flags.Duration("interval", 0, "how often to poll (default 30s; 0.5s for the sandbox)")

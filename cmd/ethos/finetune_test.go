@@ -106,7 +106,7 @@ func TestFinetuneLifecycle(t *testing.T) {
 
 	models := decodeJSON[[]ethos.Model](t, ethosCLI(t, dir, nil, "models", "--json"))
 	if len(models) != 1 || models[0].Name != done.Model.Name || models[0].JobID != id || models[0].BaseModel != "base" ||
-		models[0].DatasetPath != filepath.Join(dir, "data/train.jsonl") || len(models[0].DatasetSHA256) != 64 ||
+		models[0].DatasetPath != "data/train.jsonl" || len(models[0].DatasetSHA256) != 64 ||
 		models[0].Hyperparameters.Epochs != 2 || !models[0].Hyperparameters.LoRA {
 		t.Errorf("registry: %+v", models)
 	}
@@ -117,7 +117,8 @@ func TestFinetuneLifecycle(t *testing.T) {
 		t.Fatalf("models --markdown: exit %d\n%s", r.code, r.stderr)
 	}
 	doc, err := os.ReadFile(filepath.Join(dir, "docs", "MODELS.md"))
-	if err != nil || !bytes.Contains(doc, []byte("## "+done.Model.Name)) || !bytes.Contains(doc, []byte(models[0].DatasetSHA256)) {
+	if err != nil || !bytes.Contains(doc, []byte("## "+done.Model.Name)) || !bytes.Contains(doc, []byte(models[0].DatasetSHA256)) ||
+		!bytes.Contains(doc, []byte("`data/train.jsonl`")) || bytes.Contains(doc, []byte(dir)) {
 		t.Errorf("registry document (%v):\n%s", err, doc)
 	}
 
@@ -534,5 +535,50 @@ func TestFinetuneOpenAI(t *testing.T) {
 	}
 	if r := ethosCLI(t, dir, nil, "finetune", "create", "--provider", "openai", "--model", "gpt-4o-mini", "--train", "train.jsonl"); r.code != 2 || !strings.Contains(r.stderr, "OPENAI_API_KEY") {
 		t.Errorf("openai without a key: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestRegistryDatasetPathFollowsTheProject records a dataset inside the
+// project by its path in the project, so that the project can move: the
+// moved project's evaluation still finds the dataset to check prompts
+// against. A record made before, by absolute path, is still read.
+func TestRegistryDatasetPathFollowsTheProject(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "project")
+	writeTrain(t, dir, "data/train.jsonl", 12)
+	r := ethosCLI(t, dir, nil, "finetune", "create", "--train", "data/train.jsonl", "--wait", "--json")
+	if r.code != 0 {
+		t.Fatalf("create --wait: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	done := decodeJSON[struct{ Model *ethos.Model }](t, r)
+	if done.Model == nil || done.Model.DatasetPath != "data/train.jsonl" {
+		t.Fatalf("registered model: %+v, want the dataset recorded as data/train.jsonl", done.Model)
+	}
+	outside := writeTrain(t, t.TempDir(), "elsewhere.jsonl", 10)
+
+	moved := filepath.Join(filepath.Dir(dir), "moved")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	flags := flag.NewFlagSet("test", flag.ContinueOnError)
+	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Dir: moved, Getenv: func(string) string { return "" }}
+	p, err := m.openProject(t.Context(), flags, projectFlags{config: "ethos.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// An older record, by absolute path, of a dataset outside the project.
+	old := *done.Model
+	old.Name, old.DatasetPath = "sandbox/ft-old", outside
+	if err := p.store.PutModel(t.Context(), &old); err != nil {
+		t.Fatal(err)
+	}
+	files, err := p.trainingFiles(t.Context(), "", []ethos.EvalModel{{Name: "tuned", Ref: done.Model.Name}, {Name: "old", Ref: old.Name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(moved, "data", "train.jsonl"), outside}
+	if fmt.Sprint(files) != fmt.Sprint(want) {
+		t.Errorf("training files of the moved project: %q, want %q", files, want)
 	}
 }

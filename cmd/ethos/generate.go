@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -24,7 +25,7 @@ type GenerateCommand struct{ m *Main }
 
 // Run plans or runs (or continues) a generation run and writes its files.
 func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD] [--dry-run] [--resume RUN_ID] [--force] [--json]")
+	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD]\n       [--workers N] [--dry-run] [--resume RUN_ID] [--force] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	examples := flags.Int("examples", 0, "accepted examples to produce (default: generate.examples in the config)")
@@ -101,18 +102,34 @@ type generateOptions struct {
 // writes its files. ethos generate and ethos run share it.
 func (m *Main) generateDataset(ctx context.Context, p *project, settings generate.Settings, o generateOptions) (generate.Metadata, error) {
 	out := generate.Outputs(settings.Output)
+	id := settings.RunID()
+	completed, err := completedRun(ctx, p, id)
+	if err != nil {
+		return generate.Metadata{}, err
+	}
+	if completed && !o.force {
+		// Done, as ethos run says: the files are the run's own.
+		if meta, ok := writtenMetadata(out, id); ok {
+			fmt.Fprintf(m.Stderr, "run %s is done: its files are in place (--force writes them again from the store)\n", id)
+			return meta, nil
+		}
+		// A file is gone: write them all again from the store.
+		o.force = true
+	}
 	// Everything that could stop the run before it spends is checked first:
 	// the outputs, the keys of every model it will call, the store lock.
 	if err := out.CheckOutputs(o.force); err != nil {
 		return generate.Metadata{}, err
 	}
-	g := settings.Generate
-	models := []string{g.Ideas.Model, g.Documents.Model, g.Responses.Model}
-	if g.Review.LLM {
-		models = append(models, g.Review.Model)
-	}
-	if err := p.Router().Check(models...); err != nil {
-		return generate.Metadata{}, err
+	if !completed {
+		g := settings.Generate
+		models := []string{g.Ideas.Model, g.Documents.Model, g.Responses.Model}
+		if g.Review.LLM {
+			models = append(models, g.Review.Model)
+		}
+		if err := p.Router().Check(models...); err != nil {
+			return generate.Metadata{}, err
+		}
 	}
 	unlock, err := lockStore(p.dbPath)
 	if err != nil {
@@ -141,20 +158,19 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 		return generate.Metadata{}, err
 	}
 	resumed, err := pipe.Begin(ctx)
-	if errors.Is(err, generate.ErrRunCompleted) {
-		if !o.force {
-			return generate.Metadata{}, ethos.Errorf(ethos.Config, "run %s already completed and wrote %s; pass --force to write its files again", pipe.RunID(), out.Dataset)
-		}
-	} else if err != nil {
+	completed = errors.Is(err, generate.ErrRunCompleted)
+	switch {
+	case completed:
+		fmt.Fprintf(m.Stderr, "run %s is done; writing its files again from the store → %s\n", pipe.RunID(), out.Dataset)
+	case err != nil:
 		return generate.Metadata{}, err
-	}
-	if resumed {
+	case resumed:
 		fmt.Fprintf(m.Stderr, "continuing run %s (%d interrupted jobs rescued)\n", pipe.RunID(), rescued)
-	} else {
+	default:
 		fmt.Fprintf(m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
 	}
 
-	if !errors.Is(err, generate.ErrRunCompleted) {
+	if !completed {
 		if err := queue.Start(ctx); err != nil {
 			return generate.Metadata{}, err
 		}
@@ -175,6 +191,34 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 		}
 	}
 	return pipe.Export(context.WithoutCancel(ctx), out, true)
+}
+
+// completedRun reports whether the generation run id has completed.
+func completedRun(ctx context.Context, p *project, id string) (bool, error) {
+	run, err := p.store.Run(ctx, id)
+	switch {
+	case ethos.KindOf(err) == ethos.NotFound:
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return run.Status == ethos.RunCompleted, nil
+}
+
+// writtenMetadata reads the metadata the run id wrote to out, when all of
+// its files are still there.
+func writtenMetadata(out generate.OutputPaths, id string) (generate.Metadata, bool) {
+	var meta generate.Metadata
+	for _, path := range []string{out.Dataset, out.Detailed} {
+		if _, err := os.Stat(path); err != nil {
+			return meta, false
+		}
+	}
+	data, err := os.ReadFile(out.Metadata)
+	if err != nil || json.Unmarshal(data, &meta) != nil || meta.Run != id {
+		return meta, false
+	}
+	return meta, true
 }
 
 // settings resolves the run's settings from the config and flags.

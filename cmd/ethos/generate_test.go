@@ -105,13 +105,45 @@ func TestGenerateCommand(t *testing.T) {
 		t.Fatalf("metadata: %v %+v", err, meta)
 	}
 
-	// The same command again: the run is complete and its files exist.
-	again := ethosCLI(t, dir, nil, "generate", "--examples", "20", "--output", "out/set.jsonl", "--system-prompt", "You are Agora, a test persona.")
-	if again.code != 2 || !strings.Contains(again.stderr, "already exists") {
-		t.Fatalf("second run: exit %d, stderr %q", again.code, again.stderr)
+	// The same command again: the run is complete and its files exist, so
+	// it is done, as ethos run and demo say, and says where the files are.
+	args := []string{"generate", "--examples", "20", "--output", "out/set.jsonl", "--system-prompt", "You are Agora, a test persona."}
+	again := ethosCLI(t, dir, nil, args...)
+	if again.code != 0 || !strings.Contains(again.stderr, "is done") || !strings.Contains(again.stdout, filepath.Join(dir, "out", "set.jsonl")) ||
+		!strings.Contains(again.stdout, "20 examples") {
+		t.Fatalf("second run: exit %d\n%s%s", again.code, again.stdout, again.stderr)
 	}
-	if got := countLines(t, filepath.Join(dir, "out", "set.jsonl")); got != 20 {
-		t.Fatal("the refused run changed the dataset")
+	if got, _ := os.ReadFile(filepath.Join(dir, "out", "set.jsonl")); string(got) != string(data) {
+		t.Fatal("the second run changed the dataset")
+	}
+	calls := func() string { return ethosCLI(t, dir, nil, "calls", "--limit", "100000", "--json").stdout }
+	before := calls()
+
+	// Outputs gone: they are written again from the store, with no call.
+	os.Remove(filepath.Join(dir, "out", "set.jsonl"))
+	os.Remove(filepath.Join(dir, "out", "set.metadata.json"))
+	rewrite := ethosCLI(t, dir, nil, args...)
+	if rewrite.code != 0 || countLines(t, filepath.Join(dir, "out", "set.jsonl")) != 20 {
+		t.Fatalf("run with its outputs removed: exit %d\n%s%s", rewrite.code, rewrite.stdout, rewrite.stderr)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "out", "set.jsonl")); string(got) != string(data) {
+		t.Error("the dataset written again from the store differs from the first")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "set.metadata.json")); err != nil {
+		t.Errorf("metadata not written again: %v", err)
+	}
+	// --force writes them again too.
+	if r := ethosCLI(t, dir, nil, append(args, "--force")...); r.code != 0 || !strings.Contains(r.stdout, "20 examples written") {
+		t.Fatalf("--force: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := calls(); after != before {
+		t.Error("writing a completed run's files again made model calls")
+	}
+
+	// Another run's files at the output path are still not replaced.
+	other := ethosCLI(t, dir, nil, "generate", "--examples", "10", "--output", "out/set.jsonl")
+	if other.code != 2 || !strings.Contains(other.stderr, "already exists") {
+		t.Fatalf("another run onto the same output: exit %d, stderr %q", other.code, other.stderr)
 	}
 	// A bad model in the config is found before anything is spent.
 	bad := ethosCLI(t, dir, nil, "generate", "--examples", "0", "--resume", "gen-nosuchrun")

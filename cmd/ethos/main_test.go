@@ -27,9 +27,15 @@ type result struct {
 // exactly as main would, and returns its output and exit code.
 func ethosCLI(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
+	return ethosCLIStdin(t, dir, env, "", args...)
+}
+
+// ethosCLIStdin is ethosCLI with stdin reading stdin.
+func ethosCLIStdin(t *testing.T, dir string, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	m := &Main{
-		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Dir: dir,
+		Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Dir: dir,
 		Getenv: func(k string) string { return env[k] },
 	}
 	err := m.Run(t.Context(), args)
@@ -203,7 +209,7 @@ func TestCompleteFailures(t *testing.T) {
 		{"missing key", nil, []string{"--model", "anthropic/claude-sonnet-4-5", "hi"}, 2, "ANTHROPIC_API_KEY"},
 		{"unknown provider", nil, []string{"--model", "antropic/claude", "hi"}, 2, `unknown provider "antropic"`},
 		{"no model", nil, []string{"hi"}, 2, "--model is required"},
-		{"auth", nil, []string{"--model", "sandbox/fault-401", "hi"}, 1, "auth"},
+		{"auth", nil, []string{"--model", "sandbox/fault-401", "hi"}, 1, "ethos: model call failed after 1 attempt: sandbox: messages: authentication failed"},
 		{"not found", nil, []string{"--model", "sandbox/no-such-model", "hi"}, 1, "no-such-model"},
 		{"budget", nil, []string{"--model", "sandbox/writer", "--max-cost", "0.0000001", "hi"}, 1, "budget"},
 	} {
@@ -233,5 +239,29 @@ func TestConfigErrorExitsTwoWithLine(t *testing.T) {
 	}
 	if r := ethosCLI(t, dir, nil, "doctor", "--config", "missing.yaml"); r.code != 2 || !strings.Contains(r.stderr, "ethos init") {
 		t.Fatalf("missing --config file: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestDoctorHidesCredentialsInBaseURLs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ethosCLI(t, dir, nil, "init", "--sandbox")
+	// Port 1 on loopback answers nothing, so the endpoint check fails and
+	// its error, which names the URL, is printed too.
+	env := map[string]string{
+		"TOGETHER_API_KEY":  "tg-key-0123456789",
+		"TOGETHER_BASE_URL": "http://proxy-user:pa55-word@127.0.0.1:1/v1?api_key=qu3ry-k3y&region=eu",
+	}
+	for _, args := range [][]string{{"doctor"}, {"doctor", "--json"}} {
+		r := ethosCLI(t, dir, env, args...)
+		out := strings.ReplaceAll(r.stdout+r.stderr, `\u0026`, "&") // as JSON writes it
+		for _, secret := range []string{"pa55-word", "qu3ry-k3y", env["TOGETHER_API_KEY"]} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s printed %q:\n%s", strings.Join(args, " "), secret, out)
+			}
+		}
+		if !strings.Contains(out, "proxy-user:xxxxx@127.0.0.1:1/v1?api_key=xxxxx&region=eu") {
+			t.Errorf("%s does not show the base URL with its credentials masked:\n%s", strings.Join(args, " "), out)
+		}
 	}
 }

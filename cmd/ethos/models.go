@@ -21,7 +21,7 @@ type ModelsCommand struct{ m *Main }
 // Run prints the registry as a table or JSON, or writes it as a Markdown
 // document.
 func (c *ModelsCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("models", "models [--json | --markdown FILE]")
+	flags := c.m.newFlagSet("models", "models [--json | --markdown FILE] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	asJSON := flags.Bool("json", false, "print the registry as JSON")

@@ -24,7 +24,7 @@ const monitorJobTimeout = 30 * time.Minute
 
 // Run polls every active job each interval until interrupted, or once.
 func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("monitor", "monitor [--interval 2m] [--once] [--webhook URL] [--on-complete CMD]")
+	flags := c.m.newFlagSet("monitor", "monitor [--interval 2m] [--once] [--webhook URL] [--on-complete CMD] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	interval := flags.Duration("interval", finetune.DefaultInterval, "how often to poll the active jobs")

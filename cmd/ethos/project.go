@@ -27,8 +27,14 @@ type projectFlags struct {
 }
 
 func (p *projectFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&p.config, "config", "ethos.yaml", "the project's configuration `file`")
+	p.registerConfig(fs)
 	fs.StringVar(&p.db, "db", "", "the store `path` (default: $ETHOS_DB, else store.path in the config, .ethos/ethos.db)")
+}
+
+// registerConfig registers --config alone, for a command that reads the
+// configuration but no store.
+func (p *projectFlags) registerConfig(fs *flag.FlagSet) {
+	fs.StringVar(&p.config, "config", "ethos.yaml", "the project's configuration `file`")
 }
 
 // project is an opened ethos project: its configuration, its store and the
@@ -186,22 +192,11 @@ func (p *project) startSandbox() (string, error) {
 	if p.sandbox != nil {
 		return p.sandbox.URL, nil
 	}
-	sb := p.cfg.Sandbox
-	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", sandbox.Options{
-		Seed:    sb.Seed,
-		Defects: sb.Defects,
-		// Fine-tune files and jobs live beside the store, so that every
-		// ethos process (create, status, monitor) sees the same jobs.
-		FineTune: sandbox.FineTuneOptions{Dir: filepath.Join(filepath.Dir(p.dbPath), "sandbox")},
-		Faults: sandbox.Faults{
-			ErrorRates:    sb.ErrorRates,
-			LatencyMean:   sb.Latency,
-			LatencyJitter: sb.Jitter,
-			CutStreamRate: sb.CutStreamRate,
-			RPM:           sb.RPM,
-			TPM:           sb.TPM,
-		},
-	})
+	opts := sandboxOptions(p.cfg.Sandbox)
+	// Fine-tune files and jobs live beside the store, so that every ethos
+	// process (create, status, monitor) sees the same jobs.
+	opts.FineTune.Dir = filepath.Join(filepath.Dir(p.dbPath), "sandbox")
+	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", opts)
 	if err != nil {
 		return "", ethos.Errorf(ethos.Internal, "starting the in-process sandbox: %w", err)
 	}

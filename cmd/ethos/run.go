@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,7 +27,7 @@ type RunCommand struct{ m *Main }
 
 // Run runs the pipeline and prints where its results are.
 func (c *RunCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("run", "run [--config ethos.yaml] [--db PATH] [--max-cost USD] [--workers N] [--json]")
+	flags := c.m.newFlagSet("run", "run [--max-cost USD] [--workers N] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	maxCost := flags.Float64("max-cost", 0, "stop before the model calls of this run could spend more than this many `USD`")
@@ -99,7 +98,7 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	}
 	out := generate.Outputs(settings.Output)
 	res.GenerateRun, res.Dataset = settings.RunID(), out.Dataset
-	done, err := generationDone(ctx, p, settings.RunID(), out.Dataset)
+	done, err := generationDone(ctx, p, settings.RunID(), out)
 	if err != nil {
 		return nil, err
 	}
@@ -265,23 +264,14 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 }
 
 // generationDone reports whether the generation run id completed and its
-// dataset is on disk.
-func generationDone(ctx context.Context, p *project, id, dataset string) (bool, error) {
-	run, err := p.store.Run(ctx, id)
-	switch {
-	case ethos.KindOf(err) == ethos.NotFound:
-		return false, nil
-	case err != nil:
+// files are on disk.
+func generationDone(ctx context.Context, p *project, id string, out generate.OutputPaths) (bool, error) {
+	completed, err := completedRun(ctx, p, id)
+	if err != nil || !completed {
 		return false, err
-	case run.Status != ethos.RunCompleted:
-		return false, nil
 	}
-	if _, err := os.Stat(dataset); errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	} else if err != nil {
-		return false, ethos.Errorf(ethos.Config, "%w", err)
-	}
-	return true, nil
+	_, written := writtenMetadata(out, id)
+	return written, nil
 }
 
 // firstProblems are the first n error-severity problems of a report.

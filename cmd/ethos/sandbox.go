@@ -2,26 +2,49 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"maps"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
+
+const sandboxSynopsis = `sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [--finetune-dir DIR]
+       [--error-rate STATUS=P,…] [--stream-error-rate P] [--cut-stream-rate P] [--retry-after D]
+       [--latency D] [--jitter D] [--rpm N] [--tpm N] [--defect NAME=P,…] [--config FILE]
+
+Seed, faults, limits and defects default to the sandbox section of ethos.yaml
+(--config); a flag given here overrides its setting.`
 
 // SandboxCommand runs the offline provider emulator until interrupted.
 type SandboxCommand struct{ m *Main }
 
+// sandboxRun is what ethos sandbox runs with.
+type sandboxRun struct {
+	addr, apiKey string
+	opts         sandbox.Options
+}
+
+// flags registers the command's flags, each defaulting to what r holds.
+func (c *SandboxCommand) flags(r *sandboxRun, pf *projectFlags) *flag.FlagSet {
+	fs := c.m.newFlagSet("sandbox", sandboxSynopsis)
+	pf.registerConfig(fs)
+	fs.StringVar(&r.addr, "addr", r.addr, "listen `address`")
+	fs.Int64Var(&r.opts.Seed, "seed", r.opts.Seed, "seed for deterministic content and fault decisions (default: sandbox.seed)")
+	fs.StringVar(&r.apiKey, "api-key", r.apiKey, "require this API key on every request (default: accept any)")
+	fs.StringVar(&r.opts.FineTune.Dir, "finetune-dir", r.opts.FineTune.Dir, "keep uploaded files and fine-tune jobs in `DIR`, so a restarted sandbox still has them (default: in memory)")
+	r.opts.Faults.RegisterFlags(fs)
+	sandbox.RegisterDefectFlags(fs, &r.opts.Defects)
+	return fs
+}
+
 // Run starts the sandbox on --addr and prints how to point clients at it.
 func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("sandbox", "sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [--finetune-dir DIR] [fault flags]")
-	addr := flags.String("addr", "127.0.0.1:8700", "listen `address`")
-	seed := flags.Int64("seed", 1, "seed for deterministic content and fault decisions")
-	apiKey := flags.String("api-key", "", "require this API key on every request (default: accept any)")
-	ftDir := flags.String("finetune-dir", "", "keep uploaded files and fine-tune jobs in `DIR`, so a restarted sandbox still has them (default: in memory)")
-	var faults sandbox.Faults
-	faults.RegisterFlags(flags)
-	var defects map[string]float64
-	sandbox.RegisterDefectFlags(flags, &defects)
+	var pf projectFlags
+	r := sandboxRun{addr: "127.0.0.1:8700", opts: sandbox.Options{Seed: 1}}
+	flags := c.flags(&r, &pf)
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
@@ -29,10 +52,19 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
 	if len(rest) > 0 {
 		return usageErrorf("sandbox takes no arguments, got %q", rest)
 	}
-	run, err := sandbox.Start(ctx, *addr, sandbox.Options{Seed: *seed, APIKey: *apiKey, Faults: faults, Defects: defects,
-		FineTune: sandbox.FineTuneOptions{Dir: *ftDir}})
+	cfg, _, _, err := c.m.loadConfig(pf, isSet(flags, "config"))
 	if err != nil {
-		return ethos.Errorf(ethos.Config, "sandbox: listening on %s: %w", *addr, err)
+		return err
+	}
+	// The config's sandbox section, then the flags given, which override it.
+	r = sandboxRun{addr: r.addr, opts: sandboxOptions(cfg.Sandbox)}
+	if _, err := parseFlags(c.flags(&r, &pf), args); err != nil {
+		return err
+	}
+	r.opts.APIKey = r.apiKey
+	run, err := sandbox.Start(ctx, r.addr, r.opts)
+	if err != nil {
+		return ethos.Errorf(ethos.Config, "sandbox: listening on %s: %w", r.addr, err)
 	}
 	defer run.Close()
 	fmt.Fprintf(c.m.Stdout, `ethos sandbox listening on %[1]s
@@ -50,4 +82,21 @@ Press Ctrl-C to stop.
 	<-ctx.Done()
 	fmt.Fprintln(c.m.Stdout, "sandbox stopped")
 	return nil
+}
+
+// sandboxOptions are the sandbox settings of a config's sandbox section.
+// The in-process sandbox and ethos sandbox both start from them.
+func sandboxOptions(sb config.Sandbox) sandbox.Options {
+	return sandbox.Options{
+		Seed:    sb.Seed,
+		Defects: maps.Clone(sb.Defects),
+		Faults: sandbox.Faults{
+			ErrorRates:    maps.Clone(sb.ErrorRates),
+			LatencyMean:   sb.Latency,
+			LatencyJitter: sb.Jitter,
+			CutStreamRate: sb.CutStreamRate,
+			RPM:           sb.RPM,
+			TPM:           sb.TPM,
+		},
+	}
 }

@@ -19,11 +19,11 @@ type ServeCommand struct{ m *Main }
 
 // Run serves until ctx is cancelled (Ctrl-C).
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--token T] [--db PATH] [--poll 2s]")
+	flags := c.m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--token T] [--poll 2s] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `host:port`; any address but loopback needs a token")
-	token := flags.String("token", "", "require this `token` on every request (default $ETHOS_TOKEN); open /?token=T once, a cookie does the rest")
+	token := flags.String("token", "", "require this `token` (at least 16 characters) on every request (default $ETHOS_TOKEN); open /?token=T once, a cookie does the rest")
 	poll := flags.Duration("poll", 2*time.Second, "how often a watched page looks for changes in the store")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
@@ -35,10 +35,15 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *poll < 100*time.Millisecond {
 		return usageErrorf("serve: --poll must be at least 100ms")
 	}
+	tokenFrom := "--token"
 	if *token == "" {
-		*token = c.m.Getenv("ETHOS_TOKEN")
+		*token, tokenFrom = c.m.Getenv("ETHOS_TOKEN"), "ETHOS_TOKEN"
 	}
-	// Refuse an exposed, unguarded dashboard before opening anything.
+	// Refuse an exposed, unguarded or weakly guarded dashboard before
+	// opening anything.
+	if err := web.CheckToken(*token, tokenFrom); err != nil {
+		return err
+	}
 	if err := web.CheckAddr(*addr, *token); err != nil {
 		return err
 	}

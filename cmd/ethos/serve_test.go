@@ -36,9 +36,54 @@ func TestServeRefusesExposedAddressWithoutToken(t *testing.T) {
 	}
 }
 
+func TestServeRefusesShortToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const short = "abcde"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"--token", nil, []string{"--token", short}},
+		{"ETHOS_TOKEN", map[string]string{"ETHOS_TOKEN": short}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Already cancelled: a serve that accepts the token stops at
+			// once instead of serving for ever.
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			var stdout, stderr strings.Builder
+			m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Dir: dir,
+				Getenv: func(k string) string { return tc.env[k] }}
+			err := m.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...))
+			if exitCode(err) != 2 || err == nil {
+				t.Fatalf("serve with a %d-character token: exit %d (%v), want 2", len(short), exitCode(err), err)
+			}
+			msg := err.Error()
+			for _, want := range []string{tc.name, "at least 16", "openssl rand -hex 16"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the refusal does not say %q: %s", want, msg)
+				}
+			}
+			if strings.Contains(msg+stdout.String()+stderr.String(), short) {
+				t.Errorf("the refusal shows the token: %s", msg)
+			}
+		})
+	}
+}
+
 // serving runs ethos serve in the background and returns its base URL
 // once it listens; stop ends it and returns its result.
 func serving(t *testing.T, dir string, env map[string]string, args ...string) (base string, stop func() result) {
+	t.Helper()
+	return background(t, dir, env, "serving on ", append([]string{"serve"}, args...)...)
+}
+
+// background runs a command that serves until stopped (serve, sandbox) and
+// returns the URL its output names after marker once it listens; stop ends
+// it and returns its result.
+func background(t *testing.T, dir string, env map[string]string, marker string, args ...string) (base string, stop func() result) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	outR, outW := io.Pipe()
@@ -47,7 +92,7 @@ func serving(t *testing.T, dir string, env map[string]string, args ...string) (b
 		Getenv: func(k string) string { return env[k] }}
 	done := make(chan error, 1)
 	go func() {
-		err := m.Run(ctx, append([]string{"serve"}, args...))
+		err := m.Run(ctx, args)
 		outW.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -56,14 +101,14 @@ func serving(t *testing.T, dir string, env map[string]string, args ...string) (b
 	for lines.Scan() {
 		line := lines.Text()
 		out.WriteString(line + "\n")
-		if rest, ok := strings.CutPrefix(line, "serving on "); ok {
+		if _, rest, ok := strings.Cut(line, marker); ok {
 			base, _, _ = strings.Cut(rest, " ")
 			break
 		}
 	}
 	if base == "" {
 		cancel()
-		t.Fatalf("serve did not start: %v\n%s%s", <-done, out.String(), stderr.String())
+		t.Fatalf("%s did not start: %v\n%s%s", args[0], <-done, out.String(), stderr.String())
 	}
 	copied := make(chan struct{})
 	go func() {
@@ -85,7 +130,7 @@ func TestServeDashboard(t *testing.T) {
 	if r := ethosCLI(t, dir, nil, "generate", "--examples", "3"); r.code != 0 {
 		t.Fatalf("generate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	base, stop := serving(t, dir, map[string]string{"ETHOS_TOKEN": "tok-123"}, "--addr", "127.0.0.1:0", "--poll", "200ms")
+	base, stop := serving(t, dir, map[string]string{"ETHOS_TOKEN": "tok-0123456789abcdef"}, "--addr", "127.0.0.1:0", "--poll", "200ms")
 	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	fetch := func(path, token string) (int, string) {
 		t.Helper()
@@ -104,7 +149,7 @@ func TestServeDashboard(t *testing.T) {
 	if code, _ := fetch("/", ""); code != http.StatusUnauthorized {
 		t.Errorf("GET / without the token: %d, want 401", code)
 	}
-	code, body := fetch("/api/runs", "tok-123")
+	code, body := fetch("/api/runs", "tok-0123456789abcdef")
 	if code != 200 {
 		t.Fatalf("GET /api/runs: %d %s", code, body)
 	}
@@ -126,16 +171,16 @@ func TestServeDashboard(t *testing.T) {
 		"/models":                  "Registry",
 		"/metrics":                 "ethos_calls_total{provider=\"sandbox\"",
 	} {
-		code, body := fetch(path, "tok-123")
+		code, body := fetch(path, "tok-0123456789abcdef")
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d, want %q in\n%.2000s", path, code, want, body)
 		}
 	}
-	if _, body := fetch("/metrics", "tok-123"); !strings.Contains(body, `ethos_queue_jobs{state="completed"}`) {
+	if _, body := fetch("/metrics", "tok-0123456789abcdef"); !strings.Contains(body, `ethos_queue_jobs{state="completed"}`) {
 		t.Errorf("metrics lack the queue depth:\n%s", body)
 	}
 	r := stop()
-	if r.code != 0 || !strings.Contains(r.stdout, "stopped") || strings.Contains(r.stdout, "tok-123") {
+	if r.code != 0 || !strings.Contains(r.stdout, "stopped") || strings.Contains(r.stdout, "tok-0123456789abcdef") {
 		t.Errorf("serve: exit %d (%v), stdout %q", r.code, r.err, r.stdout)
 	}
 }

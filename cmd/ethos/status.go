@@ -26,7 +26,7 @@ type statusReport struct {
 
 // Run prints the overview and exits 1 when a run or job failed.
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("status", "status [--json]")
+	flags := c.m.newFlagSet("status", "status [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	asJSON := flags.Bool("json", false, "print as JSON")

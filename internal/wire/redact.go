@@ -1,6 +1,10 @@
 package wire
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ethos-toolkit/ethos/internal/redact"
+)
 
 // Redact replaces every occurrence of secret in s with "[redacted]". An
 // empty secret leaves s alone.
@@ -15,10 +19,11 @@ func Redact(s, secret string) string {
 // HTML pages from a proxy.
 const cleanLimit = 300
 
-// Clean makes provider text safe for a one-line message: secret is
-// redacted, whitespace collapsed and the length bounded.
+// Clean makes provider text safe for a one-line message: secret and the
+// credentials of any URL in it (a transport error quotes the request's)
+// are redacted, whitespace collapsed and the length bounded.
 func Clean(s, secret string) string {
-	s = Redact(s, secret)
+	s = redact.URLs(Redact(s, secret))
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > cleanLimit {
 		s = s[:cleanLimit] + "…"
