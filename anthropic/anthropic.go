@@ -21,8 +21,8 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/internal/wire"
 	"github.com/ethos-toolkit/ethos/internal/redact"
+	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
 // DefaultBaseURL is the API root the adapter talks to when Config.BaseURL

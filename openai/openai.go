@@ -23,8 +23,8 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/internal/wire"
 	"github.com/ethos-toolkit/ethos/internal/redact"
+	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
 // DefaultBaseURL is used when Config.BaseURL is empty. Base URLs include

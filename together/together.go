@@ -28,8 +28,8 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/internal/wire"
 	"github.com/ethos-toolkit/ethos/internal/redact"
+	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
 // DefaultBaseURL is the API root used when Options.BaseURL is empty. It
