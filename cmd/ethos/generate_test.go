@@ -235,9 +235,9 @@ func TestGenerateSurvivesKill(t *testing.T) {
 // had answered is answered again beyond the calls in flight at the kill.
 func TestGenerateSurvivesKillWithManyInFlight(t *testing.T) {
 	t.Parallel()
-	const examples = 150
+	const examples = 100
 	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 12,
-		Faults: sandbox.Faults{LatencyMean: 2 * time.Second, LatencyJitter: 500 * time.Millisecond}})
+		Faults: sandbox.Faults{LatencyMean: 5 * time.Second, LatencyJitter: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestGenerateSurvivesKillWithManyInFlight(t *testing.T) {
 	dir := t.TempDir()
 	sandboxProject(t, dir, nil)
 	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "generate", "--examples", "150")
+		cmd := exec.Command(os.Args[0], "generate", "--examples", "100")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
 		return cmd
@@ -261,15 +261,17 @@ func TestGenerateSurvivesKillWithManyInFlight(t *testing.T) {
 	var atKill sandbox.Stats
 	for {
 		atKill = sb.Server.Stats()
-		// The idea batches answered, the documents in flight: slow start
-		// allows 16 calls in flight plus one per answer so far.
-		if atKill.InFlight >= 40 && atKill.ByStatus["200"] >= 40 {
+		// Idea batches answered, documents in flight: slow start allows
+		// 16 calls in flight plus one per answer so far, and at 5 s a call
+		// even a slow machine (the race detector, other tests) keeps
+		// dozens waiting at the sandbox.
+		if atKill.InFlight >= 30 && atKill.ByStatus["200"] >= 20 {
 			break
 		}
 		select {
 		case <-deadline:
 			first.Process.Kill()
-			t.Fatalf("the first process never had 40 calls in flight after 40 answers: %+v", atKill)
+			t.Fatalf("the first process never had 30 calls in flight after 20 answers: %+v", atKill)
 		case <-tick.C:
 		}
 	}
