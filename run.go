@@ -37,12 +37,16 @@ type ItemStatus string
 // Item states. Pending items are being worked on; accepted items passed
 // their stage; rejected items failed an attempt and are being written
 // again; quarantined items failed every attempt and are kept with their
-// reason, never used.
+// reason, never used. Failed items could not be made because the provider
+// kept failing (5xx, timeouts, 429s that never cleared) until their task
+// gave up; their reason leads with the error kind, and running the run
+// again retries them.
 const (
 	ItemPending     ItemStatus = "pending"
 	ItemAccepted    ItemStatus = "accepted"
 	ItemRejected    ItemStatus = "rejected"
 	ItemQuarantined ItemStatus = "quarantined"
+	ItemFailed      ItemStatus = "failed"
 )
 
 // Item is one unit of work of a run at one stage: an idea, a document, a

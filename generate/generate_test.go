@@ -3,6 +3,7 @@ package generate_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,7 +196,10 @@ func TestGenerateUnderFaults(t *testing.T) {
 func TestGenerateResumesWithoutPayingTwice(t *testing.T) {
 	t.Parallel()
 	const n = 20
-	e := newEnv(t, n, sandbox.Options{Seed: 5})
+	// Latency with a wide spread, so that replies are accepted over a
+	// second or more and Drive sees the run part-way however fast the
+	// machine.
+	e := newEnv(t, n, sandbox.Options{Seed: 5, Faults: sandbox.Faults{LatencyMean: 400 * time.Millisecond, LatencyJitter: 350 * time.Millisecond}})
 	ctx, cancel := context.WithCancel(t.Context())
 	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
 	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
@@ -212,9 +216,9 @@ func TestGenerateResumesWithoutPayingTwice(t *testing.T) {
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Stop as soon as a few examples exist.
+	// Stop as soon as some examples exist.
 	driveErr := pipe.Drive(ctx, func(p generate.Progress) {
-		if p.Examples >= 5 {
+		if p.Examples >= 1 {
 			cancel()
 		}
 	})
@@ -242,4 +246,63 @@ func TestGenerateResumesWithoutPayingTwice(t *testing.T) {
 		t.Errorf("%d requests in all for %d examples (first run %d): completed calls were made again", first+second, n, first)
 	}
 	t.Logf("first run %d requests, second run %d requests, %d cache hits", first, second, hits)
+}
+
+// TestGenerateRetriesFailedItemsOnRerun: a burst of 500s makes tasks give
+// up; their items are marked failed (not left pending for jobs nobody will
+// run), the run stops short and says why, and the same run against a
+// provider that has recovered retries exactly those items and completes.
+func TestGenerateRetriesFailedItemsOnRerun(t *testing.T) {
+	t.Parallel()
+	const n = 12
+	e := newEnv(t, n, sandbox.Options{Seed: 9, Faults: sandbox.Faults{ErrorRates: map[int]float64{500: 0.85}}})
+	_, err := e.run(t)
+	var sf *generate.Shortfall
+	if !errors.As(err, &sf) {
+		t.Fatalf("first run: %v, want a shortfall", err)
+	}
+	if !strings.Contains(sf.Why, "failed at the provider (transient") || !strings.Contains(sf.Why, "retried when the same command runs again") {
+		t.Errorf("shortfall says %q, want the failed items and their kind", sf.Why)
+	}
+	counts, err := e.store.CountItems(t.Context(), generate.NewPipeline(e.store, e.chain, e.settings).RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, c := range counts {
+		if c.Status == ethos.ItemPending {
+			t.Errorf("%d %s items left pending by jobs that gave up", c.Count, c.Stage)
+		}
+		if c.Status == ethos.ItemFailed {
+			failed += c.Count
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no item was marked failed")
+	}
+
+	// The provider recovers: the same store, a healthy sandbox.
+	healthy, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer healthy.Close()
+	adapter, err := anthropic.New(anthropic.Config{Provider: "sandbox", BaseURL: healthy.URL, APIKey: "sandbox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := llm.NewRouter()
+	router.Register("sandbox", func() (ethos.Completer, error) { return adapter, nil })
+	e.chain = &llm.Ledger{Store: e.store, Next: llm.NewLimiter(router, func(string) llm.Limits { return llm.Limits{} })}
+	meta, err := e.run(t)
+	if err != nil {
+		t.Fatalf("rerun after the provider recovered: %v", err)
+	}
+	if meta.Examples != n || len(readRecords(t, e.settings.Output)) != n {
+		t.Fatalf("rerun wrote %d examples, want %d", meta.Examples, n)
+	}
+	if healthy.Server.Stats().Requests == 0 {
+		t.Fatal("the rerun sent no request")
+	}
+	t.Logf("first run: %d failed items; rerun: %d requests", failed, healthy.Server.Stats().Requests)
 }

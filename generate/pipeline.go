@@ -111,11 +111,13 @@ type batchData struct {
 	Received  int    `json:"received"`
 	Model     string `json:"model"`
 	CallKey   string `json:"call_key,omitempty"`
+	Feedback  string `json:"feedback,omitempty"` // why the previous attempt was rejected
 }
 
 // documentData is the payload of a document item.
 type documentData struct {
 	Document
+	Feedback   string           `json:"feedback,omitempty"` // why the previous attempt was rejected
 	Model      string           `json:"model"`
 	CallKey    string           `json:"call_key,omitempty"`
 	StopReason ethos.StopReason `json:"stop_reason,omitempty"`
@@ -124,6 +126,7 @@ type documentData struct {
 
 // responseData is the payload of a response item.
 type responseData struct {
+	Feedback    string                `json:"feedback,omitempty"` // why the previous attempt was rejected
 	Reply       string                `json:"reply"`
 	Model       string                `json:"model"`
 	CallKey     string                `json:"call_key,omitempty"`

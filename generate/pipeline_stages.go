@@ -26,6 +26,35 @@ func (p *Pipeline) enqueue(ctx context.Context, name, key string, payload any) e
 	return err
 }
 
+// takeUp decides whether a task has work to do on its item: a pending
+// item is worked; a failed one (its last task gave up on the provider) is
+// set pending again and worked; any other is done.
+func (p *Pipeline) takeUp(ctx context.Context, it *ethos.Item) (done bool, err error) {
+	switch it.Status {
+	case ethos.ItemPending:
+		return false, nil
+	case ethos.ItemFailed:
+		it.Status, it.Reason = ethos.ItemPending, ""
+		return false, p.store.UpdateItem(ctx, it)
+	}
+	return true, nil
+}
+
+// giveUp returns err, the failure of a task's call, to the job layer; when
+// it is the task's last try (see jobs.LastTry) it first marks the item
+// failed with the error's kind, so the run reports it and a rerun retries
+// it instead of waiting for a job that will never run again.
+func (p *Pipeline) giveUp(ctx context.Context, it *ethos.Item, err error) error {
+	if !jobs.LastTry(ctx, err) {
+		return err
+	}
+	it.Status, it.Reason = ethos.ItemFailed, failureReason(err)
+	if uerr := p.store.UpdateItem(context.WithoutCancel(ctx), it); uerr != nil {
+		return fmt.Errorf("%w (and marking item %s failed: %v)", err, it.Key, uerr)
+	}
+	return err
+}
+
 func batchKey(catKey string, batch, attempt int) string {
 	return fmt.Sprintf("ideas/%s/%03d/%d", catKey, batch, attempt)
 }
@@ -46,12 +75,12 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 	}
 	g := p.settings.Generate
 	batch := &ethos.Item{RunID: p.runID, Stage: StageIdeas, Key: t.Key, Attempt: pl.Attempt, Status: ethos.ItemPending,
-		Data: mustJSON(batchData{Category: cat.Name, Batch: pl.Batch, Requested: pl.Want, Model: g.Ideas.Model})}
+		Data: mustJSON(batchData{Category: cat.Name, Batch: pl.Batch, Requested: pl.Want, Model: g.Ideas.Model, Feedback: pl.Feedback})}
 	if _, err := p.store.PutItem(ctx, batch); err != nil {
 		return err
 	}
-	if batch.Status != ethos.ItemPending {
-		return nil // finished before an interruption
+	if done, err := p.takeUp(ctx, batch); err != nil || done {
+		return err // done: finished before an interruption
 	}
 
 	existing, err := p.ideaSummaries(ctx, cat.Name)
@@ -74,7 +103,7 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 	if err != nil {
 		reject, ferr := p.failCall(ctx, err)
 		if !reject {
-			return ferr
+			return p.giveUp(ctx, batch, ferr)
 		}
 		batch.Status, batch.Reason, batch.Data = ethos.ItemRejected, failureReason(err), mustJSON(bd)
 		if pl.Attempt >= p.maxAttempts() {
@@ -162,11 +191,13 @@ func (p *Pipeline) workDocument(ctx context.Context, t jobs.Task) error {
 	cat, _ := p.category(idea.Category)
 	g := p.settings.Generate
 	doc := &ethos.Item{RunID: p.runID, Stage: StageDocument, Key: t.Key, ParentID: ideaItem.ID, Attempt: pl.Attempt,
-		Status: ethos.ItemPending, Data: mustJSON(documentData{Model: g.Documents.Model})}
+		Status: ethos.ItemPending, Data: mustJSON(documentData{Model: g.Documents.Model, Feedback: pl.Feedback})}
 	if _, err := p.store.PutItem(ctx, doc); err != nil {
 		return err
 	}
-	if doc.Status == ethos.ItemPending {
+	if done, err := p.takeUp(ctx, doc); err != nil {
+		return err
+	} else if !done {
 		prompt := DocumentPrompt(p.settings.Character, cat, idea.Idea, DocumentType(p.settings.Seed, ideaItem.Key), g.Documents.Pages*500)
 		prompt.User = withFeedback(prompt.User, pl.Feedback, "")
 		resp, callKey, err := p.call(ctx, StageDocument, t.Key, g.Documents.Model, prompt, g.Documents.MaxTokens, g.Documents.Temperature, g.Documents.Stream)
@@ -179,7 +210,7 @@ func (p *Pipeline) workDocument(ctx context.Context, t jobs.Task) error {
 		case err != nil:
 			reject, ferr := p.failCall(ctx, err)
 			if !reject {
-				return ferr
+				return p.giveUp(ctx, doc, ferr)
 			}
 			doc.Status, doc.Reason = ethos.ItemRejected, failureReason(err)
 		default:
@@ -258,11 +289,13 @@ func (p *Pipeline) workResponse(ctx context.Context, t jobs.Task) error {
 	}
 	g := p.settings.Generate
 	r := &ethos.Item{RunID: p.runID, Stage: StageResponse, Key: t.Key, ParentID: docItem.ID, Attempt: pl.Attempt,
-		Status: ethos.ItemPending, Data: mustJSON(responseData{Model: g.Responses.Model})}
+		Status: ethos.ItemPending, Data: mustJSON(responseData{Model: g.Responses.Model, Feedback: pl.Feedback})}
 	if _, err := p.store.PutItem(ctx, r); err != nil {
 		return err
 	}
-	if r.Status == ethos.ItemPending {
+	if done, err := p.takeUp(ctx, r); err != nil {
+		return err
+	} else if !done {
 		if err := p.writeResponse(ctx, t.Key, doc.Body, pl.Feedback, r); err != nil {
 			return err
 		}
@@ -294,7 +327,7 @@ func (p *Pipeline) writeResponse(ctx context.Context, key, document, feedback st
 	if err != nil {
 		reject, ferr := p.failCall(ctx, err)
 		if !reject {
-			return ferr
+			return p.giveUp(ctx, r, ferr)
 		}
 		r.Status, r.Reason = ethos.ItemRejected, failureReason(err)
 	} else if data.Findings = p.rules.Reply(reply, resp.StopReason, resp.Usage.Out); len(data.Findings) > 0 {
@@ -304,7 +337,7 @@ func (p *Pipeline) writeResponse(ctx context.Context, key, document, feedback st
 		if g.Review.LLM {
 			scores, reason, err := p.traitReview(ctx, key, document, reply)
 			if err != nil {
-				return err
+				return p.giveUp(ctx, r, err)
 			}
 			data.TraitScores, data.ReviewModel = scores, g.Review.Model
 			if reason != "" {

@@ -41,7 +41,61 @@ func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
 			return true, err
 		}
 	}
-	return true, p.reloadDuplicates(ctx)
+	if err := p.reloadDuplicates(ctx); err != nil {
+		return true, err
+	}
+	return true, p.requeue(ctx)
+}
+
+// requeue enqueues again the task of every item a resumed run has pending
+// or failed: those whose job gave up (a burst of provider errors), was
+// cancelled (a refusal that stopped the run) or was lost. A task whose job
+// is still queued, running or completed is not added twice.
+func (p *Pipeline) requeue(ctx context.Context) error {
+	for _, stage := range []string{StageIdeas, StageDocument, StageResponse} {
+		for _, status := range []ethos.ItemStatus{ethos.ItemPending, ethos.ItemFailed} {
+			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status})
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				if err := p.requeueItem(ctx, it); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// requeueItem enqueues the task that makes it, with the payload it was
+// first given.
+func (p *Pipeline) requeueItem(ctx context.Context, it ethos.Item) error {
+	switch it.Stage {
+	case StageIdeas:
+		var bd batchData
+		if err := json.Unmarshal(it.Data, &bd); err != nil {
+			return ethos.Errorf(ethos.Internal, "item %s: %w", it.Key, err)
+		}
+		return p.enqueue(ctx, TaskIdeas, it.Key, batchPayload{Category: bd.Category, Batch: bd.Batch, Want: bd.Requested, Attempt: it.Attempt, Feedback: bd.Feedback})
+	case StageDocument:
+		var dd documentData
+		if err := json.Unmarshal(it.Data, &dd); err != nil {
+			return ethos.Errorf(ethos.Internal, "item %s: %w", it.Key, err)
+		}
+		return p.enqueue(ctx, TaskDocument, it.Key, taskPayload{IdeaID: it.ParentID, Attempt: it.Attempt, Feedback: dd.Feedback})
+	case StageResponse:
+		var rd responseData
+		if err := json.Unmarshal(it.Data, &rd); err != nil {
+			return ethos.Errorf(ethos.Internal, "item %s: %w", it.Key, err)
+		}
+		doc, err := p.store.Item(ctx, it.ParentID)
+		if err != nil {
+			return err
+		}
+		return p.enqueue(ctx, TaskResponse, it.Key, taskPayload{IdeaID: doc.ParentID, DocumentID: doc.ID, Attempt: it.Attempt, Feedback: rd.Feedback})
+	}
+	return nil
 }
 
 // reloadDuplicates refills the near-duplicate indexes from what a resumed
@@ -173,8 +227,11 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 			idle = 0
 		}
 		if idle >= idleTicksBeforeShortfall {
-			sf := &Shortfall{Target: p.settings.Examples, Got: st.counted, PerCategory: map[string][2]int{},
-				Why: fmt.Sprintf("idea batches exhausted (%d per category) after rejections", p.settings.Limits.MaxIdeaBatches)}
+			why, err := p.shortfallWhy(ctx, quotas, st)
+			if err != nil {
+				return err
+			}
+			sf := &Shortfall{Target: p.settings.Examples, Got: st.counted, PerCategory: map[string][2]int{}, Why: why}
 			for name, q := range quotas {
 				if st.examples[name] < q {
 					sf.PerCategory[name] = [2]int{st.examples[name], q}
@@ -189,6 +246,51 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 		case <-t.C:
 		}
 	}
+}
+
+// shortfallWhy says what stopped a run short: items whose tasks gave up on
+// the provider (by error kind; a rerun retries them), items quarantined
+// after every attempt was rejected, and the categories whose idea batches
+// ran out.
+func (p *Pipeline) shortfallWhy(ctx context.Context, quotas map[string]int, st runState) (string, error) {
+	var parts []string
+	failed, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Status: ethos.ItemFailed, NoData: true})
+	if err != nil {
+		return "", err
+	}
+	if len(failed) > 0 {
+		kinds := map[string]int{}
+		for _, it := range failed {
+			kind, _, _ := strings.Cut(it.Reason, ":")
+			kinds[kind]++
+		}
+		var byKind []string
+		for _, k := range sortedKeys(kinds) {
+			byKind = append(byKind, fmt.Sprintf("%s %d", k, kinds[k]))
+		}
+		parts = append(parts, fmt.Sprintf("%d items failed at the provider (%s) and are retried when the same command runs again",
+			len(failed), strings.Join(byKind, ", ")))
+	}
+	quarantined := 0
+	for _, byStatus := range st.stages {
+		quarantined += byStatus[ethos.ItemQuarantined]
+	}
+	if quarantined > 0 {
+		parts = append(parts, fmt.Sprintf("%d items quarantined after %d rejected attempts each", quarantined, p.maxAttempts()))
+	}
+	var exhausted []string
+	for _, name := range sortedKeys(quotas) {
+		if st.examples[name] < quotas[name] && st.batches[name] >= p.settings.Limits.MaxIdeaBatches {
+			exhausted = append(exhausted, name)
+		}
+	}
+	if len(exhausted) > 0 {
+		parts = append(parts, fmt.Sprintf("all %d idea batches used in %s", p.settings.Limits.MaxIdeaBatches, strings.Join(exhausted, ", ")))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no work left to do: every idea was used")
+	}
+	return strings.Join(parts, "; "), nil
 }
 
 // runState is what Drive needs to know about the run's items.

@@ -49,6 +49,7 @@ type taskWorker struct {
 }
 
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
+	ctx = context.WithValue(ctx, attemptKey{}, attemptInfo{attempt: job.Attempt, max: job.MaxAttempts, snoozes: snoozes(job.Metadata)})
 	err := w.fn(ctx, job.Args)
 	if err == nil {
 		return nil
@@ -57,6 +58,36 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
 		return river.JobSnooze(d)
 	}
 	return riverOutcome(ctx, err, job.Metadata, w.backoff)
+}
+
+type attemptKey struct{}
+
+// attemptInfo is where a task's job stands: its attempt, the most it may
+// make, and how often it has been snoozed.
+type attemptInfo struct{ attempt, max, snoozes int }
+
+// LastTry reports whether returning err from the running task would end
+// its job for good: a failure to retry on its last attempt, a wait for a
+// rate limit after MaxSnoozes of them, or an error that cancels at once.
+// A handler that keeps state for its item records the failure when this is
+// true (the item is then not left pending by a job nobody will run again),
+// and a later run of the same work enqueues it anew.
+func LastTry(ctx context.Context, err error) bool {
+	info, ok := ctx.Value(attemptKey{}).(attemptInfo)
+	if !ok || err == nil || ctx.Err() != nil {
+		return false // not a task, or a stop, which costs no attempt
+	}
+	if _, ok := snoozeOf(err); ok {
+		return false
+	}
+	switch ethos.OutcomeOf(ethos.KindOf(err)) {
+	case ethos.Retry:
+		return info.attempt >= info.max
+	case ethos.Snooze:
+		return info.snoozes >= MaxSnoozes
+	default:
+		return true
+	}
 }
 
 // riverOutcome turns a failed attempt into River's terms through

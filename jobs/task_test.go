@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,5 +273,39 @@ func TestTaskPriorities(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(order, ",") != "finish-1,start-1,start-2" {
 		t.Fatalf("order %v, want the finishing task first", order)
+	}
+}
+
+// TestLastTry: a handler learns which failure ends its job, so it can
+// record the failure on its item instead of leaving it pending.
+func TestLastTry(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := openDB(t)
+	var mu sync.Mutex
+	var seen []bool
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+		err := ethos.Errorf(ethos.Transient, "502 from the provider")
+		mu.Lock()
+		seen = append(seen, LastTry(ctx, err))
+		mu.Unlock()
+		return err
+	}}
+	c := newClient(t, db, cfg, true) // MaxAttempts 3
+	id, _, err := c.Enqueue(ctx, Task{Name: "test.step", RunID: "r", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitTask(ctx, id); err == nil {
+		t.Fatal("a task that always fails completed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(seen) != "[false false true]" {
+		t.Fatalf("LastTry per attempt = %v, want [false false true]", seen)
+	}
+	if LastTry(context.Background(), ethos.Errorf(ethos.Auth, "bad key")) {
+		t.Error("LastTry outside a task is true")
 	}
 }

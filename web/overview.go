@@ -41,6 +41,7 @@ type runRow struct {
 	Pending     int    `json:"pending"`          // items in flight
 	Rejected    int    `json:"rejected"`         // attempts written again
 	Quarantined int    `json:"quarantined"`      // items given up on
+	Failed      int    `json:"failed,omitempty"` // items whose tasks gave up on the provider; a rerun retries them
 	CountsErr   string `json:"counts_error,omitempty"`
 }
 
@@ -136,6 +137,10 @@ func (s *Server) overview(ctx context.Context) overviewData {
 			d.Attention = append(d.Attention, attention{What: what, ID: r.ID, Link: link + "?status=quarantined",
 				Why: num(r.Quarantined) + " items quarantined"})
 		}
+		if r.Failed > 0 {
+			d.Attention = append(d.Attention, attention{What: what, ID: r.ID, Link: link + "?status=failed",
+				Why: num(r.Failed) + " items failed at the provider; running the same command again retries them"})
+		}
 	}
 	for _, j := range jobsList {
 		if j.State == ethos.FineTuneFailed {
@@ -178,6 +183,8 @@ func (s *Server) runRow(ctx context.Context, r ethos.Run) runRow {
 			row.Rejected += c.Count
 		case ethos.ItemQuarantined:
 			row.Quarantined += c.Count
+		case ethos.ItemFailed:
+			row.Failed += c.Count
 		case ethos.ItemAccepted:
 			if c.Stage == stageResponse {
 				row.Examples = c.Count

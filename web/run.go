@@ -79,7 +79,7 @@ type itemsPage struct {
 }
 
 // itemStatuses are the statuses the items filter offers.
-var itemStatuses = []ethos.ItemStatus{ethos.ItemPending, ethos.ItemAccepted, ethos.ItemRejected, ethos.ItemQuarantined}
+var itemStatuses = []ethos.ItemStatus{ethos.ItemPending, ethos.ItemAccepted, ethos.ItemRejected, ethos.ItemQuarantined, ethos.ItemFailed}
 
 func (s *Server) runData(ctx context.Context, r *http.Request, run ethos.Run) runData {
 	d := runData{Run: run, Target: runTarget(run)}
