@@ -306,3 +306,30 @@ func TestGenerateRetriesFailedItemsOnRerun(t *testing.T) {
 	}
 	t.Logf("first run: %d failed items; rerun: %d requests", failed, healthy.Server.Stats().Requests)
 }
+
+// TestGenerateContinuesAfterARefusalIsFixed: a budget cap refuses a model
+// with no price, which stops the run before any provider answers; once the
+// price is added, the same run continues and completes.
+func TestGenerateContinuesAfterARefusalIsFixed(t *testing.T) {
+	t.Parallel()
+	const n = 6
+	e := newEnv(t, n, sandbox.Options{Seed: 4})
+	limiter := e.limiter
+	noPrice := llm.PricerFunc(func(string, ethos.Usage) (float64, bool) { return 0, false })
+	e.chain = &llm.Ledger{Store: e.store, Next: llm.NewBudget(5, 0, noPrice, limiter)}
+	if _, err := e.run(t); ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "no price") {
+		t.Fatalf("first run: %v, want it stopped by the missing price", err)
+	}
+	if got := e.sandbox.Server.Stats().Requests; got != 0 {
+		t.Fatalf("%d requests reached the provider past the refusal", got)
+	}
+	price := llm.PricerFunc(func(string, ethos.Usage) (float64, bool) { return 0.001, true })
+	e.chain = &llm.Ledger{Store: e.store, Pricer: price, Next: llm.NewBudget(5, 0, price, limiter)}
+	meta, err := e.run(t)
+	if err != nil {
+		t.Fatalf("rerun with the price added: %v", err)
+	}
+	if meta.Examples != n {
+		t.Fatalf("rerun wrote %d examples, want %d", meta.Examples, n)
+	}
+}

@@ -260,8 +260,9 @@ func callPriority(stage string) llm.Priority {
 // stage on. It must be called before the queue starts.
 func (p *Pipeline) SetQueue(q *jobs.Client) { p.queue = q }
 
-// active reports whether the run still wants work. Tasks left in the queue
-// after the run stopped do nothing.
+// active reports whether the run still wants work. A task left in the
+// queue after the run stopped is dropped (jobs.Drop), not done, so that
+// resuming the run enqueues it again.
 func (p *Pipeline) active(ctx context.Context, t jobs.Task) (bool, error) {
 	if t.RunID != p.runID {
 		// Each run has its own queue, so this is a bug, not a state.
@@ -271,7 +272,10 @@ func (p *Pipeline) active(ctx context.Context, t jobs.Task) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return run.Status == ethos.RunRunning, nil
+	if run.Status != ethos.RunRunning {
+		return false, jobs.Drop("run " + p.runID + " is " + string(run.Status))
+	}
+	return true, nil
 }
 
 // call makes one model call for a stage, labelled for the ledger.

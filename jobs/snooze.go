@@ -23,6 +23,17 @@ func Snooze(d time.Duration) error {
 	return &snoozeError{after: max(d, 0)}
 }
 
+// dropError says a task was not worked and should not count as done.
+type dropError struct{ why string }
+
+func (e *dropError) Error() string { return "not worked: " + e.why }
+
+// Drop is what a TaskFunc returns for a task it will not work now, such as
+// one of a run that has stopped: its job is cancelled rather than
+// completed, so that enqueueing the same task again later (when the run is
+// resumed) adds it anew instead of finding it done.
+func Drop(why string) error { return &dropError{why: why} }
+
 // snoozeOf reports whether err is a Snooze and for how long.
 func snoozeOf(err error) (time.Duration, bool) {
 	var s *snoozeError

@@ -57,6 +57,10 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
 	if d, ok := snoozeOf(err); ok && ctx.Err() == nil {
 		return river.JobSnooze(d)
 	}
+	var drop *dropError
+	if errors.As(err, &drop) {
+		return river.JobCancel(err)
+	}
 	return riverOutcome(ctx, err, job.Metadata, w.backoff)
 }
 
@@ -77,7 +81,8 @@ func LastTry(ctx context.Context, err error) bool {
 	if !ok || err == nil || ctx.Err() != nil {
 		return false // not a task, or a stop, which costs no attempt
 	}
-	if _, ok := snoozeOf(err); ok {
+	var drop *dropError
+	if _, ok := snoozeOf(err); ok || errors.As(err, &drop) {
 		return false
 	}
 	switch ethos.OutcomeOf(ethos.KindOf(err)) {

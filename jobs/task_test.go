@@ -309,3 +309,38 @@ func TestLastTry(t *testing.T) {
 		t.Error("LastTry outside a task is true")
 	}
 }
+
+// TestDropLeavesTheTaskToEnqueueAgain: a dropped task is cancelled, not
+// completed, so the same task enqueued later runs.
+func TestDropLeavesTheTaskToEnqueueAgain(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	db := openDB(t)
+	var runs atomic.Int32
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+		if runs.Add(1) == 1 {
+			return Drop("the run is stopped")
+		}
+		return nil
+	}}
+	c := newClient(t, db, cfg, true)
+	task := Task{Name: "test.step", RunID: "r", Key: "k"}
+	id, _, err := c.Enqueue(ctx, task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitTask(ctx, id); err == nil || !strings.Contains(err.Error(), "the run is stopped") {
+		t.Fatalf("dropped task: %v, want its job cancelled with the reason", err)
+	}
+	again, added, err := c.Enqueue(ctx, task)
+	if err != nil || !added {
+		t.Fatalf("enqueue after the drop: added=%v err=%v, want a new job", added, err)
+	}
+	if err := c.WaitTask(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if runs.Load() != 2 {
+		t.Fatalf("the task ran %d times, want 2", runs.Load())
+	}
+}
