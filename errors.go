@@ -10,13 +10,14 @@ import (
 // it without parsing messages. The vocabulary is deliberately small.
 type Kind string
 
-// Error kinds. The first nine come from model calls; the rest from ethos
+// Error kinds. The first ten come from model calls; the rest from ethos
 // itself.
 const (
 	Invalid     Kind = "invalid"      // 400/413: the request is wrong; never retry
 	Auth        Kind = "auth"         // 401/403: bad or missing credentials; stop the run
 	NotFound    Kind = "not_found"    // 404: unknown model, job or file
 	RateLimited Kind = "rate_limited" // 429: wait for retry-after, then try again
+	Quota       Kind = "quota"        // a 429 that will not clear: quota or credit used up, or nothing but 429s for too long; stop the run
 	Overloaded  Kind = "overloaded"   // 529/503: the provider is busy
 	Transient   Kind = "transient"    // other 5xx, timeouts, resets, broken streams
 	Refused     Kind = "refused"      // the model refused
@@ -108,7 +109,7 @@ func OutcomeOf(kind Kind) Outcome {
 		return Snooze
 	case Transient:
 		return Retry
-	case Auth, Config, Budget, NotFound, Invalid:
+	case Auth, Config, Budget, NotFound, Invalid, Quota:
 		return Cancel
 	case Refused, Truncated, Parse, Conflict:
 		return Quarantine

@@ -39,7 +39,7 @@ func TestOutcomeOfEveryKind(t *testing.T) {
 	t.Parallel()
 	for kind, want := range map[ethos.Kind]ethos.Outcome{
 		ethos.Invalid: ethos.Cancel, ethos.Auth: ethos.Cancel, ethos.NotFound: ethos.Cancel,
-		ethos.RateLimited: ethos.Snooze, ethos.Overloaded: ethos.Snooze, ethos.Transient: ethos.Retry,
+		ethos.RateLimited: ethos.Snooze, ethos.Quota: ethos.Cancel, ethos.Overloaded: ethos.Snooze, ethos.Transient: ethos.Retry,
 		ethos.Refused: ethos.Quarantine, ethos.Truncated: ethos.Quarantine, ethos.Parse: ethos.Quarantine,
 		ethos.Config: ethos.Cancel, ethos.Budget: ethos.Cancel, ethos.Conflict: ethos.Quarantine, ethos.Internal: ethos.Cancel,
 	} {

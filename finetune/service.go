@@ -417,7 +417,7 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 // which no job can exist.
 func refused(err error) bool {
 	switch ethos.KindOf(err) {
-	case ethos.Invalid, ethos.Auth, ethos.NotFound, ethos.Config, ethos.Budget:
+	case ethos.Invalid, ethos.Auth, ethos.NotFound, ethos.Config, ethos.Budget, ethos.Quota:
 		return true
 	}
 	return false

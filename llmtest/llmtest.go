@@ -140,6 +140,20 @@ func RunConformance(t *testing.T, newCompleter NewCompleterFunc, baseURLFor func
 		}
 	})
 
+	t.Run("OutOfCredit", func(t *testing.T) {
+		t.Parallel()
+		// An account out of credit: Anthropic answers 402 billing_error,
+		// OpenAI a 429 with insufficient_quota. Both are Quota, which
+		// stops the run instead of waiting on a 429 that never clears.
+		for _, stream := range []bool{false, true} {
+			req := request("fault-402", "Hello.", 100)
+			req.Stream = stream
+			if e := failure(t, shared(t), req); e.Kind != ethos.Quota || (e.Status != 402 && e.Status != 429) {
+				t.Errorf("fault-402 stream=%v: kind %q status %d, want quota from a 402 or 429 (%v)", stream, e.Kind, e.Status, e)
+			}
+		}
+	})
+
 	t.Run("UnknownModel", func(t *testing.T) {
 		t.Parallel()
 		e := failure(t, shared(t), request("no-such-model", "Hello.", 100))

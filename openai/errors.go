@@ -76,6 +76,12 @@ func (c *Client) apiError(e *ethos.Error, apiErr *sdk.Error, model string) {
 	e.Kind = wire.KindOfStatus(apiErr.StatusCode)
 	e.RetryAfter = wire.ParseRetryAfter(header, c.now())
 	e.Msg = wire.StatusMessage(c.provider, model, apiErr.StatusCode, e.RetryAfter, baseURLHint) + c.detail(apiErr.Type, apiErr.Code, apiErr.Message)
+	if apiErr.Code == "insufficient_quota" || apiErr.Type == "insufficient_quota" {
+		// OpenAI's 429 for an account out of credit: waiting will not
+		// clear it, so it stops the run instead of snoozing for ever.
+		e.Kind = ethos.Quota
+		e.Msg = fmt.Sprintf("the account behind provider %s has no quota left (insufficient_quota, HTTP %d): add credit or raise its limits, then run the same command again", c.provider, apiErr.StatusCode) + c.detail(apiErr.Type, apiErr.Code, apiErr.Message)
+	}
 }
 
 // streamEventError fills e from an error object sent inside a 200 stream,
@@ -133,7 +139,9 @@ func kindOfStreamError(typ, code string) ethos.Kind {
 		return ethos.RateLimited
 	case strings.Contains(words, "overload"):
 		return ethos.Overloaded
-	case strings.Contains(words, "auth"), strings.Contains(words, "permission"), strings.Contains(words, "billing"), strings.Contains(words, "insufficient_quota"):
+	case strings.Contains(words, "insufficient_quota"):
+		return ethos.Quota
+	case strings.Contains(words, "auth"), strings.Contains(words, "permission"), strings.Contains(words, "billing"):
 		return ethos.Auth
 	case strings.Contains(words, "not_found"), strings.Contains(words, "notfound"):
 		return ethos.NotFound

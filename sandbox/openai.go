@@ -154,7 +154,14 @@ func (openaiProtocol) writeError(w http.ResponseWriter, e *apiError, _ string) {
 	if e.limited != "" {
 		typ = e.limited
 	}
-	writeJSON(w, e.status, openaiErrorBody{Error: openaiErrorObj{Message: e.msg, Type: typ, Code: optional(code)}})
+	status, msg := e.status, e.msg
+	if status == http.StatusPaymentRequired {
+		// OpenAI has no 402: an account out of credit gets a 429 with
+		// insufficient_quota, a 429 that waiting never clears.
+		status = http.StatusTooManyRequests
+		msg = "You exceeded your current quota, please check your plan and billing details."
+	}
+	writeJSON(w, status, openaiErrorBody{Error: openaiErrorObj{Message: msg, Type: typ, Code: optional(code)}})
 }
 
 // limitHeaders writes x-ratelimit-*; resets are Go duration strings

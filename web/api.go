@@ -20,7 +20,7 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case ethos.Conflict:
 		return http.StatusConflict
-	case ethos.RateLimited:
+	case ethos.RateLimited, ethos.Quota:
 		return http.StatusTooManyRequests
 	case ethos.Overloaded, ethos.Transient:
 		return http.StatusServiceUnavailable

@@ -24,8 +24,10 @@ func KindOfStatus(status int) ethos.Kind {
 	switch status {
 	case 400, 413, 422:
 		return ethos.Invalid
-	case 401, 402, 403:
+	case 401, 403:
 		return ethos.Auth
+	case 402: // out of credit (Anthropic's billing_error)
+		return ethos.Quota
 	case 404:
 		return ethos.NotFound
 	case 429:

@@ -18,7 +18,7 @@ func TestKindOfStatus(t *testing.T) {
 	t.Parallel()
 	want := map[int]ethos.Kind{
 		200: ethos.Invalid, 302: ethos.Invalid,
-		400: ethos.Invalid, 401: ethos.Auth, 402: ethos.Auth, 403: ethos.Auth, 404: ethos.NotFound,
+		400: ethos.Invalid, 401: ethos.Auth, 402: ethos.Quota, 403: ethos.Auth, 404: ethos.NotFound,
 		408: ethos.Transient, 409: ethos.Transient, 413: ethos.Invalid, 418: ethos.Invalid,
 		422: ethos.Invalid, 429: ethos.RateLimited,
 		500: ethos.Transient, 502: ethos.Transient, 503: ethos.Overloaded, 504: ethos.Transient,

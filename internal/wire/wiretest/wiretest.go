@@ -91,7 +91,7 @@ func StatusCases(provider, model string, now time.Time) []StatusCase {
 	return []StatusCase{
 		{400, nil, ethos.Invalid, 0, "400"},
 		{401, nil, ethos.Auth, 0, "check the API key for provider " + provider},
-		{402, nil, ethos.Auth, 0, "billing"},
+		{402, nil, ethos.Quota, 0, "billing"},
 		{403, nil, ethos.Auth, 0, "permission"},
 		{404, nil, ethos.NotFound, 0, fmt.Sprintf("model %q not found", model)},
 		{408, nil, ethos.Transient, 0, "408"},
