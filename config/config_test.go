@@ -216,14 +216,14 @@ generate:
 		{
 			"max_concurrency is auto or a ceiling; a new local server gets a small one",
 			minimal + `providers:
-  anthropic: {max_concurrency: 32}
+  anthropic: {max_concurrency: 32, rate_limit_timeout: 5m}
   vllm: {max_concurrency: auto}
   box: {type: openai, base_url: "http://127.0.0.1:8001/v1"}
   lan: {type: openai, base_url: "http://localhost:8002/v1", max_concurrency: auto}
 `,
 			want(func(c *config.Config) {
 				p := c.Providers["anthropic"]
-				p.MaxConcurrency = 32
+				p.MaxConcurrency, p.RateLimitTimeout = 32, 5*time.Minute
 				c.Providers["anthropic"] = p
 				p = c.Providers["vllm"]
 				p.MaxConcurrency = config.AutoConcurrency

@@ -260,15 +260,16 @@ func (d *decoder) providers(v *yaml.Node, path string, ps map[string]Provider) {
 			p = Provider{Name: name, MaxConcurrency: AutoConcurrency, Timeout: newProviderTimeout}
 		}
 		d.mapping(v, path, fields{
-			"type":            d.str(&p.Type),
-			"base_url":        d.str(&p.BaseURL),
-			"base_url_env":    d.str(&p.BaseURLEnv),
-			"api_key_env":     d.str(&p.APIKeyEnv),
-			"key_required":    d.boolean(&p.KeyRequired),
-			"rpm":             d.integer(&p.RPM),
-			"tpm":             d.integer(&p.TPM),
-			"max_concurrency": d.concurrency(&p.MaxConcurrency),
-			"timeout":         d.duration(&p.Timeout),
+			"type":               d.str(&p.Type),
+			"base_url":           d.str(&p.BaseURL),
+			"base_url_env":       d.str(&p.BaseURLEnv),
+			"api_key_env":        d.str(&p.APIKeyEnv),
+			"key_required":       d.boolean(&p.KeyRequired),
+			"rpm":                d.integer(&p.RPM),
+			"tpm":                d.integer(&p.TPM),
+			"max_concurrency":    d.concurrency(&p.MaxConcurrency),
+			"timeout":            d.duration(&p.Timeout),
+			"rate_limit_timeout": d.duration(&p.RateLimitTimeout),
 		})
 		if _, set := d.lines[path+".key_required"]; !builtin && !set {
 			// A new provider that names a key variable presumably needs it.

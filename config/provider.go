@@ -39,6 +39,9 @@ type Provider struct {
 	// latency instead, as hosted providers need (see llm.Limiter).
 	MaxConcurrency int           `json:"max_concurrency"`
 	Timeout        time.Duration `json:"timeout"` // longest a single call may take
+	// RateLimitTimeout is how long the provider may answer nothing but
+	// 429s before the run stops as out of quota; 0 means 15 minutes.
+	RateLimitTimeout time.Duration `json:"rate_limit_timeout,omitempty"`
 }
 
 // AutoConcurrency is the MaxConcurrency of a provider whose requests in

@@ -199,6 +199,9 @@ func (d *decoder) validateProviders(c *Config) {
 		if p.Timeout <= 0 {
 			d.fail(path+".timeout", "must be positive, got %s", p.Timeout)
 		}
+		if p.RateLimitTimeout < 0 {
+			d.fail(path+".rate_limit_timeout", "must not be negative, got %s", p.RateLimitTimeout)
+		}
 	}
 }
 

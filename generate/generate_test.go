@@ -333,3 +333,22 @@ func TestGenerateContinuesAfterARefusalIsFixed(t *testing.T) {
 		t.Fatalf("rerun wrote %d examples, want %d", meta.Examples, n)
 	}
 }
+
+// TestGenerateStopsOnA429ThatNeverClears: a provider that answers only
+// 429s stops the run as out of quota once its rate-limit timeout passes,
+// instead of snoozing and topping up for ever.
+func TestGenerateStopsOnA429ThatNeverClears(t *testing.T) {
+	t.Parallel()
+	e := newEnvAs(t, 4, sandbox.Options{Seed: 6, Faults: sandbox.Faults{RetryAfter: time.Second}}, "sandbox",
+		func(string) llm.Limits { return llm.Limits{RateLimitTimeout: 2 * time.Second} })
+	g := &e.settings.Generate
+	g.Ideas.Model = "sandbox/fault-429"
+	_, err := e.run(t)
+	if ethos.KindOf(err) != ethos.Quota || !strings.Contains(err.Error(), "nothing but 429") {
+		t.Fatalf("run against a permanent 429: %v, want it stopped as out of quota", err)
+	}
+	run, rerr := e.store.Run(t.Context(), generate.NewPipeline(e.store, e.chain, e.settings).RunID())
+	if rerr != nil || run.Status != ethos.RunFailed {
+		t.Fatalf("run %+v (%v), want failed with the reason", run, rerr)
+	}
+}

@@ -1,7 +1,9 @@
 package llm
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"sort"
 	"sync"
@@ -21,7 +23,15 @@ type Limits struct {
 	// the limiter sizes the number in flight from the provider's rate
 	// limit and the latency it sees (see Limiter), up to AutoCeiling.
 	MaxConcurrency int
+	// RateLimitTimeout is how long a provider may answer nothing but 429s
+	// (no successful call) before the limiter takes it for a limit that
+	// will not clear and fails the call as ethos.Quota, which stops the
+	// run. Zero means DefaultRateLimitTimeout.
+	RateLimitTimeout time.Duration
 }
+
+// DefaultRateLimitTimeout is Limits.RateLimitTimeout's default.
+const DefaultRateLimitTimeout = 15 * time.Minute
 
 // AutoCeiling is the most calls an auto-sized provider may have in flight:
 // a safety bound, far above what a rate limit needs (a 4,000 RPM account at
@@ -172,7 +182,7 @@ func (l *Limiter) Complete(ctx context.Context, req ethos.Request) (ethos.Respon
 	}
 	start := time.Now()
 	resp, err := l.Next.Complete(ctx, req)
-	g.release(c, time.Since(start), resp, err)
+	err = g.release(provider, c, time.Since(start), resp, err)
 	return resp, err
 }
 
@@ -206,6 +216,8 @@ type gate struct {
 	inFlight  int
 
 	blockedUntil time.Time
+	lastSuccess  time.Time // the gate's start, then its last successful call
+	giveUpAfter  time.Duration
 	queues       [numPriorities][]*waiter
 	timer        *time.Timer // re-runs dispatch when a bucket or pause allows
 	timerAt      time.Time
@@ -213,8 +225,10 @@ type gate struct {
 
 func newGate(lim Limits, now time.Time) *gate {
 	g := &gate{
-		requests: newBucket(lim.RPM, now),
-		tokens:   newBucket(lim.TPM, now),
+		requests:    newBucket(lim.RPM, now),
+		tokens:      newBucket(lim.TPM, now),
+		lastSuccess: now,
+		giveUpAfter: cmp.Or(lim.RateLimitTimeout, DefaultRateLimitTimeout),
 	}
 	if lim.MaxConcurrency > 0 {
 		g.ceiling = float64(lim.MaxConcurrency)
@@ -352,14 +366,25 @@ func (g *gate) onTimer() {
 }
 
 // release returns the slot, settles the token charge against the real
-// usage, learns from the response or error, and lets the next calls go.
-func (g *gate) release(c charge, took time.Duration, resp ethos.Response, err error) {
+// usage, learns from the response or error, and lets the next calls go. It
+// returns err, or a Quota error in its place when the provider has
+// answered nothing but 429s for giveUpAfter.
+func (g *gate) release(provider string, c charge, took time.Duration, resp ethos.Response, err error) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := time.Now()
 	g.inFlight--
-	switch ethos.KindOf(err) {
+	defer g.dispatch(now)
+	kind := ethos.KindOf(err)
+	if kind == ethos.RateLimited && now.Sub(g.lastSuccess) >= g.giveUpAfter {
+		g.refund(c, charge{}, now)
+		return &ethos.Error{Kind: ethos.Quota, Op: "rate limiter", Err: err,
+			Msg: fmt.Sprintf("provider %s has answered nothing but 429 (rate limited) for %s: its limit is not clearing (a quota or tier too small for this run); check the account, then run the same command again to continue: %v",
+				provider, now.Sub(g.lastSuccess).Round(time.Second), err)}
+	}
+	switch kind {
 	case "":
+		g.lastSuccess = now
 		g.refund(c, charge{in: resp.Usage.In + resp.Usage.CacheRead + resp.Usage.CacheWrite, out: resp.Usage.Out}, now)
 		g.learn(resp.RateLimit, now)
 		g.observe(took)
@@ -381,7 +406,7 @@ func (g *gate) release(c charge, took time.Duration, resp ethos.Response, err er
 		// give back the charge so a failing provider does not starve.
 		g.refund(c, charge{}, now)
 	}
-	g.dispatch(now)
+	return err
 }
 
 // refund gives back what a call reserved beyond what it used.

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -328,6 +329,51 @@ func TestLimiterCancelledWaiterLeavesTheQueue(t *testing.T) {
 		}
 		if st := l.State("p"); st.InFlight != 0 || st.Waiting != 0 {
 			t.Fatalf("after all: %+v, want nothing in flight or waiting", st)
+		}
+	})
+}
+
+// TestLimiterStopsOnA429ThatNeverClears: a provider that answers nothing
+// but 429s for RateLimitTimeout fails the next 429 as Quota (which stops
+// a run); one success restarts the clock.
+func TestLimiterStopsOnA429ThatNeverClears(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		succeed := false
+		next := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if succeed {
+				return ethos.Response{Text: "ok"}, nil
+			}
+			return ethos.Response{}, &ethos.Error{Kind: ethos.RateLimited, Status: 429, RetryAfter: 10 * time.Second, Msg: "slow down"}
+		})
+		l := NewLimiter(next, func(string) Limits { return Limits{RateLimitTimeout: time.Minute} })
+		start := time.Now()
+		var err error
+		for ethos.KindOf(err) != ethos.Quota {
+			_, err = l.Complete(t.Context(), ethos.Request{Model: "p/m"})
+			if k := ethos.KindOf(err); k != ethos.RateLimited && k != ethos.Quota {
+				t.Fatalf("got %v", err)
+			}
+		}
+		if waited := time.Since(start); waited < time.Minute || waited > time.Minute+15*time.Second {
+			t.Fatalf("gave up after %v of only 429s, want just over the 1m timeout", waited)
+		}
+		if !strings.Contains(err.Error(), "nothing but 429") || !strings.Contains(err.Error(), "run the same command again") {
+			t.Errorf("message %q does not say what happened and how to continue", err)
+		}
+		mu.Lock()
+		succeed = true
+		mu.Unlock()
+		if _, err := l.Complete(t.Context(), ethos.Request{Model: "p/m"}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		succeed = false
+		mu.Unlock()
+		if _, err := l.Complete(t.Context(), ethos.Request{Model: "p/m"}); ethos.KindOf(err) != ethos.RateLimited {
+			t.Fatalf("a 429 right after a success: %v, want rate_limited", err)
 		}
 	})
 }

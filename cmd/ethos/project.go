@@ -271,7 +271,7 @@ func (p *project) limits(provider string) llm.Limits {
 		// The router reports the unknown provider; be conservative here.
 		return llm.Limits{MaxConcurrency: 1}
 	}
-	return llm.Limits{RPM: prov.RPM, TPM: prov.TPM, MaxConcurrency: prov.MaxConcurrency}
+	return llm.Limits{RPM: prov.RPM, TPM: prov.TPM, MaxConcurrency: prov.MaxConcurrency, RateLimitTimeout: prov.RateLimitTimeout}
 }
 
 func (p *project) describe() string {
