@@ -450,13 +450,16 @@ func (g *gate) grow(now time.Time) {
 
 // littleTarget is the number of calls in flight that keeps the request
 // rate at the limit (Little's law: in flight = rate × time in flight),
-// with a quarter more for the latency's spread; zero while the rate or the
-// latency is unknown.
+// with half as much again and a few more for the latency's spread and the
+// time a slot takes to change hands, and never under the auto start; zero
+// while the rate or the latency is unknown. Too many slots cost nothing
+// (the request bucket still meters the rate); too few leave the limit
+// unused.
 func (g *gate) littleTarget() float64 {
 	if g.requests.unlimited() || g.latency <= 0 {
 		return 0
 	}
-	return math.Ceil(g.requests.perSec*g.latency.Seconds()*1.25) + 1
+	return max(autoStart, math.Ceil(g.requests.perSec*g.latency.Seconds()*1.5)+4)
 }
 
 // learn re-seeds the buckets from the provider's own account of the limits.
