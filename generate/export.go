@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -114,6 +115,22 @@ func (p *Pipeline) Export(ctx context.Context, out OutputPaths, force bool) (Met
 	if err := out.CheckOutputs(force); err != nil {
 		return Metadata{}, err
 	}
+	meta, err := p.export(ctx, out)
+	if err != nil {
+		// The run is not done until its files are: a write that failed
+		// (a full disk, a directory it may not write) leaves it failed,
+		// with the reason, rather than running for ever; the same
+		// command writes them again.
+		msg := fmt.Sprintf("writing the run's files: %v; fix that and run the same command again to write them", err)
+		if serr := p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, msg); serr != nil {
+			return meta, fmt.Errorf("%w (and recording it failed: %v)", err, serr)
+		}
+	}
+	return meta, err
+}
+
+// export writes the run's files (see Export).
+func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error) {
 	quotas := PlanCategories(p.settings.Character.Categories, p.settings.Examples, p.settings.Weights)
 	g := p.settings.Generate
 	models := map[string]string{"ideas": g.Ideas.Model, "documents": g.Documents.Model, "responses": g.Responses.Model}

@@ -352,3 +352,33 @@ func TestGenerateStopsOnA429ThatNeverClears(t *testing.T) {
 		t.Fatalf("run %+v (%v), want failed with the reason", run, rerr)
 	}
 }
+
+// TestGenerateFailedWriteFailsTheRun: when the run's files cannot be
+// written, the run is failed with the reason, not left as it was, and
+// writing them again once the cause is gone completes it.
+func TestGenerateFailedWriteFailsTheRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 4, sandbox.Options{Seed: 8})
+	if _, err := e.run(t); err != nil {
+		t.Fatal(err)
+	}
+	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
+	// A directory that is a regular file: nothing can be written under it.
+	blocker := filepath.Join(t.TempDir(), "blocked")
+	if err := os.WriteFile(blocker, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pipe.Export(t.Context(), generate.Outputs(filepath.Join(blocker, "agora.jsonl")), true); err == nil {
+		t.Fatal("the files were written under a regular file")
+	}
+	run, err := e.store.Run(t.Context(), pipe.RunID())
+	if err != nil || run.Status != ethos.RunFailed || !strings.Contains(run.Error, "writing the run's files") {
+		t.Fatalf("run after the failed write: status %s, error %q (%v), want failed with the reason", run.Status, run.Error, err)
+	}
+	if _, err := pipe.Export(t.Context(), generate.Outputs(e.settings.Output), true); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := e.store.Run(t.Context(), pipe.RunID()); err != nil || run.Status != ethos.RunCompleted {
+		t.Fatalf("after writing the files: status %s (%v), want completed", run.Status, err)
+	}
+}
