@@ -131,7 +131,15 @@ func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
+	// A few inserts at a time wait at the database's one connection (see
+	// enqueueTurns).
+	select {
+	case c.enqueueTurns <- struct{}{}:
+	case <-ctx.Done():
+		return 0, false, ethos.Errorf(ethos.Transient, "jobs: enqueue %s %s: %w", t.Name, t.Key, ctx.Err())
+	}
 	res, err := c.river.Insert(ctx, t, c.taskOpts(t.Name))
+	<-c.enqueueTurns
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}

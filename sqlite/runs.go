@@ -247,8 +247,13 @@ func (d *DB) PutItem(ctx context.Context, it *ethos.Item) (bool, error) {
 	at := formatTime(created)
 
 	var id int64
+	done, err := d.turn(ctx)
+	if err != nil {
+		return false, err
+	}
 	err = d.insertItem.QueryRowContext(ctx, it.RunID, it.Stage, it.Key, parent, it.Attempt,
 		string(status), it.Reason, data, at, at).Scan(&id)
+	done()
 	switch {
 	case err == nil:
 		it.ID, it.Status, it.CreatedAt, it.UpdatedAt = id, status, created, created
@@ -284,7 +289,12 @@ func (d *DB) UpdateItem(ctx context.Context, it *ethos.Item) error {
 		return ethos.Errorf(ethos.Invalid, "%s %d: data: %w", op, it.ID, err)
 	}
 	updated := now()
+	done, err := d.turn(ctx)
+	if err != nil {
+		return err
+	}
 	res, err := d.updateItem.ExecContext(ctx, string(it.Status), it.Reason, it.Attempt, data, formatTime(updated), it.ID)
+	done()
 	if err != nil {
 		return normalize(op, err)
 	}
