@@ -306,8 +306,8 @@ func (e *Evaluator) stop(ctx context.Context, err error) error {
 }
 
 // active reports whether the evaluation still wants work. A task left in
-// the queue after the evaluation stopped does nothing and is cancelled,
-// not completed, so that running the evaluation again can queue it anew.
+// the queue after the evaluation stopped is dropped (jobs.Drop), not done,
+// so that running the evaluation again queues it anew.
 func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
 	if t.RunID != e.id {
 		return false, ethos.Errorf(ethos.Invalid, "task %s of run %s reached evaluation %s", t.Key, t.RunID, e.id)
@@ -317,7 +317,7 @@ func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
 		return false, err
 	}
 	if run.Status != ethos.RunRunning {
-		return false, ethos.Errorf(ethos.Conflict, "task %s: evaluation %s is %s", t.Key, e.id, run.Status)
+		return false, jobs.Drop("task " + t.Key + ": evaluation " + e.id + " is " + string(run.Status))
 	}
 	return true, nil
 }
