@@ -14,7 +14,10 @@
 // filled in: a failed answer is recorded as failed with its reason and is
 // not judged; a judge reply that does not parse is asked for again, telling
 // the judge what was wrong, and after the last attempt recorded as a parse
-// failure with the raw reply.
+// failure with the raw reply. A row whose call failed at the provider until
+// its job gave up (5xx, timeouts, 429s that never cleared) is recorded as
+// failed with its error kind and leaves the evaluation incomplete rather
+// than completed (Incomplete); running it again retries exactly those rows.
 //
 // Statistics and reports are elsewhere (eval/stats, eval/report); this
 // package gives them the judgments.

@@ -3,6 +3,7 @@ package eval_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,37 +39,45 @@ const garbage = "Both answers have merit. I lean towards the first, but it is cl
 
 func newEnv(t testing.TB, opts sandbox.Options) *env {
 	t.Helper()
-	ctx := t.Context()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ethos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := config.Offline()
+	pricer := llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
+		p, ok := cfg.PriceOf(model)
+		return p.Cost(u), ok
+	})
+	e := &env{store: db, cfg: cfg, pricer: pricer}
+	e.connect(t, opts)
+	return e
+}
+
+// connect starts a sandbox with opts and points the env's model calls at
+// it, keeping the store: a test can have the provider fail, then recover.
+func (e *env) connect(t testing.TB, opts sandbox.Options) {
+	t.Helper()
 	if opts.Personas == nil {
 		opts.Personas = map[string]sandbox.Persona{"tuned": sandbox.StrongPersona, "base2": sandbox.WeakPersona}
 	}
 	if opts.Writers == nil {
 		opts.Writers = map[string]sandbox.Writer{"judge-garbage": func(sandbox.Prompt) string { return garbage }}
 	}
-	sb, err := sandbox.Start(ctx, "127.0.0.1:0", opts)
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ethos.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	adapter, err := anthropic.New(anthropic.Config{Provider: "sandbox", BaseURL: sb.URL, APIKey: "sandbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	router := llm.NewRouter()
 	router.Register("sandbox", func() (ethos.Completer, error) { return adapter, nil })
-	cfg := config.Offline()
-	pricer := llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
-		p, ok := cfg.PriceOf(model)
-		return p.Cost(u), ok
-	})
-	chain := &llm.Ledger{Store: db, Pricer: pricer,
-		Next: llm.NewBudget(0, 0, pricer, llm.NewLimiter(router, func(string) llm.Limits { return llm.Limits{MaxConcurrency: 16} }))}
-	return &env{store: db, chain: chain, sandbox: sb, cfg: cfg, router: router, pricer: pricer}
+	e.sandbox, e.router = sb, router
+	e.chain = &llm.Ledger{Store: e.store, Pricer: e.pricer,
+		Next: llm.NewBudget(0, 0, e.pricer, llm.NewLimiter(router, func(string) llm.Limits { return llm.Limits{MaxConcurrency: 16} }))}
 }
 
 // settings compares sandbox/base ("base") with sandbox/tuned ("tuned").
@@ -591,7 +600,9 @@ func TestEvalBudgetStopsThenResumes(t *testing.T) {
 
 // TestEvalTransientFailuresRetriedOnRerun: answers whose calls keep
 // failing with a transient error are recorded as failed once the job
-// layer gives up; running the evaluation again tries them again.
+// layer gives up, and leave the evaluation incomplete; running it again
+// tries them again, even when an earlier version of ethos recorded the
+// evaluation as completed.
 func TestEvalTransientFailuresRetriedOnRerun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, sandbox.Options{Seed: 14})
@@ -601,10 +612,11 @@ func TestEvalTransientFailuresRetriedOnRerun(t *testing.T) {
 	s.PromptsFile = writePrompts(t, situations[:2]...)
 	s.Models[1] = ethos.EvalModel{Name: "flaky", Ref: "sandbox/fault-500"}
 	sum, ev, err := e.run(ctx, t, s, nil)
-	if err != nil {
-		t.Fatal(err)
+	var inc *eval.Incomplete
+	if !errors.As(err, &inc) {
+		t.Fatalf("first run: %v, want it incomplete", err)
 	}
-	if sum.AnswersFailed != 2 || sum.JudgmentsWanted != 0 {
+	if sum.AnswersFailed != 2 || sum.AnswersToRetry[ethos.Transient] != 2 || sum.JudgmentsWanted != 0 {
 		t.Fatalf("first run: %+v", sum.Counts)
 	}
 	answers, _ := e.store.Answers(ctx, ev.ID())
@@ -621,13 +633,84 @@ func TestEvalTransientFailuresRetriedOnRerun(t *testing.T) {
 		return len(cs)
 	}
 	before := calls()
-	if err := e.store.SetRunStatus(ctx, ev.ID(), ethos.RunFailed, "provider outage"); err != nil {
+	if err := e.store.SetRunStatus(ctx, ev.ID(), ethos.RunCompleted, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.run(ctx, t, s, nil); err != nil {
-		t.Fatal(err)
+	if _, _, err := e.run(ctx, t, s, nil); !errors.As(err, &inc) {
+		t.Fatalf("rerun against the same failing model: %v, want it incomplete again", err)
 	}
 	if after := calls(); after <= before {
 		t.Errorf("the failed answers were not tried again: %d answer calls before, %d after", before, after)
 	}
+}
+
+// TestEvalIncompleteUntilFailuresRetried: a provider answering most calls
+// with a 500 makes some answers and judgments fail on every attempt. The
+// evaluation ends incomplete, not completed, with the failures counted by
+// error kind; the same evaluation run again against the provider once it
+// has recovered makes exactly what is missing and completes.
+func TestEvalIncompleteUntilFailuresRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sandbox.Options{Seed: 15, Faults: sandbox.Faults{ErrorRates: map[int]float64{500: 0.7}}})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	s := e.settings(0, "sandbox/judge")
+	s.PromptsFile = writePrompts(t, situations[:4]...)
+	first, ev, err := e.run(ctx, t, s, nil)
+	var inc *eval.Incomplete
+	if !errors.As(err, &inc) {
+		t.Fatalf("eval against a failing provider: %v (status %s, %+v), want it incomplete", err, first.Status, first.Counts)
+	}
+	t.Logf("first run: %v", err)
+	if first.Status != ethos.RunFailed || first.Missing() != 0 || first.AnswersFailed+first.JudgmentsFailed == 0 {
+		t.Fatalf("first run: status %s, %+v; want failed, nothing missing, some failures", first.Status, first.Counts)
+	}
+	if first.AnswersToRetry[ethos.Transient] != first.AnswersFailed || first.JudgmentsToRetry[ethos.Transient] != first.JudgmentsFailed {
+		t.Errorf("failures to retry by kind: answers %v of %d, judgments %v of %d; want every one transient",
+			first.AnswersToRetry, first.AnswersFailed, first.JudgmentsToRetry, first.JudgmentsFailed)
+	}
+	var want []string
+	if n := first.AnswersFailed; n > 0 {
+		want = append(want, fmt.Sprintf("%d of %d answers failed at the provider (transient %d)", n, first.AnswersWanted, n))
+	}
+	if n := first.JudgmentsFailed; n > 0 {
+		want = append(want, fmt.Sprintf("%d of %d judgments failed at the provider (transient %d)", n, first.JudgmentsWanted, n))
+	}
+	want = append(want, "is incomplete", "run the same command again")
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	run, err := e.store.Run(ctx, ev.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != ethos.RunFailed || !strings.Contains(run.Error, "is incomplete") {
+		t.Errorf("run after the failures: %s %q, want failed as incomplete", run.Status, run.Error)
+	}
+	answers, _ := e.store.Answers(ctx, ev.ID())
+	for _, a := range answers {
+		if a.Status == ethos.AnswerFailed && !strings.HasPrefix(a.Error, "transient: ") {
+			t.Errorf("failed answer without its kind: %+v", a)
+		}
+	}
+
+	// The provider recovers: the same store, a healthy sandbox.
+	e.connect(t, sandbox.Options{Seed: 15})
+	again, _, err := e.run(ctx, t, s, nil)
+	if err != nil {
+		t.Fatalf("rerun after the provider recovered: %v", err)
+	}
+	traits := len(e.cfg.Character.Traits) + 1
+	if again.Status != ethos.RunCompleted || again.Answers != 8 || again.JudgmentsWanted != 4*traits*2 || again.Judgments != again.JudgmentsWanted ||
+		len(again.AnswersToRetry)+len(again.JudgmentsToRetry) != 0 {
+		t.Errorf("rerun: status %s, %+v; want completed with every answer and judgment", again.Status, again.Counts)
+	}
+	sent := e.sandbox.Server.Stats().Requests
+	if wantSent := int64(first.AnswersFailed + again.JudgmentsWanted - first.Judgments); sent != wantSent {
+		t.Errorf("the rerun sent %d requests, want %d: the %d failed answers and the %d judgments not made", sent, wantSent,
+			first.AnswersFailed, again.JudgmentsWanted-first.Judgments)
+	}
+	t.Logf("first run: %d answers and %d judgments failed; rerun: %d requests", first.AnswersFailed, first.JudgmentsFailed, sent)
 }

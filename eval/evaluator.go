@@ -139,7 +139,9 @@ func (e *Evaluator) SetQueue(q *jobs.Client) {
 
 // Begin creates the evaluation's run, or takes up the same run where an
 // earlier process left it (a failed run is set running again). It reports
-// whether the run was resumed, and ErrCompleted for a finished one.
+// whether the run was resumed, and ErrCompleted for a finished one. A run
+// recorded as completed while some of its rows had failed at the provider
+// (as ethos did before it told such runs apart) is taken up again too.
 func (e *Evaluator) Begin(ctx context.Context) (resumed bool, err error) {
 	run, err := e.store.Run(ctx, e.id)
 	switch {
@@ -158,7 +160,13 @@ func (e *Evaluator) Begin(ctx context.Context) (resumed bool, err error) {
 	case run.Kind != ethos.RunKindEval:
 		return false, ethos.Errorf(ethos.Conflict, "run %s is a %s run, not an evaluation", e.id, run.Kind)
 	case run.Status == ethos.RunCompleted:
-		return true, ErrCompleted
+		sum, err := Summarize(ctx, e.store, e.id)
+		if err != nil {
+			return true, err
+		}
+		if !sum.Incomplete() {
+			return true, ErrCompleted
+		}
 	}
 	if run.Status != ethos.RunRunning {
 		if err := e.store.SetRunStatus(ctx, e.id, ethos.RunRunning, ""); err != nil {
@@ -191,9 +199,12 @@ const idleLooksBeforeStuck = 3
 // Drive writes the held-out prompts if they are not stored yet, then
 // queues every answer, and every judgment and score as soon as the answers
 // it needs are in, until all are recorded; it marks the run completed and
-// returns the counts. It stops early when the evaluation cannot go on (a
-// missing key, the budget, too few held-out prompts). progress, if not
-// nil, is called on every look. The queue must be started.
+// returns the counts. When some of them failed at the provider until their
+// jobs gave up, it marks the run failed instead and returns the counts
+// with an *Incomplete error: running the evaluation again retries them. It
+// stops early when the evaluation cannot go on (a missing key, the budget,
+// too few held-out prompts). progress, if not nil, is called on every
+// look. The queue must be started.
 func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary, error) {
 	start := time.Now()
 	if err := e.ensurePrompts(ctx, func(p *generate.Progress) {
@@ -231,6 +242,8 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 			progress(Progress{EvalID: e.id, Phase: st.phase(), Counts: st.counts, Elapsed: time.Since(start)})
 		}
 		switch {
+		case st.missing == 0 && !busy && st.counts.Incomplete():
+			return e.endIncomplete(ctx, st.counts)
 		case st.missing == 0 && !busy:
 			if err := e.store.SetRunStatus(ctx, e.id, ethos.RunCompleted, ""); err != nil {
 				return Summary{}, err
@@ -253,6 +266,18 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 		case <-t.C:
 		}
 	}
+}
+
+// endIncomplete records the evaluation as failed with an *Incomplete
+// error, since some of its rows failed at the provider, and returns its
+// summary with that error.
+func (e *Evaluator) endIncomplete(ctx context.Context, counts Counts) (Summary, error) {
+	err := e.stop(ctx, &Incomplete{EvalID: e.id, Counts: counts})
+	sum, serr := Summarize(context.WithoutCancel(ctx), e.store, e.id)
+	if serr != nil {
+		return Summary{}, errors.Join(err, serr)
+	}
+	return sum, err
 }
 
 // checkRunning returns the error that stopped the evaluation, if it did.
@@ -281,8 +306,8 @@ func (e *Evaluator) stop(ctx context.Context, err error) error {
 }
 
 // active reports whether the evaluation still wants work. A task left in
-// the queue after the evaluation stopped does nothing and is cancelled,
-// not completed, so that running the evaluation again can queue it anew.
+// the queue after the evaluation stopped is dropped (jobs.Drop), not done,
+// so that running the evaluation again queues it anew.
 func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
 	if t.RunID != e.id {
 		return false, ethos.Errorf(ethos.Invalid, "task %s of run %s reached evaluation %s", t.Key, t.RunID, e.id)
@@ -292,7 +317,7 @@ func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
 		return false, err
 	}
 	if run.Status != ethos.RunRunning {
-		return false, ethos.Errorf(ethos.Conflict, "task %s: evaluation %s is %s", t.Key, e.id, run.Status)
+		return false, jobs.Drop("task " + t.Key + ": evaluation " + e.id + " is " + string(run.Status))
 	}
 	return true, nil
 }

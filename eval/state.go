@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/ethos-toolkit/ethos"
 )
@@ -55,15 +58,22 @@ type Counts struct {
 	Answers       int `json:"answers"`        // recorded OK
 	AnswersFailed int `json:"answers_failed"` // recorded failed: never judged
 
-	JudgmentsWanted    int `json:"judgments_wanted"`
-	Judgments          int `json:"judgments"`            // OK: a verdict
-	JudgmentsUnparsed  int `json:"judgments_unparsed"`   // the judge never replied in the format
-	JudgmentsFailed    int `json:"judgments_failed"`     // the judge's call failed
-	JudgmentsUnjudged  int `json:"judgments_not_judged"` // pairs with a failed answer, times traits and orders
-	ScoresWanted       int `json:"scores_wanted"`
-	Scores             int `json:"scores"`
-	ScoresUnparsed     int `json:"scores_unparsed"`
-	ScoresFailed       int `json:"scores_failed"`
+	JudgmentsWanted   int `json:"judgments_wanted"`
+	Judgments         int `json:"judgments"`            // OK: a verdict
+	JudgmentsUnparsed int `json:"judgments_unparsed"`   // the judge never replied in the format
+	JudgmentsFailed   int `json:"judgments_failed"`     // the judge's call failed
+	JudgmentsUnjudged int `json:"judgments_not_judged"` // pairs with a failed answer, times traits and orders
+	ScoresWanted      int `json:"scores_wanted"`
+	Scores            int `json:"scores"`
+	ScoresUnparsed    int `json:"scores_unparsed"`
+	ScoresFailed      int `json:"scores_failed"`
+	// The failed answers, judgments and scores whose calls failed at the
+	// provider in a way another attempt may cure (5xx, timeouts, 429s that
+	// never cleared), by error kind. While there are any the evaluation is
+	// incomplete: running it again retries exactly these.
+	AnswersToRetry     Failures `json:"answers_to_retry,omitempty"`
+	JudgmentsToRetry   Failures `json:"judgments_to_retry,omitempty"`
+	ScoresToRetry      Failures `json:"scores_to_retry,omitempty"`
 	missingAnswers     int
 	missingJudgments   int
 	missingTraitScores int
@@ -71,6 +81,66 @@ type Counts struct {
 
 // Missing is how many wanted rows are not recorded yet.
 func (c Counts) Missing() int { return c.missingAnswers + c.missingJudgments + c.missingTraitScores }
+
+// Incomplete reports whether some answers, judgments or scores failed at
+// the provider and are retried when the evaluation runs again.
+func (c Counts) Incomplete() bool {
+	return c.AnswersToRetry.Total()+c.JudgmentsToRetry.Total()+c.ScoresToRetry.Total() > 0
+}
+
+// Failures counts failed rows by the kind of the error that failed them.
+type Failures map[ethos.Kind]int
+
+// Total is how many rows failed.
+func (f Failures) Total() int {
+	n := 0
+	for _, c := range f {
+		n += c
+	}
+	return n
+}
+
+// String lists the counts by kind, e.g. "rate_limited 2, transient 10".
+func (f Failures) String() string {
+	kinds := slices.Sorted(maps.Keys(f))
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, f[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (f *Failures) add(kind ethos.Kind) {
+	if *f == nil {
+		*f = Failures{}
+	}
+	(*f)[kind]++
+}
+
+// Incomplete is the error of an evaluation that has a row for every
+// answer, judgment and score it could make, but some of them failed at
+// the provider until their jobs gave up. The evaluation is recorded as
+// failed with this error, never as completed; running the same command
+// again retries exactly the failed rows and makes what waited on them.
+type Incomplete struct {
+	EvalID string
+	Counts Counts
+}
+
+func (e *Incomplete) Error() string {
+	c := e.Counts
+	var parts []string
+	if f := c.AnswersToRetry; f.Total() > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d answers failed at the provider (%s), so their comparisons are not judged yet", f.Total(), c.AnswersWanted, f))
+	}
+	if f := c.JudgmentsToRetry; f.Total() > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d judgments failed at the provider (%s)", f.Total(), c.JudgmentsWanted, f))
+	}
+	if f := c.ScoresToRetry; f.Total() > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d scores failed at the provider (%s)", f.Total(), c.ScoresWanted, f))
+	}
+	return fmt.Sprintf("evaluation %s is incomplete: %s; run the same command again to retry them", e.EvalID, strings.Join(parts, "; "))
+}
 
 // pendingTask is a task whose row is missing, or (retry) whose row
 // records a failure another attempt may cure.
@@ -175,6 +245,18 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 			*failed++
 		}
 	}
+	// failedToRetry reports whether a recorded judgment or score failed in
+	// a way another attempt may cure, counting it by kind in toRetry.
+	failedToRetry := func(status ethos.JudgmentStatus, reason string, toRetry *Failures) bool {
+		if status != ethos.JudgmentFailed {
+			return false
+		}
+		kind, retry := failureKind(reason)
+		if retry {
+			toRetry.add(kind)
+		}
+		return retry
+	}
 	traits := s.judgedTraits()
 	for _, p := range prompts {
 		for sample := range s.Samples {
@@ -188,7 +270,8 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 					continue
 				case a.Status != ethos.AnswerOK:
 					c.AnswersFailed++
-					if retryable(a.Error) {
+					if kind, retry := failureKind(a.Error); retry {
+						c.AnswersToRetry.add(kind)
 						todo = append(todo, pendingTask{TaskAnswer, answerTaskKey(p.Key, m.Name, sample), answerTask{p.Key, m.Name, sample}, true})
 					}
 					continue
@@ -200,7 +283,7 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 				for ti, t := range s.Traits {
 					c.ScoresWanted++
 					sc, ok := scored[scoreKey{p.Key, m.Name, t, sample}]
-					if !ok || sc.Status == ethos.JudgmentFailed && retryable(sc.Error) {
+					if !ok || failedToRetry(sc.Status, sc.Error, &c.ScoresToRetry) {
 						todo = append(todo, pendingTask{TaskScore, scoreTaskKey(p.Key, m.Name, sample, ti), scoreTask{p.Key, m.Name, sample, t}, ok})
 					}
 					if !ok {
@@ -224,7 +307,7 @@ func tally(s Settings, prompts []ethos.EvalPrompt, answers []ethos.Answer, judgm
 					for _, order := range [][2]string{pair, {pair[1], pair[0]}} {
 						c.JudgmentsWanted++
 						j, ok := judged[judgmentKey{p.Key, t, order[0], order[1], sample}]
-						if !ok || j.Status == ethos.JudgmentFailed && retryable(j.Error) {
+						if !ok || failedToRetry(j.Status, j.Error, &c.JudgmentsToRetry) {
 							todo = append(todo, pendingTask{TaskJudge, judgeTaskKey(p.Key, sample, ti, order[0], order[1]),
 								judgeTask{p.Key, sample, t, order[0], order[1]}, ok})
 						}

@@ -19,21 +19,25 @@ const streamAbove = 4000
 
 // settle records a failed model call on the row being made and decides
 // what the job does next: a failure of this item alone (a refusal, a
-// request the provider refused, output cut short) is final; one that
-// another attempt may cure (rate limits, overload, a dropped connection)
-// goes back to the job layer, the row recording it until an attempt
-// succeeds (and a later run of the evaluation tries such rows again); one
-// that no attempt can cure (a missing key, the budget, an unknown model)
-// stops the evaluation and records nothing, so that the row is made when
-// the evaluation is run again after the cause is fixed.
+// request the provider refused, output cut short) is recorded and final;
+// one that another attempt may cure (rate limits, overload, a dropped
+// connection) goes back to the job layer, and is recorded on the row only
+// when it is the job's last try (jobs.LastTry), so that the evaluation
+// ends incomplete and a later run of it tries the row again; one that no
+// attempt can cure (a missing key, the budget, an unknown model) stops the
+// evaluation and records nothing, so that the row is made when the
+// evaluation is run again after the cause is fixed.
 func (e *Evaluator) settle(ctx context.Context, err error, record func(reason string) error) error {
 	if ctx.Err() != nil {
 		return err // stopping: the job is tried again later, nothing to record
 	}
 	kind := ethos.KindOf(err)
 	outcome := ethos.OutcomeOf(kind)
-	if outcome == ethos.Cancel && kind != ethos.Invalid {
+	switch {
+	case outcome == ethos.Cancel && kind != ethos.Invalid:
 		return e.stop(ctx, err)
+	case (outcome == ethos.Retry || outcome == ethos.Snooze) && !jobs.LastTry(ctx, err):
+		return err // another attempt follows
 	}
 	if rerr := record(string(kind) + ": " + err.Error()); rerr != nil {
 		return errors.Join(err, rerr)
@@ -44,18 +48,18 @@ func (e *Evaluator) settle(ctx context.Context, err error, record func(reason st
 	return err
 }
 
-// retryable reports whether a recorded failure came from an error another
-// attempt may cure (its reason starts with such a kind).
-func retryable(reason string) bool {
-	kind, _, ok := strings.Cut(reason, ":")
+// failureKind returns the error kind a recorded failure's reason starts
+// with, and whether another attempt may cure an error of that kind.
+func failureKind(reason string) (kind ethos.Kind, retryable bool) {
+	k, _, ok := strings.Cut(reason, ":")
 	if !ok {
-		return false
+		return "", false
 	}
-	switch ethos.OutcomeOf(ethos.Kind(kind)) {
+	switch ethos.OutcomeOf(ethos.Kind(k)) {
 	case ethos.Retry, ethos.Snooze:
-		return true
+		return ethos.Kind(k), true
 	}
-	return false
+	return ethos.Kind(k), false
 }
 
 func payload(t jobs.Task, v any) error {

@@ -39,7 +39,10 @@ prompt; the judge compares every pair of answers on every trait and overall, in
 both orders, without knowing which model wrote which. Replies the judge does not
 write in the asked format are asked for again, then recorded as parse failures.
 Running the same command again continues the same evaluation; nothing already
-answered or judged is asked for again.
+answered or judged is asked for again. An evaluation whose answers or judgments
+failed at the provider on every attempt (5xx, timeouts, 429s that never cleared)
+ends incomplete, with exit 1 and the failures counted by error kind; running the
+same command again retries exactly those.
 
 --models defaults to the newest model of the registry against its base model
 (base=PROVIDER/BASE,tuned=PROVIDER/MODEL). --prompts-file is JSON Lines (one
@@ -105,16 +108,22 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	sum, err := c.m.runEval(ctx, p, settings, evalOptions{workers: *workers, maxCost: *maxCost})
-	if err != nil {
+	var incomplete *eval.Incomplete
+	if err != nil && !errors.As(err, &incomplete) {
 		return err
 	}
+	// An incomplete evaluation has its summary printed too, then fails
+	// with what is missing.
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		if jerr := enc.Encode(sum); jerr != nil {
+			return jerr
+		}
+	} else {
+		printEvalSummary(c.m.Stdout, sum)
 	}
-	printEvalSummary(c.m.Stdout, sum)
-	return nil
+	return err
 }
 
 // promptsFile resolves --prompts-file to the file the evaluation reads.
@@ -328,7 +337,8 @@ type evalOptions struct {
 }
 
 // runEval runs (or continues) an evaluation to its end and returns its
-// summary; a finished one is summarised as it is. ethos eval run and
+// summary; a finished one is summarised as it is. An incomplete one
+// returns its summary with the *eval.Incomplete error. ethos eval run and
 // ethos run share it.
 func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, o evalOptions) (eval.Summary, error) {
 	refs := []string{settings.Judge}
@@ -399,13 +409,10 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	queue.Stop(stopCtx)
 	cancel()
 	stopLoads()
-	if driveErr != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos eval run --resume %s) to continue; nothing done is lost\n", ev.ID())
-		}
-		return eval.Summary{}, driveErr
+	if driveErr != nil && ctx.Err() != nil {
+		fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos eval run --resume %s) to continue; nothing done is lost\n", ev.ID())
 	}
-	return sum, nil
+	return sum, driveErr
 }
 
 // evalProgress prints a line when the phase changes and every few seconds
@@ -440,7 +447,11 @@ func (pr *evalProgress) update(p eval.Progress) {
 // printEvalSummary shows what an evaluation recorded and a first look at
 // who won, pointing to the report for the statistics.
 func printEvalSummary(w io.Writer, s eval.Summary) {
-	fmt.Fprintf(w, "\nevaluation %s (%s)", s.EvalID, s.Status)
+	status := string(s.Status)
+	if s.Status == ethos.RunFailed && s.Incomplete() {
+		status = "incomplete"
+	}
+	fmt.Fprintf(w, "\nevaluation %s (%s)", s.EvalID, status)
 	if s.Sandbox {
 		fmt.Fprint(w, " — sandbox models: results show the pipeline, not real model quality")
 	}
@@ -452,6 +463,14 @@ func printEvalSummary(w io.Writer, s eval.Summary) {
 	fmt.Fprintf(w, "  judgments  %d ok, %d parse failures, %d failed calls, of %d\n", s.Judgments, s.JudgmentsUnparsed, s.JudgmentsFailed, s.JudgmentsWanted)
 	if s.ScoresWanted > 0 {
 		fmt.Fprintf(w, "  scores     %d ok, %d parse failures, %d failed calls, of %d\n", s.Scores, s.ScoresUnparsed, s.ScoresFailed, s.ScoresWanted)
+	}
+	for _, f := range []struct {
+		what     string
+		failures eval.Failures
+	}{{"answers", s.AnswersToRetry}, {"judgments", s.JudgmentsToRetry}, {"scores", s.ScoresToRetry}} {
+		if n := f.failures.Total(); n > 0 {
+			fmt.Fprintf(w, "  to retry   %d %s failed at the provider (%s): run the same command again\n", n, f.what, f.failures)
+		}
 	}
 	for _, r := range s.RefusedReasons {
 		fmt.Fprintf(w, "  refused: %s\n", r)

@@ -20,13 +20,21 @@ import (
 // environment that points a project's sandbox provider at it.
 func evalSandbox(t *testing.T) map[string]string {
 	t.Helper()
+	_, env := evalSandboxWith(t, sandbox.Faults{})
+	return env
+}
+
+// evalSandboxWith is evalSandbox with faults injected; it returns the
+// sandbox too, for its statistics.
+func evalSandboxWith(t *testing.T, faults sandbox.Faults) (*sandbox.Running, map[string]string) {
+	t.Helper()
 	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 4,
-		Personas: map[string]sandbox.Persona{"tuned": sandbox.StrongPersona}})
+		Personas: map[string]sandbox.Persona{"tuned": sandbox.StrongPersona}, Faults: faults})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	return map[string]string{"SANDBOX_BASE_URL": sb.URL}
+	return sb, map[string]string{"SANDBOX_BASE_URL": sb.URL}
 }
 
 var evalIDRE = regexp.MustCompile(`evaluation (eval-[0-9a-f]{12})`)
@@ -263,5 +271,64 @@ func TestEvalRunPromptsFromPipe(t *testing.T) {
 	}
 	if r := ethosCLI(t, dir, nil, "status"); r.code != 0 {
 		t.Errorf("status after refused prompts files: exit %d, want 0 (nothing failed)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestEvalRunIncompleteExitsNonZero: against a provider that answers every
+// call with a 500, eval run prints the summary as incomplete, says how many
+// answers failed and why, and exits 1, and so does ethos status; the same
+// command against the provider once it has recovered sends exactly the
+// missing requests, completes and exits 0.
+func TestEvalRunIncompleteExitsNonZero(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	prompt := "My sister wants to borrow money for the third time this year. What should I say?"
+	if err := os.WriteFile(filepath.Join(dir, "prompts.txt"), []byte(prompt+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"eval", "run", "--models", "base=sandbox/base,tuned=sandbox/tuned", "--prompts-file", "prompts.txt",
+		"--traits", "thorough", "--max-tokens", "300", "--workers", "8"}
+
+	// Each answer is tried five times, with the job layer's backoff between.
+	_, failing := evalSandboxWith(t, sandbox.Faults{ErrorRates: map[int]float64{500: 1}})
+	r := ethosCLI(t, dir, failing, args...)
+	if r.code != 1 {
+		t.Fatalf("eval run against a failing provider: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"is incomplete: 2 of 2 answers failed at the provider (transient 2)", "run the same command again"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	for _, want := range []string{"(incomplete)", "answers    0 ok, 2 failed", "to retry   2 answers failed at the provider (transient 2)"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	m := evalIDRE.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no evaluation ID in the output:\n%s", r.stdout)
+	}
+	if st := ethosCLI(t, dir, failing, "status"); st.code != 1 || !strings.Contains(st.stdout, "run "+m[1]) {
+		t.Errorf("status with the evaluation incomplete: exit %d, want 1 naming it\n%s", st.code, st.stdout)
+	}
+
+	healthy, env := evalSandboxWith(t, sandbox.Faults{})
+	again := ethosCLI(t, dir, env, args...)
+	if again.code != 0 {
+		t.Fatalf("eval run once the provider recovered: exit %d\n%s%s", again.code, again.stdout, again.stderr)
+	}
+	for _, want := range []string{"evaluation " + m[1] + " (completed)", "answers    2 ok, 0 failed", "judgments  4 ok, 0 parse failures, 0 failed calls, of 4"} {
+		if !strings.Contains(again.stdout, want) {
+			t.Errorf("summary of the rerun lacks %q:\n%s", want, again.stdout)
+		}
+	}
+	// The two answers and four judgments (thorough and overall, both orders).
+	if sent := healthy.Server.Stats().Requests; sent != 6 {
+		t.Errorf("the rerun sent %d requests, want 6", sent)
+	}
+	if st := ethosCLI(t, dir, env, "status"); st.code != 0 {
+		t.Errorf("status with the evaluation completed: exit %d\n%s", st.code, st.stdout)
 	}
 }
