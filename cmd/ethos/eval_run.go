@@ -399,10 +399,10 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	queue.Stop(stopCtx)
 	cancel()
 	stopLoads()
+	if driveErr != nil && ctx.Err() != nil {
+		return eval.Summary{}, interrupted(ctx, driveErr, ev.Interrupted, "ethos eval run --resume "+ev.ID())
+	}
 	if driveErr != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos eval run --resume %s) to continue; nothing done is lost\n", ev.ID())
-		}
 		return eval.Summary{}, driveErr
 	}
 	return sum, nil

@@ -183,10 +183,10 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 		queue.Stop(stopCtx)
 		cancel()
 		stopLoads()
+		if driveErr != nil && ctx.Err() != nil {
+			return generate.Metadata{}, interrupted(ctx, driveErr, pipe.Interrupted, "ethos generate --resume "+pipe.RunID())
+		}
 		if driveErr != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos generate --resume %s) to continue; nothing done is lost\n", pipe.RunID())
-			}
 			return generate.Metadata{}, driveErr
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,9 +37,7 @@ func ethosCLIStdin(t *testing.T, dir string, env map[string]string, stdin string
 		Getenv: func(k string) string { return env[k] },
 	}
 	err := m.Run(t.Context(), args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errSilent) {
-		stderr.WriteString("ethos: " + err.Error() + "\n")
-	}
+	m.printError(err)
 	return result{stdout.String(), stderr.String(), exitCode(err), err}
 }
 

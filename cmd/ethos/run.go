@@ -181,10 +181,11 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			last = line
 		}
 	})
+	if err != nil && ctx.Err() != nil {
+		return nil, &interruptedError{err: err,
+			how: fmt.Sprintf("stopped waiting; fine-tune job %s goes on at %s: run the same command again to continue", created.Job.ID, ft.Provider)}
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			logf("stopped waiting; the job goes on: run the same command again to continue")
-		}
 		return nil, fmt.Errorf("fine-tune %s: %w", created.Job.ID, err)
 	}
 	if err := finetune.JobError(job); err != nil {
