@@ -39,13 +39,7 @@ func ethosChild(dir, sandboxURL string, args ...string) *exec.Cmd {
 // that a test can act while many calls are in flight.
 func slowSandbox(t *testing.T, seed int64) *sandbox.Running {
 	t.Helper()
-	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: seed,
-		Faults: sandbox.Faults{LatencyMean: 5 * time.Second, LatencyJitter: time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
-	return sb
+	return startSandbox(t, sandbox.Options{Seed: seed, Faults: sandbox.Faults{LatencyMean: 5 * time.Second, LatencyJitter: time.Second}})
 }
 
 // sandboxProject writes an ethos.yaml whose every model is a sandbox model.
@@ -379,11 +373,7 @@ func TestGenerateInterrupted(t *testing.T) {
 	}
 
 	// The same command continues the run, here at a quick sandbox.
-	quick, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 13})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer quick.Close()
+	quick := startSandbox(t, sandbox.Options{Seed: 13})
 	if out, err := ethosChild(dir, quick.URL, args...).CombinedOutput(); err != nil || !strings.Contains(string(out), "continuing run") {
 		t.Fatalf("the same command again: %v\n%s", err, out)
 	}
