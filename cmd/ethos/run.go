@@ -102,6 +102,17 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	if err != nil {
 		return nil, err
 	}
+	// Everything the later steps will call is checked before the first
+	// paid call: a run that stops at its evaluation has paid for its
+	// generation and training by then.
+	pf := p.newPreflight(o.maxCost)
+	if !done {
+		pf.generation(settings.Generate)
+	}
+	pf.pipelineEval()
+	if err := pf.err(); err != nil {
+		return nil, err
+	}
 	if done {
 		logf("[1/6] generate: done before (run %s, %s)", settings.RunID(), rel(p.dir, out.Dataset))
 	} else {
