@@ -28,6 +28,10 @@ const (
 	Budget   Kind = "budget"   // the call would pass the configured USD cap
 	Conflict Kind = "conflict" // a unique row already exists
 	Internal Kind = "internal" // a bug or an unexpected failure
+
+	// Interrupted is work cut short because its caller stopped waiting
+	// (Ctrl-C, a shutdown): nothing failed, and running it again does it.
+	Interrupted Kind = "interrupted"
 )
 
 // Error is ethos's error type. Op names the operation that failed
@@ -107,7 +111,7 @@ func OutcomeOf(kind Kind) Outcome {
 	switch kind {
 	case RateLimited, Overloaded:
 		return Snooze
-	case Transient:
+	case Transient, Interrupted:
 		return Retry
 	case Auth, Config, Budget, NotFound, Invalid, Quota:
 		return Cancel
@@ -116,4 +120,12 @@ func OutcomeOf(kind Kind) Outcome {
 	default:
 		return Cancel
 	}
+}
+
+// IsFailure is the one mapping from an error kind to whether a call that
+// ended with it counts among failed calls: every kind does except
+// Interrupted, a call its caller stopped waiting for. Error counts (ethos
+// calls, the dashboard, /metrics) leave interrupted calls out.
+func IsFailure(kind Kind) bool {
+	return kind != "" && kind != Interrupted
 }

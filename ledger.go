@@ -39,14 +39,17 @@ type CallFilter struct {
 
 // CallSummary aggregates calls per provider and model.
 type CallSummary struct {
-	Provider  string        `json:"provider"`
-	Model     string        `json:"model"`
-	Calls     int           `json:"calls"`
-	CacheHits int           `json:"cache_hits"`
-	Errors    map[Kind]int  `json:"errors,omitempty"`
-	Usage     Usage         `json:"usage"`
-	CostUSD   float64       `json:"cost_usd"`
-	Latency   time.Duration `json:"mean_latency"`
+	Provider  string       `json:"provider"`
+	Model     string       `json:"model"`
+	Calls     int          `json:"calls"`
+	CacheHits int          `json:"cache_hits"`
+	Errors    map[Kind]int `json:"errors,omitempty"` // failed calls by kind (see IsFailure)
+	// Interrupted counts the calls cut short because the caller stopped
+	// waiting (Ctrl-C, a shutdown); they are not among Errors.
+	Interrupted int           `json:"interrupted,omitempty"`
+	Usage       Usage         `json:"usage"`
+	CostUSD     float64       `json:"cost_usd"`
+	Latency     time.Duration `json:"mean_latency"`
 }
 
 // ProviderLoad is what a running process's rate limiter said of one

@@ -10,13 +10,34 @@ import (
 type RunStatus string
 
 // Run states. A run is final once completed, failed or cancelled; a
-// failed run can be resumed, which sets it running again.
+// failed or interrupted run can be resumed, which sets it running again.
 const (
 	RunRunning   RunStatus = "running"
 	RunCompleted RunStatus = "completed"
 	RunFailed    RunStatus = "failed" // stopped short: shortfall, budget, auth…; Error says why
 	RunCancelled RunStatus = "cancelled"
+	// RunInterrupted is a run whose process was stopped (Ctrl-C, a
+	// shutdown) before it finished: nothing went wrong, and running the
+	// same command again continues it.
+	RunInterrupted RunStatus = "interrupted"
 )
+
+// MarkInterrupted records that the process working on run id stopped
+// because it was interrupted: a run still running becomes interrupted; a
+// run that completed or failed meanwhile keeps its status, which says more,
+// and a run not stored yet has nothing to mark.
+func MarkInterrupted(ctx context.Context, s RunStore, id string) error {
+	run, err := s.Run(ctx, id)
+	switch {
+	case KindOf(err) == NotFound:
+		return nil
+	case err != nil:
+		return err
+	case run.Status != RunRunning:
+		return nil
+	}
+	return s.SetRunStatus(ctx, id, RunInterrupted, "")
+}
 
 // Run is one execution of a pipeline, such as a generation of a dataset.
 type Run struct {

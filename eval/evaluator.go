@@ -176,6 +176,19 @@ func (e *Evaluator) Begin(ctx context.Context) (resumed bool, err error) {
 	return true, nil
 }
 
+// Interrupted records that the evaluation, and the writing of its
+// held-out prompts, stopped before they finished because the process was
+// interrupted (Ctrl-C, a shutdown); Begin takes them up again. Call it once
+// the queue has stopped, with a context that is still live.
+func (e *Evaluator) Interrupted(ctx context.Context) error {
+	if e.heldOut != nil {
+		if err := e.heldOut.Interrupted(ctx); err != nil {
+			return err
+		}
+	}
+	return ethos.MarkInterrupted(ctx, e.store, e.id)
+}
+
 // Progress is a snapshot of an evaluation for progress displays.
 type Progress struct {
 	EvalID string

@@ -47,6 +47,13 @@ func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
 	return true, p.requeue(ctx)
 }
 
+// Interrupted records that the run stopped before it finished because its
+// process was interrupted (Ctrl-C, a shutdown); Begin takes it up again.
+// Call it once the queue has stopped, with a context that is still live.
+func (p *Pipeline) Interrupted(ctx context.Context) error {
+	return ethos.MarkInterrupted(ctx, p.store, p.runID)
+}
+
 // requeue enqueues again the task of every item a resumed run has pending
 // or failed: those whose job gave up (a burst of provider errors), was
 // cancelled (a refusal that stopped the run) or was lost. A task whose job

@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
@@ -39,5 +41,27 @@ func TestFailedJobMessage(t *testing.T) {
 	want = fmt.Sprintf("task test.step failed after 3 attempts: store busy (job %d, test.step, discarded)", id)
 	if err == nil || err.Error() != want {
 		t.Errorf("failed task:\n got %v\nwant %s", err, want)
+	}
+}
+
+// TestWarnHandlerDropsStopNoise: while the process stops (Ctrl-C), River
+// reports the work the stop cut short as errors ending in "context
+// canceled"; those are not shown, and every other warning and error is.
+func TestWarnHandlerDropsStopNoise(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	log := slog.New(warnHandler{slog.NewTextHandler(&b, nil)})
+	stopped, cancel := context.WithCancel(t.Context())
+	cancel()
+	log.ErrorContext(stopped, "Client: Failed to send job insert notification", slog.String("err", context.Canceled.Error()))
+	log.ErrorContext(stopped, "jobs: worker", slog.Any("error", fmt.Errorf("insert: %w", context.Canceled)))
+	if b.Len() != 0 {
+		t.Errorf("a stop's cancellations were logged:\n%s", b.String())
+	}
+	log.ErrorContext(t.Context(), "live", slog.String("err", context.Canceled.Error()))
+	log.WarnContext(stopped, "jobs: graceful stop ran out of time")
+	log.InfoContext(t.Context(), "chatter")
+	if got := b.String(); !strings.Contains(got, "live") || !strings.Contains(got, "graceful stop") || strings.Contains(got, "chatter") {
+		t.Errorf("logged:\n%s\nwant the error under a live context and the warning, not the info", got)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -268,6 +269,36 @@ type warnHandler struct{ slog.Handler }
 
 func (h warnHandler) Enabled(ctx context.Context, level slog.Level) bool {
 	return level >= slog.LevelWarn && h.Handler.Enabled(ctx, level)
+}
+
+// Handle drops River's reports of work a stop cut short: an error logged
+// under a cancelled context whose error is the cancellation. When the
+// process stops (Ctrl-C), they say nothing the user needs, and the command
+// says itself that it was interrupted.
+func (h warnHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx.Err() != nil && cancellationOnly(r) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// cancellationOnly reports whether r's error attribute, as an error or as
+// River's text of one, is a context cancellation.
+func cancellationOnly(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "err" && a.Key != "error" {
+			return true
+		}
+		switch v := a.Value.Any().(type) {
+		case error:
+			found = errors.Is(v, context.Canceled)
+		case string:
+			found = strings.HasSuffix(v, context.Canceled.Error())
+		}
+		return !found
+	})
+	return found
 }
 
 func (h warnHandler) WithAttrs(attrs []slog.Attr) slog.Handler {

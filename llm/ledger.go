@@ -23,7 +23,8 @@ func (f PricerFunc) Cost(model string, u ethos.Usage) (float64, bool) { return f
 // Ledger is the outermost middleware: it answers a request it has already
 // paid for from the store, and records every call in the store — cache
 // hits, successes and failures alike, with tokens, cost, latency and the
-// error kind.
+// error kind. A call cut short because ctx was cancelled is returned and
+// recorded as ethos.Interrupted, not as the provider error it surfaced as.
 type Ledger struct {
 	Store  ethos.CallStore
 	Next   ethos.Completer
@@ -72,6 +73,11 @@ func (l *Ledger) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 
 	resp, callErr := l.Next.Complete(ctx, req)
 	call.Latency = now().Sub(start)
+	if callErr != nil && errors.Is(ctx.Err(), context.Canceled) {
+		// The caller stopped waiting (Ctrl-C, a shutdown): whatever the
+		// layers below made of it, the provider did nothing wrong.
+		callErr = &ethos.Error{Kind: ethos.Interrupted, Msg: "interrupted: " + callErr.Error(), Err: callErr}
+	}
 	if callErr != nil {
 		call.ErrorKind = ethos.KindOf(callErr)
 		call.Error = callErr.Error()

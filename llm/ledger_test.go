@@ -2,8 +2,11 @@ package llm_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/llm"
@@ -82,5 +85,52 @@ func TestLedgerRecordsEveryCall(t *testing.T) {
 	}
 	if spent, _ := db.Spent(ctx, ethos.CallFilter{RunID: "r1"}); spent < 0.022-1e-9 || spent > 0.022+1e-9 {
 		t.Errorf("spent $%v, want $0.022: hits and failures are free", spent)
+	}
+}
+
+// TestLedgerRecordsInterruptedCalls cancels the caller's context while a
+// call is at the provider, as Ctrl-C does: the call is recorded as
+// interrupted, not as a provider error, and the summary does not count it
+// among the errors.
+func TestLedgerRecordsInterruptedCalls(t *testing.T) {
+	t.Parallel()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ethos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	atProvider := make(chan struct{})
+	next := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+		close(atProvider)
+		<-ctx.Done()
+		// What the adapters return for a call whose caller gave up.
+		return ethos.Response{}, &ethos.Error{Kind: ethos.Transient, Msg: "call abandoned: context canceled", Err: ctx.Err()}
+	})
+	ledger := &llm.Ledger{Store: db, Next: next}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-atProvider
+		cancel()
+	}()
+	req := ethos.Request{Model: "p/m", MaxTokens: 10, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hi"}},
+		Metadata: map[string]string{"run": "r1", "stage": "test"}}
+	_, err = ledger.Complete(ctx, req)
+	if ethos.KindOf(err) != ethos.Interrupted || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Complete after cancel = %v (kind %s), want interrupted wrapping context.Canceled", err, ethos.KindOf(err))
+	}
+	recorded, err := db.Calls(t.Context(), ethos.CallFilter{RunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recorded) != 1 || recorded[0].ErrorKind != ethos.Interrupted || recorded[0].Error == "" {
+		t.Fatalf("recorded %+v, want one interrupted call with its error text", recorded)
+	}
+	sums, err := db.SummarizeCalls(t.Context(), ethos.CallFilter{RunID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ethos.CallSummary{{Provider: "p", Model: "p/m", Calls: 1, Interrupted: 1, Latency: recorded[0].Latency}}
+	if diff := cmp.Diff(want, sums); diff != "" {
+		t.Errorf("summary mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -358,11 +358,14 @@ func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.Ca
 		s.Usage.CacheWrite += u.CacheWrite
 		s.CostUSD += cost
 		latencySum[len(out)-1] += latency
-		if kind != "" {
+		switch k := ethos.Kind(kind); {
+		case ethos.IsFailure(k):
 			if s.Errors == nil {
 				s.Errors = make(map[ethos.Kind]int)
 			}
-			s.Errors[ethos.Kind(kind)] += n
+			s.Errors[k] += n
+		case k != "":
+			s.Interrupted += n
 		}
 	}
 	if err := rows.Err(); err != nil {

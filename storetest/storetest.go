@@ -359,12 +359,16 @@ func testSummarize(t *testing.T, s ethos.Store) {
 	hit.Usage, hit.Latency = ethos.Usage{}, 0
 	fa, fb, fc := failure("a3", ethos.RateLimited), failure("a4", ethos.RateLimited), failure("a5", ethos.Transient)
 	fa.Latency, fb.Latency, fc.Latency = 0, 0, 0
+	// A call cut short by Ctrl-C is counted apart from the errors.
+	cut := failure("a6", ethos.Interrupted)
+	cut.Latency = time.Second
 	add(a1, "anthropic", "anthropic/sonnet", "r1")
 	add(a2, "anthropic", "anthropic/sonnet", "r1")
 	add(hit, "anthropic", "anthropic/sonnet", "r1")
 	add(fa, "anthropic", "anthropic/sonnet", "r1")
 	add(fb, "anthropic", "anthropic/sonnet", "r2")
 	add(fc, "anthropic", "anthropic/sonnet", "r1")
+	add(cut, "anthropic", "anthropic/sonnet", "r1")
 	o1 := success("o1", "z")
 	o1.Usage, o1.CostUSD, o1.Latency = ethos.Usage{In: 7, Out: 3}, 0.125, time.Second
 	add(o1, "openai", "openai/gpt-5", "r1")
@@ -381,10 +385,11 @@ func testSummarize(t *testing.T, s ethos.Store) {
 		{"all", ethos.CallFilter{}, []ethos.CallSummary{
 			{Provider: "anthropic", Model: "anthropic/haiku", Calls: 1, Usage: ethos.Usage{In: 1, Out: 1}, CostUSD: 0.0625, Latency: 3 * time.Second},
 			{
-				Provider: "anthropic", Model: "anthropic/sonnet", Calls: 6, CacheHits: 1,
-				Errors:  map[ethos.Kind]int{ethos.RateLimited: 2, ethos.Transient: 1},
-				Usage:   ethos.Usage{In: 300, Out: 75, CacheRead: 10, CacheWrite: 5},
-				CostUSD: 0.75, Latency: time.Second, // 6s over 6 calls
+				Provider: "anthropic", Model: "anthropic/sonnet", Calls: 7, CacheHits: 1,
+				Errors:      map[ethos.Kind]int{ethos.RateLimited: 2, ethos.Transient: 1},
+				Interrupted: 1,
+				Usage:       ethos.Usage{In: 300, Out: 75, CacheRead: 10, CacheWrite: 5},
+				CostUSD:     0.75, Latency: time.Second, // 7s over 7 calls
 			},
 			{Provider: "openai", Model: "openai/gpt-5", Calls: 1, Usage: ethos.Usage{In: 7, Out: 3}, CostUSD: 0.125, Latency: time.Second},
 		}},

@@ -91,6 +91,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 				m.sample("ethos_call_errors_total", float64(row.ErrorKinds[k]), "provider", row.Provider, "model", row.Name, "kind", string(k))
 			}
 		}
+		m.family("ethos_calls_interrupted_total", "counter", "Model calls cut short by Ctrl-C or a shutdown (not failures).")
+		for _, row := range sp.Models {
+			m.sample("ethos_calls_interrupted_total", float64(row.Interrupted), "provider", row.Provider, "model", row.Name)
+		}
 	}
 
 	if live := s.liveRates(ctx); live.Err != nil {

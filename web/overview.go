@@ -79,6 +79,9 @@ type spendRow struct {
 	CostUSD   float64     `json:"cost_usd"`
 	// ErrorKinds breaks Errors down by kind, for rows per model.
 	ErrorKinds map[ethos.Kind]int `json:"error_kinds,omitempty"`
+	// Interrupted counts the calls cut short by Ctrl-C or a shutdown,
+	// which are not errors, for rows per model.
+	Interrupted int `json:"interrupted,omitempty"`
 }
 
 type kindCount struct {
@@ -239,7 +242,7 @@ func (s *Server) computeSpend(ctx context.Context) (spendData, error) {
 	errs := map[ethos.Kind]int{}
 	for _, c := range sums {
 		row := summaryRow(c.Model, c)
-		row.Provider, row.ErrorKinds = c.Provider, c.Errors
+		row.Provider, row.ErrorKinds, row.Interrupted = c.Provider, c.Errors, c.Interrupted
 		d.Models = append(d.Models, row)
 		p := providers[c.Provider]
 		if p == nil {

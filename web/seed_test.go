@@ -159,7 +159,8 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	put(ethos.Item{Stage: "response", Key: "reply/4", ParentID: d3, Attempt: 4, Status: ethos.ItemPending, CreatedAt: at(-1, 0)}, nil)
 
 	// The ledger: calls of every stage, two providers, failures of two
-	// kinds, a cache hit; the last minute holds some of them.
+	// kinds, an interrupted call, a cache hit; the last minute holds some
+	// of them.
 	call := func(model, stage string, minutes, seconds int, in, out int, cost float64, kind ethos.Kind, hit bool) {
 		t.Helper()
 		provider, _, _ := ethos.SplitModel(model)
@@ -188,6 +189,8 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	call("sandbox/writer", "response", 0, -20, 1100, 280, 0.0029, "", false)
 	call("sandbox/judge", "review", 0, -10, 900, 60, 0.0008, "", false)
 	call("sandbox/judge", "review", 0, -5, 0, 0, 0, ethos.Parse, false)
+	// Cut short by Ctrl-C: counted apart, never among the errors.
+	call("sandbox/writer", "response", 0, -3, 0, 0, 0, ethos.Interrupted, false)
 
 	// A process making calls now, and one that ended long ago.
 	if err := db.PutProviderLoads(ctx, []ethos.ProviderLoad{

@@ -78,13 +78,17 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintln(c.m.Stdout)
 	w = tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "MODEL\tCALLS\tCACHE HITS\tERRORS\tIN\tOUT\tCOST")
-	total := 0.0
+	total, interrupted := 0.0, 0
 	for _, s := range summary {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%d\t$%.6f\n", s.Model, s.Calls, s.CacheHits, formatErrors(s.Errors), s.Usage.In, s.Usage.Out, s.CostUSD)
 		total += s.CostUSD
+		interrupted += s.Interrupted
 	}
 	w.Flush()
 	fmt.Fprintf(c.m.Stdout, "total spent: $%.6f\n", total)
+	if interrupted > 0 {
+		fmt.Fprintf(c.m.Stdout, "interrupted: %d calls cut short by Ctrl-C or a shutdown (not errors; running the command again makes them)\n", interrupted)
+	}
 	printLoads(c.m.Stdout, loads, time.Now())
 	return nil
 }

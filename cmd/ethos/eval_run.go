@@ -410,7 +410,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	cancel()
 	stopLoads()
 	if driveErr != nil && ctx.Err() != nil {
-		fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos eval run --resume %s) to continue; nothing done is lost\n", ev.ID())
+		return eval.Summary{}, interrupted(ctx, driveErr, ev.Interrupted, "ethos eval run --resume "+ev.ID())
 	}
 	return sum, driveErr
 }

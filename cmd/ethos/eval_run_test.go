@@ -182,12 +182,7 @@ func TestEvalRunSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
 	sandboxProject(t, dir, nil)
 	args := []string{"eval", "run", "--models", "base=sandbox/base,tuned=sandbox/tuned", "--prompts", "8", "--workers", "8"}
-	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
-		return cmd
-	}
+	child := func() *exec.Cmd { return ethosChild(dir, sb.URL, args...) }
 	first := child()
 	if err := first.Start(); err != nil {
 		t.Fatal(err)

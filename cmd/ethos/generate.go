@@ -117,17 +117,15 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 		o.force = true
 	}
 	// Everything that could stop the run before it spends is checked first:
-	// the outputs, the keys of every model it will call, the store lock.
+	// the outputs, the keys and prices of every model it will call, the
+	// store lock.
 	if err := out.CheckOutputs(o.force); err != nil {
 		return generate.Metadata{}, err
 	}
 	if !completed {
-		g := settings.Generate
-		models := []string{g.Ideas.Model, g.Documents.Model, g.Responses.Model}
-		if g.Review.LLM {
-			models = append(models, g.Review.Model)
-		}
-		if err := p.Router().Check(models...); err != nil {
+		pf := p.newPreflight(o.maxCost)
+		pf.generation(settings.Generate)
+		if err := pf.err(); err != nil {
 			return generate.Metadata{}, err
 		}
 	}
@@ -183,10 +181,10 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 		queue.Stop(stopCtx)
 		cancel()
 		stopLoads()
+		if driveErr != nil && ctx.Err() != nil {
+			return generate.Metadata{}, interrupted(ctx, driveErr, pipe.Interrupted, "ethos generate --resume "+pipe.RunID())
+		}
 		if driveErr != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintf(m.Stderr, "interrupted: run the same command again (or ethos generate --resume %s) to continue; nothing done is lost\n", pipe.RunID())
-			}
 			return generate.Metadata{}, driveErr
 		}
 	}

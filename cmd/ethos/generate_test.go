@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
@@ -22,6 +24,22 @@ func TestMain(m *testing.M) {
 		main()
 	}
 	os.Exit(m.Run())
+}
+
+// ethosChild is the ethos binary as a child process working in dir, its
+// sandbox models served by the sandbox at sandboxURL.
+func ethosChild(dir, sandboxURL string, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sandboxURL)
+	return cmd
+}
+
+// slowSandbox starts a sandbox that takes about 5 s over every call, so
+// that a test can act while many calls are in flight.
+func slowSandbox(t *testing.T, seed int64) *sandbox.Running {
+	t.Helper()
+	return startSandbox(t, sandbox.Options{Seed: seed, Faults: sandbox.Faults{LatencyMean: 5 * time.Second, LatencyJitter: time.Second}})
 }
 
 // sandboxProject writes an ethos.yaml whose every model is a sandbox model.
@@ -184,12 +202,7 @@ func TestGenerateSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
 	sandboxProject(t, dir, nil)
 	args := []string{"generate", "--examples", "30", "--workers", "8"}
-	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
-		return cmd
-	}
+	child := func() *exec.Cmd { return ethosChild(dir, sb.URL, args...) }
 
 	first := child()
 	if err := first.Start(); err != nil {
@@ -236,20 +249,10 @@ func TestGenerateSurvivesKill(t *testing.T) {
 func TestGenerateSurvivesKillWithManyInFlight(t *testing.T) {
 	t.Parallel()
 	const examples = 100
-	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{Seed: 12,
-		Faults: sandbox.Faults{LatencyMean: 5 * time.Second, LatencyJitter: time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
+	sb := slowSandbox(t, 12)
 	dir := t.TempDir()
 	sandboxProject(t, dir, nil)
-	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "generate", "--examples", "100")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ETHOS_TEST_AS_MAIN=1", "SANDBOX_BASE_URL="+sb.URL)
-		return cmd
-	}
+	child := func() *exec.Cmd { return ethosChild(dir, sb.URL, "generate", "--examples", "100") }
 
 	first := child()
 	if err := first.Start(); err != nil {
@@ -296,4 +299,85 @@ func TestGenerateSurvivesKillWithManyInFlight(t *testing.T) {
 		t.Errorf("the sandbox answered %d requests it had answered before; %d were in flight at the kill", after.Repeats, inFlight)
 	}
 	t.Logf("at the kill: %d answered, %d in flight; after: %d more answered, %d repeated", atKill.ByStatus["200"], inFlight, after.ByStatus["200"]-atKill.ByStatus["200"], after.Repeats)
+}
+
+// TestGenerateInterrupted sends SIGINT (Ctrl-C) to ethos generate while
+// calls are in flight at a slow sandbox: the process says in one line how
+// to continue (and not "context canceled"), the run is interrupted, not
+// running, ethos status says so without counting it a failure, the calls
+// cut short are interrupted, not errors, and the same command continues
+// the run to its end.
+func TestGenerateInterrupted(t *testing.T) {
+	t.Parallel()
+	slow := slowSandbox(t, 13)
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	args := []string{"generate", "--examples", "10"}
+	cmd := ethosChild(dir, slow.URL, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for slow.Server.Stats().InFlight < 3 {
+		select {
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("never 3 calls in flight: %+v", slow.Server.Stats())
+		case <-tick.C:
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("interrupted generate: %v, want exit status 130\n%s", err, stderr.String())
+	}
+	if got := stderr.String(); !strings.Contains(got, "interrupted: run the same command again") || strings.Contains(got, "context canceled") {
+		t.Errorf("stderr of the interrupted run, want one line on how to continue and no \"context canceled\":\n%s", got)
+	}
+
+	env := map[string]string{"SANDBOX_BASE_URL": slow.URL}
+	st := ethosCLI(t, dir, env, "status", "--json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil || st.code != 0 {
+		t.Fatalf("status: exit %d, %v\n%s%s", st.code, err, st.stdout, st.stderr)
+	}
+	if len(rep.Runs) != 1 || rep.Runs[0].Status != ethos.RunInterrupted || len(rep.Interrupted) != 1 || len(rep.Failed) != 0 {
+		t.Errorf("status after the interrupt: runs %+v, interrupted %v, failed %v; want the run interrupted and nothing failed", rep.Runs, rep.Interrupted, rep.Failed)
+	}
+	if text := ethosCLI(t, dir, env, "status"); !strings.Contains(text.stdout, "1 interrupted") || !strings.Contains(text.stdout, "nothing failed") {
+		t.Errorf("status text:\n%s", text.stdout)
+	}
+	var calls struct {
+		Summary []ethos.CallSummary `json:"summary"`
+	}
+	c := ethosCLI(t, dir, env, "calls", "--json")
+	if err := json.Unmarshal([]byte(c.stdout), &calls); err != nil {
+		t.Fatalf("calls: %v\n%s%s", err, c.stdout, c.stderr)
+	}
+	interrupted := 0
+	for _, s := range calls.Summary {
+		if len(s.Errors) > 0 {
+			t.Errorf("%s: errors %v after an interrupt, want none", s.Model, s.Errors)
+		}
+		interrupted += s.Interrupted
+	}
+	if interrupted == 0 {
+		t.Errorf("no call recorded as interrupted: %+v", calls.Summary)
+	}
+
+	// The same command continues the run, here at a quick sandbox.
+	quick := startSandbox(t, sandbox.Options{Seed: 13})
+	if out, err := ethosChild(dir, quick.URL, args...).CombinedOutput(); err != nil || !strings.Contains(string(out), "continuing run") {
+		t.Fatalf("the same command again: %v\n%s", err, out)
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != 10 {
+		t.Fatalf("%d records after continuing, want 10", n)
+	}
 }

@@ -22,11 +22,21 @@ func main() {
 	m := NewMain()
 	err := m.Run(ctx, os.Args[1:])
 	stop()
-	code := exitCode(err)
-	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errSilent) {
+	m.printError(err)
+	os.Exit(exitCode(err))
+}
+
+// printError says on stderr why a command failed, in one line: an
+// interruption says how to continue, and nothing else.
+func (m *Main) printError(err error) {
+	var ie *interruptedError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, errSilent):
+	case errors.As(err, &ie):
+		fmt.Fprintln(m.Stderr, ie.Error())
+	default:
 		fmt.Fprintln(m.Stderr, "ethos: "+err.Error())
 	}
-	os.Exit(code)
 }
 
 // Main holds what the commands need from the outside world, so that tests
@@ -92,7 +102,15 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	}
 	for _, c := range m.commands() {
 		if c.name == args[0] {
-			return c.new(m).Run(ctx, args[1:])
+			err := c.new(m).Run(ctx, args[1:])
+			var ie *interruptedError
+			if err != nil && ctx.Err() != nil && !errors.As(err, &ie) {
+				// Stopped by Ctrl-C or a shutdown: whatever error that
+				// surfaced as (context canceled, a call cut short) is not
+				// why the command failed.
+				err = &interruptedError{err: err}
+			}
+			return err
 		}
 	}
 	m.usage(m.Stderr)
@@ -124,17 +142,49 @@ func usageErrorf(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
 
+// interruptedError is a command stopped by Ctrl-C or a shutdown before it
+// finished. how, when set, says how to continue; err is what the
+// interruption surfaced as. It exits with status 130, as a shell reports a
+// process stopped by SIGINT.
+type interruptedError struct {
+	how string
+	err error
+}
+
+func (e *interruptedError) Error() string {
+	if e.how == "" {
+		return "interrupted"
+	}
+	return "interrupted: " + e.how
+}
+
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// interrupted is the error of a run whose Drive ended because ctx was
+// cancelled: it records the run as interrupted (mark, with a context that
+// is still live) and says how to continue (resume, the command that does).
+func interrupted(ctx context.Context, driveErr error, mark func(context.Context) error, resume string) error {
+	if err := mark(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("recording the interruption (%v): %w", driveErr, err)
+	}
+	return &interruptedError{err: driveErr, how: "run the same command again (or " + resume + ") to continue; nothing done is lost"}
+}
+
 // errSilent reports failure through the exit code only: the command has
 // already said what went wrong.
 var errSilent = errors.New("failed")
 
 // exitCode is the one place exit statuses are decided: 0 success (and
-// --help), 2 for usage and configuration errors, 1 for everything else.
+// --help), 2 for usage and configuration errors, 130 for an interrupted
+// command, 1 for everything else.
 func exitCode(err error) int {
 	var ue *usageError
+	var ie *interruptedError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &ie):
+		return 130
 	case errors.As(err, &ue), ethos.KindOf(err) == ethos.Config:
 		return 2
 	default:

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,9 +37,7 @@ func ethosCLIStdin(t *testing.T, dir string, env map[string]string, stdin string
 		Getenv: func(k string) string { return env[k] },
 	}
 	err := m.Run(t.Context(), args)
-	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errSilent) {
-		stderr.WriteString("ethos: " + err.Error() + "\n")
-	}
+	m.printError(err)
 	return result{stdout.String(), stderr.String(), exitCode(err), err}
 }
 
@@ -178,13 +174,21 @@ func TestCompleteInProcessSandboxRecordsAndCaches(t *testing.T) {
 	}
 }
 
-func TestCompleteAgainstSeparateSandbox(t *testing.T) {
-	t.Parallel()
-	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", sandbox.Options{})
+// startSandbox starts a sandbox on a loopback port for the length of the
+// test.
+func startSandbox(t *testing.T, opts sandbox.Options) *sandbox.Running {
+	t.Helper()
+	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	t.Cleanup(func() { sb.Close() })
+	return sb
+}
+
+func TestCompleteAgainstSeparateSandbox(t *testing.T) {
+	t.Parallel()
+	sb := startSandbox(t, sandbox.Options{})
 	dir := t.TempDir()
 	r := ethosCLI(t, dir, map[string]string{"SANDBOX_BASE_URL": sb.URL}, "complete", "--model", "sandbox/writer", "--max-tokens", "20", "hello")
 	if r.code != 0 {

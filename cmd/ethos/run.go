@@ -102,6 +102,17 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	if err != nil {
 		return nil, err
 	}
+	// Everything the later steps will call is checked before the first
+	// paid call: a run that stops at its evaluation has paid for its
+	// generation and training by then.
+	pf := p.newPreflight(o.maxCost)
+	if !done {
+		pf.generation(settings.Generate)
+	}
+	pf.pipelineEval()
+	if err := pf.err(); err != nil {
+		return nil, err
+	}
 	if done {
 		logf("[1/6] generate: done before (run %s, %s)", settings.RunID(), rel(p.dir, out.Dataset))
 	} else {
@@ -181,10 +192,11 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			last = line
 		}
 	})
+	if err != nil && ctx.Err() != nil {
+		return nil, &interruptedError{err: err,
+			how: fmt.Sprintf("stopped waiting; fine-tune job %s goes on at %s: run the same command again to continue", created.Job.ID, ft.Provider)}
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			logf("stopped waiting; the job goes on: run the same command again to continue")
-		}
 		return nil, fmt.Errorf("fine-tune %s: %w", created.Job.ID, err)
 	}
 	if err := finetune.JobError(job); err != nil {

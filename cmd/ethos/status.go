@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/ethos-toolkit/ethos"
@@ -12,7 +13,8 @@ import (
 
 // StatusCommand is a one-shot overview of the project for people and
 // scripts: runs, fine-tune jobs, models; its exit status says whether
-// anything failed.
+// anything failed. An interrupted run is shown as such, with how to go on,
+// and is not a failure.
 type StatusCommand struct{ m *Main }
 
 // statusReport is what ethos status --json prints.
@@ -22,6 +24,9 @@ type statusReport struct {
 	Models []ethos.Model `json:"models"`
 	// Failed names every failed run and job, "run <id>" or "job <id>".
 	Failed []string `json:"failed"`
+	// Interrupted names every run stopped by Ctrl-C or a shutdown before
+	// it finished, "run <id>": not failed, waiting to be continued.
+	Interrupted []string `json:"interrupted"`
 }
 
 // Run prints the overview and exits 1 when a run or job failed.
@@ -43,7 +48,7 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	rep := statusReport{Runs: []ethos.Run{}, Jobs: []jobView{}, Models: []ethos.Model{}, Failed: []string{}}
+	rep := statusReport{Runs: []ethos.Run{}, Jobs: []jobView{}, Models: []ethos.Model{}, Failed: []string{}, Interrupted: []string{}}
 	runs, err := p.store.Runs(ctx, "", 0)
 	if err != nil {
 		return err
@@ -56,8 +61,11 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 		r.Kind = runKindLabel(r)
 		r.Params = nil // settings, not state
 		rep.Runs = append(rep.Runs, r)
-		if r.Status == ethos.RunFailed {
+		switch r.Status {
+		case ethos.RunFailed:
 			rep.Failed = append(rep.Failed, "run "+r.ID)
+		case ethos.RunInterrupted:
+			rep.Interrupted = append(rep.Interrupted, "run "+r.ID)
 		}
 	}
 	updates, err := p.fineTune().List(ctx, ethos.FineTuneFilter{})
@@ -116,13 +124,13 @@ func (c *StatusCommand) print(rep statusReport, updates []finetune.Update) {
 	fmt.Fprintln(out)
 	if len(rep.Failed) == 0 {
 		fmt.Fprintln(out, "nothing failed")
-		return
+	} else {
+		fmt.Fprintf(out, "%d failed: %s\n", len(rep.Failed), strings.Join(rep.Failed, " "))
 	}
-	fmt.Fprintf(out, "%d failed:", len(rep.Failed))
-	for _, f := range rep.Failed {
-		fmt.Fprintf(out, " %s", f)
+	if len(rep.Interrupted) > 0 {
+		fmt.Fprintf(out, "%d interrupted (not failed): %s; run the command that started it again to continue\n",
+			len(rep.Interrupted), strings.Join(rep.Interrupted, " "))
 	}
-	fmt.Fprintln(out)
 }
 
 // runKindLabel tells a generation run that writes an evaluation's held-out
