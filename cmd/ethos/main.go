@@ -104,10 +104,12 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		if c.name == args[0] {
 			err := c.new(m).Run(ctx, args[1:])
 			var ie *interruptedError
-			if err != nil && ctx.Err() != nil && !errors.As(err, &ie) {
+			var ue *usageError
+			if err != nil && ctx.Err() != nil && !errors.As(err, &ie) && !errors.As(err, &ue) && ethos.KindOf(err) != ethos.Config {
 				// Stopped by Ctrl-C or a shutdown: whatever error that
 				// surfaced as (context canceled, a call cut short) is not
-				// why the command failed.
+				// why the command failed. A usage or configuration error
+				// is, whenever it came.
 				err = &interruptedError{err: err}
 			}
 			return err
