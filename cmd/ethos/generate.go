@@ -125,7 +125,7 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 	if !completed {
 		pf := p.newPreflight(o.maxCost)
 		pf.generation(settings.Generate)
-		if err := pf.err(); err != nil {
+		if err := pf.err(ctx); err != nil {
 			return generate.Metadata{}, err
 		}
 	}

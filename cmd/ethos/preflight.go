@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
@@ -106,13 +108,48 @@ func (pf *preflight) pipelineEval() {
 	pf.price("finetune.model", base, ": the fine-tuned model's answers are priced as its base")
 }
 
-// err is every problem found, as one configuration error (exit 2).
-func (pf *preflight) err() error {
+// pingTimeout bounds each provider's endpoint check.
+const pingTimeout = 15 * time.Second
+
+// err is every problem found, as one configuration error (exit 2). When
+// the configuration itself is sound it also asks each provider the command
+// will call to answer its free endpoint (the model list), so an unreachable
+// base URL or a revoked key is found before the first paid call too.
+func (pf *preflight) err(ctx context.Context) error {
+	if len(pf.problems) == 0 {
+		pf.pingProviders(ctx)
+	}
 	if len(pf.problems) == 0 {
 		return nil
 	}
 	return ethos.Errorf(ethos.Config, "this run could not finish, so it did not start (nothing was spent); fix these first:\n  %s",
 		strings.Join(pf.problems, "\n  "))
+}
+
+// pingProviders checks that every provider of the models seen answers.
+func (pf *preflight) pingProviders(ctx context.Context) {
+	providers := map[string]bool{}
+	for ref := range pf.seen {
+		if provider, _, ok := ethos.SplitModel(ref); ok {
+			providers[provider] = true
+		}
+	}
+	for _, name := range sortedKeys(providers) {
+		adapter, err := pf.p.Router().Adapter(name)
+		if err != nil {
+			continue // reported by model already
+		}
+		pg, ok := adapter.(pinger)
+		if !ok {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		err = pg.Ping(pctx)
+		cancel()
+		if err != nil {
+			pf.problemf("providers."+name, "the provider does not answer its model list (%v); check its base URL and key (ethos doctor)", err)
+		}
+	}
 }
 
 func hasPrice(cfg *config.Config, ref string) bool {

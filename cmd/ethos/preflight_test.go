@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,5 +52,27 @@ func TestRunPreflightDefaultConfig(t *testing.T) {
 	}
 	if n := sb.Server.Stats().Requests; n != 0 {
 		t.Errorf("the sandbox got %d requests", n)
+	}
+}
+
+// TestPreflightProviderMustAnswer: a provider whose endpoint does not
+// answer stops ethos generate before its first call, naming the provider.
+func TestPreflightProviderMustAnswer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	// A loopback port nothing listens on: a listener opened and closed.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	r := ethosCLI(t, dir, map[string]string{"SANDBOX_BASE_URL": dead}, "generate", "--examples", "4")
+	if r.code != 2 || !strings.Contains(r.stderr, "providers.sandbox") || !strings.Contains(r.stderr, "does not answer") {
+		t.Fatalf("generate against a dead provider: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "agora.jsonl")); err == nil {
+		t.Fatal("a dataset was written")
 	}
 }

@@ -110,7 +110,7 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 		pf.generation(settings.Generate)
 	}
 	pf.pipelineEval()
-	if err := pf.err(); err != nil {
+	if err := pf.err(ctx); err != nil {
 		return nil, err
 	}
 	if done {
