@@ -700,6 +700,11 @@ func TestEvalIncompleteUntilFailuresRetried(t *testing.T) {
 	e.connect(t, sandbox.Options{Seed: 15})
 	again, _, err := e.run(ctx, t, s, nil)
 	if err != nil {
+		for _, j := range judgments(t, e, ev.ID()) {
+			if j.Status != ethos.JudgmentOK {
+				t.Logf("judgment %s %s %s/%s: %s %s", j.PromptKey, j.Trait, j.First, j.Second, j.Status, j.Error)
+			}
+		}
 		t.Fatalf("rerun after the provider recovered: %v", err)
 	}
 	traits := len(e.cfg.Character.Traits) + 1
