@@ -582,3 +582,31 @@ func TestEventStream(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedItemsNeedAttention: items whose tasks gave up on the provider
+// put their run among what needs attention, saying a rerun retries them,
+// and the run page filters them.
+func TestFailedItemsNeedAttention(t *testing.T) {
+	t.Parallel()
+	db := openStore(t)
+	s := seedStore(t, db)
+	it := &ethos.Item{RunID: s.RunID, Stage: "document", Key: "doc/failed/1", Attempt: 1, Status: ethos.ItemFailed,
+		Reason: "transient: 500 from the provider"}
+	if _, err := db.PutItem(t.Context(), it); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(pinnedStore{db}, web.Options{Now: func() time.Time { return clock }, ComputeWait: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	body := get(t, srv, "/").Body.String()
+	if !strings.Contains(body, "1 items failed at the provider; running the same command again retries them") ||
+		!strings.Contains(body, "/runs/"+s.RunID+"?status=failed") {
+		t.Errorf("the overview does not put the failed item first")
+	}
+	page := get(t, srv, "/runs/"+s.RunID+"?status=failed").Body.String()
+	if !strings.Contains(page, "transient: 500 from the provider") {
+		t.Errorf("the run page filtered to failed items does not show it")
+	}
+}
