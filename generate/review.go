@@ -65,7 +65,7 @@ func (r ReviewRules) Document(d Document, stop ethos.StopReason) []Finding {
 	fs.add(RulePlaceholder, placeholder(d.Title))
 	fs.add(RuleChatter, chatterStart(body, documentChatterStart))
 	fs.add(RuleChatter, chatterEnd(body, documentChatterEnd))
-	fs.add(RulePersonaBreak, match(body, modelSelfReference))
+	fs.add(RulePersonaBreak, selfReference(body))
 	fs.add(RuleNoRequest, noRequest(body))
 	return fs.list()
 }
@@ -85,7 +85,7 @@ func (r ReviewRules) Reply(reply string, stop ethos.StopReason, outTokens int) [
 	r.common(&fs, text, stop, outTokens)
 	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
 	fs.add(RuleChatter, chatterEnd(text, replyChatterEnd))
-	fs.add(RulePersonaBreak, match(text, modelSelfReference))
+	fs.add(RulePersonaBreak, selfReference(text))
 	fs.add(RulePersonaBreak, r.otherIdentity(text))
 	return fs.list()
 }
@@ -374,6 +374,9 @@ var (
 // request and helps with the rest, which is what a good character does
 // with a harmful ask. A refusal opens the text, or makes up a short one.
 func refusal(text string) string {
+	if !mayMatch(text, refusalWords) {
+		return ""
+	}
 	m := refusalPhrase.FindStringIndex(text)
 	if m == nil {
 		return ""
@@ -398,9 +401,18 @@ var (
 // when it opens the text, when the text is short, or in the shapes API
 // wrappers produce ("[ERROR: …]", an error JSON body).
 func errorText(text string) string {
+	if !mayMatch(text, errorWords) {
+		return errorStart(text)
+	}
 	if m := errorAnywhere.FindString(text); m != "" {
 		return fmt.Sprintf("error text %q", snippet(m))
 	}
+	return errorStart(text)
+}
+
+// errorStart finds error text at the start of text, or anywhere in a
+// short text.
+func errorStart(text string) string {
 	if m := errorOpening.FindString(text); m != "" {
 		return fmt.Sprintf("text opens with error text %q", m)
 	}
@@ -460,4 +472,44 @@ func lastWords(s string, n int) string {
 		f = f[len(f)-n:]
 	}
 	return strings.Join(f, " ")
+}
+
+// The costly case-insensitive scans of whole documents run only on text
+// that holds one of the words every match of theirs contains (checked in
+// lower case): most text holds none. FuzzReviewGates checks that a gate
+// never hides a match.
+var (
+	// Every alternative of errorAnywhere has "error" or "status code".
+	errorWords = []string{"error", "status code"}
+	// Every alternative of modelSelfReference names a language model, an
+	// AI, a model maker, or its own training.
+	selfReferenceWords = []string{"language model", "an ai ", "openai", "anthropic", "google", "meta", "mistral",
+		"my training data", "my knowledge cutoff", "my training cutoff"}
+	// Every alternative of refusalPhrase says it cannot, will not or must not.
+	refusalWords = []string{"can't", "cannot", "can not", "won't", "will not", "unable to", "not able to",
+		"must decline", "must refuse", "not going to"}
+)
+
+// mayMatch reports whether text, in lower case, holds one of words. It
+// also folds the long s (ſ), which Go's case-insensitive matching takes
+// for an s and strings.ToLower leaves alone, so the gate is never
+// stricter than the pattern behind it.
+func mayMatch(text string, words []string) bool {
+	lower := foldASCII.Replace(strings.ToLower(text))
+	for _, w := range words {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+var foldASCII = strings.NewReplacer("ſ", "s")
+
+// selfReference names the first place the text speaks as a model, or "".
+func selfReference(text string) string {
+	if !mayMatch(text, selfReferenceWords) {
+		return ""
+	}
+	return match(text, modelSelfReference)
 }

@@ -1,0 +1,41 @@
+package generate
+
+import (
+	"regexp"
+	"testing"
+)
+
+// FuzzReviewGates checks that the word gates in front of the review's
+// costly scans never hide a match: whenever a pattern matches a text, the
+// text holds one of its gate's words.
+func FuzzReviewGates(f *testing.F) {
+	for _, s := range []string{
+		"As an AI language model, I cannot share that.",
+		"I'm sorry, but I can't help with that request.",
+		"I must decline.",
+		"Error code: 529 - overloaded error",
+		`{"type": "error", "error": {"type": "overloaded_error"}}`,
+		"[ERROR: upstream failed]",
+		"I was trained by Anthropic.",
+		"My knowledge cutoff is 2024.",
+		"ſtatus code: 503 service unavailable",
+		"Dear team, the quarterly numbers are attached. What do you think?",
+	} {
+		f.Add(s)
+	}
+	gates := []struct {
+		re    *regexp.Regexp
+		words []string
+	}{
+		{errorAnywhere, errorWords},
+		{modelSelfReference, selfReferenceWords},
+		{refusalPhrase, refusalWords},
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, g := range gates {
+			if g.re.MatchString(text) && !mayMatch(text, g.words) {
+				t.Fatalf("%q matches %s but holds none of %q", text, g.re, g.words)
+			}
+		}
+	})
+}
