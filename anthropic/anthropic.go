@@ -218,31 +218,6 @@ func (c *Client) params(req ethos.Request) (sdk.MessageNewParams, *ethos.Error) 
 	return p, nil
 }
 
-// stream reads an SSE response into a Message. A stream that ends without
-// message_stop is an error: its text would silently be incomplete.
-func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts []option.RequestOption) (*sdk.Message, error) {
-	s := c.sdk.Messages.NewStreaming(ctx, params, opts...)
-	defer s.Close()
-	var msg sdk.Message
-	stopped := false
-	for s.Next() {
-		ev := s.Current()
-		if err := msg.Accumulate(ev); err != nil {
-			return nil, &streamError{msg: "malformed stream", err: err}
-		}
-		if ev.Type == "message_stop" {
-			stopped = true
-		}
-	}
-	if err := s.Err(); err != nil {
-		return nil, err
-	}
-	if !stopped {
-		return nil, &streamError{msg: "stream ended before message_stop"}
-	}
-	return &msg, nil
-}
-
 // streamError is a stream that broke without an error from the server.
 type streamError struct {
 	msg string

@@ -243,11 +243,12 @@ func (openaiProtocol) writeMessage(w *recorder, c call, a answer, truncate bool)
 }
 
 func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan) {
-	// One flush when the answer is written (see anthropicProtocol.writeStream).
-	defer http.NewResponseController(w).Flush()
+	// One write when the answer is written (see anthropicProtocol.writeStream).
+	var sse sseBuffer
+	defer sse.send(w)
 	data := func(v any) {
 		b, _ := json.Marshal(v) // plain structs of strings and ints cannot fail
-		fmt.Fprintf(w, "data: %s\n\n", b)
+		sse.event("", b)
 	}
 	chunk := func(choices []openaiChoice, usage *openaiUsage) openaiCompletion {
 		return openaiCompletion{ID: "chatcmpl-" + a.id, Object: "chat.completion.chunk",
@@ -271,6 +272,7 @@ func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan
 		data(withUsage(chunk([]openaiChoice{{Delta: &openaiDelta{Content: &d}}}, nil)))
 	}
 	if plan.cut {
+		sse.send(w)
 		abort(w)
 	}
 	if plan.fail {
@@ -283,5 +285,5 @@ func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan
 	if c.includeUsage {
 		data(chunk([]openaiChoice{}, &openaiUsage{PromptTokens: a.in, CompletionTokens: a.out, TotalTokens: a.in + a.out}))
 	}
-	fmt.Fprint(w, "data: [DONE]\n\n")
+	sse.event("", []byte("[DONE]"))
 }

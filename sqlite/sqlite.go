@@ -117,7 +117,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		// and then writes can fail with SQLITE_BUSY at once, without
 		// waiting, when another process wrote in between.
 		"&_txlock=immediate"
-	sqldb, err := sql.Open("sqlite", dsn)
+	sqldb, err := openCached(dsn)
 	if err != nil {
 		return nil, openError(path, err)
 	}
@@ -146,8 +146,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 
-	readdb, err := sql.Open("sqlite", path+
-		fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMS)+
+	readdb, err := openCached(path +
+		fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMS) +
 		"&_pragma=query_only(1)")
 	if err != nil {
 		sqldb.Close()

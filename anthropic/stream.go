@@ -1,0 +1,158 @@
+package anthropic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
+	"github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
+)
+
+// stream sends params with "stream": true and reads the SSE answer into a
+// Message. A stream that ends without message_stop is an error: its text
+// would silently be incomplete.
+//
+// The request goes out exactly as the SDK's Messages.NewStreaming sends it
+// (same client options, body and timeout handling), and every event but
+// one kind is decoded and accumulated by the SDK. The exception is a
+// content_block_delta carrying a text_delta, which is nearly every event
+// of a long answer: the SDK's generic decoder costs about as much CPU per
+// event as the rest of a call, so those deltas are read with a small
+// struct and their text is handed to the block before the SDK sees the
+// next event of any other kind.
+func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts []option.RequestOption) (*sdk.Message, error) {
+	var raw *http.Response
+	opts = append(opts, option.WithJSONSet("stream", true))
+	if err := c.sdk.Post(ctx, "v1/messages", params, &raw, opts...); err != nil {
+		return nil, err
+	}
+	dec := ssestream.NewDecoder(raw)
+	if dec == nil {
+		return nil, &streamError{msg: "response has no body"}
+	}
+	defer dec.Close()
+	var (
+		msg     sdk.Message
+		text    textDeltas
+		stopped bool
+	)
+	for dec.Next() {
+		ev := dec.Event()
+		data := bytes.TrimSpace(ev.Data)
+		switch {
+		case ev.Type == "ping" || ev.Type == "" || len(data) == 0:
+			continue
+		case ev.Type == "error":
+			return nil, streamAPIError(raw, data)
+		case ev.Type == "content_block_delta":
+			ok, err := text.add(data, len(msg.Content))
+			if err != nil {
+				return nil, &streamError{msg: "malformed stream", err: err}
+			}
+			if ok {
+				continue
+			}
+		}
+		text.flush(&msg)
+		var union sdk.MessageStreamEventUnion
+		if err := json.Unmarshal(data, &union); err != nil {
+			return nil, err
+		}
+		if err := msg.Accumulate(union); err != nil {
+			return nil, &streamError{msg: "malformed stream", err: err}
+		}
+		if union.Type == "message_stop" {
+			stopped = true
+		}
+	}
+	if err := dec.Err(); err != nil {
+		return nil, err
+	}
+	if !stopped {
+		return nil, &streamError{msg: "stream ended before message_stop"}
+	}
+	text.flush(&msg)
+	return &msg, nil
+}
+
+// textDeltas holds the text of content_block_delta events not yet added to
+// their blocks, by block index.
+type textDeltas struct {
+	pending []strings.Builder
+	any     bool
+}
+
+// textDeltaEvent is the one event shape the fast path reads.
+type textDeltaEvent struct {
+	Type  string `json:"type"`
+	Index int    `json:"index"`
+	Delta struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"delta"`
+}
+
+// add takes data if it is a well-formed text delta for one of the blocks
+// started so far; ok false leaves the event to the SDK, which then reports
+// malformed JSON or handles another kind of delta.
+func (t *textDeltas) add(data []byte, blocks int) (ok bool, err error) {
+	var ev textDeltaEvent
+	// Invalid UTF-8 is left to the SDK too: encoding/json would replace
+	// it where the SDK keeps the bytes.
+	if !utf8.Valid(data) || json.Unmarshal(data, &ev) != nil || ev.Type != "content_block_delta" || ev.Delta.Type != "text_delta" {
+		return false, nil
+	}
+	if ev.Index < 0 || ev.Index >= blocks {
+		return false, &indexError{index: ev.Index, blocks: blocks}
+	}
+	if len(t.pending) < blocks {
+		t.pending = append(t.pending, make([]strings.Builder, blocks-len(t.pending))...)
+	}
+	t.pending[ev.Index].WriteString(ev.Delta.Text)
+	t.any = true
+	return true, nil
+}
+
+// flush appends the pending text to msg's blocks, in order, so the SDK's
+// accumulation sees each block's text so far.
+func (t *textDeltas) flush(msg *sdk.Message) {
+	if !t.any {
+		return
+	}
+	for i := range t.pending {
+		if t.pending[i].Len() > 0 {
+			msg.Content[i].Text += t.pending[i].String()
+			t.pending[i].Reset()
+		}
+	}
+	t.any = false
+}
+
+// indexError is a delta for a block the stream never started.
+type indexError struct{ index, blocks int }
+
+func (e *indexError) Error() string {
+	return fmt.Sprintf("received content_block_delta for content block at index %d, but only %d started", e.index, e.blocks)
+}
+
+// streamAPIError is the SDK's error for an SSE error event after a 200,
+// built as its stream reader builds it, so classify reads its type.
+func streamAPIError(resp *http.Response, data []byte) error {
+	e := &sdk.Error{
+		Request:     resp.Request,
+		Response:    resp,
+		StatusCode:  resp.StatusCode,
+		RequestID:   resp.Header.Get("request-id"),
+		WorkspaceID: resp.Header.Get("anthropic-workspace-id"),
+	}
+	if e.UnmarshalJSON(data) != nil {
+		return &streamError{msg: "received error while streaming: " + string(data)}
+	}
+	return e
+}

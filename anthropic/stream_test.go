@@ -1,0 +1,152 @@
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	sdk "github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
+)
+
+// sdkStream is the SDK's own stream reader, which stream must match.
+func sdkStream(c *Client, params sdk.MessageNewParams) (sdk.Message, error) {
+	s := c.sdk.Messages.NewStreaming(context.Background(), params)
+	defer s.Close()
+	var msg sdk.Message
+	for s.Next() {
+		if err := msg.Accumulate(s.Current()); err != nil {
+			return msg, err
+		}
+	}
+	return msg, s.Err()
+}
+
+// frame renders one SSE event.
+func frame(name, data string) string { return "event: " + name + "\ndata: " + data }
+
+const (
+	startFrame = `{"type":"message_start","message":{"id":"msg_02","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":1}}}`
+	stopFrame  = `{"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":7}}`
+)
+
+// mixedStreams are streams whose deltas take both paths: text deltas
+// interleaved across open blocks, escapes, and deltas of other kinds.
+var mixedStreams = map[string][]string{
+	"escapes and unicode": {
+		frame("message_start", startFrame),
+		frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"line\n\"quoted\" \u00e9 <b>&amp;"}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"text":" \ud83d\ude00 tail","type":"text_delta"}}`),
+		frame("content_block_stop", `{"type":"content_block_stop","index":0}`),
+		frame("message_delta", stopFrame),
+		frame("message_stop", `{"type":"message_stop"}`),
+	},
+	"thinking then text, interleaved": {
+		frame("message_start", startFrame),
+		frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}`),
+		frame("content_block_start", `{"type":"content_block_start","index":1,"content_block":{"type":"text","text":"pre "}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"one "}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig"}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"two"}}`),
+		frame("content_block_stop", `{"type":"content_block_stop","index":0}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"future_delta","x":1}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":" three"}}`),
+		frame("content_block_stop", `{"type":"content_block_stop","index":1}`),
+		frame("message_delta", stopFrame),
+		frame("message_stop", `{"type":"message_stop"}`),
+	},
+	"no block stop before message_stop": {
+		frame("message_start", startFrame),
+		frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"cut"}}`),
+		frame("message_delta", stopFrame),
+		frame("message_stop", `{"type":"message_stop"}`),
+	},
+}
+
+func TestStreamMatchesSDKReader(t *testing.T) {
+	t.Parallel()
+	for name, frames := range mixedStreams {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			assertStreamMatchesSDK(t, frames)
+		})
+	}
+}
+
+// assertStreamMatchesSDK reads frames with stream and with the SDK's reader
+// and requires the same message, field by field and as wire JSON.
+func assertStreamMatchesSDK(t *testing.T, frames []string) {
+	t.Helper()
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		wiretest.WriteSSE(w, frames)
+	})
+	params, perr := c.params(sampleRequest())
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	want, wantErr := sdkStream(c, params)
+	got, err := c.stream(context.Background(), params, nil)
+	if wantErr != nil {
+		if err == nil {
+			t.Fatalf("the SDK's reader failed (%v), stream did not", wantErr)
+		}
+		return
+	}
+	if err != nil {
+		// stream also requires message_stop, which the SDK's reader
+		// leaves to its caller.
+		if strings.Contains(err.Error(), "message_stop") {
+			return
+		}
+		t.Fatalf("stream: %v (the SDK's reader succeeded)", err)
+	}
+	if diff := cmp.Diff(want.RawJSON(), got.RawJSON()); diff != "" {
+		t.Errorf("wire JSON differs (-sdk +stream):\n%s", diff)
+	}
+	if diff := cmp.Diff(text(&want), text(got)); diff != "" {
+		t.Errorf("text differs (-sdk +stream):\n%s", diff)
+	}
+	if want.StopReason != got.StopReason || want.Usage.OutputTokens != got.Usage.OutputTokens || want.Usage.InputTokens != got.Usage.InputTokens {
+		t.Errorf("stop/usage: sdk %s %+v, stream %s %+v", want.StopReason, want.Usage, got.StopReason, got.Usage)
+	}
+}
+
+// FuzzStreamMatchesSDK feeds text deltas of arbitrary content (split at
+// arbitrary places, sometimes not valid JSON) through both readers.
+func FuzzStreamMatchesSDK(f *testing.F) {
+	f.Add(`hello "world"`, uint8(3), false)
+	f.Add("caf\u00e9 \\u00e9 \n\t", uint8(1), false)
+	f.Add(`{"type":"text_delta"}`, uint8(0), true)
+	f.Fuzz(func(t *testing.T, s string, cut uint8, raw bool) {
+		frames := []string{
+			frame("message_start", startFrame),
+			frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`),
+		}
+		quote := func(s string) string {
+			if raw {
+				return `"` + s + `"` // may be invalid JSON: both readers must then fail
+			}
+			b, _ := json.Marshal(s) // a string always marshals
+			return string(b)
+		}
+		i := int(cut) % (len(s) + 1)
+		for _, part := range []string{s[:i], s[i:]} {
+			if strings.ContainsAny(part, "\r\n") && raw {
+				continue // a raw newline would end the SSE data line
+			}
+			frames = append(frames, frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`+quote(part)+`}}`))
+		}
+		frames = append(frames,
+			frame("content_block_stop", `{"type":"content_block_stop","index":0}`),
+			frame("message_delta", stopFrame),
+			frame("message_stop", `{"type":"message_stop"}`))
+		assertStreamMatchesSDK(t, frames)
+	})
+}
