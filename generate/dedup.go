@@ -123,7 +123,7 @@ func (d *Deduper) Len() int {
 }
 
 func (d *Deduper) check(sig *signature) (int, float64, bool) {
-	best, bestSim := -1, 0.0
+	best, bestSim, found := -1, 0.0, false
 	seen := map[int]bool{}
 	for b := range numBands {
 		for _, id := range d.bands[b][bandKey(sig, b)] {
@@ -132,17 +132,57 @@ func (d *Deduper) check(sig *signature) (int, float64, bool) {
 			}
 			seen[id] = true
 			sim := similarity(sig, d.sigs[id])
-			// Ties go to the lowest id, so the answer does not depend on
-			// map order.
-			if sim > bestSim || (sim == bestSim && best >= 0 && id < best) {
-				best, bestSim = id, sim
+			// Ties go to the first id in idOrder, so the answer does not
+			// depend on map order.
+			if !found || sim > bestSim || (sim == bestSim && idOrder(id, best)) {
+				best, bestSim, found = id, sim, true
 			}
 		}
 	}
-	return best, bestSim, best >= 0 && bestSim >= d.threshold
+	return best, bestSim, found && bestSim >= d.threshold
+}
+
+// idOrder reports whether id a comes before b among equally similar texts:
+// stored items (positive IDs) by age, then texts still being written
+// (negative, provisional IDs) by age.
+func idOrder(a, b int) bool {
+	if (a > 0) != (b > 0) {
+		return a > 0
+	}
+	if a > 0 {
+		return a < b
+	}
+	return a > b
+}
+
+// Rename moves the text indexed under old to id, replacing what id held;
+// nothing happens when old is not indexed.
+func (d *Deduper) Rename(old, id int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if sig, ok := d.sigs[old]; ok {
+		d.remove(old)
+		d.add(id, sig)
+	}
+}
+
+// Remove drops the text indexed under id, if any.
+func (d *Deduper) Remove(id int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.remove(id)
 }
 
 func (d *Deduper) add(id int, sig *signature) {
+	d.remove(id)
+	d.sigs[id] = sig
+	for b := range numBands {
+		key := bandKey(sig, b)
+		d.bands[b][key] = append(d.bands[b][key], id)
+	}
+}
+
+func (d *Deduper) remove(id int) {
 	if old, ok := d.sigs[id]; ok {
 		for b := range numBands {
 			key := bandKey(old, b)
@@ -159,11 +199,7 @@ func (d *Deduper) add(id int, sig *signature) {
 				d.bands[b][key] = ids
 			}
 		}
-	}
-	d.sigs[id] = sig
-	for b := range numBands {
-		key := bandKey(sig, b)
-		d.bands[b][key] = append(d.bands[b][key], id)
+		delete(d.sigs, id)
 	}
 }
 

@@ -172,10 +172,13 @@ type Pipeline struct {
 	summariesMu sync.Mutex
 	summaries   map[string][]string // category → accepted idea summaries, in order
 
-	dedupMu   sync.Mutex
-	ideaDups  *Deduper
-	docDups   *Deduper
-	replyDups *Deduper
+	// dedupMu guards the provisional entries of putDistinct.
+	dedupMu         sync.Mutex
+	lastProvisional int
+	provisional     map[int]*provisional
+	ideaDups        *Deduper
+	docDups         *Deduper
+	replyDups       *Deduper
 }
 
 // NewPipeline returns a pipeline for settings whose model calls go through
@@ -217,9 +220,10 @@ func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings
 			SystemPrompt:  settings.Character.SystemPrompt,
 			CharacterName: settings.Character.Name,
 		},
-		ideaDups:  NewDeduper(settings.Dedup),
-		docDups:   NewDeduper(settings.Dedup),
-		replyDups: NewDeduper(settings.Dedup),
+		provisional: map[int]*provisional{},
+		ideaDups:    NewDeduper(settings.Dedup),
+		docDups:     NewDeduper(settings.Dedup),
+		replyDups:   NewDeduper(settings.Dedup),
 	}
 }
 

@@ -120,6 +120,7 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 		return nil
 	}
 
+	var docs []jobs.Task
 	for i, idea := range ideas {
 		it := &ethos.Item{RunID: p.runID, Stage: StageIdea, ParentID: batch.ID, Attempt: 1,
 			Key:    fmt.Sprintf("idea/%s/%03d/%d", p.categoryKey(cat.Name), pl.Batch, i),
@@ -132,10 +133,14 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 			p.noteIdea(cat.Name, idea.Summary)
 		}
 		if it.Status == ethos.ItemAccepted {
-			if err := p.enqueue(ctx, TaskDocument, docKey(it.Key, 1), taskPayload{IdeaID: it.ID, Attempt: 1}); err != nil {
-				return err
-			}
+			docs = append(docs, jobs.Task{Name: TaskDocument, RunID: p.runID, Key: docKey(it.Key, 1),
+				Payload: mustJSON(taskPayload{IdeaID: it.ID, Attempt: 1})})
 		}
+	}
+	// One insert for the batch's documents; a retried batch task finds its
+	// ideas stored and enqueues them again, which adds only what is missing.
+	if _, err := p.queue.EnqueueMany(ctx, docs); err != nil {
+		return err
 	}
 	bd.Received = len(ideas)
 	batch.Status, batch.Data = ethos.ItemAccepted, mustJSON(bd)
@@ -148,23 +153,74 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 // putDistinct stores a new item unless it is a near-duplicate of one the
 // run already accepted, in which case it is stored rejected with the
 // reason. An item that existed before (a resumed task) keeps its status.
+//
+// The check and the index entry happen together in memory, under a
+// provisional negative ID, so two concurrent near-identical texts cannot
+// both pass; the store write runs outside the lock, and the entry takes
+// the item's ID once it is written. A text found to repeat one still being
+// written waits for that write, to name the item it repeats.
 func (p *Pipeline) putDistinct(ctx context.Context, it *ethos.Item, dups *Deduper, text, what string) (bool, error) {
-	p.dedupMu.Lock()
-	defer p.dedupMu.Unlock()
-	if it.Status == ethos.ItemAccepted {
-		if dupOf, sim, isDup := dups.Check(text); isDup {
-			it.Status = ethos.ItemRejected
-			it.Reason = fmt.Sprintf("near-duplicate: of %s #%d (similarity %.2f)", what, dupOf, sim)
+	if it.Status != ethos.ItemAccepted {
+		return p.store.PutItem(ctx, it)
+	}
+	for {
+		p.dedupMu.Lock()
+		p.lastProvisional--
+		prov := p.lastProvisional
+		dupOf, sim, isDup := dups.CheckAndAdd(prov, text)
+		var pending *provisional
+		if isDup && dupOf < 0 {
+			pending = p.provisional[dupOf]
+		} else if !isDup {
+			pending = &provisional{written: make(chan struct{})}
+			p.provisional[prov] = pending
 		}
+		p.dedupMu.Unlock()
+
+		if !isDup {
+			return p.putProvisional(ctx, it, dups, prov, pending)
+		}
+		if pending != nil {
+			select {
+			case <-pending.written:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			if pending.id <= 0 {
+				continue // that write failed or found an older item: check again
+			}
+			dupOf = pending.id
+		}
+		it.Status = ethos.ItemRejected
+		it.Reason = fmt.Sprintf("near-duplicate: of %s #%d (similarity %.2f)", what, dupOf, sim)
+		return p.store.PutItem(ctx, it)
 	}
+}
+
+// putProvisional writes it, whose text is indexed under prov, and then
+// indexes the text under the item's ID, or drops it when the item was not
+// created (an older one holds its key, and is indexed already).
+func (p *Pipeline) putProvisional(ctx context.Context, it *ethos.Item, dups *Deduper, prov int, pending *provisional) (bool, error) {
 	created, err := p.store.PutItem(ctx, it)
-	if err != nil {
-		return false, err
+	if err == nil && created && it.Status == ethos.ItemAccepted {
+		dups.Rename(prov, int(it.ID))
+		pending.id = int(it.ID)
+	} else {
+		dups.Remove(prov)
 	}
-	if created && it.Status == ethos.ItemAccepted {
-		dups.Add(int(it.ID), text)
-	}
-	return created, nil
+	p.dedupMu.Lock()
+	delete(p.provisional, prov)
+	p.dedupMu.Unlock()
+	close(pending.written)
+	return created, err
+}
+
+// provisional is a text indexed for near-duplicates before its item is
+// written. written closes when the write is over; id is then the item's ID,
+// or 0 when no new accepted item came of it.
+type provisional struct {
+	written chan struct{}
+	id      int
 }
 
 func docKey(ideaKey string, attempt int) string {

@@ -146,6 +146,37 @@ func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err
 	return res.Job.ID, !res.UniqueSkippedAsDuplicate, nil
 }
 
+// EnqueueMany adds the tasks in ts that do not exist yet, in one
+// transaction, and returns how many it added.
+func (c *Client) EnqueueMany(ctx context.Context, ts []Task) (added int, err error) {
+	if len(ts) == 0 {
+		return 0, nil
+	}
+	params := make([]river.InsertManyParams, len(ts))
+	for i, t := range ts {
+		if err := c.checkTask(t); err != nil {
+			return 0, err
+		}
+		params[i] = river.InsertManyParams{Args: t, InsertOpts: c.taskOpts(t.Name)}
+	}
+	select {
+	case c.enqueueTurns <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ethos.Errorf(ethos.Transient, "jobs: enqueue %d tasks: %w", len(ts), ctx.Err())
+	}
+	res, err := c.river.InsertMany(ctx, params)
+	<-c.enqueueTurns
+	if err != nil {
+		return 0, ethos.Errorf(ethos.Internal, "jobs: enqueue %d tasks (%s %s, …): %w", len(ts), ts[0].Name, ts[0].Key, err)
+	}
+	for _, r := range res {
+		if !r.UniqueSkippedAsDuplicate {
+			added++
+		}
+	}
+	return added, nil
+}
+
 // EnqueueTx is Enqueue inside the caller's transaction (see the package
 // documentation about holding the only connection).
 func (c *Client) EnqueueTx(ctx context.Context, tx *sql.Tx, t Task) (id int64, added bool, err error) {

@@ -344,3 +344,41 @@ func TestDropLeavesTheTaskToEnqueueAgain(t *testing.T) {
 		t.Fatalf("the task ran %d times, want 2", runs.Load())
 	}
 }
+
+func TestEnqueueManyAddsOnlyMissingTasks(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ran := make(chan string, 8)
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+		ran <- task.Key
+		return nil
+	}}
+	c := newClient(t, openDB(t), cfg, true)
+	if _, _, err := c.Enqueue(ctx, Task{Name: "test.step", RunID: "r", Key: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	batch := []Task{{Name: "test.step", RunID: "r", Key: "k1"}, {Name: "test.step", RunID: "r", Key: "k2"}, {Name: "test.step", RunID: "r", Key: "k3"}}
+	added, err := c.EnqueueMany(ctx, batch)
+	if err != nil || added != 2 {
+		t.Fatalf("EnqueueMany = %d, %v; want 2 added (k1 existed)", added, err)
+	}
+	if added, err := c.EnqueueMany(ctx, batch); err != nil || added != 0 {
+		t.Fatalf("EnqueueMany again = %d, %v; want 0", added, err)
+	}
+	seen := map[string]bool{}
+	for range 3 {
+		select {
+		case k := <-ran:
+			if seen[k] {
+				t.Errorf("task %s ran twice", k)
+			}
+			seen[k] = true
+		case <-ctx.Done():
+			t.Fatalf("only %v ran", seen)
+		}
+	}
+	if _, err := c.EnqueueMany(ctx, []Task{{Name: "nope", RunID: "r", Key: "x"}}); ethos.KindOf(err) != ethos.Invalid {
+		t.Errorf("an unknown task: %v, want invalid", err)
+	}
+}
