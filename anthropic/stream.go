@@ -102,10 +102,13 @@ type textDeltaEvent struct {
 // started so far; ok false leaves the event to the SDK, which then reports
 // malformed JSON or handles another kind of delta.
 func (t *textDeltas) add(data []byte, blocks int) (ok bool, err error) {
-	var ev textDeltaEvent
-	// Invalid UTF-8 is left to the SDK too: encoding/json would replace
-	// it where the SDK keeps the bytes.
-	if !utf8.Valid(data) || json.Unmarshal(data, &ev) != nil || ev.Type != "content_block_delta" || ev.Delta.Type != "text_delta" {
+	ev, ok := scanTextDelta(data)
+	// Invalid UTF-8 is left to the SDK: encoding/json would replace it
+	// where the SDK keeps the bytes.
+	if !ok && (!utf8.Valid(data) || json.Unmarshal(data, &ev) != nil) {
+		return false, nil
+	}
+	if ev.Type != "content_block_delta" || ev.Delta.Type != "text_delta" {
 		return false, nil
 	}
 	if ev.Index < 0 || ev.Index >= blocks {

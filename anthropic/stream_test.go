@@ -150,3 +150,26 @@ func FuzzStreamMatchesSDK(f *testing.F) {
 		assertStreamMatchesSDK(t, frames)
 	})
 }
+
+// FuzzScanTextDelta: whatever the fast scanner accepts, encoding/json
+// decodes to the same event.
+func FuzzScanTextDelta(f *testing.F) {
+	f.Add([]byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}`))
+	f.Add([]byte(` { "index" : 12 , "delta" : { "text" : "a\"b\\c\/\n\u00e9\ud83d\ude00" , "type":"text_delta" }, "type":"content_block_delta" } `))
+	f.Add([]byte(`{"type":"content_block_delta","index":01,"delta":{"type":"text_delta","text":"x"}}`))
+	f.Add([]byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\ud800"}}`))
+	f.Add([]byte(`{"type":"content_block_delta","type":"x","index":0,"delta":{"type":"text_delta","text":""}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := scanTextDelta(data)
+		if !ok {
+			return
+		}
+		var want textDeltaEvent
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("scanner accepted %q, encoding/json refuses it: %v", data, err)
+		}
+		if got != want {
+			t.Fatalf("%q: scanner %+v, encoding/json %+v", data, got, want)
+		}
+	})
+}

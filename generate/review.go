@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -429,21 +430,70 @@ func errorStart(text string) string {
 // leak reports the first run of LeakShingle consecutive words of the
 // system prompt found in text, compared without case or punctuation.
 func leak(text, system string) string {
-	sys := normWords(system)
-	if len(sys) < LeakShingle {
+	idx := leakIndexOf(system)
+	if len(idx) == 0 {
 		return ""
 	}
-	shingles := make(map[string]bool, len(sys))
-	for i := 0; i+LeakShingle <= len(sys); i++ {
-		shingles[strings.Join(sys[i:i+LeakShingle], " ")] = true
-	}
 	words := normWords(text)
+	if len(words) < LeakShingle {
+		return ""
+	}
+	hashes := make([]uint64, len(words))
+	for i, w := range words {
+		hashes[i] = wordHash(w)
+	}
 	for i := 0; i+LeakShingle <= len(words); i++ {
-		if s := strings.Join(words[i:i+LeakShingle], " "); shingles[s] {
+		want, ok := idx[shingleHash(hashes[i:i+LeakShingle])]
+		if !ok {
+			continue
+		}
+		if s := strings.Join(words[i:i+LeakShingle], " "); s == want {
 			return fmt.Sprintf("%d words of the system prompt: %q", LeakShingle, s)
 		}
 	}
 	return ""
+}
+
+// leakIndexes holds, per system prompt, its shingles of LeakShingle words
+// by hash: a run reviews thousands of texts against the same prompt.
+var leakIndexes sync.Map // string → map[uint64]string
+
+func leakIndexOf(system string) map[uint64]string {
+	if v, ok := leakIndexes.Load(system); ok {
+		return v.(map[uint64]string)
+	}
+	sys := normWords(system)
+	idx := map[uint64]string{}
+	hashes := make([]uint64, len(sys))
+	for i, w := range sys {
+		hashes[i] = wordHash(w)
+	}
+	for i := 0; i+LeakShingle <= len(sys); i++ {
+		// Of two shingles with one hash the first is kept; a text
+		// repeating the second is then missed, at odds of 2^-64.
+		h := shingleHash(hashes[i : i+LeakShingle])
+		if _, ok := idx[h]; !ok {
+			idx[h] = strings.Join(sys[i:i+LeakShingle], " ")
+		}
+	}
+	v, _ := leakIndexes.LoadOrStore(system, idx)
+	return v.(map[uint64]string)
+}
+
+func wordHash(w string) uint64 {
+	h := uint64(14695981039346656037) // FNV-1a
+	for i := 0; i < len(w); i++ {
+		h = (h ^ uint64(w[i])) * 1099511628211
+	}
+	return h
+}
+
+func shingleHash(words []uint64) uint64 {
+	h := uint64(0x9e3779b97f4a7c15)
+	for _, w := range words {
+		h = mix64(h ^ w)
+	}
+	return h
 }
 
 func normWords(s string) []string {

@@ -31,6 +31,8 @@ func (d *DB) prepareRuns(prep func(*sql.DB, string) *sql.Stmt) {
 		RETURNING id`)
 	d.updateItem = prep(d.db, `UPDATE items SET status = ?, reason = ?, attempt = ?, data = ?, updated_at = ? WHERE id = ?`)
 	d.itemByKey = prep(d.read, `SELECT `+itemColumns+` FROM items WHERE run_id = ? AND key = ?`)
+	// The same, for a writer that must see its own transaction's rows.
+	d.itemByKeyW = prep(d.db, `SELECT `+itemColumns+` FROM items WHERE run_id = ? AND key = ?`)
 }
 
 // now is the time the store stamps on rows, in UTC without a monotonic
@@ -246,34 +248,37 @@ func (d *DB) PutItem(ctx context.Context, it *ethos.Item) (bool, error) {
 	}
 	at := formatTime(created)
 
-	var id int64
-	done, err := d.turn(ctx)
-	if err != nil {
-		return false, err
-	}
-	err = d.insertItem.QueryRowContext(ctx, it.RunID, it.Stage, it.Key, parent, it.Attempt,
-		string(status), it.Reason, data, at, at).Scan(&id)
-	done()
+	var (
+		id       int64
+		existing ethos.Item
+		found    bool
+	)
+	err = d.writeItem(ctx, func(ctx context.Context, t *itemTx) error {
+		found = false
+		err := t.insertStmt().QueryRowContext(ctx, it.RunID, it.Stage, it.Key, parent, it.Attempt,
+			string(status), it.Reason, data, at, at).Scan(&id)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// The key was taken, perhaps by a write in this same
+		// transaction: read it there.
+		found = true
+		existing, err = scanItem(t.byKey().QueryRowContext(ctx, it.RunID, it.Key))
+		return err
+	})
 	switch {
-	case err == nil:
-		it.ID, it.Status, it.CreatedAt, it.UpdatedAt = id, status, created, created
-		return true, nil
-	case !errors.Is(err, sql.ErrNoRows):
+	case err != nil:
 		e := normalize(op, err)
-		if e.Kind == ethos.NotFound {
+		if e.Kind == ethos.NotFound && !found {
 			e.Msg = fmt.Sprintf("item %s of run %s: the run or parent item %d does not exist", it.Key, it.RunID, it.ParentID)
 		}
 		return false, e
+	case found:
+		*it = existing
+		return false, nil
 	}
-
-	// The key was taken, and the row that took it is committed (there is
-	// one writer), so the read pool sees it; rows are never deleted.
-	existing, err := scanItem(d.itemByKey.QueryRowContext(ctx, it.RunID, it.Key))
-	if err != nil {
-		return false, normalize(op, err)
-	}
-	*it = existing
-	return false, nil
+	it.ID, it.Status, it.CreatedAt, it.UpdatedAt = id, status, created, created
+	return true, nil
 }
 
 // UpdateItem saves the status, reason, attempt and data of the item with
@@ -289,18 +294,19 @@ func (d *DB) UpdateItem(ctx context.Context, it *ethos.Item) error {
 		return ethos.Errorf(ethos.Invalid, "%s %d: data: %w", op, it.ID, err)
 	}
 	updated := now()
-	done, err := d.turn(ctx)
-	if err != nil {
+	var n int64
+	err = d.writeItem(ctx, func(ctx context.Context, t *itemTx) error {
+		res, err := t.updateStmt().ExecContext(ctx, string(it.Status), it.Reason, it.Attempt, data, formatTime(updated), it.ID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
 		return err
-	}
-	res, err := d.updateItem.ExecContext(ctx, string(it.Status), it.Reason, it.Attempt, data, formatTime(updated), it.ID)
-	done()
+	})
 	if err != nil {
 		return normalize(op, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return normalize(op, err)
-	} else if n == 0 {
+	if n == 0 {
 		return &ethos.Error{Kind: ethos.NotFound, Op: op, Msg: fmt.Sprintf("item %d not found", it.ID)}
 	}
 	it.UpdatedAt = updated

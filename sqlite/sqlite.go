@@ -34,21 +34,6 @@ const busyTimeoutMS = 10_000
 // readConns is the size of the read-only pool.
 const readConns = 4
 
-// writeTurnSlots is how many of ethos's writers may wait at the read-write
-// connection at once (see DB.writeTurns).
-const writeTurnSlots = 2
-
-// turn waits for a writer's turn at the read-write connection; the caller
-// calls the returned func when its statement is done.
-func (d *DB) turn(ctx context.Context) (done func(), err error) {
-	select {
-	case d.writeTurns <- struct{}{}:
-		return func() { <-d.writeTurns }, nil
-	case <-ctx.Done():
-		return nil, normalize("sqlite: waiting to write", ctx.Err())
-	}
-}
-
 // DB is an open ethos store in a SQLite file. It implements ethos.Store and
 // is safe for concurrent use.
 type DB struct {
@@ -62,14 +47,10 @@ type DB struct {
 	insertItem  *sql.Stmt
 	updateItem  *sql.Stmt
 	itemByKey   *sql.Stmt
+	itemByKeyW  *sql.Stmt
 
-	// writeTurns admits a few writers at a time to the one read-write
-	// connection, in arrival order. database/sql hands a freed connection
-	// to a random waiter, so with thousands of tasks writing at once
-	// River's own queries (fetching and completing jobs, which time out
-	// after 10 s) could wait behind all of them; with few ethos writers
-	// waiting at the connection they do not.
-	writeTurns chan struct{}
+	// items is the group commit of PutItem and UpdateItem.
+	items itemWriter
 
 	// RecordCall's group commit: queue holds rows not yet written, and
 	// writeMu is held by the one caller writing them.
@@ -157,7 +138,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	readdb.SetMaxIdleConns(readConns)
 	readdb.SetConnMaxIdleTime(0)
 
-	d := &DB{db: sqldb, read: readdb, path: path, writeTurns: make(chan struct{}, writeTurnSlots)}
+	d := &DB{db: sqldb, read: readdb, path: path}
 	if err := d.prepare(ctx); err != nil {
 		sqldb.Close()
 		readdb.Close()
