@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/jobs"
 )
 
 // ErrRunCompleted is returned by Begin for a run that has already
@@ -394,19 +395,26 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 // queued.
 func (p *Pipeline) topUp(ctx context.Context, quotas map[string]int, st runState, enqueued map[string]int) (int, error) {
 	perCall := max(p.settings.Generate.Ideas.PerCall, 1)
-	added := 0
+	var tasks []jobs.Task
 	for _, name := range sortedKeys(quotas) {
+		// Every batch the category still needs goes out at once: the
+		// job queue's priorities put them behind the documents and
+		// replies already under way, and at zero latency one batch per
+		// category per look would starve the later stages.
 		need := quotas[name] - st.ideas[name] - st.pendingWant[name]
-		if need <= 0 || st.batches[name] >= p.settings.Limits.MaxIdeaBatches {
-			continue
+		for batch := st.batches[name]; need > 0 && batch < p.settings.Limits.MaxIdeaBatches; batch++ {
+			pl := batchPayload{Category: name, Batch: batch, Want: min(perCall, need), Attempt: 1}
+			key := batchKey(p.categoryKey(name), pl.Batch, 1)
+			tasks = append(tasks, jobs.Task{Name: TaskIdeas, RunID: p.runID, Key: key, Payload: mustJSON(pl)})
+			enqueued[key] = pl.Want
+			need -= pl.Want
 		}
-		pl := batchPayload{Category: name, Batch: st.batches[name], Want: min(perCall, need), Attempt: 1}
-		key := batchKey(p.categoryKey(name), pl.Batch, 1)
-		if err := p.enqueue(ctx, TaskIdeas, key, pl); err != nil {
-			return added, err
-		}
-		enqueued[key] = pl.Want
-		added++
 	}
-	return added, nil
+	if _, err := p.queue.EnqueueMany(ctx, tasks); err != nil {
+		for _, t := range tasks {
+			delete(enqueued, t.Key)
+		}
+		return 0, err
+	}
+	return len(tasks), nil
 }

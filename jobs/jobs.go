@@ -152,12 +152,8 @@ type Client struct {
 	cfg     Config
 	river   *river.Client[*sql.Tx]
 	waiters *waiters
-	// enqueueTurns lets a few Enqueue calls at a time wait for the
-	// database's one connection: database/sql gives a freed connection to
-	// a random waiter, and River's own fetches and completions (which time
-	// out after 10 s) must not queue behind thousands of tasks enqueueing
-	// their next stage at once.
-	enqueueTurns chan struct{}
+	// inserter batches the inserts of Enqueue and EnqueueMany.
+	inserter inserter
 }
 
 // Migrate creates or upgrades River's tables in db. It is idempotent.
@@ -213,7 +209,7 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, ethos.Errorf(ethos.Config, "jobs: new client: %w", err)
 	}
-	return &Client{db: db, cfg: cfg, river: rc, waiters: newWaiters(), enqueueTurns: make(chan struct{}, 2)}, nil
+	return &Client{db: db, cfg: cfg, river: rc, waiters: newWaiters()}, nil
 }
 
 // Start begins working jobs. It returns once the workers are started; they

@@ -131,19 +131,11 @@ func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
-	// A few inserts at a time wait at the database's one connection (see
-	// enqueueTurns).
-	select {
-	case c.enqueueTurns <- struct{}{}:
-	case <-ctx.Done():
-		return 0, false, ethos.Errorf(ethos.Transient, "jobs: enqueue %s %s: %w", t.Name, t.Key, ctx.Err())
-	}
-	res, err := c.river.Insert(ctx, t, c.taskOpts(t.Name))
-	<-c.enqueueTurns
+	r, err := c.insert(ctx, []river.InsertManyParams{{Args: t, InsertOpts: c.taskOpts(t.Name)}})
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
-	return res.Job.ID, !res.UniqueSkippedAsDuplicate, nil
+	return r.ids[0], r.added[0], nil
 }
 
 // EnqueueMany adds the tasks in ts that do not exist yet, in one
@@ -159,18 +151,12 @@ func (c *Client) EnqueueMany(ctx context.Context, ts []Task) (added int, err err
 		}
 		params[i] = river.InsertManyParams{Args: t, InsertOpts: c.taskOpts(t.Name)}
 	}
-	select {
-	case c.enqueueTurns <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ethos.Errorf(ethos.Transient, "jobs: enqueue %d tasks: %w", len(ts), ctx.Err())
-	}
-	res, err := c.river.InsertMany(ctx, params)
-	<-c.enqueueTurns
+	r, err := c.insert(ctx, params)
 	if err != nil {
 		return 0, ethos.Errorf(ethos.Internal, "jobs: enqueue %d tasks (%s %s, …): %w", len(ts), ts[0].Name, ts[0].Key, err)
 	}
-	for _, r := range res {
-		if !r.UniqueSkippedAsDuplicate {
+	for _, a := range r.added {
+		if a {
 			added++
 		}
 	}

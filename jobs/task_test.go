@@ -382,3 +382,50 @@ func TestEnqueueManyAddsOnlyMissingTasks(t *testing.T) {
 		t.Errorf("an unknown task: %v, want invalid", err)
 	}
 }
+
+// Concurrent Enqueue calls share inserts: each gets its own job's ID, and
+// the same task enqueued by many at once is added once, all of them
+// getting that job's ID.
+func TestConcurrentEnqueuesShareInserts(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	cfg := testConfig(nil)
+	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error { return nil }}
+	c := newClient(t, openDB(t), cfg, false)
+	const n = 200
+	ids := make([]int64, n)
+	added := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var err error
+			ids[i], added[i], err = c.Enqueue(ctx, Task{Name: "test.step", RunID: "r", Key: fmt.Sprint("k", i%50)})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	byKey := map[int]int64{}
+	addedPerKey := map[int]int{}
+	for i := range n {
+		k := i % 50
+		if id, ok := byKey[k]; ok && id != ids[i] {
+			t.Errorf("key k%d got jobs %d and %d", k, id, ids[i])
+		}
+		byKey[k] = ids[i]
+		if added[i] {
+			addedPerKey[k]++
+		}
+	}
+	seen := map[int64]bool{}
+	for k, id := range byKey {
+		if seen[id] {
+			t.Errorf("job %d given to two keys", id)
+		}
+		seen[id] = true
+		if addedPerKey[k] != 1 {
+			t.Errorf("key k%d added %d times", k, addedPerKey[k])
+		}
+	}
+}
