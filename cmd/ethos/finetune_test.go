@@ -212,6 +212,7 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 	}{
 		{"unknown base model", env, []string{"finetune", "create", "--train", "train.jsonl", "--model", "no-such-model"}, 1, []string{"no-such-model"}},
 		{"invalid file", env, []string{"finetune", "create", "--train", "bad.jsonl"}, 1, []string{"bad.jsonl", "line 2", "nothing was uploaded"}},
+		{"preference file", env, []string{"finetune", "create", "--train", "preference.jsonl"}, 1, []string{"preference.jsonl", "line 1: method.format", "supervised fine-tuning (SFT)", "nothing was uploaded"}},
 		{"unknown job", env, []string{"finetune", "status", "ft-nope"}, 1, []string{"no fine-tune job ft-nope", "ethos finetune list"}},
 		{"missing key", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together", "--model", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}, 2, []string{"TOGETHER_API_KEY"}},
 		{"provider without model", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together"}, 2, []string{"--model is required"}},
@@ -224,6 +225,9 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 	} {
 		if tc.name == "invalid file" {
 			os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte(`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}`+"\n"+`{"messages": not json}`+"\n"), 0o644)
+		}
+		if tc.name == "preference file" {
+			os.WriteFile(filepath.Join(dir, "preference.jsonl"), []byte(`{"input":{"messages":[{"role":"user","content":"hi"}]},"preferred_output":[{"role":"assistant","content":"hello"}],"non_preferred_output":[{"role":"assistant","content":"go away"}]}`+"\n"), 0o644)
 		}
 		r := ethosCLI(t, dir, tc.env, tc.args...)
 		if r.code != tc.code {
