@@ -270,6 +270,7 @@ func (d *decoder) providers(v *yaml.Node, path string, ps map[string]Provider) {
 			"max_concurrency":    d.concurrency(&p.MaxConcurrency),
 			"timeout":            d.duration(&p.Timeout),
 			"rate_limit_timeout": d.duration(&p.RateLimitTimeout),
+			"output_limit":       d.str(&p.OutputLimit),
 		})
 		if _, set := d.lines[path+".key_required"]; !builtin && !set {
 			// A new provider that names a key variable presumably needs it.

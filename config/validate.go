@@ -202,6 +202,13 @@ func (d *decoder) validateProviders(c *Config) {
 		if p.RateLimitTimeout < 0 {
 			d.fail(path+".rate_limit_timeout", "must not be negative, got %s", p.RateLimitTimeout)
 		}
+		switch {
+		case p.OutputLimit == "":
+		case p.Type == TypeAnthropic:
+			d.fail(path+".output_limit", "applies to type %s providers only; the Messages API takes max_tokens", TypeOpenAI)
+		case p.OutputLimit != OutputLimitMaxTokens && p.OutputLimit != OutputLimitMaxCompletionTokens:
+			d.fail(path+".output_limit", "must be %s (most OpenAI-compatible servers) or %s (OpenAI), got %s", OutputLimitMaxTokens, OutputLimitMaxCompletionTokens, quote(p.OutputLimit))
+		}
 	}
 }
 
