@@ -100,7 +100,15 @@ type FineTune struct {
 	LoRADropout  float64 `json:"lora_dropout"`
 	Suffix       string  `json:"suffix"`
 	Validation   float64 `json:"validation"` // share of examples held out for validation loss
+	// NEvals is how many times a Together job evaluates the validation
+	// file during training, each giving a validation loss; sent only with
+	// a validation file (Together's own default, 0, runs none).
+	NEvals int `json:"n_evals"`
 }
+
+// DefaultNEvals is FineTune.NEvals when ethos.yaml does not set it: a
+// validation loss at every tenth of training, enough for a curve.
+const DefaultNEvals = 10
 
 // Values of Eval.SystemPrompt.
 const (
@@ -195,6 +203,7 @@ func defaults() *Config {
 			LoRAAlpha:    16,
 			Suffix:       "agora",
 			Validation:   0.1,
+			NEvals:       DefaultNEvals,
 		},
 		Eval: Eval{
 			Judge:        "anthropic/claude-sonnet-4-5",

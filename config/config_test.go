@@ -374,6 +374,11 @@ ethos.yaml:16: sandbox.jitter: must not be negative
 ethos.yaml:17: finetune.lora: expected true or false, got "1"`,
 		},
 		{
+			"negative evaluations",
+			minimal + "finetune: {n_evals: -1}\n",
+			`ethos.yaml:9: finetune.n_evals: must be at least 0, got -1`,
+		},
+		{
 			"out of range values",
 			minimal + `generate:
   examples: 0

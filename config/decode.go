@@ -177,6 +177,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"lora_dropout":  d.float(&f.LoRADropout),
 			"suffix":        d.str(&f.Suffix),
 			"validation":    d.float(&f.Validation),
+			"n_evals":       d.integer(&f.NEvals),
 		}),
 		"eval": d.section(fields{
 			"judge":         d.str(&e.Judge),

@@ -71,6 +71,7 @@ func (d *decoder) validate(c *Config) {
 		d.fail("finetune.suffix", "must be 1 to 40 letters, digits, '-', '_' or '.', got %s", quote(f.Suffix))
 	}
 	d.fraction("finetune.validation", f.Validation)
+	d.atLeast("finetune.n_evals", f.NEvals, 0)
 
 	e := c.Eval
 	d.modelRef(c, "eval.judge", e.Judge)

@@ -575,6 +575,15 @@ func (s *Service) refresh(ctx context.Context, id string, beforeSave func(Update
 	if err != nil {
 		return u, fmt.Errorf("finetune: events of %s job %s: %w", stored.Provider, id, err)
 	}
+	if mb, ok := b.(ethos.FineTuneMetrics); ok {
+		// The losses are not in this provider's events: they are recorded
+		// with them, so that progress and charts read them alike.
+		metrics, err := retry(ctx, s, func() ([]ethos.FineTuneEvent, error) { return mb.Metrics(ctx, id) })
+		if err != nil {
+			return u, fmt.Errorf("finetune: metrics of %s job %s: %w", stored.Provider, id, err)
+		}
+		events = append(events, metrics...)
+	}
 	n, err := s.Store.AddEvents(ctx, id, events)
 	if err != nil {
 		return u, err

@@ -155,9 +155,10 @@ func (e *ftEnv) jobAt(path string, at time.Duration) map[string]any {
 func TestTogetherLifecycle(t *testing.T) {
 	t.Parallel()
 	e := newFTEnv(t, Options{Seed: 3})
-	file := e.uploadTogether(richTraining)
+	file, validation := e.uploadTogether(richTraining), e.uploadTogether(trainingFile(4, &StrongPersona, true))
 	created := ok(t, e.post("/v1/fine-tunes", map[string]any{
 		"model": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", "training_file": file, "n_epochs": 2, "batch_size": 4,
+		"validation_file": validation, "n_evals": 3,
 		"learning_rate": 1e-5, "suffix": "agora", "training_type": map[string]any{"type": "Lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05},
 	}))
 	id := created["id"].(string)
@@ -214,21 +215,38 @@ func TestTogetherLifecycle(t *testing.T) {
 		}
 		last = at
 		types = append(types, m["type"].(string))
+		if _, has := m["loss"]; has || strings.Contains(m["message"].(string), "loss") {
+			t.Errorf("event %v carries a loss; Together's events have none", m)
+		}
 		if m["type"] == "checkpoint_save" {
-			losses = append(losses, m["loss"].(float64))
 			steps = append(steps, m["step"].(float64))
 			if m["total_steps"] != 12.0 { // 24 examples / 4 × 2 epochs
 				t.Errorf("total_steps %v, want 12", m["total_steps"])
 			}
 		}
 	}
+	// The losses are at the metrics endpoint: the training loss at each
+	// checkpoint, the validation loss at n_evals steps.
+	var valSteps []float64
+	for _, snap := range ok(t, e.get("/v1/fine-tunes/"+id+"/metrics"))["metrics"].([]any) {
+		m := snap.(map[string]any)
+		if l, ok := m["train/loss"].(float64); ok {
+			losses = append(losses, l)
+		}
+		if _, ok := m["eval/loss"].(float64); ok {
+			valSteps = append(valSteps, m["train/global_step"].(float64))
+		}
+	}
+	if d := cmp.Diff([]float64{4, 8, 12}, valSteps); d != "" {
+		t.Errorf("validation losses at steps (-want +got):\n%s", d)
+	}
 	for _, want := range []string{"job_pending", "job_start", "training_start", "checkpoint_save", "epoch_complete", "training_complete", "model_compressing", "model_uploading", "model_upload_complete", "job_complete"} {
 		if !slices.Contains(types, want) {
 			t.Errorf("no %s event in %v", want, types)
 		}
 	}
-	if len(losses) != 10 || !slices.IsSorted(steps) || steps[len(steps)-1] != 12 {
-		t.Fatalf("loss reports at steps %v", steps)
+	if len(losses) != 10 || len(steps) != 10 || !slices.IsSorted(steps) || steps[len(steps)-1] != 12 {
+		t.Fatalf("%d losses, checkpoints at steps %v", len(losses), steps)
 	}
 	if losses[len(losses)-1] >= losses[0]-0.5 {
 		t.Errorf("losses %v do not fall", losses)

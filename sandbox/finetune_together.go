@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -31,6 +32,7 @@ func (s *Server) registerTogether() {
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}", s.handle(s.togetherGet))
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/events", s.handle(s.togetherEvents))
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/checkpoints", s.handle(s.togetherCheckpoints))
+	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/metrics", s.handle(s.togetherMetrics))
 	s.mux.HandleFunc("POST /v1/fine-tunes/{id}/cancel", s.handle(s.togetherCancel))
 }
 
@@ -457,25 +459,23 @@ func (s *Server) togetherJobOr404(id string) (*ftJob, *ftError) {
 	return j, nil
 }
 
-// togetherEvent is Together's FineTuneEvent, with the training loss and
-// epoch of a loss report added (the spec has step and total_steps only).
+// togetherEvent is Together's FineTuneEvent. It has step and total_steps
+// and no loss: losses are at GET /fine-tunes/{id}/metrics.
 type togetherEvent struct {
-	Object         string   `json:"object"`
-	CreatedAt      string   `json:"created_at"`
-	Level          string   `json:"level"`
-	Message        string   `json:"message"`
-	Type           string   `json:"type"`
-	ParamCount     int64    `json:"param_count"`
-	TokenCount     int64    `json:"token_count"`
-	TotalSteps     int      `json:"total_steps"`
-	WandbURL       string   `json:"wandb_url"`
-	Step           int      `json:"step"`
-	CheckpointPath string   `json:"checkpoint_path"`
-	ModelPath      string   `json:"model_path"`
-	TrainingOffset int      `json:"training_offset"`
-	Hash           string   `json:"hash"`
-	Epoch          int      `json:"epoch,omitempty"`
-	Loss           *float64 `json:"loss,omitempty"`
+	Object         string `json:"object"`
+	CreatedAt      string `json:"created_at"`
+	Level          string `json:"level"`
+	Message        string `json:"message"`
+	Type           string `json:"type"`
+	ParamCount     int64  `json:"param_count"`
+	TokenCount     int64  `json:"token_count"`
+	TotalSteps     int    `json:"total_steps"`
+	WandbURL       string `json:"wandb_url"`
+	Step           int    `json:"step"`
+	CheckpointPath string `json:"checkpoint_path"`
+	ModelPath      string `json:"model_path"`
+	TrainingOffset int    `json:"training_offset"`
+	Hash           string `json:"hash"`
 }
 
 const sandboxParams = 8_000_000_000
@@ -493,7 +493,7 @@ func (s *Server) togetherEventsOf(j *ftJob, now time.Time) []togetherEvent {
 		}
 		te := togetherEvent{Object: "fine-tune-event", CreatedAt: e.at.UTC().Format(togetherTime), Level: e.level,
 			Message: e.msg, Type: e.kind, ParamCount: sandboxParams, TokenCount: int64(j.Tokens * j.Epochs),
-			TotalSteps: j.TotalSteps, Step: e.step, Epoch: e.epoch, Loss: e.loss,
+			TotalSteps: j.TotalSteps, Step: e.step,
 			Hash: fmt.Sprintf("%x", hashString(fmt.Sprint(j.ID, i, e.kind)))}
 		if e.kind == "checkpoint_save" {
 			te.CheckpointPath = checkpointPath(j, e.step)
@@ -688,4 +688,92 @@ func (s *Server) togetherCancel(w http.ResponseWriter, r *http.Request) *ftError
 	}
 	writeJSON(w, http.StatusOK, s.togetherJob(j, false))
 	return nil
+}
+
+// metricsFilter is the optional body of GET /fine-tunes/{id}/metrics.
+type metricsFilter struct {
+	GlobalStepFrom *int64     `json:"global_step_from"`
+	GlobalStepTo   *int64     `json:"global_step_to"`
+	LoggedAtFrom   *time.Time `json:"logged_at_from"`
+	LoggedAtTo     *time.Time `json:"logged_at_to"`
+}
+
+// togetherMetrics serves GET /fine-tunes/{id}/metrics: a snapshot per
+// loss report trained by now, and per evaluation of the validation file,
+// in the order they were logged, filtered by the optional body.
+func (s *Server) togetherMetrics(w http.ResponseWriter, r *http.Request) *ftError {
+	body, ae := readBody(w, r)
+	if ae != nil {
+		return &ftError{status: ae.status, msg: ae.msg}
+	}
+	var f metricsFilter
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			return &ftError{status: 400, msg: "invalid JSON body: " + err.Error() + "; the filters are global_step_from, global_step_to, logged_at_from and logged_at_to"}
+		}
+	}
+	j, e := s.togetherJobOr404(r.PathValue("id"))
+	if e != nil {
+		return e
+	}
+	keep := func(step int, at time.Time) bool {
+		return (f.GlobalStepFrom == nil || int64(step) >= *f.GlobalStepFrom) &&
+			(f.GlobalStepTo == nil || int64(step) <= *f.GlobalStepTo) &&
+			(f.LoggedAtFrom == nil || !at.Before(*f.LoggedAtFrom)) &&
+			(f.LoggedAtTo == nil || !at.After(*f.LoggedAtTo))
+	}
+	metrics := []map[string]float64{}
+	for _, m := range j.metrics(s.opts.Now()) {
+		if keep(m.step, m.at) {
+			metrics = append(metrics, m.values)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metrics": metrics})
+	return nil
+}
+
+// ftMetric is one snapshot of a job's training metrics.
+type ftMetric struct {
+	at     time.Time
+	step   int
+	values map[string]float64
+}
+
+// metrics are the snapshots logged by now, oldest first: the training
+// loss at each loss report, and the validation loss at NEvals evenly
+// spaced steps of a job with a validation file.
+func (j *ftJob) metrics(now time.Time) []ftMetric {
+	v := j.view(now)
+	evals := []int{}
+	if j.ValidationFile != "" && j.NEvals > 0 {
+		evals = evenSteps(j.NEvals, j.TotalSteps)
+	}
+	var out []ftMetric
+	for _, st := range mergeSteps(j.lossSteps(), evals) {
+		at := j.stepTime(st)
+		if st > v.step || (j.FailStep > 0 && st >= j.FailStep) || at.After(now) {
+			break
+		}
+		if slices.Contains(j.lossSteps(), st) {
+			lr := j.LearningRate * (1 - float64(st-1)/float64(max(j.TotalSteps, 1)))
+			out = append(out, ftMetric{at: at, step: st, values: map[string]float64{
+				"train/loss": j.loss(st), "train/learning_rate": lr, "train/global_step": float64(st),
+				"train/epoch": float64(j.epochOf(st))}})
+		}
+		if slices.Contains(evals, st) {
+			out = append(out, ftMetric{at: at, step: st, values: map[string]float64{
+				"eval/loss": j.validationLoss(st), "train/global_step": float64(st)}})
+		}
+	}
+	return out
+}
+
+// validationLoss is the loss on the validation file at step n: the
+// training loss's curve, a little higher, with noise of its own.
+func (j *ftJob) validationLoss(n int) float64 {
+	seed := hashString(j.ID)
+	noise := (unitRoll(seed, "val-loss-noise-"+fmt.Sprint(n)) - 0.5) * 0.04
+	return math.Round(j.loss(n)*(1.08+noise)*1e4) / 1e4
 }

@@ -254,13 +254,14 @@ func TestCreateBody(t *testing.T) {
 			`{"training_file":"file-1","model":"meta-llama/Meta-Llama-3.1-8B-Instruct-Reference","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Lora","lora_r":8,"lora_alpha":16}}`, ""},
 		{"everything", ethos.FineTuneRequest{BaseModel: "m", TrainFile: "file-1", ValidationFile: "file-2",
 			Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 2e-5, BatchSize: 16, LoRA: true, LoRARank: 32, LoRAAlpha: 64,
-				LoRADropout: 0.1, Suffix: "agora", WandbProject: "agora-runs"}},
-			`{"training_file":"file-1","validation_file":"file-2","model":"m","n_epochs":3,"batch_size":16,"learning_rate":0.00002,"suffix":"agora","wandb_api_key":"wandb-SECRET","wandb_project_name":"agora-runs","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Lora","lora_r":32,"lora_alpha":64,"lora_dropout":0.1}}`, ""},
+				LoRADropout: 0.1, Suffix: "agora", WandbProject: "agora-runs", Evals: 5}},
+			`{"training_file":"file-1","validation_file":"file-2","model":"m","n_epochs":3,"n_evals":5,"batch_size":16,"learning_rate":0.00002,"suffix":"agora","wandb_api_key":"wandb-SECRET","wandb_project_name":"agora-runs","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Lora","lora_r":32,"lora_alpha":64,"lora_dropout":0.1}}`, ""},
 		{"no model", ethos.FineTuneRequest{TrainFile: "file-1"}, "", "no base model"},
 		{"no file", ethos.FineTuneRequest{BaseModel: "m"}, "", "no training file"},
 		{"fractional alpha", with(ethos.Hyperparameters{LoRA: true, LoRAAlpha: 16.5}), "", "LoRA alpha 16.5"},
 		{"dropout 1", with(ethos.Hyperparameters{LoRA: true, LoRADropout: 1}), "", "LoRA dropout 1 is outside [0, 1)"},
 		{"negative epochs", with(ethos.Hyperparameters{Epochs: -1}), "", "epochs -1"},
+		{"evaluations without a validation file", with(ethos.Hyperparameters{Evals: 5}), "", "without a validation file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,6 +288,32 @@ func TestCreateBody(t *testing.T) {
 				t.Errorf("body violates the spec:\n%s", strings.Join(problems, "\n"))
 			}
 		})
+	}
+}
+
+// TestMetricEvents reads the spec's example answer of GET
+// /fine-tunes/{id}/metrics, with an evaluation added.
+func TestMetricEvents(t *testing.T) {
+	t.Parallel()
+	got, err := metricEvents("ft-1", []byte(`{"metrics":[
+		{"train/loss":0.5,"train/learning_rate":0.0001,"train/global_step":7},
+		{"train/loss":0.45,"train/learning_rate":0.00009,"train/global_step":14},
+		{"eval/loss":0.61,"eval/runtime":2.5,"train/global_step":14},
+		{"train/learning_rate":0.00008}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(v float64) *float64 { return &v }
+	want := []ethos.FineTuneEvent{
+		{JobID: "ft-1", Type: "metrics", Level: "info", ProviderID: "metrics:train:7", Step: 7, Loss: f(0.5), Message: "step 7: training loss 0.5000"},
+		{JobID: "ft-1", Type: "metrics", Level: "info", ProviderID: "metrics:train:14", Step: 14, Loss: f(0.45), Message: "step 14: training loss 0.4500"},
+		{JobID: "ft-1", Type: "metrics", Level: "info", ProviderID: "metrics:eval:14", Step: 14, ValLoss: f(0.61), Message: "step 14: validation loss 0.6100"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if _, err := metricEvents("ft-1", []byte(`[1,2]`)); err == nil {
+		t.Error("a list read as a metrics answer")
 	}
 }
 

@@ -478,10 +478,13 @@ func TestFinetuneCreateSettings(t *testing.T) {
 	dir := t.TempDir()
 	env := fastSandbox(t, t.TempDir(), 0)
 	writeTrain(t, dir, "train.jsonl", 12)
+	writeTrain(t, dir, "val.jsonl", 3)
 	for _, tc := range []struct {
 		args []string
 		want ethos.Hyperparameters
 	}{
+		{[]string{"--validation", "val.jsonl"}, ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora", Evals: 10}},
+		{[]string{"--validation", "val.jsonl", "--n-evals", "4"}, ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora", Evals: 4}},
 		{nil, ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora"}},
 		{[]string{"--full", "--epochs", "1"}, ethos.Hyperparameters{Epochs: 1, LearningRate: 1e-5, BatchSize: 8, Suffix: "agora"}},
 		{[]string{"--lora-r", "16", "--lora-alpha", "32", "--lora-dropout", "0.1", "--learning-rate", "0.0002", "--batch-size", "4", "--suffix", "v2"},
@@ -497,9 +500,12 @@ func TestFinetuneCreateSettings(t *testing.T) {
 			t.Errorf("%v: hyperparameters %+v, want %+v", tc.args, job.Hyperparameters, tc.want)
 		}
 	}
-	settings := fineTuneSettings(config.Offline().FineTune, "openai")
-	if settings.LoRA || settings.LearningRate != 0 || settings.Epochs != 3 {
-		t.Errorf("OpenAI settings from the config: %+v; want no LoRA and OpenAI's learning rate", settings)
+	settings := fineTuneSettings(config.Offline().FineTune, "openai", true)
+	if settings.LoRA || settings.LearningRate != 0 || settings.Epochs != 3 || settings.Evals != 0 {
+		t.Errorf("OpenAI settings from the config: %+v; want no LoRA or n_evals and OpenAI's learning rate", settings)
+	}
+	if r := ethosCLI(t, dir, env, "finetune", "create", "--train", "train.jsonl", "--n-evals", "3"); r.code != 2 || !strings.Contains(r.stderr, "--n-evals needs --validation") {
+		t.Errorf("--n-evals without --validation: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
