@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -149,6 +150,23 @@ type FineTuneJob struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// WandbURL is the Weights & Biases run of the job as the provider's job
+// object names it (Together's wandb_url, set when the job logs to a W&B
+// project), or "" when it names none or the value is not an http(s) URL.
+func (j FineTuneJob) WandbURL() string {
+	var p struct {
+		WandbURL string `json:"wandb_url"`
+	}
+	if len(j.Payload) == 0 || json.Unmarshal(j.Payload, &p) != nil {
+		return ""
+	}
+	u, err := url.Parse(strings.TrimSpace(p.WandbURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
 }
 
 // FineTuneEvent is one event of a job as the provider reports it.

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -558,7 +559,10 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 		m["suffix"] = j.Suffix
 	}
 	if j.WandbProject != "" {
+		// Where the run would log: the sandbox logs nowhere, and the URL
+		// is there so that clients show it as they would Together's.
 		m["wandb_project_name"] = j.WandbProject
+		m["wandb_url"] = "https://wandb.ai/sandbox/" + url.PathEscape(j.WandbProject) + "/runs/" + j.ID
 	}
 	if j.LoRA != nil {
 		m["training_type"] = map[string]any{"type": "Lora", "lora_r": j.LoRA.R, "lora_alpha": j.LoRA.Alpha,

@@ -446,10 +446,12 @@ type jobView struct {
 	ethos.FineTuneJob
 	Model string `json:"model,omitempty"` // the registry name, once completed
 	Stale string `json:"stale,omitempty"` // why the provider could not be asked; the job is the stored view
+	// WandbURL is the job's Weights & Biases run, when it logs to one.
+	WandbURL string `json:"wandb_url,omitempty"`
 }
 
 func viewOf(u finetune.Update) jobView {
-	v := jobView{FineTuneJob: u.Job}
+	v := jobView{FineTuneJob: u.Job, WandbURL: u.Job.WandbURL()}
 	if u.Job.State == ethos.FineTuneCompleted {
 		v.Model = finetune.ModelName(u.Job)
 	}
@@ -524,6 +526,11 @@ func (m *Main) printJobs(out io.Writer, updates []finetune.Update) {
 	}
 	w.Flush()
 	for _, u := range updates {
+		if url := u.Job.WandbURL(); url != "" {
+			fmt.Fprintf(out, "%s: W&B run %s\n", u.Job.ID, url)
+		}
+	}
+	for _, u := range updates {
 		if u.Stale != nil {
 			fmt.Fprintf(m.Stderr, "%s: shown as last recorded: %v\n", u.Job.ID, u.Stale)
 		}
@@ -569,6 +576,7 @@ func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
 	row("dataset", fmt.Sprintf("%s (sha256 %s)", j.DatasetPath, finetune.ShortHash(j.DatasetSHA256)))
 	row("files", strings.TrimSuffix(j.TrainFile+" (train), "+j.ValidationFile, ", "))
 	row("hyperparameters", finetune.FormatHyperparameters(j.Hyperparameters))
+	row("W&B run", j.WandbURL())
 	row("generation run", j.RunID)
 	if j.CostUSD > 0 {
 		row("cost", fmt.Sprintf("$%.2f", j.CostUSD))

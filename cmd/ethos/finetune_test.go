@@ -592,3 +592,27 @@ func TestRegistryDatasetPathFollowsTheProject(t *testing.T) {
 		t.Errorf("training files of the moved project: %q, want %q", files, want)
 	}
 }
+
+// TestFinetuneWandbURL: a job that logs to a W&B project shows its run's
+// URL in finetune status (text and JSON) and in ethos status.
+func TestFinetuneWandbURL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := fastSandbox(t, t.TempDir(), 0)
+	writeTrain(t, dir, "train.jsonl", 12)
+	r := ethosCLI(t, dir, env, "finetune", "create", "--train", "train.jsonl", "--wandb-project", "agora", "--wait", "--interval", "10ms")
+	if r.code != 0 {
+		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
+	}
+	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
+	if len(list) != 1 || !strings.HasPrefix(list[0].WandbURL, "https://wandb.ai/sandbox/agora/runs/ft-") {
+		t.Fatalf("list: %+v, want one job with its W&B run", list)
+	}
+	url := list[0].WandbURL
+	if st := ethosCLI(t, dir, env, "finetune", "status", list[0].ID); !strings.Contains(st.stdout, "W&B run") || !strings.Contains(st.stdout, url) {
+		t.Errorf("finetune status lacks the W&B run:\n%s", st.stdout)
+	}
+	if st := ethosCLI(t, dir, env, "status"); !strings.Contains(st.stdout, list[0].ID+": W&B run "+url) {
+		t.Errorf("status lacks the W&B run:\n%s", st.stdout)
+	}
+}
