@@ -795,3 +795,35 @@ func TestMetricsRecordedWithEvents(t *testing.T) {
 		t.Errorf("Refresh with the metrics endpoint down = %v, want a transient error naming the metrics", err)
 	}
 }
+
+// limitedBackend refuses every batch size above 8, as a model's limits
+// would.
+type limitedBackend struct{ *fakeBackend }
+
+func (l limitedBackend) CheckHyperparameters(ctx context.Context, base string, h ethos.Hyperparameters) error {
+	if h.BatchSize > 8 {
+		return ethos.Errorf(ethos.Config, "%s takes batch sizes up to 8, got %d", base, h.BatchSize)
+	}
+	return nil
+}
+
+// TestCreateChecksModelLimitsBeforeUpload: settings the base model does
+// not take are refused before anything is uploaded or created.
+func TestCreateChecksModelLimitsBeforeUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.Backend = func(string) (ethos.FineTuneBackend, error) { return limitedBackend{e.fake}, nil }
+	o := e.options(t)
+	o.Hyperparameters.BatchSize = 16
+	_, err := e.svc.Create(t.Context(), o)
+	if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "up to 8, got 16") {
+		t.Fatalf("Create with a batch size above the limit = %v, want a Config error", err)
+	}
+	if e.fake.uploads != 0 || e.fake.creates != 0 {
+		t.Errorf("%d uploads and %d creates despite the refusal", e.fake.uploads, e.fake.creates)
+	}
+	o.Hyperparameters.BatchSize = 8
+	if c := e.create(t, o); c.How != HowCreated {
+		t.Errorf("Create within the limits: %s", c.How)
+	}
+}

@@ -34,6 +34,7 @@ func (s *Server) registerTogether() {
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/events", s.handle(s.togetherEvents))
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/checkpoints", s.handle(s.togetherCheckpoints))
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/metrics", s.handle(s.togetherMetrics))
+	s.mux.HandleFunc("GET /v1/fine-tunes/models/limits", s.handle(s.togetherModelLimits))
 	s.mux.HandleFunc("POST /v1/fine-tunes/{id}/cancel", s.handle(s.togetherCancel))
 }
 
@@ -318,8 +319,8 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 		Suffix: req.Suffix, Epochs: 1, NCheckpoints: 1, LearningRate: 1e-5, Method: "sft", WandbProject: req.WandbProjectName,
 		Seed: 42, LoRA: &ftLoRA{R: 8, Alpha: 16, TrainableModules: "all-linear"}}
 	if req.NEpochs != nil {
-		if *req.NEpochs < 1 || *req.NEpochs > 20 {
-			return &ftError{status: 400, param: "n_epochs", msg: fmt.Sprintf("n_epochs must be between 1 and 20, got %d", *req.NEpochs)}
+		if *req.NEpochs < 1 || *req.NEpochs > togetherLimits.maxEpochs {
+			return &ftError{status: 400, param: "n_epochs", msg: fmt.Sprintf("n_epochs must be between 1 and %d, got %d", togetherLimits.maxEpochs, *req.NEpochs)}
 		}
 		j.Epochs = *req.NEpochs
 	}
@@ -333,6 +334,9 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 		if *req.NEvals < 0 {
 			return &ftError{status: 400, param: "n_evals", msg: "n_evals must not be negative"}
 		}
+		if *req.NEvals > togetherLimits.maxEvals {
+			return &ftError{status: 400, param: "n_evals", msg: fmt.Sprintf("n_evals must be at most %d, got %d", togetherLimits.maxEvals, *req.NEvals)}
+		}
 		if *req.NEvals > 0 && req.ValidationFile == "" {
 			return &ftError{status: 400, param: "n_evals", msg: "n_evals needs a validation_file"}
 		}
@@ -340,14 +344,14 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 	}
 	if len(req.BatchSize) > 0 && string(req.BatchSize) != "null" && string(req.BatchSize) != `"max"` {
 		var n int
-		if err := json.Unmarshal(req.BatchSize, &n); err != nil || n < 1 || n > 256 {
-			return &ftError{status: 400, param: "batch_size", msg: fmt.Sprintf(`batch_size must be an integer from 1 to 256 or "max", got %s`, req.BatchSize)}
+		if err := json.Unmarshal(req.BatchSize, &n); err != nil || n < togetherLimits.minBatch || n > togetherLimits.maxBatch {
+			return &ftError{status: 400, param: "batch_size", msg: fmt.Sprintf(`batch_size must be an integer from %d to %d or "max", got %s`, togetherLimits.minBatch, togetherLimits.maxBatch, req.BatchSize)}
 		}
 		j.BatchSize = n
 	}
 	if req.LearningRate != nil {
-		if !(*req.LearningRate > 0 && *req.LearningRate <= 1) {
-			return &ftError{status: 400, param: "learning_rate", msg: fmt.Sprintf("learning_rate must be in (0, 1], got %g", *req.LearningRate)}
+		if !(*req.LearningRate >= togetherLimits.minLR && *req.LearningRate <= togetherLimits.maxLR) {
+			return &ftError{status: 400, param: "learning_rate", msg: fmt.Sprintf("learning_rate must be in [%g, %g], got %g", togetherLimits.minLR, togetherLimits.maxLR, *req.LearningRate)}
 		}
 		j.LearningRate = *req.LearningRate
 	}
@@ -362,8 +366,8 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 			if tt.LoraR == nil || tt.LoraAlpha == nil {
 				return &ftError{status: 400, param: "training_type", msg: "training_type Lora requires lora_r and lora_alpha"}
 			}
-			if *tt.LoraR < 1 || *tt.LoraR > 64 {
-				return &ftError{status: 400, param: "training_type.lora_r", msg: fmt.Sprintf("lora_r must be between 1 and 64, got %d", *tt.LoraR)}
+			if *tt.LoraR < 1 || *tt.LoraR > togetherLimits.maxRank {
+				return &ftError{status: 400, param: "training_type.lora_r", msg: fmt.Sprintf("lora_r must be between 1 and %d, got %d", togetherLimits.maxRank, *tt.LoraR)}
 			}
 			if *tt.LoraAlpha < 1 {
 				return &ftError{status: 400, param: "training_type.lora_alpha", msg: fmt.Sprintf("lora_alpha must be at least 1, got %d", *tt.LoraAlpha)}
@@ -780,4 +784,46 @@ func (j *ftJob) validationLoss(n int) float64 {
 	seed := hashString(j.ID)
 	noise := (unitRoll(seed, "val-loss-noise-"+fmt.Sprint(n)) - 0.5) * 0.04
 	return math.Round(j.loss(n)*(1.08+noise)*1e4) / 1e4
+}
+
+// togetherLimits are the sandbox's FineTuneModelLimits, the same for
+// every base model it fine-tunes; POST /fine-tunes refuses what they do
+// not allow.
+var togetherLimits = struct {
+	maxEpochs, maxEvals, minBatch, maxBatch, maxRank int
+	minLR, maxLR                                     float64
+}{maxEpochs: 20, maxEvals: 100, minBatch: 1, maxBatch: 256, maxRank: 64, minLR: 1e-8, maxLR: 1}
+
+// togetherModelLimits serves GET /fine-tunes/models/limits?model_name=…;
+// a model the sandbox does not fine-tune is a 404 with the spec's
+// {"message"} body.
+func (s *Server) togetherModelLimits(w http.ResponseWriter, r *http.Request) *ftError {
+	q := r.URL.Query()
+	model := q.Get("model_name")
+	for k := range q {
+		if k != "model_name" {
+			return &ftError{status: 400, param: k, msg: fmt.Sprintf("unknown query parameter %q; the one parameter is model_name", k)}
+		}
+	}
+	if model == "" {
+		return &ftError{status: 400, param: "model_name", msg: "missing required query parameter: model_name"}
+	}
+	if !s.baseModelOK(model) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": fmt.Sprintf("Model %q is not available for fine-tuning", model)})
+		return nil
+	}
+	l := togetherLimits
+	training := func(lora bool) map[string]any {
+		m := map[string]any{"max_batch_size": l.maxBatch, "max_batch_size_dpo": l.maxBatch / 2, "min_batch_size": l.minBatch}
+		if lora {
+			m["max_rank"], m["target_modules"] = l.maxRank, []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+		}
+		return m
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"model_name": model, "full_training": training(false), "lora_training": training(true),
+		"max_num_epochs": l.maxEpochs, "max_num_evals": l.maxEvals, "max_learning_rate": l.maxLR, "min_learning_rate": l.minLR,
+		"supports_vision": false, "supports_tools": false, "supports_reasoning": false, "merge_output_lora": false,
+	})
+	return nil
 }

@@ -109,6 +109,17 @@ func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte
 		writeFakeJSON(w, 200, file)
 	case r.Method == "POST" && path == "/fine-tunes":
 		f.create(w, body)
+	case r.Method == "GET" && path == "/fine-tunes/models/limits":
+		model := r.URL.Query().Get("model_name")
+		if !slices.Contains(fakeModels, model) {
+			writeFakeJSON(w, 404, map[string]any{"message": "Model " + model + " is not supported for fine-tuning"})
+			break
+		}
+		writeFakeJSON(w, 200, map[string]any{"model_name": model,
+			"full_training":  map[string]any{"max_batch_size": 96, "max_batch_size_dpo": 48, "min_batch_size": 8},
+			"lora_training":  map[string]any{"max_batch_size": 128, "max_batch_size_dpo": 64, "min_batch_size": 8, "max_rank": 64, "target_modules": []string{"q_proj", "v_proj"}},
+			"max_num_epochs": 20, "max_num_evals": 100, "max_learning_rate": 1, "min_learning_rate": 1e-8,
+			"supports_vision": false, "supports_tools": true, "supports_reasoning": false, "merge_output_lora": false})
 	case r.Method == "GET" && path == "/fine-tunes":
 		var data []any
 		for _, j := range f.sortedJobs() {

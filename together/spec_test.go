@@ -22,6 +22,7 @@ var usedPaths = []string{
 	"/fine-tunes/{id}/checkpoints",
 	"/fine-tunes/{id}/cancel",
 	"/fine-tunes/{id}/metrics",
+	"/fine-tunes/models/limits",
 }
 
 // spec returns testdata/openapi.yaml trimmed to usedPaths, with OpenAPI

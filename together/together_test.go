@@ -18,6 +18,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetunetest"
 	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
+	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
 const testKey = "tk-test-SECRET"
@@ -314,6 +315,71 @@ func TestMetricEvents(t *testing.T) {
 	}
 	if _, err := metricEvents("ft-1", []byte(`[1,2]`)); err == nil {
 		t.Error("a list read as a metrics answer")
+	}
+}
+
+// TestModelLimits asks the spec-checked fake and the sandbox for a base
+// model's limits, and checks hyperparameters against them.
+func TestModelLimits(t *testing.T) {
+	t.Parallel()
+	_, srv := newFakeTogether(t)
+	c := newTestClient(t, srv.URL)
+	const model = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+	l, err := c.ModelLimits(t.Context(), model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ModelLimits{Model: model, MaxEpochs: 20, MaxEvals: 100, MinLearningRate: 1e-8, MaxLearningRate: 1,
+		Full: &BatchLimits{Min: 8, Max: 96}, LoRA: &BatchLimits{Min: 8, Max: 128}, MaxRank: 64}
+	if diff := cmp.Diff(want, l); diff != "" {
+		t.Errorf("limits (-want +got):\n%s", diff)
+	}
+	if err := c.CheckHyperparameters(t.Context(), model, ethos.Hyperparameters{LoRA: true, BatchSize: 16, LoRARank: 16, Epochs: 3}); err != nil {
+		t.Errorf("settings within the limits refused: %v", err)
+	}
+	err = c.CheckHyperparameters(t.Context(), model, ethos.Hyperparameters{LoRA: true, BatchSize: 256, LoRARank: 128})
+	if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "batch size 256 is outside 8 to 128 for LoRA training") ||
+		!strings.Contains(err.Error(), "LoRA rank 128 is above the highest, 64") || !strings.Contains(err.Error(), "nothing was uploaded") {
+		t.Errorf("settings outside the limits: %v; want a Config error naming each", err)
+	}
+	_, err = c.ModelLimits(t.Context(), "meta-llama/Nonexistent-9B")
+	if ethos.KindOf(err) != ethos.NotFound || !strings.Contains(err.Error(), "is not supported for fine-tuning") {
+		t.Errorf("limits of an unknown model: %v; want NotFound with the provider's message", err)
+	}
+
+	sb := httptest.NewServer(thePatchedSpec(t).Handler(t, sandbox.New(sandbox.Options{APIKey: testKey}), false))
+	defer sb.Close()
+	sc := newTestClient(t, sb.URL, func(o *Options) { o.Provider = "sandbox" })
+	if l, err := sc.ModelLimits(t.Context(), "base"); err != nil || l.LoRA == nil || l.MaxRank == 0 {
+		t.Errorf("sandbox limits of base: %+v, %v", l, err)
+	}
+	if _, err := sc.ModelLimits(t.Context(), "no-such-base"); ethos.KindOf(err) != ethos.NotFound {
+		t.Errorf("sandbox limits of an unknown model: %v, want NotFound", err)
+	}
+}
+
+func TestModelLimitsCheck(t *testing.T) {
+	t.Parallel()
+	l := ModelLimits{MaxEpochs: 10, MaxEvals: 5, MinLearningRate: 1e-6, MaxLearningRate: 1e-3,
+		Full: &BatchLimits{Min: 8, Max: 32}, LoRA: &BatchLimits{Min: 4, Max: 64}, MaxRank: 16}
+	for _, tc := range []struct {
+		h    ethos.Hyperparameters
+		want []string
+	}{
+		{ethos.Hyperparameters{}, nil},
+		{ethos.Hyperparameters{LoRA: true, BatchSize: 64, LoRARank: 16, Epochs: 10, Evals: 5, LearningRate: 1e-3}, nil},
+		{ethos.Hyperparameters{BatchSize: 64}, []string{"batch size 64 is outside 8 to 32 for full training (batch_size)"}},
+		{ethos.Hyperparameters{LoRA: true, LoRARank: 32, Epochs: 11, Evals: 6, LearningRate: 1e-7}, []string{
+			"LoRA rank 32 is above the highest, 16 (lora_r)", "11 epochs is above the most, 10 (epochs)",
+			"6 evaluations is above the most, 5 (n_evals)", "learning rate 1e-07 is outside 1e-06 to 0.001 (learning_rate)"}},
+		{ethos.Hyperparameters{LoRA: true}, nil}, // the default rank, 8, is within 16
+	} {
+		if diff := cmp.Diff(tc.want, l.Check(tc.h)); diff != "" {
+			t.Errorf("Check(%+v) (-want +got):\n%s", tc.h, diff)
+		}
+	}
+	if got := (ModelLimits{LoRA: &BatchLimits{Min: 1, Max: 8}}).Check(ethos.Hyperparameters{}); len(got) != 1 || !strings.Contains(got[0], "full training is not offered") {
+		t.Errorf("full training of a LoRA-only model: %v", got)
 	}
 }
 

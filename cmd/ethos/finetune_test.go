@@ -213,6 +213,8 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 		{"unknown base model", env, []string{"finetune", "create", "--train", "train.jsonl", "--model", "no-such-model"}, 1, []string{"no-such-model"}},
 		{"invalid file", env, []string{"finetune", "create", "--train", "bad.jsonl"}, 1, []string{"bad.jsonl", "line 2", "nothing was uploaded"}},
 		{"preference file", env, []string{"finetune", "create", "--train", "preference.jsonl"}, 1, []string{"preference.jsonl", "line 1: method.format", "supervised fine-tuning (SFT)", "nothing was uploaded"}},
+		{"batch size above the model's limit", env, []string{"finetune", "create", "--train", "train.jsonl", "--batch-size", "512", "--lora-r", "128"}, 2,
+			[]string{"base does not take these settings", "batch size 512 is outside 1 to 256 for LoRA training", "LoRA rank 128 is above the highest, 64", "nothing was uploaded"}},
 		{"unknown job", env, []string{"finetune", "status", "ft-nope"}, 1, []string{"no fine-tune job ft-nope", "ethos finetune list"}},
 		{"missing key", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together", "--model", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}, 2, []string{"TOGETHER_API_KEY"}},
 		{"provider without model", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together"}, 2, []string{"--model is required"}},
