@@ -155,6 +155,11 @@ type Sandbox struct {
 	Defects map[string]float64 `json:"defects,omitempty"`
 	RPM     int                `json:"rpm"` // 0 means unlimited
 	TPM     int                `json:"tpm"` // 0 means unlimited
+	// InputTPM and OutputTPM are Anthropic-style input and output token
+	// limits, each with a bucket and header family of its own; 0 means
+	// unlimited.
+	InputTPM  int `json:"input_tpm"`
+	OutputTPM int `json:"output_tpm"`
 }
 
 // defaults returns every built-in setting except the character, which a

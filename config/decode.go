@@ -199,6 +199,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"defects":         func(v *yaml.Node, path string) { d.defects(v, path, &s.Defects) },
 			"rpm":             d.integer(&s.RPM),
 			"tpm":             d.integer(&s.TPM),
+			"input_tpm":       d.integer(&s.InputTPM),
+			"output_tpm":      d.integer(&s.OutputTPM),
 		}),
 	})
 	if !hasCharacter && resolve(root).Kind == yaml.MappingNode {

@@ -114,6 +114,8 @@ func (d *decoder) validate(c *Config) {
 	}
 	d.atLeast("sandbox.rpm", s.RPM, 0)
 	d.atLeast("sandbox.tpm", s.TPM, 0)
+	d.atLeast("sandbox.input_tpm", s.InputTPM, 0)
+	d.atLeast("sandbox.output_tpm", s.OutputTPM, 0)
 }
 
 var (

@@ -170,25 +170,34 @@ func (anthropicProtocol) writeError(w http.ResponseWriter, e *apiError, requestI
 	})
 }
 
-// limitHeaders writes anthropic-ratelimit-*. The input- and output-token
-// variants report the one token bucket the sandbox keeps.
+// limitHeaders writes anthropic-ratelimit-*: requests, input tokens and
+// output tokens each from a bucket of their own; tokens from the tokens
+// bucket, or without one, as Anthropic does, the most restrictive of the
+// input and output buckets.
 func (anthropicProtocol) limitHeaders(h http.Header, st limitState) {
 	reset := func(d time.Duration) string {
 		// Round up to the second so the reset is never earlier than true.
 		return st.now.Add(d).Add(time.Second - 1).Truncate(time.Second).UTC().Format(time.RFC3339)
 	}
-	if st.hasRequests {
-		h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(st.reqLimit))
-		h.Set("anthropic-ratelimit-requests-remaining", strconv.Itoa(st.reqLeft))
-		h.Set("anthropic-ratelimit-requests-reset", reset(st.reqReset))
-	}
-	if st.hasToks {
-		for _, prefix := range []string{"anthropic-ratelimit-tokens", "anthropic-ratelimit-input-tokens", "anthropic-ratelimit-output-tokens"} {
-			h.Set(prefix+"-limit", strconv.Itoa(st.tokLimit))
-			h.Set(prefix+"-remaining", strconv.Itoa(st.tokLeft))
-			h.Set(prefix+"-reset", reset(st.tokReset))
+	set := func(prefix string, d dimState) {
+		if d.has {
+			h.Set(prefix+"-limit", strconv.Itoa(d.limit))
+			h.Set(prefix+"-remaining", strconv.Itoa(d.left))
+			h.Set(prefix+"-reset", reset(d.reset))
 		}
 	}
+	set("anthropic-ratelimit-requests", st.dims[dimRequests])
+	set("anthropic-ratelimit-input-tokens", st.dims[dimInput])
+	set("anthropic-ratelimit-output-tokens", st.dims[dimOutput])
+	tokens := st.dims[dimTokens]
+	if !tokens.has {
+		for _, d := range []dimState{st.dims[dimInput], st.dims[dimOutput]} {
+			if d.has && (!tokens.has || d.left < tokens.left) {
+				tokens = d
+			}
+		}
+	}
+	set("anthropic-ratelimit-tokens", tokens)
 }
 
 type anthropicMessage struct {

@@ -97,6 +97,8 @@ func sandboxOptions(sb config.Sandbox) sandbox.Options {
 			CutStreamRate: sb.CutStreamRate,
 			RPM:           sb.RPM,
 			TPM:           sb.TPM,
+			InputTPM:      sb.InputTPM,
+			OutputTPM:     sb.OutputTPM,
 		},
 	}
 }
