@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,15 +25,44 @@ func (anthropicProtocol) check(r *http.Request) *apiError {
 }
 
 // anthropicRequest is the part of CreateMessageParams the sandbox reads;
-// other fields (tools, metadata, thinking, …) are accepted and ignored.
+// the other fields the spec declares (tools, metadata, thinking, …) are
+// accepted and ignored, and any field it does not declare is refused, as
+// the API does.
 type anthropicRequest struct {
 	Model         string          `json:"model"`
 	Messages      []anthropicTurn `json:"messages"`
 	System        json.RawMessage `json:"system"`
 	MaxTokens     *int            `json:"max_tokens"`
-	Temperature   *float64        `json:"temperature"`
 	StopSequences []string        `json:"stop_sequences"`
 	Stream        bool            `json:"stream"`
+}
+
+// anthropicFields are the properties of the spec's CreateMessageParams
+// (anthropic-sdk-go's bundled spec, which sets additionalProperties
+// false). The current API has no temperature: the sandbox refuses it like
+// any field the spec lacks.
+var anthropicFields = []string{"cache_control", "container", "diagnostics", "inference_geo", "max_tokens", "messages",
+	"metadata", "model", "output_config", "service_tier", "speed", "stop_sequences", "stream", "system", "thinking",
+	"tool_choice", "tools"}
+
+// anthropicTurnFields are the properties of the spec's input messages
+// (UserInputMessage, AssistantInputMessage, SystemInputMessage).
+var anthropicTurnFields = []string{"content", "role"}
+
+// extraField names the first key of obj (in sorted order) that allowed
+// lacks, or "".
+func extraField(obj map[string]json.RawMessage, allowed []string) string {
+	var extra []string
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	slices.Sort(extra)
+	return extra[0]
 }
 
 type anthropicTurn struct {
@@ -54,6 +84,23 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return call{}, invalid("invalid JSON body: %v", err)
 	}
+	var top struct {
+		Fields   map[string]json.RawMessage
+		Messages []map[string]json.RawMessage `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &top.Fields); err != nil {
+		return call{}, invalid("invalid JSON body: %v", err)
+	}
+	if f := extraField(top.Fields, anthropicFields); f != "" {
+		return call{}, invalid("%s: Extra inputs are not permitted", f)
+	}
+	if json.Unmarshal(body, &top) == nil {
+		for i, m := range top.Messages {
+			if f := extraField(m, anthropicTurnFields); f != "" {
+				return call{}, invalid("messages.%d.%s: Extra inputs are not permitted", i, f)
+			}
+		}
+	}
 	switch {
 	case req.Model == "":
 		return call{}, invalid("model: Field required")
@@ -63,27 +110,33 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 		return call{}, invalid("max_tokens: must be greater than or equal to 1")
 	case len(req.Messages) == 0:
 		return call{}, invalid("messages: at least one message is required")
-	case req.Temperature != nil && !(*req.Temperature >= 0 && *req.Temperature <= 1):
-		return call{}, invalid("temperature: must be between 0 and 1")
 	}
 	system, err := textContent(req.System, true)
 	if err != nil {
 		return call{}, invalid("system: %v", err)
 	}
 	c := call{
-		prompt: Prompt{Model: req.Model, System: system, MaxTokens: *req.MaxTokens, Temperature: req.Temperature},
+		prompt: Prompt{Model: req.Model, System: system, MaxTokens: *req.MaxTokens},
 		stop:   req.StopSequences,
 		stream: req.Stream,
 	}
 	for i, m := range req.Messages {
-		if m.Role != "user" && m.Role != "assistant" {
-			return call{}, invalid("messages.%d.role: Input should be 'user' or 'assistant'", i)
+		if m.Role != "user" && m.Role != "assistant" && m.Role != "system" {
+			return call{}, invalid("messages.%d.role: Input should be 'user', 'assistant' or 'system'", i)
 		}
 		text, err := textContent(m.Content, false)
 		if err != nil {
 			return call{}, invalid("messages.%d.content: %v", i, err)
 		}
+		if m.Role == "system" {
+			// The spec's SystemInputMessage: system text among the turns.
+			c.prompt.System = strings.TrimPrefix(c.prompt.System+"\n"+text, "\n")
+			continue
+		}
 		c.prompt.Messages = append(c.prompt.Messages, ethos.Message{Role: ethos.Role(m.Role), Content: text})
+	}
+	if len(c.prompt.Messages) == 0 {
+		return call{}, invalid("messages: at least one user or assistant message is required")
 	}
 	return c, nil
 }

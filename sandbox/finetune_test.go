@@ -38,6 +38,12 @@ func (e *ftEnv) get(path string) reply {
 	return do(e.t, "GET", e.run.URL+path, openaiHeader("k"), nil)
 }
 
+// do sends a request with any method and body.
+func (e *ftEnv) do(method, path string, body any) reply {
+	e.t.Helper()
+	return do(e.t, method, e.run.URL+path, openaiHeader("k"), body)
+}
+
 func (e *ftEnv) post(path string, body any) reply {
 	e.t.Helper()
 	return do(e.t, "POST", e.run.URL+path, openaiHeader("k"), body)
@@ -506,6 +512,9 @@ func TestFineTuneRefusals(t *testing.T) {
 		{"together unknown model", "/v1/fine-tunes", map[string]any{"model": "llama-9000", "training_file": file}, 400, "model", `Model "llama-9000" is not available for fine-tuning`},
 		{"openai unknown model", "/v1/fine_tuning/jobs", map[string]any{"model": "davinci-9", "training_file": file}, 400, "model", "Model davinci-9 is not available for fine-tuning or does not exist."},
 		{"together flat lora", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "lora_r": 8}, 400, "lora_r", "LoRA settings go in training_type"},
+		{"together legacy wandb_key", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "wandb_key": "k"}, 400, "wandb_key", "names the Weights & Biases key wandb_api_key"},
+		{"together misspelt field", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "n_epoch": 3}, 400, "n_epoch", `unknown field "n_epoch"`},
+		{"together too many evaluations", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "validation_file": file, "n_evals": 101}, 400, "n_evals", "at most 100"},
 		{"together lora without rank", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "training_type": map[string]any{"type": "Lora"}}, 400, "training_type", "requires lora_r and lora_alpha"},
 		{"together unknown file", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": "file-nope"}, 400, "training_file", "no such file"},
 		{"together eval file", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": eval}, 400, "training_file", `purpose "eval"`},
@@ -738,5 +747,41 @@ func TestPersonaWriterAnswersPlainPrompts(t *testing.T) {
 	// "writer" keeps the default writer's prose for plain prompts.
 	if text, _ := complete(t, run, "writer", "", "What should I cook tonight?"); strings.Contains(text, "?") {
 		t.Errorf("writer answered in a persona's voice: %s", text)
+	}
+}
+
+// TestTogetherMetricsAndLimits: the metrics endpoint's optional filter
+// body is honoured and an unknown filter refused; the limits endpoint
+// answers for a base model it fine-tunes and 404s for another.
+func TestTogetherMetricsAndLimits(t *testing.T) {
+	t.Parallel()
+	e := newFTEnv(t, Options{})
+	id := ok(t, e.post("/v1/fine-tunes", map[string]any{"model": "base", "training_file": e.uploadTogether(richTraining), "n_epochs": 2, "batch_size": 4}))["id"].(string)
+	e.jobAt("/v1/fine-tunes/"+id, time.Hour)
+	steps := func(body any) []float64 {
+		t.Helper()
+		r := e.do("GET", "/v1/fine-tunes/"+id+"/metrics", body)
+		var out []float64
+		for _, m := range ok(t, r)["metrics"].([]any) {
+			out = append(out, m.(map[string]any)["train/global_step"].(float64))
+		}
+		return out
+	}
+	all := steps(nil)
+	if len(all) != 10 {
+		t.Fatalf("%d snapshots, want one per checkpoint (10)", len(all))
+	}
+	if got := steps(map[string]any{"global_step_from": all[5]}); len(got) != 5 || got[0] != all[5] {
+		t.Errorf("from step %v: %v", all[5], got)
+	}
+	if r := e.do("GET", "/v1/fine-tunes/"+id+"/metrics", map[string]any{"step_from": 1}); r.status != 400 {
+		t.Errorf("unknown filter: status %d", r.status)
+	}
+	lim := ok(t, e.get("/v1/fine-tunes/models/limits?model_name=base"))
+	if lim["model_name"] != "base" || lim["lora_training"].(map[string]any)["max_rank"] != 64.0 {
+		t.Errorf("limits %v", lim)
+	}
+	if r := e.get("/v1/fine-tunes/models/limits?model_name=llama-9000"); r.status != 404 || !strings.Contains(string(r.body), "not available for fine-tuning") {
+		t.Errorf("limits of an unknown model: %d %s", r.status, r.body)
 	}
 }

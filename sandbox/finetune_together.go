@@ -287,6 +287,17 @@ type togetherCreateRequest struct {
 // says so rather than silently training with defaults.
 var flatLoRAFields = []string{"lora", "lora_r", "lora_alpha", "lora_dropout", "lora_trainable_modules"}
 
+// togetherCreateFields are the properties the spec declares for the body
+// of POST /fine-tunes. The spec does not forbid others, but a field it
+// does not declare is a misspelt or misplaced setting that would train
+// with a default instead, so the sandbox refuses it, as the spec checks
+// of the tests do in strict mode.
+var togetherCreateFields = []string{"batch_size", "from_checkpoint", "from_hf_model", "hf_api_token", "hf_model_revision",
+	"hf_output_repo_name", "learning_rate", "lr_scheduler", "max_grad_norm", "max_seq_length", "model", "multimodal_params",
+	"n_checkpoints", "n_epochs", "n_evals", "packing", "random_seed", "suffix", "train_on_inputs", "training_file",
+	"training_method", "training_type", "validation_file", "wandb_api_key", "wandb_base_url", "wandb_entity", "wandb_name",
+	"wandb_project_name", "warmup_ratio", "weight_decay"}
+
 func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError {
 	body, ae := readBody(w, r)
 	if ae != nil {
@@ -300,6 +311,13 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 		if _, ok := raw[f]; ok {
 			return &ftError{status: 400, param: f, msg: fmt.Sprintf(`unknown field %q: LoRA settings go in training_type, e.g. {"type": "Lora", "lora_r": 8, "lora_alpha": 16}`, f)}
 		}
+	}
+	if f := extraField(raw, togetherCreateFields); f != "" {
+		hint := ""
+		if f == "wandb_key" {
+			hint = " (the spec names the Weights & Biases key wandb_api_key)"
+		}
+		return &ftError{status: 400, param: f, msg: fmt.Sprintf("unknown field %q%s: the fields of POST /fine-tunes are %s", f, hint, strings.Join(togetherCreateFields, ", "))}
 	}
 	var req togetherCreateRequest
 	if err := json.Unmarshal(body, &req); err != nil {
