@@ -107,13 +107,14 @@ func Run(t *testing.T, h Harness) {
 	s := &suite{h: h, ctx: context.Background()}
 
 	var file ethos.File
-	t.Run("Upload", func(t *testing.T) { file = s.upload(t) })
+	t.Run("Upload", func(t *testing.T) { file = s.upload(t, "data/agora.jsonl") })
 	if file.ID == "" {
 		t.Fatal("no file to train on; later subtests need one")
 	}
 	var validation ethos.File
 	if h.Evals > 0 {
-		t.Run("UploadValidation", func(t *testing.T) { validation = s.uploadValidation(t) })
+		// The training file again, as the validation file.
+		t.Run("UploadValidation", func(t *testing.T) { validation = s.upload(t, "data/agora.validation.jsonl") })
 		if validation.ID == "" {
 			t.Fatal("no validation file; the lifecycle needs one")
 		}
@@ -137,8 +138,9 @@ type suite struct {
 	created []string // job IDs in creation order
 }
 
-func (s *suite) upload(t *testing.T) ethos.File {
-	f, err := s.h.Backend.Upload(s.ctx, "data/agora.jsonl", s.h.Training)
+// upload sends the training file under the local name name.
+func (s *suite) upload(t *testing.T, name string) ethos.File {
+	f, err := s.h.Backend.Upload(s.ctx, name, s.h.Training)
 	if err != nil {
 		s.fatal(t, "upload", err)
 	}
@@ -154,8 +156,8 @@ func (s *suite) upload(t *testing.T) ethos.File {
 	if f.Purpose != "fine-tune" {
 		t.Errorf("file purpose = %q, want fine-tune", f.Purpose)
 	}
-	if f.Name != "data/agora.jsonl" {
-		t.Errorf("file name = %q, want the local name data/agora.jsonl", f.Name)
+	if f.Name != name {
+		t.Errorf("file name = %q, want the local name %s", f.Name, name)
 	}
 	lines := 0
 	for l := range strings.SplitSeq(string(s.h.Training), "\n") {
@@ -165,18 +167,6 @@ func (s *suite) upload(t *testing.T) ethos.File {
 	}
 	if f.SHA256 == "" || f.Lines != lines {
 		t.Errorf("file sha256 %q, lines %d: want the content's digest and %d lines", f.SHA256, f.Lines, lines)
-	}
-	return f
-}
-
-// uploadValidation uploads the training file again as a validation file.
-func (s *suite) uploadValidation(t *testing.T) ethos.File {
-	f, err := s.h.Backend.Upload(s.ctx, "data/agora.validation.jsonl", s.h.Training)
-	if err != nil {
-		s.fatal(t, "upload", err)
-	}
-	if f.ID == "" {
-		t.Fatal("upload returned no file ID")
 	}
 	return f
 }

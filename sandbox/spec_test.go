@@ -1,16 +1,16 @@
 package sandbox
 
 import (
-	"compress/gzip"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
+
+	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
 
 // TestAnthropicFieldsFollowTheSpec: the fields the sandbox's Messages
@@ -21,23 +21,6 @@ import (
 // among them) and nothing the API takes.
 func TestAnthropicFieldsFollowTheSpec(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command("go", "list", "-m", "-json", "github.com/anthropics/anthropic-sdk-go/v2").Output()
-	if err != nil {
-		t.Fatalf("go list the SDK module: %v", err)
-	}
-	var mod struct{ Dir string }
-	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		t.Fatalf("go list gave no module directory: %v %s", err, out)
-	}
-	f, err := os.Open(filepath.Join(mod.Dir, "scripts", "mock-spec.json.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var spec struct {
 		Components struct {
 			Schemas map[string]struct {
@@ -46,7 +29,7 @@ func TestAnthropicFieldsFollowTheSpec(t *testing.T) {
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	if err := json.NewDecoder(zr).Decode(&spec); err != nil {
+	if err := json.Unmarshal(wiretest.AnthropicSpec(t), &spec); err != nil {
 		t.Fatal(err)
 	}
 	for name, fields := range map[string][]string{"CreateMessageParams": anthropicFields, "UserInputMessage": anthropicTurnFields,
