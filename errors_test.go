@@ -54,6 +54,8 @@ func TestCheckStop(t *testing.T) {
 	t.Parallel()
 	for reason, want := range map[ethos.StopReason]ethos.Kind{
 		ethos.StopEnd: "", ethos.StopSequence: "", ethos.StopMaxTokens: ethos.Truncated, ethos.StopRefusal: ethos.Refused,
+		// Cut by the context window, or paused: as incomplete as max_tokens.
+		ethos.StopContextWindow: ethos.Truncated, ethos.StopPaused: ethos.Truncated,
 	} {
 		if got := ethos.KindOf(ethos.CheckStop(ethos.Response{StopReason: reason})); got != want {
 			t.Errorf("CheckStop(%s) kind %q, want %q", reason, got, want)

@@ -64,7 +64,22 @@ const (
 	StopSequence  StopReason = "stop_sequence" // a stop sequence matched
 	StopRefusal   StopReason = "refusal"       // the model refused (OpenAI "content_filter")
 	StopToolUse   StopReason = "tool_use"
+	// StopContextWindow is an answer cut because the model's context
+	// window filled before max_tokens (Anthropic
+	// "model_context_window_exceeded").
+	StopContextWindow StopReason = "context_window"
+	// StopPaused is a turn the provider paused before it was done, to be
+	// continued by sending the partial answer back (Anthropic
+	// "pause_turn"): the text so far is not the whole answer.
+	StopPaused StopReason = "pause_turn"
 )
+
+// Cut reports whether the answer ended before the model finished it: cut
+// by max_tokens or the context window, or paused by the provider. A cut
+// answer is never complete, whatever text it holds.
+func (s StopReason) Cut() bool {
+	return s == StopMaxTokens || s == StopContextWindow || s == StopPaused
+}
 
 // Usage counts the tokens of one call.
 type Usage struct {
@@ -132,12 +147,17 @@ func (f CompleterFunc) Complete(ctx context.Context, req Request) (Response, err
 }
 
 // CheckStop turns a response that did not end naturally into a typed
-// error: Truncated for max_tokens, Refused for a refusal. Stages that need
-// a complete answer call it; `ethos complete` shows the stop reason instead.
+// error: Truncated for an answer cut by max_tokens or the context window
+// or paused by the provider, Refused for a refusal. Stages that need a
+// complete answer call it; `ethos complete` shows the stop reason instead.
 func CheckStop(resp Response) error {
 	switch resp.StopReason {
 	case StopMaxTokens:
 		return Errorf(Truncated, "response cut at max_tokens after %d output tokens", resp.Usage.Out)
+	case StopContextWindow:
+		return Errorf(Truncated, "response cut after %d output tokens: the model's context window is full; shorten the prompt or lower max_tokens", resp.Usage.Out)
+	case StopPaused:
+		return Errorf(Truncated, "the provider paused the turn after %d output tokens, before the answer was complete", resp.Usage.Out)
 	case StopRefusal:
 		return Errorf(Refused, "model refused to answer")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -59,6 +60,10 @@ type Hyperparameters struct {
 	// WandbProject names a Weights & Biases project (Together only); the
 	// key itself is never stored.
 	WandbProject string `json:"wandb_project,omitempty"`
+	// Evals is how many times training evaluates the validation file
+	// (Together n_evals), for a validation loss; it needs a validation
+	// file. Zero is the provider's default, which on Together is none.
+	Evals int `json:"n_evals,omitempty"`
 }
 
 // FineTuneProviders are the providers ethos fine-tunes on, by the names
@@ -90,6 +95,8 @@ func (h Hyperparameters) Validate() error {
 		return bad("epochs %d is negative", h.Epochs)
 	case h.BatchSize < 0:
 		return bad("batch size %d is negative", h.BatchSize)
+	case h.Evals < 0:
+		return bad("evaluations (n_evals) %d is negative", h.Evals)
 	case !(h.LearningRate >= 0) || math.IsInf(h.LearningRate, 0):
 		return bad("learning rate %g is not a positive number", h.LearningRate)
 	case !h.LoRA:
@@ -143,6 +150,23 @@ type FineTuneJob struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// WandbURL is the Weights & Biases run of the job as the provider's job
+// object names it (Together's wandb_url, set when the job logs to a W&B
+// project), or "" when it names none or the value is not an http(s) URL.
+func (j FineTuneJob) WandbURL() string {
+	var p struct {
+		WandbURL string `json:"wandb_url"`
+	}
+	if len(j.Payload) == 0 || json.Unmarshal(j.Payload, &p) != nil {
+		return ""
+	}
+	u, err := url.Parse(strings.TrimSpace(p.WandbURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	return u.String()
 }
 
 // FineTuneEvent is one event of a job as the provider reports it.
@@ -219,6 +243,20 @@ type FineTuneStore interface {
 	Model(ctx context.Context, name string) (Model, error)
 	// Models lists the registry, newest first.
 	Models(ctx context.Context) ([]Model, error)
+}
+
+// FineTuneMetricsType is the Type of the events FineTuneMetrics returns.
+const FineTuneMetricsType = "metrics"
+
+// FineTuneMetrics is implemented by a FineTuneBackend whose losses are not
+// in its events but at a metrics endpoint (Together's GET
+// /fine-tunes/{id}/metrics). Metrics returns them as events of type
+// FineTuneMetricsType, one for each step's training loss and one for each
+// step's validation loss, in step order, each with a ProviderID that names
+// its step and kind, so that the store keeps them with the job's other
+// events and records each once.
+type FineTuneMetrics interface {
+	Metrics(ctx context.Context, id string) ([]FineTuneEvent, error)
 }
 
 // FineTuneRequest is what a backend needs to create a job: files already

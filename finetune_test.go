@@ -1,6 +1,7 @@
 package ethos_test
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -60,6 +61,25 @@ func TestCheckFineTuneProvider(t *testing.T) {
 		err := ethos.CheckFineTuneProvider(name)
 		if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "want together, openai or sandbox") {
 			t.Errorf("CheckFineTuneProvider(%q) = %v, want a config error listing the providers", name, err)
+		}
+	}
+}
+
+// TestWandbURL: the job object's wandb_url, only when it is an http(s)
+// URL, since the dashboard links to it.
+func TestWandbURL(t *testing.T) {
+	t.Parallel()
+	for payload, want := range map[string]string{
+		`{"wandb_url":"https://wandb.ai/acme/agora/runs/ft-1"}`: "https://wandb.ai/acme/agora/runs/ft-1",
+		`{"wandb_url":"javascript:alert(1)"}`:                   "",
+		`{"wandb_url":""}`:                                      "",
+		`{"id":"ft-1"}`:                                         "",
+		`not json`:                                              "",
+		``:                                                      "",
+	} {
+		j := ethos.FineTuneJob{Payload: json.RawMessage(payload)}
+		if got := j.WandbURL(); got != want {
+			t.Errorf("WandbURL of %s = %q, want %q", payload, got, want)
 		}
 	}
 }

@@ -168,7 +168,7 @@ func (c *Client) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	}
 	resp := ethos.Response{
 		Text:       text(msg),
-		StopReason: ethos.StopReason(msg.StopReason),
+		StopReason: stopReason(msg.StopReason),
 		Usage: ethos.Usage{
 			In:         int(msg.Usage.InputTokens),
 			Out:        int(msg.Usage.OutputTokens),
@@ -184,6 +184,16 @@ func (c *Client) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 		resp.Model = req.Model
 	}
 	return resp, nil
+}
+
+// stopReason normalises a Messages stop_reason. The API's own names are
+// ethos's, except model_context_window_exceeded; a value ethos does not
+// know passes through unchanged.
+func stopReason(r sdk.StopReason) ethos.StopReason {
+	if r == sdk.StopReasonModelContextWindowExceeded {
+		return ethos.StopContextWindow
+	}
+	return ethos.StopReason(r)
 }
 
 // params maps an ethos request onto the SDK's request body.

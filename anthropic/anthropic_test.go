@@ -157,19 +157,40 @@ func TestCompleteJSONAndStreamAgree(t *testing.T) {
 	}
 }
 
-func TestStopReasonsPassThrough(t *testing.T) {
+// TestStopReasonsNormalised sends every stop reason of the API's
+// StopReason enum: each comes back normalised, and CheckStop lets only a
+// natural end through.
+func TestStopReasonsNormalised(t *testing.T) {
 	t.Parallel()
-	for _, reason := range []string{"end_turn", "max_tokens", "stop_sequence", "refusal", "tool_use", "pause_turn"} {
+	for _, tc := range []struct {
+		reason string
+		want   ethos.StopReason
+		kind   ethos.Kind // of CheckStop
+	}{
+		{"end_turn", ethos.StopEnd, ""},
+		{"stop_sequence", ethos.StopSequence, ""},
+		{"tool_use", ethos.StopToolUse, ""},
+		{"max_tokens", ethos.StopMaxTokens, ethos.Truncated},
+		{"model_context_window_exceeded", ethos.StopContextWindow, ethos.Truncated},
+		{"pause_turn", ethos.StopPaused, ethos.Truncated},
+		{"refusal", ethos.StopRefusal, ethos.Refused},
+	} {
 		c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("content-type", "application/json")
-			io.WriteString(w, strings.Replace(messageJSON, `"end_turn"`, `"`+reason+`"`, 1))
+			io.WriteString(w, strings.Replace(messageJSON, `"end_turn"`, `"`+tc.reason+`"`, 1))
 		})
 		got, err := c.Complete(context.Background(), sampleRequest())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.StopReason != ethos.StopReason(reason) {
-			t.Errorf("stop reason %q came back as %q", reason, got.StopReason)
+		if got.StopReason != tc.want {
+			t.Errorf("stop reason %q came back as %q, want %q", tc.reason, got.StopReason, tc.want)
+		}
+		if kind := ethos.KindOf(ethos.CheckStop(got)); kind != tc.kind {
+			t.Errorf("%s: CheckStop gives kind %q, want %q", tc.reason, kind, tc.kind)
+		}
+		if got.StopReason.Cut() != (tc.kind == ethos.Truncated) {
+			t.Errorf("%s: Cut() = %v", tc.reason, got.StopReason.Cut())
 		}
 	}
 }

@@ -2,14 +2,10 @@ package anthropic
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,40 +20,12 @@ import (
 	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
 
-// specPath finds the OpenAPI spec that ships inside the SDK module the
-// build uses, so the check follows go.mod when the SDK is upgraded.
-func specPath(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-json", "github.com/anthropics/anthropic-sdk-go/v2").Output()
-	if err != nil {
-		t.Fatalf("go list the SDK module: %v", err)
-	}
-	var mod struct{ Dir string }
-	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		t.Fatalf("go list gave no module directory: %v %s", err, out)
-	}
-	return filepath.Join(mod.Dir, "scripts", "mock-spec.json.gz")
-}
-
 // TestRequestsMatchOfficialSpec captures the bodies the adapter sends for
 // JSON and streamed calls and validates them against the POST /v1/messages
 // request schema of the spec bundled with anthropic-sdk-go.
 func TestRequestsMatchOfficialSpec(t *testing.T) {
 	t.Parallel()
-	f, err := os.Open(specPath(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec = onlyMessagesPath(t, spec)
+	spec := onlyMessagesPath(t, wiretest.AnthropicSpec(t))
 	doc, err := libopenapi.NewDocument(spec)
 	if err != nil {
 		t.Fatalf("parse spec: %v", err)

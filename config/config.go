@@ -100,7 +100,15 @@ type FineTune struct {
 	LoRADropout  float64 `json:"lora_dropout"`
 	Suffix       string  `json:"suffix"`
 	Validation   float64 `json:"validation"` // share of examples held out for validation loss
+	// NEvals is how many times a Together job evaluates the validation
+	// file during training, each giving a validation loss; sent only with
+	// a validation file (Together's own default, 0, runs none).
+	NEvals int `json:"n_evals"`
 }
+
+// DefaultNEvals is FineTune.NEvals when ethos.yaml does not set it: a
+// validation loss at every tenth of training, enough for a curve.
+const DefaultNEvals = 10
 
 // Values of Eval.SystemPrompt.
 const (
@@ -147,6 +155,11 @@ type Sandbox struct {
 	Defects map[string]float64 `json:"defects,omitempty"`
 	RPM     int                `json:"rpm"` // 0 means unlimited
 	TPM     int                `json:"tpm"` // 0 means unlimited
+	// InputTPM and OutputTPM are Anthropic-style input and output token
+	// limits, each with a bucket and header family of its own; 0 means
+	// unlimited.
+	InputTPM  int `json:"input_tpm"`
+	OutputTPM int `json:"output_tpm"`
 }
 
 // defaults returns every built-in setting except the character, which a
@@ -195,6 +208,7 @@ func defaults() *Config {
 			LoRAAlpha:    16,
 			Suffix:       "agora",
 			Validation:   0.1,
+			NEvals:       DefaultNEvals,
 		},
 		Eval: Eval{
 			Judge:        "anthropic/claude-sonnet-4-5",

@@ -214,6 +214,21 @@ generate:
 			}),
 		},
 		{
+			"an openai-type provider chooses the field of its output limit",
+			minimal + `providers:
+  openai: {output_limit: max_tokens}
+  ollama: {output_limit: max_completion_tokens}
+`,
+			want(func(c *config.Config) {
+				p := c.Providers["openai"]
+				p.OutputLimit = config.OutputLimitMaxTokens
+				c.Providers["openai"] = p
+				p = c.Providers["ollama"]
+				p.OutputLimit = config.OutputLimitMaxCompletionTokens
+				c.Providers["ollama"] = p
+			}),
+		},
+		{
 			"max_concurrency is auto or a ceiling; a new local server gets a small one",
 			minimal + `providers:
   anthropic: {max_concurrency: 32, rate_limit_timeout: 5m}
@@ -359,6 +374,11 @@ ethos.yaml:16: sandbox.jitter: must not be negative
 ethos.yaml:17: finetune.lora: expected true or false, got "1"`,
 		},
 		{
+			"negative evaluations",
+			minimal + "finetune: {n_evals: -1}\n",
+			`ethos.yaml:9: finetune.n_evals: must be at least 0, got -1`,
+		},
+		{
 			"out of range values",
 			minimal + `generate:
   examples: 0
@@ -380,7 +400,8 @@ sandbox:
   rpm: -1
 store: {path: ""}
 providers:
-  anthropic: {max_concurrency: 0, timeout: 0s, rpm: -1}
+  anthropic: {max_concurrency: 0, timeout: 0s, rpm: -1, output_limit: max_tokens}
+  ollama: {output_limit: num_predict}
 `,
 			`ethos.yaml:10: generate.examples: must be at least 1, got 0
 ethos.yaml:11: generate.ideas.per_call: must be at least 1, got 0
@@ -402,7 +423,9 @@ ethos.yaml:26: sandbox.rpm: must be at least 0, got -1
 ethos.yaml:27: store.path: required
 ethos.yaml:29: providers.anthropic.max_concurrency: must be auto (sized from the provider's rate limit and latency) or at least 1, got 0
 ethos.yaml:29: providers.anthropic.rpm: must be at least 0, got -1
-ethos.yaml:29: providers.anthropic.timeout: must be positive, got 0s`,
+ethos.yaml:29: providers.anthropic.timeout: must be positive, got 0s
+ethos.yaml:29: providers.anthropic.output_limit: applies to type openai providers only; the Messages API takes max_tokens
+ethos.yaml:30: providers.ollama.output_limit: must be max_tokens (most OpenAI-compatible servers) or max_completion_tokens (OpenAI), got "num_predict"`,
 		},
 		{
 			"character problems",

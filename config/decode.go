@@ -177,6 +177,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"lora_dropout":  d.float(&f.LoRADropout),
 			"suffix":        d.str(&f.Suffix),
 			"validation":    d.float(&f.Validation),
+			"n_evals":       d.integer(&f.NEvals),
 		}),
 		"eval": d.section(fields{
 			"judge":         d.str(&e.Judge),
@@ -198,6 +199,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"defects":         func(v *yaml.Node, path string) { d.defects(v, path, &s.Defects) },
 			"rpm":             d.integer(&s.RPM),
 			"tpm":             d.integer(&s.TPM),
+			"input_tpm":       d.integer(&s.InputTPM),
+			"output_tpm":      d.integer(&s.OutputTPM),
 		}),
 	})
 	if !hasCharacter && resolve(root).Kind == yaml.MappingNode {
@@ -270,6 +273,7 @@ func (d *decoder) providers(v *yaml.Node, path string, ps map[string]Provider) {
 			"max_concurrency":    d.concurrency(&p.MaxConcurrency),
 			"timeout":            d.duration(&p.Timeout),
 			"rate_limit_timeout": d.duration(&p.RateLimitTimeout),
+			"output_limit":       d.str(&p.OutputLimit),
 		})
 		if _, set := d.lines[path+".key_required"]; !builtin && !set {
 			// A new provider that names a key variable presumably needs it.

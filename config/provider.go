@@ -42,6 +42,27 @@ type Provider struct {
 	// RateLimitTimeout is how long the provider may answer nothing but
 	// 429s before the run stops as out of quota; 0 means 15 minutes.
 	RateLimitTimeout time.Duration `json:"rate_limit_timeout,omitempty"`
+	// OutputLimit is the request field an openai-type provider takes the
+	// output limit in: OutputLimitMaxCompletionTokens (OpenAI itself,
+	// whose reasoning models require it) or OutputLimitMaxTokens (the
+	// default; Ollama and other compatible servers ignore the other one,
+	// and then write without a limit).
+	OutputLimit string `json:"output_limit,omitempty"`
+}
+
+// The request fields an output limit can be sent in (Provider.OutputLimit).
+const (
+	OutputLimitMaxTokens           = "max_tokens"
+	OutputLimitMaxCompletionTokens = "max_completion_tokens"
+)
+
+// OutputLimitField is the request field an openai-type provider is sent
+// the output limit in: OutputLimit, or max_tokens when it is unset.
+func (p Provider) OutputLimitField() string {
+	if p.OutputLimit == "" {
+		return OutputLimitMaxTokens
+	}
+	return p.OutputLimit
 }
 
 // AutoConcurrency is the MaxConcurrency of a provider whose requests in
@@ -73,7 +94,8 @@ func builtinProviders() map[string]Provider {
 			RPM: 50, MaxConcurrency: AutoConcurrency, Timeout: timeout},
 		{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com/v1",
 			BaseURLEnv: "OPENAI_BASE_URL", APIKeyEnv: "OPENAI_API_KEY", KeyRequired: true,
-			RPM: 500, MaxConcurrency: AutoConcurrency, Timeout: timeout},
+			RPM: 500, MaxConcurrency: AutoConcurrency, Timeout: timeout,
+			OutputLimit: OutputLimitMaxCompletionTokens},
 		{Name: "together", Type: TypeOpenAI, BaseURL: "https://api.together.xyz/v1",
 			BaseURLEnv: "TOGETHER_BASE_URL", APIKeyEnv: "TOGETHER_API_KEY", KeyRequired: true,
 			RPM: 600, MaxConcurrency: AutoConcurrency, Timeout: timeout},

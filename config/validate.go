@@ -71,6 +71,7 @@ func (d *decoder) validate(c *Config) {
 		d.fail("finetune.suffix", "must be 1 to 40 letters, digits, '-', '_' or '.', got %s", quote(f.Suffix))
 	}
 	d.fraction("finetune.validation", f.Validation)
+	d.atLeast("finetune.n_evals", f.NEvals, 0)
 
 	e := c.Eval
 	d.modelRef(c, "eval.judge", e.Judge)
@@ -113,6 +114,8 @@ func (d *decoder) validate(c *Config) {
 	}
 	d.atLeast("sandbox.rpm", s.RPM, 0)
 	d.atLeast("sandbox.tpm", s.TPM, 0)
+	d.atLeast("sandbox.input_tpm", s.InputTPM, 0)
+	d.atLeast("sandbox.output_tpm", s.OutputTPM, 0)
 }
 
 var (
@@ -201,6 +204,13 @@ func (d *decoder) validateProviders(c *Config) {
 		}
 		if p.RateLimitTimeout < 0 {
 			d.fail(path+".rate_limit_timeout", "must not be negative, got %s", p.RateLimitTimeout)
+		}
+		switch {
+		case p.OutputLimit == "":
+		case p.Type == TypeAnthropic:
+			d.fail(path+".output_limit", "applies to type %s providers only; the Messages API takes max_tokens", TypeOpenAI)
+		case p.OutputLimit != OutputLimitMaxTokens && p.OutputLimit != OutputLimitMaxCompletionTokens:
+			d.fail(path+".output_limit", "must be %s (most OpenAI-compatible servers) or %s (OpenAI), got %s", OutputLimitMaxTokens, OutputLimitMaxCompletionTokens, quote(p.OutputLimit))
 		}
 	}
 }

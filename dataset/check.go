@@ -30,6 +30,11 @@ func Check(ctx context.Context, r io.Reader, name string, opts Options) (*Report
 	if !ok {
 		return nil, ethos.Errorf(ethos.Config, "unknown provider %q for a dataset check; want together, openai or sandbox", opts.Provider)
 	}
+	switch opts.Method {
+	case "", MethodSFT, MethodPreference:
+	default:
+		return nil, ethos.Errorf(ethos.Config, "unknown training method %q for a dataset check; want %s or %s", opts.Method, MethodSFT, MethodPreference)
+	}
 	return check(ctx, r, name, p, opts)
 }
 
@@ -43,6 +48,7 @@ func check(ctx context.Context, r io.Reader, name string, p *provider, opts Opti
 		rep:     &Report{Path: name, Provider: provider, Problems: []Problem{}, Counts: map[string]int{}},
 		dups:    newDupIndex(),
 		quality: newQuality(),
+		method:  opts.Method,
 	}
 	if name != "" && !strings.EqualFold(filepath.Ext(name), ".jsonl") {
 		c.add(0, RuleFileExtension, "%s accepts .jsonl training files; rename %s to end in .jsonl", p.name, filepath.Base(name))
@@ -100,6 +106,7 @@ type checker struct {
 
 	format     string // of the first line with a recognisable format
 	formatLine int
+	method     string // Options.Method
 
 	batch []pending
 }
@@ -323,10 +330,26 @@ func (c *checker) detect(n int, top map[string]json.RawMessage) (formatSpec, boo
 		if c.rep != nil {
 			c.rep.Format = spec.name
 		}
+		c.checkMethod(n, spec)
 	} else if spec.name != c.format {
 		c.add(n, RuleFormatMixed, "%s format, but line %d is %s; one file holds one format", spec.name, c.formatLine, c.format)
 	}
 	return spec, true
+}
+
+// checkMethod reports a file whose format, set by its first example at
+// line n, does not fit the training method: once, as the format is the
+// whole file's. A preference file given to a supervised job is the case
+// that matters: the provider takes the file, so nothing else would stop
+// a job that does not train what its author meant.
+func (c *checker) checkMethod(n int, spec formatSpec) {
+	preference := spec.name == FormatPreference || spec.name == FormatDPO
+	switch {
+	case c.method == MethodPreference && !preference:
+		c.add(n, RuleMethodFormat, "%s format, but the job trains on preferences; each line must hold input, preferred_output and non_preferred_output", spec.name)
+	case c.method != MethodPreference && preference:
+		c.add(n, RuleMethodFormat, "a preference (DPO) example (input, preferred_output, non_preferred_output), but the job is supervised fine-tuning (SFT), which ethos trains; give it conversation examples, {\"messages\": [...]} (such as each input's messages followed by its preferred_output), or leave the file out")
+	}
 }
 
 // messages checks a list of messages. field names it in messages

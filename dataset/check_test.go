@@ -47,6 +47,12 @@ func msgs(turns ...string) string {
 	return `{"messages":[` + strings.Join(turns, ",") + `]}`
 }
 
+// preference returns a preference line for pair i.
+func preference(i int) string {
+	return fmt.Sprintf(`{"input":{"messages":[%s]},"preferred_output":[%s],"non_preferred_output":[%s]}`,
+		turn("user", pairs[i][0]), turn("assistant", pairs[i][1]), turn("assistant", "No idea, sorry, number "+fmt.Sprint(i)))
+}
+
 // chats returns n conversation lines.
 func chats(n int) []string {
 	var out []string
@@ -97,6 +103,7 @@ const img = "data:image/png;base64,iVBORw0KGgo="
 type checkCase struct {
 	name     string
 	provider string // "" means together
+	method   string // "" means SFT
 	content  string
 	want     []at
 	// message, when set, must appear in the first problem's message.
@@ -114,7 +121,7 @@ var checkCases = []checkCase{
 		fmt.Sprintf(`{"prompt":%q,"completion":%q}`, pairs[1][0], pairs[1][1]),
 	), want: []at{}},
 	{name: "general", content: file(`{"text":"The tide comes in twice a day."}`, `{"text":"Bread needs time, warmth and patience."}`), want: []at{}},
-	{name: "preference", content: file(
+	{name: "preference", method: dataset.MethodPreference, content: file(
 		fmt.Sprintf(`{"input":{"messages":[%s]},"preferred_output":[%s],"non_preferred_output":[%s]}`, turn("user", pairs[2][0]), turn("assistant", pairs[2][1]), turn("assistant", "Because it is.")),
 	), want: []at{}},
 	{name: "multimodal", content: file(
@@ -126,7 +133,7 @@ var checkCases = []checkCase{
 			`{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]}`,
 			`{"role":"tool","tool_call_id":"call_1","content":"18 C, cloudy"}`,
 			`{"role":"assistant","content":"Eighteen degrees and cloudy.","weight":1}`))...), want: []at{}},
-	{name: "openai dpo", provider: "openai", content: file(func() []string {
+	{name: "openai dpo", provider: "openai", method: dataset.MethodPreference, content: file(func() []string {
 		var out []string
 		for i := range 10 {
 			out = append(out, fmt.Sprintf(`{"input":{"messages":[%s]},"preferred_output":[%s],"non_preferred_output":[%s]}`,
@@ -134,6 +141,17 @@ var checkCases = []checkCase{
 		}
 		return out
 	}()...), want: []at{}},
+
+	// The training method.
+	{name: "a preference file for a supervised job", content: file(preference(2), preference(3)), want: []at{{1, dataset.RuleMethodFormat}}, message: "supervised fine-tuning (SFT)"},
+	{name: "a preference file for a supervised openai job", provider: "openai", method: dataset.MethodSFT, content: file(func() []string {
+		var out []string
+		for i := range 10 {
+			out = append(out, preference(i))
+		}
+		return out
+	}()...), want: []at{{1, dataset.RuleMethodFormat}}},
+	{name: "a conversation file for a preference job", method: dataset.MethodPreference, content: file(chats(2)...), want: []at{{1, dataset.RuleMethodFormat}}, message: "trains on preferences"},
 
 	// File rules.
 	{name: "extension", content: file(chat(0)), want: []at{{0, dataset.RuleFileExtension}}}, // named train.json by TestCheckRules
@@ -204,20 +222,20 @@ var checkCases = []checkCase{
 	{name: "instruction prompt empty", content: file(`{"prompt":"","completion":"Forty-two."}`), want: []at{{1, dataset.RuleContentEmpty}}},
 
 	// Preference.
-	{name: "preference input a string", content: file(`{"input":"Hello?","preferred_output":[{"role":"assistant","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceInput}}},
-	{name: "preference input without messages", content: file(`{"input":{"prompt":"Hello?"},"preferred_output":[{"role":"assistant","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceInput}}},
-	{name: "preference input ends with the assistant", content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"},{"role":"assistant","content":"Hi!"}]},"preferred_output":[{"role":"assistant","content":"Hi again!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceLastTurn}}},
-	{name: "preference two outputs", content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"assistant","content":"Hi!"},{"role":"assistant","content":"Hey!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
-	{name: "preference output from the user", content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"user","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
-	{name: "preference output not a list", content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":{"role":"assistant","content":"Hi!"},"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
-	{name: "preference output without content", content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"assistant"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
+	{name: "preference input a string", method: dataset.MethodPreference, content: file(`{"input":"Hello?","preferred_output":[{"role":"assistant","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceInput}}},
+	{name: "preference input without messages", method: dataset.MethodPreference, content: file(`{"input":{"prompt":"Hello?"},"preferred_output":[{"role":"assistant","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceInput}}},
+	{name: "preference input ends with the assistant", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"},{"role":"assistant","content":"Hi!"}]},"preferred_output":[{"role":"assistant","content":"Hi again!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceLastTurn}}},
+	{name: "preference two outputs", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"assistant","content":"Hi!"},{"role":"assistant","content":"Hey!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
+	{name: "preference output from the user", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"user","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
+	{name: "preference output not a list", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":{"role":"assistant","content":"Hi!"},"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
+	{name: "preference output without content", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"assistant"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
 
 	// Token limits: about 4 bytes a token; Together trains on examples of
 	// up to 131,072 tokens, OpenAI up to 65,536.
 	{name: "example over together's token limit", content: file(msgs(turn("user", strings.Repeat("Tides rise. ", 48000)), turn("assistant", pairs[0][1]))), want: []at{{1, dataset.RuleExampleTooLong}}, message: "together trains on at most 131072 tokens"},
 	{name: "a 120k-token example fits together", content: file(msgs(turn("user", strings.Repeat("Tides rise. ", 40000)), turn("assistant", pairs[0][1]))), want: []at{}},
 	{name: "the same example is over openai's limit", provider: "openai", content: file(append(chats(9), msgs(turn("user", strings.Repeat("Tides rise. ", 40000)), turn("assistant", pairs[0][1])))...), want: []at{{10, dataset.RuleExampleTooLong}}, message: "openai trains on at most 65536 tokens"},
-	{name: "a preference example is as long as its longer output", provider: "openai", content: file(func() []string {
+	{name: "a preference example is as long as its longer output", provider: "openai", method: dataset.MethodPreference, content: file(func() []string {
 		out := []string{fmt.Sprintf(`{"input":{"messages":[%s]},"preferred_output":[%s],"non_preferred_output":[%s]}`,
 			turn("user", strings.Repeat("Tides rise. ", 17500)), turn("assistant", strings.Repeat("Seas fall. ", 3000)), turn("assistant", strings.Repeat("Moon pulls. ", 3000)))}
 		for i := range 9 {
@@ -248,7 +266,7 @@ var checkCases = []checkCase{
 	{name: "refusal", content: file(msgs(turn("user", pairs[0][0]), turn("assistant", "I'm sorry, but I can't help with that."))), want: []at{{1, dataset.RuleRefusal}}},
 	{name: "reply chatter", content: file(msgs(turn("user", pairs[0][0]), turn("assistant", "Sure! Here's my response:\n"+pairs[0][1]))), want: []at{{1, dataset.RuleChatter}}},
 	{name: "document chatter", content: file(msgs(turn("user", "Here is the document you requested:\nQuarterly memo. Can you summarise it?"), turn("assistant", pairs[0][1]))), want: []at{{1, dataset.RuleChatter}}},
-	{name: "rejected answers may refuse", content: file(`{"input":{"messages":[{"role":"user","content":"Plan my party?"}]},"preferred_output":[{"role":"assistant","content":"Gladly: who is coming?"}],"non_preferred_output":[{"role":"assistant","content":"I can't help with that."}]}`), want: []at{}},
+	{name: "rejected answers may refuse", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Plan my party?"}]},"preferred_output":[{"role":"assistant","content":"Gladly: who is coming?"}],"non_preferred_output":[{"role":"assistant","content":"I can't help with that."}]}`), want: []at{}},
 	{name: "exact duplicate", content: file(chat(0), chat(1), chat(0)), want: []at{{3, dataset.RuleDuplicate}}, message: "line 1"},
 	{name: "duplicate with other spacing and key order", content: file(chat(0), `{ "messages" : [ {"content":"`+system+`","role":"system"}, {"content":"`+pairs[0][0]+`","role":"user"}, {"content":"`+pairs[0][1]+`","role":"assistant"} ] }`), want: []at{{2, dataset.RuleDuplicate}}},
 	{name: "same texts with another weight are not copies", content: file(chat(0), msgs(turn("system", system), turn("user", pairs[0][0]), `{"role":"assistant","content":"`+pairs[0][1]+`","weight":1}`)), want: []at{{2, dataset.RuleNearDuplicate}}},
@@ -271,7 +289,7 @@ func TestCheckRules(t *testing.T) {
 			if tc.name == "extension" {
 				name = "train.json"
 			}
-			rep, err := dataset.Check(t.Context(), strings.NewReader(tc.content), name, dataset.Options{Provider: tc.provider})
+			rep, err := dataset.Check(t.Context(), strings.NewReader(tc.content), name, dataset.Options{Provider: tc.provider, Method: tc.method})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -371,6 +389,9 @@ func TestCheckFile(t *testing.T) {
 	}
 	if _, err := dataset.CheckFile(t.Context(), dir, "together"); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Fatalf("directory: %v", err)
+	}
+	if _, err := dataset.CheckFileWith(t.Context(), path, dataset.Options{Method: "rlhf"}); ethos.KindOf(err) != ethos.Config {
+		t.Errorf("unknown method: %v, want a Config error", err)
 	}
 	if _, err := dataset.CheckFile(t.Context(), path, "fireworks"); ethos.KindOf(err) != ethos.Config {
 		t.Fatalf("unknown provider: %v", err)

@@ -111,7 +111,18 @@ type Options struct {
 	// Validation marks a validation file, to which the provider's minimum
 	// number of training examples does not apply.
 	Validation bool
+	// Method is the training method the file is for: MethodSFT (the
+	// default, and the only method ethos trains with) refuses a
+	// preference file, which a provider would otherwise take and train as
+	// something it is not; MethodPreference refuses every other format.
+	Method string
 }
+
+// Training methods a file is checked for.
+const (
+	MethodSFT        = "sft"        // supervised fine-tuning: conversation, instruction or general examples
+	MethodPreference = "preference" // preference (DPO) training: input, preferred_output, non_preferred_output
+)
 
 // CheckFile checks the file at path the way provider ("together", "openai";
 // "sandbox" checks as together) will. err is only for a file that cannot be

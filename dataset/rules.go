@@ -30,6 +30,7 @@ const (
 	RuleFormatAmbiguous = "format.ambiguous"
 	RuleFormatMixed     = "format.mixed"
 	RuleColumnsExtra    = "columns.extra"
+	RuleMethodFormat    = "method.format"
 
 	RuleMessagesType    = "messages.type"
 	RuleMessagesEmpty   = "messages.empty"
@@ -83,6 +84,7 @@ var Rules = []Rule{
 	{RuleFormatAmbiguous, SeverityError, nil, "the line's columns match two formats"},
 	{RuleFormatMixed, SeverityError, nil, "the line's format differs from the first line's"},
 	{RuleColumnsExtra, SeverityError, nil, "the line has columns its format does not allow"},
+	{RuleMethodFormat, SeverityError, nil, "the file's format does not fit the job's training method (a preference file for a supervised job)"},
 	{RuleMessagesType, SeverityError, nil, "messages is not a list"},
 	{RuleMessagesEmpty, SeverityError, nil, "messages is an empty list"},
 	{RuleMessageType, SeverityError, nil, "a message is not an object"},

@@ -103,10 +103,10 @@ func (e *Evaluator) workAnswer(ctx context.Context, t jobs.Task) error {
 		// Nothing to judge. A refusal or a cut with some text is an
 		// answer like any other: the judge sees it as it is.
 		kind := ethos.Parse
-		switch resp.StopReason {
-		case ethos.StopRefusal:
+		switch {
+		case resp.StopReason == ethos.StopRefusal:
 			kind = ethos.Refused
-		case ethos.StopMaxTokens:
+		case resp.StopReason.Cut():
 			kind = ethos.Truncated
 		}
 		err = ethos.Errorf(kind, "empty answer (stop reason %s)", resp.StopReason)

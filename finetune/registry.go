@@ -42,6 +42,9 @@ func FormatHyperparameters(h ethos.Hyperparameters) string {
 	if h.Suffix != "" {
 		parts = append(parts, "suffix "+h.Suffix)
 	}
+	if h.Evals > 0 {
+		parts = append(parts, fmt.Sprintf("n_evals %d", h.Evals))
+	}
 	if h.WandbProject != "" {
 		parts = append(parts, "wandb "+h.WandbProject)
 	}

@@ -247,6 +247,15 @@ type FileChecker interface {
 	File(ctx context.Context, id string) (ethos.File, error)
 }
 
+// HyperparameterChecker is implemented by backends that can say, before
+// anything is uploaded, whether a base model takes the hyperparameters
+// (Together's GET /fine-tunes/models/limits). It returns nil, the
+// provider's refusal of the model, or a Config error naming each setting
+// out of bounds.
+type HyperparameterChecker interface {
+	CheckHyperparameters(ctx context.Context, baseModel string, h ethos.Hyperparameters) error
+}
+
 // upload returns the provider's file for f: a recorded upload of the same
 // content, else a new one, recorded. uploaded says which.
 func (s *Service) upload(ctx context.Context, b ethos.FineTuneBackend, provider string, f localFile) (ethos.File, bool, error) {
@@ -336,6 +345,14 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 	b, err := s.backend(o.Provider)
 	if err != nil {
 		return c, err
+	}
+	if hc, ok := b.(HyperparameterChecker); ok {
+		_, err := retry(ctx, s, func() (struct{}, error) {
+			return struct{}{}, hc.CheckHyperparameters(ctx, o.BaseModel, o.Hyperparameters)
+		})
+		if err != nil {
+			return c, fmt.Errorf("%s: %s job on %s: %w", op, o.Provider, o.BaseModel, err)
+		}
 	}
 	train, err := readLocal(o.TrainPath, c.Report)
 	if err != nil {
@@ -574,6 +591,15 @@ func (s *Service) refresh(ctx context.Context, id string, beforeSave func(Update
 	events, err := retry(ctx, s, func() ([]ethos.FineTuneEvent, error) { return b.Events(ctx, id) })
 	if err != nil {
 		return u, fmt.Errorf("finetune: events of %s job %s: %w", stored.Provider, id, err)
+	}
+	if mb, ok := b.(ethos.FineTuneMetrics); ok {
+		// The losses are not in this provider's events: they are recorded
+		// with them, so that progress and charts read them alike.
+		metrics, err := retry(ctx, s, func() ([]ethos.FineTuneEvent, error) { return mb.Metrics(ctx, id) })
+		if err != nil {
+			return u, fmt.Errorf("finetune: metrics of %s job %s: %w", stored.Provider, id, err)
+		}
+		events = append(events, metrics...)
 	}
 	n, err := s.Store.AddEvents(ctx, id, events)
 	if err != nil {

@@ -720,3 +720,110 @@ func TestCompletedWithoutName(t *testing.T) {
 		t.Errorf("Refresh of a completed job without a model name = %v", err)
 	}
 }
+
+// metricsBackend is the fake with its losses at a metrics endpoint, as
+// Together has them: the service records them with the job's events.
+type metricsBackend struct {
+	*fakeBackend
+	errs  []error // returned by the next calls of Metrics
+	calls int
+}
+
+func (m *metricsBackend) Metrics(ctx context.Context, id string) ([]ethos.FineTuneEvent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	if len(m.errs) > 0 {
+		err := m.errs[0]
+		m.errs = m.errs[1:]
+		return nil, err
+	}
+	j, err := m.find(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []ethos.FineTuneEvent
+	for s := 1; s <= j.step; s++ {
+		train, val := 2.0/float64(s), 2.5/float64(s)
+		out = append(out,
+			ethos.FineTuneEvent{Type: ethos.FineTuneMetricsType, ProviderID: fmt.Sprintf("metrics:train:%d", s), Step: s, Loss: &train, Message: "train"},
+			ethos.FineTuneEvent{Type: ethos.FineTuneMetricsType, ProviderID: fmt.Sprintf("metrics:eval:%d", s), Step: s, ValLoss: &val, Message: "eval"})
+	}
+	return out, nil
+}
+
+// TestMetricsRecordedWithEvents: losses from a metrics endpoint are kept
+// once each with the events, progress shows the latest, and a failing
+// metrics endpoint fails the refresh rather than leaving the losses out.
+func TestMetricsRecordedWithEvents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mb := &metricsBackend{fakeBackend: e.fake}
+	e.svc.Backend = func(string) (ethos.FineTuneBackend, error) { return mb, nil }
+	c := e.create(t, e.options(t))
+	for range 3 {
+		if _, err := e.svc.Refresh(t.Context(), c.Job.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := e.store.Events(t.Context(), c.Job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var train, val []int
+	for _, ev := range events {
+		switch {
+		case ev.Type == ethos.FineTuneMetricsType && ev.Loss != nil:
+			train = append(train, ev.Step)
+		case ev.Type == ethos.FineTuneMetricsType && ev.ValLoss != nil:
+			val = append(val, ev.Step)
+		}
+	}
+	if diff := cmp.Diff([]int{1, 2, 3}, train); diff != "" {
+		t.Errorf("training losses recorded at steps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{1, 2, 3}, val); diff != "" {
+		t.Errorf("validation losses recorded at steps (-want +got):\n%s", diff)
+	}
+	job, _ := e.store.Job(t.Context(), c.Job.ID)
+	if job.Progress.Loss == nil || *job.Progress.Loss != 2.0/3 {
+		t.Errorf("progress loss %v, want the latest training loss 0.667", job.Progress.Loss)
+	}
+
+	mb.errs = []error{ethos.Errorf(ethos.Transient, "502"), ethos.Errorf(ethos.Transient, "502"), ethos.Errorf(ethos.Transient, "502")}
+	if _, err := e.svc.Refresh(t.Context(), c.Job.ID); ethos.KindOf(err) != ethos.Transient || !strings.Contains(err.Error(), "metrics of together job") {
+		t.Errorf("Refresh with the metrics endpoint down = %v, want a transient error naming the metrics", err)
+	}
+}
+
+// limitedBackend refuses every batch size above 8, as a model's limits
+// would.
+type limitedBackend struct{ *fakeBackend }
+
+func (l limitedBackend) CheckHyperparameters(ctx context.Context, base string, h ethos.Hyperparameters) error {
+	if h.BatchSize > 8 {
+		return ethos.Errorf(ethos.Config, "%s takes batch sizes up to 8, got %d", base, h.BatchSize)
+	}
+	return nil
+}
+
+// TestCreateChecksModelLimitsBeforeUpload: settings the base model does
+// not take are refused before anything is uploaded or created.
+func TestCreateChecksModelLimitsBeforeUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.Backend = func(string) (ethos.FineTuneBackend, error) { return limitedBackend{e.fake}, nil }
+	o := e.options(t)
+	o.Hyperparameters.BatchSize = 16
+	_, err := e.svc.Create(t.Context(), o)
+	if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "up to 8, got 16") {
+		t.Fatalf("Create with a batch size above the limit = %v, want a Config error", err)
+	}
+	if e.fake.uploads != 0 || e.fake.creates != 0 {
+		t.Errorf("%d uploads and %d creates despite the refusal", e.fake.uploads, e.fake.creates)
+	}
+	o.Hyperparameters.BatchSize = 8
+	if c := e.create(t, o); c.How != HowCreated {
+		t.Errorf("Create within the limits: %s", c.How)
+	}
+}

@@ -63,6 +63,16 @@ type Harness struct {
 	Statuses []string
 	// APIKey, if set, must never appear in an error.
 	APIKey string
+
+	// LossesFromMetrics says the provider reports losses at a metrics
+	// endpoint and none in its events, as Together does: the backend must
+	// implement ethos.FineTuneMetrics, its events must carry no loss (one
+	// there would be made up), and its metrics must give the loss curve.
+	LossesFromMetrics bool
+	// Evals, if > 0, gives the lifecycle job a validation file and asks
+	// for this many evaluations of it (Hyperparameters.Evals); the suite
+	// then requires a validation loss from each.
+	Evals int
 }
 
 // Training is a small valid chat training file.
@@ -97,12 +107,20 @@ func Run(t *testing.T, h Harness) {
 	s := &suite{h: h, ctx: context.Background()}
 
 	var file ethos.File
-	t.Run("Upload", func(t *testing.T) { file = s.upload(t) })
+	t.Run("Upload", func(t *testing.T) { file = s.upload(t, "data/agora.jsonl") })
 	if file.ID == "" {
 		t.Fatal("no file to train on; later subtests need one")
 	}
+	var validation ethos.File
+	if h.Evals > 0 {
+		// The training file again, as the validation file.
+		t.Run("UploadValidation", func(t *testing.T) { validation = s.upload(t, "data/agora.validation.jsonl") })
+		if validation.ID == "" {
+			t.Fatal("no validation file; the lifecycle needs one")
+		}
+	}
 	var done ethos.FineTuneJob
-	t.Run("Lifecycle", func(t *testing.T) { done = s.lifecycle(t, file) })
+	t.Run("Lifecycle", func(t *testing.T) { done = s.lifecycle(t, file, validation) })
 	t.Run("Events", func(t *testing.T) { s.events(t, done) })
 	t.Run("CancelFinished", func(t *testing.T) { s.cancelFinished(t, done) })
 	t.Run("CancelRunning", func(t *testing.T) { s.cancelRunning(t, file) })
@@ -120,8 +138,9 @@ type suite struct {
 	created []string // job IDs in creation order
 }
 
-func (s *suite) upload(t *testing.T) ethos.File {
-	f, err := s.h.Backend.Upload(s.ctx, "data/agora.jsonl", s.h.Training)
+// upload sends the training file under the local name name.
+func (s *suite) upload(t *testing.T, name string) ethos.File {
+	f, err := s.h.Backend.Upload(s.ctx, name, s.h.Training)
 	if err != nil {
 		s.fatal(t, "upload", err)
 	}
@@ -137,8 +156,8 @@ func (s *suite) upload(t *testing.T) ethos.File {
 	if f.Purpose != "fine-tune" {
 		t.Errorf("file purpose = %q, want fine-tune", f.Purpose)
 	}
-	if f.Name != "data/agora.jsonl" {
-		t.Errorf("file name = %q, want the local name data/agora.jsonl", f.Name)
+	if f.Name != name {
+		t.Errorf("file name = %q, want the local name %s", f.Name, name)
 	}
 	lines := 0
 	for l := range strings.SplitSeq(string(s.h.Training), "\n") {
@@ -156,8 +175,15 @@ func (s *suite) upload(t *testing.T) ethos.File {
 // creation times for the list's order.
 func (s *suite) create(t *testing.T, base string, file ethos.File) ethos.FineTuneJob {
 	t.Helper()
+	return s.createWith(t, ethos.FineTuneRequest{BaseModel: base, TrainFile: file.ID, Hyperparameters: s.h.Hyperparameters})
+}
+
+// createWith is create with every field of the request.
+func (s *suite) createWith(t *testing.T, req ethos.FineTuneRequest) ethos.FineTuneJob {
+	t.Helper()
+	base, file := req.BaseModel, ethos.File{ID: req.TrainFile}
 	s.h.Advance(s.h.Tick)
-	job, err := s.h.Backend.Create(s.ctx, ethos.FineTuneRequest{BaseModel: base, TrainFile: file.ID, Hyperparameters: s.h.Hyperparameters})
+	job, err := s.h.Backend.Create(s.ctx, req)
 	if err != nil {
 		s.fatal(t, "create", err)
 	}
@@ -223,8 +249,15 @@ func (s *suite) follow(t *testing.T, id string) (ethos.FineTuneJob, []string) {
 	return last, seen
 }
 
-func (s *suite) lifecycle(t *testing.T, file ethos.File) ethos.FineTuneJob {
-	job := s.create(t, s.h.BaseModel, file)
+func (s *suite) lifecycle(t *testing.T, file, validation ethos.File) ethos.FineTuneJob {
+	req := ethos.FineTuneRequest{BaseModel: s.h.BaseModel, TrainFile: file.ID, Hyperparameters: s.h.Hyperparameters}
+	if s.h.Evals > 0 {
+		req.ValidationFile, req.Hyperparameters.Evals = validation.ID, s.h.Evals
+	}
+	job := s.createWith(t, req)
+	if s.h.Evals > 0 && job.ValidationFile != validation.ID {
+		t.Errorf("created job has validation file %q, want %q", job.ValidationFile, validation.ID)
+	}
 	done, seen := s.follow(t, job.ID)
 	if done.State != ethos.FineTuneCompleted {
 		t.Fatalf("job ended %s (status %q, error %q); want completed. Statuses: %v", done.State, done.Status, done.Error, seen)
@@ -265,7 +298,7 @@ func (s *suite) events(t *testing.T, done ethos.FineTuneJob) {
 	if len(evs) == 0 {
 		t.Fatal("a completed job has no events")
 	}
-	var losses []float64
+	var losses, valLosses []float64
 	maxStep := 0
 	for i, e := range evs {
 		if e.JobID != done.ID {
@@ -277,20 +310,58 @@ func (s *suite) events(t *testing.T, done ethos.FineTuneJob) {
 		if i > 0 && e.CreatedAt.Before(evs[i-1].CreatedAt) {
 			t.Errorf("event %d (%s) is older than event %d (%s): events must be in time order", i, e.CreatedAt, i-1, evs[i-1].CreatedAt)
 		}
-		if e.Loss != nil {
-			if math.IsNaN(*e.Loss) || math.IsInf(*e.Loss, 0) || *e.Loss < 0 {
-				t.Errorf("event %d has loss %v", i, *e.Loss)
-			}
-			losses = append(losses, *e.Loss)
+		if s.h.LossesFromMetrics && (e.Loss != nil || e.ValLoss != nil) {
+			t.Errorf("event %d carries a loss, which this provider's events do not have: %+v", i, e)
 		}
+		losses, valLosses = appendLoss(t, losses, e.Loss, i), appendLoss(t, valLosses, e.ValLoss, i)
 		maxStep = max(maxStep, e.Step)
-	}
-	if len(losses) < 2 {
-		t.Errorf("events report %d losses, want a loss curve (at least 2): %+v", len(losses), evs)
 	}
 	if maxStep == 0 {
 		t.Errorf("no event reports a training step")
 	}
+	where := "events"
+	if s.h.LossesFromMetrics {
+		where = "metrics"
+		mb, ok := s.h.Backend.(ethos.FineTuneMetrics)
+		if !ok {
+			t.Fatalf("%T reports its losses at a metrics endpoint but does not implement ethos.FineTuneMetrics", s.h.Backend)
+		}
+		ms, err := mb.Metrics(s.ctx, done.ID)
+		if err != nil {
+			s.fatal(t, "metrics", err)
+		}
+		seen := map[string]bool{}
+		for i, m := range ms {
+			if m.JobID != done.ID || m.Type != ethos.FineTuneMetricsType || m.ProviderID == "" || seen[m.ProviderID] || m.Step <= 0 {
+				t.Errorf("metric %d: job %q, type %q, provider id %q (repeated %v), step %d; want job %s, type %s, a unique id and a step",
+					i, m.JobID, m.Type, m.ProviderID, seen[m.ProviderID], m.Step, done.ID, ethos.FineTuneMetricsType)
+			}
+			seen[m.ProviderID] = true
+			if i > 0 && m.Step < ms[i-1].Step {
+				t.Errorf("metric %d (step %d) comes after step %d: metrics must be in step order", i, m.Step, ms[i-1].Step)
+			}
+			losses, valLosses = appendLoss(t, losses, m.Loss, i), appendLoss(t, valLosses, m.ValLoss, i)
+		}
+	}
+	if len(losses) < 2 {
+		t.Errorf("%s report %d training losses, want a loss curve (at least 2)", where, len(losses))
+	}
+	if want := min(s.h.Evals, 2); len(valLosses) < want {
+		t.Errorf("%s report %d validation losses for %d evaluations, want at least %d", where, len(valLosses), s.h.Evals, want)
+	}
+}
+
+// appendLoss adds a reported loss to losses, failing t for one that is
+// not a finite number at least 0.
+func appendLoss(t *testing.T, losses []float64, loss *float64, i int) []float64 {
+	t.Helper()
+	if loss == nil {
+		return losses
+	}
+	if math.IsNaN(*loss) || math.IsInf(*loss, 0) || *loss < 0 {
+		t.Errorf("report %d has loss %v", i, *loss)
+	}
+	return append(losses, *loss)
 }
 
 func (s *suite) cancelFinished(t *testing.T, done ethos.FineTuneJob) {
@@ -362,10 +433,18 @@ func (s *suite) unknownJob(t *testing.T) {
 	_, getErr := s.h.Backend.Get(s.ctx, id)
 	_, evErr := s.h.Backend.Events(s.ctx, id)
 	_, cancelErr := s.h.Backend.Cancel(s.ctx, id)
-	for _, c := range []struct {
+	checks := []struct {
 		op  string
 		err error
-	}{{"get", getErr}, {"events", evErr}, {"cancel", cancelErr}} {
+	}{{"get", getErr}, {"events", evErr}, {"cancel", cancelErr}}
+	if mb, ok := s.h.Backend.(ethos.FineTuneMetrics); ok {
+		_, err := mb.Metrics(s.ctx, id)
+		checks = append(checks, struct {
+			op  string
+			err error
+		}{"metrics", err})
+	}
+	for _, c := range checks {
 		e := s.asError(t, c.err)
 		if e.Kind != ethos.NotFound {
 			t.Errorf("%s of unknown job %s: kind %s, want not_found: %v", c.op, id, e.Kind, c.err)

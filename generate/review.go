@@ -101,8 +101,8 @@ func (r ReviewRules) common(fs *findings, text string, stop ethos.StopReason, to
 		fs.add(RuleTooLong, fmt.Sprintf("%d words, want at most %d", words, r.MaxWords))
 	}
 	switch {
-	case stop == ethos.StopMaxTokens:
-		fs.add(RuleTruncated, "the call stopped at max_tokens")
+	case stop.Cut():
+		fs.add(RuleTruncated, "the call stopped at "+string(stop))
 	case r.MaxTokens > 0 && tokens >= r.MaxTokens:
 		fs.add(RuleTruncated, fmt.Sprintf("%d output tokens reach the limit of %d", tokens, r.MaxTokens))
 	}

@@ -162,6 +162,8 @@ func TestReviewReply(t *testing.T) {
 		{name: "too long", reply: cleanReply, rules: func(r *generate.ReviewRules) { r.MaxWords = 20 }, want: []string{"too_long"}},
 
 		{name: "max_tokens", reply: cleanReply, stop: ethos.StopMaxTokens, want: []string{"truncated"}},
+		{name: "context window full", reply: cleanReply, stop: ethos.StopContextWindow, want: []string{"truncated"}},
+		{name: "paused turn", reply: cleanReply, stop: ethos.StopPaused, want: []string{"truncated"}},
 		{name: "counted tokens reach the limit", reply: cleanReply, outTokens: 512, rules: func(r *generate.ReviewRules) { r.MaxTokens = 512 }, want: []string{"truncated"}},
 		{name: "counted tokens under the limit", reply: cleanReply, outTokens: 100, rules: func(r *generate.ReviewRules) { r.MaxTokens = 512 }},
 		{name: "estimated tokens reach the limit", reply: cleanReply, rules: func(r *generate.ReviewRules) { r.MaxTokens = 50 }, want: []string{"truncated"}},

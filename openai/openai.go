@@ -52,6 +52,28 @@ type Config struct {
 	// OpenAI's reasoning models require; compatible servers expect the
 	// default, max_tokens.
 	MaxCompletionTokens bool
+	// OnOverrun is told of every answer with more output tokens than the
+	// request allowed: the server ignored the field the limit was sent
+	// in, so the answer ran on unbounded (and was paid for).
+	OnOverrun func(Overrun)
+}
+
+// Overrun is an answer longer than its request's output limit.
+type Overrun struct {
+	Provider string
+	Model    string
+	Field    string // the request field the limit was sent in
+	Limit    int    // the limit asked for
+	Out      int    // the output tokens the server reported
+}
+
+func (o Overrun) String() string {
+	other := "max_completion_tokens"
+	if o.Field == other {
+		other = "max_tokens"
+	}
+	return fmt.Sprintf("%s/%s wrote %d output tokens for a limit of %d sent as %s: the server ignores %s; set providers.%s.output_limit: %s in ethos.yaml",
+		o.Provider, o.Model, o.Out, o.Limit, o.Field, o.Field, o.Provider, other)
 }
 
 // Client is an ethos.Completer for an OpenAI-compatible chat completions
@@ -61,6 +83,7 @@ type Client struct {
 	key                 string
 	timeout             time.Duration
 	maxCompletionTokens bool
+	onOverrun           func(Overrun)
 	chat                sdk.ChatCompletionService
 	models              sdk.ModelService
 	now                 func() time.Time // reads the clock for latency and header resets
@@ -109,6 +132,7 @@ func New(cfg Config) (*Client, error) {
 		key:                 cfg.APIKey,
 		timeout:             cfg.Timeout,
 		maxCompletionTokens: cfg.MaxCompletionTokens,
+		onOverrun:           cfg.OnOverrun,
 		chat:                sdk.NewChatCompletionService(opts...),
 		models:              sdk.NewModelService(opts...),
 		now:                 time.Now,
@@ -189,6 +213,13 @@ func (c *Client) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	}
 	if resp.Model == "" {
 		resp.Model = req.Model
+	}
+	if req.MaxTokens > 0 && resp.Usage.Out > req.MaxTokens && c.onOverrun != nil {
+		field := "max_tokens"
+		if c.maxCompletionTokens {
+			field = "max_completion_tokens"
+		}
+		c.onOverrun(Overrun{Provider: c.provider, Model: req.Model, Field: field, Limit: req.MaxTokens, Out: resp.Usage.Out})
 	}
 	return resp, nil
 }

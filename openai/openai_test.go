@@ -187,6 +187,40 @@ func TestOptionalFields(t *testing.T) {
 	}
 }
 
+// TestOverrunIsReported: an answer with more output tokens than the
+// limit (completionJSON has 5) is reported with the field the limit went
+// in; one within the limit is not.
+func TestOverrunIsReported(t *testing.T) {
+	t.Parallel()
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("content-type", "application/json")
+		io.WriteString(w, completionJSON)
+	}
+	for _, tc := range []struct {
+		completionTokens bool
+		limit            int
+		want             []Overrun
+	}{
+		{false, 3, []Overrun{{Provider: "ollama", Model: "llama3", Field: "max_tokens", Limit: 3, Out: 5}}},
+		{true, 4, []Overrun{{Provider: "ollama", Model: "llama3", Field: "max_completion_tokens", Limit: 4, Out: 5}}},
+		{false, 5, nil},
+	} {
+		var got []Overrun
+		c := newTestClient(t, Config{Provider: "ollama", MaxCompletionTokens: tc.completionTokens, OnOverrun: func(o Overrun) { got = append(got, o) }}, handler)
+		req := ethos.Request{Model: "llama3", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "x"}}, MaxTokens: tc.limit}
+		if _, err := c.Complete(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("limit %d: overruns (-want +got):\n%s", tc.limit, diff)
+		}
+	}
+	o := Overrun{Provider: "openai", Model: "llama3", Field: "max_completion_tokens", Limit: 3, Out: 5}
+	if want := "set providers.openai.output_limit: max_tokens"; !strings.Contains(o.String(), want) {
+		t.Errorf("%q does not say %q", o, want)
+	}
+}
+
 func TestStopReasons(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

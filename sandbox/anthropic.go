@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,15 +26,44 @@ func (anthropicProtocol) check(r *http.Request) *apiError {
 }
 
 // anthropicRequest is the part of CreateMessageParams the sandbox reads;
-// other fields (tools, metadata, thinking, …) are accepted and ignored.
+// the other fields the spec declares (tools, metadata, thinking, …) are
+// accepted and ignored, and any field it does not declare is refused, as
+// the API does.
 type anthropicRequest struct {
 	Model         string          `json:"model"`
 	Messages      []anthropicTurn `json:"messages"`
 	System        json.RawMessage `json:"system"`
 	MaxTokens     *int            `json:"max_tokens"`
-	Temperature   *float64        `json:"temperature"`
 	StopSequences []string        `json:"stop_sequences"`
 	Stream        bool            `json:"stream"`
+}
+
+// anthropicFields are the properties of the spec's CreateMessageParams
+// (anthropic-sdk-go's bundled spec, which sets additionalProperties
+// false). The current API has no temperature: the sandbox refuses it like
+// any field the spec lacks.
+var anthropicFields = []string{"cache_control", "container", "diagnostics", "inference_geo", "max_tokens", "messages",
+	"metadata", "model", "output_config", "service_tier", "speed", "stop_sequences", "stream", "system", "thinking",
+	"tool_choice", "tools"}
+
+// anthropicTurnFields are the properties of the spec's input messages
+// (UserInputMessage, AssistantInputMessage, SystemInputMessage).
+var anthropicTurnFields = []string{"content", "role"}
+
+// extraField names the first key of obj (in sorted order) that allowed
+// lacks, or "".
+func extraField(obj map[string]json.RawMessage, allowed []string) string {
+	var extra []string
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	slices.Sort(extra)
+	return extra[0]
 }
 
 type anthropicTurn struct {
@@ -55,6 +85,23 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return call{}, invalid("invalid JSON body: %v", err)
 	}
+	var top struct {
+		Fields   map[string]json.RawMessage
+		Messages []map[string]json.RawMessage `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &top.Fields); err != nil {
+		return call{}, invalid("invalid JSON body: %v", err)
+	}
+	if f := extraField(top.Fields, anthropicFields); f != "" {
+		return call{}, invalid("%s: Extra inputs are not permitted", f)
+	}
+	if json.Unmarshal(body, &top) == nil {
+		for i, m := range top.Messages {
+			if f := extraField(m, anthropicTurnFields); f != "" {
+				return call{}, invalid("messages.%d.%s: Extra inputs are not permitted", i, f)
+			}
+		}
+	}
 	switch {
 	case req.Model == "":
 		return call{}, invalid("model: Field required")
@@ -64,27 +111,33 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 		return call{}, invalid("max_tokens: must be greater than or equal to 1")
 	case len(req.Messages) == 0:
 		return call{}, invalid("messages: at least one message is required")
-	case req.Temperature != nil && !(*req.Temperature >= 0 && *req.Temperature <= 1):
-		return call{}, invalid("temperature: must be between 0 and 1")
 	}
 	system, err := textContent(req.System, true)
 	if err != nil {
 		return call{}, invalid("system: %v", err)
 	}
 	c := call{
-		prompt: Prompt{Model: req.Model, System: system, MaxTokens: *req.MaxTokens, Temperature: req.Temperature},
+		prompt: Prompt{Model: req.Model, System: system, MaxTokens: *req.MaxTokens},
 		stop:   req.StopSequences,
 		stream: req.Stream,
 	}
 	for i, m := range req.Messages {
-		if m.Role != "user" && m.Role != "assistant" {
-			return call{}, invalid("messages.%d.role: Input should be 'user' or 'assistant'", i)
+		if m.Role != "user" && m.Role != "assistant" && m.Role != "system" {
+			return call{}, invalid("messages.%d.role: Input should be 'user', 'assistant' or 'system'", i)
 		}
 		text, err := textContent(m.Content, false)
 		if err != nil {
 			return call{}, invalid("messages.%d.content: %v", i, err)
 		}
+		if m.Role == "system" {
+			// The spec's SystemInputMessage: system text among the turns.
+			c.prompt.System = strings.TrimPrefix(c.prompt.System+"\n"+text, "\n")
+			continue
+		}
 		c.prompt.Messages = append(c.prompt.Messages, ethos.Message{Role: ethos.Role(m.Role), Content: text})
+	}
+	if len(c.prompt.Messages) == 0 {
+		return call{}, invalid("messages: at least one user or assistant message is required")
 	}
 	return c, nil
 }
@@ -171,25 +224,34 @@ func (anthropicProtocol) writeError(w http.ResponseWriter, e *apiError, requestI
 	})
 }
 
-// limitHeaders writes anthropic-ratelimit-*. The input- and output-token
-// variants report the one token bucket the sandbox keeps.
+// limitHeaders writes anthropic-ratelimit-*: requests, input tokens and
+// output tokens each from a bucket of their own; tokens from the tokens
+// bucket, or without one, as Anthropic does, the most restrictive of the
+// input and output buckets.
 func (anthropicProtocol) limitHeaders(h http.Header, st limitState) {
 	reset := func(d time.Duration) string {
 		// Round up to the second so the reset is never earlier than true.
 		return st.now.Add(d).Add(time.Second - 1).Truncate(time.Second).UTC().Format(time.RFC3339)
 	}
-	if st.hasRequests {
-		h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(st.reqLimit))
-		h.Set("anthropic-ratelimit-requests-remaining", strconv.Itoa(st.reqLeft))
-		h.Set("anthropic-ratelimit-requests-reset", reset(st.reqReset))
-	}
-	if st.hasToks {
-		for _, prefix := range []string{"anthropic-ratelimit-tokens", "anthropic-ratelimit-input-tokens", "anthropic-ratelimit-output-tokens"} {
-			h.Set(prefix+"-limit", strconv.Itoa(st.tokLimit))
-			h.Set(prefix+"-remaining", strconv.Itoa(st.tokLeft))
-			h.Set(prefix+"-reset", reset(st.tokReset))
+	set := func(prefix string, d dimState) {
+		if d.has {
+			h.Set(prefix+"-limit", strconv.Itoa(d.limit))
+			h.Set(prefix+"-remaining", strconv.Itoa(d.left))
+			h.Set(prefix+"-reset", reset(d.reset))
 		}
 	}
+	set("anthropic-ratelimit-requests", st.dims[dimRequests])
+	set("anthropic-ratelimit-input-tokens", st.dims[dimInput])
+	set("anthropic-ratelimit-output-tokens", st.dims[dimOutput])
+	tokens := st.dims[dimTokens]
+	if !tokens.has {
+		for _, d := range []dimState{st.dims[dimInput], st.dims[dimOutput]} {
+			if d.has && (!tokens.has || d.left < tokens.left) {
+				tokens = d
+			}
+		}
+	}
+	set("anthropic-ratelimit-tokens", tokens)
 }
 
 type anthropicMessage struct {

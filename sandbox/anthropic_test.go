@@ -127,10 +127,12 @@ func TestAnthropicValidation(t *testing.T) {
 		{"zero max_tokens", map[string]any{"model": "writer", "max_tokens": 0, "messages": msgs}},
 		{"fractional max_tokens", map[string]any{"model": "writer", "max_tokens": 1.5, "messages": msgs}},
 		{"no messages", map[string]any{"model": "writer", "max_tokens": 10, "messages": []any{}}},
-		{"bad role", map[string]any{"model": "writer", "max_tokens": 10, "messages": []any{map[string]any{"role": "system", "content": "x"}}}},
+		{"bad role", map[string]any{"model": "writer", "max_tokens": 10, "messages": []any{map[string]any{"role": "developer", "content": "x"}}}},
 		{"no content", map[string]any{"model": "writer", "max_tokens": 10, "messages": []any{map[string]any{"role": "user"}}}},
 		{"block without type", map[string]any{"model": "writer", "max_tokens": 10, "messages": []any{map[string]any{"role": "user", "content": []any{map[string]any{"text": "x"}}}}}},
-		{"temperature too high", map[string]any{"model": "writer", "max_tokens": 10, "temperature": 1.5, "messages": msgs}},
+		{"temperature, which the API does not have", map[string]any{"model": "writer", "max_tokens": 10, "temperature": 0.5, "messages": msgs}},
+		{"unknown field", map[string]any{"model": "writer", "max_tokens": 10, "top_k_typo": 5, "messages": msgs}},
+		{"unknown message field", map[string]any{"model": "writer", "max_tokens": 10, "messages": []any{map[string]any{"role": "user", "content": "x", "name": "bob"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

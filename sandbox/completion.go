@@ -162,15 +162,16 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 	sh := s.write(c, writer, fault)
 	a := answer{shaped: sh, in: inputTokens(c.prompt), out: CountTokens(sh.Text), created: now}
 
-	st := s.limiter.take(key, now, a.in+a.out)
+	st := s.limiter.take(key, now, a.in, a.out)
 	p.limitHeaders(w.Header(), st)
 	if st.retryAfter > 0 {
-		what := "requests"
-		if st.tokensExhausted {
-			what = "tokens"
+		what := [dims]string{"requests", "tokens", "input tokens", "output tokens"}[st.exhausted]
+		limited := "tokens"
+		if st.exhausted == dimRequests {
+			limited = "requests"
 		}
 		fail(&apiError{status: http.StatusTooManyRequests, msg: "rate limit exceeded: " + what + " per minute",
-			code: "rate_limit_exceeded", limited: what, retryAfter: st.retryAfter})
+			code: "rate_limit_exceeded", limited: limited, retryAfter: st.retryAfter})
 		return
 	}
 	if status := cmpOr(d.status, fault.status); status != 0 {

@@ -138,7 +138,6 @@ func TestDeterminism(t *testing.T) {
 		"system":       postAnthropic(t, run, anthropicBody("writer", "system", "Another system.")),
 		"message":      postAnthropic(t, run, anthropicBody("writer", "messages", []any{map[string]any{"role": "user", "content": "Rivers?"}})),
 		"max_tokens":   postAnthropic(t, run, anthropicBody("writer", "max_tokens", 1000)),
-		"temperature":  postAnthropic(t, run, anthropicBody("writer", "temperature", 0.5)),
 		"stop":         postAnthropic(t, run, anthropicBody("writer", "stop_sequences", []string{"zzz"})),
 	}
 	for what, r := range changes {

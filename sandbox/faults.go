@@ -32,6 +32,11 @@ type Faults struct {
 	// RPM and TPM are enforced per API key with token buckets; 0 means
 	// unlimited. A request is charged its input plus output tokens.
 	RPM, TPM int
+	// InputTPM and OutputTPM are Anthropic's separate input and output
+	// token limits (ITPM, OTPM), with buckets of their own beside TPM's; a
+	// request is charged its input tokens to one, its output tokens to the
+	// other. 0 means unlimited.
+	InputTPM, OutputTPM int
 	// RetryAfter is the retry-after sent with an injected 429 (default 1s).
 	RetryAfter time.Duration
 }
@@ -40,7 +45,7 @@ type Faults struct {
 //
 //	--error-rate 429=0.1,529=0.05  --latency 200ms  --jitter 50ms
 //	--cut-stream-rate 0.1  --stream-error-rate 0.05
-//	--rpm 60  --tpm 100000  --retry-after 2s
+//	--rpm 60  --tpm 100000  --itpm 80000  --otpm 16000  --retry-after 2s
 func (f *Faults) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*errorRates)(&f.ErrorRates), "error-rate", "inject HTTP errors: comma-separated status=probability, e.g. 429=0.1,529=0.05")
 	fs.DurationVar(&f.LatencyMean, "latency", f.LatencyMean, "mean latency added to each completion")
@@ -49,6 +54,8 @@ func (f *Faults) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&f.StreamErrorRate, "stream-error-rate", f.StreamErrorRate, "probability that a stream ends with an overloaded error after HTTP 200")
 	fs.IntVar(&f.RPM, "rpm", f.RPM, "requests per minute allowed per API key (0 = unlimited)")
 	fs.IntVar(&f.TPM, "tpm", f.TPM, "tokens per minute allowed per API key (0 = unlimited)")
+	fs.IntVar(&f.InputTPM, "itpm", f.InputTPM, "input tokens per minute allowed per API key, a bucket of its own (0 = unlimited)")
+	fs.IntVar(&f.OutputTPM, "otpm", f.OutputTPM, "output tokens per minute allowed per API key, a bucket of its own (0 = unlimited)")
 	fs.DurationVar(&f.RetryAfter, "retry-after", f.RetryAfter, "retry-after sent with injected 429s (default 1s)")
 }
 

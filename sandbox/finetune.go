@@ -46,11 +46,13 @@ import (
 //
 // Training reports its loss at FineTuneOptions.Checkpoints evenly spaced
 // steps. On Together each report is a checkpoint_save event (and an entry
-// of /checkpoints) carrying step and total_steps, as the spec has them,
-// plus two fields the spec lacks: loss and epoch; epoch_complete events
-// carry them too, and messages spell them out ("Epoch completed, at step
-// 12, training loss 0.8123"). Jobs name their model in model_output_name
-// and, as older payloads did, output_name. On OpenAI each report is a
+// of /checkpoints) carrying step and total_steps and no loss, as the spec
+// has them ("Epoch completed, at step 12"); the losses are snapshots of
+// GET /fine-tunes/{id}/metrics (train/loss, train/learning_rate,
+// train/global_step), with a validation loss (eval/loss) at n_evals evenly
+// spaced steps when the job has a validation file. Jobs name their model
+// in model_output_name and, as older payloads did, output_name. On OpenAI
+// each report is a
 // metrics event whose data holds step, total_steps, epoch, train_loss and
 // train_mean_token_accuracy; checkpoints are saved at each epoch's end.
 // Losses fall from about 2 to about 0.5 with a little noise, drawn from the
@@ -365,11 +367,15 @@ func (j *ftJob) loss(n int) float64 {
 
 // lossSteps are the steps that report a loss: Checkpoints of them evenly
 // spaced, the last one the final step.
-func (j *ftJob) lossSteps() []int {
-	k := min(j.Checkpoints, j.TotalSteps)
-	out := make([]int, 0, k)
+func (j *ftJob) lossSteps() []int { return evenSteps(j.Checkpoints, j.TotalSteps) }
+
+// evenSteps are k evenly spaced steps of total (fewer when k > total),
+// the last one the final step.
+func evenSteps(k, total int) []int {
+	k = min(k, total)
+	out := make([]int, 0, max(k, 0))
 	for i := 1; i <= k; i++ {
-		s := (i*j.TotalSteps + k - 1) / k
+		s := (i*total + k - 1) / k
 		if len(out) == 0 || out[len(out)-1] != s {
 			out = append(out, s)
 		}
@@ -448,12 +454,12 @@ func (j *ftJob) events(now time.Time) []ftEvent {
 			at, ep := j.stepTime(s), j.epochOf(s)
 			if slices.Contains(j.lossSteps(), s) {
 				add(ftEvent{at: at, kind: "checkpoint_save", level: "info", step: s, epoch: ep, loss: &l, metrics: true,
-					msg:    fmt.Sprintf("Checkpoint saved at step %d of %d (epoch %d/%d), training loss %.4f", s, j.TotalSteps, ep, j.Epochs, l),
+					msg:    fmt.Sprintf("Checkpoint saved at step %d of %d (epoch %d/%d)", s, j.TotalSteps, ep, j.Epochs),
 					openai: fmt.Sprintf("Step %d/%d: training loss=%.4f", s, j.TotalSteps, l)})
 			}
 			if slices.Contains(ends, s) {
 				add(ftEvent{at: at, kind: "epoch_complete", level: "info", step: s, epoch: ep, loss: &l,
-					msg: fmt.Sprintf("Epoch completed, at step %d, training loss %.4f", s, l)})
+					msg: fmt.Sprintf("Epoch completed, at step %d", s)})
 				if j.Wire == wireOpenAI {
 					add(ftEvent{at: at, kind: "checkpoint_save", level: "info", step: s, epoch: ep,
 						openai: fmt.Sprintf("Checkpoint created at step %d", s)})

@@ -38,6 +38,12 @@ func (e *ftEnv) get(path string) reply {
 	return do(e.t, "GET", e.run.URL+path, openaiHeader("k"), nil)
 }
 
+// do sends a request with any method and body.
+func (e *ftEnv) do(method, path string, body any) reply {
+	e.t.Helper()
+	return do(e.t, method, e.run.URL+path, openaiHeader("k"), body)
+}
+
 func (e *ftEnv) post(path string, body any) reply {
 	e.t.Helper()
 	return do(e.t, "POST", e.run.URL+path, openaiHeader("k"), body)
@@ -155,9 +161,10 @@ func (e *ftEnv) jobAt(path string, at time.Duration) map[string]any {
 func TestTogetherLifecycle(t *testing.T) {
 	t.Parallel()
 	e := newFTEnv(t, Options{Seed: 3})
-	file := e.uploadTogether(richTraining)
+	file, validation := e.uploadTogether(richTraining), e.uploadTogether(trainingFile(4, &StrongPersona, true))
 	created := ok(t, e.post("/v1/fine-tunes", map[string]any{
 		"model": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", "training_file": file, "n_epochs": 2, "batch_size": 4,
+		"validation_file": validation, "n_evals": 3,
 		"learning_rate": 1e-5, "suffix": "agora", "training_type": map[string]any{"type": "Lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05},
 	}))
 	id := created["id"].(string)
@@ -214,21 +221,38 @@ func TestTogetherLifecycle(t *testing.T) {
 		}
 		last = at
 		types = append(types, m["type"].(string))
+		if _, has := m["loss"]; has || strings.Contains(m["message"].(string), "loss") {
+			t.Errorf("event %v carries a loss; Together's events have none", m)
+		}
 		if m["type"] == "checkpoint_save" {
-			losses = append(losses, m["loss"].(float64))
 			steps = append(steps, m["step"].(float64))
 			if m["total_steps"] != 12.0 { // 24 examples / 4 × 2 epochs
 				t.Errorf("total_steps %v, want 12", m["total_steps"])
 			}
 		}
 	}
+	// The losses are at the metrics endpoint: the training loss at each
+	// checkpoint, the validation loss at n_evals steps.
+	var valSteps []float64
+	for _, snap := range ok(t, e.get("/v1/fine-tunes/"+id+"/metrics"))["metrics"].([]any) {
+		m := snap.(map[string]any)
+		if l, ok := m["train/loss"].(float64); ok {
+			losses = append(losses, l)
+		}
+		if _, ok := m["eval/loss"].(float64); ok {
+			valSteps = append(valSteps, m["train/global_step"].(float64))
+		}
+	}
+	if d := cmp.Diff([]float64{4, 8, 12}, valSteps); d != "" {
+		t.Errorf("validation losses at steps (-want +got):\n%s", d)
+	}
 	for _, want := range []string{"job_pending", "job_start", "training_start", "checkpoint_save", "epoch_complete", "training_complete", "model_compressing", "model_uploading", "model_upload_complete", "job_complete"} {
 		if !slices.Contains(types, want) {
 			t.Errorf("no %s event in %v", want, types)
 		}
 	}
-	if len(losses) != 10 || !slices.IsSorted(steps) || steps[len(steps)-1] != 12 {
-		t.Fatalf("loss reports at steps %v", steps)
+	if len(losses) != 10 || len(steps) != 10 || !slices.IsSorted(steps) || steps[len(steps)-1] != 12 {
+		t.Fatalf("%d losses, checkpoints at steps %v", len(losses), steps)
 	}
 	if losses[len(losses)-1] >= losses[0]-0.5 {
 		t.Errorf("losses %v do not fall", losses)
@@ -488,6 +512,9 @@ func TestFineTuneRefusals(t *testing.T) {
 		{"together unknown model", "/v1/fine-tunes", map[string]any{"model": "llama-9000", "training_file": file}, 400, "model", `Model "llama-9000" is not available for fine-tuning`},
 		{"openai unknown model", "/v1/fine_tuning/jobs", map[string]any{"model": "davinci-9", "training_file": file}, 400, "model", "Model davinci-9 is not available for fine-tuning or does not exist."},
 		{"together flat lora", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "lora_r": 8}, 400, "lora_r", "LoRA settings go in training_type"},
+		{"together legacy wandb_key", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "wandb_key": "k"}, 400, "wandb_key", "names the Weights & Biases key wandb_api_key"},
+		{"together misspelt field", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "n_epoch": 3}, 400, "n_epoch", `unknown field "n_epoch"`},
+		{"together too many evaluations", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "validation_file": file, "n_evals": 101}, 400, "n_evals", "at most 100"},
 		{"together lora without rank", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": file, "training_type": map[string]any{"type": "Lora"}}, 400, "training_type", "requires lora_r and lora_alpha"},
 		{"together unknown file", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": "file-nope"}, 400, "training_file", "no such file"},
 		{"together eval file", "/v1/fine-tunes", map[string]any{"model": "base", "training_file": eval}, 400, "training_file", `purpose "eval"`},
@@ -720,5 +747,41 @@ func TestPersonaWriterAnswersPlainPrompts(t *testing.T) {
 	// "writer" keeps the default writer's prose for plain prompts.
 	if text, _ := complete(t, run, "writer", "", "What should I cook tonight?"); strings.Contains(text, "?") {
 		t.Errorf("writer answered in a persona's voice: %s", text)
+	}
+}
+
+// TestTogetherMetricsAndLimits: the metrics endpoint's optional filter
+// body is honoured and an unknown filter refused; the limits endpoint
+// answers for a base model it fine-tunes and 404s for another.
+func TestTogetherMetricsAndLimits(t *testing.T) {
+	t.Parallel()
+	e := newFTEnv(t, Options{})
+	id := ok(t, e.post("/v1/fine-tunes", map[string]any{"model": "base", "training_file": e.uploadTogether(richTraining), "n_epochs": 2, "batch_size": 4}))["id"].(string)
+	e.jobAt("/v1/fine-tunes/"+id, time.Hour)
+	steps := func(body any) []float64 {
+		t.Helper()
+		r := e.do("GET", "/v1/fine-tunes/"+id+"/metrics", body)
+		var out []float64
+		for _, m := range ok(t, r)["metrics"].([]any) {
+			out = append(out, m.(map[string]any)["train/global_step"].(float64))
+		}
+		return out
+	}
+	all := steps(nil)
+	if len(all) != 10 {
+		t.Fatalf("%d snapshots, want one per checkpoint (10)", len(all))
+	}
+	if got := steps(map[string]any{"global_step_from": all[5]}); len(got) != 5 || got[0] != all[5] {
+		t.Errorf("from step %v: %v", all[5], got)
+	}
+	if r := e.do("GET", "/v1/fine-tunes/"+id+"/metrics", map[string]any{"step_from": 1}); r.status != 400 {
+		t.Errorf("unknown filter: status %d", r.status)
+	}
+	lim := ok(t, e.get("/v1/fine-tunes/models/limits?model_name=base"))
+	if lim["model_name"] != "base" || lim["lora_training"].(map[string]any)["max_rank"] != 64.0 {
+		t.Errorf("limits %v", lim)
+	}
+	if r := e.get("/v1/fine-tunes/models/limits?model_name=llama-9000"); r.status != 404 || !strings.Contains(string(r.body), "not available for fine-tuning") {
+		t.Errorf("limits of an unknown model: %d %s", r.status, r.body)
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +33,8 @@ func (s *Server) registerTogether() {
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}", s.handle(s.togetherGet))
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/events", s.handle(s.togetherEvents))
 	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/checkpoints", s.handle(s.togetherCheckpoints))
+	s.mux.HandleFunc("GET /v1/fine-tunes/{id}/metrics", s.handle(s.togetherMetrics))
+	s.mux.HandleFunc("GET /v1/fine-tunes/models/limits", s.handle(s.togetherModelLimits))
 	s.mux.HandleFunc("POST /v1/fine-tunes/{id}/cancel", s.handle(s.togetherCancel))
 }
 
@@ -283,6 +287,17 @@ type togetherCreateRequest struct {
 // says so rather than silently training with defaults.
 var flatLoRAFields = []string{"lora", "lora_r", "lora_alpha", "lora_dropout", "lora_trainable_modules"}
 
+// togetherCreateFields are the properties the spec declares for the body
+// of POST /fine-tunes. The spec does not forbid others, but a field it
+// does not declare is a misspelt or misplaced setting that would train
+// with a default instead, so the sandbox refuses it, as the spec checks
+// of the tests do in strict mode.
+var togetherCreateFields = []string{"batch_size", "from_checkpoint", "from_hf_model", "hf_api_token", "hf_model_revision",
+	"hf_output_repo_name", "learning_rate", "lr_scheduler", "max_grad_norm", "max_seq_length", "model", "multimodal_params",
+	"n_checkpoints", "n_epochs", "n_evals", "packing", "random_seed", "suffix", "train_on_inputs", "training_file",
+	"training_method", "training_type", "validation_file", "wandb_api_key", "wandb_base_url", "wandb_entity", "wandb_name",
+	"wandb_project_name", "warmup_ratio", "weight_decay"}
+
 func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError {
 	body, ae := readBody(w, r)
 	if ae != nil {
@@ -296,6 +311,13 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 		if _, ok := raw[f]; ok {
 			return &ftError{status: 400, param: f, msg: fmt.Sprintf(`unknown field %q: LoRA settings go in training_type, e.g. {"type": "Lora", "lora_r": 8, "lora_alpha": 16}`, f)}
 		}
+	}
+	if f := extraField(raw, togetherCreateFields); f != "" {
+		hint := ""
+		if f == "wandb_key" {
+			hint = " (the spec names the Weights & Biases key wandb_api_key)"
+		}
+		return &ftError{status: 400, param: f, msg: fmt.Sprintf("unknown field %q%s: the fields of POST /fine-tunes are %s", f, hint, strings.Join(togetherCreateFields, ", "))}
 	}
 	var req togetherCreateRequest
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -315,8 +337,8 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 		Suffix: req.Suffix, Epochs: 1, NCheckpoints: 1, LearningRate: 1e-5, Method: "sft", WandbProject: req.WandbProjectName,
 		Seed: 42, LoRA: &ftLoRA{R: 8, Alpha: 16, TrainableModules: "all-linear"}}
 	if req.NEpochs != nil {
-		if *req.NEpochs < 1 || *req.NEpochs > 20 {
-			return &ftError{status: 400, param: "n_epochs", msg: fmt.Sprintf("n_epochs must be between 1 and 20, got %d", *req.NEpochs)}
+		if *req.NEpochs < 1 || *req.NEpochs > togetherLimits.maxEpochs {
+			return &ftError{status: 400, param: "n_epochs", msg: fmt.Sprintf("n_epochs must be between 1 and %d, got %d", togetherLimits.maxEpochs, *req.NEpochs)}
 		}
 		j.Epochs = *req.NEpochs
 	}
@@ -330,6 +352,9 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 		if *req.NEvals < 0 {
 			return &ftError{status: 400, param: "n_evals", msg: "n_evals must not be negative"}
 		}
+		if *req.NEvals > togetherLimits.maxEvals {
+			return &ftError{status: 400, param: "n_evals", msg: fmt.Sprintf("n_evals must be at most %d, got %d", togetherLimits.maxEvals, *req.NEvals)}
+		}
 		if *req.NEvals > 0 && req.ValidationFile == "" {
 			return &ftError{status: 400, param: "n_evals", msg: "n_evals needs a validation_file"}
 		}
@@ -337,14 +362,14 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 	}
 	if len(req.BatchSize) > 0 && string(req.BatchSize) != "null" && string(req.BatchSize) != `"max"` {
 		var n int
-		if err := json.Unmarshal(req.BatchSize, &n); err != nil || n < 1 || n > 256 {
-			return &ftError{status: 400, param: "batch_size", msg: fmt.Sprintf(`batch_size must be an integer from 1 to 256 or "max", got %s`, req.BatchSize)}
+		if err := json.Unmarshal(req.BatchSize, &n); err != nil || n < togetherLimits.minBatch || n > togetherLimits.maxBatch {
+			return &ftError{status: 400, param: "batch_size", msg: fmt.Sprintf(`batch_size must be an integer from %d to %d or "max", got %s`, togetherLimits.minBatch, togetherLimits.maxBatch, req.BatchSize)}
 		}
 		j.BatchSize = n
 	}
 	if req.LearningRate != nil {
-		if !(*req.LearningRate > 0 && *req.LearningRate <= 1) {
-			return &ftError{status: 400, param: "learning_rate", msg: fmt.Sprintf("learning_rate must be in (0, 1], got %g", *req.LearningRate)}
+		if !(*req.LearningRate >= togetherLimits.minLR && *req.LearningRate <= togetherLimits.maxLR) {
+			return &ftError{status: 400, param: "learning_rate", msg: fmt.Sprintf("learning_rate must be in [%g, %g], got %g", togetherLimits.minLR, togetherLimits.maxLR, *req.LearningRate)}
 		}
 		j.LearningRate = *req.LearningRate
 	}
@@ -359,8 +384,8 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 			if tt.LoraR == nil || tt.LoraAlpha == nil {
 				return &ftError{status: 400, param: "training_type", msg: "training_type Lora requires lora_r and lora_alpha"}
 			}
-			if *tt.LoraR < 1 || *tt.LoraR > 64 {
-				return &ftError{status: 400, param: "training_type.lora_r", msg: fmt.Sprintf("lora_r must be between 1 and 64, got %d", *tt.LoraR)}
+			if *tt.LoraR < 1 || *tt.LoraR > togetherLimits.maxRank {
+				return &ftError{status: 400, param: "training_type.lora_r", msg: fmt.Sprintf("lora_r must be between 1 and %d, got %d", togetherLimits.maxRank, *tt.LoraR)}
 			}
 			if *tt.LoraAlpha < 1 {
 				return &ftError{status: 400, param: "training_type.lora_alpha", msg: fmt.Sprintf("lora_alpha must be at least 1, got %d", *tt.LoraAlpha)}
@@ -457,25 +482,23 @@ func (s *Server) togetherJobOr404(id string) (*ftJob, *ftError) {
 	return j, nil
 }
 
-// togetherEvent is Together's FineTuneEvent, with the training loss and
-// epoch of a loss report added (the spec has step and total_steps only).
+// togetherEvent is Together's FineTuneEvent. It has step and total_steps
+// and no loss: losses are at GET /fine-tunes/{id}/metrics.
 type togetherEvent struct {
-	Object         string   `json:"object"`
-	CreatedAt      string   `json:"created_at"`
-	Level          string   `json:"level"`
-	Message        string   `json:"message"`
-	Type           string   `json:"type"`
-	ParamCount     int64    `json:"param_count"`
-	TokenCount     int64    `json:"token_count"`
-	TotalSteps     int      `json:"total_steps"`
-	WandbURL       string   `json:"wandb_url"`
-	Step           int      `json:"step"`
-	CheckpointPath string   `json:"checkpoint_path"`
-	ModelPath      string   `json:"model_path"`
-	TrainingOffset int      `json:"training_offset"`
-	Hash           string   `json:"hash"`
-	Epoch          int      `json:"epoch,omitempty"`
-	Loss           *float64 `json:"loss,omitempty"`
+	Object         string `json:"object"`
+	CreatedAt      string `json:"created_at"`
+	Level          string `json:"level"`
+	Message        string `json:"message"`
+	Type           string `json:"type"`
+	ParamCount     int64  `json:"param_count"`
+	TokenCount     int64  `json:"token_count"`
+	TotalSteps     int    `json:"total_steps"`
+	WandbURL       string `json:"wandb_url"`
+	Step           int    `json:"step"`
+	CheckpointPath string `json:"checkpoint_path"`
+	ModelPath      string `json:"model_path"`
+	TrainingOffset int    `json:"training_offset"`
+	Hash           string `json:"hash"`
 }
 
 const sandboxParams = 8_000_000_000
@@ -493,7 +516,7 @@ func (s *Server) togetherEventsOf(j *ftJob, now time.Time) []togetherEvent {
 		}
 		te := togetherEvent{Object: "fine-tune-event", CreatedAt: e.at.UTC().Format(togetherTime), Level: e.level,
 			Message: e.msg, Type: e.kind, ParamCount: sandboxParams, TokenCount: int64(j.Tokens * j.Epochs),
-			TotalSteps: j.TotalSteps, Step: e.step, Epoch: e.epoch, Loss: e.loss,
+			TotalSteps: j.TotalSteps, Step: e.step,
 			Hash: fmt.Sprintf("%x", hashString(fmt.Sprint(j.ID, i, e.kind)))}
 		if e.kind == "checkpoint_save" {
 			te.CheckpointPath = checkpointPath(j, e.step)
@@ -558,7 +581,10 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 		m["suffix"] = j.Suffix
 	}
 	if j.WandbProject != "" {
+		// Where the run would log: the sandbox logs nowhere, and the URL
+		// is there so that clients show it as they would Together's.
 		m["wandb_project_name"] = j.WandbProject
+		m["wandb_url"] = "https://wandb.ai/sandbox/" + url.PathEscape(j.WandbProject) + "/runs/" + j.ID
 	}
 	if j.LoRA != nil {
 		m["training_type"] = map[string]any{"type": "Lora", "lora_r": j.LoRA.R, "lora_alpha": j.LoRA.Alpha,
@@ -687,5 +713,135 @@ func (s *Server) togetherCancel(w http.ResponseWriter, r *http.Request) *ftError
 		return &ftError{status: 400, param: "id", msg: fmt.Sprintf("Fine-tune job %s cannot be cancelled: it has already finished with status %s", j.ID, j.view(s.opts.Now()).phase)}
 	}
 	writeJSON(w, http.StatusOK, s.togetherJob(j, false))
+	return nil
+}
+
+// metricsFilter is the optional body of GET /fine-tunes/{id}/metrics.
+type metricsFilter struct {
+	GlobalStepFrom *int64     `json:"global_step_from"`
+	GlobalStepTo   *int64     `json:"global_step_to"`
+	LoggedAtFrom   *time.Time `json:"logged_at_from"`
+	LoggedAtTo     *time.Time `json:"logged_at_to"`
+}
+
+// togetherMetrics serves GET /fine-tunes/{id}/metrics: a snapshot per
+// loss report trained by now, and per evaluation of the validation file,
+// in the order they were logged, filtered by the optional body.
+func (s *Server) togetherMetrics(w http.ResponseWriter, r *http.Request) *ftError {
+	body, ae := readBody(w, r)
+	if ae != nil {
+		return &ftError{status: ae.status, msg: ae.msg}
+	}
+	var f metricsFilter
+	if len(bytes.TrimSpace(body)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			return &ftError{status: 400, msg: "invalid JSON body: " + err.Error() + "; the filters are global_step_from, global_step_to, logged_at_from and logged_at_to"}
+		}
+	}
+	j, e := s.togetherJobOr404(r.PathValue("id"))
+	if e != nil {
+		return e
+	}
+	keep := func(step int, at time.Time) bool {
+		return (f.GlobalStepFrom == nil || int64(step) >= *f.GlobalStepFrom) &&
+			(f.GlobalStepTo == nil || int64(step) <= *f.GlobalStepTo) &&
+			(f.LoggedAtFrom == nil || !at.Before(*f.LoggedAtFrom)) &&
+			(f.LoggedAtTo == nil || !at.After(*f.LoggedAtTo))
+	}
+	metrics := []map[string]float64{}
+	for _, m := range j.metrics(s.opts.Now()) {
+		if keep(m.step, m.at) {
+			metrics = append(metrics, m.values)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metrics": metrics})
+	return nil
+}
+
+// ftMetric is one snapshot of a job's training metrics.
+type ftMetric struct {
+	at     time.Time
+	step   int
+	values map[string]float64
+}
+
+// metrics are the snapshots logged by now, oldest first: the training
+// loss at each loss report, and the validation loss at NEvals evenly
+// spaced steps of a job with a validation file.
+func (j *ftJob) metrics(now time.Time) []ftMetric {
+	v := j.view(now)
+	evals := []int{}
+	if j.ValidationFile != "" && j.NEvals > 0 {
+		evals = evenSteps(j.NEvals, j.TotalSteps)
+	}
+	var out []ftMetric
+	for _, st := range mergeSteps(j.lossSteps(), evals) {
+		at := j.stepTime(st)
+		if st > v.step || (j.FailStep > 0 && st >= j.FailStep) || at.After(now) {
+			break
+		}
+		if slices.Contains(j.lossSteps(), st) {
+			lr := j.LearningRate * (1 - float64(st-1)/float64(max(j.TotalSteps, 1)))
+			out = append(out, ftMetric{at: at, step: st, values: map[string]float64{
+				"train/loss": j.loss(st), "train/learning_rate": lr, "train/global_step": float64(st),
+				"train/epoch": float64(j.epochOf(st))}})
+		}
+		if slices.Contains(evals, st) {
+			out = append(out, ftMetric{at: at, step: st, values: map[string]float64{
+				"eval/loss": j.validationLoss(st), "train/global_step": float64(st)}})
+		}
+	}
+	return out
+}
+
+// validationLoss is the loss on the validation file at step n: the
+// training loss's curve, a little higher, with noise of its own.
+func (j *ftJob) validationLoss(n int) float64 {
+	seed := hashString(j.ID)
+	noise := (unitRoll(seed, "val-loss-noise-"+fmt.Sprint(n)) - 0.5) * 0.04
+	return math.Round(j.loss(n)*(1.08+noise)*1e4) / 1e4
+}
+
+// togetherLimits are the sandbox's FineTuneModelLimits, the same for
+// every base model it fine-tunes; POST /fine-tunes refuses what they do
+// not allow.
+var togetherLimits = struct {
+	maxEpochs, maxEvals, minBatch, maxBatch, maxRank int
+	minLR, maxLR                                     float64
+}{maxEpochs: 20, maxEvals: 100, minBatch: 1, maxBatch: 256, maxRank: 64, minLR: 1e-8, maxLR: 1}
+
+// togetherModelLimits serves GET /fine-tunes/models/limits?model_name=…;
+// a model the sandbox does not fine-tune is a 404 with the spec's
+// {"message"} body.
+func (s *Server) togetherModelLimits(w http.ResponseWriter, r *http.Request) *ftError {
+	q := r.URL.Query()
+	model := q.Get("model_name")
+	for k := range q {
+		if k != "model_name" {
+			return &ftError{status: 400, param: k, msg: fmt.Sprintf("unknown query parameter %q; the one parameter is model_name", k)}
+		}
+	}
+	if model == "" {
+		return &ftError{status: 400, param: "model_name", msg: "missing required query parameter: model_name"}
+	}
+	if !s.baseModelOK(model) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": fmt.Sprintf("Model %q is not available for fine-tuning", model)})
+		return nil
+	}
+	l := togetherLimits
+	training := func(lora bool) map[string]any {
+		m := map[string]any{"max_batch_size": l.maxBatch, "max_batch_size_dpo": l.maxBatch / 2, "min_batch_size": l.minBatch}
+		if lora {
+			m["max_rank"], m["target_modules"] = l.maxRank, []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+		}
+		return m
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"model_name": model, "full_training": training(false), "lora_training": training(true),
+		"max_num_epochs": l.maxEpochs, "max_num_evals": l.maxEvals, "max_learning_rate": l.maxLR, "min_learning_rate": l.minLR,
+		"supports_vision": false, "supports_tools": false, "supports_reasoning": false, "merge_output_lora": false,
+	})
 	return nil
 }

@@ -168,15 +168,15 @@ func (openaiProtocol) writeError(w http.ResponseWriter, e *apiError, _ string) {
 // ("1s", "6m0s"), rounded to the millisecond like OpenAI's.
 func (openaiProtocol) limitHeaders(h http.Header, st limitState) {
 	reset := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	if st.hasRequests {
-		h.Set("x-ratelimit-limit-requests", strconv.Itoa(st.reqLimit))
-		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(st.reqLeft))
-		h.Set("x-ratelimit-reset-requests", reset(st.reqReset))
+	if d := st.dims[dimRequests]; d.has {
+		h.Set("x-ratelimit-limit-requests", strconv.Itoa(d.limit))
+		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(d.left))
+		h.Set("x-ratelimit-reset-requests", reset(d.reset))
 	}
-	if st.hasToks {
-		h.Set("x-ratelimit-limit-tokens", strconv.Itoa(st.tokLimit))
-		h.Set("x-ratelimit-remaining-tokens", strconv.Itoa(st.tokLeft))
-		h.Set("x-ratelimit-reset-tokens", reset(st.tokReset))
+	if d := st.dims[dimTokens]; d.has {
+		h.Set("x-ratelimit-limit-tokens", strconv.Itoa(d.limit))
+		h.Set("x-ratelimit-remaining-tokens", strconv.Itoa(d.left))
+		h.Set("x-ratelimit-reset-tokens", reset(d.reset))
 	}
 }
 

@@ -6,98 +6,122 @@ import (
 	"time"
 )
 
-// limiter enforces RPM and TPM per API key with token buckets that start
-// full and refill continuously, the way providers describe their limits.
+// limiter enforces per API key, with token buckets that start full and
+// refill continuously the way providers describe their limits: requests
+// per minute, tokens per minute (input plus output), and Anthropic's
+// separate input and output tokens per minute (ITPM, OTPM).
 type limiter struct {
-	rpm, tpm int
-	mu       sync.Mutex
-	buckets  map[string]*bucket
+	limits  [dims]int // per minute; 0 is no limit
+	mu      sync.Mutex
+	buckets map[string]*bucket
 }
 
+// The dimensions a request is charged in.
+const (
+	dimRequests = iota
+	dimTokens
+	dimInput
+	dimOutput
+	dims
+)
+
 type bucket struct {
-	reqs, toks float64
-	at         time.Time
+	left [dims]float64
+	at   time.Time
+}
+
+// dimState is what one dimension's headers report.
+type dimState struct {
+	has         bool
+	limit, left int
+	reset       time.Duration // until the bucket is full again
 }
 
 // limitState is what the rate-limit headers report after a request.
 type limitState struct {
-	configured           bool
-	reqLimit, tokLimit   int
-	reqLeft, tokLeft     int
-	reqReset, tokReset   time.Duration // until the bucket is full again
-	now                  time.Time
-	retryAfter           time.Duration // > 0 when the request was refused
-	tokensExhausted      bool          // the refusal was for tokens, not requests
-	hasRequests, hasToks bool
+	configured bool
+	dims       [dims]dimState
+	now        time.Time
+	retryAfter time.Duration // > 0 when the request was refused
+	// exhausted is the dimension the refusal was for.
+	exhausted int
 }
 
 // epsilon absorbs float rounding so that waiting exactly the advertised
 // retry-after is always enough.
 const epsilon = 1e-9
 
-func newLimiter(rpm, tpm int) *limiter {
-	return &limiter{rpm: rpm, tpm: tpm, buckets: map[string]*bucket{}}
+// newLimiter limits requests and tokens per minute; 0 is no limit.
+func newLimiter(rpm, tpm int) *limiter { return newSplitLimiter(rpm, tpm, 0, 0) }
+
+// newSplitLimiter adds input and output tokens per minute.
+func newSplitLimiter(rpm, tpm, itpm, otpm int) *limiter {
+	return &limiter{limits: [dims]int{rpm, tpm, itpm, otpm}, buckets: map[string]*bucket{}}
 }
+
+func (l *limiter) off() bool { return l.limits == [dims]int{} }
 
 func (l *limiter) refill(key string, now time.Time) *bucket {
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{reqs: float64(l.rpm), toks: float64(l.tpm), at: now}
+		b = &bucket{at: now}
+		for d, lim := range l.limits {
+			b.left[d] = float64(lim)
+		}
 		l.buckets[key] = b
 	}
 	if el := now.Sub(b.at); el > 0 {
-		b.reqs = math.Min(float64(l.rpm), b.reqs+el.Minutes()*float64(l.rpm))
-		b.toks = math.Min(float64(l.tpm), b.toks+el.Minutes()*float64(l.tpm))
+		for d, lim := range l.limits {
+			b.left[d] = math.Min(float64(lim), b.left[d]+el.Minutes()*float64(lim))
+		}
 		b.at = now
 	}
 	return b
 }
 
-// take charges one request and tokens to key's buckets, or refuses and says
-// how long until both buckets hold enough. A request asking for more tokens
-// than the whole TPM is charged the whole bucket, so it can still pass once.
-func (l *limiter) take(key string, now time.Time, tokens int) limitState {
-	if l.rpm <= 0 && l.tpm <= 0 {
+// take charges one request and its tokens to key's buckets, or refuses
+// and says how long until every bucket holds enough. A request asking
+// for more tokens than a whole bucket is charged the whole bucket, so it
+// can still pass once.
+func (l *limiter) take(key string, now time.Time, in, out int) limitState {
+	if l.off() {
 		return limitState{}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.refill(key, now)
-	need := float64(min(tokens, l.tpm))
-	var wait time.Duration
-	var tokWait bool
-	if l.rpm > 0 && b.reqs+epsilon < 1 {
-		wait = minutes((1 - b.reqs) / float64(l.rpm))
+	var need [dims]float64
+	for d, n := range [dims]int{1, in + out, in, out} {
+		need[d] = float64(min(n, l.limits[d]))
 	}
-	if l.tpm > 0 && b.toks+epsilon < need {
-		if w := minutes((need - b.toks) / float64(l.tpm)); w > wait {
-			wait, tokWait = w, true
+	var wait time.Duration
+	exhausted := -1
+	for d, lim := range l.limits {
+		if lim > 0 && b.left[d]+epsilon < need[d] {
+			if w := minutes((need[d] - b.left[d]) / float64(lim)); w > wait {
+				wait, exhausted = w, d
+			}
 		}
 	}
 	if wait == 0 {
-		if l.rpm > 0 {
-			b.reqs = math.Max(0, b.reqs-1)
-		}
-		if l.tpm > 0 {
-			b.toks = math.Max(0, b.toks-need)
+		for d, lim := range l.limits {
+			if lim > 0 {
+				b.left[d] = math.Max(0, b.left[d]-need[d])
+			}
 		}
 	}
 	st := l.state(b, now)
 	if wait > 0 {
-		st.retryAfter, st.tokensExhausted = wait, tokWait
 		// The refused dimension has nothing left to give.
-		if tokWait {
-			st.tokLeft = 0
-		} else {
-			st.reqLeft = 0
-		}
+		st.retryAfter, st.exhausted = wait, exhausted
+		st.dims[exhausted].left = 0
 	}
 	return st
 }
 
 // peek reports key's buckets without charging anything.
 func (l *limiter) peek(key string, now time.Time) limitState {
-	if l.rpm <= 0 && l.tpm <= 0 {
+	if l.off() {
 		return limitState{}
 	}
 	l.mu.Lock()
@@ -106,16 +130,12 @@ func (l *limiter) peek(key string, now time.Time) limitState {
 }
 
 func (l *limiter) state(b *bucket, now time.Time) limitState {
-	st := limitState{configured: true, now: now}
-	if l.rpm > 0 {
-		st.hasRequests = true
-		st.reqLimit, st.reqLeft = l.rpm, int(math.Floor(b.reqs+epsilon))
-		st.reqReset = minutes((float64(l.rpm) - b.reqs) / float64(l.rpm))
-	}
-	if l.tpm > 0 {
-		st.hasToks = true
-		st.tokLimit, st.tokLeft = l.tpm, int(math.Floor(b.toks+epsilon))
-		st.tokReset = minutes((float64(l.tpm) - b.toks) / float64(l.tpm))
+	st := limitState{configured: true, now: now, exhausted: -1}
+	for d, lim := range l.limits {
+		if lim > 0 {
+			st.dims[d] = dimState{has: true, limit: lim, left: int(math.Floor(b.left[d] + epsilon)),
+				reset: minutes((float64(lim) - b.left[d]) / float64(lim))}
+		}
 	}
 	return st
 }

@@ -103,11 +103,51 @@ func TestLimiterOversizedRequestPassesOnFullBucket(t *testing.T) {
 	t.Parallel()
 	now := time.Unix(0, 0)
 	l := newLimiter(0, 100)
-	if st := l.take("k", now, 500); st.retryAfter != 0 {
+	if st := l.take("k", now, 500, 0); st.retryAfter != 0 {
 		t.Fatalf("oversized request refused on a full bucket: %+v", st)
 	}
-	st := l.take("k", now, 500)
+	st := l.take("k", now, 500, 0)
 	if got := strconv.Itoa(retryAfterSeconds(st.retryAfter)); got != "60" {
 		t.Errorf("retry-after %s, want 60", got)
+	}
+}
+
+// TestSplitTokenLimitsAnthropicHeaders: input and output tokens have
+// buckets of their own, each under its own header family, and the
+// tokens family reports the more restrictive of the two.
+func TestSplitTokenLimitsAnthropicHeaders(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	fixed := func(Prompt) string { return string(make([]byte, 400)) } // 100 output tokens
+	run := start(t, Options{Now: clock.Now, Writers: map[string]Writer{"fixed": fixed}, Faults: Faults{InputTPM: 1000, OutputTPM: 250}})
+	r := postAnthropic(t, run, anthropicBody("fixed"))
+	if r.status != 200 {
+		t.Fatalf("first request: %d", r.status)
+	}
+	in, _ := strconv.Atoi(r.header.Get("anthropic-ratelimit-input-tokens-remaining"))
+	got := map[string]string{}
+	for _, h := range []string{"input-tokens-limit", "output-tokens-limit", "output-tokens-remaining", "tokens-limit", "tokens-remaining", "requests-limit"} {
+		got[h] = r.header.Get("anthropic-ratelimit-" + h)
+	}
+	want := map[string]string{"input-tokens-limit": "1000", "output-tokens-limit": "250", "output-tokens-remaining": "150",
+		"tokens-limit": "250", "tokens-remaining": "150", "requests-limit": ""}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("headers (-want +got):\n%s", d)
+	}
+	if in >= 1000 || in < 900 {
+		t.Errorf("input tokens remaining %d: want the input bucket charged the prompt's few tokens only", in)
+	}
+	postAnthropic(t, run, anthropicBody("fixed")) // 50 output tokens left
+	r = postAnthropic(t, run, anthropicBody("fixed"))
+	if r.status != 429 || r.header.Get("anthropic-ratelimit-output-tokens-remaining") != "0" || r.header.Get("anthropic-ratelimit-input-tokens-remaining") == "0" {
+		t.Fatalf("third request: status %d, output left %q, input left %q; want a 429 for output tokens alone", r.status,
+			r.header.Get("anthropic-ratelimit-output-tokens-remaining"), r.header.Get("anthropic-ratelimit-input-tokens-remaining"))
+	}
+	if msg := r.json(t)["error"].(map[string]any)["message"]; msg != "rate limit exceeded: output tokens per minute" {
+		t.Errorf("message %q", msg)
+	}
+	// 100 needed, 50 held, 250 a minute: 12 s.
+	if got := r.header.Get("retry-after"); got != "12" {
+		t.Errorf("retry-after %q, want 12", got)
 	}
 }

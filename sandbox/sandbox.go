@@ -144,7 +144,7 @@ func New(opts Options) *Server {
 		opts:    opts,
 		writers: map[string]Writer{},
 		custom:  map[string]bool{},
-		limiter: newLimiter(opts.Faults.RPM, opts.Faults.TPM),
+		limiter: newSplitLimiter(opts.Faults.RPM, opts.Faults.TPM, opts.Faults.InputTPM, opts.Faults.OutputTPM),
 		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0xfa017)),
 	}
 	for _, m := range DefaultModels {

@@ -31,6 +31,8 @@ func TestConformanceFake(t *testing.T) {
 		Hyperparameters:     ethos.Hyperparameters{Epochs: 2, LoRA: true, Suffix: "agora"},
 		Statuses:            togetherStatuses,
 		APIKey:              testKey,
+		LossesFromMetrics:   true,
+		Evals:               2,
 	})
 }
 
@@ -55,8 +57,8 @@ func (c *testClock) advance(d time.Duration) {
 // TestConformanceSandbox runs the backend suite against the ethos
 // sandbox's Together wire, as `ethos finetune --provider sandbox` uses it.
 // Requests are checked strictly against the spec; the sandbox's answers
-// leniently, since it adds fields the spec lacks (an event's loss and
-// epoch, a job's output_name) on purpose.
+// leniently, since it adds a field the spec lacks (a job's output_name,
+// as older payloads had) on purpose.
 func TestConformanceSandbox(t *testing.T) {
 	t.Parallel()
 	clock := &testClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
@@ -81,6 +83,8 @@ func TestConformanceSandbox(t *testing.T) {
 		Hyperparameters:     ethos.Hyperparameters{Epochs: 2, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora"},
 		Statuses:            togetherStatuses,
 		APIKey:              testKey,
+		LossesFromMetrics:   true,
+		Evals:               3,
 	})
 }
 

@@ -23,9 +23,12 @@ import (
 // client's wire shapes, not just its round trips.
 //
 // Lifecycle from creation: pending 1s, queued 1s, running 6s (one step a
-// second, two epochs of three steps, a loss at every step), compressing
-// 1s, uploading 1s, then completed. A cancelled job is cancel_requested
-// for a second, then cancelled. Base model "fail-train" fails at step 3.
+// second, two epochs of three steps), compressing 1s, uploading 1s, then
+// completed. A cancelled job is cancel_requested for a second, then
+// cancelled. Base model "fail-train" fails at step 3. As on Together,
+// events carry no loss: GET /fine-tunes/{id}/metrics has a training loss
+// at every step, and with a validation file and n_evals a validation loss
+// at n_evals evenly spaced steps.
 type fakeTogether struct {
 	t   *testing.T
 	key string
@@ -39,7 +42,8 @@ type fakeTogether struct {
 
 type fakeJob struct {
 	id, model, trainingFile, suffix string
-	epochs                          int
+	validationFile                  string
+	epochs, evals                   int
 	created                         time.Time
 	cancelAt                        *time.Time
 	trainingType                    map[string]any
@@ -105,6 +109,17 @@ func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte
 		writeFakeJSON(w, 200, file)
 	case r.Method == "POST" && path == "/fine-tunes":
 		f.create(w, body)
+	case r.Method == "GET" && path == "/fine-tunes/models/limits":
+		model := r.URL.Query().Get("model_name")
+		if !slices.Contains(fakeModels, model) {
+			writeFakeJSON(w, 404, map[string]any{"message": "Model " + model + " is not supported for fine-tuning"})
+			break
+		}
+		writeFakeJSON(w, 200, map[string]any{"model_name": model,
+			"full_training":  map[string]any{"max_batch_size": 96, "max_batch_size_dpo": 48, "min_batch_size": 8},
+			"lora_training":  map[string]any{"max_batch_size": 128, "max_batch_size_dpo": 64, "min_batch_size": 8, "max_rank": 64, "target_modules": []string{"q_proj", "v_proj"}},
+			"max_num_epochs": 20, "max_num_evals": 100, "max_learning_rate": 1, "min_learning_rate": 1e-8,
+			"supports_vision": false, "supports_tools": true, "supports_reasoning": false, "merge_output_lora": false})
 	case r.Method == "GET" && path == "/fine-tunes":
 		var data []any
 		for _, j := range f.sortedJobs() {
@@ -124,6 +139,8 @@ func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte
 			writeFakeJSON(w, 200, map[string]any{"data": f.events(j)})
 		case r.Method == "GET" && len(parts) == 3 && parts[2] == "checkpoints":
 			writeFakeJSON(w, 200, map[string]any{"data": f.checkpoints(j)})
+		case r.Method == "GET" && len(parts) == 3 && parts[2] == "metrics":
+			writeFakeJSON(w, 200, map[string]any{"metrics": f.metrics(j)})
 		case r.Method == "POST" && len(parts) == 3 && parts[2] == "cancel":
 			status := f.status(j)
 			if State(status).Final() {
@@ -168,11 +185,13 @@ func (f *fakeTogether) upload(w http.ResponseWriter, r *http.Request, body []byt
 
 func (f *fakeTogether) create(w http.ResponseWriter, body []byte) {
 	var req struct {
-		Model        string         `json:"model"`
-		TrainingFile string         `json:"training_file"`
-		NEpochs      int            `json:"n_epochs"`
-		Suffix       string         `json:"suffix"`
-		TrainingType map[string]any `json:"training_type"`
+		Model          string         `json:"model"`
+		TrainingFile   string         `json:"training_file"`
+		ValidationFile string         `json:"validation_file"`
+		NEpochs        int            `json:"n_epochs"`
+		NEvals         int            `json:"n_evals"`
+		Suffix         string         `json:"suffix"`
+		TrainingType   map[string]any `json:"training_type"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeFakeError(w, 400, err.Error(), "invalid_request_error")
@@ -182,13 +201,20 @@ func (f *fakeTogether) create(w http.ResponseWriter, body []byte) {
 		writeFakeError(w, 400, fmt.Sprintf("Model %s is not supported for fine-tuning", req.Model), "invalid_request_error")
 		return
 	}
-	if _, ok := f.files[req.TrainingFile]; !ok {
-		writeFakeError(w, 400, "training_file "+req.TrainingFile+" does not exist", "invalid_request_error")
+	for _, id := range []string{req.TrainingFile, req.ValidationFile} {
+		if _, ok := f.files[id]; !ok && id != "" {
+			writeFakeError(w, 400, "file "+id+" does not exist", "invalid_request_error")
+			return
+		}
+	}
+	if req.NEvals > 0 && req.ValidationFile == "" {
+		writeFakeError(w, 400, "n_evals requires a validation_file", "invalid_request_error")
 		return
 	}
 	f.seq++
 	j := &fakeJob{id: fmt.Sprintf("ft-%08d-0000-4000-8000-000000000000", f.seq), model: req.Model,
-		trainingFile: req.TrainingFile, suffix: req.Suffix, epochs: max(req.NEpochs, 1), created: f.now, trainingType: req.TrainingType}
+		trainingFile: req.TrainingFile, validationFile: req.ValidationFile, suffix: req.Suffix, epochs: max(req.NEpochs, 1),
+		evals: req.NEvals, created: f.now, trainingType: req.TrainingType}
 	f.jobs[j.id] = j
 	writeFakeJSON(w, 200, f.render(j, false))
 }
@@ -241,6 +267,9 @@ func (f *fakeTogether) render(j *fakeJob, full bool) map[string]any {
 		"created_at": f.stamp(0, j), "updated_at": f.now.Format(time.RFC3339Nano),
 		"n_epochs": j.epochs, "total_price": 2_500_000_000, "events": []any{},
 	}
+	if j.validationFile != "" {
+		m["validation_file"], m["n_evals"] = j.validationFile, j.evals
+	}
 	if j.suffix != "" && !full {
 		// Only the truncated object declares suffix.
 		m["suffix"] = j.suffix
@@ -288,13 +317,13 @@ func (f *fakeTogether) events(j *fakeJob) []any {
 			add(at, "job_error", "error", fmt.Sprintf("Training failed at step %d: CUDA out of memory", s), s)
 			break
 		}
-		// Losses are stated in words only, as the spec's event has no
-		// loss field; old-style levels are mixed in.
+		// No loss, as the spec's event has none; old-style levels are
+		// mixed in.
 		level := "info"
 		if s%2 == 0 {
 			level = "legacy_info"
 		}
-		add(at, "checkpoint_save", level, fmt.Sprintf("Step %d/%d (epoch %d/2): train loss %.4f", s, fakeSteps, (s-1)/3+1, fakeLoss(s)), 0)
+		add(at, "checkpoint_save", level, fmt.Sprintf("Checkpoint saved at step %d/%d (epoch %d/2)", s, fakeSteps, (s-1)/3+1), 0)
 		if s%3 == 0 {
 			add(at, "epoch_complete", "info", fmt.Sprintf("Epoch completed, at step %d", s), s)
 		}
@@ -308,6 +337,24 @@ func (f *fakeTogether) events(j *fakeJob) []any {
 		all = append(all, f.event(j, end, "cancel_requested", "info", "Cancel requested", 0))
 	}
 	return all
+}
+
+// metrics are the job's metrics snapshots so far, in the order they were
+// logged: the training loss at each step done, and the validation loss
+// after the steps that end each of its evaluations.
+func (f *fakeTogether) metrics(j *fakeJob) []any {
+	out := []any{}
+	for s := 1; s <= fakeSteps; s++ {
+		at := time.Duration(2+s) * time.Second
+		if at > f.elapsed(j) || (j.cancelAt != nil && at > j.cancelAt.Sub(j.created)) || (j.model == "fail-train" && s >= 3) {
+			break
+		}
+		out = append(out, map[string]any{"train/loss": fakeLoss(s), "train/learning_rate": 1e-5, "train/global_step": s})
+		if j.evals > 0 && s%max(fakeSteps/j.evals, 1) == 0 {
+			out = append(out, map[string]any{"eval/loss": fakeLoss(s) * 1.1, "train/global_step": s})
+		}
+	}
+	return out
 }
 
 func (f *fakeTogether) checkpoints(j *fakeJob) []any {

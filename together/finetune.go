@@ -49,6 +49,7 @@ type createRequest struct {
 	ValidationFile   string            `json:"validation_file,omitempty"`
 	Model            string            `json:"model"`
 	NEpochs          int               `json:"n_epochs,omitempty"`
+	NEvals           int               `json:"n_evals,omitempty"`    // needs validation_file
 	BatchSize        int               `json:"batch_size,omitempty"` // omitted: the provider's "max"
 	LearningRate     float64           `json:"learning_rate,omitempty"`
 	Suffix           string            `json:"suffix,omitempty"`
@@ -84,11 +85,15 @@ func (c *Client) createBody(req ethos.FineTuneRequest) (createRequest, ethos.Hyp
 	if err := h.Validate(); err != nil {
 		return bad("%v", err)
 	}
+	if h.Evals > 0 && req.ValidationFile == "" {
+		return bad("%d evaluations (n_evals) asked for without a validation file: give one, or ask for none", h.Evals)
+	}
 	body := createRequest{
 		TrainingFile:     req.TrainFile,
 		ValidationFile:   req.ValidationFile,
 		Model:            req.BaseModel,
 		NEpochs:          h.Epochs,
+		NEvals:           h.Evals,
 		BatchSize:        h.BatchSize,
 		LearningRate:     h.LearningRate,
 		Suffix:           h.Suffix,
@@ -344,6 +349,7 @@ func (c *Client) job(op string, raw []byte, w wireJob) (ethos.FineTuneJob, error
 func hyperparameters(w wireJob) ethos.Hyperparameters {
 	h := ethos.Hyperparameters{
 		Epochs:       w.NEpochs.int(),
+		Evals:        w.NEvals.int(),
 		LearningRate: float64(w.LearningRate),
 		BatchSize:    w.BatchSize.int(),
 		Suffix:       w.Suffix,

@@ -59,3 +59,26 @@ func FuzzJobPayload(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMetrics checks that no metrics answer makes the reader panic or
+// report a loss that is not a finite number or a negative step.
+func FuzzMetrics(f *testing.F) {
+	f.Add(`{"metrics":[{"train/loss":0.5,"train/learning_rate":0.0001,"train/global_step":7},{"eval/loss":0.61,"train/global_step":7}]}`)
+	f.Add(`{"metrics":[{"train/loss":"0.5"},{"train/loss":1e400,"train/global_step":-3},{"train/loss":null}]}`)
+	f.Fuzz(func(t *testing.T, payload string) {
+		evs, err := metricEvents("ft-1", []byte(payload))
+		if err != nil {
+			return
+		}
+		for _, e := range evs {
+			for _, l := range []*float64{e.Loss, e.ValLoss} {
+				if l != nil && (math.IsNaN(*l) || math.IsInf(*l, 0)) {
+					t.Errorf("loss %v is not finite", *l)
+				}
+			}
+			if e.Step < 0 || e.Type != ethos.FineTuneMetricsType || e.JobID != "ft-1" {
+				t.Errorf("report %+v", e)
+			}
+		}
+	})
+}

@@ -1,8 +1,9 @@
 // Package together is a client for Together AI's files and fine-tuning REST
 // API, as its official OpenAPI spec describes it (testdata/openapi.yaml):
 // POST /files/upload, GET /files/{id}, POST and GET /fine-tunes, GET
-// /fine-tunes/{id} and its events and checkpoints, POST
-// /fine-tunes/{id}/cancel. Client implements ethos.FineTuneBackend.
+// /fine-tunes/{id} and its events, checkpoints and metrics (the losses),
+// POST /fine-tunes/{id}/cancel, GET /fine-tunes/models/limits. Client
+// implements ethos.FineTuneBackend and ethos.FineTuneMetrics.
 //
 // The client speaks the wire as it is, not as the command-line tools
 // present it: LoRA settings travel nested in training_type, a job's status

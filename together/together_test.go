@@ -18,6 +18,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetunetest"
 	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
+	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
 const testKey = "tk-test-SECRET"
@@ -254,13 +255,14 @@ func TestCreateBody(t *testing.T) {
 			`{"training_file":"file-1","model":"meta-llama/Meta-Llama-3.1-8B-Instruct-Reference","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Lora","lora_r":8,"lora_alpha":16}}`, ""},
 		{"everything", ethos.FineTuneRequest{BaseModel: "m", TrainFile: "file-1", ValidationFile: "file-2",
 			Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 2e-5, BatchSize: 16, LoRA: true, LoRARank: 32, LoRAAlpha: 64,
-				LoRADropout: 0.1, Suffix: "agora", WandbProject: "agora-runs"}},
-			`{"training_file":"file-1","validation_file":"file-2","model":"m","n_epochs":3,"batch_size":16,"learning_rate":0.00002,"suffix":"agora","wandb_api_key":"wandb-SECRET","wandb_project_name":"agora-runs","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Lora","lora_r":32,"lora_alpha":64,"lora_dropout":0.1}}`, ""},
+				LoRADropout: 0.1, Suffix: "agora", WandbProject: "agora-runs", Evals: 5}},
+			`{"training_file":"file-1","validation_file":"file-2","model":"m","n_epochs":3,"n_evals":5,"batch_size":16,"learning_rate":0.00002,"suffix":"agora","wandb_api_key":"wandb-SECRET","wandb_project_name":"agora-runs","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Lora","lora_r":32,"lora_alpha":64,"lora_dropout":0.1}}`, ""},
 		{"no model", ethos.FineTuneRequest{TrainFile: "file-1"}, "", "no base model"},
 		{"no file", ethos.FineTuneRequest{BaseModel: "m"}, "", "no training file"},
 		{"fractional alpha", with(ethos.Hyperparameters{LoRA: true, LoRAAlpha: 16.5}), "", "LoRA alpha 16.5"},
 		{"dropout 1", with(ethos.Hyperparameters{LoRA: true, LoRADropout: 1}), "", "LoRA dropout 1 is outside [0, 1)"},
 		{"negative epochs", with(ethos.Hyperparameters{Epochs: -1}), "", "epochs -1"},
+		{"evaluations without a validation file", with(ethos.Hyperparameters{Evals: 5}), "", "without a validation file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,6 +289,97 @@ func TestCreateBody(t *testing.T) {
 				t.Errorf("body violates the spec:\n%s", strings.Join(problems, "\n"))
 			}
 		})
+	}
+}
+
+// TestMetricEvents reads the spec's example answer of GET
+// /fine-tunes/{id}/metrics, with an evaluation added.
+func TestMetricEvents(t *testing.T) {
+	t.Parallel()
+	got, err := metricEvents("ft-1", []byte(`{"metrics":[
+		{"train/loss":0.5,"train/learning_rate":0.0001,"train/global_step":7},
+		{"train/loss":0.45,"train/learning_rate":0.00009,"train/global_step":14},
+		{"eval/loss":0.61,"eval/runtime":2.5,"train/global_step":14},
+		{"train/learning_rate":0.00008}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(v float64) *float64 { return &v }
+	want := []ethos.FineTuneEvent{
+		{JobID: "ft-1", Type: "metrics", Level: "info", ProviderID: "metrics:train:7", Step: 7, Loss: f(0.5), Message: "step 7: training loss 0.5000"},
+		{JobID: "ft-1", Type: "metrics", Level: "info", ProviderID: "metrics:train:14", Step: 14, Loss: f(0.45), Message: "step 14: training loss 0.4500"},
+		{JobID: "ft-1", Type: "metrics", Level: "info", ProviderID: "metrics:eval:14", Step: 14, ValLoss: f(0.61), Message: "step 14: validation loss 0.6100"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if _, err := metricEvents("ft-1", []byte(`[1,2]`)); err == nil {
+		t.Error("a list read as a metrics answer")
+	}
+}
+
+// TestModelLimits asks the spec-checked fake and the sandbox for a base
+// model's limits, and checks hyperparameters against them.
+func TestModelLimits(t *testing.T) {
+	t.Parallel()
+	_, srv := newFakeTogether(t)
+	c := newTestClient(t, srv.URL)
+	const model = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+	l, err := c.ModelLimits(t.Context(), model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ModelLimits{Model: model, MaxEpochs: 20, MaxEvals: 100, MinLearningRate: 1e-8, MaxLearningRate: 1,
+		Full: &BatchLimits{Min: 8, Max: 96}, LoRA: &BatchLimits{Min: 8, Max: 128}, MaxRank: 64}
+	if diff := cmp.Diff(want, l); diff != "" {
+		t.Errorf("limits (-want +got):\n%s", diff)
+	}
+	if err := c.CheckHyperparameters(t.Context(), model, ethos.Hyperparameters{LoRA: true, BatchSize: 16, LoRARank: 16, Epochs: 3}); err != nil {
+		t.Errorf("settings within the limits refused: %v", err)
+	}
+	err = c.CheckHyperparameters(t.Context(), model, ethos.Hyperparameters{LoRA: true, BatchSize: 256, LoRARank: 128})
+	if ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "batch size 256 is outside 8 to 128 for LoRA training") ||
+		!strings.Contains(err.Error(), "LoRA rank 128 is above the highest, 64") || !strings.Contains(err.Error(), "nothing was uploaded") {
+		t.Errorf("settings outside the limits: %v; want a Config error naming each", err)
+	}
+	_, err = c.ModelLimits(t.Context(), "meta-llama/Nonexistent-9B")
+	if ethos.KindOf(err) != ethos.NotFound || !strings.Contains(err.Error(), "is not supported for fine-tuning") {
+		t.Errorf("limits of an unknown model: %v; want NotFound with the provider's message", err)
+	}
+
+	sb := httptest.NewServer(thePatchedSpec(t).Handler(t, sandbox.New(sandbox.Options{APIKey: testKey}), false))
+	defer sb.Close()
+	sc := newTestClient(t, sb.URL, func(o *Options) { o.Provider = "sandbox" })
+	if l, err := sc.ModelLimits(t.Context(), "base"); err != nil || l.LoRA == nil || l.MaxRank == 0 {
+		t.Errorf("sandbox limits of base: %+v, %v", l, err)
+	}
+	if _, err := sc.ModelLimits(t.Context(), "no-such-base"); ethos.KindOf(err) != ethos.NotFound {
+		t.Errorf("sandbox limits of an unknown model: %v, want NotFound", err)
+	}
+}
+
+func TestModelLimitsCheck(t *testing.T) {
+	t.Parallel()
+	l := ModelLimits{MaxEpochs: 10, MaxEvals: 5, MinLearningRate: 1e-6, MaxLearningRate: 1e-3,
+		Full: &BatchLimits{Min: 8, Max: 32}, LoRA: &BatchLimits{Min: 4, Max: 64}, MaxRank: 16}
+	for _, tc := range []struct {
+		h    ethos.Hyperparameters
+		want []string
+	}{
+		{ethos.Hyperparameters{}, nil},
+		{ethos.Hyperparameters{LoRA: true, BatchSize: 64, LoRARank: 16, Epochs: 10, Evals: 5, LearningRate: 1e-3}, nil},
+		{ethos.Hyperparameters{BatchSize: 64}, []string{"batch size 64 is outside 8 to 32 for full training (batch_size)"}},
+		{ethos.Hyperparameters{LoRA: true, LoRARank: 32, Epochs: 11, Evals: 6, LearningRate: 1e-7}, []string{
+			"LoRA rank 32 is above the highest, 16 (lora_r)", "11 epochs is above the most, 10 (epochs)",
+			"6 evaluations is above the most, 5 (n_evals)", "learning rate 1e-07 is outside 1e-06 to 0.001 (learning_rate)"}},
+		{ethos.Hyperparameters{LoRA: true}, nil}, // the default rank, 8, is within 16
+	} {
+		if diff := cmp.Diff(tc.want, l.Check(tc.h)); diff != "" {
+			t.Errorf("Check(%+v) (-want +got):\n%s", tc.h, diff)
+		}
+	}
+	if got := (ModelLimits{LoRA: &BatchLimits{Min: 1, Max: 8}}).Check(ethos.Hyperparameters{}); len(got) != 1 || !strings.Contains(got[0], "full training is not offered") {
+		t.Errorf("full training of a LoRA-only model: %v", got)
 	}
 }
 

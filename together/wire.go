@@ -30,6 +30,7 @@ type wireJob struct {
 	CreatedAt        stamp             `json:"created_at"`
 	UpdatedAt        stamp             `json:"updated_at"`
 	NEpochs          number            `json:"n_epochs"`
+	NEvals           number            `json:"n_evals"`
 	EpochsCompleted  number            `json:"epochs_completed"`
 	BatchSize        number            `json:"batch_size"` // an integer or "max", which reads as 0
 	LearningRate     number            `json:"learning_rate"`

@@ -217,7 +217,8 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 		JobID: s.JobDone, DatasetPath: "data/agora.jsonl", DatasetSHA256: "abc123", CostUSD: 1.25, CreatedAt: finished}))
 	must(db.PutJob(ctx, &ethos.FineTuneJob{ID: s.JobRunning, Provider: "sandbox", BaseModel: "sandbox/base", Status: "running", State: ethos.FineTuneRunning,
 		TrainFile: "file-1", DatasetPath: "data/agora.jsonl", DatasetSHA256: "abc123", RunID: s.RunID,
-		Progress: ethos.FineTuneProgress{Epoch: 1, Epochs: 3, Step: 30, TotalSteps: 90, Loss: loss(1.1)}, CreatedAt: at(-10, 0)}))
+		Progress: ethos.FineTuneProgress{Epoch: 1, Epochs: 3, Step: 30, TotalSteps: 90, Loss: loss(1.1)}, CreatedAt: at(-10, 0),
+		Payload: json.RawMessage(`{"id":"ft-golden-running","status":"running","wandb_url":"https://wandb.ai/acme/agora/runs/ft-golden-running"}`)}))
 	_, err := db.AddEvents(ctx, s.JobRunning, []ethos.FineTuneEvent{
 		{ProviderID: "e1", CreatedAt: at(-10, 0), Level: "info", Type: "queued", Message: "job queued"},
 		{ProviderID: "e2", CreatedAt: at(-9, 0), Level: "info", Type: "running", Message: "training started"},

@@ -90,6 +90,7 @@ func TestDatasetCheckExits(t *testing.T) {
 	write("ok.jsonl", ok)
 	write("warn.jsonl", warn)
 	write("bad.jsonl", ok+"\n")
+	write("preference.jsonl", `{"input":{"messages":[{"role":"user","content":"Which vegetables grow in shade?"}]},"preferred_output":[{"role":"assistant","content":"Spinach, lettuce and kale."}],"non_preferred_output":[{"role":"assistant","content":"None."}]}`+"\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -100,6 +101,7 @@ func TestDatasetCheckExits(t *testing.T) {
 		{"valid, provider from the offline defaults", []string{"ok.jsonl"}, 0, "ok.jsonl: ok for sandbox: 1 example, conversation format, 0 warnings", ""},
 		{"warnings only", []string{"warn.jsonl", "--provider", "together"}, 0, `warn.jsonl:1: quality.placeholder: messages[0] (user): unfilled slot "[Your Name]" (warning)`, ""},
 		{"an error", []string{"bad.jsonl", "--provider", "together"}, 1, "bad.jsonl:2: line.empty:", ""},
+		{"a preference file for supervised training", []string{"preference.jsonl", "--provider", "together"}, 1, "preference.jsonl:1: method.format: a preference (DPO) example", ""},
 		{"flags before the file", []string{"--provider", "openai", "ok.jsonl"}, 1, "ok.jsonl: examples.min: 1 example(s); openai needs at least 10", ""},
 		{"missing file", []string{"nope.jsonl"}, 1, "", "nope.jsonl: no such file"},
 		{"no file", nil, 2, "", "takes one FILE"},

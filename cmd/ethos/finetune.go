@@ -27,7 +27,7 @@ type FinetuneCommand struct{ m *Main }
 const (
 	finetuneCreateSynopsis = `finetune create --train FILE [--provider together|openai|sandbox] [--model BASE] [--validation FILE]
                 [--epochs N] [--learning-rate X] [--batch-size N] [--lora | --full] [--lora-r R]
-                [--lora-alpha A] [--lora-dropout D] [--suffix S] [--wandb-project P] [--run ID]
+                [--lora-alpha A] [--lora-dropout D] [--n-evals N] [--suffix S] [--wandb-project P] [--run ID]
                 [--wait] [--interval D] [--json] [--config FILE] [--db PATH]`
 	finetuneListSynopsis = "finetune list [--provider P] [--active] [--limit N] [--json] [--config FILE] [--db PATH]"
 	// finetuneJobSynopsis follows "finetune status", "events" or "cancel".
@@ -171,6 +171,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	loraR := flags.Int("lora-r", 0, "LoRA rank (default: finetune.lora_r)")
 	loraAlpha := flags.Float64("lora-alpha", 0, "LoRA alpha (default: finetune.lora_alpha)")
 	loraDropout := flags.Float64("lora-dropout", -1, "LoRA dropout (default: finetune.lora_dropout)")
+	nEvals := flags.Int("n-evals", 0, "with --validation, evaluations of it during training, each a validation loss (Together; default: finetune.n_evals)")
 	suffix := flags.String("suffix", "", "suffix of the trained model's name (default: finetune.suffix)")
 	wandb := flags.String("wandb-project", "", "Weights & Biases `project` (Together; the key comes from WANDB_API_KEY)")
 	runID := flags.String("run", "", "the generation run `ID` that made the dataset, recorded with the job")
@@ -215,7 +216,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	}
 
 	// ethos.yaml's settings, then the flags.
-	h := fineTuneSettings(ft, *provider)
+	h := fineTuneSettings(ft, *provider, *validation != "")
 	h.WandbProject = *wandb
 	if set["epochs"] {
 		h.Epochs = *epochs
@@ -243,6 +244,12 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	}
 	if set["suffix"] {
 		h.Suffix = *suffix
+	}
+	if set["n-evals"] {
+		if *validation == "" {
+			return usageErrorf("finetune create: --n-evals needs --validation FILE: the evaluations are of the validation file")
+		}
+		h.Evals = *nEvals
 	}
 	// Refused here, before any upload, rather than by the provider after.
 	if err := h.Validate(); err != nil {
@@ -287,14 +294,18 @@ func absPath(m *Main, path string) string {
 }
 
 // fineTuneSettings are the hyperparameters ethos.yaml's finetune section
-// gives a job on provider. OpenAI takes no LoRA settings and its learning
-// rate is a multiplier, so for it those are left to OpenAI's defaults.
-func fineTuneSettings(ft config.FineTune, provider string) ethos.Hyperparameters {
+// gives a job on provider, with or without a validation file. OpenAI takes
+// no LoRA settings or evaluation count and its learning rate is a
+// multiplier, so for it those are left to OpenAI's defaults.
+func fineTuneSettings(ft config.FineTune, provider string, validation bool) ethos.Hyperparameters {
 	h := ethos.Hyperparameters{Epochs: ft.Epochs, BatchSize: ft.BatchSize, Suffix: ft.Suffix}
 	if provider != "openai" {
 		h.LearningRate, h.LoRA = ft.LearningRate, ft.LoRA
 		if ft.LoRA {
 			h.LoRARank, h.LoRAAlpha, h.LoRADropout = ft.LoRAR, float64(ft.LoRAAlpha), ft.LoRADropout
+		}
+		if validation {
+			h.Evals = ft.NEvals
 		}
 	}
 	return h
@@ -435,10 +446,12 @@ type jobView struct {
 	ethos.FineTuneJob
 	Model string `json:"model,omitempty"` // the registry name, once completed
 	Stale string `json:"stale,omitempty"` // why the provider could not be asked; the job is the stored view
+	// WandbURL is the job's Weights & Biases run, when it logs to one.
+	WandbURL string `json:"wandb_url,omitempty"`
 }
 
 func viewOf(u finetune.Update) jobView {
-	v := jobView{FineTuneJob: u.Job}
+	v := jobView{FineTuneJob: u.Job, WandbURL: u.Job.WandbURL()}
 	if u.Job.State == ethos.FineTuneCompleted {
 		v.Model = finetune.ModelName(u.Job)
 	}
@@ -513,6 +526,11 @@ func (m *Main) printJobs(out io.Writer, updates []finetune.Update) {
 	}
 	w.Flush()
 	for _, u := range updates {
+		if url := u.Job.WandbURL(); url != "" {
+			fmt.Fprintf(out, "%s: W&B run %s\n", u.Job.ID, url)
+		}
+	}
+	for _, u := range updates {
 		if u.Stale != nil {
 			fmt.Fprintf(m.Stderr, "%s: shown as last recorded: %v\n", u.Job.ID, u.Stale)
 		}
@@ -558,6 +576,7 @@ func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
 	row("dataset", fmt.Sprintf("%s (sha256 %s)", j.DatasetPath, finetune.ShortHash(j.DatasetSHA256)))
 	row("files", strings.TrimSuffix(j.TrainFile+" (train), "+j.ValidationFile, ", "))
 	row("hyperparameters", finetune.FormatHyperparameters(j.Hyperparameters))
+	row("W&B run", j.WandbURL())
 	row("generation run", j.RunID)
 	if j.CostUSD > 0 {
 		row("cost", fmt.Sprintf("$%.2f", j.CostUSD))

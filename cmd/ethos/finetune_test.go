@@ -212,6 +212,9 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 	}{
 		{"unknown base model", env, []string{"finetune", "create", "--train", "train.jsonl", "--model", "no-such-model"}, 1, []string{"no-such-model"}},
 		{"invalid file", env, []string{"finetune", "create", "--train", "bad.jsonl"}, 1, []string{"bad.jsonl", "line 2", "nothing was uploaded"}},
+		{"preference file", env, []string{"finetune", "create", "--train", "preference.jsonl"}, 1, []string{"preference.jsonl", "line 1: method.format", "supervised fine-tuning (SFT)", "nothing was uploaded"}},
+		{"batch size above the model's limit", env, []string{"finetune", "create", "--train", "train.jsonl", "--batch-size", "512", "--lora-r", "128"}, 2,
+			[]string{"base does not take these settings", "batch size 512 is outside 1 to 256 for LoRA training", "LoRA rank 128 is above the highest, 64", "nothing was uploaded"}},
 		{"unknown job", env, []string{"finetune", "status", "ft-nope"}, 1, []string{"no fine-tune job ft-nope", "ethos finetune list"}},
 		{"missing key", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together", "--model", "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}, 2, []string{"TOGETHER_API_KEY"}},
 		{"provider without model", nil, []string{"finetune", "create", "--train", "train.jsonl", "--provider", "together"}, 2, []string{"--model is required"}},
@@ -224,6 +227,9 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 	} {
 		if tc.name == "invalid file" {
 			os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte(`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}`+"\n"+`{"messages": not json}`+"\n"), 0o644)
+		}
+		if tc.name == "preference file" {
+			os.WriteFile(filepath.Join(dir, "preference.jsonl"), []byte(`{"input":{"messages":[{"role":"user","content":"hi"}]},"preferred_output":[{"role":"assistant","content":"hello"}],"non_preferred_output":[{"role":"assistant","content":"go away"}]}`+"\n"), 0o644)
 		}
 		r := ethosCLI(t, dir, tc.env, tc.args...)
 		if r.code != tc.code {
@@ -474,10 +480,13 @@ func TestFinetuneCreateSettings(t *testing.T) {
 	dir := t.TempDir()
 	env := fastSandbox(t, t.TempDir(), 0)
 	writeTrain(t, dir, "train.jsonl", 12)
+	writeTrain(t, dir, "val.jsonl", 3)
 	for _, tc := range []struct {
 		args []string
 		want ethos.Hyperparameters
 	}{
+		{[]string{"--validation", "val.jsonl"}, ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora", Evals: 10}},
+		{[]string{"--validation", "val.jsonl", "--n-evals", "4"}, ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora", Evals: 4}},
 		{nil, ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora"}},
 		{[]string{"--full", "--epochs", "1"}, ethos.Hyperparameters{Epochs: 1, LearningRate: 1e-5, BatchSize: 8, Suffix: "agora"}},
 		{[]string{"--lora-r", "16", "--lora-alpha", "32", "--lora-dropout", "0.1", "--learning-rate", "0.0002", "--batch-size", "4", "--suffix", "v2"},
@@ -493,9 +502,12 @@ func TestFinetuneCreateSettings(t *testing.T) {
 			t.Errorf("%v: hyperparameters %+v, want %+v", tc.args, job.Hyperparameters, tc.want)
 		}
 	}
-	settings := fineTuneSettings(config.Offline().FineTune, "openai")
-	if settings.LoRA || settings.LearningRate != 0 || settings.Epochs != 3 {
-		t.Errorf("OpenAI settings from the config: %+v; want no LoRA and OpenAI's learning rate", settings)
+	settings := fineTuneSettings(config.Offline().FineTune, "openai", true)
+	if settings.LoRA || settings.LearningRate != 0 || settings.Epochs != 3 || settings.Evals != 0 {
+		t.Errorf("OpenAI settings from the config: %+v; want no LoRA or n_evals and OpenAI's learning rate", settings)
+	}
+	if r := ethosCLI(t, dir, env, "finetune", "create", "--train", "train.jsonl", "--n-evals", "3"); r.code != 2 || !strings.Contains(r.stderr, "--n-evals needs --validation") {
+		t.Errorf("--n-evals without --validation: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
@@ -580,5 +592,29 @@ func TestRegistryDatasetPathFollowsTheProject(t *testing.T) {
 	want := []string{filepath.Join(moved, "data", "train.jsonl"), outside}
 	if fmt.Sprint(files) != fmt.Sprint(want) {
 		t.Errorf("training files of the moved project: %q, want %q", files, want)
+	}
+}
+
+// TestFinetuneWandbURL: a job that logs to a W&B project shows its run's
+// URL in finetune status (text and JSON) and in ethos status.
+func TestFinetuneWandbURL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := fastSandbox(t, t.TempDir(), 0)
+	writeTrain(t, dir, "train.jsonl", 12)
+	r := ethosCLI(t, dir, env, "finetune", "create", "--train", "train.jsonl", "--wandb-project", "agora", "--wait", "--interval", "10ms")
+	if r.code != 0 {
+		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
+	}
+	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
+	if len(list) != 1 || !strings.HasPrefix(list[0].WandbURL, "https://wandb.ai/sandbox/agora/runs/ft-") {
+		t.Fatalf("list: %+v, want one job with its W&B run", list)
+	}
+	url := list[0].WandbURL
+	if st := ethosCLI(t, dir, env, "finetune", "status", list[0].ID); !strings.Contains(st.stdout, "W&B run") || !strings.Contains(st.stdout, url) {
+		t.Errorf("finetune status lacks the W&B run:\n%s", st.stdout)
+	}
+	if st := ethosCLI(t, dir, env, "status"); !strings.Contains(st.stdout, list[0].ID+": W&B run "+url) {
+		t.Errorf("status lacks the W&B run:\n%s", st.stdout)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,6 +269,43 @@ func TestDoctorHidesCredentialsInBaseURLs(t *testing.T) {
 		}
 		if !strings.Contains(out, "proxy-user:xxxxx@127.0.0.1:1/v1?api_key=xxxxx&region=eu") {
 			t.Errorf("%s does not show the base URL with its credentials masked:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
+
+// TestCompleteOutputLimitField: the builtin openai provider sends its
+// limit as max_completion_tokens, others as max_tokens; a server that
+// writes past the limit draws one warning naming the setting to change.
+func TestCompleteOutputLimitField(t *testing.T) {
+	t.Parallel()
+	bodies := make(chan map[string]any, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		bodies <- body
+		w.Header().Set("content-type", "application/json")
+		io.WriteString(w, `{"id":"c1","object":"chat.completion","created":1,"model":"llama3",
+"choices":[{"index":0,"message":{"role":"assistant","content":"One two three four five."},"finish_reason":"stop"}],
+"usage":{"prompt_tokens":4,"completion_tokens":5,"total_tokens":9}}`)
+	}))
+	defer srv.Close()
+	env := map[string]string{"OLLAMA_BASE_URL": srv.URL + "/v1", "OPENAI_BASE_URL": srv.URL + "/v1", "OPENAI_API_KEY": "sk-test"}
+	for _, tc := range []struct{ model, field string }{
+		{"ollama/llama3", "max_tokens"},
+		{"openai/gpt-4.1-mini", "max_completion_tokens"},
+	} {
+		r := ethosCLI(t, t.TempDir(), env, "complete", "--model", tc.model, "--max-tokens", "3", "count")
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s", tc.model, r.code, r.stderr)
+		}
+		body := <-bodies
+		if body[tc.field] != float64(3) || len(body) != 3 {
+			t.Errorf("%s: request body %v, want model, messages and %s 3", tc.model, body, tc.field)
+		}
+		provider, _, _ := strings.Cut(tc.model, "/")
+		want := "warning: " + tc.model + " wrote 5 output tokens for a limit of 3 sent as " + tc.field
+		if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "providers."+provider+".output_limit") {
+			t.Errorf("%s: stderr lacks the overrun warning %q:\n%s", tc.model, want, r.stderr)
 		}
 	}
 }

@@ -53,6 +53,8 @@ type project struct {
 	sandbox *sandbox.Running // the in-process sandbox, once started
 	router  *llm.Router
 	limiter *llm.Limiter // the chain's rate limiter, once Completer built it
+
+	overruns sync.Map // provider/model → struct{}: overruns already warned of
 }
 
 // abs resolves path against the working directory of m.
@@ -179,9 +181,18 @@ func (p *project) adapter(name string) (ethos.Completer, error) {
 		return anthropic.New(anthropic.Config{Provider: name, BaseURL: baseURL, APIKey: key, Timeout: prov.Timeout})
 	case "openai":
 		return openai.New(openai.Config{Provider: name, BaseURL: baseURL, APIKey: key, Timeout: prov.Timeout,
-			MaxCompletionTokens: name == "openai"})
+			MaxCompletionTokens: prov.OutputLimitField() == config.OutputLimitMaxCompletionTokens,
+			OnOverrun:           p.warnOverrun})
 	default:
 		return nil, ethos.Errorf(ethos.Config, "provider %s: unknown type %q; want anthropic or openai", name, prov.Type)
+	}
+}
+
+// warnOverrun warns, once per model and process, of a server that
+// ignores the field the output limit is sent in.
+func (p *project) warnOverrun(o openai.Overrun) {
+	if _, seen := p.overruns.LoadOrStore(o.Provider+"/"+o.Model, struct{}{}); !seen {
+		fmt.Fprintf(p.m.Stderr, "warning: %s\n", o)
 	}
 }
 

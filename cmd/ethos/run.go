@@ -162,13 +162,7 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	// 3. Fine-tune: Create returns the job an earlier run made for the same
 	// request, or attaches to the one an interrupted run left.
 	svc := p.fineTune()
-	h := ethos.Hyperparameters{Epochs: ft.Epochs, BatchSize: ft.BatchSize, Suffix: ft.Suffix}
-	if ft.Provider != "openai" {
-		h.LearningRate, h.LoRA = ft.LearningRate, ft.LoRA
-		if ft.LoRA {
-			h.LoRARank, h.LoRAAlpha, h.LoRADropout = ft.LoRAR, float64(ft.LoRAAlpha), ft.LoRADropout
-		}
-	}
+	h := fineTuneSettings(ft, ft.Provider, res.Validation != "")
 	created, err := svc.Create(ctx, finetune.CreateOptions{Provider: ft.Provider, BaseModel: ft.Model,
 		TrainPath: res.Train, ValidationPath: res.Validation, Hyperparameters: h, RunID: settings.RunID()})
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 
 const sandboxSynopsis = `sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [--finetune-dir DIR]
        [--error-rate STATUS=P,…] [--stream-error-rate P] [--cut-stream-rate P] [--retry-after D]
-       [--latency D] [--jitter D] [--rpm N] [--tpm N] [--defect NAME=P,…] [--config FILE]
+       [--latency D] [--jitter D] [--rpm N] [--tpm N] [--itpm N] [--otpm N]
+       [--defect NAME=P,…] [--config FILE]
 
 Seed, faults, limits and defects default to the sandbox section of ethos.yaml
 (--config); a flag given here overrides its setting.`
@@ -97,6 +98,8 @@ func sandboxOptions(sb config.Sandbox) sandbox.Options {
 			CutStreamRate: sb.CutStreamRate,
 			RPM:           sb.RPM,
 			TPM:           sb.TPM,
+			InputTPM:      sb.InputTPM,
+			OutputTPM:     sb.OutputTPM,
 		},
 	}
 }

@@ -7,10 +7,15 @@
 package wiretest
 
 import (
+	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +144,33 @@ func (c StatusCase) Check(t *testing.T, err error, requestID, op, secret string)
 	}
 	AssertNoSecret(t, err, secret)
 	return e
+}
+
+// AnthropicSpec is the OpenAPI document that ships, gzipped, inside the
+// anthropic-sdk-go module the build uses (scripts/mock-spec.json.gz), so
+// checks against it follow go.mod when the SDK is upgraded.
+func AnthropicSpec(t testing.TB) []byte {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-json", "github.com/anthropics/anthropic-sdk-go/v2").Output()
+	if err != nil {
+		t.Fatalf("go list the SDK module: %v", err)
+	}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		t.Fatalf("go list gave no module directory: %v %s", err, out)
+	}
+	f, err := os.Open(filepath.Join(mod.Dir, "scripts", "mock-spec.json.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }
