@@ -22,8 +22,11 @@ import (
 )
 
 // peakRSS is the process's peak resident set size in MB (Linux VmHWM).
-func peakRSS(b *testing.B) float64 {
-	data, err := os.ReadFile("/proc/self/status")
+func peakRSS(b *testing.B) float64 { return vmHWM(b, "/proc/self/status") }
+
+// vmHWM reads the peak resident set size in MB from a /proc status file.
+func vmHWM(b *testing.B, status string) float64 {
+	data, err := os.ReadFile(status)
 	if err != nil {
 		b.Skipf("peak RSS needs /proc: %v", err)
 	}
@@ -33,7 +36,7 @@ func peakRSS(b *testing.B) float64 {
 			return kb / 1024
 		}
 	}
-	b.Skip("no VmHWM in /proc/self/status")
+	b.Skip("no VmHWM in " + status)
 	return 0
 }
 
@@ -161,10 +164,12 @@ func benchRealPace(b *testing.B, examples int, latency, jitter time.Duration, rp
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(generate.MemoryLimit))
 	prov := config.Default().Providers["anthropic"]
 	limits := llm.Limits{RPM: prov.RPM, TPM: prov.TPM, MaxConcurrency: prov.MaxConcurrency}
-	opts := sandbox.Options{Seed: 3, Faults: sandbox.Faults{RPM: rpm, LatencyMean: latency, LatencyJitter: jitter}}
 	for b.Loop() {
 		b.StopTimer()
-		e := newEnvAs(b, examples, opts, "anthropic", func(string) llm.Limits { return limits })
+		// The sandbox runs in a process of its own, as a provider would:
+		// the peak RSS is then ethos's alone.
+		sb := startSandboxProcess(b, childSpec{Seed: 3, RPM: rpm, Latency: latency, Jitter: jitter})
+		e := newEnvAt(b, examples, sb.URL, "anthropic", func(string) llm.Limits { return limits })
 		b.StartTimer()
 		type sample struct {
 			at             time.Time
@@ -188,7 +193,7 @@ func benchRealPace(b *testing.B, examples int, latency, jitter time.Duration, rp
 				case <-stop:
 					return
 				case now := <-tick.C:
-					st := e.sandbox.Server.Stats()
+					st := sb.Stats(b)
 					gs := e.limiter.State("anthropic")
 					mu.Lock()
 					samples = append(samples, sample{now, st.ByStatus["200"], st.ByStatus["429"]})
@@ -219,7 +224,7 @@ func benchRealPace(b *testing.B, examples int, latency, jitter time.Duration, rp
 				}
 			}
 		}
-		st := e.sandbox.Server.Stats()
+		st := sb.Stats(b)
 		b.ReportMetric(best, "best-60s-rpm")
 		b.ReportMetric(100*best/float64(rpm), "%of-limit")
 		b.ReportMetric(100*float64(st.ByStatus["429"])/float64(st.Requests), "%429")
@@ -229,6 +234,7 @@ func benchRealPace(b *testing.B, examples int, latency, jitter time.Duration, rp
 		b.ReportMetric(float64(st.Requests), "requests")
 		b.ReportMetric(wall.Seconds(), "s/run")
 		b.ReportMetric(peakRSS(b), "peak-MB")
+		b.ReportMetric(sb.PeakRSS(b), "sandbox-peak-MB")
 	}
 }
 

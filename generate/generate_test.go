@@ -48,12 +48,21 @@ func newEnvAs(t testing.TB, examples int, opts sandbox.Options, provider string,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
+	e := newEnvAt(t, examples, sb.URL, provider, limitsFor)
+	e.sandbox = sb
+	return e
+}
+
+// newEnvAt is newEnvAs against a sandbox already listening at baseURL.
+func newEnvAt(t testing.TB, examples int, baseURL, provider string, limitsFor func(string) llm.Limits) *env {
+	t.Helper()
+	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ethos.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	adapter, err := anthropic.New(anthropic.Config{Provider: provider, BaseURL: sb.URL, APIKey: "sandbox"})
+	adapter, err := anthropic.New(anthropic.Config{Provider: provider, BaseURL: baseURL, APIKey: "sandbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +80,7 @@ func newEnvAs(t testing.TB, examples int, opts sandbox.Options, provider string,
 
 	g := cfg.Generate
 	g.Ideas.Model, g.Documents.Model, g.Responses.Model, g.Review.Model = provider+"/writer", provider+"/writer", provider+"/writer", provider+"/judge"
-	return &env{store: db, chain: chain, limiter: limiter, sandbox: sb, settings: generate.Settings{
+	return &env{store: db, chain: chain, limiter: limiter, settings: generate.Settings{
 		Examples: examples, Seed: 7, Output: filepath.Join(t.TempDir(), "data", "agora.jsonl"),
 		Character: cfg.Character, Generate: g, ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(),
 	}}
