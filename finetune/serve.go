@@ -23,13 +23,16 @@ import (
 
 // NotServerless reports whether err is a provider's answer that a model is
 // not served serverless under the name called: Together's 400 with code
-// model_not_available, or a 404 for a name it does not know.
+// model_not_available and the message "Unable to access non-serverless
+// model …" (a client that drops the code still shows the message), or a
+// 404 for a name it does not know.
 func NotServerless(err error) bool {
 	switch ethos.KindOf(err) {
 	case ethos.NotFound:
 		return true
 	case ethos.Invalid:
-		return strings.Contains(err.Error(), "model_not_available")
+		msg := err.Error()
+		return strings.Contains(msg, "model_not_available") || strings.Contains(msg, "non-serverless model")
 	}
 	return false
 }
@@ -109,6 +112,13 @@ func (s *Service) endpointBackend(provider string) (ethos.EndpointBackend, error
 		return nil, ethos.Errorf(ethos.Invalid, "finetune: provider %s has no dedicated endpoints; its models are called by their names", provider)
 	}
 	return eb, nil
+}
+
+// HasEndpoints reports whether provider serves models on dedicated
+// endpoints (Together and the sandbox); others serve them by name.
+func (s *Service) HasEndpoints(provider string) bool {
+	_, err := s.endpointBackend(provider)
+	return err == nil
 }
 
 // ChooseHardware returns the hardware opts name for the model, or the
