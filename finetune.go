@@ -198,9 +198,26 @@ type Model struct {
 	Hyperparameters Hyperparameters `json:"hyperparameters"`
 	CostUSD         float64         `json:"cost_usd,omitempty"`
 	CreatedAt       time.Time       `json:"created_at"`
+	// Serving is how the provider serves the model (ServingServerless,
+	// ServingDedicated), or "" until ethos has found out.
+	Serving string `json:"serving,omitempty"`
+	// CallAs is the reference to call the model by when it differs from
+	// Name: the adapter's name when that is what the provider serves
+	// serverless, or the dedicated endpoint's name.
+	CallAs string `json:"call_as,omitempty"`
+	// EndpointID is the dedicated endpoint that serves the model.
+	EndpointID string `json:"endpoint_id,omitempty"`
 	// Evals lists the IDs of evaluations that included the model, filled
 	// in by the store from the evals table.
 	Evals []string `json:"evals,omitempty"`
+}
+
+// Ref is the reference to call the model by: CallAs, else Name.
+func (m Model) Ref() string {
+	if m.CallAs != "" {
+		return m.CallAs
+	}
+	return m.Name
 }
 
 // FineTuneFilter selects jobs. Zero fields match everything.

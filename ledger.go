@@ -106,6 +106,7 @@ type Store interface {
 	CallStore
 	RunStore
 	FineTuneStore
+	EndpointStore
 	EvalStore
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

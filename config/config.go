@@ -104,7 +104,19 @@ type FineTune struct {
 	// file during training, each giving a validation loss; sent only with
 	// a validation file (Together's own default, 0, runs none).
 	NEvals int `json:"n_evals"`
+	// Hardware is the hardware configuration of a dedicated endpoint for
+	// the trained model, when the provider does not serve it serverless;
+	// empty picks the cheapest available one.
+	Hardware string `json:"hardware,omitempty"`
+	// InactiveTimeout is how long such an endpoint may sit without
+	// requests before the provider stops it by itself: what it can bill
+	// at most after a process that started it was killed.
+	InactiveTimeout time.Duration `json:"inactive_timeout"`
 }
+
+// DefaultInactiveTimeout is FineTune.InactiveTimeout when ethos.yaml does
+// not set it.
+const DefaultInactiveTimeout = 15 * time.Minute
 
 // DefaultNEvals is FineTune.NEvals when ethos.yaml does not set it: a
 // validation loss at every tenth of training, enough for a curve.
@@ -160,7 +172,14 @@ type Sandbox struct {
 	// unlimited.
 	InputTPM  int `json:"input_tpm"`
 	OutputTPM int `json:"output_tpm"`
+	// Serving says, per base model, how the models fine-tuned from it
+	// are served: "serverless" (the default) or "dedicated" (only
+	// through a dedicated endpoint, as Together serves most base models).
+	Serving map[string]string `json:"serving,omitempty"`
 }
+
+// Serving values of Sandbox.Serving.
+var SandboxServing = []string{"serverless", "dedicated"}
 
 // defaults returns every built-in setting except the character, which a
 // file must always supply.
@@ -198,17 +217,18 @@ func defaults() *Config {
 			},
 		},
 		FineTune: FineTune{
-			Provider:     "together",
-			Model:        "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
-			Epochs:       3,
-			LearningRate: 1e-5,
-			BatchSize:    8,
-			LoRA:         true,
-			LoRAR:        8,
-			LoRAAlpha:    16,
-			Suffix:       "agora",
-			Validation:   0.1,
-			NEvals:       DefaultNEvals,
+			Provider:        "together",
+			Model:           "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+			Epochs:          3,
+			LearningRate:    1e-5,
+			BatchSize:       8,
+			LoRA:            true,
+			LoRAR:           8,
+			LoRAAlpha:       16,
+			Suffix:          "agora",
+			Validation:      0.1,
+			NEvals:          DefaultNEvals,
+			InactiveTimeout: DefaultInactiveTimeout,
 		},
 		Eval: Eval{
 			Judge:        "anthropic/claude-sonnet-4-5",

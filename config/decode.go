@@ -166,18 +166,20 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			}),
 		}),
 		"finetune": d.section(fields{
-			"provider":      d.str(&f.Provider),
-			"model":         d.str(&f.Model),
-			"epochs":        d.integer(&f.Epochs),
-			"learning_rate": d.float(&f.LearningRate),
-			"batch_size":    d.integer(&f.BatchSize),
-			"lora":          d.boolean(&f.LoRA),
-			"lora_r":        d.integer(&f.LoRAR),
-			"lora_alpha":    d.integer(&f.LoRAAlpha),
-			"lora_dropout":  d.float(&f.LoRADropout),
-			"suffix":        d.str(&f.Suffix),
-			"validation":    d.float(&f.Validation),
-			"n_evals":       d.integer(&f.NEvals),
+			"provider":         d.str(&f.Provider),
+			"model":            d.str(&f.Model),
+			"epochs":           d.integer(&f.Epochs),
+			"learning_rate":    d.float(&f.LearningRate),
+			"batch_size":       d.integer(&f.BatchSize),
+			"lora":             d.boolean(&f.LoRA),
+			"lora_r":           d.integer(&f.LoRAR),
+			"lora_alpha":       d.integer(&f.LoRAAlpha),
+			"lora_dropout":     d.float(&f.LoRADropout),
+			"suffix":           d.str(&f.Suffix),
+			"validation":       d.float(&f.Validation),
+			"n_evals":          d.integer(&f.NEvals),
+			"hardware":         d.str(&f.Hardware),
+			"inactive_timeout": d.duration(&f.InactiveTimeout),
 		}),
 		"eval": d.section(fields{
 			"judge":         d.str(&e.Judge),
@@ -201,6 +203,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"tpm":             d.integer(&s.TPM),
 			"input_tpm":       d.integer(&s.InputTPM),
 			"output_tpm":      d.integer(&s.OutputTPM),
+			"serving":         func(v *yaml.Node, path string) { d.serving(v, path, &s.Serving) },
 		}),
 	})
 	if !hasCharacter && resolve(root).Kind == yaml.MappingNode {
@@ -329,6 +332,21 @@ func (d *decoder) defects(v *yaml.Node, path string, defects *map[string]float64
 		rate := (*defects)[key.Value]
 		d.float(&rate)(v, path)
 		(*defects)[key.Value] = rate
+	})
+}
+
+func (d *decoder) serving(v *yaml.Node, path string, serving *map[string]string) {
+	d.entries(v, path, func(key *yaml.Node, v *yaml.Node, path string) {
+		var how string
+		d.str(&how)(v, path)
+		if !slices.Contains(SandboxServing, how) {
+			d.add(v.Line, path, "want %s for base model %s, got %s", strings.Join(SandboxServing, " or "), quote(key.Value), quote(how))
+			return
+		}
+		if *serving == nil {
+			*serving = map[string]string{}
+		}
+		(*serving)[key.Value] = how
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/redact"
@@ -105,6 +106,9 @@ func (d *decoder) validate(c *Config) {
 	}
 	if sum > 1+1e-9 {
 		d.fail("sandbox.error_rates", "rates add up to %.6g; at most 1", sum)
+	}
+	if t := c.FineTune.InactiveTimeout; t < time.Minute || t%time.Minute != 0 {
+		d.fail("finetune.inactive_timeout", "must be whole minutes, at least 1m (Together counts it in minutes), got %s", t)
 	}
 	d.nonNegativeDuration("sandbox.latency", int64(s.Latency))
 	d.nonNegativeDuration("sandbox.jitter", int64(s.Jitter))

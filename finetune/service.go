@@ -30,10 +30,12 @@ import (
 // Purpose is the File.Purpose of training and validation files.
 const Purpose = "fine-tune"
 
-// Store is what the service keeps: files, jobs, events and models, plus
-// the runs and items that record create intents.
+// Store is what the service keeps: files, jobs, events and models, the
+// endpoints that serve models, plus the runs and items that record create
+// intents.
 type Store interface {
 	ethos.FineTuneStore
+	ethos.EndpointStore
 	ethos.RunStore
 }
 

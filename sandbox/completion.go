@@ -153,6 +153,10 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 	writer, fault, ok := s.lookup(c.prompt.Model)
 	if !ok {
 		peek()
+		if s.dedicatedOnly(c.prompt.Model) {
+			fail(notServerless(c.prompt.Model))
+			return
+		}
 		fail(&apiError{status: http.StatusNotFound, msg: "model: " + c.prompt.Model, code: "model_not_found"})
 		return
 	}

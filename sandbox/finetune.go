@@ -92,6 +92,9 @@ type FineTuneOptions struct {
 	FailEvery int
 	// MaxFileBytes caps an upload; default 512 MiB.
 	MaxFileBytes int64
+	// EndpointStep is how long each step of a dedicated endpoint's start
+	// (PENDING, STARTING) and stop (STOPPING) lasts; default 250ms.
+	EndpointStep time.Duration
 }
 
 // Default phase durations: a job completes about 3 s after it is created.
@@ -554,6 +557,7 @@ func (s *Server) initFineTune() {
 		}
 	}
 	s.registerTogether()
+	s.registerEndpoints()
 	s.registerOpenAIFineTuning()
 }
 
@@ -567,8 +571,23 @@ func (s *Server) newJobID(label string, now time.Time, attempt, n int) string {
 	return hex.EncodeToString(h.Sum(nil)[:n])
 }
 
-// tunedJob finds the job whose completed model is named model.
+// tunedJob finds the completed job whose model a chat request calls by
+// this name: the fine-tuned model's own name when its base model is
+// served serverless (Options.Serving), or the name of a started endpoint
+// that serves it (see endpoints.go).
 func (s *Server) tunedJob(model string) (*ftJob, bool) {
+	if m := s.endpointModel(model); m != "" {
+		return s.completedJob(m)
+	}
+	j, ok := s.completedJob(model)
+	if !ok || s.opts.Serving[j.Model] == ServingDedicated {
+		return nil, false
+	}
+	return j, true
+}
+
+// completedJob finds the job whose completed model is named model.
+func (s *Server) completedJob(model string) (*ftJob, bool) {
 	if !strings.HasPrefix(model, "ft-") && !strings.HasPrefix(model, "ft:") {
 		return nil, false
 	}

@@ -97,6 +97,11 @@ type Options struct {
 	Personas map[string]Persona
 	// FineTune configures the fine-tuning endpoints (see finetune.go).
 	FineTune FineTuneOptions
+	// Serving says, per base model, how the models fine-tuned from it are
+	// served: ServingServerless (the default: they answer under their own
+	// name) or ServingDedicated (they answer only through a dedicated
+	// endpoint; see endpoints.go).
+	Serving map[string]string
 }
 
 // DefaultModels are the models every Server answers. The flawed judges
@@ -119,6 +124,7 @@ type Server struct {
 	limiter *limiter
 	stats   statsCounter
 	ft      *fineTunes
+	eps     *epStore
 
 	mu  sync.Mutex // guards rng, whose draws must follow arrival order
 	rng *rand.Rand
@@ -137,6 +143,7 @@ func New(opts Options) *Server {
 	opts.Faults.ErrorRates = maps.Clone(opts.Faults.ErrorRates)
 	opts.Defects = maps.Clone(opts.Defects)
 	opts.Personas = maps.Clone(opts.Personas)
+	opts.Serving = maps.Clone(opts.Serving)
 	if opts.Faults.RetryAfter <= 0 {
 		opts.Faults.RetryAfter = time.Second
 	}

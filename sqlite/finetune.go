@@ -22,7 +22,7 @@ const jobColumns = `id, provider, base_model, status, state, train_file, validat
 const eventColumns = `job_id, seq, provider_id, created_at, level, type, message, step, epoch, loss, val_loss`
 
 const modelColumns = `name, provider, provider_model, base_model, job_id, dataset_path,
-	dataset_sha256, hyperparameters, cost_usd, created_at`
+	dataset_sha256, hyperparameters, cost_usd, created_at, serving, call_as, endpoint_id`
 
 // PutFile records an upload and sets f.CreatedAt to the current time when
 // it is zero. A file with the same provider, purpose and SHA256 is a
@@ -371,14 +371,15 @@ func (d *DB) PutModel(ctx context.Context, m *ethos.Model) error {
 	if m.CreatedAt.IsZero() {
 		created = now()
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO models (`+modelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO models (`+modelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			provider = excluded.provider, provider_model = excluded.provider_model,
 			base_model = excluded.base_model, job_id = excluded.job_id, dataset_path = excluded.dataset_path,
 			dataset_sha256 = excluded.dataset_sha256, hyperparameters = excluded.hyperparameters,
-			cost_usd = excluded.cost_usd, created_at = excluded.created_at`,
+			cost_usd = excluded.cost_usd, created_at = excluded.created_at,
+			serving = excluded.serving, call_as = excluded.call_as, endpoint_id = excluded.endpoint_id`,
 		m.Name, m.Provider, m.ProviderModel, m.BaseModel, m.JobID, m.DatasetPath, m.DatasetSHA256,
-		hyper, m.CostUSD, formatTime(created)); err != nil {
+		hyper, m.CostUSD, formatTime(created), m.Serving, m.CallAs, m.EndpointID); err != nil {
 		return normalize(op, err)
 	}
 	m.CreatedAt = created
@@ -484,7 +485,7 @@ func scanModel(s scanner) (ethos.Model, error) {
 		created string
 	)
 	if err := s.Scan(&m.Name, &m.Provider, &m.ProviderModel, &m.BaseModel, &m.JobID, &m.DatasetPath,
-		&m.DatasetSHA256, &hyper, &m.CostUSD, &created); err != nil {
+		&m.DatasetSHA256, &hyper, &m.CostUSD, &created, &m.Serving, &m.CallAs, &m.EndpointID); err != nil {
 		return ethos.Model{}, err
 	}
 	if hyper.Valid && hyper.String != "" {

@@ -24,6 +24,9 @@ var fineTuneTests = []struct {
 	{"AddEventsUnknownJob", testAddEventsUnknownJob},
 	{"ModelsRegistry", testModelsRegistry},
 	{"ModelEvalsFromEvalRuns", testModelEvals},
+	{"EndpointsPutAndReadBack", testEndpointsReadBack},
+	{"EndpointsFilterUp", testEndpointsFilter},
+	{"UnknownEndpointNotFound", testUnknownEndpoint},
 }
 
 func float(f float64) *float64 { return &f }
@@ -293,7 +296,8 @@ func testModelsRegistry(t *testing.T, s ethos.Store) {
 		Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, LoRA: true, LoRARank: 8},
 		CostUSD:         3.5, CreatedAt: base}
 	newer := &ethos.Model{Name: "sandbox/ft-7f3a", Provider: "sandbox", ProviderModel: "ft-7f3a",
-		BaseModel: "base", JobID: "ft-7f3a", CreatedAt: base.Add(time.Hour)}
+		BaseModel: "base", JobID: "ft-7f3a", CreatedAt: base.Add(time.Hour),
+		Serving: ethos.ServingDedicated, CallAs: "sandbox/sandbox-user/ft-7f3a-1a2b", EndpointID: "endpoint-1a2b"}
 	putModel(t, s, older)
 	putModel(t, s, newer)
 	got, err := s.Model(t.Context(), older.Name)

@@ -31,15 +31,20 @@ const (
                 [--wait] [--interval D] [--json] [--config FILE] [--db PATH]`
 	finetuneListSynopsis = "finetune list [--provider P] [--active] [--limit N] [--json] [--config FILE] [--db PATH]"
 	// finetuneJobSynopsis follows "finetune status", "events" or "cancel".
-	finetuneJobSynopsis  = " ID [--json] [--config FILE] [--db PATH]"
-	finetuneWaitSynopsis = "finetune wait ID [--interval D] [--json] [--config FILE] [--db PATH]"
+	finetuneJobSynopsis    = " ID [--json] [--config FILE] [--db PATH]"
+	finetuneWaitSynopsis   = "finetune wait ID [--interval D] [--json] [--config FILE] [--db PATH]"
+	finetuneDeploySynopsis = `finetune deploy JOB [--hardware H] [--inactive-timeout 15m] [--attach ENDPOINT]
+                [--interval D] [--json] [--config FILE] [--db PATH]`
+	finetuneUndeploySynopsis = "finetune undeploy ENDPOINT|JOB [--interval D] [--json] [--config FILE] [--db PATH]"
 
 	finetuneSynopsis = finetuneCreateSynopsis +
 		"\n       ethos " + finetuneListSynopsis +
 		"\n       ethos finetune status" + finetuneJobSynopsis +
 		"\n       ethos finetune events" + finetuneJobSynopsis +
 		"\n       ethos finetune cancel" + finetuneJobSynopsis +
-		"\n       ethos " + finetuneWaitSynopsis
+		"\n       ethos " + finetuneWaitSynopsis +
+		"\n       ethos " + finetuneDeploySynopsis +
+		"\n       ethos " + finetuneUndeploySynopsis
 )
 
 // Run dispatches to the subcommand.
@@ -47,10 +52,11 @@ func (c *FinetuneCommand) Run(ctx context.Context, args []string) error {
 	subs := map[string]func(context.Context, []string) error{
 		"create": c.create, "list": c.list, "status": c.status,
 		"events": c.events, "cancel": c.cancel, "wait": c.wait,
+		"deploy": c.deploy, "undeploy": c.undeploy,
 	}
 	if len(args) == 0 {
 		c.usage(c.m.Stderr)
-		return usageErrorf("finetune: name a subcommand: create, list, status, events, cancel or wait")
+		return usageErrorf("finetune: name a subcommand: create, list, status, events, cancel, wait, deploy or undeploy")
 	}
 	if run, ok := subs[args[0]]; ok {
 		return run(ctx, args[1:])
@@ -61,7 +67,7 @@ func (c *FinetuneCommand) Run(ctx context.Context, args []string) error {
 		return flag.ErrHelp
 	}
 	c.usage(c.m.Stderr)
-	return usageErrorf("finetune: unknown subcommand %q; want create, list, status, events, cancel or wait", args[0])
+	return usageErrorf("finetune: unknown subcommand %q; want create, list, status, events, cancel, wait, deploy or undeploy", args[0])
 }
 
 func (c *FinetuneCommand) usage(w io.Writer) {
@@ -77,6 +83,10 @@ func (c *FinetuneCommand) usage(w io.Writer) {
   events  every event of a job, with steps and losses
   cancel  asks the provider to stop an active job
   wait    follows a job until it finishes; exit 1 if it failed or was cancelled
+  deploy  serves a completed job's model on a dedicated endpoint (billed per minute
+          while up), or attaches its adapter to a running endpoint (--attach); waits
+          until it serves, registers the name to call it by, shows the price per hour
+  undeploy stops an endpoint ethos started (or every one of a job's model)
 
 Defaults for create come from the finetune section of ethos.yaml. Provider
 statuses are shown as the provider sends them. Run "ethos finetune SUBCOMMAND

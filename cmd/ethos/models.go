@@ -86,7 +86,7 @@ func (c *ModelsCommand) Run(ctx context.Context, args []string) error {
 // printModels writes the registry as a table.
 func printModels(out io.Writer, models []ethos.Model) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "MODEL\tBASE\tJOB\tDATASET\tSHA256\tHYPERPARAMETERS\tTRAINED\tCOST\tEVALS")
+	fmt.Fprintln(w, "MODEL\tBASE\tJOB\tDATASET\tSHA256\tHYPERPARAMETERS\tTRAINED\tCOST\tSERVED\tEVALS")
 	for _, m := range models {
 		cost, evals := "-", "-"
 		if m.CostUSD > 0 {
@@ -95,9 +95,13 @@ func printModels(out io.Writer, models []ethos.Model) {
 		if len(m.Evals) > 0 {
 			evals = strings.Join(m.Evals, ",")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.BaseModel, m.JobID, m.DatasetPath,
+		served := orDash(m.Serving)
+		if m.CallAs != "" {
+			served += " as " + m.CallAs
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.BaseModel, m.JobID, m.DatasetPath,
 			finetune.ShortHash(m.DatasetSHA256), finetune.FormatHyperparameters(m.Hyperparameters),
-			m.CreatedAt.Local().Format("2006-01-02 15:04"), cost, evals)
+			m.CreatedAt.Local().Format("2006-01-02 15:04"), cost, served, evals)
 	}
 	w.Flush()
 }

@@ -227,6 +227,11 @@ func (p *project) pricer() llm.Pricer {
 				price, ok = p.cfg.PriceOf(m.Provider + "/" + m.BaseModel)
 			}
 		}
+		if !ok && p.servedDedicated(model) {
+			// Billed by the hour of its endpoint, counted in spent, not
+			// per token.
+			return 0, true
+		}
 		if !ok {
 			return 0, false
 		}
@@ -234,12 +239,28 @@ func (p *project) pricer() llm.Pricer {
 	})
 }
 
+// servedDedicated reports whether ref is the name a registered model is
+// called by on a dedicated endpoint.
+func (p *project) servedDedicated(ref string) bool {
+	models, err := p.store.Models(context.Background())
+	if err != nil {
+		return false
+	}
+	for _, m := range models {
+		if m.Serving == ethos.ServingDedicated && m.CallAs == ref {
+			return true
+		}
+	}
+	return false
+}
+
 // Completer builds the middleware chain: ledger (cache + record) → budget →
 // limiter → router → adapters. The project budget (budget.max_usd) counts
 // all spend already recorded in the store; commandCap, when > 0, is a
 // further cap on what this command alone may spend (--max-cost).
 func (p *project) Completer(ctx context.Context, commandCap float64) (ethos.Completer, error) {
-	spent, err := p.store.Spent(ctx, ethos.CallFilter{})
+	// Endpoints count too: the budget covers what serving cost.
+	spent, err := p.spent(ctx)
 	if err != nil {
 		return nil, err
 	}

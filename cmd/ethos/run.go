@@ -86,7 +86,7 @@ type pipelineResult struct {
 
 // runPipeline is ethos run: each step finds what an earlier run of the
 // same settings already did and does only the rest.
-func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (*pipelineResult, error) {
+func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (_ *pipelineResult, err error) {
 	cfg := p.cfg
 	logf := func(format string, args ...any) { fmt.Fprintf(o.log, format+"\n", args...) }
 	res := &pipelineResult{Dir: p.dir}
@@ -201,6 +201,25 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 		return nil, fmt.Errorf("fine-tune %s completed, but its model is not registered: %w", job.ID, err)
 	}
 	logf("      model %s", res.Model.Name)
+	served, stopEndpoint, err := m.serveForEval(ctx, p, res.Model, o.maxCost, logf)
+	if stopEndpoint != nil {
+		// The endpoint bills while up: it stops when the evaluation ends,
+		// however it ends. A killed process leaves it recorded, and the
+		// next run re-attaches to it and stops it.
+		defer func() {
+			if serr := stopEndpoint(); serr != nil {
+				if err == nil {
+					err = serr
+				} else {
+					logf("      %v", serr)
+				}
+			}
+		}()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("serve %s: %w", res.Model.Name, err)
+	}
+	res.Model = served
 
 	// 5. Evaluate the base model against the trained one, on held-out
 	// prompts checked against the whole dataset.
@@ -208,11 +227,11 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	if base == "" {
 		base = ft.Provider + "/" + finetune.BaseModel(ft.Provider, ft.Model)
 	}
-	es, err := p.evalSettings(ctx, evalInputs{models: "base=" + base + ",tuned=" + res.Model.Name, trainingFiles: out.Dataset, traits: "all"})
+	es, err := p.evalSettings(ctx, evalInputs{models: "base=" + base + ",tuned=" + res.Model.Ref(), trainingFiles: out.Dataset, traits: "all"})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	logf("[5/6] eval: base=%s vs tuned=%s, judged by %s", base, res.Model.Name, es.Judge)
+	logf("[5/6] eval: base=%s vs tuned=%s, judged by %s", base, res.Model.Ref(), es.Judge)
 	sum, err := m.runEval(ctx, p, es, evalOptions{workers: o.workers, maxCost: o.maxCost})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
@@ -14,7 +16,7 @@ import (
 const sandboxSynopsis = `sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [--finetune-dir DIR]
        [--error-rate STATUS=P,…] [--stream-error-rate P] [--cut-stream-rate P] [--retry-after D]
        [--latency D] [--jitter D] [--rpm N] [--tpm N] [--itpm N] [--otpm N]
-       [--defect NAME=P,…] [--config FILE]
+       [--defect NAME=P,…] [--serving BASE=serverless|dedicated,…] [--config FILE]
 
 Seed, faults, limits and defects default to the sandbox section of ethos.yaml
 (--config); a flag given here overrides its setting.`
@@ -38,6 +40,19 @@ func (c *SandboxCommand) flags(r *sandboxRun, pf *projectFlags) *flag.FlagSet {
 	fs.StringVar(&r.opts.FineTune.Dir, "finetune-dir", r.opts.FineTune.Dir, "keep uploaded files and fine-tune jobs in `DIR`, so a restarted sandbox still has them (default: in memory)")
 	r.opts.Faults.RegisterFlags(fs)
 	sandbox.RegisterDefectFlags(fs, &r.opts.Defects)
+	fs.Func("serving", "how the models fine-tuned from a base model are served, e.g. base=dedicated: serverless (default) or dedicated, only through an endpoint (default: sandbox.serving)", func(v string) error {
+		for _, kv := range strings.Split(v, ",") {
+			base, how, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || base == "" || !slices.Contains(config.SandboxServing, how) {
+				return fmt.Errorf("want BASE=serverless or BASE=dedicated, got %q", kv)
+			}
+			if r.opts.Serving == nil {
+				r.opts.Serving = map[string]string{}
+			}
+			r.opts.Serving[base] = how
+		}
+		return nil
+	})
 	return fs
 }
 
@@ -91,6 +106,7 @@ func sandboxOptions(sb config.Sandbox) sandbox.Options {
 	return sandbox.Options{
 		Seed:    sb.Seed,
 		Defects: maps.Clone(sb.Defects),
+		Serving: maps.Clone(sb.Serving),
 		Faults: sandbox.Faults{
 			ErrorRates:    maps.Clone(sb.ErrorRates),
 			LatencyMean:   sb.Latency,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
@@ -22,6 +23,9 @@ type statusReport struct {
 	Runs   []ethos.Run   `json:"runs"`
 	Jobs   []jobView     `json:"finetune_jobs"`
 	Models []ethos.Model `json:"models"`
+	// Endpoints are the dedicated endpoints ethos started that may still
+	// be up, and billing.
+	Endpoints []ethos.Endpoint `json:"endpoints_up"`
 	// Failed names every failed run and job, "run <id>" or "job <id>".
 	Failed []string `json:"failed"`
 	// Interrupted names every run stopped by Ctrl-C or a shutdown before
@@ -48,7 +52,7 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	rep := statusReport{Runs: []ethos.Run{}, Jobs: []jobView{}, Models: []ethos.Model{}, Failed: []string{}, Interrupted: []string{}}
+	rep := statusReport{Runs: []ethos.Run{}, Jobs: []jobView{}, Models: []ethos.Model{}, Endpoints: []ethos.Endpoint{}, Failed: []string{}, Interrupted: []string{}}
 	runs, err := p.store.Runs(ctx, "", 0)
 	if err != nil {
 		return err
@@ -85,6 +89,13 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	if models != nil {
 		rep.Models = models
 	}
+	up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true})
+	if err != nil {
+		return err
+	}
+	if up != nil {
+		rep.Endpoints = up
+	}
 
 	if *asJSON {
 		for i := range rep.Jobs {
@@ -120,6 +131,11 @@ func (c *StatusCommand) print(rep statusReport, updates []finetune.Update) {
 	fmt.Fprintf(out, "\nMODELS (%d)\n", len(rep.Models))
 	if len(rep.Models) > 0 {
 		printModels(out, rep.Models)
+	}
+	fmt.Fprintf(out, "\nENDPOINTS UP (%d)\n", len(rep.Endpoints))
+	if len(rep.Endpoints) > 0 {
+		printEndpoints(out, rep.Endpoints, time.Now())
+		fmt.Fprintln(out, "each bills while up: \"ethos finetune undeploy ID\" stops one")
 	}
 	fmt.Fprintln(out)
 	if len(rep.Failed) == 0 {

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/finetune"
+)
+
+// deploy serves a completed job's model on a dedicated endpoint.
+func (c *FinetuneCommand) deploy(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune deploy", finetuneDeploySynopsis)
+	var pf projectFlags
+	pf.register(flags)
+	hardware := flags.String("hardware", "", "the hardware `configuration` (default: finetune.hardware, else the cheapest available)")
+	timeout := flags.Duration("inactive-timeout", 0, "the provider stops the endpoint after this long without requests, whole minutes (default: finetune.inactive_timeout)")
+	attach := flags.String("attach", "", "attach the adapter to this running LoRA-enabled `endpoint` of the base model instead of starting one")
+	interval := flags.Duration("interval", 0, "how often to ask whether the endpoint serves (default 10s; 0.5s for the sandbox)")
+	asJSON := flags.Bool("json", false, "print the endpoint and model as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	id, err := jobArg("deploy", rest)
+	if err != nil {
+		return err
+	}
+	if *timeout < 0 || *timeout%time.Minute != 0 || *interval < 0 {
+		return usageErrorf("finetune deploy: --inactive-timeout must be whole minutes (e.g. 15m), --interval not negative")
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	m, err := p.completedModel(ctx, id)
+	if err != nil {
+		return err
+	}
+	opts := p.deployOptions(m.Provider, *hardware, *timeout, *interval, c.m.Stderr)
+	opts.AttachTo = *attach
+	svc := p.fineTune()
+	var hw ethos.Hardware
+	if *attach == "" {
+		if hw, err = svc.ChooseHardware(ctx, m, opts.Hardware); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.m.Stderr, "deploying %s on %s at $%.2f/hour while up\n", m.Name, hw.ID, hw.CentsPerMinute*60/100)
+	}
+	ep, m, err := svc.Deploy(ctx, m, hw, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(c.m.Stdout, map[string]any{"endpoint": ep, "model": m})
+	}
+	if ep.Attached {
+		fmt.Fprintf(c.m.Stdout, "%s attached to endpoint %s: call it as %s\n", m.Name, ep.ID, ep.CallAs)
+		return nil
+	}
+	fmt.Fprintf(c.m.Stdout, "endpoint %s (%s) serves %s on %s at $%.2f/hour\ncall it as %s; stop it with: ethos finetune undeploy %s\n",
+		ep.ID, ep.Name, m.Name, ep.Hardware, ep.USDPerHour(), ep.CallAs, ep.ID)
+	return nil
+}
+
+// undeploy stops an endpoint, or every endpoint up for a job's model.
+func (c *FinetuneCommand) undeploy(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("finetune undeploy", finetuneUndeploySynopsis)
+	var pf projectFlags
+	pf.register(flags)
+	interval := flags.Duration("interval", 0, "how often to ask whether the endpoint stopped (default 10s; 0.5s for the sandbox)")
+	asJSON := flags.Bool("json", false, "print the endpoints as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	id, err := jobArg("undeploy", rest)
+	if err != nil {
+		return err
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ids := []string{id}
+	if !strings.HasPrefix(id, "endpoint-") {
+		m, err := p.completedModel(ctx, id)
+		if err != nil {
+			return err
+		}
+		up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: m.Name})
+		if err != nil {
+			return err
+		}
+		if len(up) == 0 {
+			return ethos.Errorf(ethos.NotFound, "finetune undeploy: no endpoint of %s (job %s) is up", m.Name, id)
+		}
+		ids = ids[:0]
+		for _, e := range up {
+			ids = append(ids, e.ID)
+		}
+	}
+	svc := p.fineTune()
+	var stopped []ethos.Endpoint
+	for _, eid := range ids {
+		stored, err := p.store.Endpoint(ctx, eid)
+		if err != nil {
+			return err
+		}
+		ep, err := svc.Undeploy(ctx, eid, p.deployOptions(stored.Provider, "", 0, *interval, c.m.Stderr))
+		if err != nil {
+			return err
+		}
+		stopped = append(stopped, ep)
+		if !*asJSON {
+			fmt.Fprintf(c.m.Stdout, "endpoint %s stopped (%s); it cost about $%.2f\n", ep.ID, ep.ModelName, ep.CostUSD(time.Now()))
+		}
+	}
+	if *asJSON {
+		return writeJSON(c.m.Stdout, stopped)
+	}
+	return nil
+}
+
+// completedModel is the registered model of a completed job.
+func (p *project) completedModel(ctx context.Context, jobID string) (ethos.Model, error) {
+	j, err := p.store.Job(ctx, jobID)
+	if err != nil {
+		return ethos.Model{}, err
+	}
+	if j.State != ethos.FineTuneCompleted {
+		return ethos.Model{}, ethos.Errorf(ethos.Invalid, "job %s is %s; only a completed job's model can be served (ethos finetune wait %s)", jobID, j.Status, jobID)
+	}
+	m, err := p.store.Model(ctx, finetune.ModelName(j))
+	if err != nil {
+		return ethos.Model{}, fmt.Errorf("job %s completed, but its model is not registered (ethos finetune status %s registers it): %w", jobID, jobID, err)
+	}
+	return m, nil
+}
+
+// deployOptions are the project's endpoint settings, each overridden by a
+// flag given (non-zero), with progress lines written to log.
+func (p *project) deployOptions(provider, hardware string, timeout, interval time.Duration, log io.Writer) finetune.DeployOptions {
+	o := finetune.DeployOptions{Hardware: p.cfg.FineTune.Hardware, InactiveTimeout: p.cfg.FineTune.InactiveTimeout, Interval: interval}
+	if hardware != "" {
+		o.Hardware = hardware
+	}
+	if timeout > 0 {
+		o.InactiveTimeout = timeout
+	}
+	if o.Interval == 0 {
+		o.Interval = 10 * time.Second
+		if provider == "sandbox" {
+			o.Interval = 500 * time.Millisecond
+		}
+	}
+	o.Progress = func(e ethos.Endpoint) { fmt.Fprintf(log, "      endpoint %s: %s\n", e.ID, e.State) }
+	return o
+}
+
+// probe is a one-token request through the project's middleware (ledger,
+// budget), which says whether the provider serves a model under ref.
+func (p *project) probe(ctx context.Context, commandCap float64) (func(context.Context, string) error, error) {
+	c, err := p.Completer(ctx, commandCap)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, ref string) error {
+		_, err := c.Complete(ctx, ethos.Request{Model: ref, MaxTokens: 1,
+			Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "Hi"}},
+			Metadata: map[string]string{"stage": "serving-probe"}})
+		return err
+	}, nil
+}
+
+// serveForEval makes the trained model callable for ethos run's
+// evaluation: serverless when the provider answers it so, else on a
+// dedicated endpoint (re-attached when an earlier run left one up) after
+// the budget check. stop, when not nil, stops that endpoint.
+func (m *Main) serveForEval(ctx context.Context, p *project, model ethos.Model, maxCost float64, logf func(string, ...any)) (ethos.Model, func() error, error) {
+	svc := p.fineTune()
+	if !svc.HasEndpoints(model.Provider) {
+		return model, nil, nil // a provider without endpoints (openai) serves its models by name
+	}
+	if model.Serving == ethos.ServingServerless {
+		logf("      %s is served serverless as %s", model.Name, model.Ref())
+		return model, nil, nil
+	}
+	up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: model.Name})
+	if err != nil {
+		return model, nil, err
+	}
+	if len(up) == 0 {
+		probe, err := p.probe(ctx, maxCost)
+		if err != nil {
+			return model, nil, err
+		}
+		served, ok, err := svc.Serverless(ctx, model, probe)
+		if err != nil {
+			return model, nil, err
+		}
+		if ok {
+			logf("      %s is served serverless as %s", model.Name, served.Ref())
+			return served, nil, nil
+		}
+	}
+	opts := p.deployOptions(model.Provider, "", 0, 0, p.m.Stderr)
+	hw, err := svc.ChooseHardware(ctx, model, opts.Hardware)
+	if err != nil {
+		return model, nil, err
+	}
+	if len(up) == 0 {
+		if err := p.checkEndpointBudget(ctx, hw, opts.InactiveTimeout, maxCost); err != nil {
+			return model, nil, err
+		}
+		logf("      %s is not served serverless: deploying a dedicated endpoint on %s at $%.2f/hour, stopped when the evaluation ends", model.Name, hw.ID, hw.CentsPerMinute*60/100)
+	} else {
+		logf("      re-attaching to endpoint %s, which an earlier run left %s ($%.2f/hour)", up[0].ID, up[0].State, up[0].USDPerHour())
+	}
+	ep, served, err := svc.Deploy(ctx, model, hw, opts)
+	stop := func() error {
+		if ep.ID == "" {
+			return nil
+		}
+		// Stopped even when the run was interrupted: it bills until then.
+		stopped, err := svc.Undeploy(context.WithoutCancel(ctx), ep.ID, opts)
+		if err != nil {
+			return fmt.Errorf("stopping endpoint %s (stop it with ethos finetune undeploy %s): %w", ep.ID, ep.ID, err)
+		}
+		logf("      endpoint %s stopped; it cost about $%.2f", ep.ID, stopped.CostUSD(time.Now()))
+		return nil
+	}
+	if err != nil {
+		return model, stop, err
+	}
+	logf("      endpoint %s serves %s as %s", ep.ID, model.Name, served.Ref())
+	return served, stop, nil
+}
+
+// checkEndpointBudget refuses to start an endpoint whose reserve — its
+// price for the inactive timeout, the longest it bills after the last
+// request if the process that started it is killed — would take spend
+// past budget.max_usd (calls and endpoints so far included) or the
+// command's --max-cost.
+func (p *project) checkEndpointBudget(ctx context.Context, hw ethos.Hardware, timeout time.Duration, maxCost float64) error {
+	reserve := hw.CentsPerMinute * timeout.Minutes() / 100
+	if maxCost > 0 && reserve > maxCost {
+		return ethos.Errorf(ethos.Budget, "budget: a dedicated endpoint on %s reserves $%.2f (%s at $%.2f/hour) of the $%.2f --max-cost; raise --max-cost or lower finetune.inactive_timeout",
+			hw.ID, reserve, timeout, hw.CentsPerMinute*60/100, maxCost)
+	}
+	capUSD := p.cfg.Budget.MaxUSD
+	if capUSD <= 0 {
+		return nil
+	}
+	spent, err := p.spent(ctx)
+	if err != nil {
+		return err
+	}
+	if spent+reserve > capUSD {
+		return ethos.Errorf(ethos.Budget, "budget: a dedicated endpoint on %s reserves $%.2f (%s at $%.2f/hour), and $%.2f is spent of the $%.2f cap; raise budget.max_usd",
+			hw.ID, reserve, timeout, hw.CentsPerMinute*60/100, spent, capUSD)
+	}
+	return nil
+}
+
+// spent is what the project has spent: its recorded calls and what its
+// endpoints have cost by now.
+func (p *project) spent(ctx context.Context) (float64, error) {
+	calls, err := p.store.Spent(ctx, ethos.CallFilter{})
+	if err != nil {
+		return 0, err
+	}
+	eps, err := p.store.Endpoints(ctx, ethos.EndpointFilter{})
+	if err != nil {
+		return 0, err
+	}
+	return calls + finetune.EndpointsCost(eps, time.Now()), nil
+}
+
+// printEndpoints is the table of endpoints ethos status shows.
+func printEndpoints(out io.Writer, eps []ethos.Endpoint, now time.Time) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ENDPOINT\tSTATE\tMODEL\tCALL AS\tHARDWARE\tPER HOUR\tSINCE\tCOST SO FAR")
+	for _, e := range eps {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t$%.2f\t%s\t$%.2f\n", e.ID, e.State, e.ModelName, e.CallAs, e.Hardware,
+			e.USDPerHour(), e.CreatedAt.Local().Format("2006-01-02 15:04"), e.CostUSD(now))
+	}
+	w.Flush()
+}

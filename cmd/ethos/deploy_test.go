@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ethos-toolkit/ethos"
+)
+
+// servingDedicatedProject writes a small sandbox project whose base
+// model's fine-tunes are served only on dedicated endpoints.
+func servingDedicatedProject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := string(demoConfig(24, 8))
+	if !strings.Contains(cfg, "\n  serving: {}\n") {
+		t.Fatal("the demo config has no sandbox.serving line to change")
+	}
+	cfg = strings.Replace(cfg, "\n  serving: {}\n", "\n  serving: {base: dedicated}\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "ethos.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// endpointsUp reads ethos status --json's endpoints still up.
+func endpointsUp(t *testing.T, dir string) []ethos.Endpoint {
+	t.Helper()
+	st := ethosCLI(t, dir, nil, "status", "--json")
+	if st.code != 0 {
+		t.Fatalf("status: exit %d\n%s%s", st.code, st.stdout, st.stderr)
+	}
+	var rep statusReport
+	if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, st.stdout)
+	}
+	return rep.Endpoints
+}
+
+// TestRunDeploysWhenNotServerless runs ethos run on the sandbox with the
+// base model served dedicated: it trains, finds the model not served
+// serverless, deploys it on an endpoint, evaluates through the endpoint
+// and stops it. An endpoint left up (as by a run killed mid-evaluation,
+// here one ethos finetune deploy started) is listed by ethos status, and
+// the next run re-attaches to it and stops it.
+func TestRunDeploysWhenNotServerless(t *testing.T) {
+	t.Parallel()
+	dir := servingDedicatedProject(t)
+	r := ethosCLI(t, dir, nil, "run", "--json")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res pipelineResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, r.stdout)
+	}
+	for _, want := range []string{"is not served serverless: deploying a dedicated endpoint", "/hour, stopped when the evaluation ends", "stopped; it cost about $"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("run does not say %q:\n%s", want, r.stderr)
+		}
+	}
+	m := res.Model
+	if m.Serving != ethos.ServingDedicated || !strings.HasPrefix(m.CallAs, "sandbox/sandbox-user/") || m.EndpointID == "" {
+		t.Fatalf("model %+v: want served dedicated, called by its endpoint's name", m)
+	}
+	if res.Counts.Answers != 16 || res.Counts.Missing() != 0 {
+		t.Errorf("eval counts %+v; want 16 answers, nothing missing", res.Counts)
+	}
+	if up := endpointsUp(t, dir); len(up) != 0 {
+		t.Errorf("after run, endpoints still up: %+v", up)
+	}
+	if st := ethosCLI(t, dir, nil, "status"); !strings.Contains(st.stdout, "ENDPOINTS UP (0)") {
+		t.Errorf("status does not say no endpoint is up:\n%s", st.stdout)
+	}
+	if md := ethosCLI(t, dir, nil, "models"); !strings.Contains(md.stdout, "dedicated as "+m.CallAs) {
+		t.Errorf("models does not say how %s is served:\n%s%s", m.Name, md.stdout, md.stderr)
+	}
+
+	// An endpoint left up, as a run killed while evaluating leaves it.
+	d := ethosCLI(t, dir, nil, "finetune", "deploy", res.Job.ID, "--inactive-timeout", "10m")
+	if d.code != 0 || !strings.Contains(d.stdout, "/hour") || !strings.Contains(d.stdout, "ethos finetune undeploy endpoint-") {
+		t.Fatalf("finetune deploy: exit %d\n%s%s", d.code, d.stdout, d.stderr)
+	}
+	up := endpointsUp(t, dir)
+	if len(up) != 1 || up[0].State != ethos.EndpointStarted || up[0].InactiveTimeout != 10 {
+		t.Fatalf("after deploy, endpoints up: %+v; want one STARTED with a 10-minute inactive timeout", up)
+	}
+	if st := ethosCLI(t, dir, nil, "status"); !strings.Contains(st.stdout, "ENDPOINTS UP (1)") || !strings.Contains(st.stdout, up[0].ID) {
+		t.Errorf("status does not list the endpoint up:\n%s", st.stdout)
+	}
+	again := ethosCLI(t, dir, nil, "run")
+	if again.code != 0 {
+		t.Fatalf("run again: exit %d\n%s\n%s", again.code, again.stdout, again.stderr)
+	}
+	if !strings.Contains(again.stderr, "re-attaching to endpoint "+up[0].ID) {
+		t.Errorf("run again does not re-attach to %s:\n%s", up[0].ID, again.stderr)
+	}
+	if left := endpointsUp(t, dir); len(left) != 0 {
+		t.Errorf("after the second run, endpoints still up: %+v", left)
+	}
+
+	// undeploy: an endpoint, or a job's; nothing up is an error.
+	d = ethosCLI(t, dir, nil, "finetune", "deploy", res.Job.ID)
+	if d.code != 0 {
+		t.Fatalf("finetune deploy: exit %d\n%s%s", d.code, d.stdout, d.stderr)
+	}
+	u := ethosCLI(t, dir, nil, "finetune", "undeploy", res.Job.ID)
+	if u.code != 0 || !strings.Contains(u.stdout, "stopped") {
+		t.Fatalf("finetune undeploy: exit %d\n%s%s", u.code, u.stdout, u.stderr)
+	}
+	if left := endpointsUp(t, dir); len(left) != 0 {
+		t.Errorf("after undeploy, endpoints still up: %+v", left)
+	}
+	if u := ethosCLI(t, dir, nil, "finetune", "undeploy", res.Job.ID); u.code == 0 || !strings.Contains(u.stderr, "no endpoint") {
+		t.Errorf("undeploy with nothing up: exit %d\n%s", u.code, u.stderr)
+	}
+}
