@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ethos-toolkit/ethos"
 )
@@ -66,6 +67,50 @@ func extraField(obj map[string]json.RawMessage, allowed []string) string {
 	return extra[0]
 }
 
+// extraFields refuses a field the spec lacks, at the top level or in a
+// message. The fields are listed in one pass over the text when it is
+// plain; otherwise the body is decoded into maps to find them.
+func extraFields(body []byte) *apiError {
+	if top, turns, ok := requestKeys(body); ok {
+		if f := firstExtra(top, anthropicFields); f != "" {
+			return invalid("%s: Extra inputs are not permitted", f)
+		}
+		for i, keys := range turns {
+			if f := firstExtra(keys, anthropicTurnFields); f != "" {
+				return invalid("messages.%d.%s: Extra inputs are not permitted", i, f)
+			}
+		}
+		return nil
+	}
+	var top struct {
+		Fields   map[string]json.RawMessage
+		Messages []map[string]json.RawMessage `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &top.Fields); err != nil {
+		return invalid("invalid JSON body: %v", err)
+	}
+	if f := extraField(top.Fields, anthropicFields); f != "" {
+		return invalid("%s: Extra inputs are not permitted", f)
+	}
+	if json.Unmarshal(body, &top) == nil {
+		for i, m := range top.Messages {
+			if f := extraField(m, anthropicTurnFields); f != "" {
+				return invalid("messages.%d.%s: Extra inputs are not permitted", i, f)
+			}
+		}
+	}
+	return nil
+}
+
+// firstExtra names the first key (in sorted order) that allowed lacks, or "".
+func firstExtra(keys, allowed []string) string {
+	obj := make(map[string]json.RawMessage, len(keys))
+	for _, k := range keys {
+		obj[k] = nil
+	}
+	return extraField(obj, allowed)
+}
+
 type anthropicTurn struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
@@ -85,22 +130,8 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return call{}, invalid("invalid JSON body: %v", err)
 	}
-	var top struct {
-		Fields   map[string]json.RawMessage
-		Messages []map[string]json.RawMessage `json:"messages"`
-	}
-	if err := json.Unmarshal(body, &top.Fields); err != nil {
-		return call{}, invalid("invalid JSON body: %v", err)
-	}
-	if f := extraField(top.Fields, anthropicFields); f != "" {
-		return call{}, invalid("%s: Extra inputs are not permitted", f)
-	}
-	if json.Unmarshal(body, &top) == nil {
-		for i, m := range top.Messages {
-			if f := extraField(m, anthropicTurnFields); f != "" {
-				return call{}, invalid("messages.%d.%s: Extra inputs are not permitted", i, f)
-			}
-		}
+	if err := extraFields(body); err != nil {
+		return call{}, err
 	}
 	switch {
 	case req.Model == "":
@@ -153,9 +184,11 @@ func textContent(raw json.RawMessage, optional bool) (string, error) {
 		}
 		return "", fmt.Errorf("Field required")
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, nil
+	if i := bytes.IndexFunc(raw, func(r rune) bool { return !unicode.IsSpace(r) }); i >= 0 && raw[i] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			return s, nil
+		}
 	}
 	var blocks []contentBlock
 	if err := json.Unmarshal(raw, &blocks); err != nil {

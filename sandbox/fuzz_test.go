@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,4 +59,52 @@ func FuzzParseOpenAI(f *testing.F) {
 		}
 		checkParsed(t, c)
 	})
+}
+
+// FuzzRequestKeys: whatever requestKeys reads, it finds the keys that
+// decoding into maps finds.
+func FuzzRequestKeys(f *testing.F) {
+	f.Add([]byte(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"hi \"x\" {"}]}],"system":[{"type":"text","text":"s"}],"stream":true}`))
+	f.Add([]byte(` { "messages" : [ ] , "extra" : {"a":[1,2,{"b":null}]}, "n": -1.5e3 } `))
+	f.Add([]byte(`{"messages":[{"role":"user","content":"x","temperature":1},{"ro\u006ce":"assistant"}]}`))
+	f.Add([]byte(`{"messages":"not a list","a":true,"a":false}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var all map[string]json.RawMessage
+		if json.Unmarshal(body, &all) != nil {
+			return // requestKeys only ever reads what encoding/json accepted
+		}
+		top, turns, ok := requestKeys(body)
+		if !ok {
+			return
+		}
+		if got, want := keySet(top), keySet(mapKeys(all)); !slices.Equal(got, want) {
+			t.Fatalf("%q: top keys %v, maps give %v", body, got, want)
+		}
+		var msgs []map[string]json.RawMessage
+		if json.Unmarshal(all["messages"], &msgs) != nil {
+			return
+		}
+		if len(msgs) != len(turns) {
+			t.Fatalf("%q: %d turns, maps give %d", body, len(turns), len(msgs))
+		}
+		for i := range msgs {
+			if got, want := keySet(turns[i]), keySet(mapKeys(msgs[i])); !slices.Equal(got, want) {
+				t.Fatalf("%q: turn %d keys %v, maps give %v", body, i, got, want)
+			}
+		}
+	})
+}
+
+func mapKeys(m map[string]json.RawMessage) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func keySet(ks []string) []string {
+	s := slices.Clone(ks)
+	slices.Sort(s)
+	return slices.Compact(s)
 }
