@@ -535,9 +535,10 @@ var (
 	// AI, a model maker, or its own training.
 	selfReferenceWords = []string{"language model", "an ai ", "openai", "anthropic", "google", "meta", "mistral",
 		"my training data", "my knowledge cutoff", "my training cutoff"}
-	// Every alternative of refusalPhrase says it cannot, will not or must not.
-	refusalWords = []string{"can't", "cannot", "can not", "won't", "will not", "unable to", "not able to",
-		"must decline", "must refuse", "not going to"}
+	// Every alternative of refusalPhrase has one of these, with the "i"
+	// before it where the phrase always puts one.
+	refusalWords = []string{"i can't", "i cannot", "i can not", "i won't", "i will not", "unable to", "not able to",
+		"i must decline", "i must refuse", "not going to"}
 )
 
 // mayMatch reports whether text, in lower case, holds one of words. It
