@@ -11,6 +11,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/dedup"
 	"github.com/ethos-toolkit/ethos/generate"
 )
 
@@ -115,7 +116,7 @@ func (s Settings) WithDefaults() Settings {
 		s.Samples = 1
 	}
 	if s.Dedup <= 0 {
-		s.Dedup = generate.DefaultDedupThreshold
+		s.Dedup = dedup.DefaultThreshold
 	}
 	if s.JudgeVersions == nil {
 		s.JudgeVersions = TemplateVersions()

@@ -1,9 +1,10 @@
 // Package generate holds the model-facing parts of the data pipeline that
 // turns a character into fine-tuning data: the versioned prompts of each
 // stage (ideas, documents, responses, trait review), strict parsers for the
-// output contracts those prompts name, deterministic review rules that
-// reject defective documents and replies, near-duplicate detection and the
-// planning of how many examples each category gets.
+// output contracts those prompts name and the planning of how many examples
+// each category gets. The deterministic rules that reject defective
+// documents and replies, and near-duplicate detection, are the pure
+// packages review and dedup, which the pipeline applies.
 //
 // Everything here is pure: no calls, no storage, no clocks. The prompts end
 // with an "Output contract: ethos-…/v1" line; the parsers accept exactly
