@@ -126,7 +126,7 @@ func matchTraits(got []string, traits []ethos.Trait) ([]string, error) {
 	for _, g := range got {
 		name, ok := traitName(g, traits)
 		if !ok {
-			return nil, fmt.Errorf("unknown trait %q (the character's traits are %s)", g, traitNames(traits))
+			return nil, fmt.Errorf("unknown trait %q (the character's traits are %s)", g, prompttext.TraitNames(traits))
 		}
 		if seen[name] {
 			return nil, fmt.Errorf("trait %q listed twice", name)
@@ -327,7 +327,7 @@ func ParseReview(text string, traits []ethos.Trait) (map[string]TraitScore, erro
 		entry := (*doc.Scores)[key]
 		name, ok := traitName(key, traits)
 		if !ok {
-			return nil, parseError(op, "score for unknown trait %q (the character's traits are %s)", prompttext.Snippet(key), traitNames(traits))
+			return nil, parseError(op, "score for unknown trait %q (the character's traits are %s)", prompttext.Snippet(key), prompttext.TraitNames(traits))
 		}
 		if _, dup := out[name]; dup {
 			return nil, parseError(op, "trait %q scored twice", name)
