@@ -3,6 +3,7 @@ package ethos
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -86,6 +87,26 @@ type Item struct {
 	Data      json.RawMessage `json:"data,omitempty"`   // the stage's payload, as JSON
 	CreatedAt time.Time       `json:"created_at"`
 	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// ReasonClass reduces an item's rejection reason to its rule or error
+// class ("near-duplicate", "chatter", "rate_limited"), so that reasons can
+// be counted: the text before the first ":", " (" or ";", at most four
+// words of it.
+func ReasonClass(reason string) string {
+	if reason == "" {
+		return "unknown"
+	}
+	for _, sep := range []string{":", " (", ";"} {
+		if i := strings.Index(reason, sep); i > 0 {
+			reason = reason[:i]
+		}
+	}
+	fields := strings.Fields(reason)
+	if len(fields) > 4 {
+		fields = fields[:4]
+	}
+	return strings.Join(fields, " ")
 }
 
 // ItemFilter selects items. Zero fields match everything.

@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // Check reads a dataset from r and checks it as opts.Provider will. name
@@ -156,7 +155,7 @@ func (c *checker) line(n int, b []byte) {
 func exampleTokens(turns []turn) int {
 	n, longestOutput := 0, 0
 	for _, t := range turns {
-		tokens := llm.EstimateTokens(t.text) + messageOverhead
+		tokens := ethos.EstimateTokens(t.text) + messageOverhead
 		if t.role == "preferred_output" || t.role == "non_preferred_output" {
 			longestOutput = max(longestOutput, tokens)
 			continue

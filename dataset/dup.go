@@ -5,20 +5,20 @@ import (
 	"encoding/binary"
 	"strings"
 
-	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/dedup"
 )
 
 // dupIndex finds examples that repeat an earlier one exactly, and those
-// whose text is nearly the same (generate's MinHash deduper, at its
+// whose text is nearly the same (package dedup's MinHash index, at its
 // default threshold). It keeps 16 bytes an example for exact copies and a
 // MinHash signature (about a kilobyte) for near ones.
 type dupIndex struct {
 	exact map[[16]byte]int // example hash → first line
-	near  *generate.Deduper
+	near  *dedup.Index
 }
 
 func newDupIndex() *dupIndex {
-	return &dupIndex{exact: map[[16]byte]int{}, near: generate.NewDeduper(generate.DefaultDedupThreshold)}
+	return &dupIndex{exact: map[[16]byte]int{}, near: dedup.New(dedup.DefaultThreshold)}
 }
 
 // add indexes the example on line n and says what it repeats: exactOf is

@@ -7,11 +7,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/review"
 )
 
 // quality runs ethos's own checks on the text of each turn: the review
-// rules of generate (placeholders, error text, persona breaks, refusals,
+// rules of package review (placeholders, error text, persona breaks, refusals,
 // chatter), which a dataset written by ethos has already passed, plus a
 // few patterns that matter in files from elsewhere.
 type quality struct {
@@ -34,9 +35,9 @@ func newQuality() *quality { return &quality{cache: map[[32]byte][]finding{}} }
 // for placeholders and error text, since a rejected answer is meant to be
 // worse; tool output not at all.
 var (
-	systemRules    = map[string]string{generate.RulePlaceholder: RulePlaceholder, generate.RuleErrorText: RuleErrorText}
-	userRules      = map[string]string{generate.RulePlaceholder: RulePlaceholder, generate.RuleErrorText: RuleErrorText, generate.RulePersonaBreak: RulePersonaBreak, generate.RuleChatter: RuleChatter}
-	assistantRules = map[string]string{generate.RulePlaceholder: RulePlaceholder, generate.RuleErrorText: RuleErrorText, generate.RulePersonaBreak: RulePersonaBreak, generate.RuleRefusal: RuleRefusal, generate.RuleChatter: RuleChatter}
+	systemRules    = map[string]string{review.RulePlaceholder: RulePlaceholder, review.RuleErrorText: RuleErrorText}
+	userRules      = map[string]string{review.RulePlaceholder: RulePlaceholder, review.RuleErrorText: RuleErrorText, review.RulePersonaBreak: RulePersonaBreak, review.RuleChatter: RuleChatter}
+	assistantRules = map[string]string{review.RulePlaceholder: RulePlaceholder, review.RuleErrorText: RuleErrorText, review.RulePersonaBreak: RulePersonaBreak, review.RuleRefusal: RuleRefusal, review.RuleChatter: RuleChatter}
 )
 
 // examine returns the findings of each turn. It is safe for concurrent
@@ -67,21 +68,21 @@ func (q *quality) findings(t turn) []finding {
 	if text == "" {
 		return nil
 	}
-	var review func() []generate.Finding
+	var examine func() []review.Finding
 	var rules map[string]string
 	cacheable := false
 	switch t.role {
 	case "system", "developer":
-		review = func() []generate.Finding { return generate.ReviewRules{}.Reply(text, "", 0) }
+		examine = func() []review.Finding { return review.Rules{}.Reply(text, "", 0) }
 		rules, cacheable = systemRules, true
 	case "user", "prompt", "text":
-		review = func() []generate.Finding { return generate.ReviewRules{}.Document(generate.Document{Body: text}, "") }
+		examine = func() []review.Finding { return review.Rules{}.Document(ethos.Document{Body: text}, "") }
 		rules = userRules
 	case "assistant", "completion", "preferred_output":
-		review = func() []generate.Finding { return generate.ReviewRules{}.Reply(text, "", 0) }
+		examine = func() []review.Finding { return review.Rules{}.Reply(text, "", 0) }
 		rules = assistantRules
 	case "non_preferred_output":
-		review = func() []generate.Finding { return generate.ReviewRules{}.Reply(text, "", 0) }
+		examine = func() []review.Finding { return review.Rules{}.Reply(text, "", 0) }
 		rules = systemRules
 	default:
 		return nil
@@ -98,7 +99,7 @@ func (q *quality) findings(t turn) []finding {
 	}
 	var fs []finding
 	seen := map[string]bool{}
-	for _, f := range review() {
+	for _, f := range examine() {
 		if rule, ok := rules[f.Rule]; ok && !seen[rule] {
 			seen[rule] = true
 			fs = append(fs, finding{rule, describe(rule, f.Detail)})
@@ -133,7 +134,7 @@ func describe(rule, detail string) string {
 
 var (
 	// templateVar is a template engine's variable with more than a name in
-	// it ({{ user | upper }}, {{ items[0] }}) left in prose; generate's slot
+	// it ({{ user | upper }}, {{ items[0] }}) left in prose; the review's slot
 	// rule finds the plain names ({{name}}, {date}).
 	templateVar = regexp.MustCompile(`\{\{\s*[^{}\s][^{}]{0,60}?\}\}`)
 	// todoMarker is a writer's note to self, in capitals as such notes are.
@@ -142,10 +143,10 @@ var (
 	errorPhrase = regexp.MustCompile(`(?i)\b(?:an? (?:unexpected |internal |unknown )?error (?:has )?occurred|something went wrong|failed to (?:generate|get|fetch|produce) (?:a |an |the )?(?:response|completion|reply|answer)|request failed with status(?: code)? \d{3})|\bHTTP/\d(?:\.\d)? [45]\d\d\b`)
 )
 
-// extraPlaceholder finds the placeholders generate's review does not look
+// extraPlaceholder finds the placeholders the review rules do not look
 // for, outside code.
 func extraPlaceholder(text string) string {
-	prose := generate.Prose(text)
+	prose := review.Prose(text)
 	if m := templateVar.FindString(prose); m != "" {
 		return fmt.Sprintf("unfilled template variable %q", m)
 	}
@@ -156,7 +157,7 @@ func extraPlaceholder(text string) string {
 }
 
 // extraErrorText finds failure messages of a calling program. As in
-// generate's review, a phrase counts only where it opens the text or the
+// the review rules, a phrase counts only where it opens the text or the
 // text is short: a long document may discuss an error of its own.
 func extraErrorText(text string) string {
 	short := len(strings.Fields(text)) < 40

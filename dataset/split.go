@@ -1,7 +1,6 @@
 package dataset
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -16,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/atomicfile"
 )
 
 // SplitResult says where Split put the examples.
@@ -230,12 +230,12 @@ func writeSplit(ctx context.Context, path string, keys []splitKey, held map[int]
 	if err != nil {
 		return err
 	}
-	defer train.abort()
+	defer train.Abort()
 	val, err := newAtomicFile(res.Validation)
 	if err != nil {
 		return err
 	}
-	defer val.abort()
+	defer val.Abort()
 
 	i := 0
 	err = eachExample(ctx, in, func(n int, line []byte) error {
@@ -250,7 +250,7 @@ func writeSplit(ctx context.Context, path string, keys []splitKey, held map[int]
 		} else {
 			res.TrainExamples++
 		}
-		return out.writeLine(line)
+		return writeLine(out, line)
 	})
 	if err == nil && i != len(keys) {
 		err = ethos.Errorf(ethos.Conflict, "%s changed while it was being split; run the split again", path)
@@ -258,64 +258,37 @@ func writeSplit(ctx context.Context, path string, keys []splitKey, held map[int]
 	if err != nil {
 		return err
 	}
-	if err := train.commit(); err != nil {
+	if err := commit(train); err != nil {
 		return err
 	}
-	return val.commit()
+	return commit(val)
 }
 
-// atomicFile is written under a temporary name beside its path and
-// renamed into place by commit, so that no reader ever sees half a file.
-type atomicFile struct {
-	path string
-	tmp  *os.File
-	w    *bufio.Writer
-	done bool
-}
-
-func newAtomicFile(path string) (*atomicFile, error) {
+// newAtomicFile starts writing a split file, under a temporary name
+// beside its path, renamed into place by Commit, so that no reader ever
+// sees half a file.
+func newAtomicFile(path string) (*atomicfile.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, ethos.Errorf(ethos.Config, "creating the directory of %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	f, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return nil, ethos.Errorf(ethos.Config, "writing %s: %w", path, err)
 	}
-	return &atomicFile{path: path, tmp: tmp, w: bufio.NewWriterSize(tmp, 1<<16)}, nil
+	return f, nil
 }
 
-func (f *atomicFile) writeLine(line []byte) error {
-	f.w.Write(line)
-	if err := f.w.WriteByte('\n'); err != nil {
-		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.path, err)
+func writeLine(f *atomicfile.File, line []byte) error {
+	f.Write(line)
+	if _, err := f.Write([]byte{'\n'}); err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.Path(), err)
 	}
 	return nil
 }
 
-func (f *atomicFile) commit() error {
-	err := f.w.Flush()
-	if err == nil {
-		err = f.tmp.Sync()
+func commit(f *atomicfile.File) error {
+	if err := f.Commit(); err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.Path(), err)
 	}
-	if cerr := f.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(f.tmp.Name(), f.path)
-	}
-	if err != nil {
-		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.path, err)
-	}
-	f.done = true
 	return nil
-}
-
-func (f *atomicFile) abort() {
-	if !f.done {
-		f.tmp.Close()
-		os.Remove(f.tmp.Name())
-	}
 }

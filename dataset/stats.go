@@ -8,11 +8,10 @@ import (
 	"sort"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // Stats summarises a dataset. Token counts are estimates by the rule every
-// budget in ethos uses (llm.EstimateTokens: four bytes a token), with four
+// budget in ethos uses (ethos.EstimateTokens: four bytes a token), with four
 // tokens of overhead a message, as llm.EstimateInput counts them; a
 // provider's tokenizer will differ by a few tens of percent.
 type Stats struct {
@@ -127,7 +126,7 @@ func ReadStats(ctx context.Context, r io.Reader) (*Stats, error) {
 		st.Examples++
 		exTokens := 0
 		for _, t := range ex.turns {
-			n := llm.EstimateTokens(t.text)
+			n := ethos.EstimateTokens(t.text)
 			exTokens += n + messageOverhead
 			rs := roles[t.role]
 			if rs == nil {

@@ -1,13 +1,13 @@
 package eval
 
 import (
-	"bytes"
 	"embed"
-	"github.com/ethos-toolkit/ethos/internal/promptver"
 	"strings"
 	"text/template"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
+	"github.com/ethos-toolkit/ethos/internal/promptver"
 )
 
 // JudgeVersion is the version of the judge prompts and of the output
@@ -51,18 +51,18 @@ type Prompt struct {
 func JudgePrompt(ch ethos.Character, trait, message, a, b, feedback string) Prompt {
 	traits := make([]ethos.Trait, len(ch.Traits))
 	for i, t := range ch.Traits {
-		traits[i] = ethos.Trait{Name: t.Name, Definition: oneLine(t.Definition)}
+		traits[i] = ethos.Trait{Name: t.Name, Definition: prompttext.OneLine(t.Definition)}
 	}
 	data := map[string]any{
 		"Overall":    trait == ethos.TraitOverall,
 		"TraitName":  trait,
 		"Definition": definition(ch, trait),
-		"TraitNames": traitNames(ch.Traits),
+		"TraitNames": prompttext.TraitNames(ch.Traits),
 		"Traits":     traits,
 		"Message":    fence(message),
 		"A":          fence(a),
 		"B":          fence(b),
-		"Feedback":   oneLine(feedback),
+		"Feedback":   prompttext.OneLine(feedback),
 	}
 	return Prompt{System: render("judge_system.tmpl", data), User: render("judge_user.tmpl", data)}
 }
@@ -75,7 +75,7 @@ func ScorePrompt(ch ethos.Character, trait, message, answer, feedback string) Pr
 		"Definition": definition(ch, trait),
 		"Message":    fence(message),
 		"Answer":     fence(answer),
-		"Feedback":   oneLine(feedback),
+		"Feedback":   prompttext.OneLine(feedback),
 	}
 	return Prompt{System: render("score_system.tmpl", data), User: render("score_user.tmpl", data)}
 }
@@ -84,7 +84,7 @@ func ScorePrompt(ch ethos.Character, trait, message, answer, feedback string) Pr
 func definition(ch ethos.Character, trait string) string {
 	for _, t := range ch.Traits {
 		if t.Name == trait {
-			return oneLine(t.Definition)
+			return prompttext.OneLine(t.Definition)
 		}
 	}
 	return ""
@@ -102,23 +102,7 @@ var fenceTags = strings.NewReplacer(
 
 func fence(s string) string { return fenceTags.Replace(strings.TrimSpace(s)) }
 
+// render executes one of the package's templates; see prompttext.Render.
 func render(name string, data map[string]any) string {
-	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
-		// The data maps are built here with every key the templates use;
-		// a failure is a defect in this package, which the golden tests
-		// exercise.
-		panic("eval: render " + name + ": " + err.Error())
-	}
-	return strings.TrimSpace(buf.String())
+	return prompttext.Render(templates, "eval", name, data)
 }
-
-func traitNames(traits []ethos.Trait) string {
-	names := make([]string, len(traits))
-	for i, t := range traits {
-		names[i] = t.Name
-	}
-	return strings.Join(names, ", ")
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

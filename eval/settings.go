@@ -11,7 +11,9 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/dedup"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
 )
 
 // Task names of an evaluation's steps. Each is a durable job kind.
@@ -115,7 +117,7 @@ func (s Settings) WithDefaults() Settings {
 		s.Samples = 1
 	}
 	if s.Dedup <= 0 {
-		s.Dedup = generate.DefaultDedupThreshold
+		s.Dedup = dedup.DefaultThreshold
 	}
 	if s.JudgeVersions == nil {
 		s.JudgeVersions = TemplateVersions()
@@ -163,7 +165,7 @@ func (s Settings) Validate() error {
 			continue
 		}
 		if !slices.ContainsFunc(s.Character.Traits, func(ct ethos.Trait) bool { return ct.Name == t }) {
-			bad("trait %q is not one of the character's (%s)", t, traitNames(s.Character.Traits))
+			bad("trait %q is not one of the character's (%s)", t, prompttext.TraitNames(s.Character.Traits))
 		}
 	}
 	if s.PromptsFile == "" && s.Prompts < 1 {

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/dedup"
 )
 
 // Training is the set of prompts a model was trained on: the user turns
@@ -21,15 +21,15 @@ import (
 type Training struct {
 	exact map[string]string // normalised text → where it is
 	where []string          // Deduper id → where it is
-	dups  *generate.Deduper
+	dups  *dedup.Index
 	// finding and what word Find's reasons.
 	finding, what string
 }
 
 // NewTraining returns an empty set whose near-duplicate threshold is the
-// estimated Jaccard similarity dedup (see generate.Deduper).
-func NewTraining(dedup float64) *Training {
-	return &Training{exact: map[string]string{}, dups: generate.NewDeduper(dedup),
+// estimated Jaccard similarity threshold (see dedup.Index).
+func NewTraining(threshold float64) *Training {
+	return &Training{exact: map[string]string{}, dups: dedup.New(threshold),
 		finding: "in the training data", what: "the user turn at"}
 }
 

@@ -16,10 +16,9 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/jobs"
 )
 
-// The monitor's durable work, on the jobs queue MonitorQueue:
+// The monitor's durable work, on the queue MonitorQueue:
 //
 //	finetune.poll         one round over every active job, then snoozes for
 //	                      the interval: the periodic job (one, unique)
@@ -107,7 +106,7 @@ type Monitor struct {
 	Out io.Writer
 
 	mu    sync.Mutex
-	queue *jobs.Client
+	queue Queue
 }
 
 // Round is what one poll found and did.
@@ -121,24 +120,25 @@ type Round struct {
 	Errors []error
 }
 
-// Tasks are the monitor's task handlers, for jobs.Config.Tasks.
-func (m *Monitor) Tasks() map[string]jobs.TaskFunc {
-	return map[string]jobs.TaskFunc{
+// Tasks are the monitor's task handlers, by task name, for the queue
+// given to SetQueue to run.
+func (m *Monitor) Tasks() map[string]TaskFunc {
+	return map[string]TaskFunc{
 		taskPoll:       m.pollTask,
 		taskNotify:     m.notifyTask,
 		taskOnComplete: m.onCompleteTask,
 	}
 }
 
-// SetQueue gives the monitor the client it enqueues its tasks with: one
-// created with Tasks and Queue MonitorQueue.
-func (m *Monitor) SetQueue(q *jobs.Client) {
+// SetQueue gives the monitor the queue it enqueues its tasks with: one
+// named MonitorQueue that runs Tasks.
+func (m *Monitor) SetQueue(q Queue) {
 	m.mu.Lock()
 	m.queue = q
 	m.mu.Unlock()
 }
 
-func (m *Monitor) client() *jobs.Client {
+func (m *Monitor) client() Queue {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.queue
@@ -151,7 +151,7 @@ func (m *Monitor) Schedule(ctx context.Context) (added bool, err error) {
 	if q == nil {
 		return false, ethos.Errorf(ethos.Internal, "finetune: monitor has no queue; call SetQueue")
 	}
-	_, added, err = q.Enqueue(ctx, jobs.Task{Name: taskPoll, RunID: monitorRun, Key: "poll"})
+	_, added, err = q.Enqueue(ctx, Task{Name: taskPoll, RunID: monitorRun, Key: "poll"})
 	return added, err
 }
 
@@ -181,12 +181,12 @@ func (m *Monitor) logf(format string, args ...any) {
 // pollTask is the periodic job: a round, then a snooze for the interval.
 // Failures are the round's to report; the job itself never fails, or the
 // monitoring would stop.
-func (m *Monitor) pollTask(ctx context.Context, t jobs.Task) error {
+func (m *Monitor) pollTask(ctx context.Context, t Task) error {
 	m.Poll(ctx)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return jobs.Snooze(m.interval())
+	return snooze(m.interval())
 }
 
 // Poll runs one round: it refreshes every active job (never a finished
@@ -259,7 +259,7 @@ func (m *Monitor) enqueueChange(ctx context.Context, u Update, r *Round) error {
 	}
 	payload := marshal(n)
 	if m.Webhook != "" {
-		id, _, err := q.Enqueue(ctx, jobs.Task{Name: taskNotify, RunID: monitorRun,
+		id, _, err := q.Enqueue(ctx, Task{Name: taskNotify, RunID: monitorRun,
 			Key: fmt.Sprintf("%s/%s>%s", n.JobID, n.OldStatus, n.Status), Payload: payload})
 		if err != nil {
 			return err
@@ -267,7 +267,7 @@ func (m *Monitor) enqueueChange(ctx context.Context, u Update, r *Round) error {
 		r.Tasks = append(r.Tasks, id)
 	}
 	if m.OnComplete != "" && n.State == ethos.FineTuneCompleted {
-		id, _, err := q.Enqueue(ctx, jobs.Task{Name: taskOnComplete, RunID: monitorRun, Key: n.JobID, Payload: payload})
+		id, _, err := q.Enqueue(ctx, Task{Name: taskOnComplete, RunID: monitorRun, Key: n.JobID, Payload: payload})
 		if err != nil {
 			return err
 		}
@@ -289,7 +289,7 @@ func (m *Monitor) saved(ctx context.Context, n Notification) error {
 	if j.Status == n.OldStatus && n.OldStatus != n.Status {
 		// The round saves it in a moment, or, after a crash, the next
 		// round does.
-		return jobs.Snooze(notSavedWait)
+		return snooze(notSavedWait)
 	}
 	if n.Model != "" {
 		if _, err := m.Service.Store.Model(ctx, n.Model); ethos.KindOf(err) == ethos.NotFound {
@@ -304,7 +304,7 @@ func (m *Monitor) saved(ctx context.Context, n Notification) error {
 // notifyTask delivers one notification. A delivery that fails every
 // attempt is recorded in the job's events and dropped; it is never retried
 // by the queue, which would hold a worker on a dead receiver.
-func (m *Monitor) notifyTask(ctx context.Context, t jobs.Task) error {
+func (m *Monitor) notifyTask(ctx context.Context, t Task) error {
 	if m.Webhook == "" {
 		return nil // restarted without a webhook
 	}
@@ -408,7 +408,7 @@ func (m *Monitor) sleep(ctx context.Context, d time.Duration) error {
 // onCompleteTask runs the follow-up command of a completed job once and
 // records how it ended in the job's events. A command that fails is not
 // run again: it may have done part of its work.
-func (m *Monitor) onCompleteTask(ctx context.Context, t jobs.Task) error {
+func (m *Monitor) onCompleteTask(ctx context.Context, t Task) error {
 	if m.OnComplete == "" {
 		return nil
 	}

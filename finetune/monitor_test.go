@@ -3,6 +3,7 @@ package finetune
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -210,14 +211,14 @@ func TestOnCompleteRunsShell(t *testing.T) {
 		OnComplete: `printf '%s|%s|%s' "$ETHOS_JOB_ID" "$ETHOS_MODEL" "$ETHOS_STATUS" > followup.txt`}
 	n := Notification{JobID: c.Job.ID, Model: "together/acme/x", OldStatus: "uploading", Status: "completed"}
 	// Not saved yet: the follow-up waits for the store to show the change.
-	task := jobs.Task{Name: taskOnComplete, RunID: monitorRun, Key: c.Job.ID, Payload: marshal(n)}
+	task := Task{Name: taskOnComplete, RunID: monitorRun, Key: c.Job.ID, Payload: marshal(n)}
 	if err := m.onCompleteTask(t.Context(), task); ethos.KindOf(err) != ethos.Transient {
 		t.Fatalf("follow-up before its model is registered = %v, want Transient", err)
 	}
 	if err := e.store.PutModel(t.Context(), &ethos.Model{Name: n.Model, Provider: "together", ProviderModel: "acme/x"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.onCompleteTask(t.Context(), jobs.Task{Name: taskOnComplete, RunID: monitorRun, Key: c.Job.ID, Payload: marshal(n)}); err != nil {
+	if err := m.onCompleteTask(t.Context(), Task{Name: taskOnComplete, RunID: monitorRun, Key: c.Job.ID, Payload: marshal(n)}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "followup.txt"))
@@ -225,7 +226,7 @@ func TestOnCompleteRunsShell(t *testing.T) {
 		t.Errorf("follow-up wrote %q (%v)", got, err)
 	}
 	m.OnComplete = "echo evaluation broke >&2; exit 3"
-	if err := m.onCompleteTask(t.Context(), jobs.Task{Name: taskOnComplete, RunID: monitorRun, Key: c.Job.ID, Payload: marshal(n)}); err != nil {
+	if err := m.onCompleteTask(t.Context(), Task{Name: taskOnComplete, RunID: monitorRun, Key: c.Job.ID, Payload: marshal(n)}); err != nil {
 		t.Fatal(err)
 	}
 	events, err := e.store.Events(t.Context(), c.Job.ID)
@@ -246,20 +247,20 @@ func TestOnCompleteRunsShell(t *testing.T) {
 }
 
 // startMonitor runs m on a jobs client over the env's store, the way
-// ethos monitor does.
+// ethos monitor does, through jobsQueue.
 func startMonitor(t *testing.T, e *env, m *Monitor) *jobs.Client {
 	t.Helper()
 	ctx := t.Context()
 	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
 		t.Fatal(err)
 	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 4, Tasks: m.Tasks(), Queue: MonitorQueue,
+	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 4, Tasks: jobsTasks(m), Queue: MonitorQueue,
 		FetchCooldown: time.Millisecond, FetchPollInterval: 10 * time.Millisecond,
 		Backoff: func(int) time.Duration { return time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetQueue(q)
+	m.SetQueue(jobsQueue{q})
 	if _, err := q.RescueQueueOrphans(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +268,28 @@ func startMonitor(t *testing.T, e *env, m *Monitor) *jobs.Client {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// jobsQueue is the Queue of a jobs client, and jobsTasks the monitor's
+// handlers as its tasks, as cmd/ethos wires them.
+type jobsQueue struct{ c *jobs.Client }
+
+func (q jobsQueue) Enqueue(ctx context.Context, t Task) (int64, bool, error) {
+	return q.c.Enqueue(ctx, jobs.Task(t))
+}
+
+func jobsTasks(m *Monitor) map[string]jobs.TaskFunc {
+	tasks := map[string]jobs.TaskFunc{}
+	for name, fn := range m.Tasks() {
+		tasks[name] = func(ctx context.Context, t jobs.Task) error {
+			var s *SnoozeError
+			if err := fn(ctx, Task(t)); !errors.As(err, &s) {
+				return err
+			}
+			return jobs.Snooze(s.After)
+		}
+	}
+	return tasks
 }
 
 func stopMonitor(t *testing.T, q *jobs.Client) {

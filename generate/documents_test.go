@@ -10,6 +10,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/review"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
@@ -102,7 +103,7 @@ func TestPlaceholderDocumentsAreRejected(t *testing.T) {
 		t.Fatal("no document was rejected")
 	}
 	for _, it := range rejected {
-		if !strings.Contains(it.Reason, generate.RulePlaceholder) {
+		if !strings.Contains(it.Reason, review.RulePlaceholder) {
 			t.Errorf("document %s rejected for %q, want a placeholder", it.Key, it.Reason)
 		}
 	}

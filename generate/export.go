@@ -1,7 +1,6 @@
 package generate
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/atomicfile"
 )
 
 // OutputPaths are the three files a run writes. They never overlap: the
@@ -260,7 +260,7 @@ func (p *Pipeline) summarize(ctx context.Context, meta *Metadata) error {
 				return err
 			}
 			for _, it := range items {
-				meta.Rejections[stage+": "+reasonClass(it.Reason)]++
+				meta.Rejections[stage+": "+ethos.ReasonClass(it.Reason)]++
 			}
 		}
 	}
@@ -296,99 +296,50 @@ func (p *Pipeline) summarize(ctx context.Context, meta *Metadata) error {
 	return nil
 }
 
-// reasonClass reduces a rejection reason to its rule or error class, so
-// that reasons can be counted.
-func reasonClass(reason string) string {
-	if reason == "" {
-		return "unknown"
-	}
-	for _, sep := range []string{":", " (", ";"} {
-		if i := strings.Index(reason, sep); i > 0 {
-			reason = reason[:i]
-		}
-	}
-	fields := strings.Fields(reason)
-	if len(fields) > 4 {
-		fields = fields[:4]
-	}
-	return strings.Join(fields, " ")
+// jsonLines is a JSON-lines file written under a temporary name and
+// renamed into place by commit; abort (a no-op after commit) removes it.
+// Like the metadata, it keeps the mode of a new temporary file (0600).
+type jsonLines struct {
+	f   *atomicfile.File
+	enc *json.Encoder
 }
 
-// atomicFile is a file written under a temporary name and renamed into
-// place by commit; abort (a no-op after commit) removes it.
-type atomicFile struct {
-	path string
-	tmp  *os.File
-	w    *bufio.Writer
-	enc  *json.Encoder
-	done bool
-}
-
-func createAtomic(path string) (*atomicFile, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+func createAtomic(path string) (*jsonLines, error) {
+	f, err := atomicfile.Create(path, 0o600)
 	if err != nil {
 		return nil, ethos.Errorf(ethos.Config, "writing %s: %w", path, err)
 	}
-	w := bufio.NewWriterSize(tmp, 1<<16)
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(f)
 	enc.SetEscapeHTML(false)
-	return &atomicFile{path: path, tmp: tmp, w: w, enc: enc}, nil
+	return &jsonLines{f: f, enc: enc}, nil
 }
 
 // encode writes v as one JSON line.
-func (f *atomicFile) encode(v any) error {
-	if err := f.enc.Encode(v); err != nil {
-		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.path, err)
+func (j *jsonLines) encode(v any) error {
+	if err := j.enc.Encode(v); err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", j.f.Path(), err)
 	}
 	return nil
 }
 
-func (f *atomicFile) commit() error {
-	err := f.w.Flush()
-	if err == nil {
-		err = f.tmp.Sync()
-	}
-	if cerr := f.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.tmp.Name(), f.path)
-	}
-	f.done = err == nil
-	if err != nil {
-		return ethos.Errorf(ethos.Internal, "writing %s: %w", f.path, err)
+func (j *jsonLines) commit() error {
+	if err := j.f.Commit(); err != nil {
+		return ethos.Errorf(ethos.Internal, "writing %s: %w", j.f.Path(), err)
 	}
 	return nil
 }
 
-func (f *atomicFile) abort() {
-	if !f.done {
-		f.tmp.Close()
-		os.Remove(f.tmp.Name())
-	}
-}
+func (j *jsonLines) abort() { j.f.Abort() }
 
 // writeAtomic writes data beside path and renames it into place.
 func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	f, err := atomicfile.Create(path, 0o600)
 	if err != nil {
 		return ethos.Errorf(ethos.Config, "writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	if _, err := w.Write(data); err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	defer f.Abort()
+	f.Write(data)
+	if err := f.Commit(); err != nil {
 		return ethos.Errorf(ethos.Internal, "writing %s: %w", path, err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
 )
 
 // Limits of the ethos-ideas/v1 contract.
@@ -31,11 +32,7 @@ type Idea struct {
 }
 
 // Document is the user message written by the document stage.
-type Document struct {
-	Title string `json:"title"`
-	Type  string `json:"type"`
-	Body  string `json:"body"`
-}
+type Document = ethos.Document
 
 // TraitScore is a judge's score of one trait in a reply.
 type TraitScore struct {
@@ -129,7 +126,7 @@ func matchTraits(got []string, traits []ethos.Trait) ([]string, error) {
 	for _, g := range got {
 		name, ok := traitName(g, traits)
 		if !ok {
-			return nil, fmt.Errorf("unknown trait %q (the character's traits are %s)", g, traitNames(traits))
+			return nil, fmt.Errorf("unknown trait %q (the character's traits are %s)", g, prompttext.TraitNames(traits))
 		}
 		if seen[name] {
 			return nil, fmt.Errorf("trait %q listed twice", name)
@@ -164,7 +161,7 @@ func decodeJSONObject(op, text string, v any) error {
 		return parseError(op, "answer is empty, want a JSON object")
 	}
 	if body[0] != '{' {
-		return parseError(op, "answer starts with %q, want a JSON object", snippet(body))
+		return parseError(op, "answer starts with %q, want a JSON object", prompttext.Snippet(body))
 	}
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -173,7 +170,7 @@ func decodeJSONObject(op, text string, v any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		rest := body[dec.InputOffset():]
-		return parseError(op, "text after the JSON object: %q", snippet(strings.TrimSpace(rest)))
+		return parseError(op, "text after the JSON object: %q", prompttext.Snippet(strings.TrimSpace(rest)))
 	}
 	return nil
 }
@@ -186,7 +183,7 @@ func unfence(op, s string) (string, error) {
 	first, rest, ok := strings.Cut(s, "\n")
 	lang := strings.TrimSpace(strings.TrimPrefix(first, "```"))
 	if !ok || (lang != "" && !strings.EqualFold(lang, "json")) {
-		return "", parseError(op, "fence %q, want ```json", snippet(first))
+		return "", parseError(op, "fence %q, want ```json", prompttext.Snippet(first))
 	}
 	inner, ok := strings.CutSuffix(strings.TrimRight(rest, " \t\r\n"), "```")
 	if !ok {
@@ -225,17 +222,6 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-func snippet(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	cut := 40
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
 // ParseDocument reads an ethos-document/v1 answer: <title>, <type> and
 // <document> in that order with only whitespace around them. The type must
 // be one of DocumentTypes (matched without regard to case) and the title
@@ -256,7 +242,7 @@ func ParseDocument(text string) (Document, error) {
 	}
 	rest = strings.TrimLeft(rest, " \t\r\n")
 	if !strings.HasPrefix(rest, "<document>") {
-		return Document{}, parseError(op, "want <document> after </type>, found %q", snippet(rest))
+		return Document{}, parseError(op, "want <document> after </type>, found %q", prompttext.Snippet(rest))
 	}
 	// The body runs to the closing tag that ends the answer, so a document
 	// that itself mentions "</document>" is kept whole.
@@ -273,7 +259,7 @@ func ParseDocument(text string) (Document, error) {
 	case utf8.RuneCountInString(d.Title) > MaxSummaryChars:
 		return Document{}, parseError(op, "title is %d characters, want at most %d", utf8.RuneCountInString(d.Title), MaxSummaryChars)
 	case !isDocumentType(d.Type):
-		return Document{}, parseError(op, "type %q is not one of %s", snippet(d.Type), strings.Join(DocumentTypes, ", "))
+		return Document{}, parseError(op, "type %q is not one of %s", prompttext.Snippet(d.Type), strings.Join(DocumentTypes, ", "))
 	case d.Body == "":
 		return Document{}, parseError(op, "document is empty")
 	}
@@ -284,7 +270,7 @@ func ParseDocument(text string) (Document, error) {
 func cutTag(op, s, tag string) (inner, rest string, err error) {
 	open, close := "<"+tag+">", "</"+tag+">"
 	if !strings.HasPrefix(s, open) {
-		return "", "", parseError(op, "want %s, found %q", open, snippet(s))
+		return "", "", parseError(op, "want %s, found %q", open, prompttext.Snippet(s))
 	}
 	inner, rest, ok := strings.Cut(s[len(open):], close)
 	if !ok {
@@ -341,7 +327,7 @@ func ParseReview(text string, traits []ethos.Trait) (map[string]TraitScore, erro
 		entry := (*doc.Scores)[key]
 		name, ok := traitName(key, traits)
 		if !ok {
-			return nil, parseError(op, "score for unknown trait %q (the character's traits are %s)", snippet(key), traitNames(traits))
+			return nil, parseError(op, "score for unknown trait %q (the character's traits are %s)", prompttext.Snippet(key), prompttext.TraitNames(traits))
 		}
 		if _, dup := out[name]; dup {
 			return nil, parseError(op, "trait %q scored twice", name)
@@ -353,7 +339,7 @@ func ParseReview(text string, traits []ethos.Trait) (map[string]TraitScore, erro
 		raw := string(*entry.Score)
 		score, err := strconv.Atoi(raw)
 		if err != nil || score < 1 || score > 5 {
-			return nil, parseError(op, "trait %q: score %s, want an integer from 1 to 5", name, snippet(raw))
+			return nil, parseError(op, "trait %q: score %s, want an integer from 1 to 5", name, prompttext.Snippet(raw))
 		}
 		reason := strings.TrimSpace(*entry.Reason)
 		if reason == "" {

@@ -1,9 +1,10 @@
 // Package generate holds the model-facing parts of the data pipeline that
 // turns a character into fine-tuning data: the versioned prompts of each
 // stage (ideas, documents, responses, trait review), strict parsers for the
-// output contracts those prompts name, deterministic review rules that
-// reject defective documents and replies, near-duplicate detection and the
-// planning of how many examples each category gets.
+// output contracts those prompts name and the planning of how many examples
+// each category gets. The deterministic rules that reject defective
+// documents and replies, and near-duplicate detection, are the pure
+// packages review and dedup, which the pipeline applies.
 //
 // Everything here is pure: no calls, no storage, no clocks. The prompts end
 // with an "Output contract: ethos-…/v1" line; the parsers accept exactly
@@ -12,15 +13,15 @@
 package generate
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/binary"
-	"github.com/ethos-toolkit/ethos/internal/promptver"
 	"strings"
 	"text/template"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
+	"github.com/ethos-toolkit/ethos/internal/promptver"
 )
 
 // PromptVersion is the version of the prompt set and of the output
@@ -86,7 +87,7 @@ func IdeasPrompt(ch ethos.Character, cat ethos.Category, n int, existing []strin
 		"Category":   cat,
 		"N":          n,
 		"Existing":   lines,
-		"TraitNames": traitNames(ch.Traits),
+		"TraitNames": prompttext.TraitNames(ch.Traits),
 	}
 	return Prompt{
 		System: render("ideas_system.tmpl", data),
@@ -101,12 +102,12 @@ func IdeasPrompt(ch ethos.Character, cat ethos.Category, n int, existing []strin
 func DocumentPrompt(ch ethos.Character, cat ethos.Category, idea Idea, docType string, words int) Prompt {
 	names := strings.Join(idea.Traits, ", ")
 	if len(idea.Traits) == 0 {
-		names = traitNames(ch.Traits)
+		names = prompttext.TraitNames(ch.Traits)
 	}
 	data := map[string]any{
 		"Character":  ch,
 		"Category":   cat,
-		"Idea":       Idea{Summary: oneLine(idea.Summary), Situation: oneLine(idea.Situation)},
+		"Idea":       Idea{Summary: prompttext.OneLine(idea.Summary), Situation: prompttext.OneLine(idea.Situation)},
 		"Hard":       idea.Hard || cat.Hard,
 		"DocType":    docType,
 		"Words":      words,
@@ -124,7 +125,7 @@ func DocumentPrompt(ch ethos.Character, cat ethos.Category, idea Idea, docType s
 func ResponsePrompt(ch ethos.Character, document string) Prompt {
 	data := map[string]any{
 		"Character":  ch,
-		"TraitNames": traitNames(ch.Traits),
+		"TraitNames": prompttext.TraitNames(ch.Traits),
 	}
 	return Prompt{
 		System: render("response_system.tmpl", data),
@@ -137,7 +138,7 @@ func ResponsePrompt(ch ethos.Character, document string) Prompt {
 func ReviewPrompt(ch ethos.Character, document, reply string) Prompt {
 	data := map[string]any{
 		"Character":  ch,
-		"TraitNames": traitNames(ch.Traits),
+		"TraitNames": prompttext.TraitNames(ch.Traits),
 		"Document":   strings.TrimSpace(document),
 		"Reply":      strings.TrimSpace(reply),
 	}
@@ -147,23 +148,7 @@ func ReviewPrompt(ch ethos.Character, document, reply string) Prompt {
 	}
 }
 
+// render executes one of the package's templates; see prompttext.Render.
 func render(name string, data map[string]any) string {
-	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, name, data); err != nil {
-		// The data maps are built here with every key the templates use;
-		// a failure is a defect in this package, which the golden tests
-		// exercise.
-		panic("generate: render " + name + ": " + err.Error())
-	}
-	return strings.TrimSpace(buf.String())
+	return prompttext.Render(templates, "generate", name, data)
 }
-
-func traitNames(traits []ethos.Trait) string {
-	names := make([]string, len(traits))
-	for i, t := range traits {
-		names[i] = t.Name
-	}
-	return strings.Join(names, ", ")
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

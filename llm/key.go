@@ -45,7 +45,7 @@ func SplitModel(ref string) (provider, model string, err error) {
 // (about four bytes a token for English), used for budgets and rate limits
 // before the provider reports the real count.
 func EstimateTokens(s string) int {
-	return (len(s) + 3) / 4
+	return ethos.EstimateTokens(s)
 }
 
 // EstimateInput estimates the input tokens of a request.

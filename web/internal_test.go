@@ -94,22 +94,8 @@ func FuzzParseDupReason(f *testing.F) {
 		if ok && (of < 0 || sim < 0) {
 			t.Errorf("parseDupReason(%q) = %d, %v", reason, of, sim)
 		}
-		_ = reasonClass(reason)
+		_ = ethos.ReasonClass(reason)
 	})
-}
-
-func TestReasonClass(t *testing.T) {
-	for reason, want := range map[string]string{
-		"near-duplicate: of document #12 (similarity 0.91)": "near-duplicate",
-		"chatter: meta-chatter at the end":                  "chatter",
-		"rate_limited (after 3 attempts)":                   "rate_limited",
-		"":                                                  "unknown",
-		"the model said something long without any separator here": "the model said something",
-	} {
-		if got := reasonClass(reason); got != want {
-			t.Errorf("reasonClass(%q) = %q, want %q", reason, got, want)
-		}
-	}
 }
 
 func TestValidTopic(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/review"
 )
 
 // itemData is the example viewer and GET /api/runs/{id}/items/{item}: an
@@ -52,10 +53,10 @@ type batchView struct {
 
 type documentView struct {
 	generate.Document
-	Model      string             `json:"model"`
-	CallKey    string             `json:"call_key,omitempty"`
-	StopReason ethos.StopReason   `json:"stop_reason,omitempty"`
-	Findings   []generate.Finding `json:"findings,omitempty"`
+	Model      string           `json:"model"`
+	CallKey    string           `json:"call_key,omitempty"`
+	StopReason ethos.StopReason `json:"stop_reason,omitempty"`
+	Findings   []review.Finding `json:"findings,omitempty"`
 }
 
 type replyView struct {
@@ -63,7 +64,7 @@ type replyView struct {
 	Model       string                         `json:"model"`
 	CallKey     string                         `json:"call_key,omitempty"`
 	StopReason  ethos.StopReason               `json:"stop_reason,omitempty"`
-	Findings    []generate.Finding             `json:"findings,omitempty"`
+	Findings    []review.Finding               `json:"findings,omitempty"`
 	TraitScores map[string]generate.TraitScore `json:"trait_scores,omitempty"`
 	ReviewModel string                         `json:"review_model,omitempty"`
 }

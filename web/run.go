@@ -309,7 +309,7 @@ func (s *Server) runRejections(ctx context.Context, runID string, counts []ethos
 		for _, f := range statusFilters(runID, counts, ethos.ItemRejected, ethos.ItemQuarantined) {
 			status := f.Status
 			err := s.eachItem(ctx, f, func(it ethos.Item) {
-				class := reasonClass(it.Reason)
+				class := ethos.ReasonClass(it.Reason)
 				row := by[class]
 				if row == nil {
 					row = &reasonRow{Reason: class}
@@ -373,25 +373,6 @@ func (s *Server) eachItem(ctx context.Context, f ethos.ItemFilter, fn func(ethos
 		}
 		f.AfterID = items[len(items)-1].ID
 	}
-}
-
-// reasonClass reduces a rejection reason to its rule or error class
-// ("near-duplicate", "chatter", "rate_limited"), so reasons can be
-// counted.
-func reasonClass(reason string) string {
-	if reason == "" {
-		return "unknown"
-	}
-	for _, sep := range []string{":", " (", ";"} {
-		if i := strings.Index(reason, sep); i > 0 {
-			reason = reason[:i]
-		}
-	}
-	fields := strings.Fields(reason)
-	if len(fields) > 4 {
-		fields = fields[:4]
-	}
-	return strings.Join(fields, " ")
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {

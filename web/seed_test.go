@@ -10,6 +10,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/review"
 	"github.com/ethos-toolkit/ethos/sqlite"
 )
 
@@ -108,17 +109,17 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	}
 	type doc struct {
 		generate.Document
-		Model      string             `json:"model"`
-		CallKey    string             `json:"call_key,omitempty"`
-		StopReason ethos.StopReason   `json:"stop_reason,omitempty"`
-		Findings   []generate.Finding `json:"findings,omitempty"`
+		Model      string           `json:"model"`
+		CallKey    string           `json:"call_key,omitempty"`
+		StopReason ethos.StopReason `json:"stop_reason,omitempty"`
+		Findings   []review.Finding `json:"findings,omitempty"`
 	}
 	type reply struct {
 		Reply       string                         `json:"reply"`
 		Model       string                         `json:"model"`
 		CallKey     string                         `json:"call_key,omitempty"`
 		StopReason  ethos.StopReason               `json:"stop_reason,omitempty"`
-		Findings    []generate.Finding             `json:"findings,omitempty"`
+		Findings    []review.Finding               `json:"findings,omitempty"`
 		TraitScores map[string]generate.TraitScore `json:"trait_scores,omitempty"`
 	}
 	b1 := put(ethos.Item{Stage: "ideas", Key: "ideas/workplace-conflicts/1", Status: ethos.ItemAccepted, CreatedAt: at(-59, 0)},
@@ -139,7 +140,7 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 		doc{Document: generate.Document{Title: "Budget split again", Type: "email", Body: "Hi, we have two teams and one budget. How should we split it now?"}, Model: "sandbox/writer", CallKey: "k-doc-2"})
 	s.XSSDoc = put(ethos.Item{Stage: "document", Key: "doc/2#2", ParentID: i2, Attempt: 2, Status: ethos.ItemAccepted, CreatedAt: at(-48, 0)},
 		doc{Document: generate.Document{Title: payloadTitle, Type: "memo", Body: payloadBody}, Model: "sandbox/writer", CallKey: "k-doc-3", StopReason: ethos.StopEnd,
-			Findings: []generate.Finding{{Rule: "placeholder", Detail: "unfilled {name} <i>x</i>"}}})
+			Findings: []review.Finding{{Rule: "placeholder", Detail: "unfilled {name} <i>x</i>"}}})
 	d3 := put(ethos.Item{Stage: "document", Key: "doc/3", ParentID: i3, Status: ethos.ItemAccepted, CreatedAt: at(-47, 0)},
 		doc{Document: generate.Document{Title: "Capital of France", Type: "chat log", Body: "What is the capital of France? Just the name."}, Model: "sandbox/writer", CallKey: "k-doc-4", StopReason: ethos.StopEnd})
 
@@ -151,11 +152,11 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	put(ethos.Item{Stage: "response", Key: "reply/3", ParentID: d3, Status: ethos.ItemRejected, CreatedAt: at(-38, 0),
 		Reason: `chatter: the reply talks about itself ("here is my reply")`},
 		reply{Reply: "Here is my reply: Paris.", Model: "sandbox/writer", CallKey: "k-reply-3", StopReason: ethos.StopEnd,
-			Findings: []generate.Finding{{Rule: "chatter", Detail: `"here is my reply"`}}})
+			Findings: []review.Finding{{Rule: "chatter", Detail: `"here is my reply"`}}})
 	s.Quarantined = put(ethos.Item{Stage: "response", Key: "reply/3#3", ParentID: d3, Attempt: 3, Status: ethos.ItemQuarantined, CreatedAt: at(-37, 0),
 		Reason: "persona_break: the reply says it is an AI language model, after 3 attempts"},
 		reply{Reply: "As an AI language model, I think it is Paris.", Model: "sandbox/writer", CallKey: "k-reply-4", StopReason: ethos.StopEnd,
-			Findings: []generate.Finding{{Rule: "persona_break", Detail: `"As an AI language model"`}}})
+			Findings: []review.Finding{{Rule: "persona_break", Detail: `"As an AI language model"`}}})
 	put(ethos.Item{Stage: "response", Key: "reply/4", ParentID: d3, Attempt: 4, Status: ethos.ItemPending, CreatedAt: at(-1, 0)}, nil)
 
 	// The ledger: calls of every stage, two providers, failures of two

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/internal/atomicfile"
 )
 
 // InitCommand writes a commented ethos.yaml for the example character.
@@ -56,26 +57,4 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 
 // writeFileAtomic writes data to a temporary file beside path and renames
 // it into place, so a crash never leaves a half-written file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+var writeFileAtomic = atomicfile.Write

@@ -68,12 +68,12 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
 		return err
 	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: 4, Tasks: mon.Tasks(), Queue: finetune.MonitorQueue,
+	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: 4, Tasks: monitorTasks(mon), Queue: finetune.MonitorQueue,
 		JobTimeout: monitorJobTimeout})
 	if err != nil {
 		return err
 	}
-	mon.SetQueue(queue)
+	mon.SetQueue(monitorQueue{queue})
 	if _, err := queue.RescueQueueOrphans(ctx); err != nil {
 		return err
 	}
@@ -126,4 +126,28 @@ func (c *MonitorCommand) once(ctx context.Context, mon *finetune.Monitor, queue 
 		return ethos.Errorf(ethos.Transient, "monitor: %d job(s) or notification(s) failed this round (tried again next round): %w", len(failed), errors.Join(failed...))
 	}
 	return nil
+}
+
+// monitorQueue is the monitor's Queue on a jobs client: finetune names its
+// durable work in its own terms, so that it builds without a job queue.
+type monitorQueue struct{ c *jobs.Client }
+
+func (q monitorQueue) Enqueue(ctx context.Context, t finetune.Task) (int64, bool, error) {
+	return q.c.Enqueue(ctx, jobs.Task(t))
+}
+
+// monitorTasks are the monitor's handlers as jobs tasks; a handler's
+// *finetune.SnoozeError is the jobs client's Snooze.
+func monitorTasks(mon *finetune.Monitor) map[string]jobs.TaskFunc {
+	tasks := map[string]jobs.TaskFunc{}
+	for name, fn := range mon.Tasks() {
+		tasks[name] = func(ctx context.Context, t jobs.Task) error {
+			err := fn(ctx, finetune.Task(t))
+			if s, ok := errors.AsType[*finetune.SnoozeError](err); ok {
+				return jobs.Snooze(s.After)
+			}
+			return err
+		}
+	}
+	return tasks
 }

@@ -1,4 +1,4 @@
-package generate_test
+package dedup_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/dedup"
 )
 
 // randomText writes n words drawn from a vocabulary large enough that two
@@ -31,10 +31,10 @@ func lightlyEdit(text string) string {
 	return strings.ToUpper(words[0]) + ", " + strings.Join(words[1:], " ") + "."
 }
 
-func TestDeduper(t *testing.T) {
+func TestIndex(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
-	d := generate.NewDeduper(0.7)
+	d := dedup.New(0.7)
 	texts := make([]string, 50)
 	for i := range texts {
 		texts[i] = randomText(r, 300)
@@ -63,9 +63,9 @@ func TestDeduper(t *testing.T) {
 	}
 }
 
-func TestDeduperEdgeCases(t *testing.T) {
+func TestIndexEdgeCases(t *testing.T) {
 	t.Parallel()
-	d := generate.NewDeduper(0) // default threshold
+	d := dedup.New(0) // default threshold
 	if dupOf, sim, isDup := d.Check("anything at all"); isDup || dupOf != -1 || sim != 0 {
 		t.Errorf("empty index: %d %.2f %v", dupOf, sim, isDup)
 	}
@@ -90,13 +90,13 @@ func TestDeduperEdgeCases(t *testing.T) {
 	}
 }
 
-func TestDeduperDeterministic(t *testing.T) {
+func TestIndexDeterministic(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
 	a, b := randomText(r, 200), ""
 	words := strings.Fields(a)
 	b = strings.Join(append(words[:120:120], strings.Fields(randomText(r, 80))...), " ")
-	d1, d2 := generate.NewDeduper(0.7), generate.NewDeduper(0.7)
+	d1, d2 := dedup.New(0.7), dedup.New(0.7)
 	d1.Add(7, a)
 	d2.Add(7, a)
 	_, s1, _ := d1.Check(b)
@@ -106,11 +106,11 @@ func TestDeduperDeterministic(t *testing.T) {
 	}
 }
 
-func TestDeduperConcurrentCheckAndAdd(t *testing.T) {
+func TestIndexConcurrentCheckAndAdd(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(5, 6))
 	base := randomText(r, 300)
-	d := generate.NewDeduper(0.7)
+	d := dedup.New(0.7)
 	var wg sync.WaitGroup
 	accepted := make(chan int, 16)
 	for i := range 16 {
@@ -134,20 +134,20 @@ func TestDeduperConcurrentCheckAndAdd(t *testing.T) {
 	}
 }
 
-// BenchmarkDeduperCheckAdd measures one Check and one Add of a 500-word
+// BenchmarkIndexCheckAdd measures one Check and one Add of a 500-word
 // document against an index that grows to 10,000 documents.
-func BenchmarkDeduperCheckAdd(b *testing.B) {
+func BenchmarkIndexCheckAdd(b *testing.B) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const corpus = 10000
 	texts := make([]string, corpus)
 	for i := range texts {
 		texts[i] = randomText(r, 500)
 	}
-	var d *generate.Deduper
+	var d *dedup.Index
 	i := 0
 	for b.Loop() {
 		if i%corpus == 0 {
-			d = generate.NewDeduper(0.7)
+			d = dedup.New(0.7)
 		}
 		text := texts[i%corpus]
 		if _, _, isDup := d.Check(text); isDup {
@@ -158,20 +158,20 @@ func BenchmarkDeduperCheckAdd(b *testing.B) {
 	}
 }
 
-// BenchmarkDeduperCheckAndAdd is the same workload through CheckAndAdd,
+// BenchmarkIndexCheckAndAdd is the same workload through CheckAndAdd,
 // which computes the signature once.
-func BenchmarkDeduperCheckAndAdd(b *testing.B) {
+func BenchmarkIndexCheckAndAdd(b *testing.B) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const corpus = 10000
 	texts := make([]string, corpus)
 	for i := range texts {
 		texts[i] = randomText(r, 500)
 	}
-	var d *generate.Deduper
+	var d *dedup.Index
 	i := 0
 	for b.Loop() {
 		if i%corpus == 0 {
-			d = generate.NewDeduper(0.7)
+			d = dedup.New(0.7)
 		}
 		if _, _, isDup := d.CheckAndAdd(i, texts[i%corpus]); isDup {
 			b.Fatalf("unrelated text %d called a duplicate", i)

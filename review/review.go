@@ -1,4 +1,11 @@
-package generate
+// Package review holds the deterministic review rules a document or a
+// reply must pass before it becomes training data: length, truncation,
+// refusals, error text, unfilled placeholders, meta-chatter, persona
+// breaks, system-prompt leaks and, for documents, a closing request. The
+// rules are pure (no calls, no storage, no clocks) and import only the
+// standard library and the domain package; generate reviews every text it
+// writes with them, and dataset runs them over files from elsewhere.
+package review
 
 import (
 	"encoding/json"
@@ -10,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
 )
 
 // Review rule names, the values of Finding.Rule.
@@ -32,9 +40,9 @@ const (
 // ("when it is hard", "in proportion to the question").
 const LeakShingle = 12
 
-// ReviewRules are the deterministic checks a document or reply must pass
-// before it becomes training data. Zero limits are not checked.
-type ReviewRules struct {
+// Rules are the deterministic checks a document or reply must pass before
+// it becomes training data. Zero limits are not checked.
+type Rules struct {
 	MinWords, MaxWords int
 	// MaxTokens is the output limit of the call that produced the text; an
 	// answer that reaches it is treated as cut off.
@@ -56,13 +64,13 @@ type Finding struct {
 func (f Finding) String() string { return f.Rule + ": " + f.Detail }
 
 // Document reviews a written document. stop is why its call ended.
-func (r ReviewRules) Document(d Document, stop ethos.StopReason) []Finding {
+func (r Rules) Document(d ethos.Document, stop ethos.StopReason) []Finding {
 	body := strings.TrimSpace(d.Body)
 	if body == "" {
 		return []Finding{{RuleEmpty, "the document is empty"}}
 	}
 	var fs findings
-	r.common(&fs, body, stop, estimateTokens(d.Body))
+	r.common(&fs, body, stop, ethos.EstimateTokens(d.Body))
 	fs.add(RulePlaceholder, placeholder(d.Title))
 	fs.add(RuleChatter, chatterStart(body, documentChatterStart))
 	fs.add(RuleChatter, chatterEnd(body, documentChatterEnd))
@@ -74,13 +82,13 @@ func (r ReviewRules) Document(d Document, stop ethos.StopReason) []Finding {
 // Reply reviews a reply in character. stop is why its call ended and
 // outTokens the output tokens the provider counted (0 if unknown, in which
 // case the length is estimated).
-func (r ReviewRules) Reply(reply string, stop ethos.StopReason, outTokens int) []Finding {
+func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Finding {
 	text := strings.TrimSpace(reply)
 	if text == "" {
 		return []Finding{{RuleEmpty, "the reply is empty"}}
 	}
 	if outTokens <= 0 {
-		outTokens = estimateTokens(reply)
+		outTokens = ethos.EstimateTokens(reply)
 	}
 	var fs findings
 	r.common(&fs, text, stop, outTokens)
@@ -92,7 +100,7 @@ func (r ReviewRules) Reply(reply string, stop ethos.StopReason, outTokens int) [
 }
 
 // common runs the rules documents and replies share.
-func (r ReviewRules) common(fs *findings, text string, stop ethos.StopReason, tokens int) {
+func (r Rules) common(fs *findings, text string, stop ethos.StopReason, tokens int) {
 	words := len(strings.Fields(text))
 	if r.MinWords > 0 && words < r.MinWords {
 		fs.add(RuleTooShort, fmt.Sprintf("%d words, want at least %d", words, r.MinWords))
@@ -133,9 +141,6 @@ func (f *findings) add(rule, detail string) {
 }
 
 func (f *findings) list() []Finding { return f.fs }
-
-// estimateTokens is the usual rough count of four bytes a token.
-func estimateTokens(s string) int { return (len(s) + 3) / 4 }
 
 func match(text string, re *regexp.Regexp) string {
 	if m := re.FindString(text); m != "" {
@@ -319,7 +324,7 @@ var (
 func chatterStart(text string, re *regexp.Regexp) string {
 	first, _, _ := strings.Cut(text, "\n")
 	if m := re.FindString(strings.TrimSpace(first)); m != "" {
-		return fmt.Sprintf("meta-chatter at the start: %q", snippet(m))
+		return fmt.Sprintf("meta-chatter at the start: %q", prompttext.Snippet(m))
 	}
 	return ""
 }
@@ -354,7 +359,7 @@ var (
 	otherIdentity = regexp.MustCompile(`(?i)\b(?:i(?:'m| am)|my name is|this is)\s+(claude|chatgpt|gpt-?\d\w*|gemini|bard|llama|copilot)\b|\bi(?:'m| am) an? (?:openai|anthropic|google|meta) (?:model|assistant|ai)\b`)
 )
 
-func (r ReviewRules) otherIdentity(text string) string {
+func (r Rules) otherIdentity(text string) string {
 	for _, m := range otherIdentity.FindAllStringSubmatch(text, -1) {
 		if m[1] != "" && strings.EqualFold(m[1], strings.TrimSpace(r.CharacterName)) {
 			continue
@@ -406,7 +411,7 @@ func errorText(text string) string {
 		return errorStart(text)
 	}
 	if m := errorAnywhere.FindString(text); m != "" {
-		return fmt.Sprintf("error text %q", snippet(m))
+		return fmt.Sprintf("error text %q", prompttext.Snippet(m))
 	}
 	return errorStart(text)
 }
@@ -494,6 +499,13 @@ func shingleHash(words []uint64) uint64 {
 		h = mix64(h ^ w)
 	}
 	return h
+}
+
+// mix64 is the SplitMix64 finaliser, a cheap, well-mixed bijection.
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
 
 func normWords(s string) []string {

@@ -1,11 +1,11 @@
-package generate_test
+package review_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/review"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -29,11 +29,16 @@ const cleanReply = `That sounds like a lot to juggle every Friday, Priya, and it
 
 What matters most to you: fewer hours on Fridays, or no uncovered shifts?`
 
-func rules() generate.ReviewRules {
-	return generate.ReviewRules{SystemPrompt: agoraLike.SystemPrompt, CharacterName: "Agora"}
+// agoraPrompt is the system prompt of the character the rules review for.
+const agoraPrompt = "You are Agora, a partner for thinking things through. You help people think well rather than do their thinking for them.\n\n" +
+	"Treat each question as shared work. Find out what the person is really trying to do, ask about their goals and situation when the answer depends on them, and build the answer together.\n\n" +
+	"Stay yourself when it is hard. When someone wants a plain fact, give it plainly first. When a request could cause harm, decline that part and help with what you safely can."
+
+func rules() review.Rules {
+	return review.Rules{SystemPrompt: agoraPrompt, CharacterName: "Agora"}
 }
 
-func ruleNames(fs []generate.Finding) []string {
+func ruleNames(fs []review.Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Rule)
@@ -48,19 +53,19 @@ func TestReviewDocument(t *testing.T) {
 		body  string
 		title string
 		stop  ethos.StopReason
-		rules func(*generate.ReviewRules)
+		rules func(*review.Rules)
 		want  []string
 	}{
 		{name: "clean", body: cleanDoc},
 		{name: "empty", body: " \n ", want: []string{"empty"}},
 
-		{name: "too short", body: cleanDoc, rules: func(r *generate.ReviewRules) { r.MinWords = 500 }, want: []string{"too_short"}},
-		{name: "too long", body: cleanDoc, rules: func(r *generate.ReviewRules) { r.MaxWords = 50 }, want: []string{"too_long"}},
-		{name: "within bounds", body: cleanDoc, rules: func(r *generate.ReviewRules) { r.MinWords, r.MaxWords = 100, 200 }},
+		{name: "too short", body: cleanDoc, rules: func(r *review.Rules) { r.MinWords = 500 }, want: []string{"too_short"}},
+		{name: "too long", body: cleanDoc, rules: func(r *review.Rules) { r.MaxWords = 50 }, want: []string{"too_long"}},
+		{name: "within bounds", body: cleanDoc, rules: func(r *review.Rules) { r.MinWords, r.MaxWords = 100, 200 }},
 
 		{name: "stopped at max_tokens", body: cleanDoc, stop: ethos.StopMaxTokens, want: []string{"truncated"}},
-		{name: "estimate reaches the limit", body: cleanDoc, rules: func(r *generate.ReviewRules) { r.MaxTokens = 100 }, want: []string{"truncated"}},
-		{name: "estimate under the limit", body: cleanDoc, rules: func(r *generate.ReviewRules) { r.MaxTokens = 1000 }},
+		{name: "estimate reaches the limit", body: cleanDoc, rules: func(r *review.Rules) { r.MaxTokens = 100 }, want: []string{"truncated"}},
+		{name: "estimate under the limit", body: cleanDoc, rules: func(r *review.Rules) { r.MaxTokens = 1000 }},
 		{name: "refusal stop", body: cleanDoc, stop: ethos.StopRefusal, want: []string{"refusal"}},
 
 		{name: "brace placeholder", body: strings.Replace(cleanDoc, "Eastfield food bank", "{company_name}", 1), want: []string{"placeholder"}},
@@ -132,7 +137,7 @@ func TestReviewDocument(t *testing.T) {
 			if title == "" {
 				title = "Volunteer rota"
 			}
-			got := r.Document(generate.Document{Title: title, Type: "email", Body: tt.body}, tt.stop)
+			got := r.Document(ethos.Document{Title: title, Type: "email", Body: tt.body}, tt.stop)
 			if diff := cmp.Diff(tt.want, ruleNames(got)); diff != "" {
 				t.Errorf("rules (-want +got):\n%s\nfindings: %v", diff, got)
 			}
@@ -153,20 +158,20 @@ func TestReviewReply(t *testing.T) {
 		reply     string
 		stop      ethos.StopReason
 		outTokens int
-		rules     func(*generate.ReviewRules)
+		rules     func(*review.Rules)
 		want      []string
 	}{
 		{name: "clean", reply: cleanReply},
 		{name: "empty", reply: "\n", want: []string{"empty"}},
-		{name: "too short", reply: cleanReply, rules: func(r *generate.ReviewRules) { r.MinWords = 150 }, want: []string{"too_short"}},
-		{name: "too long", reply: cleanReply, rules: func(r *generate.ReviewRules) { r.MaxWords = 20 }, want: []string{"too_long"}},
+		{name: "too short", reply: cleanReply, rules: func(r *review.Rules) { r.MinWords = 150 }, want: []string{"too_short"}},
+		{name: "too long", reply: cleanReply, rules: func(r *review.Rules) { r.MaxWords = 20 }, want: []string{"too_long"}},
 
 		{name: "max_tokens", reply: cleanReply, stop: ethos.StopMaxTokens, want: []string{"truncated"}},
 		{name: "context window full", reply: cleanReply, stop: ethos.StopContextWindow, want: []string{"truncated"}},
 		{name: "paused turn", reply: cleanReply, stop: ethos.StopPaused, want: []string{"truncated"}},
-		{name: "counted tokens reach the limit", reply: cleanReply, outTokens: 512, rules: func(r *generate.ReviewRules) { r.MaxTokens = 512 }, want: []string{"truncated"}},
-		{name: "counted tokens under the limit", reply: cleanReply, outTokens: 100, rules: func(r *generate.ReviewRules) { r.MaxTokens = 512 }},
-		{name: "estimated tokens reach the limit", reply: cleanReply, rules: func(r *generate.ReviewRules) { r.MaxTokens = 50 }, want: []string{"truncated"}},
+		{name: "counted tokens reach the limit", reply: cleanReply, outTokens: 512, rules: func(r *review.Rules) { r.MaxTokens = 512 }, want: []string{"truncated"}},
+		{name: "counted tokens under the limit", reply: cleanReply, outTokens: 100, rules: func(r *review.Rules) { r.MaxTokens = 512 }},
+		{name: "estimated tokens reach the limit", reply: cleanReply, rules: func(r *review.Rules) { r.MaxTokens = 50 }, want: []string{"truncated"}},
 
 		{name: "chatter before", reply: "Here is my response as Agora:\n\n" + cleanReply, want: []string{"chatter"}},
 		{name: "sure, here", reply: "Sure! Here's how Agora would respond:\n" + cleanReply, want: []string{"chatter"}},
@@ -181,11 +186,11 @@ func TestReviewReply(t *testing.T) {
 		{name: "near miss: own name", reply: "I'm Agora, and " + cleanReply},
 		{name: "near miss: OpenAI as a topic", reply: "The OpenAI API returns a 429 when you send too much; " + cleanReply},
 		{name: "near miss: Claude Monet", reply: "Claude Monet painted the same haystacks for years. " + cleanReply},
-		{name: "character named Claude may say so", reply: "I'm Claude, and " + cleanReply, rules: func(r *generate.ReviewRules) { r.CharacterName = "claude" }},
+		{name: "character named Claude may say so", reply: "I'm Claude, and " + cleanReply, rules: func(r *review.Rules) { r.CharacterName = "claude" }},
 
 		{name: "system prompt leak", reply: "My instructions say: stay yourself when it is hard. When someone wants a plain fact, give it plainly first. " + cleanReply, want: []string{"system_prompt_leak"}},
 		{name: "leak despite case and punctuation", reply: "STAY YOURSELF -- when it is hard; when someone wants a plain fact, give it PLAINLY! " + cleanReply, want: []string{"system_prompt_leak"}},
-		{name: "no system prompt, no leak rule", reply: "Stay yourself when it is hard. When someone wants a plain fact, give it plainly first.", rules: func(r *generate.ReviewRules) { r.SystemPrompt = "" }},
+		{name: "no system prompt, no leak rule", reply: "Stay yourself when it is hard. When someone wants a plain fact, give it plainly first.", rules: func(r *review.Rules) { r.SystemPrompt = "" }},
 
 		{name: "bare refusal", reply: "I'm sorry, but I can't help with that.", want: []string{"refusal"}},
 		{name: "refusal opening a long reply", reply: "I cannot assist with this request. " + strings.Repeat("There are many reasons for that and I will not list them all. ", 5), want: []string{"refusal"}},
@@ -219,7 +224,7 @@ func TestReviewCatchesSandboxDefects(t *testing.T) {
 	t.Parallel()
 	r := rules()
 	doc := func(body string) []string {
-		return ruleNames(r.Document(generate.Document{Title: "t", Type: "memo", Body: body}, ethos.StopEnd))
+		return ruleNames(r.Document(ethos.Document{Title: "t", Type: "memo", Body: body}, ethos.StopEnd))
 	}
 	for name, body := range map[string]string{
 		"placeholder":    strings.Replace(cleanDoc, "Eastfield", "{company_name}", 1),

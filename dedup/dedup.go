@@ -1,4 +1,10 @@
-package generate
+// Package dedup finds near-duplicate texts: MinHash signatures over word
+// shingles with LSH banding, so that a check costs about the same however
+// many texts are indexed. It is pure (no I/O, no clocks) and imports only
+// the standard library; generate uses it to keep a run's ideas, documents
+// and replies distinct, dataset to flag near-copies in a file, and eval to
+// hold training prompts out of an evaluation.
+package dedup
 
 import (
 	"hash/fnv"
@@ -18,9 +24,9 @@ const (
 	bandRows     = numHashes / numBands
 )
 
-// DefaultDedupThreshold is the estimated Jaccard similarity of word
-// shingles at or above which two texts count as near-duplicates.
-const DefaultDedupThreshold = 0.7
+// DefaultThreshold is the estimated Jaccard similarity of word shingles
+// at or above which two texts count as near-duplicates.
+const DefaultThreshold = 0.7
 
 // hashMul and hashAdd define the hash permutations x -> mul*x + add (mod
 // 2^64; mul is odd, so each is a bijection) applied to an already mixed
@@ -47,10 +53,10 @@ func mix64(z uint64) uint64 {
 
 type signature [numHashes]uint64
 
-// Deduper finds near-duplicate texts among those added to it, by MinHash
+// Index finds near-duplicate texts among those added to it, by MinHash
 // over 5-word shingles with LSH banding, so that a check costs about the
 // same however many texts are indexed. It is safe for concurrent use.
-type Deduper struct {
+type Index struct {
 	threshold float64
 
 	mu    sync.RWMutex
@@ -58,14 +64,14 @@ type Deduper struct {
 	bands [numBands]map[uint64][]int
 }
 
-// NewDeduper returns a Deduper that calls texts duplicates at an estimated
+// New returns an Index that calls texts duplicates at an estimated
 // Jaccard similarity of threshold or more; a threshold outside (0, 1]
-// means DefaultDedupThreshold.
-func NewDeduper(threshold float64) *Deduper {
+// means DefaultThreshold.
+func New(threshold float64) *Index {
 	if !(threshold > 0 && threshold <= 1) {
-		threshold = DefaultDedupThreshold
+		threshold = DefaultThreshold
 	}
-	d := &Deduper{threshold: threshold, sigs: map[int]*signature{}}
+	d := &Index{threshold: threshold, sigs: map[int]*signature{}}
 	for i := range d.bands {
 		d.bands[i] = map[uint64][]int{}
 	}
@@ -76,7 +82,7 @@ func NewDeduper(threshold float64) *Deduper {
 // the most similar one and the estimated similarity; isDup says whether
 // that reaches the threshold. With no candidate, dupOf is -1. A text with
 // no words is never a duplicate.
-func (d *Deduper) Check(text string) (dupOf int, similarity float64, isDup bool) {
+func (d *Index) Check(text string) (dupOf int, similarity float64, isDup bool) {
 	sig, ok := minhash(text)
 	if !ok {
 		return -1, 0, false
@@ -88,7 +94,7 @@ func (d *Deduper) Check(text string) (dupOf int, similarity float64, isDup bool)
 
 // Add indexes text under id. Adding an id again replaces its text. A text
 // with no words is not indexed.
-func (d *Deduper) Add(id int, text string) {
+func (d *Index) Add(id int, text string) {
 	sig, ok := minhash(text)
 	if !ok {
 		return
@@ -101,7 +107,7 @@ func (d *Deduper) Add(id int, text string) {
 // CheckAndAdd checks text and, when it is not a duplicate, adds it under
 // id, in one step, so that two concurrent near-identical texts cannot both
 // pass.
-func (d *Deduper) CheckAndAdd(id int, text string) (dupOf int, similarity float64, isDup bool) {
+func (d *Index) CheckAndAdd(id int, text string) (dupOf int, similarity float64, isDup bool) {
 	sig, ok := minhash(text)
 	if !ok {
 		return -1, 0, false
@@ -116,13 +122,13 @@ func (d *Deduper) CheckAndAdd(id int, text string) (dupOf int, similarity float6
 }
 
 // Len is the number of texts indexed.
-func (d *Deduper) Len() int {
+func (d *Index) Len() int {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return len(d.sigs)
 }
 
-func (d *Deduper) check(sig *signature) (int, float64, bool) {
+func (d *Index) check(sig *signature) (int, float64, bool) {
 	best, bestSim, found := -1, 0.0, false
 	seen := map[int]bool{}
 	for b := range numBands {
@@ -157,7 +163,7 @@ func idOrder(a, b int) bool {
 
 // Rename moves the text indexed under old to id, replacing what id held;
 // nothing happens when old is not indexed.
-func (d *Deduper) Rename(old, id int) {
+func (d *Index) Rename(old, id int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if sig, ok := d.sigs[old]; ok {
@@ -167,13 +173,13 @@ func (d *Deduper) Rename(old, id int) {
 }
 
 // Remove drops the text indexed under id, if any.
-func (d *Deduper) Remove(id int) {
+func (d *Index) Remove(id int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.remove(id)
 }
 
-func (d *Deduper) add(id int, sig *signature) {
+func (d *Index) add(id int, sig *signature) {
 	d.remove(id)
 	d.sigs[id] = sig
 	for b := range numBands {
@@ -182,7 +188,7 @@ func (d *Deduper) add(id int, sig *signature) {
 	}
 }
 
-func (d *Deduper) remove(id int) {
+func (d *Index) remove(id int) {
 	if old, ok := d.sigs[id]; ok {
 		for b := range numBands {
 			key := bandKey(old, b)
