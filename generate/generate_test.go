@@ -16,6 +16,7 @@ import (
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/review"
 	"github.com/ethos-toolkit/ethos/sandbox"
 	"github.com/ethos-toolkit/ethos/sqlite"
 )
@@ -170,7 +171,7 @@ func TestGenerateUnderFaults(t *testing.T) {
 	if len(meta.Rejections) == 0 {
 		t.Errorf("no item was rejected although defects were injected")
 	}
-	rules := generate.ReviewRules{SystemPrompt: e.settings.Character.SystemPrompt, CharacterName: e.settings.Character.Name}
+	rules := review.Rules{SystemPrompt: e.settings.Character.SystemPrompt, CharacterName: e.settings.Character.Name}
 	for i, r := range recs {
 		if len(r.Messages) != 3 || r.Messages[0].Role != ethos.RoleSystem || r.Messages[1].Role != ethos.RoleUser || r.Messages[2].Role != ethos.RoleAssistant {
 			t.Fatalf("record %d has the wrong shape: %+v", i, r.Messages)

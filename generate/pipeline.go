@@ -14,8 +14,10 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/dedup"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/review"
 )
 
 // MemoryLimit is the soft limit on the Go heap that `ethos generate` sets
@@ -73,7 +75,7 @@ type RunLimits struct {
 // (a budget, a price) continues the same run.
 func (s Settings) RunID() string {
 	if s.Dedup <= 0 {
-		s.Dedup = DefaultDedupThreshold // as NewPipeline does, so the ID is the same before and after
+		s.Dedup = dedup.DefaultThreshold // as NewPipeline does, so the ID is the same before and after
 	}
 	b, err := json.Marshal(struct {
 		Examples  int
@@ -121,7 +123,7 @@ type documentData struct {
 	Model      string           `json:"model"`
 	CallKey    string           `json:"call_key,omitempty"`
 	StopReason ethos.StopReason `json:"stop_reason,omitempty"`
-	Findings   []Finding        `json:"findings,omitempty"`
+	Findings   []review.Finding `json:"findings,omitempty"`
 }
 
 // responseData is the payload of a response item.
@@ -131,7 +133,7 @@ type responseData struct {
 	Model       string                `json:"model"`
 	CallKey     string                `json:"call_key,omitempty"`
 	StopReason  ethos.StopReason      `json:"stop_reason,omitempty"`
-	Findings    []Finding             `json:"findings,omitempty"`
+	Findings    []review.Finding      `json:"findings,omitempty"`
 	TraitScores map[string]TraitScore `json:"trait_scores,omitempty"`
 	ReviewModel string                `json:"review_model,omitempty"`
 }
@@ -160,8 +162,8 @@ type Pipeline struct {
 	completer ethos.Completer
 	settings  Settings
 	runID     string
-	docRules  ReviewRules // documents: length around the target
-	rules     ReviewRules // replies: length from generate.review
+	docRules  review.Rules // documents: length around the target
+	rules     review.Rules // replies: length from generate.review
 
 	queue *jobs.Client
 
@@ -176,16 +178,16 @@ type Pipeline struct {
 	dedupMu         sync.Mutex
 	lastProvisional int
 	provisional     map[int]*provisional
-	ideaDups        *Deduper
-	docDups         *Deduper
-	replyDups       *Deduper
+	ideaDups        *dedup.Index
+	docDups         *dedup.Index
+	replyDups       *dedup.Index
 }
 
 // NewPipeline returns a pipeline for settings whose model calls go through
 // completer (the middleware chain) and whose items live in store.
 func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings) *Pipeline {
 	if settings.Dedup <= 0 {
-		settings.Dedup = DefaultDedupThreshold
+		settings.Dedup = dedup.DefaultThreshold
 	}
 	if settings.Limits.MaxIdeaBatches <= 0 {
 		// Three times the batches the largest category needs if every
@@ -206,14 +208,14 @@ func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings
 		runID:     settings.RunID(),
 		// A document may run from a quarter to three times its target
 		// length; shorter is a sketch, longer is a model that ran on.
-		docRules: ReviewRules{
+		docRules: review.Rules{
 			MinWords:      words / 4,
 			MaxWords:      words * 3,
 			MaxTokens:     g.Documents.MaxTokens,
 			SystemPrompt:  settings.Character.SystemPrompt,
 			CharacterName: settings.Character.Name,
 		},
-		rules: ReviewRules{
+		rules: review.Rules{
 			MinWords:      g.Review.MinWords,
 			MaxWords:      g.Review.MaxWords,
 			MaxTokens:     g.Responses.MaxTokens,
@@ -221,9 +223,9 @@ func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings
 			CharacterName: settings.Character.Name,
 		},
 		provisional: map[int]*provisional{},
-		ideaDups:    NewDeduper(settings.Dedup),
-		docDups:     NewDeduper(settings.Dedup),
-		replyDups:   NewDeduper(settings.Dedup),
+		ideaDups:    dedup.New(settings.Dedup),
+		docDups:     dedup.New(settings.Dedup),
+		replyDups:   dedup.New(settings.Dedup),
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/dedup"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/review"
 )
 
 // maxAttempts is how many times an item is written before it is
@@ -159,7 +161,7 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 // both pass; the store write runs outside the lock, and the entry takes
 // the item's ID once it is written. A text found to repeat one still being
 // written waits for that write, to name the item it repeats.
-func (p *Pipeline) putDistinct(ctx context.Context, it *ethos.Item, dups *Deduper, text, what string) (bool, error) {
+func (p *Pipeline) putDistinct(ctx context.Context, it *ethos.Item, dups *dedup.Index, text, what string) (bool, error) {
 	if it.Status != ethos.ItemAccepted {
 		return p.store.PutItem(ctx, it)
 	}
@@ -200,7 +202,7 @@ func (p *Pipeline) putDistinct(ctx context.Context, it *ethos.Item, dups *Dedupe
 // putProvisional writes it, whose text is indexed under prov, and then
 // indexes the text under the item's ID, or drops it when the item was not
 // created (an older one holds its key, and is indexed already).
-func (p *Pipeline) putProvisional(ctx context.Context, it *ethos.Item, dups *Deduper, prov int, pending *provisional) (bool, error) {
+func (p *Pipeline) putProvisional(ctx context.Context, it *ethos.Item, dups *dedup.Index, prov int, pending *provisional) (bool, error) {
 	created, err := p.store.PutItem(ctx, it)
 	if err == nil && created && it.Status == ethos.ItemAccepted {
 		dups.Rename(prov, int(it.ID))
@@ -503,7 +505,7 @@ func (p *Pipeline) noteIdea(category, summary string) {
 	}
 }
 
-func describeFindings(fs []Finding) string {
+func describeFindings(fs []review.Finding) string {
 	parts := make([]string, len(fs))
 	for i, f := range fs {
 		parts[i] = f.Rule

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/dedup"
 	"github.com/ethos-toolkit/ethos/jobs"
 )
 
@@ -111,7 +112,7 @@ func (p *Pipeline) requeueItem(ctx context.Context, it ethos.Item) error {
 func (p *Pipeline) reloadDuplicates(ctx context.Context) error {
 	for _, src := range []struct {
 		stage string
-		dups  *Deduper
+		dups  *dedup.Index
 		text  func(json.RawMessage) string
 	}{
 		{StageIdea, p.ideaDups, func(raw json.RawMessage) string {
