@@ -53,6 +53,31 @@ func chat(t *testing.T, url, model string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// trainOnSandbox trains a LoRA adapter of the sandbox's base model and
+// returns the trained model's name.
+func trainOnSandbox(t *testing.T, c *Client, clock *testClock) string {
+	t.Helper()
+	ctx := t.Context()
+	f, err := c.Upload(ctx, "train.jsonl", finetunetest.Training)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := c.Create(ctx, ethos.FineTuneRequest{BaseModel: "base", TrainFile: f.ID, Hyperparameters: ethos.Hyperparameters{LoRA: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for job.State != ethos.FineTuneCompleted {
+		if job.State.Final() {
+			t.Fatalf("job %s ended %s", job.ID, job.State)
+		}
+		clock.advance(time.Second)
+		if job, err = c.Get(ctx, job.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return job.OutputModel
+}
+
 // TestEndpointsOnSandbox deploys a model the sandbox does not serve
 // serverless on a dedicated endpoint, calls it, stops the endpoint, and
 // attaches the adapter to an endpoint of its base model, every request to
@@ -68,21 +93,7 @@ func TestEndpointsOnSandbox(t *testing.T) {
 	c := newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox"; o.Now = clock.now })
 	ctx := t.Context()
 
-	f, err := c.Upload(ctx, "train.jsonl", finetunetest.Training)
-	if err != nil {
-		t.Fatal(err)
-	}
-	job, err := c.Create(ctx, ethos.FineTuneRequest{BaseModel: "base", TrainFile: f.ID, Hyperparameters: ethos.Hyperparameters{LoRA: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for job.State != ethos.FineTuneCompleted {
-		clock.advance(time.Second)
-		if job, err = c.Get(ctx, job.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	model := job.OutputModel
+	model := trainOnSandbox(t, c, clock)
 
 	// Not served serverless: Together's error for that case.
 	status, body := chat(t, srv.URL, model)
@@ -105,7 +116,7 @@ func TestEndpointsOnSandbox(t *testing.T) {
 		t.Errorf("CreateEndpoint(unknown hardware) = %v, want Invalid", err)
 	}
 
-	ep, err := c.CreateEndpoint(ctx, ethos.EndpointRequest{Model: model, Hardware: hw[0].ID, DisplayName: "ethos " + job.ID, InactiveTimeout: 15})
+	ep, err := c.CreateEndpoint(ctx, ethos.EndpointRequest{Model: model, Hardware: hw[0].ID, DisplayName: "ethos " + model, InactiveTimeout: 15})
 	if err != nil {
 		t.Fatal(err)
 	}
