@@ -181,13 +181,7 @@ func TestEndpointConformanceFake(t *testing.T) {
 // request and answer of an endpoint path checked strictly.
 func TestEndpointConformanceSandbox(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	sb := sandbox.New(sandbox.Options{APIKey: testKey, Now: clock.now,
-		Serving:  map[string]string{"base": sandbox.ServingDedicated},
-		FineTune: sandbox.FineTuneOptions{EndpointStep: time.Second}})
-	srv := httptest.NewServer(specChecked(t, sb))
-	defer srv.Close()
-	c := newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox"; o.Now = clock.now })
+	c, clock, _ := dedicatedSandbox(t)
 	finetunetest.RunEndpoints(t, finetunetest.EndpointHarness{
 		Backend:       c,
 		Advance:       clock.advance,

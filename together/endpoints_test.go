@@ -53,6 +53,20 @@ func chat(t *testing.T, url, model string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// dedicatedSandbox is a sandbox whose base model's fine-tunes are served
+// only on dedicated endpoints, behind specChecked, on a clock the test
+// moves, and a client of its Together wire.
+func dedicatedSandbox(t *testing.T) (*Client, *testClock, *httptest.Server) {
+	t.Helper()
+	clock := &testClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	sb := sandbox.New(sandbox.Options{APIKey: testKey, Now: clock.now,
+		Serving:  map[string]string{"base": sandbox.ServingDedicated},
+		FineTune: sandbox.FineTuneOptions{EndpointStep: time.Second}})
+	srv := httptest.NewServer(specChecked(t, sb))
+	t.Cleanup(srv.Close)
+	return newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox"; o.Now = clock.now }), clock, srv
+}
+
 // trainOnSandbox trains a LoRA adapter of the sandbox's base model and
 // returns the trained model's name.
 func trainOnSandbox(t *testing.T, c *Client, clock *testClock) string {
@@ -84,13 +98,7 @@ func trainOnSandbox(t *testing.T, c *Client, clock *testClock) string {
 // a spec path checked strictly.
 func TestEndpointsOnSandbox(t *testing.T) {
 	t.Parallel()
-	clock := &testClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
-	sb := sandbox.New(sandbox.Options{APIKey: testKey, Now: clock.now,
-		Serving:  map[string]string{"base": sandbox.ServingDedicated},
-		FineTune: sandbox.FineTuneOptions{EndpointStep: time.Second}})
-	srv := httptest.NewServer(specChecked(t, sb))
-	defer srv.Close()
-	c := newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox"; o.Now = clock.now })
+	c, clock, srv := dedicatedSandbox(t)
 	ctx := t.Context()
 
 	model := trainOnSandbox(t, c, clock)

@@ -30,6 +30,20 @@ func servingDedicatedProject(t *testing.T) string {
 	return dir
 }
 
+// runDedicated runs ethos run --json in dir and returns its result.
+func runDedicated(t *testing.T, dir string) (pipelineResult, result) {
+	t.Helper()
+	r := ethosCLI(t, dir, nil, "run", "--json")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res pipelineResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, r.stdout)
+	}
+	return res, r
+}
+
 // endpointsUp reads ethos status --json's endpoints still up.
 func endpointsUp(t *testing.T, dir string) []ethos.Endpoint {
 	t.Helper()
@@ -53,14 +67,7 @@ func endpointsUp(t *testing.T, dir string) []ethos.Endpoint {
 func TestRunDeploysWhenNotServerless(t *testing.T) {
 	t.Parallel()
 	dir := servingDedicatedProject(t)
-	r := ethosCLI(t, dir, nil, "run", "--json")
-	if r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	var res pipelineResult
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("run --json: %v\n%s", err, r.stdout)
-	}
+	res, r := runDedicated(t, dir)
 	for _, want := range []string{"is not served serverless: deploying a dedicated endpoint", "/hour, stopped when the evaluation ends", "stopped; it cost about $"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("run does not say %q:\n%s", want, r.stderr)
@@ -207,14 +214,7 @@ func sandboxEndpoints(t *testing.T, dir string) []ethos.Endpoint {
 func TestRerunAdoptsAnEndpointAKilledDeployStarted(t *testing.T) {
 	t.Parallel()
 	dir := servingDedicatedProject(t)
-	r := ethosCLI(t, dir, nil, "run", "--json")
-	if r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	var res pipelineResult
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("run --json: %v\n%s", err, r.stdout)
-	}
+	res, _ := runDedicated(t, dir)
 	started := len(sandboxEndpoints(t, dir))
 
 	deployKilled(t, dir, res.Job.ID)
