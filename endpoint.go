@@ -36,9 +36,13 @@ type Endpoint struct {
 	Provider string `json:"provider"` // "together", "sandbox"
 	// Name is the endpoint's system name, which chat requests name as
 	// their model.
-	Name     string `json:"name"`
-	Model    string `json:"model"` // the provider's name of the model it serves
-	Hardware string `json:"hardware"`
+	Name string `json:"name"`
+	// DisplayName is the human-readable name ethos gave it, which names
+	// the deploy that created it ("ethos <model> deploy-…/attempt/N"), so
+	// that a rerun finds an endpoint an interrupted deploy created.
+	DisplayName string `json:"display_name,omitempty"`
+	Model       string `json:"model"` // the provider's name of the model it serves
+	Hardware    string `json:"hardware"`
 	// State is the provider's state, verbatim (PENDING, STARTING,
 	// STARTED, STOPPING, STOPPED, ERROR).
 	State string `json:"state"`
@@ -136,8 +140,13 @@ type EndpointBackend interface {
 	// CreateEndpoint starts an endpoint; the result carries its ID, name
 	// and state. Nothing is recorded by the backend itself.
 	CreateEndpoint(ctx context.Context, req EndpointRequest) (Endpoint, error)
-	// GetEndpoint returns the provider's current view of an endpoint.
+	// GetEndpoint returns the provider's current view of an endpoint,
+	// display name included.
 	GetEndpoint(ctx context.Context, id string) (Endpoint, error)
+	// ListEndpoints lists the account's own dedicated endpoints, in any
+	// state. A listing may leave out fields GetEndpoint has (Together's
+	// lists no display name or hardware).
+	ListEndpoints(ctx context.Context) ([]Endpoint, error)
 	// StopEndpoint asks the provider to stop an endpoint and returns its
 	// new view.
 	StopEndpoint(ctx context.Context, id string) (Endpoint, error)

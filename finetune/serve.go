@@ -3,6 +3,7 @@ package finetune
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,9 +18,10 @@ import (
 // finds out which with one-token requests; Deploy starts an endpoint (or
 // attaches the adapter to a running one), waits until it serves and
 // records in the registry how the model is called; Undeploy stops it.
-// Every endpoint is recorded in the store as soon as the provider names
-// it, so a process killed while one is up leaves a record that the next
-// Deploy re-attaches to and that ethos status lists.
+// Every attempt to start an endpoint is recorded before the provider is
+// asked and the endpoint as soon as the provider names it (see
+// deploy_intent.go), so a process killed at any point leaves a record
+// that the next Deploy re-attaches to and that ethos status lists.
 
 // NotServerless reports whether err is a provider's answer that a model is
 // not served serverless under the name called: Together's 400 with code
@@ -180,19 +182,8 @@ func (s *Service) Deploy(ctx context.Context, m ethos.Model, hw ethos.Hardware, 
 	var ep ethos.Endpoint
 	if len(up) > 0 {
 		ep = up[0]
-	} else {
-		minutes := int(opts.InactiveTimeout / time.Minute)
-		remote, err := b.CreateEndpoint(ctx, ethos.EndpointRequest{Model: m.ProviderModel, Hardware: hw.ID,
-			DisplayName: "ethos " + m.Name, InactiveTimeout: minutes})
-		if err != nil {
-			return ethos.Endpoint{}, m, fmt.Errorf("finetune: deploy %s on %s: %w", m.Name, hw.ID, err)
-		}
-		ep = remote
-		ep.JobID, ep.ModelName, ep.CallAs = m.JobID, m.Name, m.Provider+"/"+remote.Name
-		ep.CentsPerMinute, ep.InactiveTimeout = hw.CentsPerMinute, minutes
-		if err := s.Store.PutEndpoint(context.WithoutCancel(ctx), &ep); err != nil {
-			return ep, m, fmt.Errorf("finetune: endpoint %s is up at %s but could not be recorded; stop it there: %w", ep.ID, m.Provider, err)
-		}
+	} else if ep, err = s.startEndpoint(ctx, b, m, hw, opts); err != nil {
+		return ep, m, err
 	}
 	if opts.Progress != nil {
 		opts.Progress(ep)
@@ -205,6 +196,48 @@ func (s *Service) Deploy(ctx context.Context, m ethos.Model, hw ethos.Hardware, 
 		return ep, m, err
 	}
 	return ep, m, nil
+}
+
+// startEndpoint starts an endpoint for m on hw and records it, recording
+// the attempt first; an attempt an interrupted process left open is
+// resolved first, by adopting the endpoint it started.
+func (s *Service) startEndpoint(ctx context.Context, b ethos.EndpointBackend, m ethos.Model, hw ethos.Hardware, opts DeployOptions) (ethos.Endpoint, error) {
+	minutes := int(opts.InactiveTimeout / time.Minute)
+	at, err := s.beginDeploy(ctx, m, hw, minutes)
+	if err != nil {
+		return ethos.Endpoint{}, err
+	}
+	if at.createdBefore {
+		remote, found, err := s.findDeployed(ctx, b, m, at)
+		if err != nil {
+			return ethos.Endpoint{}, err
+		}
+		if found {
+			return s.recordDeployed(ctx, m, at, remote)
+		}
+		// Nothing was started: this try asks for what it is given, under
+		// the attempt's display name.
+		at.data.Hardware, at.data.CentsPerMinute, at.data.InactiveTimeout = hw.ID, hw.CentsPerMinute, minutes
+		at.Data = marshal(at.data)
+		if err := s.Store.UpdateItem(ctx, at.Item); err != nil {
+			return ethos.Endpoint{}, err
+		}
+	}
+	remote, err := b.CreateEndpoint(ctx, ethos.EndpointRequest{Model: m.ProviderModel, Hardware: at.data.Hardware,
+		DisplayName: at.data.DisplayName, InactiveTimeout: at.data.InactiveTimeout})
+	if err != nil {
+		err = fmt.Errorf("finetune: deploy %s on %s: %w", m.Name, at.data.Hardware, err)
+		if refused(err) {
+			// The provider said no: nothing was started. Any other
+			// failure may have started it, so the attempt stays open for
+			// the next one to look for it.
+			if cerr := s.closeDeploy(ctx, at, err.Error()); cerr != nil {
+				return ethos.Endpoint{}, errors.Join(err, cerr)
+			}
+		}
+		return ethos.Endpoint{}, err
+	}
+	return s.recordDeployed(ctx, m, at, remote)
 }
 
 // attach attaches the model's adapter to a running endpoint ethos did not

@@ -24,8 +24,8 @@ import (
 // …").
 //
 // The sandbox serves Together's /endpoints API as its spec describes it
-// (POST /v1/endpoints, GET and PATCH /v1/endpoints/{endpointId}, GET
-// /v1/hardware) and, as Together documents it, POST
+// (GET and POST /v1/endpoints, GET and PATCH /v1/endpoints/{endpointId},
+// GET /v1/hardware) and, as Together documents it, POST
 // /v1/endpoints/{endpointId}/adapters. Like a job's, an endpoint's state
 // is computed from the times it was asked to start or stop and the
 // server clock, so every process that reads it agrees:
@@ -205,6 +205,7 @@ func (st *epStore) list() ([]*ftEndpoint, error) {
 func (s *Server) registerEndpoints() {
 	s.eps = &epStore{dir: s.opts.FineTune.Dir, eps: map[string]*ftEndpoint{}}
 	s.mux.HandleFunc("GET /v1/hardware", s.handle(s.serveHardware))
+	s.mux.HandleFunc("GET /v1/endpoints", s.handle(s.listEndpoints))
 	s.mux.HandleFunc("POST /v1/endpoints", s.handle(s.createEndpoint))
 	s.mux.HandleFunc("GET /v1/endpoints/{id}", s.handle(s.getEndpoint))
 	s.mux.HandleFunc("PATCH /v1/endpoints/{id}", s.handle(s.updateEndpoint))
@@ -404,6 +405,45 @@ func (s *Server) endpointObject(ep *ftEndpoint) map[string]any {
 		"model": ep.Model, "hardware": ep.Hardware, "type": "dedicated", "owner": sandboxOwner,
 		"state": ep.state(s.opts.Now()), "autoscaling": map[string]any{"min_replicas": 1, "max_replicas": 1},
 		"created_at": ep.CreatedAt.Format(togetherTime)}
+}
+
+// listQuery are the query parameters the spec declares for GET
+// /endpoints, with the values each may take.
+var listQuery = map[string][]string{
+	"type":       {"dedicated", "serverless"},
+	"usage_type": {"on-demand", "reserved"},
+	"mine":       {"true", "false"},
+}
+
+// listEndpoints answers GET /endpoints as the spec's ListEndpoint list,
+// newest first. Every dedicated endpoint is the caller's; the sandbox
+// lists no serverless ones (its models are called by name) and reserves
+// nothing, so type=serverless and usage_type=reserved list none.
+func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request) *ftError {
+	q := r.URL.Query()
+	for name, vals := range q {
+		allowed, ok := listQuery[name]
+		if !ok {
+			return &ftError{status: 400, param: name, msg: fmt.Sprintf("unknown query parameter %q: GET /endpoints takes type, usage_type and mine", name)}
+		}
+		if len(vals) != 1 || !slices.Contains(allowed, vals[0]) {
+			return &ftError{status: 400, param: name, msg: fmt.Sprintf("query parameter %s must be one of %s, got %q", name, strings.Join(allowed, ", "), vals)}
+		}
+	}
+	data := []map[string]any{}
+	if q.Get("type") != "serverless" && q.Get("usage_type") != "reserved" {
+		eps, err := s.eps.list()
+		if err != nil {
+			return internalError(err)
+		}
+		now := s.opts.Now()
+		for _, ep := range eps {
+			data = append(data, map[string]any{"object": "endpoint", "id": ep.ID, "name": ep.Name, "model": ep.Model,
+				"type": "dedicated", "owner": sandboxOwner, "state": ep.state(now), "created_at": ep.CreatedAt.Format(togetherTime)})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+	return nil
 }
 
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request) *ftError {

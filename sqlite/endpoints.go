@@ -9,7 +9,7 @@ import (
 )
 
 const endpointColumns = `id, provider, name, model, hardware, state, job_id, model_name, call_as,
-	attached, cents_per_minute, inactive_timeout, created_at, updated_at, stopped_at`
+	attached, cents_per_minute, inactive_timeout, created_at, updated_at, stopped_at, display_name`
 
 // PutEndpoint inserts or replaces the endpoint e.ID and sets e.UpdatedAt;
 // a new endpoint's CreatedAt is the current time when zero.
@@ -27,16 +27,17 @@ func (d *DB) PutEndpoint(ctx context.Context, e *ethos.Endpoint) error {
 		created = updated
 	}
 	if _, err := d.db.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			provider = excluded.provider, name = excluded.name, model = excluded.model,
 			hardware = excluded.hardware, state = excluded.state, job_id = excluded.job_id,
 			model_name = excluded.model_name, call_as = excluded.call_as, attached = excluded.attached,
 			cents_per_minute = excluded.cents_per_minute, inactive_timeout = excluded.inactive_timeout,
-			created_at = excluded.created_at, updated_at = excluded.updated_at, stopped_at = excluded.stopped_at`,
+			created_at = excluded.created_at, updated_at = excluded.updated_at, stopped_at = excluded.stopped_at,
+			display_name = excluded.display_name`,
 		e.ID, e.Provider, e.Name, e.Model, e.Hardware, e.State, e.JobID, e.ModelName, e.CallAs,
 		e.Attached, e.CentsPerMinute, e.InactiveTimeout, formatTime(created), formatTime(updated),
-		nullTime(e.StoppedAt)); err != nil {
+		nullTime(e.StoppedAt), e.DisplayName); err != nil {
 		return normalize(op, err)
 	}
 	e.CreatedAt, e.UpdatedAt = created, updated
@@ -97,7 +98,7 @@ func scanEndpoint(s scanner) (ethos.Endpoint, error) {
 		stopped          sql.NullString
 	)
 	if err := s.Scan(&e.ID, &e.Provider, &e.Name, &e.Model, &e.Hardware, &e.State, &e.JobID, &e.ModelName,
-		&e.CallAs, &e.Attached, &e.CentsPerMinute, &e.InactiveTimeout, &created, &updated, &stopped); err != nil {
+		&e.CallAs, &e.Attached, &e.CentsPerMinute, &e.InactiveTimeout, &created, &updated, &stopped, &e.DisplayName); err != nil {
 		return ethos.Endpoint{}, err
 	}
 	var err error

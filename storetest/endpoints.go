@@ -17,7 +17,7 @@ func putEndpoint(t *testing.T, s ethos.Store, e *ethos.Endpoint) {
 }
 
 func newEndpoint(id, state string, created time.Time) *ethos.Endpoint {
-	return &ethos.Endpoint{ID: id, Provider: "together", Name: "acme/" + id, Model: "acme/Llama-3-8B-agora-ab12",
+	return &ethos.Endpoint{ID: id, Provider: "together", Name: "acme/" + id, DisplayName: "ethos agora " + id, Model: "acme/Llama-3-8B-agora-ab12",
 		Hardware: "1x_nvidia_h100_80gb_sxm", State: state, JobID: "ft-ab12", ModelName: "together/acme/Llama-3-8B-agora-ab12",
 		CallAs: "together/acme/" + id, CentsPerMinute: 5.42, InactiveTimeout: 15, CreatedAt: created}
 }

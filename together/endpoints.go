@@ -13,7 +13,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 )
 
-// Dedicated endpoints: the spec's POST /endpoints, GET and PATCH
+// Dedicated endpoints: the spec's GET and POST /endpoints, GET and PATCH
 // /endpoints/{endpointId} and GET /hardware. Attaching a LoRA adapter to a
 // running LoRA-enabled endpoint is not in the spec; it follows Together's
 // documentation (https://docs.together.ai/reference/addadapter and
@@ -35,8 +35,27 @@ type endpointObject struct {
 }
 
 func (c *Client) endpointOf(o endpointObject) ethos.Endpoint {
-	return ethos.Endpoint{ID: o.ID, Provider: c.provider, Name: o.Name, Model: o.Model, Hardware: o.Hardware,
-		State: strings.ToUpper(strings.TrimSpace(o.State)), CreatedAt: o.CreatedAt.time()}
+	return ethos.Endpoint{ID: o.ID, Provider: c.provider, Name: o.Name, DisplayName: o.DisplayName, Model: o.Model,
+		Hardware: o.Hardware, State: strings.ToUpper(strings.TrimSpace(o.State)), CreatedAt: o.CreatedAt.time()}
+}
+
+// endpointList is the spec's answer to GET /endpoints: a list of
+// ListEndpoint, which has no display name, hardware or autoscaling.
+type endpointList struct {
+	Data []endpointObject `json:"data"`
+}
+
+// endpoints reads a list answer: every entry with an ID, in the order
+// given. An entry without one names nothing ethos could stop or adopt.
+func (c *Client) endpoints(out endpointList) []ethos.Endpoint {
+	list := make([]ethos.Endpoint, 0, len(out.Data))
+	for _, o := range out.Data {
+		if o.ID == "" {
+			continue
+		}
+		list = append(list, c.endpointOf(o))
+	}
+	return list
 }
 
 // autoscaling is the spec's Autoscaling. ethos serves an evaluation from
@@ -106,6 +125,19 @@ func (c *Client) CreateEndpoint(ctx context.Context, req ethos.EndpointRequest) 
 		body.InactiveTimeout = &req.InactiveTimeout
 	}
 	return c.endpointCall(ctx, call{op: "endpoints.create", method: http.MethodPost, path: "/endpoints", model: req.Model}, body)
+}
+
+// ListEndpoints lists the account's own dedicated endpoints in every
+// state (GET /endpoints?type=dedicated&mine=true). Each carries what the
+// spec's ListEndpoint has: ID, name, model, state and creation time; its
+// display name and hardware come from GetEndpoint.
+func (c *Client) ListEndpoints(ctx context.Context) ([]ethos.Endpoint, error) {
+	var out endpointList
+	if _, err := c.do(ctx, call{op: "endpoints.list", method: http.MethodGet, path: "/endpoints?type=dedicated&mine=true",
+		subject: "the endpoint list"}, &out); err != nil {
+		return nil, err
+	}
+	return c.endpoints(out), nil
 }
 
 // GetEndpoint returns an endpoint's current view (GET /endpoints/{id}).

@@ -53,21 +53,25 @@ func chat(t *testing.T, url, model string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestEndpointsOnSandbox deploys a model the sandbox does not serve
-// serverless on a dedicated endpoint, calls it, stops the endpoint, and
-// attaches the adapter to an endpoint of its base model, every request to
-// a spec path checked strictly.
-func TestEndpointsOnSandbox(t *testing.T) {
-	t.Parallel()
+// dedicatedSandbox is a sandbox whose base model's fine-tunes are served
+// only on dedicated endpoints, behind specChecked, on a clock the test
+// moves, and a client of its Together wire.
+func dedicatedSandbox(t *testing.T) (*Client, *testClock, *httptest.Server) {
+	t.Helper()
 	clock := &testClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	sb := sandbox.New(sandbox.Options{APIKey: testKey, Now: clock.now,
 		Serving:  map[string]string{"base": sandbox.ServingDedicated},
 		FineTune: sandbox.FineTuneOptions{EndpointStep: time.Second}})
 	srv := httptest.NewServer(specChecked(t, sb))
-	defer srv.Close()
-	c := newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox"; o.Now = clock.now })
-	ctx := t.Context()
+	t.Cleanup(srv.Close)
+	return newTestClient(t, srv.URL, func(o *Options) { o.Provider = "sandbox"; o.Now = clock.now }), clock, srv
+}
 
+// trainOnSandbox trains a LoRA adapter of the sandbox's base model and
+// returns the trained model's name.
+func trainOnSandbox(t *testing.T, c *Client, clock *testClock) string {
+	t.Helper()
+	ctx := t.Context()
 	f, err := c.Upload(ctx, "train.jsonl", finetunetest.Training)
 	if err != nil {
 		t.Fatal(err)
@@ -77,12 +81,27 @@ func TestEndpointsOnSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	for job.State != ethos.FineTuneCompleted {
+		if job.State.Final() {
+			t.Fatalf("job %s ended %s", job.ID, job.State)
+		}
 		clock.advance(time.Second)
 		if job, err = c.Get(ctx, job.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	model := job.OutputModel
+	return job.OutputModel
+}
+
+// TestEndpointsOnSandbox deploys a model the sandbox does not serve
+// serverless on a dedicated endpoint, calls it, stops the endpoint, and
+// attaches the adapter to an endpoint of its base model, every request to
+// a spec path checked strictly.
+func TestEndpointsOnSandbox(t *testing.T) {
+	t.Parallel()
+	c, clock, srv := dedicatedSandbox(t)
+	ctx := t.Context()
+
+	model := trainOnSandbox(t, c, clock)
 
 	// Not served serverless: Together's error for that case.
 	status, body := chat(t, srv.URL, model)
@@ -105,7 +124,7 @@ func TestEndpointsOnSandbox(t *testing.T) {
 		t.Errorf("CreateEndpoint(unknown hardware) = %v, want Invalid", err)
 	}
 
-	ep, err := c.CreateEndpoint(ctx, ethos.EndpointRequest{Model: model, Hardware: hw[0].ID, DisplayName: "ethos " + job.ID, InactiveTimeout: 15})
+	ep, err := c.CreateEndpoint(ctx, ethos.EndpointRequest{Model: model, Hardware: hw[0].ID, DisplayName: "ethos " + model, InactiveTimeout: 15})
 	if err != nil {
 		t.Fatal(err)
 	}

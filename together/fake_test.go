@@ -29,6 +29,15 @@ import (
 // events carry no loss: GET /fine-tunes/{id}/metrics has a training loss
 // at every step, and with a validation file and n_evals a validation loss
 // at n_evals evenly spaced steps.
+//
+// Dedicated endpoints (GET /hardware, GET and POST /endpoints, GET and
+// PATCH /endpoints/{id}) follow the spec too, on the same clock: PENDING
+// 1s, STARTING 1s, then STARTED; once stopped, STOPPING 1s, then
+// STOPPED. They deploy fakeDedicatedModel, which POST /chat/completions
+// refuses as Together refuses a model it does not serve serverless (400
+// model_not_available), and the base models; a started endpoint answers
+// chat requests under its name. The chat path is not among the spec
+// paths the tests keep, so it is served unchecked.
 type fakeTogether struct {
 	t   *testing.T
 	key string
@@ -38,7 +47,24 @@ type fakeTogether struct {
 	seq   int
 	files map[string]map[string]any
 	jobs  map[string]*fakeJob
+	eps   []*fakeEndpoint
 }
+
+// fakeEndpoint is a dedicated endpoint as the fake keeps it.
+type fakeEndpoint struct {
+	id, name, display, model, hardware string
+	inactiveTimeout                    *int
+	created, started                   time.Time
+	stopAt                             *time.Time
+}
+
+// fakeDedicatedModel is a fine-tuned model the fake serves only on a
+// dedicated endpoint.
+const fakeDedicatedModel = "acme/Meta-Llama-3.1-8B-Instruct-Reference-agora-dedicated"
+
+// fakeHardware is what GET /hardware lists, with its price in cents per
+// minute.
+var fakeHardware = map[string]float64{"1x_nvidia_h100_80gb_sxm": 5.42, "2x_nvidia_h100_80gb_sxm": 10.84}
 
 type fakeJob struct {
 	id, model, trainingFile, suffix string
@@ -61,7 +87,14 @@ func newFakeTogether(t *testing.T) (*fakeTogether, *httptest.Server) {
 		files: map[string]map[string]any{},
 		jobs:  map[string]*fakeJob{},
 	}
-	srv := httptest.NewServer(thePatchedSpec(t).Handler(t, f, true))
+	checked := thePatchedSpec(t).Handler(t, f, true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/chat/completions" {
+			f.ServeHTTP(w, r) // not among the spec paths kept
+			return
+		}
+		checked.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	return f, srv
 }
@@ -109,6 +142,20 @@ func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte
 		writeFakeJSON(w, 200, file)
 	case r.Method == "POST" && path == "/fine-tunes":
 		f.create(w, body)
+	case r.Method == "GET" && path == "/hardware":
+		f.hardware(w, r)
+	case r.Method == "GET" && path == "/endpoints":
+		data := []any{}
+		for _, e := range f.eps {
+			data = append(data, f.renderEndpoint(e, false))
+		}
+		writeFakeJSON(w, 200, map[string]any{"object": "list", "data": data})
+	case r.Method == "POST" && path == "/endpoints":
+		f.createEndpoint(w, body)
+	case len(parts) == 2 && parts[0] == "endpoints":
+		f.endpoint(w, r, parts[1], body)
+	case r.Method == "POST" && path == "/chat/completions":
+		f.chat(w, body)
 	case r.Method == "GET" && path == "/fine-tunes/models/limits":
 		model := r.URL.Query().Get("model_name")
 		if !slices.Contains(fakeModels, model) {
@@ -158,6 +205,162 @@ func (f *fakeTogether) route(w http.ResponseWriter, r *http.Request, body []byte
 	default:
 		writeFakeError(w, 404, "no such endpoint", "not_found")
 	}
+}
+
+func (f *fakeTogether) deployable(model string) bool {
+	return model == fakeDedicatedModel || (slices.Contains(fakeModels, model) && model != "fail-train")
+}
+
+func (f *fakeTogether) hardware(w http.ResponseWriter, r *http.Request) {
+	model := r.URL.Query().Get("model")
+	if model != "" && !f.deployable(model) {
+		writeFakeError(w, 404, "Model "+model+" cannot be deployed on a dedicated endpoint", "not_found")
+		return
+	}
+	var ids []string
+	for id := range fakeHardware {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	data := []any{}
+	for _, id := range ids {
+		hw := map[string]any{"object": "hardware", "id": id, "updated_at": f.now.Format(time.RFC3339),
+			"pricing": map[string]any{"cents_per_minute": fakeHardware[id]},
+			"specs":   map[string]any{"gpu_type": "h100-80gb", "gpu_link": "sxm", "gpu_memory": 80, "gpu_count": 1}}
+		if model != "" {
+			hw["availability"] = map[string]any{"status": "available"}
+		}
+		data = append(data, hw)
+	}
+	writeFakeJSON(w, 200, map[string]any{"object": "list", "data": data})
+}
+
+func (f *fakeTogether) createEndpoint(w http.ResponseWriter, body []byte) {
+	var req struct {
+		DisplayName     string `json:"display_name"`
+		Model           string `json:"model"`
+		Hardware        string `json:"hardware"`
+		State           string `json:"state"`
+		InactiveTimeout *int   `json:"inactive_timeout"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeFakeError(w, 400, err.Error(), "invalid_request_error")
+		return
+	}
+	switch {
+	case !f.deployable(req.Model):
+		writeFakeError(w, 400, "Model "+req.Model+" cannot be deployed on a dedicated endpoint", "invalid_request_error")
+		return
+	case fakeHardware[req.Hardware] == 0:
+		writeFakeError(w, 400, "Hardware "+req.Hardware+" is not available; GET /hardware lists the configurations", "invalid_request_error")
+		return
+	case req.State == "STOPPED":
+		writeFakeError(w, 400, "the fake starts every endpoint it creates", "invalid_request_error")
+		return
+	}
+	f.seq++
+	e := &fakeEndpoint{id: fmt.Sprintf("endpoint-%08d-0000-4000-8000-000000000000", f.seq),
+		name: fmt.Sprintf("acme/%s-%08x", req.Model, f.seq), display: req.DisplayName, model: req.Model,
+		hardware: req.Hardware, inactiveTimeout: req.InactiveTimeout, created: f.now, started: f.now}
+	if e.display == "" {
+		e.display = e.name
+	}
+	f.eps = append(f.eps, e)
+	writeFakeJSON(w, 200, f.renderEndpoint(e, true))
+}
+
+func (f *fakeTogether) endpoint(w http.ResponseWriter, r *http.Request, id string, body []byte) {
+	i := slices.IndexFunc(f.eps, func(e *fakeEndpoint) bool { return e.id == id })
+	if i < 0 {
+		writeFakeError(w, 404, "Endpoint not found: "+id, "not_found")
+		return
+	}
+	e := f.eps[i]
+	switch r.Method {
+	case "GET":
+	case "PATCH":
+		var req struct {
+			DisplayName     string `json:"display_name"`
+			State           string `json:"state"`
+			InactiveTimeout *int   `json:"inactive_timeout"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeFakeError(w, 400, err.Error(), "invalid_request_error")
+			return
+		}
+		if req.DisplayName != "" {
+			e.display = req.DisplayName
+		}
+		if req.InactiveTimeout != nil {
+			e.inactiveTimeout = req.InactiveTimeout
+		}
+		switch {
+		case req.State == "STOPPED" && e.stopAt == nil:
+			at := f.now
+			e.stopAt = &at
+		case req.State == "STARTED" && e.stopAt != nil:
+			e.stopAt, e.started = nil, f.now
+		}
+	default:
+		writeFakeError(w, 404, "no such endpoint", "not_found")
+		return
+	}
+	writeFakeJSON(w, 200, f.renderEndpoint(e, true))
+}
+
+// endpointState is the endpoint's state by the fake's clock.
+func (f *fakeTogether) endpointState(e *fakeEndpoint) string {
+	if e.stopAt != nil {
+		if f.now.Sub(*e.stopAt) < time.Second {
+			return "STOPPING"
+		}
+		return "STOPPED"
+	}
+	switch since := f.now.Sub(e.started); {
+	case since < time.Second:
+		return "PENDING"
+	case since < 2*time.Second:
+		return "STARTING"
+	}
+	return "STARTED"
+}
+
+// renderEndpoint is the spec's DedicatedEndpoint (full) or ListEndpoint,
+// which has no display name, hardware or autoscaling.
+func (f *fakeTogether) renderEndpoint(e *fakeEndpoint, full bool) map[string]any {
+	m := map[string]any{"object": "endpoint", "id": e.id, "name": e.name, "model": e.model, "type": "dedicated",
+		"owner": "acme", "state": f.endpointState(e), "created_at": e.created.Format("2006-01-02T15:04:05.000Z")}
+	if full {
+		m["display_name"], m["hardware"] = e.display, e.hardware
+		m["autoscaling"] = map[string]any{"min_replicas": 1, "max_replicas": 1}
+	}
+	return m
+}
+
+// chat answers a chat request: a started endpoint under its name,
+// Together's refusal for a model served only on an endpoint.
+func (f *fakeTogether) chat(w http.ResponseWriter, body []byte) {
+	var req struct {
+		Model string `json:"model"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeFakeError(w, 400, err.Error(), "invalid_request_error")
+		return
+	}
+	for _, e := range f.eps {
+		if e.name == req.Model && f.endpointState(e) == "STARTED" {
+			writeFakeJSON(w, 200, map[string]any{"id": "chat-1", "object": "chat.completion", "model": req.Model,
+				"choices": []any{map[string]any{"index": 0, "finish_reason": "length", "message": map[string]any{"role": "assistant", "content": "Hi"}}},
+				"usage":   map[string]any{"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+			return
+		}
+	}
+	if req.Model == fakeDedicatedModel {
+		writeFakeJSON(w, 400, map[string]any{"error": map[string]any{"type": "invalid_request_error", "param": nil, "code": "model_not_available",
+			"message": "Unable to access non-serverless model " + req.Model + ". Please visit https://api.together.ai/models/" + req.Model + " to create and start a new dedicated endpoint for the model."}})
+		return
+	}
+	writeFakeError(w, 404, "Unable to access model "+req.Model+". Please visit https://api.together.ai/models to view the list of supported models.", "invalid_request_error")
 }
 
 func (f *fakeTogether) upload(w http.ResponseWriter, r *http.Request, body []byte) {

@@ -3,6 +3,7 @@ package together
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
@@ -78,6 +79,36 @@ func FuzzMetrics(f *testing.F) {
 			}
 			if e.Step < 0 || e.Type != ethos.FineTuneMetricsType || e.JobID != "ft-1" {
 				t.Errorf("report %+v", e)
+			}
+		}
+	})
+}
+
+// FuzzEndpointList checks that any answer to GET /endpoints is read
+// without a panic, that every endpoint read has an ID (one without names
+// nothing ethos could adopt or stop), and that states are kept in the
+// spec's upper case.
+func FuzzEndpointList(f *testing.F) {
+	f.Add(`{"object":"list","data":[{"object":"endpoint","id":"endpoint-1","name":"acme/m-1","model":"acme/m","type":"dedicated","owner":"acme","state":"started","created_at":"2026-05-01T12:00:00.000Z"}]}`)
+	f.Add(`{"data":[{"id":""},{"id":"endpoint-2","state":" STOPPED ","created_at":1714564800}]}`)
+	c, err := New(Options{Provider: "together"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var out endpointList
+		if json.Unmarshal([]byte(body), &out) != nil {
+			return
+		}
+		for _, e := range c.endpoints(out) {
+			if e.ID == "" {
+				t.Errorf("an endpoint without an ID was read: %+v", e)
+			}
+			if e.State != strings.ToUpper(strings.TrimSpace(e.State)) {
+				t.Errorf("state %q not normalised", e.State)
+			}
+			if e.Provider != "together" {
+				t.Errorf("provider %q", e.Provider)
 			}
 		}
 	})

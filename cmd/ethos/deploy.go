@@ -94,6 +94,15 @@ func (c *FinetuneCommand) undeploy(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		// An endpoint a deploy started but, interrupted, never recorded
+		// is recorded first, so that it is stopped too.
+		adopted, found, err := p.fineTune().Reattach(ctx, m)
+		if err != nil {
+			return err
+		}
+		if found {
+			fmt.Fprintf(c.m.Stderr, "found endpoint %s, which an interrupted deploy started and did not record\n", adopted.ID)
+		}
 		up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: m.Name})
 		if err != nil {
 			return err
@@ -192,6 +201,13 @@ func (m *Main) serveForEval(ctx context.Context, p *project, model ethos.Model, 
 		logf("      %s is served serverless as %s", model.Name, model.Ref())
 		return model, nil, nil
 	}
+	// An endpoint an interrupted run started and did not record is
+	// found and recorded first: it is re-attached to, never doubled.
+	if adopted, found, err := svc.Reattach(ctx, model); err != nil {
+		return model, nil, err
+	} else if found {
+		logf("      found endpoint %s (%s), which an interrupted run started for %s and did not record", adopted.ID, adopted.State, model.Name)
+	}
 	up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: model.Name})
 	if err != nil {
 		return model, nil, err
@@ -283,13 +299,19 @@ func (p *project) spent(ctx context.Context) (float64, error) {
 	return calls + finetune.EndpointsCost(eps, time.Now()), nil
 }
 
-// printEndpoints is the table of endpoints ethos status shows.
-func printEndpoints(out io.Writer, eps []ethos.Endpoint, now time.Time) {
+// printEndpoints is the table of endpoints ethos status shows: those
+// recorded, then those an interrupted deploy may have started, whose ID
+// and state are unknown until a rerun finds them.
+func printEndpoints(out io.Writer, eps []ethos.Endpoint, unknown []finetune.PendingDeploy, now time.Time) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ENDPOINT\tSTATE\tMODEL\tCALL AS\tHARDWARE\tPER HOUR\tSINCE\tCOST SO FAR")
 	for _, e := range eps {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t$%.2f\t%s\t$%.2f\n", e.ID, e.State, e.ModelName, e.CallAs, e.Hardware,
 			e.USDPerHour(), e.CreatedAt.Local().Format("2006-01-02 15:04"), e.CostUSD(now))
+	}
+	for _, p := range unknown {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t$%.2f\t%s\t%s\n", "?", "unknown — rerun to re-attach", p.ModelName, "-", p.Hardware,
+			p.USDPerHour(), p.Since.Local().Format("2006-01-02 15:04"), "?")
 	}
 	w.Flush()
 }

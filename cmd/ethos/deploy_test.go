@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/finetune"
 )
 
 // servingDedicatedProject writes a small sandbox project whose base
@@ -24,6 +28,20 @@ func servingDedicatedProject(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// runDedicated runs ethos run --json in dir and returns its result.
+func runDedicated(t *testing.T, dir string) (pipelineResult, result) {
+	t.Helper()
+	r := ethosCLI(t, dir, nil, "run", "--json")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res pipelineResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, r.stdout)
+	}
+	return res, r
 }
 
 // endpointsUp reads ethos status --json's endpoints still up.
@@ -49,14 +67,7 @@ func endpointsUp(t *testing.T, dir string) []ethos.Endpoint {
 func TestRunDeploysWhenNotServerless(t *testing.T) {
 	t.Parallel()
 	dir := servingDedicatedProject(t)
-	r := ethosCLI(t, dir, nil, "run", "--json")
-	if r.code != 0 {
-		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	var res pipelineResult
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
-		t.Fatalf("run --json: %v\n%s", err, r.stdout)
-	}
+	res, r := runDedicated(t, dir)
 	for _, want := range []string{"is not served serverless: deploying a dedicated endpoint", "/hour, stopped when the evaluation ends", "stopped; it cost about $"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("run does not say %q:\n%s", want, r.stderr)
@@ -116,5 +127,146 @@ func TestRunDeploysWhenNotServerless(t *testing.T) {
 	}
 	if u := ethosCLI(t, dir, nil, "finetune", "undeploy", res.Job.ID); u.code == 0 || !strings.Contains(u.stderr, "no endpoint") {
 		t.Errorf("undeploy with nothing up: exit %d\n%s", u.code, u.stderr)
+	}
+}
+
+// endpointProvider is what the sandbox's client is: both APIs.
+type endpointProvider interface {
+	ethos.FineTuneBackend
+	ethos.EndpointBackend
+}
+
+// killedAfterEndpointCreate is a provider whose endpoint create starts the
+// endpoint and then never answers, as a process killed between the
+// provider's answer and ethos's record sees it.
+type killedAfterEndpointCreate struct{ endpointProvider }
+
+func (k killedAfterEndpointCreate) CreateEndpoint(ctx context.Context, req ethos.EndpointRequest) (ethos.Endpoint, error) {
+	if _, err := k.endpointProvider.CreateEndpoint(ctx, req); err != nil {
+		return ethos.Endpoint{}, err
+	}
+	return ethos.Endpoint{}, context.Canceled
+}
+
+// openTestProject opens the project in dir as a command would.
+func openTestProject(t *testing.T, dir string) *project {
+	t.Helper()
+	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Dir: dir, Getenv: func(string) string { return "" }}
+	var pf projectFlags
+	fs := m.newFlagSet("test", "test")
+	pf.register(fs)
+	p, err := m.openProject(t.Context(), fs, pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// deployKilled deploys the job's model and kills the deploy after the
+// provider started the endpoint, before ethos recorded it.
+func deployKilled(t *testing.T, dir, jobID string) {
+	t.Helper()
+	p := openTestProject(t, dir)
+	defer p.Close()
+	m, err := p.completedModel(t.Context(), jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := p.fineTune()
+	svc.Backend = func(provider string) (ethos.FineTuneBackend, error) {
+		b, err := p.fineTuneBackend(provider)
+		if err != nil {
+			return nil, err
+		}
+		return killedAfterEndpointCreate{b.(endpointProvider)}, nil
+	}
+	hw, err := svc.ChooseHardware(t.Context(), m, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Deploy(t.Context(), m, hw, finetune.DeployOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the killed deploy = %v, want it cancelled", err)
+	}
+}
+
+// sandboxEndpoints lists the endpoints the project's sandbox has started,
+// as its API lists them.
+func sandboxEndpoints(t *testing.T, dir string) []ethos.Endpoint {
+	t.Helper()
+	p := openTestProject(t, dir)
+	defer p.Close()
+	b, err := p.fineTuneBackend("sandbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := b.(ethos.EndpointBackend).ListEndpoints(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// TestRerunAdoptsAnEndpointAKilledDeployStarted kills a deploy between
+// the provider starting the endpoint and ethos recording it: ethos status
+// lists it as unknown, and the next ethos run finds that endpoint,
+// evaluates through it and stops it, starting no second one; ethos
+// finetune undeploy JOB finds and stops one too.
+func TestRerunAdoptsAnEndpointAKilledDeployStarted(t *testing.T) {
+	t.Parallel()
+	dir := servingDedicatedProject(t)
+	res, _ := runDedicated(t, dir)
+	started := len(sandboxEndpoints(t, dir))
+
+	deployKilled(t, dir, res.Job.ID)
+	if up := endpointsUp(t, dir); len(up) != 0 {
+		t.Fatalf("the killed deploy recorded endpoints: %+v", up)
+	}
+	st := ethosCLI(t, dir, nil, "status")
+	if !strings.Contains(st.stdout, "ENDPOINTS UP (0, and 1 unknown)") || !strings.Contains(st.stdout, "unknown — rerun to re-attach") ||
+		!strings.Contains(st.stdout, res.Model.Name) {
+		t.Errorf("status does not list the endpoint the killed deploy may have started:\n%s", st.stdout)
+	}
+	var rep statusReport
+	if sj := ethosCLI(t, dir, nil, "status", "--json"); json.Unmarshal([]byte(sj.stdout), &rep) != nil || len(rep.UnknownEndpoints) != 1 {
+		t.Errorf("status --json: endpoints_unknown %+v\n%s", rep.UnknownEndpoints, sj.stdout)
+	}
+	if runs, _, _ := strings.Cut(st.stdout, "FINE-TUNE JOBS"); strings.Contains(runs, finetune.DeployRunKind+"-") {
+		t.Errorf("status lists the deploy record among the runs:\n%s", st.stdout)
+	}
+	if !strings.Contains(st.stdout, "ethos finetune undeploy "+res.Job.ID) {
+		t.Errorf("status does not say how to stop the unknown endpoint:\n%s", st.stdout)
+	}
+
+	again := ethosCLI(t, dir, nil, "run")
+	if again.code != 0 {
+		t.Fatalf("run again: exit %d\n%s\n%s", again.code, again.stdout, again.stderr)
+	}
+	eps := sandboxEndpoints(t, dir)
+	if len(eps) != started+1 {
+		t.Fatalf("the sandbox started %d endpoints, want %d (the killed deploy's, adopted, and no other):\n%+v", len(eps), started+1, eps)
+	}
+	orphan := eps[0] // newest first
+	if !strings.Contains(again.stderr, "found endpoint "+orphan.ID) {
+		t.Errorf("run again does not say it found %s:\n%s", orphan.ID, again.stderr)
+	}
+	if orphan.State != ethos.EndpointStopped && orphan.State != ethos.EndpointStopping {
+		t.Errorf("the adopted endpoint is %s after the run, want it stopped", orphan.State)
+	}
+	if up := endpointsUp(t, dir); len(up) != 0 {
+		t.Errorf("after the run, endpoints still up: %+v", up)
+	}
+	if st := ethosCLI(t, dir, nil, "status"); strings.Contains(st.stdout, "unknown") {
+		t.Errorf("status still lists an unknown endpoint:\n%s", st.stdout)
+	}
+
+	// ethos finetune undeploy JOB finds and stops one as well.
+	deployKilled(t, dir, res.Job.ID)
+	u := ethosCLI(t, dir, nil, "finetune", "undeploy", res.Job.ID)
+	if u.code != 0 || !strings.Contains(u.stderr, "found endpoint") || !strings.Contains(u.stdout, "stopped") {
+		t.Fatalf("finetune undeploy: exit %d\n%s%s", u.code, u.stdout, u.stderr)
+	}
+	eps = sandboxEndpoints(t, dir)
+	if len(eps) != started+2 || eps[0].State != ethos.EndpointStopped {
+		t.Errorf("after undeploy, the sandbox has %d endpoints (want %d), newest %s", len(eps), started+2, eps[0].State)
 	}
 }

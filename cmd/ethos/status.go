@@ -26,6 +26,11 @@ type statusReport struct {
 	// Endpoints are the dedicated endpoints ethos started that may still
 	// be up, and billing.
 	Endpoints []ethos.Endpoint `json:"endpoints_up"`
+	// UnknownEndpoints are deploys an interrupted process left between
+	// asking the provider for an endpoint and recording it: one may be
+	// up, and billing, until a rerun (or ethos finetune undeploy JOB)
+	// finds it and re-attaches.
+	UnknownEndpoints []finetune.PendingDeploy `json:"endpoints_unknown,omitempty"`
 	// Failed names every failed run and job, "run <id>" or "job <id>".
 	Failed []string `json:"failed"`
 	// Interrupted names every run stopped by Ctrl-C or a shutdown before
@@ -58,8 +63,9 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, r := range runs {
-		// A fine-tune request's record; its job is listed below.
-		if r.Kind == finetune.RunKind {
+		// A fine-tune request's record, or a model's deploys: its job and
+		// endpoints are listed below.
+		if r.Kind == finetune.RunKind || r.Kind == finetune.DeployRunKind {
 			continue
 		}
 		r.Kind = runKindLabel(r)
@@ -95,6 +101,9 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	if up != nil {
 		rep.Endpoints = up
+	}
+	if rep.UnknownEndpoints, err = p.fineTune().PendingDeploys(ctx); err != nil {
+		return err
 	}
 
 	if *asJSON {
@@ -132,10 +141,19 @@ func (c *StatusCommand) print(rep statusReport, updates []finetune.Update) {
 	if len(rep.Models) > 0 {
 		printModels(out, rep.Models)
 	}
-	fmt.Fprintf(out, "\nENDPOINTS UP (%d)\n", len(rep.Endpoints))
-	if len(rep.Endpoints) > 0 {
-		printEndpoints(out, rep.Endpoints, time.Now())
+	if n := len(rep.UnknownEndpoints); n > 0 {
+		fmt.Fprintf(out, "\nENDPOINTS UP (%d, and %d unknown)\n", len(rep.Endpoints), n)
+	} else {
+		fmt.Fprintf(out, "\nENDPOINTS UP (%d)\n", len(rep.Endpoints))
+	}
+	if len(rep.Endpoints)+len(rep.UnknownEndpoints) > 0 {
+		printEndpoints(out, rep.Endpoints, rep.UnknownEndpoints, time.Now())
 		fmt.Fprintln(out, "each bills while up: \"ethos finetune undeploy ID\" stops one")
+	}
+	for _, u := range rep.UnknownEndpoints {
+		fmt.Fprintf(out, "unknown: a deploy of %s was interrupted after asking %s for an endpoint and before recording it;\n"+
+			"  rerun the command to find that endpoint and re-attach to it, or stop it with: ethos finetune undeploy %s\n",
+			u.ModelName, u.Provider, u.JobID)
 	}
 	fmt.Fprintln(out)
 	if len(rep.Failed) == 0 {
