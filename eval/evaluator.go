@@ -57,40 +57,55 @@ type answerKey struct {
 	sample        int
 }
 
-// New returns the evaluator of settings (after WithDefaults and Validate),
-// whose model calls go through completer and whose rows live in store.
+// New returns the evaluator of settings (resolved, see Resolve), whose
+// model calls go through completer and whose rows live in store.
 func New(store ethos.Store, completer ethos.Completer, settings Settings) (*Evaluator, error) {
-	settings = settings.WithDefaults()
-	if err := settings.Validate(); err != nil {
+	settings, err := settings.Resolve()
+	if err != nil {
 		return nil, err
-	}
-	// The content of the files is part of the evaluation's identity: an
-	// edited file is a new evaluation, not a continuation.
-	if settings.PromptsFile != "" && settings.PromptsSHA256 == "" {
-		if _, sum, err := ReadPromptsFile(settings.PromptsFile); err != nil {
-			return nil, err
-		} else {
-			settings.PromptsSHA256 = sum
-		}
-	}
-	for _, path := range settings.TrainingFiles {
-		if _, ok := settings.TrainingSHA256[path]; ok {
-			continue
-		}
-		sum, err := HashFile(path)
-		if err != nil {
-			return nil, ethos.Errorf(ethos.Config, "training file: %w", err)
-		}
-		if settings.TrainingSHA256 == nil {
-			settings.TrainingSHA256 = map[string]string{}
-		}
-		settings.TrainingSHA256[path] = sum
 	}
 	e := &Evaluator{store: store, completer: completer, settings: settings, id: settings.ID()}
 	if settings.PromptsFile == "" {
 		e.heldOut = generate.NewPipeline(store, completer, e.heldOutSettings())
 	}
 	return e, nil
+}
+
+// Resolve returns s with its defaults applied, validated, and with the
+// hashes of its prompts and training files filled in: the settings an
+// evaluator runs, whose ID is the evaluation's.
+func (s Settings) Resolve() (Settings, error) {
+	s = s.WithDefaults()
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	// The content of the files is part of the evaluation's identity: an
+	// edited file is a new evaluation, not a continuation.
+	if s.PromptsFile != "" && s.PromptsSHA256 == "" {
+		_, sum, err := ReadPromptsFile(s.PromptsFile)
+		if err != nil {
+			return s, err
+		}
+		s.PromptsSHA256 = sum
+	}
+	hashes := make(map[string]string, len(s.TrainingSHA256))
+	for path, sum := range s.TrainingSHA256 {
+		hashes[path] = sum
+	}
+	for _, path := range s.TrainingFiles {
+		if _, ok := hashes[path]; ok {
+			continue
+		}
+		sum, err := HashFile(path)
+		if err != nil {
+			return s, ethos.Errorf(ethos.Config, "training file: %w", err)
+		}
+		hashes[path] = sum
+	}
+	if len(hashes) > 0 {
+		s.TrainingSHA256 = hashes
+	}
+	return s, nil
 }
 
 // ID is the evaluation's ID, the ID of its run.

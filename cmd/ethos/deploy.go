@@ -176,7 +176,7 @@ func (p *project) deployOptions(provider, hardware string, timeout, interval tim
 // probe is a one-token request through the project's middleware (ledger,
 // budget), which says whether the provider serves a model under ref.
 func (p *project) probe(ctx context.Context, commandCap float64) (func(context.Context, string) error, error) {
-	c, err := p.Completer(ctx, commandCap)
+	c, err := p.completer(ctx, commandCap, false)
 	if err != nil {
 		return nil, err
 	}
@@ -314,4 +314,36 @@ func printEndpoints(out io.Writer, eps []ethos.Endpoint, unknown []finetune.Pend
 			p.USDPerHour(), p.Since.Local().Format("2006-01-02 15:04"), "?")
 	}
 	w.Flush()
+}
+
+// stopLeftEndpoints stops the endpoints ethos started for model that are
+// still up (one a killed run left, or found started and unrecorded), for
+// an ethos run whose evaluation needs no model any more.
+func (m *Main) stopLeftEndpoints(ctx context.Context, p *project, model ethos.Model, logf func(string, ...any)) error {
+	svc := p.fineTune()
+	if !svc.HasEndpoints(model.Provider) {
+		return nil
+	}
+	if adopted, found, err := svc.Reattach(ctx, model); err != nil {
+		return err
+	} else if found {
+		logf("      found endpoint %s (%s), which an interrupted run started for %s and did not record", adopted.ID, adopted.State, model.Name)
+	}
+	up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: model.Name})
+	if err != nil {
+		return err
+	}
+	opts := p.deployOptions(model.Provider, "", 0, 0, p.m.Stderr)
+	for _, ep := range up {
+		if ep.Attached {
+			continue // not ethos's to stop
+		}
+		logf("      the evaluation is complete: stopping endpoint %s, which an earlier run left %s", ep.ID, ep.State)
+		stopped, err := svc.Undeploy(context.WithoutCancel(ctx), ep.ID, opts)
+		if err != nil {
+			return fmt.Errorf("stopping endpoint %s (stop it with ethos finetune undeploy %s): %w", ep.ID, ep.ID, err)
+		}
+		logf("      endpoint %s stopped; it cost about $%.2f", ep.ID, stopped.CostUSD(time.Now()))
+	}
+	return nil
 }

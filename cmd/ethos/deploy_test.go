@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/ethos-toolkit/ethos/sqlite"
 	"io"
 	"os"
 	"path/filepath"
@@ -58,6 +59,21 @@ func endpointsUp(t *testing.T, dir string) []ethos.Endpoint {
 	return rep.Endpoints
 }
 
+// ledgerCalls is how many calls the project's ledger holds.
+func ledgerCalls(t *testing.T, dir string) int {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, ".ethos", "ethos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	calls, err := db.Calls(t.Context(), ethos.CallFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(calls)
+}
+
 // TestRunDeploysWhenNotServerless runs ethos run on the sandbox with the
 // base model served dedicated: it trains, finds the model not served
 // serverless, deploys it on an endpoint, evaluates through the endpoint
@@ -102,12 +118,18 @@ func TestRunDeploysWhenNotServerless(t *testing.T) {
 	if st := ethosCLI(t, dir, nil, "status"); !strings.Contains(st.stdout, "ENDPOINTS UP (1)") || !strings.Contains(st.stdout, up[0].ID) {
 		t.Errorf("status does not list the endpoint up:\n%s", st.stdout)
 	}
+	// The evaluation is complete: a run again deploys nothing, calls
+	// nothing, and stops the endpoint left up.
+	calls := ledgerCalls(t, dir)
 	again := ethosCLI(t, dir, nil, "run")
 	if again.code != 0 {
 		t.Fatalf("run again: exit %d\n%s\n%s", again.code, again.stdout, again.stderr)
 	}
-	if !strings.Contains(again.stderr, "re-attaching to endpoint "+up[0].ID) {
-		t.Errorf("run again does not re-attach to %s:\n%s", up[0].ID, again.stderr)
+	if !strings.Contains(again.stderr, "the evaluation is complete: stopping endpoint "+up[0].ID) || strings.Contains(again.stderr, "deploying") {
+		t.Errorf("run again does not just stop %s:\n%s", up[0].ID, again.stderr)
+	}
+	if after := ledgerCalls(t, dir); after != calls {
+		t.Errorf("run again of a finished run made %d calls", after-calls)
 	}
 	if left := endpointsUp(t, dir); len(left) != 0 {
 		t.Errorf("after the second run, endpoints still up: %+v", left)

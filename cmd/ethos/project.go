@@ -219,6 +219,11 @@ func (p *project) startSandbox() (string, error) {
 func (p *project) pricer() llm.Pricer {
 	return llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
 		price, ok := p.cfg.PriceOf(model)
+		if !ok && p.servedDedicated(model) {
+			// Billed by the hour of its endpoint, counted in spent, not
+			// per token.
+			return 0, true
+		}
 		if !ok {
 			// A fine-tuned model without a price of its own costs what its
 			// base model does (as LoRA serving does on Together); an entry
@@ -227,11 +232,6 @@ func (p *project) pricer() llm.Pricer {
 				price, ok = p.cfg.PriceOf(m.Provider + "/" + m.BaseModel)
 			}
 		}
-		if !ok && p.servedDedicated(model) {
-			// Billed by the hour of its endpoint, counted in spent, not
-			// per token.
-			return 0, true
-		}
 		if !ok {
 			return 0, false
 		}
@@ -239,19 +239,46 @@ func (p *project) pricer() llm.Pricer {
 	})
 }
 
-// servedDedicated reports whether ref is the name a registered model is
-// called by on a dedicated endpoint.
+// servedDedicated reports whether ref names a registered model served on
+// a dedicated endpoint, by its registry name or the name it is called by.
 func (p *project) servedDedicated(ref string) bool {
 	models, err := p.store.Models(context.Background())
 	if err != nil {
 		return false
 	}
 	for _, m := range models {
-		if m.Serving == ethos.ServingDedicated && m.CallAs == ref {
+		if m.Serving == ethos.ServingDedicated && (m.CallAs == ref || m.Name == ref) {
 			return true
 		}
 	}
 	return false
+}
+
+// callNames resolves a trained model's registry name to the name its
+// provider answers it by now (see llm.Alias), looking each name up in the
+// registry once per chain.
+func (p *project) callNames() func(ctx context.Context, model string) (string, bool, error) {
+	var seen sync.Map // model → string ("" when it is called as it is)
+	return func(ctx context.Context, model string) (string, bool, error) {
+		if v, ok := seen.Load(model); ok {
+			to := v.(string)
+			return to, to != "", nil
+		}
+		m, err := p.store.Model(ctx, model)
+		switch {
+		case ethos.KindOf(err) == ethos.NotFound:
+			seen.Store(model, "")
+			return "", false, nil
+		case err != nil:
+			return "", false, err
+		}
+		to := ""
+		if m.CallAs != "" && m.CallAs != m.Name {
+			to = m.CallAs
+		}
+		seen.Store(model, to)
+		return to, to != "", nil
+	}
 }
 
 // Completer builds the middleware chain: ledger (cache + record) → budget →
@@ -259,6 +286,12 @@ func (p *project) servedDedicated(ref string) bool {
 // all spend already recorded in the store; commandCap, when > 0, is a
 // further cap on what this command alone may spend (--max-cost).
 func (p *project) Completer(ctx context.Context, commandCap float64) (ethos.Completer, error) {
+	return p.completer(ctx, commandCap, true)
+}
+
+// completer is Completer; with alias false a trained model is called by
+// the very name asked for, as a probe of how it is served must be.
+func (p *project) completer(ctx context.Context, commandCap float64, alias bool) (ethos.Completer, error) {
 	// Endpoints count too: the budget covers what serving cost.
 	spent, err := p.spent(ctx)
 	if err != nil {
@@ -269,6 +302,9 @@ func (p *project) Completer(ctx context.Context, commandCap float64) (ethos.Comp
 	p.limiter = limiter
 	p.mu.Unlock()
 	var next ethos.Completer = limiter
+	if alias {
+		next = &llm.Alias{Next: next, Resolve: p.callNames()}
+	}
 	if commandCap > 0 {
 		next = llm.NewBudget(commandCap, 0, p.pricer(), next)
 	}

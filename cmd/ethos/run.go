@@ -201,37 +201,52 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 		return nil, fmt.Errorf("fine-tune %s completed, but its model is not registered: %w", job.ID, err)
 	}
 	logf("      model %s", res.Model.Name)
-	served, stopEndpoint, err := m.serveForEval(ctx, p, res.Model, o.maxCost, logf)
-	if stopEndpoint != nil {
-		// The endpoint bills while up: it stops when the evaluation ends,
-		// however it ends. A killed process leaves it recorded, and the
-		// next run re-attaches to it and stops it.
-		defer func() {
-			if serr := stopEndpoint(); serr != nil {
-				if err == nil {
-					err = serr
-				} else {
-					logf("      %v", serr)
-				}
-			}
-		}()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("serve %s: %w", res.Model.Name, err)
-	}
-	res.Model = served
 
 	// 5. Evaluate the base model against the trained one, on held-out
-	// prompts checked against the whole dataset.
+	// prompts checked against the whole dataset. The trained model is
+	// named by its registry name: the evaluation (and the ledger) keep one
+	// name for it however it is served, and the chain calls it by the name
+	// its provider answers it by now (llm.Alias).
 	base := cfg.Eval.Baseline
 	if base == "" {
 		base = ft.Provider + "/" + finetune.BaseModel(ft.Provider, ft.Model)
 	}
-	es, err := p.evalSettings(ctx, evalInputs{models: "base=" + base + ",tuned=" + res.Model.Ref(), trainingFiles: out.Dataset, traits: "all"})
+	es, err := p.evalSettings(ctx, evalInputs{models: "base=" + base + ",tuned=" + res.Model.Name, trainingFiles: out.Dataset, traits: "all"})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	logf("[5/6] eval: base=%s vs tuned=%s, judged by %s", base, res.Model.Ref(), es.Judge)
+	// An evaluation already complete needs no model served (an endpoint
+	// would only bill while the run reads its results).
+	evalDone, err := evalComplete(ctx, p, es)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w", err)
+	}
+	if evalDone {
+		if err := m.stopLeftEndpoints(ctx, p, res.Model, logf); err != nil {
+			return nil, fmt.Errorf("serve %s: %w", res.Model.Name, err)
+		}
+	} else {
+		var stopEndpoint func() error
+		res.Model, stopEndpoint, err = m.serveForEval(ctx, p, res.Model, o.maxCost, logf)
+		if stopEndpoint != nil {
+			// The endpoint bills while up: it stops when the evaluation
+			// ends, however it ends. A killed process leaves it recorded,
+			// and the next run re-attaches to it and stops it.
+			defer func() {
+				if serr := stopEndpoint(); serr != nil {
+					if err == nil {
+						err = serr
+					} else {
+						logf("      %v", serr)
+					}
+				}
+			}()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("serve %s: %w", res.Model.Name, err)
+		}
+	}
+	logf("[5/6] eval: base=%s vs tuned=%s, judged by %s", base, res.Model.Name, es.Judge)
 	sum, err := m.runEval(ctx, p, es, evalOptions{workers: o.workers, maxCost: o.maxCost})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
@@ -348,4 +363,28 @@ func printPipelineResult(w io.Writer, res *pipelineResult) {
 	if res.Sandbox {
 		fmt.Fprintln(w, "\n(sandbox models and judge: this shows the pipeline working, not how real models compare)")
 	}
+}
+
+// evalComplete reports whether the evaluation of settings has finished
+// with every judgment made.
+func evalComplete(ctx context.Context, p *project, settings eval.Settings) (bool, error) {
+	resolved, err := settings.Resolve()
+	if err != nil {
+		return false, err
+	}
+	id := resolved.ID()
+	run, err := p.store.Run(ctx, id)
+	switch {
+	case ethos.KindOf(err) == ethos.NotFound:
+		return false, nil
+	case err != nil:
+		return false, err
+	case run.Status != ethos.RunCompleted:
+		return false, nil
+	}
+	sum, err := eval.Summarize(ctx, p.store, id)
+	if err != nil {
+		return false, err
+	}
+	return !sum.Incomplete(), nil
 }
