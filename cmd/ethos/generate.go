@@ -191,7 +191,8 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 	return pipe.Export(context.WithoutCancel(ctx), out, true)
 }
 
-// completedRun reports whether the generation run id has completed.
+// completedRun reports whether the run id (a generation or an evaluation)
+// has completed.
 func completedRun(ctx context.Context, p *project, id string) (bool, error) {
 	run, err := p.store.Run(ctx, id)
 	switch {

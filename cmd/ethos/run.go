@@ -373,14 +373,8 @@ func evalComplete(ctx context.Context, p *project, settings eval.Settings) (bool
 		return false, err
 	}
 	id := resolved.ID()
-	run, err := p.store.Run(ctx, id)
-	switch {
-	case ethos.KindOf(err) == ethos.NotFound:
-		return false, nil
-	case err != nil:
+	if done, err := completedRun(ctx, p, id); err != nil || !done {
 		return false, err
-	case run.Status != ethos.RunCompleted:
-		return false, nil
 	}
 	sum, err := eval.Summarize(ctx, p.store, id)
 	if err != nil {
