@@ -36,7 +36,7 @@ type answer struct {
 	shaped
 	in, out int
 	// cache is the part of in read from or written to the prompt cache.
-	cache cacheUse
+	cache   cacheUse
 	id      string
 	created time.Time
 }
