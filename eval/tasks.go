@@ -96,7 +96,9 @@ func (e *Evaluator) workAnswer(ctx context.Context, t jobs.Task) error {
 		Stream:      s.MaxTokens > streamAbove,
 	}
 	if s.SystemPrompt {
-		req.System = s.Character.SystemPrompt
+		// Every answer repeats the character's prompt: the provider may
+		// cache it when it is long enough for the model.
+		req.System, req.CachePrefix = s.Character.SystemPrompt, 1
 	}
 	resp, callKey, err := e.call(ctx, TaskAnswer, t.Key, req)
 	if err == nil && strings.TrimSpace(resp.Text) == "" {
