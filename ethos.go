@@ -51,6 +51,26 @@ type Request struct {
 	// Metadata labels the call in the ledger (run, stage, item). It is
 	// recorded but neither sent to the provider nor part of the cache key.
 	Metadata map[string]string `json:"-"`
+	// CachePrefix marks the start of the prompt that repeats across calls,
+	// for the provider's prompt cache: the number of leading parts, where
+	// the system prompt (when there is one) is the first part and each
+	// message the next. Zero marks nothing. Adapters whose provider
+	// caches only where told (Anthropic's cache_control) mark the end of
+	// that prefix when it is long enough for the model to cache; those
+	// whose provider caches any long stable prefix by itself (OpenAI)
+	// ignore it. It does not change the answer, so it is not part of the
+	// cache key.
+	CachePrefix int `json:"cache_prefix,omitempty"`
+}
+
+// CacheParts is the number of parts CachePrefix counts in r: the system
+// prompt, when there is one, and the messages.
+func (r Request) CacheParts() int {
+	n := len(r.Messages)
+	if r.System != "" {
+		n++
+	}
+	return n
 }
 
 // StopReason says why a model stopped writing, normalised across providers.

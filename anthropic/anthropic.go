@@ -214,18 +214,39 @@ func (c *Client) params(req ethos.Request) (sdk.MessageNewParams, *ethos.Error) 
 		p.System = []sdk.TextBlockParam{{Text: req.System}}
 	}
 	for i, m := range req.Messages {
-		block := sdk.NewTextBlock(m.Content)
-		switch m.Role {
-		case ethos.RoleUser:
-			p.Messages = append(p.Messages, sdk.NewUserMessage(block))
-		case ethos.RoleAssistant:
-			p.Messages = append(p.Messages, sdk.NewAssistantMessage(block))
-		default:
+		if m.Role != ethos.RoleUser && m.Role != ethos.RoleAssistant {
 			return sdk.MessageNewParams{}, &ethos.Error{Kind: ethos.Invalid,
 				Msg: fmt.Sprintf("message %d has role %q: the Messages API takes only user and assistant turns (put system text in Request.System)", i, m.Role)}
 		}
+		block := sdk.NewTextBlock(m.Content)
+		// Consecutive messages of one role are one turn (the API would
+		// combine them anyway); each keeps its own block, so a cache mark
+		// can end the prefix between them.
+		if i > 0 && req.Messages[i-1].Role == m.Role {
+			if last := turnBlocks(&p.Messages[len(p.Messages)-1]); last != nil {
+				*last = append(*last, block)
+				continue
+			}
+		}
+		if m.Role == ethos.RoleUser {
+			p.Messages = append(p.Messages, sdk.NewUserMessage(block))
+		} else {
+			p.Messages = append(p.Messages, sdk.NewAssistantMessage(block))
+		}
 	}
+	markCache(req, &p)
 	return p, nil
+}
+
+// turnBlocks is the content of a user or assistant turn.
+func turnBlocks(m *sdk.MessageParam) *[]sdk.ContentBlockParamUnion {
+	switch {
+	case m.OfUser != nil:
+		return &m.OfUser.Content
+	case m.OfAssistant != nil:
+		return &m.OfAssistant.Content
+	}
+	return nil
 }
 
 // streamError is a stream that broke without an error from the server.

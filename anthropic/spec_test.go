@@ -52,7 +52,7 @@ func TestRequestsMatchOfficialSpec(t *testing.T) {
 		io.WriteString(w, messageJSON)
 	})
 	minimal := ethos.Request{Model: "claude-haiku-4-5", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "x"}}, MaxTokens: 1}
-	for _, req := range []ethos.Request{sampleRequest(), minimal} {
+	for _, req := range []ethos.Request{sampleRequest(), minimal, cachedRequest(2)} {
 		for _, stream := range []bool{false, true} {
 			req.Stream = stream
 			if _, err := c.Complete(context.Background(), req); err != nil {
@@ -60,8 +60,8 @@ func TestRequestsMatchOfficialSpec(t *testing.T) {
 			}
 		}
 	}
-	if len(bodies) != 4 {
-		t.Fatalf("captured %d bodies, want 4", len(bodies))
+	if len(bodies) != 6 {
+		t.Fatalf("captured %d bodies, want 6", len(bodies))
 	}
 	bv := v.GetRequestBodyValidator()
 	for _, body := range bodies {

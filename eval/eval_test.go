@@ -376,7 +376,7 @@ func TestEvalParseFailuresRecorded(t *testing.T) {
 	}
 	told := 0
 	for _, c := range calls {
-		if strings.Contains(c.Request.Messages[0].Content, "Your previous reply could not be used: the reply must be exactly two lines") {
+		if last := c.Request.Messages[len(c.Request.Messages)-1]; strings.Contains(last.Content, "Your previous reply could not be used: the reply must be exactly two lines") {
 			told++
 		}
 	}

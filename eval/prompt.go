@@ -36,10 +36,33 @@ func TemplateVersions() map[string]string {
 	return promptver.Versions(promptFS, "prompts", JudgeVersion, "eval")
 }
 
-// Prompt is the system and user text of one judge call.
+// Prompt is the text of one judge call: the system prompt, then the
+// user's turn in two parts. Shared is what every trait's call about the
+// same answers repeats (the person's message and the answers, in the order
+// shown); User is what changes from call to call (the trait, the question,
+// feedback on a previous reply, the contract line). Shared comes first so
+// that a provider's prompt cache can serve it to the calls after the
+// first.
 type Prompt struct {
 	System string
+	Shared string
 	User   string
+}
+
+// Request is the model call that asks p: the shared part and the rest as
+// consecutive user messages (one turn to the provider), with the system
+// prompt and the shared part marked as the prefix to cache.
+func (p Prompt) Request(model string, maxTokens int) ethos.Request {
+	return ethos.Request{
+		Model:  model,
+		System: p.System,
+		Messages: []ethos.Message{
+			{Role: ethos.RoleUser, Content: p.Shared},
+			{Role: ethos.RoleUser, Content: p.User},
+		},
+		MaxTokens:   maxTokens,
+		CachePrefix: 2,
+	}
 }
 
 // JudgePrompt asks the judge to compare answer a (shown first, as Answer
@@ -64,7 +87,7 @@ func JudgePrompt(ch ethos.Character, trait, message, a, b, feedback string) Prom
 		"B":          fence(b),
 		"Feedback":   prompttext.OneLine(feedback),
 	}
-	return Prompt{System: render("judge_system.tmpl", data), User: render("judge_user.tmpl", data)}
+	return Prompt{System: render("judge_system.tmpl", data), Shared: render("judge_shared.tmpl", data), User: render("judge_user.tmpl", data)}
 }
 
 // ScorePrompt asks the judge to rate how strongly answer shows trait (one
@@ -77,7 +100,7 @@ func ScorePrompt(ch ethos.Character, trait, message, answer, feedback string) Pr
 		"Answer":     fence(answer),
 		"Feedback":   prompttext.OneLine(feedback),
 	}
-	return Prompt{System: render("score_system.tmpl", data), User: render("score_user.tmpl", data)}
+	return Prompt{System: render("score_system.tmpl", data), Shared: render("score_shared.tmpl", data), User: render("score_user.tmpl", data)}
 }
 
 // definition is a trait's definition as one line.

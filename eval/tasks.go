@@ -96,7 +96,9 @@ func (e *Evaluator) workAnswer(ctx context.Context, t jobs.Task) error {
 		Stream:      s.MaxTokens > streamAbove,
 	}
 	if s.SystemPrompt {
-		req.System = s.Character.SystemPrompt
+		// Every answer repeats the character's prompt: the provider may
+		// cache it when it is long enough for the model.
+		req.System, req.CachePrefix = s.Character.SystemPrompt, 1
 	}
 	resp, callKey, err := e.call(ctx, TaskAnswer, t.Key, req)
 	if err == nil && strings.TrimSpace(resp.Text) == "" {
@@ -131,15 +133,9 @@ func (e *Evaluator) judgeCall(ctx context.Context, stage, key string, prompt fun
 	feedback := ""
 	for attempts = 1; attempts <= JudgeAttempts; attempts++ {
 		pr := prompt(feedback)
-		resp, ck, err := e.call(ctx, stage, key, ethos.Request{
-			Model:     e.settings.Judge,
-			System:    pr.System,
-			Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: pr.User}},
-			MaxTokens: judgeMaxTokens,
-			// No temperature: the Anthropic Messages API that ethos speaks
-			// has none, and a provider's default is what its judges are
-			// tuned at.
-		})
+		// No temperature: the Anthropic Messages API that ethos speaks has
+		// none, and a provider's default is what its judges are tuned at.
+		resp, ck, err := e.call(ctx, stage, key, pr.Request(e.settings.Judge, judgeMaxTokens))
 		callKey = ck
 		if err != nil {
 			return "", callKey, attempts, nil, err

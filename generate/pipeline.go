@@ -295,6 +295,11 @@ func (p *Pipeline) call(ctx context.Context, stage, item string, model string, p
 		Temperature: temperature,
 		Stream:      stream,
 		Metadata:    map[string]string{"run": p.runID, "stage": stage, "item": item},
+		// Every call of a stage has the same system prompt (the stage's
+		// instructions and contract, or the character's prompt and
+		// traits): the provider may cache it. The Anthropic adapter marks
+		// it only when it is long enough for the model; it is never padded.
+		CachePrefix: 1,
 	}
 	resp, err := p.completer.Complete(llm.WithPriority(ctx, callPriority(stage)), req)
 	return resp, llm.Key(req), err

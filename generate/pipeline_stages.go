@@ -425,9 +425,10 @@ func (p *Pipeline) traitReview(ctx context.Context, key, document, reply string)
 			prompt.User = withFeedback(prompt.User, "your reply could not be parsed ("+lastErr.Error()+")", "")
 		}
 		resp, err := p.completer.Complete(llm.WithPriority(ctx, llm.PriorityFinish), ethos.Request{Model: g.Review.Model, System: prompt.System,
-			Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
-			MaxTokens: 1024,
-			Metadata:  map[string]string{"run": p.runID, "stage": "review", "item": key}})
+			Messages:    []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
+			MaxTokens:   1024,
+			CachePrefix: 1, // the review instructions repeat (see call)
+			Metadata:    map[string]string{"run": p.runID, "stage": "review", "item": key}})
 		if err == nil {
 			err = ethos.CheckStop(resp)
 		}

@@ -10,8 +10,9 @@ import (
 
 // Key is the cache key of a request: the SHA-256 of its fully rendered
 // form (model reference, system prompt, messages, max_tokens, temperature,
-// stop sequences) and its sample index. Streaming and metadata do not
-// change what the model is asked, so they are not part of it.
+// stop sequences) and its sample index. Streaming, metadata and the
+// prompt-cache mark do not change what the model is asked, so they are not
+// part of it.
 func Key(req ethos.Request) string {
 	rendered := struct {
 		Model       string          `json:"model"`

@@ -16,8 +16,9 @@ func TestKey(t *testing.T) {
 	same := base
 	same.Stream = true
 	same.Metadata = map[string]string{"run": "r1"}
+	same.CachePrefix = 1
 	if Key(base) != Key(same) {
-		t.Error("stream and metadata must not change the key")
+		t.Error("stream, metadata and the cache mark must not change the key")
 	}
 	for name, change := range map[string]func(r *ethos.Request){
 		"model":       func(r *ethos.Request) { r.Model = "anthropic/other" },
@@ -34,6 +35,19 @@ func TestKey(t *testing.T) {
 		if Key(r) == Key(base) {
 			t.Errorf("changing %s did not change the key", name)
 		}
+	}
+}
+
+// TestKeyIsStable pins the key of one request: the ledger answers a
+// request it has paid for by this key, so a change to what the key covers
+// (a new field of ethos.Request, say) must not re-key the calls already
+// recorded unless the request itself changed.
+func TestKeyIsStable(t *testing.T) {
+	t.Parallel()
+	req := ethos.Request{Model: "anthropic/claude", System: "s", MaxTokens: 10, CachePrefix: 1,
+		Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hello"}}}
+	if got, want := Key(req), "825c27e8af2ae63a796391e338b2f60922cee03be79806849bf63a3aee4fb70f"; got != want {
+		t.Errorf("Key = %s, want %s", got, want)
 	}
 }
 

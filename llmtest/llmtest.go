@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +65,34 @@ func RunConformance(t *testing.T, newCompleter NewCompleterFunc, baseURLFor func
 		}
 		if plain.RequestID == "" || streamed.RequestID == "" {
 			t.Errorf("request ids missing: %q %q", plain.RequestID, streamed.RequestID)
+		}
+	})
+
+	t.Run("PromptCache", func(t *testing.T) {
+		t.Parallel()
+		// A long system prompt that repeats, marked for the providers that
+		// cache only where told: the second call reads it from the cache,
+		// JSON or streamed, and no input token is counted twice.
+		c := start(t, sandbox.Options{Seed: 7})
+		system := strings.Repeat("Keep every answer plain and short. ", 150) // about 1,300 tokens
+		ask := func(prompt string, stream bool) ethos.Response {
+			req := request("writer", prompt, 50)
+			req.System, req.CachePrefix, req.Stream = system, 1, stream
+			return complete(t, c, req)
+		}
+		first := ask("Name a river.", false)
+		if first.Usage.CacheRead != 0 {
+			t.Errorf("first call read %d tokens from an empty cache", first.Usage.CacheRead)
+		}
+		for _, stream := range []bool{false, true} {
+			again := ask("Name a mountain.", stream)
+			if again.Usage.CacheRead < 1024 {
+				t.Errorf("stream=%v: %d tokens read from the cache, want the system prompt's (at least 1,024): %+v", stream, again.Usage.CacheRead, again.Usage)
+			}
+			total := func(u ethos.Usage) int { return u.In + u.CacheRead + u.CacheWrite }
+			if d := total(again.Usage) - total(first.Usage); d < -2 || d > 2 {
+				t.Errorf("stream=%v: input counted %d tokens apart for prompts of one length: %+v vs %+v", stream, d, again.Usage, first.Usage)
+			}
 		}
 	})
 

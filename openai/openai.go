@@ -225,6 +225,9 @@ func (c *Client) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 }
 
 // params maps an ethos request onto the SDK's request body.
+// req.CachePrefix needs no field: OpenAI caches any stable prefix of 1,024
+// tokens or more by itself, and reports the tokens it read as
+// usage.prompt_tokens_details.cached_tokens.
 func (c *Client) params(req ethos.Request) (sdk.ChatCompletionNewParams, *ethos.Error) {
 	p := sdk.ChatCompletionNewParams{Model: req.Model}
 	if req.System != "" {

@@ -35,6 +35,7 @@ type anthropicRequest struct {
 	Messages      []anthropicTurn `json:"messages"`
 	System        json.RawMessage `json:"system"`
 	MaxTokens     *int            `json:"max_tokens"`
+	CacheControl  *cacheControl   `json:"cache_control"`
 	StopSequences []string        `json:"stop_sequences"`
 	Stream        bool            `json:"stream"`
 }
@@ -117,8 +118,9 @@ type anthropicTurn struct {
 }
 
 type contentBlock struct {
-	Type string  `json:"type"`
-	Text *string `json:"text"`
+	Type         string        `json:"type"`
+	Text         *string       `json:"text"`
+	CacheControl *cacheControl `json:"cache_control"`
 }
 
 func invalid(format string, args ...any) *apiError {
@@ -143,23 +145,27 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 	case len(req.Messages) == 0:
 		return call{}, invalid("messages: at least one message is required")
 	}
-	system, err := textContent(req.System, true)
+	systemParts, err := contentParts(req.System, true)
 	if err != nil {
 		return call{}, invalid("system: %v", err)
 	}
+	system := joinText(systemParts)
 	c := call{
 		prompt: Prompt{Model: req.Model, System: system, MaxTokens: *req.MaxTokens},
 		stop:   req.StopSequences,
 		stream: req.Stream,
+		parts:  roleParts("system", systemParts),
 	}
 	for i, m := range req.Messages {
 		if m.Role != "user" && m.Role != "assistant" && m.Role != "system" {
 			return call{}, invalid("messages.%d.role: Input should be 'user', 'assistant' or 'system'", i)
 		}
-		text, err := textContent(m.Content, false)
+		parts, err := contentParts(m.Content, false)
 		if err != nil {
 			return call{}, invalid("messages.%d.content: %v", i, err)
 		}
+		c.parts = append(c.parts, roleParts(m.Role, parts)...)
+		text := joinText(parts)
 		if m.Role == "system" {
 			// The spec's SystemInputMessage: system text among the turns.
 			c.prompt.System = strings.TrimPrefix(c.prompt.System+"\n"+text, "\n")
@@ -170,6 +176,9 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 	if len(c.prompt.Messages) == 0 {
 		return call{}, invalid("messages: at least one user or assistant message is required")
 	}
+	if err := markAutomatic(c.parts, req.CacheControl); err != nil {
+		return call{}, err
+	}
 	return c, nil
 }
 
@@ -178,34 +187,57 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 // are accepted and carry no text. An absent value is allowed only where
 // optional is set.
 func textContent(raw json.RawMessage, optional bool) (string, error) {
+	parts, err := contentParts(raw, optional)
+	return joinText(parts), err
+}
+
+// joinText joins the parts' text with newlines.
+func joinText(parts []cachePart) string {
+	if len(parts) == 1 {
+		return parts[0].text
+	}
+	texts := make([]string, len(parts))
+	for i, p := range parts {
+		texts[i] = p.text
+	}
+	return strings.Join(texts, "\n")
+}
+
+// contentParts reads content as textContent does, keeping each text block
+// apart with its cache_control mark.
+func contentParts(raw json.RawMessage, optional bool) ([]cachePart, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		if optional {
-			return "", nil
+			return nil, nil
 		}
-		return "", fmt.Errorf("Field required")
+		return nil, fmt.Errorf("Field required")
 	}
 	if i := bytes.IndexFunc(raw, func(r rune) bool { return !unicode.IsSpace(r) }); i >= 0 && raw[i] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err == nil {
-			return s, nil
+			return []cachePart{{text: s}}, nil
 		}
 	}
 	var blocks []contentBlock
 	if err := json.Unmarshal(raw, &blocks); err != nil {
-		return "", fmt.Errorf("Input should be a valid string or a list of content blocks")
+		return nil, fmt.Errorf("Input should be a valid string or a list of content blocks")
 	}
-	var texts []string
+	var parts []cachePart
 	for i, b := range blocks {
 		switch {
 		case b.Type == "":
-			return "", fmt.Errorf("%d.type: Field required", i)
+			return nil, fmt.Errorf("%d.type: Field required", i)
 		case b.Type == "text" && b.Text == nil:
-			return "", fmt.Errorf("%d.text: Field required", i)
+			return nil, fmt.Errorf("%d.text: Field required", i)
 		case b.Type == "text":
-			texts = append(texts, *b.Text)
+			ttl, err := b.CacheControl.ttl()
+			if err != nil {
+				return nil, fmt.Errorf("%d.cache_control.%v", i, err)
+			}
+			parts = append(parts, cachePart{text: *b.Text, ttl: ttl})
 		}
 	}
-	return strings.Join(texts, "\n"), nil
+	return parts, nil
 }
 
 // anthropicErrorType is the error type Anthropic sends with a status.
@@ -327,7 +359,8 @@ func (anthropicProtocol) message(c call, a answer) anthropicMessage {
 		Model:        c.prompt.Model,
 		StopReason:   &a.StopReason,
 		StopSequence: optional(a.StopSequence),
-		Usage:        anthropicUsage{InputTokens: a.in, OutputTokens: a.out},
+		Usage: anthropicUsage{InputTokens: a.in - a.cache.read - a.cache.write, OutputTokens: a.out,
+			CacheCreationInputTokens: a.cache.write, CacheReadInputTokens: a.cache.read},
 	}
 }
 

@@ -26,12 +26,17 @@ type call struct {
 	stop         []string
 	stream       bool
 	includeUsage bool // OpenAI stream_options.include_usage
+	// parts are the prompt's text blocks in the order the provider caches
+	// them, with their cache marks (see promptcache.go).
+	parts []cachePart
 }
 
 // answer is the reply to a call, before rendering.
 type answer struct {
 	shaped
 	in, out int
+	// cache is the part of in read from or written to the prompt cache.
+	cache   cacheUse
 	id      string
 	created time.Time
 }
@@ -187,6 +192,7 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 		return
 	}
 
+	a.cache = s.cacheUse(p, key, c, a.in, now)
 	a.id = s.newID("")
 	w.tokensIn = a.in
 	w.key = c.prompt.Seed
@@ -268,6 +274,27 @@ func cmpOr(a, b int) int {
 		return a
 	}
 	return b
+}
+
+// cacheUse decides what an answered request read from and wrote to the
+// prompt cache, in p's way (see promptcache.go).
+func (s *Server) cacheUse(p protocol, key string, c call, in int, now time.Time) cacheUse {
+	var u cacheUse
+	if _, ok := p.(anthropicProtocol); ok {
+		minTokens, ok := s.opts.CacheMinTokens[c.prompt.Model]
+		if !ok {
+			minTokens = DefaultCacheMinTokens
+		}
+		u = s.cache.anthropic(key, c.prompt.Model, c.parts, minTokens, now)
+	} else {
+		u.read = s.cache.openai(key, c.prompt.Model, c.parts, in, now)
+	}
+	// Blocks are counted one by one and the input turn by turn, so the
+	// two can differ by a token of rounding: the cache never holds more
+	// than the input.
+	u.read = min(u.read, in)
+	u.write = min(u.write, in-u.read)
+	return u
 }
 
 // inputTokens counts a prompt's input the way the sandbox bills it: the

@@ -143,6 +143,21 @@ func lastUser(p Prompt) string {
 	return ""
 }
 
+// lastUserTurn is the text of the trailing user messages, joined as the
+// blocks of one turn are: a judge prompt sent as the part every trait
+// shares and the part that names the trait reads as one.
+func lastUserTurn(p Prompt) string {
+	i := len(p.Messages)
+	for i > 0 && p.Messages[i-1].Role == "user" {
+		i--
+	}
+	texts := make([]string, 0, len(p.Messages)-i)
+	for _, m := range p.Messages[i:] {
+		texts = append(texts, m.Content)
+	}
+	return strings.Join(texts, "\n")
+}
+
 // label returns the value of the first line "Name: value" in text
 // (case-insensitive, leading "- " or "* " and markdown bold allowed).
 func label(text, name string) (string, bool) {

@@ -29,6 +29,7 @@ func checkParsed(t *testing.T, c call) {
 
 func FuzzParseAnthropic(f *testing.F) {
 	f.Add([]byte(`{"model":"writer","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
+	f.Add([]byte(`{"model":"writer","max_tokens":10,"cache_control":{"type":"ephemeral"},"system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral","ttl":"1h"}}],"messages":[{"role":"user","content":[{"type":"text","text":"a","cache_control":{"type":"ephemeral"}},{"type":"text","text":"b"}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, e := anthropicProtocol{}.parse(body)
 		if e != nil {
@@ -39,6 +40,18 @@ func FuzzParseAnthropic(f *testing.F) {
 		}
 		if c.prompt.MaxTokens < 1 || len(c.prompt.Messages) == 0 {
 			t.Fatalf("accepted max_tokens %d with %d messages", c.prompt.MaxTokens, len(c.prompt.Messages))
+		}
+		marks := 0
+		for _, p := range c.parts {
+			if p.ttl > 0 {
+				marks++
+			}
+			if p.ttl != 0 && p.ttl != defaultCacheTTL && p.ttl != extendedCacheTTL {
+				t.Fatalf("accepted a cache TTL of %v", p.ttl)
+			}
+		}
+		if marks > maxCacheMarks {
+			t.Fatalf("accepted %d cache marks", marks)
 		}
 		checkParsed(t, c)
 	})

@@ -14,7 +14,9 @@ import (
 //	Output contract: ethos-judge/v1   two answers, <answer_a> and <answer_b>, compared on one trait
 //	Output contract: ethos-score/v1   one answer, <answer>, rated 1–5 on one trait
 //
-// reads the trait from its "Trait: name" line ("Trait: overall" compares
+// reads the answers and the trait from its last user turn (consecutive
+// user messages are one turn, as Anthropic combines them), the trait from
+// its "Trait: name" line ("Trait: overall" compares
 // the character as a whole, over the traits of its "Traits:" line) and
 // answers in the contract's two-line shape:
 //
@@ -92,7 +94,7 @@ func (w judgeWriter) write(p Prompt) (contractText, bool) {
 	if m == nil {
 		return contractText{}, false
 	}
-	user := lastUser(p)
+	user := lastUserTurn(p)
 	trait, _ := label(user, "Trait")
 	d := drawDefects(p.Seed, w.rates, w.forced)
 	if m[1] == "score" {

@@ -78,6 +78,7 @@ func (openaiProtocol) parse(body []byte) (call, *apiError) {
 		if err != nil {
 			return call{}, invalid("messages[%d].content: %v", i, err)
 		}
+		c.parts = append(c.parts, cachePart{role: m.Role, text: text})
 		switch m.Role {
 		case "system", "developer":
 			system = append(system, text)
@@ -224,6 +225,24 @@ type openaiUsage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+	// PromptTokensDetails is sent when part of the prompt came from the
+	// cache, as OpenAI reports it (OpenAI-compatible servers that do not
+	// cache send none).
+	PromptTokensDetails *openaiPromptDetails `json:"prompt_tokens_details,omitempty"`
+}
+
+type openaiPromptDetails struct {
+	CachedTokens int `json:"cached_tokens"`
+}
+
+// usageOf is the usage of an answer: prompt_tokens counts every input
+// token, cached or not.
+func usageOf(a answer) *openaiUsage {
+	u := &openaiUsage{PromptTokens: a.in, CompletionTokens: a.out, TotalTokens: a.in + a.out}
+	if a.cache.read > 0 {
+		u.PromptTokensDetails = &openaiPromptDetails{CachedTokens: a.cache.read}
+	}
+	return u
 }
 
 func (openaiProtocol) writeMessage(w *recorder, c call, a answer, truncate bool) {
@@ -237,7 +256,7 @@ func (openaiProtocol) writeMessage(w *recorder, c call, a answer, truncate bool)
 			Message:      &openaiMessage{Role: "assistant", Content: a.Text},
 			FinishReason: &finish,
 		}},
-		Usage: &openaiUsage{PromptTokens: a.in, CompletionTokens: a.out, TotalTokens: a.in + a.out},
+		Usage: usageOf(a),
 	})
 	writeTruncatable(w, b, truncate)
 }
@@ -283,7 +302,7 @@ func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan
 	finish := finishReason(a.StopReason)
 	data(withUsage(chunk([]openaiChoice{{Delta: &openaiDelta{}, FinishReason: &finish}}, nil)))
 	if c.includeUsage {
-		data(chunk([]openaiChoice{}, &openaiUsage{PromptTokens: a.in, CompletionTokens: a.out, TotalTokens: a.in + a.out}))
+		data(chunk([]openaiChoice{}, usageOf(a)))
 	}
 	sse.event("", []byte("[DONE]"))
 }

@@ -95,6 +95,10 @@ type Options struct {
 	// "base" and the models named here answer plain prompts (no output
 	// contract) in their persona's voice too.
 	Personas map[string]Persona
+	// CacheMinTokens is the shortest prompt prefix, in tokens, that a
+	// model caches through Anthropic's cache_control; a model not named
+	// caches from DefaultCacheMinTokens (see promptcache.go).
+	CacheMinTokens map[string]int
 	// FineTune configures the fine-tuning endpoints (see finetune.go).
 	FineTune FineTuneOptions
 	// Serving says, per base model, how the models fine-tuned from it are
@@ -123,6 +127,7 @@ type Server struct {
 	mux     *http.ServeMux
 	limiter *limiter
 	stats   statsCounter
+	cache   promptCache
 	ft      *fineTunes
 	eps     *epStore
 
@@ -144,6 +149,7 @@ func New(opts Options) *Server {
 	opts.Defects = maps.Clone(opts.Defects)
 	opts.Personas = maps.Clone(opts.Personas)
 	opts.Serving = maps.Clone(opts.Serving)
+	opts.CacheMinTokens = maps.Clone(opts.CacheMinTokens)
 	if opts.Faults.RetryAfter <= 0 {
 		opts.Faults.RetryAfter = time.Second
 	}
