@@ -70,11 +70,12 @@ func (r Rules) Document(d ethos.Document, stop ethos.StopReason) []Finding {
 		return []Finding{{RuleEmpty, "the document is empty"}}
 	}
 	var fs findings
-	r.common(&fs, body, stop, ethos.EstimateTokens(d.Body))
-	fs.add(RulePlaceholder, placeholder(d.Title))
+	low := folded(body)
+	r.common(&fs, body, low, stop, ethos.EstimateTokens(d.Body))
+	fs.add(RulePlaceholder, placeholder(d.Title, folded(d.Title)))
 	fs.add(RuleChatter, chatterStart(body, documentChatterStart))
 	fs.add(RuleChatter, chatterEnd(body, documentChatterEnd))
-	fs.add(RulePersonaBreak, selfReference(body))
+	fs.add(RulePersonaBreak, selfReference(body, low))
 	fs.add(RuleNoRequest, noRequest(body))
 	return fs.list()
 }
@@ -91,17 +92,19 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 		outTokens = ethos.EstimateTokens(reply)
 	}
 	var fs findings
-	r.common(&fs, text, stop, outTokens)
+	low := folded(text)
+	r.common(&fs, text, low, stop, outTokens)
 	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
 	fs.add(RuleChatter, chatterEnd(text, replyChatterEnd))
-	fs.add(RulePersonaBreak, selfReference(text))
+	fs.add(RulePersonaBreak, selfReference(text, low))
 	fs.add(RulePersonaBreak, r.otherIdentity(text))
 	return fs.list()
 }
 
-// common runs the rules documents and replies share.
-func (r Rules) common(fs *findings, text string, stop ethos.StopReason, tokens int) {
-	words := len(strings.Fields(text))
+// common runs the rules documents and replies share; low is
+// folded(text).
+func (r Rules) common(fs *findings, text, low string, stop ethos.StopReason, tokens int) {
+	words := countWords(text)
 	if r.MinWords > 0 && words < r.MinWords {
 		fs.add(RuleTooShort, fmt.Sprintf("%d words, want at least %d", words, r.MinWords))
 	}
@@ -117,10 +120,10 @@ func (r Rules) common(fs *findings, text string, stop ethos.StopReason, tokens i
 	if stop == ethos.StopRefusal {
 		fs.add(RuleRefusal, "the call stopped with a refusal")
 	} else {
-		fs.add(RuleRefusal, refusal(text))
+		fs.add(RuleRefusal, refusal(text, low))
 	}
-	fs.add(RuleErrorText, errorText(text))
-	fs.add(RulePlaceholder, placeholder(text))
+	fs.add(RuleErrorText, errorText(text, low))
+	fs.add(RulePlaceholder, placeholder(text, low))
 	fs.add(RuleSystemPromptLeak, leak(text, r.SystemPrompt))
 }
 
@@ -209,11 +212,11 @@ func isCodeLine(line string) bool {
 }
 
 // placeholder names the first unfilled slot in text, or "".
-func placeholder(text string) string {
+func placeholder(text, low string) string {
 	// Every slot has a bracket and filler text says lorem; text with
 	// neither (most text) needs no closer look, and finding its code
 	// lines is the costly part of the review.
-	if !strings.ContainsAny(text, "{[<") && !strings.Contains(strings.ToLower(text), "lorem") {
+	if !strings.ContainsAny(text, "{[<") && !strings.Contains(low, "lorem") {
 		return ""
 	}
 	prose := Prose(text)
@@ -379,8 +382,8 @@ var (
 // refusal flags a text that is a refusal, not one that declines part of a
 // request and helps with the rest, which is what a good character does
 // with a harmful ask. A refusal opens the text, or makes up a short one.
-func refusal(text string) string {
-	if !mayMatch(text, refusalWords) {
+func refusal(text, low string) string {
+	if !containsAny(low, refusalWords) {
 		return ""
 	}
 	m := refusalPhrase.FindStringIndex(text)
@@ -389,7 +392,7 @@ func refusal(text string) string {
 	}
 	opening := apology.ReplaceAllString(text, "")
 	atStart := refusalPhrase.FindStringIndex(opening)
-	if (atStart != nil && atStart[0] == 0) || len(strings.Fields(text)) < 40 {
+	if (atStart != nil && atStart[0] == 0) || countWords(text) < 40 {
 		return fmt.Sprintf("refusal %q", text[m[0]:m[1]])
 	}
 	return ""
@@ -406,8 +409,8 @@ var (
 // from the person's own program; that is content, so a phrase counts only
 // when it opens the text, when the text is short, or in the shapes API
 // wrappers produce ("[ERROR: …]", an error JSON body).
-func errorText(text string) string {
-	if !mayMatch(text, errorWords) {
+func errorText(text, low string) string {
+	if !containsAny(low, errorWords) {
 		return errorStart(text)
 	}
 	if m := errorAnywhere.FindString(text); m != "" {
@@ -422,7 +425,7 @@ func errorStart(text string) string {
 	if m := errorOpening.FindString(text); m != "" {
 		return fmt.Sprintf("text opens with error text %q", m)
 	}
-	if len(strings.Fields(text)) < 40 {
+	if countWords(text) < 40 {
 		if m := errorPhrase.FindString(text); m != "" {
 			return fmt.Sprintf("short text with error text %q", m)
 		}
@@ -557,21 +560,41 @@ var (
 // also folds the long s (ſ), which Go's case-insensitive matching takes
 // for an s and strings.ToLower leaves alone, so the gate is never
 // stricter than the pattern behind it.
-func mayMatch(text string, words []string) bool {
-	lower := foldASCII.Replace(strings.ToLower(text))
+func mayMatch(text string, words []string) bool { return containsAny(folded(text), words) }
+
+// folded is text in lower case with the long s folded, as the word gates
+// read it; a review computes it once for all of them.
+func folded(text string) string { return foldASCII.Replace(strings.ToLower(text)) }
+
+// containsAny reports whether low holds one of words.
+func containsAny(low string, words []string) bool {
 	for _, w := range words {
-		if strings.Contains(lower, w) {
+		if strings.Contains(low, w) {
 			return true
 		}
 	}
 	return false
 }
 
+// countWords is len(strings.Fields(s)) without building the slice.
+func countWords(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			in = false
+		} else if !in {
+			in = true
+			n++
+		}
+	}
+	return n
+}
+
 var foldASCII = strings.NewReplacer("ſ", "s")
 
 // selfReference names the first place the text speaks as a model, or "".
-func selfReference(text string) string {
-	if !mayMatch(text, selfReferenceWords) {
+func selfReference(text, low string) string {
+	if !containsAny(low, selfReferenceWords) {
 		return ""
 	}
 	return match(text, modelSelfReference)
