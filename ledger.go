@@ -93,7 +93,14 @@ type CallStore interface {
 	// Calls lists calls matching f, newest first.
 	Calls(ctx context.Context, f CallFilter) ([]Call, error)
 	// SummarizeCalls aggregates calls matching f per provider and model.
+	// Its Usage counts every call's tokens as recorded, those of cache hits
+	// (the tokens of the answer they repeat) included.
 	SummarizeCalls(ctx context.Context, f CallFilter) ([]CallSummary, error)
+	// PromptCaching sums the calls matching f that were sent to a provider
+	// (cache hits left out) per run, stage, provider and model, in that
+	// order; f.Limit is ignored. UncachedUSD is the recorded cost until
+	// PricePromptCache prices the cache tokens.
+	PromptCaching(ctx context.Context, f CallFilter) ([]PromptCacheUse, error)
 	// PutProviderLoads replaces the snapshots of the providers in loads.
 	PutProviderLoads(ctx context.Context, loads []ProviderLoad) error
 	// ProviderLoads lists the latest snapshot of every provider, by name.

@@ -376,3 +376,39 @@ func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.Ca
 	}
 	return out, nil
 }
+
+// PromptCaching sums the calls matching f that a provider answered or
+// failed, leaving out the ledger's cache hits, per run, stage, provider
+// and model.
+func (d *DB) PromptCaching(ctx context.Context, f ethos.CallFilter) ([]ethos.PromptCacheUse, error) {
+	const op = "sqlite: prompt caching"
+	w, args := where(f)
+	if w == "" {
+		w = " WHERE cache_hit = 0"
+	} else {
+		w += " AND cache_hit = 0"
+	}
+	rows, err := d.read.QueryContext(ctx, `SELECT run_id, stage, provider, model, COUNT(*),
+		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_usd)
+		FROM llm_calls`+w+`
+		GROUP BY run_id, stage, provider, model
+		ORDER BY run_id, stage, provider, model`, args...)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var out []ethos.PromptCacheUse
+	for rows.Next() {
+		var u ethos.PromptCacheUse
+		if err := rows.Scan(&u.RunID, &u.Stage, &u.Provider, &u.Model, &u.Calls,
+			&u.Usage.In, &u.Usage.Out, &u.Usage.CacheRead, &u.Usage.CacheWrite, &u.CostUSD); err != nil {
+			return nil, normalize(op, err)
+		}
+		u.UncachedUSD = u.CostUSD
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return out, nil
+}

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) ethos.Store) {
 		{"Spent", testSpent},
 		{"CallsFilterLimitOrder", testCallsFilter},
 		{"SummarizeCalls", testSummarize},
+		{"PromptCachingLeavesOutCacheHits", testPromptCaching},
 		{"ConcurrentRecordCall", testConcurrentRecord},
 		{"Ping", testPing},
 		{"ProviderLoads", testProviderLoads},
@@ -409,6 +410,55 @@ func testSummarize(t *testing.T, s ethos.Store) {
 		}
 		if diff := cmp.Diff(tt.want, got, cmpEmpty); diff != "" {
 			t.Errorf("SummarizeCalls(%s) mismatch (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+// testPromptCaching checks that the prompt-caching sums count only calls
+// sent to a provider: a ledger cache hit carries the tokens of the answer
+// it repeats, and those were neither billed nor read from any provider's
+// cache.
+func testPromptCaching(t *testing.T, s ethos.Store) {
+	var calls []*ethos.Call
+	add := func(c *ethos.Call, run, stage, model string, u ethos.Usage, cost float64) {
+		c.RunID, c.Stage, c.Model, c.Usage, c.CostUSD = run, stage, model, u, cost
+		calls = append(calls, c)
+	}
+	add(success("j1", "x"), "r1", "eval.judge", "anthropic/sonnet", ethos.Usage{In: 100, Out: 10, CacheWrite: 2000}, 0.5)
+	add(success("j2", "x"), "r1", "eval.judge", "anthropic/sonnet", ethos.Usage{In: 120, Out: 12, CacheRead: 2000}, 0.25)
+	// A repeat of j2 answered from the ledger: its tokens are j2's.
+	add(cacheHit("j2", "x"), "r1", "eval.judge", "anthropic/sonnet", ethos.Usage{In: 120, Out: 12, CacheRead: 2000}, 0)
+	add(failure("j3", ethos.Transient), "r1", "eval.judge", "anthropic/sonnet", ethos.Usage{}, 0)
+	add(success("a1", "y"), "r1", "eval.answer", "anthropic/haiku", ethos.Usage{In: 50, Out: 300}, 0.125)
+	add(success("g1", "z"), "r2", "response", "anthropic/sonnet", ethos.Usage{In: 10, Out: 5, CacheRead: 1024}, 0.0625)
+	// Only hits: the group is absent, not a row of zeros.
+	add(cacheHit("g1", "z"), "r2", "idea", "anthropic/sonnet", ethos.Usage{In: 10, Out: 5, CacheRead: 1024}, 0)
+	record(t, s, calls...)
+
+	judge := ethos.PromptCacheUse{RunID: "r1", Stage: "eval.judge", Provider: "anthropic", Model: "anthropic/sonnet", Calls: 3,
+		Usage: ethos.Usage{In: 220, Out: 22, CacheRead: 2000, CacheWrite: 2000}, CostUSD: 0.75, UncachedUSD: 0.75}
+	answer := ethos.PromptCacheUse{RunID: "r1", Stage: "eval.answer", Provider: "anthropic", Model: "anthropic/haiku", Calls: 1,
+		Usage: ethos.Usage{In: 50, Out: 300}, CostUSD: 0.125, UncachedUSD: 0.125}
+	gen := ethos.PromptCacheUse{RunID: "r2", Stage: "response", Provider: "anthropic", Model: "anthropic/sonnet", Calls: 1,
+		Usage: ethos.Usage{In: 10, Out: 5, CacheRead: 1024}, CostUSD: 0.0625, UncachedUSD: 0.0625}
+	tests := []struct {
+		name string
+		f    ethos.CallFilter
+		want []ethos.PromptCacheUse
+	}{
+		{"all", ethos.CallFilter{}, []ethos.PromptCacheUse{answer, judge, gen}},
+		{"run", ethos.CallFilter{RunID: "r1"}, []ethos.PromptCacheUse{answer, judge}},
+		{"stage", ethos.CallFilter{Stage: "eval.judge"}, []ethos.PromptCacheUse{judge}},
+		{"only hits", ethos.CallFilter{Stage: "idea"}, nil},
+		{"limit ignored", ethos.CallFilter{RunID: "r2", Limit: 1}, []ethos.PromptCacheUse{gen}},
+	}
+	for _, tt := range tests {
+		got, err := s.PromptCaching(t.Context(), tt.f)
+		if err != nil {
+			t.Fatalf("PromptCaching(%s): %v", tt.name, err)
+		}
+		if diff := cmp.Diff(tt.want, got, cmpEmpty); diff != "" {
+			t.Errorf("PromptCaching(%s) mismatch (-want +got):\n%s", tt.name, diff)
 		}
 	}
 }

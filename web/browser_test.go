@@ -382,6 +382,15 @@ func TestBrowserEveryPage(t *testing.T) {
 	b.waitFor("the filtered items", `location.search.indexOf('status=accepted') >= 0 && document.querySelectorAll('#items tbody tr').length > 0 && Array.from(document.querySelectorAll('#items tbody tr')).every(function (r) { return r.classList.contains('s-ok'); })`, time.Minute)
 	b.screenshot("run-filter-accepted")
 	b.clean("items filter")
+
+	// The seeded run's review calls read from the provider's cache: the
+	// prompt-cache section shows the share in all, with no price table a
+	// note that the saving is unknown, and keeps both after a live refresh.
+	b.run("open the seeded run", chromedp.Navigate(base+"/runs/"+s.RunID))
+	b.waitFor("prompt cache share", `(function () { var c = document.querySelector('#run-promptcache tfoot [data-share]'); return !!c && c.textContent === '18.7%' && !!document.querySelector('#run-promptcache [data-saving="unknown"]'); })()`, time.Minute)
+	b.waitFor("seeded run live", liveCond, time.Minute)
+	b.screenshot("run-prompt-cache")
+	b.clean("prompt cache")
 }
 
 func jsString(s string) string {

@@ -90,6 +90,12 @@ func (c *cancels) cancel(ctx context.Context, id string) error {
 	return c.err
 }
 
+// sandboxCost prices usage as the built-in price table prices sandbox/*:
+// input $1, output $5, cache reads $0.10 and writes $1.25 per million.
+func sandboxCost(model string, u ethos.Usage) (float64, bool) {
+	return (float64(u.In) + 5*float64(u.Out) + 0.1*float64(u.CacheRead) + 1.25*float64(u.CacheWrite)) / 1e6, true
+}
+
 // newSeeded serves a seeded store with a fixed clock.
 func newSeeded(t *testing.T, opts web.Options) (*web.Server, seeded) {
 	t.Helper()
@@ -152,7 +158,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestPagesGolden(t *testing.T) {
-	srv, s := newSeeded(t, web.Options{Canceller: (&cancels{}).cancel})
+	srv, s := newSeeded(t, web.Options{Canceller: (&cancels{}).cancel, Cost: sandboxCost})
 	for _, tc := range []struct {
 		name, path string
 		status     int
@@ -608,5 +614,47 @@ func TestFailedItemsNeedAttention(t *testing.T) {
 	page := get(t, srv, "/runs/"+s.RunID+"?status=failed").Body.String()
 	if !strings.Contains(page, "transient: 500 from the provider") {
 		t.Errorf("the run page filtered to failed items does not show it")
+	}
+}
+
+// TestPromptCacheSaving checks what the pages say of prompt caching beyond
+// the golden files: that a saving is unknown without a price table, and
+// that a negative saving is shown as such.
+func TestPromptCacheSaving(t *testing.T) {
+	t.Parallel()
+	srv, s := newSeeded(t, web.Options{})
+	for _, path := range []string{"/", "/runs/" + s.RunID} {
+		body := get(t, srv, path).Body.String()
+		if !strings.Contains(body, `data-saving="unknown"`) || !strings.Contains(body, "started without a price table") {
+			t.Errorf("GET %s without prices: no note that the saving is unknown", path)
+		}
+	}
+	// Cache writes at ten times the input price: the review stage's one
+	// read cannot make up for its write.
+	dear := func(model string, u ethos.Usage) (float64, bool) {
+		return (float64(u.In) + 5*float64(u.Out) + 0.1*float64(u.CacheRead) + 10*float64(u.CacheWrite)) / 1e6, true
+	}
+	srv, s = newSeeded(t, web.Options{Cost: dear})
+	body := get(t, srv, "/runs/"+s.RunID).Body.String()
+	for _, want := range []string{`data-saving="negative"`, `<td data-saved class="bad">-$`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("run page with dear cache writes lacks %q", want)
+		}
+	}
+	var api struct {
+		PromptCache struct {
+			Value struct {
+				Total struct {
+					SavedUSD float64 `json:"saved_usd"`
+					Share    float64 `json:"cache_hit_share"`
+				} `json:"total"`
+			} `json:"value"`
+		} `json:"prompt_cache"`
+	}
+	if err := json.Unmarshal(get(t, srv, "/api/runs/"+s.RunID).Body.Bytes(), &api); err != nil {
+		t.Fatal(err)
+	}
+	if got := api.PromptCache.Value.Total; got.SavedUSD >= 0 || got.Share <= 0 {
+		t.Errorf("api prompt_cache total %+v: want a negative saving and a share", got)
 	}
 }

@@ -57,16 +57,18 @@ type attention struct {
 // spendData is the ledger's totals: per provider, per model, per stage,
 // and errors by kind.
 type spendData struct {
-	TotalUSD   float64       `json:"total_usd"`
-	Calls      int           `json:"calls"`
-	CacheHits  int           `json:"cache_hits"`
-	Usage      ethos.Usage   `json:"usage"`
-	Providers  []spendRow    `json:"providers"`
-	Models     []spendRow    `json:"models"`
-	Stages     []spendRow    `json:"stages"`
-	Errors     []kindCount   `json:"errors"`
-	ComputedAt time.Time     `json:"computed_at"`
-	Took       time.Duration `json:"-"`
+	TotalUSD  float64     `json:"total_usd"`
+	Calls     int         `json:"calls"`
+	CacheHits int         `json:"cache_hits"`
+	Usage     ethos.Usage `json:"usage"`
+	Providers []spendRow  `json:"providers"`
+	Models    []spendRow  `json:"models"`
+	Stages    []spendRow  `json:"stages"`
+	Errors    []kindCount `json:"errors"`
+	// PromptCache is what the providers' prompt caching did per stage.
+	PromptCache promptCacheData `json:"prompt_cache"`
+	ComputedAt  time.Time       `json:"computed_at"`
+	Took        time.Duration   `json:"-"`
 }
 
 type spendRow struct {
@@ -283,7 +285,39 @@ func (s *Server) computeSpend(ctx context.Context) (spendData, error) {
 		d.Stages = append(d.Stages, spendRow{Name: "other", Calls: other, CacheHits: d.CacheHits - staged.CacheHits,
 			CostUSD: d.TotalUSD - staged.CostUSD, Usage: ethos.Usage{In: d.Usage.In - staged.Usage.In, Out: d.Usage.Out - staged.Usage.Out}})
 	}
+	if d.PromptCache, err = s.promptCache(ctx, ethos.CallFilter{}); err != nil {
+		return spendData{}, err
+	}
 	d.Took = time.Since(began)
+	return d, nil
+}
+
+// promptCacheData is what the providers' prompt caching did for the calls
+// sent to them, per stage and in all: the share of input tokens read from
+// their caches, and the saving against billing every cache token at the
+// input price. Calls answered from the ledger are not in it.
+type promptCacheData struct {
+	Stages []ethos.PromptCacheUse `json:"stages"`
+	Total  ethos.PromptCacheUse   `json:"total"` // its Stage is empty
+	// NoPrices is set when the dashboard has no price table (Options.Cost).
+	NoPrices bool `json:"no_prices,omitempty"`
+}
+
+func (s *Server) promptCache(ctx context.Context, f ethos.CallFilter) (promptCacheData, error) {
+	uses, err := s.store.PromptCaching(ctx, f)
+	if err != nil {
+		return promptCacheData{}, err
+	}
+	cost := s.opts.Cost
+	if cost == nil {
+		cost = func(string, ethos.Usage) (float64, bool) { return 0, false }
+	}
+	ethos.PricePromptCache(uses, cost)
+	d := promptCacheData{Stages: ethos.PromptCacheByStage(uses), NoPrices: s.opts.Cost == nil}
+	for _, u := range d.Stages {
+		d.Total.Add(u)
+	}
+	d.Total.Stage = ""
 	return d, nil
 }
 

@@ -32,14 +32,15 @@ const quarantineListed = 100
 
 // runData is the run page and GET /api/runs/{id}.
 type runData struct {
-	Run         ethos.Run            `json:"run"`
-	Target      int                  `json:"target,omitempty"`
-	Examples    int                  `json:"examples"`
-	Stages      section[[]stageRow]  `json:"stages"`
-	Spend       section[[]spendRow]  `json:"spend"`
-	Rejections  section[[]reasonRow] `json:"rejections"`
-	Quarantined section[[]itemRow]   `json:"quarantined"`
-	Items       section[itemsPage]   `json:"items"`
+	Run         ethos.Run                `json:"run"`
+	Target      int                      `json:"target,omitempty"`
+	Examples    int                      `json:"examples"`
+	Stages      section[[]stageRow]      `json:"stages"`
+	Spend       section[[]spendRow]      `json:"spend"`
+	PromptCache section[promptCacheData] `json:"prompt_cache"`
+	Rejections  section[[]reasonRow]     `json:"rejections"`
+	Quarantined section[[]itemRow]       `json:"quarantined"`
+	Items       section[itemsPage]       `json:"items"`
 }
 
 // stageRow is a stage's item counts.
@@ -93,6 +94,7 @@ func (s *Server) runData(ctx context.Context, r *http.Request, run ethos.Run) ru
 	}
 	d.Stages = newSection(rows, err)
 	d.Spend = s.runSpend(ctx, run.ID, counts)
+	d.PromptCache = s.runPromptCache(ctx, run.ID)
 	d.Rejections = s.runRejections(ctx, run.ID, counts)
 	if err != nil {
 		d.Quarantined = section[[]itemRow]{Err: err}
@@ -282,6 +284,16 @@ func (s *Server) runSpend(ctx context.Context, runID string, counts []ethos.Item
 		return rows, nil
 	})
 	return fromCache[[]spendRow](c)
+}
+
+// runPromptCache is what prompt caching did for a run's calls per stage:
+// a background aggregate, like its spend.
+func (s *Server) runPromptCache(ctx context.Context, runID string) section[promptCacheData] {
+	version := s.runVersion(ctx, runID)
+	c := s.snaps.get(ctx, topicRun+runID+"|promptcache", version, func(ctx context.Context) (any, error) {
+		return s.promptCache(ctx, ethos.CallFilter{RunID: runID})
+	})
+	return fromCache[promptCacheData](c)
 }
 
 // runCallStages are the ledger stages a run's items point to: the stages

@@ -192,6 +192,21 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	call("sandbox/judge", "review", 0, -5, 0, 0, 0, ethos.Parse, false)
 	// Cut short by Ctrl-C: counted apart, never among the errors.
 	call("sandbox/writer", "response", 0, -3, 0, 0, 0, ethos.Interrupted, false)
+	// Provider prompt caching: a review call writes its prefix, the next
+	// reads it, and a repeat of that one is answered from the ledger.
+	cached := func(seconds int, u ethos.Usage, cost float64, hit bool) {
+		t.Helper()
+		c := &ethos.Call{Key: fmt.Sprintf("k-review-cache-%d", seconds), Provider: "sandbox", Model: "sandbox/judge", RunID: s.RunID, Stage: "review",
+			Request: ethos.Request{Model: "sandbox/judge", MaxTokens: 100, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "judge"}}},
+			Usage:   u, CostUSD: cost, Latency: time.Second, Attempts: 1, CacheHit: hit, CreatedAt: at(-30, seconds),
+			Response: &ethos.Response{Text: "ok", StopReason: ethos.StopEnd, Usage: u, Model: "sandbox/judge"}}
+		if err := db.RecordCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached(0, ethos.Usage{In: 100, Out: 40, CacheWrite: 2000}, 0.00280, false)
+	cached(10, ethos.Usage{In: 100, Out: 40, CacheRead: 2000}, 0.00050, false)
+	cached(20, ethos.Usage{In: 100, Out: 40, CacheRead: 2000}, 0, true)
 
 	// A process making calls now, and one that ended long ago.
 	if err := db.PutProviderLoads(ctx, []ethos.ProviderLoad{

@@ -127,6 +127,7 @@ var funcs = template.FuncMap{
 	"num":      num,
 	"float":    func(f float64, prec int) string { return strconv.FormatFloat(f, 'f', prec, 64) },
 	"pct":      pct,
+	"share":    func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" },
 	"dur":      fmtDuration,
 	"trunc":    truncate,
 	"state":    stateClass,
@@ -175,6 +176,8 @@ func ago(now, t time.Time) string {
 // usd shows an amount with enough decimals for the cents of a cheap call.
 func usd(f float64) string {
 	switch {
+	case f < 0:
+		return "-" + usd(-f)
 	case f == 0:
 		return "$0"
 	case math.Abs(f) < 0.01:

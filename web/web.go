@@ -62,6 +62,10 @@ type Options struct {
 	// Logf logs failures that have no page to show them on (a broken
 	// event stream); nil means log.Printf.
 	Logf func(format string, args ...any)
+	// Cost prices a model's usage from the price table (ok false when the
+	// model has no price), for what prompt caching saved; nil leaves every
+	// saving unknown, and the pages say so.
+	Cost func(model string, u ethos.Usage) (usd float64, ok bool)
 }
 
 // Server is the dashboard. It implements http.Handler; Close stops its

@@ -46,6 +46,12 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	caching, err := p.store.PromptCaching(ctx, filter)
+	if err != nil {
+		return err
+	}
+	ethos.PricePromptCache(caching, p.pricer().Cost)
+	stages := ethos.PromptCacheByStage(caching)
 	loads, err := p.store.ProviderLoads(ctx)
 	if err != nil {
 		return err
@@ -57,7 +63,10 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 			Calls    []ethos.Call         `json:"calls"`
 			Summary  []ethos.CallSummary  `json:"summary"`
 			InFlight []ethos.ProviderLoad `json:"in_flight"`
-		}{calls, summary, loads})
+			// Prompt caching per stage, and per run, stage and model.
+			PromptCache        []ethos.PromptCacheUse `json:"prompt_cache"`
+			PromptCacheByModel []ethos.PromptCacheUse `json:"prompt_cache_by_model"`
+		}{calls, summary, loads, nonNil(stages), nonNil(caching)})
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tWHEN\tMODEL\tSTAGE\tIN\tOUT\tCOST\tLATENCY\tRESULT")
@@ -89,8 +98,58 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 	if interrupted > 0 {
 		fmt.Fprintf(c.m.Stdout, "interrupted: %d calls cut short by Ctrl-C or a shutdown (not errors; running the command again makes them)\n", interrupted)
 	}
+	printPromptCache(c.m.Stdout, stages)
 	printLoads(c.m.Stdout, loads, time.Now())
 	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// printPromptCache shows, per stage, how much of the input the providers
+// read from their prompt caches and what that saved against billing every
+// cache token at the input price.
+func printPromptCache(out io.Writer, stages []ethos.PromptCacheUse) {
+	fmt.Fprintln(out)
+	if len(stages) == 0 {
+		fmt.Fprintln(out, "prompt cache: no calls sent to a provider")
+		return
+	}
+	fmt.Fprintln(out, "prompt cache (calls sent to a provider; those answered from the ledger are left out):")
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STAGE\tCALLS\tINPUT\tCACHE READ\tCACHE WRITE\tHIT SHARE\tCOST\tUNCACHED\tSAVED")
+	var total ethos.PromptCacheUse
+	for _, s := range stages {
+		stage := s.Stage
+		if stage == "" {
+			stage = "-"
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%.1f%%\t$%.6f\t$%.6f\t%s\n", stage, s.Calls, s.Input(), s.Usage.CacheRead, s.Usage.CacheWrite,
+			100*s.Share(), s.CostUSD, s.UncachedUSD, signedUSD(s.SavedUSD()))
+		total.Add(s)
+	}
+	w.Flush()
+	fmt.Fprintf(out, "prompt cache saved %s of $%.6f uncached (%.1f%% of input tokens read from cache)\n",
+		signedUSD(total.SavedUSD()), total.UncachedUSD, 100*total.Share())
+	if total.SavedUSD() < 0 {
+		fmt.Fprintln(out, "  (negative: cache writes cost more than the reads saved)")
+	}
+	if total.Unpriced > 0 {
+		fmt.Fprintf(out, "  saving unknown for %d calls whose model has no price (add it under prices:)\n", total.Unpriced)
+	}
+}
+
+// signedUSD writes a dollar amount with its sign before the dollar; an
+// amount that rounds to zero has none.
+func signedUSD(usd float64) string {
+	if usd <= -0.0000005 {
+		return fmt.Sprintf("-$%.6f", -usd)
+	}
+	return fmt.Sprintf("$%.6f", usd)
 }
 
 // printLoads shows the calls in flight per provider as the process making

@@ -22,7 +22,18 @@ func TestCallsShowsInFlight(t *testing.T) {
 		t.Fatalf("calls: exit %d\n%s", r.code, r.stderr)
 	}
 	var out struct {
-		InFlight []ethos.ProviderLoad `json:"in_flight"`
+		InFlight    []ethos.ProviderLoad `json:"in_flight"`
+		Summary     []ethos.CallSummary  `json:"summary"`
+		PromptCache []struct {
+			Stage       string      `json:"stage"`
+			Calls       int         `json:"calls"`
+			Usage       ethos.Usage `json:"usage"`
+			Input       int         `json:"input_tokens"`
+			Share       *float64    `json:"cache_hit_share"`
+			CostUSD     float64     `json:"cost_usd"`
+			UncachedUSD float64     `json:"uncached_usd"`
+			SavedUSD    *float64    `json:"saved_usd"`
+		} `json:"prompt_cache"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatal(err)
@@ -30,6 +41,52 @@ func TestCallsShowsInFlight(t *testing.T) {
 	if len(out.InFlight) != 1 || out.InFlight[0].Provider != "sandbox" || !out.InFlight[0].Auto ||
 		out.InFlight[0].InFlight != 0 || out.InFlight[0].Target < 1 || out.InFlight[0].Latency <= 0 {
 		t.Fatalf("in flight after the run: %+v, want the sandbox's auto-sized gate with nothing left in flight", out.InFlight)
+	}
+	// The prompt-cache section covers every call sent to the sandbox, per
+	// stage, with its share and saving.
+	calls, sent := 0, 0
+	for _, s := range out.Summary {
+		calls, sent = calls+s.Calls, sent+s.Calls-s.CacheHits
+	}
+	staged := 0
+	for _, s := range out.PromptCache {
+		staged += s.Calls
+		if s.Stage == "" || s.Input != s.Usage.In+s.Usage.CacheRead+s.Usage.CacheWrite || s.Share == nil || s.SavedUSD == nil ||
+			s.UncachedUSD < s.CostUSD-1e-9 && s.Usage.CacheWrite == 0 {
+			t.Errorf("prompt_cache row %+v: want a stage, its input, share and saving", s)
+		}
+	}
+	if staged != sent || calls == 0 {
+		t.Errorf("prompt_cache counts %d calls, want the %d sent to the provider", staged, sent)
+	}
+	if text := ethosCLI(t, dir, nil, "calls"); !strings.Contains(text.stdout, "HIT SHARE") || !strings.Contains(text.stdout, "prompt cache saved $") {
+		t.Errorf("ethos calls shows no prompt-cache section:\n%s", text.stdout)
+	}
+}
+
+func TestPrintPromptCache(t *testing.T) {
+	t.Parallel()
+	stages := []ethos.PromptCacheUse{
+		{Stage: "eval.answer", Calls: 4, Usage: ethos.Usage{In: 4000, CacheWrite: 2000}, CostUSD: 0.0195, UncachedUSD: 0.018},
+		{Stage: "eval.judge", Calls: 20, Usage: ethos.Usage{In: 1000, CacheRead: 8000, CacheWrite: 1000}, CostUSD: 0.01315, UncachedUSD: 0.03, Unpriced: 2},
+	}
+	var b strings.Builder
+	printPromptCache(&b, stages)
+	got := b.String()
+	for _, want := range []string{
+		"eval.answer  4      6000   0           2000         0.0%       $0.019500  $0.018000  -$0.001500",
+		"eval.judge   20     10000  8000        1000         80.0%      $0.013150  $0.030000  $0.016850",
+		"prompt cache saved $0.015350 of $0.048000 uncached (50.0% of input tokens read from cache)",
+		"saving unknown for 2 calls whose model has no price",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	b.Reset()
+	printPromptCache(&b, nil)
+	if !strings.Contains(b.String(), "prompt cache: no calls sent to a provider") {
+		t.Errorf("with no calls: %q", b.String())
 	}
 }
 

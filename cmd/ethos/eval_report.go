@@ -138,7 +138,14 @@ func (p *project) evalReport(ctx context.Context, id string, opts report.Options
 	if err != nil {
 		return nil, err
 	}
-	opts.EvalID = run.ID
+	// The cost section: what the evaluation's calls cost per stage and
+	// what the providers' prompt caching saved.
+	caching, err := p.store.PromptCaching(ctx, ethos.CallFilter{RunID: run.ID})
+	if err != nil {
+		return nil, err
+	}
+	ethos.PricePromptCache(caching, p.pricer().Cost)
+	opts.EvalID, opts.PromptCache = run.ID, nonNil(caching)
 	return report.Build(spec, prompts, answers, judgments, scores, opts)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/eval/report"
 	"github.com/ethos-toolkit/ethos/sqlite"
+	"github.com/google/go-cmp/cmp"
 )
 
 // storeEval writes an evaluation of tuned against base into the store at
@@ -73,6 +74,33 @@ func storeEval(t *testing.T, dbPath, id string, created time.Time, tunedWins int
 	}
 }
 
+// storeEvalCalls records ledger calls of evaluation id: a judgment that
+// writes its prefix to the provider's cache, one that reads it, a repeat
+// of that one answered from the ledger, and an answer.
+func storeEvalCalls(t *testing.T, dbPath, id string) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	call := func(key, stage, model string, u ethos.Usage, cost float64, hit bool) *ethos.Call {
+		return &ethos.Call{Key: key, Provider: "sandbox", Model: model, RunID: id, Stage: stage,
+			Request:  ethos.Request{Model: model, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: key}}},
+			Response: &ethos.Response{Text: "ok", StopReason: ethos.StopEnd, Usage: u}, Usage: u, CostUSD: cost, CacheHit: hit, Attempts: 1}
+	}
+	for _, c := range []*ethos.Call{
+		call("j1", "eval.judge", "sandbox/judge", ethos.Usage{In: 100, Out: 20, CacheWrite: 2000}, 0.0027, false),
+		call("j2", "eval.judge", "sandbox/judge", ethos.Usage{In: 100, Out: 20, CacheRead: 2000}, 0.0004, false),
+		call("j2", "eval.judge", "sandbox/judge", ethos.Usage{In: 100, Out: 20, CacheRead: 2000}, 0, true),
+		call("a1", "eval.answer", "sandbox/base", ethos.Usage{In: 50, Out: 100}, 0.00055, false),
+	} {
+		if err := db.RecordCall(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestEvalReport(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -83,6 +111,7 @@ func TestEvalReport(t *testing.T) {
 	}
 	storeEval(t, env["ETHOS_DB"], "eval-old", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 2)
 	storeEval(t, env["ETHOS_DB"], "eval-new", time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), 14)
+	storeEvalCalls(t, env["ETHOS_DB"], "eval-old")
 
 	// The latest evaluation, as Markdown on stdout.
 	r := ethosCLI(t, dir, env, "eval", "report", "--bootstrap", "200")
@@ -104,6 +133,21 @@ func TestEvalReport(t *testing.T) {
 	}
 	if rep.EvalID != "eval-old" || rep.Pairs[0].Significant || !strings.HasPrefix(rep.Pairs[0].Verdict, "The data cannot tell tuned and base apart overall") {
 		t.Errorf("eval-old: %s, %+v", rep.EvalID, rep.Pairs[0])
+	}
+	// Its cost section comes from the ledger's calls of eval-old, the
+	// ledger's own cache hit left out, priced as sandbox/* is (input $1,
+	// cache reads $0.10 and writes $1.25 per million tokens).
+	wantCost := &report.Cost{
+		Stages: []report.StageCost{
+			{Stage: "eval.answer", Calls: 1, InputTokens: 50, CostUSD: 0.00055, UncachedUSD: 0.00055},
+			{Stage: "eval.judge", Calls: 2, InputTokens: 4200, CacheRead: 2000, CacheWrite: 2000, Share: 0.4762,
+				CostUSD: 0.0031, UncachedUSD: 0.0044, SavedUSD: 0.0013},
+		},
+		Total: report.StageCost{Stage: "total", Calls: 3, InputTokens: 4250, CacheRead: 2000, CacheWrite: 2000, Share: 0.4706,
+			CostUSD: 0.00365, UncachedUSD: 0.00495, SavedUSD: 0.0013},
+	}
+	if diff := cmp.Diff(wantCost, rep.Cost); diff != "" {
+		t.Errorf("eval-old cost section (-want +got):\n%s", diff)
 	}
 
 	// HTML to a file; the format follows the extension, and a report

@@ -62,6 +62,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		Canceller:    p.fineTuneCanceller(),
 		QueueStats:   queue.Stats,
 		PollInterval: *poll,
+		Cost:         p.pricer().Cost,
 	})
 	if err != nil {
 		return err

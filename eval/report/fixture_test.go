@@ -108,3 +108,25 @@ func syntheticEval() (ethos.EvalSpec, []ethos.EvalPrompt, []ethos.Answer, []etho
 	}
 	return spec, prompts, answers, judgments, scores
 }
+
+// syntheticPromptCache is the ledger's figures for syntheticEval, priced
+// as the sandbox is (input $1, output $5, cache reads $0.10 and writes
+// $1.25 per million tokens): answers too short to cache, judgments that
+// write each pair's prefix once per order and read it for every other
+// trait, and a score stage split over two runs' labels.
+func syntheticPromptCache() []ethos.PromptCacheUse {
+	cost := func(model string, u ethos.Usage) (float64, bool) {
+		return (1*float64(u.In) + 5*float64(u.Out) + 0.1*float64(u.CacheRead) + 1.25*float64(u.CacheWrite)) / 1e6, true
+	}
+	uses := []ethos.PromptCacheUse{
+		{Stage: "eval.answer", Provider: "sandbox", Model: "sandbox/base", Calls: 24, Usage: ethos.Usage{In: 16800, Out: 9600}},
+		{Stage: "eval.answer", Provider: "sandbox", Model: "sandbox/ft-agora-1", Calls: 24, Usage: ethos.Usage{In: 16800, Out: 11400}},
+		{Stage: "eval.judge", Provider: "sandbox", Model: "sandbox/judge", Calls: 426, Usage: ethos.Usage{In: 38340, Out: 25560, CacheRead: 402560, CacheWrite: 201280}},
+		{Stage: "eval.score", Provider: "sandbox", Model: "sandbox/judge", Calls: 144, Usage: ethos.Usage{In: 11520, Out: 4320, CacheRead: 59400, CacheWrite: 79200}},
+	}
+	for i := range uses {
+		uses[i].CostUSD, _ = cost(uses[i].Model, uses[i].Usage)
+	}
+	ethos.PricePromptCache(uses, cost)
+	return uses
+}

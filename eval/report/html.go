@@ -15,6 +15,7 @@ func (r *Report) HTML(w io.Writer) error {
 	return pageTemplate.Execute(w, htmlPage{
 		Report: r, Title: r.title(), SandboxNote: sandboxNote, Overview: r.overview(),
 		ScoreCharts: scoreCharts(r), RatingCharts: ratingCharts(r), EffectLabel: effectLabel(r),
+		CostNote: costNote, CostWarnings: r.costWarnings(),
 	})
 }
 
@@ -22,6 +23,8 @@ type htmlPage struct {
 	*Report
 	Title, SandboxNote, EffectLabel string
 	Overview                        []string
+	CostNote                        string
+	CostWarnings                    []string
 	ScoreCharts, RatingCharts       []chart
 }
 
@@ -151,7 +154,8 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 		}
 		return f.Error
 	},
-	"plus":     func(a, b int) int { return a + b },
+	"plus": func(a, b int) int { return a + b },
+	"pct1": pct1, "usd": usd,
 	"modelsOf": func(s Sample) []string { return []string{s.Model, s.Baseline} },
 }).Parse(pageHTML))
 
@@ -250,11 +254,19 @@ svg text{font:12px system-ui,sans-serif;fill:#1d2330}
 {{end}}</table>
 {{end}}{{end}}
 
+{{with .Cost}}<h2>Cost and prompt caching</h2>
+<p>{{$.CostNote}}</p>
+<table>
+<tr><th>Stage</th><th>Calls</th><th>Input tokens</th><th>Cache read</th><th>Cache write</th><th>Cache-hit share</th><th>Cost</th><th>Uncached cost</th><th>Saved</th></tr>
+{{range .Stages}}{{template "costRow" .}}{{end}}{{with .Total}}{{template "costRow" .}}{{end}}</table>
+{{range $.CostWarnings}}<p class="warn">{{.}}</p>{{end}}{{end}}
+
 <h2>Method</h2>
 <ul>{{range .Method}}<li>{{.}}</li>{{end}}</ul>
 </body>
 </html>
-{{define "chart"}}<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="{{.Title}}">
+{{define "costRow"}}<tr><td>{{.Stage}}</td><td class="n">{{.Calls}}</td><td class="n">{{.InputTokens}}</td><td class="n">{{.CacheRead}}</td><td class="n">{{.CacheWrite}}</td><td class="n">{{pct1 .Share}}</td><td class="n">{{usd .CostUSD}}</td><td class="n">{{usd .UncachedUSD}}</td><td class="n">{{usd .SavedUSD}}</td></tr>
+{{end}}{{define "chart"}}<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="{{.Title}}">
 <text x="4" y="18" style="font-weight:600">{{.Title}}</text>
 <line x1="{{.PlotLeft}}" y1="{{.AxisY}}" x2="{{.PlotRight}}" y2="{{.AxisY}}" stroke="#8a93a6"/>
 {{$c := .}}{{range .Ticks}}<line x1="{{.X}}" y1="{{$c.AxisY}}" x2="{{.X}}" y2="{{add $c.AxisY 4}}" stroke="#8a93a6"/><text x="{{.X}}" y="{{add $c.AxisY 17}}" text-anchor="middle">{{.Label}}</text>

@@ -125,6 +125,18 @@ func (r *Report) Markdown(out io.Writer) error {
 		}
 	}
 
+	if c := r.Cost; c != nil {
+		p("\n## Cost and prompt caching\n\n%s\n\n", costNote)
+		p("| Stage | Calls | Input tokens | Cache read | Cache write | Cache-hit share | Cost | Uncached cost | Saved |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, s := range append(c.Stages, c.Total) {
+			p("| %s | %d | %d | %d | %d | %s | %s | %s | %s |\n", mdInline(s.Stage), s.Calls, s.InputTokens, s.CacheRead, s.CacheWrite,
+				pct1(s.Share), usd(s.CostUSD), usd(s.UncachedUSD), usd(s.SavedUSD))
+		}
+		for _, line := range r.costWarnings() {
+			p("\n> %s\n", mdInline(line))
+		}
+	}
+
 	p("\n## Method\n\n")
 	for _, m := range r.Method {
 		p("- %s\n", mdInline(m))

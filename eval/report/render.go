@@ -71,7 +71,37 @@ func (r *Report) overview() []string {
 	return out
 }
 
+// costNote says what the cost section counts.
+const costNote = "Calls sent to a provider, per stage; calls answered from ethos's own ledger cost nothing and are left out. Cache-hit share: the input tokens the provider read from its prompt cache, of all input tokens. Uncached cost: the same calls with every cache read and write billed at the input price; saved is the difference."
+
+// costWarnings are what a reader of the cost section must not miss: a
+// negative saving, and savings that could not be priced.
+func (r *Report) costWarnings() []string {
+	c := r.Cost
+	if c == nil {
+		return nil
+	}
+	var out []string
+	if c.Total.SavedUSD < 0 {
+		out = append(out, "Prompt caching cost more than it saved: the cache writes were billed above the input price and too few reads followed.")
+	}
+	if c.Total.Unpriced > 0 {
+		out = append(out, fmt.Sprintf("%d calls used a model with no price: their saving is unknown and counted as none.", c.Total.Unpriced))
+	}
+	return out
+}
+
 // Formatting helpers shared by the Markdown and HTML renderers.
+
+func pct1(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
+
+// usd writes dollars with the sign before the dollar sign.
+func usd(x float64) string {
+	if x < 0 {
+		return fmt.Sprintf("-$%.6f", -x)
+	}
+	return fmt.Sprintf("$%.6f", x)
+}
 
 func f2(x float64) string  { return fmt.Sprintf("%.2f", x) }
 func f3(x float64) string  { return fmt.Sprintf("%.3f", x) }

@@ -20,6 +20,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -44,6 +45,10 @@ type Options struct {
 	MaxText int
 	// Now dates the report; the zero time leaves the date out.
 	Now time.Time
+	// PromptCache is the evaluation's calls as the ledger sums them
+	// (ethos.Store.PromptCaching, priced by ethos.PricePromptCache); it
+	// becomes the cost section. Nil leaves the section out.
+	PromptCache []ethos.PromptCacheUse
 }
 
 func (o Options) withDefaults() Options {
@@ -92,7 +97,32 @@ func Build(spec ethos.EvalSpec, prompts []ethos.EvalPrompt, answers []ethos.Answ
 	r.LegacyElo = b.legacyElo()
 	r.Pointwise = b.pointwise()
 	r.Samples = b.samples()
+	r.Cost = costSection(opts.PromptCache)
 	return r, nil
+}
+
+// costSection sums the ledger's figures per stage; nil gives nil.
+func costSection(uses []ethos.PromptCacheUse) *Cost {
+	if uses == nil {
+		return nil
+	}
+	c := &Cost{Stages: []StageCost{}}
+	var total ethos.PromptCacheUse
+	for _, u := range ethos.PromptCacheByStage(uses) {
+		c.Stages = append(c.Stages, stageCost(u.Stage, u))
+		total.Add(u)
+	}
+	c.Total = stageCost("total", total)
+	return c
+}
+
+func stageCost(stage string, u ethos.PromptCacheUse) StageCost {
+	usd := func(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+	return StageCost{
+		Stage: stage, Calls: u.Calls, InputTokens: u.Input(), CacheRead: u.Usage.CacheRead, CacheWrite: u.Usage.CacheWrite,
+		Share: math.Round(u.Share()*1e4) / 1e4, CostUSD: usd(u.CostUSD), UncachedUSD: usd(u.UncachedUSD), SavedUSD: usd(u.SavedUSD()),
+		Unpriced: u.Unpriced,
+	}
 }
 
 func method(o Options) []string {

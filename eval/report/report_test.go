@@ -19,7 +19,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 func buildSynthetic(t *testing.T) *Report {
 	t.Helper()
 	spec, prompts, answers, judgments, scores := syntheticEval()
-	r, err := Build(spec, prompts, answers, judgments, scores, Options{Rounds: 300, Seed: 1, Now: time.Date(2026, 11, 30, 12, 30, 0, 0, time.UTC)})
+	r, err := Build(spec, prompts, answers, judgments, scores, Options{Rounds: 300, Seed: 1, Now: time.Date(2026, 11, 30, 12, 30, 0, 0, time.UTC),
+		PromptCache: syntheticPromptCache()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,5 +333,48 @@ func TestAllTiesVerdict(t *testing.T) {
 	}
 	if !strings.Contains(pr.Verdict, "Every prompt came out even") || strings.Contains(pr.Verdict, "922337") {
 		t.Errorf("verdict %q", pr.Verdict)
+	}
+}
+
+// The cost section says when caching cost more than it saved and when a
+// saving could not be priced, in every format; without the ledger's
+// figures there is no section at all.
+func TestCostSectionWarnings(t *testing.T) {
+	t.Parallel()
+	spec, prompts, answers, judgments, scores := syntheticEval()
+	uses := []ethos.PromptCacheUse{
+		{Stage: "eval.judge", Model: "sandbox/judge", Calls: 10, Usage: ethos.Usage{In: 100, CacheWrite: 10000}, CostUSD: 0.0126, UncachedUSD: 0.0101},
+		{Stage: "eval.judge", Model: "local/judge", Calls: 3, Usage: ethos.Usage{In: 100, CacheRead: 500}, Unpriced: 3},
+	}
+	r, err := Build(spec, prompts, answers, judgments, scores, Options{Rounds: 10, Examples: -1, PromptCache: uses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := StageCost{Stage: "eval.judge", Calls: 13, InputTokens: 10700, CacheRead: 500, CacheWrite: 10000, Share: 0.0467,
+		CostUSD: 0.0126, UncachedUSD: 0.0101, SavedUSD: -0.0025, Unpriced: 3}
+	if diff := cmp.Diff([]StageCost{want}, r.Cost.Stages); diff != "" {
+		t.Errorf("stages (-want +got):\n%s", diff)
+	}
+	for _, format := range []string{"md", "html"} {
+		var buf bytes.Buffer
+		if err := Render(&buf, r, format); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"-$0.002500", "cost more than it saved", "3 calls used a model with no price"} {
+			if !strings.Contains(buf.String(), s) {
+				t.Errorf("%s report lacks %q", format, s)
+			}
+		}
+	}
+	r, err = Build(spec, prompts, answers, judgments, scores, Options{Rounds: 10, Examples: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, r, "md"); err != nil {
+		t.Fatal(err)
+	}
+	if r.Cost != nil || strings.Contains(buf.String(), "prompt caching") {
+		t.Errorf("a report without ledger figures has a cost section: %+v", r.Cost)
 	}
 }

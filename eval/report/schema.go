@@ -37,6 +37,38 @@ type Report struct {
 	LegacyElo *LegacyElo     `json:"legacy_elo,omitempty"`
 	Pointwise []TraitMean    `json:"pointwise,omitempty"`
 	Samples   []Sample       `json:"samples,omitempty"`
+	// Cost is what the evaluation's calls cost per stage and what the
+	// providers' prompt caching saved; nil when the report was built
+	// without the ledger's figures (Options.PromptCache).
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// Cost is the cost section: per stage (answers, judgments, scores) and in
+// all, the calls sent to a provider, their input tokens, how many of those
+// the provider read from or wrote to its prompt cache, the cost and what
+// it would have been with every cache token billed at the input price.
+type Cost struct {
+	Stages []StageCost `json:"stages"`
+	Total  StageCost   `json:"total"`
+}
+
+// StageCost is one stage's row of the cost section (USD rounded to 6
+// decimals, the share to 4).
+type StageCost struct {
+	Stage       string  `json:"stage"`
+	Calls       int     `json:"calls"`
+	InputTokens int     `json:"input_tokens"` // plain, cache reads and cache writes
+	CacheRead   int     `json:"cache_read_tokens"`
+	CacheWrite  int     `json:"cache_write_tokens"`
+	Share       float64 `json:"cache_hit_share"` // cache reads ÷ input tokens
+	CostUSD     float64 `json:"cost_usd"`
+	UncachedUSD float64 `json:"uncached_usd"`
+	// SavedUSD is UncachedUSD − CostUSD: negative when cache writes cost
+	// more than the reads saved.
+	SavedUSD float64 `json:"saved_usd"`
+	// Unpriced counts calls whose model has no price, whose saving is
+	// unknown and counted as none.
+	Unpriced int `json:"unpriced_calls,omitempty"`
 }
 
 // Counts are the sizes of the evaluation's parts.
