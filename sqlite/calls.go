@@ -110,28 +110,38 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 		return ethos.Errorf(ethos.Invalid, "%s: %w", op, err)
 	}
 
+	// The first caller to find no writer writes every row queued, in
+	// batches, until the queue is empty; the others wait for their row's
+	// done to close, all at once (a mutex taken in turn would wake a
+	// thousand callers one at a time, long after their rows were written).
 	d.queueMu.Lock()
 	d.queue = append(d.queue, row)
+	lead := !d.writing
+	d.writing = true
 	d.queueMu.Unlock()
-
-	// Whoever holds writeMu writes every row queued so far, its own and
-	// those of callers waiting behind it; a caller whose row was written
-	// by an earlier holder finds it done and leaves.
-	d.writeMu.Lock()
-	if !row.done {
-		d.queueMu.Lock()
-		batch := d.queue
-		d.queue = nil
-		d.queueMu.Unlock()
-		err := d.writeRows(context.WithoutCancel(ctx), batch)
-		for _, r := range batch {
-			r.done = true
-			if err != nil {
-				r.err = normalize(op, err)
+	if lead {
+		wctx := context.WithoutCancel(ctx)
+		for {
+			d.queueMu.Lock()
+			batch := d.queue
+			d.queue = nil
+			if len(batch) == 0 {
+				d.writing = false
+			}
+			d.queueMu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			err := d.writeRows(wctx, batch)
+			for _, r := range batch {
+				if err != nil {
+					r.err = normalize(op, err)
+				}
+				close(r.done)
 			}
 		}
 	}
-	d.writeMu.Unlock()
+	<-row.done
 
 	if row.err != nil {
 		return row.err
@@ -141,14 +151,14 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 }
 
 // callRow is a call encoded for the llm_calls table and waiting to be
-// written. done, id and err are set by the writer under DB.writeMu.
+// written. The writer sets id and err, then closes done.
 type callRow struct {
 	c         *ethos.Call
 	req, resp []byte
 	created   time.Time
 	cache     bool
 
-	done bool
+	done chan struct{}
 	id   int64
 	err  error
 }
@@ -168,7 +178,7 @@ func newCallRow(c *ethos.Call) (*callRow, error) {
 	if created.IsZero() {
 		created = time.Now()
 	}
-	return &callRow{c: c, req: req, resp: resp, created: created.UTC().Round(0), cache: cacheable(c)}, nil
+	return &callRow{c: c, req: req, resp: resp, created: created.UTC().Round(0), cache: cacheable(c), done: make(chan struct{})}, nil
 }
 
 // writeRows inserts rows in one transaction, in order, so that IDs follow

@@ -53,10 +53,10 @@ type DB struct {
 	items itemWriter
 
 	// RecordCall's group commit: queue holds rows not yet written, and
-	// writeMu is held by the one caller writing them.
+	// writing is set while one caller writes them.
 	queueMu sync.Mutex
 	queue   []*callRow
-	writeMu sync.Mutex
+	writing bool
 
 	closeOnce sync.Once
 	closeErr  error
