@@ -20,6 +20,9 @@ type evalData struct {
 	Judgments section[[]statusCount] `json:"judgments"`
 	Report    section[*evalReport]   `json:"report"`
 	Compare   section[*comparison]   `json:"compare"`
+	// PromptCache is what the providers' prompt caching did for the
+	// eval's calls, per stage (answers, judgments).
+	PromptCache section[promptCacheData] `json:"prompt_cache"`
 	// PromptKeys lists the prompts for the side-by-side navigation.
 	PromptKeys []string `json:"prompt_keys"`
 
@@ -82,6 +85,7 @@ func (s *Server) evalData(ctx context.Context, r *http.Request, run ethos.Run) e
 	d.version = evalVersionOf(run, nil, len(answers), aerr, len(judgments), jerr, len(scores), serr)
 
 	d.Report = s.evalReport(ctx, run, d.version, d.Spec, prompts, answers, judgments, scores, firstErr(perr, aerr, jerr, serr))
+	d.PromptCache = s.runPromptCache(ctx, run.ID)
 
 	switch err := firstErr(perr, aerr, jerr); {
 	case err != nil:

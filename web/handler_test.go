@@ -658,3 +658,49 @@ func TestPromptCacheSaving(t *testing.T) {
 		t.Errorf("api prompt_cache total %+v: want a negative saving and a share", got)
 	}
 }
+
+// TestEvalPagePromptCache: an evaluation's page and API show what prompt
+// caching did for its calls, per stage.
+func TestEvalPagePromptCache(t *testing.T) {
+	t.Parallel()
+	db := openStore(t)
+	s := seedStore(t, db)
+	u := ethos.Usage{In: 300, Out: 20, CacheRead: 2700}
+	c := &ethos.Call{Key: "k-eval-judge-cached", Provider: "sandbox", Model: "sandbox/judge", RunID: s.EvalID, Stage: "judge",
+		Request: ethos.Request{Model: "sandbox/judge", MaxTokens: 50, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "which?"}}},
+		Usage:   u, CostUSD: 0.0004, Latency: time.Second, Attempts: 1, CreatedAt: clock.Add(-time.Minute),
+		Response: &ethos.Response{Text: "A", StopReason: ethos.StopEnd, Usage: u, Model: "sandbox/judge"}}
+	if err := db.RecordCall(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	price := func(model string, u ethos.Usage) (float64, bool) {
+		return (float64(u.In) + 5*float64(u.Out) + 0.1*float64(u.CacheRead) + 1.25*float64(u.CacheWrite)) / 1e6, true
+	}
+	srv, err := web.New(pinnedStore{db}, web.Options{Now: func() time.Time { return clock }, ComputeWait: time.Minute, Cost: price})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var api struct {
+		PromptCache struct {
+			Value struct {
+				Stages []struct {
+					Stage    string  `json:"stage"`
+					Share    float64 `json:"cache_hit_share"`
+					SavedUSD float64 `json:"saved_usd"`
+				} `json:"stages"`
+			} `json:"value"`
+		} `json:"prompt_cache"`
+	}
+	if err := json.Unmarshal(get(t, srv, "/api/evals/"+s.EvalID).Body.Bytes(), &api); err != nil {
+		t.Fatal(err)
+	}
+	st := api.PromptCache.Value.Stages
+	if len(st) != 1 || st[0].Stage != "judge" || st[0].Share != 0.9 || st[0].SavedUSD <= 0 {
+		t.Errorf("eval prompt_cache stages %+v: want judge, a share of 0.9 and a saving", st)
+	}
+	body := get(t, srv, "/evals/"+s.EvalID).Body.String()
+	if !strings.Contains(body, "Prompt cache by stage") || !strings.Contains(body, "judge") || !strings.Contains(body, "90") {
+		t.Errorf("eval page does not show the judge stage's prompt caching")
+	}
+}
