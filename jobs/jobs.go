@@ -36,6 +36,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/groupcommit"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -153,7 +154,7 @@ type Client struct {
 	river   *river.Client[*sql.Tx]
 	waiters *waiters
 	// inserter batches the inserts of Enqueue and EnqueueMany.
-	inserter inserter
+	inserter *groupcommit.Queue[*insertReq]
 }
 
 // Migrate creates or upgrades River's tables in db. It is idempotent.
@@ -209,7 +210,7 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, ethos.Errorf(ethos.Config, "jobs: new client: %w", err)
 	}
-	return &Client{db: db, cfg: cfg, river: rc, waiters: newWaiters()}, nil
+	return &Client{db: db, cfg: cfg, river: rc, waiters: newWaiters(), inserter: newInserter()}, nil
 }
 
 // Start begins working jobs. It returns once the workers are started; they

@@ -110,38 +110,15 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 		return ethos.Errorf(ethos.Invalid, "%s: %w", op, err)
 	}
 
-	// The first caller to find no writer writes every row queued, in
-	// batches, until the queue is empty; the others wait for their row's
-	// done to close, all at once (a mutex taken in turn would wake a
-	// thousand callers one at a time, long after their rows were written).
-	d.queueMu.Lock()
-	d.queue = append(d.queue, row)
-	lead := !d.writing
-	d.writing = true
-	d.queueMu.Unlock()
-	if lead {
-		wctx := context.WithoutCancel(ctx)
-		for {
-			d.queueMu.Lock()
-			batch := d.queue
-			d.queue = nil
-			if len(batch) == 0 {
-				d.writing = false
+	d.calls.Do(ctx, row, row.done, func(ctx context.Context, batch []*callRow) {
+		err := d.writeRows(ctx, batch)
+		for _, r := range batch {
+			if err != nil {
+				r.err = normalize(op, err)
 			}
-			d.queueMu.Unlock()
-			if len(batch) == 0 {
-				break
-			}
-			err := d.writeRows(wctx, batch)
-			for _, r := range batch {
-				if err != nil {
-					r.err = normalize(op, err)
-				}
-				close(r.done)
-			}
+			close(r.done)
 		}
-	}
-	<-row.done
+	})
 
 	if row.err != nil {
 		return row.err

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"sync"
 )
 
 // maxItemBatch bounds the item writes committed together.
@@ -47,48 +46,14 @@ func (t *itemTx) byKey() *sql.Stmt {
 	return t.byKeyStm
 }
 
-// itemWriter is the group commit of item writes: callers queue their
-// write, and whichever caller finds no one writing commits everything
-// queued, in batches, until the queue is empty. With thousands of tasks
-// writing items at once, one transaction of many inserts costs far less
-// of the one read-write connection than as many transactions of one, and
-// River's own queries wait behind one writer, not thousands.
-type itemWriter struct {
-	mu      sync.Mutex
-	queue   []*itemWrite
-	writing bool
-}
-
-// writeItem queues w and returns once it is committed or has failed.
+// writeItem queues a write and returns once it is committed or has
+// failed. Item writes are a group commit (DB.items): with thousands of
+// tasks writing items at once, one transaction of many inserts costs far
+// less of the one read-write connection than as many transactions of one,
+// and River's own queries wait behind one writer, not thousands.
 func (d *DB) writeItem(ctx context.Context, run func(ctx context.Context, tx *itemTx) error) error {
 	w := &itemWrite{run: run, done: make(chan struct{})}
-	iw := &d.items
-	iw.mu.Lock()
-	iw.queue = append(iw.queue, w)
-	lead := !iw.writing
-	iw.writing = true
-	iw.mu.Unlock()
-	if lead {
-		// The writes of other callers must not fail because this one's
-		// context ended.
-		wctx := context.WithoutCancel(ctx)
-		for {
-			iw.mu.Lock()
-			n := min(len(iw.queue), maxItemBatch)
-			batch := iw.queue[:n:n]
-			iw.queue = iw.queue[n:]
-			if n == 0 {
-				iw.writing = false
-				iw.queue = nil
-			}
-			iw.mu.Unlock()
-			if n == 0 {
-				break
-			}
-			d.flushItems(wctx, batch)
-		}
-	}
-	<-w.done
+	d.items.Do(ctx, w, w.done, d.flushItems)
 	return w.err
 }
 

@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/groupcommit"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -49,14 +50,10 @@ type DB struct {
 	itemByKey   *sql.Stmt
 	itemByKeyW  *sql.Stmt
 
-	// items is the group commit of PutItem and UpdateItem.
-	items itemWriter
-
-	// RecordCall's group commit: queue holds rows not yet written, and
-	// writing is set while one caller writes them.
-	queueMu sync.Mutex
-	queue   []*callRow
-	writing bool
+	// items is the group commit of PutItem and UpdateItem, calls that of
+	// RecordCall (see internal/groupcommit).
+	items groupcommit.Queue[*itemWrite]
+	calls groupcommit.Queue[*callRow]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -139,6 +136,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	readdb.SetConnMaxIdleTime(0)
 
 	d := &DB{db: sqldb, read: readdb, path: path}
+	d.items.Max = maxItemBatch
 	if err := d.prepare(ctx); err != nil {
 		sqldb.Close()
 		readdb.Close()
