@@ -144,7 +144,10 @@ type Response struct {
 	Model      string        `json:"model"` // the model the provider says answered
 	RequestID  string        `json:"request_id,omitempty"`
 	Latency    time.Duration `json:"latency"`
-	RateLimit  RateLimit     `json:"-"`
+	// Batch is the provider's ID of the batch that answered the request,
+	// empty for an online call. A batch answer costs the batch price.
+	Batch     string    `json:"batch,omitempty"`
+	RateLimit RateLimit `json:"-"`
 }
 
 // Completer performs one model call. Adapters implement it over a

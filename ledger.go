@@ -115,6 +115,7 @@ type Store interface {
 	FineTuneStore
 	EndpointStore
 	EvalStore
+	BatchStore
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 	Close() error

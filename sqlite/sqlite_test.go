@@ -61,7 +61,7 @@ func TestMigrationsFromEmpty(t *testing.T) {
 	}
 
 	tables := tableNames(t, db.SQL())
-	if diff := cmp.Diff([]string{"answers", "endpoints", "eval_prompts", "files", "finetune_events", "finetune_jobs", "item_counts", "items", "judgments", "llm_cache", "llm_calls", "models", "provider_load", "runs", "schema_migrations", "trait_scores"}, tables); diff != "" {
+	if diff := cmp.Diff([]string{"answers", "batch_items", "batches", "endpoints", "eval_prompts", "files", "finetune_events", "finetune_jobs", "item_counts", "items", "judgments", "llm_cache", "llm_calls", "models", "provider_load", "runs", "schema_migrations", "trait_scores"}, tables); diff != "" {
 		t.Errorf("tables mismatch (-want +got):\n%s", diff)
 	}
 

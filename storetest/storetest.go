@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) ethos.Store) {
 	tests = append(tests, runTests...)
 	tests = append(tests, fineTuneTests...)
 	tests = append(tests, evalTests...)
+	tests = append(tests, batchTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
