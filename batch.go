@@ -225,6 +225,8 @@ type BatchStore interface {
 	// has been submitted maxSubmissions times, when it is answered with
 	// that outcome.
 	AnswerBatchItems(ctx context.Context, batch int64, results []BatchItem, maxSubmissions int) error
+	// BatchItems lists the items batch holds or answered, by key.
+	BatchItems(ctx context.Context, batch int64) ([]BatchItem, error)
 	// RequeueBatch puts every item still submitted in batch back in the
 	// queue (a batch that failed as a whole, or was never created).
 	RequeueBatch(ctx context.Context, batch int64) error

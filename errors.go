@@ -32,6 +32,11 @@ const (
 	// Interrupted is work cut short because its caller stopped waiting
 	// (Ctrl-C, a shutdown): nothing failed, and running it again does it.
 	Interrupted Kind = "interrupted"
+
+	// Pending is a request sent by batch whose answer has not come back
+	// yet: nothing failed, and asking again after RetryAfter may find it.
+	// It is not a call, so the ledger does not record it.
+	Pending Kind = "pending"
 )
 
 // Error is ethos's error type. Op names the operation that failed
@@ -104,6 +109,7 @@ const (
 	Snooze     Outcome = "snooze"     // try again after the provider's retry-after
 	Cancel     Outcome = "cancel"     // stop: retrying cannot help and the run must stop
 	Quarantine Outcome = "quarantine" // give up on this item, record why, go on with the rest
+	Wait       Outcome = "wait"       // ask again after RetryAfter; costs no attempt and has no cap
 )
 
 // OutcomeOf is the one mapping from an error kind to a job outcome.
@@ -113,6 +119,8 @@ func OutcomeOf(kind Kind) Outcome {
 		return Snooze
 	case Transient, Interrupted:
 		return Retry
+	case Pending:
+		return Wait
 	case Auth, Config, Budget, NotFound, Invalid, Quota:
 		return Cancel
 	case Refused, Truncated, Parse, Conflict:
@@ -127,5 +135,5 @@ func OutcomeOf(kind Kind) Outcome {
 // Interrupted, a call its caller stopped waiting for. Error counts (ethos
 // calls, the dashboard, /metrics) leave interrupted calls out.
 func IsFailure(kind Kind) bool {
-	return kind != "" && kind != Interrupted
+	return kind != "" && kind != Interrupted && kind != Pending
 }

@@ -42,7 +42,7 @@ func TestOutcomeOfEveryKind(t *testing.T) {
 		ethos.RateLimited: ethos.Snooze, ethos.Quota: ethos.Cancel, ethos.Overloaded: ethos.Snooze, ethos.Transient: ethos.Retry,
 		ethos.Refused: ethos.Quarantine, ethos.Truncated: ethos.Quarantine, ethos.Parse: ethos.Quarantine,
 		ethos.Config: ethos.Cancel, ethos.Budget: ethos.Cancel, ethos.Conflict: ethos.Quarantine, ethos.Internal: ethos.Cancel,
-		ethos.Interrupted: ethos.Retry,
+		ethos.Interrupted: ethos.Retry, ethos.Pending: ethos.Wait,
 	} {
 		if got := ethos.OutcomeOf(kind); got != want {
 			t.Errorf("OutcomeOf(%s) = %s, want %s", kind, got, want)

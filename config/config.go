@@ -28,6 +28,7 @@ type Config struct {
 	FineTune FineTune         `json:"finetune"`
 	Eval     Eval             `json:"eval"`
 	Budget   Budget           `json:"budget"`
+	Batch    Batch            `json:"batch"`
 	Store    Store            `json:"store"`
 	Sandbox  Sandbox          `json:"sandbox"`
 
@@ -54,6 +55,7 @@ type Ideas struct {
 	PerCall     int      `json:"per_call"` // ideas asked for in one call
 	MaxTokens   int      `json:"max_tokens"`
 	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
+	Mode        string   `json:"mode"`                  // ModeOnline, ModeBatch or ModeAuto
 }
 
 // Documents configures the stage that writes a context document (memo,
@@ -64,6 +66,7 @@ type Documents struct {
 	MaxTokens   int      `json:"max_tokens"`
 	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
 	Stream      bool     `json:"stream"`
+	Mode        string   `json:"mode"`
 }
 
 // Responses configures the stage that writes the ideal in-character reply.
@@ -73,8 +76,9 @@ type Responses struct {
 	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
 	// IncludeSystem puts the character's system prompt into every training
 	// record; without it the model must learn the character unprompted.
-	IncludeSystem bool `json:"include_system"`
-	Stream        bool `json:"stream"`
+	IncludeSystem bool   `json:"include_system"`
+	Stream        bool   `json:"stream"`
+	Mode          string `json:"mode"`
 }
 
 // Review configures the checks a reply passes before it becomes data.
@@ -85,6 +89,7 @@ type Review struct {
 	MaxAttempts   int    `json:"max_attempts"`    // writes per item before it is quarantined
 	MinWords      int    `json:"min_words"`
 	MaxWords      int    `json:"max_words"`
+	Mode          string `json:"mode"` // of the LLM review's calls
 }
 
 // FineTune configures the hosted fine-tuning job.
@@ -141,6 +146,49 @@ type Eval struct {
 	MaxTokens    int      `json:"max_tokens"`
 	Temperature  *float64 `json:"temperature,omitempty"` // nil: the provider's default
 	SystemPrompt string   `json:"system_prompt"`         // WithSystemPrompt or WithoutSystemPrompt
+	AnswerMode   string   `json:"answer_mode"`           // how the compared models' answers are asked for
+	JudgeMode    string   `json:"judge_mode"`            // how the judge's verdicts are asked for
+}
+
+// Call modes of a stage (mode:, answer_mode:, judge_mode:).
+const (
+	ModeOnline = "online" // every call answered within the call
+	ModeBatch  = "batch"  // calls sent through the provider's batch API at its batch price
+	// ModeAuto sends a stage by batch when it makes at least
+	// Batch.MinRequests calls, online otherwise.
+	ModeAuto = "auto"
+)
+
+// Modes lists the valid call modes.
+var Modes = []string{ModeOnline, ModeBatch, ModeAuto}
+
+// Batch configures how calls sent by batch are gathered and followed.
+type Batch struct {
+	// MinRequests is the fewest calls a stage in mode auto makes for it to
+	// go by batch.
+	MinRequests int `json:"min_requests"`
+	// Window is how long a queued request waits for others before a
+	// batch is made of what is queued; a full batch goes at once.
+	Window time.Duration `json:"window"`
+	// Poll is how often a batch in flight is asked for its state.
+	Poll time.Duration `json:"poll"`
+	// MaxSubmissions is how many batches a request may be sent in (each
+	// expiring or cancelled) before it is sent online.
+	MaxSubmissions int `json:"max_submissions"`
+}
+
+// ResolveMode is the mode a stage set to mode runs in when it makes about
+// requests calls: online or batch.
+func (b Batch) ResolveMode(mode string, requests int) string {
+	switch mode {
+	case ModeBatch:
+		return ModeBatch
+	case ModeAuto:
+		if requests >= b.MinRequests {
+			return ModeBatch
+		}
+	}
+	return ModeOnline
 }
 
 // Budget caps spending on model calls.
@@ -195,18 +243,21 @@ func defaults() *Config {
 				Model:     "anthropic/claude-sonnet-4-5",
 				PerCall:   5,
 				MaxTokens: 4000,
+				Mode:      ModeOnline,
 			},
 			Documents: Documents{
 				Model:     "anthropic/claude-sonnet-4-5",
 				Pages:     2,
 				MaxTokens: 8000,
 				Stream:    true,
+				Mode:      ModeOnline,
 			},
 			Responses: Responses{
 				Model:         "anthropic/claude-opus-4-1",
 				MaxTokens:     4000,
 				IncludeSystem: true,
 				Stream:        true,
+				Mode:          ModeOnline,
 			},
 			Review: Review{
 				Model:         "anthropic/claude-sonnet-4-5",
@@ -214,6 +265,7 @@ func defaults() *Config {
 				MaxAttempts:   3,
 				MinWords:      80,
 				MaxWords:      1500,
+				Mode:          ModeOnline,
 			},
 		},
 		FineTune: FineTune{
@@ -236,8 +288,11 @@ func defaults() *Config {
 			Samples:      1,
 			MaxTokens:    1500,
 			SystemPrompt: WithSystemPrompt,
+			AnswerMode:   ModeOnline,
+			JudgeMode:    ModeOnline,
 		},
 		Budget:  Budget{MaxUSD: 25},
+		Batch:   Batch{MinRequests: 300, Window: 30 * time.Second, Poll: 30 * time.Second, MaxSubmissions: 3},
 		Store:   Store{Path: ".ethos/ethos.db"},
 		Sandbox: Sandbox{Seed: 1, ErrorRates: map[int]float64{429: 0, 500: 0, 529: 0}},
 	}

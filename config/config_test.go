@@ -142,8 +142,8 @@ func TestParse(t *testing.T) {
   seed: -7
   examples: 0x10
   output: out/x.jsonl
-  ideas: {model: openai/gpt-4.1, per_call: 3, max_tokens: 1_000, temperature: 0}
-  documents: {pages: 1, stream: false}
+  ideas: {model: openai/gpt-4.1, per_call: 3, max_tokens: 1_000, temperature: 0, mode: batch}
+  documents: {pages: 1, stream: false, mode: auto}
   responses:
     model: together/meta-llama/Llama-3.3-70B-Instruct-Turbo
     temperature: 2
@@ -153,8 +153,8 @@ func TestParse(t *testing.T) {
 			want(func(c *config.Config) {
 				g := &c.Generate
 				g.Seed, g.Examples, g.Output = -7, 16, "out/x.jsonl"
-				g.Ideas = config.Ideas{Model: "openai/gpt-4.1", PerCall: 3, MaxTokens: 1000, Temperature: ptr(0.0)}
-				g.Documents.Pages, g.Documents.Stream = 1, false
+				g.Ideas = config.Ideas{Model: "openai/gpt-4.1", PerCall: 3, MaxTokens: 1000, Temperature: ptr(0.0), Mode: config.ModeBatch}
+				g.Documents.Pages, g.Documents.Stream, g.Documents.Mode = 1, false, config.ModeAuto
 				g.Responses.Model = "together/meta-llama/Llama-3.3-70B-Instruct-Turbo"
 				g.Responses.Temperature, g.Responses.IncludeSystem = ptr(2.0), false
 				g.Review.LLM, g.Review.MinTraitScore, g.Review.MinWords, g.Review.MaxWords = true, 5, 0, 10
@@ -337,6 +337,24 @@ func TestParseErrors(t *testing.T) {
     model: antropic/claude-opus-4-1
 `,
 			`ethos.yaml:14: generate.responses.model: unknown provider "antropic"; configured: anthropic, ollama, openai, openrouter, sandbox, together, vllm`,
+		},
+		{
+			"batch settings",
+			minimal + `generate:
+  documents: {mode: later}
+eval: {judge_mode: offline}
+batch: {window: 0s, min_requests: 0}
+providers:
+  anthropic: {batch: bedrock}
+prices:
+  sandbox/x: {batch: 1.5}
+`,
+			`ethos.yaml:10: generate.documents.mode: unknown mode "later"; want online, batch (the provider's batch API, at its batch price) or auto (batch for a stage of at least batch.min_requests calls)
+ethos.yaml:11: eval.judge_mode: unknown mode "offline"; want online, batch (the provider's batch API, at its batch price) or auto (batch for a stage of at least batch.min_requests calls)
+ethos.yaml:12: batch.min_requests: must be at least 1, got 0
+ethos.yaml:12: batch.window: must be above 0, got 0s
+ethos.yaml:14: providers.anthropic.batch: unknown batch API "bedrock"; want anthropic, openai or together (or leave it out for none)
+ethos.yaml:16: prices["sandbox/x"].batch: is the batch price as a share of the online price, from 0 to 1 (0.5 for half price), got 1.5`,
 		},
 		{
 			"a provider defined later in the file is known",
@@ -743,7 +761,7 @@ func TestResolveProvider(t *testing.T) {
 	}
 	want := config.Provider{Name: "together", Type: "openai", BaseURL: "http://127.0.0.1:4010/v1",
 		BaseURLEnv: "TOGETHER_BASE_URL", APIKeyEnv: "TOGETHER_API_KEY", KeyRequired: true,
-		RPM: 600, MaxConcurrency: config.AutoConcurrency, Timeout: 10 * time.Minute}
+		RPM: 600, MaxConcurrency: config.AutoConcurrency, Timeout: 10 * time.Minute, Batch: config.BatchTogether}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ResolveProvider(together) (-want +got):\n%s", diff)
 	}

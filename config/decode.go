@@ -141,6 +141,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"per_call":    d.integer(&g.Ideas.PerCall),
 				"max_tokens":  d.integer(&g.Ideas.MaxTokens),
 				"temperature": d.optFloat(&g.Ideas.Temperature),
+				"mode":        d.str(&g.Ideas.Mode),
 			}),
 			"documents": d.section(fields{
 				"model":       d.str(&g.Documents.Model),
@@ -148,6 +149,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"max_tokens":  d.integer(&g.Documents.MaxTokens),
 				"temperature": d.optFloat(&g.Documents.Temperature),
 				"stream":      d.boolean(&g.Documents.Stream),
+				"mode":        d.str(&g.Documents.Mode),
 			}),
 			"responses": d.section(fields{
 				"model":          d.str(&g.Responses.Model),
@@ -155,6 +157,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"temperature":    d.optFloat(&g.Responses.Temperature),
 				"include_system": d.boolean(&g.Responses.IncludeSystem),
 				"stream":         d.boolean(&g.Responses.Stream),
+				"mode":           d.str(&g.Responses.Mode),
 			}),
 			"review": d.section(fields{
 				"model":           d.str(&g.Review.Model),
@@ -163,6 +166,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"max_attempts":    d.integer(&g.Review.MaxAttempts),
 				"min_words":       d.integer(&g.Review.MinWords),
 				"max_words":       d.integer(&g.Review.MaxWords),
+				"mode":            d.str(&g.Review.Mode),
 			}),
 		}),
 		"finetune": d.section(fields{
@@ -189,6 +193,14 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"max_tokens":    d.integer(&e.MaxTokens),
 			"temperature":   d.optFloat(&e.Temperature),
 			"system_prompt": d.str(&e.SystemPrompt),
+			"answer_mode":   d.str(&e.AnswerMode),
+			"judge_mode":    d.str(&e.JudgeMode),
+		}),
+		"batch": d.section(fields{
+			"min_requests":    d.integer(&c.Batch.MinRequests),
+			"window":          d.duration(&c.Batch.Window),
+			"poll":            d.duration(&c.Batch.Poll),
+			"max_submissions": d.integer(&c.Batch.MaxSubmissions),
 		}),
 		"budget": d.section(fields{"max_usd": d.float(&c.Budget.MaxUSD)}),
 		"store":  d.section(fields{"path": d.str(&c.Store.Path)}),
@@ -277,6 +289,7 @@ func (d *decoder) providers(v *yaml.Node, path string, ps map[string]Provider) {
 			"timeout":            d.duration(&p.Timeout),
 			"rate_limit_timeout": d.duration(&p.RateLimitTimeout),
 			"output_limit":       d.str(&p.OutputLimit),
+			"batch":              d.str(&p.Batch),
 		})
 		if _, set := d.lines[path+".key_required"]; !builtin && !set {
 			// A new provider that names a key variable presumably needs it.
@@ -299,6 +312,7 @@ func (d *decoder) prices(v *yaml.Node, path string, prices map[string]Price) {
 			"output":      d.float(&p.Output),
 			"cache_read":  d.float(&p.CacheRead),
 			"cache_write": d.float(&p.CacheWrite),
+			"batch":       d.float(&p.Batch),
 		})
 		prices[key.Value] = p
 	})

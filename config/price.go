@@ -12,6 +12,34 @@ type Price struct {
 	Output     float64 `json:"output"`
 	CacheRead  float64 `json:"cache_read"`
 	CacheWrite float64 `json:"cache_write"`
+	// Batch is what a call sent by batch costs as a share of the price
+	// above (0.5: half); zero takes the provider's ("provider/*" entry, or
+	// the built-in batch discount of the provider), and with none a batch
+	// costs the online price.
+	Batch float64 `json:"batch,omitempty"`
+}
+
+// builtinBatch is each provider's batch price as a share of its online
+// price, per its price list: Anthropic's Message Batches and OpenAI's Batch
+// API are billed at 50%, as is Together's Batch API. The sandbox follows
+// Anthropic, whose API it speaks by default.
+var builtinBatch = map[string]float64{"anthropic": 0.5, "openai": 0.5, "together": 0.5, "sandbox": 0.5}
+
+// BatchMultiplier is what a call of modelRef sent by batch costs as a share
+// of its online price: the model's price entry, its provider's "provider/*"
+// entry, the provider's built-in discount, else 1.
+func (c *Config) BatchMultiplier(modelRef string) float64 {
+	if p, ok := c.Prices[modelRef]; ok && p.Batch > 0 {
+		return p.Batch
+	}
+	provider, _, _ := strings.Cut(modelRef, "/")
+	if p, ok := c.Prices[provider+"/*"]; ok && p.Batch > 0 {
+		return p.Batch
+	}
+	if m, ok := builtinBatch[provider]; ok {
+		return m
+	}
+	return 1
 }
 
 // Cost is the USD price of the tokens counted in u.

@@ -48,7 +48,22 @@ type Provider struct {
 	// default; Ollama and other compatible servers ignore the other one,
 	// and then write without a limit).
 	OutputLimit string `json:"output_limit,omitempty"`
+	// Batch is the batch API the provider offers, for stages whose mode
+	// is batch: BatchAnthropic (Message Batches), BatchOpenAI (the Batch
+	// API) or BatchTogether (Together's); empty for none, when such
+	// stages call it online.
+	Batch string `json:"batch,omitempty"`
 }
+
+// Batch APIs a provider may offer (Provider.Batch).
+const (
+	BatchAnthropic = "anthropic"
+	BatchOpenAI    = "openai"
+	BatchTogether  = "together"
+)
+
+// BatchAPIs lists the valid values of Provider.Batch, "" (none) aside.
+var BatchAPIs = []string{BatchAnthropic, BatchOpenAI, BatchTogether}
 
 // The request fields an output limit can be sent in (Provider.OutputLimit).
 const (
@@ -91,14 +106,14 @@ func builtinProviders() map[string]Provider {
 	ps := []Provider{
 		{Name: "anthropic", Type: TypeAnthropic, BaseURL: "https://api.anthropic.com",
 			BaseURLEnv: "ANTHROPIC_BASE_URL", APIKeyEnv: "ANTHROPIC_API_KEY", KeyRequired: true,
-			RPM: 50, MaxConcurrency: AutoConcurrency, Timeout: timeout},
+			RPM: 50, MaxConcurrency: AutoConcurrency, Timeout: timeout, Batch: BatchAnthropic},
 		{Name: "openai", Type: TypeOpenAI, BaseURL: "https://api.openai.com/v1",
 			BaseURLEnv: "OPENAI_BASE_URL", APIKeyEnv: "OPENAI_API_KEY", KeyRequired: true,
 			RPM: 500, MaxConcurrency: AutoConcurrency, Timeout: timeout,
-			OutputLimit: OutputLimitMaxCompletionTokens},
+			OutputLimit: OutputLimitMaxCompletionTokens, Batch: BatchOpenAI},
 		{Name: "together", Type: TypeOpenAI, BaseURL: "https://api.together.xyz/v1",
 			BaseURLEnv: "TOGETHER_BASE_URL", APIKeyEnv: "TOGETHER_API_KEY", KeyRequired: true,
-			RPM: 600, MaxConcurrency: AutoConcurrency, Timeout: timeout},
+			RPM: 600, MaxConcurrency: AutoConcurrency, Timeout: timeout, Batch: BatchTogether},
 		{Name: "openrouter", Type: TypeOpenAI, BaseURL: "https://openrouter.ai/api/v1",
 			BaseURLEnv: "OPENROUTER_BASE_URL", APIKeyEnv: "OPENROUTER_API_KEY", KeyRequired: true,
 			RPM: 60, MaxConcurrency: AutoConcurrency, Timeout: timeout},
@@ -112,7 +127,7 @@ func builtinProviders() map[string]Provider {
 			MaxConcurrency: 2, Timeout: timeout},
 		{Name: "sandbox", Type: TypeAnthropic, BaseURL: "",
 			BaseURLEnv:     "SANDBOX_BASE_URL",
-			MaxConcurrency: AutoConcurrency, Timeout: timeout},
+			MaxConcurrency: AutoConcurrency, Timeout: timeout, Batch: BatchAnthropic},
 	}
 	m := make(map[string]Provider, len(ps))
 	for _, p := range ps {

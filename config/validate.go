@@ -87,6 +87,24 @@ func (d *decoder) validate(c *Config) {
 		d.fail("eval.system_prompt", "must be %q or %q, got %s", WithSystemPrompt, WithoutSystemPrompt, quote(e.SystemPrompt))
 	}
 
+	for _, m := range []struct{ path, mode string }{
+		{"generate.ideas.mode", g.Ideas.Mode}, {"generate.documents.mode", g.Documents.Mode},
+		{"generate.responses.mode", g.Responses.Mode}, {"generate.review.mode", g.Review.Mode},
+		{"eval.answer_mode", e.AnswerMode}, {"eval.judge_mode", e.JudgeMode},
+	} {
+		if !slices.Contains(Modes, m.mode) {
+			d.fail(m.path, "unknown mode %s; want online, batch (the provider's batch API, at its batch price) or auto (batch for a stage of at least batch.min_requests calls)", quote(m.mode))
+		}
+	}
+	d.atLeast("batch.min_requests", c.Batch.MinRequests, 1)
+	d.atLeast("batch.max_submissions", c.Batch.MaxSubmissions, 1)
+	if c.Batch.Window <= 0 {
+		d.fail("batch.window", "must be above 0, got %s", c.Batch.Window)
+	}
+	if c.Batch.Poll <= 0 {
+		d.fail("batch.poll", "must be above 0, got %s", c.Batch.Poll)
+	}
+
 	if c.Budget.MaxUSD < 0 {
 		d.fail("budget.max_usd", "must be 0 (no cap) or more, got %g", c.Budget.MaxUSD)
 	}
@@ -200,6 +218,9 @@ func (d *decoder) validateProviders(c *Config) {
 			// end up in a terminal scrollback or a CI log.
 			d.fail(path+".api_key_env", "must name an environment variable (like ANTHROPIC_API_KEY) that holds the key, not the key itself")
 		}
+		if p.Batch != "" && !slices.Contains(BatchAPIs, p.Batch) {
+			d.fail(path+".batch", "unknown batch API %s; want anthropic, openai or together (or leave it out for none)", quote(p.Batch))
+		}
 		d.atLeast(path+".rpm", p.RPM, 0)
 		d.atLeast(path+".tpm", p.TPM, 0)
 		d.atLeast(path+".max_concurrency", p.MaxConcurrency, AutoConcurrency)
@@ -239,6 +260,9 @@ func (d *decoder) validatePrices(c *Config) {
 				if f.value < 0 {
 					d.fail(path+"."+f.name, "must be 0 or more USD per million tokens, got %g", f.value)
 				}
+			}
+			if p.Batch < 0 || p.Batch > 1 {
+				d.fail(path+".batch", "is the batch price as a share of the online price, from 0 to 1 (0.5 for half price), got %g", p.Batch)
 			}
 		}
 	}

@@ -90,6 +90,8 @@ func LastTry(ctx context.Context, err error) bool {
 		return info.attempt >= info.max
 	case ethos.Snooze:
 		return info.snoozes >= MaxSnoozes
+	case ethos.Wait:
+		return false
 	default:
 		return true
 	}
@@ -120,6 +122,10 @@ func riverOutcome(ctx context.Context, err error, metadata []byte, backoff func(
 			d = backoff(snoozes(metadata) + 1)
 		}
 		return river.JobSnooze(d)
+	case ethos.Wait:
+		// An answer on its way (a request sent by batch): no attempt is
+		// spent and there is no cap, as a batch may take hours.
+		return river.JobSnooze(max(ethos.RetryAfterOf(err), time.Second))
 	default: // Cancel and Quarantine: retrying cannot help
 		return river.JobCancel(err)
 	}

@@ -19,6 +19,10 @@ type Budget struct {
 	mu       sync.Mutex
 	spent    float64
 	reserved float64
+	// pending holds the worst case of each request sent by batch and not
+	// answered yet, by key: it stays reserved between the calls that ask
+	// for its answer.
+	pending map[string]float64
 }
 
 // NewBudget returns a budget that has already spent spent (from the ledger).
@@ -38,7 +42,7 @@ func (b *Budget) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	if b.Cap <= 0 {
 		resp, err := b.Next.Complete(ctx, req)
 		if err == nil {
-			b.settle(req.Model, 0, resp.Usage)
+			b.settle(req.Model, 0, resp)
 		}
 		return resp, err
 	}
@@ -46,7 +50,13 @@ func (b *Budget) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	if !known {
 		return ethos.Response{}, ethos.Errorf(ethos.Config, "no price for model %s, so the budget cap cannot be enforced; add it under prices: in ethos.yaml", req.Model)
 	}
+	key := Key(req)
 	b.mu.Lock()
+	if held, ok := b.pending[key]; ok {
+		// Already reserved while its batch answer is on its way.
+		delete(b.pending, key)
+		b.reserved -= held
+	}
 	if b.spent+b.reserved+worst > b.Cap {
 		spent, reserved := b.spent, b.reserved
 		b.mu.Unlock()
@@ -58,19 +68,25 @@ func (b *Budget) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	b.mu.Unlock()
 
 	resp, err := b.Next.Complete(ctx, req)
-	if err != nil {
-		b.settle(req.Model, worst, ethos.Usage{})
+	if ethos.KindOf(err) == ethos.Pending {
+		b.mu.Lock()
+		if b.pending == nil {
+			b.pending = map[string]float64{}
+		}
+		b.pending[key] = worst // stays reserved
+		b.mu.Unlock()
 		return resp, err
 	}
-	b.settle(req.Model, worst, resp.Usage)
+	if err != nil {
+		b.settle(req.Model, worst, ethos.Response{})
+		return resp, err
+	}
+	b.settle(req.Model, worst, resp)
 	return resp, nil
 }
 
-func (b *Budget) settle(model string, reserved float64, u ethos.Usage) {
-	cost := 0.0
-	if b.Pricer != nil {
-		cost, _ = b.Pricer.Cost(model, u)
-	}
+func (b *Budget) settle(model string, reserved float64, resp ethos.Response) {
+	cost, _ := costOf(b.Pricer, model, resp)
 	b.mu.Lock()
 	b.reserved -= reserved
 	b.spent += cost

@@ -20,6 +20,29 @@ type PricerFunc func(model string, u ethos.Usage) (float64, bool)
 // Cost calls f.
 func (f PricerFunc) Cost(model string, u ethos.Usage) (float64, bool) { return f(model, u) }
 
+// BatchPricer is a Pricer that knows what a model's calls cost when sent
+// by batch, as a share of the online price (0.5 for half price).
+type BatchPricer interface {
+	Pricer
+	BatchMultiplier(model string) float64
+}
+
+// costOf is what resp cost: its usage at the model's price, times the
+// batch multiplier when a batch answered it. known is false when the model
+// has no price; a nil pricer prices everything at zero.
+func costOf(p Pricer, model string, resp ethos.Response) (usd float64, known bool) {
+	if p == nil {
+		return 0, true
+	}
+	usd, known = p.Cost(model, resp.Usage)
+	if resp.Batch != "" {
+		if bp, ok := p.(BatchPricer); ok {
+			usd *= bp.BatchMultiplier(model)
+		}
+	}
+	return usd, known
+}
+
 // Ledger is the outermost middleware: it answers a request it has already
 // paid for from the store, and records every call in the store — cache
 // hits, successes and failures alike, with tokens, cost, latency and the
@@ -72,6 +95,11 @@ func (l *Ledger) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	}
 
 	resp, callErr := l.Next.Complete(ctx, req)
+	if ethos.KindOf(callErr) == ethos.Pending {
+		// Sent by batch and not answered yet: not a call (yet). The
+		// answer is recorded when it is asked for again and found.
+		return resp, callErr
+	}
 	call.Latency = now().Sub(start)
 	if callErr != nil && errors.Is(ctx.Err(), context.Canceled) {
 		// The caller stopped waiting (Ctrl-C, a shutdown): whatever the
@@ -87,9 +115,7 @@ func (l *Ledger) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 		}
 		call.Response = &resp
 		call.Usage = resp.Usage
-		if l.Pricer != nil {
-			call.CostUSD, _ = l.Pricer.Cost(req.Model, resp.Usage)
-		}
+		call.CostUSD, _ = costOf(l.Pricer, req.Model, resp)
 	}
 	// Record even when the caller has gone away: a paid call that is not
 	// in the ledger would be paid for again.

@@ -257,6 +257,28 @@ func (d *DB) AnswerBatchItems(ctx context.Context, batch int64, results []ethos.
 	return nil
 }
 
+// BatchItems lists the items batch holds or answered, by key.
+func (d *DB) BatchItems(ctx context.Context, batch int64) ([]ethos.BatchItem, error) {
+	const op = "sqlite: batch items"
+	rows, err := d.read.QueryContext(ctx, `SELECT `+batchItemColumns+` FROM batch_items WHERE batch_id = ? ORDER BY key`, batch)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var out []ethos.BatchItem
+	for rows.Next() {
+		it, err := scanBatchItem(rows)
+		if err != nil {
+			return nil, normalize(op, err)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return out, nil
+}
+
 // RequeueBatch puts the items batch still holds back in the queue.
 func (d *DB) RequeueBatch(ctx context.Context, batch int64) error {
 	if _, err := d.db.ExecContext(ctx, `UPDATE batch_items SET state = ?, batch_id = 0 WHERE batch_id = ? AND state = ?`,

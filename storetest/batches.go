@@ -221,6 +221,13 @@ func testRequeueBatch(t *testing.T, s ethos.Store) {
 		Response: &ethos.Response{Text: "x"}}}, 3); err != nil {
 		t.Fatal(err)
 	}
+	held, err := s.BatchItems(ctx, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(itemKeys(items), itemKeys(held)); diff != "" {
+		t.Errorf("BatchItems (-want +got):\n%s", diff)
+	}
 	if err := s.RequeueBatch(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
