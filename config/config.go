@@ -55,7 +55,7 @@ type Ideas struct {
 	PerCall     int      `json:"per_call"` // ideas asked for in one call
 	MaxTokens   int      `json:"max_tokens"`
 	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
-	Mode        string   `json:"mode"`                  // ModeOnline, ModeBatch or ModeAuto
+	Mode        string   `json:"mode,omitempty"`                  // ModeOnline, ModeBatch or ModeAuto
 }
 
 // Documents configures the stage that writes a context document (memo,
@@ -66,7 +66,7 @@ type Documents struct {
 	MaxTokens   int      `json:"max_tokens"`
 	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
 	Stream      bool     `json:"stream"`
-	Mode        string   `json:"mode"`
+	Mode        string   `json:"mode,omitempty"`
 }
 
 // Responses configures the stage that writes the ideal in-character reply.
@@ -78,7 +78,7 @@ type Responses struct {
 	// record; without it the model must learn the character unprompted.
 	IncludeSystem bool   `json:"include_system"`
 	Stream        bool   `json:"stream"`
-	Mode          string `json:"mode"`
+	Mode          string `json:"mode,omitempty"`
 }
 
 // Review configures the checks a reply passes before it becomes data.
@@ -89,7 +89,7 @@ type Review struct {
 	MaxAttempts   int    `json:"max_attempts"`    // writes per item before it is quarantined
 	MinWords      int    `json:"min_words"`
 	MaxWords      int    `json:"max_words"`
-	Mode          string `json:"mode"` // of the LLM review's calls
+	Mode          string `json:"mode,omitempty"` // of the LLM review's calls
 }
 
 // FineTune configures the hosted fine-tuning job.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
@@ -435,10 +436,14 @@ func (e *Evaluator) enqueue(ctx context.Context, name, key string, payload any, 
 // response with the call's ledger key.
 func (e *Evaluator) call(ctx context.Context, stage, item string, req ethos.Request) (ethos.Response, string, error) {
 	req.Metadata = map[string]string{"run": e.id, "stage": stage, "item": item}
-	prio := llm.PriorityFinish // judgments and scores
+	prio, mode := llm.PriorityFinish, e.settings.JudgeMode // judgments and scores
 	if stage == TaskAnswer {
-		prio = llm.PriorityMiddle
+		prio, mode = llm.PriorityMiddle, e.settings.AnswerMode
 	}
-	resp, err := e.completer.Complete(llm.WithPriority(ctx, prio), req)
+	ctx = llm.WithPriority(ctx, prio)
+	if mode == config.ModeBatch {
+		ctx = llm.WithMode(ctx, llm.ModeBatch)
+	}
+	resp, err := e.completer.Complete(ctx, req)
 	return resp, llm.Key(req), err
 }

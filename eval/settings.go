@@ -61,6 +61,12 @@ type Settings struct {
 	GenerateVersions map[string]string `json:"generate_versions,omitempty"`
 	// ConfigHash identifies the configuration, for provenance only.
 	ConfigHash string `json:"config_hash"`
+	// AnswerMode and JudgeMode say how the answers and the judge's
+	// verdicts (and scores) are asked for: config.ModeOnline (the
+	// default) or config.ModeBatch. They change the price, not what is
+	// asked, so they are not part of the ID.
+	AnswerMode string `json:"answer_mode,omitempty"`
+	JudgeMode  string `json:"judge_mode,omitempty"`
 }
 
 // ID derives the evaluation's ID from its settings: the same settings give
@@ -98,6 +104,7 @@ func (s Settings) heldOutGenerate() *config.Generate {
 	}
 	g := config.Generate{Ideas: s.Generate.Ideas, Documents: s.Generate.Documents}
 	g.Review.MaxAttempts = s.Generate.Review.MaxAttempts
+	g.Ideas.Mode, g.Documents.Mode = "", "" // how they are sent, not what
 	return &g
 }
 

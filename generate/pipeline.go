@@ -39,6 +39,10 @@ const (
 	StageIdea     = "idea"     // one scenario idea
 	StageDocument = "document" // one attempt at an idea's context document
 	StageResponse = "response" // one attempt at the reply; accepted = a training example
+
+	// stageReview labels the LLM review's calls in the ledger; it keeps no
+	// items of its own.
+	stageReview = "review"
 )
 
 // Settings are what a generation run is asked to do. They are stored with
@@ -77,6 +81,9 @@ func (s Settings) RunID() string {
 	if s.Dedup <= 0 {
 		s.Dedup = dedup.DefaultThreshold // as NewPipeline does, so the ID is the same before and after
 	}
+	// How calls are sent (online or by batch) does not change what is
+	// asked: a run continues whichever mode its rerun uses.
+	s.Generate.Ideas.Mode, s.Generate.Documents.Mode, s.Generate.Responses.Mode, s.Generate.Review.Mode = "", "", "", ""
 	b, err := json.Marshal(struct {
 		Examples  int
 		Seed      int64
@@ -301,8 +308,21 @@ func (p *Pipeline) call(ctx context.Context, stage, item string, model string, p
 		// it only when it is long enough for the model; it is never padded.
 		CachePrefix: 1,
 	}
-	resp, err := p.completer.Complete(llm.WithPriority(ctx, callPriority(stage)), req)
+	resp, err := p.completer.Complete(p.callContext(ctx, stage), req)
 	return resp, llm.Key(req), err
+}
+
+// callContext labels a stage's call with its place in the rate limiter's
+// queue and the mode it is sent in.
+func (p *Pipeline) callContext(ctx context.Context, stage string) context.Context {
+	ctx = llm.WithPriority(ctx, callPriority(stage))
+	g := p.settings.Generate
+	mode := map[string]string{StageIdeas: g.Ideas.Mode, StageDocument: g.Documents.Mode,
+		StageResponse: g.Responses.Mode, stageReview: g.Review.Mode}[stage]
+	if mode == config.ModeBatch {
+		ctx = llm.WithMode(ctx, llm.ModeBatch)
+	}
+	return ctx
 }
 
 // stopRun records why the run cannot go on (a missing key, the budget…)

@@ -10,7 +10,6 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/dedup"
 	"github.com/ethos-toolkit/ethos/jobs"
-	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/review"
 )
 
@@ -424,11 +423,11 @@ func (p *Pipeline) traitReview(ctx context.Context, key, document, reply string)
 		if lastErr != nil {
 			prompt.User = withFeedback(prompt.User, "your reply could not be parsed ("+lastErr.Error()+")", "")
 		}
-		resp, err := p.completer.Complete(llm.WithPriority(ctx, llm.PriorityFinish), ethos.Request{Model: g.Review.Model, System: prompt.System,
+		resp, err := p.completer.Complete(p.callContext(ctx, stageReview), ethos.Request{Model: g.Review.Model, System: prompt.System,
 			Messages:    []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}},
 			MaxTokens:   1024,
 			CachePrefix: 1, // the review instructions repeat (see call)
-			Metadata:    map[string]string{"run": p.runID, "stage": "review", "item": key}})
+			Metadata:    map[string]string{"run": p.runID, "stage": stageReview, "item": key}})
 		if err == nil {
 			err = ethos.CheckStop(resp)
 		}

@@ -30,7 +30,7 @@ type EvalRunCommand struct{ m *Main }
 const evalRunSynopsis = `eval run [--models NAME=PROVIDER/MODEL,…] [--judge PROVIDER/MODEL]
        [--prompts N | --prompts-file FILE] [--traits all|T1,T2] [--system-prompt with|without]
        [--samples K] [--max-tokens N] [--training-file F,…] [--pointwise] [--seed S] [--workers N] [--max-cost USD]
-       [--resume EVAL_ID] [--json] [--config FILE] [--db PATH]
+       [--batch|--online] [--resume EVAL_ID] [--json] [--config FILE] [--db PATH]
 
 Builds a held-out prompt set — written by the idea and document stages with
 another seed, or read from --prompts-file — and refuses every prompt that occurs
@@ -74,12 +74,17 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	maxCost := flags.Float64("max-cost", 0, "stop before this evaluation could spend more than this many `USD`")
 	resume := flags.String("resume", "", "continue the evaluation with this `ID` (running the same command again does this too)")
 	asJSON := flags.Bool("json", false, "print the summary as JSON")
+	batch := flags.Bool("batch", false, "send the answers' and the judge's calls through the providers' batch APIs, at their batch price")
+	online := flags.Bool("online", false, "send every call online (overrides eval.answer_mode and eval.judge_mode)")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return usageErrorf("eval run takes no arguments, got %q", rest)
+	}
+	if in.mode, err = modeFlag(*batch, *online); err != nil {
+		return err
 	}
 	if *workers < 1 || *maxCost < 0 || in.prompts < 0 || in.samples < 0 || in.maxTokens < 0 {
 		return usageErrorf("eval run: --workers must be at least 1; --prompts, --samples, --max-tokens and --max-cost must not be negative")
@@ -178,6 +183,7 @@ type evalInputs struct {
 	prompts, samples, maxTokens                                     int
 	pointwise                                                       bool
 	seed                                                            int64
+	mode                                                            string // --batch or --online: config.ModeBatch, ModeOnline or ""
 }
 
 // evalSettings resolves an evaluation's settings from the config and the
@@ -240,7 +246,30 @@ func (p *project) evalSettings(ctx context.Context, in evalInputs) (eval.Setting
 	if s.TrainingFiles, err = p.trainingFiles(ctx, in.trainingFiles, s.Models); err != nil {
 		return s, err
 	}
+	resolveEvalModes(&s, cfg, in.mode)
 	return s, nil
+}
+
+// resolveEvalModes fixes how the evaluation's stages send their calls (see
+// resolveModes), auto from the calls each is planned to make: an answer per
+// prompt, model and sample; a verdict per prompt, pair of models, trait
+// (and overall) and order.
+func resolveEvalModes(s *eval.Settings, cfg *config.Config, override string) {
+	prompts := max(s.Prompts, 1)
+	traits := len(s.Traits)
+	if traits == 0 {
+		traits = len(cfg.Character.Traits)
+	}
+	pairs := len(s.Models) * (len(s.Models) - 1) / 2
+	answers := prompts * len(s.Models) * max(s.Samples, 1)
+	verdicts := prompts * max(pairs, 1) * (traits + 1) * 2
+	s.AnswerMode, s.JudgeMode = cfg.Eval.AnswerMode, cfg.Eval.JudgeMode
+	if override != "" {
+		s.AnswerMode, s.JudgeMode = override, override
+	}
+	s.AnswerMode = cfg.Batch.ResolveMode(s.AnswerMode, answers)
+	s.JudgeMode = cfg.Batch.ResolveMode(s.JudgeMode, verdicts)
+	resolveModes(&s.Generate, cfg.Batch, prompts, override)
 }
 
 // parseEvalModels reads "base=sandbox/base,tuned=sandbox/ft-7f3a".
@@ -404,10 +433,12 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	}
 	show := &evalProgress{w: m.Stderr}
 	stopLoads := p.publishLoads(ctx)
+	stopBatches := p.runBatches(ctx)
 	sum, driveErr := ev.Drive(ctx, show.update)
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	queue.Stop(stopCtx)
 	cancel()
+	stopBatches()
 	stopLoads()
 	if driveErr != nil && ctx.Err() != nil {
 		return eval.Summary{}, interrupted(ctx, driveErr, ev.Interrupted, "ethos eval run --resume "+ev.ID())

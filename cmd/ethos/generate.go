@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
@@ -25,7 +26,7 @@ type GenerateCommand struct{ m *Main }
 
 // Run plans or runs (or continues) a generation run and writes its files.
 func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD]\n       [--workers N] [--dry-run] [--resume RUN_ID] [--force] [--json] [--config FILE] [--db PATH]")
+	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD]\n       [--workers N] [--batch|--online] [--dry-run] [--resume RUN_ID] [--force] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	examples := flags.Int("examples", 0, "accepted examples to produce (default: generate.examples in the config)")
@@ -38,12 +39,18 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	force := flags.Bool("force", false, "replace existing output files")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result (or the plan) as JSON")
+	batch := flags.Bool("batch", false, "send every stage's calls through the providers' batch APIs, at their batch price (overrides each stage's mode)")
+	online := flags.Bool("online", false, "send every stage's calls online (overrides each stage's mode)")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return usageErrorf("generate takes no arguments, got %q", rest)
+	}
+	mode, err := modeFlag(*batch, *online)
+	if err != nil {
+		return err
 	}
 	if *examples < 0 || *maxCost < 0 || *workers < 1 {
 		return usageErrorf("generate: --examples and --max-cost must not be negative, --workers at least 1")
@@ -73,6 +80,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	out := generate.Outputs(settings.Output)
+	resolveModes(&settings.Generate, p.cfg.Batch, settings.Examples, mode)
 
 	if *dryRun {
 		return c.printPlan(p, settings, out, *asJSON)
@@ -175,11 +183,13 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 		show := newProgress(m.Stderr, p.store, pipe.RunID(), settings.Examples)
 		show.limiter = p.limiter
 		stopLoads := p.publishLoads(ctx)
+		stopBatches := p.runBatches(ctx)
 		driveErr := pipe.Drive(ctx, show.update)
 		show.done()
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		queue.Stop(stopCtx)
 		cancel()
+		stopBatches()
 		stopLoads()
 		if driveErr != nil && ctx.Err() != nil {
 			return generate.Metadata{}, interrupted(ctx, driveErr, pipe.Interrupted, "ethos generate --resume "+pipe.RunID())
@@ -277,34 +287,43 @@ func (c *GenerateCommand) printPlan(p *project, s generate.Settings, out generat
 	docWords := g.Documents.Pages * 500
 	doc := strings.Repeat("word ", docWords)
 	type stagePlan struct {
-		Stage      string  `json:"stage"`
-		Model      string  `json:"model"`
-		Calls      int     `json:"calls"`
-		InTokens   int     `json:"in_tokens"`
-		OutTokens  int     `json:"out_tokens_expected"`
-		MaxOut     int     `json:"out_tokens_max"`
-		CostUSD    float64 `json:"cost_usd_expected"`
-		WorstUSD   float64 `json:"cost_usd_worst"`
+		Stage     string  `json:"stage"`
+		Model     string  `json:"model"`
+		Calls     int     `json:"calls"`
+		InTokens  int     `json:"in_tokens"`
+		OutTokens int     `json:"out_tokens_expected"`
+		MaxOut    int     `json:"out_tokens_max"`
+		CostUSD   float64 `json:"cost_usd_expected"`
+		WorstUSD  float64 `json:"cost_usd_worst"`
+		// OnlineUSD and BatchUSD are the expected cost of the stage online
+		// and by batch, whichever its mode.
+		OnlineUSD  float64 `json:"cost_usd_online_expected"`
+		BatchUSD   float64 `json:"cost_usd_batch_expected"`
+		Mode       string  `json:"mode"`
 		PriceKnown bool    `json:"price_known"`
 	}
-	mk := func(stage, model string, calls int, prompt generate.Prompt, typicalOut, maxOut int) stagePlan {
+	mk := func(stage, model, mode string, calls int, prompt generate.Prompt, typicalOut, maxOut int) stagePlan {
 		in := llm.EstimateInput(ethos.Request{System: prompt.System, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}}})
-		sp := stagePlan{Stage: stage, Model: model, Calls: calls, InTokens: calls * in, OutTokens: calls * min(typicalOut, maxOut), MaxOut: calls * maxOut}
+		sp := stagePlan{Stage: stage, Model: model, Mode: mode, Calls: calls, InTokens: calls * in, OutTokens: calls * min(typicalOut, maxOut), MaxOut: calls * maxOut}
 		price, ok := p.cfg.PriceOf(model)
 		sp.PriceKnown = ok
 		if ok {
-			sp.CostUSD = price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.OutTokens})
-			sp.WorstUSD = price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.MaxOut})
+			online := price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.OutTokens})
+			batch := online * p.cfg.BatchMultiplier(model)
+			sp.CostUSD, sp.WorstUSD, sp.OnlineUSD, sp.BatchUSD = online, price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.MaxOut}), online, batch
+			if mode == config.ModeBatch {
+				sp.CostUSD, sp.WorstUSD = batch, sp.WorstUSD*p.cfg.BatchMultiplier(model)
+			}
 		}
 		return sp
 	}
 	plan := []stagePlan{
-		mk("ideas", g.Ideas.Model, ideaCalls, generate.IdeasPrompt(s.Character, cat, perCall, nil), perCall*120, g.Ideas.MaxTokens),
-		mk("documents", g.Documents.Model, s.Examples, generate.DocumentPrompt(s.Character, cat, idea, "memo", docWords), docWords*4/3, g.Documents.MaxTokens),
-		mk("responses", g.Responses.Model, s.Examples, generate.ResponsePrompt(s.Character, doc), 700, g.Responses.MaxTokens),
+		mk("ideas", g.Ideas.Model, g.Ideas.Mode, ideaCalls, generate.IdeasPrompt(s.Character, cat, perCall, nil), perCall*120, g.Ideas.MaxTokens),
+		mk("documents", g.Documents.Model, g.Documents.Mode, s.Examples, generate.DocumentPrompt(s.Character, cat, idea, "memo", docWords), docWords*4/3, g.Documents.MaxTokens),
+		mk("responses", g.Responses.Model, g.Responses.Mode, s.Examples, generate.ResponsePrompt(s.Character, doc), 700, g.Responses.MaxTokens),
 	}
 	if g.Review.LLM {
-		plan = append(plan, mk("review", g.Review.Model, s.Examples, generate.ReviewPrompt(s.Character, doc, strings.Repeat("word ", 500)), 300, 1024))
+		plan = append(plan, mk("review", g.Review.Model, g.Review.Mode, s.Examples, generate.ReviewPrompt(s.Character, doc, strings.Repeat("word ", 500)), 300, 1024))
 	}
 	if asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
@@ -314,19 +333,23 @@ func (c *GenerateCommand) printPlan(p *project, s generate.Settings, out generat
 	fmt.Fprintf(c.m.Stdout, "plan for run %s: %d examples of %s over %d categories → %s\n(first attempts only: rejected items are written again, up to %d times)\n\n",
 		s.RunID(), s.Examples, s.Character.Name, len(quotas), out.Dataset, max(g.Review.MaxAttempts, 1))
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STAGE\tMODEL\tCALLS\tIN TOKENS\tOUT TOKENS (expected / max)\tCOST (expected / worst)")
-	var total, worst float64
+	fmt.Fprintln(w, "STAGE\tMODEL\tMODE\tCALLS\tIN TOKENS\tOUT TOKENS (expected / max)\tCOST (expected / worst)\tONLINE / BATCH (expected)")
+	var total, worst, allOnline, allBatch float64
 	for _, sp := range plan {
-		cost := "no price"
+		cost, both := "no price", "no price"
 		if sp.PriceKnown {
 			cost = fmt.Sprintf("$%.4f / $%.4f", sp.CostUSD, sp.WorstUSD)
+			both = fmt.Sprintf("$%.4f / $%.4f", sp.OnlineUSD, sp.BatchUSD)
+			allOnline += sp.OnlineUSD
+			allBatch += sp.BatchUSD
 		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d / %d\t%s\n", sp.Stage, sp.Model, sp.Calls, sp.InTokens, sp.OutTokens, sp.MaxOut, cost)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d / %d\t%s\t%s\n", sp.Stage, sp.Model, sp.Mode, sp.Calls, sp.InTokens, sp.OutTokens, sp.MaxOut, cost, both)
 		total += sp.CostUSD
 		worst += sp.WorstUSD
 	}
 	w.Flush()
 	fmt.Fprintf(c.m.Stdout, "\ntotal: $%.4f expected, $%.4f worst case; nothing was spent (--dry-run)\n", total, worst)
+	fmt.Fprintf(c.m.Stdout, "every stage online: $%.4f expected; every stage by batch: $%.4f (--batch; answers within the providers' batch window, up to 24 h)\n", allOnline, allBatch)
 	return nil
 }
 

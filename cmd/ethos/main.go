@@ -74,6 +74,7 @@ func (m *Main) commands() []commandInfo {
 		{"complete", "send one request to a model and print the reply, usage and cost", func(m *Main) command { return &CompleteCommand{m} }},
 		{"generate", "generate a fine-tuning dataset: ideas → documents → replies → review", func(m *Main) command { return &GenerateCommand{m} }},
 		{"calls", "list recorded model calls and their totals", func(m *Main) command { return &CallsCommand{m} }},
+		{"batches", "list, show and cancel the provider batches of calls sent by batch", func(m *Main) command { return &BatchesCommand{m} }},
 		{"dataset", "check a training file as a provider will, show its stats, split it", func(m *Main) command { return &DatasetCommand{m} }},
 		{"finetune", "fine-tune a model on a provider: create, list, status, events, cancel, wait", func(m *Main) command { return &FinetuneCommand{m} }},
 		{"models", "list the registry of trained models", func(m *Main) command { return &ModelsCommand{m} }},

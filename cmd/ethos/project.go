@@ -53,6 +53,7 @@ type project struct {
 	sandbox *sandbox.Running // the in-process sandbox, once started
 	router  *llm.Router
 	limiter *llm.Limiter // the chain's rate limiter, once Completer built it
+	batcher *llm.Batcher // the chain's batch layer, once Completer built it
 
 	overruns sync.Map // provider/model → struct{}: overruns already warned of
 }
@@ -215,28 +216,46 @@ func (p *project) startSandbox() (string, error) {
 	return run.URL, nil
 }
 
-// pricer prices calls from the config's price table.
-func (p *project) pricer() llm.Pricer {
-	return llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
-		price, ok := p.cfg.PriceOf(model)
-		if !ok && p.servedDedicated(model) {
-			// Billed by the hour of its endpoint, counted in spent, not
-			// per token.
-			return 0, true
+// pricer prices calls from the config's price table, batch answers at
+// the provider's batch price.
+func (p *project) pricer() llm.BatchPricer {
+	return projectPricer{p}
+}
+
+type projectPricer struct{ p *project }
+
+func (pp projectPricer) Cost(model string, u ethos.Usage) (float64, bool) {
+	return pp.p.cost(model, u)
+}
+
+func (pp projectPricer) BatchMultiplier(model string) float64 {
+	if m, err := pp.p.store.Model(context.Background(), model); err == nil && m.Provider != "" {
+		// A trained model is billed as its provider bills batches.
+		return pp.p.cfg.BatchMultiplier(m.Provider + "/" + m.BaseModel)
+	}
+	return pp.p.cfg.BatchMultiplier(model)
+}
+
+// cost prices usage u of model from the config's price table.
+func (p *project) cost(model string, u ethos.Usage) (float64, bool) {
+	price, ok := p.cfg.PriceOf(model)
+	if !ok && p.servedDedicated(model) {
+		// Billed by the hour of its endpoint, counted in spent, not
+		// per token.
+		return 0, true
+	}
+	if !ok {
+		// A fine-tuned model without a price of its own costs what its
+		// base model does (as LoRA serving does on Together); an entry
+		// under prices: overrides it.
+		if m, err := p.store.Model(context.Background(), model); err == nil {
+			price, ok = p.cfg.PriceOf(m.Provider + "/" + m.BaseModel)
 		}
-		if !ok {
-			// A fine-tuned model without a price of its own costs what its
-			// base model does (as LoRA serving does on Together); an entry
-			// under prices: overrides it.
-			if m, err := p.store.Model(context.Background(), model); err == nil {
-				price, ok = p.cfg.PriceOf(m.Provider + "/" + m.BaseModel)
-			}
-		}
-		if !ok {
-			return 0, false
-		}
-		return price.Cost(u), true
-	})
+	}
+	if !ok {
+		return 0, false
+	}
+	return price.Cost(u), true
 }
 
 // servedDedicated reports whether ref names a registered model served on
@@ -282,7 +301,7 @@ func (p *project) callNames() func(ctx context.Context, model string) (string, b
 }
 
 // Completer builds the middleware chain: ledger (cache + record) → budget →
-// limiter → router → adapters. The project budget (budget.max_usd) counts
+// alias → batcher (calls sent by batch) → limiter → router → adapters. The project budget (budget.max_usd) counts
 // all spend already recorded in the store; commandCap, when > 0, is a
 // further cap on what this command alone may spend (--max-cost).
 func (p *project) Completer(ctx context.Context, commandCap float64) (ethos.Completer, error) {
@@ -301,7 +320,7 @@ func (p *project) completer(ctx context.Context, commandCap float64, alias bool)
 	p.mu.Lock()
 	p.limiter = limiter
 	p.mu.Unlock()
-	var next ethos.Completer = limiter
+	var next ethos.Completer = p.newBatcher(limiter)
 	if alias {
 		next = &llm.Alias{Next: next, Resolve: p.callNames()}
 	}

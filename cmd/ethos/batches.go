@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/llm"
+)
+
+// batchTick is how often a command that works runs makes, submits and
+// follows batches; each batch is asked for its state once per batch.poll.
+const batchTick = time.Second
+
+// batchAPI returns the batch API of a provider, when its settings name one
+// (providers.<name>.batch) and its adapter speaks it.
+func (p *project) batchAPI(provider string) (ethos.BatchAPI, bool, error) {
+	prov, err := p.cfg.ResolveProvider(provider, p.m.Getenv)
+	if err != nil {
+		return nil, false, err
+	}
+	if prov.Batch == "" {
+		return nil, false, nil
+	}
+	adapter, err := p.Router().Adapter(provider)
+	if err != nil {
+		return nil, false, err
+	}
+	api, ok := adapter.(ethos.BatchAPI)
+	if !ok {
+		return nil, false, ethos.Errorf(ethos.Config, "providers.%s.batch: %s, but its %s adapter has no batch API; leave batch out to call it online", provider, prov.Batch, prov.Type)
+	}
+	return api, true, nil
+}
+
+// newBatcher is the chain's batch layer over next; runBatches works it.
+func (p *project) newBatcher(next ethos.Completer) *llm.Batcher {
+	b := p.cfg.Batch
+	batcher := &llm.Batcher{Store: p.store, API: p.batchAPI, Next: next,
+		Window: b.Window, Poll: b.Poll, MaxSubmissions: b.MaxSubmissions,
+		Log: func(format string, args ...any) { fmt.Fprintf(p.m.Stderr, format+"\n", args...) }}
+	p.mu.Lock()
+	p.batcher = batcher
+	p.mu.Unlock()
+	return batcher
+}
+
+// runBatches makes, submits and follows batches while a command works;
+// stop ends it. Without a chain built yet it does nothing.
+func (p *project) runBatches(ctx context.Context) (stop func()) {
+	p.mu.Lock()
+	b := p.batcher
+	p.mu.Unlock()
+	if b == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Run(ctx, batchTick)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// resolveModes fixes how each generation stage sends its calls: the
+// command's override (--batch or --online) when given, else the stage's
+// mode, with auto resolved from the calls the stage is planned to make.
+func resolveModes(g *config.Generate, b config.Batch, examples int, override string) {
+	ideaCalls := (examples + max(g.Ideas.PerCall, 1) - 1) / max(g.Ideas.PerCall, 1)
+	for _, s := range []struct {
+		mode  *string
+		calls int
+	}{{&g.Ideas.Mode, ideaCalls}, {&g.Documents.Mode, examples}, {&g.Responses.Mode, examples}, {&g.Review.Mode, examples}} {
+		if override != "" {
+			*s.mode = override
+		}
+		*s.mode = b.ResolveMode(*s.mode, s.calls)
+	}
+}
+
+// modeFlag is the mode --batch or --online asks for, or "" for neither.
+func modeFlag(batch, online bool) (string, error) {
+	switch {
+	case batch && online:
+		return "", usageErrorf("--batch and --online exclude each other")
+	case batch:
+		return config.ModeBatch, nil
+	case online:
+		return config.ModeOnline, nil
+	}
+	return "", nil
+}
+
+// BatchesCommand lists, shows and cancels the provider batches ethos made.
+type BatchesCommand struct{ m *Main }
+
+// Run dispatches list (the default), status and cancel.
+func (c *BatchesCommand) Run(ctx context.Context, args []string) error {
+	flags := c.m.newFlagSet("batches", "batches [list] [--run ID] [--active] [--json] [--config FILE] [--db PATH]\n       batches status ID [--json] | batches cancel ID")
+	var pf projectFlags
+	pf.register(flags)
+	run := flags.String("run", "", "only batches holding requests of this run `ID`")
+	active := flags.Bool("active", false, "only batches not ended")
+	asJSON := flags.Bool("json", false, "print as JSON")
+	rest, err := parseFlags(flags, args)
+	if err != nil {
+		return err
+	}
+	sub := "list"
+	if len(rest) > 0 {
+		sub, rest = rest[0], rest[1:]
+	}
+	var id int64
+	switch sub {
+	case "list":
+		if len(rest) > 0 {
+			return usageErrorf("batches list takes no arguments, got %q", rest)
+		}
+	case "status", "cancel":
+		if len(rest) != 1 {
+			return usageErrorf("batches %s takes one batch ID (ethos batches lists them)", sub)
+		}
+		if id, err = strconv.ParseInt(strings.TrimPrefix(rest[0], "ethos-batch-"), 10, 64); err != nil || id <= 0 {
+			return usageErrorf("batches %s: %q is not a batch ID; ethos batches lists them", sub, rest[0])
+		}
+	default:
+		return usageErrorf("batches: unknown subcommand %q; want list, status or cancel", sub)
+	}
+	p, err := c.m.openProject(ctx, flags, pf)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	switch sub {
+	case "status":
+		return c.status(ctx, p, id, *asJSON)
+	case "cancel":
+		return c.cancel(ctx, p, id)
+	}
+	batches, err := p.store.Batches(ctx, ethos.BatchFilter{RunID: *run, Active: *active})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(c.m.Stdout, nonNil(batches))
+	}
+	if len(batches) == 0 {
+		fmt.Fprintln(c.m.Stdout, "no batches; a stage whose mode is batch (or --batch) sends its calls in them")
+		return nil
+	}
+	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tPROVIDER\tMODEL\tSTATE\tREQUESTS\tDONE\tERRORED\tEXPIRED\tAGE\tPROVIDER ID\tRUNS")
+	now := time.Now()
+	for _, b := range batches {
+		c := b.Counts
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", b.ID, b.Provider, b.Model, batchState(b), b.Requests,
+			c.Succeeded, c.Errored, c.Expired+c.Cancelled, age(now, b.CreatedAt), orDash(b.ProviderID), strings.Join(b.RunIDs, ","))
+	}
+	return w.Flush()
+}
+
+// batchState is a batch's state, with the provider's own status when it
+// says more.
+func batchState(b ethos.Batch) string {
+	if b.Status == "" || strings.EqualFold(b.Status, string(b.State)) {
+		return string(b.State)
+	}
+	return fmt.Sprintf("%s (%s)", b.State, b.Status)
+}
+
+func age(now, t time.Time) string {
+	return now.Sub(t).Round(time.Second).String()
+}
+
+func (c *BatchesCommand) status(ctx context.Context, p *project, id int64, asJSON bool) error {
+	b, err := p.store.GetBatch(ctx, id)
+	if err != nil {
+		return err
+	}
+	items, err := p.store.BatchItems(ctx, id)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		type item struct {
+			Key     string               `json:"key"`
+			RunID   string               `json:"run_id,omitempty"`
+			Stage   string               `json:"stage,omitempty"`
+			State   ethos.BatchItemState `json:"state"`
+			Outcome ethos.BatchOutcome   `json:"outcome,omitempty"`
+			Error   string               `json:"error,omitempty"`
+		}
+		out := struct {
+			ethos.Batch
+			Items []item `json:"items"`
+		}{Batch: b, Items: []item{}}
+		for _, it := range items {
+			out.Items = append(out.Items, item{it.Key, it.RunID, it.Stage, it.State, it.Outcome, it.Error})
+		}
+		return printJSON(c.m.Stdout, out)
+	}
+	w := c.m.Stdout
+	fmt.Fprintf(w, "batch %d (%s) at %s, model %s\n", b.ID, b.Label, b.Provider, b.Model)
+	fmt.Fprintf(w, "  state      %s\n  provider   %s\n  requests   %d (%d bytes)\n", batchState(b), orDash(b.ProviderID), b.Requests, b.Bytes)
+	fmt.Fprintf(w, "  counts     %d succeeded, %d errored, %d expired, %d cancelled, %d processing\n",
+		b.Counts.Succeeded, b.Counts.Errored, b.Counts.Expired, b.Counts.Cancelled, b.Counts.Processing)
+	fmt.Fprintf(w, "  created    %s (%s ago)\n", b.CreatedAt.Format(time.RFC3339), age(time.Now(), b.CreatedAt))
+	if !b.EndedAt.IsZero() {
+		fmt.Fprintf(w, "  ended      %s\n", b.EndedAt.Format(time.RFC3339))
+	}
+	if b.Error != "" {
+		fmt.Fprintf(w, "  error      %s\n", b.Error)
+	}
+	if len(b.RunIDs) > 0 {
+		fmt.Fprintf(w, "  runs       %s (stages %s)\n", strings.Join(b.RunIDs, ", "), strings.Join(b.Stages, ", "))
+	}
+	return nil
+}
+
+// cancel asks the provider to stop a batch. Its unprocessed requests end
+// cancelled and go to the next batch when their run continues.
+func (c *BatchesCommand) cancel(ctx context.Context, p *project, id int64) error {
+	b, err := p.store.GetBatch(ctx, id)
+	if err != nil {
+		return err
+	}
+	if b.State.Done() {
+		return ethos.Errorf(ethos.Config, "batch %d has %s already; nothing to cancel", id, b.State)
+	}
+	if b.ProviderID == "" {
+		return ethos.Errorf(ethos.Config, "batch %d is not confirmed at %s yet; a running command finds it there or sends its requests again — cancel it then", id, b.Provider)
+	}
+	api, ok, err := p.batchAPI(b.Provider)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ethos.Errorf(ethos.Config, "provider %s has no batch API configured (providers.%s.batch)", b.Provider, b.Provider)
+	}
+	info, err := api.CancelBatch(ctx, b.ProviderID)
+	if err != nil {
+		return err
+	}
+	b.State, b.Status, b.Counts = info.State, info.ProviderStatus, info.Counts
+	if err := p.store.UpdateBatch(ctx, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.m.Stdout, "batch %d (%s): %s; its unprocessed requests go to the next batch when their run continues\n", id, b.ProviderID, batchState(b))
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
