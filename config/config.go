@@ -55,7 +55,7 @@ type Ideas struct {
 	PerCall     int      `json:"per_call"` // ideas asked for in one call
 	MaxTokens   int      `json:"max_tokens"`
 	Temperature *float64 `json:"temperature,omitempty"` // nil: the provider's default
-	Mode        string   `json:"mode,omitempty"`                  // ModeOnline, ModeBatch or ModeAuto
+	Mode        string   `json:"mode,omitempty"`        // ModeOnline, ModeBatch or ModeAuto
 }
 
 // Documents configures the stage that writes a context document (memo,
