@@ -245,10 +245,11 @@ func (b *Batcher) flush(ctx context.Context) error {
 			continue
 		}
 		limits := api.BatchLimits()
-		if q.Count < limits.MaxRequests && q.Bytes < limits.MaxBytes && b.now().Sub(q.Oldest) < b.window() {
-			continue // wait for more
-		}
-		for {
+		waited := b.now().Sub(q.Oldest) >= b.window()
+		count, bytes := q.Count, q.Bytes
+		// Full batches go at once; what is left waits for more until the
+		// oldest has waited a window.
+		for count > 0 && (waited || count >= limits.MaxRequests || bytes >= limits.MaxBytes) {
 			batch, items, err := b.Store.CreateBatch(ctx, q.Model, limits.MaxRequests, limits.MaxBytes)
 			if err != nil {
 				errs = append(errs, err)
@@ -257,6 +258,7 @@ func (b *Batcher) flush(ctx context.Context) error {
 			if len(items) == 0 {
 				break
 			}
+			count, bytes = count-len(items), bytes-batch.Bytes
 			if err := b.submit(ctx, api, batch, items); err != nil {
 				errs = append(errs, err)
 				break
