@@ -33,6 +33,7 @@ type progress struct {
 	errors    int
 	lastSpend time.Time
 	lastLine  time.Time
+	batches   string // " · batches: …", when the run has any
 
 	p       *mpb.Progress
 	bars    map[string]*mpb.Bar
@@ -92,7 +93,40 @@ func (pr *progress) rejected(stage string) string {
 func (pr *progress) spendLine() string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	return fmt.Sprintf("%-10s $%.4f spent · %d call errors · %s elapsed%s", "run", pr.spent, pr.errors, pr.last.Elapsed.Round(time.Second), pr.inFlight())
+	return fmt.Sprintf("%-10s $%.4f spent · %d call errors · %s elapsed%s%s", "run", pr.spent, pr.errors, pr.last.Elapsed.Round(time.Second), pr.inFlight(), pr.batches)
+}
+
+// batchLine describes a run's batches: " · batches: 2 in flight (140
+// requests, oldest 3m12s), 5 ended", or "" when it has none.
+func batchLine(batches []ethos.Batch, now time.Time) string {
+	if len(batches) == 0 {
+		return ""
+	}
+	active, ended, failed, requests := 0, 0, 0, 0
+	var oldest time.Time
+	for _, b := range batches {
+		switch {
+		case b.State == ethos.BatchFailed:
+			failed++
+		case b.State.Done():
+			ended++
+		default:
+			active++
+			requests += b.Requests
+			if oldest.IsZero() || b.CreatedAt.Before(oldest) {
+				oldest = b.CreatedAt
+			}
+		}
+	}
+	line := fmt.Sprintf(" · batches: %d in flight", active)
+	if active > 0 {
+		line += fmt.Sprintf(" (%d requests, oldest %s)", requests, age(now, oldest))
+	}
+	line += fmt.Sprintf(", %d ended", ended)
+	if failed > 0 {
+		line += fmt.Sprintf(", %d failed", failed)
+	}
+	return line
 }
 
 // inFlight describes the calls in flight per provider and the target the
@@ -149,7 +183,7 @@ func (pr *progress) update(p generate.Progress) {
 		p.RunID, p.Stages[generate.StageIdea][ethos.ItemAccepted],
 		p.Stages[generate.StageDocument][ethos.ItemAccepted], p.Stages[generate.StageDocument][ethos.ItemRejected],
 		p.Examples, p.Target, p.Stages[generate.StageResponse][ethos.ItemRejected], p.Stages[generate.StageResponse][ethos.ItemQuarantined],
-		pr.spent, pr.errors, p.Elapsed.Round(time.Second), pr.inFlight())
+		pr.spent, pr.errors, p.Elapsed.Round(time.Second), pr.inFlight()+pr.batches)
 }
 
 func (pr *progress) refreshSpend() {
@@ -166,8 +200,13 @@ func (pr *progress) refreshSpend() {
 			errs += n
 		}
 	}
+	batches, err := pr.store.Batches(ctx, ethos.BatchFilter{RunID: pr.runID})
+	if err != nil {
+		return
+	}
 	pr.mu.Lock()
 	pr.spent, pr.errors, pr.lastSpend = spent, errs, time.Now()
+	pr.batches = batchLine(batches, time.Now())
 	pr.mu.Unlock()
 }
 
