@@ -224,6 +224,13 @@ type Sandbox struct {
 	// are served: "serverless" (the default) or "dedicated" (only
 	// through a dedicated endpoint, as Together serves most base models).
 	Serving map[string]string `json:"serving,omitempty"`
+	// BatchTime is how long a batch takes from creation to its end (0:
+	// the sandbox's default, 2 s); BatchErrorRate and BatchExpireRate are
+	// the shares of a batch's requests answered with a server error or
+	// left unprocessed until the batch expires.
+	BatchTime       time.Duration `json:"batch_time,omitempty"`
+	BatchErrorRate  float64       `json:"batch_error_rate,omitempty"`
+	BatchExpireRate float64       `json:"batch_expire_rate,omitempty"`
 }
 
 // Serving values of Sandbox.Serving.

@@ -138,6 +138,12 @@ func (d *decoder) validate(c *Config) {
 	d.atLeast("sandbox.tpm", s.TPM, 0)
 	d.atLeast("sandbox.input_tpm", s.InputTPM, 0)
 	d.atLeast("sandbox.output_tpm", s.OutputTPM, 0)
+	d.nonNegativeDuration("sandbox.batch_time", int64(s.BatchTime))
+	d.probability("sandbox.batch_error_rate", s.BatchErrorRate)
+	d.probability("sandbox.batch_expire_rate", s.BatchExpireRate)
+	if s.BatchErrorRate+s.BatchExpireRate > 1+1e-9 {
+		d.fail("sandbox.batch_expire_rate", "batch_error_rate and batch_expire_rate add up to %.6g; at most 1", s.BatchErrorRate+s.BatchExpireRate)
+	}
 }
 
 var (
