@@ -251,7 +251,7 @@ func unixAt(t time.Time, set bool) *int64 {
 }
 
 // drawBatchFaults marks the items drawn to fail or expire.
-func (s *Server) drawBatchFaults(b *batchRecord, errorBody func(status int, msg string) json.RawMessage) {
+func (s *Server) drawBatchFaults(b *batchRecord, errorBody func(*apiError) json.RawMessage) {
 	o := s.opts.Batch
 	if o.ErrorRate <= 0 && o.ExpireRate <= 0 {
 		return
@@ -261,7 +261,7 @@ func (s *Server) drawBatchFaults(b *batchRecord, errorBody func(status int, msg 
 		it := &b.Items[i]
 		switch u := unitRoll(seed, "batch-fault|"+it.CustomID); {
 		case u < o.ErrorRate:
-			it.Status, it.Body = 500, errorBody(500, statusMessage(500))
+			it.Status, it.Body = 500, errorBody(&apiError{status: 500, msg: statusMessage(500)})
 			it.TokensIn, it.TokensOut, it.Cached = 0, 0, 0
 		case u < o.ErrorRate+o.ExpireRate:
 			it.Expires = true
@@ -372,21 +372,21 @@ func (b *batchRecord) usage(now time.Time) (in, out, cached int) {
 // refuse the request with. Fault models fail with their status; the
 // faults of a connection (cut, broken streams) have none to act on.
 func (s *Server) answerItem(p protocol, key, customID string, body []byte, now time.Time,
-	render func(call, answer) any, errorBody func(status int, msg string) json.RawMessage) batchItem {
+	render func(call, answer) any, errorBody func(*apiError) json.RawMessage) batchItem {
 	it := batchItem{CustomID: customID, RequestID: s.newID("req_")}
 	c, a, fault, e := s.compose(p, body, now)
 	if e == nil && fault.status != 0 {
 		e = &apiError{status: fault.status, msg: statusMessage(fault.status)}
 	}
 	if e != nil {
-		it.Status, it.Body = e.status, errorBody(e.status, e.msg)
+		it.Status, it.Body = e.status, errorBody(e)
 		return it
 	}
 	a.cache = s.cacheUse(p, key, c, a.in, now)
 	a.id = s.newID("")
 	b, err := json.Marshal(render(c, a))
 	if err != nil {
-		it.Status, it.Body = 500, errorBody(500, "encode response")
+		it.Status, it.Body = 500, errorBody(&apiError{status: 500, msg: "encode response"})
 		return it
 	}
 	it.Status, it.Body = 200, b

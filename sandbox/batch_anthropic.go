@@ -181,15 +181,15 @@ func (s *Server) answerAnthropicParams(p anthropicProtocol, key, id string, para
 	}
 	if json.Unmarshal(params, &stream) == nil && stream.Stream {
 		return batchItem{CustomID: id, RequestID: s.newID("req_"), Status: 400,
-			Body: anthropicErrorJSON(400, "stream: Message Batches do not support streaming")}
+			Body: anthropicErrorJSON(invalid("stream: Message Batches do not support streaming"))}
 	}
 	return s.answerItem(p, key, id, params, now,
 		func(c call, a answer) any { return p.message(c, a) }, anthropicErrorJSON)
 }
 
 // anthropicErrorJSON is the error object of an errored result.
-func anthropicErrorJSON(status int, msg string) json.RawMessage {
-	b, _ := json.Marshal(anthropicErrorObj{Type: anthropicErrorType(status), Message: msg})
+func anthropicErrorJSON(e *apiError) json.RawMessage {
+	b, _ := json.Marshal(anthropicErrorObj{Type: anthropicErrorType(e.status), Message: e.msg})
 	return b
 }
 

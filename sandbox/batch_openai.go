@@ -319,9 +319,9 @@ func checkTogetherBatch(raw map[string]json.RawMessage, req batchCreateRequest) 
 }
 
 // openaiErrorJSON is the error body of a refused or failed request.
-func openaiErrorJSON(status int, msg string) json.RawMessage {
-	typ, code := openaiErrorKind(status)
-	b, _ := json.Marshal(openaiErrorBody{Error: openaiErrorObj{Message: msg, Type: typ, Code: optional(code)}})
+func openaiErrorJSON(e *apiError) json.RawMessage {
+	typ, code := openaiErrorKind(e.status)
+	b, _ := json.Marshal(openaiErrorBody{Error: openaiErrorObj{Message: e.msg, Type: typ, Code: optional(cmpOrString(e.code, code))}})
 	return b
 }
 
