@@ -149,27 +149,13 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 		fail(bodyErr)
 		return
 	}
-	c, e := p.parse(body)
+	now := s.opts.Now()
+	c, a, fault, e := s.compose(p, body, now)
 	if e != nil {
 		peek()
 		fail(e)
 		return
 	}
-	writer, fault, ok := s.lookup(c.prompt.Model)
-	if !ok {
-		peek()
-		if s.dedicatedOnly(c.prompt.Model) {
-			fail(notServerless(c.prompt.Model))
-			return
-		}
-		fail(&apiError{status: http.StatusNotFound, msg: "model: " + c.prompt.Model, code: "model_not_found"})
-		return
-	}
-
-	c.prompt.Seed = promptSeed(c.prompt, c.stop, s.opts.Seed)
-	now := s.opts.Now()
-	sh := s.write(c, writer, fault)
-	a := answer{shaped: sh, in: inputTokens(c.prompt), out: CountTokens(sh.Text), created: now}
 
 	st := s.limiter.take(key, now, a.in, a.out)
 	p.limitHeaders(w.Header(), st)
@@ -225,6 +211,26 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 	w.stream, w.cut, w.broken = true, plan.cut, plan.fail
 	w.tokensOut = CountTokens(plan.sentText())
 	p.writeStream(w, c, a, plan)
+}
+
+// compose parses a request body and writes its answer, as yet without
+// an id or prompt-cache use: the part of answering a request that online
+// calls and batched ones share.
+func (s *Server) compose(p protocol, body []byte, now time.Time) (call, answer, modelFault, *apiError) {
+	c, e := p.parse(body)
+	if e != nil {
+		return call{}, answer{}, modelFault{}, e
+	}
+	writer, fault, ok := s.lookup(c.prompt.Model)
+	if !ok {
+		if s.dedicatedOnly(c.prompt.Model) {
+			return call{}, answer{}, modelFault{}, notServerless(c.prompt.Model)
+		}
+		return call{}, answer{}, modelFault{}, &apiError{status: http.StatusNotFound, msg: "model: " + c.prompt.Model, code: "model_not_found"}
+	}
+	c.prompt.Seed = promptSeed(c.prompt, c.stop, s.opts.Seed)
+	sh := s.write(c, writer, fault)
+	return c, answer{shaped: sh, in: inputTokens(c.prompt), out: CountTokens(sh.Text), created: now}, fault, nil
 }
 
 // write produces the shaped answer: in an output contract's shape when the

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -111,99 +108,18 @@ func (e *ftEndpoint) state(now time.Time) string {
 
 // epStore keeps endpoints in memory or, with a directory, one JSON file
 // each, read again on every use (there are few).
-type epStore struct {
-	dir string
-	mu  sync.Mutex
-	eps map[string]*ftEndpoint
-}
+type epStore struct{ recs *records[ftEndpoint] }
 
-func (st *epStore) put(e *ftEndpoint, exclusive bool) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.dir == "" {
-		if _, taken := st.eps[e.ID]; taken && exclusive {
-			return fs.ErrExist
-		}
-		c := *e
-		st.eps[e.ID] = &c
-		return nil
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(filepath.Join(st.dir, "endpoints", e.ID+".json"), b, exclusive)
-}
+func (st *epStore) put(e *ftEndpoint, exclusive bool) error { return st.recs.put(e.ID, e, exclusive) }
 
-func (st *epStore) get(id string) (*ftEndpoint, bool, error) {
-	if !idRE.MatchString(id) {
-		return nil, false, nil
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.dir == "" {
-		e, ok := st.eps[id]
-		if !ok {
-			return nil, false, nil
-		}
-		c := *e
-		return &c, true, nil
-	}
-	b, err := os.ReadFile(filepath.Join(st.dir, "endpoints", id+".json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	var e ftEndpoint
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, false, fmt.Errorf("endpoint %s: %w", id, err)
-	}
-	return &e, true, nil
-}
+func (st *epStore) get(id string) (*ftEndpoint, bool, error) { return st.recs.get(id) }
 
 func (st *epStore) list() ([]*ftEndpoint, error) {
-	var ids []string
-	st.mu.Lock()
-	if st.dir == "" {
-		for id := range st.eps {
-			ids = append(ids, id)
-		}
-	}
-	st.mu.Unlock()
-	if st.dir != "" {
-		entries, err := os.ReadDir(filepath.Join(st.dir, "endpoints"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		for _, en := range entries {
-			if id, ok := strings.CutSuffix(en.Name(), ".json"); ok && idRE.MatchString(id) {
-				ids = append(ids, id)
-			}
-		}
-	}
-	var out []*ftEndpoint
-	for _, id := range ids {
-		e, ok, err := st.get(id)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, e)
-		}
-	}
-	slices.SortFunc(out, func(a, b *ftEndpoint) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	return out, nil
+	return st.recs.list(func(e *ftEndpoint) (time.Time, string) { return e.CreatedAt, e.ID })
 }
 
 func (s *Server) registerEndpoints() {
-	s.eps = &epStore{dir: s.opts.FineTune.Dir, eps: map[string]*ftEndpoint{}}
+	s.eps = &epStore{recs: newRecords[ftEndpoint](s.opts.FineTune.Dir, "endpoints")}
 	s.mux.HandleFunc("GET /v1/hardware", s.handle(s.serveHardware))
 	s.mux.HandleFunc("GET /v1/endpoints", s.handle(s.listEndpoints))
 	s.mux.HandleFunc("POST /v1/endpoints", s.handle(s.createEndpoint))

@@ -88,24 +88,30 @@ func (st *ftStore) putFile(f *ftFile, content []byte, newID func(attempt int) st
 			st.contents[f.ID] = content
 			return nil
 		}
-		// The content goes first: a file whose metadata exists is complete.
-		err := writeAtomic(st.path("files", f.ID, ".jsonl"), content, true)
+		err := st.saveFile(f, content, true)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
-		if err != nil {
-			return err
-		}
-		meta, err := json.Marshal(f)
-		if err != nil {
-			return err
-		}
-		if err := writeAtomic(st.path("files", f.ID, ".json"), meta, false); err != nil {
-			return err
-		}
-		st.files[f.ID] = f
-		return nil
+		return err
 	}
+}
+
+// saveFile writes an upload to the directory; with exclusive it fails
+// with fs.ErrExist when the id is taken. st.mu is held.
+func (st *ftStore) saveFile(f *ftFile, content []byte, exclusive bool) error {
+	// The content goes first: a file whose metadata exists is complete.
+	if err := writeAtomic(st.path("files", f.ID, ".jsonl"), content, exclusive); err != nil {
+		return err
+	}
+	meta, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(st.path("files", f.ID, ".json"), meta, false); err != nil {
+		return err
+	}
+	st.files[f.ID] = f
+	return nil
 }
 
 // file returns an upload's metadata.

@@ -83,16 +83,23 @@ func multipartBody(t *testing.T, fields [][2]string, filename string, content []
 
 func (e *ftEnv) upload(path string, fields [][2]string, filename string, content []byte) reply {
 	e.t.Helper()
-	body, ct := multipartBody(e.t, fields, filename, content)
-	req, err := http.NewRequestWithContext(e.t.Context(), "POST", e.run.URL+path, bytes.NewReader(body))
+	return postMultipart(e.t, e.run.URL+path, fields, filename, content)
+}
+
+// postMultipart uploads a file with form fields, as both providers' file
+// endpoints take it.
+func postMultipart(t *testing.T, url string, fields [][2]string, filename string, content []byte) reply {
+	t.Helper()
+	body, ct := multipartBody(t, fields, filename, content)
+	req, err := http.NewRequestWithContext(t.Context(), "POST", url, bytes.NewReader(body))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("Authorization", "Bearer k")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer

@@ -121,3 +121,31 @@ func keySet(ks []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
 }
+
+// FuzzParseBatchInput: the input-file parser of OpenAI's and Together's
+// batches never panics, accepts each custom id once and at most one
+// request a line, and says on which line each problem is.
+func FuzzParseBatchInput(f *testing.F) {
+	f.Add([]byte(`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"writer","messages":[{"role":"user","content":"hi"}]}}` + "\n"))
+	f.Add([]byte("{\"custom_id\":\"a\",\"method\":\"GET\",\"url\":\"/v1/chat/completions\",\"body\":{}}\nnot json\n\n"))
+	f.Add([]byte(`{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{}}` + "\n" + `{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{}}`))
+	f.Fuzz(func(t *testing.T, content []byte) {
+		lines, problems := parseBatchInput(content, "/v1/chat/completions", 3)
+		total := strings.Count(string(content), "\n") + 1
+		seen := map[string]bool{}
+		for _, l := range lines {
+			if seen[l.CustomID] || l.CustomID == "" || l.Line < 1 || l.Line > total || !json.Valid(l.Body) {
+				t.Fatalf("accepted %+v", l)
+			}
+			seen[l.CustomID] = true
+		}
+		for _, p := range problems {
+			if p.Code == "" || p.Line < 0 || p.Line > total {
+				t.Fatalf("problem %+v", p)
+			}
+		}
+		if len(lines) == 0 && len(problems) == 0 {
+			t.Fatalf("an input with no request and no problem")
+		}
+	})
+}

@@ -245,9 +245,15 @@ func usageOf(a answer) *openaiUsage {
 	return u
 }
 
-func (openaiProtocol) writeMessage(w *recorder, c call, a answer, truncate bool) {
+func (p openaiProtocol) writeMessage(w *recorder, c call, a answer, truncate bool) {
+	b, _ := json.Marshal(p.completion(c, a))
+	writeTruncatable(w, b, truncate)
+}
+
+// completion is the JSON answer to a call.
+func (openaiProtocol) completion(c call, a answer) openaiCompletion {
 	finish := finishReason(a.StopReason)
-	b, _ := json.Marshal(openaiCompletion{
+	return openaiCompletion{
 		ID:      "chatcmpl-" + a.id,
 		Object:  "chat.completion",
 		Created: a.created.Unix(),
@@ -257,8 +263,7 @@ func (openaiProtocol) writeMessage(w *recorder, c call, a answer, truncate bool)
 			FinishReason: &finish,
 		}},
 		Usage: usageOf(a),
-	})
-	writeTruncatable(w, b, truncate)
+	}
 }
 
 func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan) {

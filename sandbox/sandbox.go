@@ -38,7 +38,8 @@
 // x-api-key or anthropic-version, OpenAI shape otherwise), GET
 // /_sandbox/stats and POST /_sandbox/reset, and the files and fine-tuning
 // endpoints of Together and OpenAI, whose fine-tuned models answer like
-// any other (see finetune.go).
+// any other (see finetune.go), and the batch endpoints of Anthropic,
+// OpenAI and Together (see batch.go).
 package sandbox
 
 import (
@@ -106,6 +107,8 @@ type Options struct {
 	// name) or ServingDedicated (they answer only through a dedicated
 	// endpoint; see endpoints.go).
 	Serving map[string]string
+	// Batch configures the batch endpoints (see batch.go).
+	Batch BatchOptions
 }
 
 // DefaultModels are the models every Server answers. The flawed judges
@@ -130,6 +133,10 @@ type Server struct {
 	cache   promptCache
 	ft      *fineTunes
 	eps     *epStore
+	batches *batchStore
+	// batchMu orders batch creations and cancels, so each creation sees
+	// the batches before it when it counts resubmissions.
+	batchMu sync.Mutex
 
 	mu  sync.Mutex // guards rng, whose draws must follow arrival order
 	rng *rand.Rand
@@ -150,6 +157,7 @@ func New(opts Options) *Server {
 	opts.Personas = maps.Clone(opts.Personas)
 	opts.Serving = maps.Clone(opts.Serving)
 	opts.CacheMinTokens = maps.Clone(opts.CacheMinTokens)
+	opts.Batch.ProcessingTime = phase(opts.Batch.ProcessingTime, defaultBatchProcessing)
 	if opts.Faults.RetryAfter <= 0 {
 		opts.Faults.RetryAfter = time.Second
 	}
@@ -203,6 +211,7 @@ func New(opts Options) *Server {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
 	s.initFineTune()
+	s.initBatches()
 	s.mux.HandleFunc("/", s.serveNotFound)
 	return s
 }
@@ -346,7 +355,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // readBody reads at most maxBodyBytes, telling a too-large body (413) from
 // a broken one (400).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	return readBodyUpTo(w, r, maxBodyBytes)
+}
+
+// readBodyUpTo is readBody with a cap of limit bytes.
+func readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

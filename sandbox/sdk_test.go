@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	aoption "github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -125,5 +127,110 @@ func TestOpenAISDK(t *testing.T) {
 	models, err := client.Models.List(t.Context())
 	if err != nil || len(models.Data) != len(DefaultModels) {
 		t.Errorf("models: %v", err)
+	}
+}
+
+// TestAnthropicBatchSDK drives Message Batches through anthropic-sdk-go.
+func TestAnthropicBatchSDK(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: ftEpoch}
+	run := start(t, Options{APIKey: "k", Now: clock.Now})
+	client := anthropic.NewClient(aoption.WithBaseURL(run.URL), aoption.WithAPIKey("k"), aoption.WithMaxRetries(0))
+	params := anthropic.MessageNewParams{Model: "writer", MaxTokens: 256,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hello"))}}
+	online, err := client.Messages.New(t.Context(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newBatch := func(ids ...string) *anthropic.MessageBatch {
+		var reqs []anthropic.MessageBatchNewParamsRequest
+		for _, id := range ids {
+			reqs = append(reqs, anthropic.MessageBatchNewParamsRequest{CustomID: id, Params: anthropic.MessageBatchNewParamsRequestParams{
+				Model: params.Model, MaxTokens: params.MaxTokens, Messages: params.Messages}})
+		}
+		b, err := client.Messages.Batches.New(t.Context(), anthropic.MessageBatchNewParams{Requests: reqs})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		return b
+	}
+	b := newBatch("a", "b")
+	if b.ProcessingStatus != anthropic.MessageBatchProcessingStatusInProgress || b.RequestCounts.Processing != 2 {
+		t.Errorf("created: %+v", b)
+	}
+	clock.Advance(2 * time.Second)
+	if b, err = client.Messages.Batches.Get(t.Context(), b.ID, anthropic.MessageBatchGetParams{}); err != nil || b.ProcessingStatus != anthropic.MessageBatchProcessingStatusEnded || b.ResultsURL == "" {
+		t.Fatalf("Get: %+v %v", b, err)
+	}
+	stream := client.Messages.Batches.ResultsStreaming(t.Context(), b.ID, anthropic.MessageBatchResultsParams{})
+	n := 0
+	for stream.Next() {
+		r := stream.Current()
+		if r.Result.Type != "succeeded" || r.Result.Message.Content[0].Text != online.Content[0].Text {
+			t.Errorf("result %s: %+v", r.CustomID, r.Result)
+		}
+		n++
+	}
+	if err := stream.Err(); err != nil || n != 2 {
+		t.Errorf("results: %d, %v", n, err)
+	}
+
+	c := newBatch("c")
+	if c, err = client.Messages.Batches.Cancel(t.Context(), c.ID, anthropic.MessageBatchCancelParams{}); err != nil || c.ProcessingStatus != anthropic.MessageBatchProcessingStatusCanceling {
+		t.Fatalf("Cancel: %+v %v", c, err)
+	}
+	page, err := client.Messages.Batches.List(t.Context(), anthropic.MessageBatchListParams{})
+	if err != nil || len(page.Data) != 2 || page.Data[0].ID != c.ID {
+		t.Errorf("List: %v", err)
+	}
+	if _, err := client.Messages.Batches.Delete(t.Context(), b.ID, anthropic.MessageBatchDeleteParams{}); err != nil {
+		t.Errorf("Delete: %v", err)
+	}
+}
+
+// TestOpenAIBatchSDK drives the Batch API through openai-go.
+func TestOpenAIBatchSDK(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: ftEpoch}
+	run := start(t, Options{APIKey: "k", Now: clock.Now})
+	client := openai.NewClient(ooption.WithBaseURL(run.URL+"/v1"), ooption.WithAPIKey("k"), ooption.WithMaxRetries(0))
+	f, err := client.Files.New(t.Context(), openai.FileNewParams{Purpose: openai.FilePurposeBatch,
+		File: openai.File(strings.NewReader(chatLine("a", openaiBody("writer"))+chatLine("b", openaiBody("judge"))), "batch.jsonl", "application/jsonl")})
+	if err != nil {
+		t.Fatalf("Files.New: %v", err)
+	}
+	b, err := client.Batches.New(t.Context(), openai.BatchNewParams{InputFileID: f.ID,
+		Endpoint: openai.BatchNewParamsEndpointV1ChatCompletions, CompletionWindow: openai.BatchNewParamsCompletionWindow24h})
+	if err != nil || b.Status != openai.BatchStatusValidating {
+		t.Fatalf("Batches.New: %+v %v", b, err)
+	}
+	clock.Advance(2 * time.Second)
+	if b, err = client.Batches.Get(t.Context(), b.ID); err != nil || b.Status != openai.BatchStatusCompleted || b.RequestCounts.Completed != 2 {
+		t.Fatalf("Get: %+v %v", b, err)
+	}
+	resp, err := client.Files.Content(t.Context(), b.OutputFileID)
+	if err != nil {
+		t.Fatalf("Files.Content: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if got := strings.Count(string(body), `"status_code":200`); got != 2 {
+		t.Errorf("output: %s", body)
+	}
+
+	c, err := client.Batches.New(t.Context(), openai.BatchNewParams{InputFileID: f.ID,
+		Endpoint: openai.BatchNewParamsEndpointV1ChatCompletions, CompletionWindow: openai.BatchNewParamsCompletionWindow24h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = client.Batches.Cancel(t.Context(), c.ID); err != nil || c.Status != openai.BatchStatusCancelling {
+		t.Errorf("Cancel: %+v %v", c, err)
+	}
+	page, err := client.Batches.List(t.Context(), openai.BatchListParams{})
+	if err != nil || len(page.Data) != 2 || page.Data[0].ID != c.ID {
+		t.Errorf("List: %v", err)
+	}
+	if st := run.Server.Stats(); st.BatchesCreated[wireOpenAI] != 2 || st.BatchResubmissions != 2 {
+		t.Errorf("stats: %+v", st)
 	}
 }

@@ -24,6 +24,15 @@ type Stats struct {
 	// yet answered (waiting out their latency, or being written): a
 	// gauge, which ResetStats leaves alone.
 	InFlight int64 `json:"in_flight"`
+	// BatchesCreated counts the batches created per wire ("anthropic",
+	// "openai", "together"; nil before the first); BatchRequests the
+	// requests they submitted.
+	BatchesCreated map[string]int64 `json:"batches_created"`
+	BatchRequests  int64            `json:"batch_requests"`
+	// BatchResubmissions counts requests submitted in a new batch while
+	// an earlier batch still held their custom id, processing or answered
+	// with a result other than an error: requests a client paid for twice.
+	BatchResubmissions int64 `json:"batch_resubmissions"`
 }
 
 type statsCounter struct {
@@ -52,6 +61,7 @@ func (c *statsCounter) snapshot() Stats {
 	s.InFlight = c.inFlight
 	s.ByPath = maps.Clone(c.s.ByPath)
 	s.ByStatus = maps.Clone(c.s.ByStatus)
+	s.BatchesCreated = maps.Clone(c.s.BatchesCreated)
 	if s.ByPath == nil {
 		s.ByPath = map[string]int64{}
 	}
@@ -59,6 +69,19 @@ func (c *statsCounter) snapshot() Stats {
 		s.ByStatus = map[string]int64{}
 	}
 	return s
+}
+
+// batch counts a batch created on wire with n requests, again of them
+// resubmitted.
+func (c *statsCounter) batch(wire string, n, again int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.s.BatchesCreated == nil {
+		c.s.BatchesCreated = map[string]int64{}
+	}
+	c.s.BatchesCreated[wire]++
+	c.s.BatchRequests += int64(n)
+	c.s.BatchResubmissions += int64(again)
 }
 
 func (c *statsCounter) reset() {
