@@ -16,7 +16,8 @@ import (
 const sandboxSynopsis = `sandbox [--addr 127.0.0.1:8700] [--seed N] [--api-key K] [--finetune-dir DIR]
        [--error-rate STATUS=P,…] [--stream-error-rate P] [--cut-stream-rate P] [--retry-after D]
        [--latency D] [--jitter D] [--rpm N] [--tpm N] [--itpm N] [--otpm N]
-       [--defect NAME=P,…] [--serving BASE=serverless|dedicated,…] [--config FILE]
+       [--defect NAME=P,…] [--serving BASE=serverless|dedicated,…]
+       [--batch-time D] [--batch-error-rate P] [--batch-expire-rate P] [--config FILE]
 
 Seed, faults, limits and defects default to the sandbox section of ethos.yaml
 (--config); a flag given here overrides its setting.`
@@ -38,6 +39,9 @@ func (c *SandboxCommand) flags(r *sandboxRun, pf *projectFlags) *flag.FlagSet {
 	fs.Int64Var(&r.opts.Seed, "seed", r.opts.Seed, "seed for deterministic content and fault decisions (default: sandbox.seed)")
 	fs.StringVar(&r.apiKey, "api-key", r.apiKey, "require this API key on every request (default: accept any)")
 	fs.StringVar(&r.opts.FineTune.Dir, "finetune-dir", r.opts.FineTune.Dir, "keep uploaded files and fine-tune jobs in `DIR`, so a restarted sandbox still has them (default: in memory)")
+	fs.DurationVar(&r.opts.Batch.ProcessingTime, "batch-time", r.opts.Batch.ProcessingTime, "how long a batch takes from creation to its end (default: sandbox.batch_time, else 2s)")
+	fs.Float64Var(&r.opts.Batch.ErrorRate, "batch-error-rate", r.opts.Batch.ErrorRate, "share of a batch's requests answered with a server error (default: sandbox.batch_error_rate)")
+	fs.Float64Var(&r.opts.Batch.ExpireRate, "batch-expire-rate", r.opts.Batch.ExpireRate, "share of a batch's requests left unprocessed, so the batch expires (default: sandbox.batch_expire_rate)")
 	r.opts.Faults.RegisterFlags(fs)
 	sandbox.RegisterDefectFlags(fs, &r.opts.Defects)
 	fs.Func("serving", "how the models fine-tuned from a base model are served, e.g. base=dedicated: serverless (default) or dedicated, only through an endpoint (default: sandbox.serving)", func(v string) error {
@@ -88,6 +92,7 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
   OpenAI chat completions:   %[1]s/v1/chat/completions
   Together fine-tuning:      %[1]s/v1/files/upload, %[1]s/v1/fine-tunes
   OpenAI fine-tuning:        %[1]s/v1/files, %[1]s/v1/fine_tuning/jobs
+  batches:                   %[1]s/v1/messages/batches (Anthropic), %[1]s/v1/batches (OpenAI, Together)
   stats:                     %[1]s/_sandbox/stats
 Point ethos at it:  SANDBOX_BASE_URL=%[1]s ethos complete --model sandbox/writer "hello"
 or any client:      ANTHROPIC_BASE_URL=%[1]s   OPENAI_BASE_URL=%[1]s/v1
@@ -117,5 +122,6 @@ func sandboxOptions(sb config.Sandbox) sandbox.Options {
 			InputTPM:      sb.InputTPM,
 			OutputTPM:     sb.OutputTPM,
 		},
+		Batch: sandbox.BatchOptions{ProcessingTime: sb.BatchTime, ErrorRate: sb.BatchErrorRate, ExpireRate: sb.BatchExpireRate},
 	}
 }
