@@ -73,13 +73,15 @@ type apiEndpoint struct {
 
 // apiIndex is GET /api/: every endpoint of the JSON API.
 var apiIndex = []apiEndpoint{
-	{"/api/overview", "/", "runs, fine-tune jobs and evals with their states; spend by provider, model and stage; live rates; errors by kind; queue depth; what failed"},
+	{"/api/overview", "/", "runs, fine-tune jobs, evals and provider batches with their states; spend by provider, model and stage; live rates; errors by kind; queue depth; what failed"},
 	{"/api/runs", "/", "runs, newest first, with item counts (?kind=generate|eval, ?limit=N)"},
-	{"/api/runs/{id}", "/runs/{id}", "a run: per-stage progress, spend, rejections by reason, quarantined items, a page of items (?stage=&status=&after=)"},
+	{"/api/runs/{id}", "/runs/{id}", "a run: per-stage progress, spend, rejections by reason, quarantined items, its provider batches, a page of items (?stage=&status=&after=)"},
 	{"/api/runs/{id}/items", "/runs/{id}", "a page of a run's items (?stage=&status=pending|accepted|rejected|quarantined&after=ID)"},
 	{"/api/runs/{id}/items/{item}", "/runs/{id}/items/{item}", "an item with its chain (idea → document → reply), review findings and children"},
 	{"/api/runs/{id}/series", "/runs/{id}", "a run's accepted, rejected and quarantined items over time"},
 	{"/api/runs/{id}/dataset", "/runs/{id}/dataset", "a generation run's dataset: examples per category, trait coverage, length histograms, duplicate clusters"},
+	{"/api/batches", "/", "provider batches, newest first, with state, counts, age and the runs they hold (?active=1, ?run=ID, ?limit=N)"},
+	{"/api/batches/{id}", "/", "a provider batch with its requests: key, run, stage, state, outcome, error (no request or response bodies)"},
 	{"/api/finetune", "/models", "fine-tune jobs, newest first"},
 	{"/api/finetune/{id}", "/finetune/{id}", "a fine-tune job with its events, timeline and registry entry"},
 	{"/api/finetune/{id}/loss", "/finetune/{id}", "a job's loss curve by step"},
@@ -103,14 +105,10 @@ func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	limit := overviewRuns
-	if l := r.URL.Query().Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			s.writeError(w, ethos.Errorf(ethos.Invalid, "limit %q: want 1 to 1000", l))
-			return
-		}
-		limit = n
+	limit, err := limitParam(r, overviewRuns)
+	if err != nil {
+		s.writeError(w, err)
+		return
 	}
 	runs, err := s.store.Runs(ctx, r.URL.Query().Get("kind"), limit)
 	if err != nil {
@@ -122,6 +120,19 @@ func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
 		rows[i] = s.runRow(ctx, run)
 	}
 	s.writeJSON(w, map[string]any{"runs": rows})
+}
+
+// limitParam reads ?limit=N (1 to 1000), def when it is absent.
+func limitParam(r *http.Request, def int) (int, error) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, ethos.Errorf(ethos.Invalid, "limit %q: want 1 to 1000", l)
+	}
+	return n, nil
 }
 
 func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {

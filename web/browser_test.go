@@ -391,6 +391,15 @@ func TestBrowserEveryPage(t *testing.T) {
 	b.waitFor("seeded run live", liveCond, time.Minute)
 	b.screenshot("run-prompt-cache")
 	b.clean("prompt cache")
+
+	// The seeded batches: the overview lists the one in flight with its
+	// provider's status and its run, and the failed one needs attention.
+	b.run("open the overview", chromedp.Navigate(base+"/"))
+	b.waitFor("batches section", fmt.Sprintf(`(function () { var r = document.querySelector('#batches tr[data-batch="%d"]'); return !!r && !!document.querySelector('#batches h2') && r.innerText.indexOf('in_progress (finalizing)') >= 0 && !!r.querySelector('a[href="/runs/%s"]') && !!document.querySelector('#attention a[href="/#batch-%d"]'); })()`,
+		s.BatchWorking, s.RunID, s.BatchFailed), time.Minute)
+	b.waitFor("overview live", liveCond, time.Minute)
+	b.screenshot("overview-batches")
+	b.clean("batches")
 }
 
 func jsString(s string) string {

@@ -69,6 +69,33 @@ func (p pinnedStore) TraitScores(ctx context.Context, id string) ([]ethos.TraitS
 	return scores, err
 }
 
+func (p pinnedStore) Batches(ctx context.Context, f ethos.BatchFilter) ([]ethos.Batch, error) {
+	batches, err := p.Store.Batches(ctx, f)
+	for i := range batches {
+		pinBatch(&batches[i])
+	}
+	return batches, err
+}
+
+func (p pinnedStore) GetBatch(ctx context.Context, id int64) (ethos.Batch, error) {
+	b, err := p.Store.GetBatch(ctx, id)
+	pinBatch(&b)
+	return b, err
+}
+
+// pinBatch puts a batch's creation a minute before the submission the
+// seed gives it (at(-1, 0) while it is preparing), so that its age is the
+// same on every run.
+func pinBatch(b *ethos.Batch) {
+	if b.CreatedAt.IsZero() {
+		return
+	}
+	b.CreatedAt = at(-1, 0)
+	if !b.SubmittedAt.IsZero() {
+		b.CreatedAt = b.SubmittedAt.Add(-time.Minute)
+	}
+}
+
 func pin(t time.Time) time.Time {
 	if t.IsZero() {
 		return t

@@ -168,6 +168,10 @@ func (s *Server) fingerprint(ctx context.Context, topic string) string {
 		for _, j := range jobs {
 			add(j.ID, j.Status, j.UpdatedAt.UnixNano())
 		}
+		// A batch changes while it works; one that is done changes no
+		// more, so the working ones and the newest tell every change.
+		add(batchesVersion(s.store.Batches(ctx, ethos.BatchFilter{Active: true})))
+		add(batchesVersion(s.store.Batches(ctx, ethos.BatchFilter{Limit: 1})))
 		// The rates cover the last minute: they change as it passes even
 		// when nothing is written, until they reach zero.
 		recent, err := s.store.SummarizeCalls(ctx, ethos.CallFilter{Since: s.now().Add(-rateWindow)})
@@ -182,7 +186,9 @@ func (s *Server) fingerprint(ctx context.Context, topic string) string {
 			add(m.Name, m.JobID, len(m.Evals))
 		}
 	case strings.HasPrefix(topic, topicRun):
-		add(s.runVersion(ctx, strings.TrimPrefix(topic, topicRun)))
+		id := strings.TrimPrefix(topic, topicRun)
+		add(s.runVersion(ctx, id))
+		add(batchesVersion(s.store.Batches(ctx, ethos.BatchFilter{RunID: id})))
 	case strings.HasPrefix(topic, topicJob):
 		id := strings.TrimPrefix(topic, topicJob)
 		j, err := s.store.Job(ctx, id)
@@ -214,6 +220,17 @@ func (s *Server) runVersion(ctx context.Context, id string) string {
 	fmt.Fprintln(&b, err)
 	for _, c := range counts {
 		fmt.Fprintln(&b, c.Stage, c.Status, c.Count)
+	}
+	return b.String()
+}
+
+// batchesVersion is what a list of batches shows that changes: each
+// batch's state, provider status and counts.
+func batchesVersion(batches []ethos.Batch, err error) string {
+	var b strings.Builder
+	fmt.Fprintln(&b, err)
+	for _, x := range batches {
+		fmt.Fprintln(&b, x.ID, x.State, x.Status, x.Counts, x.ProviderID)
 	}
 	return b.String()
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -177,6 +178,10 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if !s.batchMetrics(ctx, m) {
+		failed["batches"] = true
+	}
+
 	if jobs, err := s.store.Jobs(ctx, ethos.FineTuneFilter{}); err != nil {
 		failed["finetune"] = true
 	} else {
@@ -197,7 +202,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 
 	m.family("ethos_scrape_error", "gauge", "1 when a part of the store could not be read for this scrape.")
-	for _, src := range []string{"finetune", "ledger", "models", "queue", "runs"} {
+	for _, src := range []string{"batches", "finetune", "ledger", "models", "queue", "runs"} {
 		v := 0.0
 		if failed[src] {
 			v = 1
@@ -209,6 +214,58 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	w.Write(m.buf.Bytes())
 }
 
+// batchStates are the states ethos_batches reports for every provider that
+// has a batch, so that a state emptied reads 0 rather than vanishing.
+var batchStates = []ethos.BatchState{ethos.BatchPreparing, ethos.BatchInProgress, ethos.BatchCancelling, ethos.BatchEnded, ethos.BatchFailed}
+
+// batchMetrics writes the provider batches by state and the requests
+// waiting in them; it reports false when the store could not say.
+func (s *Server) batchMetrics(ctx context.Context, m *metricsWriter) bool {
+	batches, err := s.store.Batches(ctx, ethos.BatchFilter{})
+	if err != nil {
+		return false
+	}
+	queued, err := s.store.QueuedBatchModels(ctx)
+	if err != nil {
+		return false
+	}
+	byState := map[[2]string]int{}
+	providers := map[string]bool{}
+	// The requests of a batch not done are all submitted: the store
+	// answers or requeues them only when the batch ends (or fails).
+	waiting := map[[2]string]*[2]int{} // provider, model → queued, submitted
+	count := func(provider, model string) *[2]int {
+		k := [2]string{provider, model}
+		if waiting[k] == nil {
+			waiting[k] = new([2]int)
+		}
+		return waiting[k]
+	}
+	for _, b := range batches {
+		providers[b.Provider] = true
+		byState[[2]string{b.Provider, string(b.State)}]++
+		if !b.State.Done() {
+			count(b.Provider, b.Model)[1] += b.Requests
+		}
+	}
+	for _, q := range queued {
+		count(q.Provider, q.Model)[0] += q.Count
+	}
+	m.family("ethos_batches", "gauge", "Provider batches by provider and state (preparing, in_progress, cancelling, ended, failed).")
+	for _, p := range sortedKeys(providers) {
+		for _, st := range batchStates {
+			m.sample("ethos_batches", float64(byState[[2]string{p, string(st)}]), "provider", p, "state", string(st))
+		}
+	}
+	m.family("ethos_batch_requests", "gauge", "Model calls waiting on a provider batch: queued for the next batch, or submitted in one not done.")
+	for _, k := range sortedPairs(waiting) {
+		n := waiting[k]
+		m.sample("ethos_batch_requests", float64(n[0]), "provider", k[0], "model", k[1], "state", "queued")
+		m.sample("ethos_batch_requests", float64(n[1]), "provider", k[0], "model", k[1], "state", "submitted")
+	}
+	return true
+}
+
 func sortedKinds(m map[ethos.Kind]int) []ethos.Kind {
 	out := make([]ethos.Kind, 0, len(m))
 	for k := range m {
@@ -218,7 +275,7 @@ func sortedKinds(m map[ethos.Kind]int) []ethos.Kind {
 	return out
 }
 
-func sortedPairs(m map[[2]string]int) [][2]string {
+func sortedPairs[V any](m map[[2]string]V) [][2]string {
 	out := make([][2]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

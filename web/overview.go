@@ -23,14 +23,17 @@ const (
 
 // overviewData is the overview page and GET /api/overview.
 type overviewData struct {
-	Runs      section[[]runRow]              `json:"runs"`
-	Evals     section[[]runRow]              `json:"evals"`
-	Jobs      section[[]ethos.FineTuneJob]   `json:"finetune_jobs"`
-	Spend     section[spendData]             `json:"spend"`
-	Live      section[liveData]              `json:"live"`
-	InFlight  *section[[]ethos.ProviderLoad] `json:"in_flight,omitempty"` // nil when no process is making calls
-	Queue     *section[jobs.QueueStats]      `json:"queue,omitempty"`
-	Attention []attention                    `json:"attention"`
+	Runs     section[[]runRow]              `json:"runs"`
+	Evals    section[[]runRow]              `json:"evals"`
+	Jobs     section[[]ethos.FineTuneJob]   `json:"finetune_jobs"`
+	Spend    section[spendData]             `json:"spend"`
+	Live     section[liveData]              `json:"live"`
+	InFlight *section[[]ethos.ProviderLoad] `json:"in_flight,omitempty"` // nil when no process is making calls
+	Queue    *section[jobs.QueueStats]      `json:"queue,omitempty"`
+	// Batches are the provider batches not done and the most recent done
+	// ones; nil when the store holds none.
+	Batches   *section[[]batchRow] `json:"batches,omitempty"`
+	Attention []attention          `json:"attention"`
 }
 
 // runRow is a run in a list, with its item counts.
@@ -48,7 +51,7 @@ type runRow struct {
 // attention is something failed or quarantined that the overview puts
 // first.
 type attention struct {
-	What string `json:"what"` // "run", "finetune", "eval"
+	What string `json:"what"` // "run", "finetune", "eval", "batch"
 	ID   string `json:"id"`
 	Link string `json:"link"`
 	Why  string `json:"why"`
@@ -129,6 +132,8 @@ func (s *Server) overview(ctx context.Context) overviewData {
 		d.Queue = &sec
 	}
 
+	d.Batches = s.overviewBatchList(ctx)
+
 	for _, r := range append(append([]runRow(nil), gen...), evals...) {
 		link := "/runs/" + r.ID
 		what := "run"
@@ -151,6 +156,9 @@ func (s *Server) overview(ctx context.Context) overviewData {
 		if j.State == ethos.FineTuneFailed {
 			d.Attention = append(d.Attention, attention{What: "finetune", ID: j.ID, Link: "/finetune/" + j.ID, Why: "failed: " + j.Error})
 		}
+	}
+	if d.Batches != nil {
+		d.Attention = append(d.Attention, batchAttention(d.Batches.Value)...)
 	}
 	return d
 }

@@ -40,6 +40,7 @@ type runData struct {
 	PromptCache section[promptCacheData] `json:"prompt_cache"`
 	Rejections  section[[]reasonRow]     `json:"rejections"`
 	Quarantined section[[]itemRow]       `json:"quarantined"`
+	Batches     section[[]batchRow]      `json:"batches"` // the provider batches holding or answering its requests
 	Items       section[itemsPage]       `json:"items"`
 }
 
@@ -102,6 +103,7 @@ func (s *Server) runData(ctx context.Context, r *http.Request, run ethos.Run) ru
 		q, err := s.listItems(ctx, ethos.ItemFilter{RunID: run.ID, Status: ethos.ItemQuarantined, Limit: quarantineListed, NoData: true}, counts)
 		d.Quarantined = newSection(itemRows(q), err)
 	}
+	d.Batches = s.runBatches(ctx, run.ID)
 	d.Items = s.itemsPage(ctx, r, run.ID, counts)
 	return d
 }

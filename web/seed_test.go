@@ -36,6 +36,8 @@ type seeded struct {
 	Quarantined                int64
 	JobRunning, JobFailed      string
 	JobDone, Model             string
+	// Provider batches: ended, in progress, failed (a fourth is preparing).
+	BatchEnded, BatchWorking, BatchFailed int64
 }
 
 func mustJSON(t testing.TB, v any) json.RawMessage {
@@ -254,7 +256,74 @@ func seedStore(t testing.TB, db ethos.Store) seeded {
 	must(db.CreateRun(ctx, &ethos.Run{ID: s.EvalID, Kind: ethos.RunKindEval, Status: ethos.RunCompleted, Params: mustJSON(t, spec),
 		CreatedAt: at(-15, 0), UpdatedAt: at(-12, 0)}))
 	seedEval(t, db, s.EvalID)
+	s.seedBatches(t, db)
 	return s
+}
+
+// seedBatches records provider batches as the batcher leaves them: one
+// ended (two requests answered, one errored), one in flight whose
+// provider status says more than its state, one refused as a whole (its
+// requests queued again), and one still being prepared, holding requests
+// of the eval.
+func (s *seeded) seedBatches(t testing.TB, db ethos.Store) {
+	t.Helper()
+	ctx := context.Background()
+	batch := func(model, runID, stage string, keys ...string) (ethos.Batch, []ethos.BatchItem) {
+		t.Helper()
+		provider, _, _ := ethos.SplitModel(model)
+		for _, k := range keys {
+			_, err := db.QueueBatchItem(ctx, ethos.BatchItem{Key: k, Provider: provider, Model: model, RunID: runID, Stage: stage,
+				Request: ethos.Request{Model: model, MaxTokens: 100, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "secret-free prompt " + k}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, items, err := db.CreateBatch(ctx, model, len(keys), 1<<20)
+		if err != nil || len(items) != len(keys) {
+			t.Fatalf("batch of %s: %d items, %v", model, len(items), err)
+		}
+		return b, items
+	}
+	update := func(b ethos.Batch) {
+		t.Helper()
+		if err := db.UpdateBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ended, items := batch("anthropic/claude-sonnet-4-5", s.RunID, "response", "b-reply-1", "b-reply-2", "b-reply-3")
+	ended.ProviderID, ended.State, ended.Status = "msgbatch_01ended", ethos.BatchEnded, "ended"
+	ended.Counts = ethos.BatchCounts{Total: 3, Succeeded: 2, Errored: 1}
+	ended.SubmittedAt, ended.EndedAt, ended.CollectedAt = at(-50, 0), at(-35, 0), at(-34, 0)
+	answer := func(it ethos.BatchItem) ethos.BatchItem {
+		it.Outcome = ethos.BatchSucceeded
+		it.Response = &ethos.Response{Text: "answered by batch", StopReason: ethos.StopEnd, Model: it.Model, Batch: ended.ProviderID}
+		return it
+	}
+	failedItem := items[2]
+	failedItem.Outcome, failedItem.ErrorKind, failedItem.Error = ethos.BatchErrored, ethos.Invalid, "invalid_request_error: max_tokens: too large"
+	if err := db.AnswerBatchItems(ctx, ended.ID, []ethos.BatchItem{answer(items[0]), answer(items[1]), failedItem}, 3); err != nil {
+		t.Fatal(err)
+	}
+	update(ended)
+
+	working, _ := batch("openai/gpt-4.1-mini", s.RunID, "review", "b-review-1", "b-review-2")
+	working.ProviderID, working.State, working.Status = "batch_working", ethos.BatchInProgress, "finalizing"
+	working.Counts = ethos.BatchCounts{Total: 2, Processing: 1, Succeeded: 1}
+	working.SubmittedAt = at(-20, 0)
+	update(working)
+
+	refused, _ := batch("together/meta-llama/Llama-3.3-70B-Instruct-Turbo", s.RunID, "document", "b-doc-1", "b-doc-2")
+	refused.ProviderID, refused.State, refused.Status = "together-batch-refused", ethos.BatchFailed, "FAILED"
+	refused.Error = "input file invalid: line 2: unknown field \"temprature\""
+	refused.SubmittedAt, refused.EndedAt = at(-15, 0), at(-14, 0)
+	if err := db.RequeueBatch(ctx, refused.ID); err != nil {
+		t.Fatal(err)
+	}
+	update(refused)
+
+	batch("sandbox/judge", s.EvalID, "judge", "b-judge-1", "b-judge-2")
+	s.BatchEnded, s.BatchWorking, s.BatchFailed = ended.ID, working.ID, refused.ID
 }
 
 // seedEval stores the eval's prompts, answers and judgments.

@@ -239,13 +239,13 @@ func truncate(s string, n int) string {
 // that colours it.
 func stateClass(status any) string {
 	switch fmt.Sprint(status) {
-	case "completed", "accepted", "ok":
+	case "completed", "accepted", "ok", "ended":
 		return "s-ok"
 	case "failed", "quarantined", "parse_failed", "error", "user_error":
 		return "s-bad"
 	case "rejected", "cancelled", "unknown":
 		return "s-warn"
-	case "running", "pending":
+	case "running", "pending", "preparing", "in_progress", "cancelling":
 		return "s-run"
 	}
 	return "s-other"

@@ -175,6 +175,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/runs/{id}/items/{item}", s.apiItem)
 	m.HandleFunc("GET /api/runs/{id}/series", s.apiRunSeries)
 	m.HandleFunc("GET /api/runs/{id}/dataset", s.apiDataset)
+	m.HandleFunc("GET /api/batches", s.apiBatches)
+	m.HandleFunc("GET /api/batches/{id}", s.apiBatch)
 	m.HandleFunc("GET /api/finetune", s.apiJobs)
 	m.HandleFunc("GET /api/finetune/{id}", s.apiJob)
 	m.HandleFunc("GET /api/finetune/{id}/loss", s.apiJobLoss)
