@@ -2,6 +2,7 @@ package ethos
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -154,6 +155,15 @@ type Batch struct {
 	EndedAt     time.Time `json:"ended_at,omitzero"`
 	// CollectedAt is when its results were written to the store.
 	CollectedAt time.Time `json:"collected_at,omitzero"`
+}
+
+// StateText is the batch's state, with the provider's own status when it
+// says more: "in_progress (finalizing)".
+func (b Batch) StateText() string {
+	if b.Status == "" || strings.EqualFold(b.Status, string(b.State)) {
+		return string(b.State)
+	}
+	return string(b.State) + " (" + b.Status + ")"
 }
 
 // BatchItemState is where one request sent by batch stands.

@@ -22,15 +22,6 @@ type batchRow struct {
 	Age time.Duration `json:"age_ns"`
 }
 
-// StateText is the batch's state, with the provider's own status when it
-// says more (for templates; the JSON has both fields).
-func (b batchRow) StateText() string {
-	if b.Status == "" || strings.EqualFold(b.Status, string(b.State)) {
-		return string(b.State)
-	}
-	return string(b.State) + " (" + b.Status + ")"
-}
-
 // Unfinished counts the requests that expired or were cancelled before
 // the provider processed them (for templates).
 func (b batchRow) Unfinished() int { return b.Counts.Expired + b.Counts.Cancelled }

@@ -165,19 +165,10 @@ func (c *BatchesCommand) Run(ctx context.Context, args []string) error {
 	now := time.Now()
 	for _, b := range batches {
 		c := b.Counts
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", b.ID, b.Provider, b.Model, batchState(b), b.Requests,
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", b.ID, b.Provider, b.Model, b.StateText(), b.Requests,
 			c.Succeeded, c.Errored, c.Expired+c.Cancelled, age(now, b.CreatedAt), orDash(b.ProviderID), strings.Join(b.RunIDs, ","))
 	}
 	return w.Flush()
-}
-
-// batchState is a batch's state, with the provider's own status when it
-// says more.
-func batchState(b ethos.Batch) string {
-	if b.Status == "" || strings.EqualFold(b.Status, string(b.State)) {
-		return string(b.State)
-	}
-	return fmt.Sprintf("%s (%s)", b.State, b.Status)
 }
 
 func age(now, t time.Time) string {
@@ -213,7 +204,7 @@ func (c *BatchesCommand) status(ctx context.Context, p *project, id int64, asJSO
 	}
 	w := c.m.Stdout
 	fmt.Fprintf(w, "batch %d (%s) at %s, model %s\n", b.ID, b.Label, b.Provider, b.Model)
-	fmt.Fprintf(w, "  state      %s\n  provider   %s\n  requests   %d (%d bytes)\n", batchState(b), orDash(b.ProviderID), b.Requests, b.Bytes)
+	fmt.Fprintf(w, "  state      %s\n  provider   %s\n  requests   %d (%d bytes)\n", b.StateText(), orDash(b.ProviderID), b.Requests, b.Bytes)
 	fmt.Fprintf(w, "  counts     %d succeeded, %d errored, %d expired, %d cancelled, %d processing\n",
 		b.Counts.Succeeded, b.Counts.Errored, b.Counts.Expired, b.Counts.Cancelled, b.Counts.Processing)
 	fmt.Fprintf(w, "  created    %s (%s ago)\n", b.CreatedAt.Format(time.RFC3339), age(time.Now(), b.CreatedAt))
@@ -257,7 +248,7 @@ func (c *BatchesCommand) cancel(ctx context.Context, p *project, id int64) error
 	if err := p.store.UpdateBatch(ctx, b); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.m.Stdout, "batch %d (%s): %s; its unprocessed requests go to the next batch when their run continues\n", id, b.ProviderID, batchState(b))
+	fmt.Fprintf(c.m.Stdout, "batch %d (%s): %s; its unprocessed requests go to the next batch when their run continues\n", id, b.ProviderID, b.StateText())
 	return nil
 }
 
