@@ -54,6 +54,8 @@ type Client struct {
 	timeout  time.Duration
 	sdk      sdk.Client
 	now      func() time.Time // reads the clock for latency and header resets
+	// batchLimits bounds a message batch (tests lower it).
+	batchLimits ethos.BatchLimits
 }
 
 var _ ethos.Completer = (*Client)(nil)
@@ -105,6 +107,8 @@ func New(cfg Config) (*Client, error) {
 		timeout:  cfg.Timeout,
 		sdk:      sdk.NewClient(opts...),
 		now:      time.Now,
+
+		batchLimits: ethos.BatchLimits{MaxRequests: MaxBatchRequests, MaxBytes: MaxBatchBytes},
 	}, nil
 }
 

@@ -38,7 +38,7 @@ var customIDPattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 // BatchLimits reports Message Batches' limits.
 func (c *Client) BatchLimits() ethos.BatchLimits {
-	return ethos.BatchLimits{MaxRequests: MaxBatchRequests, MaxBytes: MaxBatchBytes}
+	return c.batchLimits
 }
 
 // batchCall runs fn with the request options every batch call shares and
@@ -88,8 +88,8 @@ func (c *Client) batchBody(b ethos.BatchSubmission) (sdk.MessageBatchNewParams, 
 	switch {
 	case len(b.Requests) == 0:
 		return invalid("batch %s has no requests", b.Label)
-	case len(b.Requests) > MaxBatchRequests:
-		return invalid("batch %s has %d requests, more than the %d a message batch may hold: split it", b.Label, len(b.Requests), MaxBatchRequests)
+	case len(b.Requests) > c.batchLimits.MaxRequests:
+		return invalid("batch %s has %d requests, more than the %d a message batch may hold: split it", b.Label, len(b.Requests), c.batchLimits.MaxRequests)
 	}
 	seen := make(map[string]bool, len(b.Requests))
 	var body sdk.MessageBatchNewParams
@@ -112,8 +112,8 @@ func (c *Client) batchBody(b ethos.BatchSubmission) (sdk.MessageBatchNewParams, 
 	if err != nil {
 		return sdk.MessageBatchNewParams{}, 0, &ethos.Error{Kind: ethos.Internal, Msg: "encode the batch: " + err.Error(), Err: err}
 	}
-	if len(raw) > MaxBatchBytes {
-		return invalid("batch %s is %d bytes, more than the %d a message batch may hold: split it", b.Label, len(raw), MaxBatchBytes)
+	if int64(len(raw)) > c.batchLimits.MaxBytes {
+		return invalid("batch %s is %d bytes, more than the %d a message batch may hold: split it", b.Label, len(raw), c.batchLimits.MaxBytes)
 	}
 	return body, len(raw), nil
 }
@@ -145,32 +145,27 @@ func (c *Client) SubmitBatch(ctx context.Context, b ethos.BatchSubmission) (etho
 
 // GetBatch reports a message batch.
 func (c *Client) GetBatch(ctx context.Context, id string) (ethos.BatchInfo, error) {
-	const op = "messages.batches.retrieve"
-	if err := c.checkBatchID(op, id); err != nil {
-		return ethos.BatchInfo{}, err
-	}
-	var mb *sdk.MessageBatch
-	err := c.batchCall(ctx, op, fmt.Sprintf("batch %q", id), 0, func(opts ...option.RequestOption) error {
-		var err error
-		mb, err = c.sdk.Messages.Batches.Get(ctx, id, sdk.MessageBatchGetParams{}, opts...)
-		return err
+	return c.batchByID(ctx, "messages.batches.retrieve", id, func(opts []option.RequestOption) (*sdk.MessageBatch, error) {
+		return c.sdk.Messages.Batches.Get(ctx, id, sdk.MessageBatchGetParams{}, opts...)
 	})
-	if err != nil {
-		return ethos.BatchInfo{}, err
-	}
-	return c.batchInfo(op, mb)
 }
 
 // CancelBatch asks Anthropic to stop a message batch; it goes to canceling.
 func (c *Client) CancelBatch(ctx context.Context, id string) (ethos.BatchInfo, error) {
-	const op = "messages.batches.cancel"
+	return c.batchByID(ctx, "messages.batches.cancel", id, func(opts []option.RequestOption) (*sdk.MessageBatch, error) {
+		return c.sdk.Messages.Batches.Cancel(ctx, id, sdk.MessageBatchCancelParams{}, opts...)
+	})
+}
+
+// batchByID runs a call on one batch that answers with the batch.
+func (c *Client) batchByID(ctx context.Context, op, id string, fn func(opts []option.RequestOption) (*sdk.MessageBatch, error)) (ethos.BatchInfo, error) {
 	if err := c.checkBatchID(op, id); err != nil {
 		return ethos.BatchInfo{}, err
 	}
 	var mb *sdk.MessageBatch
 	err := c.batchCall(ctx, op, fmt.Sprintf("batch %q", id), 0, func(opts ...option.RequestOption) error {
 		var err error
-		mb, err = c.sdk.Messages.Batches.Cancel(ctx, id, sdk.MessageBatchCancelParams{}, opts...)
+		mb, err = fn(opts)
 		return err
 	})
 	if err != nil {
@@ -283,16 +278,10 @@ func (c *Client) batchResult(r sdk.MessageBatchIndividualResponse) (ethos.BatchR
 		out.Outcome, out.Response = ethos.BatchSucceeded, &resp
 	case "errored":
 		apiErr := r.Result.AsErrored().Error
-		typ, detail := apiErr.Error.Type, apiErr.Error.Message
-		msg := "errored in the batch"
-		if typ != "" {
-			msg += ": " + typ
-		}
-		if detail != "" {
-			msg += ": " + detail
-		}
+		typ := apiErr.Error.Type
 		out.Outcome = ethos.BatchErrored
-		out.Err = &ethos.Error{Kind: kindOfType(typ), Op: c.provider + ": messages", Msg: msg, RequestID: apiErr.RequestID}
+		out.Err = &ethos.Error{Kind: kindOfType(typ), Op: c.provider + ": messages", RequestID: apiErr.RequestID,
+			Msg: "errored in the batch" + c.typeDetail(typ, apiErr.Error.Message)}
 	case "canceled":
 		out.Outcome = ethos.BatchCancelled
 	case "expired":
