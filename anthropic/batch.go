@@ -26,10 +26,11 @@ import (
 var _ ethos.BatchAPI = (*Client)(nil)
 
 // Message Batches limits, from Anthropic's documentation ("Batch
-// limitations"): 100,000 requests or 256 MB of request body per batch.
+// limitations"): 100,000 requests or 256 MB of request body per batch
+// (MB read as 10^6 bytes, the smaller reading).
 const (
 	MaxBatchRequests = 100_000
-	MaxBatchBytes    = 256 << 20
+	MaxBatchBytes    = 256_000_000
 )
 
 // customIDPattern is what the API accepts as a custom_id (the spec's

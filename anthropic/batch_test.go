@@ -162,7 +162,7 @@ func TestSubmitBatchRefusesBeforeSending(t *testing.T) {
 	t.Parallel()
 	var s batchServer
 	c := s.start(t, func(w http.ResponseWriter, r *http.Request) { t.Errorf("request sent: %s", r.URL) })
-	if got := c.BatchLimits(); got != (ethos.BatchLimits{MaxRequests: 100_000, MaxBytes: 256 << 20}) {
+	if got := c.BatchLimits(); got != (ethos.BatchLimits{MaxRequests: 100_000, MaxBytes: 256_000_000}) {
 		t.Errorf("BatchLimits = %+v", got)
 	}
 	c.batchLimits = ethos.BatchLimits{MaxRequests: 3, MaxBytes: 2000}
