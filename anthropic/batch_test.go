@@ -464,20 +464,7 @@ func FuzzBatchResults(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := jsonl.NewStream[sdk.MessageBatchIndividualResponse](&http.Response{Body: io.NopCloser(bytes.NewReader(data))}, nil)
 		eachErr, err := c.readResults("messages.batches.results", s, func(r ethos.BatchResult) error {
-			ok := r.CustomID != ""
-			switch r.Outcome {
-			case ethos.BatchSucceeded:
-				ok = ok && r.Response != nil && r.Err == nil
-			case ethos.BatchErrored:
-				ok = ok && r.Response == nil && r.Err != nil && r.Err.Kind != ""
-			case ethos.BatchExpired, ethos.BatchCancelled:
-				ok = ok && r.Response == nil && r.Err == nil
-			default:
-				ok = false
-			}
-			if !ok {
-				t.Errorf("incomplete result %+v", r)
-			}
+			wiretest.CheckBatchResult(t, r)
 			return nil
 		})
 		if err != nil {
