@@ -25,8 +25,8 @@ import (
 // empty: a batch is recognised when listed by its size and creation time.
 var _ ethos.BatchAPI = (*Client)(nil)
 
-// Message Batches limits, from Anthropic's documentation ("Batch
-// limitations"): 100,000 requests or 256 MB of request body per batch
+// Message Batches limits, as Anthropic's documentation and the API
+// reference state them: 100,000 requests or 256 MB of request body per batch
 // (MB read as 10^6 bytes, the smaller reading).
 const (
 	MaxBatchRequests = 100_000

@@ -47,17 +47,17 @@ const (
 	DialectTogether = "together"
 )
 
-// OpenAI's Batch API limits, from its Batch guide ("Rate limits": a batch
-// input file holds up to 50,000 requests and 200 MB). MB is read as 10^6
-// bytes, the smaller reading.
+// OpenAI's Batch API limits, as its Batch guide states them: an input
+// file holds up to 50,000 requests and 200 MB. MB is read as 10^6 bytes,
+// the smaller reading.
 const (
 	MaxBatchRequests = 50_000
 	MaxBatchBytes    = 200_000_000
 )
 
-// Together's Batch API limits, from its Batch inference documentation
-// ("Limits": 50,000 requests and 100 MB per batch file); the OpenAPI spec
-// states none.
+// Together's Batch API limits, as its batch documentation states them:
+// 50,000 requests and 100 MB per input file. Its OpenAPI spec states no
+// limit.
 const (
 	TogetherMaxBatchRequests = 50_000
 	TogetherMaxBatchBytes    = 100_000_000
