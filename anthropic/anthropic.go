@@ -54,6 +54,8 @@ type Client struct {
 	timeout  time.Duration
 	sdk      sdk.Client
 	now      func() time.Time // reads the clock for latency and header resets
+	// batchLimits bounds a message batch (tests lower it).
+	batchLimits ethos.BatchLimits
 }
 
 var _ ethos.Completer = (*Client)(nil)
@@ -105,6 +107,8 @@ func New(cfg Config) (*Client, error) {
 		timeout:  cfg.Timeout,
 		sdk:      sdk.NewClient(opts...),
 		now:      time.Now,
+
+		batchLimits: ethos.BatchLimits{MaxRequests: MaxBatchRequests, MaxBytes: MaxBatchBytes},
 	}, nil
 }
 
@@ -166,6 +170,16 @@ func (c *Client) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	if err != nil {
 		return ethos.Response{}, c.classify(ctx, op, req.Model, timeout, x.header, err)
 	}
+	resp := response(msg, req.Model)
+	resp.RequestID = x.header.Get("request-id")
+	resp.Latency = c.now().Sub(start)
+	resp.RateLimit = parseRateLimit(x.header)
+	return resp, nil
+}
+
+// response normalises a message, answered online or in a batch; model is
+// the one asked for, named when the message names none.
+func response(msg *sdk.Message, model string) ethos.Response {
 	resp := ethos.Response{
 		Text:       text(msg),
 		StopReason: stopReason(msg.StopReason),
@@ -175,15 +189,12 @@ func (c *Client) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 			CacheRead:  int(msg.Usage.CacheReadInputTokens),
 			CacheWrite: int(msg.Usage.CacheCreationInputTokens),
 		},
-		Model:     msg.Model,
-		RequestID: x.header.Get("request-id"),
-		Latency:   c.now().Sub(start),
-		RateLimit: parseRateLimit(x.header),
+		Model: msg.Model,
 	}
 	if resp.Model == "" {
-		resp.Model = req.Model
+		resp.Model = model
 	}
-	return resp, nil
+	return resp
 }
 
 // stopReason normalises a Messages stop_reason. The API's own names are
@@ -196,7 +207,9 @@ func stopReason(r sdk.StopReason) ethos.StopReason {
 	return ethos.StopReason(r)
 }
 
-// params maps an ethos request onto the SDK's request body.
+// params maps an ethos request onto the SDK's request body. It is the one
+// builder of a Messages body: Complete sends it (adding stream when asked)
+// and a batch sends its JSON as each request's params (batchParams).
 func (c *Client) params(req ethos.Request) (sdk.MessageNewParams, *ethos.Error) {
 	if req.Temperature != nil {
 		// The Messages API version this SDK speaks has no temperature

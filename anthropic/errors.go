@@ -58,16 +58,8 @@ func (c *Client) apiError(e *ethos.Error, apiErr *sdk.Error, model string, heade
 	// may fill with the key; keep only a redacted copy of its text.
 	e.Err = errors.New(wire.Clean(apiErr.Error(), c.key))
 	e.RequestID = apiErr.RequestID
-	detail := wire.Clean(apiErr.Message, c.key)
 	typ := string(apiErr.Type())
-	if detail == "" {
-		detail = typ
-	} else if typ != "" {
-		detail = typ + ": " + detail
-	}
-	if detail != "" {
-		detail = ": " + detail
-	}
+	detail := c.typeDetail(typ, apiErr.Message)
 	status := apiErr.StatusCode
 	if status < 400 {
 		// An error event inside a 200 stream: only its type says what
@@ -83,6 +75,21 @@ func (c *Client) apiError(e *ethos.Error, apiErr *sdk.Error, model string, heade
 	// No base-URL hint: New already refuses a root ending in /v1, the one
 	// base URL mistake that turns every call into a 404.
 	e.Msg = wire.StatusMessage(c.provider, model, status, e.RetryAfter, "") + detail
+}
+
+// typeDetail renders an error's type and message as a message suffix
+// (": type: message"), the message cleaned of the key.
+func (c *Client) typeDetail(typ, msg string) string {
+	detail := wire.Clean(msg, c.key)
+	if detail == "" {
+		detail = typ
+	} else if typ != "" {
+		detail = typ + ": " + detail
+	}
+	if detail != "" {
+		detail = ": " + detail
+	}
+	return detail
 }
 
 // kindOfType maps an Anthropic error.type onto a kind, for errors that

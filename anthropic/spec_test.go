@@ -93,6 +93,12 @@ func TestRequestsMatchOfficialSpec(t *testing.T) {
 // hundreds of them.
 func onlyMessagesPath(t *testing.T, spec []byte) []byte {
 	t.Helper()
+	return onlyPost(t, spec, "/v1/messages")
+}
+
+// onlyPost drops every path but POST path.
+func onlyPost(t *testing.T, spec []byte, path string) []byte {
+	t.Helper()
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(spec, &doc); err != nil {
 		t.Fatal(err)
@@ -101,11 +107,11 @@ func onlyMessagesPath(t *testing.T, spec []byte) []byte {
 	if err := json.Unmarshal(doc["paths"], &paths); err != nil {
 		t.Fatal(err)
 	}
-	post, ok := paths["/v1/messages"]["post"]
+	post, ok := paths[path]["post"]
 	if !ok {
-		t.Fatal("the spec has no POST /v1/messages")
+		t.Fatalf("the spec has no POST %s", path)
 	}
-	doc["paths"], _ = json.Marshal(map[string]map[string]json.RawMessage{"/v1/messages": {"post": post}})
+	doc["paths"], _ = json.Marshal(map[string]map[string]json.RawMessage{path: {"post": post}})
 	out, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	sdk "github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/ethos-toolkit/ethos"
@@ -59,6 +60,29 @@ func (c *Client) classify(ctx context.Context, op, model string, timeout time.Du
 	return e
 }
 
+// call runs fn with the request options every call beyond chat shares
+// (files, fine-tuning, batches) and maps its error as Complete maps a
+// failed call. subject names what a 404 means (`batch "batch_1"`); model
+// names the model a create asked for. A zero timeout is two minutes.
+func (c *Client) call(ctx context.Context, op, subject, model string, timeout time.Duration, fn func(opts ...option.RequestOption) error) error {
+	op = c.provider + ": " + op
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	var x exchange
+	err := fn(option.WithMiddleware(x.middleware(false)), option.WithRequestTimeout(timeout))
+	if err == nil {
+		return nil
+	}
+	e := c.classify(ctx, op, model, timeout, x.header, err)
+	var apiErr *sdk.Error
+	if e.Status == http.StatusNotFound && subject != "" && errors.As(err, &apiErr) {
+		e.Msg = fmt.Sprintf("%s not found (404) at provider %s: check the ID", subject, c.provider) +
+			c.detail(apiErr.Type, apiErr.Code, apiErr.Message)
+	}
+	return e
+}
+
 // baseURLHint tells a 404 how this adapter's base URLs are formed: unlike
 // Anthropic's, they carry the version path, which is easy to leave out.
 const baseURLHint = "it includes the version, e.g. /v1"
@@ -72,36 +96,53 @@ func (c *Client) apiError(e *ethos.Error, apiErr *sdk.Error, model string) {
 	// Keep a redacted copy of the SDK's text rather than the SDK error,
 	// whose raw body a careless server may fill with the key.
 	e.Err = errors.New(wire.Clean(apiErr.Error(), c.key))
-	e.Status = apiErr.StatusCode
-	e.Kind = wire.KindOfStatus(apiErr.StatusCode)
 	e.RetryAfter = wire.ParseRetryAfter(header, c.now())
-	e.Msg = wire.StatusMessage(c.provider, model, apiErr.StatusCode, e.RetryAfter, baseURLHint) + c.detail(apiErr.Type, apiErr.Code, apiErr.Message)
-	if apiErr.Code == "insufficient_quota" || apiErr.Type == "insufficient_quota" {
+	c.statusError(e, apiErr.StatusCode, model, apiErr.Type, apiErr.Code, apiErr.Message)
+}
+
+// statusError sets e's status, kind and message for a failed HTTP status
+// and the provider's error type, code and message: an online call's
+// failure, or one request's in a batch's error file.
+func (c *Client) statusError(e *ethos.Error, status int, model, typ, code, msg string) {
+	e.Status = status
+	e.Kind = wire.KindOfStatus(status)
+	e.Msg = wire.StatusMessage(c.provider, model, status, e.RetryAfter, baseURLHint) + c.detail(typ, code, msg)
+	if code == "insufficient_quota" || typ == "insufficient_quota" {
 		// OpenAI's 429 for an account out of credit: waiting will not
 		// clear it, so it stops the run instead of snoozing for ever.
 		e.Kind = ethos.Quota
-		e.Msg = fmt.Sprintf("the account behind provider %s has no quota left (insufficient_quota, HTTP %d): add credit or raise its limits, then run the same command again", c.provider, apiErr.StatusCode) + c.detail(apiErr.Type, apiErr.Code, apiErr.Message)
+		e.Msg = fmt.Sprintf("the account behind provider %s has no quota left (insufficient_quota, HTTP %d): add credit or raise its limits, then run the same command again", c.provider, status) + c.detail(typ, code, msg)
 	}
 }
 
 // streamEventError fills e from an error object sent inside a 200 stream,
 // which compatible servers (vLLM, Together) use for failures mid-stream.
 func (c *Client) streamEventError(e *ethos.Error, se *ssestream.StreamError) {
-	var body struct {
-		Error struct {
-			Message string          `json:"message"`
-			Type    string          `json:"type"`
-			Code    json.RawMessage `json:"code"`
-		} `json:"error"`
-	}
+	var body errorBody
 	_ = json.Unmarshal(se.Event.Data, &body)
-	code := strings.Trim(string(body.Error.Code), `"`)
-	if code == "null" {
-		code = ""
-	}
+	code := rawCode(body.Error.Code)
 	e.Err = errors.New(wire.Clean(se.Message, c.key))
 	e.Kind = kindOfStreamError(body.Error.Type, code)
 	e.Msg = "stream failed after HTTP 200" + c.detail(body.Error.Type, code, body.Error.Message)
+}
+
+// errorBody is an OpenAI error object: {"error": {message, type, code}},
+// whose code may be a string, a number or null.
+type errorBody struct {
+	Error struct {
+		Message string          `json:"message"`
+		Type    string          `json:"type"`
+		Code    json.RawMessage `json:"code"`
+	} `json:"error"`
+}
+
+// rawCode reads an error code that may be a string, a number or null.
+func rawCode(raw json.RawMessage) string {
+	code := strings.Trim(string(raw), `"`)
+	if code == "null" {
+		return ""
+	}
+	return code
 }
 
 // detail renders the provider's own words as a message suffix.

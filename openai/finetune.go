@@ -6,10 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -51,32 +49,16 @@ func NewFineTune(cfg Config) (*FineTune, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = wire.NewHTTPClient()
-	}
-	opts := []option.RequestOption{
-		option.WithHTTPClient(hc),
-		option.WithBaseURL(base),
-		option.WithMaxRetries(cfg.MaxRetries),
-	}
-	if cfg.APIKey != "" {
-		opts = append(opts, option.WithAPIKey(cfg.APIKey))
-	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	// As in New, services are built directly so that no OPENAI_*
+	// The services are built from New's options, so that no OPENAI_*
 	// environment setting slips in.
 	return &FineTune{
 		c:       c,
-		files:   sdk.NewFileService(opts...),
-		jobs:    sdk.NewFineTuningJobService(opts...),
+		files:   sdk.NewFileService(c.opts...),
+		jobs:    sdk.NewFineTuningJobService(c.opts...),
 		timeout: timeout,
 	}, nil
 }
@@ -105,26 +87,13 @@ func FineTuneState(status string) ethos.FineTuneState {
 // default.
 func (f *FineTune) Provider() string { return f.c.provider }
 
-// call runs fn with the request options every call shares and maps its
-// error. subject names what a 404 means (`fine-tune job "ftjob-1"`);
-// model names the model a create asked for.
+// call runs fn as Client.call does, with the backend's timeout unless
+// timeout is positive.
 func (f *FineTune) call(ctx context.Context, op, subject, model string, timeout time.Duration, fn func(opts ...option.RequestOption) error) error {
-	op = f.c.provider + ": " + op
 	if timeout <= 0 {
 		timeout = f.timeout
 	}
-	var x exchange
-	err := fn(option.WithMiddleware(x.middleware(false)), option.WithRequestTimeout(timeout))
-	if err == nil {
-		return nil
-	}
-	e := f.c.classify(ctx, op, model, timeout, x.header, err)
-	var apiErr *sdk.Error
-	if e.Status == http.StatusNotFound && subject != "" && errors.As(err, &apiErr) {
-		e.Msg = fmt.Sprintf("%s not found (404) at provider %s: check the ID", subject, f.c.provider) +
-			f.c.detail(apiErr.Type, apiErr.Code, apiErr.Message)
-	}
-	return e
+	return f.c.call(ctx, op, subject, model, timeout, fn)
 }
 
 // checkID refuses an empty ID before the SDK does, with a typed error.

@@ -56,6 +56,11 @@ type Config struct {
 	// request allowed: the server ignored the field the limit was sent
 	// in, so the answer ran on unbounded (and was paid for).
 	OnOverrun func(Overrun)
+	// BatchDialect is the batch API the endpoint speaks (see batch.go):
+	// "openai" (the default) or "together", whose chat completions are
+	// OpenAI's but whose batch routes, file purpose and statuses are its
+	// own.
+	BatchDialect string
 }
 
 // Overrun is an answer longer than its request's output limit.
@@ -87,6 +92,13 @@ type Client struct {
 	chat                sdk.ChatCompletionService
 	models              sdk.ModelService
 	now                 func() time.Time // reads the clock for latency and header resets
+
+	// opts are the SDK options every service of the client is built with.
+	opts    []option.RequestOption
+	files   sdk.FileService
+	batches sdk.BatchService
+	// batch is how the client speaks its endpoint's batch API.
+	batch batchDialect
 }
 
 var _ ethos.Completer = (*Client)(nil)
@@ -110,6 +122,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxRetries < 0 {
 		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
 			Msg: fmt.Sprintf("max retries %d is negative", cfg.MaxRetries)}
+	}
+	dialect, ok := batchDialects[cfg.BatchDialect]
+	if !ok {
+		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
+			Msg: fmt.Sprintf("batch dialect %q is neither %q nor %q", cfg.BatchDialect, DialectOpenAI, DialectTogether)}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -136,6 +153,10 @@ func New(cfg Config) (*Client, error) {
 		chat:                sdk.NewChatCompletionService(opts...),
 		models:              sdk.NewModelService(opts...),
 		now:                 time.Now,
+		opts:                opts,
+		files:               sdk.NewFileService(opts...),
+		batches:             sdk.NewBatchService(opts...),
+		batch:               dialect,
 	}, nil
 }
 
@@ -224,7 +245,9 @@ func (c *Client) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	return resp, nil
 }
 
-// params maps an ethos request onto the SDK's request body.
+// params maps an ethos request onto the SDK's request body. It is the one
+// builder of a chat body: Complete sends it (adding stream options when
+// asked) and a batch writes it as each input line's body.
 // req.CachePrefix needs no field: OpenAI caches any stable prefix of 1,024
 // tokens or more by itself, and reports the tokens it read as
 // usage.prompt_tokens_details.cached_tokens.

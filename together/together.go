@@ -12,6 +12,12 @@
 // output_name. The same client drives the ethos sandbox, which serves the
 // same endpoints.
 //
+// Together's Batch API is not here: what a batch carries is chat
+// completions, which the openai adapter builds for Together's online calls,
+// so that adapter speaks Together's batch routes too (openai.Config
+// BatchDialect "together") and a batched body cannot drift from an online
+// one.
+//
 // The client never reads the environment: the base URL and keys come from
 // Options, which the caller resolves (TOGETHER_BASE_URL, TOGETHER_API_KEY).
 // It makes one attempt per call; durable retries belong to the job layer,

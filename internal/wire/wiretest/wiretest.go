@@ -174,3 +174,25 @@ func AnthropicSpec(t testing.TB) []byte {
 	}
 	return spec
 }
+
+// CheckBatchResult fails the test unless r is whole: a custom ID, a known
+// outcome, a response exactly when it succeeded and an error with a kind
+// exactly when it errored. The adapters' fuzz targets hold every result
+// their results readers hand on to it.
+func CheckBatchResult(t testing.TB, r ethos.BatchResult) {
+	t.Helper()
+	ok := r.CustomID != ""
+	switch r.Outcome {
+	case ethos.BatchSucceeded:
+		ok = ok && r.Response != nil && r.Err == nil
+	case ethos.BatchErrored:
+		ok = ok && r.Response == nil && r.Err != nil && r.Err.Kind != ""
+	case ethos.BatchExpired, ethos.BatchCancelled:
+		ok = ok && r.Response == nil && r.Err == nil
+	default:
+		ok = false
+	}
+	if !ok {
+		t.Errorf("incomplete batch result %+v", r)
+	}
+}
