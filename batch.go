@@ -15,8 +15,8 @@ import (
 
 // BatchAPI is a provider's batch interface. The Anthropic adapter
 // implements it over Message Batches, the OpenAI adapter over the Batch
-// API (a JSONL file of purpose "batch"), the Together client over its
-// Batch API (purpose "batch-api"). Every method returns an *Error with
+// API (a JSONL file of purpose "batch") and, in its Together dialect, over
+// Together's Batch API (purpose "batch-api"), whose chat calls it makes too. Every method returns an *Error with
 // its Kind set, as Completer does.
 type BatchAPI interface {
 	// BatchLimits is the most one batch may hold.

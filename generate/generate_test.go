@@ -27,6 +27,8 @@ type env struct {
 	store    *sqlite.DB
 	chain    ethos.Completer
 	limiter  *llm.Limiter
+	batcher  *llm.Batcher   // worked while the run drives
+	cfg      *config.Config // its prices
 	sandbox  *sandbox.Running
 	settings generate.Settings
 }
@@ -72,20 +74,29 @@ func newEnvAt(t testing.TB, examples int, baseURL, provider string, limitsFor fu
 	cfg := config.Default()
 	cfg.Prices[provider+"/writer"] = config.Price{Input: 3, Output: 15}
 	cfg.Prices[provider+"/judge"] = config.Price{Input: 1, Output: 5}
-	pricer := llm.PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
-		p, ok := cfg.PriceOf(model)
-		return p.Cost(u), ok
-	})
+	pricer := configPricer{cfg}
 	limiter := llm.NewLimiter(router, limitsFor)
-	chain := &llm.Ledger{Store: db, Pricer: pricer, Next: llm.NewBudget(0, 0, pricer, limiter)}
+	batcher := &llm.Batcher{Store: db, Next: limiter, Window: 200 * time.Millisecond, Poll: 100 * time.Millisecond,
+		API: func(string) (ethos.BatchAPI, bool, error) { return adapter, true, nil }}
+	chain := &llm.Ledger{Store: db, Pricer: pricer, Next: llm.NewBudget(0, 0, pricer, batcher)}
 
 	g := cfg.Generate
 	g.Ideas.Model, g.Documents.Model, g.Responses.Model, g.Review.Model = provider+"/writer", provider+"/writer", provider+"/writer", provider+"/judge"
-	return &env{store: db, chain: chain, limiter: limiter, settings: generate.Settings{
+	return &env{store: db, chain: chain, limiter: limiter, batcher: batcher, cfg: cfg, settings: generate.Settings{
 		Examples: examples, Seed: 7, Output: filepath.Join(t.TempDir(), "data", "agora.jsonl"),
 		Character: cfg.Character, Generate: g, ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(),
 	}}
 }
+
+// configPricer prices from a config's table, batches at its multipliers.
+type configPricer struct{ cfg *config.Config }
+
+func (p configPricer) Cost(model string, u ethos.Usage) (float64, bool) {
+	price, ok := p.cfg.PriceOf(model)
+	return price.Cost(u), ok
+}
+
+func (p configPricer) BatchMultiplier(model string) float64 { return p.cfg.BatchMultiplier(model) }
 
 // run drives a whole generation to its end and exports it.
 func (e *env) run(t testing.TB) (generate.Metadata, error) {
@@ -117,7 +128,15 @@ func (e *env) runProgress(t testing.TB, workers int, progress func(generate.Prog
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	batchCtx, stopBatches := context.WithCancel(ctx)
+	batching := make(chan struct{})
+	go func() {
+		defer close(batching)
+		e.batcher.Run(batchCtx, 50*time.Millisecond)
+	}()
 	err = pipe.Drive(ctx, progress)
+	stopBatches()
+	<-batching
 	stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	q.Stop(stopCtx)
 	stop()

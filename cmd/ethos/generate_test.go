@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -380,4 +383,133 @@ func TestGenerateInterrupted(t *testing.T) {
 	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != 10 {
 		t.Fatalf("%d records after continuing, want 10", n)
 	}
+}
+
+// sandboxProcess runs `ethos sandbox` as a process of its own and returns
+// its URL; it is stopped when the test ends.
+func sandboxProcess(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := ethosChild(t.TempDir(), "", append([]string{"sandbox", "--addr", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("ethos sandbox printed no address: %v", err)
+	}
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "ethos sandbox listening on ")
+	if !ok {
+		t.Fatalf("ethos sandbox said %q", line)
+	}
+	go io.Copy(io.Discard, stdout)
+	return url
+}
+
+// sandboxStats reads a sandbox's counters over HTTP.
+func sandboxStats(t *testing.T, url string) sandbox.Stats {
+	t.Helper()
+	resp, err := http.Get(url + "/_sandbox/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st sandbox.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestGenerateByBatchSurvivesKill kills `ethos generate --batch` with
+// SIGKILL while its batches are in flight at an `ethos sandbox` process,
+// whose batches outlive the client, and runs it again: the dataset has
+// exactly the examples asked for, every batch ended, and the sandbox saw no
+// request submitted again while a batch held it.
+func TestGenerateByBatchSurvivesKill(t *testing.T) {
+	t.Parallel()
+	const examples = 16
+	url := sandboxProcess(t, "--batch-time", "2s", "--seed", "21")
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	f, err := os.OpenFile(filepath.Join(dir, "ethos.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "batch: {window: 300ms, poll: 200ms}")
+	f.Close()
+	child := func() *exec.Cmd {
+		return ethosChild(dir, url, "generate", "--examples", fmt.Sprint(examples), "--batch")
+	}
+
+	first := child()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(90 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var atKill sandbox.Stats
+	for {
+		// Idea batches answered and document batches submitted: requests
+		// of several batches are at the sandbox, some still processing.
+		atKill = sandboxStats(t, url)
+		if atKill.BatchesCreated["anthropic"] >= 2 && atKill.BatchRequests >= int64(examples) {
+			break
+		}
+		select {
+		case <-deadline:
+			first.Process.Kill()
+			t.Fatalf("the first process never had its document batches submitted: %+v", atKill)
+		case <-tick.C:
+		}
+	}
+	first.Process.Kill() // SIGKILL: no cleanup of any kind
+	first.Wait()
+
+	second := child()
+	out, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "continuing run") {
+		t.Errorf("the second process did not continue the run:\n%s", out)
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != examples {
+		t.Fatalf("%d records after the restart, want %d", n, examples)
+	}
+	after := sandboxStats(t, url)
+	if after.BatchResubmissions != 0 {
+		t.Errorf("the sandbox saw %d requests submitted again while a batch held them", after.BatchResubmissions)
+	}
+	r := ethosCLI(t, dir, map[string]string{"SANDBOX_BASE_URL": url}, "batches", "--json")
+	var batches []ethos.Batch
+	if err := json.Unmarshal([]byte(r.stdout), &batches); err != nil || r.code != 0 {
+		t.Fatalf("ethos batches --json: exit %d, %v\n%s", r.code, err, r.stderr)
+	}
+	created := 0
+	for _, b := range batches {
+		if !b.State.Done() {
+			t.Errorf("batch %d is %s after the run", b.ID, b.State)
+		}
+		if b.ProviderID != "" {
+			created++
+		} else if b.State != ethos.BatchFailed {
+			// Only a batch recorded by a process killed before it could
+			// submit it may lack an ID, and it ends as never created.
+			t.Errorf("batch %d has no provider ID and is %s", b.ID, b.State)
+		}
+	}
+	if int64(created) != after.BatchesCreated["anthropic"] {
+		t.Errorf("the store knows %d batches at the sandbox; the sandbox created %d", created, after.BatchesCreated["anthropic"])
+	}
+	t.Logf("at the kill: %d batches, %d requests; after: %d batches, %d requests, %d resubmitted",
+		atKill.BatchesCreated["anthropic"], atKill.BatchRequests, after.BatchesCreated["anthropic"], after.BatchRequests, after.BatchResubmissions)
 }

@@ -181,9 +181,13 @@ func (p *project) adapter(name string) (ethos.Completer, error) {
 	case "anthropic":
 		return anthropic.New(anthropic.Config{Provider: name, BaseURL: baseURL, APIKey: key, Timeout: prov.Timeout})
 	case "openai":
+		dialect := openai.DialectOpenAI
+		if prov.Batch == config.BatchTogether {
+			dialect = openai.DialectTogether
+		}
 		return openai.New(openai.Config{Provider: name, BaseURL: baseURL, APIKey: key, Timeout: prov.Timeout,
 			MaxCompletionTokens: prov.OutputLimitField() == config.OutputLimitMaxCompletionTokens,
-			OnOverrun:           p.warnOverrun})
+			OnOverrun:           p.warnOverrun, BatchDialect: dialect})
 	default:
 		return nil, ethos.Errorf(ethos.Config, "provider %s: unknown type %q; want anthropic or openai", name, prov.Type)
 	}
