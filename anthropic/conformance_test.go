@@ -20,3 +20,16 @@ func TestConformance(t *testing.T) {
 		},
 		func(sandboxURL string) string { return sandboxURL })
 }
+
+func TestBatchConformance(t *testing.T) {
+	t.Parallel()
+	llmtest.RunBatchConformance(t,
+		func(t *testing.T, baseURL string) llmtest.BatchAdapter {
+			c, err := anthropic.New(anthropic.Config{BaseURL: baseURL, APIKey: "sandbox-key"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		},
+		func(sandboxURL string) string { return sandboxURL }, false)
+}

@@ -3,7 +3,9 @@ package openai
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -57,8 +59,45 @@ type togetherFile struct {
 	Bytes    int64  `json:"bytes"`
 }
 
-// raw is the SDK's generic request path over the client's options.
-func (c *Client) raw() *sdk.Client { return &sdk.Client{Options: c.opts} }
+// togetherUserAgent names the client on Together's batch routes, as
+// Together's own SDKs name theirs: the routes are Together's, not
+// OpenAI's, and a server that serves both (the sandbox) answers each in
+// its own format by it.
+const togetherUserAgent = "ethos-together"
+
+// raw is the SDK's generic request path over the client's options, with
+// the client named as a Together client.
+func (c *Client) raw() *sdk.Client {
+	opts := append(slices.Clip(c.opts), option.WithHeader("User-Agent", togetherUserAgent), option.WithMiddleware(togetherErrors))
+	return &sdk.Client{Options: opts}
+}
+
+// togetherErrors rewrites the error body of Together's batch routes — the
+// spec's BatchErrorResponse, {"error": "message"} — into the shape the
+// SDK reads ({"error": {"message": …}}), so that a failure keeps its
+// status and message and is classified as any other.
+func togetherErrors(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	resp, err := next(req)
+	if err != nil || resp == nil || resp.StatusCode < 400 || resp.Body == nil {
+		return resp, err
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if rerr != nil {
+		return nil, rerr
+	}
+	var flat struct {
+		Error *string `json:"error"`
+	}
+	if json.Unmarshal(body, &flat) == nil && flat.Error != nil {
+		if nested, merr := json.Marshal(map[string]any{"error": map[string]string{"message": *flat.Error, "type": ""}}); merr == nil {
+			body = nested
+		}
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
 
 // togetherSubmit uploads the input file and creates the batch.
 func (c *Client) togetherSubmit(ctx context.Context, label string, file []byte, model string) (ethos.BatchInfo, error) {

@@ -20,3 +20,21 @@ func TestConformance(t *testing.T) {
 		},
 		func(sandboxURL string) string { return sandboxURL + "/v1" })
 }
+
+func TestBatchConformance(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range []string{openai.DialectOpenAI, openai.DialectTogether} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			llmtest.RunBatchConformance(t,
+				func(t *testing.T, baseURL string) llmtest.BatchAdapter {
+					c, err := openai.New(openai.Config{Provider: "sandbox", BaseURL: baseURL, APIKey: "sandbox-key", BatchDialect: dialect})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return c
+				},
+				func(sandboxURL string) string { return sandboxURL + "/v1" }, true)
+		})
+	}
+}
