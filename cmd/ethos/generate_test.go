@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
@@ -512,4 +513,74 @@ func TestGenerateByBatchSurvivesKill(t *testing.T) {
 	}
 	t.Logf("at the kill: %d batches, %d requests; after: %d batches, %d requests, %d resubmitted",
 		atKill.BatchesCreated["anthropic"], atKill.BatchRequests, after.BatchesCreated["anthropic"], after.BatchRequests, after.BatchResubmissions)
+}
+
+// TestGenerateDryRunShowsBatchCost checks that the plan prices every
+// stage online and by batch, side by side, and follows --batch and auto.
+func TestGenerateDryRunShowsBatchCost(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	var plan struct {
+		Stages []struct {
+			Stage     string  `json:"stage"`
+			Mode      string  `json:"mode"`
+			Calls     int     `json:"calls"`
+			CostUSD   float64 `json:"cost_usd_expected"`
+			OnlineUSD float64 `json:"cost_usd_online_expected"`
+			BatchUSD  float64 `json:"cost_usd_batch_expected"`
+		} `json:"stages"`
+	}
+	read := func(args ...string) {
+		t.Helper()
+		r := ethosCLI(t, dir, nil, append([]string{"generate", "--dry-run", "--json"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read("--examples", "400", "--batch")
+	for _, s := range plan.Stages {
+		if s.Mode != "batch" || s.OnlineUSD <= 0 || s.BatchUSD != s.OnlineUSD*0.5 || s.CostUSD != s.BatchUSD {
+			t.Errorf("--batch: %+v; want batch mode at half the online cost", s)
+		}
+	}
+	read("--examples", "400")
+	for _, s := range plan.Stages {
+		if s.Mode != "online" || s.CostUSD != s.OnlineUSD {
+			t.Errorf("default: %+v; want online", s)
+		}
+	}
+	r := ethosCLI(t, dir, nil, "generate", "--examples", "400", "--dry-run")
+	if !strings.Contains(r.stdout, "every stage by batch") || !strings.Contains(r.stdout, "ONLINE / BATCH") {
+		t.Errorf("the plan does not show both costs:\n%s", r.stdout)
+	}
+	if r := ethosCLI(t, dir, nil, "generate", "--batch", "--online", "--dry-run"); r.code != 2 {
+		t.Errorf("--batch with --online: exit %d, want 2", r.code)
+	}
+}
+
+func TestResolveModes(t *testing.T) {
+	t.Parallel()
+	b := config.Batch{MinRequests: 300}
+	for _, tt := range []struct {
+		examples            int
+		override            string
+		ideas, docs, review string
+	}{
+		{400, "", "online", "batch", "online"}, // ideas: 80 calls, under the threshold
+		{100, "", "online", "online", "online"},
+		{100, "batch", "batch", "batch", "batch"},
+		{4000, "online", "online", "online", "online"},
+	} {
+		g := config.Generate{Ideas: config.Ideas{PerCall: 5, Mode: "auto"}, Documents: config.Documents{Mode: "auto"},
+			Responses: config.Responses{Mode: "online"}, Review: config.Review{Mode: "online"}}
+		resolveModes(&g, b, tt.examples, tt.override)
+		if g.Ideas.Mode != tt.ideas || g.Documents.Mode != tt.docs || g.Review.Mode != tt.review {
+			t.Errorf("%d examples, override %q: ideas %s, documents %s, review %s; want %s, %s, %s",
+				tt.examples, tt.override, g.Ideas.Mode, g.Documents.Mode, g.Review.Mode, tt.ideas, tt.docs, tt.review)
+		}
+	}
 }
