@@ -431,7 +431,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	if err := queue.Start(ctx); err != nil {
 		return eval.Summary{}, err
 	}
-	show := &evalProgress{w: m.Stderr}
+	show := &evalProgress{w: m.Stderr, store: p.store, id: ev.ID()}
 	stopLoads := p.publishLoads(ctx)
 	stopBatches := p.runBatches(ctx)
 	sum, driveErr := ev.Drive(ctx, show.update)
@@ -450,9 +450,25 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 // while it lasts.
 type evalProgress struct {
 	w     io.Writer
+	store ethos.Store // for the evaluation's batches; nil shows none
+	id    string
 	mu    sync.Mutex
 	phase string
 	last  time.Time
+}
+
+// batches is the evaluation's batch line (see batchLine), or "".
+func (pr *evalProgress) batches() string {
+	if pr.store == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	bs, err := pr.store.Batches(ctx, ethos.BatchFilter{RunID: pr.id})
+	if err != nil {
+		return "" // a display line; the next one tries again
+	}
+	return batchLine(bs, time.Now())
 }
 
 func (pr *evalProgress) update(p eval.Progress) {
@@ -469,9 +485,9 @@ func (pr *evalProgress) update(p eval.Progress) {
 		}
 	case "done":
 	default:
-		fmt.Fprintf(pr.w, "  %s: answers %d/%d (%d failed), judgments %d/%d (%d unparsed, %d failed)\n", p.Phase,
+		fmt.Fprintf(pr.w, "  %s: answers %d/%d (%d failed), judgments %d/%d (%d unparsed, %d failed)%s\n", p.Phase,
 			p.Answers+p.AnswersFailed, p.AnswersWanted, p.AnswersFailed,
-			p.Judgments+p.JudgmentsUnparsed+p.JudgmentsFailed, p.JudgmentsWanted, p.JudgmentsUnparsed, p.JudgmentsFailed)
+			p.Judgments+p.JudgmentsUnparsed+p.JudgmentsFailed, p.JudgmentsWanted, p.JudgmentsUnparsed, p.JudgmentsFailed, pr.batches())
 	}
 }
 
