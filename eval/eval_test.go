@@ -104,28 +104,21 @@ func (e *env) run(ctx context.Context, t testing.TB, s eval.Settings, progress f
 	if err != nil {
 		return eval.Summary{}, nil, err
 	}
-	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
-		t.Fatal(err)
-	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 8, Tasks: ev.Tasks(), Completer: e.chain, Queue: ev.ID(),
-		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.SetQueue(q)
-	if _, err := q.RescueOrphans(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ev.Begin(ctx); err != nil {
-		return eval.Summary{}, ev, err
-	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := ev.Drive(ctx, progress)
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	q.Stop(stopCtx)
-	cancel()
+	cfg := jobs.Config{Workers: 8, Tasks: ev.Tasks(), Completer: e.chain, Queue: ev.ID(),
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}
+	var sum eval.Summary
+	err = jobs.Run(ctx, e.store.SQL(), cfg, jobs.Work{
+		Rescue: jobs.RescueAll,
+		Prepare: func(ctx context.Context, _ int64) (bool, error) {
+			_, err := ev.Begin(ctx)
+			return err == nil, err
+		},
+		Drive: func(ctx context.Context) error {
+			sum, err = ev.Drive(ctx, progress)
+			return err
+		},
+		StopTimeout: 10 * time.Second,
+	})
 	return sum, ev, err
 }
 

@@ -24,20 +24,19 @@ var ErrCompleted = errors.New("evaluation already completed")
 // jobs; Drive plans them until every answer, judgment and score is
 // recorded.
 //
-// The wiring follows the generation pipeline's:
+// The wiring follows the generation pipeline's: Begin and Drive run under
+// jobs.Run, whose context carries the client the tasks go on.
 //
 //	ev, err := eval.New(store, completer, settings)
-//	q, err := jobs.New(db, jobs.Config{Tasks: ev.Tasks(), Completer: completer, Queue: ev.ID()})
-//	ev.SetQueue(q)
-//	resumed, err := ev.Begin(ctx)  // eval.ErrCompleted: nothing left to do
-//	q.Start(ctx)
-//	summary, err := ev.Drive(ctx, progress)
+//	err = jobs.Run(ctx, db, jobs.Config{Tasks: ev.Tasks(), Completer: completer, Queue: ev.ID()}, jobs.Work{
+//		Prepare: func(ctx context.Context, _ int64) (bool, error) { _, err := ev.Begin(ctx); … },  // eval.ErrCompleted: nothing left to do
+//		Drive:   func(ctx context.Context) error { summary, err = ev.Drive(ctx, progress); return err },
+//	})
 type Evaluator struct {
 	store     ethos.Store
 	completer ethos.Completer
 	settings  Settings
 	id        string
-	queue     *jobs.Client
 	// heldOut writes the held-out prompts; nil with a prompts file.
 	heldOut *generate.Pipeline
 
@@ -142,15 +141,6 @@ func (e *Evaluator) Priorities() map[string]int {
 		}
 	}
 	return prios
-}
-
-// SetQueue gives the evaluator the queue its tasks go in. It must be
-// called before the queue starts.
-func (e *Evaluator) SetQueue(q *jobs.Client) {
-	e.queue = q
-	if e.heldOut != nil {
-		e.heldOut.SetQueue(q)
-	}
 }
 
 // Begin creates the evaluation's run, or takes up the same run where an
@@ -263,7 +253,11 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 		if err != nil {
 			return Summary{}, err
 		}
-		busy, err := e.queue.Busy(ctx)
+		q, err := jobs.FromContext(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		busy, err := q.Busy(ctx)
 		if err != nil {
 			return Summary{}, err
 		}
@@ -425,7 +419,11 @@ func (e *Evaluator) enqueue(ctx context.Context, name, key string, payload any, 
 	if err != nil {
 		return false, ethos.Errorf(ethos.Internal, "task %s: %w", key, err)
 	}
-	if _, _, err := e.queue.Enqueue(ctx, jobs.Task{Name: name, RunID: e.id, Key: key, Payload: b}); err != nil {
+	q, err := jobs.FromContext(ctx)
+	if err != nil {
+		return false, err
+	}
+	if _, _, err := q.Enqueue(ctx, jobs.Task{Name: name, RunID: e.id, Key: key, Payload: b}); err != nil {
 		return false, err
 	}
 	enqueued[key] = true

@@ -80,7 +80,10 @@ type Notification struct {
 // webhook URL and the command live only in the process, never in the
 // store, since either may carry a secret.
 type Monitor struct {
-	Service  *Service
+	Service *Service
+	// Queue is what the monitor enqueues its tasks with: one named
+	// MonitorQueue that runs Tasks. Without one a round only polls.
+	Queue    Queue
 	Interval time.Duration // default DefaultInterval
 	// Webhook is the URL notifications are posted to; empty for none.
 	Webhook string
@@ -105,8 +108,7 @@ type Monitor struct {
 	// nowhere.
 	Out io.Writer
 
-	mu    sync.Mutex
-	queue Queue
+	mu sync.Mutex // serialises lines to Out
 }
 
 // Round is what one poll found and did.
@@ -121,7 +123,7 @@ type Round struct {
 }
 
 // Tasks are the monitor's task handlers, by task name, for the queue
-// given to SetQueue to run.
+// behind Queue to run.
 func (m *Monitor) Tasks() map[string]TaskFunc {
 	return map[string]TaskFunc{
 		taskPoll:       m.pollTask,
@@ -130,26 +132,12 @@ func (m *Monitor) Tasks() map[string]TaskFunc {
 	}
 }
 
-// SetQueue gives the monitor the queue it enqueues its tasks with: one
-// named MonitorQueue that runs Tasks.
-func (m *Monitor) SetQueue(q Queue) {
-	m.mu.Lock()
-	m.queue = q
-	m.mu.Unlock()
-}
-
-func (m *Monitor) client() Queue {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.queue
-}
-
 // Schedule enqueues the periodic poll unless it is already waiting (a
 // monitor ran before: it resumes). added says which.
 func (m *Monitor) Schedule(ctx context.Context) (added bool, err error) {
-	q := m.client()
+	q := m.Queue
 	if q == nil {
-		return false, ethos.Errorf(ethos.Internal, "finetune: monitor has no queue; call SetQueue")
+		return false, ethos.Errorf(ethos.Internal, "finetune: monitor has no Queue")
 	}
 	_, added, err = q.Enqueue(ctx, Task{Name: taskPoll, RunID: monitorRun, Key: "poll"})
 	return added, err
@@ -253,7 +241,7 @@ func (m *Monitor) enqueueChange(ctx context.Context, u Update, r *Round) error {
 		n.Model = ModelName(u.Job)
 	}
 	r.Changes = append(r.Changes, n)
-	q := m.client()
+	q := m.Queue
 	if q == nil {
 		return nil
 	}

@@ -260,7 +260,7 @@ func startMonitor(t *testing.T, e *env, m *Monitor) *jobs.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.SetQueue(jobsQueue{q})
+	m.Queue = jobsQueue{q}
 	if _, err := q.RescueQueueOrphans(ctx); err != nil {
 		t.Fatal(err)
 	}

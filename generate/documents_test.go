@@ -29,23 +29,15 @@ func TestStopAfterDocuments(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
-	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
-		t.Fatal(err)
-	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(),
-		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipe.SetQueue(q)
-	if _, err := pipe.Begin(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	err = pipe.Drive(ctx, nil)
-	q.Stop(context.WithoutCancel(ctx))
+	cfg := jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(),
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}
+	err := jobs.Run(ctx, e.store.SQL(), cfg, jobs.Work{
+		Prepare: func(ctx context.Context, _ int64) (bool, error) {
+			_, err := pipe.Begin(ctx)
+			return err == nil, err
+		},
+		Drive: func(ctx context.Context) error { return pipe.Drive(ctx, nil) },
+	})
 	if err != nil {
 		t.Fatalf("Drive: %v", err)
 	}

@@ -113,33 +113,27 @@ func (e *env) runProgress(t testing.TB, workers int, progress func(generate.Prog
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
 	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
-	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
-		t.Fatal(err)
-	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: workers, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Completer: e.chain, Queue: pipe.RunID(),
-		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipe.SetQueue(q)
-	if _, err := pipe.Begin(ctx); err != nil {
-		return generate.Metadata{}, err
-	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	batchCtx, stopBatches := context.WithCancel(ctx)
-	batching := make(chan struct{})
-	go func() {
-		defer close(batching)
-		e.batcher.Run(batchCtx, 50*time.Millisecond)
-	}()
-	err = pipe.Drive(ctx, progress)
-	stopBatches()
-	<-batching
-	stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	q.Stop(stopCtx)
-	stop()
+	cfg := jobs.Config{Workers: workers, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Completer: e.chain, Queue: pipe.RunID(),
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}
+	err := jobs.Run(ctx, e.store.SQL(), cfg, jobs.Work{
+		Prepare: func(ctx context.Context, _ int64) (bool, error) {
+			_, err := pipe.Begin(ctx)
+			return err == nil, err
+		},
+		Drive: func(ctx context.Context) error {
+			batchCtx, stopBatches := context.WithCancel(ctx)
+			batching := make(chan struct{})
+			go func() {
+				defer close(batching)
+				e.batcher.Run(batchCtx, 50*time.Millisecond)
+			}()
+			err := pipe.Drive(ctx, progress)
+			stopBatches()
+			<-batching
+			return err
+		},
+		StopTimeout: 10 * time.Second,
+	})
 	if err != nil {
 		return generate.Metadata{}, err
 	}
@@ -231,29 +225,22 @@ func TestGenerateResumesWithoutPayingTwice(t *testing.T) {
 	e := newEnv(t, n, sandbox.Options{Seed: 5, Faults: sandbox.Faults{LatencyMean: 400 * time.Millisecond, LatencyJitter: 350 * time.Millisecond}})
 	ctx, cancel := context.WithCancel(t.Context())
 	pipe := generate.NewPipeline(e.store, e.chain, e.settings)
-	if err := jobs.Migrate(ctx, e.store.SQL()); err != nil {
-		t.Fatal(err)
-	}
-	q, err := jobs.New(e.store.SQL(), jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(), FetchCooldown: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipe.SetQueue(q)
-	if _, err := pipe.Begin(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Stop as soon as some examples exist.
-	driveErr := pipe.Drive(ctx, func(p generate.Progress) {
-		if p.Examples >= 1 {
-			cancel()
-		}
+	cfg := jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: e.chain, Queue: pipe.RunID(), FetchCooldown: 5 * time.Millisecond}
+	driveErr := jobs.Run(ctx, e.store.SQL(), cfg, jobs.Work{
+		Prepare: func(ctx context.Context, _ int64) (bool, error) {
+			_, err := pipe.Begin(ctx)
+			return err == nil, err
+		},
+		// Stop as soon as some examples exist.
+		Drive: func(ctx context.Context) error {
+			return pipe.Drive(ctx, func(p generate.Progress) {
+				if p.Examples >= 1 {
+					cancel()
+				}
+			})
+		},
+		StopTimeout: 10 * time.Second,
 	})
-	stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-	q.Stop(stopCtx)
-	stop()
 	if driveErr == nil {
 		t.Fatal("the run finished before it could be interrupted")
 	}

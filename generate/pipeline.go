@@ -172,8 +172,6 @@ type Pipeline struct {
 	docRules  review.Rules // documents: length around the target
 	rules     review.Rules // replies: length from generate.review
 
-	queue *jobs.Client
-
 	// stopErr is the first error that stopped the run, kept with its kind
 	// for Drive to return.
 	stopErr atomic.Pointer[error]
@@ -268,10 +266,6 @@ func callPriority(stage string) llm.Priority {
 		return llm.PriorityFinish
 	}
 }
-
-// SetQueue gives the pipeline the queue its handlers enqueue the next
-// stage on. It must be called before the queue starts.
-func (p *Pipeline) SetQueue(q *jobs.Client) { p.queue = q }
 
 // active reports whether the run still wants work. A task left in the
 // queue after the run stopped is dropped (jobs.Drop), not done, so that

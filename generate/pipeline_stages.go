@@ -23,7 +23,21 @@ func (p *Pipeline) maxAttempts() int {
 }
 
 func (p *Pipeline) enqueue(ctx context.Context, name, key string, payload any) error {
-	_, _, err := p.queue.Enqueue(ctx, jobs.Task{Name: name, RunID: p.runID, Key: key, Payload: mustJSON(payload)})
+	q, err := jobs.FromContext(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, err = q.Enqueue(ctx, jobs.Task{Name: name, RunID: p.runID, Key: key, Payload: mustJSON(payload)})
+	return err
+}
+
+// enqueueMany adds the tasks on the client working ctx.
+func enqueueMany(ctx context.Context, tasks []jobs.Task) error {
+	q, err := jobs.FromContext(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = q.EnqueueMany(ctx, tasks)
 	return err
 }
 
@@ -140,7 +154,7 @@ func (p *Pipeline) workIdeas(ctx context.Context, t jobs.Task) error {
 	}
 	// One insert for the batch's documents; a retried batch task finds its
 	// ideas stored and enqueues them again, which adds only what is missing.
-	if _, err := p.queue.EnqueueMany(ctx, docs); err != nil {
+	if err := enqueueMany(ctx, docs); err != nil {
 		return err
 	}
 	bd.Received = len(ideas)

@@ -20,7 +20,8 @@ import (
 var ErrRunCompleted = errors.New("run already completed")
 
 // Begin creates the pipeline's run, or takes up the same run where an
-// earlier process left it. It reports whether the run was resumed.
+// earlier process left it. It reports whether the run was resumed. ctx
+// carries the job client the run's tasks go on (jobs.Run's Prepare).
 func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
 	if s := p.settings.StopAfter; s != "" && s != StageDocument {
 		return false, ethos.Errorf(ethos.Config, "generate: StopAfter %q: want empty or %q", s, StageDocument)
@@ -193,7 +194,8 @@ const idleTicksBeforeShortfall = 3
 // Drive plans the run and keeps it supplied with idea batches until every
 // category has its examples, the run fails (a missing key, the budget), or
 // nothing more can be done (a shortfall, reported as *Shortfall). progress,
-// if not nil, is called on every look.
+// if not nil, is called on every look. ctx carries the job client working
+// the run (jobs.Run's Drive).
 func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 	start := time.Now()
 	quotas := PlanCategories(p.settings.Character.Categories, p.settings.Examples, p.settings.Weights)
@@ -226,7 +228,7 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 		if err != nil {
 			return err
 		}
-		busy, err := p.queue.Busy(ctx)
+		busy, err := queueBusy(ctx)
 		if err != nil {
 			return err
 		}
@@ -411,11 +413,21 @@ func (p *Pipeline) topUp(ctx context.Context, quotas map[string]int, st runState
 			need -= pl.Want
 		}
 	}
-	if _, err := p.queue.EnqueueMany(ctx, tasks); err != nil {
+	if err := enqueueMany(ctx, tasks); err != nil {
 		for _, t := range tasks {
 			delete(enqueued, t.Key)
 		}
 		return 0, err
 	}
 	return len(tasks), nil
+}
+
+// queueBusy reports whether the client working ctx has work queued or
+// running.
+func queueBusy(ctx context.Context) (bool, error) {
+	q, err := jobs.FromContext(ctx)
+	if err != nil {
+		return false, err
+	}
+	return q.Busy(ctx)
 }

@@ -179,13 +179,14 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 		return nil, ethos.Errorf(ethos.Config, "jobs: RescueStuckJobsAfter (%s) must be at least JobTimeout (%s)", cfg.RescueStuckJobsAfter, cfg.JobTimeout)
 	}
 
+	c := &Client{db: db, cfg: cfg, waiters: newWaiters(), inserter: newInserter()}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &callWorker{completer: cfg.Completer, backoff: cfg.Backoff})
 	for name, fn := range cfg.Tasks {
 		if name == "" || name == KindCall || fn == nil {
 			return nil, ethos.Errorf(ethos.Config, "jobs: task name %q: want a non-empty name other than %s, with a handler", name, KindCall)
 		}
-		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{fn: fn, backoff: cfg.Backoff})
+		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{fn: fn, backoff: cfg.Backoff, client: c})
 	}
 
 	// The default queue holds llm.call jobs; a client with no Completer
@@ -210,7 +211,8 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, ethos.Errorf(ethos.Config, "jobs: new client: %w", err)
 	}
-	return &Client{db: db, cfg: cfg, river: rc, waiters: newWaiters(), inserter: newInserter()}, nil
+	c.river = rc
+	return c, nil
 }
 
 // Start begins working jobs. It returns once the workers are started; they

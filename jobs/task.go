@@ -46,10 +46,12 @@ type taskWorker struct {
 	river.WorkerDefaults[Task]
 	fn      TaskFunc
 	backoff func(attempt int) time.Duration
+	client  *Client // given to the task through its context (FromContext)
 }
 
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
 	ctx = context.WithValue(ctx, attemptKey{}, attemptInfo{attempt: job.Attempt, max: job.MaxAttempts, snoozes: snoozes(job.Metadata)})
+	ctx = WithClient(ctx, w.client)
 	err := w.fn(ctx, job.Args)
 	if err == nil {
 		return nil

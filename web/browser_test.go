@@ -307,25 +307,16 @@ func sandboxRun(t *testing.T, db *sqlite.DB, examples int) string {
 	settings := generate.Settings{Examples: examples, Seed: 7, Output: filepath.Join(t.TempDir(), "agora.jsonl"),
 		Character: cfg.Character, Generate: g, ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions()}
 	pipe := generate.NewPipeline(db, chain, settings)
-	if err := jobs.Migrate(ctx, db.SQL()); err != nil {
-		t.Fatal(err)
-	}
-	q, err := jobs.New(db.SQL(), jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: chain, Queue: pipe.RunID(),
-		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipe.SetQueue(q)
-	if _, err := pipe.Begin(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	err = pipe.Drive(ctx, nil)
-	stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	q.Stop(stopCtx)
-	stop()
+	qcfg := jobs.Config{Workers: 8, Tasks: pipe.Tasks(), Completer: chain, Queue: pipe.RunID(),
+		Backoff: func(int) time.Duration { return 5 * time.Millisecond }, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}
+	err = jobs.Run(ctx, db.SQL(), qcfg, jobs.Work{
+		Prepare: func(ctx context.Context, _ int64) (bool, error) {
+			_, err := pipe.Begin(ctx)
+			return err == nil, err
+		},
+		Drive:       func(ctx context.Context) error { return pipe.Drive(ctx, nil) },
+		StopTimeout: 10 * time.Second,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

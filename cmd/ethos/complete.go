@@ -98,12 +98,20 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	queue, err := startQueue(ctx, p, completer)
-	if err != nil {
-		return err
-	}
-	defer queue.Stop(context.WithoutCancel(ctx))
-	resp, err := queue.Call(ctx, jobs.CallArgs{Request: req, Stream: req.Stream, Metadata: req.Metadata})
+	// One call from the command line, as a durable job: three tries
+	// (about three seconds of backoff) before an unreachable endpoint is
+	// reported.
+	var resp ethos.Response
+	err = jobs.Run(ctx, p.store.SQL(), jobs.Config{Completer: completer, MaxAttempts: 3}, jobs.Work{
+		Drive: func(ctx context.Context) error {
+			q, err := jobs.FromContext(ctx)
+			if err != nil {
+				return err
+			}
+			resp, err = q.Call(ctx, jobs.CallArgs{Request: req, Stream: req.Stream, Metadata: req.Metadata})
+			return err
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -126,24 +134,6 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.m.Stderr, "\nstop: %s · tokens: %d in, %d out · cost: $%.6f · latency: %s · cache: %s\n",
 		resp.StopReason, resp.Usage.In, resp.Usage.Out, res.CostUSD, resp.Latency.Round(time.Millisecond), cache)
 	return nil
-}
-
-// startQueue migrates and starts the durable job queue on the project's
-// store, with completer behind its llm.call jobs.
-func startQueue(ctx context.Context, p *project, completer ethos.Completer) (*jobs.Client, error) {
-	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
-		return nil, err
-	}
-	// One call from the command line: three tries (about three seconds of
-	// backoff) before an unreachable endpoint is reported.
-	q, err := jobs.New(p.store.SQL(), jobs.Config{Completer: completer, MaxAttempts: 3})
-	if err != nil {
-		return nil, err
-	}
-	if err := q.Start(ctx); err != nil {
-		return nil, err
-	}
-	return q, nil
 }
 
 // readTextArg returns s, or the contents of FILE when s is "@FILE".

@@ -395,55 +395,57 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 		return eval.Summary{}, err
 	}
 	defer unlock()
-	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
-		return eval.Summary{}, err
+	var (
+		sum                    eval.Summary
+		done                   bool // completed before this command
+		stopLoads, stopBatches func()
+	)
+	err = jobs.Run(ctx, p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Priorities: ev.Priorities(), Queue: ev.ID()}, jobs.Work{
+		Rescue: jobs.RescueAll,
+		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
+			resumed, err := ev.Begin(ctx)
+			switch {
+			case errors.Is(err, eval.ErrCompleted):
+				done = true
+				return false, nil
+			case err != nil:
+				return false, err
+			case resumed:
+				fmt.Fprintf(m.Stderr, "continuing evaluation %s (%d interrupted jobs rescued)\n", ev.ID(), rescued)
+			default:
+				s := ev.Settings()
+				from := fmt.Sprintf("%d held-out prompts (seed %d)", s.Prompts, s.Seed)
+				if s.PromptsFile != "" {
+					from = "the prompts of " + s.PromptsFile
+				}
+				names := make([]string, len(s.Models))
+				for i, em := range s.Models {
+					names[i] = em.Name + "=" + em.Ref
+				}
+				fmt.Fprintf(m.Stderr, "evaluation %s: %s on %s, judged by %s\n", ev.ID(), strings.Join(names, " vs "), from, s.Judge)
+			}
+			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
+			return true, nil
+		},
+		Drive: func(ctx context.Context) error {
+			show := &evalProgress{w: m.Stderr, store: p.store, id: ev.ID()}
+			var err error
+			sum, err = ev.Drive(ctx, show.update)
+			return err
+		},
+	})
+	if stopBatches != nil {
+		stopBatches()
+		stopLoads()
 	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Priorities: ev.Priorities(), Queue: ev.ID()})
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	ev.SetQueue(queue)
-	rescued, err := queue.RescueOrphans(ctx)
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	resumed, err := ev.Begin(ctx)
-	switch {
-	case errors.Is(err, eval.ErrCompleted):
+	if done {
 		fmt.Fprintf(m.Stderr, "evaluation %s is complete\n", ev.ID())
 		return eval.Summarize(ctx, p.store, ev.ID())
-	case err != nil:
-		return eval.Summary{}, err
-	case resumed:
-		fmt.Fprintf(m.Stderr, "continuing evaluation %s (%d interrupted jobs rescued)\n", ev.ID(), rescued)
-	default:
-		s := ev.Settings()
-		from := fmt.Sprintf("%d held-out prompts (seed %d)", s.Prompts, s.Seed)
-		if s.PromptsFile != "" {
-			from = "the prompts of " + s.PromptsFile
-		}
-		names := make([]string, len(s.Models))
-		for i, em := range s.Models {
-			names[i] = em.Name + "=" + em.Ref
-		}
-		fmt.Fprintf(m.Stderr, "evaluation %s: %s on %s, judged by %s\n", ev.ID(), strings.Join(names, " vs "), from, s.Judge)
 	}
-	if err := queue.Start(ctx); err != nil {
-		return eval.Summary{}, err
+	if err != nil && ctx.Err() != nil {
+		return eval.Summary{}, interrupted(ctx, err, ev.Interrupted, "ethos eval run --resume "+ev.ID())
 	}
-	show := &evalProgress{w: m.Stderr, store: p.store, id: ev.ID()}
-	stopLoads := p.publishLoads(ctx)
-	stopBatches := p.runBatches(ctx)
-	sum, driveErr := ev.Drive(ctx, show.update)
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	queue.Stop(stopCtx)
-	cancel()
-	stopBatches()
-	stopLoads()
-	if driveErr != nil && ctx.Err() != nil {
-		return eval.Summary{}, interrupted(ctx, driveErr, ev.Interrupted, "ethos eval run --resume "+ev.ID())
-	}
-	return sum, driveErr
+	return sum, err
 }
 
 // evalProgress prints a line when the phase changes and every few seconds

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
@@ -151,52 +150,44 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 		return generate.Metadata{}, err
 	}
 	pipe := generate.NewPipeline(p.store, completer, settings)
-	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
-		return generate.Metadata{}, err
-	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Queue: pipe.RunID()})
-	if err != nil {
-		return generate.Metadata{}, err
-	}
-	pipe.SetQueue(queue)
-	rescued, err := queue.RescueOrphans(ctx)
-	if err != nil {
-		return generate.Metadata{}, err
-	}
-	resumed, err := pipe.Begin(ctx)
-	completed = errors.Is(err, generate.ErrRunCompleted)
-	switch {
-	case completed:
-		fmt.Fprintf(m.Stderr, "run %s is done; writing its files again from the store → %s\n", pipe.RunID(), out.Dataset)
-	case err != nil:
-		return generate.Metadata{}, err
-	case resumed:
-		fmt.Fprintf(m.Stderr, "continuing run %s (%d interrupted jobs rescued)\n", pipe.RunID(), rescued)
-	default:
-		fmt.Fprintf(m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
-	}
-
-	if !completed {
-		if err := queue.Start(ctx); err != nil {
-			return generate.Metadata{}, err
-		}
-		show := newProgress(m.Stderr, p.store, pipe.RunID(), settings.Examples)
-		show.limiter = p.limiter
-		stopLoads := p.publishLoads(ctx)
-		stopBatches := p.runBatches(ctx)
-		driveErr := pipe.Drive(ctx, show.update)
-		show.done()
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		queue.Stop(stopCtx)
-		cancel()
+	var show *progress
+	var stopLoads, stopBatches func()
+	err = jobs.Run(ctx, p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Queue: pipe.RunID()}, jobs.Work{
+		Rescue: jobs.RescueAll,
+		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
+			resumed, err := pipe.Begin(ctx)
+			completed = errors.Is(err, generate.ErrRunCompleted)
+			switch {
+			case completed:
+				fmt.Fprintf(m.Stderr, "run %s is done; writing its files again from the store → %s\n", pipe.RunID(), out.Dataset)
+				return false, nil
+			case err != nil:
+				return false, err
+			case resumed:
+				fmt.Fprintf(m.Stderr, "continuing run %s (%d interrupted jobs rescued)\n", pipe.RunID(), rescued)
+			default:
+				fmt.Fprintf(m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
+			}
+			show = newProgress(m.Stderr, p.store, pipe.RunID(), settings.Examples)
+			show.limiter = p.limiter
+			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
+			return true, nil
+		},
+		Drive: func(ctx context.Context) error {
+			err := pipe.Drive(ctx, show.update)
+			show.done()
+			return err
+		},
+	})
+	if stopBatches != nil {
 		stopBatches()
 		stopLoads()
-		if driveErr != nil && ctx.Err() != nil {
-			return generate.Metadata{}, interrupted(ctx, driveErr, pipe.Interrupted, "ethos generate --resume "+pipe.RunID())
-		}
-		if driveErr != nil {
-			return generate.Metadata{}, driveErr
-		}
+	}
+	if err != nil && ctx.Err() != nil && !completed {
+		return generate.Metadata{}, interrupted(ctx, err, pipe.Interrupted, "ethos generate --resume "+pipe.RunID())
+	}
+	if err != nil {
+		return generate.Metadata{}, err
 	}
 	return pipe.Export(context.WithoutCancel(ctx), out, true)
 }

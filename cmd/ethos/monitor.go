@@ -64,55 +64,45 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 	defer unlock()
 
 	mon := &finetune.Monitor{Service: p.fineTune(), Interval: *interval, Webhook: *webhook,
-		OnComplete: *onComplete, Dir: p.dir, Out: c.m.Stderr}
-	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
-		return err
-	}
-	queue, err := jobs.New(p.store.SQL(), jobs.Config{Workers: 4, Tasks: monitorTasks(mon), Queue: finetune.MonitorQueue,
-		JobTimeout: monitorJobTimeout})
-	if err != nil {
-		return err
-	}
-	mon.SetQueue(monitorQueue{queue})
-	if _, err := queue.RescueQueueOrphans(ctx); err != nil {
-		return err
-	}
-	if err := queue.Start(ctx); err != nil {
-		return err
-	}
-	defer func() {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		queue.Stop(stopCtx)
-	}()
-
-	if *once {
-		return c.once(ctx, mon, queue)
-	}
-	added, err := mon.Schedule(ctx)
-	if err != nil {
-		return err
-	}
-	what := []string{fmt.Sprintf("every %s", *interval)}
-	if *webhook != "" {
-		what = append(what, "notifying the webhook") // its URL may hold a secret
-	}
-	if *onComplete != "" {
-		what = append(what, "running the follow-up on completion")
-	}
-	fmt.Fprintf(c.m.Stderr, "monitoring active fine-tune jobs %s; Ctrl-C to stop (jobs are followed again when the monitor restarts)\n", strings.Join(what, ", "))
-	if !added {
-		// An earlier monitor's periodic job resumes on its own schedule;
-		// look now so the state is shown at once.
-		mon.Poll(ctx)
-	}
-	<-ctx.Done()
-	fmt.Fprintln(c.m.Stderr, "monitor stopped")
-	return nil
+		OnComplete: *onComplete, Dir: p.dir, Out: c.m.Stderr, Queue: monitorQueue{}}
+	cfg := jobs.Config{Workers: 4, Tasks: monitorTasks(mon), Queue: finetune.MonitorQueue, JobTimeout: monitorJobTimeout}
+	return jobs.Run(ctx, p.store.SQL(), cfg, jobs.Work{
+		Rescue:      jobs.RescueQueue,
+		StopTimeout: 10 * time.Second,
+		Drive: func(ctx context.Context) error {
+			if *once {
+				return c.once(ctx, mon)
+			}
+			added, err := mon.Schedule(ctx)
+			if err != nil {
+				return err
+			}
+			what := []string{fmt.Sprintf("every %s", *interval)}
+			if *webhook != "" {
+				what = append(what, "notifying the webhook") // its URL may hold a secret
+			}
+			if *onComplete != "" {
+				what = append(what, "running the follow-up on completion")
+			}
+			fmt.Fprintf(c.m.Stderr, "monitoring active fine-tune jobs %s; Ctrl-C to stop (jobs are followed again when the monitor restarts)\n", strings.Join(what, ", "))
+			if !added {
+				// An earlier monitor's periodic job resumes on its own
+				// schedule; look now so the state is shown at once.
+				mon.Poll(ctx)
+			}
+			<-ctx.Done()
+			fmt.Fprintln(c.m.Stderr, "monitor stopped")
+			return nil
+		},
+	})
 }
 
 // once runs one round and waits for its notifications and follow-ups.
-func (c *MonitorCommand) once(ctx context.Context, mon *finetune.Monitor, queue *jobs.Client) error {
+func (c *MonitorCommand) once(ctx context.Context, mon *finetune.Monitor) error {
+	queue, err := jobs.FromContext(ctx)
+	if err != nil {
+		return err
+	}
 	r := mon.Poll(ctx)
 	var failed []error
 	for _, id := range r.Tasks {
@@ -128,12 +118,17 @@ func (c *MonitorCommand) once(ctx context.Context, mon *finetune.Monitor, queue 
 	return nil
 }
 
-// monitorQueue is the monitor's Queue on a jobs client: finetune names its
-// durable work in its own terms, so that it builds without a job queue.
-type monitorQueue struct{ c *jobs.Client }
+// monitorQueue is the monitor's Queue on the jobs client working ctx:
+// finetune names its durable work in its own terms, so that it builds
+// without a job queue.
+type monitorQueue struct{}
 
-func (q monitorQueue) Enqueue(ctx context.Context, t finetune.Task) (int64, bool, error) {
-	return q.c.Enqueue(ctx, jobs.Task(t))
+func (monitorQueue) Enqueue(ctx context.Context, t finetune.Task) (int64, bool, error) {
+	q, err := jobs.FromContext(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	return q.Enqueue(ctx, jobs.Task(t))
 }
 
 // monitorTasks are the monitor's handlers as jobs tasks; a handler's
