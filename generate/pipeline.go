@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -59,6 +60,10 @@ type Settings struct {
 	Dedup        float64            `json:"dedup"` // near-duplicate Jaccard threshold
 	Limits       RunLimits          `json:"limits"`
 	PromptHashes map[string]string  `json:"prompt_versions"`
+	// Dir is the absolute directory a relative Output is relative to: the
+	// run's files land in the same place whichever process finishes it.
+	// Not part of the run's ID.
+	Dir string `json:"dir,omitempty"`
 	// StopAfter, when StageDocument, ends the pipeline at accepted
 	// documents: no replies are written and Examples counts documents.
 	// Evaluations use it for held-out prompts. Empty runs every stage.
@@ -69,6 +74,15 @@ type Settings struct {
 type RunLimits struct {
 	// MaxIdeaBatches is the most idea calls per category.
 	MaxIdeaBatches int `json:"max_idea_batches"`
+}
+
+// OutputPath is where the run's dataset goes: Output, against Dir when it
+// is relative.
+func (s Settings) OutputPath() string {
+	if s.Dir == "" || filepath.IsAbs(s.Output) {
+		return s.Output
+	}
+	return filepath.Join(s.Dir, s.Output)
 }
 
 // RunID derives the run's ID from its settings: the same settings give the

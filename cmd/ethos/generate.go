@@ -78,7 +78,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	out := generate.Outputs(settings.Output)
+	out := generate.Outputs(settings.OutputPath())
 	resolveModes(&settings.Generate, p.cfg.Batch, settings.Examples, mode)
 
 	if *dryRun {
@@ -108,7 +108,7 @@ type generateOptions struct {
 // generateDataset runs (or continues) the generation run of settings and
 // writes its files. ethos generate and ethos run share it.
 func (m *Main) generateDataset(ctx context.Context, p *project, settings generate.Settings, o generateOptions) (generate.Metadata, error) {
-	out := generate.Outputs(settings.Output)
+	out := generate.Outputs(settings.OutputPath())
 	id := settings.RunID()
 	completed, err := completedRun(ctx, p, id)
 	if err != nil {
@@ -247,6 +247,13 @@ func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, outpu
 	} else {
 		output = c.m.abs(output)
 	}
+	// The directory a relative output is relative to is stored with the
+	// run, so that a process started elsewhere (--resume with --db) writes
+	// the same files; the output itself stays as given, and so the run's ID.
+	dir, err := filepath.Abs(c.m.abs("."))
+	if err != nil {
+		return generate.Settings{}, ethos.Errorf(ethos.Internal, "generate: the working directory: %w", err)
+	}
 	var weights map[string]float64
 	for _, c := range ch.Categories {
 		if c.Weight > 0 {
@@ -258,7 +265,7 @@ func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, outpu
 	}
 	return generate.Settings{
 		Examples: examples, Seed: seed, Output: output, Character: ch, Generate: g, Weights: weights,
-		ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(),
+		ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(), Dir: dir,
 	}, nil
 }
 

@@ -584,3 +584,52 @@ func TestResolveModes(t *testing.T) {
 		}
 	}
 }
+
+// TestAnotherProcessFinishesAKilledRun kills ethos generate part-way and
+// finishes the run from another directory, with nothing but the store and
+// the run's ID: a run's settings live in the store, not in the ethos.yaml
+// or the process that started it.
+func TestAnotherProcessFinishesAKilledRun(t *testing.T) {
+	t.Parallel()
+	const examples = 20
+	sb := startSandbox(t, sandbox.Options{Seed: 17, Faults: sandbox.Faults{LatencyMean: 40 * time.Millisecond}})
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	first := ethosChild(dir, sb.URL, "generate", "--examples", fmt.Sprint(examples))
+	var stderr strings.Builder
+	first.Stderr = &stderr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for sb.Server.Stats().ByStatus["200"] < 25 {
+		select {
+		case <-deadline:
+			first.Process.Kill()
+			t.Fatal("the first process made too few calls to be interrupted")
+		case <-tick.C:
+		}
+	}
+	first.Process.Kill() // SIGKILL: no cleanup of any kind
+	first.Wait()
+	line, _, _ := strings.Cut(stderr.String(), "\n")
+	id, _, ok := strings.Cut(strings.TrimPrefix(line, "run "), ":")
+	if !ok || !strings.HasPrefix(id, "gen-") {
+		t.Fatalf("no run ID in the first process's output: %q", stderr.String())
+	}
+
+	elsewhere := t.TempDir() // no ethos.yaml here
+	second := ethosChild(elsewhere, sb.URL, "generate", "--db", filepath.Join(dir, ".ethos", "ethos.db"), "--resume", id)
+	out, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("second process: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "continuing run "+id) {
+		t.Errorf("the second process did not continue run %s:\n%s", id, out)
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != examples {
+		t.Fatalf("%d records, want %d", n, examples)
+	}
+}
