@@ -10,6 +10,11 @@ export PATH := $(PATH):/usr/local/go/bin
 test: fmt tidy
 	@# The dashboard's browser tests drive Debian's chromium (CI runs as root).
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@# The Postgres store's tests start a throwaway server from Debian's
+	@# postgresql binaries (internal/pgtest), unless ETHOS_TEST_POSTGRES_URL
+	@# names one.
+	@test -n "$$ETHOS_TEST_POSTGRES_URL" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  (apt-get update && apt-get install -y postgresql)
 	$(GO) test -race -count=1 -timeout 9m ./...
 
 fmt:

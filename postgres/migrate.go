@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// A migration is one numbered schema change, applied once per store.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the embedded migrations in version order. Their
+// file names are NNNN_name.sql, numbered from 1 without gaps, so the number
+// of files is the newest version this binary knows.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	const op = "postgres: migrations"
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, &ethos.Error{Kind: ethos.Internal, Op: op, Err: err}
+	}
+	var ms []migration
+	for i, p := range names { // fs.Glob sorts, and zero padding makes that numeric order
+		base := strings.TrimSuffix(strings.TrimPrefix(p, "migrations/"), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || name == "" {
+			return nil, ethos.Errorf(ethos.Internal, "%s: %s: want NNNN_name.sql", op, p)
+		}
+		if v != i+1 {
+			return nil, ethos.Errorf(ethos.Internal, "%s: %s: expected version %d", op, p, i+1)
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, &ethos.Error{Kind: ethos.Internal, Op: op, Err: err}
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	return ms, nil
+}
+
+// migrate brings the store's schema up to the newest version this binary
+// knows, applying each missing migration in its own transaction.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return err
+	}
+	return applyMigrations(ctx, pool, ms)
+}
+
+// lockMigrations takes the transaction-scoped advisory lock that
+// serialises migrators of the store: of its schema in its database, so
+// stores in other schemas migrate independently. Whoever holds it sees
+// the schema as the last holder left it.
+const lockMigrations = `SELECT pg_advisory_xact_lock(hashtext('ethos: migrate'), hashtext(current_schema()))`
+
+func applyMigrations(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
+	const op = "postgres: migrate"
+	var current int
+	// Creating the table is under the lock too: two sessions running
+	// CREATE TABLE IF NOT EXISTS at once can both try to create it.
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockMigrations); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT NOT NULL,
+			applied_at TIMESTAMPTZ NOT NULL
+		)`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+	})
+	if err != nil {
+		return normalize(op, err)
+	}
+	if current > len(ms) {
+		return ethos.Errorf(ethos.Config, "store schema version %d is newer than this ethos (%d); upgrade ethos", current, len(ms))
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		if err := applyMigration(ctx, pool, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyMigration runs m unless another process applied it first: the
+// check and the change happen under the migration lock.
+func applyMigration(ctx context.Context, pool *pgxpool.Pool, m migration) error {
+	op := fmt.Sprintf("postgres: migration %04d_%s", m.version, m.name)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, lockMigrations); err != nil {
+			return err
+		}
+		var applied bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
+			return err
+		}
+		if applied {
+			return nil
+		}
+		// Without arguments pgx sends the file as one simple query, which
+		// may hold many statements.
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`, m.version, m.name)
+		return err
+	})
+	if err != nil {
+		return normalize(op, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest migration applied to the store.
+func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := d.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, normalize("postgres: schema version", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,32 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/pgtest"
+	"github.com/ethos-toolkit/ethos/postgres"
+	"github.com/ethos-toolkit/ethos/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// openTemp opens a store in a new schema and closes it when the test ends.
+func openTemp(t testing.TB) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), pgtest.URL(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) ethos.Store { return openTemp(t) })
+}
