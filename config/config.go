@@ -47,6 +47,21 @@ type Generate struct {
 	Documents Documents `json:"documents"`
 	Responses Responses `json:"responses"`
 	Review    Review    `json:"review"`
+	// Pairs, when set, adds the preference-pair stage: every accepted
+	// reply is paired with the student's own answer to the same document,
+	// for preference (DPO) training.
+	Pairs *Pairs `json:"pairs,omitempty"`
+}
+
+// Pairs configures the stage that writes the rejected side of each
+// preference pair: the student (the model being trained, or one serving
+// its base for chat) answers the document as itself — without the
+// character's system prompt — and the character's accepted reply is the
+// chosen side.
+type Pairs struct {
+	Student   string `json:"student"`
+	MaxTokens int    `json:"max_tokens,omitempty"` // 0: generate.responses.max_tokens
+	Mode      string `json:"mode,omitempty"`
 }
 
 // Ideas configures the stage that proposes training scenarios per category.

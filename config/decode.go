@@ -159,6 +159,16 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"stream":         d.boolean(&g.Responses.Stream),
 				"mode":           d.str(&g.Responses.Mode),
 			}),
+			"pairs": func(v *yaml.Node, path string) {
+				if g.Pairs == nil {
+					g.Pairs = &Pairs{Mode: ModeOnline}
+				}
+				d.mapping(v, path, fields{
+					"student":    d.str(&g.Pairs.Student),
+					"max_tokens": d.integer(&g.Pairs.MaxTokens),
+					"mode":       d.str(&g.Pairs.Mode),
+				})
+			},
 			"review": d.section(fields{
 				"model":           d.str(&g.Review.Model),
 				"llm":             d.boolean(&g.Review.LLM),

@@ -40,6 +40,13 @@ func (d *decoder) validate(c *Config) {
 	if g.Review.Model != "" || g.Review.LLM {
 		d.modelRef(c, "generate.review.model", g.Review.Model)
 	}
+	if pr := g.Pairs; pr != nil {
+		d.modelRef(c, "generate.pairs.student", pr.Student)
+		d.atLeast("generate.pairs.max_tokens", pr.MaxTokens, 0)
+		if !slices.Contains(Modes, pr.Mode) {
+			d.fail("generate.pairs.mode", "unknown mode %s; want online, batch or auto", quote(pr.Mode))
+		}
+	}
 	d.intBetween("generate.review.min_trait_score", g.Review.MinTraitScore, 1, 5)
 	d.atLeast("generate.review.max_attempts", g.Review.MaxAttempts, 1)
 	d.atLeast("generate.review.min_words", g.Review.MinWords, 0)

@@ -21,6 +21,8 @@ type OutputPaths struct {
 	Dataset  string `json:"dataset"`  // training records only
 	Detailed string `json:"detailed"` // each example with its provenance
 	Metadata string `json:"metadata"` // settings, counts, costs, timings
+	// Pairs holds the preference pairs, for a run with generate.pairs.
+	Pairs string `json:"pairs,omitempty"`
 }
 
 // Outputs derives the output paths from the dataset path.
@@ -29,13 +31,26 @@ func Outputs(dataset string) OutputPaths {
 	return OutputPaths{Dataset: stem + ".jsonl", Detailed: stem + ".detailed.jsonl", Metadata: stem + ".metadata.json"}
 }
 
+// Outputs are the files the run writes: those of Outputs(OutputPath()),
+// and the pairs file when the run writes preference pairs.
+func (s Settings) Outputs() OutputPaths {
+	out := Outputs(s.OutputPath())
+	if s.Generate.Pairs != nil && s.StopAfter == "" {
+		out.Pairs = strings.TrimSuffix(out.Dataset, ".jsonl") + ".pairs.jsonl"
+	}
+	return out
+}
+
 // CheckOutputs fails with a Config error when any output exists, unless
 // force is set: nothing is overwritten by accident.
 func (o OutputPaths) CheckOutputs(force bool) error {
 	if force {
 		return nil
 	}
-	for _, path := range []string{o.Dataset, o.Detailed, o.Metadata} {
+	for _, path := range []string{o.Dataset, o.Detailed, o.Metadata, o.Pairs} {
+		if path == "" {
+			continue
+		}
 		if _, err := os.Stat(path); err == nil {
 			return ethos.Errorf(ethos.Config, "%s already exists; choose another --output or pass --force to replace it", path)
 		} else if !errors.Is(err, fs.ErrNotExist) {
@@ -62,6 +77,9 @@ type Detailed struct {
 	CallKeys    map[string]string     `json:"call_keys"`
 	Attempts    map[string]int        `json:"attempts"`
 	TraitScores map[string]TraitScore `json:"trait_scores,omitempty"`
+	// Rejected is the student's answer, the pair's rejected side, for a
+	// run with generate.pairs.
+	Rejected string `json:"rejected,omitempty"`
 }
 
 // DocumentInfo describes the context document of an example.
@@ -137,6 +155,9 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 	if g.Review.LLM {
 		models["review"] = g.Review.Model
 	}
+	if p.pairs() {
+		models["student"] = g.Pairs.Student
+	}
 	meta := Metadata{
 		Run: p.runID, Created: time.Now().UTC(), Seed: p.settings.Seed, Files: out,
 		ConfigHash: p.settings.ConfigHash, CharacterHash: CharacterHash(p.settings.Character),
@@ -158,6 +179,16 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 		return meta, err
 	}
 	defer detailed.abort()
+	var pairs *jsonLines
+	if p.pairs() {
+		if out.Pairs == "" {
+			return meta, ethos.Errorf(ethos.Internal, "export: a run with pairs needs a pairs path (Settings.Outputs)")
+		}
+		if pairs, err = createAtomic(out.Pairs); err != nil {
+			return meta, err
+		}
+		defer pairs.abort()
+	}
 
 	taken := map[string]int{}
 	const page = 500
@@ -185,6 +216,20 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 			if taken[id.Category] >= quotas[id.Category] {
 				continue
 			}
+			var rejected rejectedData
+			if pairs != nil {
+				_, rj, ok, err := p.acceptedRejected(ctx, r)
+				if err != nil {
+					return meta, err
+				}
+				if !ok {
+					continue // no pair yet: not an example
+				}
+				rejected = rj
+				if err := pairs.encode(preferenceRecord(dd.Body, rd.Reply, rj.Reply)); err != nil {
+					return meta, err
+				}
+			}
 			taken[id.Category]++
 			rec := p.record(dd.Body, rd.Reply)
 			if err := dataset.encode(rec); err != nil {
@@ -197,6 +242,7 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 				CallKeys:    map[string]string{"document": dd.CallKey, "response": rd.CallKey},
 				Attempts:    map[string]int{"document": doc.Attempt, "response": r.Attempt},
 				TraitScores: rd.TraitScores,
+				Rejected:    rejected.Reply,
 			}); err != nil {
 				return meta, err
 			}
@@ -224,6 +270,11 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 	}
 	if err := detailed.commit(); err != nil {
 		return meta, err
+	}
+	if pairs != nil {
+		if err := pairs.commit(); err != nil {
+			return meta, err
+		}
 	}
 	if err := writeAtomic(out.Metadata, append(b, '\n')); err != nil {
 		return meta, err

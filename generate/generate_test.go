@@ -137,7 +137,7 @@ func (e *env) runProgress(t testing.TB, workers int, progress func(generate.Prog
 	if err != nil {
 		return generate.Metadata{}, err
 	}
-	return pipe.Export(ctx, generate.Outputs(e.settings.Output), false)
+	return pipe.Export(ctx, e.settings.Outputs(), false)
 }
 
 func readRecords(t *testing.T, path string) []generate.Record {
@@ -391,7 +391,7 @@ func TestGenerateFailedWriteFailsTheRun(t *testing.T) {
 	if err != nil || run.Status != ethos.RunFailed || !strings.Contains(run.Error, "writing the run's files") {
 		t.Fatalf("run after the failed write: status %s, error %q (%v), want failed with the reason", run.Status, run.Error, err)
 	}
-	if _, err := pipe.Export(t.Context(), generate.Outputs(e.settings.Output), true); err != nil {
+	if _, err := pipe.Export(t.Context(), e.settings.Outputs(), true); err != nil {
 		t.Fatal(err)
 	}
 	if run, err := e.store.Run(t.Context(), pipe.RunID()); err != nil || run.Status != ethos.RunCompleted {

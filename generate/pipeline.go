@@ -98,6 +98,11 @@ func (s Settings) RunID() string {
 	// How calls are sent (online or by batch) does not change what is
 	// asked: a run continues whichever mode its rerun uses.
 	s.Generate.Ideas.Mode, s.Generate.Documents.Mode, s.Generate.Responses.Mode, s.Generate.Review.Mode = "", "", "", ""
+	if s.Generate.Pairs != nil {
+		pairs := *s.Generate.Pairs
+		pairs.Mode = ""
+		s.Generate.Pairs = &pairs
+	}
 	b, err := json.Marshal(struct {
 		Examples  int
 		Seed      int64
@@ -253,11 +258,15 @@ func (p *Pipeline) RunID() string { return p.runID }
 
 // Tasks are the handlers to register with the job queue.
 func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
-	return map[string]jobs.TaskFunc{
+	tasks := map[string]jobs.TaskFunc{
 		TaskIdeas:    p.workIdeas,
 		TaskDocument: p.workDocument,
 		TaskResponse: p.workResponse,
 	}
+	if p.pairs() {
+		tasks[TaskRejected] = p.workRejected
+	}
+	return tasks
 }
 
 // Priorities order the queued tasks: a reply finishes an example and goes
@@ -265,7 +274,7 @@ func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
 // first examples are accepted within a few latencies of the start however
 // large the backlog (see also callPriority).
 func (p *Pipeline) Priorities() map[string]int {
-	return map[string]int{TaskResponse: jobs.PriorityFirst, TaskDocument: jobs.PriorityDefault, TaskIdeas: jobs.PriorityLast}
+	return map[string]int{TaskRejected: jobs.PriorityFirst, TaskResponse: jobs.PriorityFirst, TaskDocument: jobs.PriorityDefault, TaskIdeas: jobs.PriorityLast}
 }
 
 // callPriority is a stage's place in the rate limiter's queue, in the
@@ -327,6 +336,9 @@ func (p *Pipeline) callContext(ctx context.Context, stage string) context.Contex
 	g := p.settings.Generate
 	mode := map[string]string{StageIdeas: g.Ideas.Mode, StageDocument: g.Documents.Mode,
 		StageResponse: g.Responses.Mode, stageReview: g.Review.Mode}[stage]
+	if stage == StageRejected && g.Pairs != nil {
+		mode = g.Pairs.Mode
+	}
 	if mode == config.ModeBatch {
 		ctx = llm.WithMode(ctx, llm.ModeBatch)
 	}

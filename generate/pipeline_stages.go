@@ -378,6 +378,12 @@ func (p *Pipeline) workResponse(ctx context.Context, t jobs.Task) error {
 				taskPayload{IdeaID: ideaItem.ID, DocumentID: docItem.ID, Attempt: r.Attempt + 1, Feedback: r.Reason})
 		}
 		return p.quarantine(ctx, ideaItem, r, "reply")
+	case ethos.ItemAccepted:
+		if p.pairs() {
+			// Also when the reply was accepted by an earlier try of
+			// this task: enqueueing is idempotent.
+			return p.enqueueRejected(ctx, ideaItem.ID, docItem.ID, r)
+		}
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func (p *Pipeline) Interrupted(ctx context.Context) error {
 // cancelled (a refusal that stopped the run) or was lost. A task whose job
 // is still queued, running or completed is not added twice.
 func (p *Pipeline) requeue(ctx context.Context) error {
-	for _, stage := range []string{StageIdeas, StageDocument, StageResponse} {
+	for _, stage := range []string{StageIdeas, StageDocument, StageResponse, StageRejected} {
 		for _, status := range []ethos.ItemStatus{ethos.ItemPending, ethos.ItemFailed} {
 			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status})
 			if err != nil {
@@ -104,6 +104,16 @@ func (p *Pipeline) requeueItem(ctx context.Context, it ethos.Item) error {
 			return err
 		}
 		return p.enqueue(ctx, TaskResponse, it.Key, taskPayload{IdeaID: doc.ParentID, DocumentID: doc.ID, Attempt: it.Attempt, Feedback: rd.Feedback})
+	case StageRejected:
+		resp, err := p.store.Item(ctx, it.ParentID)
+		if err != nil {
+			return err
+		}
+		doc, err := p.store.Item(ctx, resp.ParentID)
+		if err != nil {
+			return err
+		}
+		return p.enqueue(ctx, TaskRejected, it.Key, pairPayload{IdeaID: doc.ParentID, DocumentID: doc.ID, ResponseID: resp.ID, Attempt: it.Attempt})
 	}
 	return nil
 }
@@ -376,8 +386,11 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 	// What counts toward the target: accepted replies, or accepted
 	// documents for a run that stops after them.
 	counted := StageResponse
-	if p.settings.StopAfter == StageDocument {
+	switch {
+	case p.settings.StopAfter == StageDocument:
 		counted = StageDocument
+	case p.pairs():
+		counted = StageRejected // a pair is whole with its rejected side
 	}
 	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: counted, Status: ethos.ItemAccepted, NoData: true})
 	if err != nil {

@@ -81,12 +81,27 @@ func resolveModes(g *config.Generate, b config.Batch, examples int, override str
 	for _, s := range []struct {
 		mode  *string
 		calls int
-	}{{&g.Ideas.Mode, ideaCalls}, {&g.Documents.Mode, examples}, {&g.Responses.Mode, examples}, {&g.Review.Mode, examples}} {
+	}{{&g.Ideas.Mode, ideaCalls}, {&g.Documents.Mode, examples}, {&g.Responses.Mode, examples}, {&g.Review.Mode, examples}, {pairsMode(g), examples}} {
+		if s.mode == nil {
+			continue
+		}
 		if override != "" {
 			*s.mode = override
 		}
 		*s.mode = b.ResolveMode(*s.mode, s.calls)
 	}
+}
+
+// pairsMode is the pairs stage's mode, or nil for a run without pairs. The
+// stage settings are copied first, so the config they came from keeps its
+// own mode.
+func pairsMode(g *config.Generate) *string {
+	if g.Pairs == nil {
+		return nil
+	}
+	pairs := *g.Pairs
+	g.Pairs = &pairs
+	return &g.Pairs.Mode
 }
 
 // modeFlag is the mode --batch or --online asks for, or "" for neither.

@@ -78,7 +78,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	out := generate.Outputs(settings.OutputPath())
+	out := settings.Outputs()
 	resolveModes(&settings.Generate, p.cfg.Batch, settings.Examples, mode)
 
 	if *dryRun {
@@ -108,7 +108,7 @@ type generateOptions struct {
 // generateDataset runs (or continues) the generation run of settings and
 // writes its files. ethos generate and ethos run share it.
 func (m *Main) generateDataset(ctx context.Context, p *project, settings generate.Settings, o generateOptions) (generate.Metadata, error) {
-	out := generate.Outputs(settings.OutputPath())
+	out := settings.Outputs()
 	id := settings.RunID()
 	completed, err := completedRun(ctx, p, id)
 	if err != nil {

@@ -96,7 +96,7 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	if err != nil {
 		return nil, err
 	}
-	out := generate.Outputs(settings.OutputPath())
+	out := settings.Outputs()
 	res.GenerateRun, res.Dataset = settings.RunID(), out.Dataset
 	done, err := generationDone(ctx, p, settings.RunID(), out)
 	if err != nil {
