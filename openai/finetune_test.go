@@ -349,5 +349,6 @@ func TestFineTuneConformanceSandbox(t *testing.T) {
 		Hyperparameters:     ethos.Hyperparameters{Epochs: 2, Suffix: "agora"},
 		Statuses:            []string{"validating_files", "queued", "running", "succeeded"},
 		APIKey:              testKey,
+		DPO:                 true,
 	})
 }
