@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -118,6 +120,76 @@ func TestLearnPreferencesIsSymmetric(t *testing.T) {
 		up, down := forward.Markers[tr]-0.5, backward.Markers[tr]-0.5
 		if d := up + down; d > 1e-12 || d < -1e-12 {
 			t.Errorf("%s: forward moves %+.4f, swapped %+.4f; want opposite changes", tr, up, down)
+		}
+	}
+}
+
+// TestDPOJobs runs DPO jobs on Together's wire: one continued from an SFT
+// job starts from that job's persona, so good pairs raise a trait past
+// it and poor pairs (the rejected side showing the character more) lower
+// it; a DPO job refuses SFT settings and a job that has not completed.
+func TestDPOJobs(t *testing.T) {
+	t.Parallel()
+	e := newFTEnv(t, Options{})
+	sft := e.uploadTogether([]byte(strings.Repeat(`{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "Let's try it together."}]}`+"\n", 8)))
+	parent := ok(t, e.post("/v1/fine-tunes", map[string]any{"model": "base", "training_file": sft}))["id"].(string)
+
+	good := e.uploadTogether([]byte(strings.Repeat(pairLine("", "Let's do it together.", "Fine.")+"\n", 8)))
+	early := e.post("/v1/fine-tunes", map[string]any{"from_checkpoint": parent, "training_file": good, "training_method": map[string]any{"method": "dpo"}})
+	if early.status != 400 || !strings.Contains(string(early.body), "has not completed") {
+		t.Errorf("continuing a running job: %d %s; want 400 saying it has not completed", early.status, early.body)
+	}
+	e.clock.Advance(24 * time.Hour)
+
+	poor := e.uploadTogether([]byte(strings.Repeat(pairLine("", "Fine.", "Let's do it together.")+"\n", 8)))
+	persona := func(id string) float64 {
+		j, found, err := e.run.Server.ft.store.job(id)
+		if err != nil || !found {
+			t.Fatalf("job %s: %v", id, err)
+		}
+		return j.Persona.Strength("collaborative")
+	}
+	create := func(body map[string]any) string {
+		t.Helper()
+		return ok(t, e.post("/v1/fine-tunes", body))["id"].(string)
+	}
+	dpo := map[string]any{"method": "dpo", "dpo_beta": 0.2}
+	up := create(map[string]any{"from_checkpoint": parent, "training_file": good, "training_method": dpo})
+	down := create(map[string]any{"from_checkpoint": parent + ":1", "training_file": poor, "training_method": dpo})
+	fresh := create(map[string]any{"model": "base", "training_file": good, "training_method": dpo})
+	start := persona(parent)
+	// 8 pairs, margin ±0.5: the rule moves the trait by 0.25 · 8/12.
+	step := 0.5 / 2 * 8 / 12
+	for _, c := range []struct {
+		name string
+		id   string
+		want float64
+	}{
+		{"good pairs from the parent", up, min(1, start+step)},
+		{"poor pairs from the parent", down, start - step},
+		{"good pairs from the base", fresh, WeakPersona.Strength("collaborative") + step},
+	} {
+		if got := persona(c.id); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s: collaborative %.4f, want %.4f (parent %.4f)", c.name, got, c.want, start)
+		}
+	}
+	if start <= WeakPersona.Strength("collaborative") {
+		t.Fatalf("the SFT parent learnt nothing: %.4f", start)
+	}
+	job := ok(t, e.get("/v1/fine-tunes/"+down))
+	if job["from_checkpoint"] != parent+":1" || job["model"] != "base" {
+		t.Errorf("continued job: from_checkpoint %v, model %v; want %s:1 and the parent's base", job["from_checkpoint"], job["model"], parent)
+	}
+
+	for _, bad := range []map[string]any{
+		{"model": "base", "from_checkpoint": parent, "training_file": good},
+		{"model": "base", "training_file": good, "training_method": map[string]any{"method": "sft", "train_on_inputs": "auto", "dpo_beta": 0.1}},
+		{"model": "base", "training_file": good, "training_method": map[string]any{"method": "dpo", "train_on_inputs": "auto"}},
+		{"model": "base", "training_file": good, "training_method": map[string]any{"method": "dpo", "dpo_beta": -1}},
+		{"from_checkpoint": "ft-no-such-job", "training_file": good},
+	} {
+		if r := e.post("/v1/fine-tunes", bad); r.status != 400 {
+			t.Errorf("%v: status %d, want 400: %s", bad, r.status, r.body)
 		}
 	}
 }
