@@ -1,6 +1,7 @@
 package ethos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"math"
@@ -64,7 +65,31 @@ type Hyperparameters struct {
 	// (Together n_evals), for a validation loss; it needs a validation
 	// file. Zero is the provider's default, which on Together is none.
 	Evals int `json:"n_evals,omitempty"`
+
+	// Method is the training method: FineTuneSFT (also meant by "") or
+	// FineTuneDPO. It decides which files the job takes: conversations for
+	// SFT, preference pairs for DPO.
+	Method string `json:"method,omitempty"`
+	// DPOBeta is DPO's beta, how strongly training is held to the model
+	// it starts from (Together dpo_beta, OpenAI beta); zero is the
+	// provider's default (Together 0.1, OpenAI "auto"). DPO only.
+	DPOBeta float64 `json:"dpo_beta,omitempty"`
+	// RPOAlpha weights a supervised loss on the preferred output added to
+	// DPO's (Together rpo_alpha; OpenAI has none). DPO only.
+	RPOAlpha float64 `json:"rpo_alpha,omitempty"`
+	// SimPOGamma is SimPO's target reward margin (Together simpo_gamma;
+	// OpenAI has none). DPO only.
+	SimPOGamma float64 `json:"simpo_gamma,omitempty"`
 }
+
+// Training methods of a fine-tune job (Hyperparameters.Method).
+const (
+	FineTuneSFT = "sft" // supervised fine-tuning on conversations, the default
+	FineTuneDPO = "dpo" // direct preference optimisation on preference pairs
+)
+
+// DPO reports whether the settings train by DPO.
+func (h Hyperparameters) DPO() bool { return h.Method == FineTuneDPO }
 
 // FineTuneProviders are the providers ethos fine-tunes on, by the names
 // ethos.yaml and the command line use.
@@ -82,7 +107,8 @@ func CheckFineTuneProvider(name string) error {
 }
 
 // Validate checks the ranges every provider agrees on, so that a setting
-// no provider accepts is refused before a file is uploaded: counts and
+// no provider accepts is refused before a file is uploaded: a known
+// training method, DPO settings not negative and only for DPO, counts and
 // the learning rate not negative (zero is the provider's default),
 // numbers finite, and, for LoRA, a rank and alpha not negative and a
 // dropout in [0, 1). A provider may narrow a range further (Together takes
@@ -90,6 +116,22 @@ func CheckFineTuneProvider(name string) error {
 // error naming the setting.
 func (h Hyperparameters) Validate() error {
 	bad := func(format string, args ...any) error { return Errorf(Config, format, args...) }
+	switch h.Method {
+	case "", FineTuneSFT, FineTuneDPO:
+	default:
+		return bad("training method %q is not one ethos trains with; want %s or %s", h.Method, FineTuneSFT, FineTuneDPO)
+	}
+	for _, v := range []struct {
+		name  string
+		value float64
+	}{{"dpo_beta", h.DPOBeta}, {"rpo_alpha", h.RPOAlpha}, {"simpo_gamma", h.SimPOGamma}} {
+		switch {
+		case !(v.value >= 0) || math.IsInf(v.value, 0):
+			return bad("%s %g is not a positive number", v.name, v.value)
+		case v.value != 0 && !h.DPO():
+			return bad("%s is a DPO setting, but the job trains with %s; set the method to %s or leave %s out", v.name, cmp.Or(h.Method, FineTuneSFT), FineTuneDPO, v.name)
+		}
+	}
 	switch {
 	case h.Epochs < 0:
 		return bad("epochs %d is negative", h.Epochs)
@@ -130,9 +172,13 @@ type FineTuneJob struct {
 	Status    string        `json:"status"` // the provider's status, verbatim
 	State     FineTuneState `json:"state"`
 
-	TrainFile       string           `json:"train_file"`                // provider file ID
-	ValidationFile  string           `json:"validation_file,omitempty"` // provider file ID
-	DatasetPath     string           `json:"dataset_path"`              // the local training file
+	TrainFile      string `json:"train_file"`                // provider file ID
+	ValidationFile string `json:"validation_file,omitempty"` // provider file ID
+	// FromCheckpoint is what training continued from, as the request
+	// named it (FineTuneRequest.FromCheckpoint), or as the provider's job
+	// object names it; empty for a job that started from its base model.
+	FromCheckpoint  string           `json:"from_checkpoint,omitempty"`
+	DatasetPath     string           `json:"dataset_path"` // the local training file
 	DatasetSHA256   string           `json:"dataset_sha256"`
 	RunID           string           `json:"run_id,omitempty"` // the generation run that made the dataset, if known
 	Hyperparameters Hyperparameters  `json:"hyperparameters"`
@@ -283,6 +329,12 @@ type FineTuneRequest struct {
 	TrainFile       string // provider file ID
 	ValidationFile  string // provider file ID, optional
 	Hyperparameters Hyperparameters
+	// FromCheckpoint continues training from an earlier job of the same
+	// provider instead of from BaseModel: its ID (Together also takes its
+	// output model's name, and either with ":step" for an intermediate
+	// checkpoint). Together sends it as from_checkpoint; OpenAI fine-tunes
+	// the job's fine-tuned model, or a fine-tuned model named here.
+	FromCheckpoint string
 }
 
 // FineTuneBackend is a provider's fine-tuning API. Together, OpenAI and the

@@ -32,6 +32,13 @@ func TestHyperparametersValidate(t *testing.T) {
 		{"negative batch", ethos.Hyperparameters{BatchSize: -4}, "batch size -4"},
 		{"negative learning rate", ethos.Hyperparameters{LearningRate: -1e-5}, "learning rate -1e-05"},
 		{"infinite learning rate", ethos.Hyperparameters{LearningRate: math.Inf(1)}, "learning rate +Inf"},
+		{"sft named", ethos.Hyperparameters{Method: ethos.FineTuneSFT}, ""},
+		{"dpo with its settings", ethos.Hyperparameters{Method: ethos.FineTuneDPO, DPOBeta: 0.2, RPOAlpha: 0.5, SimPOGamma: 1}, ""},
+		{"unknown method", ethos.Hyperparameters{Method: "ppo"}, `training method "ppo"`},
+		{"dpo_beta without dpo", ethos.Hyperparameters{DPOBeta: 0.1}, "dpo_beta is a DPO setting, but the job trains with sft"},
+		{"simpo_gamma on an sft job", ethos.Hyperparameters{Method: ethos.FineTuneSFT, SimPOGamma: 0.5}, "simpo_gamma is a DPO setting"},
+		{"negative dpo_beta", ethos.Hyperparameters{Method: ethos.FineTuneDPO, DPOBeta: -0.1}, "dpo_beta -0.1"},
+		{"NaN rpo_alpha", ethos.Hyperparameters{Method: ethos.FineTuneDPO, RPOAlpha: math.NaN()}, "rpo_alpha NaN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/dedup"
 )
 
 // Check reads a dataset from r and checks it as opts.Provider will. name
@@ -342,7 +343,7 @@ func (c *checker) detect(n int, top map[string]json.RawMessage) (formatSpec, boo
 // that matters: the provider takes the file, so nothing else would stop
 // a job that does not train what its author meant.
 func (c *checker) checkMethod(n int, spec formatSpec) {
-	preference := spec.name == FormatPreference || spec.name == FormatDPO
+	preference := MethodOf(spec.name) == MethodPreference
 	switch {
 	case c.method == MethodPreference && !preference:
 		c.add(n, RuleMethodFormat, "%s format, but the job trains on preferences; each line must hold input, preferred_output and non_preferred_output", spec.name)
@@ -590,7 +591,9 @@ func (c *checker) columns(n int, top map[string]json.RawMessage, names ...string
 	return turns
 }
 
-// preference checks the preference (DPO) format.
+// preference checks the preference (DPO) format: an input of messages
+// that ends with the user's turn, and two outputs of one assistant message
+// each that differ.
 func (c *checker) preference(n int, top map[string]json.RawMessage) []turn {
 	var turns []turn
 	var input map[string]json.RawMessage
@@ -599,12 +602,13 @@ func (c *checker) preference(n int, top map[string]json.RawMessage) []turn {
 	} else if msgs, ok := input["messages"]; !ok {
 		c.add(n, RulePreferenceInput, "input has no \"messages\"")
 	} else {
+		c.extraKeys(n, "input", input, c.p.inputKeys)
 		turns = c.messages(n, msgs, "input.messages", false)
-		if len(turns) > 0 && turns[len(turns)-1].role == "assistant" {
-			c.add(n, RulePreferenceLastTurn, "the last message of input.messages is the assistant's; end the input with the user's turn the outputs answer")
-		}
+		c.preferenceRoles(n, turns)
 	}
-	for _, key := range preferenceColumns[1:] {
+	var sides [2]string // the texts of the outputs read
+	var read [2]bool
+	for i, key := range preferenceColumns[1:] {
 		raw := top[key]
 		var items []json.RawMessage
 		if kindOf(raw) != '[' || json.Unmarshal(raw, &items) != nil {
@@ -629,10 +633,98 @@ func (c *checker) preference(n int, top map[string]json.RawMessage) []turn {
 			c.add(n, RulePreferenceOutput, "%s[0] lacks \"content\"", key)
 			continue
 		}
+		c.extraKeys(n, key+"[0]", m, outputKeys)
 		text, _, _ := c.content(n, key+"[0]", content, "assistant", false)
 		turns = append(turns, turn{role: key, where: key + "[0]", text: text, weight: -1})
+		sides[i], read[i] = text, true
+	}
+	if read[0] && read[1] && strings.TrimSpace(sides[0]) != "" {
+		if identical, sim, near := sidesAlike(sides[0], sides[1]); identical {
+			c.add(n, RulePreferenceIdentical, "preferred_output and non_preferred_output are the same text, so the pair prefers nothing; write a worse answer for non_preferred_output or drop the line")
+		} else if near && c.rep != nil {
+			c.add(n, RulePreferenceNearIdentical, "preferred_output and non_preferred_output are nearly the same text (estimated similarity %.2f), so the pair teaches little; make the answers differ in what the character should learn", sim)
+		}
 	}
 	return turns
+}
+
+// outputKeys are the keys a preference output message may have.
+var outputKeys = []string{"role", "content"}
+
+// extraKeys reports the keys of object, at where, that allowed does not
+// name.
+func (c *checker) extraKeys(n int, where string, object map[string]json.RawMessage, allowed []string) {
+	var extra []string
+	for k := range object {
+		if !slices.Contains(allowed, k) {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		c.add(n, RulePreferenceExtraKey, "%s has %s, which %s does not accept there; it takes only %s", where, quoteList(extra), c.p.name, quoteList(allowed))
+	}
+}
+
+// preferenceRoles checks the order of a preference input's messages: an
+// optional system prompt first (OpenAI: or a developer message), then
+// user and assistant taking turns, starting and ending with the user, so
+// that both outputs answer the user's last turn. A role the provider does
+// not know, and a role repeated where the provider's own alternation rule
+// already reports it, are not reported again.
+func (c *checker) preferenceRoles(n int, turns []turn) {
+	prev := "" // the previous user or assistant role
+	last := ""
+	for i, t := range turns {
+		if !c.p.allowsRole(t.role) {
+			continue
+		}
+		last = t.role
+		switch {
+		case t.role == "system" || t.role == "developer":
+			if i > 0 {
+				c.add(n, RulePreferenceRoles, "%s is a %q message after the first; only the first message of the input may be the system prompt", t.where, t.role)
+			}
+			continue
+		case t.role != "user" && t.role != "assistant":
+			c.add(n, RulePreferenceRoles, "%s has the role %q, which a preference input does not take; use system, user and assistant", t.where, t.role)
+			continue
+		}
+		want := "user"
+		if prev == "user" {
+			want = "assistant"
+		}
+		if t.role != want && !(c.p.alternate && t.role == prev) {
+			if prev == "" {
+				c.add(n, RulePreferenceRoles, "%s is the assistant's, before any user message; after an optional system prompt the input starts with the user", t.where)
+			} else {
+				c.add(n, RulePreferenceRoles, "%s is a second %q message in a row; user and assistant take turns in a preference input", t.where, t.role)
+			}
+		}
+		prev = t.role
+	}
+	switch last {
+	case "", "user":
+	case "assistant":
+		c.add(n, RulePreferenceLastTurn, "the last message of input.messages is the assistant's; end the input with the user's turn the outputs answer")
+	default:
+		c.add(n, RulePreferenceLastTurn, "the last message of input.messages is a %q message; end the input with the user's turn the outputs answer", last)
+	}
+}
+
+// sidesAlike compares the two outputs of a preference pair: identical
+// when their texts are the same but for white space at either end, else
+// near when package dedup's MinHash estimate of their word-shingle
+// similarity reaches its default threshold, the line dataset draws
+// between near-duplicate examples.
+func sidesAlike(preferred, rejected string) (identical bool, similarity float64, near bool) {
+	if strings.TrimSpace(preferred) == strings.TrimSpace(rejected) {
+		return true, 1, true
+	}
+	idx := dedup.New(dedup.DefaultThreshold)
+	idx.Add(0, preferred)
+	_, similarity, near = idx.Check(rejected)
+	return false, similarity, near
 }
 
 // untrained warns about a conversation whose every assistant message has

@@ -53,6 +53,29 @@ func preference(i int) string {
 		turn("user", pairs[i][0]), turn("assistant", pairs[i][1]), turn("assistant", "No idea, sorry, number "+fmt.Sprint(i)))
 }
 
+// pref returns a preference line of the given input messages and outputs.
+func pref(input []string, chosen, rejected string) string {
+	return fmt.Sprintf(`{"input":{"messages":[%s]},"preferred_output":[%s],"non_preferred_output":[%s]}`,
+		strings.Join(input, ","), turn("assistant", chosen), turn("assistant", rejected))
+}
+
+// prefFile returns n preference lines, with line at (1-based) in place of
+// the line there.
+func prefFile(n, at int, line string) []string {
+	var out []string
+	for i := range n {
+		out = append(out, preference(i))
+	}
+	out[at-1] = line
+	return out
+}
+
+// longAnswer is long enough for two outputs that differ in their last
+// words only to count as nearly the same.
+const longAnswer = "Start with the soil: shade gardens stay damp, so mix in compost and leaf mould to keep it loose and rich. " +
+	"Then choose plants that evolved under trees, such as ferns, hostas, hellebores and foxgloves, and group them by how much light each corner gets. " +
+	"Water deeply but rarely, mulch every spring, and watch which plants thrive before you buy more of them."
+
 // chats returns n conversation lines.
 func chats(n int) []string {
 	var out []string
@@ -229,6 +252,57 @@ var checkCases = []checkCase{
 	{name: "preference output from the user", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"user","content":"Hi!"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
 	{name: "preference output not a list", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":{"role":"assistant","content":"Hi!"},"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
 	{name: "preference output without content", method: dataset.MethodPreference, content: file(`{"input":{"messages":[{"role":"user","content":"Hello?"}]},"preferred_output":[{"role":"assistant"}],"non_preferred_output":[{"role":"assistant","content":"What."}]}`), want: []at{{1, dataset.RulePreferenceOutput}}},
+
+	// Preference (DPO) files: the order of the input's roles, one
+	// assistant message a side, keys, identical sides, a mixed file.
+	{name: "preference with a system prompt", method: dataset.MethodPreference, content: file(
+		pref([]string{turn("system", system), turn("user", pairs[0][0]), turn("assistant", pairs[0][1]), turn("user", pairs[1][0])}, pairs[1][1], "Whatever."),
+	), want: []at{}},
+	{name: "preference system prompt not first", method: dataset.MethodPreference, content: file(
+		preference(0), pref([]string{turn("user", pairs[1][0]), turn("system", system), turn("user", pairs[2][0])}, pairs[2][1], "Whatever."), preference(3),
+	), want: []at{{2, dataset.RulePreferenceRoles}}, message: "only the first message of the input may be the system prompt"},
+	{name: "preference input starts with the assistant", method: dataset.MethodPreference, content: file(
+		preference(0), preference(1), pref([]string{turn("system", system), turn("assistant", "Hello there."), turn("user", pairs[2][0])}, pairs[2][1], "Whatever."),
+	), want: []at{{3, dataset.RulePreferenceRoles}}, message: "before any user message"},
+	{name: "preference two user turns in a row, openai", provider: "openai", method: dataset.MethodPreference, content: file(prefFile(10, 4,
+		pref([]string{turn("user", pairs[4][0]), turn("user", pairs[5][0])}, pairs[4][1], "Whatever."))...,
+	), want: []at{{4, dataset.RulePreferenceRoles}}, message: `a second "user" message in a row`},
+	{name: "preference two user turns in a row, together reports it once", method: dataset.MethodPreference, content: file(
+		preference(0), pref([]string{turn("user", pairs[4][0]), turn("user", pairs[5][0])}, pairs[4][1], "Whatever."),
+	), want: []at{{2, dataset.RuleRolesAlternate}}},
+	{name: "preference tool message in the input, openai", provider: "openai", method: dataset.MethodPreference, content: file(prefFile(10, 7,
+		pref([]string{turn("user", pairs[7][0]), `{"role":"tool","tool_call_id":"call_1","content":"18 C"}`, turn("user", pairs[8][0])}, pairs[7][1], "Whatever."))...,
+	), want: []at{{7, dataset.RulePreferenceRoles}, {7, dataset.RulePreferenceRoles}}, message: `the role "tool"`}, // and the user's turn after it is a second in a row
+	{name: "preference input of a system prompt alone", method: dataset.MethodPreference, content: file(
+		pref([]string{turn("system", system)}, pairs[0][1], "Whatever."), preference(1),
+	), want: []at{{1, dataset.RulePreferenceLastTurn}}, message: `is a "system" message`},
+	{name: "preference input with tools, together", method: dataset.MethodPreference, content: file(
+		preference(0), `{"input":{"messages":[`+turn("user", pairs[1][0])+`],"tools":[]},"preferred_output":[`+turn("assistant", pairs[1][1])+`],"non_preferred_output":[`+turn("assistant", "Whatever.")+`]}`,
+	), want: []at{{2, dataset.RulePreferenceExtraKey}}, message: `input has "tools"`},
+	{name: "preference input with tools, openai", provider: "openai", method: dataset.MethodPreference, content: file(prefFile(10, 2,
+		`{"input":{"messages":[`+turn("user", pairs[1][0])+`],"tools":[],"parallel_tool_calls":false},"preferred_output":[`+turn("assistant", pairs[1][1])+`],"non_preferred_output":[`+turn("assistant", "Whatever.")+`]}`)...,
+	), want: []at{}},
+	{name: "preference output with a weight", method: dataset.MethodPreference, content: file(
+		preference(0), preference(1), `{"input":{"messages":[`+turn("user", pairs[2][0])+`]},"preferred_output":[{"role":"assistant","content":"Fine.","weight":1}],"non_preferred_output":[`+turn("assistant", "Whatever.")+`]}`,
+	), want: []at{{3, dataset.RulePreferenceExtraKey}}, message: `preferred_output[0] has "weight"`},
+	{name: "preference identical sides", method: dataset.MethodPreference, content: file(
+		preference(0), pref([]string{turn("user", pairs[1][0])}, pairs[1][1], pairs[1][1]), preference(2), pref([]string{turn("user", pairs[3][0])}, pairs[3][1], " "+pairs[3][1]+"\n"),
+	), want: []at{{2, dataset.RulePreferenceIdentical}, {4, dataset.RulePreferenceIdentical}}},
+	{name: "preference identical sides, openai", provider: "openai", method: dataset.MethodPreference, content: file(prefFile(10, 9,
+		pref([]string{turn("user", pairs[9][0])}, pairs[9][1], pairs[9][1]))...,
+	), want: []at{{9, dataset.RulePreferenceIdentical}}},
+	{name: "preference nearly identical sides", method: dataset.MethodPreference, content: file(
+		preference(0), pref([]string{turn("user", pairs[1][0])}, longAnswer+" Kind regards.", longAnswer+" Best wishes."),
+	), want: []at{{2, dataset.RulePreferenceNearIdentical}}},
+	{name: "preference empty rejected side", method: dataset.MethodPreference, content: file(
+		preference(0), pref([]string{turn("user", pairs[1][0])}, pairs[1][1], "  "),
+	), want: []at{{2, dataset.RuleContentEmpty}}},
+	{name: "preference file with a conversation line", method: dataset.MethodPreference, content: file(
+		preference(0), preference(1), chat(2), preference(3), chat(4),
+	), want: []at{{3, dataset.RuleFormatMixed}, {5, dataset.RuleFormatMixed}}, message: "conversation format, but line 1 is preference"},
+	{name: "conversation file with a preference line", content: file(
+		chat(0), preference(1), chat(2),
+	), want: []at{{2, dataset.RuleFormatMixed}}, message: "preference format, but line 1 is conversation"},
 
 	// Token limits: about 4 bytes a token; Together trains on examples of
 	// up to 131,072 tokens, OpenAI up to 65,536.

@@ -23,6 +23,19 @@
 // models trains on (Together 131,072 tokens, OpenAI 65,536, estimated at
 // four bytes a token).
 //
+// A preference (DPO) line, {"input": {"messages": [...]},
+// "preferred_output": [...], "non_preferred_output": [...]}, is the same
+// for both providers: the input's messages are an optional system prompt
+// (OpenAI: or developer message) and then user and assistant taking turns,
+// starting and ending with the user; each output is a list of exactly one
+// assistant message with role and content only; the input takes no key
+// but messages (OpenAI: also tools and parallel_tool_calls). ethos also
+// refuses a pair whose outputs are the same text, which prefers nothing,
+// and warns about one whose outputs are nearly the same. The file's kind
+// (Report.Method) comes from its first example; a line of another format
+// is refused with its line number, and Options.Method refuses a file of
+// the wrong kind for the job.
+//
 // StatsFile summarises a file for people and the dashboard, and Split
 // divides one into training and validation files. All three stream the
 // file: memory grows with the number of examples (about a kilobyte each,
@@ -71,6 +84,24 @@ type Report struct {
 	// Omitted is how many problems are counted but not listed: a report
 	// lists at most MaxListed problems of each rule.
 	Omitted int `json:"omitted,omitempty"`
+}
+
+// Method is the training method the file's format is for, as its first
+// example shows: MethodPreference for a preference file, MethodSFT for any
+// other format, "" when no line has a recognisable format.
+func (r *Report) Method() string { return MethodOf(r.Format) }
+
+// MethodOf is the training method a format is for: MethodPreference for
+// the preference formats (Together's preference, OpenAI's dpo), MethodSFT
+// for the others, "" for no format.
+func MethodOf(format string) string {
+	switch format {
+	case "":
+		return ""
+	case FormatPreference, FormatDPO:
+		return MethodPreference
+	}
+	return MethodSFT
 }
 
 // MaxListed is the most problems of one rule a Report lists, so that a

@@ -2,6 +2,8 @@ package dataset_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -79,4 +81,97 @@ func lineCount(data []byte) int {
 		n++
 	}
 	return n
+}
+
+// The seed corpus in testdata/fuzz/FuzzCheckPreference holds valid
+// preference files for both providers and one of each way a preference
+// line is refused: roles out of order, an input that ends with the
+// assistant, two messages on a side, unknown keys, identical and nearly
+// identical sides, empty content and a file that mixes in a conversation.
+
+// FuzzCheckPreference checks arbitrary files as preference (DPO) training
+// files. Besides what FuzzCheck asks of every report, a file that passes
+// with no error must be what the providers train on, by a reading of its
+// own: every line a preference example whose input ends with a user
+// message and whose two outputs are single assistant messages with
+// different texts; and its statistics must count every line a pair, none
+// of them identical.
+func FuzzCheckPreference(f *testing.F) {
+	f.Add([]byte(file(preference(0), preference(1))), false)
+	f.Fuzz(func(t *testing.T, data []byte, openai bool) {
+		provider := "together"
+		if openai {
+			provider = "openai"
+		}
+		rep, err := dataset.Check(t.Context(), bytes.NewReader(data), "f.jsonl", dataset.Options{Provider: provider, Method: dataset.MethodPreference})
+		if err != nil {
+			t.Fatalf("Check failed on content: %v", err)
+		}
+		for _, p := range rep.Problems {
+			if p.Line < 0 || p.Line > rep.Lines || p.Message == "" || !utf8.ValidString(p.Message) {
+				t.Fatalf("malformed problem: %+v", p)
+			}
+		}
+		if rep.Errors() > 0 {
+			return
+		}
+		if rep.Method() != dataset.MethodPreference {
+			t.Fatalf("a file with no error for a preference job is %q (format %q)", rep.Method(), rep.Format)
+		}
+		type message struct {
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
+		}
+		lines := 0
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue // only a final newline: an empty line is an error
+			}
+			lines++
+			// Read as the providers' JSON parsers do, and as the checker
+			// does: of a key given twice, the last value counts.
+			var top, input map[string]json.RawMessage
+			var ex struct {
+				Input struct {
+					Messages []message
+				}
+				Preferred, NonPreferred []message
+			}
+			err := json.Unmarshal(line, &top)
+			if err == nil {
+				err = json.Unmarshal(top["input"], &input)
+			}
+			for _, f := range []struct {
+				raw json.RawMessage
+				dst *[]message
+			}{{input["messages"], &ex.Input.Messages}, {top["preferred_output"], &ex.Preferred}, {top["non_preferred_output"], &ex.NonPreferred}} {
+				if err == nil {
+					err = json.Unmarshal(f.raw, f.dst)
+				}
+			}
+			if err != nil {
+				t.Fatalf("line %q passed but does not read as a preference example: %v", line, err)
+			}
+			in := ex.Input.Messages
+			if len(in) == 0 || in[len(in)-1].Role != "user" {
+				t.Fatalf("line %q passed with an input that does not end with the user", line)
+			}
+			if len(ex.Preferred) != 1 || len(ex.NonPreferred) != 1 || ex.Preferred[0].Role != "assistant" || ex.NonPreferred[0].Role != "assistant" {
+				t.Fatalf("line %q passed without one assistant message a side", line)
+			}
+			var a, b string
+			if json.Unmarshal(ex.Preferred[0].Content, &a) == nil && json.Unmarshal(ex.NonPreferred[0].Content, &b) == nil &&
+				strings.TrimSpace(a) == strings.TrimSpace(b) {
+				t.Fatalf("line %q passed with identical sides", line)
+			}
+		}
+		st, err := dataset.ReadStats(t.Context(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("ReadStats failed on content: %v", err)
+		}
+		if st.Preference == nil || st.Preference.Pairs != lines || st.Preference.Identical != 0 {
+			t.Fatalf("stats of a clean preference file of %d lines: %+v", lines, st.Preference)
+		}
+	})
 }

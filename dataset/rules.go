@@ -49,9 +49,12 @@ const (
 	RuleContentImages   = "content.images"
 	RuleContentMixed    = "content.mixed"
 
-	RulePreferenceInput    = "preference.input"
-	RulePreferenceLastTurn = "preference.last_turn"
-	RulePreferenceOutput   = "preference.output"
+	RulePreferenceInput     = "preference.input"
+	RulePreferenceLastTurn  = "preference.last_turn"
+	RulePreferenceOutput    = "preference.output"
+	RulePreferenceRoles     = "preference.roles"
+	RulePreferenceExtraKey  = "preference.extra_key"
+	RulePreferenceIdentical = "preference.identical"
 
 	RuleWeightUntrained = "weight.untrained"
 	RulePlaceholder     = "quality.placeholder"
@@ -61,6 +64,8 @@ const (
 	RuleChatter         = "quality.chatter"
 	RuleDuplicate       = "duplicate.exact"
 	RuleNearDuplicate   = "duplicate.near"
+
+	RulePreferenceNearIdentical = "preference.near_identical"
 )
 
 var (
@@ -104,6 +109,9 @@ var Rules = []Rule{
 	{RulePreferenceInput, SeverityError, nil, "input is not an object with messages"},
 	{RulePreferenceLastTurn, SeverityError, nil, "the input's last message is the assistant's"},
 	{RulePreferenceOutput, SeverityError, nil, "preferred_output or non_preferred_output is not one assistant message"},
+	{RulePreferenceRoles, SeverityError, nil, "the input's messages are not an optional system prompt, then user and assistant taking turns from the user"},
+	{RulePreferenceExtraKey, SeverityError, nil, "the input or an output has a key the provider does not take there"},
+	{RulePreferenceIdentical, SeverityError, nil, "the preferred and non-preferred outputs are the same text"},
 
 	{RuleWeightUntrained, SeverityWarning, nil, "every assistant message has weight 0, so the example trains nothing"},
 	{RulePlaceholder, SeverityWarning, nil, "an unfilled template slot, TODO or filler text"},
@@ -113,6 +121,7 @@ var Rules = []Rule{
 	{RuleChatter, SeverityWarning, nil, "a model talking about its output (\"here is the document\", \"shall I continue\")"},
 	{RuleDuplicate, SeverityWarning, nil, "the same example as an earlier line"},
 	{RuleNearDuplicate, SeverityWarning, nil, "nearly the same text as an earlier line"},
+	{RulePreferenceNearIdentical, SeverityWarning, nil, "the preferred and non-preferred outputs are nearly the same text"},
 }
 
 var severityOf = func() map[string]string {
@@ -144,6 +153,8 @@ type provider struct {
 	// maxExampleTokens is the longest example any of the provider's models
 	// trains on.
 	maxExampleTokens int
+	// inputKeys are the keys a preference example's input may have.
+	inputKeys []string
 }
 
 // formatSpec is one line format: the columns that identify it and the
@@ -197,6 +208,7 @@ var together = &provider{
 	minExamples:      1,
 	maxBytes:         togetherMaxBytes,
 	maxExampleTokens: togetherMaxExampleTokens,
+	inputKeys:        []string{"messages"},
 }
 
 var openAI = &provider{
@@ -211,6 +223,7 @@ var openAI = &provider{
 		"tool_calls": true, "tool_call_id": true, "function_call": true, "refusal": true},
 	minExamples:      10,
 	maxExampleTokens: openAIMaxExampleTokens,
+	inputKeys:        []string{"messages", "tools", "parallel_tool_calls"},
 }
 
 // providerFor maps a provider name to its rules; ok is false for an

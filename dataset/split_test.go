@@ -1,6 +1,7 @@
 package dataset_test
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -238,5 +239,45 @@ func TestSplitCreatesOutputDirectory(t *testing.T) {
 	}
 	if res.TrainExamples != 3 || res.ValidationExamples != 1 {
 		t.Fatalf("blank lines are not examples: %+v", res)
+	}
+}
+
+// TestSplitPreference splits a preference file by content as it does a
+// conversation file: a pair written again with other spacing and key
+// order lands on the same side as its first copy, and both outputs are
+// preference files that check clean.
+func TestSplitPreference(t *testing.T) {
+	t.Parallel()
+	var lines []string
+	for i := range 10 {
+		lines = append(lines, preference(i))
+	}
+	// Pair 3 again, keys in another order and spaced out.
+	lines = append(lines, fmt.Sprintf(`{ "non_preferred_output": [ %s ], "preferred_output": [ %s ], "input": { "messages": [ %s ] } }`,
+		turn("assistant", "No idea, sorry, number 3"), turn("assistant", pairs[3][1]), turn("user", pairs[3][0])))
+	dir := t.TempDir()
+	in := filepath.Join(dir, "pairs.jsonl")
+	os.WriteFile(in, []byte(file(lines...)), 0o644)
+	for seed := range int64(8) {
+		res, err := dataset.Split(t.Context(), in, 0.3, seed, filepath.Join(dir, fmt.Sprint(seed, ".train.jsonl")), filepath.Join(dir, fmt.Sprint(seed, ".val.jsonl")), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		train, val := readLines(t, res.Train), readLines(t, res.Validation)
+		if len(train)+len(val) != 11 || len(val) == 0 {
+			t.Fatalf("seed %d: %d training and %d validation lines", seed, len(train), len(val))
+		}
+		if slices.Contains(train, lines[3]) != slices.Contains(train, lines[10]) {
+			t.Errorf("seed %d: the two copies of pair 3 landed on different sides", seed)
+		}
+		for _, out := range []string{res.Train, res.Validation} {
+			rep, err := dataset.CheckFileWith(t.Context(), out, dataset.Options{Method: dataset.MethodPreference, Validation: out == res.Validation})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Method() != dataset.MethodPreference || rep.Errors() > 0 {
+				t.Errorf("seed %d: %s is %s with %d errors:\n%s", seed, out, rep.Method(), rep.Errors(), messages(rep))
+			}
+		}
 	}
 }

@@ -48,6 +48,68 @@ type Stats struct {
 	// one's (see Check).
 	Duplicates     int `json:"duplicates"`
 	NearDuplicates int `json:"near_duplicates"`
+	// Preference summarises the pairs of a preference (DPO) file: set
+	// when the first example is a preference example, nil otherwise.
+	Preference *PreferenceStats `json:"preference,omitempty"`
+}
+
+// PreferenceStats summarises the pairs of a preference file: the tokens of
+// each part (estimated as for Stats, message overhead included) and how
+// many pairs have outputs that do not differ (see Check's
+// preference.identical and preference.near_identical).
+type PreferenceStats struct {
+	// Pairs counts the preference examples with both outputs readable.
+	Pairs int `json:"pairs"`
+	// InputTokens, PreferredTokens and NonPreferredTokens are the tokens
+	// per pair of the input messages and of each output.
+	InputTokens        Distribution `json:"input_tokens"`
+	PreferredTokens    Distribution `json:"preferred_tokens"`
+	NonPreferredTokens Distribution `json:"non_preferred_tokens"`
+	// Identical counts pairs whose outputs are the same text;
+	// NearIdentical those whose outputs are nearly the same.
+	Identical     int `json:"identical"`
+	NearIdentical int `json:"near_identical"`
+}
+
+// pairTally gathers PreferenceStats.
+type pairTally struct {
+	st                         PreferenceStats
+	input, preferred, rejected []int
+}
+
+// add counts one preference example's turns.
+func (p *pairTally) add(turns []turn) {
+	var in, chosen, rejected int
+	var texts [2]string
+	var read [2]bool
+	for _, t := range turns {
+		n := ethos.EstimateTokens(t.text) + messageOverhead
+		switch t.role {
+		case "preferred_output":
+			chosen, texts[0], read[0] = n, t.text, true
+		case "non_preferred_output":
+			rejected, texts[1], read[1] = n, t.text, true
+		default:
+			in += n
+		}
+	}
+	if !read[0] || !read[1] {
+		return
+	}
+	p.st.Pairs++
+	p.input, p.preferred, p.rejected = append(p.input, in), append(p.preferred, chosen), append(p.rejected, rejected)
+	switch identical, _, near := sidesAlike(texts[0], texts[1]); {
+	case identical:
+		p.st.Identical++
+	case near:
+		p.st.NearIdentical++
+	}
+}
+
+func (p *pairTally) stats() *PreferenceStats {
+	st := p.st
+	st.InputTokens, st.PreferredTokens, st.NonPreferredTokens = distribution(p.input), distribution(p.preferred), distribution(p.rejected)
+	return &st
 }
 
 // RoleStats counts the messages of one role and their estimated tokens.
@@ -101,6 +163,7 @@ func ReadStats(ctx context.Context, r io.Reader) (*Stats, error) {
 	st := &Stats{Roles: []RoleStats{}, Histogram: []Bucket{}}
 	roles := map[string]*RoleStats{}
 	var tokens, turns []int
+	var pairs pairTally
 	lr := newLineReader(r, 0)
 	for {
 		if lr.n%1024 == 0 {
@@ -124,6 +187,9 @@ func ReadStats(ctx context.Context, r io.Reader) (*Stats, error) {
 			continue
 		}
 		st.Examples++
+		if MethodOf(ex.format) == MethodPreference {
+			pairs.add(ex.turns)
+		}
 		exTokens := 0
 		for _, t := range ex.turns {
 			n := ethos.EstimateTokens(t.text)
@@ -151,6 +217,9 @@ func ReadStats(ctx context.Context, r io.Reader) (*Stats, error) {
 		}
 	}
 	st.Format = c.format
+	if MethodOf(st.Format) == MethodPreference {
+		st.Preference = pairs.stats()
+	}
 	st.Tokens = distribution(tokens)
 	st.TurnsPerExample = distribution(turns)
 	st.Histogram = histogram(tokens)

@@ -3,6 +3,7 @@ package dataset_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,4 +158,47 @@ func examplesOfTokens(values []int) string {
 		lines = append(lines, `{"prompt":"`+prompt+`","completion":"`+string(rune('a'+i%26))+`"}`)
 	}
 	return file(lines...)
+}
+
+// TestStatsPreference counts a preference file's pairs, the tokens of
+// each part and the pairs whose outputs do not differ.
+func TestStatsPreference(t *testing.T) {
+	t.Parallel()
+	near1, near2 := longAnswer+" Kind regards.", longAnswer+" Best wishes."
+	path := writeFile(t, "pairs.jsonl", file(
+		pref([]string{turn("user", strings.Repeat("moon ", 16))}, strings.Repeat("star ", 24), strings.Repeat("dust ", 8)),
+		pref([]string{turn("system", strings.Repeat("sys ", 4)), turn("user", strings.Repeat("tree ", 8))}, strings.Repeat("leaf ", 16), strings.Repeat("leaf ", 16)),
+		"not json",
+		pref([]string{turn("user", pairs[0][0])}, near1, near2),
+	))
+	st, err := dataset.StatsFile(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(s string) int { return ethos.EstimateTokens(s) + 4 }
+	in3, chosen3, rejected3 := tok(pairs[0][0]), tok(near1), tok(near2)
+	dist := func(a, b, c int) dataset.Distribution {
+		v := []int{a, b, c}
+		slices.Sort(v)
+		return dataset.Distribution{Min: v[0], P50: v[1], P90: v[2], Max: v[2], Mean: float64(a+b+c) / 3}
+	}
+	want := &dataset.PreferenceStats{
+		Pairs:              3,
+		InputTokens:        dist(24, 8+14, in3),
+		PreferredTokens:    dist(34, 24, chosen3),
+		NonPreferredTokens: dist(14, 24, rejected3),
+		Identical:          1,
+		NearIdentical:      1,
+	}
+	if diff := cmp.Diff(want, st.Preference, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+		t.Errorf("preference stats (-want +got):\n%s", diff)
+	}
+	if st.Format != dataset.FormatPreference || st.Examples != 3 || st.Skipped != 1 {
+		t.Errorf("format %q, %d examples, %d skipped; want preference, 3, 1", st.Format, st.Examples, st.Skipped)
+	}
+
+	chats := writeFile(t, "chat.jsonl", file(chats(2)...))
+	if st, err := dataset.StatsFile(t.Context(), chats); err != nil || st.Preference != nil {
+		t.Errorf("a conversation file has preference stats %+v (err %v); want none", st.Preference, err)
+	}
 }

@@ -25,6 +25,7 @@ type fakeBackend struct {
 	jobs  []*fakeJob
 
 	uploads, creates, lists, gets, cancels int
+	requests                               []ethos.FineTuneRequest // every Create's request, in order
 
 	// Failure injection, consumed in order.
 	getErrs    []error // returned by the next Gets, before any state change
@@ -86,6 +87,7 @@ func (f *fakeBackend) Create(ctx context.Context, req ethos.FineTuneRequest) (et
 		return ethos.FineTuneJob{}, &ethos.Error{Kind: ethos.NotFound, Status: 404, Msg: "file " + req.TrainFile + " not found"}
 	}
 	f.creates++
+	f.requests = append(f.requests, req)
 	id := fmt.Sprintf("ft-%04d", f.creates)
 	j := &fakeJob{script: slices.Clone(f.script), job: ethos.FineTuneJob{
 		ID: id, Provider: f.provider, BaseModel: req.BaseModel, Status: f.script[0],

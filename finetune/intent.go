@@ -39,6 +39,7 @@ type intent struct {
 	TrainSHA256      string                `json:"train_sha256"`
 	ValidationSHA256 string                `json:"validation_sha256,omitempty"`
 	Hyperparameters  ethos.Hyperparameters `json:"hyperparameters"`
+	FromCheckpoint   string                `json:"from_checkpoint,omitempty"`
 }
 
 // intentParams is the intent run's Params: the request and where its
@@ -127,7 +128,8 @@ func (s *Service) beginAttempt(ctx context.Context, in intent, o CreateOptions) 
 }
 
 // findCreated looks among the provider's recent jobs for the one an
-// interrupted attempt created: same training file and base model, created
+// interrupted attempt created: same training file and base model (any model
+// when base is empty, for a continued job), created
 // no earlier than the attempt was recorded, and not a job ethos already
 // follows. A provider that cannot list its jobs stops the create: creating
 // blind could make a second job.
@@ -141,7 +143,7 @@ func (s *Service) findCreated(ctx context.Context, b ethos.FineTuneBackend, at *
 	}
 	var found *ethos.FineTuneJob
 	for i, j := range jobs {
-		if j.ID == "" || j.TrainFile != trainFile || !sameBase(j.BaseModel, base) {
+		if j.ID == "" || j.TrainFile != trainFile || (base != "" && !sameBase(j.BaseModel, base)) {
 			continue
 		}
 		if !j.CreatedAt.IsZero() && j.CreatedAt.Before(at.CreatedAt.Add(-clockSkew)) {

@@ -56,9 +56,10 @@ type Service struct {
 	// Backend returns the fine-tuning API of a provider ("together",
 	// "openai", "sandbox"). A missing key is its Config error.
 	Backend func(provider string) (ethos.FineTuneBackend, error)
-	// Check checks a training file the way provider will; the default is
-	// dataset.CheckFile. A report with errors refuses the file.
-	Check func(ctx context.Context, path, provider string) (*dataset.Report, error)
+	// Check checks a training or validation file the way opts.Provider
+	// will, for the job's training method (opts.Method); the default is
+	// dataset.CheckFileWith. A report with errors refuses the file.
+	Check func(ctx context.Context, path string, opts dataset.Options) (*dataset.Report, error)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Sleep waits between polls and retries and returns early with the
@@ -83,6 +84,10 @@ type CreateOptions struct {
 	Hyperparameters ethos.Hyperparameters
 	// RunID is the generation run that made the dataset, if known.
 	RunID string
+	// FromCheckpoint continues training from an earlier job instead of
+	// from BaseModel (see ethos.FineTuneRequest.FromCheckpoint); BaseModel
+	// may then be empty.
+	FromCheckpoint string
 }
 
 // How a Create found its job.
@@ -194,13 +199,19 @@ func (e *DatasetError) Error() string {
 	return b.String()
 }
 
-// checkFile checks path for provider and refuses a file with errors.
-func (s *Service) checkFile(ctx context.Context, path, provider string) (*dataset.Report, error) {
+// checkFile checks path for provider and the job's training method and
+// refuses a file with errors: a preference file for an SFT job, and any
+// other for a DPO job, among them.
+func (s *Service) checkFile(ctx context.Context, path, provider string, h ethos.Hyperparameters, validation bool) (*dataset.Report, error) {
 	check := s.Check
 	if check == nil {
-		check = dataset.CheckFile
+		check = dataset.CheckFileWith
 	}
-	r, err := check(ctx, path, provider)
+	method := dataset.MethodSFT
+	if h.DPO() {
+		method = dataset.MethodPreference
+	}
+	r, err := check(ctx, path, dataset.Options{Provider: provider, Method: method, Validation: validation})
 	if err != nil {
 		return nil, err
 	}
@@ -324,8 +335,8 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 	switch {
 	case o.Provider == "":
 		return Created{}, ethos.Errorf(ethos.Config, "%s: no provider; want together, openai or sandbox", op)
-	case o.BaseModel == "":
-		return Created{}, ethos.Errorf(ethos.Config, "%s: no base model", op)
+	case o.BaseModel == "" && o.FromCheckpoint == "":
+		return Created{}, ethos.Errorf(ethos.Config, "%s: no base model, and no checkpoint to continue from", op)
 	case o.TrainPath == "":
 		return Created{}, ethos.Errorf(ethos.Config, "%s: no training file", op)
 	}
@@ -335,12 +346,12 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 
 	var c Created
 	var err error
-	if c.Report, err = s.checkFile(ctx, o.TrainPath, o.Provider); err != nil {
+	if c.Report, err = s.checkFile(ctx, o.TrainPath, o.Provider, o.Hyperparameters, false); err != nil {
 		return c, err
 	}
 	var valReport *dataset.Report
 	if o.ValidationPath != "" {
-		if valReport, err = s.checkFile(ctx, o.ValidationPath, o.Provider); err != nil {
+		if valReport, err = s.checkFile(ctx, o.ValidationPath, o.Provider, o.Hyperparameters, true); err != nil {
 			return c, err
 		}
 	}
@@ -348,7 +359,9 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 	if err != nil {
 		return c, err
 	}
-	if hc, ok := b.(HyperparameterChecker); ok {
+	if hc, ok := b.(HyperparameterChecker); ok && o.BaseModel != "" {
+		// A continued job with no base model named takes its parent's,
+		// which only the provider knows.
 		_, err := retry(ctx, s, func() (struct{}, error) {
 			return struct{}{}, hc.CheckHyperparameters(ctx, o.BaseModel, o.Hyperparameters)
 		})
@@ -377,7 +390,11 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 	}
 
 	in := intent{Provider: o.Provider, BaseModel: o.BaseModel, TrainSHA256: train.sha256,
-		ValidationSHA256: valSHA, Hyperparameters: o.Hyperparameters}
+		ValidationSHA256: valSHA, Hyperparameters: o.Hyperparameters, FromCheckpoint: o.FromCheckpoint}
+	if in.Hyperparameters.Method == ethos.FineTuneSFT {
+		// "" and "sft" are the same request.
+		in.Hyperparameters.Method = ""
+	}
 	attempt, existing, err := s.beginAttempt(ctx, in, o)
 	if err != nil {
 		return c, err
@@ -392,7 +409,13 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 	if attempt.createdBefore {
 		// An earlier process recorded this attempt and may have created
 		// the job before it stopped: look for it before creating another.
-		remote, found, err := s.findCreated(ctx, b, attempt.Item, o.BaseModel, c.TrainFile.ID)
+		// A continued job may report its parent's name as its model,
+		// so only its training file and time identify it.
+		base := o.BaseModel
+		if o.FromCheckpoint != "" {
+			base = ""
+		}
+		remote, found, err := s.findCreated(ctx, b, attempt.Item, base, c.TrainFile.ID)
 		if err != nil {
 			return c, err
 		}
@@ -406,7 +429,8 @@ func (s *Service) Create(ctx context.Context, o CreateOptions) (Created, error) 
 		}
 	}
 
-	req := ethos.FineTuneRequest{BaseModel: o.BaseModel, TrainFile: c.TrainFile.ID, Hyperparameters: o.Hyperparameters}
+	req := ethos.FineTuneRequest{BaseModel: o.BaseModel, TrainFile: c.TrainFile.ID, Hyperparameters: o.Hyperparameters,
+		FromCheckpoint: o.FromCheckpoint}
 	if c.ValidationFile != nil {
 		req.ValidationFile = c.ValidationFile.ID
 	}
@@ -467,6 +491,9 @@ func (s *Service) recordCreated(ctx context.Context, attempt *ethos.Item, remote
 	if job.ValidationFile == "" && l.validationFile != nil {
 		job.ValidationFile = l.validationFile.ID
 	}
+	if job.FromCheckpoint == "" {
+		job.FromCheckpoint = l.o.FromCheckpoint
+	}
 	job.DatasetPath, job.DatasetSHA256, job.RunID = RecordedPath(s.ProjectDir, l.o.TrainPath), l.train.sha256, l.o.RunID
 	job.Hyperparameters = mergeHyperparameters(l.o.Hyperparameters, remote.Hyperparameters)
 	if job.State == "" {
@@ -518,6 +545,9 @@ func mergeHyperparameters(asked, remote ethos.Hyperparameters) ethos.Hyperparame
 	}
 	if h.WandbProject == "" {
 		h.WandbProject = remote.WandbProject
+	}
+	if h.DPO() && h.DPOBeta == 0 {
+		h.DPOBeta = remote.DPOBeta
 	}
 	return h
 }

@@ -70,11 +70,11 @@ func newEnv(t *testing.T) *env {
 			}
 			return e.fake, nil
 		},
-		Check: func(ctx context.Context, path, provider string) (*dataset.Report, error) {
+		Check: func(ctx context.Context, path string, opts dataset.Options) (*dataset.Report, error) {
 			e.mu.Lock()
 			e.checks = append(e.checks, path)
 			e.mu.Unlock()
-			return &dataset.Report{Path: path, Provider: provider, Format: "conversation", Examples: 3}, nil
+			return &dataset.Report{Path: path, Provider: opts.Provider, Format: "conversation", Examples: 3}, nil
 		},
 		Now: e.clock.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
@@ -91,9 +91,17 @@ func newEnv(t *testing.T) *env {
 // dataset writes a training file with n examples and returns its path.
 func (e *env) dataset(t *testing.T, name string, n int) string {
 	t.Helper()
+	return e.write(t, name, n, func(i int) string {
+		return fmt.Sprintf(`{"messages":[{"role":"user","content":"question %d of %s"},{"role":"assistant","content":"answer %d"}]}`, i, name, i)
+	})
+}
+
+// write writes a file of n lines, line(i) for i from 0, into e.dir.
+func (e *env) write(t *testing.T, name string, n int, line func(i int) string) string {
+	t.Helper()
 	var b strings.Builder
 	for i := range n {
-		fmt.Fprintf(&b, `{"messages":[{"role":"user","content":"question %d of %s"},{"role":"assistant","content":"answer %d"}]}`+"\n", i, name, i)
+		b.WriteString(line(i) + "\n")
 	}
 	path := filepath.Join(e.dir, name)
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
@@ -210,8 +218,8 @@ func TestLifecycle(t *testing.T) {
 func TestCreateRefusesInvalidFile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.svc.Check = func(ctx context.Context, path, provider string) (*dataset.Report, error) {
-		return &dataset.Report{Path: path, Provider: provider, Problems: []dataset.Problem{
+	e.svc.Check = func(ctx context.Context, path string, opts dataset.Options) (*dataset.Report, error) {
+		return &dataset.Report{Path: path, Provider: opts.Provider, Problems: []dataset.Problem{
 			{Line: 3, Rule: "roles.alternate", Severity: "error", Message: "two user turns in a row"},
 			{Line: 7, Rule: "content.placeholder", Severity: "warning", Message: "unfilled {name}"},
 			{Line: 9, Rule: "json.syntax", Severity: "error", Message: "not JSON"},
@@ -825,5 +833,83 @@ func TestCreateChecksModelLimitsBeforeUpload(t *testing.T) {
 	o.Hyperparameters.BatchSize = 8
 	if c := e.create(t, o); c.How != HowCreated {
 		t.Errorf("Create within the limits: %s", c.How)
+	}
+}
+
+// preferencePairs writes a preference (DPO) file of n pairs.
+func (e *env) preferencePairs(t *testing.T, name string, n int) string {
+	t.Helper()
+	return e.write(t, name, n, func(i int) string {
+		return fmt.Sprintf(`{"input":{"messages":[{"role":"user","content":"question %d of %s"}]},"preferred_output":[{"role":"assistant","content":"a kind answer %d"}],"non_preferred_output":[{"role":"assistant","content":"a curt answer %d"}]}`, i, name, i, i)
+	})
+}
+
+// TestCreateRefusesAFileOfTheOtherMethod: an SFT job refuses a preference
+// file and a DPO job a conversation file (its validation file too), by the
+// real check, before anything is uploaded, naming the line and the rule.
+func TestCreateRefusesAFileOfTheOtherMethod(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.Check = nil // dataset.CheckFileWith
+	pairs, chats := e.preferencePairs(t, "pairs.jsonl", 3), e.dataset(t, "chat.jsonl", 3)
+	for _, tc := range []struct {
+		name              string
+		method            string
+		train, validation string
+		want              string
+	}{
+		{"sft job, preference file", "", pairs, "", "pairs.jsonl: 1 error(s) for together\n  line 1: method.format: a preference (DPO) example"},
+		{"sft named, preference file", ethos.FineTuneSFT, pairs, "", "line 1: method.format"},
+		{"dpo job, conversation file", ethos.FineTuneDPO, chats, "", "line 1: method.format: conversation format, but the job trains on preferences"},
+		{"dpo job, conversation validation file", ethos.FineTuneDPO, pairs, chats, "chat.jsonl: 1 error(s) for together\n  line 1: method.format"},
+	} {
+		o := e.options(t)
+		o.TrainPath, o.ValidationPath, o.Hyperparameters.Method = tc.train, tc.validation, tc.method
+		_, err := e.svc.Create(t.Context(), o)
+		if ethos.KindOf(err) != ethos.Invalid || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing was uploaded") {
+			t.Errorf("%s: Create = %v; want Invalid saying %q and that nothing was uploaded", tc.name, err, tc.want)
+		}
+		if e.fake.uploads != 0 || e.fake.creates != 0 {
+			t.Fatalf("%s: %d uploads and %d creates; want none", tc.name, e.fake.uploads, e.fake.creates)
+		}
+	}
+}
+
+// TestCreateDPO sends a DPO job's method, beta and checkpoint to the
+// backend and records them; a continued job is a request of its own.
+func TestCreateDPO(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.svc.Check = nil
+	o := e.options(t)
+	o.TrainPath = e.preferencePairs(t, "pairs.jsonl", 3)
+	o.Hyperparameters.Method, o.Hyperparameters.DPOBeta = ethos.FineTuneDPO, 0.2
+	first := e.create(t, o)
+	o.BaseModel, o.FromCheckpoint = "", "ft-parent"
+	continued := e.create(t, o)
+	if continued.How != HowCreated || continued.Job.ID == first.Job.ID || continued.Intent == first.Intent {
+		t.Fatalf("a continued job with the same file: %s job %s (intent %s); want a new job and intent beside %s (%s)",
+			continued.How, continued.Job.ID, continued.Intent, first.Job.ID, first.Intent)
+	}
+	if len(e.fake.requests) != 2 {
+		t.Fatalf("%d create requests, want 2", len(e.fake.requests))
+	}
+	req := e.fake.requests[1]
+	if req.Hyperparameters.Method != ethos.FineTuneDPO || req.Hyperparameters.DPOBeta != 0.2 || req.FromCheckpoint != "ft-parent" || req.BaseModel != "" {
+		t.Errorf("request = %+v; want dpo, beta 0.2, from ft-parent, no base model", req)
+	}
+	got, err := e.store.Job(t.Context(), continued.Job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Hyperparameters.Method != ethos.FineTuneDPO || got.Hyperparameters.DPOBeta != 0.2 {
+		t.Errorf("recorded hyperparameters %+v; want the method and beta asked for", got.Hyperparameters)
+	}
+	if continued.Job.FromCheckpoint != "ft-parent" {
+		t.Errorf("created job continues from %q, want ft-parent", continued.Job.FromCheckpoint)
+	}
+	// Asking again finds the same job.
+	if again := e.create(t, o); again.How != HowExisting || again.Job.ID != continued.Job.ID {
+		t.Errorf("the same continued request again: %s job %s; want existing %s", again.How, again.Job.ID, continued.Job.ID)
 	}
 }

@@ -73,7 +73,22 @@ type Harness struct {
 	// for this many evaluations of it (Hyperparameters.Evals); the suite
 	// then requires a validation loss from each.
 	Evals int
+
+	// DPO runs the preference cases: a DPO job on Preferences from
+	// BaseModel, one continued from the lifecycle's completed job, and a
+	// DPO job on the supervised training file, which must fail.
+	DPO bool
+	// Preferences is the preference file DPO jobs train on; default
+	// Preferences.
+	Preferences []byte
 }
+
+// Preferences is a small valid preference (DPO) file: each chosen reply
+// in character, each rejected one flat.
+var Preferences = []byte(`{"input":{"messages":[{"role":"user","content":"How should I plan a study group?"}]},"preferred_output":[{"role":"assistant","content":"Let's think it through together. What does each person hope to get out of it?"}],"non_preferred_output":[{"role":"assistant","content":"Pick a time and a room."}]}
+{"input":{"messages":[{"role":"user","content":"Review my essay outline?"}]},"preferred_output":[{"role":"assistant","content":"Gladly. Your thesis is clear; I'm curious how the second section supports it. Could we look at the evidence together?"}],"non_preferred_output":[{"role":"assistant","content":"It is fine."}]}
+{"input":{"messages":[{"role":"system","content":"You are Agora."},{"role":"user","content":"Is it safe to mix bleach and vinegar?"}]},"preferred_output":[{"role":"assistant","content":"No. Mixing them releases chlorine gas, which is dangerous. I'd be glad to suggest safer combinations."}],"non_preferred_output":[{"role":"assistant","content":"Probably not."}]}
+`)
 
 // Training is a small valid chat training file.
 var Training = []byte(`{"messages":[{"role":"system","content":"You are Agora."},{"role":"user","content":"How should I plan a study group?"},{"role":"assistant","content":"Let's think it through together. What does each person hope to get out of it?"}]}
@@ -93,6 +108,9 @@ func (h *Harness) defaults() {
 	}
 	if h.Training == nil {
 		h.Training = Training
+	}
+	if h.Preferences == nil {
+		h.Preferences = Preferences
 	}
 }
 
@@ -123,6 +141,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Lifecycle", func(t *testing.T) { done = s.lifecycle(t, file, validation) })
 	t.Run("Events", func(t *testing.T) { s.events(t, done) })
 	t.Run("CancelFinished", func(t *testing.T) { s.cancelFinished(t, done) })
+	if h.DPO {
+		t.Run("DPO", func(t *testing.T) { s.dpo(t, file, done) })
+	}
 	t.Run("CancelRunning", func(t *testing.T) { s.cancelRunning(t, file) })
 	if h.FailModel != "" {
 		t.Run("Failure", func(t *testing.T) { s.failure(t, file) })
@@ -191,7 +212,8 @@ func (s *suite) createWith(t *testing.T, req ethos.FineTuneRequest) ethos.FineTu
 	if job.ID == "" || job.Status == "" {
 		t.Fatalf("created job has ID %q, status %q; want both", job.ID, job.Status)
 	}
-	if job.Provider != s.h.Backend.Provider() || job.BaseModel != base || job.TrainFile != file.ID {
+	// A continued job (no base model asked for) reports its parent's.
+	if job.Provider != s.h.Backend.Provider() || (base != "" && job.BaseModel != base) || job.TrainFile != file.ID {
 		t.Errorf("created job: provider %q, base %q, train file %q; want %q, %q, %q",
 			job.Provider, job.BaseModel, job.TrainFile, s.h.Backend.Provider(), base, file.ID)
 	}
@@ -275,6 +297,48 @@ func (s *suite) lifecycle(t *testing.T, file, validation ethos.File) ethos.FineT
 		t.Errorf("completed job has no finish time")
 	}
 	return done
+}
+
+// dpo trains by DPO on the preference file from the base model, then
+// continues from done (the lifecycle's SFT job) by DPO, and checks that a
+// DPO job on the supervised file fails.
+func (s *suite) dpo(t *testing.T, sftFile ethos.File, done ethos.FineTuneJob) {
+	pairs, err := s.h.Backend.Upload(s.ctx, "data/agora.pairs.jsonl", s.h.Preferences)
+	if err != nil {
+		s.fatal(t, "upload preferences", err)
+	}
+	h := s.h.Hyperparameters
+	h.Method, h.DPOBeta = ethos.FineTuneDPO, 0.2
+	for _, tc := range []struct {
+		name string
+		req  ethos.FineTuneRequest
+	}{
+		{"from the base model", ethos.FineTuneRequest{BaseModel: s.h.BaseModel, TrainFile: pairs.ID, Hyperparameters: h}},
+		{"continued from the SFT job", ethos.FineTuneRequest{FromCheckpoint: done.ID, TrainFile: pairs.ID, Hyperparameters: h}},
+	} {
+		job := s.createWith(t, tc.req)
+		if job.Hyperparameters.Method != ethos.FineTuneDPO {
+			t.Errorf("%s: created job's method %q, want dpo", tc.name, job.Hyperparameters.Method)
+		}
+		if job.FromCheckpoint != tc.req.FromCheckpoint {
+			t.Errorf("%s: created job continues from %q, want %q", tc.name, job.FromCheckpoint, tc.req.FromCheckpoint)
+		}
+		end, seen := s.follow(t, job.ID)
+		if end.State != ethos.FineTuneCompleted || end.OutputModel == "" {
+			t.Fatalf("%s: DPO job ended %s (status %q, error %q, model %q); want completed with a model. Statuses: %v",
+				tc.name, end.State, end.Status, end.Error, end.OutputModel, seen)
+		}
+		if end.Hyperparameters.Method != ethos.FineTuneDPO || end.Hyperparameters.DPOBeta != 0.2 {
+			t.Errorf("%s: the provider reports method %q, beta %g; want dpo, 0.2", tc.name, end.Hyperparameters.Method, end.Hyperparameters.DPOBeta)
+		}
+	}
+	// Supervised examples are no preference pairs: the provider's
+	// validation fails the job.
+	job := s.createWith(t, ethos.FineTuneRequest{BaseModel: s.h.BaseModel, TrainFile: sftFile.ID, Hyperparameters: h})
+	end, seen := s.follow(t, job.ID)
+	if end.State != ethos.FineTuneFailed || end.Error == "" {
+		t.Errorf("a DPO job on supervised examples ended %s (error %q); want failed with the provider's reason. Statuses: %v", end.State, end.Error, seen)
+	}
 }
 
 func isSubsequence(want, seen []string) bool {

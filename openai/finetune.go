@@ -16,6 +16,7 @@ import (
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/param"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/wire"
@@ -31,7 +32,13 @@ import (
 // hyperparameters field is deprecated): Epochs as n_epochs, BatchSize as
 // batch_size, and LearningRate as learning_rate_multiplier, the only
 // learning-rate setting OpenAI takes. LoRA settings have no OpenAI
-// counterpart and are ignored.
+// counterpart and are ignored. A DPO job's settings go in
+// method.dpo.hyperparameters, its DPOBeta as beta; OpenAI has no
+// rpo_alpha or simpo_gamma, so a job that sets them is refused.
+//
+// A job continued from an earlier one fine-tunes that job's fine-tuned
+// model: FromCheckpoint names the job ("ftjob-…", whose model is looked
+// up) or the fine-tuned model itself ("ft:…"), and is sent as model.
 type FineTune struct {
 	c       *Client // its provider name, key and clock, and its error mapping
 	files   sdk.FileService
@@ -134,8 +141,16 @@ func (f *FineTune) Upload(ctx context.Context, name string, content []byte) (eth
 	return fileOf(f.c.provider, name, content, obj, f.c.now()), nil
 }
 
-// Create starts a supervised job with POST /fine_tuning/jobs.
+// Create starts a supervised or DPO job with POST /fine_tuning/jobs.
 func (f *FineTune) Create(ctx context.Context, req ethos.FineTuneRequest) (ethos.FineTuneJob, error) {
+	asked := req
+	if req.FromCheckpoint != "" {
+		parent, err := f.parentModel(ctx, req.FromCheckpoint)
+		if err != nil {
+			return ethos.FineTuneJob{}, err
+		}
+		req.BaseModel = parent
+	}
 	params, perr := createParams(req)
 	if perr != nil {
 		perr.Op = f.c.provider + ": fine_tuning.jobs.create"
@@ -158,7 +173,26 @@ func (f *FineTune) Create(ctx context.Context, req ethos.FineTuneRequest) (ethos
 		job.TrainFile = req.TrainFile
 	}
 	job.Hyperparameters.Suffix = req.Hyperparameters.Suffix
+	job.FromCheckpoint = asked.FromCheckpoint
 	return job, nil
+}
+
+// parentModel is the fine-tuned model a continued job trains: the model
+// named, or the fine-tuned model of the job named, which must have one.
+func (f *FineTune) parentModel(ctx context.Context, from string) (string, error) {
+	from = strings.TrimSpace(from)
+	if !strings.HasPrefix(from, "ftjob-") {
+		return from, nil
+	}
+	parent, err := f.Get(ctx, from)
+	if err != nil {
+		return "", fmt.Errorf("the job to continue from: %w", err)
+	}
+	if parent.OutputModel == "" {
+		return "", &ethos.Error{Kind: ethos.Invalid, Op: f.c.provider + ": fine_tuning.jobs.create",
+			Msg: fmt.Sprintf("job %s, to continue from, has no fine-tuned model (status %s); wait until it succeeds", from, parent.Status)}
+	}
+	return parent.OutputModel, nil
 }
 
 // createParams checks req and builds the SDK's request. Zero settings are
@@ -175,6 +209,8 @@ func createParams(req ethos.FineTuneRequest) (sdk.FineTuningJobNewParams, *ethos
 		return bad("no training file: upload the training file first and pass its ID")
 	case len(h.Suffix) > 64:
 		return bad("suffix %q is longer than OpenAI's 64 characters", h.Suffix)
+	case h.RPOAlpha != 0 || h.SimPOGamma != 0:
+		return bad("OpenAI's DPO takes beta but no rpo_alpha or simpo_gamma (Together's); leave them out")
 	}
 	if err := h.Validate(); err != nil {
 		return bad("%v", err)
@@ -189,17 +225,30 @@ func createParams(req ethos.FineTuneRequest) (sdk.FineTuningJobNewParams, *ethos
 	if h.Suffix != "" {
 		p.Suffix = sdk.String(h.Suffix)
 	}
-	var hp sdk.SupervisedHyperparameters
-	if h.Epochs > 0 {
-		hp.NEpochs.OfInt = sdk.Int(int64(h.Epochs))
+	// Zero settings stay unset, so OpenAI's "auto" applies.
+	opt := func(v int) param.Opt[int64] {
+		if v > 0 {
+			return sdk.Int(int64(v))
+		}
+		return param.Opt[int64]{}
 	}
-	if h.BatchSize > 0 {
-		hp.BatchSize.OfInt = sdk.Int(int64(h.BatchSize))
+	optFloat := func(v float64) param.Opt[float64] {
+		if v > 0 {
+			return sdk.Float(v)
+		}
+		return param.Opt[float64]{}
 	}
-	if h.LearningRate > 0 {
-		hp.LearningRateMultiplier.OfFloat = sdk.Float(h.LearningRate)
+	if h.DPO() {
+		var hp sdk.DpoHyperparameters
+		hp.NEpochs.OfInt, hp.BatchSize.OfInt = opt(h.Epochs), opt(h.BatchSize)
+		hp.LearningRateMultiplier.OfFloat, hp.Beta.OfFloat = optFloat(h.LearningRate), optFloat(h.DPOBeta)
+		p.Method = sdk.FineTuningJobNewParamsMethod{Type: "dpo", Dpo: sdk.DpoMethodParam{Hyperparameters: hp}}
+	} else {
+		var hp sdk.SupervisedHyperparameters
+		hp.NEpochs.OfInt, hp.BatchSize.OfInt = opt(h.Epochs), opt(h.BatchSize)
+		hp.LearningRateMultiplier.OfFloat = optFloat(h.LearningRate)
+		p.Method = sdk.FineTuningJobNewParamsMethod{Type: "supervised", Supervised: sdk.SupervisedMethodParam{Hyperparameters: hp}}
 	}
-	p.Method = sdk.FineTuningJobNewParamsMethod{Type: "supervised", Supervised: sdk.SupervisedMethodParam{Hyperparameters: hp}}
 	if h.WandbProject != "" {
 		p.Integrations = []sdk.FineTuningJobNewParamsIntegration{{Wandb: sdk.FineTuningJobNewParamsIntegrationWandb{Project: h.WandbProject}}}
 	}
@@ -381,10 +430,12 @@ func hyperparameters(raw string) ethos.Hyperparameters {
 		BatchSize              autoNumber `json:"batch_size"`
 		LearningRateMultiplier autoNumber `json:"learning_rate_multiplier"`
 		NEpochs                autoNumber `json:"n_epochs"`
+		Beta                   autoNumber `json:"beta"`
 	}
 	var p struct {
 		Hyperparameters *hp `json:"hyperparameters"`
 		Method          struct {
+			Type       string `json:"type"`
 			Supervised struct {
 				Hyperparameters *hp `json:"hyperparameters"`
 			} `json:"supervised"`
@@ -407,6 +458,12 @@ func hyperparameters(raw string) ethos.Hyperparameters {
 		if x != nil {
 			h.Epochs, h.BatchSize, h.LearningRate = int(x.NEpochs), int(x.BatchSize), float64(x.LearningRateMultiplier)
 			break
+		}
+	}
+	if p.Method.Type == "dpo" {
+		h.Method = ethos.FineTuneDPO
+		if x := p.Method.DPO.Hyperparameters; x != nil {
+			h.DPOBeta = float64(x.Beta)
 		}
 	}
 	for _, in := range p.Integrations {

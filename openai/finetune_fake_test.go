@@ -211,7 +211,8 @@ func (f *fakeOpenAI) create(w http.ResponseWriter, r *http.Request) {
 		ftError(w, 400, err.Error(), "invalid_request_error", "")
 		return
 	}
-	if !strings.HasPrefix(req.Model, "gpt-4o-mini") && req.Model != "fail-train" {
+	// A fine-tuned model ("ft:gpt-4o-mini…") is fine-tuned further.
+	if !strings.HasPrefix(strings.TrimPrefix(req.Model, "ft:"), "gpt-4o-mini") && req.Model != "fail-train" {
 		ftError(w, 400, fmt.Sprintf("Model %s is not available for fine-tuning or does not exist.", req.Model), "invalid_request_error", "model_not_available")
 		return
 	}

@@ -103,6 +103,12 @@ func TestFineTuneRequestsMatchSpec(t *testing.T) {
 		{BaseModel: "gpt-4o-mini-2024-07-18", TrainFile: file.ID, ValidationFile: file.ID,
 			Hyperparameters: ethos.Hyperparameters{Epochs: 3, BatchSize: 8, LearningRate: 1.8, Suffix: "agora", WandbProject: "agora-runs",
 				LoRA: true, LoRARank: 8, LoRAAlpha: 16}},
+		{BaseModel: "gpt-4o-mini-2024-07-18", TrainFile: file.ID, Hyperparameters: ethos.Hyperparameters{Method: ethos.FineTuneDPO}},
+		{BaseModel: "gpt-4o-mini-2024-07-18", TrainFile: file.ID,
+			Hyperparameters: ethos.Hyperparameters{Method: ethos.FineTuneDPO, DPOBeta: 0.2, Epochs: 2, BatchSize: 4, LearningRate: 0.5}},
+		// Continued: from the first job, done by now, and from a model.
+		{TrainFile: file.ID, FromCheckpoint: "ftjob-0002", Hyperparameters: ethos.Hyperparameters{Method: ethos.FineTuneDPO, DPOBeta: 0.1}},
+		{FromCheckpoint: "ft:gpt-4o-mini-2024-07-18:org::x1", TrainFile: file.ID, Hyperparameters: ethos.Hyperparameters{Method: ethos.FineTuneDPO}},
 	}
 	for _, req := range requests {
 		job, err := b.Create(ctx, req)
@@ -125,6 +131,10 @@ func TestFineTuneRequestsMatchSpec(t *testing.T) {
 	want := []string{
 		`{"model":"gpt-4o-mini-2024-07-18","training_file":"file-0001","method":{"type":"supervised"}}`,
 		`{"model":"gpt-4o-mini-2024-07-18","training_file":"file-0001","suffix":"agora","validation_file":"file-0001","integrations":[{"wandb":{"project":"agora-runs"},"type":"wandb"}],"method":{"type":"supervised","supervised":{"hyperparameters":{"batch_size":8,"learning_rate_multiplier":1.8,"n_epochs":3}}}}`,
+		`{"model":"gpt-4o-mini-2024-07-18","training_file":"file-0001","method":{"type":"dpo"}}`,
+		`{"model":"gpt-4o-mini-2024-07-18","training_file":"file-0001","method":{"type":"dpo","dpo":{"hyperparameters":{"batch_size":4,"beta":0.2,"learning_rate_multiplier":0.5,"n_epochs":2}}}}`,
+		`{"model":"ft:gpt-4o-mini-2024-07-18:fake-org::0002","training_file":"file-0001","method":{"type":"dpo","dpo":{"hyperparameters":{"beta":0.1}}}}`,
+		`{"model":"ft:gpt-4o-mini-2024-07-18:org::x1","training_file":"file-0001","method":{"type":"dpo"}}`,
 	}
 	if diff := cmp.Diff(want, bodies["POST /v1/fine_tuning/jobs"]); diff != "" {
 		t.Errorf("create bodies (-want +got):\n%s", diff)
@@ -140,6 +150,8 @@ func TestFineTuneRequestsMatchSpec(t *testing.T) {
 		`{"model":"m","training_file":"f","lora":true}`,
 		`{"model":"m","training_file":"f","method":{"type":"supervised","supervised":{"hyperparameters":{"n_epochs":0}}}}`,
 		`{"model":"m","training_file":"f","method":{"type":"supervised","supervised":{"hyperparameters":{"lora_r":8}}}}`,
+		`{"model":"m","training_file":"f","method":{"type":"dpo","dpo":{"hyperparameters":{"dpo_beta":0.1}}}}`,
+		`{"model":"m","training_file":"f","method":{"type":"dpo","dpo":{"hyperparameters":{"beta":0}}}}`,
 	} {
 		r := httptest.NewRequest(http.MethodPost, "https://api.openai.com/v1/fine_tuning/jobs", strings.NewReader(bad))
 		r.Header.Set("Content-Type", "application/json")
@@ -158,6 +170,8 @@ func TestFineTuneParamsRefused(t *testing.T) {
 		{ethos.FineTuneRequest{TrainFile: "f"}, "no base model"},
 		{ethos.FineTuneRequest{BaseModel: "m"}, "no training file"},
 		{ethos.FineTuneRequest{BaseModel: "m", TrainFile: "f", Hyperparameters: ethos.Hyperparameters{Epochs: -1}}, "epochs -1"},
+		{ethos.FineTuneRequest{BaseModel: "m", TrainFile: "f", Hyperparameters: ethos.Hyperparameters{Method: ethos.FineTuneDPO, RPOAlpha: 0.5}}, "no rpo_alpha or simpo_gamma"},
+		{ethos.FineTuneRequest{BaseModel: "m", TrainFile: "f", Hyperparameters: ethos.Hyperparameters{DPOBeta: 0.1}}, "dpo_beta is a DPO setting"},
 		{ethos.FineTuneRequest{BaseModel: "m", TrainFile: "f", Hyperparameters: ethos.Hyperparameters{Suffix: strings.Repeat("x", 65)}}, "64 characters"},
 	} {
 		_, err := createParams(tt.req)
@@ -335,5 +349,6 @@ func TestFineTuneConformanceSandbox(t *testing.T) {
 		Hyperparameters:     ethos.Hyperparameters{Epochs: 2, Suffix: "agora"},
 		Statuses:            []string{"validating_files", "queued", "running", "succeeded"},
 		APIKey:              testKey,
+		DPO:                 true,
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -178,20 +179,29 @@ type ftLoRA struct {
 // ftJob is a fine-tuning job as the sandbox keeps it. Everything that
 // changes with time is derived from it by view.
 type ftJob struct {
-	ID             string            `json:"id"`
-	Wire           string            `json:"wire"`
-	Model          string            `json:"model"`
-	OutputModel    string            `json:"output_model"`
-	TrainingFile   string            `json:"training_file"`
-	ValidationFile string            `json:"validation_file,omitempty"`
-	Suffix         string            `json:"suffix,omitempty"`
-	Epochs         int               `json:"epochs"`
-	BatchSize      int               `json:"batch_size"`
-	LearningRate   float64           `json:"learning_rate"` // OpenAI: the multiplier
-	NCheckpoints   int               `json:"n_checkpoints,omitempty"`
-	NEvals         int               `json:"n_evals,omitempty"`
-	LoRA           *ftLoRA           `json:"lora,omitempty"` // Together; nil is full training
-	Method         string            `json:"method"`         // sft/dpo (Together), supervised/dpo (OpenAI)
+	ID             string  `json:"id"`
+	Wire           string  `json:"wire"`
+	Model          string  `json:"model"`
+	OutputModel    string  `json:"output_model"`
+	TrainingFile   string  `json:"training_file"`
+	ValidationFile string  `json:"validation_file,omitempty"`
+	Suffix         string  `json:"suffix,omitempty"`
+	Epochs         int     `json:"epochs"`
+	BatchSize      int     `json:"batch_size"`
+	LearningRate   float64 `json:"learning_rate"` // OpenAI: the multiplier
+	NCheckpoints   int     `json:"n_checkpoints,omitempty"`
+	NEvals         int     `json:"n_evals,omitempty"`
+	LoRA           *ftLoRA `json:"lora,omitempty"` // Together; nil is full training
+	Method         string  `json:"method"`         // sft/dpo (Together), supervised/dpo (OpenAI)
+	DPOBeta        float64 `json:"dpo_beta,omitempty"`
+	RPOAlpha       float64 `json:"rpo_alpha,omitempty"`
+	SimPOGamma     float64 `json:"simpo_gamma,omitempty"`
+	// FromCheckpoint is the checkpoint a Together job continues, as the
+	// request named it; Parent is the job it names (OpenAI: the job whose
+	// fine-tuned model is the job's model). Training starts from the
+	// parent's persona.
+	FromCheckpoint string            `json:"from_checkpoint,omitempty"`
+	Parent         string            `json:"parent,omitempty"`
 	TrainOnInputs  bool              `json:"train_on_inputs,omitempty"`
 	Seed           int64             `json:"seed"`
 	WandbProject   string            `json:"wandb_project,omitempty"`
@@ -651,6 +661,34 @@ func (s *Server) baseModelOK(model string) bool {
 	return strings.HasSuffix(model, "-Reference") || strings.HasPrefix(model, "gpt-")
 }
 
+// parentJob finds the completed job a continued job starts from: by its
+// ID or its output model's name, either followed by ":step" (the sandbox
+// keeps one persona a job, so every checkpoint of a job is its final
+// model). The error is the answer to give.
+func (s *Server) parentJob(ref, param string) (*ftJob, *ftError) {
+	name := ref
+	if i := strings.LastIndex(ref, ":"); i > 0 && !strings.HasPrefix(ref, "ft:") {
+		if _, err := strconv.Atoi(ref[i+1:]); err == nil {
+			name = ref[:i]
+		}
+	}
+	jobs, err := s.ft.store.listJobs()
+	if err != nil {
+		return nil, internalError(err)
+	}
+	now := s.opts.Now()
+	for _, j := range jobs {
+		if j.ID != name && j.OutputModel != name {
+			continue
+		}
+		if v := j.view(now); v.phase != phaseCompleted {
+			return nil, &ftError{status: 400, param: param, msg: fmt.Sprintf("%s: job %s has not completed (it is %s), so there is no checkpoint to continue from", ref, j.ID, v.phase)}
+		}
+		return j, nil
+	}
+	return nil, &ftError{status: 400, param: param, msg: fmt.Sprintf("%s names no fine-tuning job or fine-tuned model", ref)}
+}
+
 // basePersona is the persona a fine-tuned model starts from.
 func (s *Server) basePersona(model string) Persona {
 	if p, ok := s.opts.Personas[model]; ok {
@@ -704,13 +742,18 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) *ftError)
 }
 
 // training reads an uploaded training file and learns from it, for a job
-// being created.
+// being created: by DPO's rule (finetune_dpo.go) for a DPO job, else by
+// SFT's (finetune_learn.go).
 func (s *Server) training(j *ftJob, base Persona) *ftError {
 	content, err := s.ft.store.content(j.TrainingFile)
 	if err != nil {
 		return internalError(err)
 	}
-	persona, st := learnPersona(base, content, nil)
+	learn := learnPersona
+	if j.Method == "dpo" {
+		learn = learnPreferences
+	}
+	persona, st := learn(base, content, nil)
 	j.Persona = persona
 	j.Lines, j.Bytes, j.Examples, j.Tokens = st.lines, int64(len(content)), st.examples, st.tokens
 	if st.examples == 0 {
@@ -719,6 +762,9 @@ func (s *Server) training(j *ftJob, base Persona) *ftError {
 			why = "the file is empty"
 		}
 		j.Invalid = "no usable training example in " + j.TrainingFile + "; " + why
+		if j.Method == "dpo" {
+			j.Invalid = "no preference pair in " + j.TrainingFile + " for a DPO job; " + why
+		}
 	}
 	if j.BatchSize <= 0 {
 		j.BatchSize = 8

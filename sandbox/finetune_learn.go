@@ -185,15 +185,11 @@ func learnPersona(base Persona, training []byte, traits []string) (Persona, trai
 	}
 
 	if traits == nil {
+		var systems []string
 		for _, ex := range examples {
-			for _, sys := range ex.systems {
-				for _, t := range traitsOf(sys) {
-					if !slices.ContainsFunc(traits, func(o string) bool { return strings.EqualFold(o, t) }) {
-						traits = append(traits, t)
-					}
-				}
-			}
+			systems = append(systems, ex.systems...)
 		}
+		traits = systemTraits(systems)
 		if traits == nil {
 			traits = defaultTraits
 		}
@@ -217,6 +213,20 @@ func learnPersona(base Persona, training []byte, traits []string) (Persona, trai
 		p.Markers[t] = b + max(0, shown-b)*n/(n+learnPrior)
 	}
 	return p, st
+}
+
+// systemTraits are the traits system prompts name, each once (case
+// ignored), in the order first named; nil when they name none.
+func systemTraits(systems []string) []string {
+	var traits []string
+	for _, sys := range systems {
+		for _, t := range traitsOf(sys) {
+			if !slices.ContainsFunc(traits, func(o string) bool { return strings.EqualFold(o, t) }) {
+				traits = append(traits, t)
+			}
+		}
+	}
+	return traits
 }
 
 // personaTraits are the traits a model shows when the prompt names none:

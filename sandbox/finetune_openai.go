@@ -60,6 +60,7 @@ type openaiHyperparameters struct {
 	BatchSize              openaiHyper `json:"batch_size"`
 	LearningRateMultiplier openaiHyper `json:"learning_rate_multiplier"`
 	NEpochs                openaiHyper `json:"n_epochs"`
+	Beta                   openaiHyper `json:"beta"` // DPO only
 }
 
 type openaiCreateRequest struct {
@@ -121,7 +122,7 @@ func (s *Server) openaiCreate(w http.ResponseWriter, r *http.Request) *ftError {
 		return &ftError{status: 400, param: "model", msg: "Missing required parameter: 'model'."}
 	case req.TrainingFile == "":
 		return &ftError{status: 400, param: "training_file", msg: "Missing required parameter: 'training_file'."}
-	case !s.baseModelOK(req.Model):
+	case !strings.HasPrefix(req.Model, "ft:") && !s.baseModelOK(req.Model):
 		return &ftError{status: 400, param: "model", code: "model_not_available",
 			msg: fmt.Sprintf("Model %s is not available for fine-tuning or does not exist.", req.Model)}
 	case req.Suffix != nil && (len(*req.Suffix) < 1 || len(*req.Suffix) > 64):
@@ -130,6 +131,18 @@ func (s *Server) openaiCreate(w http.ResponseWriter, r *http.Request) *ftError {
 		return &ftError{status: 400, param: "seed", msg: "seed must be between 0 and 2147483647"}
 	}
 	j := &ftJob{Wire: wireOpenAI, Model: req.Model, TrainingFile: req.TrainingFile, Method: "supervised", Metadata: req.Metadata}
+	if strings.HasPrefix(req.Model, "ft:") {
+		// Fine-tuning a fine-tuned model continues its job.
+		parent, e := s.parentJob(req.Model, "model")
+		if e != nil {
+			e.code = "model_not_available"
+			return e
+		}
+		if parent.Wire != wireOpenAI {
+			return &ftError{status: 400, param: "model", code: "model_not_available", msg: fmt.Sprintf("Model %s is not available for fine-tuning or does not exist.", req.Model)}
+		}
+		j.Parent = parent.ID
+	}
 	if req.ValidationFile != nil {
 		j.ValidationFile = *req.ValidationFile
 	}
@@ -152,19 +165,26 @@ func (s *Server) openaiCreate(w http.ResponseWriter, r *http.Request) *ftError {
 			return &ftError{status: 400, param: "method.type", msg: fmt.Sprintf("method type %q is not supported by the sandbox; use supervised or dpo", m.Type)}
 		}
 	}
-	epochs, batch, lrm := 3.0, 0.0, 2.0 // "auto"; batch auto is set by the file's size
+	epochs, batch, lrm, beta := 3.0, 0.0, 2.0, 0.1 // "auto"; batch auto is set by the file's size
 	if hyper != nil {
 		for _, e := range []*ftError{
 			readHyper(hyper.NEpochs, "n_epochs", 1, 50, true, &epochs),
 			readHyper(hyper.BatchSize, "batch_size", 1, 256, true, &batch),
 			readHyper(hyper.LearningRateMultiplier, "learning_rate_multiplier", 0, 100, false, &lrm),
+			readHyper(hyper.Beta, "beta", 0, 2, false, &beta),
 		} {
 			if e != nil {
 				return e
 			}
 		}
+		if len(hyper.Beta) > 0 && j.Method != "dpo" {
+			return &ftError{status: 400, param: "hyperparameters.beta", msg: "beta is a hyperparameter of the dpo method, not of supervised"}
+		}
 	}
 	j.Epochs, j.BatchSize, j.LearningRate = int(epochs), int(batch), lrm
+	if j.Method == "dpo" {
+		j.DPOBeta = beta
+	}
 	for _, in := range req.Integrations {
 		if in.Type == "wandb" {
 			j.WandbProject = in.Wandb.Project
@@ -187,7 +207,13 @@ func (s *Server) openaiCreate(w http.ResponseWriter, r *http.Request) *ftError {
 		if j.Suffix != "" {
 			sfx = slug(j.Suffix)
 		}
-		j.OutputModel = fmt.Sprintf("ft:%s:sandbox:%s:%s", j.Model, sfx, shortID(j.ID))
+		// A continued job is named after the base model at the root,
+		// as OpenAI names it.
+		base := j.Model
+		if b, ok := strings.CutPrefix(base, "ft:"); ok {
+			base, _, _ = strings.Cut(b, ":")
+		}
+		j.OutputModel = fmt.Sprintf("ft:%s:sandbox:%s:%s", base, sfx, shortID(j.ID))
 	})
 	if e != nil {
 		return e
@@ -217,6 +243,10 @@ func (s *Server) openaiJob(j *ftJob) map[string]any {
 	now := s.opts.Now()
 	v := j.view(now)
 	hyper := map[string]any{"n_epochs": j.Epochs, "batch_size": j.BatchSize, "learning_rate_multiplier": j.LearningRate}
+	methodHyper := hyper
+	if j.Method == "dpo" {
+		methodHyper = map[string]any{"n_epochs": j.Epochs, "batch_size": j.BatchSize, "learning_rate_multiplier": j.LearningRate, "beta": j.DPOBeta}
+	}
 	m := map[string]any{
 		"object":           "fine_tuning.job",
 		"id":               j.ID,
@@ -235,7 +265,7 @@ func (s *Server) openaiJob(j *ftJob) map[string]any {
 		"integrations":     []any{},
 		"seed":             j.Seed,
 		"estimated_finish": nil,
-		"method":           map[string]any{"type": j.Method, j.Method: map[string]any{"hyperparameters": hyper}},
+		"method":           map[string]any{"type": j.Method, j.Method: map[string]any{"hyperparameters": methodHyper}},
 		"metadata":         j.Metadata,
 		"user_provided_suffix": func() any {
 			if j.Suffix == "" {

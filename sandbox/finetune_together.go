@@ -278,6 +278,12 @@ type togetherCreateRequest struct {
 	TrainingMethod *struct {
 		Method        string          `json:"method"`
 		TrainOnInputs json.RawMessage `json:"train_on_inputs"`
+		// TrainingMethodDPO's settings.
+		DPOBeta        *float64 `json:"dpo_beta"`
+		RPOAlpha       *float64 `json:"rpo_alpha"`
+		SimPOGamma     *float64 `json:"simpo_gamma"`
+		NormalizeByLen *bool    `json:"dpo_normalize_logratios_by_length"`
+		ReferenceFree  *bool    `json:"dpo_reference_free"`
 	} `json:"training_method"`
 	FromCheckpoint string `json:"from_checkpoint"`
 }
@@ -328,14 +334,24 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 		return &ftError{status: 400, param: "training_file", msg: "missing required field: training_file"}
 	case req.Model == "" && req.FromCheckpoint == "":
 		return &ftError{status: 400, param: "model", msg: "missing required field: model"}
-	case req.FromCheckpoint != "":
-		return &ftError{status: 400, param: "from_checkpoint", msg: "from_checkpoint is not supported by the sandbox"}
-	case !s.baseModelOK(req.Model):
+	case req.Model != "" && req.FromCheckpoint != "":
+		return &ftError{status: 400, param: "from_checkpoint", msg: "give either a model or a checkpoint to continue from (from_checkpoint), not both"}
+	case req.FromCheckpoint == "" && !s.baseModelOK(req.Model):
 		return &ftError{status: 400, param: "model", msg: fmt.Sprintf("Model %q is not available for fine-tuning. The sandbox fine-tunes base, %s, the models it was given, and Together reference models (names ending in -Reference).", req.Model, FailTrainModel)}
 	}
 	j := &ftJob{Wire: wireTogether, Model: req.Model, TrainingFile: req.TrainingFile, ValidationFile: req.ValidationFile,
 		Suffix: req.Suffix, Epochs: 1, NCheckpoints: 1, LearningRate: 1e-5, Method: "sft", WandbProject: req.WandbProjectName,
 		Seed: 42, LoRA: &ftLoRA{R: 8, Alpha: 16, TrainableModules: "all-linear"}}
+	if req.FromCheckpoint != "" {
+		parent, e := s.parentJob(req.FromCheckpoint, "from_checkpoint")
+		if e != nil {
+			return e
+		}
+		if parent.Wire != wireTogether {
+			return &ftError{status: 400, param: "from_checkpoint", msg: fmt.Sprintf("%s is not a Together fine-tuning job", req.FromCheckpoint)}
+		}
+		j.Model, j.Parent, j.FromCheckpoint = parent.Model, parent.ID, req.FromCheckpoint
+	}
 	if req.NEpochs != nil {
 		if *req.NEpochs < 1 || *req.NEpochs > togetherLimits.maxEpochs {
 			return &ftError{status: 400, param: "n_epochs", msg: fmt.Sprintf("n_epochs must be between 1 and %d, got %d", togetherLimits.maxEpochs, *req.NEpochs)}
@@ -406,6 +422,9 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 			return &ftError{status: 400, param: "training_method.method", msg: fmt.Sprintf(`training_method.method must be "sft" or "dpo", got %q`, tm.Method)}
 		}
 		j.Method = tm.Method
+		if e := j.dpoSettings(tm.DPOBeta, tm.RPOAlpha, tm.SimPOGamma); e != nil {
+			return e
+		}
 		// "auto" masks the prompts of conversation data, which is
 		// training on the assistant turns only.
 		switch string(tm.TrainOnInputs) {
@@ -414,6 +433,9 @@ func (s *Server) togetherCreate(w http.ResponseWriter, r *http.Request) *ftError
 			j.TrainOnInputs = true
 		default:
 			return &ftError{status: 400, param: "training_method.train_on_inputs", msg: fmt.Sprintf(`train_on_inputs must be true, false or "auto", got %s`, tm.TrainOnInputs)}
+		}
+		if j.Method == "dpo" && len(tm.TrainOnInputs) > 0 && string(tm.TrainOnInputs) != "null" {
+			return &ftError{status: 400, param: "training_method.train_on_inputs", msg: "train_on_inputs is a setting of sft, not of dpo"}
 		}
 	}
 	if e := s.createJob(j, "ft-", func(j *ftJob) {
@@ -448,7 +470,15 @@ func (s *Server) createJob(j *ftJob, prefix string, named func(*ftJob)) *ftError
 			return &ftError{status: 400, param: f.param, msg: fmt.Sprintf("file %s has purpose %q; fine-tuning needs purpose fine-tune", f.id, file.Purpose)}
 		}
 	}
-	if e := s.training(j, s.basePersona(j.Model)); e != nil {
+	start := s.basePersona(j.Model)
+	if j.Parent != "" {
+		parent, ok, err := s.ft.store.job(j.Parent)
+		if err != nil || !ok {
+			return internalError(fmt.Errorf("the parent job %s is gone: %v", j.Parent, err))
+		}
+		start = parent.Persona
+	}
+	if e := s.training(j, start); e != nil {
 		return e
 	}
 	if j.Wire == wireOpenAI {
@@ -580,6 +610,9 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 	if j.Suffix != "" {
 		m["suffix"] = j.Suffix
 	}
+	if j.FromCheckpoint != "" {
+		m["from_checkpoint"] = j.FromCheckpoint
+	}
 	if j.WandbProject != "" {
 		// Where the run would log: the sandbox logs nowhere, and the URL
 		// is there so that clients show it as they would Together's.
@@ -602,10 +635,35 @@ func (s *Server) togetherJob(j *ftJob, full bool) map[string]any {
 	return m
 }
 
+// dpoSettings checks and records a job's DPO settings (nil: the
+// default), which only a DPO job takes: Together's SDK refuses dpo_beta,
+// rpo_alpha and simpo_gamma with sft.
+func (j *ftJob) dpoSettings(beta, rpoAlpha, simpoGamma *float64) *ftError {
+	if j.Method == "dpo" {
+		j.DPOBeta = 0.1
+	}
+	for _, v := range []struct {
+		name string
+		val  *float64
+		dst  *float64
+	}{{"dpo_beta", beta, &j.DPOBeta}, {"rpo_alpha", rpoAlpha, &j.RPOAlpha}, {"simpo_gamma", simpoGamma, &j.SimPOGamma}} {
+		switch {
+		case v.val == nil:
+		case j.Method != "dpo":
+			return &ftError{status: 400, param: "training_method." + v.name, msg: fmt.Sprintf("%s is a setting of dpo, not of %s", v.name, j.Method)}
+		case !(*v.val >= 0) || math.IsInf(*v.val, 0):
+			return &ftError{status: 400, param: "training_method." + v.name, msg: fmt.Sprintf("%s must be a number not below 0, got %g", v.name, *v.val)}
+		default:
+			*v.dst = *v.val
+		}
+	}
+	return nil
+}
+
 // trainingMethod is the job's TrainingMethodSFT or TrainingMethodDPO.
 func trainingMethod(j *ftJob) map[string]any {
 	if j.Method == "dpo" {
-		return map[string]any{"method": "dpo", "dpo_beta": 0.1}
+		return map[string]any{"method": "dpo", "dpo_beta": j.DPOBeta, "rpo_alpha": j.RPOAlpha, "simpo_gamma": j.SimPOGamma}
 	}
 	return map[string]any{"method": "sft", "train_on_inputs": j.TrainOnInputs}
 }

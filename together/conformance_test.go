@@ -90,6 +90,7 @@ func TestConformanceSandbox(t *testing.T) {
 		APIKey:              testKey,
 		LossesFromMetrics:   true,
 		Evals:               3,
+		DPO:                 true,
 	})
 }
 

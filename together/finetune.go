@@ -47,7 +47,8 @@ const (
 type createRequest struct {
 	TrainingFile     string            `json:"training_file"`
 	ValidationFile   string            `json:"validation_file,omitempty"`
-	Model            string            `json:"model"`
+	Model            string            `json:"model,omitempty"` // left out when continuing from_checkpoint
+	FromCheckpoint   string            `json:"from_checkpoint,omitempty"`
 	NEpochs          int               `json:"n_epochs,omitempty"`
 	NEvals           int               `json:"n_evals,omitempty"`    // needs validation_file
 	BatchSize        int               `json:"batch_size,omitempty"` // omitted: the provider's "max"
@@ -59,31 +60,56 @@ type createRequest struct {
 	TrainingType     *wireTrainingType `json:"training_type"`
 }
 
-// trainingMethod is TrainingMethodSFT. train_on_inputs "auto" is what the
-// official SDKs send (see testdata/README.md for the spec's contradictory
-// declaration of it).
+// trainingMethod is TrainingMethodSFT or TrainingMethodDPO. SFT's
+// train_on_inputs "auto" is what the official SDKs send (see
+// testdata/README.md for the spec's contradictory declaration of it); DPO
+// has no train_on_inputs, and its settings are left out when zero, so
+// that Together's defaults apply (dpo_beta 0.1).
 type trainingMethod struct {
-	Method        string `json:"method"`
-	TrainOnInputs any    `json:"train_on_inputs"`
+	Method        string   `json:"method"`
+	TrainOnInputs any      `json:"train_on_inputs,omitempty"`
+	DPOBeta       *float64 `json:"dpo_beta,omitempty"`
+	RPOAlpha      *float64 `json:"rpo_alpha,omitempty"`
+	SimPOGamma    *float64 `json:"simpo_gamma,omitempty"`
+}
+
+// methodOf is the training method of h on the wire.
+func methodOf(h ethos.Hyperparameters) trainingMethod {
+	if !h.DPO() {
+		return trainingMethod{Method: ethos.FineTuneSFT, TrainOnInputs: "auto"}
+	}
+	set := func(v float64) *float64 {
+		if v == 0 {
+			return nil
+		}
+		return &v
+	}
+	return trainingMethod{Method: ethos.FineTuneDPO, DPOBeta: set(h.DPOBeta), RPOAlpha: set(h.RPOAlpha), SimPOGamma: set(h.SimPOGamma)}
 }
 
 // createBody checks req and builds the wire body. Hyperparameters with
 // zero values are left out, so the provider's defaults apply; LoRA
 // settings travel nested in training_type, and are ignored for a full
-// fine-tune.
+// fine-tune. A job continued from a checkpoint sends from_checkpoint and
+// no model: Together's SDK refuses both together (the spec requires model
+// all the same; see testdata/README.md).
 func (c *Client) createBody(req ethos.FineTuneRequest) (createRequest, ethos.Hyperparameters, *ethos.Error) {
 	h := req.Hyperparameters
 	bad := func(format string, args ...any) (createRequest, ethos.Hyperparameters, *ethos.Error) {
 		return createRequest{}, h, &ethos.Error{Kind: ethos.Invalid, Msg: fmt.Sprintf(format, args...)}
 	}
 	switch {
-	case strings.TrimSpace(req.BaseModel) == "":
-		return bad("no base model: name the model to fine-tune")
+	case strings.TrimSpace(req.BaseModel) == "" && strings.TrimSpace(req.FromCheckpoint) == "":
+		return bad("no base model: name the model to fine-tune, or a checkpoint to continue from")
 	case strings.TrimSpace(req.TrainFile) == "":
 		return bad("no training file: upload the training file first and pass its ID")
 	}
 	if err := h.Validate(); err != nil {
 		return bad("%v", err)
+	}
+	model := req.BaseModel
+	if req.FromCheckpoint != "" {
+		model = ""
 	}
 	if h.Evals > 0 && req.ValidationFile == "" {
 		return bad("%d evaluations (n_evals) asked for without a validation file: give one, or ask for none", h.Evals)
@@ -91,14 +117,15 @@ func (c *Client) createBody(req ethos.FineTuneRequest) (createRequest, ethos.Hyp
 	body := createRequest{
 		TrainingFile:     req.TrainFile,
 		ValidationFile:   req.ValidationFile,
-		Model:            req.BaseModel,
+		Model:            model,
+		FromCheckpoint:   req.FromCheckpoint,
 		NEpochs:          h.Epochs,
 		NEvals:           h.Evals,
 		BatchSize:        h.BatchSize,
 		LearningRate:     h.LearningRate,
 		Suffix:           h.Suffix,
 		WandbProjectName: h.WandbProject,
-		TrainingMethod:   trainingMethod{Method: "sft", TrainOnInputs: "auto"},
+		TrainingMethod:   methodOf(h),
 	}
 	if h.WandbProject != "" {
 		body.WandbAPIKey = c.wandbKey
@@ -160,6 +187,9 @@ func (c *Client) Create(ctx context.Context, req ethos.FineTuneRequest) (ethos.F
 	}
 	if job.ValidationFile == "" {
 		job.ValidationFile = req.ValidationFile
+	}
+	if job.FromCheckpoint == "" {
+		job.FromCheckpoint = req.FromCheckpoint
 	}
 	return job, nil
 }
@@ -314,6 +344,7 @@ func (c *Client) job(op string, raw []byte, w wireJob) (ethos.FineTuneJob, error
 		State:           State(w.Status),
 		TrainFile:       w.TrainingFile,
 		ValidationFile:  w.ValidationFile,
+		FromCheckpoint:  w.FromCheckpoint,
 		Hyperparameters: hyperparameters(w),
 		Progress:        progress(w.Events, evs),
 		OutputModel:     outputName(w.ModelOutputName, w.OutputName),
@@ -354,6 +385,9 @@ func hyperparameters(w wireJob) ethos.Hyperparameters {
 		BatchSize:    w.BatchSize.int(),
 		Suffix:       w.Suffix,
 		WandbProject: w.WandbProjectName,
+	}
+	if tm := w.TrainingMethod; tm != nil && strings.EqualFold(tm.Method, ethos.FineTuneDPO) {
+		h.Method, h.DPOBeta, h.RPOAlpha, h.SimPOGamma = ethos.FineTuneDPO, float64(tm.DPOBeta), float64(tm.RPOAlpha), float64(tm.SimPOGamma)
 	}
 	switch tt := w.TrainingType; {
 	case tt != nil && strings.EqualFold(tt.Type, "lora"):

@@ -257,6 +257,15 @@ func TestCreateBody(t *testing.T) {
 			Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 2e-5, BatchSize: 16, LoRA: true, LoRARank: 32, LoRAAlpha: 64,
 				LoRADropout: 0.1, Suffix: "agora", WandbProject: "agora-runs", Evals: 5}},
 			`{"training_file":"file-1","validation_file":"file-2","model":"m","n_epochs":3,"n_evals":5,"batch_size":16,"learning_rate":0.00002,"suffix":"agora","wandb_api_key":"wandb-SECRET","wandb_project_name":"agora-runs","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Lora","lora_r":32,"lora_alpha":64,"lora_dropout":0.1}}`, ""},
+		{"dpo, provider defaults", with(ethos.Hyperparameters{Method: ethos.FineTuneDPO}),
+			`{"training_file":"file-1","model":"meta-llama/Meta-Llama-3.1-8B-Instruct-Reference","training_method":{"method":"dpo"},"training_type":{"type":"Full"}}`, ""},
+		{"dpo with its settings", with(ethos.Hyperparameters{Method: ethos.FineTuneDPO, DPOBeta: 0.2, RPOAlpha: 0.5, SimPOGamma: 1, Epochs: 2, LoRA: true}),
+			`{"training_file":"file-1","model":"meta-llama/Meta-Llama-3.1-8B-Instruct-Reference","n_epochs":2,"training_method":{"method":"dpo","dpo_beta":0.2,"rpo_alpha":0.5,"simpo_gamma":1},"training_type":{"type":"Lora","lora_r":8,"lora_alpha":16}}`, ""},
+		{"dpo continued from a checkpoint", ethos.FineTuneRequest{BaseModel: "m", FromCheckpoint: "ft-0a1b:40", TrainFile: "file-1", Hyperparameters: ethos.Hyperparameters{Method: ethos.FineTuneDPO, DPOBeta: 0.1}},
+			`{"training_file":"file-1","from_checkpoint":"ft-0a1b:40","training_method":{"method":"dpo","dpo_beta":0.1},"training_type":{"type":"Full"}}`, ""},
+		{"sft continued from a checkpoint, no base model", ethos.FineTuneRequest{FromCheckpoint: "ft-0a1b", TrainFile: "file-1"},
+			`{"training_file":"file-1","from_checkpoint":"ft-0a1b","training_method":{"method":"sft","train_on_inputs":"auto"},"training_type":{"type":"Full"}}`, ""},
+		{"dpo_beta on an sft job", with(ethos.Hyperparameters{DPOBeta: 0.1}), "", "dpo_beta is a DPO setting"},
 		{"no model", ethos.FineTuneRequest{TrainFile: "file-1"}, "", "no base model"},
 		{"no file", ethos.FineTuneRequest{BaseModel: "m"}, "", "no training file"},
 		{"fractional alpha", with(ethos.Hyperparameters{LoRA: true, LoRAAlpha: 16.5}), "", "LoRA alpha 16.5"},
@@ -391,6 +400,9 @@ func TestSpecPatches(t *testing.T) {
 	cosine := `{"training_file":"f","model":"m","lr_scheduler":{"lr_scheduler_type":"cosine","lr_scheduler_args":{"min_lr_ratio":0,"num_cycles":0.5}}}`
 	flat := `{"training_file":"f","model":"m","lora":true,"lora_r":8}`
 	nested := `{"training_file":"f","model":"m","training_type":{"type":"Lora","lora_r":8,"lora_alpha":16,"lora":true}}`
+	continued := `{"training_file":"f","from_checkpoint":"ft-1","training_method":{"method":"dpo","dpo_beta":0.1},"training_type":{"type":"Full"}}`
+	dpo := `{"training_file":"f","model":"m","training_method":{"method":"dpo","dpo_beta":0.1,"rpo_alpha":0.5,"simpo_gamma":1}}`
+	dpoMisspelt := `{"training_file":"f","model":"m","training_method":{"method":"dpo","beta":0.1}}`
 	asIs := finetunetest.NewLenientSpec(t, spec(t, false))
 	patched := thePatchedSpec(t)
 	tests := []struct {
@@ -407,6 +419,11 @@ func TestSpecPatches(t *testing.T) {
 		{"flat lora, strict", flat, patched, true, false},
 		{"unknown nested field, strict", nested, patched, true, false},
 		{"as sent, strict", asSent, patched, true, true},
+		{"continued without a model, spec as is", continued, asIs, false, false},
+		{"continued without a model, patched", continued, patched, true, true},
+		{"dpo, spec as is", dpo, asIs, false, true},
+		{"dpo, strict", dpo, patched, true, true},
+		{"dpo with OpenAI's beta name, strict", dpoMisspelt, patched, true, false},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodPost, "http://x/v1/fine-tunes", strings.NewReader(tt.body))

@@ -37,6 +37,14 @@ type wireJob struct {
 	Suffix           string            `json:"suffix"`
 	WandbProjectName string            `json:"wandb_project_name"`
 	TrainingType     *wireTrainingType `json:"training_type"`
+	// TrainingMethod is TrainingMethodSFT or TrainingMethodDPO.
+	TrainingMethod *struct {
+		Method     string `json:"method"`
+		DPOBeta    number `json:"dpo_beta"`
+		RPOAlpha   number `json:"rpo_alpha"`
+		SimPOGamma number `json:"simpo_gamma"`
+	} `json:"training_method"`
+	FromCheckpoint string `json:"from_checkpoint"`
 	// Flat LoRA settings appear in older payloads only.
 	Lora        *bool  `json:"lora"`
 	LoraR       number `json:"lora_r"`
