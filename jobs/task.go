@@ -22,9 +22,11 @@ const MaxSnoozes = 50
 // Task is one step of a pipeline run as a durable job: Name says which
 // handler runs it (e.g. "generate.document"), RunID and Key say which item
 // of which run it is for, and Payload carries anything else the handler
-// needs. Name, RunID and Key together identify the task: enqueueing the
-// same task again, while the first is queued, running or completed, adds
-// nothing, so a resumed run can enqueue its whole plan again safely.
+// needs (on PostgreSQL it is stored as jsonb, so the handler gets the same
+// JSON, not always the same bytes). Name, RunID and Key together identify
+// the task: enqueueing the same task again, while the first is queued,
+// running or completed, adds nothing, so a resumed run can enqueue its
+// whole plan again safely.
 type Task struct {
 	Name    string          `json:"name" river:"unique"`
 	RunID   string          `json:"run_id" river:"unique"`
