@@ -33,7 +33,9 @@ func SQLite(db *sql.DB) Backend {
 // in the first schema of the pool's search_path, beside the store's, so
 // one database can hold several stores, each with its own queue. Workers
 // learn of new jobs through LISTEN/NOTIFY as soon as they are committed,
-// without waiting for FetchPollInterval.
+// without waiting for FetchPollInterval. A started Client keeps one of the
+// pool's connections for listening, so the pool needs room for it beside
+// the work's own queries (pool_max_conns in the URL).
 func Postgres(pool *pgxpool.Pool) Backend {
 	return Backend{postgresBackend{riverDriver[pgx.Tx]{riverpgxv5.New(pool)}, pool}}
 }
