@@ -154,8 +154,14 @@ func (c *Client) EnqueueCall(ctx context.Context, args CallArgs) (int64, error) 
 // exists only if tx commits. tx holds the database's only connection, so
 // nothing else that touches the database may run on this goroutine until
 // tx ends (see the package documentation).
+//
+// It is for the SQLite backend only; on PostgreSQL it is a Config error.
 func (c *Client) EnqueueCallTx(ctx context.Context, tx *sql.Tx, args CallArgs) (int64, error) {
-	res, err := c.river.InsertTx(ctx, tx, args, callInsertOpts())
+	rc, err := c.sqliteRiver("enqueue " + KindCall + " in a transaction")
+	if err != nil {
+		return 0, err
+	}
+	res, err := rc.InsertTx(ctx, tx, args, callInsertOpts())
 	if err != nil {
 		return 0, ethos.Errorf(ethos.Internal, "jobs: enqueue %s: %w", KindCall, err)
 	}

@@ -30,10 +30,15 @@ type insertReq struct {
 	done   chan struct{}
 }
 
-// insert queues params and returns once they are inserted or have failed.
+// insert inserts params, in a group commit where the backend has one, and
+// returns once they are inserted or have failed.
 func (c *Client) insert(ctx context.Context, params []river.InsertManyParams) (*insertReq, error) {
 	r := &insertReq{params: params, done: make(chan struct{})}
-	c.inserter.Do(ctx, r, r.done, c.insertBatch)
+	if c.inserter == nil {
+		c.insertBatch(ctx, []*insertReq{r})
+	} else {
+		c.inserter.Do(ctx, r, r.done, c.insertBatch)
+	}
 	return r, r.err
 }
 

@@ -14,34 +14,37 @@ import (
 // terms first, then the cause, and the job's internals last.
 func TestFailedJobMessage(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
 
-	_, completer := newScript(step{err: &ethos.Error{Kind: ethos.Auth, Op: "sandbox: complete", Msg: "invalid x-api-key"}})
-	calls := newClient(t, openDB(t), testConfig(completer), true)
-	id, err := calls.EnqueueCall(ctx, callArgs("Tell me about yourself."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = calls.WaitCall(ctx, id)
-	want := fmt.Sprintf("model call failed after 1 attempt: sandbox: complete: invalid x-api-key (job %d, llm.call, cancelled)", id)
-	if err == nil || err.Error() != want {
-		t.Errorf("failed call:\n got %v\nwant %s", err, want)
-	}
+		_, completer := newScript(step{err: &ethos.Error{Kind: ethos.Auth, Op: "sandbox: complete", Msg: "invalid x-api-key"}})
+		calls := newClient(t, backend, testConfig(completer), true)
+		id, err := calls.EnqueueCall(ctx, callArgs("Tell me about yourself."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = calls.WaitCall(ctx, id)
+		want := fmt.Sprintf("model call failed after 1 attempt: sandbox: complete: invalid x-api-key (job %d, llm.call, cancelled)", id)
+		if err == nil || err.Error() != want {
+			t.Errorf("failed call:\n got %v\nwant %s", err, want)
+		}
 
-	cfg := testConfig(nil)
-	cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
-		return ethos.Errorf(ethos.Transient, "store busy")
-	}}
-	tasks := newClient(t, openDB(t), cfg, true)
-	id, _, err = tasks.Enqueue(ctx, Task{Name: "test.step", RunID: "r", Key: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = tasks.WaitTask(ctx, id)
-	want = fmt.Sprintf("task test.step failed after 3 attempts: store busy (job %d, test.step, discarded)", id)
-	if err == nil || err.Error() != want {
-		t.Errorf("failed task:\n got %v\nwant %s", err, want)
-	}
+		cfg := testConfig(nil)
+		cfg.Queue = "tasks" // out of reach of the client above, which has no such task
+		cfg.Tasks = map[string]TaskFunc{"test.step": func(ctx context.Context, task Task) error {
+			return ethos.Errorf(ethos.Transient, "store busy")
+		}}
+		tasks := newClient(t, backend, cfg, true)
+		id, _, err = tasks.Enqueue(ctx, Task{Name: "test.step", RunID: "r", Key: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tasks.WaitTask(ctx, id)
+		want = fmt.Sprintf("task test.step failed after 3 attempts: store busy (job %d, test.step, discarded)", id)
+		if err == nil || err.Error() != want {
+			t.Errorf("failed task:\n got %v\nwant %s", err, want)
+		}
+	})
 }
 
 // TestWarnHandlerDropsStopNoise: while the process stops (Ctrl-C), River

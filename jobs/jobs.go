@@ -1,9 +1,10 @@
 // Package jobs runs ethos's work as durable jobs on River, over the same
-// SQLite database as the rest of ethos. Everything River-specific stays in
-// this package: the rest of ethos enqueues, waits and reads statistics
-// through Client and never imports River.
+// database as the rest of ethos: SQLite (one process) or PostgreSQL (many
+// processes sharing one queue; see Backend). Everything River-specific
+// stays in this package: the rest of ethos enqueues, waits and reads
+// statistics through Client and never imports River.
 //
-// # One connection
+// # One connection (SQLite)
 //
 // SQLite allows one writer at a time, and River's SQLite driver expects the
 // *sql.DB it is given to have exactly one open connection
@@ -15,6 +16,14 @@
 // Call, Stats, Migrate, or any query on the *sql.DB itself. Such a call
 // waits for the connection forever, and so does every River goroutine
 // behind it. Commit or roll back first.
+//
+// # Many processes (PostgreSQL)
+//
+// On PostgreSQL any number of clients, in any number of processes, work
+// one queue; River hands each job to one of them. They hear of new jobs
+// through LISTEN/NOTIFY, so FetchPollInterval is only the fallback. The
+// transactional enqueues (EnqueueTx, EnqueueCallTx) take a *sql.Tx and are
+// for SQLite only.
 //
 // # Results
 //
@@ -32,8 +41,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/groupcommit"
@@ -149,37 +156,43 @@ func (cfg Config) withDefaults() Config {
 
 // Client enqueues and works ethos's durable jobs.
 type Client struct {
-	db      *sql.DB
+	backend backend
 	cfg     Config
-	river   *river.Client[*sql.Tx]
+	river   riverClient
 	waiters *waiters
-	// inserter batches the inserts of Enqueue and EnqueueMany.
+	// inserter batches the inserts of Enqueue and EnqueueMany; nil where
+	// the backend gains nothing from it (see backend.groupInserts).
 	inserter *groupcommit.Queue[*insertReq]
 }
 
-// Migrate creates or upgrades River's tables in db. It is idempotent.
+// Migrate creates or upgrades River's tables in the SQLite database db. It
+// is idempotent.
 func Migrate(ctx context.Context, db *sql.DB) error {
-	migrator, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		return ethos.Errorf(ethos.Internal, "jobs: migrate: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return ethos.Errorf(ethos.Internal, "jobs: migrate: %w", err)
-	}
-	return nil
+	return MigrateOn(ctx, SQLite(db))
 }
 
-// New returns a Client over db, which must have exactly one open connection
-// (see the package documentation) and River's tables (see Migrate).
+// New returns a Client over the SQLite database db, which must have
+// exactly one open connection (see the package documentation) and River's
+// tables (see Migrate).
 func New(db *sql.DB, cfg Config) (*Client, error) {
+	return NewOn(SQLite(db), cfg)
+}
+
+// NewOn returns a Client over b, which must have River's tables (see
+// MigrateOn).
+func NewOn(b Backend, cfg Config) (*Client, error) {
+	if b.impl == nil {
+		return nil, errNoBackend
+	}
 	cfg = cfg.withDefaults()
 	if cfg.RescueStuckJobsAfter < cfg.JobTimeout {
 		return nil, ethos.Errorf(ethos.Config, "jobs: RescueStuckJobsAfter (%s) must be at least JobTimeout (%s)", cfg.RescueStuckJobsAfter, cfg.JobTimeout)
 	}
 
-	c := &Client{db: db, cfg: cfg, waiters: newWaiters(), inserter: newInserter()}
+	c := &Client{backend: b.impl, cfg: cfg, waiters: newWaiters()}
+	if b.impl.groupInserts() {
+		c.inserter = newInserter()
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &callWorker{completer: cfg.Completer, backoff: cfg.Backoff})
 	for name, fn := range cfg.Tasks {
@@ -196,7 +209,7 @@ func New(db *sql.DB, cfg Config) (*Client, error) {
 	if cfg.Completer != nil {
 		queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: cfg.Workers}
 	}
-	rc, err := river.NewClient(riversqlite.New(db), &river.Config{
+	rc, err := b.impl.newRiver(&river.Config{
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		JobTimeout:           cfg.JobTimeout,

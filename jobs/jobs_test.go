@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/pgtest"
 )
 
 // testTimeout bounds every wait in these tests; River's scheduler moves
@@ -60,11 +62,57 @@ func testConfig(c ethos.Completer) Config {
 	}
 }
 
-// newClient returns a Client over db, started when start is true, and
-// stopped at the end of the test.
-func newClient(t *testing.T, db *sql.DB, cfg Config, start bool) *Client {
+// openPostgres returns a migrated job queue in a schema of its own on the
+// test server, over a pool of its own (as another process would have).
+func openPostgres(t *testing.T, url string) Backend {
 	t.Helper()
-	c, err := New(db, cfg)
+	pool, err := pgxpool.New(testContext(t), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	b := Postgres(pool)
+	if err := MigrateOn(testContext(t), b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// backends are the databases the tests of a Client run on.
+var backends = []struct {
+	name string
+	open func(t *testing.T) Backend
+}{
+	{"sqlite", func(t *testing.T) Backend { return SQLite(openDB(t)) }},
+	{"postgres", func(t *testing.T) Backend { return openPostgres(t, pgtest.URL(t)) }},
+}
+
+// forEachBackend runs test on a new, migrated database of each backend,
+// in parallel subtests.
+func forEachBackend(t *testing.T, test func(t *testing.T, backend Backend)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b.open(t))
+		})
+	}
+}
+
+// execSQL runs a statement on backend's database, written as the
+// package's own statements are ($N placeholders, times through timeArg).
+func execSQL(t *testing.T, backend Backend, query string, args ...any) {
+	t.Helper()
+	if _, err := backend.impl.exec(testContext(t), query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// newClient returns a Client over backend, started when start is true,
+// and stopped at the end of the test.
+func newClient(t *testing.T, backend Backend, cfg Config, start bool) *Client {
+	t.Helper()
+	c, err := NewOn(backend, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,48 +198,60 @@ func jobRow(t *testing.T, c *Client, id int64) *rivertype.JobRow {
 	return job
 }
 
+// awaitStart returns once a job's handler reports on started that it
+// runs, failing the test if ctx ends first.
+func awaitStart(t *testing.T, ctx context.Context, started <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("job never started")
+	}
+}
+
 func TestCallRecordsResponse(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	db := openDB(t)
-	s, completer := newScript(step{resp: okResponse})
-	c := newClient(t, db, testConfig(completer), true)
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
+		s, completer := newScript(step{resp: okResponse})
+		c := newClient(t, backend, testConfig(completer), true)
 
-	args := callArgs("Would you lie to spare my feelings?")
-	id, err := c.EnqueueCall(ctx, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := c.WaitCall(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(okResponse, got); diff != "" {
-		t.Errorf("response (-want +got):\n%s", diff)
-	}
+		args := callArgs("Would you lie to spare my feelings?")
+		id, err := c.EnqueueCall(ctx, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.WaitCall(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(okResponse, got); diff != "" {
+			t.Errorf("response (-want +got):\n%s", diff)
+		}
 
-	// The completer sees the fields ethos.Request leaves out of its JSON.
-	want := args.Request
-	want.Stream, want.Metadata = true, args.Metadata
-	if diff := cmp.Diff([]ethos.Request{want}, s.reqs); diff != "" {
-		t.Errorf("requests (-want +got):\n%s", diff)
-	}
+		// The completer sees the fields ethos.Request leaves out of its JSON.
+		want := args.Request
+		want.Stream, want.Metadata = true, args.Metadata
+		if diff := cmp.Diff([]ethos.Request{want}, s.reqs); diff != "" {
+			t.Errorf("requests (-want +got):\n%s", diff)
+		}
 
-	// Waiting again reads the recorded output without calling again.
-	again, err := c.WaitCall(ctx, id)
-	if err != nil || again.Text != okResponse.Text {
-		t.Errorf("second WaitCall = %q, %v", again.Text, err)
-	}
-	stats, err := c.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(QueueStats{Completed: 1}, stats); diff != "" {
-		t.Errorf("stats (-want +got):\n%s", diff)
-	}
-	if n := s.calls(); n != 1 {
-		t.Errorf("calls = %d, want 1", n)
-	}
+		// Waiting again reads the recorded output without calling again.
+		again, err := c.WaitCall(ctx, id)
+		if err != nil || again.Text != okResponse.Text {
+			t.Errorf("second WaitCall = %q, %v", again.Text, err)
+		}
+		stats, err := c.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(QueueStats{Completed: 1}, stats); diff != "" {
+			t.Errorf("stats (-want +got):\n%s", diff)
+		}
+		if n := s.calls(); n != 1 {
+			t.Errorf("calls = %d, want 1", n)
+		}
+	})
 }
 
 func TestCallOutcomes(t *testing.T) {
@@ -232,50 +292,52 @@ func TestCallOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
-			s, completer := newScript(tt.steps...)
-			c := newClient(t, openDB(t), testConfig(completer), true)
+			forEachBackend(t, func(t *testing.T, backend Backend) {
+				ctx := testContext(t)
+				s, completer := newScript(tt.steps...)
+				c := newClient(t, backend, testConfig(completer), true)
 
-			id, err := c.EnqueueCall(ctx, callArgs("Tell me about yourself."))
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp, err := c.WaitCall(ctx, id)
-			if tt.wantKind == "" {
+				id, err := c.EnqueueCall(ctx, callArgs("Tell me about yourself."))
 				if err != nil {
-					t.Fatalf("WaitCall: %v", err)
+					t.Fatal(err)
 				}
-				if diff := cmp.Diff(okResponse, resp); diff != "" {
-					t.Errorf("response (-want +got):\n%s", diff)
-				}
-			} else {
-				var e *ethos.Error
-				if !errors.As(err, &e) {
-					t.Fatalf("WaitCall error = %v, want an *ethos.Error", err)
-				}
-				if e.Kind != tt.wantKind {
-					t.Errorf("kind = %q, want %q (%v)", e.Kind, tt.wantKind, err)
-				}
-				var cause *ethos.Error
-				if errors.As(tt.steps[0].err, &cause) && (e.RequestID != cause.RequestID || e.Status != cause.Status) {
-					t.Errorf("request id %q, status %d; want %q, %d", e.RequestID, e.Status, cause.RequestID, cause.Status)
-				}
-				t.Logf("error: %v", err)
-				for _, want := range []string{tt.wantMsg, string(tt.wantState), "attempt"} {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %q does not mention %q", err, want)
+				resp, err := c.WaitCall(ctx, id)
+				if tt.wantKind == "" {
+					if err != nil {
+						t.Fatalf("WaitCall: %v", err)
+					}
+					if diff := cmp.Diff(okResponse, resp); diff != "" {
+						t.Errorf("response (-want +got):\n%s", diff)
+					}
+				} else {
+					var e *ethos.Error
+					if !errors.As(err, &e) {
+						t.Fatalf("WaitCall error = %v, want an *ethos.Error", err)
+					}
+					if e.Kind != tt.wantKind {
+						t.Errorf("kind = %q, want %q (%v)", e.Kind, tt.wantKind, err)
+					}
+					var cause *ethos.Error
+					if errors.As(tt.steps[0].err, &cause) && (e.RequestID != cause.RequestID || e.Status != cause.Status) {
+						t.Errorf("request id %q, status %d; want %q, %d", e.RequestID, e.Status, cause.RequestID, cause.Status)
+					}
+					t.Logf("error: %v", err)
+					for _, want := range []string{tt.wantMsg, string(tt.wantState), "attempt"} {
+						if !strings.Contains(err.Error(), want) {
+							t.Errorf("error %q does not mention %q", err, want)
+						}
 					}
 				}
-			}
 
-			job := jobRow(t, c, id)
-			if job.State != tt.wantState || job.Attempt != tt.wantAttempt || snoozes(job.Metadata) != tt.wantSnoozes {
-				t.Errorf("job state %s, attempt %d, snoozes %d; want %s, %d, %d",
-					job.State, job.Attempt, snoozes(job.Metadata), tt.wantState, tt.wantAttempt, tt.wantSnoozes)
-			}
-			if n := s.calls(); n != tt.wantCalls {
-				t.Errorf("calls = %d, want %d", n, tt.wantCalls)
-			}
+				job := jobRow(t, c, id)
+				if job.State != tt.wantState || job.Attempt != tt.wantAttempt || snoozes(job.Metadata) != tt.wantSnoozes {
+					t.Errorf("job state %s, attempt %d, snoozes %d; want %s, %d, %d",
+						job.State, job.Attempt, snoozes(job.Metadata), tt.wantState, tt.wantAttempt, tt.wantSnoozes)
+				}
+				if n := s.calls(); n != tt.wantCalls {
+					t.Errorf("calls = %d, want %d", n, tt.wantCalls)
+				}
+			})
 		})
 	}
 }
@@ -283,76 +345,74 @@ func TestCallOutcomes(t *testing.T) {
 // TestCallUnique enqueues the same call again while the first is running.
 func TestCallUnique(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	started := make(chan struct{}, 10)
-	release := make(chan struct{})
-	var mu sync.Mutex
-	calls := 0
-	completer := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
-		mu.Lock()
-		calls++
-		mu.Unlock()
-		started <- struct{}{}
-		select {
-		case <-release:
-			return okResponse, nil
-		case <-ctx.Done():
-			return ethos.Response{}, ethos.Errorf(ethos.Transient, "cancelled: %w", ctx.Err())
-		}
-	})
-	c := newClient(t, openDB(t), testConfig(completer), true)
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
+		started := make(chan struct{}, 10)
+		release := make(chan struct{})
+		var mu sync.Mutex
+		calls := 0
+		completer := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+			mu.Lock()
+			calls++
+			mu.Unlock()
+			started <- struct{}{}
+			select {
+			case <-release:
+				return okResponse, nil
+			case <-ctx.Done():
+				return ethos.Response{}, ethos.Errorf(ethos.Transient, "cancelled: %w", ctx.Err())
+			}
+		})
+		c := newClient(t, backend, testConfig(completer), true)
 
-	args := callArgs("What do you value?")
-	first, err := c.EnqueueCall(ctx, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-started:
-	case <-ctx.Done():
-		t.Fatal("job never started")
-	}
-	args.Stream = false // not part of the call's identity
-	second, err := c.EnqueueCall(ctx, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if second != first {
-		t.Errorf("second enqueue created job %d, want the running job %d", second, first)
-	}
-	other := callArgs("What do you value?")
-	other.Metadata = map[string]string{"run": "r2"}
-	otherID, err := c.EnqueueCall(ctx, other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if otherID == first {
-		t.Errorf("call with other metadata reused job %d", first)
-	}
-
-	close(release)
-	for _, id := range []int64{first, otherID} {
-		if _, err := c.WaitCall(ctx, id); err != nil {
+		args := callArgs("What do you value?")
+		first, err := c.EnqueueCall(ctx, args)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	mu.Lock()
-	if calls != 2 {
-		t.Errorf("calls = %d, want 2 (one per distinct job)", calls)
-	}
-	mu.Unlock()
+		awaitStart(t, ctx, started)
+		args.Stream = false // not part of the call's identity
+		second, err := c.EnqueueCall(ctx, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second != first {
+			t.Errorf("second enqueue created job %d, want the running job %d", second, first)
+		}
+		other := callArgs("What do you value?")
+		other.Metadata = map[string]string{"run": "r2"}
+		otherID, err := c.EnqueueCall(ctx, other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if otherID == first {
+			t.Errorf("call with other metadata reused job %d", first)
+		}
 
-	// Once finished, the same call can be made again.
-	third, err := c.EnqueueCall(ctx, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if third == first {
-		t.Errorf("enqueue after completion returned the finished job %d", first)
-	}
-	if _, err := c.WaitCall(ctx, third); err != nil {
-		t.Fatal(err)
-	}
+		close(release)
+		for _, id := range []int64{first, otherID} {
+			if _, err := c.WaitCall(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mu.Lock()
+		if calls != 2 {
+			t.Errorf("calls = %d, want 2 (one per distinct job)", calls)
+		}
+		mu.Unlock()
+
+		// Once finished, the same call can be made again.
+		third, err := c.EnqueueCall(ctx, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if third == first {
+			t.Errorf("enqueue after completion returned the finished job %d", first)
+		}
+		if _, err := c.WaitCall(ctx, third); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // TestEnqueueCallTx shows the job belongs to the caller's transaction.
@@ -364,7 +424,7 @@ func TestEnqueueCallTx(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, completer := newScript(step{resp: okResponse})
-	c := newClient(t, db, testConfig(completer), true)
+	c := newClient(t, SQLite(db), testConfig(completer), true)
 
 	enqueue := func(prompt string) int64 {
 		t.Helper()
@@ -413,42 +473,39 @@ func TestEnqueueCallTx(t *testing.T) {
 // an old attempted_at, and shows a new client retries it to completion.
 func TestRescueStuckJob(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	db := openDB(t)
-	s, completer := newScript(step{resp: okResponse})
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
+		s, completer := newScript(step{resp: okResponse})
 
-	dead := newClient(t, db, testConfig(nil), false)
-	id, err := dead.EnqueueCall(ctx, callArgs("Are you conscious?"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// What River writes when it takes a job, an hour ago, by a client that
-	// is gone. River compares its SQLite timestamps as text in this format.
-	attemptedAt := time.Now().UTC().Add(-time.Hour).Format("2006-01-02 15:04:05.000")
-	if _, err := db.ExecContext(ctx, `UPDATE river_job
-		SET state = 'running', attempt = 1, attempted_at = ?, attempted_by = json_array('killed-process')
-		WHERE id = ?`, attemptedAt, id); err != nil {
-		t.Fatal(err)
-	}
-	if stats, err := dead.Stats(ctx); err != nil || stats != (QueueStats{Running: 1}) {
-		t.Fatalf("stats before rescue = %+v, %v", stats, err)
-	}
+		dead := newClient(t, backend, testConfig(nil), false)
+		id, err := dead.EnqueueCall(ctx, callArgs("Are you conscious?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What River writes when it takes a job, an hour ago, by a client
+		// that is gone.
+		execSQL(t, backend, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1 WHERE id = $2`,
+			backend.impl.timeArg(time.Now().Add(-time.Hour)), id)
+		if stats, err := dead.Stats(ctx); err != nil || stats != (QueueStats{Running: 1}) {
+			t.Fatalf("stats before rescue = %+v, %v", stats, err)
+		}
 
-	cfg := testConfig(completer)
-	cfg.JobTimeout = time.Second
-	cfg.RescueStuckJobsAfter = 2 * time.Second
-	c := newClient(t, db, cfg, true)
-	resp, err := c.WaitCall(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.Text != okResponse.Text || s.calls() != 1 {
-		t.Errorf("response %q after %d calls", resp.Text, s.calls())
-	}
-	job := jobRow(t, c, id)
-	if job.Attempt != 2 || len(job.Errors) != 1 || !strings.Contains(job.Errors[0].Error, "Stuck job rescued") {
-		t.Errorf("job attempt %d, errors %+v; want attempt 2 after one rescue", job.Attempt, job.Errors)
-	}
+		cfg := testConfig(completer)
+		cfg.JobTimeout = time.Second
+		cfg.RescueStuckJobsAfter = 2 * time.Second
+		c := newClient(t, backend, cfg, true)
+		resp, err := c.WaitCall(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Text != okResponse.Text || s.calls() != 1 {
+			t.Errorf("response %q after %d calls", resp.Text, s.calls())
+		}
+		job := jobRow(t, c, id)
+		if job.Attempt != 2 || len(job.Errors) != 1 || !strings.Contains(job.Errors[0].Error, "Stuck job rescued") {
+			t.Errorf("job attempt %d, errors %+v; want attempt 2 after one rescue", job.Attempt, job.Errors)
+		}
+	})
 }
 
 // TestStopCancelsWhenOutOfTime: a graceful stop that runs out of time
@@ -456,88 +513,92 @@ func TestRescueStuckJob(t *testing.T) {
 // attempt.
 func TestStopCancelsWhenOutOfTime(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	started := make(chan struct{})
-	completer := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
-		close(started)
-		<-ctx.Done()
-		return ethos.Response{}, ethos.Errorf(ethos.Transient, "sandbox: complete: %w", ctx.Err())
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
+		started := make(chan struct{})
+		completer := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+			close(started)
+			<-ctx.Done()
+			return ethos.Response{}, ethos.Errorf(ethos.Transient, "sandbox: complete: %w", ctx.Err())
+		})
+		c, err := NewOn(backend, testConfig(completer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		id, err := c.EnqueueCall(ctx, callArgs("Take your time."))
+		if err != nil {
+			t.Fatal(err)
+		}
+		awaitStart(t, ctx, started)
+		stopCtx, cancel := context.WithCancel(ctx)
+		cancel() // no time at all for a graceful stop
+		if err := c.Stop(stopCtx); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		job := jobRow(t, c, id)
+		if job.State != rivertype.JobStateAvailable || job.Attempt != 0 {
+			t.Errorf("job state %s, attempt %d; want available, 0", job.State, job.Attempt)
+		}
 	})
-	db := openDB(t)
-	c, err := New(db, testConfig(completer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.EnqueueCall(ctx, callArgs("Take your time."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-started:
-	case <-ctx.Done():
-		t.Fatal("job never started")
-	}
-	stopCtx, cancel := context.WithCancel(ctx)
-	cancel() // no time at all for a graceful stop
-	if err := c.Stop(stopCtx); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
-	job := jobRow(t, c, id)
-	if job.State != rivertype.JobStateAvailable || job.Attempt != 0 {
-		t.Errorf("job state %s, attempt %d; want available, 0", job.State, job.Attempt)
-	}
 }
 
 func TestWaitCallContextDone(t *testing.T) {
 	t.Parallel()
-	c := newClient(t, openDB(t), testConfig(nil), false) // never works the job
-	id, err := c.EnqueueCall(testContext(t), callArgs("Hello?"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(testContext(t))
-	cancel()
-	_, err = c.WaitCall(ctx, id)
-	if ethos.KindOf(err) != ethos.Transient || !errors.Is(err, context.Canceled) {
-		t.Errorf("WaitCall = %v, want a transient error wrapping context.Canceled", err)
-	}
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		c := newClient(t, backend, testConfig(nil), false) // never works the job
+		id, err := c.EnqueueCall(testContext(t), callArgs("Hello?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(testContext(t))
+		cancel()
+		_, err = c.WaitCall(ctx, id)
+		if ethos.KindOf(err) != ethos.Transient || !errors.Is(err, context.Canceled) {
+			t.Errorf("WaitCall = %v, want a transient error wrapping context.Canceled", err)
+		}
+	})
 }
 
 func TestMigrateIdempotent(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	db := openDB(t) // migrated once
-	versions := func() int {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM river_migration`).Scan(&n); err != nil {
-			t.Fatal(err)
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
+		// backend is migrated once already.
+		versions := func() int {
+			var n int
+			if err := backend.impl.query(ctx, `SELECT count(*) FROM river_migration`, nil, func(scan func(...any) error) error {
+				return scan(&n)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return n
 		}
-		return n
-	}
-	before := versions()
-	if err := Migrate(ctx, db); err != nil {
-		t.Fatalf("second Migrate: %v", err)
-	}
-	if after := versions(); after != before || before == 0 {
-		t.Errorf("migrations before %d, after %d", before, after)
-	}
+		before := versions()
+		if err := MigrateOn(ctx, backend); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if after := versions(); after != before || before == 0 {
+			t.Errorf("migrations before %d, after %d", before, after)
+		}
+	})
 }
 
 func TestConfigErrors(t *testing.T) {
 	t.Parallel()
-	db := openDB(t)
-	cfg := testConfig(nil)
-	cfg.JobTimeout, cfg.RescueStuckJobsAfter = time.Hour, time.Minute
-	if _, err := New(db, cfg); ethos.KindOf(err) != ethos.Config {
-		t.Errorf("New with rescue before timeout: %v, want a config error", err)
-	}
-	c := newClient(t, db, testConfig(nil), false)
-	if err := c.Start(testContext(t)); ethos.KindOf(err) != ethos.Config {
-		t.Errorf("Start without a Completer: %v, want a config error", err)
-	}
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		cfg := testConfig(nil)
+		cfg.JobTimeout, cfg.RescueStuckJobsAfter = time.Hour, time.Minute
+		if _, err := NewOn(backend, cfg); ethos.KindOf(err) != ethos.Config {
+			t.Errorf("New with rescue before timeout: %v, want a config error", err)
+		}
+		c := newClient(t, backend, testConfig(nil), false)
+		if err := c.Start(testContext(t)); ethos.KindOf(err) != ethos.Config {
+			t.Errorf("Start without a Completer: %v, want a config error", err)
+		}
+	})
 }
 
 func TestDefaultBackoff(t *testing.T) {

@@ -63,15 +63,20 @@ type Work struct {
 	StopTimeout time.Duration
 }
 
-// Run is the one lifecycle of a job client: it migrates the queue's tables
-// on db, makes a client of cfg, takes back orphaned jobs, prepares, starts
-// the workers, drives the work to its end and stops the client. Prepare,
-// Drive and every task find the client with FromContext.
+// Run is RunOn for the SQLite database db.
 func Run(ctx context.Context, db *sql.DB, cfg Config, w Work) error {
-	if err := Migrate(ctx, db); err != nil {
+	return RunOn(ctx, SQLite(db), cfg, w)
+}
+
+// RunOn is the one lifecycle of a job client: it migrates the queue's
+// tables in b, makes a client of cfg, takes back orphaned jobs, prepares,
+// starts the workers, drives the work to its end and stops the client.
+// Prepare, Drive and every task find the client with FromContext.
+func RunOn(ctx context.Context, b Backend, cfg Config, w Work) error {
+	if err := MigrateOn(ctx, b); err != nil {
 		return err
 	}
-	q, err := New(db, cfg)
+	q, err := NewOn(b, cfg)
 	if err != nil {
 		return err
 	}

@@ -49,12 +49,7 @@ func snoozeOf(err error) (time.Duration, bool) {
 // that proves no other process works this queue. It returns how many jobs
 // it made available again.
 func (c *Client) RescueQueueOrphans(ctx context.Context) (int64, error) {
-	res, err := c.db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ? WHERE state = 'running' AND queue = ?`,
-		time.Now().UTC().Format(riverTimeFormat), c.cfg.Queue)
-	if err != nil {
-		return 0, ethos.Errorf(ethos.Internal, "jobs: rescue orphaned jobs of queue %s: %w", c.cfg.Queue, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := c.rescue(ctx, c.cfg.Queue, c.cfg.Queue)
 	if err != nil {
 		return 0, ethos.Errorf(ethos.Internal, "jobs: rescue orphaned jobs of queue %s: %w", c.cfg.Queue, err)
 	}

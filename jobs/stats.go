@@ -23,17 +23,13 @@ type QueueStats struct {
 // Stats counts the jobs in each state. Finished jobs count until River
 // deletes them (after a day).
 func (c *Client) Stats(ctx context.Context) (QueueStats, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT state, count(*) FROM river_job GROUP BY state`)
-	if err != nil {
-		return QueueStats{}, ethos.Errorf(ethos.Internal, "jobs: stats: %w", err)
-	}
-	defer rows.Close()
 	var s QueueStats
-	for rows.Next() {
+	// The cast reads PostgreSQL's enum of states as the text SQLite holds.
+	err := c.backend.query(ctx, `SELECT CAST(state AS text), count(*) FROM river_job GROUP BY state`, nil, func(scan func(...any) error) error {
 		var state string
 		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return QueueStats{}, ethos.Errorf(ethos.Internal, "jobs: stats: %w", err)
+		if err := scan(&state, &n); err != nil {
+			return err
 		}
 		switch state {
 		case string(rivertype.JobStateAvailable):
@@ -53,8 +49,9 @@ func (c *Client) Stats(ctx context.Context) (QueueStats, error) {
 		case string(rivertype.JobStateDiscarded):
 			s.Discarded = n
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return QueueStats{}, ethos.Errorf(ethos.Internal, "jobs: stats: %w", err)
 	}
 	return s, nil
@@ -64,7 +61,8 @@ func (c *Client) Stats(ctx context.Context) (QueueStats, error) {
 // worked: available, pending, running, retryable or scheduled.
 func (c *Client) Busy(ctx context.Context) (bool, error) {
 	var n int
-	err := c.db.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE queue = ? AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`, c.cfg.Queue).Scan(&n)
+	err := c.backend.query(ctx, `SELECT count(*) FROM river_job WHERE queue = $1 AND state IN ('available', 'pending', 'running', 'retryable', 'scheduled')`,
+		[]any{c.cfg.Queue}, func(scan func(...any) error) error { return scan(&n) })
 	if err != nil {
 		return false, ethos.Errorf(ethos.Internal, "jobs: busy: %w", err)
 	}

@@ -22,9 +22,11 @@ const MaxSnoozes = 50
 // Task is one step of a pipeline run as a durable job: Name says which
 // handler runs it (e.g. "generate.document"), RunID and Key say which item
 // of which run it is for, and Payload carries anything else the handler
-// needs. Name, RunID and Key together identify the task: enqueueing the
-// same task again, while the first is queued, running or completed, adds
-// nothing, so a resumed run can enqueue its whole plan again safely.
+// needs (on PostgreSQL it is stored as jsonb, so the handler gets the same
+// JSON, not always the same bytes). Name, RunID and Key together identify
+// the task: enqueueing the same task again, while the first is queued,
+// running or completed, adds nothing, so a resumed run can enqueue its
+// whole plan again safely.
 type Task struct {
 	Name    string          `json:"name" river:"unique"`
 	RunID   string          `json:"run_id" river:"unique"`
@@ -147,17 +149,26 @@ func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err
 }
 
 // EnqueueMany adds the tasks in ts that do not exist yet, in one
-// transaction, and returns how many it added.
+// transaction, and returns how many it added. A task named twice in ts is
+// added once.
 func (c *Client) EnqueueMany(ctx context.Context, ts []Task) (added int, err error) {
 	if len(ts) == 0 {
 		return 0, nil
 	}
-	params := make([]river.InsertManyParams, len(ts))
-	for i, t := range ts {
+	// PostgreSQL refuses an insert that meets the same unique task twice.
+	type identity struct{ name, runID, key string }
+	seen := make(map[identity]bool, len(ts))
+	params := make([]river.InsertManyParams, 0, len(ts))
+	for _, t := range ts {
 		if err := c.checkTask(t); err != nil {
 			return 0, err
 		}
-		params[i] = river.InsertManyParams{Args: t, InsertOpts: c.taskOpts(t.Name)}
+		id := identity{t.Name, t.RunID, t.Key}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		params = append(params, river.InsertManyParams{Args: t, InsertOpts: c.taskOpts(t.Name)})
 	}
 	r, err := c.insert(ctx, params)
 	if err != nil {
@@ -171,13 +182,18 @@ func (c *Client) EnqueueMany(ctx context.Context, ts []Task) (added int, err err
 	return added, nil
 }
 
-// EnqueueTx is Enqueue inside the caller's transaction (see the package
-// documentation about holding the only connection).
+// EnqueueTx is Enqueue inside the caller's transaction on a SQLite
+// backend (see the package documentation about holding the only
+// connection); on PostgreSQL it is a Config error.
 func (c *Client) EnqueueTx(ctx context.Context, tx *sql.Tx, t Task) (id int64, added bool, err error) {
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
-	res, err := c.river.InsertTx(ctx, tx, t, c.taskOpts(t.Name))
+	rc, err := c.sqliteRiver("enqueue " + t.Name + " in a transaction")
+	if err != nil {
+		return 0, false, err
+	}
+	res, err := rc.InsertTx(ctx, tx, t, c.taskOpts(t.Name))
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
@@ -237,10 +253,6 @@ func failedJobMessage(job *rivertype.JobRow, cause string) string {
 	return fmt.Sprintf("%s failed after %s: %s (job %d, %s, %s)", what, attempts, cause, job.ID, job.Kind, job.State)
 }
 
-// riverTimeFormat is how River's SQLite driver writes timestamps; raw
-// queries must use exactly this format or comparisons silently fail.
-const riverTimeFormat = "2006-01-02 15:04:05.000"
-
 // RescueOrphans makes every job of the default queue and the client's own
 // queue left running by a process that no longer exists available again,
 // at once, instead of after RescueStuckJobsAfter. It is for a
@@ -249,15 +261,30 @@ const riverTimeFormat = "2006-01-02 15:04:05.000"
 // finds running is then certainly orphaned). Other queues are left to
 // their own processes (a monitor may be working one right now). The
 // interrupted attempt stays counted. It returns how many jobs it rescued.
+//
+// On PostgreSQL the lock must cover every process sharing the database:
+// a job another live worker is running would otherwise be run twice.
 func (c *Client) RescueOrphans(ctx context.Context) (int64, error) {
-	res, err := c.db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ? WHERE state = 'running' AND queue IN (?, ?)`,
-		time.Now().UTC().Format(riverTimeFormat), river.QueueDefault, c.cfg.Queue)
-	if err != nil {
-		return 0, ethos.Errorf(ethos.Internal, "jobs: rescue orphaned jobs: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := c.rescue(ctx, river.QueueDefault, c.cfg.Queue)
 	if err != nil {
 		return 0, ethos.Errorf(ethos.Internal, "jobs: rescue orphaned jobs: %w", err)
 	}
 	return n, nil
+}
+
+// rescue makes the running jobs of the two queues (which may be the same)
+// available again now.
+func (c *Client) rescue(ctx context.Context, queue1, queue2 string) (int64, error) {
+	return c.backend.exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = $1 WHERE state = 'running' AND queue IN ($2, $3)`,
+		c.backend.timeArg(time.Now()), queue1, queue2)
+}
+
+// sqliteRiver is River's client with SQLite's transactions, for the
+// enqueues inside a caller's *sql.Tx; what names the refused operation.
+func (c *Client) sqliteRiver(what string) (*river.Client[*sql.Tx], error) {
+	rc, ok := c.river.(*river.Client[*sql.Tx])
+	if !ok {
+		return nil, ethos.Errorf(ethos.Config, "jobs: %s: a *sql.Tx is for the SQLite backend only", what)
+	}
+	return rc, nil
 }
