@@ -253,6 +253,10 @@ type Model struct {
 	CallAs string `json:"call_as,omitempty"`
 	// EndpointID is the dedicated endpoint that serves the model.
 	EndpointID string `json:"endpoint_id,omitempty"`
+	// Parent is the registry entry the model was trained from when its
+	// job continued an earlier one (a DPO model from its SFT model);
+	// empty for a model trained from its base.
+	Parent string `json:"parent,omitempty"`
 	// Evals lists the IDs of evaluations that included the model, filled
 	// in by the store from the evals table.
 	Evals []string `json:"evals,omitempty"`

@@ -15,6 +15,13 @@ import (
 // provider's defaults left out.
 func FormatHyperparameters(h ethos.Hyperparameters) string {
 	var parts []string
+	if h.DPO() {
+		dpo := "DPO"
+		if h.DPOBeta > 0 {
+			dpo += " beta=" + strconv.FormatFloat(h.DPOBeta, 'g', -1, 64)
+		}
+		parts = append(parts, dpo)
+	}
 	if h.Epochs > 0 {
 		parts = append(parts, fmt.Sprintf("epochs %d", h.Epochs))
 	}
@@ -95,6 +102,9 @@ func WriteRegistry(w io.Writer, models []ethos.Model, jobs map[string]ethos.Fine
 		fmt.Fprintf(&b, "- **Call it as:** `%s`\n", m.Name)
 		fmt.Fprintf(&b, "- **Provider:** %s (its name: `%s`)\n", m.Provider, m.ProviderModel)
 		fmt.Fprintf(&b, "- **Base model:** `%s`\n", m.BaseModel)
+		if m.Parent != "" {
+			fmt.Fprintf(&b, "- **Trained from:** `%s` (its job continued)\n", m.Parent)
+		}
 		job, ok := jobs[m.JobID]
 		switch {
 		case ok && job.FinishedAt != nil:

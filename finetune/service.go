@@ -734,11 +734,32 @@ func (s *Service) register(ctx context.Context, j ethos.FineTuneJob) (*ethos.Mod
 	}
 	m := ethos.Model{Name: name, Provider: j.Provider, ProviderModel: OutputModelOf(j), BaseModel: j.BaseModel,
 		JobID: j.ID, DatasetPath: j.DatasetPath, DatasetSHA256: j.DatasetSHA256,
-		Hyperparameters: j.Hyperparameters, CostUSD: j.CostUSD, CreatedAt: created}
+		Hyperparameters: j.Hyperparameters, CostUSD: j.CostUSD, CreatedAt: created, Parent: s.parentModel(ctx, j)}
 	if err := s.Store.PutModel(context.WithoutCancel(ctx), &m); err != nil {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// parentModel is the registry name of the model a continued job started
+// from: the model of the job its checkpoint names (an ID, with or without
+// ":step"), or the checkpoint itself when it names a registered model.
+// Empty when the job started from its base model or the parent is unknown
+// to the store.
+func (s *Service) parentModel(ctx context.Context, j ethos.FineTuneJob) string {
+	from, _, _ := strings.Cut(j.FromCheckpoint, ":")
+	if from == "" {
+		return ""
+	}
+	if parent, err := s.Store.Job(ctx, from); err == nil {
+		return ModelName(parent)
+	}
+	for _, name := range []string{j.FromCheckpoint, j.Provider + "/" + j.FromCheckpoint} {
+		if m, err := s.Store.Model(ctx, name); err == nil {
+			return m.Name
+		}
+	}
+	return ""
 }
 
 // Status is Refresh for showing: when the provider cannot be reached it

@@ -15,12 +15,12 @@ const fileColumns = `id, provider, purpose, name, sha256, bytes, lines, created_
 
 const jobColumns = `id, provider, base_model, status, state, train_file, validation_file,
 	dataset_path, dataset_sha256, run_id, hyperparameters, progress, output_model, error,
-	cost_usd, payload, created_at, updated_at, finished_at`
+	cost_usd, payload, created_at, updated_at, finished_at, from_checkpoint`
 
 const eventColumns = `job_id, seq, provider_id, created_at, level, type, message, step, epoch, loss, val_loss`
 
 const modelColumns = `name, provider, provider_model, base_model, job_id, dataset_path,
-	dataset_sha256, hyperparameters, cost_usd, created_at, serving, call_as, endpoint_id`
+	dataset_sha256, hyperparameters, cost_usd, created_at, serving, call_as, endpoint_id, parent`
 
 // PutFile records an upload and sets f.CreatedAt to the current time when
 // it is zero. It replaces the record of the same provider, purpose and
@@ -94,7 +94,7 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 		created = updated
 	}
 	err = d.pool.QueryRow(ctx, `INSERT INTO finetune_jobs (`+jobColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $21)
 		ON CONFLICT (id) DO UPDATE SET
 			provider = excluded.provider, base_model = excluded.base_model, status = excluded.status,
 			state = excluded.state, train_file = excluded.train_file, validation_file = excluded.validation_file,
@@ -102,11 +102,12 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 			hyperparameters = excluded.hyperparameters, progress = excluded.progress,
 			output_model = excluded.output_model, error = excluded.error, cost_usd = excluded.cost_usd,
 			payload = excluded.payload, updated_at = excluded.updated_at, finished_at = excluded.finished_at,
+			from_checkpoint = CASE WHEN excluded.from_checkpoint <> '' THEN excluded.from_checkpoint ELSE finetune_jobs.from_checkpoint END,
 			created_at = CASE WHEN $20 THEN excluded.created_at ELSE finetune_jobs.created_at END
 		RETURNING created_at`,
 		j.ID, j.Provider, j.BaseModel, j.Status, string(state), j.TrainFile, j.ValidationFile,
 		j.DatasetPath, j.DatasetSHA256, j.RunID, string(hyper), string(progress), j.OutputModel, j.Error,
-		j.CostUSD, payload, created, updated, nullTime(j.FinishedAt), givenCreated).Scan(&created)
+		j.CostUSD, payload, created, updated, nullTime(j.FinishedAt), givenCreated, j.FromCheckpoint).Scan(&created)
 	if err != nil {
 		return normalize(op, err)
 	}
@@ -151,7 +152,7 @@ func scanJob(row pgx.Row) (ethos.FineTuneJob, error) {
 	)
 	if err := row.Scan(&j.ID, &j.Provider, &j.BaseModel, &j.Status, &state, &j.TrainFile, &j.ValidationFile,
 		&j.DatasetPath, &j.DatasetSHA256, &j.RunID, &hyper, &progress, &j.OutputModel, &j.Error,
-		&j.CostUSD, &pay, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt); err != nil {
+		&j.CostUSD, &pay, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &j.FromCheckpoint); err != nil {
 		return ethos.FineTuneJob{}, err
 	}
 	j.State = ethos.FineTuneState(state)
@@ -238,15 +239,16 @@ func (d *DB) PutModel(ctx context.Context, m *ethos.Model) error {
 	if m.CreatedAt.IsZero() {
 		created = now()
 	}
-	if _, err := d.pool.Exec(ctx, `INSERT INTO models (`+modelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+	if _, err := d.pool.Exec(ctx, `INSERT INTO models (`+modelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (name) DO UPDATE SET
 			provider = excluded.provider, provider_model = excluded.provider_model,
 			base_model = excluded.base_model, job_id = excluded.job_id, dataset_path = excluded.dataset_path,
 			dataset_sha256 = excluded.dataset_sha256, hyperparameters = excluded.hyperparameters,
 			cost_usd = excluded.cost_usd, created_at = excluded.created_at,
-			serving = excluded.serving, call_as = excluded.call_as, endpoint_id = excluded.endpoint_id`,
+			serving = excluded.serving, call_as = excluded.call_as, endpoint_id = excluded.endpoint_id,
+			parent = excluded.parent`,
 		m.Name, m.Provider, m.ProviderModel, m.BaseModel, m.JobID, m.DatasetPath, m.DatasetSHA256,
-		string(hyper), m.CostUSD, created, m.Serving, m.CallAs, m.EndpointID); err != nil {
+		string(hyper), m.CostUSD, created, m.Serving, m.CallAs, m.EndpointID, m.Parent); err != nil {
 		return normalize(op, err)
 	}
 	m.CreatedAt = created
@@ -334,7 +336,7 @@ func scanModel(row pgx.Row) (ethos.Model, error) {
 		hyper []byte
 	)
 	if err := row.Scan(&m.Name, &m.Provider, &m.ProviderModel, &m.BaseModel, &m.JobID, &m.DatasetPath,
-		&m.DatasetSHA256, &hyper, &m.CostUSD, &m.CreatedAt, &m.Serving, &m.CallAs, &m.EndpointID); err != nil {
+		&m.DatasetSHA256, &hyper, &m.CostUSD, &m.CreatedAt, &m.Serving, &m.CallAs, &m.EndpointID, &m.Parent); err != nil {
 		return ethos.Model{}, err
 	}
 	if len(hyper) > 0 {

@@ -99,9 +99,10 @@ func testPutJobReadBack(t *testing.T, s ethos.Store) {
 		ID: "ft-1f2e", Provider: "together", BaseModel: "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
 		Status: "completed", State: ethos.FineTuneCompleted,
 		TrainFile: "file-train", ValidationFile: "file-val",
-		DatasetPath: "/data/agora.jsonl", DatasetSHA256: "c0ffee", RunID: "gen-1",
+		DatasetPath: "/data/agora.jsonl", DatasetSHA256: "c0ffee", RunID: "gen-1", FromCheckpoint: "ft-0a1b:40",
 		Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true,
-			LoRARank: 8, LoRAAlpha: 16, LoRADropout: 0.05, Suffix: "agora", WandbProject: "ethos"},
+			LoRARank: 8, LoRAAlpha: 16, LoRADropout: 0.05, Suffix: "agora", WandbProject: "ethos",
+			Method: ethos.FineTuneDPO, DPOBeta: 0.2},
 		Progress:    ethos.FineTuneProgress{Epoch: 3, Epochs: 3, Step: 120, TotalSteps: 120, Loss: float(0.4321)},
 		OutputModel: "acme/Meta-Llama-3.1-8B-Instruct-Reference-agora-1f2e",
 		CostUSD:     4.25,
@@ -296,7 +297,7 @@ func testModelsRegistry(t *testing.T, s ethos.Store) {
 		Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, LoRA: true, LoRARank: 8},
 		CostUSD:         3.5, CreatedAt: base}
 	newer := &ethos.Model{Name: "sandbox/ft-7f3a", Provider: "sandbox", ProviderModel: "ft-7f3a",
-		BaseModel: "base", JobID: "ft-7f3a", CreatedAt: base.Add(time.Hour),
+		BaseModel: "base", JobID: "ft-7f3a", CreatedAt: base.Add(time.Hour), Parent: "sandbox/ft-5e6f",
 		Serving: ethos.ServingDedicated, CallAs: "sandbox/sandbox-user/ft-7f3a-1a2b", EndpointID: "endpoint-1a2b"}
 	putModel(t, s, older)
 	putModel(t, s, newer)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/dataset"
 )
@@ -18,7 +19,7 @@ type DatasetCommand struct{ m *Main }
 
 // The synopses of the subcommands; datasetSynopsis is all of them.
 const (
-	datasetCheckSynopsis = "dataset check FILE [--provider together|openai|sandbox] [--json] [--config FILE] [--db PATH]"
+	datasetCheckSynopsis = "dataset check FILE [--provider together|openai|sandbox] [--method auto|sft|dpo] [--json] [--config FILE] [--db PATH]"
 	datasetStatsSynopsis = "dataset stats FILE [--json]"
 	datasetSplitSynopsis = `dataset split FILE [--validation 0.1] [--seed S] [--train-out F] [--validation-out F] [--force] [--json]
                 [--config FILE] [--db PATH]`
@@ -84,10 +85,16 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	var pf projectFlags
 	pf.register(flags)
 	provider := flags.String("provider", "", "check as this `provider` will: together, openai or sandbox (default: finetune.provider in the config)")
+	method := flags.String("method", "auto", "the training `method` the file is for: sft, dpo, or auto (what the file holds: conversations for SFT, preference pairs for DPO)")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
+	}
+	switch *method {
+	case "auto", ethos.FineTuneSFT, ethos.FineTuneDPO:
+	default:
+		return usageErrorf("dataset check: unknown --method %q; want sft, dpo or auto", *method)
 	}
 	file, err := datasetFile("check", rest)
 	if err != nil {
@@ -105,7 +112,16 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	default:
 		return usageErrorf("dataset check: unknown --provider %q; want together, openai or sandbox", *provider)
 	}
-	rep, err := dataset.CheckFile(ctx, c.m.abs(file), *provider)
+	opts := dataset.Options{Provider: *provider, Method: dataset.MethodSFT}
+	if *method == ethos.FineTuneDPO {
+		opts.Method = dataset.MethodPreference
+	}
+	rep, err := dataset.CheckFileWith(ctx, c.m.abs(file), opts)
+	if err == nil && *method == "auto" && rep.Method() == dataset.MethodPreference {
+		// A file of preference pairs is checked as a DPO job takes it.
+		opts.Method = dataset.MethodPreference
+		rep, err = dataset.CheckFileWith(ctx, c.m.abs(file), opts)
+	}
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/dataset"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/openai"
 	"github.com/ethos-toolkit/ethos/together"
@@ -28,6 +29,7 @@ const (
 	finetuneCreateSynopsis = `finetune create --train FILE [--provider together|openai|sandbox] [--model BASE] [--validation FILE]
                 [--epochs N] [--learning-rate X] [--batch-size N] [--lora | --full] [--lora-r R]
                 [--lora-alpha A] [--lora-dropout D] [--n-evals N] [--suffix S] [--wandb-project P] [--run ID]
+                [--method sft|dpo] [--dpo-beta B] [--from-checkpoint JOB]
                 [--wait] [--interval D] [--json] [--config FILE] [--db PATH]`
 	finetuneListSynopsis = "finetune list [--provider P] [--active] [--limit N] [--json] [--config FILE] [--db PATH]"
 	// finetuneJobSynopsis follows "finetune status", "events" or "cancel".
@@ -185,6 +187,9 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	suffix := flags.String("suffix", "", "suffix of the trained model's name (default: finetune.suffix)")
 	wandb := flags.String("wandb-project", "", "Weights & Biases `project` (Together; the key comes from WANDB_API_KEY)")
 	runID := flags.String("run", "", "the generation run `ID` that made the dataset, recorded with the job")
+	method := flags.String("method", "", "the training `method`: sft (conversations) or dpo (preference pairs, e.g. data/agora.pairs.jsonl); default: what --train holds")
+	dpoBeta := flags.Float64("dpo-beta", 0, "DPO's `beta`, how closely training keeps to the model it starts from (default: the provider's, Together 0.1)")
+	fromCheckpoint := flags.String("from-checkpoint", "", "continue training from an earlier job of the same provider (its `ID`; Together also takes a model name or ID:step) instead of from --model")
 	wait := flags.Bool("wait", false, "follow the job until it finishes and print the model")
 	interval := flags.Duration("interval", 0, "with --wait, how often to poll (default 30s; 0.5s for the sandbox)")
 	asJSON := flags.Bool("json", false, "print the job (and model) as JSON")
@@ -255,6 +260,18 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if set["suffix"] {
 		h.Suffix = *suffix
 	}
+	if *method == "" {
+		// What the training file holds decides: preference pairs train
+		// by DPO, conversations by SFT.
+		*method = ethos.FineTuneSFT
+		if rep, err := dataset.CheckFileWith(ctx, absPath(c.m, *train), dataset.Options{Provider: *provider}); err == nil && rep.Method() == dataset.MethodPreference {
+			*method = ethos.FineTuneDPO
+		}
+	}
+	h.Method = *method
+	if set["dpo-beta"] {
+		h.DPOBeta = *dpoBeta
+	}
 	if set["n-evals"] {
 		if *validation == "" {
 			return usageErrorf("finetune create: --n-evals needs --validation FILE: the evaluations are of the validation file")
@@ -272,7 +289,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	// Absolute paths: the job records where its dataset is, for any
 	// process, from any directory.
 	opts := finetune.CreateOptions{Provider: *provider, BaseModel: *model, TrainPath: absPath(c.m, *train),
-		Hyperparameters: h, RunID: *runID}
+		Hyperparameters: h, RunID: *runID, FromCheckpoint: *fromCheckpoint}
 	if *validation != "" {
 		opts.ValidationPath = absPath(c.m, *validation)
 	}

@@ -618,3 +618,58 @@ func TestFinetuneWandbURL(t *testing.T) {
 		t.Errorf("status lacks the W&B run:\n%s", st.stdout)
 	}
 }
+
+// TestPreferencePairsToDPO goes from generation with preference pairs to
+// a DPO job continued from an SFT job, through the commands: the pairs file
+// passes dataset check as a DPO file, finetune create trains by DPO on it
+// without being told, and the DPO job records its method, beta and parent.
+func TestPreferencePairsToDPO(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, map[string]string{"generate:\n": "generate:\n  pairs: {student: sandbox/base}\n"})
+	if r := ethosCLI(t, dir, nil, "generate", "--examples", "10"); r.code != 0 {
+		t.Fatalf("generate: exit %d\n%s", r.code, r.stderr)
+	}
+	pairs := filepath.Join("data", "agora.pairs.jsonl")
+	if r := ethosCLI(t, dir, nil, "dataset", "check", pairs); r.code != 0 || !strings.Contains(r.stdout, "preference format") {
+		t.Fatalf("dataset check %s: exit %d\n%s%s", pairs, r.code, r.stdout, r.stderr)
+	}
+	if r := ethosCLI(t, dir, nil, "dataset", "check", pairs, "--method", "sft"); r.code != 1 {
+		t.Errorf("a pairs file checked for SFT: exit %d, want 1", r.code)
+	}
+	sft := ethosCLI(t, dir, nil, "finetune", "create", "--train", "data/agora.jsonl", "--wait", "--json")
+	if sft.code != 0 {
+		t.Fatalf("SFT job: exit %d\n%s", sft.code, sft.stderr)
+	}
+	var sftOut struct {
+		Job   ethos.FineTuneJob `json:"job"`
+		Model ethos.Model       `json:"model"`
+	}
+	if err := json.Unmarshal([]byte(sft.stdout), &sftOut); err != nil || sftOut.Job.ID == "" {
+		t.Fatalf("SFT job output: %v\n%s", err, sft.stdout)
+	}
+	if r := ethosCLI(t, dir, nil, "finetune", "create", "--train", "data/agora.jsonl", "--dpo-beta", "0.2"); r.code != 2 {
+		t.Errorf("--dpo-beta on a conversation file: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	dpo := ethosCLI(t, dir, nil, "finetune", "create", "--train", pairs, "--from-checkpoint", sftOut.Job.ID, "--dpo-beta", "0.2", "--wait", "--json")
+	if dpo.code != 0 {
+		t.Fatalf("DPO job: exit %d\n%s", dpo.code, dpo.stderr)
+	}
+	var dpoOut struct {
+		Job   ethos.FineTuneJob `json:"job"`
+		Model ethos.Model       `json:"model"`
+	}
+	if err := json.Unmarshal([]byte(dpo.stdout), &dpoOut); err != nil {
+		t.Fatal(err)
+	}
+	h := dpoOut.Job.Hyperparameters
+	if h.Method != ethos.FineTuneDPO || h.DPOBeta != 0.2 || dpoOut.Job.FromCheckpoint != sftOut.Job.ID || dpoOut.Model.Name == "" {
+		t.Errorf("DPO job: method %q, beta %g, from %q, model %q", h.Method, h.DPOBeta, dpoOut.Job.FromCheckpoint, dpoOut.Model.Name)
+	}
+	if want := sftOut.Model.Name; dpoOut.Model.Parent != want || want == "" {
+		t.Errorf("the DPO model's parent is %q, want the SFT model %q", dpoOut.Model.Parent, want)
+	}
+	if r := ethosCLI(t, dir, nil, "models"); !strings.Contains(r.stdout, "DPO beta=0.2") {
+		t.Errorf("ethos models does not show the DPO settings:\n%s", r.stdout)
+	}
+}
