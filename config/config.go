@@ -132,7 +132,22 @@ type FineTune struct {
 	// requests before the provider stops it by itself: what it can bill
 	// at most after a process that started it was killed.
 	InactiveTimeout time.Duration `json:"inactive_timeout"`
+	// Recipe is how ethos run trains: RecipeSFT (the default) on the
+	// in-character replies, RecipeDPO on preference pairs (the replies
+	// against the student's own answers), or RecipeSFTDPO, SFT and then
+	// DPO continued from it.
+	Recipe string `json:"recipe,omitempty"`
 }
+
+// Training recipes of ethos run (FineTune.Recipe).
+const (
+	RecipeSFT    = "sft"
+	RecipeDPO    = "dpo"
+	RecipeSFTDPO = "sft+dpo"
+)
+
+// Recipes lists the valid recipes.
+var Recipes = []string{RecipeSFT, RecipeDPO, RecipeSFTDPO}
 
 // DefaultInactiveTimeout is FineTune.InactiveTimeout when ethos.yaml does
 // not set it.

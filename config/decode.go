@@ -194,6 +194,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"n_evals":          d.integer(&f.NEvals),
 			"hardware":         d.str(&f.Hardware),
 			"inactive_timeout": d.duration(&f.InactiveTimeout),
+			"recipe":           d.str(&f.Recipe),
 		}),
 		"eval": d.section(fields{
 			"judge":         d.str(&e.Judge),

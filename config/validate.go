@@ -80,6 +80,9 @@ func (d *decoder) validate(c *Config) {
 	}
 	d.fraction("finetune.validation", f.Validation)
 	d.atLeast("finetune.n_evals", f.NEvals, 0)
+	if f.Recipe != "" && !slices.Contains(Recipes, f.Recipe) {
+		d.fail("finetune.recipe", "unknown recipe %s; want sft, dpo (preference pairs: the replies against the student's answers) or sft+dpo (DPO continued from the SFT model)", quote(f.Recipe))
+	}
 
 	e := c.Eval
 	d.modelRef(c, "eval.judge", e.Judge)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/ethos-toolkit/ethos"
@@ -29,10 +30,11 @@ const (
 
 // Run writes DIR/ethos.yaml unless it exists, then runs the pipeline there.
 func (c *DemoCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("demo", "demo [--dir ethos-demo] [--examples N] [--prompts N] [--workers N] [--json]")
+	flags := c.m.newFlagSet("demo", "demo [--dir ethos-demo] [--examples N] [--prompts N] [--recipe sft|dpo|sft+dpo] [--workers N] [--json]")
 	dir := flags.String("dir", "ethos-demo", "the project `directory` the demo makes (or continues)")
 	examples := flags.Int("examples", demoExamples, "training examples to generate")
 	prompts := flags.Int("prompts", demoPrompts, "held-out prompts to evaluate on")
+	recipe := flags.String("recipe", "", "how to train: sft, dpo (preference pairs against the student's answers) or sft+dpo (DPO continued from SFT); default: finetune.recipe, sft")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
 	rest, err := parseFlags(flags, args)
@@ -41,6 +43,9 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	}
 	if len(rest) > 0 {
 		return usageErrorf("demo takes no arguments, got %q", rest)
+	}
+	if *recipe != "" && !slices.Contains(config.Recipes, *recipe) {
+		return usageErrorf("demo: --recipe %q: want sft, dpo or sft+dpo", *recipe)
 	}
 	if *examples < 10 || *prompts < 5 || *workers < 1 {
 		return usageErrorf("demo: --examples must be at least 10 (OpenAI and Together want ten), --prompts at least 5, --workers at least 1")
@@ -80,7 +85,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	res, err := sub.runPipeline(ctx, p, pipelineOptions{workers: *workers, log: c.m.Stderr})
+	res, err := sub.runPipeline(ctx, p, pipelineOptions{workers: *workers, log: c.m.Stderr, recipe: *recipe})
 	if err != nil {
 		return err
 	}

@@ -102,3 +102,53 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Error("demo again made model calls")
 	}
 }
+
+// TestDemoRecipeSFTThenDPO runs the demo with the recipe sft+dpo offline:
+// the dataset gets its preference pairs, a DPO job continues from the SFT
+// job, the evaluation compares base, SFT and DPO together, and the registry
+// records the DPO model's parent and method.
+func TestDemoRecipeSFTThenDPO(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	r := ethosCLI(t, work, nil, "demo", "--dir", "demo", "--examples", "16", "--prompts", "6", "--recipe", "sft+dpo", "--json")
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res pipelineResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("demo --json: %v\n%s", err, r.stdout)
+	}
+	if res.Recipe != "sft+dpo" || res.Pairs == "" || countLines(t, res.Pairs) != 16 {
+		t.Fatalf("recipe %q, pairs %q", res.Recipe, res.Pairs)
+	}
+	if len(res.Trained) != 2 || res.Trained[0].Method != "sft" || res.Trained[1].Method != "dpo" {
+		t.Fatalf("trained: %+v", res.Trained)
+	}
+	sft, dpo := res.Trained[0], res.Trained[1]
+	if dpo.Job.FromCheckpoint != sft.Job.ID || dpo.Model.Parent != sft.Model.Name || dpo.Model.Hyperparameters.Method != ethos.FineTuneDPO {
+		t.Errorf("DPO job from %q (want %q), parent %q (want %q), method %q", dpo.Job.FromCheckpoint, sft.Job.ID, dpo.Model.Parent, sft.Model.Name, dpo.Model.Hyperparameters.Method)
+	}
+	pairs := map[string]bool{}
+	for _, pr := range res.Results {
+		pairs[pr.Model+" vs "+pr.Baseline] = true
+	}
+	for _, want := range []string{"sft vs base", "dpo vs base", "dpo vs sft"} {
+		if !pairs[want] && !pairs[reversePair(want)] {
+			t.Errorf("no result for %s: %v", want, pairs)
+		}
+	}
+	report, err := os.ReadFile(res.Reports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"base", "sft", "dpo"} {
+		if !strings.Contains(string(report), name) {
+			t.Errorf("the report does not name %s", name)
+		}
+	}
+}
+
+func reversePair(s string) string {
+	a, b, _ := strings.Cut(s, " vs ")
+	return b + " vs " + a
+}

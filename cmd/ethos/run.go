@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/dataset"
 	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/eval/report"
@@ -64,6 +66,7 @@ type pipelineOptions struct {
 	workers int
 	maxCost float64
 	log     io.Writer // step lines and progress
+	recipe  string    // overrides finetune.recipe when set
 }
 
 // pipelineResult says what a pipeline run made and where it is.
@@ -74,14 +77,44 @@ type pipelineResult struct {
 	Train       string              `json:"train"`
 	Validation  string              `json:"validation,omitempty"`
 	Warnings    int                 `json:"dataset_warnings"`
-	Job         ethos.FineTuneJob   `json:"job"`
-	Model       ethos.Model         `json:"model"`
+	Job         ethos.FineTuneJob   `json:"job"`   // the last job of the recipe
+	Model       ethos.Model         `json:"model"` // the last model of the recipe
+	Recipe      string              `json:"recipe"`
+	Pairs       string              `json:"pairs,omitempty"` // the preference pairs, for a recipe with DPO
+	// Trained are the recipe's models in the order trained, by the names
+	// the evaluation gives them (tuned for SFT alone; sft, dpo otherwise).
+	Trained []trainedModel `json:"trained"`
 	EvalID      string              `json:"eval_id"`
 	Counts      eval.Counts         `json:"eval_counts"`
 	Reports     []string            `json:"reports"`
 	Registry    string              `json:"registry"`
-	Results     []report.PairResult `json:"results"` // the tuned model against the base, per trait
+	Results     []report.PairResult `json:"results"` // each trained model against the base (and DPO against SFT), per trait
 	Sandbox     bool                `json:"sandbox"`
+}
+
+// trainedModel is one model a recipe trained.
+type trainedModel struct {
+	Name   string            `json:"name"`   // its name in the evaluation
+	Method string            `json:"method"` // sft or dpo
+	Job    ethos.FineTuneJob `json:"job"`
+	Model  ethos.Model       `json:"model"`
+}
+
+// recipeStages are the training methods of a recipe, in order.
+func recipeStages(recipe string) []string {
+	if recipe == "" {
+		return []string{ethos.FineTuneSFT}
+	}
+	return strings.Split(recipe, "+")
+}
+
+// evalName is the name a recipe's model has in the evaluation: "tuned"
+// when SFT is the whole recipe (as before recipes), else its method.
+func evalName(stages []string, method string) string {
+	if len(stages) == 1 && method == ethos.FineTuneSFT {
+		return "tuned"
+	}
+	return method
 }
 
 // runPipeline is ethos run: each step finds what an earlier run of the
@@ -91,13 +124,33 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	logf := func(format string, args ...any) { fmt.Fprintf(o.log, format+"\n", args...) }
 	res := &pipelineResult{Dir: p.dir}
 
-	// 1. The dataset.
+	recipe := cfg.FineTune.Recipe
+	if o.recipe != "" {
+		recipe = o.recipe
+	}
+	if recipe == "" {
+		recipe = config.RecipeSFT
+	}
+	stages := recipeStages(recipe)
+	res.Recipe = recipe
+	ft := cfg.FineTune
+	base := cfg.Eval.Baseline
+	if base == "" {
+		base = ft.Provider + "/" + finetune.BaseModel(ft.Provider, ft.Model)
+	}
+
+	// 1. The dataset, with preference pairs for a recipe with DPO: the
+	// student is the model the evaluation takes as the base, unless
+	// generate.pairs names one.
 	settings, err := (&GenerateCommand{m}).settings(p, 0, "", "", 0)
 	if err != nil {
 		return nil, err
 	}
+	if slices.Contains(stages, ethos.FineTuneDPO) && settings.Generate.Pairs == nil {
+		settings.Generate.Pairs = &config.Pairs{Student: base, Mode: config.ModeOnline}
+	}
 	out := settings.Outputs()
-	res.GenerateRun, res.Dataset = settings.RunID(), out.Dataset
+	res.GenerateRun, res.Dataset, res.Pairs = settings.RunID(), out.Dataset, out.Pairs
 	done, err := generationDone(ctx, p, settings.RunID(), out)
 	if err != nil {
 		return nil, err
@@ -125,93 +178,90 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 		logf("      %d examples → %s ($%.4f)", meta.Examples, rel(p.dir, out.Dataset), meta.TotalCostUSD)
 	}
 
-	// 2. Split and check. The split depends only on the file and the seed,
-	// so doing it again gives the same files (and the same uploads).
-	ft := cfg.FineTune
-	res.Train = out.Dataset
-	if ft.Validation > 0 {
-		sp, err := dataset.Split(ctx, out.Dataset, ft.Validation, settings.Seed, "", "", true)
-		if err != nil {
-			return nil, fmt.Errorf("split: %w", err)
+	// 2. Split and check each file the recipe trains on. The split depends
+	// only on the file and the seed, so doing it again gives the same
+	// files (and the same uploads).
+	files := map[string][2]string{} // method → train, validation
+	for _, method := range stages {
+		path, kind := out.Dataset, dataset.MethodSFT
+		if method == ethos.FineTuneDPO {
+			path, kind = out.Pairs, dataset.MethodPreference
 		}
-		res.Train, res.Validation = sp.Train, sp.Validation
-		logf("[2/6] check: split %d training + %d validation examples", sp.TrainExamples, sp.ValidationExamples)
-	} else {
-		logf("[2/6] check: no validation split (finetune.validation is 0)")
+		train, validation := path, ""
+		if ft.Validation > 0 {
+			sp, err := dataset.Split(ctx, path, ft.Validation, settings.Seed, "", "", true)
+			if err != nil {
+				return nil, fmt.Errorf("split: %w", err)
+			}
+			train, validation = sp.Train, sp.Validation
+			logf("[2/6] check: %s: split %d training + %d validation examples", rel(p.dir, path), sp.TrainExamples, sp.ValidationExamples)
+		} else {
+			logf("[2/6] check: %s: no validation split (finetune.validation is 0)", rel(p.dir, path))
+		}
+		warnings := 0
+		for _, f := range []string{train, validation} {
+			if f == "" {
+				continue
+			}
+			// A validation file is checked like a training file, except for
+			// the provider's minimum number of examples.
+			rep, err := dataset.CheckFileWith(ctx, f, dataset.Options{Provider: ft.Provider, Validation: f == validation, Method: kind})
+			if err != nil {
+				return nil, err
+			}
+			if rep.Errors() > 0 {
+				for _, pr := range firstProblems(rep, 10) {
+					logf("      %s:%d: %s: %s", rel(p.dir, f), pr.Line, pr.Rule, pr.Message)
+				}
+				return nil, ethos.Errorf(ethos.Invalid, "check: %s has %d problems %s would refuse; see ethos dataset check %s", rel(p.dir, f), rep.Errors(), ft.Provider, rel(p.dir, f))
+			}
+			warnings += len(rep.Problems)
+		}
+		logf("      %s passes %s's checks for %s (%d warnings)", rel(p.dir, train), ft.Provider, method, warnings)
+		res.Warnings += warnings
+		files[method] = [2]string{train, validation}
 	}
-	for _, path := range []string{res.Train, res.Validation} {
-		if path == "" {
-			continue
+	res.Train, res.Validation = files[stages[0]][0], files[stages[0]][1]
+
+	// 3–4. Fine-tune each stage of the recipe, a later one continued from
+	// the one before: Create returns the job an earlier run made for the
+	// same request, or attaches to the one an interrupted run left.
+	svc := p.fineTune()
+	from := ""
+	for _, method := range stages {
+		train, validation := files[method][0], files[method][1]
+		h := fineTuneSettings(ft, ft.Provider, validation != "")
+		h.Method = method
+		created, err := svc.Create(ctx, finetune.CreateOptions{Provider: ft.Provider, BaseModel: ft.Model,
+			TrainPath: train, ValidationPath: validation, Hyperparameters: h, RunID: settings.RunID(), FromCheckpoint: from})
+		if err != nil {
+			return nil, fmt.Errorf("fine-tune (%s): %w", method, err)
 		}
-		// A validation file is checked like a training file, except for the
-		// provider's minimum number of examples.
-		rep, err := dataset.CheckFileWith(ctx, path, dataset.Options{Provider: ft.Provider, Validation: path == res.Validation})
+		how := created.How
+		if from != "" {
+			how += ", continued from " + from
+		}
+		logf("[3/6] fine-tune: %s %s job %s on %s (%s)", ft.Provider, method, created.Job.ID, created.Job.BaseModel, how)
+		job, model, err := m.waitTrained(ctx, p, svc, created.Job.ID, ft.Provider, logf)
 		if err != nil {
 			return nil, err
 		}
-		if rep.Errors() > 0 {
-			for _, pr := range firstProblems(rep, 10) {
-				logf("      %s:%d: %s: %s", rel(p.dir, path), pr.Line, pr.Rule, pr.Message)
-			}
-			return nil, ethos.Errorf(ethos.Invalid, "check: %s has %d problems %s would refuse; see ethos dataset check %s", rel(p.dir, path), rep.Errors(), ft.Provider, rel(p.dir, path))
-		}
-		res.Warnings += len(rep.Problems)
+		logf("      model %s", model.Name)
+		res.Trained = append(res.Trained, trainedModel{Name: evalName(stages, method), Method: method, Job: job, Model: model})
+		res.Job, res.Model = job, model
+		from = job.ID
 	}
-	logf("      %s passes %s's checks (%d warnings)", rel(p.dir, res.Train), ft.Provider, res.Warnings)
 
-	// 3. Fine-tune: Create returns the job an earlier run made for the same
-	// request, or attaches to the one an interrupted run left.
-	svc := p.fineTune()
-	h := fineTuneSettings(ft, ft.Provider, res.Validation != "")
-	created, err := svc.Create(ctx, finetune.CreateOptions{Provider: ft.Provider, BaseModel: ft.Model,
-		TrainPath: res.Train, ValidationPath: res.Validation, Hyperparameters: h, RunID: settings.RunID()})
-	if err != nil {
-		return nil, fmt.Errorf("fine-tune: %w", err)
+	// 5. Evaluate the base model against every trained one, on held-out
+	// prompts checked against the whole dataset. A trained model is named
+	// by its registry name: the evaluation (and the ledger) keep one name
+	// for it however it is served, and the chain calls it by the name its
+	// provider answers it by now (llm.Alias).
+	names := []string{"base=" + base}
+	for _, tm := range res.Trained {
+		names = append(names, tm.Name+"="+tm.Model.Name)
 	}
-	logf("[3/6] fine-tune: %s job %s on %s (%s)", ft.Provider, created.Job.ID, created.Job.BaseModel, created.How)
-
-	// 4. Wait for it.
-	last := ""
-	job, err := svc.Wait(ctx, created.Job.ID, pollInterval(ft.Provider), func(u finetune.Update, err error) {
-		if err != nil {
-			logf("      %s: provider not reachable, trying again: %v", created.Job.ID, err)
-			return
-		}
-		line := u.Job.Status
-		if pr := formatProgress(u.Job.Progress); pr != "" {
-			line += ", " + pr
-		}
-		if line != last {
-			logf("[4/6] wait: %s", line)
-			last = line
-		}
-	})
-	if err != nil && ctx.Err() != nil {
-		return nil, &interruptedError{err: err,
-			how: fmt.Sprintf("stopped waiting; fine-tune job %s goes on at %s: run the same command again to continue", created.Job.ID, ft.Provider)}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fine-tune %s: %w", created.Job.ID, err)
-	}
-	if err := finetune.JobError(job); err != nil {
-		return nil, err
-	}
-	res.Job = job
-	if res.Model, err = p.store.Model(ctx, finetune.ModelName(job)); err != nil {
-		return nil, fmt.Errorf("fine-tune %s completed, but its model is not registered: %w", job.ID, err)
-	}
-	logf("      model %s", res.Model.Name)
-
-	// 5. Evaluate the base model against the trained one, on held-out
-	// prompts checked against the whole dataset. The trained model is
-	// named by its registry name: the evaluation (and the ledger) keep one
-	// name for it however it is served, and the chain calls it by the name
-	// its provider answers it by now (llm.Alias).
-	base := cfg.Eval.Baseline
-	if base == "" {
-		base = ft.Provider + "/" + finetune.BaseModel(ft.Provider, ft.Model)
-	}
-	es, err := p.evalSettings(ctx, evalInputs{models: "base=" + base + ",tuned=" + res.Model.Name, trainingFiles: out.Dataset, traits: "all"})
+	es, err := p.evalSettings(ctx, evalInputs{models: strings.Join(names, ","), trainingFiles: out.Dataset, traits: "all"})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
@@ -221,13 +271,15 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	if evalDone {
-		if err := m.stopLeftEndpoints(ctx, p, res.Model, logf); err != nil {
-			return nil, fmt.Errorf("serve %s: %w", res.Model.Name, err)
+	for i := range res.Trained {
+		tm := &res.Trained[i]
+		if evalDone {
+			if err := m.stopLeftEndpoints(ctx, p, tm.Model, logf); err != nil {
+				return nil, fmt.Errorf("serve %s: %w", tm.Model.Name, err)
+			}
+			continue
 		}
-	} else {
-		var stopEndpoint func() error
-		res.Model, stopEndpoint, err = m.serveForEval(ctx, p, res.Model, o.maxCost, logf)
+		served, stopEndpoint, err := m.serveForEval(ctx, p, tm.Model, o.maxCost, logf)
 		if stopEndpoint != nil {
 			// The endpoint bills while up: it stops when the evaluation
 			// ends, however it ends. A killed process leaves it recorded,
@@ -243,10 +295,12 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			}()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("serve %s: %w", res.Model.Name, err)
+			return nil, fmt.Errorf("serve %s: %w", tm.Model.Name, err)
 		}
+		tm.Model = served
 	}
-	logf("[5/6] eval: base=%s vs tuned=%s, judged by %s", base, res.Model.Name, es.Judge)
+	res.Model = res.Trained[len(res.Trained)-1].Model
+	logf("[5/6] eval: %s, judged by %s", strings.Join(names, " vs "), es.Judge)
 	sum, err := m.runEval(ctx, p, es, evalOptions{workers: o.workers, maxCost: o.maxCost})
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
@@ -294,13 +348,57 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	if err := writeFileAtomic(res.Registry, b.Bytes(), 0o644); err != nil {
 		return nil, ethos.Errorf(ethos.Config, "registry: write %s: %w", res.Registry, err)
 	}
+	// Each trained model against the base, and each against the one it
+	// was continued from.
+	compared := map[[2]string]bool{}
+	prev := "base"
+	for _, tm := range res.Trained {
+		compared[[2]string{tm.Name, "base"}] = true
+		compared[[2]string{tm.Name, prev}] = true
+		prev = tm.Name
+	}
 	for _, pr := range rep.Pairs {
-		if pr.Model == "tuned" && pr.Baseline == "base" || pr.Model == "base" && pr.Baseline == "tuned" {
+		if compared[[2]string{pr.Model, pr.Baseline}] || compared[[2]string{pr.Baseline, pr.Model}] {
 			res.Results = append(res.Results, pr)
 		}
 	}
 	logf("[6/6] report: %s; registry: %s", rel(p.dir, res.Reports[0]), rel(p.dir, res.Registry))
 	return res, nil
+}
+
+// waitTrained follows a fine-tune job to its end and returns it with its
+// registered model.
+func (m *Main) waitTrained(ctx context.Context, p *project, svc *finetune.Service, id, provider string, logf func(string, ...any)) (ethos.FineTuneJob, ethos.Model, error) {
+	last := ""
+	job, err := svc.Wait(ctx, id, pollInterval(provider), func(u finetune.Update, err error) {
+		if err != nil {
+			logf("      %s: provider not reachable, trying again: %v", id, err)
+			return
+		}
+		line := u.Job.Status
+		if pr := formatProgress(u.Job.Progress); pr != "" {
+			line += ", " + pr
+		}
+		if line != last {
+			logf("[4/6] wait: %s", line)
+			last = line
+		}
+	})
+	if err != nil && ctx.Err() != nil {
+		return job, ethos.Model{}, &interruptedError{err: err,
+			how: fmt.Sprintf("stopped waiting; fine-tune job %s goes on at %s: run the same command again to continue", id, provider)}
+	}
+	if err != nil {
+		return job, ethos.Model{}, fmt.Errorf("fine-tune %s: %w", id, err)
+	}
+	if err := finetune.JobError(job); err != nil {
+		return job, ethos.Model{}, err
+	}
+	model, err := p.store.Model(ctx, finetune.ModelName(job))
+	if err != nil {
+		return job, ethos.Model{}, fmt.Errorf("fine-tune %s completed, but its model is not registered: %w", job.ID, err)
+	}
+	return job, model, nil
 }
 
 // generationDone reports whether the generation run id completed and its
@@ -340,7 +438,13 @@ func printPipelineResult(w io.Writer, res *pipelineResult) {
 	if res.Validation != "" {
 		fmt.Fprintf(w, ", validation %s", rel(res.Dir, res.Validation))
 	}
-	fmt.Fprintf(w, ")\nmodel     %s (job %s, base %s)\n", res.Model.Name, res.Job.ID, res.Model.BaseModel)
+	fmt.Fprint(w, ")\n")
+	if res.Pairs != "" {
+		fmt.Fprintf(w, "pairs     %s\n", rel(res.Dir, res.Pairs))
+	}
+	for _, tm := range res.Trained {
+		fmt.Fprintf(w, "model     %s (%s, job %s, base %s)\n", tm.Model.Name, strings.ToUpper(tm.Method), tm.Job.ID, tm.Model.BaseModel)
+	}
 	fmt.Fprintf(w, "registry  %s\n", rel(res.Dir, res.Registry))
 	for i, r := range res.Reports {
 		label := "report"
@@ -349,8 +453,29 @@ func printPipelineResult(w io.Writer, res *pipelineResult) {
 		}
 		fmt.Fprintf(w, "%-9s %s\n", label, rel(res.Dir, r))
 	}
-	fmt.Fprintf(w, "\ntuned vs base, per trait (score = share of judgments won, ties ½; 95%% bootstrap CI over %d prompts):\n", res.Counts.Prompts)
+	fmt.Fprintf(w, "\nrecipe %s; per trait (score = share of judgments won, ties ½; 95%% bootstrap CI over %d prompts):\n", res.Recipe, res.Counts.Prompts)
+	// Grouped by pair of models, in the order the pairs first appear.
+	var order [][2]string
+	byPair := map[[2]string][]report.PairResult{}
 	for _, r := range res.Results {
+		k := [2]string{r.Model, r.Baseline}
+		if _, seen := byPair[k]; !seen {
+			order = append(order, k)
+		}
+		byPair[k] = append(byPair[k], r)
+	}
+	for _, k := range order {
+		fmt.Fprintf(w, "%s vs %s\n", k[0], k[1])
+		printPairResults(w, byPair[k])
+	}
+	if res.Sandbox {
+		fmt.Fprintln(w, "\n(sandbox models and judge: this shows the pipeline working, not how real models compare)")
+	}
+}
+
+// printPairResults prints one line per trait of a pair of models.
+func printPairResults(w io.Writer, results []report.PairResult) {
+	for _, r := range results {
 		score, ci := "n/a", ""
 		if r.Score != nil {
 			score = fmt.Sprintf("%.3f", *r.Score)
@@ -359,9 +484,6 @@ func printPipelineResult(w io.Writer, res *pipelineResult) {
 			ci = fmt.Sprintf("[%.3f, %.3f]", r.Bootstrap.Low, r.Bootstrap.High)
 		}
 		fmt.Fprintf(w, "  %-22s %s %-16s W/L/T %d/%d/%d  p(Holm) %.3g  %s\n", r.Trait, score, ci, r.Wins, r.Losses, r.Ties, r.PHolm, r.Verdict)
-	}
-	if res.Sandbox {
-		fmt.Fprintln(w, "\n(sandbox models and judge: this shows the pipeline working, not how real models compare)")
 	}
 }
 
