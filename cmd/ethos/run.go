@@ -71,25 +71,25 @@ type pipelineOptions struct {
 
 // pipelineResult says what a pipeline run made and where it is.
 type pipelineResult struct {
-	Dir         string              `json:"dir"`
-	GenerateRun string              `json:"generate_run"`
-	Dataset     string              `json:"dataset"`
-	Train       string              `json:"train"`
-	Validation  string              `json:"validation,omitempty"`
-	Warnings    int                 `json:"dataset_warnings"`
-	Job         ethos.FineTuneJob   `json:"job"`   // the last job of the recipe
-	Model       ethos.Model         `json:"model"` // the last model of the recipe
-	Recipe      string              `json:"recipe"`
-	Pairs       string              `json:"pairs,omitempty"` // the preference pairs, for a recipe with DPO
+	Dir         string            `json:"dir"`
+	GenerateRun string            `json:"generate_run"`
+	Dataset     string            `json:"dataset"`
+	Train       string            `json:"train"`
+	Validation  string            `json:"validation,omitempty"`
+	Warnings    int               `json:"dataset_warnings"`
+	Job         ethos.FineTuneJob `json:"job"`   // the last job of the recipe
+	Model       ethos.Model       `json:"model"` // the last model of the recipe
+	Recipe      string            `json:"recipe"`
+	Pairs       string            `json:"pairs,omitempty"` // the preference pairs, for a recipe with DPO
 	// Trained are the recipe's models in the order trained, by the names
 	// the evaluation gives them (tuned for SFT alone; sft, dpo otherwise).
-	Trained []trainedModel `json:"trained"`
-	EvalID      string              `json:"eval_id"`
-	Counts      eval.Counts         `json:"eval_counts"`
-	Reports     []string            `json:"reports"`
-	Registry    string              `json:"registry"`
-	Results     []report.PairResult `json:"results"` // each trained model against the base (and DPO against SFT), per trait
-	Sandbox     bool                `json:"sandbox"`
+	Trained  []trainedModel      `json:"trained"`
+	EvalID   string              `json:"eval_id"`
+	Counts   eval.Counts         `json:"eval_counts"`
+	Reports  []string            `json:"reports"`
+	Registry string              `json:"registry"`
+	Results  []report.PairResult `json:"results"` // each trained model against the base (and DPO against SFT), per trait
+	Sandbox  bool                `json:"sandbox"`
 }
 
 // trainedModel is one model a recipe trained.
