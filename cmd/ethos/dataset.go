@@ -19,7 +19,7 @@ type DatasetCommand struct{ m *Main }
 
 // The synopses of the subcommands; datasetSynopsis is all of them.
 const (
-	datasetCheckSynopsis = "dataset check FILE [--provider together|openai|sandbox] [--method auto|sft|dpo] [--json] [--config FILE] [--db PATH]"
+	datasetCheckSynopsis = "dataset check FILE [--provider together|openai|sandbox] [--method sft|dpo|auto] [--json] [--config FILE] [--db PATH]"
 	datasetStatsSynopsis = "dataset stats FILE [--json]"
 	datasetSplitSynopsis = `dataset split FILE [--validation 0.1] [--seed S] [--train-out F] [--validation-out F] [--force] [--json]
                 [--config FILE] [--db PATH]`
@@ -85,7 +85,7 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	var pf projectFlags
 	pf.register(flags)
 	provider := flags.String("provider", "", "check as this `provider` will: together, openai or sandbox (default: finetune.provider in the config)")
-	method := flags.String("method", "auto", "the training `method` the file is for: sft, dpo, or auto (what the file holds: conversations for SFT, preference pairs for DPO)")
+	method := flags.String("method", ethos.FineTuneSFT, "the training `method` the file is for: sft (conversations), dpo (preference pairs), or auto (what the file holds)")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {

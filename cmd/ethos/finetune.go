@@ -14,7 +14,6 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
-	"github.com/ethos-toolkit/ethos/dataset"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/openai"
 	"github.com/ethos-toolkit/ethos/together"
@@ -187,7 +186,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	suffix := flags.String("suffix", "", "suffix of the trained model's name (default: finetune.suffix)")
 	wandb := flags.String("wandb-project", "", "Weights & Biases `project` (Together; the key comes from WANDB_API_KEY)")
 	runID := flags.String("run", "", "the generation run `ID` that made the dataset, recorded with the job")
-	method := flags.String("method", "", "the training `method`: sft (conversations) or dpo (preference pairs, e.g. data/agora.pairs.jsonl); default: what --train holds")
+	method := flags.String("method", ethos.FineTuneSFT, "the training `method`: sft (conversations) or dpo (preference pairs, e.g. data/agora.pairs.jsonl); a file of the other kind is refused before upload")
 	dpoBeta := flags.Float64("dpo-beta", 0, "DPO's `beta`, how closely training keeps to the model it starts from (default: the provider's, Together 0.1)")
 	fromCheckpoint := flags.String("from-checkpoint", "", "continue training from an earlier job of the same provider (its `ID`; Together also takes a model name or ID:step) instead of from --model")
 	wait := flags.Bool("wait", false, "follow the job until it finishes and print the model")
@@ -260,15 +259,13 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if set["suffix"] {
 		h.Suffix = *suffix
 	}
-	if *method == "" {
-		// What the training file holds decides: preference pairs train
-		// by DPO, conversations by SFT.
-		*method = ethos.FineTuneSFT
-		if rep, err := dataset.CheckFileWith(ctx, absPath(c.m, *train), dataset.Options{Provider: *provider}); err == nil && rep.Method() == dataset.MethodPreference {
-			*method = ethos.FineTuneDPO
-		}
+	if *method == ethos.FineTuneDPO {
+		// SFT is the default and stays unnamed, so that a job's request
+		// (and the intent a rerun finds) is what it was before DPO.
+		h.Method = ethos.FineTuneDPO
+	} else if *method != ethos.FineTuneSFT {
+		return usageErrorf("finetune create: --method %q: want sft or dpo", *method)
 	}
-	h.Method = *method
 	if set["dpo-beta"] {
 		h.DPOBeta = *dpoBeta
 	}

@@ -621,8 +621,8 @@ func TestFinetuneWandbURL(t *testing.T) {
 
 // TestPreferencePairsToDPO goes from generation with preference pairs to
 // a DPO job continued from an SFT job, through the commands: the pairs file
-// passes dataset check as a DPO file, finetune create trains by DPO on it
-// without being told, and the DPO job records its method, beta and parent.
+// passes dataset check as a DPO file, finetune create --method dpo trains
+// on it, and the DPO job records its method, beta and parent.
 func TestPreferencePairsToDPO(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -631,11 +631,14 @@ func TestPreferencePairsToDPO(t *testing.T) {
 		t.Fatalf("generate: exit %d\n%s", r.code, r.stderr)
 	}
 	pairs := filepath.Join("data", "agora.pairs.jsonl")
-	if r := ethosCLI(t, dir, nil, "dataset", "check", pairs); r.code != 0 || !strings.Contains(r.stdout, "preference format") {
+	if r := ethosCLI(t, dir, nil, "dataset", "check", pairs, "--method", "dpo"); r.code != 0 || !strings.Contains(r.stdout, "preference format") {
 		t.Fatalf("dataset check %s: exit %d\n%s%s", pairs, r.code, r.stdout, r.stderr)
 	}
-	if r := ethosCLI(t, dir, nil, "dataset", "check", pairs, "--method", "sft"); r.code != 1 {
-		t.Errorf("a pairs file checked for SFT: exit %d, want 1", r.code)
+	if r := ethosCLI(t, dir, nil, "dataset", "check", pairs, "--method", "auto"); r.code != 0 {
+		t.Errorf("a pairs file checked as what it holds: exit %d, want 0", r.code)
+	}
+	if r := ethosCLI(t, dir, nil, "dataset", "check", pairs); r.code != 1 {
+		t.Errorf("a pairs file checked for SFT, the default: exit %d, want 1", r.code)
 	}
 	sft := ethosCLI(t, dir, nil, "finetune", "create", "--train", "data/agora.jsonl", "--wait", "--json")
 	if sft.code != 0 {
@@ -651,7 +654,7 @@ func TestPreferencePairsToDPO(t *testing.T) {
 	if r := ethosCLI(t, dir, nil, "finetune", "create", "--train", "data/agora.jsonl", "--dpo-beta", "0.2"); r.code != 2 {
 		t.Errorf("--dpo-beta on a conversation file: exit %d, want 2\n%s", r.code, r.stderr)
 	}
-	dpo := ethosCLI(t, dir, nil, "finetune", "create", "--train", pairs, "--from-checkpoint", sftOut.Job.ID, "--dpo-beta", "0.2", "--wait", "--json")
+	dpo := ethosCLI(t, dir, nil, "finetune", "create", "--train", pairs, "--method", "dpo", "--from-checkpoint", sftOut.Job.ID, "--dpo-beta", "0.2", "--wait", "--json")
 	if dpo.code != 0 {
 		t.Fatalf("DPO job: exit %d\n%s", dpo.code, dpo.stderr)
 	}

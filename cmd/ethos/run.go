@@ -231,7 +231,11 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	for _, method := range stages {
 		train, validation := files[method][0], files[method][1]
 		h := fineTuneSettings(ft, ft.Provider, validation != "")
-		h.Method = method
+		if method == ethos.FineTuneDPO {
+			// SFT stays unnamed: the request of an SFT job is what it was
+			// before recipes, so a rerun finds the job it made then.
+			h.Method = method
+		}
 		created, err := svc.Create(ctx, finetune.CreateOptions{Provider: ft.Provider, BaseModel: ft.Model,
 			TrainPath: train, ValidationPath: validation, Hyperparameters: h, RunID: settings.RunID(), FromCheckpoint: from})
 		if err != nil {
