@@ -633,3 +633,49 @@ func TestAnotherProcessFinishesAKilledRun(t *testing.T) {
 		t.Fatalf("%d records, want %d", n, examples)
 	}
 }
+
+// TestGeneratePairsSurvivesKill kills ethos generate with the pairs stage
+// on part-way and runs it again: the dataset and its pairs are complete,
+// and the sandbox answered no request it had answered before beyond those
+// in flight at the kill.
+func TestGeneratePairsSurvivesKill(t *testing.T) {
+	t.Parallel()
+	const examples, workers = 20, 8
+	sb := startSandbox(t, sandbox.Options{Seed: 23, Faults: sandbox.Faults{LatencyMean: 40 * time.Millisecond}})
+	dir := t.TempDir()
+	sandboxProject(t, dir, map[string]string{"generate:\n": "generate:\n  pairs: {student: sandbox/base}\n"})
+	child := func() *exec.Cmd {
+		return ethosChild(dir, sb.URL, "generate", "--examples", fmt.Sprint(examples), "--workers", fmt.Sprint(workers))
+	}
+	first := child()
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	// Ideas, documents and replies answered: the pairs stage is under way.
+	for sb.Server.Stats().ByStatus["200"] < 45 {
+		select {
+		case <-deadline:
+			first.Process.Kill()
+			t.Fatal("the first process made too few calls to be interrupted")
+		case <-tick.C:
+		}
+	}
+	first.Process.Kill() // SIGKILL: no cleanup of any kind
+	first.Wait()
+
+	out, err := child().CombinedOutput()
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	for _, f := range []string{"agora.jsonl", "agora.pairs.jsonl"} {
+		if n := countLines(t, filepath.Join(dir, "data", f)); n != examples {
+			t.Errorf("%s has %d lines after the restart, want %d", f, n, examples)
+		}
+	}
+	if after := sb.Server.Stats(); after.Repeats > int64(workers) {
+		t.Errorf("the sandbox answered %d requests it had answered before (in flight at the kill: at most %d)", after.Repeats, workers)
+	}
+}
