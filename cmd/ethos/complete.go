@@ -102,7 +102,7 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 	// (about three seconds of backoff) before an unreachable endpoint is
 	// reported.
 	var resp ethos.Response
-	err = jobs.Run(ctx, p.store.SQL(), jobs.Config{Completer: completer, MaxAttempts: 3}, jobs.Work{
+	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Completer: completer, MaxAttempts: 3}, jobs.Work{
 		Drive: func(ctx context.Context) error {
 			q, err := jobs.FromContext(ctx)
 			if err != nil {

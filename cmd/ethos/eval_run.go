@@ -165,7 +165,7 @@ func (p *project) promptsFile(arg string) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256(data)
-	kept := filepath.Join(filepath.Dir(p.dbPath), "prompts", "piped-"+hex.EncodeToString(sum[:6])+".txt")
+	kept := filepath.Join(p.localDir(), "prompts", "piped-"+hex.EncodeToString(sum[:6])+".txt")
 	if err := os.MkdirAll(filepath.Dir(kept), 0o755); err != nil {
 		return "", ethos.Errorf(ethos.Internal, "keeping the prompts from %s: %w", name, err)
 	}
@@ -390,7 +390,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	if err := p.Router().Check(refs...); err != nil {
 		return eval.Summary{}, err
 	}
-	unlock, err := lockStore(p.dbPath)
+	unlock, err := p.lock(ctx, "")
 	if err != nil {
 		return eval.Summary{}, err
 	}
@@ -400,7 +400,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 		done                   bool // completed before this command
 		stopLoads, stopBatches func()
 	)
-	err = jobs.Run(ctx, p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Priorities: ev.Priorities(), Queue: ev.ID()}, jobs.Work{
+	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Priorities: ev.Priorities(), Queue: ev.ID()}, jobs.Work{
 		Rescue: jobs.RescueAll,
 		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
 			resumed, err := ev.Begin(ctx)

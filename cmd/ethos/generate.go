@@ -136,7 +136,7 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 			return generate.Metadata{}, err
 		}
 	}
-	unlock, err := lockStore(p.dbPath)
+	unlock, err := p.lock(ctx, "")
 	if err != nil {
 		return generate.Metadata{}, err
 	}
@@ -152,7 +152,7 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 	pipe := generate.NewPipeline(p.store, completer, settings)
 	var show *progress
 	var stopLoads, stopBatches func()
-	err = jobs.Run(ctx, p.store.SQL(), jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Queue: pipe.RunID()}, jobs.Work{
+	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Queue: pipe.RunID()}, jobs.Work{
 		Rescue: jobs.RescueAll,
 		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
 			resumed, err := pipe.Begin(ctx)

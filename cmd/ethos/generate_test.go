@@ -17,6 +17,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/internal/pgtest"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
@@ -27,7 +28,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ETHOS_TEST_AS_MAIN") == "1" {
 		main()
 	}
-	os.Exit(m.Run())
+	// A PostgreSQL server for the tests of a store on it, started on
+	// first use and stopped at the end.
+	pgtest.Main(m)
 }
 
 // ethosChild is the ethos binary as a child process working in dir, its
@@ -677,5 +680,42 @@ func TestGeneratePairsSurvivesKill(t *testing.T) {
 	}
 	if after := sb.Server.Stats(); after.Repeats > int64(workers) {
 		t.Errorf("the sandbox answered %d requests it had answered before (in flight at the kill: at most %d)", after.Repeats, workers)
+	}
+}
+
+// TestCommandsOnPostgres runs a generation and the commands that read it
+// on a PostgreSQL store named by --db and by $ETHOS_DATABASE_URL: the same
+// run, the same files, the ledger and the status from the database.
+func TestCommandsOnPostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	r := ethosCLI(t, dir, nil, "generate", "--examples", "8", "--db", url)
+	if r.code != 0 {
+		t.Fatalf("generate on postgres: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != 8 {
+		t.Fatalf("%d records, want 8", n)
+	}
+	env := map[string]string{"ETHOS_DATABASE_URL": url}
+	st := ethosCLI(t, dir, env, "status", "--json")
+	if st.code != 0 || !strings.Contains(st.stdout, `"status": "completed"`) {
+		t.Fatalf("status on postgres: exit %d\n%s%s", st.code, st.stdout, st.stderr)
+	}
+	calls := ethosCLI(t, dir, env, "calls", "--json")
+	var ledger struct {
+		Summary []ethos.CallSummary `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(calls.stdout), &ledger); err != nil || len(ledger.Summary) == 0 {
+		t.Fatalf("calls on postgres: %v\n%s", err, calls.stdout)
+	}
+	// Run again: done, from the database, no call made.
+	again := ethosCLI(t, dir, env, "generate", "--examples", "8")
+	if again.code != 0 || !strings.Contains(again.stderr, "is done") {
+		t.Errorf("rerun on postgres: exit %d\n%s", again.code, again.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".ethos", "ethos.db")); err == nil {
+		t.Error("a SQLite store was made beside a PostgreSQL one")
 	}
 }

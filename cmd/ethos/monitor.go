@@ -54,7 +54,7 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 	defer p.Close()
 	// One monitor per store: the lock proves that a round left running is
 	// the leftover of a monitor that is gone.
-	unlock, err := lockStore(p.dbPath + ".monitor")
+	unlock, err := p.lock(ctx, ".monitor")
 	if ethos.KindOf(err) == ethos.Conflict {
 		return ethos.Errorf(ethos.Conflict, "another ethos monitor is running on %s; stop it first (it already follows every active job)", p.dbPath)
 	}
@@ -66,7 +66,7 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 	mon := &finetune.Monitor{Service: p.fineTune(), Interval: *interval, Webhook: *webhook,
 		OnComplete: *onComplete, Dir: p.dir, Out: c.m.Stderr, Queue: monitorQueue{}}
 	cfg := jobs.Config{Workers: 4, Tasks: monitorTasks(mon), Queue: finetune.MonitorQueue, JobTimeout: monitorJobTimeout}
-	return jobs.Run(ctx, p.store.SQL(), cfg, jobs.Work{
+	return jobs.RunOn(ctx, p.jobs, cfg, jobs.Work{
 		Rescue:      jobs.RescueQueue,
 		StopTimeout: 10 * time.Second,
 		Drive: func(ctx context.Context) error {

@@ -8,14 +8,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/anthropic"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/internal/redact"
+	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/openai"
+	"github.com/ethos-toolkit/ethos/postgres"
 	"github.com/ethos-toolkit/ethos/sandbox"
 	"github.com/ethos-toolkit/ethos/sqlite"
 )
@@ -28,7 +32,7 @@ type projectFlags struct {
 
 func (p *projectFlags) register(fs *flag.FlagSet) {
 	p.registerConfig(fs)
-	fs.StringVar(&p.db, "db", "", "the store `path` (default: $ETHOS_DB, else store.path in the config, .ethos/ethos.db)")
+	fs.StringVar(&p.db, "db", "", "the store: a SQLite file `path` or a postgres:// URL (default: $ETHOS_DB, else $ETHOS_DATABASE_URL, else store.path in the config, .ethos/ethos.db)")
 }
 
 // registerConfig registers --config alone, for a command that reads the
@@ -47,7 +51,14 @@ type project struct {
 	defaults bool   // no ethos.yaml was found; built-in defaults are in use
 	dbPath   string
 
-	store *sqlite.DB
+	store projectStore
+	// jobs is the job queue's backend: the same database as the store.
+	jobs jobs.Backend
+	// lock takes a named worker lock on the store (see lockStore).
+	lock func(ctx context.Context, name string) (unlock func(), err error)
+	// postgres is set for a store on PostgreSQL; dbPath is then its URL
+	// with any password masked.
+	postgres bool
 
 	mu      sync.Mutex
 	sandbox *sandbox.Running // the in-process sandbox, once started
@@ -97,23 +108,68 @@ func (m *Main) openProject(ctx context.Context, fset *flag.FlagSet, pf projectFl
 	}
 	p := &project{m: m, cfg: cfg, dir: dir, defaults: defaults}
 	p.dbPath = p.storePath(pf.db)
-	p.store, err = sqlite.Open(ctx, p.dbPath)
+	if isPostgresURL(p.dbPath) {
+		db, err := postgres.Open(ctx, p.dbPath)
+		if err != nil {
+			return nil, err
+		}
+		p.store, p.jobs, p.lock, p.postgres = db, jobs.Postgres(db.Pool()), db.TryLock, true
+		p.dbPath = redact.URLs(p.dbPath)
+		return p, nil
+	}
+	db, err := sqlite.Open(ctx, p.dbPath)
 	if err != nil {
 		return nil, err
 	}
+	path := p.dbPath
+	p.store, p.jobs = db, jobs.SQLite(db.SQL())
+	p.lock = func(_ context.Context, name string) (func(), error) { return lockStore(path + name) }
 	return p, nil
 }
 
-// storePath decides where the store lives: --db, then $ETHOS_DB, then the
-// config's store.path relative to the project directory.
+// projectStore is what a project needs of its store, SQLite or
+// PostgreSQL: the ethos store and its schema version.
+type projectStore interface {
+	ethos.Store
+	SchemaVersion(ctx context.Context) (int, error)
+}
+
+// isPostgresURL reports whether a store location names a PostgreSQL
+// database rather than a SQLite file.
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// localDir is where the project keeps files beside its store (the
+// in-process sandbox's state, prompts read from a pipe): the SQLite
+// file's directory, or .ethos in the project for a PostgreSQL store.
+func (p *project) localDir() string {
+	if p.postgres {
+		return filepath.Join(p.dir, ".ethos")
+	}
+	return filepath.Dir(p.dbPath)
+}
+
+// storePath decides where the store lives: --db, then $ETHOS_DB, then
+// $ETHOS_DATABASE_URL, then the config's store.path relative to the
+// project directory. A postgres:// URL names a PostgreSQL database.
 func (p *project) storePath(flagValue string) string {
 	switch {
+	case isPostgresURL(flagValue):
+		return flagValue
 	case flagValue != "":
 		return p.m.abs(flagValue)
+	case isPostgresURL(p.m.Getenv("ETHOS_DB")):
+		return p.m.Getenv("ETHOS_DB")
 	case p.m.Getenv("ETHOS_DB") != "":
 		return p.m.abs(p.m.Getenv("ETHOS_DB"))
+	case p.m.Getenv("ETHOS_DATABASE_URL") != "":
+		return p.m.Getenv("ETHOS_DATABASE_URL")
 	}
 	path := p.cfg.Store.Path
+	if isPostgresURL(path) {
+		return path
+	}
 	if path == "" {
 		path = filepath.Join(".ethos", "ethos.db")
 	}
@@ -211,7 +267,7 @@ func (p *project) startSandbox() (string, error) {
 	opts := sandboxOptions(p.cfg.Sandbox)
 	// Fine-tune files and jobs live beside the store, so that every ethos
 	// process (create, status, monitor) sees the same jobs.
-	opts.FineTune.Dir = filepath.Join(filepath.Dir(p.dbPath), "sandbox")
+	opts.FineTune.Dir = filepath.Join(p.localDir(), "sandbox")
 	run, err := sandbox.Start(context.Background(), "127.0.0.1:0", opts)
 	if err != nil {
 		return "", ethos.Errorf(ethos.Internal, "starting the in-process sandbox: %w", err)

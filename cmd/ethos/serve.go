@@ -109,10 +109,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 // overview and /metrics. The queue's tables are created if the store has
 // never run a pipeline, as ethos generate would.
 func (c *ServeCommand) queue(ctx context.Context, p *project) (*jobs.Client, error) {
-	if err := jobs.Migrate(ctx, p.store.SQL()); err != nil {
+	if err := jobs.MigrateOn(ctx, p.jobs); err != nil {
 		return nil, err
 	}
-	return jobs.New(p.store.SQL(), jobs.Config{Queue: "serve"})
+	return jobs.NewOn(p.jobs, jobs.Config{Queue: "serve"})
 }
 
 // fineTuneCanceller is what the dashboard's cancel button calls: the
