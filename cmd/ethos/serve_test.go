@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethos-toolkit/ethos/internal/pgtest"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
@@ -318,5 +319,51 @@ func TestServeWatchesAnotherProcess(t *testing.T) {
 	}
 	if err := json.NewDecoder(r.Body).Decode(&runs); err != nil || len(runs.Runs) != 1 || runs.Runs[0].Examples != 4 {
 		t.Errorf("the dashboard's view of the other process's run: %+v %v", runs, err)
+	}
+}
+
+// TestServeDashboardOnPostgres serves the dashboard of a project whose
+// store is on PostgreSQL: the pages, the API and the queue's depth in
+// /metrics come from the database.
+func TestServeDashboardOnPostgres(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	env := map[string]string{"ETHOS_DATABASE_URL": pgtest.URL(t)}
+	if r := ethosCLI(t, dir, env, "generate", "--examples", "3"); r.code != 0 {
+		t.Fatalf("generate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	base, stop := serving(t, dir, env, "--addr", "127.0.0.1:0", "--poll", "200ms")
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/api/runs")
+	var runs struct {
+		Runs []struct {
+			ID       string `json:"id"`
+			Examples int    `json:"examples"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(body), &runs); code != 200 || err != nil || len(runs.Runs) != 1 || runs.Runs[0].Examples != 3 {
+		t.Fatalf("GET /api/runs: %d %v %s", code, err, body)
+	}
+	for path, want := range map[string]string{
+		"/":                        runs.Runs[0].ID,
+		"/runs/" + runs.Runs[0].ID: `data-examples="3"`,
+		"/metrics":                 `ethos_queue_jobs{state="completed"}`,
+	} {
+		if code, body := get(path); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d, want %q in\n%.2000s", path, code, want, body)
+		}
+	}
+	if r := stop(); r.code != 0 {
+		t.Errorf("serve: exit %d (%v)", r.code, r.err)
 	}
 }
