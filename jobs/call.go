@@ -268,11 +268,30 @@ func callResult(job *rivertype.JobRow) (ethos.Response, error) {
 	return ethos.Response{}, e
 }
 
-// snoozes reads how many times River has snoozed a job from its metadata.
+// snoozes reads how many times River has snoozed a job for a rate limit
+// or an overload, from its metadata.
 func snoozes(metadata []byte) int {
 	var m struct {
 		Snoozes int `json:"snoozes"`
+		Waits   int `json:"ethos_waits"`
 	}
 	_ = json.Unmarshal(metadata, &m) // absent or unreadable counts as none
-	return m.Snoozes
+	// River counts every snooze; those that waited for an answer on its
+	// way (a batch) are not the provider saying "later" and do not count
+	// toward MaxSnoozes.
+	return max(m.Snoozes-m.Waits, 0)
+}
+
+// waitsKey is the job metadata key that counts a job's Wait snoozes.
+const waitsKey = "ethos_waits"
+
+// waits is how many of a job's snoozes waited for an answer on its way.
+func waits(metadata []byte) int {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(metadata, &m) != nil {
+		return 0
+	}
+	var n int
+	_ = json.Unmarshal(m[waitsKey], &n)
+	return n
 }

@@ -59,6 +59,10 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
 		return nil
 	}
 	if d, ok := snoozeOf(err); ok && ctx.Err() == nil {
+		// A periodic snooze is not a rate limit either: counted apart.
+		if err := river.MetadataSet(ctx, waitsKey, waits(job.Metadata)+1); err != nil {
+			return fmt.Errorf("jobs: counting a wait: %w", err)
+		}
 		return river.JobSnooze(d)
 	}
 	var drop *dropError
@@ -128,8 +132,16 @@ func riverOutcome(ctx context.Context, err error, metadata []byte, backoff func(
 		return river.JobSnooze(d)
 	case ethos.Wait:
 		// An answer on its way (a request sent by batch): no attempt is
-		// spent and there is no cap, as a batch may take hours.
-		return river.JobSnooze(max(ethos.RetryAfterOf(err), time.Second))
+		// spent and there is no cap, as a batch may take hours; the wait
+		// is counted apart, so it does not use up the rate-limit snoozes.
+		if err := river.MetadataSet(ctx, waitsKey, waits(metadata)+1); err != nil {
+			return fmt.Errorf("jobs: counting a wait: %w", err)
+		}
+		d := ethos.RetryAfterOf(err)
+		if d <= 0 {
+			d = time.Second
+		}
+		return river.JobSnooze(d)
 	default: // Cancel and Quarantine: retrying cannot help
 		return river.JobCancel(err)
 	}

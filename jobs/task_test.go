@@ -73,6 +73,11 @@ func TestTaskOutcomes(t *testing.T) {
 		{"auth cancels at once", []error{ethos.Errorf(ethos.Auth, "bad key"), nil}, rivertype.JobStateCancelled, 1},
 		{"parse quarantines", []error{ethos.Errorf(ethos.Parse, "not JSON"), nil}, rivertype.JobStateCancelled, 1},
 		{"endless 429s give up", repeat(&ethos.Error{Kind: ethos.RateLimited, RetryAfter: time.Millisecond}, MaxSnoozes+5), rivertype.JobStateCancelled, MaxSnoozes + 1},
+		// Waiting for a batch answer (Pending) snoozes without a cap, and
+		// those waits leave the rate-limit snoozes untouched: a 429 after
+		// more waits than MaxSnoozes still snoozes.
+		{"waits then a 429", append(repeat(&ethos.Error{Kind: ethos.Pending, RetryAfter: time.Millisecond}, MaxSnoozes+3),
+			&ethos.Error{Kind: ethos.RateLimited, RetryAfter: time.Millisecond}), rivertype.JobStateCompleted, MaxSnoozes + 5},
 		{"always transient is discarded", []error{ethos.Errorf(ethos.Transient, "a"), ethos.Errorf(ethos.Transient, "b"), ethos.Errorf(ethos.Transient, "c")}, rivertype.JobStateDiscarded, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
