@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -73,11 +74,8 @@ func TestTaskOutcomes(t *testing.T) {
 		{"auth cancels at once", []error{ethos.Errorf(ethos.Auth, "bad key"), nil}, rivertype.JobStateCancelled, 1},
 		{"parse quarantines", []error{ethos.Errorf(ethos.Parse, "not JSON"), nil}, rivertype.JobStateCancelled, 1},
 		{"endless 429s give up", repeat(&ethos.Error{Kind: ethos.RateLimited, RetryAfter: time.Millisecond}, MaxSnoozes+5), rivertype.JobStateCancelled, MaxSnoozes + 1},
-		// Waiting for a batch answer (Pending) snoozes without a cap, and
-		// those waits leave the rate-limit snoozes untouched: a 429 after
-		// more waits than MaxSnoozes still snoozes.
-		{"waits then a 429", append(repeat(&ethos.Error{Kind: ethos.Pending, RetryAfter: time.Millisecond}, MaxSnoozes+3),
-			&ethos.Error{Kind: ethos.RateLimited, RetryAfter: time.Millisecond}), rivertype.JobStateCompleted, MaxSnoozes + 5},
+		// Waiting for a batch answer snoozes without spending an attempt.
+		{"waits then ok", repeat(&ethos.Error{Kind: ethos.Pending, RetryAfter: time.Millisecond}, 3), rivertype.JobStateCompleted, 4},
 		{"always transient is discarded", []error{ethos.Errorf(ethos.Transient, "a"), ethos.Errorf(ethos.Transient, "b"), ethos.Errorf(ethos.Transient, "c")}, rivertype.JobStateDiscarded, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -446,6 +444,61 @@ func TestConcurrentEnqueuesShareInserts(t *testing.T) {
 			if addedPerKey[k] != 1 {
 				t.Errorf("key k%d added %d times", k, addedPerKey[k])
 			}
+		}
+	})
+}
+
+// TestWaitsAreNotRateLimitSnoozes: River counts every snooze; those that
+// waited for an answer on its way are counted apart (ethos_waits), so a
+// job that waited more than MaxSnoozes times still snoozes for a 429, and
+// gives up only after MaxSnoozes of those.
+func TestWaitsAreNotRateLimitSnoozes(t *testing.T) {
+	t.Parallel()
+	limited := &ethos.Error{Kind: ethos.RateLimited, RetryAfter: time.Second}
+	backoff := func(int) time.Duration { return time.Second }
+	waited := []byte(fmt.Sprintf(`{"snoozes": %d, "ethos_waits": %d}`, MaxSnoozes+10, MaxSnoozes+8))
+	if n := snoozes(waited); n != 2 {
+		t.Fatalf("rate-limit snoozes = %d, want 2", n)
+	}
+	var snooze *rivertype.JobSnoozeError
+	if err := riverOutcome(context.Background(), limited, waited, backoff); !errors.As(err, &snooze) {
+		t.Errorf("a 429 after many waits: %v, want a snooze", err)
+	}
+	spent := []byte(fmt.Sprintf(`{"snoozes": %d, "ethos_waits": 3}`, MaxSnoozes+3))
+	var cancel *rivertype.JobCancelError
+	if err := riverOutcome(context.Background(), limited, spent, backoff); !errors.As(err, &cancel) {
+		t.Errorf("a 429 after MaxSnoozes rate-limit snoozes: %v, want cancelled", err)
+	}
+	if n := waits([]byte(`{"ethos_waits": 7}`)); n != 7 {
+		t.Errorf("waits = %d, want 7", n)
+	}
+}
+
+// TestWaitsAreRecorded: each wait for an answer on its way is counted in
+// the job's metadata, where the rate-limit cap leaves it out.
+func TestWaitsAreRecorded(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
+		var calls atomic.Int32
+		cfg := testConfig(nil)
+		cfg.Tasks = map[string]TaskFunc{"test.wait": func(ctx context.Context, task Task) error {
+			if calls.Add(1) <= 2 {
+				return &ethos.Error{Kind: ethos.Pending, RetryAfter: time.Millisecond}
+			}
+			return nil
+		}}
+		c := newClient(t, backend, cfg, true)
+		id, _, err := c.Enqueue(ctx, Task{Name: "test.wait", RunID: "r", Key: "k"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitTask(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		row := jobRow(t, c, id)
+		if n := waits(row.Metadata); n != 2 || snoozes(row.Metadata) != 0 {
+			t.Errorf("metadata %s: %d waits and %d rate-limit snoozes, want 2 and 0", row.Metadata, n, snoozes(row.Metadata))
 		}
 	})
 }
