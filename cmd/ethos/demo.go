@@ -85,7 +85,9 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	res, err := sub.runPipeline(ctx, p, pipelineOptions{workers: *workers, log: c.m.Stderr, recipe: *recipe})
+	// Offline, training is free: a DPO-only recipe gets an SFT model beside
+	// it, so the demo shows base, SFT and DPO side by side.
+	res, err := sub.runPipeline(ctx, p, pipelineOptions{workers: *workers, log: c.m.Stderr, recipe: *recipe, sftReference: true})
 	if err != nil {
 		return err
 	}

@@ -152,3 +152,38 @@ func reversePair(s string) string {
 	a, b, _ := strings.Cut(s, " vs ")
 	return b + " vs " + a
 }
+
+// TestDemoRecipeDPO: the demo's DPO recipe trains DPO from the base model
+// and, offline where training is free, an SFT model beside it to compare
+// with, so the report has base, SFT and DPO.
+func TestDemoRecipeDPO(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	r := ethosCLI(t, work, nil, "demo", "--dir", "demo", "--examples", "12", "--prompts", "6", "--recipe", "dpo", "--json")
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var res pipelineResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Recipe != "dpo" || len(res.Trained) != 2 {
+		t.Fatalf("recipe %q, trained %+v", res.Recipe, res.Trained)
+	}
+	sft, dpo := res.Trained[0], res.Trained[1]
+	if !sft.Reference || sft.Method != "sft" || dpo.Reference || dpo.Method != "dpo" {
+		t.Errorf("trained: sft %+v, dpo %+v", sft, dpo)
+	}
+	if dpo.Job.FromCheckpoint != "" || dpo.Model.Parent != "" {
+		t.Errorf("the DPO model of a DPO-only recipe continued from %q (parent %q); want the base", dpo.Job.FromCheckpoint, dpo.Model.Parent)
+	}
+	seen := map[string]bool{}
+	for _, pr := range res.Results {
+		seen[pr.Model+" vs "+pr.Baseline], seen[pr.Baseline+" vs "+pr.Model] = true, true
+	}
+	for _, want := range []string{"sft vs base", "dpo vs base"} {
+		if !seen[want] {
+			t.Errorf("no result for %s", want)
+		}
+	}
+}

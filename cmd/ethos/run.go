@@ -67,6 +67,9 @@ type pipelineOptions struct {
 	maxCost float64
 	log     io.Writer // step lines and progress
 	recipe  string    // overrides finetune.recipe when set
+	// sftReference trains an SFT model from the base beside a DPO-only
+	// recipe, only to compare with (the demo does: it costs nothing).
+	sftReference bool
 }
 
 // pipelineResult says what a pipeline run made and where it is.
@@ -98,6 +101,9 @@ type trainedModel struct {
 	Method string            `json:"method"` // sft or dpo
 	Job    ethos.FineTuneJob `json:"job"`
 	Model  ethos.Model       `json:"model"`
+	// Reference is set for a model trained only to compare with, not a
+	// step of the recipe.
+	Reference bool `json:"reference,omitempty"`
 }
 
 // recipeStages are the training methods of a recipe, in order.
@@ -133,6 +139,13 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	}
 	stages := recipeStages(recipe)
 	res.Recipe = recipe
+	// A later stage continues from the one before (sft+dpo); an SFT
+	// reference beside a DPO-only recipe starts from the base, as the DPO
+	// model does.
+	continued, reference := len(stages) > 1, false
+	if o.sftReference && recipe == config.RecipeDPO {
+		stages, reference = []string{ethos.FineTuneSFT, ethos.FineTuneDPO}, true
+	}
 	ft := cfg.FineTune
 	base := cfg.Eval.Baseline
 	if base == "" {
@@ -251,9 +264,12 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			return nil, err
 		}
 		logf("      model %s", model.Name)
-		res.Trained = append(res.Trained, trainedModel{Name: evalName(stages, method), Method: method, Job: job, Model: model})
+		res.Trained = append(res.Trained, trainedModel{Name: evalName(stages, method), Method: method, Job: job, Model: model,
+			Reference: reference && method == ethos.FineTuneSFT})
 		res.Job, res.Model = job, model
-		from = job.ID
+		if continued {
+			from = job.ID
+		}
 	}
 
 	// 5. Evaluate the base model against every trained one, on held-out
@@ -447,7 +463,11 @@ func printPipelineResult(w io.Writer, res *pipelineResult) {
 		fmt.Fprintf(w, "pairs     %s\n", rel(res.Dir, res.Pairs))
 	}
 	for _, tm := range res.Trained {
-		fmt.Fprintf(w, "model     %s (%s, job %s, base %s)\n", tm.Model.Name, strings.ToUpper(tm.Method), tm.Job.ID, tm.Model.BaseModel)
+		role := strings.ToUpper(tm.Method)
+		if tm.Reference {
+			role += ", a reference to compare with"
+		}
+		fmt.Fprintf(w, "model     %s (%s, job %s, base %s)\n", tm.Model.Name, role, tm.Job.ID, tm.Model.BaseModel)
 	}
 	fmt.Fprintf(w, "registry  %s\n", rel(res.Dir, res.Registry))
 	for i, r := range res.Reports {
