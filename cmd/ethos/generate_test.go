@@ -389,6 +389,31 @@ func TestGenerateInterrupted(t *testing.T) {
 	}
 }
 
+// killWhen starts cmd, waits until ready says the moment has come (looked
+// at every few milliseconds, for at most limit), and kills it with SIGKILL:
+// no cleanup of any kind. It fails the test, saying what never happened,
+// when ready never does.
+func killWhen(t *testing.T, cmd *exec.Cmd, limit time.Duration, never string, ready func() bool) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(limit)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !ready() {
+		select {
+		case <-deadline:
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal(never)
+		case <-tick.C:
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
 // sandboxProcess runs `ethos sandbox` as a process of its own and returns
 // its URL; it is stopped when the test ends.
 func sandboxProcess(t *testing.T, args ...string) string {
@@ -453,30 +478,13 @@ func TestGenerateByBatchSurvivesKill(t *testing.T) {
 		return ethosChild(dir, url, "generate", "--examples", fmt.Sprint(examples), "--batch")
 	}
 
-	first := child()
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(90 * time.Second)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	var atKill sandbox.Stats
-	for {
-		// Idea batches answered and document batches submitted: requests
-		// of several batches are at the sandbox, some still processing.
+	// Idea batches answered and document batches submitted: requests of
+	// several batches are at the sandbox, some still processing.
+	killWhen(t, child(), 90*time.Second, "the first process never had its document batches submitted", func() bool {
 		atKill = sandboxStats(t, url)
-		if atKill.BatchesCreated["anthropic"] >= 2 && atKill.BatchRequests >= int64(examples) {
-			break
-		}
-		select {
-		case <-deadline:
-			first.Process.Kill()
-			t.Fatalf("the first process never had its document batches submitted: %+v", atKill)
-		case <-tick.C:
-		}
-	}
-	first.Process.Kill() // SIGKILL: no cleanup of any kind
-	first.Wait()
+		return atKill.BatchesCreated["anthropic"] >= 2 && atKill.BatchRequests >= int64(examples)
+	})
 
 	second := child()
 	out, err := second.CombinedOutput()
@@ -601,22 +609,8 @@ func TestAnotherProcessFinishesAKilledRun(t *testing.T) {
 	first := ethosChild(dir, sb.URL, "generate", "--examples", fmt.Sprint(examples))
 	var stderr strings.Builder
 	first.Stderr = &stderr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(60 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for sb.Server.Stats().ByStatus["200"] < 25 {
-		select {
-		case <-deadline:
-			first.Process.Kill()
-			t.Fatal("the first process made too few calls to be interrupted")
-		case <-tick.C:
-		}
-	}
-	first.Process.Kill() // SIGKILL: no cleanup of any kind
-	first.Wait()
+	killWhen(t, first, 60*time.Second, "the first process made too few calls to be interrupted",
+		func() bool { return sb.Server.Stats().ByStatus["200"] >= 25 })
 	line, _, _ := strings.Cut(stderr.String(), "\n")
 	id, _, ok := strings.Cut(strings.TrimPrefix(line, "run "), ":")
 	if !ok || !strings.HasPrefix(id, "gen-") {
@@ -650,24 +644,9 @@ func TestGeneratePairsSurvivesKill(t *testing.T) {
 	child := func() *exec.Cmd {
 		return ethosChild(dir, sb.URL, "generate", "--examples", fmt.Sprint(examples), "--workers", fmt.Sprint(workers))
 	}
-	first := child()
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(60 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
 	// Ideas, documents and replies answered: the pairs stage is under way.
-	for sb.Server.Stats().ByStatus["200"] < 45 {
-		select {
-		case <-deadline:
-			first.Process.Kill()
-			t.Fatal("the first process made too few calls to be interrupted")
-		case <-tick.C:
-		}
-	}
-	first.Process.Kill() // SIGKILL: no cleanup of any kind
-	first.Wait()
+	killWhen(t, child(), 60*time.Second, "the first process made too few calls to be interrupted",
+		func() bool { return sb.Server.Stats().ByStatus["200"] >= 45 })
 
 	out, err := child().CombinedOutput()
 	if err != nil {
