@@ -18,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func open(t *testing.T, location string) *storecopy.Store {
+func open(t testing.TB, location string) *storecopy.Store {
 	t.Helper()
 	s, err := storecopy.Open(t.Context(), location)
 	if err != nil {
