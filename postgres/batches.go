@@ -166,7 +166,7 @@ func (d *DB) UpdateBatch(ctx context.Context, b ethos.Batch) error {
 	if err != nil {
 		return ethos.Errorf(ethos.Invalid, "%s %d: counts: %w", op, b.ID, err)
 	}
-	tag, err := d.pool.Exec(ctx, `UPDATE batches SET provider_id = $1, state = $2, status = $3, counts = $4, error = $5,
+	tag, err := d.execNotify(ctx, "overview", `UPDATE batches SET provider_id = $1, state = $2, status = $3, counts = $4, error = $5,
 		submitted_at = $6, ended_at = $7, collected_at = $8 WHERE id = $9`,
 		b.ProviderID, b.State, b.Status, string(counts), b.Error,
 		nullTime(&b.SubmittedAt), nullTime(&b.EndedAt), nullTime(&b.CollectedAt), b.ID)

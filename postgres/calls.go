@@ -156,7 +156,7 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 	// One statement inserts the call and points the cache at it, so the
 	// two are written together without a transaction's round trips.
 	var id int64
-	err = d.pool.QueryRow(ctx, `WITH c AS (
+	err = d.queryRowNotify(ctx, "overview", []any{&id}, `WITH c AS (
 			INSERT INTO llm_calls (key, provider, model, run_id, stage, request, response, stop_reason,
 				in_tokens, out_tokens, cache_read_tokens, cache_write_tokens, cost_usd,
 				latency_ns, attempts, cache_hit, error_kind, error, created_at)
@@ -168,7 +168,7 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 		SELECT id FROM c`,
 		c.Key, c.Provider, c.Model, c.RunID, c.Stage, req, resp, string(stop),
 		c.Usage.In, c.Usage.Out, c.Usage.CacheRead, c.Usage.CacheWrite, c.CostUSD,
-		int64(c.Latency), c.Attempts, c.CacheHit, string(c.ErrorKind), c.Error, created, cacheable(c)).Scan(&id)
+		int64(c.Latency), c.Attempts, c.CacheHit, string(c.ErrorKind), c.Error, created, cacheable(c))
 	if err != nil {
 		return normalize(op, err)
 	}

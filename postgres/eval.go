@@ -71,7 +71,7 @@ func (d *DB) PutAnswer(ctx context.Context, a *ethos.Answer) error {
 		return ethos.Errorf(ethos.Invalid, "%s: status %q: want %q or %q", op, a.Status, ethos.AnswerOK, ethos.AnswerFailed)
 	}
 	created := now()
-	if _, err := d.pool.Exec(ctx, `INSERT INTO answers
+	if _, err := d.execNotify(ctx, "eval:"+a.EvalID, `INSERT INTO answers
 		(eval_id, prompt_key, model, sample, text, status, error, call_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (eval_id, prompt_key, model, sample) DO UPDATE SET text = excluded.text, status = excluded.status,
 			error = excluded.error, call_key = excluded.call_key, created_at = excluded.created_at`,
@@ -128,7 +128,7 @@ func (d *DB) PutJudgment(ctx context.Context, j *ethos.Judgment) error {
 		return ethos.Errorf(ethos.Invalid, "%s: a %s judgment has no verdict, got %s", op, j.Status, j.Verdict)
 	}
 	created := now()
-	if _, err := d.pool.Exec(ctx, `INSERT INTO judgments
+	if _, err := d.execNotify(ctx, "eval:"+j.EvalID, `INSERT INTO judgments
 		(eval_id, prompt_key, trait, first, second, sample, verdict, reason, status, error, raw, attempts, judge, call_key, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT (eval_id, prompt_key, trait, first, second, sample) DO UPDATE SET verdict = excluded.verdict,
@@ -179,7 +179,7 @@ func (d *DB) PutTraitScore(ctx context.Context, s *ethos.TraitScore) error {
 		return ethos.Errorf(ethos.Invalid, "%s: a %s score has no value, got %d", op, s.Status, s.Score)
 	}
 	created := now()
-	if _, err := d.pool.Exec(ctx, `INSERT INTO trait_scores
+	if _, err := d.execNotify(ctx, "eval:"+s.EvalID, `INSERT INTO trait_scores
 		(eval_id, prompt_key, model, sample, trait, score, reason, status, error, raw, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (eval_id, prompt_key, model, sample, trait) DO UPDATE SET score = excluded.score,

@@ -93,7 +93,7 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 	if !givenCreated {
 		created = updated
 	}
-	err = d.pool.QueryRow(ctx, `INSERT INTO finetune_jobs (`+jobColumns+`)
+	err = d.queryRowNotify(ctx, "job:"+j.ID, []any{&created}, `INSERT INTO finetune_jobs (`+jobColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $21)
 		ON CONFLICT (id) DO UPDATE SET
 			provider = excluded.provider, base_model = excluded.base_model, status = excluded.status,
@@ -107,7 +107,7 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 		RETURNING created_at`,
 		j.ID, j.Provider, j.BaseModel, j.Status, string(state), j.TrainFile, j.ValidationFile,
 		j.DatasetPath, j.DatasetSHA256, j.RunID, string(hyper), string(progress), j.OutputModel, j.Error,
-		j.CostUSD, payload, created, updated, nullTime(j.FinishedAt), givenCreated, j.FromCheckpoint).Scan(&created)
+		j.CostUSD, payload, created, updated, nullTime(j.FinishedAt), givenCreated, j.FromCheckpoint)
 	if err != nil {
 		return normalize(op, err)
 	}
@@ -202,7 +202,10 @@ func (d *DB) AddEvents(ctx context.Context, jobID string, events []ethos.FineTun
 				added++
 			}
 		}
-		return nil
+		if added == 0 {
+			return nil
+		}
+		return notify(ctx, tx, "job:"+jobID)
 	})
 	if err != nil {
 		return 0, notFound(normalize(op, err), "no fine-tune job %s in the store", jobID)
@@ -239,7 +242,7 @@ func (d *DB) PutModel(ctx context.Context, m *ethos.Model) error {
 	if m.CreatedAt.IsZero() {
 		created = now()
 	}
-	if _, err := d.pool.Exec(ctx, `INSERT INTO models (`+modelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	if _, err := d.execNotify(ctx, "models", `INSERT INTO models (`+modelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (name) DO UPDATE SET
 			provider = excluded.provider, provider_model = excluded.provider_model,
 			base_model = excluded.base_model, job_id = excluded.job_id, dataset_path = excluded.dataset_path,

@@ -16,6 +16,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// A Migration names one numbered schema change, as `ethos store migrate`
+// reports it.
+type Migration struct {
+	Version int
+	Name    string
+}
+
 // A migration is one numbered schema change, applied once per store.
 type migration struct {
 	version int
@@ -53,11 +60,12 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 }
 
 // migrate brings the store's schema up to the newest version this binary
-// knows, applying each missing migration in its own transaction.
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+// knows, applying each missing migration in its own transaction, and
+// returns those it applied.
+func migrate(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) {
 	ms, err := loadMigrations(migrationFiles)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	return applyMigrations(ctx, pool, ms)
 }
@@ -68,7 +76,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // the schema as the last holder left it.
 const lockMigrations = `SELECT pg_advisory_xact_lock(hashtext('ethos: migrate'), hashtext(current_schema()))`
 
-func applyMigrations(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
+func applyMigrations(ctx context.Context, pool *pgxpool.Pool, ms []migration) ([]Migration, error) {
 	const op = "postgres: migrate"
 	var current int
 	// Creating the table is under the lock too: two sessions running
@@ -87,26 +95,33 @@ func applyMigrations(ctx context.Context, pool *pgxpool.Pool, ms []migration) er
 		return tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
 	})
 	if err != nil {
-		return normalize(op, err)
+		return nil, normalize(op, err)
 	}
 	if current > len(ms) {
-		return ethos.Errorf(ethos.Config, "store schema version %d is newer than this ethos (%d); upgrade ethos", current, len(ms))
+		return nil, ethos.Errorf(ethos.Config, "store schema version %d is newer than this ethos (%d); upgrade ethos", current, len(ms))
 	}
+	var applied []Migration
 	for _, m := range ms {
 		if m.version <= current {
 			continue
 		}
-		if err := applyMigration(ctx, pool, m); err != nil {
-			return err
+		ran, err := applyMigration(ctx, pool, m)
+		if err != nil {
+			return applied, err
+		}
+		if ran {
+			applied = append(applied, Migration{Version: m.version, Name: m.name})
 		}
 	}
-	return nil
+	return applied, nil
 }
 
 // applyMigration runs m unless another process applied it first: the
-// check and the change happen under the migration lock.
-func applyMigration(ctx context.Context, pool *pgxpool.Pool, m migration) error {
+// check and the change happen under the migration lock. It reports whether
+// it ran m.
+func applyMigration(ctx context.Context, pool *pgxpool.Pool, m migration) (bool, error) {
 	op := fmt.Sprintf("postgres: migration %04d_%s", m.version, m.name)
+	ran := false
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, lockMigrations); err != nil {
 			return err
@@ -124,13 +139,18 @@ func applyMigration(ctx context.Context, pool *pgxpool.Pool, m migration) error 
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`, m.version, m.name)
+		ran = err == nil
 		return err
 	})
 	if err != nil {
-		return normalize(op, err)
+		return false, normalize(op, err)
 	}
-	return nil
+	return ran, nil
 }
+
+// Migrated returns the migrations Open applied to the store, oldest
+// first: none when it was up to date.
+func (d *DB) Migrated() []Migration { return d.migrated }
 
 // SchemaVersion returns the newest migration applied to the store.
 func (d *DB) SchemaVersion(ctx context.Context) (int, error) {

@@ -35,6 +35,8 @@ import (
 type DB struct {
 	pool *pgxpool.Pool
 	name string // the URL without its password, for messages
+	// migrated are the migrations Open applied.
+	migrated []Migration
 }
 
 var _ ethos.Store = (*DB)(nil)
@@ -73,7 +75,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, pool); err != nil {
+	migrated, err := migrate(ctx, pool)
+	if err != nil {
 		pool.Close()
 		var e *ethos.Error
 		if errors.As(err, &e) && e.Kind == ethos.Config {
@@ -81,7 +84,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		}
 		return nil, err
 	}
-	return &DB{pool: pool, name: name}, nil
+	return &DB{pool: pool, name: name, migrated: migrated}, nil
 }
 
 // redact returns url without its password, to name the store in messages.

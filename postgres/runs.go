@@ -68,7 +68,7 @@ func (d *DB) CreateRun(ctx context.Context, r *ethos.Run) error {
 	if r.UpdatedAt.IsZero() {
 		updated = created
 	}
-	if _, err := d.pool.Exec(ctx, `INSERT INTO runs (`+runColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	if _, err := d.execNotify(ctx, "run:"+r.ID, `INSERT INTO runs (`+runColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		r.ID, r.Kind, string(status), r.ConfigHash, r.CharacterHash, params, r.Error, created, updated); err != nil {
 		e := normalize(op, err)
 		if e.Kind == ethos.Conflict {
@@ -119,7 +119,7 @@ func (d *DB) SetRunStatus(ctx context.Context, id string, status ethos.RunStatus
 	if status == "" {
 		return ethos.Errorf(ethos.Invalid, "%s %s: empty status", op, id)
 	}
-	tag, err := d.pool.Exec(ctx, `UPDATE runs SET status = $1, error = $2, updated_at = $3 WHERE id = $4`,
+	tag, err := d.execNotify(ctx, "run:"+id, `UPDATE runs SET status = $1, error = $2, updated_at = $3 WHERE id = $4`,
 		string(status), errText, now(), id)
 	if err != nil {
 		return normalize(op, err)
@@ -191,11 +191,11 @@ func (d *DB) PutItem(ctx context.Context, it *ethos.Item) (bool, error) {
 		created = now()
 	}
 	var id int64
-	err = d.pool.QueryRow(ctx, `INSERT INTO items (run_id, stage, key, parent_id, attempt, status, reason, data, created_at, updated_at)
+	err = d.queryRowNotify(ctx, "run:"+it.RunID, []any{&id}, `INSERT INTO items (run_id, stage, key, parent_id, attempt, status, reason, data, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 		ON CONFLICT (run_id, key) DO NOTHING
 		RETURNING id`,
-		it.RunID, it.Stage, it.Key, parent, it.Attempt, string(status), it.Reason, data, created).Scan(&id)
+		it.RunID, it.Stage, it.Key, parent, it.Attempt, string(status), it.Reason, data, created)
 	if errors.Is(err, pgx.ErrNoRows) {
 		existing, err := scanItem(d.pool.QueryRow(ctx, `SELECT `+itemColumns+` FROM items WHERE run_id = $1 AND key = $2`, it.RunID, it.Key))
 		if err != nil {
@@ -224,7 +224,7 @@ func (d *DB) UpdateItem(ctx context.Context, it *ethos.Item) error {
 		return ethos.Errorf(ethos.Invalid, "%s %d: data: %w", op, it.ID, err)
 	}
 	updated := now()
-	tag, err := d.pool.Exec(ctx, `UPDATE items SET status = $1, reason = $2, attempt = $3, data = $4, updated_at = $5 WHERE id = $6`,
+	tag, err := d.execNotify(ctx, "run:"+it.RunID, `UPDATE items SET status = $1, reason = $2, attempt = $3, data = $4, updated_at = $5 WHERE id = $6`,
 		string(it.Status), it.Reason, it.Attempt, data, updated, it.ID)
 	if err != nil {
 		return normalize(op, err)

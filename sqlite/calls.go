@@ -18,6 +18,11 @@ const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
+// FormatTime is the text the store keeps a time as. Code that writes the
+// store's tables itself (a copy from another store) writes times so, or
+// they would not sort as times.
+func FormatTime(t time.Time) string { return formatTime(t) }
+
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	return t.UTC(), err

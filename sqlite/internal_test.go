@@ -140,11 +140,11 @@ func TestApplyOnlyMissingMigrations(t *testing.T) {
 		{2, "b", `INSERT INTO a VALUES (2);`},
 		{3, "c", `INSERT INTO a VALUES (3);`},
 	}
-	if err := applyMigrations(ctx, db, ms[:1]); err != nil {
+	if _, err := applyMigrations(ctx, db, ms[:1]); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // the second pass must change nothing
-		if err := applyMigrations(ctx, db, ms); err != nil {
+		if _, err := applyMigrations(ctx, db, ms); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,7 +161,7 @@ func TestApplyOnlyMissingMigrations(t *testing.T) {
 
 	// A failing migration leaves nothing behind and records nothing.
 	bad := append(ms, migration{4, "bad", `INSERT INTO a VALUES (4); INSERT INTO missing VALUES (1);`})
-	if err := applyMigrations(ctx, db, bad); err == nil || !strings.Contains(err.Error(), "0004_bad") {
+	if _, err := applyMigrations(ctx, db, bad); err == nil || !strings.Contains(err.Error(), "0004_bad") {
 		t.Errorf("failing migration: err = %v, want one naming 0004_bad", err)
 	}
 	var n int

@@ -41,6 +41,8 @@ type DB struct {
 	db   *sql.DB // the one read-write connection
 	read *sql.DB // read-only connections for ledger queries
 	path string
+	// migrated are the migrations Open applied.
+	migrated []Migration
 
 	insertCall  *sql.Stmt
 	upsertCache *sql.Stmt
@@ -112,7 +114,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		sqldb.Close()
 		return nil, openError(path, err)
 	}
-	if err := migrate(ctx, sqldb); err != nil {
+	migrated, err := migrate(ctx, sqldb)
+	if err != nil {
 		sqldb.Close()
 		if isCode(err, sqlite3.SQLITE_NOTADB) {
 			return nil, openError(path, err)
@@ -135,7 +138,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	readdb.SetMaxIdleConns(readConns)
 	readdb.SetConnMaxIdleTime(0)
 
-	d := &DB{db: sqldb, read: readdb, path: path}
+	d := &DB{db: sqldb, read: readdb, path: path, migrated: migrated}
 	d.items.Max = maxItemBatch
 	if err := d.prepare(ctx); err != nil {
 		sqldb.Close()

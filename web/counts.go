@@ -62,6 +62,13 @@ func (s *Server) counts(ctx context.Context, run ethos.Run) ([]ethos.ItemCount, 
 	return counts, nil
 }
 
+// forget drops what is cached of run id, which has changed.
+func (c *countCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
 // count is the number of a run's items of stage ("" for all) in status.
 func count(counts []ethos.ItemCount, stage string, status ethos.ItemStatus) int {
 	n := 0

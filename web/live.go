@@ -44,6 +44,9 @@ func validTopic(topic string) bool {
 // watches.
 type hub struct {
 	s *Server
+	// changed is signalled when the store says it changed (see follow);
+	// one pending signal is enough.
+	changed chan struct{}
 
 	mu      sync.Mutex
 	subs    map[string]map[*subscriber]struct{}
@@ -56,7 +59,7 @@ type subscriber struct {
 }
 
 func newHub(s *Server) *hub {
-	h := &hub{s: s, subs: map[string]map[*subscriber]struct{}{}}
+	h := &hub{s: s, subs: map[string]map[*subscriber]struct{}{}, changed: make(chan struct{}, 1)}
 	s.snaps.onDone = func(key string) {
 		topic, _, _ := strings.Cut(key, "|")
 		h.notify(topic)
@@ -101,16 +104,58 @@ func (h *hub) notify(topic string) {
 	}
 }
 
-// loop polls until nobody watches or the server closes.
+// changeGap is the least time between two checks prompted by changes: a
+// generation writes many items a second, and the pages need not be
+// checked for each.
+const changeGap = 100 * time.Millisecond
+
+// follow runs the store's change feed until the server closes, and starts
+// it again after changeRetry when it fails (polling covers the gap).
+func (h *hub) follow(changes func(context.Context, func(string)) error) {
+	defer h.s.wg.Done()
+	for {
+		err := changes(h.s.ctx, h.storeChanged)
+		if h.s.ctx.Err() != nil {
+			return
+		}
+		h.s.opts.Logf("web: following the store's changes: %v; polling every %s until it is back", err, h.s.opts.PollInterval)
+		select {
+		case <-h.s.ctx.Done():
+			return
+		case <-time.After(changeRetry):
+		}
+	}
+}
+
+// changeRetry is how long follow waits before listening again.
+const changeRetry = 5 * time.Second
+
+// storeChanged forgets what is cached of the changed run and asks the
+// loop to check the watched topics now.
+func (h *hub) storeChanged(topic string) {
+	if id, ok := strings.CutPrefix(topic, topicRun); ok {
+		h.s.countCache.forget(id)
+	}
+	select {
+	case h.changed <- struct{}{}:
+	default:
+	}
+}
+
+// loop polls until nobody watches or the server closes, and checks at
+// once when the store says it changed.
 func (h *hub) loop() {
 	defer h.s.wg.Done()
 	t := time.NewTicker(h.s.opts.PollInterval)
 	defer t.Stop()
+	var gap <-chan time.Time // set while changes wait for changeGap
 	for {
 		select {
 		case <-h.s.ctx.Done():
 			return
 		case <-t.C:
+		case <-h.changed:
+			gap = time.After(changeGap)
 		}
 		h.mu.Lock()
 		if len(h.subs) == 0 {
@@ -124,6 +169,14 @@ func (h *hub) loop() {
 		}
 		h.mu.Unlock()
 		h.poll(h.s.ctx, topics)
+		if gap != nil {
+			select {
+			case <-h.s.ctx.Done():
+				return
+			case <-gap:
+			}
+			gap = nil
+		}
 	}
 }
 

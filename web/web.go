@@ -55,6 +55,14 @@ type Options struct {
 	// PollInterval is how often the store is polled for changes while a
 	// page is watching; 0 means 2 s.
 	PollInterval time.Duration
+	// Changes, when set, tells of the store's changes as they commit (a
+	// PostgreSQL store's notifications): it calls changed with the topic
+	// that changed ("run:ID", "job:ID", "eval:ID", "models", "overview")
+	// until ctx ends, and returns early if it fails. Watching pages are
+	// then checked at once instead of at the next poll; polling goes on
+	// beside it, for what no write announces (rates that age) and for
+	// when the feed fails.
+	Changes func(ctx context.Context, changed func(topic string)) error
 	// ComputeWait bounds how long a request waits, in all, for the
 	// background aggregates it shows before it shows the previous ones
 	// (or a "computing" note); 0 means 100 ms.
@@ -126,6 +134,10 @@ func New(store ethos.Store, opts Options) (*Server, error) {
 	s.snaps = newSnapshots(ctx, &s.wg, opts.ComputeWait)
 	s.countCache = newCountCache(opts.PollInterval)
 	s.live = newHub(s)
+	if opts.Changes != nil {
+		s.wg.Add(1)
+		go s.live.follow(opts.Changes)
+	}
 	s.routes()
 	return s, nil
 }

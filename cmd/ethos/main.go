@@ -84,6 +84,7 @@ func (m *Main) commands() []commandInfo {
 		{"run", "the whole pipeline from ethos.yaml: generate, check, fine-tune, evaluate, report", func(m *Main) command { return &RunCommand{m} }},
 		{"demo", "the whole pipeline offline against the built-in sandbox", func(m *Main) command { return &DemoCommand{m} }},
 		{"serve", "the dashboard: a local web UI, JSON API and /metrics over the store", func(m *Main) command { return &ServeCommand{m} }},
+		{"store", "migrate the store, or copy a project to another store (SQLite ⇄ PostgreSQL)", func(m *Main) command { return &StoreCommand{m} }},
 		{"sandbox", "run the offline provider emulator", func(m *Main) command { return &SandboxCommand{m} }},
 		{"version", "print the version", func(m *Main) command { return &VersionCommand{m} }},
 	}

@@ -57,13 +57,19 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(p.store, web.Options{
+	opts := web.Options{
 		Token:        *token,
 		Canceller:    p.fineTuneCanceller(),
 		QueueStats:   queue.Stats,
 		PollInterval: *poll,
 		Cost:         p.pricer().Cost,
-	})
+	}
+	// A PostgreSQL store announces its changes: pages update as soon as
+	// a write commits, from any process. SQLite's are found by polling.
+	if w, ok := p.store.(changeWatcher); ok {
+		opts.Changes = w.WatchChanges
+	}
+	srv, err := web.New(p.store, opts)
 	if err != nil {
 		return err
 	}
@@ -124,4 +130,9 @@ func (p *project) fineTuneCanceller() func(ctx context.Context, jobID string) er
 		_, err := svc.Cancel(ctx, jobID)
 		return err
 	}
+}
+
+// changeWatcher is a store that tells of its changes as they commit.
+type changeWatcher interface {
+	WatchChanges(ctx context.Context, changed func(topic string)) error
 }

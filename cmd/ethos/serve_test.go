@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/pgtest"
+	"github.com/ethos-toolkit/ethos/postgres"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
@@ -329,11 +331,14 @@ func TestServeDashboardOnPostgres(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	sandboxProject(t, dir, nil)
-	env := map[string]string{"ETHOS_DATABASE_URL": pgtest.URL(t)}
+	dbURL := pgtest.URL(t)
+	env := map[string]string{"ETHOS_DATABASE_URL": dbURL}
 	if r := ethosCLI(t, dir, env, "generate", "--examples", "3"); r.code != 0 {
 		t.Fatalf("generate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	base, stop := serving(t, dir, env, "--addr", "127.0.0.1:0", "--poll", "200ms")
+	// Polls an hour apart: a change shows at once only if the store's
+	// notification brings it.
+	base, stop := serving(t, dir, env, "--addr", "127.0.0.1:0", "--poll", "1h")
 	get := func(path string) (int, string) {
 		t.Helper()
 		resp, err := http.Get(base + path)
@@ -363,7 +368,61 @@ func TestServeDashboardOnPostgres(t *testing.T) {
 			t.Errorf("GET %s: %d, want %q in\n%.2000s", path, code, want, body)
 		}
 	}
+	watchChangeFromAnotherProcess(t, base, dbURL, runs.Runs[0].ID)
 	if r := stop(); r.code != 0 {
 		t.Errorf("serve: exit %d (%v)", r.code, r.err)
+	}
+}
+
+// watchChangeFromAnotherProcess watches run id's page's event stream while
+// another store handle writes the run, until the stream says it changed.
+// It writes again every 200 ms, since the server may not be listening yet
+// when the first write commits; a minute without the event fails.
+func watchChangeFromAnotherProcess(t *testing.T, base, dbURL, id string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/events?topic="+url.QueryEscape("run:"+id), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "retry:") {
+		t.Fatalf("event stream opened with %q", lines.Text())
+	}
+	changed := make(chan string, 1)
+	go func() {
+		for lines.Scan() {
+			if strings.HasPrefix(lines.Text(), "event: change") {
+				changed <- lines.Text()
+				return
+			}
+		}
+	}()
+	other, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	write := time.NewTicker(200 * time.Millisecond)
+	defer write.Stop()
+	giveUp := time.NewTimer(time.Minute)
+	defer giveUp.Stop()
+	for {
+		select {
+		case <-changed:
+			return
+		case <-write.C:
+			if err := other.SetRunStatus(ctx, id, ethos.RunCompleted, ""); err != nil {
+				t.Fatal(err)
+			}
+		case <-giveUp.C:
+			t.Fatal("no change event within a minute of writing the run from another store handle, with polls an hour apart")
+		}
 	}
 }

@@ -15,6 +15,7 @@ func leafCommands() [][]string {
 		"dataset":  {"check", "stats", "split"},
 		"finetune": {"create", "list", "status", "events", "cancel", "wait"},
 		"eval":     {"run", "rate", "report"},
+		"store":    {"migrate", "copy"},
 	}
 	var leaves [][]string
 	for _, c := range NewMain().commands() {
@@ -86,7 +87,7 @@ func TestProjectFlagsAsTheREADMESays(t *testing.T) {
 		t.Fatal("README.md no longer says which commands take --config and --db")
 	}
 	// The commands that take neither flag, and those that take --config only.
-	neither := []string{"init", "demo", "version", "dataset stats", "eval rate"}
+	neither := []string{"init", "demo", "version", "dataset stats", "eval rate", "store copy"}
 	configOnly := []string{"sandbox"}
 	for _, name := range append(slices.Clone(neither), configOnly...) {
 		if !strings.Contains(sentence, "`"+name+"`") {
