@@ -2,6 +2,7 @@ package ethos
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -56,10 +57,19 @@ type CallSummary struct {
 // provider at UpdatedAt: the calls in flight and waiting, the target it
 // sizes them to, and the limits and latency that target comes from. The
 // process that makes the calls writes it every second or so, so that other
-// processes (ethos calls, the dashboard) can show it; a snapshot that has
-// not been refreshed for a while belongs to a process that has ended.
+// processes (ethos calls, the dashboard) can show it and so that processes
+// on one account can share its rate limit (see llm.StoreShares); a snapshot
+// that has not been refreshed for a while belongs to a process that has
+// ended. The store keeps one per share key and process.
 type ProviderLoad struct {
-	Provider string        `json:"provider"`
+	Provider string `json:"provider"`
+	// Key is the share key: the provider's name, and a short hash of its
+	// API key when it has one (never the key itself), so that processes
+	// on one account share its limits and processes on two do not.
+	Key string `json:"key,omitempty"`
+	// Process names the writing process, unique among those sharing the
+	// store (host, PID and a random part).
+	Process  string        `json:"process,omitempty"`
 	InFlight int           `json:"in_flight"`
 	Waiting  int           `json:"waiting"`
 	Target   int           `json:"target"`  // calls in flight the limiter aims for
@@ -68,7 +78,13 @@ type ProviderLoad struct {
 	Latency  time.Duration `json:"latency"` // moving average of call durations
 	RPM      int           `json:"rpm,omitempty"`
 	TPM      int           `json:"tpm,omitempty"`
-	PID      int           `json:"pid"` // the process that wrote it
+	// Share is the part of the key's limits the process holds, 0 < Share
+	// ≤ 1: 1 when it is the only one.
+	Share float64 `json:"share,omitempty"`
+	PID   int     `json:"pid"` // the process that wrote it
+	// Processes is how many processes LiveLoads summed into this one; 0 in
+	// a stored snapshot.
+	Processes int `json:"processes,omitempty"`
 	// UpdatedAt is when it was written; Stale tells an old one.
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -77,9 +93,60 @@ type ProviderLoad struct {
 // of a running process.
 const LoadFreshness = 10 * time.Second
 
+// LoadRetention is how long the store keeps a snapshot no one refreshes:
+// writing one deletes those older than this.
+const LoadRetention = time.Hour
+
 // Stale reports whether the snapshot is too old to describe a running
 // process at now.
 func (l ProviderLoad) Stale(now time.Time) bool { return now.Sub(l.UpdatedAt) > LoadFreshness }
+
+// Keyed is l as the store keeps it: an empty Key is the provider's name,
+// an empty Process "pid" and the PID.
+func (l ProviderLoad) Keyed() ProviderLoad {
+	if l.Key == "" {
+		l.Key = l.Provider
+	}
+	if l.Process == "" {
+		l.Process = fmt.Sprintf("pid %d", l.PID)
+	}
+	return l
+}
+
+// LiveLoads sums the snapshots that are not stale at now per provider, in
+// the order of loads: the calls in flight, waiting, targeted and the
+// ceilings of every process calling it, how many processes that is, the
+// largest limits and latency any reported, and the newest time. The PID is that of the newest
+// snapshot.
+func LiveLoads(loads []ProviderLoad, now time.Time) []ProviderLoad {
+	var out []ProviderLoad
+	at := map[string]int{}
+	for _, l := range loads {
+		if l.Stale(now) {
+			continue
+		}
+		i, ok := at[l.Provider]
+		if !ok {
+			at[l.Provider] = len(out)
+			l.Key, l.Process, l.Share, l.Processes = "", "", 0, 1
+			out = append(out, l)
+			continue
+		}
+		s := &out[i]
+		s.InFlight += l.InFlight
+		s.Waiting += l.Waiting
+		s.Target += l.Target
+		s.Ceiling += l.Ceiling
+		s.Auto = s.Auto || l.Auto
+		s.Latency = max(s.Latency, l.Latency)
+		s.RPM, s.TPM = max(s.RPM, l.RPM), max(s.TPM, l.TPM)
+		s.Processes++
+		if l.UpdatedAt.After(s.UpdatedAt) {
+			s.UpdatedAt, s.PID = l.UpdatedAt, l.PID
+		}
+	}
+	return out
+}
 
 // CallStore is the part of the store the LLM middleware needs.
 type CallStore interface {
@@ -101,9 +168,12 @@ type CallStore interface {
 	// order; f.Limit is ignored. UncachedUSD is the recorded cost until
 	// PricePromptCache prices the cache tokens.
 	PromptCaching(ctx context.Context, f CallFilter) ([]PromptCacheUse, error)
-	// PutProviderLoads replaces the snapshots of the providers in loads.
+	// PutProviderLoads replaces the snapshots of the share keys and
+	// processes in loads (Key empty is taken for Provider), and deletes
+	// those older than LoadRetention before the first one's UpdatedAt.
 	PutProviderLoads(ctx context.Context, loads []ProviderLoad) error
-	// ProviderLoads lists the latest snapshot of every provider, by name.
+	// ProviderLoads lists the latest snapshot of every share key and
+	// process, by provider, key and process.
 	ProviderLoads(ctx context.Context) ([]ProviderLoad, error)
 }
 

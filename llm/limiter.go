@@ -76,6 +76,11 @@ func PriorityOf(ctx context.Context) Priority {
 
 // Limiter keeps every provider within its limits and uses all of them.
 //
+// When several processes share one account, each holds a share of its
+// limits (see Shares): the buckets refill at the limit × the share and
+// hold at most that much, and what the headers say is left is divided
+// the same way; the concurrency target follows the shared rate.
+//
 // Per provider it holds token buckets for requests, tokens, input tokens
 // and output tokens, refilled continuously (a limit per minute / 60 each
 // second) and re-seeded from the rate-limit headers of each response
@@ -99,9 +104,15 @@ type Limiter struct {
 	Next ethos.Completer
 	// LimitsFor returns the configured limits of a provider.
 	LimitsFor func(provider string) Limits
+	// Shares, when set, divides each provider's limits with the other
+	// processes calling it on the same account (see StoreShares): the
+	// limiter asks it for its share when it first calls a provider, and
+	// SetShare changes the share later. Set it before the first call.
+	Shares Shares
 
 	mu        sync.Mutex
 	providers map[string]*gate
+	joining   sync.Mutex // one Shares.Join at a time
 }
 
 // NewLimiter returns a limiter in front of next.
@@ -119,7 +130,10 @@ type GateState struct {
 	Waiting     int           `json:"waiting"`
 	Latency     time.Duration `json:"latency"` // moving average of call durations
 	// The limits in force per minute (configured or learned), 0 for none.
-	RPM          int       `json:"rpm,omitempty"`
+	RPM int `json:"rpm,omitempty"`
+	// Share is the part of the limits this process holds: 1 alone, less
+	// when other processes share the account (see Shares).
+	Share        float64   `json:"share"`
 	TPM          int       `json:"tpm,omitempty"`
 	InputTPM     int       `json:"input_tpm,omitempty"`
 	OutputTPM    int       `json:"output_tpm,omitempty"`
@@ -151,21 +165,56 @@ func (l *Limiter) States() []GateState {
 }
 
 func (l *Limiter) gate(provider string) *gate {
+	if g := l.known(provider); g != nil {
+		return g
+	}
+	// Joining a share may take a round trip to the store: made once per
+	// provider, outside l.mu, so calls to other providers go on.
+	l.joining.Lock()
+	defer l.joining.Unlock()
+	if g := l.known(provider); g != nil {
+		return g
+	}
+	var lim Limits
+	if l.LimitsFor != nil {
+		lim = l.LimitsFor(provider)
+	}
+	share := 1.0
+	if l.Shares != nil {
+		share = clampShare(l.Shares.Join(provider))
+	}
+	g := newGate(lim, share, time.Now())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.providers == nil {
 		l.providers = map[string]*gate{}
 	}
-	g, ok := l.providers[provider]
-	if !ok {
-		var lim Limits
-		if l.LimitsFor != nil {
-			lim = l.LimitsFor(provider)
-		}
-		g = newGate(lim, time.Now())
-		l.providers[provider] = g
-	}
+	l.providers[provider] = g
 	return g
+}
+
+// known is the gate of provider, nil before its first call.
+func (l *Limiter) known(provider string) *gate {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.providers[provider]
+}
+
+// SetShare sets the part of provider's limits this process may use, 0 <
+// share ≤ 1 (see Shares). A smaller share takes effect at once, emptying
+// the buckets down to it; a larger one refills them at the higher rate
+// from now on, with no sudden burst. A provider not yet called is left
+// alone: Shares.Join gives its first share.
+func (l *Limiter) SetShare(provider string, share float64) {
+	g := l.known(provider)
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	g.setShare(clampShare(share), now)
+	g.dispatch(now)
 }
 
 // Complete waits until the provider's limits allow req, then calls Next.
@@ -203,9 +252,10 @@ type waiter struct {
 type gate struct {
 	mu       sync.Mutex
 	requests bucket
-	tokens   bucket // input + output
-	input    bucket // learned from headers only
-	output   bucket // learned from headers only
+	tokens   bucket  // input + output
+	input    bucket  // learned from headers only
+	output   bucket  // learned from headers only
+	share    float64 // of the account's limits, 0 < share ≤ 1 (see Shares)
 
 	limit     float64 // target of calls in flight, 1 ≤ limit ≤ ceiling
 	ceiling   float64
@@ -223,10 +273,11 @@ type gate struct {
 	timerAt      time.Time
 }
 
-func newGate(lim Limits, now time.Time) *gate {
+func newGate(lim Limits, share float64, now time.Time) *gate {
 	g := &gate{
-		requests:    newBucket(lim.RPM, now),
-		tokens:      newBucket(lim.TPM, now),
+		requests:    newBucket(lim.RPM, share, now),
+		tokens:      newBucket(lim.TPM, share, now),
+		share:       share,
 		lastSuccess: now,
 		giveUpAfter: cmp.Or(lim.RateLimitTimeout, DefaultRateLimitTimeout),
 	}
@@ -265,7 +316,7 @@ func (g *gate) state(provider string, now time.Time) GateState {
 	return GateState{
 		Provider: provider, Concurrency: math.Floor(g.limit), Ceiling: int(g.ceiling), Auto: g.auto,
 		InFlight: g.inFlight, Waiting: waiting, Latency: g.latency,
-		RPM: int(g.requests.capacity), TPM: int(g.tokens.capacity), InputTPM: int(g.input.capacity), OutputTPM: int(g.output.capacity),
+		RPM: int(g.requests.limit), TPM: int(g.tokens.limit), InputTPM: int(g.input.limit), OutputTPM: int(g.output.limit), Share: g.share,
 		Requests: g.requests.level, Tokens: g.tokens.level, BlockedUntil: g.blockedUntil,
 	}
 }
@@ -462,19 +513,28 @@ func (g *gate) littleTarget() float64 {
 	return max(autoStart, math.Ceil(g.requests.perSec*g.latency.Seconds()*1.5)+4)
 }
 
-// learn re-seeds the buckets from the provider's own account of the limits.
+// learn re-seeds the buckets from the provider's own account of the
+// limits, of which this process holds its share.
 func (g *gate) learn(rl ethos.RateLimit, now time.Time) {
 	if rl.HasRequests && rl.RequestsLimit > 0 {
-		g.requests.reseed(rl.RequestsLimit, rl.RequestsRemaining, now)
+		g.requests.reseed(rl.RequestsLimit, rl.RequestsRemaining, g.share, now)
 	}
 	if rl.HasTokens && rl.TokensLimit > 0 {
-		g.tokens.reseed(rl.TokensLimit, rl.TokensRemaining, now)
+		g.tokens.reseed(rl.TokensLimit, rl.TokensRemaining, g.share, now)
 	}
 	if rl.HasInputTokens && rl.InputTokensLimit > 0 {
-		g.input.reseed(rl.InputTokensLimit, rl.InputTokensRemaining, now)
+		g.input.reseed(rl.InputTokensLimit, rl.InputTokensRemaining, g.share, now)
 	}
 	if rl.HasOutputTokens && rl.OutputTokensLimit > 0 {
-		g.output.reseed(rl.OutputTokensLimit, rl.OutputTokensRemaining, now)
+		g.output.reseed(rl.OutputTokensLimit, rl.OutputTokensRemaining, g.share, now)
+	}
+}
+
+// setShare sizes every bucket to share of its limit.
+func (g *gate) setShare(share float64, now time.Time) {
+	g.share = share
+	for _, b := range []*bucket{&g.requests, &g.tokens, &g.input, &g.output} {
+		b.setShare(share, now)
 	}
 }
 
@@ -485,24 +545,27 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// bucket is a token bucket refilled continuously at perMinute/60 a second.
-// A zero perMinute means unlimited.
+// bucket is a token bucket refilled continuously at capacity/60 a second,
+// where the capacity is this process's share of a limit per minute. A zero
+// limit means unlimited.
 type bucket struct {
-	capacity float64
+	limit    float64 // the account's limit per minute
+	capacity float64 // limit × this process's share
 	level    float64
 	perSec   float64
 	last     time.Time
 }
 
-func newBucket(perMinute int, now time.Time) bucket {
+func newBucket(perMinute int, share float64, now time.Time) bucket {
 	if perMinute <= 0 {
 		return bucket{}
 	}
-	c := float64(perMinute)
-	return bucket{capacity: c, level: c, perSec: c / 60, last: now}
+	l := float64(perMinute)
+	c := l * share
+	return bucket{limit: l, capacity: c, level: c, perSec: c / 60, last: now}
 }
 
-func (b *bucket) unlimited() bool { return b.capacity == 0 }
+func (b *bucket) unlimited() bool { return b.limit == 0 }
 
 func (b *bucket) refill(now time.Time) {
 	if b.unlimited() {
@@ -545,16 +608,31 @@ func (b *bucket) refund(n int, now time.Time) {
 	b.level = min(b.capacity, b.level+float64(n))
 }
 
-// reseed adopts a provider-reported limit and remaining count. An unlimited
-// bucket becomes limited: the provider's headers are the better authority.
-func (b *bucket) reseed(limit, remaining int, now time.Time) {
+// setShare sizes the bucket to share of its limit: a smaller capacity
+// cuts the level down to it, a larger one only refills faster.
+func (b *bucket) setShare(share float64, now time.Time) {
+	if b.unlimited() {
+		return
+	}
+	b.refill(now)
+	b.capacity = b.limit * share
+	b.perSec = b.capacity / 60
+	b.level = min(b.level, b.capacity)
+}
+
+// reseed adopts a provider-reported limit and remaining count, of which
+// this process may use share. An unlimited bucket becomes limited: the
+// provider's headers are the better authority.
+func (b *bucket) reseed(limit, remaining int, share float64, now time.Time) {
 	b.refill(now)
 	fresh := b.unlimited()
-	b.capacity = float64(limit)
+	b.limit = float64(limit)
+	b.capacity = b.limit * share
 	b.perSec = b.capacity / 60
+	left := float64(remaining) * share
 	if fresh || b.last.IsZero() {
-		b.level = float64(remaining)
+		b.level = left
 	}
-	b.level = max(0, min(b.level, float64(remaining), b.capacity))
+	b.level = max(0, min(b.level, left, b.capacity))
 	b.last = now
 }

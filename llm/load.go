@@ -18,7 +18,7 @@ func (l *Limiter) Loads(now time.Time) []ethos.ProviderLoad {
 	for _, s := range states {
 		out = append(out, ethos.ProviderLoad{
 			Provider: s.Provider, InFlight: s.InFlight, Waiting: s.Waiting, Target: int(s.Concurrency),
-			Ceiling: s.Ceiling, Auto: s.Auto, Latency: s.Latency, RPM: s.RPM, TPM: s.TPM,
+			Ceiling: s.Ceiling, Auto: s.Auto, Latency: s.Latency, RPM: s.RPM, TPM: s.TPM, Share: s.Share,
 			PID: pid, UpdatedAt: now,
 		})
 	}
@@ -27,14 +27,22 @@ func (l *Limiter) Loads(now time.Time) []ethos.ProviderLoad {
 
 // PublishLoads writes l's state to store every interval until stop is
 // called, and once more then, so that `ethos calls` and the dashboard show
-// the calls in flight of a running process. A failed write is reported to
+// the calls in flight of a running process. When l shares its limits
+// through the store (ShareLimits), each write also reads the other
+// processes' and sets l's shares: the heartbeat the others count it by. A failed write is reported to
 // onError (if not nil) and does not stop the publishing: the display is
 // not worth failing a run for.
 func PublishLoads(ctx context.Context, l *Limiter, store ethos.CallStore, interval time.Duration, onError func(error)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	write := func(ctx context.Context) error {
+		if s, ok := l.Shares.(*StoreShares); ok {
+			return s.publish(ctx, time.Now())
+		}
+		return store.PutProviderLoads(ctx, l.Loads(time.Now()))
+	}
 	publish := func() {
-		if err := store.PutProviderLoads(ctx, l.Loads(time.Now())); err != nil && onError != nil && ctx.Err() == nil {
+		if err := write(ctx); err != nil && onError != nil && ctx.Err() == nil {
 			onError(err)
 		}
 	}
@@ -55,8 +63,13 @@ func PublishLoads(ctx context.Context, l *Limiter, store ethos.CallStore, interv
 		once.Do(func() {
 			cancel()
 			wg.Wait()
-			// The last word: what is left in flight when the work stops.
-			if err := store.PutProviderLoads(context.WithoutCancel(ctx), l.Loads(time.Now())); err != nil && onError != nil {
+			// The last word: what is left in flight when the work stops,
+			// and no share held any more.
+			last := write
+			if s, ok := l.Shares.(*StoreShares); ok {
+				last = func(ctx context.Context) error { return s.leave(ctx, time.Now()) }
+			}
+			if err := last(context.WithoutCancel(ctx)); err != nil && onError != nil {
 				onError(err)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/google/go-cmp/cmp"
@@ -170,5 +171,47 @@ func TestApplyOnlyMissingMigrations(t *testing.T) {
 	}
 	if v, err := schemaVersion(ctx, db); err != nil || v != 3 {
 		t.Errorf("schema version after a failed migration = %d, %v; want 3", v, err)
+	}
+}
+
+// TestProviderLoadSharesMigration: a snapshot kept from before migration
+// 0011 stands for its process, alone on its provider.
+func TestProviderLoadSharesMigration(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "m.db")
+	db := rawDB(t, path, "?_txlock=immediate")
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[10].version != 11 {
+		t.Fatalf("migration 11 is %+v", ms[10])
+	}
+	if err := applyMigrations(ctx, db, ms[:10]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO provider_load (provider, in_flight, waiting, target, ceiling, auto,
+		latency_ns, rpm, tpm, pid, updated_at) VALUES ('anthropic', 3, 1, 8, 4096, 1, 1000000000, 600, 0, 42,
+		'2026-12-03T09:00:00.000000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigrations(ctx, db, ms); err != nil {
+		t.Fatal(err)
+	}
+	store, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	got, err := store.ProviderLoads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ethos.ProviderLoad{{Provider: "anthropic", Key: "anthropic", Process: "pid 42", InFlight: 3, Waiting: 1, Target: 8,
+		Ceiling: 4096, Auto: true, Latency: time.Second, RPM: 600, Share: 1, PID: 42,
+		UpdatedAt: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after migrating (-want +got):\n%s", diff)
 	}
 }

@@ -7,8 +7,9 @@ import (
 	"github.com/ethos-toolkit/ethos"
 )
 
-// PutProviderLoads replaces the snapshots of the providers in loads, in
-// one transaction.
+// PutProviderLoads replaces the snapshots of the share keys and processes
+// in loads and deletes those older than ethos.LoadRetention, in one
+// transaction.
 func (d *DB) PutProviderLoads(ctx context.Context, loads []ethos.ProviderLoad) error {
 	const op = "sqlite: put provider loads"
 	if len(loads) == 0 {
@@ -20,15 +21,22 @@ func (d *DB) PutProviderLoads(ctx context.Context, loads []ethos.ProviderLoad) e
 	}
 	defer tx.Rollback()
 	for _, l := range loads {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO provider_load (provider, in_flight, waiting, target, ceiling, auto,
-			latency_ns, rpm, tpm, pid, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (provider) DO UPDATE SET in_flight = excluded.in_flight, waiting = excluded.waiting,
-			target = excluded.target, ceiling = excluded.ceiling, auto = excluded.auto, latency_ns = excluded.latency_ns,
-			rpm = excluded.rpm, tpm = excluded.tpm, pid = excluded.pid, updated_at = excluded.updated_at`,
-			l.Provider, l.InFlight, l.Waiting, l.Target, l.Ceiling, l.Auto, int64(l.Latency), l.RPM, l.TPM, l.PID,
-			formatTime(l.UpdatedAt)); err != nil {
+		l = l.Keyed()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO provider_load (share_key, process, provider, in_flight, waiting,
+			target, ceiling, auto, latency_ns, rpm, tpm, share, pid, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (share_key, process) DO UPDATE SET provider = excluded.provider, in_flight = excluded.in_flight,
+			waiting = excluded.waiting, target = excluded.target, ceiling = excluded.ceiling, auto = excluded.auto,
+			latency_ns = excluded.latency_ns, rpm = excluded.rpm, tpm = excluded.tpm, share = excluded.share,
+			pid = excluded.pid, updated_at = excluded.updated_at`,
+			l.Key, l.Process, l.Provider, l.InFlight, l.Waiting, l.Target, l.Ceiling, l.Auto, int64(l.Latency), l.RPM, l.TPM,
+			l.Share, l.PID, formatTime(l.UpdatedAt)); err != nil {
 			return normalize(op, err)
 		}
+	}
+	// timeFormat is fixed-width UTC, so the text compares as the time does.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM provider_load WHERE updated_at < ?`,
+		formatTime(loads[0].UpdatedAt.Add(-ethos.LoadRetention))); err != nil {
+		return normalize(op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return normalize(op, err)
@@ -36,11 +44,12 @@ func (d *DB) PutProviderLoads(ctx context.Context, loads []ethos.ProviderLoad) e
 	return nil
 }
 
-// ProviderLoads lists the latest snapshot of every provider, by name.
+// ProviderLoads lists the latest snapshot of every share key and process,
+// by provider, key and process.
 func (d *DB) ProviderLoads(ctx context.Context) ([]ethos.ProviderLoad, error) {
 	const op = "sqlite: provider loads"
-	rows, err := d.read.QueryContext(ctx, `SELECT provider, in_flight, waiting, target, ceiling, auto, latency_ns,
-		rpm, tpm, pid, updated_at FROM provider_load ORDER BY provider`)
+	rows, err := d.read.QueryContext(ctx, `SELECT provider, share_key, process, in_flight, waiting, target, ceiling, auto,
+		latency_ns, rpm, tpm, share, pid, updated_at FROM provider_load ORDER BY provider, share_key, process`)
 	if err != nil {
 		return nil, normalize(op, err)
 	}
@@ -50,8 +59,8 @@ func (d *DB) ProviderLoads(ctx context.Context) ([]ethos.ProviderLoad, error) {
 		var l ethos.ProviderLoad
 		var latency int64
 		var updated string
-		if err := rows.Scan(&l.Provider, &l.InFlight, &l.Waiting, &l.Target, &l.Ceiling, &l.Auto, &latency,
-			&l.RPM, &l.TPM, &l.PID, &updated); err != nil {
+		if err := rows.Scan(&l.Provider, &l.Key, &l.Process, &l.InFlight, &l.Waiting, &l.Target, &l.Ceiling, &l.Auto,
+			&latency, &l.RPM, &l.TPM, &l.Share, &l.PID, &updated); err != nil {
 			return nil, normalize(op, err)
 		}
 		l.Latency = time.Duration(latency)

@@ -539,34 +539,60 @@ func testPing(t *testing.T, s ethos.Store) {
 	}
 }
 
-// testProviderLoads: a snapshot per provider, replaced by the next one.
+// testProviderLoads: a snapshot per share key and process, replaced by
+// the same process's next one; snapshots older than ethos.LoadRetention
+// are deleted by the next write.
 func testProviderLoads(t *testing.T, s ethos.Store) {
 	ctx := t.Context()
 	if got, err := s.ProviderLoads(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("empty store: %v, %v", got, err)
 	}
 	first := []ethos.ProviderLoad{
+		// Written without a key or process: stored under the provider's
+		// name and the PID.
 		{Provider: "together", InFlight: 3, Target: 8, Ceiling: 8, Latency: time.Second, PID: 7, UpdatedAt: base},
-		{Provider: "anthropic", InFlight: 212, Waiting: 40, Target: 251, Ceiling: 4096, Auto: true,
-			Latency: 10200 * time.Millisecond, RPM: 1200, TPM: 400000, PID: 7, UpdatedAt: base},
+		{Provider: "anthropic", Key: "anthropic#1f2e3d4c5b6a", Process: "host-a:7:aa", InFlight: 212, Waiting: 40,
+			Target: 251, Ceiling: 4096, Auto: true, Latency: 10200 * time.Millisecond, RPM: 1200, TPM: 400000, Share: 0.75,
+			PID: 7, UpdatedAt: base},
 	}
 	if err := s.PutProviderLoads(ctx, first); err != nil {
 		t.Fatal(err)
 	}
+	// Another process on the same account, and one on another account.
+	peer := first[1]
+	peer.Process, peer.InFlight, peer.Share, peer.PID = "host-b:9:bb", 70, 0.25, 9
+	other := first[1]
+	other.Key, other.Process, other.Share = "anthropic#99887766aabb", "host-b:9:bb", 1
 	later := first[1]
-	later.InFlight, later.Waiting, later.PID, later.UpdatedAt = 0, 0, 9, base.Add(time.Minute)
-	if err := s.PutProviderLoads(ctx, []ethos.ProviderLoad{later}); err != nil {
+	later.InFlight, later.Waiting, later.Share, later.UpdatedAt = 0, 0, 0.5, base.Add(time.Minute)
+	if err := s.PutProviderLoads(ctx, []ethos.ProviderLoad{later, peer, other}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ProviderLoads(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []ethos.ProviderLoad{later, first[0]}
+	old := first[0]
+	old.Key, old.Process = "together", "pid 7"
+	want := []ethos.ProviderLoad{later, peer, other, old}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ProviderLoads (-want +got):\n%s", diff)
 	}
-	if !got[1].Stale(base.Add(time.Minute)) || got[0].Stale(base.Add(time.Minute)) {
+	if !got[3].Stale(base.Add(time.Minute)) || got[0].Stale(base.Add(time.Minute)) {
 		t.Errorf("a minute-old snapshot must be stale and a fresh one not")
+	}
+	// A write an hour and a half later deletes what nobody refreshed for
+	// more than ethos.LoadRetention.
+	fresh := later
+	fresh.UpdatedAt = base.Add(90 * time.Minute)
+	if err := s.PutProviderLoads(ctx, []ethos.ProviderLoad{fresh}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.ProviderLoads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]ethos.ProviderLoad{fresh}, got); diff != "" {
+		t.Errorf("after a write 90 minutes on (-want +got):\n%s", diff)
 	}
 }

@@ -164,20 +164,13 @@ func (s *Server) overview(ctx context.Context) overviewData {
 }
 
 // liveLoads are the rate limiter snapshots of the processes making calls
-// now: those refreshed within ethos.LoadFreshness.
+// now (those refreshed within ethos.LoadFreshness), summed per provider.
 func (s *Server) liveLoads(ctx context.Context) ([]ethos.ProviderLoad, error) {
 	loads, err := s.store.ProviderLoads(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	var live []ethos.ProviderLoad
-	for _, l := range loads {
-		if !l.Stale(now) {
-			live = append(live, l)
-		}
-	}
-	return live, nil
+	return ethos.LiveLoads(loads, s.now()), nil
 }
 
 // runRow adds a run's item counts (one index-only query).

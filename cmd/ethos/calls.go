@@ -152,15 +152,10 @@ func signedUSD(usd float64) string {
 	return fmt.Sprintf("$%.6f", usd)
 }
 
-// printLoads shows the calls in flight per provider as the process making
-// them last recorded, or that none is running.
+// printLoads shows the calls in flight per provider, summed over the
+// processes making them as they last recorded, or that none is running.
 func printLoads(out io.Writer, loads []ethos.ProviderLoad, now time.Time) {
-	var live []ethos.ProviderLoad
-	for _, l := range loads {
-		if !l.Stale(now) {
-			live = append(live, l)
-		}
-	}
+	live := ethos.LiveLoads(loads, now)
 	fmt.Fprintln(out)
 	if len(live) == 0 {
 		fmt.Fprintln(out, "in flight: none (no ethos process is making calls)")
@@ -180,8 +175,12 @@ func printLoads(out io.Writer, loads []ethos.ProviderLoad, now time.Time) {
 		if l.TPM > 0 {
 			limit += fmt.Sprintf(", %d tpm", l.TPM)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s ago (pid %d)\n", l.Provider, l.InFlight, l.Waiting, target, l.Ceiling,
-			l.Latency.Round(10*time.Millisecond), limit, now.Sub(l.UpdatedAt).Round(time.Second), l.PID)
+		who := fmt.Sprintf("pid %d", l.PID)
+		if l.Processes > 1 {
+			who = fmt.Sprintf("%d processes", l.Processes)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s ago (%s)\n", l.Provider, l.InFlight, l.Waiting, target, l.Ceiling,
+			l.Latency.Round(10*time.Millisecond), limit, now.Sub(l.UpdatedAt).Round(time.Second), who)
 	}
 	w.Flush()
 }

@@ -107,6 +107,19 @@ func TestPrintLoads(t *testing.T) {
 	if strings.Contains(got, "together") {
 		t.Errorf("a snapshot an hour old is shown as in flight:\n%s", got)
 	}
+	// Two more processes on the account: one line, their sums.
+	b.Reset()
+	peer := live
+	peer.Process, peer.InFlight, peer.Waiting, peer.Target, peer.PID = "host-b:43:aa", 100, 2, 120, 43
+	gone := peer
+	gone.Process, gone.UpdatedAt = "host-c:44:bb", now.Add(-time.Minute)
+	printLoads(&b, []ethos.ProviderLoad{live, peer, gone}, now)
+	got = b.String()
+	for _, want := range []string{"312", "40", "371 (auto)", "(2 processes)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("two processes: output lacks %q:\n%s", want, got)
+		}
+	}
 	b.Reset()
 	printLoads(&b, []ethos.ProviderLoad{old}, now)
 	if !strings.Contains(b.String(), "in flight: none") {

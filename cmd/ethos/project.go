@@ -377,6 +377,9 @@ func (p *project) completer(ctx context.Context, commandCap float64, alias bool)
 		return nil, err
 	}
 	limiter := llm.NewLimiter(p.Router(), p.limits)
+	// Every process on this store and account takes its share of the
+	// account's limits (ethos workers, a second ethos generate).
+	llm.ShareLimits(limiter, p.store, llm.NewProcessID(), p.shareKey, p.warnOnce("sharing rate limits through the store"))
 	p.mu.Lock()
 	p.limiter = limiter
 	p.mu.Unlock()
@@ -402,13 +405,30 @@ func (p *project) publishLoads(ctx context.Context) (stop func()) {
 	if l == nil {
 		return func() {}
 	}
-	warned := false
-	return llm.PublishLoads(ctx, l, p.store, time.Second, func(err error) {
-		if !warned {
-			warned = true
-			fmt.Fprintf(p.m.Stderr, "warning: recording calls in flight for ethos calls and the dashboard: %v\n", err)
-		}
-	})
+	return llm.PublishLoads(ctx, l, p.store, time.Second, p.warnOnce("recording calls in flight for ethos calls and the dashboard"))
+}
+
+// warnOnce reports the first error it is given, while doing what, as a
+// warning on stderr, and ignores the rest.
+func (p *project) warnOnce(doing string) func(error) {
+	var once sync.Once
+	return func(err error) {
+		once.Do(func() { fmt.Fprintf(p.m.Stderr, "warning: %s: %v\n", doing, err) })
+	}
+}
+
+// shareKey is the key under which processes share provider's limits: its
+// name and a hash of its API key (see llm.ShareKey).
+func (p *project) shareKey(provider string) string {
+	prov, err := p.cfg.ResolveProvider(provider, p.m.Getenv)
+	if err != nil {
+		return provider // the router reports the unknown provider
+	}
+	key, err := p.cfg.APIKey(prov, p.m.Getenv)
+	if err != nil {
+		return provider // the adapter reports the missing key
+	}
+	return llm.ShareKey(provider, key)
 }
 
 // limits are a provider's configured rate limits.
