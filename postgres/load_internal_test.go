@@ -28,7 +28,7 @@ func TestProviderLoadSharesMigration(t *testing.T) {
 	if ms[10].version != 11 {
 		t.Fatalf("migration 11 is %+v", ms[10])
 	}
-	if err := applyMigrations(ctx, pool, ms[:10]); err != nil {
+	if _, err := applyMigrations(ctx, pool, ms[:10]); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)

@@ -188,7 +188,7 @@ func TestProviderLoadSharesMigration(t *testing.T) {
 	if ms[10].version != 11 {
 		t.Fatalf("migration 11 is %+v", ms[10])
 	}
-	if err := applyMigrations(ctx, db, ms[:10]); err != nil {
+	if _, err := applyMigrations(ctx, db, ms[:10]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO provider_load (provider, in_flight, waiting, target, ceiling, auto,
@@ -196,7 +196,7 @@ func TestProviderLoadSharesMigration(t *testing.T) {
 		'2026-12-03T09:00:00.000000000Z')`); err != nil {
 		t.Fatal(err)
 	}
-	if err := applyMigrations(ctx, db, ms); err != nil {
+	if _, err := applyMigrations(ctx, db, ms); err != nil {
 		t.Fatal(err)
 	}
 	store, err := Open(ctx, path)
