@@ -112,6 +112,14 @@ type Usage struct {
 // Total is the number of tokens a rate limiter charges for the call.
 func (u Usage) Total() int { return u.In + u.Out + u.CacheRead + u.CacheWrite }
 
+// Add adds o's tokens to u's.
+func (u *Usage) Add(o Usage) {
+	u.In += o.In
+	u.Out += o.Out
+	u.CacheRead += o.CacheRead
+	u.CacheWrite += o.CacheWrite
+}
+
 // RateLimit is what a provider's response headers said about the caller's
 // limits (anthropic-ratelimit-* or x-ratelimit-*). Zero fields were absent.
 type RateLimit struct {

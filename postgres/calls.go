@@ -244,28 +244,22 @@ func scanCall(row pgx.Row) (ethos.Call, error) {
 	return c, nil
 }
 
-// summaryRow is one group of SummarizeCalls' query: the calls of one
-// provider, model and error kind.
-type summaryRow struct {
-	provider, model, kind string
-	n, hits               int
-	usage                 ethos.Usage
-	cost                  float64
-	latency               int64
-}
-
 // SummarizeCalls aggregates the calls matching f per provider and model,
 // ordered by provider then model; f.Limit is ignored. Latency is the mean
 // over all the group's calls, cache hits included.
 func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.CallSummary, error) {
 	p := callFilter(f)
 	// Grouping by error kind too yields the error counts in the same pass;
-	// the groups of one provider and model are folded together below.
-	rows, err := list(ctx, d.pool, "postgres: summarize calls", func(row pgx.Row) (summaryRow, error) {
-		var r summaryRow
-		err := row.Scan(&r.provider, &r.model, &r.kind, &r.n, &r.hits, &r.usage.In, &r.usage.Out,
-			&r.usage.CacheRead, &r.usage.CacheWrite, &r.cost, &r.latency)
-		return r, err
+	// ethos.SummarizeCallGroups folds the groups of one provider and model.
+	groups, err := list(ctx, d.pool, "postgres: summarize calls", func(row pgx.Row) (ethos.CallGroup, error) {
+		var (
+			g       ethos.CallGroup
+			latency int64
+		)
+		err := row.Scan(&g.Provider, &g.Model, &g.ErrorKind, &g.Calls, &g.CacheHits, &g.Usage.In, &g.Usage.Out,
+			&g.Usage.CacheRead, &g.Usage.CacheWrite, &g.CostUSD, &latency)
+		g.Latency = time.Duration(latency)
+		return g, err
 	}, `SELECT provider, model, error_kind, COUNT(*), COUNT(*) FILTER (WHERE cache_hit),
 		SUM(in_tokens)::bigint, SUM(out_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(cache_write_tokens)::bigint,
 		SUM(cost_usd), SUM(latency_ns)::bigint
@@ -275,38 +269,7 @@ func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.Ca
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out        []ethos.CallSummary
-		latencySum []int64
-	)
-	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].Provider != r.provider || out[len(out)-1].Model != r.model {
-			out = append(out, ethos.CallSummary{Provider: r.provider, Model: r.model})
-			latencySum = append(latencySum, 0)
-		}
-		s := &out[len(out)-1]
-		s.Calls += r.n
-		s.CacheHits += r.hits
-		s.Usage.In += r.usage.In
-		s.Usage.Out += r.usage.Out
-		s.Usage.CacheRead += r.usage.CacheRead
-		s.Usage.CacheWrite += r.usage.CacheWrite
-		s.CostUSD += r.cost
-		latencySum[len(out)-1] += r.latency
-		switch k := ethos.Kind(r.kind); {
-		case ethos.IsFailure(k):
-			if s.Errors == nil {
-				s.Errors = make(map[ethos.Kind]int)
-			}
-			s.Errors[k] += r.n
-		case k != "":
-			s.Interrupted += r.n
-		}
-	}
-	for i := range out {
-		out[i].Latency = time.Duration(latencySum[i] / int64(out[i].Calls))
-	}
-	return out, nil
+	return ethos.SummarizeCallGroups(groups), nil
 }
 
 // PromptCaching sums the calls matching f that a provider answered or

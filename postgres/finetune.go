@@ -263,9 +263,9 @@ func (d *DB) Model(ctx context.Context, name string) (ethos.Model, error) {
 	if err != nil {
 		return ethos.Model{}, notFound(normalize(op, err), "no model %s in the registry", name)
 	}
-	evals, err := d.modelEvals(ctx, name)
+	evals, err := d.modelEvals(ctx, op, name)
 	if err != nil {
-		return ethos.Model{}, normalize(op, err)
+		return ethos.Model{}, err
 	}
 	m.Evals = evals[name]
 	return m, nil
@@ -279,9 +279,9 @@ func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
 	if err != nil || len(models) == 0 {
 		return nil, err
 	}
-	evals, err := d.modelEvals(ctx, "")
+	evals, err := d.modelEvals(ctx, op, "")
 	if err != nil {
-		return nil, normalize(op, err)
+		return nil, err
 	}
 	for i := range models {
 		models[i].Evals = evals[models[i].Name]
@@ -291,8 +291,9 @@ func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
 
 // modelEvals maps model references to the IDs of the eval runs whose spec
 // (ethos.EvalSpec, the run's params) lists them among its models, oldest
-// eval first; name "" reads every model's.
-func (d *DB) modelEvals(ctx context.Context, name string) (map[string][]string, error) {
+// eval first; name "" reads every model's. Its errors are normalised
+// under op, the caller's.
+func (d *DB) modelEvals(ctx context.Context, op, name string) (map[string][]string, error) {
 	type use struct {
 		ref *string
 		id  string
@@ -305,7 +306,7 @@ func (d *DB) modelEvals(ctx context.Context, name string) (map[string][]string, 
 	}
 	// params->'models' is NULL unless params is an object; only an array
 	// of models is read.
-	uses, err := list(ctx, d.pool, "postgres: model evals", func(row pgx.Row) (use, error) {
+	uses, err := list(ctx, d.pool, op, func(row pgx.Row) (use, error) {
 		var u use
 		err := row.Scan(&u.ref, &u.id)
 		return u, err

@@ -60,7 +60,6 @@ func (d *DB) Endpoint(ctx context.Context, id string) (ethos.Endpoint, error) {
 
 // Endpoints lists the endpoints matching f, newest first.
 func (d *DB) Endpoints(ctx context.Context, f ethos.EndpointFilter) ([]ethos.Endpoint, error) {
-	const op = "sqlite: endpoints"
 	q := `SELECT ` + endpointColumns + ` FROM endpoints WHERE 1 = 1`
 	var args []any
 	if f.Up {
@@ -72,23 +71,7 @@ func (d *DB) Endpoints(ctx context.Context, f ethos.EndpointFilter) ([]ethos.End
 		args = append(args, f.ModelName)
 	}
 	q += ` ORDER BY created_at DESC, rowid DESC`
-	rows, err := d.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+	return list(ctx, d.read, "sqlite: endpoints", scanEndpoint, q, args...)
 }
 
 func scanEndpoint(s scanner) (ethos.Endpoint, error) {
