@@ -7,6 +7,7 @@ package ethos
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -204,4 +205,14 @@ func SplitModel(ref string) (provider, model string, ok bool) {
 		return "", "", false
 	}
 	return provider, model, true
+}
+
+// HTTPURL parses raw as an absolute http or https URL, the only kind
+// ethos sends requests to (an API root, a webhook) or shows as a link.
+func HTTPURL(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
 }

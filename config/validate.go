@@ -2,7 +2,6 @@ package config
 
 import (
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -219,8 +218,7 @@ func (d *decoder) validateProviders(c *Config) {
 			d.fail(path+".type", "unknown provider type %s; want %s or %s", quote(p.Type), TypeAnthropic, TypeOpenAI)
 		}
 		if p.BaseURL != "" {
-			u, err := url.Parse(p.BaseURL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if _, ok := ethos.HTTPURL(p.BaseURL); !ok {
 				d.fail(path+".base_url", "must be an http or https URL, got %s", quote(redact.URLs(p.BaseURL)))
 			}
 		} else if !isBuiltin && p.BaseURLEnv == "" {
