@@ -196,15 +196,37 @@ func CheckStop(resp Response) error {
 	return nil
 }
 
-// SplitModel splits a model reference "provider/model" at its first slash,
-// so that Together's "together/meta-llama/Llama-3.3-70B" keeps the slashes
-// of its model name. ok is false unless both parts are non-empty.
-func SplitModel(ref string) (provider, model string, ok bool) {
-	provider, model, ok = strings.Cut(ref, "/")
-	if !ok || provider == "" || model == "" {
-		return "", "", false
+// ModelRef is a model reference "provider/model" taken apart: the
+// provider ethos routes the call to and the provider's own name of the
+// model.
+type ModelRef struct {
+	Provider string
+	Model    string
+}
+
+// String is the reference as written, "provider/model".
+func (r ModelRef) String() string { return r.Provider + "/" + r.Model }
+
+// ParseModelRef is the one parser of model references: it splits ref at
+// its first slash, so that Together's "together/meta-llama/Llama-3.3-70B"
+// keeps the slashes of its model name. A reference without both parts is
+// an Invalid error saying the shape wanted.
+func ParseModelRef(ref string) (ModelRef, error) {
+	provider, model, ok := strings.Cut(ref, "/")
+	switch {
+	case ref == "":
+		return ModelRef{}, Errorf(Invalid, "missing model reference; want provider/model, for example anthropic/claude-sonnet-4-5")
+	case !ok || provider == "" || model == "":
+		return ModelRef{}, Errorf(Invalid, "model reference %q must be provider/model, for example anthropic/claude-sonnet-4-5", ref)
 	}
-	return provider, model, true
+	return ModelRef{Provider: provider, Model: model}, nil
+}
+
+// SplitModel is ParseModelRef for a caller that needs only whether ref is
+// well formed. ok is false unless both parts are non-empty.
+func SplitModel(ref string) (provider, model string, ok bool) {
+	r, err := ParseModelRef(ref)
+	return r.Provider, r.Model, err == nil
 }
 
 // HTTPURL parses raw as an absolute http or https URL, the only kind

@@ -284,13 +284,13 @@ func (d *decoder) validatePrices(c *Config) {
 
 // modelRef checks that ref is "provider/model" with a configured provider.
 func (d *decoder) modelRef(c *Config, path, ref string) bool {
-	if msg := modelRefProblem(ref); msg != "" {
+	r, msg := parseModelRef(ref)
+	if msg != "" {
 		d.fail(path, "%s", msg)
 		return false
 	}
-	provider, _, _ := strings.Cut(ref, "/")
-	if _, ok := c.Providers[provider]; !ok {
-		d.fail(path, "%s", c.unknownProvider(provider))
+	if _, ok := c.Providers[r.Provider]; !ok {
+		d.fail(path, "%s", c.unknownProvider(r.Provider))
 		return false
 	}
 	return true
