@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -130,18 +131,18 @@ func (d *DB) Job(ctx context.Context, id string) (ethos.FineTuneJob, error) {
 
 // Jobs lists the jobs matching f, newest first by CreatedAt.
 func (d *DB) Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
-	p := &params{}
+	p := sqlparams.Dollar()
 	if f.Provider != "" {
-		p.add("provider = ?", f.Provider)
+		p.Add("provider = ?", f.Provider)
 	}
 	if f.Active {
-		p.add("state <> ALL(?)", []string{string(ethos.FineTuneCompleted), string(ethos.FineTuneFailed), string(ethos.FineTuneCancelled)})
+		p.Add("state <> ALL(?)", []string{string(ethos.FineTuneCompleted), string(ethos.FineTuneFailed), string(ethos.FineTuneCancelled)})
 	}
-	q := `SELECT ` + jobColumns + ` FROM finetune_jobs` + p.where() + ` ORDER BY created_at DESC, seq DESC`
+	q := `SELECT ` + jobColumns + ` FROM finetune_jobs` + p.Where() + ` ORDER BY created_at DESC, seq DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ` + p.next(f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.pool, "postgres: jobs", scanJob, q, p.args...)
+	return list(ctx, d.pool, "postgres: jobs", scanJob, q, p.Args...)
 }
 
 func scanJob(row pgx.Row) (ethos.FineTuneJob, error) {
@@ -298,11 +299,11 @@ func (d *DB) modelEvals(ctx context.Context, op, name string) (map[string][]stri
 		ref *string
 		id  string
 	}
-	p := &params{}
-	p.add("r.kind = ?", ethos.RunKindEval)
-	p.conds = append(p.conds, "json_typeof(m.value) = 'object'")
+	p := sqlparams.Dollar()
+	p.Add("r.kind = ?", ethos.RunKindEval)
+	p.Add("json_typeof(m.value) = 'object'")
 	if name != "" {
-		p.add("m.value->>'ref' = ?", name)
+		p.Add("m.value->>'ref' = ?", name)
 	}
 	// params->'models' is NULL unless params is an object; only an array
 	// of models is read.
@@ -312,8 +313,8 @@ func (d *DB) modelEvals(ctx context.Context, op, name string) (map[string][]stri
 		return u, err
 	}, `SELECT m.value->>'ref', r.id
 		FROM runs r, json_array_elements(CASE WHEN json_typeof(r.params->'models') = 'array'
-			THEN r.params->'models' ELSE '[]' END) m`+p.where()+`
-		ORDER BY r.created_at, r.seq`, p.args...)
+			THEN r.params->'models' ELSE '[]' END) m`+p.Where()+`
+		ORDER BY r.created_at, r.seq`, p.Args...)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 const batchItemColumns = `key, provider, model, run_id, stage, request, state, batch_id, submissions,
@@ -263,26 +264,21 @@ func (d *DB) RequeueBatch(ctx context.Context, batch int64) error {
 
 // Batches lists batches matching f, newest first.
 func (d *DB) Batches(ctx context.Context, f ethos.BatchFilter) ([]ethos.Batch, error) {
-	q := `SELECT ` + batchColumns + ` FROM batches b WHERE 1 = 1`
-	var args []any
+	p := sqlparams.Question()
 	if f.Provider != "" {
-		q += ` AND b.provider = ?`
-		args = append(args, f.Provider)
+		p.Add("b.provider = ?", f.Provider)
 	}
 	if f.Active {
-		q += ` AND b.state NOT IN (?, ?)`
-		args = append(args, ethos.BatchEnded, ethos.BatchFailed)
+		p.Add("b.state NOT IN (?, ?)", ethos.BatchEnded, ethos.BatchFailed)
 	}
 	if f.RunID != "" {
-		q += ` AND b.id IN (SELECT batch_id FROM batch_items WHERE run_id = ?)`
-		args = append(args, f.RunID)
+		p.Add("b.id IN (SELECT batch_id FROM batch_items WHERE run_id = ?)", f.RunID)
 	}
-	q += ` ORDER BY b.id DESC`
+	q := `SELECT ` + batchColumns + ` FROM batches b` + p.Where() + ` ORDER BY b.id DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.read, "sqlite: batches", scanBatch, q, args...)
+	return list(ctx, d.read, "sqlite: batches", scanBatch, q, p.Args...)
 }
 
 // GetBatch returns batch id, or a NotFound error.

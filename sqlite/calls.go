@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 // querier is a database or a transaction.
@@ -228,34 +228,30 @@ func nullableText(b []byte) any {
 	return string(b)
 }
 
-// where renders f's conditions; Limit is not a condition.
-func where(f ethos.CallFilter) (string, []any) {
-	var conds []string
-	var args []any
+// callFilter gathers f's conditions; Limit is not a condition.
+func callFilter(f ethos.CallFilter) *sqlparams.Params {
+	p := sqlparams.Question()
 	if f.RunID != "" {
-		conds, args = append(conds, "run_id = ?"), append(args, f.RunID)
+		p.Add("run_id = ?", f.RunID)
 	}
 	if f.Stage != "" {
-		conds, args = append(conds, "stage = ?"), append(args, f.Stage)
+		p.Add("stage = ?", f.Stage)
 	}
 	if f.Provider != "" {
-		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
+		p.Add("provider = ?", f.Provider)
 	}
 	if !f.Since.IsZero() {
-		conds, args = append(conds, "created_at >= ?"), append(args, formatTime(f.Since))
+		p.Add("created_at >= ?", formatTime(f.Since))
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return p
 }
 
 // Spent is the USD cost of the calls matching f, as recorded; f.Limit is
 // ignored.
 func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
-	w, args := where(f)
+	p := callFilter(f)
 	var total float64
-	if err := d.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+w, args...).Scan(&total); err != nil {
+	if err := d.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+p.Where(), p.Args...).Scan(&total); err != nil {
 		return 0, normalize("sqlite: spent", err)
 	}
 	return total, nil
@@ -264,13 +260,12 @@ func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
 // Calls lists the calls matching f, newest first (by CreatedAt, then by
 // ID), at most f.Limit of them when it is positive.
 func (d *DB) Calls(ctx context.Context, f ethos.CallFilter) ([]ethos.Call, error) {
-	w, args := where(f)
-	q := `SELECT ` + callColumns + ` FROM llm_calls` + w + ` ORDER BY created_at DESC, id DESC`
+	p := callFilter(f)
+	q := `SELECT ` + callColumns + ` FROM llm_calls` + p.Where() + ` ORDER BY created_at DESC, id DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.read, "sqlite: calls", scanCall, q, args...)
+	return list(ctx, d.read, "sqlite: calls", scanCall, q, p.Args...)
 }
 
 func scanCall(s scanner) (ethos.Call, error) {
@@ -313,7 +308,7 @@ func scanCall(s scanner) (ethos.Call, error) {
 // ordered by provider then model; f.Limit is ignored. Latency is the mean
 // over all the group's calls, cache hits included.
 func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.CallSummary, error) {
-	w, args := where(f)
+	p := callFilter(f)
 	// Grouping by error kind too yields the error counts in the same pass;
 	// ethos.SummarizeCallGroups folds the groups of one provider and model.
 	groups, err := list(ctx, d.read, "sqlite: summarize calls", func(s scanner) (ethos.CallGroup, error) {
@@ -328,9 +323,9 @@ func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.Ca
 	}, `SELECT provider, model, error_kind, COUNT(*), SUM(cache_hit),
 		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
 		SUM(cost_usd), SUM(latency_ns)
-		FROM llm_calls`+w+`
+		FROM llm_calls`+p.Where()+`
 		GROUP BY provider, model, error_kind
-		ORDER BY provider, model, error_kind`, args...)
+		ORDER BY provider, model, error_kind`, p.Args...)
 	if err != nil {
 		return nil, err
 	}
@@ -341,12 +336,8 @@ func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.Ca
 // failed, leaving out the ledger's cache hits, per run, stage, provider
 // and model.
 func (d *DB) PromptCaching(ctx context.Context, f ethos.CallFilter) ([]ethos.PromptCacheUse, error) {
-	w, args := where(f)
-	if w == "" {
-		w = " WHERE cache_hit = 0"
-	} else {
-		w += " AND cache_hit = 0"
-	}
+	p := callFilter(f)
+	p.Add("cache_hit = 0")
 	return list(ctx, d.read, "sqlite: prompt caching", func(s scanner) (ethos.PromptCacheUse, error) {
 		var u ethos.PromptCacheUse
 		err := s.Scan(&u.RunID, &u.Stage, &u.Provider, &u.Model, &u.Calls,
@@ -355,7 +346,7 @@ func (d *DB) PromptCaching(ctx context.Context, f ethos.CallFilter) ([]ethos.Pro
 		return u, err
 	}, `SELECT run_id, stage, provider, model, COUNT(*),
 		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_usd)
-		FROM llm_calls`+w+`
+		FROM llm_calls`+p.Where()+`
 		GROUP BY run_id, stage, provider, model
-		ORDER BY run_id, stage, provider, model`, args...)
+		ORDER BY run_id, stage, provider, model`, p.Args...)
 }

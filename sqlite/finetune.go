@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 var _ ethos.FineTuneStore = (*DB)(nil)
@@ -169,26 +169,18 @@ var finalStates = []any{string(ethos.FineTuneCompleted), string(ethos.FineTuneFa
 
 // Jobs lists the jobs matching f, newest first by CreatedAt.
 func (d *DB) Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
-	var (
-		conds []string
-		args  []any
-	)
+	p := sqlparams.Question()
 	if f.Provider != "" {
-		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
+		p.Add("provider = ?", f.Provider)
 	}
 	if f.Active {
-		conds, args = append(conds, "state NOT IN (?, ?, ?)"), append(args, finalStates...)
+		p.Add("state NOT IN (?, ?, ?)", finalStates...)
 	}
-	q := `SELECT ` + jobColumns + ` FROM finetune_jobs`
-	if len(conds) > 0 {
-		q += ` WHERE ` + strings.Join(conds, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
+	q := `SELECT ` + jobColumns + ` FROM finetune_jobs` + p.Where() + ` ORDER BY created_at DESC, rowid DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.read, "sqlite: jobs", scanJob, q, args...)
+	return list(ctx, d.read, "sqlite: jobs", scanJob, q, p.Args...)
 }
 
 func scanJob(s scanner) (ethos.FineTuneJob, error) {

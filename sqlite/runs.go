@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 var _ ethos.RunStore = (*DB)(nil)
@@ -119,18 +119,15 @@ func (d *DB) Run(ctx context.Context, id string) (ethos.Run, error) {
 // created later first when two share it), at most limit of them when limit
 // is positive.
 func (d *DB) Runs(ctx context.Context, kind string, limit int) ([]ethos.Run, error) {
-	q := `SELECT ` + runColumns + ` FROM runs`
-	var args []any
+	p := sqlparams.Question()
 	if kind != "" {
-		q += ` WHERE kind = ?`
-		args = append(args, kind)
+		p.Add("kind = ?", kind)
 	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
+	q := `SELECT ` + runColumns + ` FROM runs` + p.Where() + ` ORDER BY created_at DESC, rowid DESC`
 	if limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, limit)
+		q += ` LIMIT ` + p.Next(limit)
 	}
-	return list(ctx, d.read, "sqlite: runs", scanRun, q, args...)
+	return list(ctx, d.read, "sqlite: runs", scanRun, q, p.Args...)
 }
 
 // SetRunStatus changes a run's status and error text and stamps its
@@ -313,39 +310,31 @@ func (d *DB) Item(ctx context.Context, id int64) (ethos.Item, error) {
 // Items lists the items matching f in ID order, at most f.Limit of them
 // when it is positive.
 func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error) {
-	var (
-		conds []string
-		args  []any
-	)
+	p := sqlparams.Question()
 	if f.RunID != "" {
-		conds, args = append(conds, "run_id = ?"), append(args, f.RunID)
+		p.Add("run_id = ?", f.RunID)
 	}
 	if f.Stage != "" {
-		conds, args = append(conds, "stage = ?"), append(args, f.Stage)
+		p.Add("stage = ?", f.Stage)
 	}
 	if f.Status != "" {
-		conds, args = append(conds, "status = ?"), append(args, string(f.Status))
+		p.Add("status = ?", string(f.Status))
 	}
 	if f.ParentID != 0 {
-		conds, args = append(conds, "parent_id = ?"), append(args, f.ParentID)
+		p.Add("parent_id = ?", f.ParentID)
 	}
 	if f.AfterID != 0 {
-		conds, args = append(conds, "id > ?"), append(args, f.AfterID)
+		p.Add("id > ?", f.AfterID)
 	}
 	columns := itemColumns
 	if f.NoData {
 		columns = itemColumnsNoData
 	}
-	q := `SELECT ` + columns + ` FROM items`
-	if len(conds) > 0 {
-		q += ` WHERE ` + strings.Join(conds, " AND ")
-	}
-	q += ` ORDER BY id`
+	q := `SELECT ` + columns + ` FROM items` + p.Where() + ` ORDER BY id`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.read, "sqlite: items", scanItem, q, args...)
+	return list(ctx, d.read, "sqlite: items", scanItem, q, p.Args...)
 }
 
 // CountItems counts runID's items per stage and status, ordered by stage
