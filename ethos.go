@@ -7,6 +7,7 @@ package ethos
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -112,6 +113,14 @@ type Usage struct {
 // Total is the number of tokens a rate limiter charges for the call.
 func (u Usage) Total() int { return u.In + u.Out + u.CacheRead + u.CacheWrite }
 
+// Add adds o's tokens to u's.
+func (u *Usage) Add(o Usage) {
+	u.In += o.In
+	u.Out += o.Out
+	u.CacheRead += o.CacheRead
+	u.CacheWrite += o.CacheWrite
+}
+
 // RateLimit is what a provider's response headers said about the caller's
 // limits (anthropic-ratelimit-* or x-ratelimit-*). Zero fields were absent.
 type RateLimit struct {
@@ -187,13 +196,45 @@ func CheckStop(resp Response) error {
 	return nil
 }
 
-// SplitModel splits a model reference "provider/model" at its first slash,
-// so that Together's "together/meta-llama/Llama-3.3-70B" keeps the slashes
-// of its model name. ok is false unless both parts are non-empty.
-func SplitModel(ref string) (provider, model string, ok bool) {
-	provider, model, ok = strings.Cut(ref, "/")
-	if !ok || provider == "" || model == "" {
-		return "", "", false
+// ModelRef is a model reference "provider/model" taken apart: the
+// provider ethos routes the call to and the provider's own name of the
+// model.
+type ModelRef struct {
+	Provider string
+	Model    string
+}
+
+// String is the reference as written, "provider/model".
+func (r ModelRef) String() string { return r.Provider + "/" + r.Model }
+
+// ParseModelRef is the one parser of model references: it splits ref at
+// its first slash, so that Together's "together/meta-llama/Llama-3.3-70B"
+// keeps the slashes of its model name. A reference without both parts is
+// an Invalid error saying the shape wanted.
+func ParseModelRef(ref string) (ModelRef, error) {
+	provider, model, ok := strings.Cut(ref, "/")
+	switch {
+	case ref == "":
+		return ModelRef{}, Errorf(Invalid, "missing model reference; want provider/model, for example anthropic/claude-sonnet-4-5")
+	case !ok || provider == "" || model == "":
+		return ModelRef{}, Errorf(Invalid, "model reference %q must be provider/model, for example anthropic/claude-sonnet-4-5", ref)
 	}
-	return provider, model, true
+	return ModelRef{Provider: provider, Model: model}, nil
+}
+
+// SplitModel is ParseModelRef for a caller that needs only whether ref is
+// well formed. ok is false unless both parts are non-empty.
+func SplitModel(ref string) (provider, model string, ok bool) {
+	r, err := ParseModelRef(ref)
+	return r.Provider, r.Model, err == nil
+}
+
+// HTTPURL parses raw as an absolute http or https URL, the only kind
+// ethos sends requests to (an API root, a webhook) or shows as a link.
+func HTTPURL(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
 }

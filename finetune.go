@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -208,8 +207,8 @@ func (j FineTuneJob) WandbURL() string {
 	if len(j.Payload) == 0 || json.Unmarshal(j.Payload, &p) != nil {
 		return ""
 	}
-	u, err := url.Parse(strings.TrimSpace(p.WandbURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, ok := HTTPURL(strings.TrimSpace(p.WandbURL))
+	if !ok {
 		return ""
 	}
 	return u.String()

@@ -53,6 +53,53 @@ type CallSummary struct {
 	Latency     time.Duration `json:"mean_latency"`
 }
 
+// CallGroup sums the calls of one provider, model and error kind: what a
+// store reads from its ledger before SummarizeCallGroups folds the groups
+// of one provider and model into their CallSummary.
+type CallGroup struct {
+	Provider, Model  string
+	ErrorKind        Kind
+	Calls, CacheHits int
+	Usage            Usage
+	CostUSD          float64
+	Latency          time.Duration // the sum over the group's calls
+}
+
+// SummarizeCallGroups folds groups, ordered by provider then model, into
+// one summary per provider and model: failures are counted by kind, other
+// error kinds as interrupted, and latency is the mean over all the calls.
+func SummarizeCallGroups(groups []CallGroup) []CallSummary {
+	var (
+		out        []CallSummary
+		latencySum []time.Duration
+	)
+	for _, g := range groups {
+		if len(out) == 0 || out[len(out)-1].Provider != g.Provider || out[len(out)-1].Model != g.Model {
+			out = append(out, CallSummary{Provider: g.Provider, Model: g.Model})
+			latencySum = append(latencySum, 0)
+		}
+		s := &out[len(out)-1]
+		s.Calls += g.Calls
+		s.CacheHits += g.CacheHits
+		s.Usage.Add(g.Usage)
+		s.CostUSD += g.CostUSD
+		latencySum[len(out)-1] += g.Latency
+		switch k := g.ErrorKind; {
+		case IsFailure(k):
+			if s.Errors == nil {
+				s.Errors = make(map[Kind]int)
+			}
+			s.Errors[k] += g.Calls
+		case k != "":
+			s.Interrupted += g.Calls
+		}
+	}
+	for i := range out {
+		out[i].Latency = latencySum[i] / time.Duration(out[i].Calls)
+	}
+	return out
+}
+
 // ProviderLoad is what a running process's rate limiter said of one
 // provider at UpdatedAt: the calls in flight and waiting, the target it
 // sizes them to, and the limits and latency that target comes from. The

@@ -66,10 +66,7 @@ func (u *PromptCacheUse) Add(o PromptCacheUse) {
 		u.Model = ""
 	}
 	u.Calls += o.Calls
-	u.Usage.In += o.Usage.In
-	u.Usage.Out += o.Usage.Out
-	u.Usage.CacheRead += o.Usage.CacheRead
-	u.Usage.CacheWrite += o.Usage.CacheWrite
+	u.Usage.Add(o.Usage)
 	u.CostUSD += o.CostUSD
 	u.UncachedUSD += o.UncachedUSD
 	u.Unpriced += o.Unpriced

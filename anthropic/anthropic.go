@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -63,46 +62,31 @@ var _ ethos.Completer = (*Client)(nil)
 // New returns a Client for cfg. It fails with a Config error when the base
 // URL is unusable or MaxRetries is negative; it makes no request.
 func New(cfg Config) (*Client, error) {
-	provider := cfg.Provider
-	if provider == "" {
-		provider = "anthropic"
+	s, err := wire.NewSetup(cfg.Provider, "anthropic", cfg.BaseURL, DefaultBaseURL, "", cfg.HTTPClient)
+	if err != nil {
+		return nil, err
 	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q is not an http(s) URL", redact.URLs(base))}
-	}
-	if p := strings.TrimSuffix(u.Path, "/"); strings.HasSuffix(p, "/v1") {
+	if p := strings.TrimSuffix(s.URL.Path, "/"); strings.HasSuffix(p, "/v1") {
 		// The SDK adds /v1/messages itself; a root ending in /v1 would
 		// produce /v1/v1/messages and a confusing 404 on every call.
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q ends in /v1: give the API root without the version (the adapter adds /v1/messages)", redact.URLs(base))}
+		return nil, s.Fail("base URL %q ends in /v1: give the API root without the version (the adapter adds /v1/messages)", redact.URLs(s.Base))
 	}
 	if cfg.MaxRetries < 0 {
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("max retries %d is negative", cfg.MaxRetries)}
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = wire.NewHTTPClient()
+		return nil, s.Fail("max retries %d is negative", cfg.MaxRetries)
 	}
 	opts := []option.RequestOption{
 		// Configuration is resolved by the caller; ANTHROPIC_* variables
 		// must not override it or add a credential behind its back.
 		option.WithoutEnvironmentDefaults(),
-		option.WithBaseURL(base),
-		option.WithHTTPClient(hc),
+		option.WithBaseURL(s.Base),
+		option.WithHTTPClient(s.HTTP),
 		option.WithMaxRetries(cfg.MaxRetries),
 	}
 	if cfg.APIKey != "" {
 		opts = append(opts, option.WithAPIKey(cfg.APIKey))
 	}
 	return &Client{
-		provider: provider,
+		provider: s.Provider,
 		key:      cfg.APIKey,
 		timeout:  cfg.Timeout,
 		sdk:      sdk.NewClient(opts...),

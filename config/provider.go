@@ -191,29 +191,28 @@ func (c *Config) APIKey(p Provider, getenv func(string) string) (string, error) 
 	return key, nil
 }
 
-// SplitModel splits a model reference "provider/model" at its first slash.
-// Both parts must be non-empty; the model part may itself contain slashes.
+// SplitModel splits a model reference "provider/model" as
+// ethos.ParseModelRef does, and refuses spaces around it or in its
+// provider; a malformed reference in the configuration is a Config error.
 func SplitModel(ref string) (provider, model string, err error) {
-	if msg := modelRefProblem(ref); msg != "" {
+	r, msg := parseModelRef(ref)
+	if msg != "" {
 		return "", "", ethos.Errorf(ethos.Config, "%s", msg)
 	}
-	provider, model, _ = ethos.SplitModel(ref)
-	return provider, model, nil
+	return r.Provider, r.Model, nil
 }
 
-// modelRefProblem says what is wrong with the shape of ref, or "" when it
-// is well formed. Whether the provider exists is checked separately.
-func modelRefProblem(ref string) string {
-	provider, _, ok := ethos.SplitModel(ref)
+// parseModelRef parses ref, or says what is wrong with its shape. Whether
+// the provider exists is checked separately.
+func parseModelRef(ref string) (ethos.ModelRef, string) {
+	r, err := ethos.ParseModelRef(ref)
 	switch {
-	case ref == "":
-		return "missing model reference; want provider/model, for example anthropic/claude-sonnet-4-5"
-	case !ok:
-		return "model reference " + quote(ref) + " must be provider/model, for example anthropic/claude-sonnet-4-5"
-	case strings.TrimSpace(ref) != ref || strings.ContainsAny(provider, " \t\n"):
-		return "model reference " + quote(ref) + " contains spaces"
+	case err != nil:
+		return ethos.ModelRef{}, err.Error()
+	case strings.TrimSpace(ref) != ref || strings.ContainsAny(r.Provider, " \t\n"):
+		return ethos.ModelRef{}, "model reference " + quote(ref) + " contains spaces"
 	}
-	return ""
+	return r, ""
 }
 
 func (c *Config) unknownProvider(name string) string {

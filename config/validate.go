@@ -2,7 +2,6 @@ package config
 
 import (
 	"maps"
-	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -219,8 +218,7 @@ func (d *decoder) validateProviders(c *Config) {
 			d.fail(path+".type", "unknown provider type %s; want %s or %s", quote(p.Type), TypeAnthropic, TypeOpenAI)
 		}
 		if p.BaseURL != "" {
-			u, err := url.Parse(p.BaseURL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if _, ok := ethos.HTTPURL(p.BaseURL); !ok {
 				d.fail(path+".base_url", "must be an http or https URL, got %s", quote(redact.URLs(p.BaseURL)))
 			}
 		} else if !isBuiltin && p.BaseURLEnv == "" {
@@ -286,13 +284,13 @@ func (d *decoder) validatePrices(c *Config) {
 
 // modelRef checks that ref is "provider/model" with a configured provider.
 func (d *decoder) modelRef(c *Config, path, ref string) bool {
-	if msg := modelRefProblem(ref); msg != "" {
+	r, msg := parseModelRef(ref)
+	if msg != "" {
 		d.fail(path, "%s", msg)
 		return false
 	}
-	provider, _, _ := strings.Cut(ref, "/")
-	if _, ok := c.Providers[provider]; !ok {
-		d.fail(path, "%s", c.unknownProvider(provider))
+	if _, ok := c.Providers[r.Provider]; !ok {
+		d.fail(path, "%s", c.unknownProvider(r.Provider))
 		return false
 	}
 	return true

@@ -32,14 +32,11 @@ func Key(req ethos.Request) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// SplitModel is ethos.SplitModel with an Invalid error for a malformed
-// reference.
+// SplitModel is ethos.ParseModelRef taken apart: a malformed reference is
+// its Invalid error.
 func SplitModel(ref string) (provider, model string, err error) {
-	provider, model, ok := ethos.SplitModel(ref)
-	if !ok {
-		return "", "", ethos.Errorf(ethos.Invalid, "model %q: want provider/model, e.g. anthropic/claude-sonnet-4-5 or sandbox/writer", ref)
-	}
-	return provider, model, nil
+	r, err := ethos.ParseModelRef(ref)
+	return r.Provider, r.Model, err
 }
 
 // EstimateTokens is a conservative estimate of the tokens a text costs

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -23,7 +22,6 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/internal/redact"
 	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
@@ -106,35 +104,20 @@ var _ ethos.Completer = (*Client)(nil)
 // New returns a Client for cfg. It fails with a Config error when the base
 // URL is unusable or MaxRetries is negative; it makes no request.
 func New(cfg Config) (*Client, error) {
-	provider := cfg.Provider
-	if provider == "" {
-		provider = "openai"
-	}
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q is not an http(s) URL", redact.URLs(base))}
+	s, err := wire.NewSetup(cfg.Provider, "openai", cfg.BaseURL, DefaultBaseURL, "", cfg.HTTPClient)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.MaxRetries < 0 {
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("max retries %d is negative", cfg.MaxRetries)}
+		return nil, s.Fail("max retries %d is negative", cfg.MaxRetries)
 	}
 	dialect, ok := batchDialects[cfg.BatchDialect]
 	if !ok {
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("batch dialect %q is neither %q nor %q", cfg.BatchDialect, DialectOpenAI, DialectTogether)}
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = wire.NewHTTPClient()
+		return nil, s.Fail("batch dialect %q is neither %q nor %q", cfg.BatchDialect, DialectOpenAI, DialectTogether)
 	}
 	opts := []option.RequestOption{
-		option.WithHTTPClient(hc),
-		option.WithBaseURL(base),
+		option.WithHTTPClient(s.HTTP),
+		option.WithBaseURL(s.Base),
 		option.WithMaxRetries(cfg.MaxRetries),
 	}
 	if cfg.APIKey != "" {
@@ -145,7 +128,7 @@ func New(cfg Config) (*Client, error) {
 	// organization, project, custom headers) that config resolution
 	// elsewhere has already decided about.
 	return &Client{
-		provider:            provider,
+		provider:            s.Provider,
 		key:                 cfg.APIKey,
 		timeout:             cfg.Timeout,
 		maxCompletionTokens: cfg.MaxCompletionTokens,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -241,21 +242,21 @@ func (d *DB) RequeueBatch(ctx context.Context, batch int64) error {
 
 // Batches lists batches matching f, newest first.
 func (d *DB) Batches(ctx context.Context, f ethos.BatchFilter) ([]ethos.Batch, error) {
-	p := &params{}
+	p := sqlparams.Dollar()
 	if f.Provider != "" {
-		p.add("b.provider = ?", f.Provider)
+		p.Add("b.provider = ?", f.Provider)
 	}
 	if f.Active {
-		p.add("b.state <> ALL(?)", []string{string(ethos.BatchEnded), string(ethos.BatchFailed)})
+		p.Add("b.state <> ALL(?)", []string{string(ethos.BatchEnded), string(ethos.BatchFailed)})
 	}
 	if f.RunID != "" {
-		p.add("b.id IN (SELECT batch_id FROM batch_items WHERE run_id = ?)", f.RunID)
+		p.Add("b.id IN (SELECT batch_id FROM batch_items WHERE run_id = ?)", f.RunID)
 	}
-	q := `SELECT ` + batchColumns + ` FROM batches b` + p.where() + ` ORDER BY b.id DESC`
+	q := `SELECT ` + batchColumns + ` FROM batches b` + p.Where() + ` ORDER BY b.id DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ` + p.next(f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.pool, "postgres: batches", scanBatch, q, p.args...)
+	return list(ctx, d.pool, "postgres: batches", scanBatch, q, p.Args...)
 }
 
 // GetBatch returns batch id, or a NotFound error.

@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -30,32 +29,6 @@ func list[T any](ctx context.Context, q querier, op string, scan func(pgx.Row) (
 		return nil, normalize(op, err)
 	}
 	return out, nil
-}
-
-// params numbers the placeholders of a query as its conditions are added.
-type params struct {
-	conds []string
-	args  []any
-}
-
-// add appends a condition whose one "?" stands for arg.
-func (p *params) add(cond string, arg any) {
-	p.args = append(p.args, arg)
-	p.conds = append(p.conds, strings.Replace(cond, "?", "$"+strconv.Itoa(len(p.args)), 1))
-}
-
-// where renders the conditions, "" when there are none.
-func (p *params) where() string {
-	if len(p.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(p.conds, " AND ")
-}
-
-// next is the placeholder of arg, appended to the arguments.
-func (p *params) next(arg any) string {
-	p.args = append(p.args, arg)
-	return "$" + strconv.Itoa(len(p.args))
 }
 
 // micro is t in UTC at the microsecond precision of timestamptz, without
@@ -177,19 +150,19 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 }
 
 // callFilter renders f's conditions; Limit is not a condition.
-func callFilter(f ethos.CallFilter) *params {
-	p := &params{}
+func callFilter(f ethos.CallFilter) *sqlparams.Params {
+	p := sqlparams.Dollar()
 	if f.RunID != "" {
-		p.add("run_id = ?", f.RunID)
+		p.Add("run_id = ?", f.RunID)
 	}
 	if f.Stage != "" {
-		p.add("stage = ?", f.Stage)
+		p.Add("stage = ?", f.Stage)
 	}
 	if f.Provider != "" {
-		p.add("provider = ?", f.Provider)
+		p.Add("provider = ?", f.Provider)
 	}
 	if !f.Since.IsZero() {
-		p.add("created_at >= ?", micro(f.Since))
+		p.Add("created_at >= ?", micro(f.Since))
 	}
 	return p
 }
@@ -199,7 +172,7 @@ func callFilter(f ethos.CallFilter) *params {
 func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
 	p := callFilter(f)
 	var total float64
-	if err := d.pool.QueryRow(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+p.where(), p.args...).Scan(&total); err != nil {
+	if err := d.pool.QueryRow(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+p.Where(), p.Args...).Scan(&total); err != nil {
 		return 0, normalize("postgres: spent", err)
 	}
 	return total, nil
@@ -209,11 +182,11 @@ func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
 // ID), at most f.Limit of them when it is positive.
 func (d *DB) Calls(ctx context.Context, f ethos.CallFilter) ([]ethos.Call, error) {
 	p := callFilter(f)
-	q := `SELECT ` + callColumns + ` FROM llm_calls` + p.where() + ` ORDER BY created_at DESC, id DESC`
+	q := `SELECT ` + callColumns + ` FROM llm_calls` + p.Where() + ` ORDER BY created_at DESC, id DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ` + p.next(f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.pool, "postgres: calls", scanCall, q, p.args...)
+	return list(ctx, d.pool, "postgres: calls", scanCall, q, p.Args...)
 }
 
 func scanCall(row pgx.Row) (ethos.Call, error) {
@@ -244,69 +217,32 @@ func scanCall(row pgx.Row) (ethos.Call, error) {
 	return c, nil
 }
 
-// summaryRow is one group of SummarizeCalls' query: the calls of one
-// provider, model and error kind.
-type summaryRow struct {
-	provider, model, kind string
-	n, hits               int
-	usage                 ethos.Usage
-	cost                  float64
-	latency               int64
-}
-
 // SummarizeCalls aggregates the calls matching f per provider and model,
 // ordered by provider then model; f.Limit is ignored. Latency is the mean
 // over all the group's calls, cache hits included.
 func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.CallSummary, error) {
 	p := callFilter(f)
 	// Grouping by error kind too yields the error counts in the same pass;
-	// the groups of one provider and model are folded together below.
-	rows, err := list(ctx, d.pool, "postgres: summarize calls", func(row pgx.Row) (summaryRow, error) {
-		var r summaryRow
-		err := row.Scan(&r.provider, &r.model, &r.kind, &r.n, &r.hits, &r.usage.In, &r.usage.Out,
-			&r.usage.CacheRead, &r.usage.CacheWrite, &r.cost, &r.latency)
-		return r, err
+	// ethos.SummarizeCallGroups folds the groups of one provider and model.
+	groups, err := list(ctx, d.pool, "postgres: summarize calls", func(row pgx.Row) (ethos.CallGroup, error) {
+		var (
+			g       ethos.CallGroup
+			latency int64
+		)
+		err := row.Scan(&g.Provider, &g.Model, &g.ErrorKind, &g.Calls, &g.CacheHits, &g.Usage.In, &g.Usage.Out,
+			&g.Usage.CacheRead, &g.Usage.CacheWrite, &g.CostUSD, &latency)
+		g.Latency = time.Duration(latency)
+		return g, err
 	}, `SELECT provider, model, error_kind, COUNT(*), COUNT(*) FILTER (WHERE cache_hit),
 		SUM(in_tokens)::bigint, SUM(out_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(cache_write_tokens)::bigint,
 		SUM(cost_usd), SUM(latency_ns)::bigint
-		FROM llm_calls`+p.where()+`
+		FROM llm_calls`+p.Where()+`
 		GROUP BY provider, model, error_kind
-		ORDER BY provider COLLATE "C", model COLLATE "C", error_kind COLLATE "C"`, p.args...)
+		ORDER BY provider COLLATE "C", model COLLATE "C", error_kind COLLATE "C"`, p.Args...)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out        []ethos.CallSummary
-		latencySum []int64
-	)
-	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].Provider != r.provider || out[len(out)-1].Model != r.model {
-			out = append(out, ethos.CallSummary{Provider: r.provider, Model: r.model})
-			latencySum = append(latencySum, 0)
-		}
-		s := &out[len(out)-1]
-		s.Calls += r.n
-		s.CacheHits += r.hits
-		s.Usage.In += r.usage.In
-		s.Usage.Out += r.usage.Out
-		s.Usage.CacheRead += r.usage.CacheRead
-		s.Usage.CacheWrite += r.usage.CacheWrite
-		s.CostUSD += r.cost
-		latencySum[len(out)-1] += r.latency
-		switch k := ethos.Kind(r.kind); {
-		case ethos.IsFailure(k):
-			if s.Errors == nil {
-				s.Errors = make(map[ethos.Kind]int)
-			}
-			s.Errors[k] += r.n
-		case k != "":
-			s.Interrupted += r.n
-		}
-	}
-	for i := range out {
-		out[i].Latency = time.Duration(latencySum[i] / int64(out[i].Calls))
-	}
-	return out, nil
+	return ethos.SummarizeCallGroups(groups), nil
 }
 
 // PromptCaching sums the calls matching f that a provider answered or
@@ -314,7 +250,7 @@ func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.Ca
 // and model.
 func (d *DB) PromptCaching(ctx context.Context, f ethos.CallFilter) ([]ethos.PromptCacheUse, error) {
 	p := callFilter(f)
-	p.conds = append(p.conds, "NOT cache_hit")
+	p.Add("NOT cache_hit")
 	return list(ctx, d.pool, "postgres: prompt caching", func(row pgx.Row) (ethos.PromptCacheUse, error) {
 		var u ethos.PromptCacheUse
 		err := row.Scan(&u.RunID, &u.Stage, &u.Provider, &u.Model, &u.Calls,
@@ -323,7 +259,7 @@ func (d *DB) PromptCaching(ctx context.Context, f ethos.CallFilter) ([]ethos.Pro
 		return u, err
 	}, `SELECT run_id, stage, provider, model, COUNT(*),
 		SUM(in_tokens)::bigint, SUM(out_tokens)::bigint, SUM(cache_read_tokens)::bigint, SUM(cache_write_tokens)::bigint, SUM(cost_usd)
-		FROM llm_calls`+p.where()+`
+		FROM llm_calls`+p.Where()+`
 		GROUP BY run_id, stage, provider, model
-		ORDER BY run_id COLLATE "C", stage COLLATE "C", provider COLLATE "C", model COLLATE "C"`, p.args...)
+		ORDER BY run_id COLLATE "C", stage COLLATE "C", provider COLLATE "C", model COLLATE "C"`, p.Args...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -59,16 +60,16 @@ func (d *DB) Endpoint(ctx context.Context, id string) (ethos.Endpoint, error) {
 
 // Endpoints lists the endpoints matching f, newest first.
 func (d *DB) Endpoints(ctx context.Context, f ethos.EndpointFilter) ([]ethos.Endpoint, error) {
-	p := &params{}
+	p := sqlparams.Dollar()
 	if f.Up {
-		p.add("NOT attached AND state <> ?", ethos.EndpointStopped)
-		p.add("state <> ?", ethos.EndpointError)
+		p.Add("NOT attached AND state <> ?", ethos.EndpointStopped)
+		p.Add("state <> ?", ethos.EndpointError)
 	}
 	if f.ModelName != "" {
-		p.add("model_name = ?", f.ModelName)
+		p.Add("model_name = ?", f.ModelName)
 	}
 	return list(ctx, d.pool, "postgres: endpoints", scanEndpoint,
-		`SELECT `+endpointColumns+` FROM endpoints`+p.where()+` ORDER BY created_at DESC, seq DESC`, p.args...)
+		`SELECT `+endpointColumns+` FROM endpoints`+p.Where()+` ORDER BY created_at DESC, seq DESC`, p.Args...)
 }
 
 func scanEndpoint(row pgx.Row) (ethos.Endpoint, error) {

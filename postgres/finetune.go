@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -130,18 +131,18 @@ func (d *DB) Job(ctx context.Context, id string) (ethos.FineTuneJob, error) {
 
 // Jobs lists the jobs matching f, newest first by CreatedAt.
 func (d *DB) Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
-	p := &params{}
+	p := sqlparams.Dollar()
 	if f.Provider != "" {
-		p.add("provider = ?", f.Provider)
+		p.Add("provider = ?", f.Provider)
 	}
 	if f.Active {
-		p.add("state <> ALL(?)", []string{string(ethos.FineTuneCompleted), string(ethos.FineTuneFailed), string(ethos.FineTuneCancelled)})
+		p.Add("state <> ALL(?)", []string{string(ethos.FineTuneCompleted), string(ethos.FineTuneFailed), string(ethos.FineTuneCancelled)})
 	}
-	q := `SELECT ` + jobColumns + ` FROM finetune_jobs` + p.where() + ` ORDER BY created_at DESC, seq DESC`
+	q := `SELECT ` + jobColumns + ` FROM finetune_jobs` + p.Where() + ` ORDER BY created_at DESC, seq DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ` + p.next(f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.pool, "postgres: jobs", scanJob, q, p.args...)
+	return list(ctx, d.pool, "postgres: jobs", scanJob, q, p.Args...)
 }
 
 func scanJob(row pgx.Row) (ethos.FineTuneJob, error) {
@@ -266,9 +267,9 @@ func (d *DB) Model(ctx context.Context, name string) (ethos.Model, error) {
 	if err != nil {
 		return ethos.Model{}, notFound(normalize(op, err), "no model %s in the registry", name)
 	}
-	evals, err := d.modelEvals(ctx, name)
+	evals, err := d.modelEvals(ctx, op, name)
 	if err != nil {
-		return ethos.Model{}, normalize(op, err)
+		return ethos.Model{}, err
 	}
 	m.Evals = evals[name]
 	return m, nil
@@ -282,9 +283,9 @@ func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
 	if err != nil || len(models) == 0 {
 		return nil, err
 	}
-	evals, err := d.modelEvals(ctx, "")
+	evals, err := d.modelEvals(ctx, op, "")
 	if err != nil {
-		return nil, normalize(op, err)
+		return nil, err
 	}
 	for i := range models {
 		models[i].Evals = evals[models[i].Name]
@@ -294,28 +295,29 @@ func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
 
 // modelEvals maps model references to the IDs of the eval runs whose spec
 // (ethos.EvalSpec, the run's params) lists them among its models, oldest
-// eval first; name "" reads every model's.
-func (d *DB) modelEvals(ctx context.Context, name string) (map[string][]string, error) {
+// eval first; name "" reads every model's. Its errors are normalised
+// under op, the caller's.
+func (d *DB) modelEvals(ctx context.Context, op, name string) (map[string][]string, error) {
 	type use struct {
 		ref *string
 		id  string
 	}
-	p := &params{}
-	p.add("r.kind = ?", ethos.RunKindEval)
-	p.conds = append(p.conds, "json_typeof(m.value) = 'object'")
+	p := sqlparams.Dollar()
+	p.Add("r.kind = ?", ethos.RunKindEval)
+	p.Add("json_typeof(m.value) = 'object'")
 	if name != "" {
-		p.add("m.value->>'ref' = ?", name)
+		p.Add("m.value->>'ref' = ?", name)
 	}
 	// params->'models' is NULL unless params is an object; only an array
 	// of models is read.
-	uses, err := list(ctx, d.pool, "postgres: model evals", func(row pgx.Row) (use, error) {
+	uses, err := list(ctx, d.pool, op, func(row pgx.Row) (use, error) {
 		var u use
 		err := row.Scan(&u.ref, &u.id)
 		return u, err
 	}, `SELECT m.value->>'ref', r.id
 		FROM runs r, json_array_elements(CASE WHEN json_typeof(r.params->'models') = 'array'
-			THEN r.params->'models' ELSE '[]' END) m`+p.where()+`
-		ORDER BY r.created_at, r.seq`, p.args...)
+			THEN r.params->'models' ELSE '[]' END) m`+p.Where()+`
+		ORDER BY r.created_at, r.seq`, p.Args...)
 	if err != nil {
 		return nil, err
 	}

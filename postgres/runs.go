@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -101,15 +102,15 @@ func (d *DB) Run(ctx context.Context, id string) (ethos.Run, error) {
 // created later first when two share it), at most limit of them when limit
 // is positive.
 func (d *DB) Runs(ctx context.Context, kind string, limit int) ([]ethos.Run, error) {
-	p := &params{}
+	p := sqlparams.Dollar()
 	if kind != "" {
-		p.add("kind = ?", kind)
+		p.Add("kind = ?", kind)
 	}
-	q := `SELECT ` + runColumns + ` FROM runs` + p.where() + ` ORDER BY created_at DESC, seq DESC`
+	q := `SELECT ` + runColumns + ` FROM runs` + p.Where() + ` ORDER BY created_at DESC, seq DESC`
 	if limit > 0 {
-		q += ` LIMIT ` + p.next(limit)
+		q += ` LIMIT ` + p.Next(limit)
 	}
-	return list(ctx, d.pool, "postgres: runs", scanRun, q, p.args...)
+	return list(ctx, d.pool, "postgres: runs", scanRun, q, p.Args...)
 }
 
 // SetRunStatus changes a run's status and error text and stamps its
@@ -248,31 +249,31 @@ func (d *DB) Item(ctx context.Context, id int64) (ethos.Item, error) {
 // Items lists the items matching f in ID order, at most f.Limit of them
 // when it is positive.
 func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error) {
-	p := &params{}
+	p := sqlparams.Dollar()
 	if f.RunID != "" {
-		p.add("run_id = ?", f.RunID)
+		p.Add("run_id = ?", f.RunID)
 	}
 	if f.Stage != "" {
-		p.add("stage = ?", f.Stage)
+		p.Add("stage = ?", f.Stage)
 	}
 	if f.Status != "" {
-		p.add("status = ?", string(f.Status))
+		p.Add("status = ?", string(f.Status))
 	}
 	if f.ParentID != 0 {
-		p.add("parent_id = ?", f.ParentID)
+		p.Add("parent_id = ?", f.ParentID)
 	}
 	if f.AfterID != 0 {
-		p.add("id > ?", f.AfterID)
+		p.Add("id > ?", f.AfterID)
 	}
 	columns := itemColumns
 	if f.NoData {
 		columns = itemColumnsNoData
 	}
-	q := `SELECT ` + columns + ` FROM items` + p.where() + ` ORDER BY id`
+	q := `SELECT ` + columns + ` FROM items` + p.Where() + ` ORDER BY id`
 	if f.Limit > 0 {
-		q += ` LIMIT ` + p.next(f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.pool, "postgres: items", scanItem, q, p.args...)
+	return list(ctx, d.pool, "postgres: items", scanItem, q, p.Args...)
 }
 
 // CountItems counts runID's items per stage and status, ordered by stage

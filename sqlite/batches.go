@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 const batchItemColumns = `key, provider, model, run_id, stage, request, state, batch_id, submissions,
@@ -73,31 +74,21 @@ func (d *DB) ForgetBatchItem(ctx context.Context, key string) error {
 
 // QueuedBatchModels lists the models with queued items.
 func (d *DB) QueuedBatchModels(ctx context.Context) ([]ethos.QueuedBatchModel, error) {
-	const op = "sqlite: queued batch models"
-	rows, err := d.read.QueryContext(ctx, `SELECT provider, model, COUNT(*), SUM(bytes), MIN(queued_at)
-		FROM batch_items WHERE state = ? GROUP BY provider, model ORDER BY MIN(queued_at)`, ethos.BatchItemQueued)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.QueuedBatchModel
-	for rows.Next() {
+	return list(ctx, d.read, "sqlite: queued batch models", func(s scanner) (ethos.QueuedBatchModel, error) {
 		var (
 			q      ethos.QueuedBatchModel
 			oldest string
 		)
-		if err := rows.Scan(&q.Provider, &q.Model, &q.Count, &q.Bytes, &oldest); err != nil {
-			return nil, normalize(op, err)
+		if err := s.Scan(&q.Provider, &q.Model, &q.Count, &q.Bytes, &oldest); err != nil {
+			return q, err
 		}
+		var err error
 		if q.Oldest, err = parseTime(oldest); err != nil {
-			return nil, ethos.Errorf(ethos.Internal, "%s: queued_at %q: %w", op, oldest, err)
+			return q, fmt.Errorf("queued_at %q: %w", oldest, err)
 		}
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+		return q, nil
+	}, `SELECT provider, model, COUNT(*), SUM(bytes), MIN(queued_at)
+		FROM batch_items WHERE state = ? GROUP BY provider, model ORDER BY MIN(queued_at)`, ethos.BatchItemQueued)
 }
 
 // CreateBatch records a batch of the oldest queued items of model, in one
@@ -113,31 +104,30 @@ func (d *DB) CreateBatch(ctx context.Context, model string, maxRequests int, max
 	}
 	defer tx.Rollback()
 
-	rows, err := tx.QueryContext(ctx, `SELECT `+batchItemColumns+`, bytes FROM batch_items
+	type sized struct {
+		it    ethos.BatchItem
+		bytes int64
+	}
+	queued, err := list(ctx, tx, op, func(s scanner) (sized, error) {
+		var q sized
+		var err error
+		q.it, err = scanBatchItemExtra(s, &q.bytes)
+		return q, err
+	}, `SELECT `+batchItemColumns+`, bytes FROM batch_items
 		WHERE state = ? AND model = ? ORDER BY queued_at, key LIMIT ?`, ethos.BatchItemQueued, model, maxRequests)
 	if err != nil {
-		return ethos.Batch{}, nil, normalize(op, err)
+		return ethos.Batch{}, nil, err
 	}
 	var (
 		items []ethos.BatchItem
 		bytes int64
 	)
-	for rows.Next() {
-		var size int64
-		it, err := scanBatchItemExtra(rows, &size)
-		if err != nil {
-			rows.Close()
-			return ethos.Batch{}, nil, normalize(op, err)
-		}
-		if len(items) > 0 && bytes+size > maxBytes {
+	for _, q := range queued {
+		if len(items) > 0 && bytes+q.bytes > maxBytes {
 			break
 		}
-		bytes += size
-		items = append(items, it)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return ethos.Batch{}, nil, normalize(op, err)
+		bytes += q.bytes
+		items = append(items, q.it)
 	}
 	if len(items) == 0 {
 		return ethos.Batch{}, nil, nil
@@ -259,24 +249,8 @@ func (d *DB) AnswerBatchItems(ctx context.Context, batch int64, results []ethos.
 
 // BatchItems lists the items batch holds or answered, by key.
 func (d *DB) BatchItems(ctx context.Context, batch int64) ([]ethos.BatchItem, error) {
-	const op = "sqlite: batch items"
-	rows, err := d.read.QueryContext(ctx, `SELECT `+batchItemColumns+` FROM batch_items WHERE batch_id = ? ORDER BY key`, batch)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.BatchItem
-	for rows.Next() {
-		it, err := scanBatchItem(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+	return list(ctx, d.read, "sqlite: batch items", scanBatchItem,
+		`SELECT `+batchItemColumns+` FROM batch_items WHERE batch_id = ? ORDER BY key`, batch)
 }
 
 // RequeueBatch puts the items batch still holds back in the queue.
@@ -290,43 +264,21 @@ func (d *DB) RequeueBatch(ctx context.Context, batch int64) error {
 
 // Batches lists batches matching f, newest first.
 func (d *DB) Batches(ctx context.Context, f ethos.BatchFilter) ([]ethos.Batch, error) {
-	const op = "sqlite: batches"
-	q := `SELECT ` + batchColumns + ` FROM batches b WHERE 1 = 1`
-	var args []any
+	p := sqlparams.Question()
 	if f.Provider != "" {
-		q += ` AND b.provider = ?`
-		args = append(args, f.Provider)
+		p.Add("b.provider = ?", f.Provider)
 	}
 	if f.Active {
-		q += ` AND b.state NOT IN (?, ?)`
-		args = append(args, ethos.BatchEnded, ethos.BatchFailed)
+		p.Add("b.state NOT IN (?, ?)", ethos.BatchEnded, ethos.BatchFailed)
 	}
 	if f.RunID != "" {
-		q += ` AND b.id IN (SELECT batch_id FROM batch_items WHERE run_id = ?)`
-		args = append(args, f.RunID)
+		p.Add("b.id IN (SELECT batch_id FROM batch_items WHERE run_id = ?)", f.RunID)
 	}
-	q += ` ORDER BY b.id DESC`
+	q := `SELECT ` + batchColumns + ` FROM batches b` + p.Where() + ` ORDER BY b.id DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	rows, err := d.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.Batch
-	for rows.Next() {
-		b, err := scanBatch(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+	return list(ctx, d.read, "sqlite: batches", scanBatch, q, p.Args...)
 }
 
 // GetBatch returns batch id, or a NotFound error.

@@ -6,11 +6,39 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
+
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// list runs a query and scans each of its rows with scan, in order; no
+// rows is a nil slice. It is the store's one query-and-scan loop: every
+// error, the query's, a row's or scan's own, is normalised under op.
+func list[T any](ctx context.Context, q querier, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, normalize(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, normalize(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, normalize(op, err)
+	}
+	return out, nil
+}
 
 // timeFormat is RFC 3339 with a fixed nine-digit fraction. Stored in UTC,
 // its text order is time order, so created_at compares and sorts as text.
@@ -205,34 +233,30 @@ func nullableText(b []byte) any {
 	return string(b)
 }
 
-// where renders f's conditions; Limit is not a condition.
-func where(f ethos.CallFilter) (string, []any) {
-	var conds []string
-	var args []any
+// callFilter gathers f's conditions; Limit is not a condition.
+func callFilter(f ethos.CallFilter) *sqlparams.Params {
+	p := sqlparams.Question()
 	if f.RunID != "" {
-		conds, args = append(conds, "run_id = ?"), append(args, f.RunID)
+		p.Add("run_id = ?", f.RunID)
 	}
 	if f.Stage != "" {
-		conds, args = append(conds, "stage = ?"), append(args, f.Stage)
+		p.Add("stage = ?", f.Stage)
 	}
 	if f.Provider != "" {
-		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
+		p.Add("provider = ?", f.Provider)
 	}
 	if !f.Since.IsZero() {
-		conds, args = append(conds, "created_at >= ?"), append(args, formatTime(f.Since))
+		p.Add("created_at >= ?", formatTime(f.Since))
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return p
 }
 
 // Spent is the USD cost of the calls matching f, as recorded; f.Limit is
 // ignored.
 func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
-	w, args := where(f)
+	p := callFilter(f)
 	var total float64
-	if err := d.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+w, args...).Scan(&total); err != nil {
+	if err := d.read.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls`+p.Where(), p.Args...).Scan(&total); err != nil {
 		return 0, normalize("sqlite: spent", err)
 	}
 	return total, nil
@@ -241,34 +265,15 @@ func (d *DB) Spent(ctx context.Context, f ethos.CallFilter) (float64, error) {
 // Calls lists the calls matching f, newest first (by CreatedAt, then by
 // ID), at most f.Limit of them when it is positive.
 func (d *DB) Calls(ctx context.Context, f ethos.CallFilter) ([]ethos.Call, error) {
-	const op = "sqlite: calls"
-	w, args := where(f)
-	q := `SELECT ` + callColumns + ` FROM llm_calls` + w + ` ORDER BY created_at DESC, id DESC`
+	p := callFilter(f)
+	q := `SELECT ` + callColumns + ` FROM llm_calls` + p.Where() + ` ORDER BY created_at DESC, id DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	rows, err := d.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var calls []ethos.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, err
-		}
-		calls = append(calls, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return calls, nil
+	return list(ctx, d.read, "sqlite: calls", scanCall, q, p.Args...)
 }
 
-func scanCall(rows *sql.Rows) (ethos.Call, error) {
-	const op = "sqlite: calls"
+func scanCall(s scanner) (ethos.Call, error) {
 	var (
 		c                ethos.Call
 		req              []byte
@@ -277,28 +282,28 @@ func scanCall(rows *sql.Rows) (ethos.Call, error) {
 		latency          int64
 		errKind, created string
 	)
-	if err := rows.Scan(&c.ID, &c.Key, &c.Provider, &c.Model, &c.RunID, &c.Stage, &req, &resp, &stop,
+	if err := s.Scan(&c.ID, &c.Key, &c.Provider, &c.Model, &c.RunID, &c.Stage, &req, &resp, &stop,
 		&c.Usage.In, &c.Usage.Out, &c.Usage.CacheRead, &c.Usage.CacheWrite, &c.CostUSD, &latency,
 		&c.Attempts, &c.CacheHit, &errKind, &c.Error, &created); err != nil {
-		return c, normalize(op, err)
+		return c, err
 	}
 	var sr storedRequest
 	if err := json.Unmarshal(req, &sr); err != nil {
-		return c, ethos.Errorf(ethos.Internal, "%s: decode request of call %d: %w", op, c.ID, err)
+		return c, fmt.Errorf("decode request of call %d: %w", c.ID, err)
 	}
 	c.Request = sr.Request
 	c.Request.Stream, c.Request.Metadata = sr.Stream, sr.Metadata
 	if resp != nil {
 		c.Response = new(ethos.Response)
 		if err := json.Unmarshal(resp, c.Response); err != nil {
-			return c, ethos.Errorf(ethos.Internal, "%s: decode response of call %d: %w", op, c.ID, err)
+			return c, fmt.Errorf("decode response of call %d: %w", c.ID, err)
 		}
 	}
 	c.Latency = time.Duration(latency)
 	c.ErrorKind = ethos.Kind(errKind)
 	t, err := parseTime(created)
 	if err != nil {
-		return c, ethos.Errorf(ethos.Internal, "%s: created_at of call %d: %w", op, c.ID, err)
+		return c, fmt.Errorf("created_at of call %d: %w", c.ID, err)
 	}
 	c.CreatedAt = t
 	return c, nil
@@ -308,99 +313,45 @@ func scanCall(rows *sql.Rows) (ethos.Call, error) {
 // ordered by provider then model; f.Limit is ignored. Latency is the mean
 // over all the group's calls, cache hits included.
 func (d *DB) SummarizeCalls(ctx context.Context, f ethos.CallFilter) ([]ethos.CallSummary, error) {
-	const op = "sqlite: summarize calls"
-	w, args := where(f)
+	p := callFilter(f)
 	// Grouping by error kind too yields the error counts in the same pass;
-	// the groups of one provider and model are folded together below.
-	rows, err := d.read.QueryContext(ctx, `SELECT provider, model, error_kind, COUNT(*), SUM(cache_hit),
+	// ethos.SummarizeCallGroups folds the groups of one provider and model.
+	groups, err := list(ctx, d.read, "sqlite: summarize calls", func(s scanner) (ethos.CallGroup, error) {
+		var (
+			g       ethos.CallGroup
+			latency int64
+		)
+		err := s.Scan(&g.Provider, &g.Model, &g.ErrorKind, &g.Calls, &g.CacheHits, &g.Usage.In, &g.Usage.Out,
+			&g.Usage.CacheRead, &g.Usage.CacheWrite, &g.CostUSD, &latency)
+		g.Latency = time.Duration(latency)
+		return g, err
+	}, `SELECT provider, model, error_kind, COUNT(*), SUM(cache_hit),
 		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
 		SUM(cost_usd), SUM(latency_ns)
-		FROM llm_calls`+w+`
+		FROM llm_calls`+p.Where()+`
 		GROUP BY provider, model, error_kind
-		ORDER BY provider, model, error_kind`, args...)
+		ORDER BY provider, model, error_kind`, p.Args...)
 	if err != nil {
-		return nil, normalize(op, err)
+		return nil, err
 	}
-	defer rows.Close()
-	var (
-		out        []ethos.CallSummary
-		latencySum []int64
-	)
-	for rows.Next() {
-		var (
-			provider, model, kind string
-			n, hits               int
-			u                     ethos.Usage
-			cost                  float64
-			latency               int64
-		)
-		if err := rows.Scan(&provider, &model, &kind, &n, &hits, &u.In, &u.Out, &u.CacheRead, &u.CacheWrite, &cost, &latency); err != nil {
-			return nil, normalize(op, err)
-		}
-		if len(out) == 0 || out[len(out)-1].Provider != provider || out[len(out)-1].Model != model {
-			out = append(out, ethos.CallSummary{Provider: provider, Model: model})
-			latencySum = append(latencySum, 0)
-		}
-		s := &out[len(out)-1]
-		s.Calls += n
-		s.CacheHits += hits
-		s.Usage.In += u.In
-		s.Usage.Out += u.Out
-		s.Usage.CacheRead += u.CacheRead
-		s.Usage.CacheWrite += u.CacheWrite
-		s.CostUSD += cost
-		latencySum[len(out)-1] += latency
-		switch k := ethos.Kind(kind); {
-		case ethos.IsFailure(k):
-			if s.Errors == nil {
-				s.Errors = make(map[ethos.Kind]int)
-			}
-			s.Errors[k] += n
-		case k != "":
-			s.Interrupted += n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	for i := range out {
-		out[i].Latency = time.Duration(latencySum[i] / int64(out[i].Calls))
-	}
-	return out, nil
+	return ethos.SummarizeCallGroups(groups), nil
 }
 
 // PromptCaching sums the calls matching f that a provider answered or
 // failed, leaving out the ledger's cache hits, per run, stage, provider
 // and model.
 func (d *DB) PromptCaching(ctx context.Context, f ethos.CallFilter) ([]ethos.PromptCacheUse, error) {
-	const op = "sqlite: prompt caching"
-	w, args := where(f)
-	if w == "" {
-		w = " WHERE cache_hit = 0"
-	} else {
-		w += " AND cache_hit = 0"
-	}
-	rows, err := d.read.QueryContext(ctx, `SELECT run_id, stage, provider, model, COUNT(*),
-		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_usd)
-		FROM llm_calls`+w+`
-		GROUP BY run_id, stage, provider, model
-		ORDER BY run_id, stage, provider, model`, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.PromptCacheUse
-	for rows.Next() {
+	p := callFilter(f)
+	p.Add("cache_hit = 0")
+	return list(ctx, d.read, "sqlite: prompt caching", func(s scanner) (ethos.PromptCacheUse, error) {
 		var u ethos.PromptCacheUse
-		if err := rows.Scan(&u.RunID, &u.Stage, &u.Provider, &u.Model, &u.Calls,
-			&u.Usage.In, &u.Usage.Out, &u.Usage.CacheRead, &u.Usage.CacheWrite, &u.CostUSD); err != nil {
-			return nil, normalize(op, err)
-		}
+		err := s.Scan(&u.RunID, &u.Stage, &u.Provider, &u.Model, &u.Calls,
+			&u.Usage.In, &u.Usage.Out, &u.Usage.CacheRead, &u.Usage.CacheWrite, &u.CostUSD)
 		u.UncachedUSD = u.CostUSD
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+		return u, err
+	}, `SELECT run_id, stage, provider, model, COUNT(*),
+		SUM(in_tokens), SUM(out_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_usd)
+		FROM llm_calls`+p.Where()+`
+		GROUP BY run_id, stage, provider, model
+		ORDER BY run_id, stage, provider, model`, p.Args...)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 const endpointColumns = `id, provider, name, model, hardware, state, job_id, model_name, call_as,
@@ -60,35 +61,15 @@ func (d *DB) Endpoint(ctx context.Context, id string) (ethos.Endpoint, error) {
 
 // Endpoints lists the endpoints matching f, newest first.
 func (d *DB) Endpoints(ctx context.Context, f ethos.EndpointFilter) ([]ethos.Endpoint, error) {
-	const op = "sqlite: endpoints"
-	q := `SELECT ` + endpointColumns + ` FROM endpoints WHERE 1 = 1`
-	var args []any
+	p := sqlparams.Question()
 	if f.Up {
-		q += ` AND attached = 0 AND state NOT IN (?, ?)`
-		args = append(args, ethos.EndpointStopped, ethos.EndpointError)
+		p.Add("attached = 0 AND state NOT IN (?, ?)", ethos.EndpointStopped, ethos.EndpointError)
 	}
 	if f.ModelName != "" {
-		q += ` AND model_name = ?`
-		args = append(args, f.ModelName)
+		p.Add("model_name = ?", f.ModelName)
 	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
-	rows, err := d.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+	return list(ctx, d.read, "sqlite: endpoints", scanEndpoint,
+		`SELECT `+endpointColumns+` FROM endpoints`+p.Where()+` ORDER BY created_at DESC, rowid DESC`, p.Args...)
 }
 
 func scanEndpoint(s scanner) (ethos.Endpoint, error) {

@@ -51,25 +51,12 @@ func (d *DB) PutEvalPrompts(ctx context.Context, prompts []ethos.EvalPrompt) err
 
 // EvalPrompts lists an evaluation's prompts in key order.
 func (d *DB) EvalPrompts(ctx context.Context, evalID string) ([]ethos.EvalPrompt, error) {
-	const op = "sqlite: eval prompts"
-	rows, err := d.read.QueryContext(ctx, `SELECT eval_id, key, category, text, source FROM eval_prompts
-		WHERE eval_id = ? ORDER BY key`, evalID)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.EvalPrompt
-	for rows.Next() {
+	return list(ctx, d.read, "sqlite: eval prompts", func(s scanner) (ethos.EvalPrompt, error) {
 		var p ethos.EvalPrompt
-		if err := rows.Scan(&p.EvalID, &p.Key, &p.Category, &p.Text, &p.Source); err != nil {
-			return nil, normalize(op, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+		err := s.Scan(&p.EvalID, &p.Key, &p.Category, &p.Text, &p.Source)
+		return p, err
+	}, `SELECT eval_id, key, category, text, source FROM eval_prompts
+		WHERE eval_id = ? ORDER BY key`, evalID)
 }
 
 // promptMissing rewrites the message of a foreign-key failure: the row's
@@ -106,31 +93,21 @@ func (d *DB) PutAnswer(ctx context.Context, a *ethos.Answer) error {
 
 // Answers lists an evaluation's answers by prompt, model and sample.
 func (d *DB) Answers(ctx context.Context, evalID string) ([]ethos.Answer, error) {
-	const op = "sqlite: answers"
-	rows, err := d.read.QueryContext(ctx, `SELECT eval_id, prompt_key, model, sample, text, status, error, call_key, created_at
-		FROM answers WHERE eval_id = ? ORDER BY prompt_key, model, sample`, evalID)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.Answer
-	for rows.Next() {
+	return list(ctx, d.read, "sqlite: answers", func(s scanner) (ethos.Answer, error) {
 		var (
 			a       ethos.Answer
 			created string
 		)
-		if err := rows.Scan(&a.EvalID, &a.PromptKey, &a.Model, &a.Sample, &a.Text, &a.Status, &a.Error, &a.CallKey, &created); err != nil {
-			return nil, normalize(op, err)
+		if err := s.Scan(&a.EvalID, &a.PromptKey, &a.Model, &a.Sample, &a.Text, &a.Status, &a.Error, &a.CallKey, &created); err != nil {
+			return a, err
 		}
+		var err error
 		if a.CreatedAt, err = parseTime(created); err != nil {
-			return nil, normalize(op, fmt.Errorf("created_at of answer %s/%s/%d: %w", a.PromptKey, a.Model, a.Sample, err))
+			return a, fmt.Errorf("created_at of answer %s/%s/%d: %w", a.PromptKey, a.Model, a.Sample, err)
 		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+		return a, nil
+	}, `SELECT eval_id, prompt_key, model, sample, text, status, error, call_key, created_at
+		FROM answers WHERE eval_id = ? ORDER BY prompt_key, model, sample`, evalID)
 }
 
 // checkJudged validates the status shared by judgments and trait scores.
@@ -183,33 +160,23 @@ func (d *DB) PutJudgment(ctx context.Context, j *ethos.Judgment) error {
 // Judgments lists an evaluation's judgments by prompt, trait and order
 // (first, then second model name), then sample.
 func (d *DB) Judgments(ctx context.Context, evalID string) ([]ethos.Judgment, error) {
-	const op = "sqlite: judgments"
-	rows, err := d.read.QueryContext(ctx, `SELECT eval_id, prompt_key, trait, first, second, sample, verdict, reason, status,
-		error, raw, attempts, judge, call_key, created_at
-		FROM judgments WHERE eval_id = ? ORDER BY prompt_key, trait, first, second, sample`, evalID)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.Judgment
-	for rows.Next() {
+	return list(ctx, d.read, "sqlite: judgments", func(s scanner) (ethos.Judgment, error) {
 		var (
 			j       ethos.Judgment
 			created string
 		)
-		if err := rows.Scan(&j.EvalID, &j.PromptKey, &j.Trait, &j.First, &j.Second, &j.Sample, &j.Verdict, &j.Reason, &j.Status,
+		if err := s.Scan(&j.EvalID, &j.PromptKey, &j.Trait, &j.First, &j.Second, &j.Sample, &j.Verdict, &j.Reason, &j.Status,
 			&j.Error, &j.Raw, &j.Attempts, &j.Judge, &j.CallKey, &created); err != nil {
-			return nil, normalize(op, err)
+			return j, err
 		}
+		var err error
 		if j.CreatedAt, err = parseTime(created); err != nil {
-			return nil, normalize(op, fmt.Errorf("created_at of judgment %s/%s: %w", j.PromptKey, j.Trait, err))
+			return j, fmt.Errorf("created_at of judgment %s/%s: %w", j.PromptKey, j.Trait, err)
 		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+		return j, nil
+	}, `SELECT eval_id, prompt_key, trait, first, second, sample, verdict, reason, status,
+		error, raw, attempts, judge, call_key, created_at
+		FROM judgments WHERE eval_id = ? ORDER BY prompt_key, trait, first, second, sample`, evalID)
 }
 
 // PutTraitScore inserts or replaces the pointwise score of (eval, prompt,
@@ -248,29 +215,19 @@ func (d *DB) PutTraitScore(ctx context.Context, s *ethos.TraitScore) error {
 // TraitScores lists an evaluation's pointwise scores by prompt, model,
 // sample and trait.
 func (d *DB) TraitScores(ctx context.Context, evalID string) ([]ethos.TraitScore, error) {
-	const op = "sqlite: trait scores"
-	rows, err := d.read.QueryContext(ctx, `SELECT eval_id, prompt_key, model, sample, trait, score, reason, status, error, raw, created_at
-		FROM trait_scores WHERE eval_id = ? ORDER BY prompt_key, model, sample, trait`, evalID)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var out []ethos.TraitScore
-	for rows.Next() {
+	return list(ctx, d.read, "sqlite: trait scores", func(row scanner) (ethos.TraitScore, error) {
 		var (
 			s       ethos.TraitScore
 			created string
 		)
-		if err := rows.Scan(&s.EvalID, &s.PromptKey, &s.Model, &s.Sample, &s.Trait, &s.Score, &s.Reason, &s.Status, &s.Error, &s.Raw, &created); err != nil {
-			return nil, normalize(op, err)
+		if err := row.Scan(&s.EvalID, &s.PromptKey, &s.Model, &s.Sample, &s.Trait, &s.Score, &s.Reason, &s.Status, &s.Error, &s.Raw, &created); err != nil {
+			return s, err
 		}
+		var err error
 		if s.CreatedAt, err = parseTime(created); err != nil {
-			return nil, normalize(op, fmt.Errorf("created_at of score %s/%s/%s: %w", s.PromptKey, s.Model, s.Trait, err))
+			return s, fmt.Errorf("created_at of score %s/%s/%s: %w", s.PromptKey, s.Model, s.Trait, err)
 		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return out, nil
+		return s, nil
+	}, `SELECT eval_id, prompt_key, model, sample, trait, score, reason, status, error, raw, created_at
+		FROM trait_scores WHERE eval_id = ? ORDER BY prompt_key, model, sample, trait`, evalID)
 }

@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 var _ ethos.FineTuneStore = (*DB)(nil)
@@ -169,43 +169,18 @@ var finalStates = []any{string(ethos.FineTuneCompleted), string(ethos.FineTuneFa
 
 // Jobs lists the jobs matching f, newest first by CreatedAt.
 func (d *DB) Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
-	const op = "sqlite: jobs"
-	var (
-		conds []string
-		args  []any
-	)
+	p := sqlparams.Question()
 	if f.Provider != "" {
-		conds, args = append(conds, "provider = ?"), append(args, f.Provider)
+		p.Add("provider = ?", f.Provider)
 	}
 	if f.Active {
-		conds, args = append(conds, "state NOT IN (?, ?, ?)"), append(args, finalStates...)
+		p.Add("state NOT IN (?, ?, ?)", finalStates...)
 	}
-	q := `SELECT ` + jobColumns + ` FROM finetune_jobs`
-	if len(conds) > 0 {
-		q += ` WHERE ` + strings.Join(conds, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
+	q := `SELECT ` + jobColumns + ` FROM finetune_jobs` + p.Where() + ` ORDER BY created_at DESC, rowid DESC`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	rows, err := d.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var jobs []ethos.FineTuneJob
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return jobs, nil
+	return list(ctx, d.read, "sqlite: jobs", scanJob, q, p.Args...)
 }
 
 func scanJob(s scanner) (ethos.FineTuneJob, error) {
@@ -319,25 +294,19 @@ func nullFloat(f *float64) any {
 
 // Events lists jobID's events in Seq order. An unknown job has none.
 func (d *DB) Events(ctx context.Context, jobID string) ([]ethos.FineTuneEvent, error) {
-	const op = "sqlite: events"
-	rows, err := d.read.QueryContext(ctx, `SELECT `+eventColumns+` FROM finetune_events WHERE job_id = ? ORDER BY seq`, jobID)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var events []ethos.FineTuneEvent
-	for rows.Next() {
+	return list(ctx, d.read, "sqlite: events", func(s scanner) (ethos.FineTuneEvent, error) {
 		var (
 			ev            ethos.FineTuneEvent
 			created       string
 			loss, valLoss sql.NullFloat64
 		)
-		if err := rows.Scan(&ev.JobID, &ev.Seq, &ev.ProviderID, &created, &ev.Level, &ev.Type, &ev.Message,
+		if err := s.Scan(&ev.JobID, &ev.Seq, &ev.ProviderID, &created, &ev.Level, &ev.Type, &ev.Message,
 			&ev.Step, &ev.Epoch, &loss, &valLoss); err != nil {
-			return nil, normalize(op, err)
+			return ev, err
 		}
+		var err error
 		if ev.CreatedAt, err = parseTime(created); err != nil {
-			return nil, normalize(op, fmt.Errorf("created_at of event %d of job %s: %w", ev.Seq, jobID, err))
+			return ev, fmt.Errorf("created_at of event %d of job %s: %w", ev.Seq, jobID, err)
 		}
 		if loss.Valid {
 			ev.Loss = &loss.Float64
@@ -345,12 +314,8 @@ func (d *DB) Events(ctx context.Context, jobID string) ([]ethos.FineTuneEvent, e
 		if valLoss.Valid {
 			ev.ValLoss = &valLoss.Float64
 		}
-		events = append(events, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return events, nil
+		return ev, nil
+	}, `SELECT `+eventColumns+` FROM finetune_events WHERE job_id = ? ORDER BY seq`, jobID)
 }
 
 // PutModel inserts or replaces the registry entry m.Name and sets
@@ -400,9 +365,9 @@ func (d *DB) Model(ctx context.Context, name string) (ethos.Model, error) {
 		}
 		return ethos.Model{}, e
 	}
-	evals, err := d.modelEvals(ctx, name)
+	evals, err := d.modelEvals(ctx, op, name)
 	if err != nil {
-		return ethos.Model{}, normalize(op, err)
+		return ethos.Model{}, err
 	}
 	m.Evals = evals[name]
 	return m, nil
@@ -412,28 +377,13 @@ func (d *DB) Model(ctx context.Context, name string) (ethos.Model, error) {
 // included it.
 func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
 	const op = "sqlite: models"
-	rows, err := d.read.QueryContext(ctx, `SELECT `+modelColumns+` FROM models ORDER BY created_at DESC, rowid DESC`)
+	models, err := list(ctx, d.read, op, scanModel, `SELECT `+modelColumns+` FROM models ORDER BY created_at DESC, rowid DESC`)
+	if err != nil || len(models) == 0 {
+		return nil, err
+	}
+	evals, err := d.modelEvals(ctx, op, "")
 	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var models []ethos.Model
-	for rows.Next() {
-		m, err := scanModel(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		models = append(models, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	if len(models) == 0 {
-		return nil, nil
-	}
-	evals, err := d.modelEvals(ctx, "")
-	if err != nil {
-		return nil, normalize(op, err)
+		return nil, err
 	}
 	for i := range models {
 		models[i].Evals = evals[models[i].Name]
@@ -443,8 +393,9 @@ func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
 
 // modelEvals maps model references to the IDs of the eval runs whose spec
 // (ethos.EvalSpec, the run's params) lists them among its models, oldest
-// eval first; name "" reads every model's.
-func (d *DB) modelEvals(ctx context.Context, name string) (map[string][]string, error) {
+// eval first; name "" reads every model's. Its errors are normalised
+// under op, the caller's.
+func (d *DB) modelEvals(ctx context.Context, op, name string) (map[string][]string, error) {
 	q := `SELECT json_extract(m.value, '$.ref'), r.id
 		FROM runs r, json_each(r.params, '$.models') m
 		WHERE r.kind = ? AND json_valid(r.params) AND m.type = 'object'`
@@ -454,30 +405,30 @@ func (d *DB) modelEvals(ctx context.Context, name string) (map[string][]string, 
 		args = append(args, name)
 	}
 	q += ` ORDER BY r.created_at, r.rowid`
-	rows, err := d.read.QueryContext(ctx, q, args...)
+	type use struct {
+		ref sql.NullString
+		id  string
+	}
+	uses, err := list(ctx, d.read, op, func(s scanner) (use, error) {
+		var u use
+		err := s.Scan(&u.ref, &u.id)
+		return u, err
+	}, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	evals := map[string][]string{}
-	for rows.Next() {
-		var (
-			ref sql.NullString
-			id  string
-		)
-		if err := rows.Scan(&ref, &id); err != nil {
-			return nil, err
-		}
-		if !ref.Valid {
+	for _, u := range uses {
+		if !u.ref.Valid {
 			continue
 		}
 		// A spec naming the same model twice still counts one eval.
-		if ids := evals[ref.String]; len(ids) > 0 && ids[len(ids)-1] == id {
+		if ids := evals[u.ref.String]; len(ids) > 0 && ids[len(ids)-1] == u.id {
 			continue
 		}
-		evals[ref.String] = append(evals[ref.String], id)
+		evals[u.ref.String] = append(evals[u.ref.String], u.id)
 	}
-	return evals, rows.Err()
+	return evals, nil
 }
 
 func scanModel(s scanner) (ethos.Model, error) {

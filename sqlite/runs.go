@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/sqlparams"
 )
 
 var _ ethos.RunStore = (*DB)(nil)
@@ -119,35 +119,15 @@ func (d *DB) Run(ctx context.Context, id string) (ethos.Run, error) {
 // created later first when two share it), at most limit of them when limit
 // is positive.
 func (d *DB) Runs(ctx context.Context, kind string, limit int) ([]ethos.Run, error) {
-	const op = "sqlite: runs"
-	q := `SELECT ` + runColumns + ` FROM runs`
-	var args []any
+	p := sqlparams.Question()
 	if kind != "" {
-		q += ` WHERE kind = ?`
-		args = append(args, kind)
+		p.Add("kind = ?", kind)
 	}
-	q += ` ORDER BY created_at DESC, rowid DESC`
+	q := `SELECT ` + runColumns + ` FROM runs` + p.Where() + ` ORDER BY created_at DESC, rowid DESC`
 	if limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, limit)
+		q += ` LIMIT ` + p.Next(limit)
 	}
-	rows, err := d.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var runs []ethos.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		runs = append(runs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return runs, nil
+	return list(ctx, d.read, "sqlite: runs", scanRun, q, p.Args...)
 }
 
 // SetRunStatus changes a run's status and error text and stamps its
@@ -330,79 +310,41 @@ func (d *DB) Item(ctx context.Context, id int64) (ethos.Item, error) {
 // Items lists the items matching f in ID order, at most f.Limit of them
 // when it is positive.
 func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error) {
-	const op = "sqlite: items"
-	var (
-		conds []string
-		args  []any
-	)
+	p := sqlparams.Question()
 	if f.RunID != "" {
-		conds, args = append(conds, "run_id = ?"), append(args, f.RunID)
+		p.Add("run_id = ?", f.RunID)
 	}
 	if f.Stage != "" {
-		conds, args = append(conds, "stage = ?"), append(args, f.Stage)
+		p.Add("stage = ?", f.Stage)
 	}
 	if f.Status != "" {
-		conds, args = append(conds, "status = ?"), append(args, string(f.Status))
+		p.Add("status = ?", string(f.Status))
 	}
 	if f.ParentID != 0 {
-		conds, args = append(conds, "parent_id = ?"), append(args, f.ParentID)
+		p.Add("parent_id = ?", f.ParentID)
 	}
 	if f.AfterID != 0 {
-		conds, args = append(conds, "id > ?"), append(args, f.AfterID)
+		p.Add("id > ?", f.AfterID)
 	}
 	columns := itemColumns
 	if f.NoData {
 		columns = itemColumnsNoData
 	}
-	q := `SELECT ` + columns + ` FROM items`
-	if len(conds) > 0 {
-		q += ` WHERE ` + strings.Join(conds, " AND ")
-	}
-	q += ` ORDER BY id`
+	q := `SELECT ` + columns + ` FROM items` + p.Where() + ` ORDER BY id`
 	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	rows, err := d.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var items []ethos.Item
-	for rows.Next() {
-		it, err := scanItem(rows)
-		if err != nil {
-			return nil, normalize(op, err)
-		}
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return items, nil
+	return list(ctx, d.read, "sqlite: items", scanItem, q, p.Args...)
 }
 
 // CountItems counts runID's items per stage and status, ordered by stage
 // then status. A run without items, or no such run, has no counts.
 func (d *DB) CountItems(ctx context.Context, runID string) ([]ethos.ItemCount, error) {
-	const op = "sqlite: count items"
 	// item_counts is kept by triggers on items (migration 0005).
-	rows, err := d.read.QueryContext(ctx, `SELECT stage, status, n FROM item_counts WHERE run_id = ? AND n > 0
-		ORDER BY stage, status`, runID)
-	if err != nil {
-		return nil, normalize(op, err)
-	}
-	defer rows.Close()
-	var counts []ethos.ItemCount
-	for rows.Next() {
+	return list(ctx, d.read, "sqlite: count items", func(s scanner) (ethos.ItemCount, error) {
 		var c ethos.ItemCount
-		if err := rows.Scan(&c.Stage, &c.Status, &c.Count); err != nil {
-			return nil, normalize(op, err)
-		}
-		counts = append(counts, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, normalize(op, err)
-	}
-	return counts, nil
+		err := s.Scan(&c.Stage, &c.Status, &c.Count)
+		return c, err
+	}, `SELECT stage, status, n FROM item_counts WHERE run_id = ? AND n > 0
+		ORDER BY stage, status`, runID)
 }

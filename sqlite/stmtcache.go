@@ -1,7 +1,7 @@
 package sqlite
 
 import (
-	"container/list"
+	linked "container/list"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -61,8 +61,8 @@ type fullConn interface {
 type cachingConn struct {
 	fullConn
 	mu    sync.Mutex
-	stmts map[string]*list.Element // of *cachedStmt
-	lru   list.List                // front: most recently used
+	stmts map[string]*linked.Element // of *cachedStmt
+	lru   linked.List                // front: most recently used
 }
 
 type cachedStmt struct {
@@ -78,7 +78,7 @@ func newCachingConn(c driver.Conn) driver.Conn {
 		// rather than a wrapper that hides what it has.
 		return c
 	}
-	return &cachingConn{fullConn: full, stmts: map[string]*list.Element{}}
+	return &cachingConn{fullConn: full, stmts: map[string]*linked.Element{}}
 }
 
 // Unwrap returns the driver's own connection (see msqlite.NewConnector).
@@ -167,7 +167,7 @@ func (c *cachingConn) Close() error {
 	for e := c.lru.Front(); e != nil; e = e.Next() {
 		e.Value.(*cachedStmt).stmt.Close()
 	}
-	c.stmts, c.lru = map[string]*list.Element{}, list.List{}
+	c.stmts, c.lru = map[string]*linked.Element{}, linked.List{}
 	c.mu.Unlock()
 	return c.fullConn.Close()
 }

@@ -35,7 +35,6 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/internal/redact"
 	"github.com/ethos-toolkit/ethos/internal/wire"
 )
 
@@ -89,34 +88,22 @@ var _ ethos.FineTuneBackend = (*Client)(nil)
 // New returns a Client for o. It fails with a Config error when the base
 // URL is not an http(s) URL; it makes no request.
 func New(o Options) (*Client, error) {
-	provider := o.Provider
-	if provider == "" {
-		provider = "together"
-	}
-	base := o.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("base URL %q is not an http(s) URL; it is the API root including the version, e.g. %s", redact.URLs(base), DefaultBaseURL)}
+	s, err := wire.NewSetup(o.Provider, "together", o.BaseURL, DefaultBaseURL,
+		"; it is the API root including the version, e.g. "+DefaultBaseURL, o.HTTPClient)
+	if err != nil {
+		return nil, err
 	}
 	if o.Timeout < 0 {
-		return nil, &ethos.Error{Kind: ethos.Config, Op: provider + ": new",
-			Msg: fmt.Sprintf("timeout %s is negative", o.Timeout)}
+		return nil, s.Fail("timeout %s is negative", o.Timeout)
 	}
 	c := &Client{
-		base:     strings.TrimRight(base, "/"),
+		base:     strings.TrimRight(s.Base, "/"),
 		key:      o.APIKey,
 		wandbKey: o.WandbAPIKey,
-		provider: provider,
-		hc:       o.HTTPClient,
+		provider: s.Provider,
+		hc:       s.HTTP,
 		timeout:  o.Timeout,
 		now:      o.Now,
-	}
-	if c.hc == nil {
-		c.hc = wire.NewHTTPClient()
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout

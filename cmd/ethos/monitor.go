@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -42,7 +41,7 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 		return usageErrorf("monitor: --interval must be positive")
 	}
 	if *webhook != "" {
-		if u, err := url.Parse(*webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if _, ok := ethos.HTTPURL(*webhook); !ok {
 			return usageErrorf("monitor: --webhook must be an http(s) URL")
 		}
 	}
