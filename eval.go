@@ -2,6 +2,7 @@ package ethos
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -192,4 +193,32 @@ type EvalStore interface {
 	PutTraitScore(ctx context.Context, s *TraitScore) error
 	// TraitScores lists an eval's pointwise scores.
 	TraitScores(ctx context.Context, evalID string) ([]TraitScore, error)
+}
+
+// EvalSpecModelRefs lists the model references an eval run's params (an
+// EvalSpec as JSON) name, in order: the "ref" of each object in its
+// "models" array. Anything else (params that are not an object, models
+// that are not an array, entries without a string ref) names nothing, so
+// one malformed record never hides the others.
+func EvalSpecModelRefs(params []byte) []string {
+	var spec struct {
+		Models json.RawMessage `json:"models"`
+	}
+	if json.Unmarshal(params, &spec) != nil {
+		return nil
+	}
+	var models []json.RawMessage
+	if json.Unmarshal(spec.Models, &models) != nil {
+		return nil
+	}
+	var refs []string
+	for _, m := range models {
+		var entry struct {
+			Ref *string `json:"ref"`
+		}
+		if json.Unmarshal(m, &entry) == nil && entry.Ref != nil {
+			refs = append(refs, *entry.Ref)
+		}
+	}
+	return refs
 }

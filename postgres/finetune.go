@@ -298,39 +298,37 @@ func (d *DB) Models(ctx context.Context) ([]ethos.Model, error) {
 // eval first; name "" reads every model's. Its errors are normalised
 // under op, the caller's.
 func (d *DB) modelEvals(ctx context.Context, op, name string) (map[string][]string, error) {
-	type use struct {
-		ref *string
-		id  string
+	type spec struct {
+		id     string
+		params *string
 	}
-	p := sqlparams.Dollar()
-	p.Add("r.kind = ?", ethos.RunKindEval)
-	p.Add("json_typeof(m.value) = 'object'")
-	if name != "" {
-		p.Add("m.value->>'ref' = ?", name)
-	}
-	// params->'models' is NULL unless params is an object; only an array
-	// of models is read.
-	uses, err := list(ctx, d.pool, op, func(row pgx.Row) (use, error) {
-		var u use
-		err := row.Scan(&u.ref, &u.id)
-		return u, err
-	}, `SELECT m.value->>'ref', r.id
-		FROM runs r, json_array_elements(CASE WHEN json_typeof(r.params->'models') = 'array'
-			THEN r.params->'models' ELSE '[]' END) m`+p.Where()+`
-		ORDER BY r.created_at, r.seq`, p.Args...)
+	// The specs are decoded here, not with PostgreSQL's JSON operators:
+	// those refuse a document holding "\u0000" anywhere (the json type
+	// stores it, but cannot turn it into text), and one such run would
+	// make the whole registry unreadable.
+	specs, err := list(ctx, d.pool, op, func(row pgx.Row) (spec, error) {
+		var s spec
+		err := row.Scan(&s.id, &s.params)
+		return s, err
+	}, `SELECT id, params::text FROM runs WHERE kind = $1 ORDER BY created_at, seq`, ethos.RunKindEval)
 	if err != nil {
 		return nil, err
 	}
 	evals := map[string][]string{}
-	for _, u := range uses {
-		if u.ref == nil {
+	for _, s := range specs {
+		if s.params == nil {
 			continue
 		}
-		// A spec naming the same model twice still counts one eval.
-		if ids := evals[*u.ref]; len(ids) > 0 && ids[len(ids)-1] == u.id {
-			continue
+		for _, ref := range ethos.EvalSpecModelRefs([]byte(*s.params)) {
+			if name != "" && ref != name {
+				continue
+			}
+			// A spec naming the same model twice still counts one eval.
+			if ids := evals[ref]; len(ids) > 0 && ids[len(ids)-1] == s.id {
+				continue
+			}
+			evals[ref] = append(evals[ref], s.id)
 		}
-		evals[*u.ref] = append(evals[*u.ref], u.id)
 	}
 	return evals, nil
 }

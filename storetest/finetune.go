@@ -363,6 +363,10 @@ func testModelEvals(t *testing.T, s ethos.Store) {
 	createRun(t, s, &ethos.Run{ID: "gen-1", Kind: "generate", Params: json.RawMessage(`{"models":[{"ref":"sandbox/ft-7f3a"}]}`)})
 	createRun(t, s, &ethos.Run{ID: "eval-odd", Kind: ethos.RunKindEval, Params: json.RawMessage(`{"models":["sandbox/ft-7f3a", 3]}`)})
 	createRun(t, s, &ethos.Run{ID: "eval-empty", Kind: ethos.RunKindEval})
+	// A spec holding a NUL character (PostgreSQL's JSON operators cannot
+	// read one) still lists its models, and hides no other run's.
+	createRun(t, s, &ethos.Run{ID: "eval-nul", Kind: ethos.RunKindEval, CreatedAt: base.Add(4 * time.Hour),
+		Params: json.RawMessage(`{"models":[{"ref":"together/acme/x","system":"a\u0000b"}]}`)})
 	evalRun(t, s, "eval-3", base.Add(3*time.Hour), "sandbox/ft-7f3a-other")
 
 	got, err := s.Model(t.Context(), tuned.Name)
@@ -382,7 +386,7 @@ func testModelEvals(t *testing.T, s ethos.Store) {
 	}
 	want := map[string][]string{
 		tuned.Name:  {"eval-1", "eval-2"},
-		other.Name:  {"eval-2"},
+		other.Name:  {"eval-2", "eval-nul"},
 		unused.Name: nil,
 	}
 	if diff := cmp.Diff(want, evals); diff != "" {
