@@ -195,6 +195,12 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"hardware":         d.str(&f.Hardware),
 			"inactive_timeout": d.duration(&f.InactiveTimeout),
 			"recipe":           d.str(&f.Recipe),
+			"introspection": d.section(fields{
+				"reflections": d.integer(&f.Introspection.Reflections),
+				"dialogues":   d.integer(&f.Introspection.Dialogues),
+				"turns":       d.integer(&f.Introspection.Turns),
+				"max_tokens":  d.integer(&f.Introspection.MaxTokens),
+			}),
 		}),
 		"eval": d.section(fields{
 			"judge":         d.str(&e.Judge),

@@ -26,13 +26,25 @@ func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
 	if s := p.settings.StopAfter; s != "" && s != StageDocument {
 		return false, ethos.Errorf(ethos.Config, "generate: StopAfter %q: want empty or %q", s, StageDocument)
 	}
+	if resumed, err := p.startRun(ctx, "generate", p.settings.ConfigHash, p.settings.Character, p.settings); err != nil || !resumed {
+		return resumed, err
+	}
+	if err := p.reloadDuplicates(ctx); err != nil {
+		return true, err
+	}
+	return true, p.requeue(ctx)
+}
+
+// startRun creates the pipeline's run of kind with params, or sets the
+// run running again; it reports whether the run existed, and
+// ErrRunCompleted for one that finished.
+func (p *Pipeline) startRun(ctx context.Context, kind, configHash string, ch ethos.Character, params any) (resumed bool, err error) {
 	run, err := p.store.Run(ctx, p.runID)
 	switch {
 	case ethos.KindOf(err) == ethos.NotFound:
 		return false, p.store.CreateRun(ctx, &ethos.Run{
-			ID: p.runID, Kind: "generate", Status: ethos.RunRunning,
-			ConfigHash: p.settings.ConfigHash, CharacterHash: CharacterHash(p.settings.Character),
-			Params: mustJSON(p.settings),
+			ID: p.runID, Kind: kind, Status: ethos.RunRunning,
+			ConfigHash: configHash, CharacterHash: CharacterHash(ch), Params: mustJSON(params),
 		})
 	case err != nil:
 		return false, err
@@ -44,10 +56,40 @@ func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
 			return true, err
 		}
 	}
-	if err := p.reloadDuplicates(ctx); err != nil {
-		return true, err
+	return true, nil
+}
+
+// requeueStages calls requeue for every pending or failed item of stages.
+func (p *Pipeline) requeueStages(ctx context.Context, stages []string, requeue func(context.Context, ethos.Item) error) error {
+	for _, stage := range stages {
+		for _, status := range []ethos.ItemStatus{ethos.ItemPending, ethos.ItemFailed} {
+			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status})
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				if err := requeue(ctx, it); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	return true, p.requeue(ctx)
+	return nil
+}
+
+// stopped returns the error that stopped the run, if it failed.
+func (p *Pipeline) stopped(ctx context.Context) error {
+	run, err := p.store.Run(ctx, p.runID)
+	if err != nil {
+		return err
+	}
+	if run.Status == ethos.RunFailed {
+		if stop := p.stopErr.Load(); stop != nil {
+			return fmt.Errorf("run %s stopped: %w", p.runID, *stop)
+		}
+		return ethos.Errorf(ethos.Internal, "run %s stopped: %s", p.runID, run.Error)
+	}
+	return nil
 }
 
 // Interrupted records that the run stopped before it finished because its
@@ -62,20 +104,7 @@ func (p *Pipeline) Interrupted(ctx context.Context) error {
 // cancelled (a refusal that stopped the run) or was lost. A task whose job
 // is still queued, running or completed is not added twice.
 func (p *Pipeline) requeue(ctx context.Context) error {
-	for _, stage := range []string{StageIdeas, StageDocument, StageResponse, StageRejected} {
-		for _, status := range []ethos.ItemStatus{ethos.ItemPending, ethos.ItemFailed} {
-			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status})
-			if err != nil {
-				return err
-			}
-			for _, it := range items {
-				if err := p.requeueItem(ctx, it); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+	return p.requeueStages(ctx, []string{StageIdeas, StageDocument, StageResponse, StageRejected}, p.requeueItem)
 }
 
 // requeueItem enqueues the task that makes it, with the payload it was
@@ -214,15 +243,8 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		run, err := p.store.Run(ctx, p.runID)
-		if err != nil {
+		if err := p.stopped(ctx); err != nil {
 			return err
-		}
-		if run.Status == ethos.RunFailed {
-			if stop := p.stopErr.Load(); stop != nil {
-				return fmt.Errorf("run %s stopped: %w", p.runID, *stop)
-			}
-			return ethos.Errorf(ethos.Internal, "run %s stopped: %s", p.runID, run.Error)
 		}
 		st, err := p.state(ctx, quotas, enqueued)
 		if err != nil {
@@ -258,14 +280,27 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 					sf.PerCategory[name] = [2]int{st.examples[name], q}
 				}
 			}
-			p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, sf.Error())
-			return sf
+			return p.fallShort(ctx, sf)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
+		if err := waitTick(ctx, t); err != nil {
+			return err
 		}
+	}
+}
+
+// fallShort records the shortfall sf as the run's failure and returns it.
+func (p *Pipeline) fallShort(ctx context.Context, sf *Shortfall) error {
+	p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, sf.Error())
+	return sf
+}
+
+// waitTick waits for t's next tick, or returns ctx's error.
+func waitTick(ctx context.Context, t *time.Ticker) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
