@@ -43,7 +43,9 @@ func ScorePrompt(ch ethos.Character, trait, message, answer, feedback string) Pr
 
 // ParseVerdict reads a reply to the ethos-judge/v1 contract; see
 // judgeprompt.ParseVerdict.
-func ParseVerdict(reply string) (ethos.Verdict, string, error) { return judgeprompt.ParseVerdict(reply) }
+func ParseVerdict(reply string) (ethos.Verdict, string, error) {
+	return judgeprompt.ParseVerdict(reply)
+}
 
 // ParseScore reads a reply to the ethos-score/v1 contract; see
 // judgeprompt.ParseScore.
