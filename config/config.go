@@ -62,6 +62,21 @@ type Pairs struct {
 	Student   string `json:"student"`
 	MaxTokens int    `json:"max_tokens,omitempty"` // 0: generate.responses.max_tokens
 	Mode      string `json:"mode,omitempty"`
+	// Confirm has a judge check every pair, per trait and in both orders,
+	// that the chosen side shows the trait more than the rejected one; a
+	// pair it does not confirm is dropped with the reason.
+	Confirm bool `json:"confirm,omitempty"`
+	// Judge is the model that confirms pairs; empty: generate.review.model.
+	Judge string `json:"judge,omitempty"`
+}
+
+// ConfirmJudge is the model that confirms pairs: Judge, else review, the
+// model of generate.review.
+func (p Pairs) ConfirmJudge(review string) string {
+	if p.Judge != "" {
+		return p.Judge
+	}
+	return review
 }
 
 // Ideas configures the stage that proposes training scenarios per category.

@@ -339,6 +339,13 @@ func TestParseErrors(t *testing.T) {
 			`ethos.yaml:14: generate.responses.model: unknown provider "antropic"; configured: anthropic, ollama, openai, openrouter, sandbox, together, vllm`,
 		},
 		{
+			"pairs judge",
+			minimal + `generate:
+  pairs: {student: sandbox/base, confirm: true, judge: nowhere/judge}
+`,
+			`ethos.yaml:10: generate.pairs.judge: unknown provider "nowhere"; configured: anthropic, ollama, openai, openrouter, sandbox, together, vllm`,
+		},
+		{
 			"introspection settings",
 			minimal + `finetune:
   recipe: dpo+introspection

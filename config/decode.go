@@ -167,6 +167,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 					"student":    d.str(&g.Pairs.Student),
 					"max_tokens": d.integer(&g.Pairs.MaxTokens),
 					"mode":       d.str(&g.Pairs.Mode),
+					"confirm":    d.boolean(&g.Pairs.Confirm),
+					"judge":      d.str(&g.Pairs.Judge),
 				})
 			},
 			"review": d.section(fields{

@@ -42,6 +42,11 @@ func (d *decoder) validate(c *Config) {
 	}
 	if pr := g.Pairs; pr != nil {
 		d.modelRef(c, "generate.pairs.student", pr.Student)
+		if pr.Judge != "" {
+			d.modelRef(c, "generate.pairs.judge", pr.Judge)
+		} else if pr.Confirm {
+			d.modelRef(c, "generate.review.model", g.Review.Model)
+		}
 		d.atLeast("generate.pairs.max_tokens", pr.MaxTokens, 0)
 		if !slices.Contains(Modes, pr.Mode) {
 			d.fail("generate.pairs.mode", "unknown mode %s; want online, batch or auto", quote(pr.Mode))

@@ -157,6 +157,9 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 	}
 	if p.pairs() {
 		models["student"] = g.Pairs.Student
+		if p.confirming() {
+			models["pair_judge"] = p.confirmJudge()
+		}
 	}
 	meta := Metadata{
 		Run: p.runID, Created: time.Now().UTC(), Seed: p.settings.Seed, Files: out,
@@ -211,12 +214,18 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 			}
 			var rejected rejectedData
 			if pairs != nil {
-				_, rj, ok, err := p.acceptedRejected(ctx, r)
+				rjItem, rj, ok, err := p.acceptedRejected(ctx, r)
+				if err != nil {
+					return meta, err
+				}
+				if ok {
+					ok, err = p.confirmed(ctx, rjItem)
+				}
 				if err != nil {
 					return meta, err
 				}
 				if !ok {
-					continue // no pair yet: not an example
+					continue // no pair yet (or one the judge did not confirm): not an example
 				}
 				rejected = rj
 				if err := pairs.encode(preferenceRecord(dd.Body, rd.Reply, rj.Reply)); err != nil {
@@ -302,13 +311,13 @@ func (p *Pipeline) summarize(ctx context.Context, meta *Metadata) error {
 		}
 		meta.Stages[c.Stage][string(c.Status)] = c.Count
 	}
-	err = p.countRejections(ctx, []string{StageIdeas, StageIdea, StageDocument, StageResponse}, func(stage, reason string) {
+	err = p.countRejections(ctx, []string{StageIdeas, StageIdea, StageDocument, StageResponse, StageRejected, StageConfirm}, func(stage, reason string) {
 		meta.Rejections[stage+": "+ethos.ReasonClass(reason)]++
 	})
 	if err != nil {
 		return err
 	}
-	if meta.TotalCostUSD, err = p.sumCalls(ctx, []string{StageIdeas, StageDocument, StageResponse, "review"}, meta.Calls); err != nil {
+	if meta.TotalCostUSD, err = p.sumCalls(ctx, []string{StageIdeas, StageDocument, StageResponse, "review", StageRejected, StageConfirm}, meta.Calls); err != nil {
 		return err
 	}
 	meta.Started, meta.WallTime, err = p.wallTime(ctx, meta.Created)

@@ -107,6 +107,9 @@ func (p *Pipeline) workRejected(ctx context.Context, t jobs.Task) error {
 		}
 		return p.quarantine(ctx, ideaItem, it, "the student's answer")
 	}
+	if it.Status == ethos.ItemAccepted && p.confirming() {
+		return p.enqueueConfirm(ctx, pl, it)
+	}
 	return nil
 }
 

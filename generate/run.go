@@ -104,7 +104,7 @@ func (p *Pipeline) Interrupted(ctx context.Context) error {
 // cancelled (a refusal that stopped the run) or was lost. A task whose job
 // is still queued, running or completed is not added twice.
 func (p *Pipeline) requeue(ctx context.Context) error {
-	return p.requeueStages(ctx, []string{StageIdeas, StageDocument, StageResponse, StageRejected}, p.requeueItem)
+	return p.requeueStages(ctx, []string{StageIdeas, StageDocument, StageResponse, StageRejected, StageConfirm}, p.requeueItem)
 }
 
 // requeueItem enqueues the task that makes it, with the payload it was
@@ -143,6 +143,20 @@ func (p *Pipeline) requeueItem(ctx context.Context, it ethos.Item) error {
 			return err
 		}
 		return p.enqueue(ctx, TaskRejected, it.Key, pairPayload{IdeaID: doc.ParentID, DocumentID: doc.ID, ResponseID: resp.ID, Attempt: it.Attempt})
+	case StageConfirm:
+		rej, err := p.store.Item(ctx, it.ParentID)
+		if err != nil {
+			return err
+		}
+		resp, err := p.store.Item(ctx, rej.ParentID)
+		if err != nil {
+			return err
+		}
+		doc, err := p.store.Item(ctx, resp.ParentID)
+		if err != nil {
+			return err
+		}
+		return p.enqueueConfirm(ctx, pairPayload{IdeaID: doc.ParentID, DocumentID: doc.ID, ResponseID: resp.ID, Attempt: rej.Attempt}, &rej)
 	}
 	return nil
 }
@@ -424,6 +438,8 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 	switch {
 	case p.settings.StopAfter == StageDocument:
 		counted = StageDocument
+	case p.confirming():
+		counted = StageConfirm // a pair is whole once the judge confirms it
 	case p.pairs():
 		counted = StageRejected // a pair is whole with its rejected side
 	}
