@@ -150,3 +150,37 @@ func acceptedItems(path, stage string) int {
 	}
 	return n
 }
+
+// TestRunIntrospectionOnDedicatedEndpoints: when the provider serves
+// trained models only on dedicated endpoints, the DPO model is deployed
+// once, for its introspection, kept up for the evaluation, and every
+// endpoint is stopped when the run ends.
+func TestRunIntrospectionOnDedicatedEndpoints(t *testing.T) {
+	t.Parallel()
+	dir := servingDedicatedProject(t)
+	path := filepath.Join(dir, "ethos.yaml")
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withRecipe := strings.Replace(string(cfg), "\nfinetune:\n", "\nfinetune:\n  recipe: dpo+introspection\n  introspection: {reflections: 10, dialogues: 2, turns: 2}\n", 1)
+	if withRecipe == string(cfg) {
+		t.Fatal("the demo config has no finetune section to add the recipe to")
+	}
+	if err := os.WriteFile(path, []byte(withRecipe), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, r := runDedicated(t, dir)
+	if len(res.Trained) != 2 || res.Introspection == nil || res.Introspection.Model != res.Trained[0].Model.Name {
+		t.Fatalf("trained %+v, introspection %+v", res.Trained, res.Introspection)
+	}
+	if n := strings.Count(r.stderr, "is not served serverless: deploying a dedicated endpoint"); n != 2 {
+		t.Errorf("%d deployments, want 2 (the DPO model once, the introspection model once):\n%s", n, r.stderr)
+	}
+	if n := strings.Count(r.stderr, "stopped; it cost about $"); n != 2 {
+		t.Errorf("%d endpoints stopped, want 2:\n%s", n, r.stderr)
+	}
+	if up := endpointsUp(t, dir); len(up) != 0 {
+		t.Errorf("after run, endpoints still up: %+v", up)
+	}
+}
