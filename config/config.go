@@ -62,6 +62,21 @@ type Pairs struct {
 	Student   string `json:"student"`
 	MaxTokens int    `json:"max_tokens,omitempty"` // 0: generate.responses.max_tokens
 	Mode      string `json:"mode,omitempty"`
+	// Confirm has a judge check every pair, per trait and in both orders,
+	// that the chosen side shows the trait more than the rejected one; a
+	// pair it does not confirm is dropped with the reason.
+	Confirm bool `json:"confirm,omitempty"`
+	// Judge is the model that confirms pairs; empty: generate.review.model.
+	Judge string `json:"judge,omitempty"`
+}
+
+// ConfirmJudge is the model that confirms pairs: Judge, else review, the
+// model of generate.review.
+func (p Pairs) ConfirmJudge(review string) string {
+	if p.Judge != "" {
+		return p.Judge
+	}
+	return review
 }
 
 // Ideas configures the stage that proposes training scenarios per category.
@@ -134,9 +149,29 @@ type FineTune struct {
 	InactiveTimeout time.Duration `json:"inactive_timeout"`
 	// Recipe is how ethos run trains: RecipeSFT (the default) on the
 	// in-character replies, RecipeDPO on preference pairs (the replies
-	// against the student's own answers), or RecipeSFTDPO, SFT and then
-	// DPO continued from it.
+	// against the student's own answers), RecipeSFTDPO, SFT and then
+	// DPO continued from it, or RecipeDPOIntrospection, DPO and then SFT
+	// on the DPO model's own introspection, continued from it.
 	Recipe string `json:"recipe,omitempty"`
+	// Introspection sizes the introspection data of the recipe
+	// dpo+introspection.
+	Introspection Introspection `json:"introspection"`
+}
+
+// Introspection configures the data the DPO model writes about itself in
+// the recipe dpo+introspection: answers to the fixed, versioned set of
+// self-reflection prompts, and dialogues between two instances of the
+// model.
+type Introspection struct {
+	// Reflections is how many self-reflection answers to write, going
+	// round the prompt set (a prompt asked again is another sample).
+	Reflections int `json:"reflections"`
+	// Dialogues is how many self-interaction dialogues to write, each of
+	// Turns turns, the two instances speaking in turn.
+	Dialogues int `json:"dialogues"`
+	Turns     int `json:"turns"`
+	// MaxTokens bounds each answer and turn; 0: generate.responses.max_tokens.
+	MaxTokens int `json:"max_tokens,omitempty"`
 }
 
 // Training recipes of ethos run (FineTune.Recipe).
@@ -144,10 +179,14 @@ const (
 	RecipeSFT    = "sft"
 	RecipeDPO    = "dpo"
 	RecipeSFTDPO = "sft+dpo"
+	// RecipeDPOIntrospection is DPO, then SFT on the DPO model's
+	// introspection (self-reflections and self-interactions), continued
+	// from the DPO model.
+	RecipeDPOIntrospection = "dpo+introspection"
 )
 
 // Recipes lists the valid recipes.
-var Recipes = []string{RecipeSFT, RecipeDPO, RecipeSFTDPO}
+var Recipes = []string{RecipeSFT, RecipeDPO, RecipeSFTDPO, RecipeDPOIntrospection}
 
 // DefaultInactiveTimeout is FineTune.InactiveTimeout when ethos.yaml does
 // not set it.
@@ -318,6 +357,7 @@ func defaults() *Config {
 			Validation:      0.1,
 			NEvals:          DefaultNEvals,
 			InactiveTimeout: DefaultInactiveTimeout,
+			Introspection:   Introspection{Reflections: 20, Dialogues: 8, Turns: 4},
 		},
 		Eval: Eval{
 			Judge:        "anthropic/claude-sonnet-4-5",

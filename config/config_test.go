@@ -339,6 +339,29 @@ func TestParseErrors(t *testing.T) {
 			`ethos.yaml:14: generate.responses.model: unknown provider "antropic"; configured: anthropic, ollama, openai, openrouter, sandbox, together, vllm`,
 		},
 		{
+			"pairs judge",
+			minimal + `generate:
+  pairs: {student: sandbox/base, confirm: true, judge: nowhere/judge}
+`,
+			`ethos.yaml:10: generate.pairs.judge: unknown provider "nowhere"; configured: anthropic, ollama, openai, openrouter, sandbox, together, vllm`,
+		},
+		{
+			"introspection settings",
+			minimal + `finetune:
+  recipe: dpo+introspection
+  introspection: {reflections: 0, dialogues: 2, turns: 1, max_tokens: -1}
+`,
+			"ethos.yaml:11: finetune.introspection.max_tokens: must be at least 0, got -1\nethos.yaml:11: finetune.introspection.turns: must be at least 2, got 1",
+		},
+		{
+			"introspection with nothing to write",
+			minimal + `finetune:
+  recipe: dpo+introspection
+  introspection: {reflections: 0, dialogues: 0}
+`,
+			"ethos.yaml:11: finetune.introspection: the recipe dpo+introspection needs introspection data: set reflections or dialogues above 0",
+		},
+		{
 			"batch settings",
 			minimal + `generate:
   documents: {mode: later}

@@ -167,6 +167,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 					"student":    d.str(&g.Pairs.Student),
 					"max_tokens": d.integer(&g.Pairs.MaxTokens),
 					"mode":       d.str(&g.Pairs.Mode),
+					"confirm":    d.boolean(&g.Pairs.Confirm),
+					"judge":      d.str(&g.Pairs.Judge),
 				})
 			},
 			"review": d.section(fields{
@@ -195,6 +197,12 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			"hardware":         d.str(&f.Hardware),
 			"inactive_timeout": d.duration(&f.InactiveTimeout),
 			"recipe":           d.str(&f.Recipe),
+			"introspection": d.section(fields{
+				"reflections": d.integer(&f.Introspection.Reflections),
+				"dialogues":   d.integer(&f.Introspection.Dialogues),
+				"turns":       d.integer(&f.Introspection.Turns),
+				"max_tokens":  d.integer(&f.Introspection.MaxTokens),
+			}),
 		}),
 		"eval": d.section(fields{
 			"judge":         d.str(&e.Judge),

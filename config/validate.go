@@ -41,6 +41,11 @@ func (d *decoder) validate(c *Config) {
 	}
 	if pr := g.Pairs; pr != nil {
 		d.modelRef(c, "generate.pairs.student", pr.Student)
+		if pr.Judge != "" {
+			d.modelRef(c, "generate.pairs.judge", pr.Judge)
+		} else if pr.Confirm {
+			d.modelRef(c, "generate.review.model", g.Review.Model)
+		}
 		d.atLeast("generate.pairs.max_tokens", pr.MaxTokens, 0)
 		if !slices.Contains(Modes, pr.Mode) {
 			d.fail("generate.pairs.mode", "unknown mode %s; want online, batch or auto", quote(pr.Mode))
@@ -80,7 +85,17 @@ func (d *decoder) validate(c *Config) {
 	d.fraction("finetune.validation", f.Validation)
 	d.atLeast("finetune.n_evals", f.NEvals, 0)
 	if f.Recipe != "" && !slices.Contains(Recipes, f.Recipe) {
-		d.fail("finetune.recipe", "unknown recipe %s; want sft, dpo (preference pairs: the replies against the student's answers) or sft+dpo (DPO continued from the SFT model)", quote(f.Recipe))
+		d.fail("finetune.recipe", "unknown recipe %s; want sft, dpo (preference pairs: the replies against the student's answers), sft+dpo (DPO continued from the SFT model) or dpo+introspection (SFT on the DPO model's self-reflections and self-interactions, continued from it)", quote(f.Recipe))
+	}
+	in := f.Introspection
+	d.atLeast("finetune.introspection.reflections", in.Reflections, 0)
+	d.atLeast("finetune.introspection.dialogues", in.Dialogues, 0)
+	d.atLeast("finetune.introspection.max_tokens", in.MaxTokens, 0)
+	if in.Dialogues > 0 {
+		d.atLeast("finetune.introspection.turns", in.Turns, 2)
+	}
+	if f.Recipe == RecipeDPOIntrospection && in.Reflections+in.Dialogues == 0 {
+		d.fail("finetune.introspection", "the recipe dpo+introspection needs introspection data: set reflections or dialogues above 0")
 	}
 
 	e := c.Eval

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/ethos-toolkit/ethos"
 )
@@ -69,12 +70,23 @@ type PreferenceStats struct {
 	// NearIdentical those whose outputs are nearly the same.
 	Identical     int `json:"identical"`
 	NearIdentical int `json:"near_identical"`
+	// SharedPrefix is the mean, over pairs, of the share of the shorter
+	// output's words that open both outputs alike; SharedPrefixHalf counts
+	// the pairs that share at least half. DPO learns only from where the
+	// sides differ, so a pair alike for most of its length teaches little.
+	SharedPrefix     float64 `json:"shared_prefix"`
+	SharedPrefixHalf int     `json:"shared_prefix_half"`
+	// RejectedLonger counts the pairs whose non-preferred output has more
+	// tokens than the preferred one: when most do, DPO can learn to be
+	// brief rather than to be the character.
+	RejectedLonger int `json:"rejected_longer"`
 }
 
 // pairTally gathers PreferenceStats.
 type pairTally struct {
 	st                         PreferenceStats
 	input, preferred, rejected []int
+	prefixSum                  float64
 }
 
 // add counts one preference example's turns.
@@ -98,6 +110,14 @@ func (p *pairTally) add(turns []turn) {
 	}
 	p.st.Pairs++
 	p.input, p.preferred, p.rejected = append(p.input, in), append(p.preferred, chosen), append(p.rejected, rejected)
+	share := sharedPrefix(texts[0], texts[1])
+	p.prefixSum += share
+	if share >= 0.5 {
+		p.st.SharedPrefixHalf++
+	}
+	if rejected > chosen {
+		p.st.RejectedLonger++
+	}
 	switch identical, _, near := sidesAlike(texts[0], texts[1]); {
 	case identical:
 		p.st.Identical++
@@ -109,7 +129,26 @@ func (p *pairTally) add(turns []turn) {
 func (p *pairTally) stats() *PreferenceStats {
 	st := p.st
 	st.InputTokens, st.PreferredTokens, st.NonPreferredTokens = distribution(p.input), distribution(p.preferred), distribution(p.rejected)
+	if st.Pairs > 0 {
+		st.SharedPrefix = p.prefixSum / float64(st.Pairs)
+	}
 	return &st
+}
+
+// sharedPrefix is the share of the shorter text's words that open both
+// texts alike: 0 when their first words differ, 1 when one text opens the
+// other (or both are empty).
+func sharedPrefix(a, b string) float64 {
+	wa, wb := strings.Fields(a), strings.Fields(b)
+	shorter := min(len(wa), len(wb))
+	if shorter == 0 {
+		return 1
+	}
+	n := 0
+	for n < shorter && wa[n] == wb[n] {
+		n++
+	}
+	return float64(n) / float64(shorter)
 }
 
 // RoleStats counts the messages of one role and their estimated tokens.

@@ -176,6 +176,7 @@ func TestStatsPreference(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := func(s string) int { return ethos.EstimateTokens(s) + 4 }
+	answerWords := len(strings.Fields(longAnswer))
 	in3, chosen3, rejected3 := tok(pairs[0][0]), tok(near1), tok(near2)
 	dist := func(a, b, c int) dataset.Distribution {
 		v := []int{a, b, c}
@@ -189,6 +190,13 @@ func TestStatsPreference(t *testing.T) {
 		NonPreferredTokens: dist(14, 24, rejected3),
 		Identical:          1,
 		NearIdentical:      1,
+		// none, all, and all of longAnswer's words but the last two
+		SharedPrefix:     (0 + 1 + float64(answerWords)/float64(answerWords+2)) / 3,
+		SharedPrefixHalf: 2,
+		RejectedLonger:   0,
+	}
+	if rejected3 > chosen3 {
+		want.RejectedLonger = 1
 	}
 	if diff := cmp.Diff(want, st.Preference, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 		t.Errorf("preference stats (-want +got):\n%s", diff)

@@ -157,6 +157,9 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 	}
 	if p.pairs() {
 		models["student"] = g.Pairs.Student
+		if p.confirming() {
+			models["pair_judge"] = p.confirmJudge()
+		}
 	}
 	meta := Metadata{
 		Run: p.runID, Created: time.Now().UTC(), Seed: p.settings.Seed, Files: out,
@@ -166,18 +169,11 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 		Stages: map[string]map[string]int{}, Categories: map[string][2]int{}, Rejections: map[string]int{},
 		Calls: map[string]StageCalls{},
 	}
-	if err := os.MkdirAll(filepath.Dir(out.Dataset), 0o755); err != nil {
-		return meta, ethos.Errorf(ethos.Config, "creating %s: %w", filepath.Dir(out.Dataset), err)
-	}
-	dataset, err := createAtomic(out.Dataset)
+	dataset, detailed, err := createOutputs(out)
 	if err != nil {
 		return meta, err
 	}
 	defer dataset.abort()
-	detailed, err := createAtomic(out.Detailed)
-	if err != nil {
-		return meta, err
-	}
 	defer detailed.abort()
 	var pairs *jsonLines
 	if p.pairs() {
@@ -218,12 +214,18 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 			}
 			var rejected rejectedData
 			if pairs != nil {
-				_, rj, ok, err := p.acceptedRejected(ctx, r)
+				rjItem, rj, ok, err := p.acceptedRejected(ctx, r)
+				if err != nil {
+					return meta, err
+				}
+				if ok {
+					ok, err = p.confirmed(ctx, rjItem)
+				}
 				if err != nil {
 					return meta, err
 				}
 				if !ok {
-					continue // no pair yet: not an example
+					continue // no pair yet (or one the judge did not confirm): not an example
 				}
 				rejected = rj
 				if err := pairs.encode(preferenceRecord(dd.Body, rd.Reply, rj.Reply)); err != nil {
@@ -261,25 +263,30 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 	if err := p.summarize(ctx, &meta); err != nil {
 		return meta, err
 	}
+	files := []*jsonLines{dataset, detailed}
+	if pairs != nil {
+		files = append(files, pairs)
+	}
+	return meta, p.complete(ctx, meta, out.Metadata, files...)
+}
+
+// complete renames files into place, writes the metadata beside them and
+// completes the run: the metadata is written last, so a run whose
+// metadata is in place has all its files.
+func (p *Pipeline) complete(ctx context.Context, meta any, metaPath string, files ...*jsonLines) error {
 	b, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
-		return meta, ethos.Errorf(ethos.Internal, "encoding metadata: %w", err)
+		return ethos.Errorf(ethos.Internal, "encoding metadata: %w", err)
 	}
-	if err := dataset.commit(); err != nil {
-		return meta, err
-	}
-	if err := detailed.commit(); err != nil {
-		return meta, err
-	}
-	if pairs != nil {
-		if err := pairs.commit(); err != nil {
-			return meta, err
+	for _, f := range files {
+		if err := f.commit(); err != nil {
+			return err
 		}
 	}
-	if err := writeAtomic(out.Metadata, append(b, '\n')); err != nil {
-		return meta, err
+	if err := writeAtomic(metaPath, append(b, '\n')); err != nil {
+		return err
 	}
-	return meta, p.store.SetRunStatus(ctx, p.runID, ethos.RunCompleted, "")
+	return p.store.SetRunStatus(ctx, p.runID, ethos.RunCompleted, "")
 }
 
 // record builds the training record for a document and its reply.
@@ -304,47 +311,97 @@ func (p *Pipeline) summarize(ctx context.Context, meta *Metadata) error {
 		}
 		meta.Stages[c.Stage][string(c.Status)] = c.Count
 	}
-	for _, stage := range []string{StageIdeas, StageIdea, StageDocument, StageResponse} {
+	err = p.countRejections(ctx, []string{StageIdeas, StageIdea, StageDocument, StageResponse, StageRejected, StageConfirm}, func(stage, reason string) {
+		meta.Rejections[stage+": "+ethos.ReasonClass(reason)]++
+	})
+	if err != nil {
+		return err
+	}
+	if meta.TotalCostUSD, err = p.sumCalls(ctx, []string{StageIdeas, StageDocument, StageResponse, "review", StageRejected, StageConfirm}, meta.Calls); err != nil {
+		return err
+	}
+	meta.Started, meta.WallTime, err = p.wallTime(ctx, meta.Created)
+	return err
+}
+
+// countRejections calls add for every rejected or quarantined item of
+// stages, with its reason.
+func (p *Pipeline) countRejections(ctx context.Context, stages []string, add func(stage, reason string)) error {
+	for _, stage := range stages {
 		for _, status := range []ethos.ItemStatus{ethos.ItemRejected, ethos.ItemQuarantined} {
 			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status, NoData: true})
 			if err != nil {
 				return err
 			}
 			for _, it := range items {
-				meta.Rejections[stage+": "+ethos.ReasonClass(it.Reason)]++
+				add(stage, it.Reason)
 			}
 		}
 	}
-	for _, stage := range []string{StageIdeas, StageDocument, StageResponse, "review"} {
+	return nil
+}
+
+// sumCalls adds the ledger's calls of each of stages to calls and returns
+// their cost.
+func (p *Pipeline) sumCalls(ctx context.Context, stages []string, calls map[string]StageCalls) (float64, error) {
+	cost := 0.0
+	for _, stage := range stages {
 		sums, err := p.store.SummarizeCalls(ctx, ethos.CallFilter{RunID: p.runID, Stage: stage})
 		if err != nil {
-			return err
+			return cost, err
 		}
-		for _, s := range sums {
-			sc := meta.Calls[stage]
-			sc.Calls += s.Calls
-			sc.CacheHits += s.CacheHits
-			for kind, n := range s.Errors {
-				if sc.Errors == nil {
-					sc.Errors = map[string]int{}
-				}
-				sc.Errors[string(kind)] += n
-			}
-			sc.Usage.In += s.Usage.In
-			sc.Usage.Out += s.Usage.Out
-			sc.CostUSD += s.CostUSD
-			sc.MeanLatency = s.Latency.Round(time.Millisecond).String()
-			meta.Calls[stage] = sc
-			meta.TotalCostUSD += s.CostUSD
-		}
+		cost += addCalls(calls, stage, sums)
 	}
+	return cost, nil
+}
+
+// wallTime is when the run started and how long it has taken until now,
+// interruptions included.
+func (p *Pipeline) wallTime(ctx context.Context, now time.Time) (time.Time, string, error) {
 	run, err := p.store.Run(ctx, p.runID)
 	if err != nil {
-		return err
+		return time.Time{}, "", err
 	}
-	meta.Started = run.CreatedAt
-	meta.WallTime = meta.Created.Sub(run.CreatedAt).Round(time.Millisecond).String()
-	return nil
+	return run.CreatedAt, now.Sub(run.CreatedAt).Round(time.Millisecond).String(), nil
+}
+
+// createOutputs creates the dataset and detailed files of out (and their
+// directory), each written under a temporary name until committed.
+func createOutputs(out OutputPaths) (dataset, detailed *jsonLines, err error) {
+	if err := os.MkdirAll(filepath.Dir(out.Dataset), 0o755); err != nil {
+		return nil, nil, ethos.Errorf(ethos.Config, "creating %s: %w", filepath.Dir(out.Dataset), err)
+	}
+	if dataset, err = createAtomic(out.Dataset); err != nil {
+		return nil, nil, err
+	}
+	if detailed, err = createAtomic(out.Detailed); err != nil {
+		dataset.abort()
+		return nil, nil, err
+	}
+	return dataset, detailed, nil
+}
+
+// addCalls adds a stage's summed calls to calls and returns their cost.
+func addCalls(calls map[string]StageCalls, stage string, sums []ethos.CallSummary) float64 {
+	cost := 0.0
+	for _, s := range sums {
+		sc := calls[stage]
+		sc.Calls += s.Calls
+		sc.CacheHits += s.CacheHits
+		for kind, n := range s.Errors {
+			if sc.Errors == nil {
+				sc.Errors = map[string]int{}
+			}
+			sc.Errors[string(kind)] += n
+		}
+		sc.Usage.In += s.Usage.In
+		sc.Usage.Out += s.Usage.Out
+		sc.CostUSD += s.CostUSD
+		sc.MeanLatency = s.Latency.Round(time.Millisecond).String()
+		calls[stage] = sc
+		cost += s.CostUSD
+	}
+	return cost
 }
 
 // jsonLines is a JSON-lines file written under a temporary name and

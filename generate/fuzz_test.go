@@ -113,3 +113,22 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParsePromptSet(f *testing.F) {
+	f.Add("[reflection]\nWho are you?\n[dialogue]\nHonesty.\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		set, err := generate.ParsePromptSet("fuzz", text)
+		if err != nil {
+			requireParseKind(t, err)
+			return
+		}
+		if len(set.Reflections) == 0 || len(set.Openers) == 0 {
+			t.Fatalf("accepted a set without both sections: %+v", set)
+		}
+		for _, p := range slices.Concat(set.Reflections, set.Openers) {
+			if p == "" || p != strings.TrimSpace(p) || strings.HasPrefix(p, "#") || strings.Contains(p, "\n") {
+				t.Fatalf("prompt %q", p)
+			}
+		}
+	})
+}

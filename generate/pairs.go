@@ -107,6 +107,9 @@ func (p *Pipeline) workRejected(ctx context.Context, t jobs.Task) error {
 		}
 		return p.quarantine(ctx, ideaItem, it, "the student's answer")
 	}
+	if it.Status == ethos.ItemAccepted && p.confirming() {
+		return p.enqueueConfirm(ctx, pl, it)
+	}
 	return nil
 }
 
@@ -136,11 +139,9 @@ func (p *Pipeline) writeRejected(ctx context.Context, key, document, chosen stri
 	data := rejectedData{Reply: reply, Model: g.Pairs.Student, CallKey: llm.Key(req), StopReason: resp.StopReason}
 	switch {
 	case err != nil:
-		reject, ferr := p.failCall(ctx, err)
-		if !reject {
-			return p.giveUp(ctx, it, ferr)
+		if err := p.rejectFailed(ctx, it, err); err != nil {
+			return err
 		}
-		it.Status, it.Reason = ethos.ItemRejected, failureReason(err)
 	case reply == strings.TrimSpace(chosen):
 		it.Status, it.Reason = ethos.ItemRejected, "identical to the chosen reply: a pair must differ"
 	default:

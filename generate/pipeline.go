@@ -266,6 +266,9 @@ func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
 	if p.pairs() {
 		tasks[TaskRejected] = p.workRejected
 	}
+	if p.confirming() {
+		tasks[TaskConfirm] = p.workConfirm
+	}
 	return tasks
 }
 
@@ -274,7 +277,7 @@ func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
 // first examples are accepted within a few latencies of the start however
 // large the backlog (see also callPriority).
 func (p *Pipeline) Priorities() map[string]int {
-	return map[string]int{TaskRejected: jobs.PriorityFirst, TaskResponse: jobs.PriorityFirst, TaskDocument: jobs.PriorityDefault, TaskIdeas: jobs.PriorityLast}
+	return map[string]int{TaskConfirm: jobs.PriorityFirst, TaskRejected: jobs.PriorityFirst, TaskResponse: jobs.PriorityFirst, TaskDocument: jobs.PriorityDefault, TaskIdeas: jobs.PriorityLast}
 }
 
 // callPriority is a stage's place in the rate limiter's queue, in the
@@ -336,7 +339,7 @@ func (p *Pipeline) callContext(ctx context.Context, stage string) context.Contex
 	g := p.settings.Generate
 	mode := map[string]string{StageIdeas: g.Ideas.Mode, StageDocument: g.Documents.Mode,
 		StageResponse: g.Responses.Mode, stageReview: g.Review.Mode}[stage]
-	if stage == StageRejected && g.Pairs != nil {
+	if (stage == StageRejected || stage == StageConfirm) && g.Pairs != nil {
 		mode = g.Pairs.Mode
 	}
 	if mode == config.ModeBatch {

@@ -70,6 +70,18 @@ func (p *Pipeline) giveUp(ctx context.Context, it *ethos.Item, err error) error 
 	return err
 }
 
+// rejectFailed handles a failed call of item it: a failure another attempt
+// could fix rejects the item with the reason (and returns nil); any other
+// goes back to the job layer (see failCall and giveUp).
+func (p *Pipeline) rejectFailed(ctx context.Context, it *ethos.Item, err error) error {
+	reject, ferr := p.failCall(ctx, err)
+	if !reject {
+		return p.giveUp(ctx, it, ferr)
+	}
+	it.Status, it.Reason = ethos.ItemRejected, failureReason(err)
+	return nil
+}
+
 func batchKey(catKey string, batch, attempt int) string {
 	return fmt.Sprintf("ideas/%s/%03d/%d", catKey, batch, attempt)
 }

@@ -26,13 +26,25 @@ func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
 	if s := p.settings.StopAfter; s != "" && s != StageDocument {
 		return false, ethos.Errorf(ethos.Config, "generate: StopAfter %q: want empty or %q", s, StageDocument)
 	}
+	if resumed, err := p.startRun(ctx, "generate", p.settings.ConfigHash, p.settings.Character, p.settings); err != nil || !resumed {
+		return resumed, err
+	}
+	if err := p.reloadDuplicates(ctx); err != nil {
+		return true, err
+	}
+	return true, p.requeue(ctx)
+}
+
+// startRun creates the pipeline's run of kind with params, or sets the
+// run running again; it reports whether the run existed, and
+// ErrRunCompleted for one that finished.
+func (p *Pipeline) startRun(ctx context.Context, kind, configHash string, ch ethos.Character, params any) (resumed bool, err error) {
 	run, err := p.store.Run(ctx, p.runID)
 	switch {
 	case ethos.KindOf(err) == ethos.NotFound:
 		return false, p.store.CreateRun(ctx, &ethos.Run{
-			ID: p.runID, Kind: "generate", Status: ethos.RunRunning,
-			ConfigHash: p.settings.ConfigHash, CharacterHash: CharacterHash(p.settings.Character),
-			Params: mustJSON(p.settings),
+			ID: p.runID, Kind: kind, Status: ethos.RunRunning,
+			ConfigHash: configHash, CharacterHash: CharacterHash(ch), Params: mustJSON(params),
 		})
 	case err != nil:
 		return false, err
@@ -44,10 +56,40 @@ func (p *Pipeline) Begin(ctx context.Context) (resumed bool, err error) {
 			return true, err
 		}
 	}
-	if err := p.reloadDuplicates(ctx); err != nil {
-		return true, err
+	return true, nil
+}
+
+// requeueStages calls requeue for every pending or failed item of stages.
+func (p *Pipeline) requeueStages(ctx context.Context, stages []string, requeue func(context.Context, ethos.Item) error) error {
+	for _, stage := range stages {
+		for _, status := range []ethos.ItemStatus{ethos.ItemPending, ethos.ItemFailed} {
+			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status})
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				if err := requeue(ctx, it); err != nil {
+					return err
+				}
+			}
+		}
 	}
-	return true, p.requeue(ctx)
+	return nil
+}
+
+// stopped returns the error that stopped the run, if it failed.
+func (p *Pipeline) stopped(ctx context.Context) error {
+	run, err := p.store.Run(ctx, p.runID)
+	if err != nil {
+		return err
+	}
+	if run.Status == ethos.RunFailed {
+		if stop := p.stopErr.Load(); stop != nil {
+			return fmt.Errorf("run %s stopped: %w", p.runID, *stop)
+		}
+		return ethos.Errorf(ethos.Internal, "run %s stopped: %s", p.runID, run.Error)
+	}
+	return nil
 }
 
 // Interrupted records that the run stopped before it finished because its
@@ -62,20 +104,7 @@ func (p *Pipeline) Interrupted(ctx context.Context) error {
 // cancelled (a refusal that stopped the run) or was lost. A task whose job
 // is still queued, running or completed is not added twice.
 func (p *Pipeline) requeue(ctx context.Context) error {
-	for _, stage := range []string{StageIdeas, StageDocument, StageResponse, StageRejected} {
-		for _, status := range []ethos.ItemStatus{ethos.ItemPending, ethos.ItemFailed} {
-			items, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: stage, Status: status})
-			if err != nil {
-				return err
-			}
-			for _, it := range items {
-				if err := p.requeueItem(ctx, it); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+	return p.requeueStages(ctx, []string{StageIdeas, StageDocument, StageResponse, StageRejected, StageConfirm}, p.requeueItem)
 }
 
 // requeueItem enqueues the task that makes it, with the payload it was
@@ -114,6 +143,20 @@ func (p *Pipeline) requeueItem(ctx context.Context, it ethos.Item) error {
 			return err
 		}
 		return p.enqueue(ctx, TaskRejected, it.Key, pairPayload{IdeaID: doc.ParentID, DocumentID: doc.ID, ResponseID: resp.ID, Attempt: it.Attempt})
+	case StageConfirm:
+		rej, err := p.store.Item(ctx, it.ParentID)
+		if err != nil {
+			return err
+		}
+		resp, err := p.store.Item(ctx, rej.ParentID)
+		if err != nil {
+			return err
+		}
+		doc, err := p.store.Item(ctx, resp.ParentID)
+		if err != nil {
+			return err
+		}
+		return p.enqueueConfirm(ctx, pairPayload{IdeaID: doc.ParentID, DocumentID: doc.ID, ResponseID: resp.ID, Attempt: rej.Attempt}, &rej)
 	}
 	return nil
 }
@@ -214,15 +257,8 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
-		run, err := p.store.Run(ctx, p.runID)
-		if err != nil {
+		if err := p.stopped(ctx); err != nil {
 			return err
-		}
-		if run.Status == ethos.RunFailed {
-			if stop := p.stopErr.Load(); stop != nil {
-				return fmt.Errorf("run %s stopped: %w", p.runID, *stop)
-			}
-			return ethos.Errorf(ethos.Internal, "run %s stopped: %s", p.runID, run.Error)
 		}
 		st, err := p.state(ctx, quotas, enqueued)
 		if err != nil {
@@ -258,14 +294,27 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 					sf.PerCategory[name] = [2]int{st.examples[name], q}
 				}
 			}
-			p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, sf.Error())
-			return sf
+			return p.fallShort(ctx, sf)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
+		if err := waitTick(ctx, t); err != nil {
+			return err
 		}
+	}
+}
+
+// fallShort records the shortfall sf as the run's failure and returns it.
+func (p *Pipeline) fallShort(ctx context.Context, sf *Shortfall) error {
+	p.store.SetRunStatus(context.WithoutCancel(ctx), p.runID, ethos.RunFailed, sf.Error())
+	return sf
+}
+
+// waitTick waits for t's next tick, or returns ctx's error.
+func waitTick(ctx context.Context, t *time.Ticker) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -389,6 +438,8 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 	switch {
 	case p.settings.StopAfter == StageDocument:
 		counted = StageDocument
+	case p.confirming():
+		counted = StageConfirm // a pair is whole once the judge confirms it
 	case p.pairs():
 		counted = StageRejected // a pair is whole with its rejected side
 	}

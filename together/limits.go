@@ -29,9 +29,10 @@ type ModelLimits struct {
 	MaxRank int
 }
 
-// BatchLimits bound the batch size of one kind of training (SFT).
-// A zero Max is one the answer did not give.
-type BatchLimits struct{ Min, Max int }
+// BatchLimits bound the batch size of one kind of training: Max for SFT,
+// MaxDPO for DPO (max_batch_size_dpo). A zero Max or MaxDPO is one the
+// answer did not give.
+type BatchLimits struct{ Min, Max, MaxDPO int }
 
 // wireLimits is the spec's FineTuneModelLimits, read leniently.
 type wireLimits struct {
@@ -45,9 +46,10 @@ type wireLimits struct {
 }
 
 type wireTL struct {
-	MaxBatchSize number `json:"max_batch_size"`
-	MinBatchSize number `json:"min_batch_size"`
-	MaxRank      number `json:"max_rank"`
+	MaxBatchSize    number `json:"max_batch_size"`
+	MaxBatchSizeDPO number `json:"max_batch_size_dpo"`
+	MinBatchSize    number `json:"min_batch_size"`
+	MaxRank         number `json:"max_rank"`
 }
 
 // ModelLimits asks GET /fine-tunes/models/limits what the base model
@@ -65,10 +67,10 @@ func (c *Client) ModelLimits(ctx context.Context, model string) (ModelLimits, er
 	l := ModelLimits{Model: cmp.Or(w.ModelName, model), MaxEpochs: w.MaxNumEpochs.int(), MaxEvals: w.MaxNumEvals.int(),
 		MinLearningRate: float64(w.MinLearningRate), MaxLearningRate: float64(w.MaxLearningRate)}
 	if t := w.FullTraining; t != nil {
-		l.Full = &BatchLimits{Min: t.MinBatchSize.int(), Max: t.MaxBatchSize.int()}
+		l.Full = &BatchLimits{Min: t.MinBatchSize.int(), Max: t.MaxBatchSize.int(), MaxDPO: t.MaxBatchSizeDPO.int()}
 	}
 	if t := w.LoraTraining; t != nil {
-		l.LoRA = &BatchLimits{Min: t.MinBatchSize.int(), Max: t.MaxBatchSize.int()}
+		l.LoRA = &BatchLimits{Min: t.MinBatchSize.int(), Max: t.MaxBatchSize.int(), MaxDPO: t.MaxBatchSizeDPO.int()}
 		l.MaxRank = t.MaxRank.int()
 	}
 	return l, nil
@@ -103,8 +105,16 @@ func (l ModelLimits) Check(h ethos.Hyperparameters) []string {
 	}
 	if batch == nil {
 		out = append(out, fmt.Sprintf("%s training is not offered for this model", kind))
-	} else if h.BatchSize > 0 && (h.BatchSize < batch.Min || (batch.Max > 0 && h.BatchSize > batch.Max)) {
-		out = append(out, fmt.Sprintf("batch size %d is outside %d to %d for %s training (batch_size)", h.BatchSize, batch.Min, batch.Max, kind))
+	} else {
+		// A DPO job takes two sides a pair, and Together bounds its batch
+		// apart (max_batch_size_dpo), usually at half the SFT bound.
+		most, training := batch.Max, kind+" training"
+		if h.Method == ethos.FineTuneDPO && batch.MaxDPO > 0 {
+			most, training = batch.MaxDPO, kind+" DPO training"
+		}
+		if h.BatchSize > 0 && (h.BatchSize < batch.Min || (most > 0 && h.BatchSize > most)) {
+			out = append(out, fmt.Sprintf("batch size %d is outside %d to %d for %s (batch_size)", h.BatchSize, batch.Min, most, training))
+		}
 	}
 	if h.LoRA {
 		rank := h.LoRARank

@@ -339,7 +339,7 @@ func TestModelLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ModelLimits{Model: model, MaxEpochs: 20, MaxEvals: 100, MinLearningRate: 1e-8, MaxLearningRate: 1,
-		Full: &BatchLimits{Min: 8, Max: 96}, LoRA: &BatchLimits{Min: 8, Max: 128}, MaxRank: 64}
+		Full: &BatchLimits{Min: 8, Max: 96, MaxDPO: 48}, LoRA: &BatchLimits{Min: 8, Max: 128, MaxDPO: 64}, MaxRank: 64}
 	if diff := cmp.Diff(want, l); diff != "" {
 		t.Errorf("limits (-want +got):\n%s", diff)
 	}
@@ -370,7 +370,7 @@ func TestModelLimits(t *testing.T) {
 func TestModelLimitsCheck(t *testing.T) {
 	t.Parallel()
 	l := ModelLimits{MaxEpochs: 10, MaxEvals: 5, MinLearningRate: 1e-6, MaxLearningRate: 1e-3,
-		Full: &BatchLimits{Min: 8, Max: 32}, LoRA: &BatchLimits{Min: 4, Max: 64}, MaxRank: 16}
+		Full: &BatchLimits{Min: 8, Max: 32}, LoRA: &BatchLimits{Min: 4, Max: 64, MaxDPO: 32}, MaxRank: 16}
 	for _, tc := range []struct {
 		h    ethos.Hyperparameters
 		want []string
@@ -382,6 +382,10 @@ func TestModelLimitsCheck(t *testing.T) {
 			"LoRA rank 32 is above the highest, 16 (lora_r)", "11 epochs is above the most, 10 (epochs)",
 			"6 evaluations is above the most, 5 (n_evals)", "learning rate 1e-07 is outside 1e-06 to 0.001 (learning_rate)"}},
 		{ethos.Hyperparameters{LoRA: true}, nil}, // the default rank, 8, is within 16
+		// DPO is bounded by max_batch_size_dpo, SFT by max_batch_size.
+		{ethos.Hyperparameters{LoRA: true, BatchSize: 48, Method: ethos.FineTuneDPO}, []string{"batch size 48 is outside 4 to 32 for LoRA DPO training (batch_size)"}},
+		{ethos.Hyperparameters{LoRA: true, BatchSize: 32, Method: ethos.FineTuneDPO}, nil},
+		{ethos.Hyperparameters{BatchSize: 32, Method: ethos.FineTuneDPO}, nil}, // full training gave no DPO bound
 	} {
 		if diff := cmp.Diff(tc.want, l.Check(tc.h)); diff != "" {
 			t.Errorf("Check(%+v) (-want +got):\n%s", tc.h, diff)

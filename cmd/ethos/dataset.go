@@ -203,6 +203,23 @@ func (c *DatasetCommand) stats(ctx context.Context, args []string) error {
 	return nil
 }
 
+// printPreferenceStats prints what a preference file's pairs hold: the
+// tokens of each part, and how far the sides of a pair differ.
+func printPreferenceStats(w io.Writer, pr *dataset.PreferenceStats) {
+	fmt.Fprintf(w, "\npreference pairs: %d (%d with identical sides, %d nearly identical)\n", pr.Pairs, pr.Identical, pr.NearIdentical)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOKENS PER PAIR\tMIN\tP50\tP90\tMAX\tMEAN")
+	for _, part := range []struct {
+		name string
+		d    dataset.Distribution
+	}{{"input", pr.InputTokens}, {"preferred_output", pr.PreferredTokens}, {"non_preferred_output", pr.NonPreferredTokens}} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.0f\n", part.name, part.d.Min, part.d.P50, part.d.P90, part.d.Max, part.d.Mean)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "shared opening: %.0f%% of the shorter side on average; %d pairs share at least half (DPO learns only where the sides differ)\n", 100*pr.SharedPrefix, pr.SharedPrefixHalf)
+	fmt.Fprintf(w, "non-preferred side longer: %d of %d pairs\n", pr.RejectedLonger, pr.Pairs)
+}
+
 func printStats(w io.Writer, st *dataset.Stats) {
 	format := st.Format
 	if format == "" {
@@ -229,6 +246,9 @@ func printStats(w io.Writer, st *dataset.Stats) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\n", r.Role, r.Messages, r.Tokens, r.MeanTokens)
 	}
 	tw.Flush()
+	if pr := st.Preference; pr != nil {
+		printPreferenceStats(w, pr)
+	}
 
 	fmt.Fprintln(w, "\ntokens per example:")
 	most := 0

@@ -249,3 +249,32 @@ func TestDatasetSplitCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestDatasetStatsPreference: a preference file's stats add its pairs —
+// the tokens of each part, how much of each pair opens alike, and how many
+// non-preferred sides are the longer.
+func TestDatasetStatsPreference(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pair := func(user, chosen, rejected string) string {
+		b, _ := json.Marshal(map[string]any{
+			"input":                map[string]any{"messages": []map[string]string{{"role": "user", "content": user}}},
+			"preferred_output":     []map[string]string{{"role": "assistant", "content": chosen}},
+			"non_preferred_output": []map[string]string{{"role": "assistant", "content": rejected}},
+		})
+		return string(b)
+	}
+	lines := []string{
+		pair("What should I plant in spring?", "Peas and lettuce do well early; what light does your plot get?", "Plant tomatoes."),
+		pair("How do I fix a slow drain?", "Start with hot water and a plunger, then tell me what you find.", "Start with hot water and a plunger, then call a plumber if it stays slow, because it may be the pipe."),
+		pair("Is it too late to learn piano?", "No. Adults learn steadily with short daily practice; what draws you to it?", "It is never too late."),
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pairs.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ethosCLI(t, dir, nil, "dataset", "stats", "pairs.jsonl")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	golden(t, filepath.Join("dataset", "stats_pairs.txt"), r.stdout)
+}

@@ -30,11 +30,11 @@ const (
 
 // Run writes DIR/ethos.yaml unless it exists, then runs the pipeline there.
 func (c *DemoCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("demo", "demo [--dir ethos-demo] [--examples N] [--prompts N] [--recipe sft|dpo|sft+dpo] [--workers N] [--json]")
+	flags := c.m.newFlagSet("demo", "demo [--dir ethos-demo] [--examples N] [--prompts N] [--recipe sft|dpo|sft+dpo|dpo+introspection] [--workers N] [--json]")
 	dir := flags.String("dir", "ethos-demo", "the project `directory` the demo makes (or continues)")
 	examples := flags.Int("examples", demoExamples, "training examples to generate")
 	prompts := flags.Int("prompts", demoPrompts, "held-out prompts to evaluate on")
-	recipe := flags.String("recipe", "", "how to train: sft, dpo (preference pairs against the student's answers) or sft+dpo (DPO continued from SFT); default: finetune.recipe, sft")
+	recipe := flags.String("recipe", "", "how to train: sft, dpo (preference pairs against the student's answers) sft+dpo (DPO continued from SFT) or dpo+introspection (SFT on the DPO model's self-reflections and self-interactions, continued from DPO); default: finetune.recipe, sft")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
 	rest, err := parseFlags(flags, args)
@@ -45,7 +45,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		return usageErrorf("demo takes no arguments, got %q", rest)
 	}
 	if *recipe != "" && !slices.Contains(config.Recipes, *recipe) {
-		return usageErrorf("demo: --recipe %q: want sft, dpo or sft+dpo", *recipe)
+		return usageErrorf("demo: --recipe %q: want sft, dpo, sft+dpo or dpo+introspection", *recipe)
 	}
 	if *examples < 10 || *prompts < 5 || *workers < 1 {
 		return usageErrorf("demo: --examples must be at least 10 (OpenAI and Together want ten), --prompts at least 5, --workers at least 1")
@@ -85,8 +85,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	// Offline, training is free: a DPO-only recipe gets an SFT model beside
-	// it, so the demo shows base, SFT and DPO side by side.
+	// Offline, training is free: a recipe that starts with DPO gets an SFT
+	// model beside it, so the demo shows base, SFT and DPO side by side.
 	res, err := sub.runPipeline(ctx, p, pipelineOptions{workers: *workers, log: c.m.Stderr, recipe: *recipe, sftReference: true})
 	if err != nil {
 		return err

@@ -77,6 +77,12 @@ func (pf *preflight) generation(g config.Generate) {
 	if g.Review.LLM {
 		pf.model("generate.review.model", g.Review.Model)
 	}
+	if pr := g.Pairs; pr != nil {
+		pf.model("generate.pairs.student", pr.Student)
+		if pr.Confirm {
+			pf.model("generate.pairs.judge", pr.ConfirmJudge(g.Review.Model))
+		}
+	}
 }
 
 // pipelineEval checks what ethos run's fine-tune and evaluation steps

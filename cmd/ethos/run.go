@@ -84,6 +84,9 @@ type pipelineResult struct {
 	Model       ethos.Model       `json:"model"` // the last model of the recipe
 	Recipe      string            `json:"recipe"`
 	Pairs       string            `json:"pairs,omitempty"` // the preference pairs, for a recipe with DPO
+	// Introspection is what the DPO model wrote about itself, for the
+	// recipe dpo+introspection.
+	Introspection *introspectionResult `json:"introspection,omitempty"`
 	// Trained are the recipe's models in the order trained, by the names
 	// the evaluation gives them (tuned for SFT alone; sft, dpo otherwise).
 	Trained  []trainedModel      `json:"trained"`
@@ -95,10 +98,25 @@ type pipelineResult struct {
 	Sandbox  bool                `json:"sandbox"`
 }
 
+// introspectionResult is the introspection data of a recipe.
+type introspectionResult struct {
+	Run              string         `json:"run"`
+	Dataset          string         `json:"dataset"`
+	Metadata         string         `json:"metadata"`
+	Model            string         `json:"model"` // the model that wrote it
+	PromptSet        string         `json:"prompt_set"`
+	Reflections      int            `json:"reflections"`
+	Dialogues        int            `json:"dialogues"`
+	Turns            int            `json:"turns"`
+	Accepted         int            `json:"accepted"`
+	Rejected         int            `json:"rejected"`
+	RejectedByReason map[string]int `json:"rejected_by_reason,omitempty"`
+}
+
 // trainedModel is one model a recipe trained.
 type trainedModel struct {
 	Name   string            `json:"name"`   // its name in the evaluation
-	Method string            `json:"method"` // sft or dpo
+	Method string            `json:"method"` // sft or dpo (introspection is SFT)
 	Job    ethos.FineTuneJob `json:"job"`
 	Model  ethos.Model       `json:"model"`
 	// Reference is set for a model trained only to compare with, not a
@@ -106,7 +124,12 @@ type trainedModel struct {
 	Reference bool `json:"reference,omitempty"`
 }
 
-// recipeStages are the training methods of a recipe, in order.
+// stageIntrospection is the recipe stage that trains by SFT on the
+// previous model's introspection data.
+const stageIntrospection = "introspection"
+
+// recipeStages are the stages of a recipe, in order: a training method,
+// or stageIntrospection.
 func recipeStages(recipe string) []string {
 	if recipe == "" {
 		return []string{ethos.FineTuneSFT}
@@ -115,17 +138,26 @@ func recipeStages(recipe string) []string {
 }
 
 // evalName is the name a recipe's model has in the evaluation: "tuned"
-// when SFT is the whole recipe (as before recipes), else its method.
-func evalName(stages []string, method string) string {
-	if len(stages) == 1 && method == ethos.FineTuneSFT {
+// when SFT is the whole recipe (as before recipes), else its stage.
+func evalName(stages []string, stage string) string {
+	if len(stages) == 1 && stage == ethos.FineTuneSFT {
 		return "tuned"
 	}
-	return method
+	return stage
+}
+
+// stageMethod is the training method of a recipe stage.
+func stageMethod(stage string) string {
+	if stage == stageIntrospection {
+		return ethos.FineTuneSFT
+	}
+	return stage
 }
 
 // runPipeline is ethos run: each step finds what an earlier run of the
 // same settings already did and does only the rest.
 func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (_ *pipelineResult, err error) {
+	var stops []func() error // of the endpoints started for the run
 	cfg := p.cfg
 	logf := func(format string, args ...any) { fmt.Fprintf(o.log, format+"\n", args...) }
 	res := &pipelineResult{Dir: p.dir}
@@ -139,12 +171,12 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	}
 	stages := recipeStages(recipe)
 	res.Recipe = recipe
-	// A later stage continues from the one before (sft+dpo); an SFT
-	// reference beside a DPO-only recipe starts from the base, as the DPO
-	// model does.
+	// A later stage continues from the one before (sft+dpo,
+	// dpo+introspection); an SFT reference beside a recipe that starts
+	// with DPO starts from the base, as the DPO model does.
 	continued, reference := len(stages) > 1, false
-	if o.sftReference && recipe == config.RecipeDPO {
-		stages, reference = []string{ethos.FineTuneSFT, ethos.FineTuneDPO}, true
+	if o.sftReference && stages[0] == ethos.FineTuneDPO {
+		stages, reference = append([]string{ethos.FineTuneSFT}, stages...), true
 	}
 	ft := cfg.FineTune
 	base := cfg.Eval.Baseline
@@ -194,45 +226,21 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	// 2. Split and check each file the recipe trains on. The split depends
 	// only on the file and the seed, so doing it again gives the same
 	// files (and the same uploads).
-	files := map[string][2]string{} // method → train, validation
-	for _, method := range stages {
+	files := map[string][2]string{} // stage → train, validation
+	for _, stage := range stages {
 		path, kind := out.Dataset, dataset.MethodSFT
-		if method == ethos.FineTuneDPO {
+		switch stage {
+		case stageIntrospection:
+			continue // written by the model trained before it
+		case ethos.FineTuneDPO:
 			path, kind = out.Pairs, dataset.MethodPreference
 		}
-		train, validation := path, ""
-		if ft.Validation > 0 {
-			sp, err := dataset.Split(ctx, path, ft.Validation, settings.Seed, "", "", true)
-			if err != nil {
-				return nil, fmt.Errorf("split: %w", err)
-			}
-			train, validation = sp.Train, sp.Validation
-			logf("[2/6] check: %s: split %d training + %d validation examples", rel(p.dir, path), sp.TrainExamples, sp.ValidationExamples)
-		} else {
-			logf("[2/6] check: %s: no validation split (finetune.validation is 0)", rel(p.dir, path))
+		train, validation, warnings, err := p.splitAndCheck(ctx, path, kind, stage, settings.Seed, logf)
+		if err != nil {
+			return nil, err
 		}
-		warnings := 0
-		for _, f := range []string{train, validation} {
-			if f == "" {
-				continue
-			}
-			// A validation file is checked like a training file, except for
-			// the provider's minimum number of examples.
-			rep, err := dataset.CheckFileWith(ctx, f, dataset.Options{Provider: ft.Provider, Validation: f == validation, Method: kind})
-			if err != nil {
-				return nil, err
-			}
-			if rep.Errors() > 0 {
-				for _, pr := range firstProblems(rep, 10) {
-					logf("      %s:%d: %s: %s", rel(p.dir, f), pr.Line, pr.Rule, pr.Message)
-				}
-				return nil, ethos.Errorf(ethos.Invalid, "check: %s has %d problems %s would refuse; see ethos dataset check %s", rel(p.dir, f), rep.Errors(), ft.Provider, rel(p.dir, f))
-			}
-			warnings += len(rep.Problems)
-		}
-		logf("      %s passes %s's checks for %s (%d warnings)", rel(p.dir, train), ft.Provider, method, warnings)
 		res.Warnings += warnings
-		files[method] = [2]string{train, validation}
+		files[stage] = [2]string{train, validation}
 	}
 	res.Train, res.Validation = files[stages[0]][0], files[stages[0]][1]
 
@@ -241,8 +249,50 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	// same request, or attaches to the one an interrupted run left.
 	svc := p.fineTune()
 	from := ""
-	for _, method := range stages {
-		train, validation := files[method][0], files[method][1]
+	// Models served for the introspection stay served for the evaluation;
+	// a dedicated endpoint stops when the run ends, however it ends.
+	served := map[string]ethos.Model{}
+	serve := func(model ethos.Model) (ethos.Model, error) {
+		if s, ok := served[model.Name]; ok {
+			return s, nil
+		}
+		s, stopEndpoint, err := m.serveForEval(ctx, p, model, o.maxCost, logf)
+		if stopEndpoint != nil {
+			stops = append(stops, stopEndpoint)
+		}
+		if err != nil {
+			return model, fmt.Errorf("serve %s: %w", model.Name, err)
+		}
+		served[model.Name] = s
+		return s, nil
+	}
+	defer func() {
+		for _, stop := range stops {
+			if serr := stop(); serr != nil {
+				if err == nil {
+					err = serr
+				} else {
+					logf("      %v", serr)
+				}
+			}
+		}
+	}()
+	for _, stage := range stages {
+		method, runID := stageMethod(stage), settings.RunID()
+		if stage == stageIntrospection {
+			intro, err := m.introspection(ctx, p, settings, res.Trained[len(res.Trained)-1].Model, serve, o, logf)
+			if err != nil {
+				return nil, err
+			}
+			res.Introspection, runID = intro, intro.Run
+			train, validation, warnings, err := p.splitAndCheck(ctx, intro.Dataset, dataset.MethodSFT, stage, settings.Seed, logf)
+			if err != nil {
+				return nil, err
+			}
+			res.Warnings += warnings
+			files[stage] = [2]string{train, validation}
+		}
+		train, validation := files[stage][0], files[stage][1]
 		h := fineTuneSettings(ft, ft.Provider, validation != "")
 		if method == ethos.FineTuneDPO {
 			// SFT stays unnamed: the request of an SFT job is what it was
@@ -250,24 +300,24 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			h.Method = method
 		}
 		created, err := svc.Create(ctx, finetune.CreateOptions{Provider: ft.Provider, BaseModel: ft.Model,
-			TrainPath: train, ValidationPath: validation, Hyperparameters: h, RunID: settings.RunID(), FromCheckpoint: from})
+			TrainPath: train, ValidationPath: validation, Hyperparameters: h, RunID: runID, FromCheckpoint: from})
 		if err != nil {
-			return nil, fmt.Errorf("fine-tune (%s): %w", method, err)
+			return nil, fmt.Errorf("fine-tune (%s): %w", stage, err)
 		}
 		how := created.How
 		if from != "" {
 			how += ", continued from " + from
 		}
-		logf("[3/6] fine-tune: %s %s job %s on %s (%s)", ft.Provider, method, created.Job.ID, created.Job.BaseModel, how)
+		logf("[3/6] fine-tune: %s %s job %s on %s (%s)", ft.Provider, stage, created.Job.ID, created.Job.BaseModel, how)
 		job, model, err := m.waitTrained(ctx, p, svc, created.Job.ID, ft.Provider, logf)
 		if err != nil {
 			return nil, err
 		}
 		logf("      model %s", model.Name)
-		res.Trained = append(res.Trained, trainedModel{Name: evalName(stages, method), Method: method, Job: job, Model: model,
-			Reference: reference && method == ethos.FineTuneSFT})
+		isReference := reference && stage == ethos.FineTuneSFT
+		res.Trained = append(res.Trained, trainedModel{Name: evalName(stages, stage), Method: method, Job: job, Model: model, Reference: isReference})
 		res.Job, res.Model = job, model
-		if continued {
+		if continued && !isReference {
 			from = job.ID
 		}
 	}
@@ -299,25 +349,9 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			}
 			continue
 		}
-		served, stopEndpoint, err := m.serveForEval(ctx, p, tm.Model, o.maxCost, logf)
-		if stopEndpoint != nil {
-			// The endpoint bills while up: it stops when the evaluation
-			// ends, however it ends. A killed process leaves it recorded,
-			// and the next run re-attaches to it and stops it.
-			defer func() {
-				if serr := stopEndpoint(); serr != nil {
-					if err == nil {
-						err = serr
-					} else {
-						logf("      %v", serr)
-					}
-				}
-			}()
+		if tm.Model, err = serve(tm.Model); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("serve %s: %w", tm.Model.Name, err)
-		}
-		tm.Model = served
 	}
 	res.Model = res.Trained[len(res.Trained)-1].Model
 	logf("[5/6] eval: %s, judged by %s", strings.Join(names, " vs "), es.Judge)
@@ -384,6 +418,65 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 	}
 	logf("[6/6] report: %s; registry: %s", rel(p.dir, res.Reports[0]), rel(p.dir, res.Registry))
 	return res, nil
+}
+
+// introspection has model, trained by the stage before, write about
+// itself (served as serve serves it) and returns what it wrote.
+func (m *Main) introspection(ctx context.Context, p *project, gen generate.Settings, model ethos.Model, serve func(ethos.Model) (ethos.Model, error), o pipelineOptions, logf func(string, ...any)) (*introspectionResult, error) {
+	settings := p.introspectionSettings(gen, model.Name)
+	in := settings.Introspection
+	logf("[3/6] introspection: %d self-reflections (%s) and %d dialogues of %d turns, written by %s", in.Reflections, generate.IntrospectionPromptSet, in.Dialogues, in.Turns, model.Name)
+	ready := func() error {
+		_, err := serve(model)
+		return err
+	}
+	meta, err := m.introspect(ctx, p, settings, ready, o)
+	if err != nil {
+		return nil, fmt.Errorf("introspection: %w", err)
+	}
+	logf("      %d records → %s (%d texts accepted, %d rejected; $%.4f)", meta.Records, rel(p.dir, meta.Files.Dataset), meta.Accepted, meta.Rejected, meta.TotalCostUSD)
+	return &introspectionResult{Run: meta.Run, Dataset: meta.Files.Dataset, Metadata: meta.Files.Metadata, Model: meta.Model, PromptSet: meta.PromptSet,
+		Reflections: meta.Reflections, Dialogues: meta.Dialogues, Turns: meta.Turns, Accepted: meta.Accepted, Rejected: meta.Rejected,
+		RejectedByReason: meta.RejectedByReason}, nil
+}
+
+// splitAndCheck splits path for validation (when finetune.validation asks)
+// and checks each file by the provider's rules for kind, logging what it
+// does. The split depends only on the file and the seed, so doing it again
+// gives the same files (and the same uploads).
+func (p *project) splitAndCheck(ctx context.Context, path string, kind, stage string, seed int64, logf func(string, ...any)) (train, validation string, warnings int, _ error) {
+	ft := p.cfg.FineTune
+	train, validation = path, ""
+	if ft.Validation > 0 {
+		sp, err := dataset.Split(ctx, path, ft.Validation, seed, "", "", true)
+		if err != nil {
+			return "", "", 0, fmt.Errorf("split: %w", err)
+		}
+		train, validation = sp.Train, sp.Validation
+		logf("[2/6] check: %s: split %d training + %d validation examples", rel(p.dir, path), sp.TrainExamples, sp.ValidationExamples)
+	} else {
+		logf("[2/6] check: %s: no validation split (finetune.validation is 0)", rel(p.dir, path))
+	}
+	for _, f := range []string{train, validation} {
+		if f == "" {
+			continue
+		}
+		// A validation file is checked like a training file, except for
+		// the provider's minimum number of examples.
+		rep, err := dataset.CheckFileWith(ctx, f, dataset.Options{Provider: ft.Provider, Validation: f == validation, Method: kind})
+		if err != nil {
+			return "", "", 0, err
+		}
+		if rep.Errors() > 0 {
+			for _, pr := range firstProblems(rep, 10) {
+				logf("      %s:%d: %s: %s", rel(p.dir, f), pr.Line, pr.Rule, pr.Message)
+			}
+			return "", "", 0, ethos.Errorf(ethos.Invalid, "check: %s has %d problems %s would refuse; see ethos dataset check %s", rel(p.dir, f), rep.Errors(), ft.Provider, rel(p.dir, f))
+		}
+		warnings += len(rep.Problems)
+	}
+	logf("      %s passes %s's checks for %s (%d warnings)", rel(p.dir, train), ft.Provider, stage, warnings)
+	return train, validation, warnings, nil
 }
 
 // waitTrained follows a fine-tune job to its end and returns it with its
@@ -462,8 +555,15 @@ func printPipelineResult(w io.Writer, res *pipelineResult) {
 	if res.Pairs != "" {
 		fmt.Fprintf(w, "pairs     %s\n", rel(res.Dir, res.Pairs))
 	}
+	if in := res.Introspection; in != nil {
+		fmt.Fprintf(w, "introspection %s (%d self-reflections, %d dialogues of %d turns, by %s; %d texts accepted, %d rejected; prompts %s)\n",
+			rel(res.Dir, in.Dataset), in.Reflections, in.Dialogues, in.Turns, in.Model, in.Accepted, in.Rejected, in.PromptSet)
+	}
 	for _, tm := range res.Trained {
 		role := strings.ToUpper(tm.Method)
+		if tm.Name == stageIntrospection {
+			role += " on the introspection data"
+		}
 		if tm.Reference {
 			role += ", a reference to compare with"
 		}
