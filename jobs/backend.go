@@ -177,7 +177,24 @@ func (postgresBackend) groupInserts() bool { return false }
 func (postgresBackend) heartbeats() bool { return true }
 
 // migrate adds the clients' heartbeat table (see SweepDead) to River's.
+// Processes starting together (workers) take turns: River's migrations
+// are not safe to run concurrently.
 func (b postgresBackend) migrate(ctx context.Context) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: migrate: %w", err)
+	}
+	defer conn.Release()
+	const lock = `hashtextextended(current_schema() || '/jobs.migrate', 0)`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: migrate: lock: %w", err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`); err != nil {
+			// The session's locks go with its connection.
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
 	if err := b.riverDriver.migrate(ctx); err != nil {
 		return err
 	}

@@ -390,7 +390,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	if err := p.Router().Check(refs...); err != nil {
 		return eval.Summary{}, err
 	}
-	unlock, err := p.lock(ctx, "")
+	unlock, err := p.runLock(ctx, ev.ID())
 	if err != nil {
 		return eval.Summary{}, err
 	}
