@@ -180,3 +180,49 @@ func TestWorkerNeedsPostgres(t *testing.T) {
 		}
 	}
 }
+
+// waitFor returns once w has printed want, failing b if it exits first
+// or takes more than a minute.
+func (w *workerProcess) waitFor(tb testing.TB, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(w.output(), want) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("worker never printed %q:\n%s", want, w.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// BenchmarkWorkers: one ethos generate --no-work of benchExamples examples
+// on PostgreSQL, its calls made by 1, 2 and 4 ethos worker processes, each
+// holding at most benchInFlight tasks, against a sandbox answering in 1 s
+// under a rate limit far above what they use. Each call waits out its
+// second, so the figures show the workers' capacity adding up, not two
+// CPU cores: about benchInFlight calls a second per worker at best.
+func BenchmarkWorkers(b *testing.B) {
+	const benchExamples, benchInFlight = 60, 8
+	for _, n := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
+			var calls, secs float64
+			for range b.N {
+				url := pgtest.URL(b)
+				sb := startSandbox(b, sandbox.Options{Seed: 31, Faults: sandbox.Faults{RPM: 100_000, LatencyMean: time.Second}})
+				dir := b.TempDir()
+				sandboxProject(b, dir, nil)
+				for _, w := range startWorkers(b, n, dir, sb.URL, url, benchInFlight) {
+					w.waitFor(b, "working every running run")
+				}
+				start := time.Now()
+				out, err := ethosChild(dir, sb.URL, "generate", "--examples", fmt.Sprint(benchExamples), "--db", url, "--no-work").CombinedOutput()
+				if err != nil {
+					b.Fatalf("generate: %v\n%s", err, out)
+				}
+				secs += time.Since(start).Seconds()
+				calls += float64(sb.Server.Stats().ByStatus["200"])
+			}
+			b.ReportMetric(calls/secs, "calls/s")
+			b.ReportMetric(float64(b.N*benchExamples)/secs, "examples/s")
+		})
+	}
+}
