@@ -86,8 +86,8 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 		return c.printPlan(p, settings, out, *asJSON)
 	}
 
-	if *noWork && !p.postgres {
-		return ethos.Errorf(ethos.Config, "generate --no-work: %s is a SQLite store, which no other process works; leave out --no-work, or use a PostgreSQL store with ethos worker processes", p.dbPath)
+	if err := checkNoWork(p, "generate", *noWork, *maxCost); err != nil {
+		return err
 	}
 	meta, err := c.m.generateDataset(ctx, p, settings, generateOptions{workers: *workers, maxCost: *maxCost, force: *force, noWork: *noWork})
 	if err != nil {

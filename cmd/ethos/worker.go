@@ -194,3 +194,18 @@ func runHandlers(ctx context.Context, p *project, completer ethos.Completer, que
 	}
 	return jobs.Handlers{}, ethos.Errorf(ethos.Invalid, "run %s is a %s run, which has no tasks a worker works", run.ID, run.Kind)
 }
+
+// checkNoWork refuses --no-work where nothing would do the work (a SQLite
+// store, which one process works) and beside --max-cost, which caps the
+// calls of the process that makes them: the workers, not this one.
+func checkNoWork(p *project, command string, noWork bool, maxCost float64) error {
+	switch {
+	case !noWork:
+		return nil
+	case !p.postgres:
+		return ethos.Errorf(ethos.Config, "%s --no-work: %s is a SQLite store, which no other process works; leave out --no-work, or use a PostgreSQL store with ethos worker processes", command, p.dbPath)
+	case maxCost > 0:
+		return ethos.Errorf(ethos.Config, "%s --no-work: --max-cost caps the calls of the process that makes them, and with --no-work the workers make them; leave out --no-work to cap this run's cost, or --max-cost", command)
+	}
+	return nil
+}

@@ -173,7 +173,7 @@ func TestWorkerNeedsPostgres(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	sandboxProject(t, dir, nil)
-	for _, args := range [][]string{{"worker"}, {"generate", "--examples", "5", "--no-work"}} {
+	for _, args := range [][]string{{"worker"}, {"generate", "--examples", "5", "--no-work"}, {"eval", "run", "--prompts", "4", "--no-work"}} {
 		r := ethosCLI(t, dir, nil, args...)
 		if r.code != 2 || !strings.Contains(r.stderr, "PostgreSQL") {
 			t.Errorf("%s on SQLite: exit %d, %s", strings.Join(args, " "), r.code, r.stderr)
@@ -224,5 +224,46 @@ func BenchmarkWorkers(b *testing.B) {
 			b.ReportMetric(calls/secs, "calls/s")
 			b.ReportMetric(float64(b.N*benchExamples)/secs, "examples/s")
 		})
+	}
+}
+
+// TestWorkerWorksAnEvaluation: on PostgreSQL, ethos eval run --no-work
+// queues an evaluation (its held-out prompts written by the generation
+// stages, the answers, the judgments) and an ethos worker, started before
+// it and told nothing of it, makes every call.
+func TestWorkerWorksAnEvaluation(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	sb, env := evalSandboxWith(t, sandbox.Faults{})
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	w := startWorkers(t, 1, dir, sb.URL, url, 8)[0]
+	w.waitFor(t, "working every running run")
+	env["ETHOS_DATABASE_URL"] = url
+	// A cap on what this process spends means nothing when it spends
+	// nothing.
+	if r := ethosCLI(t, dir, env, "generate", "--examples", "5", "--no-work", "--max-cost", "1"); r.code != 2 || !strings.Contains(r.stderr, "--max-cost caps") {
+		t.Errorf("generate --no-work --max-cost: exit %d, %s", r.code, r.stderr)
+	}
+	r := ethosCLI(t, dir, env, "eval", "run", "--models", "base=sandbox/base,tuned=sandbox/tuned", "--prompts", "4", "--no-work")
+	if r.code != 0 {
+		t.Fatalf("eval run --no-work: exit %d\n%s%s\nworker:\n%s", r.code, r.stdout, r.stderr, w.output())
+	}
+	for _, want := range []string{"prompts    4 held out", "answers    8 ok, 0 failed", "judgments  48 ok, 0 parse failures, 0 failed calls, of 48"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if err := w.stop(); err != nil {
+		t.Errorf("worker on SIGTERM: %v\n%s", err, w.output())
+	}
+	if out := w.output(); !strings.Contains(out, "(eval)") {
+		t.Errorf("the worker did not take up the evaluation:\n%s", out)
+	}
+	// The process that ran the command made no call: the worker made them
+	// all, through its own chain, into the same ledger.
+	calls := ethosCLI(t, dir, env, "calls", "--json")
+	if calls.code != 0 || !strings.Contains(calls.stdout, "sandbox/judge") {
+		t.Errorf("calls: exit %d\n%s%s", calls.code, calls.stdout, calls.stderr)
 	}
 }
