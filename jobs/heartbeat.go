@@ -28,9 +28,14 @@ const beatTable = `CREATE TABLE IF NOT EXISTS ethos_worker_beat (
 	id         text PRIMARY KEY,
 	host       text NOT NULL,
 	pid        integer NOT NULL,
+	queue      text NOT NULL, -- the client's own queue, or * for a client of every run's
 	started_at timestamptz NOT NULL,
 	beat_at    timestamptz NOT NULL
 )`
+
+// anyQueue is the queue a heartbeat row names for a client that resolves
+// the handlers of every run's queue (Config.Resolve).
+const anyQueue = "*"
 
 // heartbeat is a started client's beating.
 type heartbeat struct {
@@ -111,8 +116,12 @@ func (c *Client) stopHeartbeat(ctx context.Context) {
 func (c *Client) beat(ctx context.Context, first bool) error {
 	now := c.cfg.now()
 	host, _ := os.Hostname()
-	_, err := c.backend.exec(ctx, `INSERT INTO ethos_worker_beat (id, host, pid, started_at, beat_at) VALUES ($1, $2, $3, $4, $4)
-		ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at`, c.cfg.ID, host, os.Getpid(), c.backend.timeArg(now))
+	queue := c.cfg.Queue
+	if c.cfg.Resolve != nil {
+		queue = anyQueue
+	}
+	_, err := c.backend.exec(ctx, `INSERT INTO ethos_worker_beat (id, host, pid, queue, started_at, beat_at) VALUES ($1, $2, $3, $4, $5, $5)
+		ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at`, c.cfg.ID, host, os.Getpid(), queue, c.backend.timeArg(now))
 	if err != nil {
 		return ethos.Errorf(ethos.Internal, "jobs: heartbeat of client %s: %w", c.cfg.ID, err)
 	}
@@ -147,6 +156,25 @@ func (c *Client) SweepDead(ctx context.Context) (int64, error) {
 	}
 	if n > 0 {
 		c.cfg.Logger.WarnContext(ctx, fmt.Sprintf("jobs: %d jobs of clients silent for %s made available again", n, c.cfg.DeadAfter))
+	}
+	return n, nil
+}
+
+// LiveWorkers counts the started clients, in any process, that beat within
+// DeadAfter and work the client's queue: a client of that queue, or of
+// every run's. A process that leaves its tasks to others (Work.NoWork)
+// uses it to say when none is there. It is 0 on SQLite, whose clients do
+// not beat.
+func (c *Client) LiveWorkers(ctx context.Context) (int, error) {
+	if !c.backend.heartbeats() {
+		return 0, nil
+	}
+	var n int
+	err := c.backend.query(ctx, `SELECT count(*) FROM ethos_worker_beat WHERE beat_at >= $1 AND queue IN ($2, $3)`,
+		[]any{c.backend.timeArg(c.cfg.now().Add(-c.cfg.DeadAfter)), c.cfg.Queue, anyQueue},
+		func(scan func(...any) error) error { return scan(&n) })
+	if err != nil {
+		return 0, ethos.Errorf(ethos.Internal, "jobs: live workers: %w", err)
 	}
 	return n, nil
 }

@@ -58,7 +58,11 @@ func TestPostgresOneClientManyRuns(t *testing.T) {
 		enq := testConfig(nil)
 		enq.Queue = run
 		enq.Tasks = map[string]TaskFunc{"test.step": refuse(t), "test.next": refuse(t)}
-		if _, _, err := newClient(t, openPostgres(t, url), enq, false).Enqueue(ctx, Task{Name: "test.step", RunID: run, Key: "k-" + run}); err != nil {
+		enqueuer := newClient(t, openPostgres(t, url), enq, false)
+		if n, err := enqueuer.LiveWorkers(ctx); err != nil || n != 1 {
+			t.Errorf("live workers of %s: %d (%v), want the one worker", run, n, err)
+		}
+		if _, _, err := enqueuer.Enqueue(ctx, Task{Name: "test.step", RunID: run, Key: "k-" + run}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,7 +111,7 @@ func TestPostgresSweepsJobsOfDeadClients(t *testing.T) {
 		}
 	}
 	for id, at := range clients {
-		if _, err := b.impl.exec(ctx, `INSERT INTO ethos_worker_beat (id, host, pid, started_at, beat_at) VALUES ($1, 'h', 1, $2, $2)`, id, at); err != nil {
+		if _, err := b.impl.exec(ctx, `INSERT INTO ethos_worker_beat (id, host, pid, queue, started_at, beat_at) VALUES ($1, 'h', 1, '*', $2, $2)`, id, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -153,6 +157,9 @@ func TestPostgresSweepsJobsOfDeadClients(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"beating"}, left); diff != "" {
 		t.Errorf("heartbeat rows after the sweeps (-want +got):\n%s", diff)
+	}
+	if n, err := sweeper.LiveWorkers(ctx); err != nil || n != 1 {
+		t.Errorf("live workers at 60 s: %d (%v), want the beating one", n, err)
 	}
 
 	// A live client works the two jobs made available.

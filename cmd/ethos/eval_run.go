@@ -431,9 +431,10 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 				}
 				fmt.Fprintf(m.Stderr, "evaluation %s: %s on %s, judged by %s\n", ev.ID(), strings.Join(names, " vs "), from, s.Judge)
 			}
-			if !o.noWork {
-				stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
+			if o.noWork {
+				return true, sayWorkers(ctx, m, ev.ID())
 			}
+			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
 			return true, nil
 		},
 		Drive: func(ctx context.Context) error {

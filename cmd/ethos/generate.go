@@ -180,8 +180,7 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 			if o.noWork {
 				// The workers make the calls, send the batches and
 				// publish their loads.
-				fmt.Fprintf(m.Stderr, "run %s: its tasks are queued for ethos worker processes (--no-work)\n", pipe.RunID())
-				return true, nil
+				return true, sayWorkers(ctx, m, pipe.RunID())
 			}
 			show.limiter = p.limiter
 			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)

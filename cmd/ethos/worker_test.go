@@ -249,6 +249,9 @@ func TestWorkerWorksAnEvaluation(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("eval run --no-work: exit %d\n%s%s\nworker:\n%s", r.code, r.stdout, r.stderr, w.output())
 	}
+	if !strings.Contains(r.stderr, "queued for the 1 ethos worker(s)") {
+		t.Errorf("eval run --no-work did not see the worker:\n%s", r.stderr)
+	}
 	for _, want := range []string{"prompts    4 held out", "answers    8 ok, 0 failed", "judgments  48 ok, 0 parse failures, 0 failed calls, of 48"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
