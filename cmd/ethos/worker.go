@@ -80,7 +80,10 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := q.Start(ctx); err != nil {
+	// The tasks run under a context the signal does not cancel: on
+	// SIGTERM the worker stops taking tasks and lets those in hand finish
+	// for --stop-timeout, then cancels them (see jobs.Client.Stop).
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.m.Stderr, "worker %s on %s: working every running run's tasks, %d at most at once\n", q.ID(), p.dbPath, *maxInFlight)

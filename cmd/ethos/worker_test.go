@@ -270,3 +270,59 @@ func TestWorkerWorksAnEvaluation(t *testing.T) {
 		t.Errorf("calls: exit %d\n%s%s", calls.code, calls.stdout, calls.stderr)
 	}
 }
+
+// TestWorkerStopsCleanly: a worker sent SIGTERM while its calls are in
+// flight lets them finish and record their answers before it exits 0, and
+// another worker finishes the run without asking any of them again.
+func TestWorkerStopsCleanly(t *testing.T) {
+	t.Parallel()
+	const examples = 10
+	url := pgtest.URL(t)
+	sb := startSandbox(t, sandbox.Options{Seed: 37, Faults: sandbox.Faults{LatencyMean: 2 * time.Second}})
+	dir := t.TempDir()
+	sandboxProject(t, dir, nil)
+	first := startWorkers(t, 1, dir, sb.URL, url, 8)[0]
+	first.waitFor(t, "working every running run")
+	gen := ethosChild(dir, sb.URL, "generate", "--examples", fmt.Sprint(examples), "--db", url, "--no-work")
+	var genOut strings.Builder
+	gen.Stdout, gen.Stderr = &genOut, &genOut
+	if err := gen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if gen.ProcessState == nil {
+			gen.Process.Kill()
+			gen.Wait()
+		}
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for sb.Server.Stats().InFlight == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no call in flight within a minute:\n%s\n%s", genOut.String(), first.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := sb.Server.Stats()
+	if err := first.stop(); err != nil {
+		t.Fatalf("worker on SIGTERM: %v\n%s", err, first.output())
+	}
+	after := sb.Server.Stats()
+	if after.InFlight != 0 || after.ByStatus["200"] < before.ByStatus["200"]+before.InFlight {
+		t.Errorf("the worker exited with calls unanswered: %d answered and %d in flight at SIGTERM, %d answered and %d in flight at its exit",
+			before.ByStatus["200"], before.InFlight, after.ByStatus["200"], after.InFlight)
+	}
+	if !strings.Contains(first.output(), "stopped") {
+		t.Errorf("the worker did not say it stopped:\n%s", first.output())
+	}
+
+	startWorkers(t, 1, dir, sb.URL, url, 8)
+	if err := gen.Wait(); err != nil {
+		t.Fatalf("generate: %v\n%s", err, genOut.String())
+	}
+	if n := countLines(t, filepath.Join(dir, "data", "agora.jsonl")); n != examples {
+		t.Errorf("%d examples, want %d", n, examples)
+	}
+	if st := sb.Server.Stats(); st.Repeats != 0 {
+		t.Errorf("the sandbox answered %d requests twice", st.Repeats)
+	}
+}
