@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -28,6 +29,9 @@ type resolver struct {
 	mu    sync.Mutex
 	known map[string]*resolved
 }
+
+// resolveTimeout bounds how long finding a queue's handlers may take.
+const resolveTimeout = time.Minute
 
 // resolved is one queue's handlers, found once.
 type resolved struct {
@@ -76,7 +80,13 @@ func (r *resolver) handlers(ctx context.Context, queue string) (Handlers, error)
 		r.known[queue] = e
 	}
 	r.mu.Unlock()
-	e.once.Do(func() { e.h, e.err = r.resolve(ctx, queue) })
+	e.once.Do(func() {
+		// Other tasks of the queue wait for this: the first one's end
+		// (its job cancelled) must not become their error.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resolveTimeout)
+		defer cancel()
+		e.h, e.err = r.resolve(rctx, queue)
+	})
 	if e.err != nil {
 		r.mu.Lock()
 		if r.known[queue] == e {
