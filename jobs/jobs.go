@@ -78,7 +78,8 @@ const hardStopTimeout = 10 * time.Second
 
 // Config configures a Client. Zero fields take the defaults above.
 type Config struct {
-	// Workers is how many jobs run at once.
+	// Workers is how many jobs run at once: in each queue, and with
+	// Resolve across all the client's queues too.
 	Workers int
 	// JobTimeout cancels a job's context after this long. A task may wait
 	// long at the rate limiter, so the default is hours, not River's one
@@ -109,7 +110,7 @@ type Config struct {
 	// Kinds are the task names a client of many runs registers once, and
 	// Resolve finds the handlers of a queue's tasks (a run's pipeline) the
 	// first time one of its tasks is worked; the client keeps them (see
-	// AddQueue, Forget).
+	// AddQueue, RemoveQueue).
 	Kinds   []string
 	Resolve func(ctx context.Context, queue string) (Handlers, error)
 	// Priorities order the tasks waiting in the queue, by task name:
