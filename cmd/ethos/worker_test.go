@@ -201,7 +201,7 @@ func (w *workerProcess) waitFor(tb testing.TB, want string) {
 // second, so the figures show the workers' capacity adding up, not two
 // CPU cores: about benchInFlight calls a second per worker at best.
 func BenchmarkWorkers(b *testing.B) {
-	const benchExamples, benchInFlight = 60, 8
+	const benchExamples, benchInFlight = 120, 8
 	for _, n := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
 			var calls, secs float64
