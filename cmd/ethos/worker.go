@@ -86,15 +86,22 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.m.Stderr, "worker %s on %s: working every running run's tasks, %d at most at once\n", q.ID(), p.dbPath, *maxInFlight)
-	stopLoads, stopBatches := p.publishLoads(ctx), p.runBatches(ctx)
+	which := "every running run's tasks"
+	if len(only) > 0 {
+		which = "the tasks of " + strings.Join(only, ", ")
+	}
+	fmt.Fprintf(c.m.Stderr, "worker %s on %s: working %s, %d at most at once\n", q.ID(), p.dbPath, which, *maxInFlight)
+	// The batches, like the tasks, go on past the signal until the tasks
+	// in hand are done: some wait for a batch's answers.
+	stopLoads, stopBatches := p.publishLoads(ctx), p.runBatches(context.WithoutCancel(ctx))
 	err = c.follow(ctx, p, q, only)
-	stopBatches()
-	stopLoads()
 
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *stopTimeout)
 	defer cancel()
-	if serr := q.Stop(stopCtx); serr != nil {
+	serr := q.Stop(stopCtx)
+	stopBatches()
+	stopLoads()
+	if serr != nil {
 		return serr
 	}
 	fmt.Fprintf(c.m.Stderr, "worker %s stopped\n", q.ID())
