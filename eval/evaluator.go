@@ -182,6 +182,15 @@ func (e *Evaluator) Begin(ctx context.Context) (resumed bool, err error) {
 	return true, nil
 }
 
+// Attach readies the evaluator to work the tasks of its evaluation, which
+// another process created and drives (an ethos worker).
+func (e *Evaluator) Attach(ctx context.Context) error {
+	if e.heldOut != nil {
+		return e.heldOut.Attach(ctx)
+	}
+	return nil
+}
+
 // Interrupted records that the evaluation, and the writing of its
 // held-out prompts, stopped before they finished because the process was
 // interrupted (Ctrl-C, a shutdown); Begin takes them up again. Call it once

@@ -92,6 +92,14 @@ func (p *Pipeline) stopped(ctx context.Context) error {
 	return nil
 }
 
+// Attach readies the pipeline to work the tasks of its run, which another
+// process created and drives (an ethos worker): it loads what the run has
+// accepted so far into the near-duplicate indexes. Near-duplicates
+// accepted by other processes after this are not seen by this one.
+func (p *Pipeline) Attach(ctx context.Context) error {
+	return p.reloadDuplicates(ctx)
+}
+
 // Interrupted records that the run stopped before it finished because its
 // process was interrupted (Ctrl-C, a shutdown); Begin takes it up again.
 // Call it once the queue has stopped, with a context that is still live.

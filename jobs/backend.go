@@ -57,6 +57,9 @@ type backend interface {
 	// groupInserts reports whether concurrent inserts are better made in
 	// one transaction (see newInserter).
 	groupInserts() bool
+	// heartbeats reports whether started clients beat and sweep the jobs
+	// of dead ones (see SweepDead): where many processes share the queue.
+	heartbeats() bool
 }
 
 // riverClient is what a Client uses of River's client, whichever its
@@ -69,6 +72,7 @@ type riverClient interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	Queues() *river.QueueBundle
 }
 
 // MigrateOn creates or upgrades River's tables in b. It is idempotent.
@@ -136,6 +140,9 @@ func (sqliteBackend) timeArg(t time.Time) any { return t.UTC().Format(riverTimeF
 // completions wait behind every insert transaction.
 func (sqliteBackend) groupInserts() bool { return true }
 
+// heartbeats: one process works a SQLite store, under its lock.
+func (sqliteBackend) heartbeats() bool { return false }
+
 // postgresBackend keeps the jobs in a PostgreSQL database. River is given
 // no schema of its own, so its migrations, queries and notification
 // channels all follow the connections' search_path.
@@ -166,6 +173,36 @@ func (postgresBackend) timeArg(t time.Time) any { return t.UTC() }
 // groupInserts: many connections insert at once, and a batch holding the
 // same task twice would fail in River's one INSERT … ON CONFLICT.
 func (postgresBackend) groupInserts() bool { return false }
+
+func (postgresBackend) heartbeats() bool { return true }
+
+// migrate adds the clients' heartbeat table (see SweepDead) to River's.
+// Processes starting together (workers) take turns: River's migrations
+// are not safe to run concurrently.
+func (b postgresBackend) migrate(ctx context.Context) error {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: migrate: %w", err)
+	}
+	defer conn.Release()
+	const lock = `hashtextextended(current_schema() || '/jobs.migrate', 0)`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`); err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: migrate: lock: %w", err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`); err != nil {
+			// The session's locks go with its connection.
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := b.riverDriver.migrate(ctx); err != nil {
+		return err
+	}
+	if _, err := b.pool.Exec(ctx, beatTable); err != nil {
+		return ethos.Errorf(ethos.Internal, "jobs: migrate: heartbeats: %w", err)
+	}
+	return nil
+}
 
 // rowSet is what *sql.Rows and pgx.Rows have in common.
 type rowSet interface {

@@ -62,6 +62,7 @@ const (
 	DefaultFetchCooldown     = 20 * time.Millisecond
 	DefaultFetchPollInterval = 200 * time.Millisecond
 	DefaultMaxAttempts       = 5
+	DefaultDeadAfter         = 40 * time.Second
 )
 
 // Task priorities, River's: 1 is fetched first, 4 last.
@@ -77,7 +78,8 @@ const hardStopTimeout = 10 * time.Second
 
 // Config configures a Client. Zero fields take the defaults above.
 type Config struct {
-	// Workers is how many jobs run at once.
+	// Workers is how many jobs run at once: in each queue, and with
+	// Resolve across all the client's queues too.
 	Workers int
 	// JobTimeout cancels a job's context after this long. A task may wait
 	// long at the rate limiter, so the default is hours, not River's one
@@ -101,8 +103,16 @@ type Config struct {
 	// Completer is what llm.call jobs call, normally the middleware chain.
 	// A Client without one can enqueue, wait and report but not Start.
 	Completer ethos.Completer
-	// Tasks are the handlers of pipeline tasks, by task name.
+	// Tasks are the handlers of pipeline tasks, by task name: the same
+	// for every queue the client works. Set either Tasks, for a client of
+	// one run, or Kinds and Resolve, for a client of many.
 	Tasks map[string]TaskFunc
+	// Kinds are the task names a client of many runs registers once, and
+	// Resolve finds the handlers of a queue's tasks (a run's pipeline) the
+	// first time one of its tasks is worked; the client keeps them (see
+	// AddQueue, RemoveQueue).
+	Kinds   []string
+	Resolve func(ctx context.Context, queue string) (Handlers, error)
 	// Priorities order the tasks waiting in the queue, by task name:
 	// PriorityFirst is fetched before PriorityLast. A pipeline puts the
 	// tasks that finish items first, so a large backlog of new work does
@@ -114,6 +124,15 @@ type Config struct {
 	// means River's default queue. llm.call jobs always use the default,
 	// which only a client with a Completer works.
 	Queue string
+	// ID names the client in River's job rows (attempted_by) and in its
+	// heartbeat row on PostgreSQL; empty makes one of the host name, the
+	// process ID and a random part.
+	ID string
+	// DeadAfter is how old the heartbeat of a client on PostgreSQL may
+	// grow before the others take it for dead and make the jobs it was
+	// running available again; the default is DefaultDeadAfter. Clients
+	// beat every DeadAfter/4.
+	DeadAfter time.Duration
 	// Logger receives River's logs. When nil, warnings and errors go to
 	// slog.Default(); River's info lines (one per retried job) are dropped.
 	Logger *slog.Logger
@@ -121,6 +140,8 @@ type Config struct {
 	// testOnly turns off River's start-up jitter of its maintenance
 	// services, so tests that need the job rescuer do not wait for it.
 	testOnly bool
+	// now is the clock of heartbeats and sweeps; nil is time.Now.
+	now func() time.Time
 }
 
 func (cfg Config) withDefaults() Config {
@@ -151,6 +172,15 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(warnHandler{slog.Default().Handler()})
 	}
+	if cfg.ID == "" {
+		cfg.ID = newClientID()
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = DefaultDeadAfter
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
 	return cfg
 }
 
@@ -163,6 +193,12 @@ type Client struct {
 	// inserter batches the inserts of Enqueue and EnqueueMany; nil where
 	// the backend gains nothing from it (see backend.groupInserts).
 	inserter *groupcommit.Queue[*insertReq]
+	// kinds are the task names the client has handlers for.
+	kinds map[string]bool
+	// runs finds and keeps each queue's handlers.
+	runs *resolver
+	// heart beats for the client while it is started on PostgreSQL.
+	heart *heartbeat
 }
 
 // Migrate creates or upgrades River's tables in the SQLite database db. It
@@ -190,16 +226,20 @@ func NewOn(b Backend, cfg Config) (*Client, error) {
 	}
 
 	c := &Client{backend: b.impl, cfg: cfg, waiters: newWaiters()}
+	var err error
 	if b.impl.groupInserts() {
 		c.inserter = newInserter()
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &callWorker{completer: cfg.Completer, backoff: cfg.Backoff})
-	for name, fn := range cfg.Tasks {
-		if name == "" || name == KindCall || fn == nil {
-			return nil, ethos.Errorf(ethos.Config, "jobs: task name %q: want a non-empty name other than %s, with a handler", name, KindCall)
-		}
-		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{fn: fn, backoff: cfg.Backoff, client: c})
+	c.runs, err = newResolver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.kinds = map[string]bool{}
+	for _, name := range c.runs.kinds {
+		c.kinds[name] = true
+		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{name: name, backoff: cfg.Backoff, client: c})
 	}
 
 	// The default queue holds llm.call jobs; a client with no Completer
@@ -213,6 +253,7 @@ func NewOn(b Backend, cfg Config) (*Client, error) {
 		FetchCooldown:        cfg.FetchCooldown,
 		FetchPollInterval:    cfg.FetchPollInterval,
 		JobTimeout:           cfg.JobTimeout,
+		ID:                   cfg.ID,
 		Logger:               cfg.Logger,
 		MaxAttempts:          cfg.MaxAttempts,
 		Queues:               queues,
@@ -231,10 +272,14 @@ func NewOn(b Backend, cfg Config) (*Client, error) {
 // Start begins working jobs. It returns once the workers are started; they
 // run until Stop, or until ctx is cancelled (which cancels running jobs).
 func (c *Client) Start(ctx context.Context) error {
-	if c.cfg.Completer == nil && len(c.cfg.Tasks) == 0 {
+	if c.cfg.Completer == nil && len(c.kinds) == 0 {
 		return ethos.Errorf(ethos.Config, "jobs: start: nothing to work: set Config.Completer (llm.call jobs) or Config.Tasks")
 	}
+	if err := c.startHeartbeat(ctx); err != nil {
+		return err
+	}
 	if err := c.river.Start(ctx); err != nil {
+		c.stopHeartbeat(context.WithoutCancel(ctx))
 		return ethos.Errorf(ethos.Internal, "jobs: start: %w", err)
 	}
 	// One subscription for all waiters. River closes it when the client
@@ -257,6 +302,9 @@ func (c *Client) Start(ctx context.Context) error {
 // ends first, it cancels the running jobs (they are retried later without
 // losing an attempt) and waits a little longer for them to return.
 func (c *Client) Stop(ctx context.Context) error {
+	// The heartbeat ends last: until the jobs are finished or released,
+	// the client is alive and its jobs are its own.
+	defer c.stopHeartbeat(context.WithoutCancel(ctx))
 	err := c.river.Stop(ctx)
 	if err == nil || ctx.Err() == nil {
 		if err != nil {

@@ -57,6 +57,10 @@ type Work struct {
 	// Drive runs while the jobs are worked and returns when the work is
 	// done (or ctx ends); Run then stops the client. Nil returns at once.
 	Drive func(ctx context.Context) error
+	// NoWork leaves the tasks to other processes: Prepare and Drive run,
+	// and enqueue on the client, but it works no job (ethos generate
+	// --no-work beside ethos worker processes, on PostgreSQL).
+	NoWork bool
 	// StopTimeout bounds how long stopping waits for running jobs before
 	// it cancels them (they are retried later without losing an attempt);
 	// zero means five seconds.
@@ -81,10 +85,15 @@ func RunOn(ctx context.Context, b Backend, cfg Config, w Work) error {
 		return err
 	}
 	var rescued int64
-	switch w.Rescue {
-	case RescueAll:
+	switch {
+	case w.Rescue == RescueNone:
+	case b.impl.heartbeats():
+		// Other processes may be working these queues, whatever lock
+		// this one holds: only the jobs of dead clients are orphans.
+		rescued, err = q.SweepDead(ctx)
+	case w.Rescue == RescueAll:
 		rescued, err = q.RescueOrphans(ctx)
-	case RescueQueue:
+	case w.Rescue == RescueQueue:
 		rescued, err = q.RescueQueueOrphans(ctx)
 	}
 	if err != nil {
@@ -97,8 +106,10 @@ func RunOn(ctx context.Context, b Backend, cfg Config, w Work) error {
 			return err
 		}
 	}
-	if err := q.Start(ctx); err != nil {
-		return err
+	if !w.NoWork {
+		if err := q.Start(ctx); err != nil {
+			return err
+		}
 	}
 	var driveErr error
 	if w.Drive != nil {
@@ -107,6 +118,9 @@ func RunOn(ctx context.Context, b Backend, cfg Config, w Work) error {
 	timeout := w.StopTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
+	}
+	if w.NoWork {
+		return driveErr
 	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()

@@ -43,18 +43,34 @@ func (t Task) Kind() string { return t.Name }
 // that in the store (quarantine it with its reason) and return nil.
 type TaskFunc func(ctx context.Context, t Task) error
 
-// taskWorker runs the TaskFunc registered for one task name.
+// taskWorker runs the tasks of one name, with the handler of their
+// queue's run.
 type taskWorker struct {
 	river.WorkerDefaults[Task]
-	fn      TaskFunc
+	name    string
 	backoff func(attempt int) time.Duration
 	client  *Client // given to the task through its context (FromContext)
 }
 
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
+	h, err := w.client.runs.handlers(ctx, job.Queue)
+	if err != nil {
+		// The run cannot be read (the store is down): try again later.
+		return riverOutcome(ctx, err, job.Metadata, w.backoff)
+	}
+	fn := h.Tasks[w.name]
+	if fn == nil {
+		return river.JobCancel(ethos.Errorf(ethos.Internal, "jobs: the run of queue %s has no handler for task %s", job.Queue, w.name))
+	}
+	release, err := w.client.runs.hold(ctx)
+	if err != nil {
+		return riverOutcome(ctx, err, job.Metadata, w.backoff)
+	}
+	defer release()
 	ctx = context.WithValue(ctx, attemptKey{}, attemptInfo{attempt: job.Attempt, max: job.MaxAttempts, snoozes: snoozes(job.Metadata)})
+	ctx = context.WithValue(ctx, queueKey{}, queueOf{name: job.Queue, priorities: h.Priorities})
 	ctx = WithClient(ctx, w.client)
-	err := w.fn(ctx, job.Args)
+	err = fn(ctx, job.Args)
 	if err == nil {
 		return nil
 	}
@@ -153,7 +169,7 @@ func (c *Client) Enqueue(ctx context.Context, t Task) (id int64, added bool, err
 	if err := c.checkTask(t); err != nil {
 		return 0, false, err
 	}
-	r, err := c.insert(ctx, []river.InsertManyParams{{Args: t, InsertOpts: c.taskOpts(t.Name)}})
+	r, err := c.insert(ctx, []river.InsertManyParams{{Args: t, InsertOpts: c.taskOpts(ctx, t.Name)}})
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
@@ -180,7 +196,7 @@ func (c *Client) EnqueueMany(ctx context.Context, ts []Task) (added int, err err
 			continue
 		}
 		seen[id] = true
-		params = append(params, river.InsertManyParams{Args: t, InsertOpts: c.taskOpts(t.Name)})
+		params = append(params, river.InsertManyParams{Args: t, InsertOpts: c.taskOpts(ctx, t.Name)})
 	}
 	r, err := c.insert(ctx, params)
 	if err != nil {
@@ -205,25 +221,38 @@ func (c *Client) EnqueueTx(ctx context.Context, tx *sql.Tx, t Task) (id int64, a
 	if err != nil {
 		return 0, false, err
 	}
-	res, err := rc.InsertTx(ctx, tx, t, c.taskOpts(t.Name))
+	res, err := rc.InsertTx(ctx, tx, t, c.taskOpts(ctx, t.Name))
 	if err != nil {
 		return 0, false, ethos.Errorf(ethos.Internal, "jobs: enqueue %s %s: %w", t.Name, t.Key, err)
 	}
 	return res.Job.ID, !res.UniqueSkippedAsDuplicate, nil
 }
 
-// taskOpts puts a task in the client's queue at its priority, unique by
-// its identity.
-func (c *Client) taskOpts(name string) *river.InsertOpts {
-	prio, ok := c.cfg.Priorities[name]
+// taskOpts puts a task at its priority, unique by its identity, in the
+// queue of the task ctx is working, if any (a follow-up stays in its run's
+// queue, whichever client works it), and otherwise in the client's queue.
+func (c *Client) taskOpts(ctx context.Context, name string) *river.InsertOpts {
+	q := queueOf{name: c.cfg.Queue, priorities: c.cfg.Priorities}
+	if working, ok := ctx.Value(queueKey{}).(queueOf); ok {
+		q = working
+	}
+	prio, ok := q.priorities[name]
 	if !ok || prio < PriorityFirst || prio > PriorityLast {
 		prio = PriorityDefault
 	}
-	return &river.InsertOpts{Queue: c.cfg.Queue, Priority: prio, UniqueOpts: river.UniqueOpts{ByArgs: true, ByQueue: true}}
+	return &river.InsertOpts{Queue: q.name, Priority: prio, UniqueOpts: river.UniqueOpts{ByArgs: true, ByQueue: true}}
+}
+
+type queueKey struct{}
+
+// queueOf is the queue of the task being worked, and its run's priorities.
+type queueOf struct {
+	name       string
+	priorities map[string]int
 }
 
 func (c *Client) checkTask(t Task) error {
-	if _, ok := c.cfg.Tasks[t.Name]; !ok {
+	if !c.kinds[t.Name] {
 		return ethos.Errorf(ethos.Invalid, "jobs: no handler for task %q", t.Name)
 	}
 	if t.RunID == "" || t.Key == "" {
@@ -274,8 +303,8 @@ func failedJobMessage(job *rivertype.JobRow, cause string) string {
 // their own processes (a monitor may be working one right now). The
 // interrupted attempt stays counted. It returns how many jobs it rescued.
 //
-// On PostgreSQL the lock must cover every process sharing the database:
-// a job another live worker is running would otherwise be run twice.
+// On PostgreSQL no lock can prove that: another process may be working
+// these queues. RunOn sweeps there instead (see SweepDead).
 func (c *Client) RescueOrphans(ctx context.Context) (int64, error) {
 	n, err := c.rescue(ctx, river.QueueDefault, c.cfg.Queue)
 	if err != nil {

@@ -29,7 +29,7 @@ type EvalRunCommand struct{ m *Main }
 
 const evalRunSynopsis = `eval run [--models NAME=PROVIDER/MODEL,…] [--judge PROVIDER/MODEL]
        [--prompts N | --prompts-file FILE] [--traits all|T1,T2] [--system-prompt with|without]
-       [--samples K] [--max-tokens N] [--training-file F,…] [--pointwise] [--seed S] [--workers N] [--max-cost USD]
+       [--samples K] [--max-tokens N] [--training-file F,…] [--pointwise] [--seed S] [--workers N] [--no-work] [--max-cost USD]
        [--batch|--online] [--resume EVAL_ID] [--json] [--config FILE] [--db PATH]
 
 Builds a held-out prompt set — written by the idea and document stages with
@@ -72,6 +72,7 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	flags.Int64Var(&in.seed, "seed", 0, "seed of the held-out prompts (default: generate.seed + 9973)")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	maxCost := flags.Float64("max-cost", 0, "stop before this evaluation could spend more than this many `USD`")
+	noWork := flags.Bool("no-work", false, "on a PostgreSQL store: enqueue and follow the evaluation while ethos worker processes make its calls")
 	resume := flags.String("resume", "", "continue the evaluation with this `ID` (running the same command again does this too)")
 	asJSON := flags.Bool("json", false, "print the summary as JSON")
 	batch := flags.Bool("batch", false, "send the answers' and the judge's calls through the providers' batch APIs, at their batch price")
@@ -95,6 +96,9 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
+	if err := checkNoWork(p, "eval run", *noWork, *maxCost); err != nil {
+		return err
+	}
 
 	var settings eval.Settings
 	if *resume != "" {
@@ -112,7 +116,7 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	sum, err := c.m.runEval(ctx, p, settings, evalOptions{workers: *workers, maxCost: *maxCost})
+	sum, err := c.m.runEval(ctx, p, settings, evalOptions{workers: *workers, maxCost: *maxCost, noWork: *noWork})
 	var incomplete *eval.Incomplete
 	if err != nil && !errors.As(err, &incomplete) {
 		return err
@@ -363,6 +367,8 @@ func (p *project) trainingFiles(ctx context.Context, given string, models []etho
 type evalOptions struct {
 	workers int
 	maxCost float64 // USD cap for this evaluation on top of the project's budget; 0 for none
+	// noWork leaves the evaluation's tasks to ethos worker processes.
+	noWork bool
 }
 
 // runEval runs (or continues) an evaluation to its end and returns its
@@ -390,7 +396,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	if err := p.Router().Check(refs...); err != nil {
 		return eval.Summary{}, err
 	}
-	unlock, err := p.lock(ctx, "")
+	unlock, err := p.runLock(ctx, ev.ID())
 	if err != nil {
 		return eval.Summary{}, err
 	}
@@ -402,6 +408,7 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 	)
 	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Priorities: ev.Priorities(), Queue: ev.ID()}, jobs.Work{
 		Rescue: jobs.RescueAll,
+		NoWork: o.noWork,
 		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
 			resumed, err := ev.Begin(ctx)
 			switch {
@@ -423,6 +430,9 @@ func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, 
 					names[i] = em.Name + "=" + em.Ref
 				}
 				fmt.Fprintf(m.Stderr, "evaluation %s: %s on %s, judged by %s\n", ev.ID(), strings.Join(names, " vs "), from, s.Judge)
+			}
+			if o.noWork {
+				return true, sayWorkers(ctx, m, ev.ID())
 			}
 			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
 			return true, nil

@@ -25,7 +25,7 @@ type GenerateCommand struct{ m *Main }
 
 // Run plans or runs (or continues) a generation run and writes its files.
 func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD]\n       [--workers N] [--batch|--online] [--dry-run] [--resume RUN_ID] [--force] [--json] [--config FILE] [--db PATH]")
+	flags := c.m.newFlagSet("generate", "generate [--examples N] [--system-prompt TEXT|@FILE] [--output data/agora.jsonl] [--seed S] [--max-cost USD]\n       [--workers N] [--no-work] [--batch|--online] [--dry-run] [--resume RUN_ID] [--force] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	examples := flags.Int("examples", 0, "accepted examples to produce (default: generate.examples in the config)")
@@ -37,6 +37,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	resume := flags.String("resume", "", "continue the run with this `ID` (running the same command again does this too)")
 	force := flags.Bool("force", false, "replace existing output files")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
+	noWork := flags.Bool("no-work", false, "on a PostgreSQL store: enqueue and follow the run while ethos worker processes make its calls, then write its files")
 	asJSON := flags.Bool("json", false, "print the result (or the plan) as JSON")
 	batch := flags.Bool("batch", false, "send every stage's calls through the providers' batch APIs, at their batch price (overrides each stage's mode)")
 	online := flags.Bool("online", false, "send every stage's calls online (overrides each stage's mode)")
@@ -85,7 +86,10 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 		return c.printPlan(p, settings, out, *asJSON)
 	}
 
-	meta, err := c.m.generateDataset(ctx, p, settings, generateOptions{workers: *workers, maxCost: *maxCost, force: *force})
+	if err := checkNoWork(p, "generate", *noWork, *maxCost); err != nil {
+		return err
+	}
+	meta, err := c.m.generateDataset(ctx, p, settings, generateOptions{workers: *workers, maxCost: *maxCost, force: *force, noWork: *noWork})
 	if err != nil {
 		return err
 	}
@@ -103,6 +107,9 @@ type generateOptions struct {
 	workers int
 	maxCost float64 // USD cap for this run on top of the project's budget; 0 for none
 	force   bool    // replace existing output files
+	// noWork leaves the run's tasks to ethos worker processes: this one
+	// enqueues, drives and exports.
+	noWork bool
 }
 
 // generateDataset runs (or continues) the generation run of settings and
@@ -136,7 +143,7 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 			return generate.Metadata{}, err
 		}
 	}
-	unlock, err := p.lock(ctx, "")
+	unlock, err := p.runLock(ctx, id)
 	if err != nil {
 		return generate.Metadata{}, err
 	}
@@ -154,6 +161,7 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 	var stopLoads, stopBatches func()
 	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Queue: pipe.RunID()}, jobs.Work{
 		Rescue: jobs.RescueAll,
+		NoWork: o.noWork,
 		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
 			resumed, err := pipe.Begin(ctx)
 			completed = errors.Is(err, generate.ErrRunCompleted)
@@ -169,6 +177,11 @@ func (m *Main) generateDataset(ctx context.Context, p *project, settings generat
 				fmt.Fprintf(m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
 			}
 			show = newProgress(m.Stderr, p.store, pipe.RunID(), settings.Examples)
+			if o.noWork {
+				// The workers make the calls, send the batches and
+				// publish their loads.
+				return true, sayWorkers(ctx, m, pipe.RunID())
+			}
 			show.limiter = p.limiter
 			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
 			return true, nil

@@ -50,7 +50,7 @@ func slowSandbox(t *testing.T, seed int64) *sandbox.Running {
 }
 
 // sandboxProject writes an ethos.yaml whose every model is a sandbox model.
-func sandboxProject(t *testing.T, dir string, extra map[string]string) {
+func sandboxProject(t testing.TB, dir string, extra map[string]string) {
 	t.Helper()
 	if r := ethosCLI(t, dir, nil, "init", "--sandbox"); r.code != 0 {
 		t.Fatalf("init: %s", r.stderr)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"syscall"
@@ -30,4 +31,17 @@ func lockStore(dbPath string) (unlock func(), err error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// runLock takes the lock that says this process drives run id. On SQLite
+// that is the store's worker lock: one process works the store, and the
+// lock proves any job left running orphaned. On PostgreSQL many processes
+// work the store (ethos worker), so the lock is the run's own: two
+// processes never drive one run, and other runs go on beside it; the
+// workers' heartbeats, not a lock, tell which running jobs are orphans.
+func (p *project) runLock(ctx context.Context, id string) (unlock func(), err error) {
+	if p.postgres {
+		return p.lock(ctx, "run/"+id)
+	}
+	return p.lock(ctx, "")
 }

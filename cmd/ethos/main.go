@@ -83,6 +83,7 @@ func (m *Main) commands() []commandInfo {
 		{"status", "one-shot overview of runs, fine-tune jobs and evals; exit 1 if any failed", func(m *Main) command { return &StatusCommand{m} }},
 		{"run", "the whole pipeline from ethos.yaml: generate, check, fine-tune, evaluate, report", func(m *Main) command { return &RunCommand{m} }},
 		{"demo", "the whole pipeline offline against the built-in sandbox", func(m *Main) command { return &DemoCommand{m} }},
+		{"worker", "work the tasks of every running run on a shared PostgreSQL store, beside other workers", func(m *Main) command { return &WorkerCommand{m} }},
 		{"serve", "the dashboard: a local web UI, JSON API and /metrics over the store", func(m *Main) command { return &ServeCommand{m} }},
 		{"store", "migrate the store, or copy a project to another store (SQLite ⇄ PostgreSQL)", func(m *Main) command { return &StoreCommand{m} }},
 		{"sandbox", "run the offline provider emulator", func(m *Main) command { return &SandboxCommand{m} }},

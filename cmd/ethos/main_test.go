@@ -26,13 +26,13 @@ type result struct {
 
 // ethosCLI runs the CLI in-process in dir with the given environment,
 // exactly as main would, and returns its output and exit code.
-func ethosCLI(t *testing.T, dir string, env map[string]string, args ...string) result {
+func ethosCLI(t testing.TB, dir string, env map[string]string, args ...string) result {
 	t.Helper()
 	return ethosCLIStdin(t, dir, env, "", args...)
 }
 
 // ethosCLIStdin is ethosCLI with stdin reading stdin.
-func ethosCLIStdin(t *testing.T, dir string, env map[string]string, stdin string, args ...string) result {
+func ethosCLIStdin(t testing.TB, dir string, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	m := &Main{
@@ -179,7 +179,7 @@ func TestCompleteInProcessSandboxRecordsAndCaches(t *testing.T) {
 
 // startSandbox starts a sandbox on a loopback port for the length of the
 // test.
-func startSandbox(t *testing.T, opts sandbox.Options) *sandbox.Running {
+func startSandbox(t testing.TB, opts sandbox.Options) *sandbox.Running {
 	t.Helper()
 	sb, err := sandbox.Start(t.Context(), "127.0.0.1:0", opts)
 	if err != nil {
