@@ -12,7 +12,6 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
-	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // batchTick is how often a command that works runs makes, submits and
@@ -38,18 +37,6 @@ func (p *project) batchAPI(provider string) (ethos.BatchAPI, bool, error) {
 		return nil, false, ethos.Errorf(ethos.Config, "providers.%s.batch: %s, but its %s adapter has no batch API; leave batch out to call it online", provider, prov.Batch, prov.Type)
 	}
 	return api, true, nil
-}
-
-// newBatcher is the chain's batch layer over next; runBatches works it.
-func (p *project) newBatcher(next ethos.Completer) *llm.Batcher {
-	b := p.cfg.Batch
-	batcher := &llm.Batcher{Store: p.store, API: p.batchAPI, Next: next,
-		Window: b.Window, Poll: b.Poll, MaxSubmissions: b.MaxSubmissions,
-		Log: func(format string, args ...any) { fmt.Fprintf(p.m.Stderr, format+"\n", args...) }}
-	p.mu.Lock()
-	p.batcher = batcher
-	p.mu.Unlock()
-	return batcher
 }
 
 // runBatches makes, submits and follows batches while a command works;
