@@ -12,6 +12,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/redact"
 	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // DoctorCommand checks that a project is ready to run: the configuration,
@@ -25,11 +26,6 @@ type check struct {
 	Detail string `json:"detail"`
 	// Skipped checks (an unused provider without a key) neither pass nor fail.
 	Skipped bool `json:"skipped,omitempty"`
-}
-
-// pinger is implemented by adapters that can check their endpoint.
-type pinger interface {
-	Ping(ctx context.Context) error
 }
 
 // Run prints one line per check and fails if a check the project depends
@@ -177,7 +173,7 @@ func (c *DoctorCommand) checkProvider(ctx context.Context, p *project, name stri
 		ck.Detail = strings.Join(append(parts, err.Error()), " · ")
 		return ck
 	}
-	pg, ok := adapter.(pinger)
+	pg, ok := adapter.(pipeline.Pinger)
 	if !ok {
 		ck.OK = true
 		ck.Detail = strings.Join(append(parts, "endpoint check not supported"), " · ")
