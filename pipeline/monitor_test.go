@@ -1,0 +1,49 @@
+package pipeline_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/sqlite"
+)
+
+// TestPollOnce: one round over a store with one active job whose provider
+// cannot be reached is a Transient error that names it, after the round
+// is reported; with no active job the round is clean.
+func TestPollOnce(t *testing.T) {
+	t.Parallel()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ethos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc := &finetune.Service{Store: db, Backend: func(provider string) (ethos.FineTuneBackend, error) {
+		return nil, ethos.Errorf(ethos.Config, "provider %s needs an API key: set TOGETHER_API_KEY", provider)
+	}}
+	var rounds []finetune.Round
+	obs := pipeline.MonitorObserver{Polled: func(r finetune.Round) { rounds = append(rounds, r) }}
+	if err := pipeline.PollOnce(t.Context(), jobs.SQLite(db.SQL()), &finetune.Monitor{Service: svc}, obs); err != nil {
+		t.Fatalf("a round without active jobs: %v", err)
+	}
+	if err := db.PutJob(t.Context(), &ethos.FineTuneJob{ID: "ft-1", Provider: "together", BaseModel: "base",
+		Status: "running", State: ethos.FineTuneRunning}); err != nil {
+		t.Fatal(err)
+	}
+	err = pipeline.PollOnce(t.Context(), jobs.SQLite(db.SQL()), &finetune.Monitor{Service: svc}, obs)
+	if ethos.KindOf(err) != ethos.Transient || !strings.Contains(err.Error(), "TOGETHER_API_KEY") {
+		t.Errorf("a round with a job that cannot be polled: %v, want a Transient error naming the cause", err)
+	}
+	if len(rounds) != 2 || rounds[0].Polled != 0 || rounds[1].Polled != 1 || len(rounds[1].Errors) != 1 {
+		t.Errorf("rounds reported: %+v", rounds)
+	}
+	// The job is not marked failed for it.
+	if j, err := db.Job(context.WithoutCancel(t.Context()), "ft-1"); err != nil || j.State != ethos.FineTuneRunning {
+		t.Errorf("the job after the round: %+v, %v", j, err)
+	}
+}
