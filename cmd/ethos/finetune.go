@@ -426,24 +426,9 @@ func jobArg(name string, rest []string) (string, error) {
 }
 
 // jobView is a job as list, status and cancel print it in JSON.
-type jobView struct {
-	ethos.FineTuneJob
-	Model string `json:"model,omitempty"` // the registry name, once completed
-	Stale string `json:"stale,omitempty"` // why the provider could not be asked; the job is the stored view
-	// WandbURL is the job's Weights & Biases run, when it logs to one.
-	WandbURL string `json:"wandb_url,omitempty"`
-}
+type jobView = finetune.JobView
 
-func viewOf(u finetune.Update) jobView {
-	v := jobView{FineTuneJob: u.Job, WandbURL: u.Job.WandbURL()}
-	if u.Job.State == ethos.FineTuneCompleted {
-		v.Model = finetune.ModelName(u.Job)
-	}
-	if u.Stale != nil {
-		v.Stale = u.Stale.Error()
-	}
-	return v
-}
+func viewOf(u finetune.Update) jobView { return finetune.ViewOf(u) }
 
 func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("finetune list", finetuneListSynopsis)
