@@ -2,7 +2,6 @@ package llm_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
@@ -20,13 +19,7 @@ func (batchPricer) BatchMultiplier(string) float64 { return 0.5 }
 
 // chainStore is a fresh SQLite store.
 func chainStore(t *testing.T) *sqlite.DB {
-	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ethos.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return sqliteStores(t, 1)[0].(*sqlite.DB)
 }
 
 // newTestChain builds a chain over db whose router answers every call

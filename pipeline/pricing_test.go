@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,7 +11,19 @@ import (
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/sqlite"
 )
+
+// openStore opens a fresh SQLite store for the test.
+func openStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ethos.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
 
 // registry is a model registry in memory.
 type registry []ethos.Model

@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/pipeline"
-	"github.com/ethos-toolkit/ethos/sqlite"
 )
 
 // TestLoadStatus: runs are listed with their kind told apart and without
@@ -20,11 +18,7 @@ import (
 func TestLoadStatus(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ethos.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openStore(t)
 	for _, r := range []ethos.Run{
 		{ID: "gen-1", Kind: "generate", Status: ethos.RunCompleted, Params: json.RawMessage(`{"examples": 4}`)},
 		{ID: "gen-2", Kind: "generate", Status: ethos.RunInterrupted, Params: json.RawMessage(`{"stop_after": "documents"}`)},
