@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,84 @@ func TestEndpointBudget(t *testing.T) {
 	broken := pipeline.EndpointBudget{MaxUSD: 10, Spent: func(context.Context) (float64, error) { return 0, errors.New("store closed") }}
 	if err := broken.Check(t.Context(), hw, time.Minute); err == nil || !strings.Contains(err.Error(), "store closed") {
 		t.Errorf("a failed read of spend: %v", err)
+	}
+}
+
+// servingFor is a Serving of a registered trained model on a provider
+// with dedicated endpoints, whose probe answers with probeErr.
+func servingFor(t *testing.T, probeErr error, budget pipeline.EndpointBudget) (pipeline.Serving, *endpointProvider, ethos.Model, *[]string) {
+	t.Helper()
+	db := openStore(t)
+	model := ethos.Model{Name: "together/acme/tuned", Provider: "together", ProviderModel: "acme/tuned", BaseModel: "base",
+		JobID: "ft-1", DatasetPath: "/d.jsonl", DatasetSHA256: "00"}
+	if err := db.PutModel(t.Context(), &model); err != nil {
+		t.Fatal(err)
+	}
+	provider := &endpointProvider{}
+	svc := &finetune.Service{Store: db,
+		Backend: func(string) (ethos.FineTuneBackend, error) { return provider, nil },
+		Sleep:   func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}
+	var logged []string
+	s := pipeline.Serving{Service: svc, Options: finetune.DeployOptions{InactiveTimeout: 15 * time.Minute, Interval: time.Second},
+		Probe: func(context.Context) (func(context.Context, string) error, error) {
+			return func(context.Context, string) error { return probeErr }, nil
+		},
+		Budget: budget, Logf: func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }}
+	return s, provider, model, &logged
+}
+
+// TestServingForEval: a model the provider answers serverless is called
+// so; one it does not is deployed on an endpoint within the budget, which
+// stop stops; over the budget nothing is started.
+func TestServingForEval(t *testing.T) {
+	t.Parallel()
+	noCap := pipeline.EndpointBudget{Spent: func(context.Context) (float64, error) { return 0, nil }}
+	notServed := ethos.Errorf(ethos.NotFound, "model not found")
+
+	s, provider, model, _ := servingFor(t, nil, noCap)
+	served, stop, err := s.ForEval(t.Context(), model)
+	if err != nil || stop != nil || served.Serving != ethos.ServingServerless || provider.creates != 0 {
+		t.Errorf("served serverless: %+v, stop %v, %v; %d endpoints", served, stop != nil, err, provider.creates)
+	}
+
+	// The reserve of 15 minutes at $6/hour is $1.50.
+	s, provider, model, _ = servingFor(t, notServed, pipeline.EndpointBudget{CommandMaxUSD: 1, Spent: noCap.Spent})
+	if _, _, err := s.ForEval(t.Context(), model); ethos.KindOf(err) != ethos.Budget || provider.creates != 0 {
+		t.Errorf("over the budget: %v, %d endpoints started", err, provider.creates)
+	}
+
+	s, provider, model, logged := servingFor(t, notServed, noCap)
+	served, stop, err = s.ForEval(t.Context(), model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if served.Serving != ethos.ServingDedicated || served.EndpointID != "endpoint-1" || provider.running() != 1 {
+		t.Errorf("deployed: %+v, %d running", served, provider.running())
+	}
+	if stop == nil {
+		t.Fatal("no stop for the endpoint started")
+	}
+	if err := stop(); err != nil || provider.running() != 0 {
+		t.Errorf("stop: %v, %d running", err, provider.running())
+	}
+	if len(*logged) == 0 || !strings.Contains(strings.Join(*logged, "\n"), "deploying a dedicated endpoint on 1x_h100 at $6.00/hour") {
+		t.Errorf("log: %q", *logged)
+	}
+}
+
+// TestServingStopLeft: an endpoint a run left up is stopped once the
+// evaluation needs it no more.
+func TestServingStopLeft(t *testing.T) {
+	t.Parallel()
+	s, provider, model, _ := servingFor(t, ethos.Errorf(ethos.NotFound, "model not found"),
+		pipeline.EndpointBudget{Spent: func(context.Context) (float64, error) { return 0, nil }})
+	if _, _, err := s.ForEval(t.Context(), model); err != nil { // its stop never called, as by a killed run
+		t.Fatal(err)
+	}
+	if err := s.StopLeft(t.Context(), model); err != nil || provider.running() != 0 {
+		t.Errorf("StopLeft: %v, %d running", err, provider.running())
+	}
+	if err := s.StopLeft(t.Context(), model); err != nil || provider.creates != 1 {
+		t.Errorf("StopLeft with nothing up: %v, %d endpoints started", err, provider.creates)
 	}
 }
