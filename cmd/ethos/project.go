@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -137,9 +136,7 @@ type projectStore interface {
 
 // isPostgresURL reports whether a store location names a PostgreSQL
 // database rather than a SQLite file.
-func isPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-}
+func isPostgresURL(s string) bool { return pipeline.IsPostgresURL(s) }
 
 // localDir is where the project keeps files beside its store (the
 // in-process sandbox's state, prompts read from a pipe): the SQLite
@@ -151,33 +148,9 @@ func (p *project) localDir() string {
 	return filepath.Dir(p.dbPath)
 }
 
-// storePath decides where the store lives: --db, then $ETHOS_DB, then
-// $ETHOS_DATABASE_URL, then the config's store.path relative to the
-// project directory. A postgres:// URL names a PostgreSQL database.
+// storePath decides where the store lives (see pipeline.StoreLocation).
 func (p *project) storePath(flagValue string) string {
-	switch {
-	case isPostgresURL(flagValue):
-		return flagValue
-	case flagValue != "":
-		return p.m.abs(flagValue)
-	case isPostgresURL(p.m.Getenv("ETHOS_DB")):
-		return p.m.Getenv("ETHOS_DB")
-	case p.m.Getenv("ETHOS_DB") != "":
-		return p.m.abs(p.m.Getenv("ETHOS_DB"))
-	case p.m.Getenv("ETHOS_DATABASE_URL") != "":
-		return p.m.Getenv("ETHOS_DATABASE_URL")
-	}
-	path := p.cfg.Store.Path
-	if isPostgresURL(path) {
-		return path
-	}
-	if path == "" {
-		path = filepath.Join(".ethos", "ethos.db")
-	}
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(p.dir, path)
-	}
-	return path
+	return pipeline.StoreLocation(flagValue, p.m.Getenv, p.m.Dir, p.cfg, p.dir)
 }
 
 // Close stops the in-process sandbox, if any, and closes the store.
