@@ -357,3 +357,20 @@ func EndpointsCost(eps []ethos.Endpoint, now time.Time) float64 {
 	}
 	return total
 }
+
+// CompletedModel is the registered model of a completed job: the only
+// kind of job whose model can be served.
+func (s *Service) CompletedModel(ctx context.Context, jobID string) (ethos.Model, error) {
+	j, err := s.Store.Job(ctx, jobID)
+	if err != nil {
+		return ethos.Model{}, err
+	}
+	if j.State != ethos.FineTuneCompleted {
+		return ethos.Model{}, ethos.Errorf(ethos.Invalid, "job %s is %s; only a completed job's model can be served (ethos finetune wait %s)", jobID, j.Status, jobID)
+	}
+	m, err := s.Store.Model(ctx, ModelName(j))
+	if err != nil {
+		return ethos.Model{}, fmt.Errorf("job %s completed, but its model is not registered (ethos finetune status %s registers it): %w", jobID, jobID, err)
+	}
+	return m, nil
+}

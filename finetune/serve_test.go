@@ -333,3 +333,27 @@ func TestReattachThenUndeploy(t *testing.T) {
 		t.Errorf("provider started %d endpoints, want 1", fe.epCreates)
 	}
 }
+
+// TestCompletedModel: only a completed job's registered model can be
+// served; a job still training and a job unknown are refused, each with
+// what to do.
+func TestCompletedModel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, e.options(t))
+	if _, err := e.svc.CompletedModel(t.Context(), c.Job.ID); ethos.KindOf(err) != ethos.Invalid ||
+		!strings.Contains(err.Error(), "ethos finetune wait "+c.Job.ID) {
+		t.Errorf("a job still training: %v, want Invalid naming finetune wait", err)
+	}
+	if _, err := e.svc.CompletedModel(t.Context(), "ft-nope"); ethos.KindOf(err) != ethos.NotFound {
+		t.Errorf("an unknown job: %v, want NotFound", err)
+	}
+	want, err := e.svc.WaitModel(t.Context(), c.Job.ID, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.CompletedModel(t.Context(), c.Job.ID)
+	if err != nil || got.Name != want.Name {
+		t.Errorf("the completed job's model: %+v, %v; want %s", got, err, want.Name)
+	}
+}

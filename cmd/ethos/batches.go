@@ -12,7 +12,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
-	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // batchTick is how often a command that works runs makes, submits and
@@ -22,34 +22,7 @@ const batchTick = time.Second
 // batchAPI returns the batch API of a provider, when its settings name one
 // (providers.<name>.batch) and its adapter speaks it.
 func (p *project) batchAPI(provider string) (ethos.BatchAPI, bool, error) {
-	prov, err := p.cfg.ResolveProvider(provider, p.m.Getenv)
-	if err != nil {
-		return nil, false, err
-	}
-	if prov.Batch == "" {
-		return nil, false, nil
-	}
-	adapter, err := p.Router().Adapter(provider)
-	if err != nil {
-		return nil, false, err
-	}
-	api, ok := adapter.(ethos.BatchAPI)
-	if !ok {
-		return nil, false, ethos.Errorf(ethos.Config, "providers.%s.batch: %s, but its %s adapter has no batch API; leave batch out to call it online", provider, prov.Batch, prov.Type)
-	}
-	return api, true, nil
-}
-
-// newBatcher is the chain's batch layer over next; runBatches works it.
-func (p *project) newBatcher(next ethos.Completer) *llm.Batcher {
-	b := p.cfg.Batch
-	batcher := &llm.Batcher{Store: p.store, API: p.batchAPI, Next: next,
-		Window: b.Window, Poll: b.Poll, MaxSubmissions: b.MaxSubmissions,
-		Log: func(format string, args ...any) { fmt.Fprintf(p.m.Stderr, format+"\n", args...) }}
-	p.mu.Lock()
-	p.batcher = batcher
-	p.mu.Unlock()
-	return batcher
+	return p.providers().BatchAPI(p.Router())(provider)
 }
 
 // runBatches makes, submits and follows batches while a command works;
@@ -73,35 +46,10 @@ func (p *project) runBatches(ctx context.Context) (stop func()) {
 	}
 }
 
-// resolveModes fixes how each generation stage sends its calls: the
-// command's override (--batch or --online) when given, else the stage's
-// mode, with auto resolved from the calls the stage is planned to make.
+// resolveModes fixes how each generation stage sends its calls (see
+// pipeline.ResolveModes).
 func resolveModes(g *config.Generate, b config.Batch, examples int, override string) {
-	ideaCalls := (examples + max(g.Ideas.PerCall, 1) - 1) / max(g.Ideas.PerCall, 1)
-	for _, s := range []struct {
-		mode  *string
-		calls int
-	}{{&g.Ideas.Mode, ideaCalls}, {&g.Documents.Mode, examples}, {&g.Responses.Mode, examples}, {&g.Review.Mode, examples}, {pairsMode(g), examples}} {
-		if s.mode == nil {
-			continue
-		}
-		if override != "" {
-			*s.mode = override
-		}
-		*s.mode = b.ResolveMode(*s.mode, s.calls)
-	}
-}
-
-// pairsMode is the pairs stage's mode, or nil for a run without pairs. The
-// stage settings are copied first, so the config they came from keeps its
-// own mode.
-func pairsMode(g *config.Generate) *string {
-	if g.Pairs == nil {
-		return nil
-	}
-	pairs := *g.Pairs
-	g.Pairs = &pairs
-	return &g.Pairs.Mode
+	pipeline.ResolveModes(g, b, examples, override)
 }
 
 // modeFlag is the mode --batch or --online asks for, or "" for neither.

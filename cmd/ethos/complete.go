@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // CompleteCommand sends one request through the full middleware chain and
@@ -98,20 +98,8 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	// One call from the command line, as a durable job: three tries
-	// (about three seconds of backoff) before an unreachable endpoint is
-	// reported.
-	var resp ethos.Response
-	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Completer: completer, MaxAttempts: 3}, jobs.Work{
-		Drive: func(ctx context.Context) error {
-			q, err := jobs.FromContext(ctx)
-			if err != nil {
-				return err
-			}
-			resp, err = q.Call(ctx, jobs.CallArgs{Request: req, Stream: req.Stream, Metadata: req.Metadata})
-			return err
-		},
-	})
+	// One call from the command line, as a durable job.
+	resp, err := pipeline.CompleteOnce(ctx, p.jobs, completer, req)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // deploy serves a completed job's model on a dedicated endpoint.
@@ -139,36 +140,13 @@ func (c *FinetuneCommand) undeploy(ctx context.Context, args []string) error {
 
 // completedModel is the registered model of a completed job.
 func (p *project) completedModel(ctx context.Context, jobID string) (ethos.Model, error) {
-	j, err := p.store.Job(ctx, jobID)
-	if err != nil {
-		return ethos.Model{}, err
-	}
-	if j.State != ethos.FineTuneCompleted {
-		return ethos.Model{}, ethos.Errorf(ethos.Invalid, "job %s is %s; only a completed job's model can be served (ethos finetune wait %s)", jobID, j.Status, jobID)
-	}
-	m, err := p.store.Model(ctx, finetune.ModelName(j))
-	if err != nil {
-		return ethos.Model{}, fmt.Errorf("job %s completed, but its model is not registered (ethos finetune status %s registers it): %w", jobID, jobID, err)
-	}
-	return m, nil
+	return p.fineTune().CompletedModel(ctx, jobID)
 }
 
 // deployOptions are the project's endpoint settings, each overridden by a
 // flag given (non-zero), with progress lines written to log.
 func (p *project) deployOptions(provider, hardware string, timeout, interval time.Duration, log io.Writer) finetune.DeployOptions {
-	o := finetune.DeployOptions{Hardware: p.cfg.FineTune.Hardware, InactiveTimeout: p.cfg.FineTune.InactiveTimeout, Interval: interval}
-	if hardware != "" {
-		o.Hardware = hardware
-	}
-	if timeout > 0 {
-		o.InactiveTimeout = timeout
-	}
-	if o.Interval == 0 {
-		o.Interval = 10 * time.Second
-		if provider == "sandbox" {
-			o.Interval = 500 * time.Millisecond
-		}
-	}
+	o := pipeline.DeployOptions(p.cfg.FineTune, provider, hardware, timeout, interval)
 	o.Progress = func(e ethos.Endpoint) { fmt.Fprintf(log, "      endpoint %s: %s\n", e.ID, e.State) }
 	return o
 }
@@ -188,115 +166,26 @@ func (p *project) probe(ctx context.Context, commandCap float64) (func(context.C
 	}, nil
 }
 
-// serveForEval makes the trained model callable for ethos run's
-// evaluation: serverless when the provider answers it so, else on a
-// dedicated endpoint (re-attached when an earlier run left one up) after
-// the budget check. stop, when not nil, stops that endpoint.
-func (m *Main) serveForEval(ctx context.Context, p *project, model ethos.Model, maxCost float64, logf func(string, ...any)) (ethos.Model, func() error, error) {
-	svc := p.fineTune()
-	if !svc.HasEndpoints(model.Provider) {
-		return model, nil, nil // a provider without endpoints (openai) serves its models by name
-	}
-	if model.Serving == ethos.ServingServerless {
-		logf("      %s is served serverless as %s", model.Name, model.Ref())
-		return model, nil, nil
-	}
-	// An endpoint an interrupted run started and did not record is
-	// found and recorded first: it is re-attached to, never doubled.
-	if adopted, found, err := svc.Reattach(ctx, model); err != nil {
-		return model, nil, err
-	} else if found {
-		logf("      found endpoint %s (%s), which an interrupted run started for %s and did not record", adopted.ID, adopted.State, model.Name)
-	}
-	up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: model.Name})
-	if err != nil {
-		return model, nil, err
-	}
-	if len(up) == 0 {
-		probe, err := p.probe(ctx, maxCost)
-		if err != nil {
-			return model, nil, err
-		}
-		served, ok, err := svc.Serverless(ctx, model, probe)
-		if err != nil {
-			return model, nil, err
-		}
-		if ok {
-			logf("      %s is served serverless as %s", model.Name, served.Ref())
-			return served, nil, nil
-		}
-	}
-	opts := p.deployOptions(model.Provider, "", 0, 0, p.m.Stderr)
-	hw, err := svc.ChooseHardware(ctx, model, opts.Hardware)
-	if err != nil {
-		return model, nil, err
-	}
-	if len(up) == 0 {
-		if err := p.checkEndpointBudget(ctx, hw, opts.InactiveTimeout, maxCost); err != nil {
-			return model, nil, err
-		}
-		logf("      %s is not served serverless: deploying a dedicated endpoint on %s at $%.2f/hour, stopped when the evaluation ends", model.Name, hw.ID, hw.CentsPerMinute*60/100)
-	} else {
-		logf("      re-attaching to endpoint %s, which an earlier run left %s ($%.2f/hour)", up[0].ID, up[0].State, up[0].USDPerHour())
-	}
-	ep, served, err := svc.Deploy(ctx, model, hw, opts)
-	stop := func() error {
-		if ep.ID == "" {
-			return nil
-		}
-		// Stopped even when the run was interrupted: it bills until then.
-		stopped, err := svc.Undeploy(context.WithoutCancel(ctx), ep.ID, opts)
-		if err != nil {
-			return fmt.Errorf("stopping endpoint %s (stop it with ethos finetune undeploy %s): %w", ep.ID, ep.ID, err)
-		}
-		logf("      endpoint %s stopped; it cost about $%.2f", ep.ID, stopped.CostUSD(time.Now()))
-		return nil
-	}
-	if err != nil {
-		return model, stop, err
-	}
-	logf("      endpoint %s serves %s as %s", ep.ID, model.Name, served.Ref())
-	return served, stop, nil
+// serving is the project's pipeline.Serving of model, under the command's
+// cap maxCost, logging to logf.
+func (p *project) serving(model ethos.Model, maxCost float64, logf func(string, ...any)) pipeline.Serving {
+	return pipeline.Serving{Service: p.fineTune(), Options: p.deployOptions(model.Provider, "", 0, 0, p.m.Stderr),
+		Probe:  func(ctx context.Context) (func(context.Context, string) error, error) { return p.probe(ctx, maxCost) },
+		Budget: pipeline.EndpointBudget{MaxUSD: p.cfg.Budget.MaxUSD, CommandMaxUSD: maxCost, Spent: p.spent},
+		Logf:   logf}
 }
 
-// checkEndpointBudget refuses to start an endpoint whose reserve — its
-// price for the inactive timeout, the longest it bills after the last
-// request if the process that started it is killed — would take spend
-// past budget.max_usd (calls and endpoints so far included) or the
-// command's --max-cost.
-func (p *project) checkEndpointBudget(ctx context.Context, hw ethos.Hardware, timeout time.Duration, maxCost float64) error {
-	reserve := hw.CentsPerMinute * timeout.Minutes() / 100
-	if maxCost > 0 && reserve > maxCost {
-		return ethos.Errorf(ethos.Budget, "budget: a dedicated endpoint on %s reserves $%.2f (%s at $%.2f/hour) of the $%.2f --max-cost; raise --max-cost or lower finetune.inactive_timeout",
-			hw.ID, reserve, timeout, hw.CentsPerMinute*60/100, maxCost)
-	}
-	capUSD := p.cfg.Budget.MaxUSD
-	if capUSD <= 0 {
-		return nil
-	}
-	spent, err := p.spent(ctx)
-	if err != nil {
-		return err
-	}
-	if spent+reserve > capUSD {
-		return ethos.Errorf(ethos.Budget, "budget: a dedicated endpoint on %s reserves $%.2f (%s at $%.2f/hour), and $%.2f is spent of the $%.2f cap; raise budget.max_usd",
-			hw.ID, reserve, timeout, hw.CentsPerMinute*60/100, spent, capUSD)
-	}
-	return nil
+// serveForEval makes the trained model callable for ethos run's
+// evaluation (see pipeline.Serving.ForEval). stop, when not nil, stops
+// the endpoint it started.
+func (m *Main) serveForEval(ctx context.Context, p *project, model ethos.Model, maxCost float64, logf func(string, ...any)) (ethos.Model, func() error, error) {
+	return p.serving(model, maxCost, logf).ForEval(ctx, model)
 }
 
 // spent is what the project has spent: its recorded calls and what its
 // endpoints have cost by now.
 func (p *project) spent(ctx context.Context) (float64, error) {
-	calls, err := p.store.Spent(ctx, ethos.CallFilter{})
-	if err != nil {
-		return 0, err
-	}
-	eps, err := p.store.Endpoints(ctx, ethos.EndpointFilter{})
-	if err != nil {
-		return 0, err
-	}
-	return calls + finetune.EndpointsCost(eps, time.Now()), nil
+	return pipeline.Spent(ctx, p.store, time.Now())
 }
 
 // printEndpoints is the table of endpoints ethos status shows: those
@@ -317,33 +206,8 @@ func printEndpoints(out io.Writer, eps []ethos.Endpoint, unknown []finetune.Pend
 }
 
 // stopLeftEndpoints stops the endpoints ethos started for model that are
-// still up (one a killed run left, or found started and unrecorded), for
-// an ethos run whose evaluation needs no model any more.
+// still up, for an ethos run whose evaluation needs no model any more (see
+// pipeline.Serving.StopLeft).
 func (m *Main) stopLeftEndpoints(ctx context.Context, p *project, model ethos.Model, logf func(string, ...any)) error {
-	svc := p.fineTune()
-	if !svc.HasEndpoints(model.Provider) {
-		return nil
-	}
-	if adopted, found, err := svc.Reattach(ctx, model); err != nil {
-		return err
-	} else if found {
-		logf("      found endpoint %s (%s), which an interrupted run started for %s and did not record", adopted.ID, adopted.State, model.Name)
-	}
-	up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: model.Name})
-	if err != nil {
-		return err
-	}
-	opts := p.deployOptions(model.Provider, "", 0, 0, p.m.Stderr)
-	for _, ep := range up {
-		if ep.Attached {
-			continue // not ethos's to stop
-		}
-		logf("      the evaluation is complete: stopping endpoint %s, which an earlier run left %s", ep.ID, ep.State)
-		stopped, err := svc.Undeploy(context.WithoutCancel(ctx), ep.ID, opts)
-		if err != nil {
-			return fmt.Errorf("stopping endpoint %s (stop it with ethos finetune undeploy %s): %w", ep.ID, ep.ID, err)
-		}
-		logf("      endpoint %s stopped; it cost about $%.2f", ep.ID, stopped.CostUSD(time.Now()))
-	}
-	return nil
+	return p.serving(model, 0, logf).StopLeft(ctx, model)
 }

@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/internal/redact"
-	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // DoctorCommand checks that a project is ready to run: the configuration,
@@ -19,18 +15,7 @@ import (
 type DoctorCommand struct{ m *Main }
 
 // check is one line of the doctor's report.
-type check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-	// Skipped checks (an unused provider without a key) neither pass nor fail.
-	Skipped bool `json:"skipped,omitempty"`
-}
-
-// pinger is implemented by adapters that can check their endpoint.
-type pinger interface {
-	Ping(ctx context.Context) error
-}
+type check = pipeline.Check
 
 // Run prints one line per check and fails if a check the project depends
 // on failed.
@@ -54,26 +39,8 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	var checks []check
-	ch := p.cfg.Character
-	checks = append(checks, check{Name: "config", OK: true,
-		Detail: fmt.Sprintf("%s — character %s: %d traits, %d categories", p.describe(), ch.Name, len(ch.Traits), len(ch.Categories))})
-	checks = append(checks, c.checkStore(ctx, p))
-
-	users := p.modelUsers()
-	for _, name := range p.cfg.ProviderNames() {
-		checks = append(checks, c.checkProvider(ctx, p, name, users[name], *timeout))
-	}
-
-	failed := 0
-	for i, ck := range checks {
-		// Base URLs, and errors that quote them, may carry a password or
-		// a key in the query; the report shows neither.
-		checks[i].Detail = redact.URLs(ck.Detail)
-		if !ck.OK && !ck.Skipped {
-			failed++
-		}
-	}
+	checks, failed := pipeline.Doctor{Providers: p.providers(), Router: p.Router(), Store: p.store,
+		ConfigName: p.describe(), StoreName: p.dbPath, Timeout: *timeout}.Run(ctx)
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
@@ -104,120 +71,4 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 		return errSilent
 	}
 	return nil
-}
-
-func (c *DoctorCommand) checkStore(ctx context.Context, p *project) check {
-	if err := p.store.Ping(ctx); err != nil {
-		return check{Name: "store", Detail: err.Error()}
-	}
-	version, err := p.store.SchemaVersion(ctx)
-	if err != nil {
-		return check{Name: "store", Detail: err.Error()}
-	}
-	summary, err := p.store.SummarizeCalls(ctx, ethos.CallFilter{})
-	if err != nil {
-		return check{Name: "store", Detail: err.Error()}
-	}
-	calls, spent := 0, 0.0
-	for _, s := range summary {
-		calls += s.Calls
-		spent += s.CostUSD
-	}
-	return check{Name: "store", OK: true,
-		Detail: fmt.Sprintf("%s (schema v%d, %d calls recorded, $%.4f spent)", p.dbPath, version, calls, spent)}
-}
-
-// checkProvider reports a provider's settings and key, and pings its
-// endpoint when the project uses it or its key is set. An unused provider
-// without a key is not checked: it is simply not set up.
-func (c *DoctorCommand) checkProvider(ctx context.Context, p *project, name string, usedBy []string, timeout time.Duration) check {
-	ck := check{Name: "provider " + name}
-	prov, err := p.cfg.ResolveProvider(name, c.m.Getenv)
-	if err != nil {
-		ck.Detail = err.Error()
-		return ck
-	}
-	base := prov.BaseURL
-	if base == "" && name == "sandbox" {
-		base = "in-process"
-	}
-	if prov.BaseURLEnv != "" && c.m.Getenv(prov.BaseURLEnv) != "" {
-		base += " (from " + prov.BaseURLEnv + ")"
-	}
-	var parts []string
-	parts = append(parts, prov.Type, base)
-
-	keySet := prov.APIKeyEnv != "" && c.m.Getenv(prov.APIKeyEnv) != ""
-	switch {
-	case prov.APIKeyEnv == "":
-		parts = append(parts, "no key needed")
-	case keySet:
-		parts = append(parts, prov.APIKeyEnv+" is set")
-	case prov.KeyRequired:
-		parts = append(parts, prov.APIKeyEnv+" is not set")
-	default:
-		parts = append(parts, prov.APIKeyEnv+" not set (optional)")
-	}
-	if len(usedBy) > 0 {
-		parts = append(parts, "used by "+strings.Join(usedBy, ", "))
-	}
-
-	// The sandbox is built in and free, so it is always checked.
-	if len(usedBy) == 0 && !keySet && name != "sandbox" {
-		ck.Skipped = true
-		ck.Detail = strings.Join(append(parts, "not used: endpoint not checked"), " · ")
-		return ck
-	}
-	if _, err := p.cfg.APIKey(prov, c.m.Getenv); err != nil {
-		ck.Detail = strings.Join(append(parts, err.Error()), " · ")
-		return ck
-	}
-	adapter, err := p.Router().Adapter(name)
-	if err != nil {
-		ck.Detail = strings.Join(append(parts, err.Error()), " · ")
-		return ck
-	}
-	pg, ok := adapter.(pinger)
-	if !ok {
-		ck.OK = true
-		ck.Detail = strings.Join(append(parts, "endpoint check not supported"), " · ")
-		return ck
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	if err := pg.Ping(pctx); err != nil {
-		ck.Detail = strings.Join(append(parts, "endpoint: "+err.Error()), " · ")
-		return ck
-	}
-	ck.OK = true
-	ck.Detail = strings.Join(append(parts, fmt.Sprintf("endpoint answers (%s)", time.Since(start).Round(time.Millisecond))), " · ")
-	return ck
-}
-
-// modelUsers maps each provider to the config fields whose models use it.
-func (p *project) modelUsers() map[string][]string {
-	g, e := p.cfg.Generate, p.cfg.Eval
-	refs := map[string]string{
-		"generate.ideas.model":     g.Ideas.Model,
-		"generate.documents.model": g.Documents.Model,
-		"generate.responses.model": g.Responses.Model,
-		"eval.judge":               e.Judge,
-	}
-	if g.Review.LLM {
-		refs["generate.review.model"] = g.Review.Model
-	}
-	users := map[string][]string{}
-	for field, ref := range refs {
-		if provider, _, err := llm.SplitModel(ref); err == nil {
-			users[provider] = append(users[provider], field)
-		}
-	}
-	if ft := p.cfg.FineTune.Provider; ft != "" {
-		users[ft] = append(users[ft], "finetune.provider")
-	}
-	for _, fields := range users {
-		sort.Strings(fields)
-	}
-	return users
 }

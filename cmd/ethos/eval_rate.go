@@ -1,13 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -48,28 +46,7 @@ wins or loses every battle) does not hide the others: their ratings are printed,
 failure is reported (--json: an object with "error" and no ratings) and the exit is 1.`
 
 // rateResult is one method's ratings, as --json prints them.
-type rateResult struct {
-	Method    string       `json:"method"`
-	Battles   int          `json:"battles"`
-	Bootstrap int          `json:"bootstrap"`
-	Seed      uint64       `json:"seed"`
-	Ratings   []rateRecord `json:"ratings"`
-	// Dropped bootstrap rounds had no finite estimate (bt only).
-	Dropped int `json:"dropped,omitempty"`
-	// Error says why the method failed; it has no ratings then.
-	Error string `json:"error,omitempty"`
-}
-
-type rateRecord struct {
-	Model    string   `json:"model"`
-	Rating   float64  `json:"rating"`
-	CILow    *float64 `json:"ci_low"`
-	CIHigh   *float64 `json:"ci_high"`
-	Strength *float64 `json:"strength,omitempty"`
-	Wins     int      `json:"wins"`
-	Losses   int      `json:"losses"`
-	Ties     int      `json:"ties"`
-}
+type rateResult = stats.MethodRatings
 
 // Run reads the battles, rates them and prints the ratings.
 func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
@@ -130,12 +107,12 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 			return ethos.Errorf(ethos.Invalid, "%s: every battle is a tie; with --ties skip nothing is left to rate", rest[0])
 		}
 	}
-	r := rating{full: full, rated: rated, boot: stats.Bootstrap{Rounds: *rounds, Seed: *seed}, bt: bt,
-		elo: stats.EloOptions{Init: *init, K: *k, Scale: *scale, Ties: stats.TieRule(*ties)}}
+	r := stats.Rater{Full: full, Rated: rated, Bootstrap: stats.Bootstrap{Rounds: *rounds, Seed: *seed}, BT: bt,
+		Elo: stats.EloOptions{Init: *init, K: *k, Scale: *scale, Ties: stats.TieRule(*ties)}}
 	var results []rateResult
 	var failed []string
 	for _, m := range methods {
-		res, err := r.rate(m)
+		res, err := r.Rate(m)
 		if err != nil {
 			if len(methods) == 1 {
 				return err
@@ -176,68 +153,6 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 			len(failed), len(methods), strings.Join(failed, "; "))
 	}
 	return nil
-}
-
-// rating is what every method rates: the battles, and each method's
-// options.
-type rating struct {
-	full  *stats.Table // every battle
-	rated *stats.Table // the battles rated: without ties under --ties skip
-	boot  stats.Bootstrap
-	elo   stats.EloOptions
-	bt    stats.BTOptions
-}
-
-// rate rates the battles by one method, with its intervals.
-func (r rating) rate(method string) (rateResult, error) {
-	res := rateResult{Method: method, Battles: r.rated.Len(), Bootstrap: r.boot.Rounds, Seed: r.boot.Seed}
-	var values, strengths []float64
-	var iv *stats.Intervals
-	var err error
-	switch method {
-	case "elo":
-		values = stats.Elo(r.full, r.elo)
-		if r.boot.Rounds > 0 {
-			if iv, err = r.boot.Elo(r.full, r.elo); err != nil {
-				return res, err
-			}
-		}
-	case "bt":
-		fit, err := stats.BradleyTerry(r.rated, r.bt)
-		if err != nil {
-			return res, err
-		}
-		values, strengths = fit.Ratings, fit.Strengths
-		if r.boot.Rounds > 0 {
-			if iv, err = r.boot.BradleyTerry(r.rated, r.bt); err != nil {
-				return res, err
-			}
-			res.Dropped = iv.Dropped
-		}
-	case "winrate":
-		values = stats.WinRate(r.rated)
-		iv = &stats.Intervals{}
-		recs := r.rated.Records()
-		for i := range values {
-			lo, hi := stats.Wilson(float64(recs[i].Wins)+float64(recs[i].Ties)/2, float64(recs[i].Games()), 0.95)
-			iv.Low, iv.High = append(iv.Low, lo), append(iv.High, hi)
-		}
-	}
-	recs := r.full.Records()
-	for i, model := range r.full.Models {
-		rec := rateRecord{Model: model, Rating: values[i], Wins: recs[i].Wins, Losses: recs[i].Losses, Ties: recs[i].Ties}
-		if iv != nil {
-			rec.CILow, rec.CIHigh = &iv.Low[i], &iv.High[i]
-		}
-		if strengths != nil {
-			rec.Strength = &strengths[i]
-		}
-		res.Ratings = append(res.Ratings, rec)
-	}
-	slices.SortStableFunc(res.Ratings, func(a, b rateRecord) int {
-		return cmp.Or(cmp.Compare(b.Rating, a.Rating), cmp.Compare(a.Model, b.Model))
-	})
-	return res, nil
 }
 
 // readBattles reads the battles file, or stdin for "-".

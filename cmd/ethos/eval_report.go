@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,56 +96,10 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 }
 
 // evalReport loads an evaluation — the latest if id is empty — with its
-// prompts, answers, judgments and scores, and builds its report.
+// prompts, answers, judgments and scores, and builds its report (see
+// report.Load).
 func (p *project) evalReport(ctx context.Context, id string, opts report.Options) (*report.Report, error) {
-	var run ethos.Run
-	if id == "" {
-		runs, err := p.store.Runs(ctx, ethos.RunKindEval, 1)
-		if err != nil {
-			return nil, err
-		}
-		if len(runs) == 0 {
-			return nil, ethos.Errorf(ethos.NotFound, "no evaluation in the store %s; run \"ethos eval run\" first", p.dbPath)
-		}
-		run = runs[0]
-	} else {
-		var err error
-		if run, err = p.store.Run(ctx, id); err != nil {
-			return nil, err
-		}
-		if run.Kind != ethos.RunKindEval {
-			return nil, ethos.Errorf(ethos.Invalid, "run %s is a %s run, not an evaluation", id, run.Kind)
-		}
-	}
-	var spec ethos.EvalSpec
-	if err := json.Unmarshal(run.Params, &spec); err != nil {
-		return nil, ethos.Errorf(ethos.Internal, "evaluation %s: its stored parameters are not an eval spec: %w", run.ID, err)
-	}
-	prompts, err := p.store.EvalPrompts(ctx, run.ID)
-	if err != nil {
-		return nil, err
-	}
-	answers, err := p.store.Answers(ctx, run.ID)
-	if err != nil {
-		return nil, err
-	}
-	judgments, err := p.store.Judgments(ctx, run.ID)
-	if err != nil {
-		return nil, err
-	}
-	scores, err := p.store.TraitScores(ctx, run.ID)
-	if err != nil {
-		return nil, err
-	}
-	// The cost section: what the evaluation's calls cost per stage and
-	// what the providers' prompt caching saved.
-	caching, err := p.store.PromptCaching(ctx, ethos.CallFilter{RunID: run.ID})
-	if err != nil {
-		return nil, err
-	}
-	ethos.PricePromptCache(caching, p.pricer().Cost)
-	opts.EvalID, opts.PromptCache = run.ID, nonNil(caching)
-	return report.Build(spec, prompts, answers, judgments, scores, opts)
+	return report.Load(ctx, p.store, id, report.LoadOptions{Options: opts, Cost: p.pricer().Cost, Where: p.dbPath})
 }
 
 // reportFormat decides the format from --format and --output.

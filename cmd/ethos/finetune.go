@@ -16,6 +16,7 @@ import (
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/openai"
+	"github.com/ethos-toolkit/ethos/pipeline"
 	"github.com/ethos-toolkit/ethos/together"
 )
 
@@ -157,14 +158,9 @@ func (p *project) fineTuneBackend(provider string) (ethos.FineTuneBackend, error
 	return nil, ethos.CheckFineTuneProvider(provider)
 }
 
-// pollInterval is how often --wait asks the provider: the sandbox trains
-// in seconds, real providers in tens of minutes.
-func pollInterval(provider string) time.Duration {
-	if provider == "sandbox" {
-		return 500 * time.Millisecond
-	}
-	return 30 * time.Second
-}
+// pollInterval is how often --wait asks the provider (see
+// finetune.PollInterval).
+func pollInterval(provider string) time.Duration { return finetune.PollInterval(provider) }
 
 func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("finetune create", finetuneCreateSynopsis)
@@ -229,58 +225,27 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 		return usageErrorf("finetune create: --provider: %v", err)
 	}
 
-	// ethos.yaml's settings, then the flags.
-	h := fineTuneSettings(ft, *provider, *validation != "")
-	h.WandbProject = *wandb
-	if set["epochs"] {
-		h.Epochs = *epochs
-	}
-	if set["learning-rate"] {
-		h.LearningRate = *lr
-	}
-	if set["batch-size"] {
-		h.BatchSize = *batch
-	}
-	if *lora || set["lora-r"] || set["lora-alpha"] || set["lora-dropout"] {
-		h.LoRA = true
-	}
-	if *full {
-		h.LoRA = false
-	}
-	if set["lora-r"] {
-		h.LoRARank = *loraR
-	}
-	if set["lora-alpha"] {
-		h.LoRAAlpha = *loraAlpha
-	}
-	if set["lora-dropout"] {
-		h.LoRADropout = *loraDropout
-	}
-	if set["suffix"] {
-		h.Suffix = *suffix
-	}
-	if *method == ethos.FineTuneDPO {
-		// SFT is the default and stays unnamed, so that a job's request
-		// (and the intent a rerun finds) is what it was before DPO.
-		h.Method = ethos.FineTuneDPO
-	} else if *method != ethos.FineTuneSFT {
+	if *method != ethos.FineTuneSFT && *method != ethos.FineTuneDPO {
 		return usageErrorf("finetune create: --method %q: want sft or dpo", *method)
 	}
-	if set["dpo-beta"] {
-		h.DPOBeta = *dpoBeta
+	if set["n-evals"] && *validation == "" {
+		return usageErrorf("finetune create: --n-evals needs --validation FILE: the evaluations are of the validation file")
 	}
-	if set["n-evals"] {
-		if *validation == "" {
-			return usageErrorf("finetune create: --n-evals needs --validation FILE: the evaluations are of the validation file")
-		}
-		h.Evals = *nEvals
-	}
+	// ethos.yaml's settings, then the flags.
+	o := finetune.Overrides{LoRA: *lora, Full: *full, Method: *method, WandbProject: *wandb}
+	given(set, "epochs", &o.Epochs, *epochs)
+	given(set, "learning-rate", &o.LearningRate, *lr)
+	given(set, "batch-size", &o.BatchSize, *batch)
+	given(set, "lora-r", &o.LoRARank, *loraR)
+	given(set, "lora-alpha", &o.LoRAAlpha, *loraAlpha)
+	given(set, "lora-dropout", &o.LoRADropout, *loraDropout)
+	given(set, "suffix", &o.Suffix, *suffix)
+	given(set, "dpo-beta", &o.DPOBeta, *dpoBeta)
+	given(set, "n-evals", &o.Evals, *nEvals)
 	// Refused here, before any upload, rather than by the provider after.
-	if err := h.Validate(); err != nil {
+	h, err := o.Apply(fineTuneSettings(ft, *provider, *validation != ""))
+	if err != nil {
 		return usageErrorf("finetune create: %v (check the flags and ethos.yaml's finetune section)", err)
-	}
-	if !h.LoRA {
-		h.LoRARank, h.LoRAAlpha, h.LoRADropout = 0, 0, 0
 	}
 
 	// Absolute paths: the job records where its dataset is, for any
@@ -318,21 +283,16 @@ func absPath(m *Main, path string) string {
 }
 
 // fineTuneSettings are the hyperparameters ethos.yaml's finetune section
-// gives a job on provider, with or without a validation file. OpenAI takes
-// no LoRA settings or evaluation count and its learning rate is a
-// multiplier, so for it those are left to OpenAI's defaults.
+// gives a job on provider (see pipeline.FineTuneSettings).
 func fineTuneSettings(ft config.FineTune, provider string, validation bool) ethos.Hyperparameters {
-	h := ethos.Hyperparameters{Epochs: ft.Epochs, BatchSize: ft.BatchSize, Suffix: ft.Suffix}
-	if provider != "openai" {
-		h.LearningRate, h.LoRA = ft.LearningRate, ft.LoRA
-		if ft.LoRA {
-			h.LoRARank, h.LoRAAlpha, h.LoRADropout = ft.LoRAR, float64(ft.LoRAAlpha), ft.LoRADropout
-		}
-		if validation {
-			h.Evals = ft.NEvals
-		}
+	return pipeline.FineTuneSettings(ft, provider, validation)
+}
+
+// given points *dst at v when the flag name was set on the command line.
+func given[T any](set map[string]bool, name string, dst **T, v T) {
+	if set[name] {
+		*dst = &v
 	}
-	return h
 }
 
 // printCreated tells what create did, on stderr: stdout carries the job ID
@@ -466,24 +426,9 @@ func jobArg(name string, rest []string) (string, error) {
 }
 
 // jobView is a job as list, status and cancel print it in JSON.
-type jobView struct {
-	ethos.FineTuneJob
-	Model string `json:"model,omitempty"` // the registry name, once completed
-	Stale string `json:"stale,omitempty"` // why the provider could not be asked; the job is the stored view
-	// WandbURL is the job's Weights & Biases run, when it logs to one.
-	WandbURL string `json:"wandb_url,omitempty"`
-}
+type jobView = finetune.JobView
 
-func viewOf(u finetune.Update) jobView {
-	v := jobView{FineTuneJob: u.Job, WandbURL: u.Job.WandbURL()}
-	if u.Job.State == ethos.FineTuneCompleted {
-		v.Model = finetune.ModelName(u.Job)
-	}
-	if u.Stale != nil {
-		v.Stale = u.Stale.Error()
-	}
-	return v
-}
+func viewOf(u finetune.Update) jobView { return finetune.ViewOf(u) }
 
 func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("finetune list", finetuneListSynopsis)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/openai"
+	"github.com/ethos-toolkit/ethos/pipeline"
 	"github.com/ethos-toolkit/ethos/postgres"
 	"github.com/ethos-toolkit/ethos/sandbox"
 	"github.com/ethos-toolkit/ethos/sqlite"
@@ -136,9 +136,7 @@ type projectStore interface {
 
 // isPostgresURL reports whether a store location names a PostgreSQL
 // database rather than a SQLite file.
-func isPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-}
+func isPostgresURL(s string) bool { return pipeline.IsPostgresURL(s) }
 
 // localDir is where the project keeps files beside its store (the
 // in-process sandbox's state, prompts read from a pipe): the SQLite
@@ -150,33 +148,9 @@ func (p *project) localDir() string {
 	return filepath.Dir(p.dbPath)
 }
 
-// storePath decides where the store lives: --db, then $ETHOS_DB, then
-// $ETHOS_DATABASE_URL, then the config's store.path relative to the
-// project directory. A postgres:// URL names a PostgreSQL database.
+// storePath decides where the store lives (see pipeline.StoreLocation).
 func (p *project) storePath(flagValue string) string {
-	switch {
-	case isPostgresURL(flagValue):
-		return flagValue
-	case flagValue != "":
-		return p.m.abs(flagValue)
-	case isPostgresURL(p.m.Getenv("ETHOS_DB")):
-		return p.m.Getenv("ETHOS_DB")
-	case p.m.Getenv("ETHOS_DB") != "":
-		return p.m.abs(p.m.Getenv("ETHOS_DB"))
-	case p.m.Getenv("ETHOS_DATABASE_URL") != "":
-		return p.m.Getenv("ETHOS_DATABASE_URL")
-	}
-	path := p.cfg.Store.Path
-	if isPostgresURL(path) {
-		return path
-	}
-	if path == "" {
-		path = filepath.Join(".ethos", "ethos.db")
-	}
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(p.dir, path)
-	}
-	return path
+	return pipeline.StoreLocation(flagValue, p.m.Getenv, p.m.Dir, p.cfg, p.dir)
 }
 
 // Close stops the in-process sandbox, if any, and closes the store.
@@ -276,92 +250,18 @@ func (p *project) startSandbox() (string, error) {
 	return run.URL, nil
 }
 
-// pricer prices calls from the config's price table, batch answers at
-// the provider's batch price.
+// pricer prices calls from the config's price table and the store's
+// model registry (see pipeline.Pricer).
 func (p *project) pricer() llm.BatchPricer {
-	return projectPricer{p}
+	return pipeline.Pricer{Config: p.cfg, Models: p.store}
 }
 
-type projectPricer struct{ p *project }
-
-func (pp projectPricer) Cost(model string, u ethos.Usage) (float64, bool) {
-	return pp.p.cost(model, u)
+// providers reads the providers' settings of the project's config.
+func (p *project) providers() pipeline.Providers {
+	return pipeline.Providers{Config: p.cfg, Getenv: p.m.Getenv}
 }
 
-func (pp projectPricer) BatchMultiplier(model string) float64 {
-	if m, err := pp.p.store.Model(context.Background(), model); err == nil && m.Provider != "" {
-		// A trained model is billed as its provider bills batches.
-		return pp.p.cfg.BatchMultiplier(m.Provider + "/" + m.BaseModel)
-	}
-	return pp.p.cfg.BatchMultiplier(model)
-}
-
-// cost prices usage u of model from the config's price table.
-func (p *project) cost(model string, u ethos.Usage) (float64, bool) {
-	price, ok := p.cfg.PriceOf(model)
-	if !ok && p.servedDedicated(model) {
-		// Billed by the hour of its endpoint, counted in spent, not
-		// per token.
-		return 0, true
-	}
-	if !ok {
-		// A fine-tuned model without a price of its own costs what its
-		// base model does (as LoRA serving does on Together); an entry
-		// under prices: overrides it.
-		if m, err := p.store.Model(context.Background(), model); err == nil {
-			price, ok = p.cfg.PriceOf(m.Provider + "/" + m.BaseModel)
-		}
-	}
-	if !ok {
-		return 0, false
-	}
-	return price.Cost(u), true
-}
-
-// servedDedicated reports whether ref names a registered model served on
-// a dedicated endpoint, by its registry name or the name it is called by.
-func (p *project) servedDedicated(ref string) bool {
-	models, err := p.store.Models(context.Background())
-	if err != nil {
-		return false
-	}
-	for _, m := range models {
-		if m.Serving == ethos.ServingDedicated && (m.CallAs == ref || m.Name == ref) {
-			return true
-		}
-	}
-	return false
-}
-
-// callNames resolves a trained model's registry name to the name its
-// provider answers it by now (see llm.Alias), looking each name up in the
-// registry once per chain.
-func (p *project) callNames() func(ctx context.Context, model string) (string, bool, error) {
-	var seen sync.Map // model → string ("" when it is called as it is)
-	return func(ctx context.Context, model string) (string, bool, error) {
-		if v, ok := seen.Load(model); ok {
-			to := v.(string)
-			return to, to != "", nil
-		}
-		m, err := p.store.Model(ctx, model)
-		switch {
-		case ethos.KindOf(err) == ethos.NotFound:
-			seen.Store(model, "")
-			return "", false, nil
-		case err != nil:
-			return "", false, err
-		}
-		to := ""
-		if m.CallAs != "" && m.CallAs != m.Name {
-			to = m.CallAs
-		}
-		seen.Store(model, to)
-		return to, to != "", nil
-	}
-}
-
-// Completer builds the middleware chain: ledger (cache + record) → budget →
-// alias → batcher (calls sent by batch) → limiter → router → adapters. The project budget (budget.max_usd) counts
+// Completer builds the middleware chain (see llm.Chain). The project budget (budget.max_usd) counts
 // all spend already recorded in the store; commandCap, when > 0, is a
 // further cap on what this command alone may spend (--max-cost).
 func (p *project) Completer(ctx context.Context, commandCap float64) (ethos.Completer, error) {
@@ -376,22 +276,23 @@ func (p *project) completer(ctx context.Context, commandCap float64, alias bool)
 	if err != nil {
 		return nil, err
 	}
-	limiter := llm.NewLimiter(p.Router(), p.limits)
-	// Every process on this store and account takes its share of the
-	// account's limits (ethos workers, a second ethos generate).
-	llm.ShareLimits(limiter, p.store, llm.NewProcessID(), p.shareKey, p.warnOnce("sharing rate limits through the store"))
-	p.mu.Lock()
-	p.limiter = limiter
-	p.mu.Unlock()
-	var next ethos.Completer = p.newBatcher(limiter)
+	providers := p.providers()
+	b := p.cfg.Batch
+	cc := llm.ChainConfig{Store: p.store, Router: p.Router(), Limits: providers.Limits,
+		// Every process on this store and account takes its share of the
+		// account's limits (ethos workers, a second ethos generate).
+		ShareKey: providers.ShareKey, OnShareError: p.warnOnce("sharing rate limits through the store"),
+		Batch: llm.BatchConfig{API: p.batchAPI, Window: b.Window, Poll: b.Poll, MaxSubmissions: b.MaxSubmissions,
+			Log: func(format string, args ...any) { fmt.Fprintf(p.m.Stderr, format+"\n", args...) }},
+		Pricer: p.pricer(), MaxUSD: p.cfg.Budget.MaxUSD, SpentUSD: spent, CommandMaxUSD: commandCap}
 	if alias {
-		next = &llm.Alias{Next: next, Resolve: p.callNames()}
+		cc.Resolve = llm.CallNames(p.store)
 	}
-	if commandCap > 0 {
-		next = llm.NewBudget(commandCap, 0, p.pricer(), next)
-	}
-	next = llm.NewBudget(p.cfg.Budget.MaxUSD, spent, p.pricer(), next)
-	return &llm.Ledger{Store: p.store, Next: next, Pricer: p.pricer()}, nil
+	chain := llm.NewChain(cc)
+	p.mu.Lock()
+	p.limiter, p.batcher = chain.Limiter, chain.Batcher
+	p.mu.Unlock()
+	return chain, nil
 }
 
 // publishLoads writes the rate limiter's state (calls in flight, target,
@@ -415,30 +316,6 @@ func (p *project) warnOnce(doing string) func(error) {
 	return func(err error) {
 		once.Do(func() { fmt.Fprintf(p.m.Stderr, "warning: %s: %v\n", doing, err) })
 	}
-}
-
-// shareKey is the key under which processes share provider's limits: its
-// name and a hash of its API key (see llm.ShareKey).
-func (p *project) shareKey(provider string) string {
-	prov, err := p.cfg.ResolveProvider(provider, p.m.Getenv)
-	if err != nil {
-		return provider // the router reports the unknown provider
-	}
-	key, err := p.cfg.APIKey(prov, p.m.Getenv)
-	if err != nil {
-		return provider // the adapter reports the missing key
-	}
-	return llm.ShareKey(provider, key)
-}
-
-// limits are a provider's configured rate limits.
-func (p *project) limits(provider string) llm.Limits {
-	prov, err := p.cfg.ResolveProvider(provider, p.m.Getenv)
-	if err != nil {
-		// The router reports the unknown provider; be conservative here.
-		return llm.Limits{MaxConcurrency: 1}
-	}
-	return llm.Limits{RPM: prov.RPM, TPM: prov.TPM, MaxConcurrency: prov.MaxConcurrency, RateLimitTimeout: prov.RateLimitTimeout}
 }
 
 func (p *project) describe() string {

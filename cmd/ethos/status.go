@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // StatusCommand is a one-shot overview of the project for people and
@@ -19,24 +18,7 @@ import (
 type StatusCommand struct{ m *Main }
 
 // statusReport is what ethos status --json prints.
-type statusReport struct {
-	Runs   []ethos.Run   `json:"runs"`
-	Jobs   []jobView     `json:"finetune_jobs"`
-	Models []ethos.Model `json:"models"`
-	// Endpoints are the dedicated endpoints ethos started that may still
-	// be up, and billing.
-	Endpoints []ethos.Endpoint `json:"endpoints_up"`
-	// UnknownEndpoints are deploys an interrupted process left between
-	// asking the provider for an endpoint and recording it: one may be
-	// up, and billing, until a rerun (or ethos finetune undeploy JOB)
-	// finds it and re-attaches.
-	UnknownEndpoints []finetune.PendingDeploy `json:"endpoints_unknown,omitempty"`
-	// Failed names every failed run and job, "run <id>" or "job <id>".
-	Failed []string `json:"failed"`
-	// Interrupted names every run stopped by Ctrl-C or a shutdown before
-	// it finished, "run <id>": not failed, waiting to be continued.
-	Interrupted []string `json:"interrupted"`
-}
+type statusReport = pipeline.Status
 
 // Run prints the overview and exits 1 when a run or job failed.
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
@@ -57,52 +39,8 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	rep := statusReport{Runs: []ethos.Run{}, Jobs: []jobView{}, Models: []ethos.Model{}, Endpoints: []ethos.Endpoint{}, Failed: []string{}, Interrupted: []string{}}
-	runs, err := p.store.Runs(ctx, "", 0)
+	rep, updates, err := pipeline.LoadStatus(ctx, p.fineTune())
 	if err != nil {
-		return err
-	}
-	for _, r := range runs {
-		// A fine-tune request's record, or a model's deploys: its job and
-		// endpoints are listed below.
-		if r.Kind == finetune.RunKind || r.Kind == finetune.DeployRunKind {
-			continue
-		}
-		r.Kind = runKindLabel(r)
-		r.Params = nil // settings, not state
-		rep.Runs = append(rep.Runs, r)
-		switch r.Status {
-		case ethos.RunFailed:
-			rep.Failed = append(rep.Failed, "run "+r.ID)
-		case ethos.RunInterrupted:
-			rep.Interrupted = append(rep.Interrupted, "run "+r.ID)
-		}
-	}
-	updates, err := p.fineTune().List(ctx, ethos.FineTuneFilter{})
-	if err != nil {
-		return err
-	}
-	for _, u := range updates {
-		rep.Jobs = append(rep.Jobs, viewOf(u))
-		if u.Job.State == ethos.FineTuneFailed {
-			rep.Failed = append(rep.Failed, "job "+u.Job.ID)
-		}
-	}
-	models, err := p.store.Models(ctx)
-	if err != nil {
-		return err
-	}
-	if models != nil {
-		rep.Models = models
-	}
-	up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true})
-	if err != nil {
-		return err
-	}
-	if up != nil {
-		rep.Endpoints = up
-	}
-	if rep.UnknownEndpoints, err = p.fineTune().PendingDeploys(ctx); err != nil {
 		return err
 	}
 
@@ -165,18 +103,4 @@ func (c *StatusCommand) print(rep statusReport, updates []finetune.Update) {
 		fmt.Fprintf(out, "%d interrupted (not failed): %s; run the command that started it again to continue\n",
 			len(rep.Interrupted), strings.Join(rep.Interrupted, " "))
 	}
-}
-
-// runKindLabel tells a generation run that writes an evaluation's held-out
-// prompts (stopped after documents) from one that writes a dataset.
-func runKindLabel(r ethos.Run) string {
-	if r.Kind == "generate" {
-		var p struct {
-			StopAfter string `json:"stop_after"`
-		}
-		if json.Unmarshal(r.Params, &p) == nil && p.StopAfter != "" {
-			return "generate (held-out prompts)"
-		}
-	}
-	return r.Kind
 }
