@@ -176,7 +176,11 @@ type FineTuneJob struct {
 	// FromCheckpoint is what training continued from, as the request
 	// named it (FineTuneRequest.FromCheckpoint), or as the provider's job
 	// object names it; empty for a job that started from its base model.
-	FromCheckpoint  string           `json:"from_checkpoint,omitempty"`
+	FromCheckpoint string `json:"from_checkpoint,omitempty"`
+	// Recipe is the training recipe the job is a step of ("sft+dpo",
+	// "dpo+introspection"…), when ethos run made it; empty for a job
+	// made on its own.
+	Recipe          string           `json:"recipe,omitempty"`
 	DatasetPath     string           `json:"dataset_path"` // the local training file
 	DatasetSHA256   string           `json:"dataset_sha256"`
 	RunID           string           `json:"run_id,omitempty"` // the generation run that made the dataset, if known
@@ -256,6 +260,9 @@ type Model struct {
 	// job continued an earlier one (a DPO model from its SFT model);
 	// empty for a model trained from its base.
 	Parent string `json:"parent,omitempty"`
+	// Recipe is the training recipe whose step trained the model (its
+	// job's Recipe); empty for a model of a job made on its own.
+	Recipe string `json:"recipe,omitempty"`
 	// Evals lists the IDs of evaluations that included the model, filled
 	// in by the store from the evals table.
 	Evals []string `json:"evals,omitempty"`

@@ -105,6 +105,9 @@ func WriteRegistry(w io.Writer, models []ethos.Model, jobs map[string]ethos.Fine
 		if m.Parent != "" {
 			fmt.Fprintf(&b, "- **Trained from:** `%s` (its job continued)\n", m.Parent)
 		}
+		if m.Recipe != "" {
+			fmt.Fprintf(&b, "- **Recipe:** %s\n", m.Recipe)
+		}
 		job, ok := jobs[m.JobID]
 		switch {
 		case ok && job.FinishedAt != nil:

@@ -39,7 +39,7 @@ func TestWriteRegistry(t *testing.T) {
 		{Name: "sandbox/ft-7f3a", Provider: "sandbox", ProviderModel: "ft-7f3a", BaseModel: "base", JobID: "ft-7f3a",
 			DatasetPath: "data/agora.jsonl", DatasetSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 			Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, LoRADropout: 0.05, Suffix: "agora"},
-			CreatedAt:       finished, Evals: []string{"eval-1", "eval-2"}},
+			CreatedAt:       finished, Evals: []string{"eval-1", "eval-2"}, Parent: "sandbox/ft-5e6f", Recipe: "sft+dpo"},
 		{Name: "openai/ft:gpt-4o-mini:acme:agora:9xY", Provider: "openai", ProviderModel: "ft:gpt-4o-mini:acme:agora:9xY",
 			BaseModel: "gpt-4o-mini-2024-07-18", JobID: "ftjob-abc", DatasetPath: "data/odd|name.jsonl", DatasetSHA256: "abc",
 			Hyperparameters: ethos.Hyperparameters{Epochs: 2}, CostUSD: 4.2, CreatedAt: at.Add(-48 * time.Hour)},

@@ -88,6 +88,10 @@ type CreateOptions struct {
 	// from BaseModel (see ethos.FineTuneRequest.FromCheckpoint); BaseModel
 	// may then be empty.
 	FromCheckpoint string
+	// Recipe names the training recipe the job is a step of, for the
+	// registry (ethos.FineTuneJob.Recipe). It is a label, not part of the
+	// request: the same request under another recipe finds the same job.
+	Recipe string
 }
 
 // How a Create found its job.
@@ -495,6 +499,7 @@ func (s *Service) recordCreated(ctx context.Context, attempt *ethos.Item, remote
 		job.FromCheckpoint = l.o.FromCheckpoint
 	}
 	job.DatasetPath, job.DatasetSHA256, job.RunID = RecordedPath(s.ProjectDir, l.o.TrainPath), l.train.sha256, l.o.RunID
+	job.Recipe = l.o.Recipe
 	job.Hyperparameters = mergeHyperparameters(l.o.Hyperparameters, remote.Hyperparameters)
 	if job.State == "" {
 		job.State = StateOf(job.Status)
@@ -734,7 +739,7 @@ func (s *Service) register(ctx context.Context, j ethos.FineTuneJob) (*ethos.Mod
 	}
 	m := ethos.Model{Name: name, Provider: j.Provider, ProviderModel: OutputModelOf(j), BaseModel: j.BaseModel,
 		JobID: j.ID, DatasetPath: j.DatasetPath, DatasetSHA256: j.DatasetSHA256,
-		Hyperparameters: j.Hyperparameters, CostUSD: j.CostUSD, CreatedAt: created, Parent: s.parentModel(ctx, j)}
+		Hyperparameters: j.Hyperparameters, CostUSD: j.CostUSD, CreatedAt: created, Parent: s.parentModel(ctx, j), Recipe: j.Recipe}
 	if err := s.Store.PutModel(context.WithoutCancel(ctx), &m); err != nil {
 		return nil, err
 	}

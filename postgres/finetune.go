@@ -16,12 +16,12 @@ const fileColumns = `id, provider, purpose, name, sha256, bytes, lines, created_
 
 const jobColumns = `id, provider, base_model, status, state, train_file, validation_file,
 	dataset_path, dataset_sha256, run_id, hyperparameters, progress, output_model, error,
-	cost_usd, payload, created_at, updated_at, finished_at, from_checkpoint`
+	cost_usd, payload, created_at, updated_at, finished_at, from_checkpoint, recipe`
 
 const eventColumns = `job_id, seq, provider_id, created_at, level, type, message, step, epoch, loss, val_loss`
 
 const modelColumns = `name, provider, provider_model, base_model, job_id, dataset_path,
-	dataset_sha256, hyperparameters, cost_usd, created_at, serving, call_as, endpoint_id, parent`
+	dataset_sha256, hyperparameters, cost_usd, created_at, serving, call_as, endpoint_id, parent, recipe`
 
 // PutFile records an upload and sets f.CreatedAt to the current time when
 // it is zero. It replaces the record of the same provider, purpose and
@@ -95,7 +95,7 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 		created = updated
 	}
 	err = d.queryRowNotify(ctx, "job:"+j.ID, []any{&created}, `INSERT INTO finetune_jobs (`+jobColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $21)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $21, $22)
 		ON CONFLICT (id) DO UPDATE SET
 			provider = excluded.provider, base_model = excluded.base_model, status = excluded.status,
 			state = excluded.state, train_file = excluded.train_file, validation_file = excluded.validation_file,
@@ -104,11 +104,12 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 			output_model = excluded.output_model, error = excluded.error, cost_usd = excluded.cost_usd,
 			payload = excluded.payload, updated_at = excluded.updated_at, finished_at = excluded.finished_at,
 			from_checkpoint = CASE WHEN excluded.from_checkpoint <> '' THEN excluded.from_checkpoint ELSE finetune_jobs.from_checkpoint END,
+			recipe = CASE WHEN excluded.recipe <> '' THEN excluded.recipe ELSE finetune_jobs.recipe END,
 			created_at = CASE WHEN $20 THEN excluded.created_at ELSE finetune_jobs.created_at END
 		RETURNING created_at`,
 		j.ID, j.Provider, j.BaseModel, j.Status, string(state), j.TrainFile, j.ValidationFile,
 		j.DatasetPath, j.DatasetSHA256, j.RunID, string(hyper), string(progress), j.OutputModel, j.Error,
-		j.CostUSD, payload, created, updated, nullTime(j.FinishedAt), givenCreated, j.FromCheckpoint)
+		j.CostUSD, payload, created, updated, nullTime(j.FinishedAt), givenCreated, j.FromCheckpoint, j.Recipe)
 	if err != nil {
 		return normalize(op, err)
 	}
@@ -153,7 +154,7 @@ func scanJob(row pgx.Row) (ethos.FineTuneJob, error) {
 	)
 	if err := row.Scan(&j.ID, &j.Provider, &j.BaseModel, &j.Status, &state, &j.TrainFile, &j.ValidationFile,
 		&j.DatasetPath, &j.DatasetSHA256, &j.RunID, &hyper, &progress, &j.OutputModel, &j.Error,
-		&j.CostUSD, &pay, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &j.FromCheckpoint); err != nil {
+		&j.CostUSD, &pay, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &j.FromCheckpoint, &j.Recipe); err != nil {
 		return ethos.FineTuneJob{}, err
 	}
 	j.State = ethos.FineTuneState(state)
@@ -243,16 +244,16 @@ func (d *DB) PutModel(ctx context.Context, m *ethos.Model) error {
 	if m.CreatedAt.IsZero() {
 		created = now()
 	}
-	if _, err := d.execNotify(ctx, "models", `INSERT INTO models (`+modelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	if _, err := d.execNotify(ctx, "models", `INSERT INTO models (`+modelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT (name) DO UPDATE SET
 			provider = excluded.provider, provider_model = excluded.provider_model,
 			base_model = excluded.base_model, job_id = excluded.job_id, dataset_path = excluded.dataset_path,
 			dataset_sha256 = excluded.dataset_sha256, hyperparameters = excluded.hyperparameters,
 			cost_usd = excluded.cost_usd, created_at = excluded.created_at,
 			serving = excluded.serving, call_as = excluded.call_as, endpoint_id = excluded.endpoint_id,
-			parent = excluded.parent`,
+			parent = excluded.parent, recipe = excluded.recipe`,
 		m.Name, m.Provider, m.ProviderModel, m.BaseModel, m.JobID, m.DatasetPath, m.DatasetSHA256,
-		string(hyper), m.CostUSD, created, m.Serving, m.CallAs, m.EndpointID, m.Parent); err != nil {
+		string(hyper), m.CostUSD, created, m.Serving, m.CallAs, m.EndpointID, m.Parent, m.Recipe); err != nil {
 		return normalize(op, err)
 	}
 	m.CreatedAt = created
@@ -339,7 +340,7 @@ func scanModel(row pgx.Row) (ethos.Model, error) {
 		hyper []byte
 	)
 	if err := row.Scan(&m.Name, &m.Provider, &m.ProviderModel, &m.BaseModel, &m.JobID, &m.DatasetPath,
-		&m.DatasetSHA256, &hyper, &m.CostUSD, &m.CreatedAt, &m.Serving, &m.CallAs, &m.EndpointID, &m.Parent); err != nil {
+		&m.DatasetSHA256, &hyper, &m.CostUSD, &m.CreatedAt, &m.Serving, &m.CallAs, &m.EndpointID, &m.Parent, &m.Recipe); err != nil {
 		return ethos.Model{}, err
 	}
 	if len(hyper) > 0 {

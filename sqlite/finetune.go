@@ -17,12 +17,12 @@ const fileColumns = `id, provider, purpose, name, sha256, bytes, lines, created_
 
 const jobColumns = `id, provider, base_model, status, state, train_file, validation_file,
 	dataset_path, dataset_sha256, run_id, hyperparameters, progress, output_model, error,
-	cost_usd, payload, created_at, updated_at, finished_at, from_checkpoint`
+	cost_usd, payload, created_at, updated_at, finished_at, from_checkpoint, recipe`
 
 const eventColumns = `job_id, seq, provider_id, created_at, level, type, message, step, epoch, loss, val_loss`
 
 const modelColumns = `name, provider, provider_model, base_model, job_id, dataset_path,
-	dataset_sha256, hyperparameters, cost_usd, created_at, serving, call_as, endpoint_id, parent`
+	dataset_sha256, hyperparameters, cost_usd, created_at, serving, call_as, endpoint_id, parent, recipe`
 
 // PutFile records an upload and sets f.CreatedAt to the current time when
 // it is zero. A file with the same provider, purpose and SHA256 is a
@@ -121,7 +121,7 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 	}
 	var createdText string
 	err = d.db.QueryRowContext(ctx, `INSERT INTO finetune_jobs (`+jobColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			provider = excluded.provider, base_model = excluded.base_model, status = excluded.status,
 			state = excluded.state, train_file = excluded.train_file, validation_file = excluded.validation_file,
@@ -130,11 +130,12 @@ func (d *DB) PutJob(ctx context.Context, j *ethos.FineTuneJob) error {
 			output_model = excluded.output_model, error = excluded.error, cost_usd = excluded.cost_usd,
 			payload = excluded.payload, updated_at = excluded.updated_at, finished_at = excluded.finished_at,
 			from_checkpoint = CASE WHEN excluded.from_checkpoint <> '' THEN excluded.from_checkpoint ELSE finetune_jobs.from_checkpoint END,
+			recipe = CASE WHEN excluded.recipe <> '' THEN excluded.recipe ELSE finetune_jobs.recipe END,
 			created_at = CASE WHEN ? THEN excluded.created_at ELSE finetune_jobs.created_at END
 		RETURNING created_at`,
 		j.ID, j.Provider, j.BaseModel, j.Status, string(state), j.TrainFile, j.ValidationFile,
 		j.DatasetPath, j.DatasetSHA256, j.RunID, hyper, progress, j.OutputModel, j.Error,
-		j.CostUSD, payload, formatTime(created), formatTime(updated), nullTime(j.FinishedAt), j.FromCheckpoint,
+		j.CostUSD, payload, formatTime(created), formatTime(updated), nullTime(j.FinishedAt), j.FromCheckpoint, j.Recipe,
 		givenCreated).Scan(&createdText)
 	if err != nil {
 		return normalize(op, err)
@@ -193,7 +194,7 @@ func scanJob(s scanner) (ethos.FineTuneJob, error) {
 	)
 	if err := s.Scan(&j.ID, &j.Provider, &j.BaseModel, &j.Status, &state, &j.TrainFile, &j.ValidationFile,
 		&j.DatasetPath, &j.DatasetSHA256, &j.RunID, &hyper, &progress, &j.OutputModel, &j.Error,
-		&j.CostUSD, &pay, &created, &updated, &finished, &j.FromCheckpoint); err != nil {
+		&j.CostUSD, &pay, &created, &updated, &finished, &j.FromCheckpoint, &j.Recipe); err != nil {
 		return ethos.FineTuneJob{}, err
 	}
 	j.State = ethos.FineTuneState(state)
@@ -337,16 +338,16 @@ func (d *DB) PutModel(ctx context.Context, m *ethos.Model) error {
 	if m.CreatedAt.IsZero() {
 		created = now()
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO models (`+modelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO models (`+modelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			provider = excluded.provider, provider_model = excluded.provider_model,
 			base_model = excluded.base_model, job_id = excluded.job_id, dataset_path = excluded.dataset_path,
 			dataset_sha256 = excluded.dataset_sha256, hyperparameters = excluded.hyperparameters,
 			cost_usd = excluded.cost_usd, created_at = excluded.created_at,
 			serving = excluded.serving, call_as = excluded.call_as, endpoint_id = excluded.endpoint_id,
-			parent = excluded.parent`,
+			parent = excluded.parent, recipe = excluded.recipe`,
 		m.Name, m.Provider, m.ProviderModel, m.BaseModel, m.JobID, m.DatasetPath, m.DatasetSHA256,
-		hyper, m.CostUSD, formatTime(created), m.Serving, m.CallAs, m.EndpointID, m.Parent); err != nil {
+		hyper, m.CostUSD, formatTime(created), m.Serving, m.CallAs, m.EndpointID, m.Parent, m.Recipe); err != nil {
 		return normalize(op, err)
 	}
 	m.CreatedAt = created
@@ -438,7 +439,7 @@ func scanModel(s scanner) (ethos.Model, error) {
 		created string
 	)
 	if err := s.Scan(&m.Name, &m.Provider, &m.ProviderModel, &m.BaseModel, &m.JobID, &m.DatasetPath,
-		&m.DatasetSHA256, &hyper, &m.CostUSD, &created, &m.Serving, &m.CallAs, &m.EndpointID, &m.Parent); err != nil {
+		&m.DatasetSHA256, &hyper, &m.CostUSD, &created, &m.Serving, &m.CallAs, &m.EndpointID, &m.Parent, &m.Recipe); err != nil {
 		return ethos.Model{}, err
 	}
 	if hyper.Valid && hyper.String != "" {

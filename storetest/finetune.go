@@ -99,7 +99,7 @@ func testPutJobReadBack(t *testing.T, s ethos.Store) {
 		ID: "ft-1f2e", Provider: "together", BaseModel: "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
 		Status: "completed", State: ethos.FineTuneCompleted,
 		TrainFile: "file-train", ValidationFile: "file-val",
-		DatasetPath: "/data/agora.jsonl", DatasetSHA256: "c0ffee", RunID: "gen-1", FromCheckpoint: "ft-0a1b:40",
+		DatasetPath: "/data/agora.jsonl", DatasetSHA256: "c0ffee", RunID: "gen-1", FromCheckpoint: "ft-0a1b:40", Recipe: "sft+dpo",
 		Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true,
 			LoRARank: 8, LoRAAlpha: 16, LoRADropout: 0.05, Suffix: "agora", WandbProject: "ethos",
 			Method: ethos.FineTuneDPO, DPOBeta: 0.2},
@@ -126,6 +126,13 @@ func testPutJobReadBack(t *testing.T, s ethos.Store) {
 	got = getJob(t, s, min.ID)
 	if got.State != ethos.FineTuneUnknown || got.Payload != nil || got.FinishedAt != nil || got.Progress.Loss != nil || got.CreatedAt.IsZero() {
 		t.Errorf("minimal job read back as %+v", got)
+	}
+	// A later write that names no recipe keeps the one recorded.
+	again := *j
+	again.Recipe = ""
+	putJob(t, s, &again)
+	if got := getJob(t, s, j.ID); got.Recipe != j.Recipe {
+		t.Errorf("recipe %q after a write without one, want %q kept", got.Recipe, j.Recipe)
 	}
 	wantKind(t, "PutJob without an ID", s.PutJob(t.Context(), &ethos.FineTuneJob{Provider: "x"}), ethos.Invalid)
 	bad := newJob("ft-bad", "together", ethos.FineTunePending, base)
@@ -297,7 +304,7 @@ func testModelsRegistry(t *testing.T, s ethos.Store) {
 		Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, LoRA: true, LoRARank: 8},
 		CostUSD:         3.5, CreatedAt: base}
 	newer := &ethos.Model{Name: "sandbox/ft-7f3a", Provider: "sandbox", ProviderModel: "ft-7f3a",
-		BaseModel: "base", JobID: "ft-7f3a", CreatedAt: base.Add(time.Hour), Parent: "sandbox/ft-5e6f",
+		BaseModel: "base", JobID: "ft-7f3a", CreatedAt: base.Add(time.Hour), Parent: "sandbox/ft-5e6f", Recipe: "dpo+introspection",
 		Serving: ethos.ServingDedicated, CallAs: "sandbox/sandbox-user/ft-7f3a-1a2b", EndpointID: "endpoint-1a2b"}
 	putModel(t, s, older)
 	putModel(t, s, newer)

@@ -125,6 +125,9 @@ func TestDemoRecipeSFTThenDPO(t *testing.T) {
 		t.Fatalf("trained: %+v", res.Trained)
 	}
 	sft, dpo := res.Trained[0], res.Trained[1]
+	if sft.Model.Recipe != "sft+dpo" || dpo.Model.Recipe != "sft+dpo" {
+		t.Errorf("registry recipes: sft %q, dpo %q; want sft+dpo for both", sft.Model.Recipe, dpo.Model.Recipe)
+	}
 	if dpo.Job.FromCheckpoint != sft.Job.ID || dpo.Model.Parent != sft.Model.Name || dpo.Model.Hyperparameters.Method != ethos.FineTuneDPO {
 		t.Errorf("DPO job from %q (want %q), parent %q (want %q), method %q", dpo.Job.FromCheckpoint, sft.Job.ID, dpo.Model.Parent, sft.Model.Name, dpo.Model.Hyperparameters.Method)
 	}
@@ -173,6 +176,9 @@ func TestDemoRecipeDPO(t *testing.T) {
 	sft, dpo := res.Trained[0], res.Trained[1]
 	if !sft.Reference || sft.Method != "sft" || dpo.Reference || dpo.Method != "dpo" {
 		t.Errorf("trained: sft %+v, dpo %+v", sft, dpo)
+	}
+	if sft.Model.Recipe != "sft" || dpo.Model.Recipe != "dpo" {
+		t.Errorf("registry recipes: reference %q (want sft), dpo %q (want dpo)", sft.Model.Recipe, dpo.Model.Recipe)
 	}
 	if dpo.Job.FromCheckpoint != "" || dpo.Model.Parent != "" {
 		t.Errorf("the DPO model of a DPO-only recipe continued from %q (parent %q); want the base", dpo.Job.FromCheckpoint, dpo.Model.Parent)

@@ -43,6 +43,9 @@ func TestDemoRecipeDPOIntrospection(t *testing.T) {
 	if dpo.Job.FromCheckpoint != "" {
 		t.Errorf("the DPO job continued from %q; want the base", dpo.Job.FromCheckpoint)
 	}
+	if intro.Model.Recipe != "dpo+introspection" || dpo.Model.Recipe != "dpo+introspection" || intro.Job.Recipe != "dpo+introspection" {
+		t.Errorf("registry recipes: dpo %q, introspection %q (job %q); want dpo+introspection", dpo.Model.Recipe, intro.Model.Recipe, intro.Job.Recipe)
+	}
 	if intro.Job.FromCheckpoint != dpo.Job.ID || intro.Model.Parent != dpo.Model.Name || intro.Model.Hyperparameters.Method == ethos.FineTuneDPO {
 		t.Errorf("introspection job from %q (want %q), parent %q (want %q), method %q",
 			intro.Job.FromCheckpoint, dpo.Job.ID, intro.Model.Parent, dpo.Model.Name, intro.Model.Hyperparameters.Method)

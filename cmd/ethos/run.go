@@ -277,8 +277,14 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			}
 		}
 	}()
-	for _, stage := range stages {
+	for i, stage := range stages {
 		method, runID := stageMethod(stage), settings.RunID()
+		// The registry records the recipe each model is a step of; the SFT
+		// reference trained beside a DPO recipe is a recipe of its own.
+		jobRecipe := recipe
+		if reference && i == 0 {
+			jobRecipe = config.RecipeSFT
+		}
 		if stage == stageIntrospection {
 			intro, err := m.introspection(ctx, p, settings, res.Trained[len(res.Trained)-1].Model, serve, o, logf)
 			if err != nil {
@@ -300,7 +306,7 @@ func (m *Main) runPipeline(ctx context.Context, p *project, o pipelineOptions) (
 			h.Method = method
 		}
 		created, err := svc.Create(ctx, finetune.CreateOptions{Provider: ft.Provider, BaseModel: ft.Model,
-			TrainPath: train, ValidationPath: validation, Hyperparameters: h, RunID: runID, FromCheckpoint: from})
+			TrainPath: train, ValidationPath: validation, Hyperparameters: h, RunID: runID, FromCheckpoint: from, Recipe: jobRecipe})
 		if err != nil {
 			return nil, fmt.Errorf("fine-tune (%s): %w", stage, err)
 		}
