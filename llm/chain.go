@@ -41,7 +41,16 @@ type ChainConfig struct {
 	// SpentUSD is already spent; CommandMaxUSD, when above zero, is a
 	// further cap on what this chain alone may spend.
 	MaxUSD, SpentUSD, CommandMaxUSD float64
+	// SpentTotal, when set, reads what every process on the store has
+	// spent against MaxUSD: processes sharing a store and its budget (see
+	// Budget.Total) read it once a second, so that together they keep to
+	// it. CommandMaxUSD stays this chain's own.
+	SpentTotal func(ctx context.Context) (float64, error)
 }
+
+// SharedSpendRefresh is how often a budget shared through the store reads
+// what the other processes spent.
+const SharedSpendRefresh = time.Second
 
 // BatchConfig is the settings of a chain's Batcher.
 type BatchConfig struct {
@@ -83,7 +92,11 @@ func NewChain(c ChainConfig) *Chain {
 	if c.CommandMaxUSD > 0 {
 		next = NewBudget(c.CommandMaxUSD, 0, c.Pricer, next)
 	}
-	next = NewBudget(c.MaxUSD, c.SpentUSD, c.Pricer, next)
+	project := NewBudget(c.MaxUSD, c.SpentUSD, c.Pricer, next)
+	if c.SpentTotal != nil {
+		project.Total, project.Refresh = c.SpentTotal, SharedSpendRefresh
+	}
+	next = project
 	return &Chain{Completer: &Ledger{Store: c.Store, Next: next, Pricer: c.Pricer}, Limiter: limiter, Batcher: batcher}
 }
 

@@ -179,11 +179,21 @@ func (l *Limiter) gate(provider string) *gate {
 	if l.LimitsFor != nil {
 		lim = l.LimitsFor(provider)
 	}
-	share := 1.0
+	j := Joined{Share: 1}
 	if l.Shares != nil {
-		share = clampShare(l.Shares.Join(provider))
+		j = l.Shares.Join(provider)
+		// A limit the headers give: the peers on the account have
+		// learned it already.
+		lim.RPM, lim.TPM = cmp.Or(lim.RPM, j.Limits.RPM), cmp.Or(lim.TPM, j.Limits.TPM)
 	}
-	g := newGate(lim, share, time.Now())
+	g := newGate(lim, clampShare(j.Share), time.Now())
+	if j.Peers > 0 && g.auto && g.requests.unlimited() && g.tokens.unlimited() {
+		// Other processes are calling the account, and none knows its
+		// limit yet (they are starting with this one): one call in
+		// flight until the first answer's headers tell it, rather than
+		// a burst from each of them into a limit they share.
+		g.limit = 1
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.providers == nil {

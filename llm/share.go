@@ -16,10 +16,23 @@ import (
 // Shares divides a provider's limits between the processes that call it
 // on one account, each with a Limiter of its own (see StoreShares).
 type Shares interface {
-	// Join returns the part of provider's limits, 0 < share ≤ 1, this
-	// process may use from its first call; Limiter.SetShare changes it
-	// later.
-	Join(provider string) float64
+	// Join returns the part of provider's limits this process may use
+	// from its first call (Limiter.SetShare changes it later), and what
+	// the other processes on its account know of it.
+	Join(provider string) Joined
+}
+
+// Joined is what a process learns as it joins a provider's share key.
+type Joined struct {
+	// Share is the part of the limits it may use, 0 < Share ≤ 1.
+	Share float64
+	// Peers is how many other live processes call the provider on the
+	// same account.
+	Peers int
+	// Limits are the account's RPM and TPM as the peers last published
+	// them (configured, or learned from the provider's headers); zero
+	// where none has one.
+	Limits Limits
 }
 
 // ShareFreshness is how recent a process's snapshot must be for its demand
@@ -51,16 +64,25 @@ const joinSettle = 50 * time.Millisecond
 func ShareOf(key, self string, demand int, rows []ethos.ProviderLoad, now time.Time) float64 {
 	weight := float64(demand + 1)
 	total, held := weight, 0.0
-	for _, r := range rows {
-		r = r.Keyed()
-		if r.Key != key || r.Process == self || now.Sub(r.UpdatedAt) > ShareFreshness {
-			continue
-		}
+	for _, r := range peers(key, self, rows, now) {
 		total += float64(r.InFlight + r.Waiting + 1)
 		held += r.Share
 	}
 	fair := weight / total
 	return min(fair, max(1-held, MinShare))
+}
+
+// peers are the live snapshots of processes other than self on key.
+func peers(key, self string, rows []ethos.ProviderLoad, now time.Time) []ethos.ProviderLoad {
+	var out []ethos.ProviderLoad
+	for _, r := range rows {
+		r = r.Keyed()
+		if r.Key != key || r.Process == self || now.Sub(r.UpdatedAt) > ShareFreshness {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // clampShare keeps a share within (0, 1].
@@ -127,8 +149,9 @@ func ShareLimits(l *Limiter, store ethos.CallStore, process string, keyOf func(p
 }
 
 // Join announces this process on provider's key, waits for others starting
-// with it to do the same, and returns its share of what it then sees.
-func (s *StoreShares) Join(provider string) float64 {
+// with it to do the same, and returns its share of what it then sees, with
+// the peers it saw and the highest limits they published.
+func (s *StoreShares) Join(provider string) Joined {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	key := s.KeyOf(provider)
@@ -137,20 +160,25 @@ func (s *StoreShares) Join(provider string) float64 {
 	own := ethos.ProviderLoad{Provider: provider, Key: key, Process: s.Process, Waiting: 1, PID: os.Getpid(), UpdatedAt: s.now()}
 	if err := s.Store.PutProviderLoads(ctx, []ethos.ProviderLoad{own}); err != nil {
 		s.report(err)
-		return 1
+		return Joined{Share: 1}
 	}
 	time.Sleep(joinSettle)
 	rows, err := s.Store.ProviderLoads(ctx)
 	if err != nil {
 		s.report(err)
-		return 1
+		return Joined{Share: 1}
 	}
 	own.UpdatedAt = s.now()
 	own.Share = ShareOf(key, s.Process, 1, rows, own.UpdatedAt)
 	if err := s.Store.PutProviderLoads(ctx, []ethos.ProviderLoad{own}); err != nil {
 		s.report(err)
 	}
-	return own.Share
+	j := Joined{Share: own.Share}
+	for _, r := range peers(key, s.Process, rows, own.UpdatedAt) {
+		j.Peers++
+		j.Limits.RPM, j.Limits.TPM = max(j.Limits.RPM, r.RPM), max(j.Limits.TPM, r.TPM)
+	}
+	return j
 }
 
 // publish reads the other processes' snapshots, sets this process's share

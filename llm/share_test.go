@@ -229,7 +229,7 @@ func TestLimiterShare(t *testing.T) {
 
 type fixedShare float64
 
-func (f fixedShare) Join(string) float64 { return float64(f) }
+func (f fixedShare) Join(string) Joined { return Joined{Share: float64(f)} }
 
 // StoreShares against a store: processes joining one key see each other
 // and split it; another key is not counted.
@@ -297,4 +297,35 @@ func (s *rowStore) ProviderLoads(ctx context.Context) ([]ethos.ProviderLoad, err
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// A process joining an account whose limit it has no config for takes the
+// limit its live peers published (learned from the headers), its share
+// of it from the first call; with peers that know no limit either, it
+// starts with one call in flight; alone, as before.
+func TestStoreSharesJoinTakesPeersLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		key := func(p string) string { return ShareKey(p, "k1") }
+		store := &rowStore{}
+		join := func(name string) GateState {
+			l := NewLimiter(&countingCompleter{}, func(string) Limits { return Limits{} })
+			ShareLimits(l, store, name, key, func(err error) { t.Error(err) })
+			return l.State("anthropic") // joins, without a call
+		}
+		if st := join("alone"); st.RPM != 0 || st.Share != 1 || st.Concurrency != autoStart {
+			t.Errorf("alone: %+v, want no limit, the whole share and the usual start", st)
+		}
+		if st := join("second"); st.RPM != 0 || st.Concurrency != 1 {
+			t.Errorf("beside a peer that knows no limit: %+v, want no limit and one call in flight", st)
+		}
+		store.PutProviderLoads(t.Context(), []ethos.ProviderLoad{{Provider: "anthropic", Key: key("anthropic"), Process: "learned",
+			RPM: 600, TPM: 80000, Share: 0.5, InFlight: 3, UpdatedAt: time.Now()}})
+		st := join("third")
+		if st.RPM != 600 || st.TPM != 80000 || st.Share <= 0 || st.Share > 0.5 {
+			t.Errorf("beside a peer that learned the limit: %+v, want its 600 rpm and 80000 tpm, and at most the half it leaves", st)
+		}
+		if st.Requests != 600*st.Share {
+			t.Errorf("its bucket holds %v requests, want its share of the limit, %v", st.Requests, 600*st.Share)
+		}
+	})
 }

@@ -66,6 +66,12 @@ const (
 )
 
 func newFleet(tb testing.TB, sb *sandbox.Running, stores []ethos.CallStore, shared bool) *fleet {
+	return newFleetRPM(tb, sb, stores, shared, sandboxRPM)
+}
+
+// newFleetRPM is newFleet with rpm as the limit configured for the
+// sandbox; 0 leaves it to the rate-limit headers.
+func newFleetRPM(tb testing.TB, sb *sandbox.Running, stores []ethos.CallStore, shared bool, rpm int) *fleet {
 	f := &fleet{}
 	for i, store := range stores {
 		adapter, err := anthropic.New(anthropic.Config{Provider: "sandbox", BaseURL: sb.URL, APIKey: teamKey})
@@ -84,7 +90,7 @@ func newFleet(tb testing.TB, sb *sandbox.Running, stores []ethos.CallStore, shar
 		})
 		// The account's limit, as rpm: in ethos.yaml gives it; the
 		// headers then confirm it.
-		l := llm.NewLimiter(counted, func(string) llm.Limits { return llm.Limits{RPM: sandboxRPM} })
+		l := llm.NewLimiter(counted, func(string) llm.Limits { return llm.Limits{RPM: rpm} })
 		if shared {
 			llm.ShareLimits(l, store, fmt.Sprintf("test-host:%d", i), func(p string) string { return llm.ShareKey(p, teamKey) },
 				func(err error) { tb.Error(err) })
@@ -219,5 +225,55 @@ func BenchmarkSharedLimit(b *testing.B) {
 			b.ReportMetric(float64(sent-limited)/b.Elapsed().Minutes(), "answered/min")
 			b.ReportMetric(float64(limited)/float64(max(sent, 1)), "429-share")
 		})
+	}
+}
+
+// Three processes start together on an account whose limit no config
+// gives (no rpm:), with only 10 requests left of its minute: each makes
+// one call until the first answer's headers tell it the limit and what is
+// left, instead of a burst each into the little that is left, and fewer
+// than 2% of their calls are answered 429.
+func TestSharedLimitFromHeadersSQLite(t *testing.T)   { testSharedLimitFromHeaders(t, sqliteStores) }
+func TestSharedLimitFromHeadersPostgres(t *testing.T) { testSharedLimitFromHeaders(t, postgresStores) }
+
+func testSharedLimitFromHeaders(t *testing.T, open openStore) {
+	sb, err := sandbox.Start(context.Background(), "127.0.0.1:0", sandbox.Options{Seed: 1, APIKey: teamKey,
+		Faults: sandbox.Faults{RPM: sandboxRPM, LatencyMean: 20 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	// Another client has used all but 10 of the minute's requests.
+	adapter, err := anthropic.New(anthropic.Config{Provider: "sandbox", BaseURL: sb.URL, APIKey: teamKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := llm.NewRouter()
+	other.Register("sandbox", func() (ethos.Completer, error) { return adapter, nil })
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for i := next.Add(1); i <= sandboxRPM-10; i = next.Add(1) {
+				if _, err := other.Complete(context.Background(), benchRequest(-i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	f := newFleetRPM(t, sb, open(t, 3), true, 0)
+	f.run(t, 30, 16, nil)
+	sent, limited := f.sent.Load(), f.limited.Load()
+	t.Logf("%d requests sent, %d answered 429", sent, limited)
+	if sent < 90 || float64(limited) >= 0.02*float64(sent) {
+		t.Errorf("%d of %d requests answered 429, want fewer than 2%%", limited, sent)
+	}
+	for i, l := range f.limiters {
+		if st := l.State("sandbox"); st.RPM != sandboxRPM {
+			t.Errorf("process %d: rpm %d, want the %d the headers give", i, st.RPM, sandboxRPM)
+		}
 	}
 }

@@ -60,13 +60,17 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Calls    []ethos.Call         `json:"calls"`
-			Summary  []ethos.CallSummary  `json:"summary"`
-			InFlight []ethos.ProviderLoad `json:"in_flight"`
+			Calls   []ethos.Call        `json:"calls"`
+			Summary []ethos.CallSummary `json:"summary"`
+			// InFlight are the snapshots each process wrote, stale ones
+			// included; InFlightByProvider sums the live ones per
+			// provider, as the text shows them (ethos.LiveLoads).
+			InFlight           []ethos.ProviderLoad `json:"in_flight"`
+			InFlightByProvider []ethos.ProviderLoad `json:"in_flight_by_provider"`
 			// Prompt caching per stage, and per run, stage and model.
 			PromptCache        []ethos.PromptCacheUse `json:"prompt_cache"`
 			PromptCacheByModel []ethos.PromptCacheUse `json:"prompt_cache_by_model"`
-		}{calls, summary, loads, nonNil(stages), nonNil(caching)})
+		}{calls, summary, loads, nonNil(ethos.LiveLoads(loads, time.Now())), nonNil(stages), nonNil(caching)})
 	}
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tWHEN\tMODEL\tSTAGE\tIN\tOUT\tCOST\tLATENCY\tRESULT")

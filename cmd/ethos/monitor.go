@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"strings"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
@@ -20,10 +23,9 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("monitor", "monitor [--interval 2m] [--once] [--webhook URL] [--on-complete CMD] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
-	interval := flags.Duration("interval", finetune.DefaultInterval, "how often to poll the active jobs")
+	var ms monitorSettings
+	ms.register(flags, "interval")
 	once := flags.Bool("once", false, "poll once, deliver what changed, and exit (exit 1 if a job could not be polled)")
-	webhook := flags.String("webhook", "", "POST a JSON notification to this `URL` on every status change")
-	onComplete := flags.String("on-complete", "", "run this shell `command` when a job completes, with ETHOS_JOB_ID, ETHOS_MODEL and ETHOS_STATUS set")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
@@ -31,13 +33,8 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 	if len(rest) > 0 {
 		return usageErrorf("monitor takes no arguments, got %q", rest)
 	}
-	if *interval <= 0 {
-		return usageErrorf("monitor: --interval must be positive")
-	}
-	if *webhook != "" {
-		if _, ok := ethos.HTTPURL(*webhook); !ok {
-			return usageErrorf("monitor: --webhook must be an http(s) URL")
-		}
+	if err := ms.check("monitor", "interval", c.m.Getenv); err != nil {
+		return err
 	}
 
 	p, err := c.m.openProject(ctx, flags, pf)
@@ -47,35 +44,91 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 	defer p.Close()
 	// One monitor per store: the lock proves that a round left running is
 	// the leftover of a monitor that is gone.
-	unlock, err := p.lock(ctx, ".monitor")
+	unlock, err := p.lock(ctx, monitorLock)
 	if ethos.KindOf(err) == ethos.Conflict {
-		return ethos.Errorf(ethos.Conflict, "another ethos monitor is running on %s; stop it first (it already follows every active job)", p.dbPath)
+		return ethos.Errorf(ethos.Conflict, "another ethos monitor (or an ethos worker following the jobs) is running on %s; stop it first (it already follows every active job)", p.dbPath)
 	}
 	if err != nil {
 		return err
 	}
 	defer unlock()
 
-	mon := &finetune.Monitor{Service: p.fineTune(), Interval: *interval, Webhook: *webhook,
-		OnComplete: *onComplete, Dir: p.dir, Out: c.m.Stderr, Queue: monitorQueue{}}
+	mon := ms.monitor(p, c.m.Stderr)
 	if *once {
 		return pipeline.PollOnce(ctx, p.jobs, mon, pipeline.MonitorObserver{Polled: func(r finetune.Round) {
 			fmt.Fprintf(c.m.Stderr, "polled %d active job(s): %d change(s)\n", r.Polled, len(r.Changes))
 		}})
 	}
-	return pipeline.FollowJobs(ctx, p.jobs, mon, pipeline.MonitorObserver{
+	return pipeline.FollowJobs(ctx, p.jobs, mon, ms.observer(c.m.Stderr,
+		"Ctrl-C to stop (jobs are followed again when the monitor restarts)"))
+}
+
+// monitorLock is the name of the store's lock that the process following
+// the fine-tune jobs holds: ethos monitor, or one ethos worker.
+const monitorLock = ".monitor"
+
+// monitorWebhookEnv is the environment variable a monitor's webhook URL
+// may come from instead of --webhook, which other users of the machine
+// can read in the process list.
+const monitorWebhookEnv = "ETHOS_MONITOR_WEBHOOK"
+
+// monitorSettings are how a process follows fine-tune jobs and notifies of
+// their changes. They come from its flags and environment and are never
+// stored: a webhook's URL may hold a secret.
+type monitorSettings struct {
+	interval            time.Duration
+	webhook, onComplete string
+}
+
+// register adds the settings' flags to flags, the interval's under
+// intervalFlag.
+func (s *monitorSettings) register(flags *flag.FlagSet, intervalFlag string) {
+	flags.DurationVar(&s.interval, intervalFlag, finetune.DefaultInterval, "how often to poll the active fine-tune jobs")
+	flags.StringVar(&s.webhook, "webhook", "", "POST a JSON notification to this `URL` on every fine-tune status change (default $"+monitorWebhookEnv+")")
+	flags.StringVar(&s.onComplete, "on-complete", "", "run this shell `command` when a fine-tune job completes, with ETHOS_JOB_ID, ETHOS_MODEL and ETHOS_STATUS set")
+}
+
+// check validates the settings parsed for command, taking the webhook
+// from the environment when no flag gives it.
+func (s *monitorSettings) check(command, intervalFlag string, getenv func(string) string) error {
+	if s.interval <= 0 {
+		return usageErrorf("%s: --%s must be positive", command, intervalFlag)
+	}
+	from := "--webhook"
+	if s.webhook == "" {
+		s.webhook, from = getenv(monitorWebhookEnv), "$"+monitorWebhookEnv
+	}
+	if s.webhook != "" {
+		if _, ok := ethos.HTTPURL(s.webhook); !ok {
+			return usageErrorf("%s: %s must be an http(s) URL", command, from)
+		}
+	}
+	return nil
+}
+
+// monitor is the fine-tune monitor of p with these settings, writing its
+// lines to out.
+func (s *monitorSettings) monitor(p *project, out io.Writer) *finetune.Monitor {
+	return &finetune.Monitor{Service: p.fineTune(), Interval: s.interval, Webhook: s.webhook,
+		OnComplete: s.onComplete, Dir: p.dir, Out: out, Queue: monitorQueue{}}
+}
+
+// observer says on out when the monitor starts following the jobs, with
+// how to stop, and when it stops.
+func (s *monitorSettings) observer(out io.Writer, stopping string) pipeline.MonitorObserver {
+	return pipeline.MonitorObserver{
 		Following: func() {
-			what := []string{fmt.Sprintf("every %s", *interval)}
-			if *webhook != "" {
+			what := []string{fmt.Sprintf("every %s", s.interval)}
+			if s.webhook != "" {
 				what = append(what, "notifying the webhook") // its URL may hold a secret
 			}
-			if *onComplete != "" {
+			if s.onComplete != "" {
 				what = append(what, "running the follow-up on completion")
 			}
-			fmt.Fprintf(c.m.Stderr, "monitoring active fine-tune jobs %s; Ctrl-C to stop (jobs are followed again when the monitor restarts)\n", strings.Join(what, ", "))
+			fmt.Fprintf(out, "monitoring active fine-tune jobs %s; %s\n", strings.Join(what, ", "), stopping)
 		},
-		Stopped: func() { fmt.Fprintln(c.m.Stderr, "monitor stopped") },
-	})
+		Stopped: func() { fmt.Fprintln(out, "monitor stopped") },
+	}
 }
 
 // monitorQueue is the monitor's Queue on the jobs client working ctx (see

@@ -285,6 +285,10 @@ func (p *project) completer(ctx context.Context, commandCap float64, alias bool)
 		Batch: llm.BatchConfig{API: p.batchAPI, Window: b.Window, Poll: b.Poll, MaxSubmissions: b.MaxSubmissions,
 			Log: func(format string, args ...any) { fmt.Fprintf(p.m.Stderr, format+"\n", args...) }},
 		Pricer: p.pricer(), MaxUSD: p.cfg.Budget.MaxUSD, SpentUSD: spent, CommandMaxUSD: commandCap}
+	if p.postgres {
+		// Workers and commands on a shared store keep to one budget.
+		cc.SpentTotal = p.spent
+	}
 	if alias {
 		cc.Resolve = llm.CallNames(p.store)
 	}

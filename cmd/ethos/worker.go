@@ -12,6 +12,7 @@ import (
 	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // workerPoll is how often a worker looks for runs that have appeared or
@@ -25,15 +26,23 @@ var workerKinds = []string{
 	eval.TaskAnswer, eval.TaskJudge, eval.TaskScore,
 }
 
+// monitorTakeover is how often a worker that does not follow the
+// fine-tune jobs tries to take the monitor's lock: when the process that
+// holds it ends, another worker follows the jobs within this long.
+const monitorTakeover = 5 * time.Second
+
 // WorkerCommand works the tasks of every running generation and
-// evaluation on a shared (PostgreSQL) store, beside other workers.
+// evaluation on a shared (PostgreSQL) store, beside other workers, and
+// one worker at a time follows the fine-tune jobs.
 type WorkerCommand struct{ m *Main }
 
 // Run works runs' tasks until interrupted.
 func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("worker", "worker [--queues RUN_ID,…] [--max-in-flight N] [--stop-timeout D] [--config FILE] [--db URL]")
+	flags := c.m.newFlagSet("worker", "worker [--queues RUN_ID,…] [--max-in-flight N] [--stop-timeout D] [--monitor-interval 2m] [--webhook URL] [--on-complete CMD] [--config FILE] [--db URL]")
 	var pf projectFlags
 	pf.register(flags)
+	var ms monitorSettings
+	ms.register(flags, "monitor-interval")
 	queues := flags.String("queues", "", "work only these runs, by `ID`, comma-separated (default: every running generation and evaluation)")
 	maxInFlight := flags.Int("max-in-flight", jobs.DefaultWorkers, "the most tasks this worker holds at once, across runs (each makes one model call at a time)")
 	stopTimeout := flags.Duration("stop-timeout", 10*time.Second, "on SIGTERM or Ctrl-C, how long to let tasks in hand finish before releasing them to other workers")
@@ -46,6 +55,9 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *maxInFlight < 1 || *stopTimeout <= 0 {
 		return usageErrorf("worker: --max-in-flight must be at least 1 and --stop-timeout positive")
+	}
+	if err := ms.check("worker", "monitor-interval", c.m.Getenv); err != nil {
+		return err
 	}
 	var only []string
 	for _, id := range strings.Split(*queues, ",") {
@@ -94,6 +106,11 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	// The batches, like the tasks, go on past the signal until the tasks
 	// in hand are done: some wait for a batch's answers.
 	stopLoads, stopBatches := p.publishLoads(ctx), p.runBatches(context.WithoutCancel(ctx))
+	monitored := make(chan struct{})
+	go func() {
+		defer close(monitored)
+		c.followFineTunes(ctx, p, &ms)
+	}()
 	err = c.follow(ctx, p, q, only)
 
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *stopTimeout)
@@ -101,6 +118,7 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	serr := q.Stop(stopCtx)
 	stopBatches()
 	stopLoads()
+	<-monitored
 	if serr != nil {
 		return serr
 	}
@@ -158,6 +176,35 @@ func (c *WorkerCommand) follow(ctx context.Context, p *project, q *jobs.Client, 
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// followFineTunes follows the active fine-tune jobs, as ethos monitor
+// does, while this worker holds the store's monitor lock: it tries to take
+// it every monitorTakeover, so that one process at a time follows the jobs
+// (an ethos monitor, or one of the workers) and another takes over when
+// it ends. It returns when ctx ends.
+func (c *WorkerCommand) followFineTunes(ctx context.Context, p *project, ms *monitorSettings) {
+	t := time.NewTicker(monitorTakeover)
+	defer t.Stop()
+	for {
+		unlock, err := p.lock(ctx, monitorLock)
+		if err == nil {
+			err = pipeline.FollowJobs(ctx, p.jobs, ms.monitor(p, c.m.Stderr), ms.observer(c.m.Stderr,
+				"this worker holds the monitor's lock"))
+			unlock()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && ethos.KindOf(err) != ethos.Conflict {
+			fmt.Fprintf(c.m.Stderr, "warning: following the fine-tune jobs: %v; trying again in %s\n", err, monitorTakeover)
+		}
+		select {
+		case <-ctx.Done():
+			return
 		case <-t.C:
 		}
 	}

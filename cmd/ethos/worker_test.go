@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/internal/pgtest"
+	"github.com/ethos-toolkit/ethos/postgres"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
@@ -324,5 +329,71 @@ func TestWorkerStopsCleanly(t *testing.T) {
 	}
 	if st := sb.Server.Stats(); st.Repeats != 0 {
 		t.Errorf("the sandbox answered %d requests twice", st.Repeats)
+	}
+}
+
+// TestWorkerFollowsFineTunes: on PostgreSQL, with no ethos monitor
+// running, an ethos worker follows a fine-tune job to completion and
+// registers its model; while it does, it holds the monitor's lock, so an
+// ethos monitor is refused.
+func TestWorkerFollowsFineTunes(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	dir := t.TempDir()
+	env := fastSandbox(t, t.TempDir(), 0)
+	writeTrain(t, dir, "train.jsonl", 12)
+	r := ethosCLI(t, dir, env, "finetune", "create", "--train", "train.jsonl", "--db", url)
+	if r.code != 0 {
+		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	following := make(chan struct{})
+	log := &watchWriter{w: &bytes.Buffer{}, want: "monitoring active fine-tune jobs", seen: following}
+	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: log, Dir: dir,
+		Getenv: func(k string) string { return env[k] }}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"worker", "--db", url, "--monitor-interval", "20ms"}) }()
+	select {
+	case <-following:
+	case err := <-done:
+		t.Fatalf("worker ended: %v\n%s", err, log.String())
+	case <-ctx.Done():
+		t.Fatalf("the worker never followed the jobs:\n%s", log.String())
+	}
+	if r := ethosCLI(t, dir, env, "monitor", "--once", "--db", url); r.code != 1 || !strings.Contains(r.stderr, "an ethos worker following the jobs") {
+		t.Errorf("ethos monitor beside the worker: exit %d\n%s", r.code, r.stderr)
+	}
+
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var job ethos.FineTuneJob
+	for job.State != ethos.FineTuneCompleted {
+		select {
+		case err := <-done:
+			t.Fatalf("worker ended: %v\n%s", err, log.String())
+		case <-ctx.Done():
+			t.Fatalf("job %s not completed: %+v\n%s", id, job, log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if job, err = db.Job(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	models, err := db.Models(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(models) != 1 || models[0].JobID != id || models[0].Name != "sandbox/"+job.OutputModel {
+		t.Errorf("registry after the job completed: %+v (job %+v)", models, job)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("worker after Ctrl-C: %v\n%s", err, log.String())
 	}
 }
