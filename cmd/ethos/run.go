@@ -19,11 +19,12 @@ type RunCommand struct{ m *Main }
 
 // Run runs the pipeline and prints where its results are.
 func (c *RunCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("run", "run [--max-cost USD] [--workers N] [--json] [--config FILE] [--db PATH]")
+	flags := c.m.newFlagSet("run", "run [--max-cost USD] [--workers N] [--no-work] [--json] [--config FILE] [--db PATH]")
 	var pf projectFlags
 	pf.register(flags)
 	maxCost := flags.Float64("max-cost", 0, "stop before the model calls of this run could spend more than this many `USD`")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
+	noWork := flags.Bool("no-work", false, "on a PostgreSQL store: drive the run while ethos worker processes make the generation's and the evaluation's calls")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
@@ -40,7 +41,10 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	res, err := pipeline.Run(ctx, p.deps(), pipeline.RunOptions{Workers: *workers, MaxCost: *maxCost, MemoryLimit: c.m.memoryLimit()})
+	if err := checkNoWork(p, "run", *noWork, *maxCost); err != nil {
+		return err
+	}
+	res, err := pipeline.Run(ctx, p.deps(), pipeline.RunOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork, MemoryLimit: c.m.memoryLimit()})
 	if err != nil {
 		return err
 	}
