@@ -88,7 +88,7 @@ func EvalSettings(ctx context.Context, d Deps, in EvalInputs) (eval.Settings, er
 	if err != nil {
 		return s, err
 	}
-	if s.TrainingFiles, err = TrainingFiles(ctx, d, in.TrainingFiles, s.Models); err != nil {
+	if s.TrainingFiles, err = TrainingFiles(ctx, d.Store, d.Dir, cfg.Generate.Output, in.TrainingFiles, s.Models); err != nil {
 		return s, err
 	}
 	ResolveEvalModes(&s, cfg, in.Mode)
@@ -156,8 +156,9 @@ func DefaultEvalModels(ctx context.Context, store Models) ([]ethos.EvalModel, er
 // TrainingFiles are the files an evaluation's held-out prompts are
 // checked against (the contamination rule): those given, each of which
 // must exist, else the datasets the compared models were trained on (from
-// the registry) and the project's generated dataset, where they exist.
-func TrainingFiles(ctx context.Context, d Deps, given []string, models []ethos.EvalModel) ([]string, error) {
+// the registry, relative to the project's directory dir) and the
+// project's generated dataset (generate.output), where they exist.
+func TrainingFiles(ctx context.Context, registry Models, dir, generated string, given []string, models []ethos.EvalModel) ([]string, error) {
 	var files []string
 	add := func(path string) {
 		for _, f := range files {
@@ -181,18 +182,18 @@ func TrainingFiles(ctx context.Context, d Deps, given []string, models []ethos.E
 		return err == nil
 	}
 	for _, m := range models {
-		reg, err := d.Store.Model(ctx, m.Ref)
+		reg, err := registry.Model(ctx, m.Ref)
 		switch {
 		case ethos.KindOf(err) == ethos.NotFound:
 			continue
 		case err != nil:
 			return nil, err
 		}
-		if path := finetune.ResolvePath(d.Dir, reg.DatasetPath); path != "" && exists(path) {
+		if path := finetune.ResolvePath(dir, reg.DatasetPath); path != "" && exists(path) {
 			add(path)
 		}
 	}
-	if out := filepath.Join(d.Dir, d.Config.Generate.Output); d.Config.Generate.Output != "" && exists(out) {
+	if out := filepath.Join(dir, generated); generated != "" && exists(out) {
 		add(out)
 	}
 	return files, nil

@@ -589,7 +589,7 @@ func TestRegistryDatasetPathFollowsTheProject(t *testing.T) {
 	if err := p.store.PutModel(t.Context(), &old); err != nil {
 		t.Fatal(err)
 	}
-	files, err := pipeline.TrainingFiles(t.Context(), p.deps(), nil, []ethos.EvalModel{{Name: "tuned", Ref: done.Model.Name}, {Name: "old", Ref: old.Name}})
+	files, err := pipeline.TrainingFiles(t.Context(), p.store, p.dir, p.cfg.Generate.Output, nil, []ethos.EvalModel{{Name: "tuned", Ref: done.Model.Name}, {Name: "old", Ref: old.Name}})
 	if err != nil {
 		t.Fatal(err)
 	}
