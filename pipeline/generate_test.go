@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/anthropic"
@@ -18,6 +19,7 @@ import (
 	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/pipeline"
 	"github.com/ethos-toolkit/ethos/sandbox"
+	"github.com/ethos-toolkit/ethos/together"
 )
 
 // recorder is an Observer that keeps what it is told.
@@ -76,16 +78,35 @@ func sandboxDeps(t *testing.T, obs pipeline.Observer) (pipeline.Deps, *sandbox.R
 	pricer := pipeline.Pricer{Config: cfg, Models: store}
 	providers := pipeline.Providers{Config: cfg, Getenv: func(string) string { return "" }}
 	dir := t.TempDir()
+	chain := func(alias bool) *llm.Chain {
+		cc := llm.ChainConfig{Store: store, Router: router, Limits: providers.Limits, Pricer: pricer}
+		if alias {
+			cc.Resolve = llm.CallNames(store)
+		}
+		return llm.NewChain(cc)
+	}
+	fineTune := &finetune.Service{Store: store, ProjectDir: dir, Backend: func(string) (ethos.FineTuneBackend, error) {
+		return together.New(together.Options{BaseURL: sb.URL + "/v1", APIKey: "sandbox", Provider: "sandbox"})
+	}}
 	return pipeline.Deps{
 		Config: cfg, ConfigFile: "ethos.yaml", Dir: dir, WorkDir: dir, Store: store, StoreName: "test.db",
 		Jobs:   jobs.SQLite(store.SQL()),
 		Lock:   func(context.Context, string) (func(), error) { return func() {}, nil },
 		Router: router, Pricer: pricer,
-		Chain: func(context.Context, float64) (ethos.Completer, error) {
-			return llm.NewChain(llm.ChainConfig{Store: store, Router: router, Limits: providers.Limits, Pricer: pricer}), nil
-		},
+		Chain:      func(context.Context, float64) (ethos.Completer, error) { return chain(true), nil },
 		Background: func(context.Context) func() { return func() {} },
-		Observer:   obs,
+		FineTune:   fineTune,
+		Serving: func(model ethos.Model, maxCost float64, logf func(string, ...any)) pipeline.Serving {
+			probe := func(ctx context.Context, ref string) error {
+				_, err := chain(false).Complete(ctx, ethos.Request{Model: ref, MaxTokens: 1, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "Hi"}}})
+				return err
+			}
+			return pipeline.Serving{Service: fineTune, Options: pipeline.DeployOptions(cfg.FineTune, model.Provider, "", 0, 0),
+				Probe:  func(context.Context) (func(context.Context, string) error, error) { return probe, nil },
+				Budget: pipeline.EndpointBudget{MaxUSD: cfg.Budget.MaxUSD, CommandMaxUSD: maxCost, Spent: func(ctx context.Context) (float64, error) { return pipeline.Spent(ctx, store, time.Now()) }},
+				Logf:   logf}
+		},
+		Observer: obs,
 	}, sb
 }
 
