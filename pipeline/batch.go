@@ -14,10 +14,21 @@ import (
 // before they change, so the config they came from keeps its own mode.
 func ResolveModes(g *config.Generate, b config.Batch, examples int, override string) {
 	ideaCalls := (examples + max(g.Ideas.PerCall, 1) - 1) / max(g.Ideas.PerCall, 1)
-	for _, s := range []struct {
-		mode  *string
-		calls int
-	}{{&g.Ideas.Mode, ideaCalls}, {&g.Documents.Mode, examples}, {&g.Responses.Mode, examples}, {&g.Review.Mode, examples}, {pairsMode(g), examples}} {
+	resolveModes(b, override, []stageCalls{{&g.Ideas.Mode, ideaCalls}, {&g.Documents.Mode, examples},
+		{&g.Responses.Mode, examples}, {&g.Review.Mode, examples}, {pairsMode(g), examples}})
+}
+
+// stageCalls are a stage's mode (nil for a stage a run does not have) and
+// the calls it is planned to make.
+type stageCalls struct {
+	mode  *string
+	calls int
+}
+
+// resolveModes sets each stage's mode to override when given, then
+// resolves auto by b from the stage's planned calls.
+func resolveModes(b config.Batch, override string, stages []stageCalls) {
+	for _, s := range stages {
 		if s.mode == nil {
 			continue
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
-	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // batchTick is how often a command that works runs makes, submits and
@@ -44,12 +43,6 @@ func (p *project) runBatches(ctx context.Context) (stop func()) {
 		cancel()
 		<-done
 	}
-}
-
-// resolveModes fixes how each generation stage sends its calls (see
-// pipeline.ResolveModes).
-func resolveModes(g *config.Generate, b config.Batch, examples int, override string) {
-	pipeline.ResolveModes(g, b, examples, override)
 }
 
 // modeFlag is the mode --batch or --online asks for, or "" for neither.

@@ -14,6 +14,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // DemoCommand runs the whole pipeline offline: it makes DIR an ordinary
@@ -87,7 +88,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	defer p.Close()
 	// Offline, training is free: a recipe that starts with DPO gets an SFT
 	// model beside it, so the demo shows base, SFT and DPO side by side.
-	res, err := sub.runPipeline(ctx, p, pipelineOptions{workers: *workers, log: c.m.Stderr, recipe: *recipe, sftReference: true})
+	res, err := pipeline.Run(ctx, p.deps(), pipeline.RunOptions{Workers: *workers, Recipe: *recipe, SFTReference: true, MemoryLimit: sub.memoryLimit()})
 	if err != nil {
 		return err
 	}

@@ -175,13 +175,6 @@ func (p *project) serving(model ethos.Model, maxCost float64, logf func(string, 
 		Logf:   logf}
 }
 
-// serveForEval makes the trained model callable for ethos run's
-// evaluation (see pipeline.Serving.ForEval). stop, when not nil, stops
-// the endpoint it started.
-func (m *Main) serveForEval(ctx context.Context, p *project, model ethos.Model, maxCost float64, logf func(string, ...any)) (ethos.Model, func() error, error) {
-	return p.serving(model, maxCost, logf).ForEval(ctx, model)
-}
-
 // spent is what the project has spent: its recorded calls and what its
 // endpoints have cost by now.
 func (p *project) spent(ctx context.Context) (float64, error) {
@@ -203,11 +196,4 @@ func printEndpoints(out io.Writer, eps []ethos.Endpoint, unknown []finetune.Pend
 			p.USDPerHour(), p.Since.Local().Format("2006-01-02 15:04"), "?")
 	}
 	w.Flush()
-}
-
-// stopLeftEndpoints stops the endpoints ethos started for model that are
-// still up, for an ethos run whose evaluation needs no model any more (see
-// pipeline.Serving.StopLeft).
-func (m *Main) stopLeftEndpoints(ctx context.Context, p *project, model ethos.Model, logf func(string, ...any)) error {
-	return p.serving(model, 0, logf).StopLeft(ctx, model)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,10 +16,9 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/eval"
-	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // EvalRunCommand answers held-out prompts with each model and has the
@@ -116,7 +114,7 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	sum, err := c.m.runEval(ctx, p, settings, evalOptions{workers: *workers, maxCost: *maxCost, noWork: *noWork})
+	sum, err := pipeline.Evaluate(ctx, p.deps(), settings, pipeline.EvalOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork})
 	var incomplete *eval.Incomplete
 	if err != nil && !errors.As(err, &incomplete) {
 		return err
@@ -191,271 +189,24 @@ type evalInputs struct {
 }
 
 // evalSettings resolves an evaluation's settings from the config and the
-// flags. ethos run builds its evaluation with it too.
+// flags (see pipeline.EvalSettings): the files named on the command line
+// are found here, the prompts of a pipe kept beside the store.
 func (p *project) evalSettings(ctx context.Context, in evalInputs) (eval.Settings, error) {
-	cfg := p.cfg
-	e := cfg.Eval
-	s := eval.Settings{
-		EvalSpec: ethos.EvalSpec{
-			Judge:     cmp.Or(in.judge, e.Judge),
-			Prompts:   in.prompts,
-			Seed:      in.seed,
-			Samples:   in.samples,
-			Pointwise: in.pointwise,
-		},
-		Character:   cfg.Character,
-		MaxTokens:   cmp.Or(in.maxTokens, e.MaxTokens),
-		Temperature: e.Temperature,
-		Generate:    cfg.Generate,
-		ConfigHash:  cfg.Hash(),
-	}
-	if s.Samples == 0 {
-		s.Samples = e.Samples
-	}
-	if s.Seed == 0 {
-		s.Seed = cfg.Generate.Seed + eval.DefaultSeedOffset
-	}
-	switch sp := cmp.Or(in.systemPrompt, e.SystemPrompt); sp {
-	case config.WithSystemPrompt:
-		s.SystemPrompt = true
-	case config.WithoutSystemPrompt:
-	default:
-		return s, usageErrorf("--system-prompt: want with or without, got %q", sp)
-	}
+	pi := pipeline.EvalInputs{Models: in.models, Judge: in.judge, Traits: in.traits, SystemPrompt: in.systemPrompt,
+		Prompts: in.prompts, Samples: in.samples, MaxTokens: in.maxTokens, Pointwise: in.pointwise, Seed: in.seed, Mode: in.mode}
 	if in.promptsFile != "" {
 		file, err := p.promptsFile(in.promptsFile)
 		if err != nil {
-			return s, err
+			return eval.Settings{}, err
 		}
-		s.PromptsFile = file
-	} else if s.Prompts == 0 {
-		s.Prompts = e.Prompts
+		pi.PromptsFile = file
 	}
-	if in.traits != "" && in.traits != "all" {
-		for t := range strings.SplitSeq(in.traits, ",") {
-			if t = strings.TrimSpace(t); t != "" && t != ethos.TraitOverall {
-				s.Traits = append(s.Traits, t)
-			}
+	for f := range strings.SplitSeq(in.trainingFiles, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			pi.TrainingFiles = append(pi.TrainingFiles, p.m.abs(f))
 		}
 	}
-	var err error
-	if in.models != "" {
-		s.Models, err = parseEvalModels(in.models)
-	} else {
-		s.Models, err = p.defaultEvalModels(ctx)
-	}
-	if err != nil {
-		return s, err
-	}
-	if s.TrainingFiles, err = p.trainingFiles(ctx, in.trainingFiles, s.Models); err != nil {
-		return s, err
-	}
-	resolveEvalModes(&s, cfg, in.mode)
-	return s, nil
-}
-
-// resolveEvalModes fixes how the evaluation's stages send their calls (see
-// resolveModes), auto from the calls each is planned to make: an answer per
-// prompt, model and sample; a verdict per prompt, pair of models, trait
-// (and overall) and order.
-func resolveEvalModes(s *eval.Settings, cfg *config.Config, override string) {
-	prompts := max(s.Prompts, 1)
-	traits := len(s.Traits)
-	if traits == 0 {
-		traits = len(cfg.Character.Traits)
-	}
-	pairs := len(s.Models) * (len(s.Models) - 1) / 2
-	answers := prompts * len(s.Models) * max(s.Samples, 1)
-	verdicts := prompts * max(pairs, 1) * (traits + 1) * 2
-	s.AnswerMode, s.JudgeMode = cfg.Eval.AnswerMode, cfg.Eval.JudgeMode
-	if override != "" {
-		s.AnswerMode, s.JudgeMode = override, override
-	}
-	s.AnswerMode = cfg.Batch.ResolveMode(s.AnswerMode, answers)
-	s.JudgeMode = cfg.Batch.ResolveMode(s.JudgeMode, verdicts)
-	resolveModes(&s.Generate, cfg.Batch, prompts, override)
-}
-
-// parseEvalModels reads "base=sandbox/base,tuned=sandbox/ft-7f3a".
-func parseEvalModels(v string) ([]ethos.EvalModel, error) {
-	var out []ethos.EvalModel
-	for part := range strings.SplitSeq(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, ref, ok := strings.Cut(part, "=")
-		if !ok {
-			return nil, usageErrorf("--models: %q: want NAME=PROVIDER/MODEL, e.g. base=sandbox/base", part)
-		}
-		out = append(out, ethos.EvalModel{Name: strings.TrimSpace(name), Ref: strings.TrimSpace(ref)})
-	}
-	if len(out) < 2 {
-		return nil, usageErrorf("--models: name at least two models to compare, e.g. base=sandbox/base,tuned=sandbox/ft-7f3a")
-	}
-	return out, nil
-}
-
-// defaultEvalModels compares the newest model of the registry with the
-// base model it was trained from, served by the same provider.
-func (p *project) defaultEvalModels(ctx context.Context) ([]ethos.EvalModel, error) {
-	models, err := p.store.Models(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(models) == 0 {
-		return nil, usageErrorf("eval run: no trained model in the registry to compare; name the models with --models NAME=PROVIDER/MODEL,… " +
-			"(e.g. --models base=sandbox/base,tuned=sandbox/ft-…), or train one with \"ethos finetune create\"")
-	}
-	m := models[0]
-	if m.BaseModel == "" {
-		return nil, usageErrorf("eval run: the registry's newest model %s does not say its base model; name the models with --models", m.Name)
-	}
-	return []ethos.EvalModel{{Name: "base", Ref: m.Provider + "/" + m.BaseModel}, {Name: "tuned", Ref: m.Name}}, nil
-}
-
-// trainingFiles are the files the held-out prompts are checked against:
-// those given, else the datasets the compared models were trained on
-// (from the registry) and the project's generated dataset, where they
-// exist.
-func (p *project) trainingFiles(ctx context.Context, given string, models []ethos.EvalModel) ([]string, error) {
-	var files []string
-	add := func(path string) {
-		for _, f := range files {
-			if f == path {
-				return
-			}
-		}
-		files = append(files, path)
-	}
-	if given != "" {
-		for f := range strings.SplitSeq(given, ",") {
-			if f = strings.TrimSpace(f); f == "" {
-				continue
-			}
-			path := p.m.abs(f)
-			if _, err := os.Stat(path); err != nil {
-				return nil, ethos.Errorf(ethos.Config, "--training-file: %w", err)
-			}
-			add(path)
-		}
-		return files, nil
-	}
-	exists := func(path string) bool {
-		_, err := os.Stat(path)
-		return err == nil
-	}
-	for _, m := range models {
-		reg, err := p.store.Model(ctx, m.Ref)
-		switch {
-		case ethos.KindOf(err) == ethos.NotFound:
-			continue
-		case err != nil:
-			return nil, err
-		}
-		if path := finetune.ResolvePath(p.dir, reg.DatasetPath); path != "" && exists(path) {
-			add(path)
-		}
-	}
-	if out := filepath.Join(p.dir, p.cfg.Generate.Output); p.cfg.Generate.Output != "" && exists(out) {
-		add(out)
-	}
-	return files, nil
-}
-
-// evalOptions are the knobs of an evaluation besides its settings.
-type evalOptions struct {
-	workers int
-	maxCost float64 // USD cap for this evaluation on top of the project's budget; 0 for none
-	// noWork leaves the evaluation's tasks to ethos worker processes.
-	noWork bool
-}
-
-// runEval runs (or continues) an evaluation to its end and returns its
-// summary; a finished one is summarised as it is. An incomplete one
-// returns its summary with the *eval.Incomplete error. ethos eval run and
-// ethos run share it.
-func (m *Main) runEval(ctx context.Context, p *project, settings eval.Settings, o evalOptions) (eval.Summary, error) {
-	refs := []string{settings.Judge}
-	for _, em := range settings.Models {
-		refs = append(refs, em.Ref)
-	}
-	if settings.PromptsFile == "" {
-		refs = append(refs, settings.Generate.Ideas.Model, settings.Generate.Documents.Model)
-	}
-	// Everything that could stop the evaluation before it spends is
-	// checked first: the settings, the keys of every model, the lock.
-	completer, err := p.Completer(ctx, o.maxCost)
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	ev, err := eval.New(p.store, completer, settings)
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	if err := p.Router().Check(refs...); err != nil {
-		return eval.Summary{}, err
-	}
-	unlock, err := p.runLock(ctx, ev.ID())
-	if err != nil {
-		return eval.Summary{}, err
-	}
-	defer unlock()
-	var (
-		sum                    eval.Summary
-		done                   bool // completed before this command
-		stopLoads, stopBatches func()
-	)
-	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Workers: o.workers, Completer: completer, Tasks: ev.Tasks(), Priorities: ev.Priorities(), Queue: ev.ID()}, jobs.Work{
-		Rescue: jobs.RescueAll,
-		NoWork: o.noWork,
-		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
-			resumed, err := ev.Begin(ctx)
-			switch {
-			case errors.Is(err, eval.ErrCompleted):
-				done = true
-				return false, nil
-			case err != nil:
-				return false, err
-			case resumed:
-				fmt.Fprintf(m.Stderr, "continuing evaluation %s (%d interrupted jobs rescued)\n", ev.ID(), rescued)
-			default:
-				s := ev.Settings()
-				from := fmt.Sprintf("%d held-out prompts (seed %d)", s.Prompts, s.Seed)
-				if s.PromptsFile != "" {
-					from = "the prompts of " + s.PromptsFile
-				}
-				names := make([]string, len(s.Models))
-				for i, em := range s.Models {
-					names[i] = em.Name + "=" + em.Ref
-				}
-				fmt.Fprintf(m.Stderr, "evaluation %s: %s on %s, judged by %s\n", ev.ID(), strings.Join(names, " vs "), from, s.Judge)
-			}
-			if o.noWork {
-				return true, sayWorkers(ctx, m, ev.ID())
-			}
-			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
-			return true, nil
-		},
-		Drive: func(ctx context.Context) error {
-			show := &evalProgress{w: m.Stderr, store: p.store, id: ev.ID()}
-			var err error
-			sum, err = ev.Drive(ctx, show.update)
-			return err
-		},
-	})
-	if stopBatches != nil {
-		stopBatches()
-		stopLoads()
-	}
-	if done {
-		fmt.Fprintf(m.Stderr, "evaluation %s is complete\n", ev.ID())
-		return eval.Summarize(ctx, p.store, ev.ID())
-	}
-	if err != nil && ctx.Err() != nil {
-		return eval.Summary{}, interrupted(ctx, err, ev.Interrupted, "ethos eval run --resume "+ev.ID())
-	}
-	return sum, err
+	return pipeline.EvalSettings(ctx, p.deps(), pi)
 }
 
 // evalProgress prints a line when the phase changes and every few seconds

@@ -20,6 +20,7 @@ import (
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/pipeline"
 	"github.com/ethos-toolkit/ethos/sandbox"
 	"github.com/ethos-toolkit/ethos/together"
 )
@@ -588,7 +589,7 @@ func TestRegistryDatasetPathFollowsTheProject(t *testing.T) {
 	if err := p.store.PutModel(t.Context(), &old); err != nil {
 		t.Fatal(err)
 	}
-	files, err := p.trainingFiles(t.Context(), "", []ethos.EvalModel{{Name: "tuned", Ref: done.Model.Name}, {Name: "old", Ref: old.Name}})
+	files, err := pipeline.TrainingFiles(t.Context(), p.store, p.dir, p.cfg.Generate.Output, nil, []ethos.EvalModel{{Name: "tuned", Ref: done.Model.Name}, {Name: "old", Ref: old.Name}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,20 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
-	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // GenerateCommand produces a fine-tuning dataset for the project's
@@ -80,7 +75,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	out := settings.Outputs()
-	resolveModes(&settings.Generate, p.cfg.Batch, settings.Examples, mode)
+	pipeline.ResolveModes(&settings.Generate, p.cfg.Batch, settings.Examples, mode)
 
 	if *dryRun {
 		return c.printPlan(p, settings, out, *asJSON)
@@ -89,7 +84,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	if err := checkNoWork(p, "generate", *noWork, *maxCost); err != nil {
 		return err
 	}
-	meta, err := c.m.generateDataset(ctx, p, settings, generateOptions{workers: *workers, maxCost: *maxCost, force: *force, noWork: *noWork})
+	meta, err := pipeline.Generate(ctx, p.deps(), settings, pipeline.GenerateOptions{Workers: *workers, MaxCost: *maxCost, Force: *force, NoWork: *noWork, MemoryLimit: c.m.memoryLimit()})
 	if err != nil {
 		return err
 	}
@@ -102,143 +97,19 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// generateOptions are the knobs of a generation besides its settings.
-type generateOptions struct {
-	workers int
-	maxCost float64 // USD cap for this run on top of the project's budget; 0 for none
-	force   bool    // replace existing output files
-	// noWork leaves the run's tasks to ethos worker processes: this one
-	// enqueues, drives and exports.
-	noWork bool
+// memoryLimit is the soft memory limit a process that works a generation
+// sets, unless GOMEMLIMIT sets one (see generate.MemoryLimit).
+func (m *Main) memoryLimit() int64 {
+	if m.Getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	return generate.MemoryLimit
 }
 
-// generateDataset runs (or continues) the generation run of settings and
-// writes its files. ethos generate and ethos run share it.
-func (m *Main) generateDataset(ctx context.Context, p *project, settings generate.Settings, o generateOptions) (generate.Metadata, error) {
-	out := settings.Outputs()
-	id := settings.RunID()
-	completed, err := completedRun(ctx, p, id)
-	if err != nil {
-		return generate.Metadata{}, err
-	}
-	if completed && !o.force {
-		// Done, as ethos run says: the files are the run's own.
-		if meta, ok := writtenMetadata(out, id); ok {
-			fmt.Fprintf(m.Stderr, "run %s is done: its files are in place (--force writes them again from the store)\n", id)
-			return meta, nil
-		}
-		// A file is gone: write them all again from the store.
-		o.force = true
-	}
-	// Everything that could stop the run before it spends is checked first:
-	// the outputs, the keys and prices of every model it will call, the
-	// store lock.
-	if err := out.CheckOutputs(o.force); err != nil {
-		return generate.Metadata{}, err
-	}
-	if !completed {
-		pf := p.newPreflight(o.maxCost)
-		pf.generation(settings.Generate)
-		if err := pf.err(ctx); err != nil {
-			return generate.Metadata{}, err
-		}
-	}
-	unlock, err := p.runLock(ctx, id)
-	if err != nil {
-		return generate.Metadata{}, err
-	}
-	defer unlock()
-
-	if m.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(generate.MemoryLimit)
-	}
-	completer, err := p.Completer(ctx, o.maxCost)
-	if err != nil {
-		return generate.Metadata{}, err
-	}
-	pipe := generate.NewPipeline(p.store, completer, settings)
-	var show *progress
-	var stopLoads, stopBatches func()
-	err = jobs.RunOn(ctx, p.jobs, jobs.Config{Workers: o.workers, Completer: completer, Tasks: pipe.Tasks(), Priorities: pipe.Priorities(), Queue: pipe.RunID()}, jobs.Work{
-		Rescue: jobs.RescueAll,
-		NoWork: o.noWork,
-		Prepare: func(ctx context.Context, rescued int64) (bool, error) {
-			resumed, err := pipe.Begin(ctx)
-			completed = errors.Is(err, generate.ErrRunCompleted)
-			switch {
-			case completed:
-				fmt.Fprintf(m.Stderr, "run %s is done; writing its files again from the store → %s\n", pipe.RunID(), out.Dataset)
-				return false, nil
-			case err != nil:
-				return false, err
-			case resumed:
-				fmt.Fprintf(m.Stderr, "continuing run %s (%d interrupted jobs rescued)\n", pipe.RunID(), rescued)
-			default:
-				fmt.Fprintf(m.Stderr, "run %s: %d examples for %s → %s\n", pipe.RunID(), settings.Examples, settings.Character.Name, out.Dataset)
-			}
-			show = newProgress(m.Stderr, p.store, pipe.RunID(), settings.Examples)
-			if o.noWork {
-				// The workers make the calls, send the batches and
-				// publish their loads.
-				return true, sayWorkers(ctx, m, pipe.RunID())
-			}
-			show.limiter = p.limiter
-			stopLoads, stopBatches = p.publishLoads(ctx), p.runBatches(ctx)
-			return true, nil
-		},
-		Drive: func(ctx context.Context) error {
-			err := pipe.Drive(ctx, show.update)
-			show.done()
-			return err
-		},
-	})
-	if stopBatches != nil {
-		stopBatches()
-		stopLoads()
-	}
-	if err != nil && ctx.Err() != nil && !completed {
-		return generate.Metadata{}, interrupted(ctx, err, pipe.Interrupted, "ethos generate --resume "+pipe.RunID())
-	}
-	if err != nil {
-		return generate.Metadata{}, err
-	}
-	return pipe.Export(context.WithoutCancel(ctx), out, true)
-}
-
-// completedRun reports whether the run id (a generation or an evaluation)
-// has completed.
-func completedRun(ctx context.Context, p *project, id string) (bool, error) {
-	run, err := p.store.Run(ctx, id)
-	switch {
-	case ethos.KindOf(err) == ethos.NotFound:
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return run.Status == ethos.RunCompleted, nil
-}
-
-// writtenMetadata reads the metadata the run id wrote to out, when all of
-// its files are still there.
-func writtenMetadata(out generate.OutputPaths, id string) (generate.Metadata, bool) {
-	var meta generate.Metadata
-	for _, path := range []string{out.Dataset, out.Detailed} {
-		if _, err := os.Stat(path); err != nil {
-			return meta, false
-		}
-	}
-	data, err := os.ReadFile(out.Metadata)
-	if err != nil || json.Unmarshal(data, &meta) != nil || meta.Run != id {
-		return meta, false
-	}
-	return meta, true
-}
-
-// settings resolves the run's settings from the config and flags.
+// settings resolves the run's settings from the config and flags (see
+// pipeline.GenerateSettings).
 func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, output string, seed int64) (generate.Settings, error) {
-	cfg := p.cfg
-	g := cfg.Generate
-	ch := cfg.Character
+	in := pipeline.GenerateInputs{Examples: examples, Seed: seed, WorkDir: c.m.abs(".")}
 	if systemPrompt != "" {
 		text, err := readTextArg(c.m, systemPrompt)
 		if err != nil {
@@ -247,95 +118,18 @@ func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, outpu
 		if strings.TrimSpace(text) == "" {
 			return generate.Settings{}, usageErrorf("generate: --system-prompt is empty")
 		}
-		ch.SystemPrompt = text
+		in.SystemPrompt = text
 	}
-	if examples == 0 {
-		examples = g.Examples
+	if output != "" {
+		in.Output = c.m.abs(output)
 	}
-	if seed == 0 {
-		seed = g.Seed
-	}
-	if output == "" {
-		output = filepath.Join(p.dir, g.Output)
-	} else {
-		output = c.m.abs(output)
-	}
-	// The directory a relative output is relative to is stored with the
-	// run, so that a process started elsewhere (--resume with --db) writes
-	// the same files; the output itself stays as given, and so the run's ID.
-	dir, err := filepath.Abs(c.m.abs("."))
-	if err != nil {
-		return generate.Settings{}, ethos.Errorf(ethos.Internal, "generate: the working directory: %w", err)
-	}
-	var weights map[string]float64
-	for _, c := range ch.Categories {
-		if c.Weight > 0 {
-			if weights == nil {
-				weights = map[string]float64{}
-			}
-			weights[c.Name] = c.Weight
-		}
-	}
-	return generate.Settings{
-		Examples: examples, Seed: seed, Output: output, Character: ch, Generate: g, Weights: weights,
-		ConfigHash: cfg.Hash(), PromptHashes: generate.TemplateVersions(), Dir: dir,
-	}, nil
+	return pipeline.GenerateSettings(p.cfg, p.dir, in)
 }
 
 // printPlan shows what a run would do and cost, spending nothing.
 func (c *GenerateCommand) printPlan(p *project, s generate.Settings, out generate.OutputPaths, asJSON bool) error {
 	g := s.Generate
-	quotas := generate.PlanCategories(s.Character.Categories, s.Examples, s.Weights)
-	perCall := max(g.Ideas.PerCall, 1)
-	ideaCalls := 0
-	for _, q := range quotas {
-		ideaCalls += (q + perCall - 1) / perCall
-	}
-	// Typical sizes of outputs, for the expected estimate; the worst case
-	// assumes every call uses its full max_tokens.
-	cat := s.Character.Categories[0]
-	idea := generate.Idea{Summary: "a typical idea", Situation: strings.Repeat("word ", 60), Traits: []string{s.Character.Traits[0].Name}}
-	docWords := g.Documents.Pages * 500
-	doc := strings.Repeat("word ", docWords)
-	type stagePlan struct {
-		Stage     string  `json:"stage"`
-		Model     string  `json:"model"`
-		Calls     int     `json:"calls"`
-		InTokens  int     `json:"in_tokens"`
-		OutTokens int     `json:"out_tokens_expected"`
-		MaxOut    int     `json:"out_tokens_max"`
-		CostUSD   float64 `json:"cost_usd_expected"`
-		WorstUSD  float64 `json:"cost_usd_worst"`
-		// OnlineUSD and BatchUSD are the expected cost of the stage online
-		// and by batch, whichever its mode.
-		OnlineUSD  float64 `json:"cost_usd_online_expected"`
-		BatchUSD   float64 `json:"cost_usd_batch_expected"`
-		Mode       string  `json:"mode"`
-		PriceKnown bool    `json:"price_known"`
-	}
-	mk := func(stage, model, mode string, calls int, prompt generate.Prompt, typicalOut, maxOut int) stagePlan {
-		in := llm.EstimateInput(ethos.Request{System: prompt.System, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: prompt.User}}})
-		sp := stagePlan{Stage: stage, Model: model, Mode: mode, Calls: calls, InTokens: calls * in, OutTokens: calls * min(typicalOut, maxOut), MaxOut: calls * maxOut}
-		price, ok := p.cfg.PriceOf(model)
-		sp.PriceKnown = ok
-		if ok {
-			online := price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.OutTokens})
-			batch := online * p.cfg.BatchMultiplier(model)
-			sp.CostUSD, sp.WorstUSD, sp.OnlineUSD, sp.BatchUSD = online, price.Cost(ethos.Usage{In: sp.InTokens, Out: sp.MaxOut}), online, batch
-			if mode == config.ModeBatch {
-				sp.CostUSD, sp.WorstUSD = batch, sp.WorstUSD*p.cfg.BatchMultiplier(model)
-			}
-		}
-		return sp
-	}
-	plan := []stagePlan{
-		mk("ideas", g.Ideas.Model, g.Ideas.Mode, ideaCalls, generate.IdeasPrompt(s.Character, cat, perCall, nil), perCall*120, g.Ideas.MaxTokens),
-		mk("documents", g.Documents.Model, g.Documents.Mode, s.Examples, generate.DocumentPrompt(s.Character, cat, idea, "memo", docWords), docWords*4/3, g.Documents.MaxTokens),
-		mk("responses", g.Responses.Model, g.Responses.Mode, s.Examples, generate.ResponsePrompt(s.Character, doc), 700, g.Responses.MaxTokens),
-	}
-	if g.Review.LLM {
-		plan = append(plan, mk("review", g.Review.Model, g.Review.Mode, s.Examples, generate.ReviewPrompt(s.Character, doc, strings.Repeat("word ", 500)), 300, 1024))
-	}
+	plan, quotas := pipeline.PlanGeneration(p.cfg, s)
 	if asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")

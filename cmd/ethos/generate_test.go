@@ -18,6 +18,7 @@ import (
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/internal/pgtest"
+	"github.com/ethos-toolkit/ethos/pipeline"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
@@ -588,7 +589,7 @@ func TestResolveModes(t *testing.T) {
 	} {
 		g := config.Generate{Ideas: config.Ideas{PerCall: 5, Mode: "auto"}, Documents: config.Documents{Mode: "auto"},
 			Responses: config.Responses{Mode: "online"}, Review: config.Review{Mode: "online"}}
-		resolveModes(&g, b, tt.examples, tt.override)
+		pipeline.ResolveModes(&g, b, tt.examples, tt.override)
 		if g.Ideas.Mode != tt.ideas || g.Documents.Mode != tt.docs || g.Review.Mode != tt.review {
 			t.Errorf("%d examples, override %q: ideas %s, documents %s, review %s; want %s, %s, %s",
 				tt.examples, tt.override, g.Ideas.Mode, g.Documents.Mode, g.Review.Mode, tt.ideas, tt.docs, tt.review)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 func main() {
@@ -113,7 +114,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 				// surfaced as (context canceled, a call cut short) is not
 				// why the command failed. A usage or configuration error
 				// is, whenever it came.
-				err = &interruptedError{err: err}
+				err = &interruptedError{Err: err}
 			}
 			return err
 		}
@@ -148,32 +149,9 @@ func usageErrorf(format string, args ...any) error {
 }
 
 // interruptedError is a command stopped by Ctrl-C or a shutdown before it
-// finished. how, when set, says how to continue; err is what the
-// interruption surfaced as. It exits with status 130, as a shell reports a
-// process stopped by SIGINT.
-type interruptedError struct {
-	how string
-	err error
-}
-
-func (e *interruptedError) Error() string {
-	if e.how == "" {
-		return "interrupted"
-	}
-	return "interrupted: " + e.how
-}
-
-func (e *interruptedError) Unwrap() error { return e.err }
-
-// interrupted is the error of a run whose Drive ended because ctx was
-// cancelled: it records the run as interrupted (mark, with a context that
-// is still live) and says how to continue (resume, the command that does).
-func interrupted(ctx context.Context, driveErr error, mark func(context.Context) error, resume string) error {
-	if err := mark(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("recording the interruption (%v): %w", driveErr, err)
-	}
-	return &interruptedError{err: driveErr, how: "run the same command again (or " + resume + ") to continue; nothing done is lost"}
-}
+// finished (see pipeline.Interrupted). It exits with status 130, as a
+// shell reports a process stopped by SIGINT.
+type interruptedError = pipeline.Interrupted
 
 // errSilent reports failure through the exit code only: the command has
 // already said what went wrong.

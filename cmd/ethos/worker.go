@@ -266,23 +266,3 @@ func checkNoWork(p *project, command string, noWork bool, maxCost float64) error
 	}
 	return nil
 }
-
-// sayWorkers tells a process that leaves run id's tasks to ethos worker
-// processes (--no-work) how many are working it, and what to do when none
-// is. ctx carries the run's jobs client.
-func sayWorkers(ctx context.Context, m *Main, id string) error {
-	q, err := jobs.FromContext(ctx)
-	if err != nil {
-		return err
-	}
-	n, err := q.LiveWorkers(ctx)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		fmt.Fprintf(m.Stderr, "warning: no ethos worker is running on this store; run %s waits until one starts (ethos worker --db …)\n", id)
-		return nil
-	}
-	fmt.Fprintf(m.Stderr, "run %s: its tasks are queued for the %d ethos worker(s) on this store (--no-work)\n", id, n)
-	return nil
-}

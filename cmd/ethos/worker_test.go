@@ -276,6 +276,49 @@ func TestWorkerWorksAnEvaluation(t *testing.T) {
 	}
 }
 
+// TestWorkerWorksARun: ethos run --no-work on PostgreSQL drives the whole
+// pipeline — generation, fine-tune, evaluation, report — while an ethos
+// worker makes the generation's and the evaluation's calls. It is refused
+// beside --max-cost, and on SQLite.
+func TestWorkerWorksARun(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	sb := startSandbox(t, sandbox.Options{Seed: 43})
+	dir := t.TempDir()
+	sandboxProject(t, dir, map[string]string{"  examples: 50": "  examples: 12", "  prompts: 50": "  prompts: 4", "  validation: 0.1": "  validation: 0"})
+	if r := ethosCLI(t, dir, nil, "run", "--no-work"); r.code != 2 || !strings.Contains(r.stderr, "PostgreSQL") {
+		t.Errorf("run --no-work on SQLite: exit %d, %s", r.code, r.stderr)
+	}
+	env := map[string]string{"SANDBOX_BASE_URL": sb.URL, "ETHOS_DATABASE_URL": url}
+	if r := ethosCLI(t, dir, env, "run", "--no-work", "--max-cost", "1"); r.code != 2 || !strings.Contains(r.stderr, "--max-cost caps") {
+		t.Errorf("run --no-work --max-cost: exit %d, %s", r.code, r.stderr)
+	}
+	w := startWorkers(t, 1, dir, sb.URL, url, 8)[0]
+	w.waitFor(t, "working every running run")
+	r := ethosCLI(t, dir, env, "run", "--no-work", "--json")
+	if r.code != 0 {
+		t.Fatalf("run --no-work: exit %d\n%s%s\nworker:\n%s", r.code, r.stdout, r.stderr, w.output())
+	}
+	if n := strings.Count(r.stderr, "queued for the 1 ethos worker(s)"); n != 2 {
+		t.Errorf("run --no-work left %d runs to the worker, want 2 (the generation and the evaluation):\n%s", n, r.stderr)
+	}
+	var res pipelineResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("run --json: %v\n%s", err, r.stdout)
+	}
+	if len(res.Trained) != 1 || res.Trained[0].Model.Name == "" || res.EvalID == "" || res.Counts.Prompts != 4 || len(res.Reports) != 3 {
+		t.Errorf("run --no-work made %+v", res)
+	}
+	if err := w.stop(); err != nil {
+		t.Errorf("worker on SIGTERM: %v\n%s", err, w.output())
+	}
+	for _, want := range []string{"working run " + res.GenerateRun + " (generate)", "working run " + res.EvalID + " (eval)"} {
+		if out := w.output(); !strings.Contains(out, want) {
+			t.Errorf("the worker did not print %q:\n%s", want, out)
+		}
+	}
+}
+
 // TestWorkerStopsCleanly: a worker sent SIGTERM while its calls are in
 // flight lets them finish and record their answers before it exits 0, and
 // another worker finishes the run without asking any of them again.
