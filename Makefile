@@ -15,7 +15,10 @@ test: fmt tidy
 	@# names one.
 	@test -n "$$ETHOS_TEST_POSTGRES_URL" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 	  (apt-get update && apt-get install -y postgresql)
-	$(GO) test -race -count=1 -timeout 9m ./...
+	@# Most tests wait on sandbox latencies and child processes rather than
+	@# compute, so four run at once per package on two cores (the default
+	@# is GOMAXPROCS, two); see docs/PERFORMANCE.md for the times.
+	$(GO) test -race -count=1 -parallel 4 -timeout 9m ./...
 
 fmt:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
