@@ -38,7 +38,7 @@ type WorkerCommand struct{ m *Main }
 
 // Run works runs' tasks until interrupted.
 func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("worker", "worker [--queues RUN_ID,…] [--max-in-flight N] [--stop-timeout D] [--monitor-interval 2m] [--webhook URL] [--on-complete CMD] [--config FILE] [--db URL]")
+	flags := c.m.newFlagSet("worker", "worker [--queues RUN_ID,…] [--max-in-flight N] [--stop-timeout D] [--dead-after D] [--monitor-interval 2m] [--webhook URL] [--on-complete CMD] [--config FILE] [--db URL]")
 	var pf projectFlags
 	pf.register(flags)
 	var ms monitorSettings
@@ -46,6 +46,7 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	queues := flags.String("queues", "", "work only these runs, by `ID`, comma-separated (default: every running generation and evaluation)")
 	maxInFlight := flags.Int("max-in-flight", jobs.DefaultWorkers, "the most tasks this worker holds at once, across runs (each makes one model call at a time)")
 	stopTimeout := flags.Duration("stop-timeout", 10*time.Second, "on SIGTERM or Ctrl-C, how long to let tasks in hand finish before releasing them to other workers")
+	deadAfter := flags.Duration("dead-after", jobs.DefaultDeadAfter, "take a worker whose heartbeat is this old for dead and make its tasks available again (workers beat every quarter of it; give every worker the same value)")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
 		return err
@@ -55,6 +56,9 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *maxInFlight < 1 || *stopTimeout <= 0 {
 		return usageErrorf("worker: --max-in-flight must be at least 1 and --stop-timeout positive")
+	}
+	if *deadAfter < 4*time.Second {
+		return usageErrorf("worker: --dead-after %s is too short to tell a busy worker from a dead one; give 4s or more (default %s)", *deadAfter, jobs.DefaultDeadAfter)
 	}
 	if err := ms.check("worker", "monitor-interval", c.m.Getenv); err != nil {
 		return err
@@ -83,6 +87,7 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 	}
 	q, err := jobs.NewOn(p.jobs, jobs.Config{
 		Workers:   *maxInFlight,
+		DeadAfter: *deadAfter,
 		Completer: completer,
 		Kinds:     workerKinds,
 		Resolve: func(ctx context.Context, queue string) (jobs.Handlers, error) {

@@ -29,8 +29,9 @@ type workerProcess struct {
 }
 
 // startWorkers starts n ethos worker processes on the store at url, each
-// holding at most maxInFlight tasks; they are killed when the test ends if
-// still running.
+// holding at most maxInFlight tasks and taking a worker silent for 12 s
+// for dead (the default is 40 s; the tests need not wait that long); they
+// are killed when the test ends if still running.
 func startWorkers(t testing.TB, n int, dir, sandboxURL, url string, maxInFlight int) []*workerProcess {
 	t.Helper()
 	var ws []*workerProcess
@@ -39,7 +40,7 @@ func startWorkers(t testing.TB, n int, dir, sandboxURL, url string, maxInFlight 
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := ethosChild(dir, sandboxURL, "worker", "--db", url, "--max-in-flight", fmt.Sprint(maxInFlight))
+		cmd := ethosChild(dir, sandboxURL, "worker", "--db", url, "--max-in-flight", fmt.Sprint(maxInFlight), "--dead-after", "12s")
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
