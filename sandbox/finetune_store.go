@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ethos-toolkit/ethos/internal/atomicfile"
 )
 
 // ftStore keeps files and jobs, in memory or under a directory shared
@@ -45,33 +47,17 @@ func (st *ftStore) path(kind, id, ext string) string {
 	return filepath.Join(st.dir, kind, id+ext)
 }
 
-// writeAtomic writes data to path through a temporary file renamed into
-// place; with exclusive it fails with fs.ErrExist instead of replacing an
-// existing file (a hard link, which never overwrites, publishes it).
+// writeAtomic writes data to path through a temporary file put into
+// place whole; with exclusive it fails with fs.ErrExist instead of
+// replacing an existing file.
 func writeAtomic(path string, data []byte, exclusive bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	if exclusive {
-		return os.Link(tmp.Name(), path)
+		return atomicfile.WriteNew(path, data, 0o644)
 	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // putFile records an upload under a fresh id from newID.

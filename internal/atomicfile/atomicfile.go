@@ -41,7 +41,11 @@ func (f *File) Write(p []byte) (int, error) { return f.w.Write(p) }
 // Commit flushes and syncs the file, gives it its mode and renames it into
 // place. After a failed Commit the path is untouched and Abort removes the
 // temporary file.
-func (f *File) Commit() error {
+func (f *File) Commit() error { return f.commit(os.Rename) }
+
+// commit finishes the file and publishes it at its path with publish
+// (a rename, or a link that refuses an existing path).
+func (f *File) commit(publish func(oldpath, newpath string) error) error {
 	err := f.w.Flush()
 	if err == nil {
 		err = f.tmp.Sync()
@@ -53,7 +57,13 @@ func (f *File) Commit() error {
 		err = os.Chmod(f.tmp.Name(), f.perm)
 	}
 	if err == nil {
-		err = os.Rename(f.tmp.Name(), f.path)
+		err = publish(f.tmp.Name(), f.path)
+	}
+	if err == nil {
+		// A link leaves the temporary name behind; a rename does not.
+		if rerr := os.Remove(f.tmp.Name()); rerr != nil && !os.IsNotExist(rerr) {
+			return rerr
+		}
 	}
 	f.done = err == nil
 	return err
@@ -79,4 +89,20 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return f.Commit()
+}
+
+// WriteNew writes data to path atomically like Write, but only if path
+// does not exist yet: otherwise it fails with an error matching
+// fs.ErrExist and leaves the existing file as it was. The finished file is
+// published with a hard link, which never replaces one.
+func WriteNew(path string, data []byte, perm os.FileMode) error {
+	f, err := Create(path, perm)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.commit(os.Link)
 }

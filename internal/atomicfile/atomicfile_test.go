@@ -1,6 +1,8 @@
 package atomicfile_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,5 +103,24 @@ func TestCreateInMissingDirectory(t *testing.T) {
 	}
 	if err := atomicfile.Write(filepath.Join(t.TempDir(), "missing", "x"), nil, 0o644); err == nil {
 		t.Error("Write in a missing directory succeeded")
+	}
+}
+
+func TestWriteNewRefusesAnExistingFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "job.json")
+	if err := atomicfile.WriteNew(path, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := atomicfile.WriteNew(path, []byte("second"), 0o644)
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second WriteNew: %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "first" {
+		t.Errorf("the file holds %q after a refused WriteNew, want the first write", b)
+	}
+	if got := entries(t, dir); len(got) != 1 {
+		t.Errorf("directory holds %v, want only job.json (no temporary file left)", got)
 	}
 }
