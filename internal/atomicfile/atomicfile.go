@@ -80,15 +80,7 @@ func (f *File) Abort() {
 
 // Write writes data to path atomically, with the mode perm.
 func Write(path string, data []byte, perm os.FileMode) error {
-	f, err := Create(path, perm)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	return f.Commit()
+	return write(path, data, perm, os.Rename)
 }
 
 // WriteNew writes data to path atomically like Write, but only if path
@@ -96,6 +88,10 @@ func Write(path string, data []byte, perm os.FileMode) error {
 // fs.ErrExist and leaves the existing file as it was. The finished file is
 // published with a hard link, which never replaces one.
 func WriteNew(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, os.Link)
+}
+
+func write(path string, data []byte, perm os.FileMode, publish func(oldpath, newpath string) error) error {
 	f, err := Create(path, perm)
 	if err != nil {
 		return err
@@ -104,5 +100,5 @@ func WriteNew(path string, data []byte, perm os.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	return f.commit(os.Link)
+	return f.commit(publish)
 }
