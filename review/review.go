@@ -104,7 +104,7 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 // common runs the rules documents and replies share; low is
 // folded(text).
 func (r Rules) common(fs *findings, text, low string, stop ethos.StopReason, tokens int) {
-	words := countWords(text)
+	words := prompttext.Words(text)
 	if r.MinWords > 0 && words < r.MinWords {
 		fs.add(RuleTooShort, fmt.Sprintf("%d words, want at least %d", words, r.MinWords))
 	}
@@ -392,7 +392,7 @@ func refusal(text, low string) string {
 	}
 	opening := apology.ReplaceAllString(text, "")
 	atStart := refusalPhrase.FindStringIndex(opening)
-	if (atStart != nil && atStart[0] == 0) || countWords(text) < 40 {
+	if (atStart != nil && atStart[0] == 0) || prompttext.Words(text) < 40 {
 		return fmt.Sprintf("refusal %q", text[m[0]:m[1]])
 	}
 	return ""
@@ -425,7 +425,7 @@ func errorStart(text string) string {
 	if m := errorOpening.FindString(text); m != "" {
 		return fmt.Sprintf("text opens with error text %q", m)
 	}
-	if countWords(text) < 40 {
+	if prompttext.Words(text) < 40 {
 		if m := errorPhrase.FindString(text); m != "" {
 			return fmt.Sprintf("short text with error text %q", m)
 		}
@@ -574,20 +574,6 @@ func containsAny(low string, words []string) bool {
 		}
 	}
 	return false
-}
-
-// countWords is len(strings.Fields(s)) without building the slice.
-func countWords(s string) int {
-	n, in := 0, false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			in = false
-		} else if !in {
-			in = true
-			n++
-		}
-	}
-	return n
 }
 
 var foldASCII = strings.NewReplacer("ſ", "s")
