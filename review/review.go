@@ -208,8 +208,34 @@ func isCodeLine(line string) bool {
 	if (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Valid([]byte(t)) {
 		return true
 	}
-	return codeShape.MatchString(line)
+	return mayBeCode(line) && codeShape.MatchString(line)
 }
+
+// mayBeCode is a cheap test in front of codeShape: every alternative of
+// the pattern needs one of these characters or starts with one of its
+// keywords, and most lines of prose have neither. FuzzCodeShapeGate
+// checks that it never hides a match.
+func mayBeCode(line string) bool {
+	if strings.ContainsAny(line, codeShapeChars) {
+		return true
+	}
+	start := strings.TrimLeft(line, " \t\n\f\r")
+	for _, k := range codeKeywords {
+		if strings.HasPrefix(start, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// codeShapeChars are the characters codeShape's alternatives need: the
+// quote of a JSON member, the equals sign of an assignment, the
+// parenthesis of a call, the brace that opens a block, the prompts.
+const codeShapeChars = `"=({$>#`
+
+// codeKeywords are the words codeShape takes for a statement's start.
+var codeKeywords = []string{"def", "func", "function", "return", "import", "from", "const", "let", "var",
+	"echo", "printf", "print", "console.log", "SELECT", "INSERT", "UPDATE"}
 
 // placeholder names the first unfilled slot in text, or "".
 func placeholder(text, low string) string {
