@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,12 +253,16 @@ func BenchmarkPipelineVsBareClient(b *testing.B) {
 		b.StopTimer()
 		e := newEnvLimits(b, 1000, sandbox.Options{Seed: 1}, llm.Limits{})
 		b.StartTimer()
-		start := time.Now()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start, cpuStart := time.Now(), cpuTime(b)
 		if _, err := e.runWorkers(b, jobs.DefaultWorkers); err != nil {
 			b.Fatal(err)
 		}
-		wall := time.Since(start)
-		pipeline := float64(e.sandbox.Server.Stats().Requests) / wall.Seconds()
+		wall, cpu := time.Since(start), cpuTime(b)-cpuStart
+		runtime.ReadMemStats(&after)
+		requests := e.sandbox.Server.Stats().Requests
+		pipeline := float64(requests) / wall.Seconds()
 
 		calls, err := e.store.Calls(b.Context(), ethos.CallFilter{})
 		if err != nil {
@@ -276,7 +282,19 @@ func BenchmarkPipelineVsBareClient(b *testing.B) {
 		b.ReportMetric(pipeline, "pipeline-calls/s")
 		b.ReportMetric(bare, "bare-calls/s")
 		b.ReportMetric(pipeline/bare, "ratio")
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(requests), "cpu-ms/call")
+		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/1024/float64(requests), "alloc-KB/call")
+		b.ReportMetric(float64(after.NumGC-before.NumGC), "gc-cycles")
 	}
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // anthropicBody is the Messages API body of a recorded call, as the SDK

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/atomicfile"
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
 )
 
 // OutputPaths are the three files a run writes. They never overlap: the
@@ -239,7 +240,7 @@ func (p *Pipeline) export(ctx context.Context, out OutputPaths) (Metadata, error
 			}
 			if err := detailed.encode(Detailed{
 				Record: rec, Run: p.runID, ExampleID: r.ID, Category: id.Category, Idea: id.Idea,
-				Document:    DocumentInfo{Title: dd.Title, Type: dd.Type, Words: len(strings.Fields(dd.Body))},
+				Document:    DocumentInfo{Title: dd.Title, Type: dd.Type, Words: prompttext.Words(dd.Body)},
 				Models:      map[string]string{"ideas": g.Ideas.Model, "documents": dd.Model, "responses": rd.Model, "review": rd.ReviewModel},
 				CallKeys:    map[string]string{"document": dd.CallKey, "response": rd.CallKey},
 				Attempts:    map[string]int{"document": doc.Attempt, "response": r.Attempt},

@@ -205,6 +205,14 @@ type Pipeline struct {
 	ideaDups        *dedup.Index
 	docDups         *dedup.Index
 	replyDups       *dedup.Index
+
+	// finished counts the tasks that may complete an example (replies,
+	// pairs, confirmations) as they return; once it reaches wakeAt, wake
+	// tells Drive to look before its next tick, so the end of a run is
+	// seen when the last example is written, not up to a tick later.
+	finished atomic.Int64
+	wakeAt   atomic.Int64
+	wake     chan struct{}
 }
 
 // NewPipeline returns a pipeline for settings whose model calls go through
@@ -250,6 +258,7 @@ func NewPipeline(store ethos.Store, completer ethos.Completer, settings Settings
 		ideaDups:    dedup.New(settings.Dedup),
 		docDups:     dedup.New(settings.Dedup),
 		replyDups:   dedup.New(settings.Dedup),
+		wake:        make(chan struct{}, 1),
 	}
 }
 
@@ -269,7 +278,28 @@ func (p *Pipeline) Tasks() map[string]jobs.TaskFunc {
 	if p.confirming() {
 		tasks[TaskConfirm] = p.workConfirm
 	}
+	for _, name := range []string{TaskResponse, TaskRejected, TaskConfirm} {
+		if fn := tasks[name]; fn != nil {
+			tasks[name] = p.countFinished(fn)
+		}
+	}
 	return tasks
+}
+
+// countFinished wraps a task that may complete an example: when it
+// returns, Drive is woken if enough such tasks have finished since its
+// last look to reach the target (see Pipeline.finished).
+func (p *Pipeline) countFinished(fn jobs.TaskFunc) jobs.TaskFunc {
+	return func(ctx context.Context, t jobs.Task) error {
+		err := fn(ctx, t)
+		if p.finished.Add(1) >= p.wakeAt.Load() {
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
+		}
+		return err
+	}
 }
 
 // Priorities order the queued tasks: a reply finishes an example and goes

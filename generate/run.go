@@ -262,12 +262,16 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 	quotas := PlanCategories(p.settings.Character.Categories, p.settings.Examples, p.settings.Weights)
 	enqueued := map[string]int{} // batch key → ideas wanted, until its item appears
 	idle := 0
+	woken := false // this look was woken early, not by the ticker
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		if err := p.stopped(ctx); err != nil {
 			return err
 		}
+		// Read before the state, so a task finishing meanwhile counts
+		// towards the next wake-up rather than being missed.
+		finished := p.finished.Load()
 		st, err := p.state(ctx, quotas, enqueued)
 		if err != nil {
 			return err
@@ -278,6 +282,7 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 		if st.counted >= p.settings.Examples {
 			return nil
 		}
+		p.wakeAt.Store(finished + int64(p.settings.Examples-st.counted))
 		added, err := p.topUp(ctx, quotas, st, enqueued)
 		if err != nil {
 			return err
@@ -287,7 +292,9 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 			return err
 		}
 		if added == 0 && !busy {
-			idle++
+			if !woken {
+				idle++ // idle looks are counted on the ticker's time only
+			}
 		} else {
 			idle = 0
 		}
@@ -304,7 +311,7 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 			}
 			return p.fallShort(ctx, sf)
 		}
-		if err := waitTick(ctx, t); err != nil {
+		if woken, err = p.waitLook(ctx, t); err != nil {
 			return err
 		}
 	}
@@ -318,11 +325,26 @@ func (p *Pipeline) fallShort(ctx context.Context, sf *Shortfall) error {
 
 // waitTick waits for t's next tick, or returns ctx's error.
 func waitTick(ctx context.Context, t *time.Ticker) error {
+	_, err := waitWoken(ctx, t, nil)
+	return err
+}
+
+// waitLook is waitTick for Drive, which the pipeline may also wake (woken
+// is then true).
+func (p *Pipeline) waitLook(ctx context.Context, t *time.Ticker) (woken bool, err error) {
+	return waitWoken(ctx, t, p.wake)
+}
+
+// waitWoken waits for t's next tick or a value on wake (a nil channel
+// never has one).
+func waitWoken(ctx context.Context, t *time.Ticker, wake <-chan struct{}) (woken bool, err error) {
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	case <-t.C:
-		return nil
+		return false, nil
+	case <-wake:
+		return true, nil
 	}
 }
 

@@ -39,3 +39,31 @@ func FuzzReviewGates(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCodeShapeGate checks that mayBeCode, the cheap test in front of
+// codeShape, passes every line the pattern matches.
+func FuzzCodeShapeGate(f *testing.F) {
+	for _, s := range []string{
+		`  "name": "value",`,
+		"x := 1",
+		"total += price",
+		`fmt.Println("hi")`,
+		"if ready {",
+		"$ ls -la",
+		">>> import os",
+		"#!/bin/sh",
+		"\treturn nil",
+		"SELECT * FROM t",
+		"console.log('x')",
+		"An ordinary line of prose, with a comma.",
+		"import",
+		"from here on",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if codeShape.MatchString(line) && !mayBeCode(line) {
+			t.Fatalf("%q matches codeShape but mayBeCode says no", line)
+		}
+	})
+}

@@ -104,7 +104,7 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 // common runs the rules documents and replies share; low is
 // folded(text).
 func (r Rules) common(fs *findings, text, low string, stop ethos.StopReason, tokens int) {
-	words := countWords(text)
+	words := prompttext.Words(text)
 	if r.MinWords > 0 && words < r.MinWords {
 		fs.add(RuleTooShort, fmt.Sprintf("%d words, want at least %d", words, r.MinWords))
 	}
@@ -208,8 +208,34 @@ func isCodeLine(line string) bool {
 	if (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && json.Valid([]byte(t)) {
 		return true
 	}
-	return codeShape.MatchString(line)
+	return mayBeCode(line) && codeShape.MatchString(line)
 }
+
+// mayBeCode is a cheap test in front of codeShape: every alternative of
+// the pattern needs one of these characters or starts with one of its
+// keywords, and most lines of prose have neither. FuzzCodeShapeGate
+// checks that it never hides a match.
+func mayBeCode(line string) bool {
+	if strings.ContainsAny(line, codeShapeChars) {
+		return true
+	}
+	start := strings.TrimLeft(line, " \t\n\f\r")
+	for _, k := range codeKeywords {
+		if strings.HasPrefix(start, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// codeShapeChars are the characters codeShape's alternatives need: the
+// quote of a JSON member, the equals sign of an assignment, the
+// parenthesis of a call, the brace that opens a block, the prompts.
+const codeShapeChars = `"=({$>#`
+
+// codeKeywords are the words codeShape takes for a statement's start.
+var codeKeywords = []string{"def", "func", "function", "return", "import", "from", "const", "let", "var",
+	"echo", "printf", "print", "console.log", "SELECT", "INSERT", "UPDATE"}
 
 // placeholder names the first unfilled slot in text, or "".
 func placeholder(text, low string) string {
@@ -392,7 +418,7 @@ func refusal(text, low string) string {
 	}
 	opening := apology.ReplaceAllString(text, "")
 	atStart := refusalPhrase.FindStringIndex(opening)
-	if (atStart != nil && atStart[0] == 0) || countWords(text) < 40 {
+	if (atStart != nil && atStart[0] == 0) || prompttext.Words(text) < 40 {
 		return fmt.Sprintf("refusal %q", text[m[0]:m[1]])
 	}
 	return ""
@@ -425,7 +451,7 @@ func errorStart(text string) string {
 	if m := errorOpening.FindString(text); m != "" {
 		return fmt.Sprintf("text opens with error text %q", m)
 	}
-	if countWords(text) < 40 {
+	if prompttext.Words(text) < 40 {
 		if m := errorPhrase.FindString(text); m != "" {
 			return fmt.Sprintf("short text with error text %q", m)
 		}
@@ -574,20 +600,6 @@ func containsAny(low string, words []string) bool {
 		}
 	}
 	return false
-}
-
-// countWords is len(strings.Fields(s)) without building the slice.
-func countWords(s string) int {
-	n, in := 0, false
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			in = false
-		} else if !in {
-			in = true
-			n++
-		}
-	}
-	return n
 }
 
 var foldASCII = strings.NewReplacer("ſ", "s")

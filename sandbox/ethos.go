@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
 )
 
 // The sandbox plays the models of ethos's data pipeline. A request whose
@@ -239,6 +241,6 @@ func cutText(text string, r *rand.Rand) string {
 }
 
 // wordCount counts whitespace-separated words.
-func wordCount(s string) int { return len(strings.Fields(s)) }
+func wordCount(s string) int { return prompttext.Words(s) }
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }

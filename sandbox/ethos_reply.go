@@ -159,16 +159,67 @@ func markerScore(count int) int { return min(count, 4) + 1 }
 // defaultTraits are used when a prompt names no traits.
 var defaultTraits = []string{"collaborative", "inquisitive", "cautious", "encouraging", "thorough"}
 
-// topicOf finds what a document is about: a scenario topic it mentions.
+// topicOf finds what a document is about: the first scenario topic, in
+// the order of the banks, that it mentions.
 func topicOf(doc string) string {
+	if i := topics.first(doc); i >= 0 {
+		return topics.list[i]
+	}
+	return "what you have described"
+}
+
+// topics are the scenario topics in the order of the banks, indexed for
+// finding in one pass over a document which of them it holds (a search
+// per topic read a reply's whole prompt 127 times).
+var topics = newTopicIndex()
+
+// topicIndex finds the first of a list of phrases, all at least
+// topicPrefix bytes long, that a text holds.
+type topicIndex struct {
+	list []string
+	// byPrefix lists, by their first topicPrefix bytes, the phrases that
+	// start so; lead marks the first two bytes of any phrase, a cheap
+	// test at each position of the text before the map.
+	byPrefix map[string][]int
+	lead     [1 << 16]bool
+}
+
+const topicPrefix = 8
+
+func newTopicIndex() *topicIndex {
+	x := &topicIndex{byPrefix: map[string][]int{}}
 	for _, th := range append(themes, generalTheme) {
 		for _, sc := range th.scenarios {
-			if strings.Contains(doc, sc.topic) {
-				return sc.topic
+			if len(sc.topic) < topicPrefix {
+				panic("sandbox: topic shorter than the index's prefix: " + sc.topic)
+			}
+			i := len(x.list)
+			x.list = append(x.list, sc.topic)
+			p := sc.topic[:topicPrefix]
+			x.byPrefix[p] = append(x.byPrefix[p], i)
+			x.lead[uint16(p[0])<<8|uint16(p[1])] = true
+		}
+	}
+	return x
+}
+
+// first is the index in list of the first phrase that text holds, or -1.
+func (x *topicIndex) first(text string) int {
+	best := len(x.list)
+	for i := 0; i+topicPrefix <= len(text) && best > 0; i++ {
+		if !x.lead[uint16(text[i])<<8|uint16(text[i+1])] {
+			continue
+		}
+		for _, t := range x.byPrefix[text[i:i+topicPrefix]] {
+			if t < best && strings.HasPrefix(text[i:], x.list[t]) {
+				best = t
 			}
 		}
 	}
-	return "what you have described"
+	if best == len(x.list) {
+		return -1
+	}
+	return best
 }
 
 // writeReply answers ethos-response/v1 in the persona's voice.

@@ -268,8 +268,8 @@ func (openaiProtocol) completion(c call, a answer) openaiCompletion {
 
 func (openaiProtocol) writeStream(w *recorder, c call, a answer, plan streamPlan) {
 	// One write when the answer is written (see anthropicProtocol.writeStream).
-	var sse sseBuffer
-	defer sse.send(w)
+	sse := newSSEBuffer()
+	defer sse.close(w)
 	data := func(v any) {
 		b, _ := json.Marshal(v) // plain structs of strings and ints cannot fail
 		sse.event("", b)

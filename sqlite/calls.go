@@ -208,7 +208,7 @@ func (d *DB) writeRows(ctx context.Context, rows []*callRow) error {
 			stop = c.Response.StopReason
 		}
 		res, err := insert.ExecContext(ctx,
-			c.Key, c.Provider, c.Model, c.RunID, c.Stage, string(r.req), nullableText(r.resp), string(stop),
+			c.Key, c.Provider, c.Model, c.RunID, c.Stage, boundText(r.req), nullableText(r.resp), string(stop),
 			c.Usage.In, c.Usage.Out, c.Usage.CacheRead, c.Usage.CacheWrite, c.CostUSD,
 			int64(c.Latency), c.Attempts, c.CacheHit, string(c.ErrorKind), c.Error, formatTime(r.created))
 		if err != nil {
@@ -230,7 +230,7 @@ func nullableText(b []byte) any {
 	if b == nil {
 		return nil
 	}
-	return string(b)
+	return boundText(b)
 }
 
 // callFilter gathers f's conditions; Limit is not a condition.

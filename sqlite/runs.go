@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/sqlparams"
@@ -48,8 +49,14 @@ func jsonText(raw json.RawMessage) (any, error) {
 	if !json.Valid(raw) {
 		return nil, errors.New("not valid JSON")
 	}
-	return string(raw), nil
+	return boundText(raw), nil
 }
+
+// boundText is b as a statement's text argument, without a copy: the
+// driver copies a text argument when it binds it, and the callers keep b
+// unchanged until their statement has run. Documents and replies are
+// tens of kilobytes, and each was copied once more for every write.
+func boundText(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // rawJSON turns a JSON column back into a RawMessage, nil for NULL or
 // empty text.

@@ -1,6 +1,6 @@
 // Package prompttext holds the text handling the prompt sets of generate
 // and eval share: rendering an embedded template strictly, listing a
-// character's traits, folding text onto one line, and quoting a short
+// character's traits, counting words, folding text onto one line, and quoting a short
 // piece of model output in an error or a review finding.
 package prompttext
 
@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"strings"
 	"text/template"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
@@ -33,6 +34,21 @@ func TraitNames(traits []ethos.Trait) string {
 		names[i] = t.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// Words is len(strings.Fields(s)) without building the slice: the
+// number of words in s, as runs of non-space.
+func Words(s string) int {
+	n, in := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			in = false
+		} else if !in {
+			in = true
+			n++
+		}
+	}
+	return n
 }
 
 // OneLine folds every run of white space in s, newlines included, into
