@@ -399,20 +399,27 @@ func killWhen(t *testing.T, cmd *exec.Cmd, limit time.Duration, never string, re
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	awaitOther(t, limit, func() string { return never }, ready)
+}
+
+// awaitOther returns once ready says what another process (a child, a
+// sandbox) was to do has happened, looking every 10 ms; it fails tb with
+// never's message if that takes more than limit. The other process runs on
+// the real clock, so this is a bounded wait, not a measure of time.
+func awaitOther(tb testing.TB, limit time.Duration, never func() string, ready func() bool) {
+	tb.Helper()
 	deadline := time.After(limit)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !ready() {
 		select {
 		case <-deadline:
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatal(never)
+			tb.Fatal(never())
 		case <-tick.C:
 		}
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
 }
 
 // sandboxProcess runs `ethos sandbox` as a process of its own and returns

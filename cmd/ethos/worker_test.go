@@ -191,13 +191,8 @@ func TestWorkerNeedsPostgres(t *testing.T) {
 // or takes more than a minute.
 func (w *workerProcess) waitFor(tb testing.TB, want string) {
 	tb.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(w.output(), want) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("worker never printed %q:\n%s", want, w.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitOther(tb, time.Minute, func() string { return fmt.Sprintf("worker never printed %q:\n%s", want, w.output()) },
+		func() bool { return strings.Contains(w.output(), want) })
 }
 
 // BenchmarkWorkers: one ethos generate --no-work of benchExamples examples
@@ -344,13 +339,9 @@ func TestWorkerStopsCleanly(t *testing.T) {
 			gen.Wait()
 		}
 	}()
-	deadline := time.Now().Add(time.Minute)
-	for sb.Server.Stats().InFlight == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no call in flight within a minute:\n%s\n%s", genOut.String(), first.output())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitOther(t, time.Minute, func() string {
+		return fmt.Sprintf("no call in flight within a minute:\n%s\n%s", genOut.String(), first.output())
+	}, func() bool { return sb.Server.Stats().InFlight > 0 })
 	before := sb.Server.Stats()
 	if err := first.stop(); err != nil {
 		t.Fatalf("worker on SIGTERM: %v\n%s", err, first.output())
