@@ -5,10 +5,9 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"strconv"
-	"strings"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/migrations"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -18,10 +17,7 @@ var migrationFiles embed.FS
 
 // A Migration names one numbered schema change, as `ethos store migrate`
 // reports it.
-type Migration struct {
-	Version int
-	Name    string
-}
+type Migration = migrations.Migration
 
 // A migration is one numbered schema change, applied once per store.
 type migration struct {
@@ -30,31 +26,16 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads the embedded migrations in version order. Their
-// file names are NNNN_name.sql, numbered from 1 without gaps, so the number
-// of files is the newest version this binary knows.
+// loadMigrations reads the embedded migrations in version order (see
+// migrations.Load).
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	const op = "postgres: migrations"
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	files, err := migrations.Load(fsys, "postgres: migrations")
 	if err != nil {
-		return nil, &ethos.Error{Kind: ethos.Internal, Op: op, Err: err}
+		return nil, err
 	}
-	var ms []migration
-	for i, p := range names { // fs.Glob sorts, and zero padding makes that numeric order
-		base := strings.TrimSuffix(strings.TrimPrefix(p, "migrations/"), ".sql")
-		num, name, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || name == "" {
-			return nil, ethos.Errorf(ethos.Internal, "%s: %s: want NNNN_name.sql", op, p)
-		}
-		if v != i+1 {
-			return nil, ethos.Errorf(ethos.Internal, "%s: %s: expected version %d", op, p, i+1)
-		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return nil, &ethos.Error{Kind: ethos.Internal, Op: op, Err: err}
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	ms := make([]migration, len(files))
+	for i, f := range files {
+		ms[i] = migration{version: f.Version, name: f.Name, sql: f.SQL}
 	}
 	return ms, nil
 }
