@@ -12,38 +12,8 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/project"
 )
-
-// batchTick is how often a command that works runs makes, submits and
-// follows batches; each batch is asked for its state once per batch.poll.
-const batchTick = time.Second
-
-// batchAPI returns the batch API of a provider, when its settings name one
-// (providers.<name>.batch) and its adapter speaks it.
-func (p *project) batchAPI(provider string) (ethos.BatchAPI, bool, error) {
-	return p.providers().BatchAPI(p.Router())(provider)
-}
-
-// runBatches makes, submits and follows batches while a command works;
-// stop ends it. Without a chain built yet it does nothing.
-func (p *project) runBatches(ctx context.Context) (stop func()) {
-	p.mu.Lock()
-	b := p.batcher
-	p.mu.Unlock()
-	if b == nil {
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.Run(ctx, batchTick)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
-}
 
 // modeFlag is the mode --batch or --online asks for, or "" for neither.
 func modeFlag(batch, online bool) (string, error) {
@@ -105,7 +75,7 @@ func (c *BatchesCommand) Run(ctx context.Context, args []string) error {
 	case "cancel":
 		return c.cancel(ctx, p, id)
 	}
-	batches, err := p.store.Batches(ctx, ethos.BatchFilter{RunID: *run, Active: *active})
+	batches, err := p.Store().Batches(ctx, ethos.BatchFilter{RunID: *run, Active: *active})
 	if err != nil {
 		return err
 	}
@@ -131,12 +101,12 @@ func age(now, t time.Time) string {
 	return now.Sub(t).Round(time.Second).String()
 }
 
-func (c *BatchesCommand) status(ctx context.Context, p *project, id int64, asJSON bool) error {
-	b, err := p.store.GetBatch(ctx, id)
+func (c *BatchesCommand) status(ctx context.Context, p *project.Project, id int64, asJSON bool) error {
+	b, err := p.Store().GetBatch(ctx, id)
 	if err != nil {
 		return err
 	}
-	items, err := p.store.BatchItems(ctx, id)
+	items, err := p.Store().BatchItems(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -178,8 +148,8 @@ func (c *BatchesCommand) status(ctx context.Context, p *project, id int64, asJSO
 
 // cancel asks the provider to stop a batch. Its unprocessed requests end
 // cancelled and go to the next batch when their run continues.
-func (c *BatchesCommand) cancel(ctx context.Context, p *project, id int64) error {
-	b, err := p.store.GetBatch(ctx, id)
+func (c *BatchesCommand) cancel(ctx context.Context, p *project.Project, id int64) error {
+	b, err := p.Store().GetBatch(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -189,7 +159,7 @@ func (c *BatchesCommand) cancel(ctx context.Context, p *project, id int64) error
 	if b.ProviderID == "" {
 		return ethos.Errorf(ethos.Config, "batch %d is not confirmed at %s yet; a running command finds it there or sends its requests again — cancel it then", id, b.Provider)
 	}
-	api, ok, err := p.batchAPI(b.Provider)
+	api, ok, err := p.BatchAPI(b.Provider)
 	if err != nil {
 		return err
 	}
@@ -201,7 +171,7 @@ func (c *BatchesCommand) cancel(ctx context.Context, p *project, id int64) error
 		return err
 	}
 	b.State, b.Status, b.Counts = info.State, info.ProviderStatus, info.Counts
-	if err := p.store.UpdateBatch(ctx, b); err != nil {
+	if err := p.Store().UpdateBatch(ctx, b); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.m.Stdout, "batch %d (%s): %s; its unprocessed requests go to the next batch when their run continues\n", id, b.ProviderID, b.StateText())

@@ -37,22 +37,22 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 	filter := ethos.CallFilter{RunID: *run, Limit: *limit}
-	calls, err := p.store.Calls(ctx, filter)
+	calls, err := p.Store().Calls(ctx, filter)
 	if err != nil {
 		return err
 	}
 	filter.Limit = 0
-	summary, err := p.store.SummarizeCalls(ctx, filter)
+	summary, err := p.Store().SummarizeCalls(ctx, filter)
 	if err != nil {
 		return err
 	}
-	caching, err := p.store.PromptCaching(ctx, filter)
+	caching, err := p.Store().PromptCaching(ctx, filter)
 	if err != nil {
 		return err
 	}
-	ethos.PricePromptCache(caching, p.pricer().Cost)
+	ethos.PricePromptCache(caching, p.Pricer().Cost)
 	stages := ethos.PromptCacheByStage(caching)
-	loads, err := p.store.ProviderLoads(ctx)
+	loads, err := p.Store().ProviderLoads(ctx)
 	if err != nil {
 		return err
 	}

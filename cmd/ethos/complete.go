@@ -93,13 +93,13 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, cached, err := p.store.CachedResponse(ctx, llm.Key(req))
+	_, cached, err := p.Store().CachedResponse(ctx, llm.Key(req))
 	if err != nil {
 		return err
 	}
 
 	// One call from the command line, as a durable job.
-	resp, err := pipeline.CompleteOnce(ctx, p.jobs, completer, req)
+	resp, err := pipeline.CompleteOnce(ctx, p.Jobs(), completer, req)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 	res := completeResult{Model: req.Model, Text: resp.Text, StopReason: resp.StopReason, Usage: resp.Usage,
 		CacheHit: cached, LatencyMS: resp.Latency.Milliseconds(), RequestID: resp.RequestID}
 	if !cached {
-		res.CostUSD, _ = p.pricer().Cost(req.Model, resp.Usage)
+		res.CostUSD, _ = p.Pricer().Cost(req.Model, resp.Usage)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
-	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
 // deploy serves a completed job's model on a dedicated endpoint.
@@ -39,13 +38,13 @@ func (c *FinetuneCommand) deploy(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	m, err := p.completedModel(ctx, id)
+	m, err := p.CompletedModel(ctx, id)
 	if err != nil {
 		return err
 	}
-	opts := p.deployOptions(m.Provider, *hardware, *timeout, *interval, c.m.Stderr)
+	opts := p.DeployOptions(m.Provider, *hardware, *timeout, *interval, c.m.Stderr)
 	opts.AttachTo = *attach
-	svc := p.fineTune()
+	svc := p.FineTune()
 	var hw ethos.Hardware
 	if *attach == "" {
 		if hw, err = svc.ChooseHardware(ctx, m, opts.Hardware); err != nil {
@@ -91,20 +90,20 @@ func (c *FinetuneCommand) undeploy(ctx context.Context, args []string) error {
 	defer p.Close()
 	ids := []string{id}
 	if !strings.HasPrefix(id, "endpoint-") {
-		m, err := p.completedModel(ctx, id)
+		m, err := p.CompletedModel(ctx, id)
 		if err != nil {
 			return err
 		}
 		// An endpoint a deploy started but, interrupted, never recorded
 		// is recorded first, so that it is stopped too.
-		adopted, found, err := p.fineTune().Reattach(ctx, m)
+		adopted, found, err := p.FineTune().Reattach(ctx, m)
 		if err != nil {
 			return err
 		}
 		if found {
 			fmt.Fprintf(c.m.Stderr, "found endpoint %s, which an interrupted deploy started and did not record\n", adopted.ID)
 		}
-		up, err := p.store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: m.Name})
+		up, err := p.Store().Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: m.Name})
 		if err != nil {
 			return err
 		}
@@ -116,14 +115,14 @@ func (c *FinetuneCommand) undeploy(ctx context.Context, args []string) error {
 			ids = append(ids, e.ID)
 		}
 	}
-	svc := p.fineTune()
+	svc := p.FineTune()
 	var stopped []ethos.Endpoint
 	for _, eid := range ids {
-		stored, err := p.store.Endpoint(ctx, eid)
+		stored, err := p.Store().Endpoint(ctx, eid)
 		if err != nil {
 			return err
 		}
-		ep, err := svc.Undeploy(ctx, eid, p.deployOptions(stored.Provider, "", 0, *interval, c.m.Stderr))
+		ep, err := svc.Undeploy(ctx, eid, p.DeployOptions(stored.Provider, "", 0, *interval, c.m.Stderr))
 		if err != nil {
 			return err
 		}
@@ -136,49 +135,6 @@ func (c *FinetuneCommand) undeploy(ctx context.Context, args []string) error {
 		return writeJSON(c.m.Stdout, stopped)
 	}
 	return nil
-}
-
-// completedModel is the registered model of a completed job.
-func (p *project) completedModel(ctx context.Context, jobID string) (ethos.Model, error) {
-	return p.fineTune().CompletedModel(ctx, jobID)
-}
-
-// deployOptions are the project's endpoint settings, each overridden by a
-// flag given (non-zero), with progress lines written to log.
-func (p *project) deployOptions(provider, hardware string, timeout, interval time.Duration, log io.Writer) finetune.DeployOptions {
-	o := pipeline.DeployOptions(p.cfg.FineTune, provider, hardware, timeout, interval)
-	o.Progress = func(e ethos.Endpoint) { fmt.Fprintf(log, "      endpoint %s: %s\n", e.ID, e.State) }
-	return o
-}
-
-// probe is a one-token request through the project's middleware (ledger,
-// budget), which says whether the provider serves a model under ref.
-func (p *project) probe(ctx context.Context, commandCap float64) (func(context.Context, string) error, error) {
-	c, err := p.completer(ctx, commandCap, false)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context, ref string) error {
-		_, err := c.Complete(ctx, ethos.Request{Model: ref, MaxTokens: 1,
-			Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "Hi"}},
-			Metadata: map[string]string{"stage": "serving-probe"}})
-		return err
-	}, nil
-}
-
-// serving is the project's pipeline.Serving of model, under the command's
-// cap maxCost, logging to logf.
-func (p *project) serving(model ethos.Model, maxCost float64, logf func(string, ...any)) pipeline.Serving {
-	return pipeline.Serving{Service: p.fineTune(), Options: p.deployOptions(model.Provider, "", 0, 0, p.m.Stderr),
-		Probe:  func(ctx context.Context) (func(context.Context, string) error, error) { return p.probe(ctx, maxCost) },
-		Budget: pipeline.EndpointBudget{MaxUSD: p.cfg.Budget.MaxUSD, CommandMaxUSD: maxCost, Spent: p.spent},
-		Logf:   logf}
-}
-
-// spent is what the project has spent: its recorded calls and what its
-// endpoints have cost by now.
-func (p *project) spent(ctx context.Context) (float64, error) {
-	return pipeline.Spent(ctx, p.store, time.Now())
 }
 
 // printEndpoints is the table of endpoints ethos status shows: those

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // servingDedicatedProject writes a small sandbox project whose base
@@ -171,7 +172,7 @@ func (k killedAfterEndpointCreate) CreateEndpoint(ctx context.Context, req ethos
 }
 
 // openTestProject opens the project in dir as a command would.
-func openTestProject(t *testing.T, dir string) *project {
+func openTestProject(t *testing.T, dir string) *project.Project {
 	t.Helper()
 	m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Dir: dir, Getenv: func(string) string { return "" }}
 	var pf projectFlags
@@ -190,13 +191,13 @@ func deployKilled(t *testing.T, dir, jobID string) {
 	t.Helper()
 	p := openTestProject(t, dir)
 	defer p.Close()
-	m, err := p.completedModel(t.Context(), jobID)
+	m, err := p.CompletedModel(t.Context(), jobID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := p.fineTune()
+	svc := p.FineTune()
 	svc.Backend = func(provider string) (ethos.FineTuneBackend, error) {
-		b, err := p.fineTuneBackend(provider)
+		b, err := p.FineTuneBackend(provider)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +218,7 @@ func sandboxEndpoints(t *testing.T, dir string) []ethos.Endpoint {
 	t.Helper()
 	p := openTestProject(t, dir)
 	defer p.Close()
-	b, err := p.fineTuneBackend("sandbox")
+	b, err := p.FineTuneBackend("sandbox")
 	if err != nil {
 		t.Fatal(err)
 	}

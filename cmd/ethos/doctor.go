@@ -39,8 +39,8 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	checks, failed := pipeline.Doctor{Providers: p.providers(), Router: p.Router(), Store: p.store,
-		ConfigName: p.describe(), StoreName: p.dbPath, Timeout: *timeout}.Run(ctx)
+	checks, failed := pipeline.Doctor{Providers: p.Providers(), Router: p.Router(), Store: p.Store(),
+		ConfigName: p.Describe(), StoreName: p.StoreName(), Timeout: *timeout}.Run(ctx)
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")

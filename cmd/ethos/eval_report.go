@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/eval/report"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // EvalReportCommand writes the report of an evaluation.
@@ -72,7 +73,7 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 	if *examples == 0 {
 		opts.Examples = -1
 	}
-	r, err := p.evalReport(ctx, id, opts)
+	r, err := evalReport(ctx, p, id, opts)
 	if err != nil {
 		return err
 	}
@@ -98,8 +99,8 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 // evalReport loads an evaluation — the latest if id is empty — with its
 // prompts, answers, judgments and scores, and builds its report (see
 // report.Load).
-func (p *project) evalReport(ctx context.Context, id string, opts report.Options) (*report.Report, error) {
-	return report.Load(ctx, p.store, id, report.LoadOptions{Options: opts, Cost: p.pricer().Cost, Where: p.dbPath})
+func evalReport(ctx context.Context, p *project.Project, id string, opts report.Options) (*report.Report, error) {
+	return report.Load(ctx, p.Store(), id, report.LoadOptions{Options: opts, Cost: p.Pricer().Cost, Where: p.StoreName()})
 }
 
 // reportFormat decides the format from --format and --output.

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -19,6 +15,7 @@ import (
 	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // EvalRunCommand answers held-out prompts with each model and has the
@@ -94,13 +91,13 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if err := checkNoWork(p, "eval run", *noWork, *maxCost); err != nil {
+	if err := p.CheckNoWork("eval run", *noWork, *maxCost); err != nil {
 		return err
 	}
 
 	var settings eval.Settings
 	if *resume != "" {
-		run, err := p.store.Run(ctx, *resume)
+		run, err := p.Store().Run(ctx, *resume)
 		if err != nil {
 			return ethos.Errorf(ethos.Config, "--resume %s: %w", *resume, err)
 		}
@@ -110,11 +107,11 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 		if err := json.Unmarshal(run.Params, &settings); err != nil {
 			return ethos.Errorf(ethos.Internal, "evaluation %s: reading its settings: %w", run.ID, err)
 		}
-	} else if settings, err = p.evalSettings(ctx, in); err != nil {
+	} else if settings, err = c.m.evalSettings(ctx, p, in); err != nil {
 		return err
 	}
 
-	sum, err := pipeline.Evaluate(ctx, p.deps(), settings, pipeline.EvalOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork})
+	sum, err := pipeline.Evaluate(ctx, c.m.deps(p), settings, pipeline.EvalOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork})
 	var incomplete *eval.Incomplete
 	if err != nil && !errors.As(err, &incomplete) {
 		return err
@@ -133,51 +130,6 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	return err
 }
 
-// promptsFile resolves --prompts-file to the file the evaluation reads.
-// An evaluation reads it when it is set up and again when it starts,
-// checking that it has not changed, but a pipe ("-" for stdin, a FIFO,
-// /dev/stdin) can be read only once: its content is kept in a file beside
-// the store named by its hash, so the same prompts piped again continue the
-// same evaluation. A pipe's prompts are parsed here, so that one with none
-// is refused before the evaluation exists (eval.New does so for a file).
-func (p *project) promptsFile(arg string) (string, error) {
-	var (
-		name = arg
-		data []byte
-		err  error
-	)
-	if arg == "-" {
-		name = "stdin"
-		data, err = io.ReadAll(p.m.Stdin)
-	} else {
-		path := p.m.abs(arg)
-		st, statErr := os.Stat(path)
-		if statErr != nil {
-			return "", ethos.Errorf(ethos.Config, "--prompts-file: %w", statErr)
-		}
-		if st.Mode().IsRegular() {
-			return path, nil
-		}
-		data, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return "", ethos.Errorf(ethos.Config, "--prompts-file: reading %s: %w", name, err)
-	}
-	if _, err := eval.ParsePrompts(name, data); err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	kept := filepath.Join(p.localDir(), "prompts", "piped-"+hex.EncodeToString(sum[:6])+".txt")
-	if err := os.MkdirAll(filepath.Dir(kept), 0o755); err != nil {
-		return "", ethos.Errorf(ethos.Internal, "keeping the prompts from %s: %w", name, err)
-	}
-	if err := writeFileAtomic(kept, data, 0o644); err != nil {
-		return "", ethos.Errorf(ethos.Internal, "keeping the prompts from %s: %w", name, err)
-	}
-	fmt.Fprintf(p.m.Stderr, "prompts from %s kept in %s\n", name, kept)
-	return kept, nil
-}
-
 // evalInputs are the flags of ethos eval run as given; empty and zero
 // values take the config's defaults.
 type evalInputs struct {
@@ -191,11 +143,11 @@ type evalInputs struct {
 // evalSettings resolves an evaluation's settings from the config and the
 // flags (see pipeline.EvalSettings): the files named on the command line
 // are found here, the prompts of a pipe kept beside the store.
-func (p *project) evalSettings(ctx context.Context, in evalInputs) (eval.Settings, error) {
+func (m *Main) evalSettings(ctx context.Context, p *project.Project, in evalInputs) (eval.Settings, error) {
 	pi := pipeline.EvalInputs{Models: in.models, Judge: in.judge, Traits: in.traits, SystemPrompt: in.systemPrompt,
 		Prompts: in.prompts, Samples: in.samples, MaxTokens: in.maxTokens, Pointwise: in.pointwise, Seed: in.seed, Mode: in.mode}
 	if in.promptsFile != "" {
-		file, err := p.promptsFile(in.promptsFile)
+		file, err := p.PromptsFile(in.promptsFile, m.Stdin)
 		if err != nil {
 			return eval.Settings{}, err
 		}
@@ -203,10 +155,10 @@ func (p *project) evalSettings(ctx context.Context, in evalInputs) (eval.Setting
 	}
 	for f := range strings.SplitSeq(in.trainingFiles, ",") {
 		if f = strings.TrimSpace(f); f != "" {
-			pi.TrainingFiles = append(pi.TrainingFiles, p.m.abs(f))
+			pi.TrainingFiles = append(pi.TrainingFiles, m.abs(f))
 		}
 	}
-	return pipeline.EvalSettings(ctx, p.deps(), pi)
+	return p.EvalSettings(ctx, pi)
 }
 
 // evalProgress prints a line when the phase changes and every few seconds

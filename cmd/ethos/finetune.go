@@ -8,16 +8,13 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
-	"github.com/ethos-toolkit/ethos/openai"
 	"github.com/ethos-toolkit/ethos/pipeline"
-	"github.com/ethos-toolkit/ethos/together"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // FinetuneCommand creates fine-tune jobs on hosted providers and follows
@@ -96,72 +93,6 @@ statuses are shown as the provider sends them. Run "ethos finetune SUBCOMMAND
 `, finetuneSynopsis)
 }
 
-// fineTune returns the fine-tune service over the project's store, with a
-// backend per provider built on first use.
-func (p *project) fineTune() *finetune.Service {
-	var (
-		mu       sync.Mutex
-		backends = map[string]ethos.FineTuneBackend{}
-	)
-	return &finetune.Service{
-		Store:      p.store,
-		ProjectDir: p.dir,
-		Backend: func(provider string) (ethos.FineTuneBackend, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if b, ok := backends[provider]; ok {
-				return b, nil
-			}
-			b, err := p.fineTuneBackend(provider)
-			if err != nil {
-				return nil, err
-			}
-			backends[provider] = b
-			return b, nil
-		},
-	}
-}
-
-// fineTuneBackend builds the fine-tuning API client of a provider: the
-// Together client for "together", and for "sandbox" the same client
-// pointed at the sandbox's Together endpoints (SANDBOX_BASE_URL, else the
-// in-process sandbox). A missing key is a Config error naming its
-// variable.
-func (p *project) fineTuneBackend(provider string) (ethos.FineTuneBackend, error) {
-	switch provider {
-	case "together":
-		prov, err := p.cfg.ResolveProvider("together", p.m.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		key, err := p.cfg.APIKey(prov, p.m.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		return together.New(together.Options{BaseURL: prov.BaseURL, APIKey: key, Provider: "together",
-			WandbAPIKey: p.m.Getenv("WANDB_API_KEY")})
-	case "openai":
-		return p.openAIFineTune()
-	case "sandbox":
-		prov, err := p.cfg.ResolveProvider("sandbox", p.m.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		base := prov.BaseURL
-		if base == "" {
-			if base, err = p.startSandbox(); err != nil {
-				return nil, err
-			}
-		}
-		return together.New(together.Options{BaseURL: strings.TrimRight(base, "/") + "/v1", APIKey: "sandbox", Provider: "sandbox"})
-	}
-	return nil, ethos.CheckFineTuneProvider(provider)
-}
-
-// pollInterval is how often --wait asks the provider (see
-// finetune.PollInterval).
-func pollInterval(provider string) time.Duration { return finetune.PollInterval(provider) }
-
 func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("finetune create", finetuneCreateSynopsis)
 	var pf projectFlags
@@ -212,7 +143,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	ft := p.cfg.FineTune
+	ft := p.Config().FineTune
 	if *provider == "" {
 		*provider = ft.Provider
 	} else if *model == "" && *provider != ft.Provider {
@@ -243,7 +174,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	given(set, "dpo-beta", &o.DPOBeta, *dpoBeta)
 	given(set, "n-evals", &o.Evals, *nEvals)
 	// Refused here, before any upload, rather than by the provider after.
-	h, err := o.Apply(fineTuneSettings(ft, *provider, *validation != ""))
+	h, err := o.Apply(pipeline.FineTuneSettings(ft, *provider, *validation != ""))
 	if err != nil {
 		return usageErrorf("finetune create: %v (check the flags and ethos.yaml's finetune section)", err)
 	}
@@ -255,7 +186,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if *validation != "" {
 		opts.ValidationPath = absPath(c.m, *validation)
 	}
-	svc := p.fineTune()
+	svc := p.FineTune()
 	created, err := svc.Create(ctx, opts)
 	if err != nil {
 		return err
@@ -269,7 +200,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 		return nil
 	}
 	if *interval == 0 {
-		*interval = pollInterval(*provider)
+		*interval = finetune.PollInterval(*provider)
 	}
 	return c.m.waitJob(ctx, svc, created.Job.ID, *interval, *asJSON)
 }
@@ -280,12 +211,6 @@ func absPath(m *Main, path string) string {
 		return abs
 	}
 	return m.abs(path)
-}
-
-// fineTuneSettings are the hyperparameters ethos.yaml's finetune section
-// gives a job on provider (see pipeline.FineTuneSettings).
-func fineTuneSettings(ft config.FineTune, provider string, validation bool) ethos.Hyperparameters {
-	return pipeline.FineTuneSettings(ft, provider, validation)
 }
 
 // given points *dst at v when the flag name was set on the command line.
@@ -425,11 +350,6 @@ func jobArg(name string, rest []string) (string, error) {
 	return rest[0], nil
 }
 
-// jobView is a job as list, status and cancel print it in JSON.
-type jobView = finetune.JobView
-
-func viewOf(u finetune.Update) jobView { return finetune.ViewOf(u) }
-
 func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("finetune list", finetuneListSynopsis)
 	var pf projectFlags
@@ -450,14 +370,14 @@ func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	updates, err := p.fineTune().List(ctx, ethos.FineTuneFilter{Provider: *provider, Active: *active, Limit: *limit})
+	updates, err := p.FineTune().List(ctx, ethos.FineTuneFilter{Provider: *provider, Active: *active, Limit: *limit})
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		views := make([]jobView, 0, len(updates))
+		views := make([]finetune.JobView, 0, len(updates))
 		for _, u := range updates {
-			views = append(views, viewOf(u))
+			views = append(views, finetune.ViewOf(u))
 		}
 		return writeJSON(c.m.Stdout, views)
 	}
@@ -512,12 +432,12 @@ func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	u, events, err := p.fineTune().Events(ctx, id)
+	u, events, err := p.FineTune().Events(ctx, id)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return writeJSON(c.m.Stdout, viewOf(u))
+		return writeJSON(c.m.Stdout, finetune.ViewOf(u))
 	}
 	j := u.Job
 	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
@@ -575,7 +495,7 @@ func (c *FinetuneCommand) events(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	u, events, err := p.fineTune().Events(ctx, id)
+	u, events, err := p.FineTune().Events(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -616,7 +536,7 @@ func orDash(s string) string {
 
 // openJob parses the flags of a subcommand that takes one job ID and
 // --json (status, events, cancel) and opens the project.
-func (c *FinetuneCommand) openJob(ctx context.Context, name, jsonHelp string, args []string) (p *project, id string, asJSON bool, err error) {
+func (c *FinetuneCommand) openJob(ctx context.Context, name, jsonHelp string, args []string) (p *project.Project, id string, asJSON bool, err error) {
 	flags := c.m.newFlagSet("finetune "+name, "finetune "+name+finetuneJobSynopsis)
 	var pf projectFlags
 	pf.register(flags)
@@ -638,12 +558,12 @@ func (c *FinetuneCommand) cancel(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	u, err := p.fineTune().Cancel(ctx, id)
+	u, err := p.FineTune().Cancel(ctx, id)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return writeJSON(c.m.Stdout, viewOf(u))
+		return writeJSON(c.m.Stdout, finetune.ViewOf(u))
 	}
 	fmt.Fprintf(c.m.Stdout, "cancel requested: job %s is now %s\n", id, u.Job.Status)
 	return nil
@@ -671,28 +591,14 @@ func (c *FinetuneCommand) wait(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	svc := p.fineTune()
+	svc := p.FineTune()
 	j, err := svc.Store.Job(ctx, id)
 	if err != nil {
 		_, err = svc.Refresh(ctx, id) // for the error that says where to look
 		return err
 	}
 	if *interval == 0 {
-		*interval = pollInterval(j.Provider)
+		*interval = finetune.PollInterval(j.Provider)
 	}
 	return c.m.waitJob(ctx, svc, id, *interval, *asJSON)
-}
-
-// openAIFineTune builds the OpenAI fine-tuning backend from the openai
-// provider's settings (OPENAI_BASE_URL, OPENAI_API_KEY).
-func (p *project) openAIFineTune() (ethos.FineTuneBackend, error) {
-	prov, err := p.cfg.ResolveProvider("openai", p.m.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	key, err := p.cfg.APIKey(prov, p.m.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return openai.NewFineTune(openai.Config{Provider: "openai", BaseURL: prov.BaseURL, APIKey: key})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/project"
 	"github.com/ethos-toolkit/ethos/sandbox"
 	"github.com/ethos-toolkit/ethos/together"
 )
@@ -136,7 +137,7 @@ func TestFinetuneLifecycle(t *testing.T) {
 	if r := ethosCLI(t, dir, nil, "finetune", "status", id); r.code != 0 || !strings.Contains(r.stdout, "completed") || !strings.Contains(r.stdout, done.Model.Name) {
 		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, nil, "finetune", "list", "--json"))
+	list := decodeJSON[[]finetune.JobView](t, ethosCLI(t, dir, nil, "finetune", "list", "--json"))
 	if len(list) != 1 || list[0].ID != id || list[0].Model != done.Model.Name {
 		t.Errorf("list: %+v", list)
 	}
@@ -242,7 +243,7 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 			}
 		}
 	}
-	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
+	list := decodeJSON[[]finetune.JobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
 	if len(list) != 2 {
 		t.Errorf("%d jobs recorded, want 2 (nothing for the refusals)", len(list))
 	}
@@ -285,8 +286,8 @@ func TestFinetuneReattachAfterKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := p.fineTune()
-	svc.Store = &killedAfterCreate{Store: p.store}
+	svc := p.FineTune()
+	svc.Store = &killedAfterCreate{Store: p.Store()}
 	_, err = svc.Create(t.Context(), finetune.CreateOptions{Provider: "sandbox", BaseModel: "base", TrainPath: train,
 		Hyperparameters: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, LoRA: true, LoRARank: 8, LoRAAlpha: 16, Suffix: "agora"}})
 	if err == nil {
@@ -465,7 +466,7 @@ func TestMonitorRefusesSecondInstanceAndBadFlags(t *testing.T) {
 	if r := ethosCLI(t, dir, nil, "monitor", "--once"); r.code != 0 || !strings.Contains(r.stderr, "polled 0 active job(s)") {
 		t.Fatalf("monitor --once on an empty store: exit %d\n%s", r.code, r.stderr)
 	}
-	unlock, err := lockStore(filepath.Join(dir, ".ethos", "ethos.db") + ".monitor")
+	unlock, err := project.LockFile(filepath.Join(dir, ".ethos", "ethos.db") + ".monitor")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +504,7 @@ func TestFinetuneCreateSettings(t *testing.T) {
 			t.Errorf("%v: hyperparameters %+v, want %+v", tc.args, job.Hyperparameters, tc.want)
 		}
 	}
-	settings := fineTuneSettings(config.Offline().FineTune, "openai", true)
+	settings := pipeline.FineTuneSettings(config.Offline().FineTune, "openai", true)
 	if settings.LoRA || settings.LearningRate != 0 || settings.Epochs != 3 || settings.Evals != 0 {
 		t.Errorf("OpenAI settings from the config: %+v; want no LoRA or n_evals and OpenAI's learning rate", settings)
 	}
@@ -586,10 +587,10 @@ func TestRegistryDatasetPathFollowsTheProject(t *testing.T) {
 	// An older record, by absolute path, of a dataset outside the project.
 	old := *done.Model
 	old.Name, old.DatasetPath = "sandbox/ft-old", outside
-	if err := p.store.PutModel(t.Context(), &old); err != nil {
+	if err := p.Store().PutModel(t.Context(), &old); err != nil {
 		t.Fatal(err)
 	}
-	files, err := pipeline.TrainingFiles(t.Context(), p.store, p.dir, p.cfg.Generate.Output, nil, []ethos.EvalModel{{Name: "tuned", Ref: done.Model.Name}, {Name: "old", Ref: old.Name}})
+	files, err := pipeline.TrainingFiles(t.Context(), p.Store(), p.Dir(), p.Config().Generate.Output, nil, []ethos.EvalModel{{Name: "tuned", Ref: done.Model.Name}, {Name: "old", Ref: old.Name}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +611,7 @@ func TestFinetuneWandbURL(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
 	}
-	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
+	list := decodeJSON[[]finetune.JobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
 	if len(list) != 1 || !strings.HasPrefix(list[0].WandbURL, "https://wandb.ai/sandbox/agora/runs/ft-") {
 		t.Fatalf("list: %+v, want one job with its W&B run", list)
 	}

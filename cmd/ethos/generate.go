@@ -12,6 +12,7 @@ import (
 	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // GenerateCommand produces a fine-tuning dataset for the project's
@@ -59,7 +60,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 
 	var settings generate.Settings
 	if *resume != "" {
-		run, err := p.store.Run(ctx, *resume)
+		run, err := p.Store().Run(ctx, *resume)
 		if err != nil {
 			return ethos.Errorf(ethos.Config, "--resume %s: %w", *resume, err)
 		}
@@ -75,16 +76,16 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	out := settings.Outputs()
-	pipeline.ResolveModes(&settings.Generate, p.cfg.Batch, settings.Examples, mode)
+	pipeline.ResolveModes(&settings.Generate, p.Config().Batch, settings.Examples, mode)
 
 	if *dryRun {
 		return c.printPlan(p, settings, out, *asJSON)
 	}
 
-	if err := checkNoWork(p, "generate", *noWork, *maxCost); err != nil {
+	if err := p.CheckNoWork("generate", *noWork, *maxCost); err != nil {
 		return err
 	}
-	meta, err := pipeline.Generate(ctx, p.deps(), settings, pipeline.GenerateOptions{Workers: *workers, MaxCost: *maxCost, Force: *force, NoWork: *noWork, MemoryLimit: c.m.memoryLimit()})
+	meta, err := pipeline.Generate(ctx, c.m.deps(p), settings, pipeline.GenerateOptions{Workers: *workers, MaxCost: *maxCost, Force: *force, NoWork: *noWork, MemoryLimit: p.MemoryLimit()})
 	if err != nil {
 		return err
 	}
@@ -97,18 +98,9 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// memoryLimit is the soft memory limit a process that works a generation
-// sets, unless GOMEMLIMIT sets one (see generate.MemoryLimit).
-func (m *Main) memoryLimit() int64 {
-	if m.Getenv("GOMEMLIMIT") != "" {
-		return 0
-	}
-	return generate.MemoryLimit
-}
-
 // settings resolves the run's settings from the config and flags (see
 // pipeline.GenerateSettings).
-func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, output string, seed int64) (generate.Settings, error) {
+func (c *GenerateCommand) settings(p *project.Project, examples int, systemPrompt, output string, seed int64) (generate.Settings, error) {
 	in := pipeline.GenerateInputs{Examples: examples, Seed: seed, WorkDir: c.m.abs(".")}
 	if systemPrompt != "" {
 		text, err := readTextArg(c.m, systemPrompt)
@@ -123,13 +115,13 @@ func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, outpu
 	if output != "" {
 		in.Output = c.m.abs(output)
 	}
-	return pipeline.GenerateSettings(p.cfg, p.dir, in)
+	return pipeline.GenerateSettings(p.Config(), p.Dir(), in)
 }
 
 // printPlan shows what a run would do and cost, spending nothing.
-func (c *GenerateCommand) printPlan(p *project, s generate.Settings, out generate.OutputPaths, asJSON bool) error {
+func (c *GenerateCommand) printPlan(p *project.Project, s generate.Settings, out generate.OutputPaths, asJSON bool) error {
 	g := s.Generate
-	plan, quotas := pipeline.PlanGeneration(p.cfg, s)
+	plan, quotas := pipeline.PlanGeneration(p.Config(), s)
 	if asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")

@@ -41,7 +41,7 @@ func (c *ModelsCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	models, err := p.store.Models(ctx)
+	models, err := p.Store().Models(ctx)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (c *ModelsCommand) Run(ctx context.Context, args []string) error {
 		}
 		return writeJSON(c.m.Stdout, models)
 	case *markdown != "":
-		jobs, err := p.store.Jobs(ctx, ethos.FineTuneFilter{})
+		jobs, err := p.Store().Jobs(ctx, ethos.FineTuneFilter{})
 		if err != nil {
 			return err
 		}

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
-	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // MonitorCommand follows active fine-tune jobs as a durable periodic job
@@ -42,30 +41,21 @@ func (c *MonitorCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	// One monitor per store: the lock proves that a round left running is
-	// the leftover of a monitor that is gone.
-	unlock, err := p.lock(ctx, monitorLock)
-	if ethos.KindOf(err) == ethos.Conflict {
-		return ethos.Errorf(ethos.Conflict, "another ethos monitor (or an ethos worker following the jobs) is running on %s; stop it first (it already follows every active job)", p.dbPath)
-	}
+	unlock, err := p.LockMonitor(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 
-	mon := ms.monitor(p, c.m.Stderr)
+	mon := p.Monitor(ms.MonitorSettings, c.m.Stderr)
 	if *once {
-		return pipeline.PollOnce(ctx, p.jobs, mon, pipeline.MonitorObserver{Polled: func(r finetune.Round) {
+		return pipeline.PollOnce(ctx, p.Jobs(), mon, pipeline.MonitorObserver{Polled: func(r finetune.Round) {
 			fmt.Fprintf(c.m.Stderr, "polled %d active job(s): %d change(s)\n", r.Polled, len(r.Changes))
 		}})
 	}
-	return pipeline.FollowJobs(ctx, p.jobs, mon, ms.observer(c.m.Stderr,
+	return pipeline.FollowJobs(ctx, p.Jobs(), mon, ms.observer(c.m.Stderr,
 		"Ctrl-C to stop (jobs are followed again when the monitor restarts)"))
 }
-
-// monitorLock is the name of the store's lock that the process following
-// the fine-tune jobs holds: ethos monitor, or one ethos worker.
-const monitorLock = ".monitor"
 
 // monitorWebhookEnv is the environment variable a monitor's webhook URL
 // may come from instead of --webhook, which other users of the machine
@@ -75,42 +65,32 @@ const monitorWebhookEnv = "ETHOS_MONITOR_WEBHOOK"
 // monitorSettings are how a process follows fine-tune jobs and notifies of
 // their changes. They come from its flags and environment and are never
 // stored: a webhook's URL may hold a secret.
-type monitorSettings struct {
-	interval            time.Duration
-	webhook, onComplete string
-}
+type monitorSettings struct{ project.MonitorSettings }
 
 // register adds the settings' flags to flags, the interval's under
 // intervalFlag.
 func (s *monitorSettings) register(flags *flag.FlagSet, intervalFlag string) {
-	flags.DurationVar(&s.interval, intervalFlag, finetune.DefaultInterval, "how often to poll the active fine-tune jobs")
-	flags.StringVar(&s.webhook, "webhook", "", "POST a JSON notification to this `URL` on every fine-tune status change (default $"+monitorWebhookEnv+")")
-	flags.StringVar(&s.onComplete, "on-complete", "", "run this shell `command` when a fine-tune job completes, with ETHOS_JOB_ID, ETHOS_MODEL and ETHOS_STATUS set")
+	flags.DurationVar(&s.Interval, intervalFlag, finetune.DefaultInterval, "how often to poll the active fine-tune jobs")
+	flags.StringVar(&s.Webhook, "webhook", "", "POST a JSON notification to this `URL` on every fine-tune status change (default $"+monitorWebhookEnv+")")
+	flags.StringVar(&s.OnComplete, "on-complete", "", "run this shell `command` when a fine-tune job completes, with ETHOS_JOB_ID, ETHOS_MODEL and ETHOS_STATUS set")
 }
 
 // check validates the settings parsed for command, taking the webhook
 // from the environment when no flag gives it.
 func (s *monitorSettings) check(command, intervalFlag string, getenv func(string) string) error {
-	if s.interval <= 0 {
+	if s.Interval <= 0 {
 		return usageErrorf("%s: --%s must be positive", command, intervalFlag)
 	}
 	from := "--webhook"
-	if s.webhook == "" {
-		s.webhook, from = getenv(monitorWebhookEnv), "$"+monitorWebhookEnv
+	if s.Webhook == "" {
+		s.Webhook, from = getenv(monitorWebhookEnv), "$"+monitorWebhookEnv
 	}
-	if s.webhook != "" {
-		if _, ok := ethos.HTTPURL(s.webhook); !ok {
+	if s.Webhook != "" {
+		if _, ok := ethos.HTTPURL(s.Webhook); !ok {
 			return usageErrorf("%s: %s must be an http(s) URL", command, from)
 		}
 	}
 	return nil
-}
-
-// monitor is the fine-tune monitor of p with these settings, writing its
-// lines to out.
-func (s *monitorSettings) monitor(p *project, out io.Writer) *finetune.Monitor {
-	return &finetune.Monitor{Service: p.fineTune(), Interval: s.interval, Webhook: s.webhook,
-		OnComplete: s.onComplete, Dir: p.dir, Out: out, Queue: monitorQueue{}}
 }
 
 // observer says on out when the monitor starts following the jobs, with
@@ -118,25 +98,15 @@ func (s *monitorSettings) monitor(p *project, out io.Writer) *finetune.Monitor {
 func (s *monitorSettings) observer(out io.Writer, stopping string) pipeline.MonitorObserver {
 	return pipeline.MonitorObserver{
 		Following: func() {
-			what := []string{fmt.Sprintf("every %s", s.interval)}
-			if s.webhook != "" {
+			what := []string{fmt.Sprintf("every %s", s.Interval)}
+			if s.Webhook != "" {
 				what = append(what, "notifying the webhook") // its URL may hold a secret
 			}
-			if s.onComplete != "" {
+			if s.OnComplete != "" {
 				what = append(what, "running the follow-up on completion")
 			}
 			fmt.Fprintf(out, "monitoring active fine-tune jobs %s; %s\n", strings.Join(what, ", "), stopping)
 		},
 		Stopped: func() { fmt.Fprintln(out, "monitor stopped") },
 	}
-}
-
-// monitorQueue is the monitor's Queue on the jobs client working ctx (see
-// pipeline.MonitorQueue).
-type monitorQueue = pipeline.MonitorQueue
-
-// monitorTasks are the monitor's handlers as jobs tasks (see
-// pipeline.MonitorTasks).
-func monitorTasks(mon *finetune.Monitor) map[string]jobs.TaskFunc {
-	return pipeline.MonitorTasks(mon)
 }

@@ -41,10 +41,10 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if err := checkNoWork(p, "run", *noWork, *maxCost); err != nil {
+	if err := p.CheckNoWork("run", *noWork, *maxCost); err != nil {
 		return err
 	}
-	res, err := pipeline.Run(ctx, p.deps(), pipeline.RunOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork, MemoryLimit: c.m.memoryLimit()})
+	res, err := pipeline.Run(ctx, c.m.deps(p), pipeline.RunOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork, MemoryLimit: p.MemoryLimit()})
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/project"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
 
@@ -77,7 +77,7 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	// The config's sandbox section, then the flags given, which override it.
-	r = sandboxRun{addr: r.addr, opts: sandboxOptions(cfg.Sandbox)}
+	r = sandboxRun{addr: r.addr, opts: project.SandboxOptions(cfg.Sandbox)}
 	if _, err := parseFlags(c.flags(&r, &pf), args); err != nil {
 		return err
 	}
@@ -103,25 +103,4 @@ Press Ctrl-C to stop.
 	<-ctx.Done()
 	fmt.Fprintln(c.m.Stdout, "sandbox stopped")
 	return nil
-}
-
-// sandboxOptions are the sandbox settings of a config's sandbox section.
-// The in-process sandbox and ethos sandbox both start from them.
-func sandboxOptions(sb config.Sandbox) sandbox.Options {
-	return sandbox.Options{
-		Seed:    sb.Seed,
-		Defects: maps.Clone(sb.Defects),
-		Serving: maps.Clone(sb.Serving),
-		Faults: sandbox.Faults{
-			ErrorRates:    maps.Clone(sb.ErrorRates),
-			LatencyMean:   sb.Latency,
-			LatencyJitter: sb.Jitter,
-			CutStreamRate: sb.CutStreamRate,
-			RPM:           sb.RPM,
-			TPM:           sb.TPM,
-			InputTPM:      sb.InputTPM,
-			OutputTPM:     sb.OutputTPM,
-		},
-		Batch: sandbox.BatchOptions{ProcessingTime: sb.BatchTime, ErrorRate: sb.BatchErrorRate, ExpireRate: sb.BatchExpireRate},
-	}
 }

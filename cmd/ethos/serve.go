@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/web"
 )
 
@@ -53,23 +52,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	queue, err := c.queue(ctx, p)
-	if err != nil {
-		return err
-	}
-	opts := web.Options{
-		Token:        *token,
-		Canceller:    p.fineTuneCanceller(),
-		QueueStats:   queue.Stats,
-		PollInterval: *poll,
-		Cost:         p.pricer().Cost,
-	}
-	// A PostgreSQL store announces its changes: pages update as soon as
-	// a write commits, from any process. SQLite's are found by polling.
-	if w, ok := p.store.(changeWatcher); ok {
-		opts.Changes = w.WatchChanges
-	}
-	srv, err := web.New(p.store, opts)
+	srv, err := p.Dashboard(ctx, web.Options{Token: *token, PollInterval: *poll})
 	if err != nil {
 		return err
 	}
@@ -84,7 +67,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	go func() { served <- hs.Serve(ln) }()
 
 	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(c.m.Stdout, "ethos dashboard for %s (store %s)\n", p.describe(), p.dbPath)
+	fmt.Fprintf(c.m.Stdout, "ethos dashboard for %s (store %s)\n", p.Describe(), p.StoreName())
 	if *token != "" {
 		// The token itself is not printed: it is the user's, and terminals
 		// are logged.
@@ -108,31 +91,4 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.m.Stdout, "stopped")
 	return nil
-}
-
-// queue is a job-queue client that only reports (it has no tasks and no
-// completer, so it never works a job); it backs the queue depth of the
-// overview and /metrics. The queue's tables are created if the store has
-// never run a pipeline, as ethos generate would.
-func (c *ServeCommand) queue(ctx context.Context, p *project) (*jobs.Client, error) {
-	if err := jobs.MigrateOn(ctx, p.jobs); err != nil {
-		return nil, err
-	}
-	return jobs.NewOn(p.jobs, jobs.Config{Queue: "serve"})
-}
-
-// fineTuneCanceller is what the dashboard's cancel button calls: the
-// fine-tune service's Cancel, which asks the provider and records its
-// answer, as ethos finetune cancel does.
-func (p *project) fineTuneCanceller() func(ctx context.Context, jobID string) error {
-	svc := p.fineTune()
-	return func(ctx context.Context, jobID string) error {
-		_, err := svc.Cancel(ctx, jobID)
-		return err
-	}
-}
-
-// changeWatcher is a store that tells of its changes as they commit.
-type changeWatcher interface {
-	WatchChanges(ctx context.Context, changed func(topic string)) error
 }

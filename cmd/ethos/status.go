@@ -39,7 +39,7 @@ func (c *StatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer p.Close()
 
-	rep, updates, err := pipeline.LoadStatus(ctx, p.fineTune())
+	rep, updates, err := pipeline.LoadStatus(ctx, p.FineTune())
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/storecopy"
+	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // StoreCommand manages the store itself: its schema, and moving a project
@@ -47,9 +49,8 @@ func (c *StoreCommand) migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	p := &project{m: c.m, cfg: cfg, dir: dir}
-	loc := p.storePath(pf.db)
-	if !isPostgresURL(loc) {
+	loc := pipeline.StoreLocation(pf.db, c.m.Getenv, c.m.Dir, cfg, dir)
+	if !pipeline.IsPostgresURL(loc) {
 		loc = "sqlite:" + loc
 	}
 	s, err := storecopy.Open(ctx, loc)
@@ -144,5 +145,5 @@ func lockCopied(ctx context.Context, s *storecopy.Store, name string) (func(), e
 	if pg := s.Postgres(); pg != nil {
 		return pg.TryLock(ctx, name)
 	}
-	return lockStore(s.SQLite().Path() + name)
+	return project.LockFile(s.SQLite().Path() + name)
 }

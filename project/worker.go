@@ -1,0 +1,191 @@
+package project
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/eval"
+	"github.com/ethos-toolkit/ethos/finetune"
+	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/pipeline"
+)
+
+// runPoll is how often FollowRuns looks for runs that have appeared or
+// ended.
+const runPoll = time.Second
+
+// monitorTakeover is how often a worker that does not follow the
+// fine-tune jobs tries to take the monitor's lock: when the process that
+// holds it ends, another worker follows the jobs within this long.
+const monitorTakeover = 5 * time.Second
+
+// WorkerKinds are the task names a worker registers: every stage's that a
+// run on a shared store may queue.
+var WorkerKinds = []string{
+	generate.TaskIdeas, generate.TaskDocument, generate.TaskResponse, generate.TaskRejected,
+	eval.TaskAnswer, eval.TaskJudge, eval.TaskScore,
+}
+
+// generateKind is the kind of a generation run's record.
+const generateKind = "generate"
+
+// RunHandlers are the task handlers of the run whose queue is queue,
+// built from the settings stored with it: a worker needs nothing of the
+// process that started the run. It is a jobs.Config's Resolve.
+func (p *Project) RunHandlers(ctx context.Context, completer ethos.Completer, queue string) (jobs.Handlers, error) {
+	run, err := p.store.Run(ctx, queue)
+	if err != nil {
+		return jobs.Handlers{}, err
+	}
+	switch run.Kind {
+	case generateKind:
+		var s generate.Settings
+		if err := json.Unmarshal(run.Params, &s); err != nil {
+			return jobs.Handlers{}, ethos.Errorf(ethos.Internal, "run %s: reading its settings: %w", run.ID, err)
+		}
+		pipe := generate.NewPipeline(p.store, completer, s)
+		if pipe.RunID() != run.ID {
+			return jobs.Handlers{}, ethos.Errorf(ethos.Internal, "run %s: its stored settings make run %s; a newer or older ethos wrote them", run.ID, pipe.RunID())
+		}
+		if err := pipe.Attach(ctx); err != nil {
+			return jobs.Handlers{}, err
+		}
+		return jobs.Handlers{Tasks: pipe.Tasks(), Priorities: pipe.Priorities()}, nil
+	case ethos.RunKindEval:
+		var s eval.Settings
+		if err := json.Unmarshal(run.Params, &s); err != nil {
+			return jobs.Handlers{}, ethos.Errorf(ethos.Internal, "evaluation %s: reading its settings: %w", run.ID, err)
+		}
+		ev, err := eval.New(p.store, completer, s)
+		if err != nil {
+			return jobs.Handlers{}, err
+		}
+		if err := ev.Attach(ctx); err != nil {
+			return jobs.Handlers{}, err
+		}
+		return jobs.Handlers{Tasks: ev.Tasks(), Priorities: ev.Priorities()}, nil
+	}
+	return jobs.Handlers{}, ethos.Errorf(ethos.Invalid, "run %s is a %s run, which has no tasks a worker works", run.ID, run.Kind)
+}
+
+// FollowRuns adds to q the queue of every running generation and
+// evaluation (of only, when given) as it appears, and removes those of
+// runs that ended, until ctx ends. It says on the log which runs it works.
+func (p *Project) FollowRuns(ctx context.Context, q *jobs.Client, only []string) error {
+	working := map[string]bool{}
+	t := time.NewTicker(runPoll)
+	defer t.Stop()
+	for {
+		runs, err := p.store.Runs(ctx, "", 0)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		running := map[string]bool{}
+		for _, r := range runs {
+			if r.Status != ethos.RunRunning || (len(only) > 0 && !slices.Contains(only, r.ID)) {
+				continue
+			}
+			if r.Kind != generateKind && r.Kind != ethos.RunKindEval {
+				continue
+			}
+			running[r.ID] = true
+			if !working[r.ID] {
+				if err := q.AddQueue(r.ID); err != nil {
+					return err
+				}
+				working[r.ID] = true
+				fmt.Fprintf(p.log, "working run %s (%s)\n", r.ID, r.Kind)
+			}
+		}
+		for id := range working {
+			if running[id] {
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := q.RemoveQueue(rctx, id)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				fmt.Fprintf(p.log, "warning: run %s ended, but its queue is still being let go: %v\n", id, err)
+				continue
+			}
+			delete(working, id)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// FollowFineTunes follows the active fine-tune jobs with a monitor of
+// settings s writing to out, as ethos monitor does, while this process holds the store's monitor lock: it
+// tries to take it every few seconds, so that one process at a time
+// follows the jobs (an ethos monitor, or one of the workers) and another
+// takes over when it ends. It returns when ctx ends.
+func (p *Project) FollowFineTunes(ctx context.Context, s MonitorSettings, out io.Writer, obs pipeline.MonitorObserver) {
+	t := time.NewTicker(monitorTakeover)
+	defer t.Stop()
+	for {
+		unlock, err := p.lock(ctx, MonitorLock)
+		if err == nil {
+			err = pipeline.FollowJobs(ctx, p.jobs, p.Monitor(s, out), obs)
+			unlock()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && ethos.KindOf(err) != ethos.Conflict {
+			fmt.Fprintf(p.log, "warning: following the fine-tune jobs: %v; trying again in %s\n", err, monitorTakeover)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// CheckNoWork refuses to leave a run's work to other processes (noWork)
+// where nothing would do it (a SQLite store, which one process works) and
+// beside a cost cap (maxCost), which caps the calls of the process that
+// makes them: the workers, not this one. command names the caller in the
+// error.
+func (p *Project) CheckNoWork(command string, noWork bool, maxCost float64) error {
+	switch {
+	case !noWork:
+		return nil
+	case !p.shared:
+		return ethos.Errorf(ethos.Config, "%s --no-work: %s is a SQLite store, which no other process works; leave out --no-work, or use a PostgreSQL store with ethos worker processes", command, p.storeName)
+	case maxCost > 0:
+		return ethos.Errorf(ethos.Config, "%s --no-work: --max-cost caps the calls of the process that makes them, and with --no-work the workers make them; leave out --no-work to cap this run's cost, or --max-cost", command)
+	}
+	return nil
+}
+
+// MonitorSettings are how a process follows fine-tune jobs and notifies of
+// their changes. They are never stored: a webhook's URL may hold a secret.
+type MonitorSettings struct {
+	// Interval is how often the active jobs are polled.
+	Interval time.Duration
+	// Webhook, when set, receives a JSON notification of every change.
+	Webhook string
+	// OnComplete, when set, is a shell command run when a job completes.
+	OnComplete string
+}
+
+// Monitor is the project's fine-tune monitor with settings s, writing its
+// lines to out.
+func (p *Project) Monitor(s MonitorSettings, out io.Writer) *finetune.Monitor {
+	return &finetune.Monitor{Service: p.FineTune(), Interval: s.Interval, Webhook: s.Webhook,
+		OnComplete: s.OnComplete, Dir: p.dir, Out: out, Queue: pipeline.MonitorQueue{}}
+}
