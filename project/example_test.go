@@ -10,11 +10,11 @@ import (
 	"github.com/ethos-toolkit/ethos/project"
 )
 
-// Open the project in the working directory (its ethos.yaml, else the
+// Open the project in the directory agora (its ethos.yaml, else the
 // offline defaults) and run the whole pipeline, as ethos run does.
 func Example() {
 	ctx := context.Background()
-	p, err := project.Open(ctx, project.Options{Log: os.Stderr})
+	p, err := project.Open(ctx, project.Options{Dir: "agora", Log: os.Stderr})
 	if err != nil {
 		log.Fatal(err)
 	}

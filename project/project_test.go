@@ -132,6 +132,9 @@ func TestOpenPostgres(t *testing.T) {
 	if err := sq.CheckNoWork("generate", true, 0); ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "SQLite") {
 		t.Errorf("--no-work on SQLite: %v, want a Config error", err)
 	}
+	if _, err := sq.Worker(ctx, 1, time.Minute); ethos.KindOf(err) != ethos.Config || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Errorf("a worker on SQLite: %v, want a Config error", err)
+	}
 }
 
 // TestLockMonitor: one process at a time follows the fine-tune jobs; a

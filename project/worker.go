@@ -25,9 +25,9 @@ const runPoll = time.Second
 // holds it ends, another worker follows the jobs within this long.
 const monitorTakeover = 5 * time.Second
 
-// WorkerKinds are the task names a worker registers: every stage's that a
+// workerKinds are the task names a worker registers: every stage's that a
 // run on a shared store may queue.
-var WorkerKinds = []string{
+var workerKinds = []string{
 	generate.TaskIdeas, generate.TaskDocument, generate.TaskResponse, generate.TaskRejected,
 	eval.TaskAnswer, eval.TaskJudge, eval.TaskScore,
 }
@@ -72,6 +72,34 @@ func (p *Project) RunHandlers(ctx context.Context, completer ethos.Completer, qu
 		return jobs.Handlers{Tasks: ev.Tasks(), Priorities: ev.Priorities()}, nil
 	}
 	return jobs.Handlers{}, ethos.Errorf(ethos.Invalid, "run %s is a %s run, which has no tasks a worker works", run.ID, run.Kind)
+}
+
+// Worker is a job-queue client that works the tasks of the runs on the
+// project's shared (PostgreSQL) store, beside other workers: a run's
+// handlers are built from its stored settings (RunHandlers) the first time
+// one of its tasks is worked. maxInFlight is the most tasks it holds at
+// once; a worker whose heartbeat is deadAfter old is taken for dead. It is
+// not started, and works no run until FollowRuns (or AddQueue) adds it.
+func (p *Project) Worker(ctx context.Context, maxInFlight int, deadAfter time.Duration) (*jobs.Client, error) {
+	if !p.shared {
+		return nil, ethos.Errorf(ethos.Config, "ethos worker needs a PostgreSQL store (--db postgres://… or $ETHOS_DATABASE_URL); %s is a SQLite file, which one process works: run ethos generate there instead", p.storeName)
+	}
+	completer, err := p.Completer(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := jobs.MigrateOn(ctx, p.jobs); err != nil {
+		return nil, err
+	}
+	return jobs.NewOn(p.jobs, jobs.Config{
+		Workers:   maxInFlight,
+		DeadAfter: deadAfter,
+		Completer: completer,
+		Kinds:     workerKinds,
+		Resolve: func(ctx context.Context, queue string) (jobs.Handlers, error) {
+			return p.RunHandlers(ctx, completer, queue)
+		},
+	})
 }
 
 // FollowRuns adds to q the queue of every running generation and

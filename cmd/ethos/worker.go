@@ -6,9 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/jobs"
-	"github.com/ethos-toolkit/ethos/project"
 )
 
 // WorkerCommand works the tasks of every running generation and
@@ -55,25 +53,7 @@ func (c *WorkerCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	if !p.Shared() {
-		return ethos.Errorf(ethos.Config, "ethos worker needs a PostgreSQL store (--db postgres://… or $ETHOS_DATABASE_URL); %s is a SQLite file, which one process works: run ethos generate there instead", p.StoreName())
-	}
-	completer, err := p.Completer(ctx, 0)
-	if err != nil {
-		return err
-	}
-	if err := jobs.MigrateOn(ctx, p.Jobs()); err != nil {
-		return err
-	}
-	q, err := jobs.NewOn(p.Jobs(), jobs.Config{
-		Workers:   *maxInFlight,
-		DeadAfter: *deadAfter,
-		Completer: completer,
-		Kinds:     project.WorkerKinds,
-		Resolve: func(ctx context.Context, queue string) (jobs.Handlers, error) {
-			return p.RunHandlers(ctx, completer, queue)
-		},
-	})
+	q, err := p.Worker(ctx, *maxInFlight, *deadAfter)
 	if err != nil {
 		return err
 	}
