@@ -61,8 +61,8 @@ type Options struct {
 	Dir string
 	// Getenv reads the environment (default os.Getenv).
 	Getenv func(string) string
-	// Log receives warnings and progress lines (default io.Discard).
-	// Nothing is written to standard output.
+	// Log receives warnings and progress lines (default os.Stderr; give
+	// io.Discard to drop them). Nothing is written to standard output.
 	Log io.Writer
 }
 
@@ -108,7 +108,7 @@ func (o *Options) fill() {
 		o.Getenv = os.Getenv
 	}
 	if o.Log == nil {
-		o.Log = io.Discard
+		o.Log = os.Stderr
 	}
 }
 
