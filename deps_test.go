@@ -46,12 +46,17 @@ const module = "github.com/ethos-toolkit/ethos"
 // on, themselves included.
 func deps(t *testing.T, pkgs ...string) []string {
 	t.Helper()
-	args := append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}"}, pkgs...)
+	return goList(t, append([]string{"-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}"}, pkgs...)...)
+}
+
+// goList runs go list with args and returns the words it prints.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
 	gocmd := "go"
 	if root := runtime.GOROOT(); root != "" {
 		gocmd = filepath.Join(root, "bin", "go")
 	}
-	out, err := exec.Command(gocmd, args...).Output()
+	out, err := exec.Command(gocmd, append([]string{"list"}, args...)...).Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok {
 			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
@@ -59,4 +64,27 @@ func deps(t *testing.T, pkgs ...string) []string {
 		t.Fatalf("go list: %v", err)
 	}
 	return strings.Fields(string(out))
+}
+
+// TestOnlyProjectWiresAdapters: package project is the one place that
+// builds adapters and opens store drivers; the workflows (pipeline) and
+// the command line (cmd/ethos) reach them only through it.
+func TestOnlyProjectWiresAdapters(t *testing.T) {
+	t.Parallel()
+	wiring := []string{"/anthropic", "/openai", "/together", "/sqlite", "/postgres"}
+	for _, pkg := range []string{"./pipeline", "./cmd/ethos"} {
+		for _, imp := range imports(t, pkg) {
+			for _, w := range wiring {
+				if imp == module+w {
+					t.Errorf("%s imports %s; build it in package project instead", pkg, imp)
+				}
+			}
+		}
+	}
+}
+
+// imports lists the packages pkg imports directly.
+func imports(t *testing.T, pkg string) []string {
+	t.Helper()
+	return goList(t, "-f", `{{join .Imports "\n"}}`, pkg)
 }
