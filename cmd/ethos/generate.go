@@ -111,7 +111,7 @@ func (m *Main) memoryLimit() int64 {
 func (c *GenerateCommand) settings(p *project, examples int, systemPrompt, output string, seed int64) (generate.Settings, error) {
 	in := pipeline.GenerateInputs{Examples: examples, Seed: seed, WorkDir: c.m.abs(".")}
 	if systemPrompt != "" {
-		text, err := readTextArg(c.m, systemPrompt)
+		text, err := pipeline.ReadTextArg(systemPrompt, c.m.Dir)
 		if err != nil {
 			return generate.Settings{}, err
 		}

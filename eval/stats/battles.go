@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -207,6 +208,17 @@ func FromJudgment(j ethos.Judgment) (Battle, error) {
 		b.Winner = Right
 	}
 	return b, b.check()
+}
+
+// ReadBattlesFile reads the battles file at path (see ReadBattles); its
+// errors name the file as path does.
+func ReadBattlesFile(path, trait string) (battles []Battle, skipped int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, ethos.Errorf(ethos.Invalid, "battles file: %w", err)
+	}
+	defer f.Close()
+	return ReadBattles(f, path, trait)
 }
 
 // ReadBattles reads a battles file of either kind, telling them apart by

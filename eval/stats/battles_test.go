@@ -167,3 +167,15 @@ func FuzzJudgmentBattles(f *testing.F) {
 		}
 	})
 }
+
+func TestReadBattlesFile(t *testing.T) {
+	t.Parallel()
+	battles, skipped, err := ReadBattlesFile(filepath.Join("testdata", "ratings", "simple.csv"), "")
+	if err != nil || skipped != 0 || len(battles) == 0 {
+		t.Errorf("simple.csv: %d battles, %d skipped, %v", len(battles), skipped, err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.csv")
+	if _, _, err := ReadBattlesFile(missing, ""); ethos.KindOf(err) != ethos.Invalid || !strings.Contains(err.Error(), missing) {
+		t.Errorf("missing file: %v, want an Invalid error naming it", err)
+	}
+}
