@@ -33,12 +33,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	recipe := flags.String("recipe", "", "how to train: sft, dpo (preference pairs against the student's answers) sft+dpo (DPO continued from SFT) or dpo+introspection (SFT on the DPO model's self-reflections and self-interactions, continued from DPO); default: finetune.recipe, sft")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("demo takes no arguments, got %q", rest)
 	}
 	if *recipe != "" && !slices.Contains(config.Recipes, *recipe) {
 		return usageErrorf("demo: --recipe %q: want sft, dpo, sft+dpo or dpo+introspection", *recipe)

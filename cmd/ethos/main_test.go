@@ -129,7 +129,7 @@ func TestDoctorNamesMissingKeyWithoutPrintingKeys(t *testing.T) {
 	}
 	var report struct {
 		OK     bool
-		Checks []check
+		Checks []pipeline.Check
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || !report.OK {
 		t.Fatalf("doctor --json: %v\n%s", err, r.stdout)
