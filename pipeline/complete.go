@@ -2,9 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/jobs"
+	"github.com/ethos-toolkit/ethos/llm"
 )
 
 // CompleteOnce makes one call through completer as a durable job on the
@@ -24,4 +29,66 @@ func CompleteOnce(ctx context.Context, backend jobs.Backend, completer ethos.Com
 		},
 	})
 	return resp, err
+}
+
+// CompleteResult is one call's reply with what it cost.
+type CompleteResult struct {
+	Model      string           `json:"model"`
+	Text       string           `json:"text"`
+	StopReason ethos.StopReason `json:"stop_reason"`
+	Usage      ethos.Usage      `json:"usage"`
+	// CostUSD is what the call cost: nothing when the ledger answered it.
+	CostUSD   float64       `json:"cost_usd"`
+	CacheHit  bool          `json:"cache_hit"`
+	Latency   time.Duration `json:"-"`
+	LatencyMS int64         `json:"latency_ms"`
+	RequestID string        `json:"request_id,omitempty"`
+}
+
+// Complete makes one call through d's chain, capped at maxCost USD (0 for
+// none) on top of the project's budget, as a durable job on d.Jobs (see
+// CompleteOnce). A missing key or an unknown provider is reported before
+// anything is queued. A request the ledger has answered before is
+// answered again from it, for free.
+func Complete(ctx context.Context, d Deps, req ethos.Request, maxCost float64) (CompleteResult, error) {
+	if err := d.Router.Check(req.Model); err != nil {
+		return CompleteResult{}, err
+	}
+	completer, err := d.Chain(ctx, maxCost)
+	if err != nil {
+		return CompleteResult{}, err
+	}
+	_, cached, err := d.Store.CachedResponse(ctx, llm.Key(req))
+	if err != nil {
+		return CompleteResult{}, err
+	}
+	resp, err := CompleteOnce(ctx, d.Jobs, completer, req)
+	if err != nil {
+		return CompleteResult{}, err
+	}
+	res := CompleteResult{Model: req.Model, Text: resp.Text, StopReason: resp.StopReason, Usage: resp.Usage,
+		CacheHit: cached, Latency: resp.Latency, LatencyMS: resp.Latency.Milliseconds(), RequestID: resp.RequestID}
+	if !cached {
+		res.CostUSD, _ = d.Pricer.Cost(req.Model, resp.Usage)
+	}
+	return res, nil
+}
+
+// ReadTextArg returns s, or the contents of the file s names when it is
+// "@FILE" (a relative FILE is read from dir), as the command line writes
+// a long text such as a system prompt.
+func ReadTextArg(s, dir string) (string, error) {
+	name, ok := strings.CutPrefix(s, "@")
+	if !ok {
+		return s, nil
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", ethos.Errorf(ethos.Config, "reading %s: %w", name, err)
+	}
+	return string(b), nil
 }

@@ -3,8 +3,10 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -20,6 +22,23 @@ type Check struct {
 	Detail string `json:"detail"`
 	// Skipped checks (an unused provider without a key) neither pass nor fail.
 	Skipped bool `json:"skipped,omitempty"`
+}
+
+// WriteChecks writes checks as a table, a line each: ok, FAIL or - (a
+// skipped check), the check's name and its detail.
+func WriteChecks(w io.Writer, checks []Check) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range checks {
+		mark := "ok"
+		switch {
+		case c.Skipped:
+			mark = "-"
+		case !c.OK:
+			mark = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", mark, c.Name, c.Detail)
+	}
+	return tw.Flush()
 }
 
 // HealthStore is what Doctor asks of the store.

@@ -96,3 +96,19 @@ func TestModelUsers(t *testing.T) {
 		t.Error("a review without a model uses openai")
 	}
 }
+
+func TestWriteChecks(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	err := pipeline.WriteChecks(&b, []pipeline.Check{
+		{Name: "config", OK: true, Detail: "ethos.yaml"},
+		{Name: "provider anthropic", Detail: "ANTHROPIC_API_KEY is not set"},
+		{Name: "provider openai", Skipped: true, Detail: "not used"},
+	})
+	want := "ok    config              ethos.yaml\n" +
+		"FAIL  provider anthropic  ANTHROPIC_API_KEY is not set\n" +
+		"-     provider openai     not used\n"
+	if err != nil || b.String() != want {
+		t.Errorf("got %v\n%s\nwant\n%s", err, b.String(), want)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -18,18 +17,6 @@ import (
 // the durable job queue, and prints the reply with its stop reason, usage
 // and cost.
 type CompleteCommand struct{ m *Main }
-
-// completeResult is what --json prints.
-type completeResult struct {
-	Model      string           `json:"model"`
-	Text       string           `json:"text"`
-	StopReason ethos.StopReason `json:"stop_reason"`
-	Usage      ethos.Usage      `json:"usage"`
-	CostUSD    float64          `json:"cost_usd"`
-	CacheHit   bool             `json:"cache_hit"`
-	LatencyMS  int64            `json:"latency_ms"`
-	RequestID  string           `json:"request_id,omitempty"`
-}
 
 // Run parses the flags, makes the call and prints the result.
 func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
@@ -69,7 +56,7 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 		Sample:    *sample,
 		Metadata:  map[string]string{"stage": "complete"},
 	}
-	if req.System, err = readTextArg(c.m, *system); err != nil {
+	if req.System, err = pipeline.ReadTextArg(*system, c.m.Dir); err != nil {
 		return err
 	}
 	if *temperature != "" {
@@ -85,56 +72,21 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	// Find a missing key or unknown provider before anything is queued.
-	if err := p.Router().Check(req.Model); err != nil {
-		return err
-	}
-	completer, err := p.Completer(ctx, *maxCost)
+	res, err := pipeline.Complete(ctx, c.m.deps(p), req, *maxCost)
 	if err != nil {
 		return err
-	}
-	_, cached, err := p.Store().CachedResponse(ctx, llm.Key(req))
-	if err != nil {
-		return err
-	}
-
-	// One call from the command line, as a durable job.
-	resp, err := pipeline.CompleteOnce(ctx, p.Jobs(), completer, req)
-	if err != nil {
-		return err
-	}
-
-	res := completeResult{Model: req.Model, Text: resp.Text, StopReason: resp.StopReason, Usage: resp.Usage,
-		CacheHit: cached, LatencyMS: resp.Latency.Milliseconds(), RequestID: resp.RequestID}
-	if !cached {
-		res.CostUSD, _ = p.Pricer().Cost(req.Model, resp.Usage)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	fmt.Fprintln(c.m.Stdout, resp.Text)
+	fmt.Fprintln(c.m.Stdout, res.Text)
 	cache := "miss"
-	if cached {
+	if res.CacheHit {
 		cache = "hit (free)"
 	}
 	fmt.Fprintf(c.m.Stderr, "\nstop: %s · tokens: %d in, %d out · cost: $%.6f · latency: %s · cache: %s\n",
-		resp.StopReason, resp.Usage.In, resp.Usage.Out, res.CostUSD, resp.Latency.Round(time.Millisecond), cache)
+		res.StopReason, res.Usage.In, res.Usage.Out, res.CostUSD, res.Latency.Round(time.Millisecond), cache)
 	return nil
 }
-
-// readTextArg returns s, or the contents of FILE when s is "@FILE".
-func readTextArg(m *Main, s string) (string, error) {
-	name, ok := strings.CutPrefix(s, "@")
-	if !ok {
-		return s, nil
-	}
-	b, err := readFile(m.abs(name))
-	if err != nil {
-		return "", usageErrorf("reading %s: %v", name, err)
-	}
-	return string(b), nil
-}
-
-var readFile = os.ReadFile

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
@@ -38,12 +33,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	recipe := flags.String("recipe", "", "how to train: sft, dpo (preference pairs against the student's answers) sft+dpo (DPO continued from SFT) or dpo+introspection (SFT on the DPO model's self-reflections and self-interactions, continued from DPO); default: finetune.recipe, sft")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("demo takes no arguments, got %q", rest)
 	}
 	if *recipe != "" && !slices.Contains(config.Recipes, *recipe) {
 		return usageErrorf("demo: --recipe %q: want sft, dpo, sft+dpo or dpo+introspection", *recipe)
@@ -55,19 +46,13 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return ethos.Errorf(ethos.Config, "demo: --dir %s: %w", *dir, err)
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return ethos.Errorf(ethos.Config, "demo: %w", err)
+	cfgPath, written, err := config.WriteFile(root, config.Demo(*examples, *prompts), false)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
-	cfgPath := filepath.Join(root, "ethos.yaml")
-	switch _, err := os.Stat(cfgPath); {
-	case errors.Is(err, os.ErrNotExist):
-		if err := writeFileAtomic(cfgPath, demoConfig(*examples, *prompts), 0o644); err != nil {
-			return ethos.Errorf(ethos.Config, "demo: write %s: %w", cfgPath, err)
-		}
+	if written {
 		fmt.Fprintf(c.m.Stderr, "wrote %s: the example character Agora, every model a sandbox model\n", cfgPath)
-	case err != nil:
-		return ethos.Errorf(ethos.Config, "demo: %w", err)
-	default:
+	} else {
 		fmt.Fprintf(c.m.Stderr, "using %s as it is (delete it to start afresh); what earlier runs did is reused\n", cfgPath)
 	}
 
@@ -98,13 +83,4 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	printPipelineResult(c.m.Stdout, res)
 	fmt.Fprintf(c.m.Stdout, "\nDIR is an ordinary ethos project; inside it try:\n  cd %s\n  ethos status\n  ethos models\n  ethos eval report --format html --output report.html\n  ethos serve            # the dashboard on http://127.0.0.1:8080\n", *dir)
 	return nil
-}
-
-// demoConfig is the offline template with the demo's sizes.
-func demoConfig(examples, prompts int) []byte {
-	t := config.OfflineTemplate()
-	t = regexp.MustCompile(`(?m)^(  examples: )\d+`).ReplaceAll(t, []byte("${1}"+strconv.Itoa(examples)))
-	t = regexp.MustCompile(`(?m)^(  prompts: )\d+`).ReplaceAll(t, []byte("${1}"+strconv.Itoa(prompts)))
-	header := []byte("# Written by ethos demo. Run \"ethos run\" here to continue or repeat the pipeline.\n")
-	return append(header, bytes.TrimLeft(t, "\n")...)
 }

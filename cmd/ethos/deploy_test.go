@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/project"
 )
@@ -21,7 +22,7 @@ import (
 func servingDedicatedProject(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := string(demoConfig(24, 8))
+	cfg := string(config.Demo(24, 8))
 	if !strings.Contains(cfg, "\n  serving: {}\n") {
 		t.Fatal("the demo config has no sandbox.serving line to change")
 	}

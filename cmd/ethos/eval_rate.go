@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/eval/report"
 	"github.com/ethos-toolkit/ethos/eval/stats"
 )
 
@@ -45,9 +42,6 @@ With --method all, a method that fails (Bradley–Terry has no finite rating whe
 wins or loses every battle) does not hide the others: their ratings are printed, the
 failure is reported (--json: an object with "error" and no ratings) and the exit is 1.`
 
-// rateResult is one method's ratings, as --json prints them.
-type rateResult = stats.MethodRatings
-
 // Run reads the battles, rates them and prints the ratings.
 func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("eval rate", evalRateSynopsis)
@@ -68,12 +62,8 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 	if len(rest) != 1 {
 		return usageErrorf("eval rate takes one battles file, got %d arguments", len(rest))
 	}
-	methods := []string{*method}
-	switch *method {
-	case "elo", "bt", "winrate":
-	case "all":
-		methods = []string{"elo", "bt", "winrate"}
-	default:
+	methods, ok := stats.MethodsOf(*method)
+	if !ok {
 		return usageErrorf("--method %q: want elo, bt, winrate or all", *method)
 	}
 	if *ties != string(stats.TiesHalf) && *ties != string(stats.TiesSkip) {
@@ -84,55 +74,46 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 	}
 	bt := stats.BTOptions{Scale: *scale, Centre: *init}
 	if *anchor != "" {
-		name, value, ok := strings.Cut(*anchor, "=")
-		r, err := strconv.ParseFloat(value, 64)
-		if !ok || name == "" || err != nil {
+		if bt.Anchor, bt.AnchorRating, ok = stats.ParseAnchor(*anchor); !ok {
 			return usageErrorf("--anchor %q: want MODEL=RATING, e.g. base=1000", *anchor)
 		}
-		bt.Anchor, bt.AnchorRating = name, r
 	}
 
-	battles, skipped, err := c.readBattles(rest[0], *trait)
+	var battles []stats.Battle
+	var skipped int
+	if rest[0] == "-" {
+		battles, skipped, err = stats.ReadBattles(c.m.Stdin, "stdin", *trait)
+	} else {
+		f, ferr := os.Open(c.m.abs(rest[0]))
+		if ferr != nil {
+			return ethos.Errorf(ethos.Invalid, "battles file: %w", ferr)
+		}
+		defer f.Close()
+		battles, skipped, err = stats.ReadBattles(f, c.m.abs(rest[0]), *trait)
+	}
 	if err != nil {
 		return err
 	}
 	if skipped > 0 {
 		fmt.Fprintf(c.m.Stderr, "eval rate: %d judgments without a verdict (parse failures, failed calls) are not battles and were left out\n", skipped)
 	}
-	full := stats.NewTable(battles)
-	rated := full
-	if *ties == string(stats.TiesSkip) {
-		rated = full.WithoutTies()
-		if rated.Len() == 0 {
-			return ethos.Errorf(ethos.Invalid, "%s: every battle is a tie; with --ties skip nothing is left to rate", rest[0])
-		}
+	r, err := stats.Rater{Bootstrap: stats.Bootstrap{Rounds: *rounds, Seed: *seed}, BT: bt,
+		Elo: stats.EloOptions{Init: *init, K: *k, Scale: *scale, Ties: stats.TieRule(*ties)}}.Over(battles)
+	if err != nil {
+		return ethos.Errorf(ethos.Invalid, "%s: %w", rest[0], err)
 	}
-	r := stats.Rater{Full: full, Rated: rated, Bootstrap: stats.Bootstrap{Rounds: *rounds, Seed: *seed}, BT: bt,
-		Elo: stats.EloOptions{Init: *init, K: *k, Scale: *scale, Ties: stats.TieRule(*ties)}}
-	var results []rateResult
-	var failed []string
-	for _, m := range methods {
-		res, err := r.Rate(m)
-		if err != nil {
-			if len(methods) == 1 {
-				return err
-			}
-			// The other methods' ratings are still worth printing.
-			res = rateResult{Method: m, Battles: rated.Len(), Bootstrap: *rounds, Seed: *seed, Error: err.Error()}
-			failed = append(failed, m+" failed: "+err.Error())
-		}
-		results = append(results, res)
+	results, rateErr := r.RateEach(methods)
+	if results == nil {
+		return rateErr
 	}
 	if *asJSON {
+		var v any = results
+		if *method != "all" {
+			v = results[0]
+		}
 		enc := json.NewEncoder(c.m.Stdout)
 		enc.SetIndent("", "  ")
-		var err error
-		if *method == "all" {
-			err = enc.Encode(results)
-		} else {
-			err = enc.Encode(results[0])
-		}
-		if err != nil {
+		if err := enc.Encode(v); err != nil {
 			return err
 		}
 	} else {
@@ -144,58 +125,12 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 			if printed > 0 {
 				fmt.Fprintln(c.m.Stdout)
 			}
-			c.printRatings(res, len(full.Models))
+			report.WriteRatings(c.m.Stdout, res)
 			printed++
 		}
 	}
-	if len(failed) > 0 {
-		return ethos.Errorf(ethos.Invalid, "eval rate: %d of %d methods failed (the others' ratings are printed): %s",
-			len(failed), len(methods), strings.Join(failed, "; "))
+	if rateErr != nil {
+		return ethos.Errorf(ethos.Invalid, "eval rate: %w (the others' ratings are printed)", rateErr)
 	}
 	return nil
-}
-
-// readBattles reads the battles file, or stdin for "-".
-func (c *EvalRateCommand) readBattles(path, trait string) ([]stats.Battle, int, error) {
-	var r io.Reader = c.m.Stdin
-	name := "stdin"
-	if path != "-" {
-		f, err := os.Open(c.m.abs(path))
-		if err != nil {
-			return nil, 0, ethos.Errorf(ethos.Invalid, "battles file: %w", err)
-		}
-		defer f.Close()
-		r, name = f, path
-	}
-	return stats.ReadBattles(r, name, trait)
-}
-
-func (c *EvalRateCommand) printRatings(res rateResult, models int) {
-	what := map[string]string{
-		"elo":     "online Elo in file order",
-		"bt":      "Bradley–Terry maximum likelihood, on the Elo scale",
-		"winrate": "win rate, a tie counting ½; Wilson 95% interval",
-	}[res.Method]
-	fmt.Fprintf(c.m.Stdout, "%s: %s — %d battles, %d models", res.Method, what, res.Battles, models)
-	if res.Method != "winrate" && res.Bootstrap > 0 {
-		fmt.Fprintf(c.m.Stdout, "; 95%% interval from %d bootstrap rounds (seed %d)", res.Bootstrap, res.Seed)
-	}
-	fmt.Fprintln(c.m.Stdout)
-	if res.Dropped > 0 {
-		fmt.Fprintf(c.m.Stdout, "(%d bootstrap rounds had no finite estimate and were left out; the intervals are somewhat too narrow)\n", res.Dropped)
-	}
-	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "#\tMODEL\tRATING\t95% CI\tW\tL\tT\t")
-	format := "%.1f"
-	if res.Method == "winrate" {
-		format = "%.4f"
-	}
-	for i, r := range res.Ratings {
-		interval := "—"
-		if r.CILow != nil {
-			interval = fmt.Sprintf(format+"–"+format, *r.CILow, *r.CIHigh)
-		}
-		fmt.Fprintf(w, "%d\t%s\t"+format+"\t%s\t%d\t%d\t%d\t\n", i+1, r.Model, r.Rating, interval, r.Wins, r.Losses, r.Ties)
-	}
-	w.Flush()
 }

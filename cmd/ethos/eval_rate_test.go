@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ethos-toolkit/ethos/eval/stats"
 )
 
 const ratingsDir = "../../eval/stats/testdata/ratings"
@@ -24,7 +26,7 @@ func TestEvalRateMatchesReference(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d: %s", name, r.code, r.stderr)
 		}
-		var results []rateResult
+		var results []stats.MethodRatings
 		if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, r.stdout)
 		}
@@ -91,7 +93,7 @@ func TestEvalRate(t *testing.T) {
 
 	// Bradley–Terry: the two-model gap is 400·log10(0.35/0.65) ≈ −107.5.
 	r := ethosCLI(t, dir, nil, "eval", "rate", legacy, "--json", "--bootstrap", "200")
-	var bt rateResult
+	var bt stats.MethodRatings
 	if err := json.Unmarshal([]byte(r.stdout), &bt); err != nil || r.code != 0 {
 		t.Fatalf("bt: exit %d, %v: %s%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -110,7 +112,7 @@ func TestEvalRate(t *testing.T) {
 
 	// The legacy Elo rule from the command line.
 	r = ethosCLI(t, dir, nil, "eval", "rate", legacy, "--method", "elo", "--init", "1500", "--k", "32", "--ties", "skip", "--bootstrap", "0", "--json")
-	var elo rateResult
+	var elo stats.MethodRatings
 	if err := json.Unmarshal([]byte(r.stdout), &elo); err != nil {
 		t.Fatalf("elo: %v: %s%s", err, r.stdout, r.stderr)
 	}
@@ -139,7 +141,7 @@ func TestEvalRate(t *testing.T) {
 {"trait":"overall","first":"tuned","second":"base","status":"parse_failed","raw":"??"}
 `)
 	r = ethosCLI(t, dir, nil, "eval", "rate", judgments, "--trait", "overall", "--method", "winrate", "--json")
-	var wr rateResult
+	var wr stats.MethodRatings
 	if err := json.Unmarshal([]byte(r.stdout), &wr); err != nil || wr.Battles != 3 || !strings.Contains(r.stderr, "1 judgments without a verdict") {
 		t.Errorf("judgment export: exit %d, %+v, stderr %q", r.code, wr, r.stderr)
 	}
@@ -189,7 +191,7 @@ func TestEvalRateAllReportsAFailedMethod(t *testing.T) {
 	}
 
 	r = ethosCLI(t, dir, nil, "eval", "rate", "sweep.csv", "--method", "all", "--bootstrap", "0", "--json")
-	var results []rateResult
+	var results []stats.MethodRatings
 	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || r.code != 1 {
 		t.Fatalf("--json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
 	}

@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/eval/report"
-	"github.com/ethos-toolkit/ethos/project"
 )
 
 // EvalReportCommand writes the report of an evaluation.
@@ -56,9 +50,11 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 	if *rounds < 1 {
 		return usageErrorf("--bootstrap must be at least 1")
 	}
-	f, err := reportFormat(*format, *output)
-	if err != nil {
-		return err
+	f := *format
+	if f == "" {
+		f = report.FormatOf(*output)
+	} else if !slices.Contains(report.Formats, f) {
+		return usageErrorf("--format %q: want md, html or json", f)
 	}
 	p, err := c.m.openProject(ctx, flags, pf)
 	if err != nil {
@@ -73,71 +69,20 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 	if *examples == 0 {
 		opts.Examples = -1
 	}
-	r, err := evalReport(ctx, p, id, opts)
+	r, err := report.Load(ctx, p.Store(), id, report.LoadOptions{Options: opts, Cost: p.Pricer().Cost, Where: p.StoreName()})
 	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := report.Render(&buf, r, f); err != nil {
 		return err
 	}
 	if *output == "" {
-		_, err := io.Copy(c.m.Stdout, &buf)
-		return err
+		return report.Render(c.m.Stdout, r, f)
 	}
-	path := c.m.abs(*output)
-	if err := replaceableReport(path, *force); err != nil {
-		return err
+	err = report.WriteFile(c.m.abs(*output), r, f, *force)
+	if errors.Is(err, report.ErrNotReport) {
+		return ethos.Errorf(ethos.Conflict, "%w; choose another --output or pass --force to replace it", err)
 	}
-	if err := writeFileAtomic(path, buf.Bytes(), 0o644); err != nil {
-		return ethos.Errorf(ethos.Internal, "writing %s: %w", *output, err)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(c.m.Stdout, "wrote %s (%s report of %s)\n", *output, f, r.EvalID)
 	return nil
-}
-
-// evalReport loads an evaluation — the latest if id is empty — with its
-// prompts, answers, judgments and scores, and builds its report (see
-// report.Load).
-func evalReport(ctx context.Context, p *project.Project, id string, opts report.Options) (*report.Report, error) {
-	return report.Load(ctx, p.Store(), id, report.LoadOptions{Options: opts, Cost: p.Pricer().Cost, Where: p.StoreName()})
-}
-
-// reportFormat decides the format from --format and --output.
-func reportFormat(format, output string) (string, error) {
-	if format == "" {
-		switch strings.ToLower(filepath.Ext(output)) {
-		case ".html", ".htm":
-			return "html", nil
-		case ".json":
-			return "json", nil
-		}
-		return "md", nil
-	}
-	for _, f := range report.Formats {
-		if format == f {
-			return f, nil
-		}
-	}
-	return "", usageErrorf("--format %q: want md, html or json", format)
-}
-
-// replaceableReport refuses to overwrite an existing file that is not an
-// earlier ethos report (recognised by the report kind near its start),
-// unless force is set: a mistyped --output must not clobber a config.
-func replaceableReport(path string, force bool) error {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) || force {
-		return nil
-	}
-	if err != nil {
-		return ethos.Errorf(ethos.Invalid, "--output %s: %w", path, err)
-	}
-	defer f.Close()
-	head := make([]byte, 1024)
-	n, _ := io.ReadFull(f, head)
-	if bytes.Contains(head[:n], []byte(report.Kind)) {
-		return nil
-	}
-	return ethos.Errorf(ethos.Conflict, "%s exists and is not an ethos report; choose another --output or pass --force to replace it", path)
 }

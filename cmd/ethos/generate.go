@@ -103,7 +103,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 func (c *GenerateCommand) settings(p *project.Project, examples int, systemPrompt, output string, seed int64) (generate.Settings, error) {
 	in := pipeline.GenerateInputs{Examples: examples, Seed: seed, WorkDir: c.m.abs(".")}
 	if systemPrompt != "" {
-		text, err := readTextArg(c.m, systemPrompt)
+		text, err := pipeline.ReadTextArg(systemPrompt, c.m.Dir)
 		if err != nil {
 			return generate.Settings{}, err
 		}

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
@@ -33,22 +29,16 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	if len(rest) == 1 {
 		dir = rest[0]
 	}
-	dir = c.m.abs(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return ethos.Errorf(ethos.Config, "creating %s: %w", dir, err)
-	}
-	path := filepath.Join(dir, "ethos.yaml")
-	if _, err := os.Stat(path); err == nil && !*force {
-		return ethos.Errorf(ethos.Config, "%s already exists; edit it, or pass --force to replace it with the template", path)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return ethos.Errorf(ethos.Config, "checking %s: %w", path, err)
-	}
 	tmpl := config.Template()
 	if *offline {
 		tmpl = config.OfflineTemplate()
 	}
-	if err := writeFileAtomic(path, tmpl, 0o644); err != nil {
-		return ethos.Errorf(ethos.Internal, "writing %s: %w", path, err)
+	path, written, err := config.WriteFile(c.m.abs(dir), tmpl, *force)
+	if err != nil {
+		return err
+	}
+	if !written {
+		return ethos.Errorf(ethos.Config, "%s already exists; edit it, or pass --force to replace it with the template", path)
 	}
 	fmt.Fprintf(c.m.Stdout, "wrote %s (the example character Agora)\n", path)
 	fmt.Fprintln(c.m.Stdout, "next: edit the character, then run \"ethos doctor\" to check providers and keys")

@@ -217,3 +217,13 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// parseNoArgs parses the flags of a command that takes no arguments, and
+// refuses any ("ethos doctor extra" is a usage error).
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	rest, err := parseFlags(fs, args)
+	if err == nil && len(rest) > 0 {
+		err = usageErrorf("%s takes no arguments, got %q", fs.Name(), rest)
+	}
+	return err
+}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/pipeline"
 	"github.com/ethos-toolkit/ethos/sandbox"
 	"github.com/ethos-toolkit/ethos/sqlite"
 )
@@ -128,7 +129,7 @@ func TestDoctorNamesMissingKeyWithoutPrintingKeys(t *testing.T) {
 	}
 	var report struct {
 		OK     bool
-		Checks []check
+		Checks []pipeline.Check
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || !report.OK {
 		t.Fatalf("doctor --json: %v\n%s", err, r.stdout)
@@ -170,7 +171,7 @@ func TestCompleteInProcessSandboxRecordsAndCaches(t *testing.T) {
 		t.Fatalf("ledger after miss + hit: %+v", calls)
 	}
 
-	var res completeResult
+	var res pipeline.CompleteResult
 	j := ethosCLI(t, dir, nil, "complete", "--json", "--sample", "1", "--model", "sandbox/writer", "hello")
 	if err := json.Unmarshal([]byte(j.stdout), &res); err != nil || res.CacheHit || res.Usage.Out == 0 {
 		t.Fatalf("--json --sample 1: %v %+v", err, res)

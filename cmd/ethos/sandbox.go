@@ -4,11 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/project"
 	"github.com/ethos-toolkit/ethos/sandbox"
 )
@@ -36,27 +33,8 @@ func (c *SandboxCommand) flags(r *sandboxRun, pf *projectFlags) *flag.FlagSet {
 	fs := c.m.newFlagSet("sandbox", sandboxSynopsis)
 	pf.registerConfig(fs)
 	fs.StringVar(&r.addr, "addr", r.addr, "listen `address`")
-	fs.Int64Var(&r.opts.Seed, "seed", r.opts.Seed, "seed for deterministic content and fault decisions (default: sandbox.seed)")
 	fs.StringVar(&r.apiKey, "api-key", r.apiKey, "require this API key on every request (default: accept any)")
-	fs.StringVar(&r.opts.FineTune.Dir, "finetune-dir", r.opts.FineTune.Dir, "keep uploaded files and fine-tune jobs in `DIR`, so a restarted sandbox still has them (default: in memory)")
-	fs.DurationVar(&r.opts.Batch.ProcessingTime, "batch-time", r.opts.Batch.ProcessingTime, "how long a batch takes from creation to its end (default: sandbox.batch_time, else 2s)")
-	fs.Float64Var(&r.opts.Batch.ErrorRate, "batch-error-rate", r.opts.Batch.ErrorRate, "share of a batch's requests answered with a server error (default: sandbox.batch_error_rate)")
-	fs.Float64Var(&r.opts.Batch.ExpireRate, "batch-expire-rate", r.opts.Batch.ExpireRate, "share of a batch's requests left unprocessed, so the batch expires (default: sandbox.batch_expire_rate)")
-	r.opts.Faults.RegisterFlags(fs)
-	sandbox.RegisterDefectFlags(fs, &r.opts.Defects)
-	fs.Func("serving", "how the models fine-tuned from a base model are served, e.g. base=dedicated: serverless (default) or dedicated, only through an endpoint (default: sandbox.serving)", func(v string) error {
-		for _, kv := range strings.Split(v, ",") {
-			base, how, ok := strings.Cut(strings.TrimSpace(kv), "=")
-			if !ok || base == "" || !slices.Contains(config.SandboxServing, how) {
-				return fmt.Errorf("want BASE=serverless or BASE=dedicated, got %q", kv)
-			}
-			if r.opts.Serving == nil {
-				r.opts.Serving = map[string]string{}
-			}
-			r.opts.Serving[base] = how
-		}
-		return nil
-	})
+	r.opts.RegisterFlags(fs)
 	return fs
 }
 
@@ -65,12 +43,8 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
 	var pf projectFlags
 	r := sandboxRun{addr: "127.0.0.1:8700", opts: sandbox.Options{Seed: 1}}
 	flags := c.flags(&r, &pf)
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("sandbox takes no arguments, got %q", rest)
 	}
 	cfg, _, _, err := c.m.loadConfig(pf, isSet(flags, "config"))
 	if err != nil {
@@ -87,19 +61,8 @@ func (c *SandboxCommand) Run(ctx context.Context, args []string) error {
 		return ethos.Errorf(ethos.Config, "sandbox: listening on %s: %w", r.addr, err)
 	}
 	defer run.Close()
-	fmt.Fprintf(c.m.Stdout, `ethos sandbox listening on %[1]s
-  Anthropic Messages:        %[1]s/v1/messages
-  OpenAI chat completions:   %[1]s/v1/chat/completions
-  Together fine-tuning:      %[1]s/v1/files/upload, %[1]s/v1/fine-tunes
-  OpenAI fine-tuning:        %[1]s/v1/files, %[1]s/v1/fine_tuning/jobs
-  batches:                   %[1]s/v1/messages/batches (Anthropic), %[1]s/v1/batches (OpenAI, Together)
-  stats:                     %[1]s/_sandbox/stats
-Point ethos at it:  SANDBOX_BASE_URL=%[1]s ethos complete --model sandbox/writer "hello"
-or any client:      ANTHROPIC_BASE_URL=%[1]s   OPENAI_BASE_URL=%[1]s/v1
-Models: writer, base, judge, judge-biased, judge-noisy, and each completed fine-tune's ft-…; fault-429, fault-529, fault-500, fault-401, fault-cut, fault-refuse force failures;
-writer-defect-<name> always writes that defect into ethos's generation outputs.
-Press Ctrl-C to stop.
-`, run.URL)
+	run.WriteUsage(c.m.Stdout)
+	fmt.Fprintln(c.m.Stdout, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	fmt.Fprintln(c.m.Stdout, "sandbox stopped")
 	return nil

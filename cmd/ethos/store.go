@@ -58,25 +58,7 @@ func (c *StoreCommand) migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
-	return c.printMigrated(ctx, s)
-}
-
-// printMigrated says which migrations opening s applied, and the version
-// it is at.
-func (c *StoreCommand) printMigrated(ctx context.Context, s *storecopy.Store) error {
-	v, err := s.SchemaVersion(ctx)
-	if err != nil {
-		return err
-	}
-	for _, m := range s.Migrated {
-		fmt.Fprintf(c.m.Stdout, "%s: applied %04d_%s\n", s.Name, m.Version, m.Name)
-	}
-	if len(s.Migrated) == 0 {
-		fmt.Fprintf(c.m.Stdout, "%s: up to date at schema version %d\n", s.Name, v)
-	} else {
-		fmt.Fprintf(c.m.Stdout, "%s: now at schema version %d\n", s.Name, v)
-	}
-	return nil
+	return s.WriteMigrated(ctx, c.m.Stdout)
 }
 
 func (c *StoreCommand) copy(ctx context.Context, args []string) error {
@@ -103,32 +85,21 @@ func (c *StoreCommand) copy(ctx context.Context, args []string) error {
 		return ethos.Errorf(ethos.Config, "store copy: --from and --to name the same store %s", src.Name)
 	}
 	for _, s := range []*storecopy.Store{src, dst} {
-		if err := c.printMigrated(ctx, s); err != nil {
+		if err := s.WriteMigrated(ctx, c.m.Stdout); err != nil {
 			return err
 		}
-		// No ethos process may work on either store while it is copied:
-		// the generation and eval workers' lock, and the monitor's.
-		for _, name := range []string{"", ".monitor"} {
-			unlock, err := lockCopied(ctx, s, name)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-		}
 	}
+	unlock, err := storecopy.LockAll(ctx, project.LockFile, src, dst)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	start := time.Now()
 	report, err := storecopy.Copy(ctx, src, dst)
 	if err != nil {
 		return err
 	}
-	var total int64
-	for _, t := range report.Tables {
-		fmt.Fprintf(c.m.Stdout, "  %-18s %8d rows\n", t.Table, t.Rows)
-		total += t.Rows
-	}
-	fmt.Fprintf(c.m.Stdout, "copied %d rows in %d tables from %s to %s in %s (schema version %d); counts checked\n",
-		total, len(report.Tables), src.Name, dst.Name, time.Since(start).Round(time.Millisecond), report.Version)
-	fmt.Fprintln(c.m.Stdout, "the job queue is not copied: run the same generate or eval command on the new store to continue unfinished runs")
+	report.WriteText(c.m.Stdout, src.Name, dst.Name, time.Since(start))
 	return nil
 }
 
@@ -138,12 +109,4 @@ func (m *Main) storeLocation(loc string) string {
 		return "sqlite:" + m.abs(path)
 	}
 	return loc
-}
-
-// lockCopied takes the worker lock name of a store being copied.
-func lockCopied(ctx context.Context, s *storecopy.Store, name string) (func(), error) {
-	if pg := s.Postgres(); pg != nil {
-		return pg.TryLock(ctx, name)
-	}
-	return project.LockFile(s.SQLite().Path() + name)
 }

@@ -3,7 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
+
+	"github.com/ethos-toolkit/ethos"
 )
 
 // VersionCommand prints the version of the binary.
@@ -15,20 +16,6 @@ func (c *VersionCommand) Run(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintln(c.m.Stdout, "ethos "+version())
+	fmt.Fprintln(c.m.Stdout, "ethos "+ethos.Version())
 	return nil
-}
-
-func version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
 }

@@ -3,6 +3,8 @@ package stats
 import (
 	"cmp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/ethos-toolkit/ethos"
 )
@@ -13,6 +15,26 @@ const (
 	MethodBT      = "bt"      // Bradley–Terry maximum likelihood, bootstrap interval
 	MethodWinRate = "winrate" // share of points, Wilson interval
 )
+
+// Methods are the rating methods, in the order "all" rates them.
+var Methods = []string{MethodElo, MethodBT, MethodWinRate}
+
+// MethodsOf returns the methods name asks for: one of Methods, or all of
+// them for "all". ok is false for any other name.
+func MethodsOf(name string) (methods []string, ok bool) {
+	if name == "all" {
+		return Methods, true
+	}
+	return []string{name}, slices.Contains(Methods, name)
+}
+
+// ParseAnchor parses a fixed Bradley–Terry rating written MODEL=RATING
+// (e.g. base=1000) into BTOptions' Anchor and AnchorRating.
+func ParseAnchor(s string) (model string, rating float64, ok bool) {
+	model, value, ok := strings.Cut(s, "=")
+	rating, err := strconv.ParseFloat(value, 64)
+	return model, rating, ok && model != "" && err == nil
+}
 
 // MethodRatings are one method's ratings of every model.
 type MethodRatings struct {
@@ -50,6 +72,46 @@ type Rater struct {
 	Bootstrap Bootstrap // no intervals for elo and bt with zero rounds
 	Elo       EloOptions
 	BT        BTOptions
+}
+
+// Over returns r rating battles: Full is every battle, and Rated is Full
+// without its ties when r.Elo.Ties is TiesSkip. It fails with an error of
+// kind Invalid when skipping ties leaves nothing to rate.
+func (r Rater) Over(battles []Battle) (Rater, error) {
+	r.Full = NewTable(battles)
+	r.Rated = r.Full
+	if r.Elo.Ties == TiesSkip {
+		r.Rated = r.Full.WithoutTies()
+		if r.Rated.Len() == 0 {
+			return r, ethos.Errorf(ethos.Invalid, "every battle is a tie; with ties skipped nothing is left to rate")
+		}
+	}
+	return r, nil
+}
+
+// RateEach rates the battles by each of methods in turn. With one method,
+// its failure is the error. With several, a method that fails does not
+// hide the others: its result holds only its Error, and RateEach returns
+// every result together with an error of kind Invalid naming each
+// failure.
+func (r Rater) RateEach(methods []string) ([]MethodRatings, error) {
+	var results []MethodRatings
+	var failed []string
+	for _, m := range methods {
+		res, err := r.Rate(m)
+		if err != nil {
+			if len(methods) == 1 {
+				return nil, err
+			}
+			res = MethodRatings{Method: m, Battles: r.Rated.Len(), Bootstrap: r.Bootstrap.Rounds, Seed: r.Bootstrap.Seed, Error: err.Error()}
+			failed = append(failed, m+" failed: "+err.Error())
+		}
+		results = append(results, res)
+	}
+	if len(failed) > 0 {
+		return results, ethos.Errorf(ethos.Invalid, "%d of %d methods failed: %s", len(failed), len(methods), strings.Join(failed, "; "))
+	}
+	return results, nil
 }
 
 // Rate rates the battles by method, best first (ties in rating by model

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
@@ -66,5 +67,56 @@ func TestRaterRate(t *testing.T) {
 	}
 	if _, err := (Rater{Full: full, Rated: full}).Rate("glicko"); ethos.KindOf(err) != ethos.Invalid {
 		t.Errorf("an unknown method: %v, want Invalid", err)
+	}
+}
+
+func TestMethodsOfAndParseAnchor(t *testing.T) {
+	t.Parallel()
+	if m, ok := MethodsOf("all"); !ok || len(m) != 3 || m[0] != MethodElo || m[2] != MethodWinRate {
+		t.Errorf("MethodsOf(all) = %v, %v", m, ok)
+	}
+	if m, ok := MethodsOf("bt"); !ok || len(m) != 1 || m[0] != MethodBT {
+		t.Errorf("MethodsOf(bt) = %v, %v", m, ok)
+	}
+	if _, ok := MethodsOf("glicko"); ok {
+		t.Error("MethodsOf(glicko) accepted")
+	}
+	if model, r, ok := ParseAnchor("base=1012.5"); !ok || model != "base" || r != 1012.5 {
+		t.Errorf("ParseAnchor(base=1012.5) = %q, %v, %v", model, r, ok)
+	}
+	for _, bad := range []string{"base", "=1000", "base=high", ""} {
+		if _, _, ok := ParseAnchor(bad); ok {
+			t.Errorf("ParseAnchor(%q) accepted", bad)
+		}
+	}
+}
+
+// Over skips ties only when asked, and says when nothing is left; RateEach
+// keeps the methods that worked when another fails.
+func TestRaterOverAndRateEach(t *testing.T) {
+	t.Parallel()
+	ties := []Battle{{Left: "a", Right: "b", Winner: Tie}, {Left: "b", Right: "a", Winner: Tie}}
+	if r, err := (Rater{}).Over(ties); err != nil || r.Rated.Len() != 2 {
+		t.Errorf("ties counted half: %v, %d rated", err, r.Rated.Len())
+	}
+	if _, err := (Rater{Elo: EloOptions{Ties: TiesSkip}}).Over(ties); ethos.KindOf(err) != ethos.Invalid {
+		t.Errorf("every battle a tie, ties skipped: %v, want an Invalid error", err)
+	}
+
+	// a wins every battle: Bradley–Terry has no finite rating.
+	sweep := []Battle{{Left: "a", Right: "b", Winner: Left}, {Left: "b", Right: "a", Winner: Right}}
+	r, err := (Rater{Elo: EloOptions{Init: 1000, K: 4, Scale: 400}, BT: BTOptions{Scale: 400, Centre: 1000}}).Over(sweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.RateEach([]string{MethodBT}); err == nil || res != nil {
+		t.Errorf("bt alone: %v, %v; want its error and no results", res, err)
+	}
+	res, err := r.RateEach(Methods)
+	if ethos.KindOf(err) != ethos.Invalid || err == nil || !strings.Contains(err.Error(), "1 of 3 methods failed: bt failed: ") {
+		t.Errorf("all: error %v", err)
+	}
+	if len(res) != 3 || len(res[0].Ratings) != 2 || res[1].Error == "" || len(res[1].Ratings) != 0 || res[1].Battles != 2 || len(res[2].Ratings) != 2 {
+		t.Errorf("all: %+v; want elo and winrate rated and bt with its error", res)
 	}
 }
