@@ -407,22 +407,26 @@ func TestWorkerFollowsFineTunes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var job ethos.FineTuneJob
-	for job.State != ethos.FineTuneCompleted {
+	// The monitor saves the completed job, then registers its model: wait
+	// for both.
+	var (
+		job    ethos.FineTuneJob
+		models []ethos.Model
+	)
+	for job.State != ethos.FineTuneCompleted || len(models) == 0 {
 		select {
 		case err := <-done:
 			t.Fatalf("worker ended: %v\n%s", err, log.String())
 		case <-ctx.Done():
-			t.Fatalf("job %s not completed: %+v\n%s", id, job, log.String())
+			t.Fatalf("job %s not completed and registered: %+v, models %+v\n%s", id, job, models, log.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if job, err = db.Job(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-	}
-	models, err := db.Models(ctx)
-	if err != nil {
-		t.Fatal(err)
+		if models, err = db.Models(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if len(models) != 1 || models[0].JobID != id || models[0].Name != "sandbox/"+job.OutputModel {
 		t.Errorf("registry after the job completed: %+v (job %+v)", models, job)
