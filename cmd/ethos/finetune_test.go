@@ -136,7 +136,7 @@ func TestFinetuneLifecycle(t *testing.T) {
 	if r := ethosCLI(t, dir, nil, "finetune", "status", id); r.code != 0 || !strings.Contains(r.stdout, "completed") || !strings.Contains(r.stdout, done.Model.Name) {
 		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, nil, "finetune", "list", "--json"))
+	list := decodeJSON[[]finetune.JobView](t, ethosCLI(t, dir, nil, "finetune", "list", "--json"))
 	if len(list) != 1 || list[0].ID != id || list[0].Model != done.Model.Name {
 		t.Errorf("list: %+v", list)
 	}
@@ -242,7 +242,7 @@ func TestFinetuneCancelFailureAndBadInput(t *testing.T) {
 			}
 		}
 	}
-	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
+	list := decodeJSON[[]finetune.JobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
 	if len(list) != 2 {
 		t.Errorf("%d jobs recorded, want 2 (nothing for the refusals)", len(list))
 	}
@@ -610,7 +610,7 @@ func TestFinetuneWandbURL(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("create: exit %d\n%s", r.code, r.stderr)
 	}
-	list := decodeJSON[[]jobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
+	list := decodeJSON[[]finetune.JobView](t, ethosCLI(t, dir, env, "finetune", "list", "--json"))
 	if len(list) != 1 || !strings.HasPrefix(list[0].WandbURL, "https://wandb.ai/sandbox/agora/runs/ft-") {
 		t.Fatalf("list: %+v, want one job with its W&B run", list)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -86,67 +85,22 @@ func newProgress(w io.Writer, store ethos.Store, runID string, target int) *prog
 func (pr *progress) rejected(stage string) string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	c := pr.last.Stages[stage]
-	return fmt.Sprintf("rejected %d, quarantined %d", c[ethos.ItemRejected], c[ethos.ItemQuarantined])
+	return pr.last.Rejected(stage)
 }
 
 func (pr *progress) spendLine() string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	return fmt.Sprintf("%-10s $%.4f spent · %d call errors · %s elapsed%s%s", "run", pr.spent, pr.errors, pr.last.Elapsed.Round(time.Second), pr.inFlight(), pr.batches)
+	return pr.last.SpendLine(pr.spent, pr.errors, pr.inFlight()+pr.batches)
 }
 
-// batchLine describes a run's batches: " · batches: 2 in flight (140
-// requests, oldest 3m12s), 5 ended", or "" when it has none.
-func batchLine(batches []ethos.Batch, now time.Time) string {
-	if len(batches) == 0 {
-		return ""
-	}
-	active, ended, failed, requests := 0, 0, 0, 0
-	var oldest time.Time
-	for _, b := range batches {
-		switch {
-		case b.State == ethos.BatchFailed:
-			failed++
-		case b.State.Done():
-			ended++
-		default:
-			active++
-			requests += b.Requests
-			if oldest.IsZero() || b.CreatedAt.Before(oldest) {
-				oldest = b.CreatedAt
-			}
-		}
-	}
-	line := fmt.Sprintf(" · batches: %d in flight", active)
-	if active > 0 {
-		line += fmt.Sprintf(" (%d requests, oldest %s)", requests, age(now, oldest))
-	}
-	line += fmt.Sprintf(", %d ended", ended)
-	if failed > 0 {
-		line += fmt.Sprintf(", %d failed", failed)
-	}
-	return line
-}
-
-// inFlight describes the calls in flight per provider and the target the
-// limiter sizes them to: " · in flight anthropic 212/251 (38 waiting)".
+// inFlight describes the calls in flight per provider (see
+// llm.InFlightLine), "" without a limiter.
 func (pr *progress) inFlight() string {
 	if pr.limiter == nil {
 		return ""
 	}
-	var parts []string
-	for _, s := range pr.limiter.States() {
-		part := fmt.Sprintf("%s %d/%d", s.Provider, s.InFlight, int(s.Concurrency))
-		if s.Waiting > 0 {
-			part += fmt.Sprintf(" (%d waiting)", s.Waiting)
-		}
-		parts = append(parts, part)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " · in flight " + strings.Join(parts, ", ")
+	return llm.InFlightLine(pr.limiter.States())
 }
 
 // update takes a snapshot from the pipeline.
@@ -179,11 +133,7 @@ func (pr *progress) update(p generate.Progress) {
 		return
 	}
 	pr.lastLine = time.Now()
-	fmt.Fprintf(pr.w, "generate %s: ideas %d · documents %d (rejected %d) · replies %d/%d (rejected %d, quarantined %d) · $%.4f · %d call errors · %s%s\n",
-		p.RunID, p.Stages[generate.StageIdea][ethos.ItemAccepted],
-		p.Stages[generate.StageDocument][ethos.ItemAccepted], p.Stages[generate.StageDocument][ethos.ItemRejected],
-		p.Examples, p.Target, p.Stages[generate.StageResponse][ethos.ItemRejected], p.Stages[generate.StageResponse][ethos.ItemQuarantined],
-		pr.spent, pr.errors, p.Elapsed.Round(time.Second), pr.inFlight()+pr.batches)
+	fmt.Fprintln(pr.w, p.Line(pr.spent, pr.errors, pr.inFlight()+pr.batches))
 }
 
 func (pr *progress) refreshSpend() {
@@ -193,20 +143,14 @@ func (pr *progress) refreshSpend() {
 	if err != nil {
 		return // a display refresh; the next one tries again
 	}
-	spent, errs := 0.0, 0
-	for _, s := range sum {
-		spent += s.CostUSD
-		for _, n := range s.Errors {
-			errs += n
-		}
-	}
+	spent, errs := llm.Spent(sum)
 	batches, err := pr.store.Batches(ctx, ethos.BatchFilter{RunID: pr.runID})
 	if err != nil {
 		return
 	}
 	pr.mu.Lock()
 	pr.spent, pr.errors, pr.lastSpend = spent, errs, time.Now()
-	pr.batches = batchLine(batches, time.Now())
+	pr.batches = llm.BatchLine(batches, time.Now())
 	pr.mu.Unlock()
 }
 

@@ -67,10 +67,7 @@ func (o *observer) Training(id string, u finetune.Update, err error) {
 		o.Logf("      %s: provider not reachable, trying again: %v", id, err)
 		return
 	}
-	line := u.Job.Status
-	if pr := formatProgress(u.Job.Progress); pr != "" {
-		line += ", " + pr
-	}
+	line := finetune.StatusLine(u.Job)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if k := [2]string{id, line}; k != o.lastWait {
