@@ -66,6 +66,27 @@ func FormatEvent(ev ethos.FineTuneEvent) string {
 	return s
 }
 
+// WaitLog is a progress function for Service.Wait that writes to w what
+// a person following job id wants to see: each new event, the status line
+// (StatusLine) when it changes, and each time the provider could not be
+// asked.
+func WaitLog(w io.Writer, id string) func(Update, error) {
+	last := ""
+	return func(u Update, err error) {
+		if err != nil {
+			fmt.Fprintf(w, "%s: provider not reachable, trying again: %v\n", id, err)
+			return
+		}
+		for _, ev := range u.NewEvents {
+			fmt.Fprintf(w, "  %s\n", FormatEvent(ev))
+		}
+		if line := id + ": " + StatusLine(u.Job); line != last {
+			fmt.Fprintln(w, line)
+			last = line
+		}
+	}
+}
+
 // WriteCreated tells what Create did with the training file train (as the
 // user named it) and the job: checked, uploaded or reused, created,
 // attached or found, and how to follow the job.

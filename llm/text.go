@@ -2,6 +2,7 @@ package llm
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -16,6 +17,64 @@ import (
 // This file is the text form of what the chain records and does: the
 // ledger's calls and totals, prompt caching, the calls in flight, and the
 // batches, as the ethos commands print them.
+
+// CallsReport is what the ledger holds of a project or a run, as ethos
+// calls shows it; its JSON form is ethos calls --json.
+type CallsReport struct {
+	Calls   []ethos.Call        `json:"calls"`   // the most recent, newest first
+	Summary []ethos.CallSummary `json:"summary"` // per provider and model
+	// InFlight are the snapshots each process wrote, stale ones
+	// included; InFlightByProvider sums the live ones per provider, as
+	// the text shows them (ethos.LiveLoads).
+	InFlight           []ethos.ProviderLoad `json:"in_flight"`
+	InFlightByProvider []ethos.ProviderLoad `json:"in_flight_by_provider"`
+	// Prompt caching per stage, and per run, stage and model.
+	PromptCache        []ethos.PromptCacheUse `json:"prompt_cache"`
+	PromptCacheByModel []ethos.PromptCacheUse `json:"prompt_cache_by_model"`
+}
+
+// LoadCallsReport reads the calls f selects from store: the f.Limit most
+// recent, and the totals, prompt caching (priced by p) and loads of all.
+func LoadCallsReport(ctx context.Context, store ethos.CallStore, f ethos.CallFilter, p Pricer, now time.Time) (CallsReport, error) {
+	var r CallsReport
+	var err error
+	if r.Calls, err = store.Calls(ctx, f); err != nil {
+		return r, err
+	}
+	f.Limit = 0
+	if r.Summary, err = store.SummarizeCalls(ctx, f); err != nil {
+		return r, err
+	}
+	caching, err := store.PromptCaching(ctx, f)
+	if err != nil {
+		return r, err
+	}
+	ethos.PricePromptCache(caching, p.Cost)
+	if r.InFlight, err = store.ProviderLoads(ctx); err != nil {
+		return r, err
+	}
+	r.InFlightByProvider = nonNil(ethos.LiveLoads(r.InFlight, now))
+	r.PromptCache, r.PromptCacheByModel = nonNil(ethos.PromptCacheByStage(caching)), nonNil(caching)
+	return r, nil
+}
+
+// nonNil is s, or an empty slice for nil, which JSON shows as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// Write writes the report as text: the recent calls, the totals per
+// model, prompt caching per stage and the calls in flight at now.
+func (r CallsReport) Write(w io.Writer, now time.Time) {
+	WriteCalls(w, r.Calls)
+	fmt.Fprintln(w)
+	WriteCallTotals(w, r.Summary)
+	WritePromptCache(w, r.PromptCache)
+	WriteLoads(w, r.InFlight, now)
+}
 
 // WriteCalls writes a table of calls: ID, local time, model, stage, tokens
 // in and out, cost, latency and the result (ok, a cache hit, the error
@@ -236,6 +295,34 @@ func WriteBatches(out io.Writer, batches []ethos.Batch, now time.Time) error {
 			c.Succeeded, c.Errored, c.Expired+c.Cancelled, age(now, b.CreatedAt), cmp.Or(b.ProviderID, "-"), strings.Join(b.RunIDs, ","))
 	}
 	return w.Flush()
+}
+
+// BatchStatus is a batch with the state and outcome of each of its
+// requests, as ethos batches status --json shows it.
+type BatchStatus struct {
+	ethos.Batch
+	Items []BatchRequest `json:"items"`
+}
+
+// BatchRequest is one request of a batch as BatchStatus shows it: its key
+// (the ledger's request key, the batch's custom ID), run, stage, state,
+// outcome and error, without the request or its answer.
+type BatchRequest struct {
+	Key     string               `json:"key"`
+	RunID   string               `json:"run_id,omitempty"`
+	Stage   string               `json:"stage,omitempty"`
+	State   ethos.BatchItemState `json:"state"`
+	Outcome ethos.BatchOutcome   `json:"outcome,omitempty"`
+	Error   string               `json:"error,omitempty"`
+}
+
+// BatchStatusOf is the status of batch b holding items.
+func BatchStatusOf(b ethos.Batch, items []ethos.BatchItem) BatchStatus {
+	out := BatchStatus{Batch: b, Items: make([]BatchRequest, 0, len(items))}
+	for _, it := range items {
+		out.Items = append(out.Items, BatchRequest{it.Key, it.RunID, it.Stage, it.State, it.Outcome, it.Error})
+	}
+	return out
 }
 
 // WriteBatch writes one batch as ethos batches status shows it: its

@@ -108,7 +108,10 @@ func (c *BatchesCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(c.m.Stdout, nonNil(batches))
+		if batches == nil {
+			batches = []ethos.Batch{}
+		}
+		return writeJSON(c.m.Stdout, batches)
 	}
 	if len(batches) == 0 {
 		fmt.Fprintln(c.m.Stdout, "no batches; a stage whose mode is batch (or --batch) sends its calls in them")
@@ -127,22 +130,7 @@ func (c *BatchesCommand) status(ctx context.Context, p *project, id int64, asJSO
 		return err
 	}
 	if asJSON {
-		type item struct {
-			Key     string               `json:"key"`
-			RunID   string               `json:"run_id,omitempty"`
-			Stage   string               `json:"stage,omitempty"`
-			State   ethos.BatchItemState `json:"state"`
-			Outcome ethos.BatchOutcome   `json:"outcome,omitempty"`
-			Error   string               `json:"error,omitempty"`
-		}
-		out := struct {
-			ethos.Batch
-			Items []item `json:"items"`
-		}{Batch: b, Items: []item{}}
-		for _, it := range items {
-			out.Items = append(out.Items, item{it.Key, it.RunID, it.Stage, it.State, it.Outcome, it.Error})
-		}
-		return writeJSON(c.m.Stdout, out)
+		return writeJSON(c.m.Stdout, llm.BatchStatusOf(b, items))
 	}
 	llm.WriteBatch(c.m.Stdout, b, time.Now())
 	return nil

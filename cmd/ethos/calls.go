@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -32,51 +31,13 @@ func (c *CallsCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	filter := ethos.CallFilter{RunID: *run, Limit: *limit}
-	calls, err := p.store.Calls(ctx, filter)
-	if err != nil {
-		return err
-	}
-	filter.Limit = 0
-	summary, err := p.store.SummarizeCalls(ctx, filter)
-	if err != nil {
-		return err
-	}
-	caching, err := p.store.PromptCaching(ctx, filter)
-	if err != nil {
-		return err
-	}
-	ethos.PricePromptCache(caching, p.pricer().Cost)
-	stages := ethos.PromptCacheByStage(caching)
-	loads, err := p.store.ProviderLoads(ctx)
+	rep, err := llm.LoadCallsReport(ctx, p.store, ethos.CallFilter{RunID: *run, Limit: *limit}, p.pricer(), time.Now())
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(c.m.Stdout, struct {
-			Calls   []ethos.Call        `json:"calls"`
-			Summary []ethos.CallSummary `json:"summary"`
-			// InFlight are the snapshots each process wrote, stale ones
-			// included; InFlightByProvider sums the live ones per
-			// provider, as the text shows them (ethos.LiveLoads).
-			InFlight           []ethos.ProviderLoad `json:"in_flight"`
-			InFlightByProvider []ethos.ProviderLoad `json:"in_flight_by_provider"`
-			// Prompt caching per stage, and per run, stage and model.
-			PromptCache        []ethos.PromptCacheUse `json:"prompt_cache"`
-			PromptCacheByModel []ethos.PromptCacheUse `json:"prompt_cache_by_model"`
-		}{calls, summary, loads, nonNil(ethos.LiveLoads(loads, time.Now())), nonNil(stages), nonNil(caching)})
+		return writeJSON(c.m.Stdout, rep)
 	}
-	llm.WriteCalls(c.m.Stdout, calls)
-	fmt.Fprintln(c.m.Stdout)
-	llm.WriteCallTotals(c.m.Stdout, summary)
-	llm.WritePromptCache(c.m.Stdout, stages)
-	llm.WriteLoads(c.m.Stdout, loads, time.Now())
+	rep.Write(c.m.Stdout, time.Now())
 	return nil
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

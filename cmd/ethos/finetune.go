@@ -298,21 +298,7 @@ func given[T any](set map[string]bool, name string, dst **T, v T) {
 // stderr, and the model (or the job as JSON) on stdout. A job that failed
 // or was cancelled is an error.
 func (m *Main) waitJob(ctx context.Context, svc *finetune.Service, id string, interval time.Duration, asJSON bool) error {
-	last := ""
-	job, err := svc.Wait(ctx, id, interval, func(u finetune.Update, err error) {
-		if err != nil {
-			fmt.Fprintf(m.Stderr, "%s: provider not reachable, trying again: %v\n", id, err)
-			return
-		}
-		for _, ev := range u.NewEvents {
-			fmt.Fprintf(m.Stderr, "  %s\n", finetune.FormatEvent(ev))
-		}
-		line := id + ": " + finetune.StatusLine(u.Job)
-		if line != last {
-			fmt.Fprintln(m.Stderr, line)
-			last = line
-		}
-	})
+	job, err := svc.Wait(ctx, id, interval, finetune.WaitLog(m.Stderr, id))
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(m.Stderr, "stopped waiting; the job goes on: ethos finetune wait %s\n", id)
