@@ -11,13 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/jobs"
-	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
@@ -205,41 +202,4 @@ func (p *project) evalSettings(ctx context.Context, in evalInputs) (eval.Setting
 		}
 	}
 	return pipeline.EvalSettings(ctx, p.deps(), pi)
-}
-
-// evalProgress prints a line when the phase changes and every few seconds
-// while it lasts.
-type evalProgress struct {
-	w     io.Writer
-	store ethos.Store // for the evaluation's batches; nil shows none
-	id    string
-	mu    sync.Mutex
-	phase string
-	last  time.Time
-}
-
-// batches is the evaluation's batch line (see llm.BatchLine), or "".
-func (pr *evalProgress) batches() string {
-	if pr.store == nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	bs, err := pr.store.Batches(ctx, ethos.BatchFilter{RunID: pr.id})
-	if err != nil {
-		return "" // a display line; the next one tries again
-	}
-	return llm.BatchLine(bs, time.Now())
-}
-
-func (pr *evalProgress) update(p eval.Progress) {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if p.Phase == pr.phase && time.Since(pr.last) < 5*time.Second {
-		return
-	}
-	pr.phase, pr.last = p.Phase, time.Now()
-	if line := p.Line(pr.batches()); line != "" {
-		fmt.Fprintln(pr.w, line)
-	}
 }

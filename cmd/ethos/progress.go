@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,26 +12,22 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
-	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
-// progress shows a generation run: on a terminal, one bar per stage with
-// counts, rate, ETA, spend and rejections; otherwise a plain line every
-// few seconds, fit for logs.
+// progress shows a generation run on a terminal: one bar per stage with
+// counts, rate, ETA and rejections, and a line of spend. Elsewhere
+// pipeline.LogObserver writes a plain line every few seconds, fit for
+// logs.
 type progress struct {
-	w       io.Writer
-	store   ethos.Store
-	runID   string
-	target  int
-	limiter *llm.Limiter // calls in flight per provider; nil shows none
+	store    ethos.Store
+	runID    string
+	inFlight func() string // the calls in flight (llm.InFlightLine); "" shows none
 
 	mu        sync.Mutex
 	last      generate.Progress
-	spent     float64
-	errors    int
+	spend     pipeline.RunSpend
 	lastSpend time.Time
-	lastLine  time.Time
-	batches   string // " · batches: …", when the run has any
 
 	p       *mpb.Progress
 	bars    map[string]*mpb.Bar
@@ -55,11 +50,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func newProgress(w io.Writer, store ethos.Store, runID string, target int) *progress {
-	pr := &progress{w: w, store: store, runID: runID, target: target, bars: map[string]*mpb.Bar{}, lastSet: map[string]time.Time{}}
-	if !isTerminal(w) {
-		return pr
-	}
+// newProgress draws the bars of run runID on the terminal w.
+func newProgress(w io.Writer, store ethos.Store, runID string, target int, inFlight func() string) *progress {
+	pr := &progress{store: store, runID: runID, inFlight: inFlight, bars: map[string]*mpb.Bar{}, lastSet: map[string]time.Time{}}
 	pr.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithWidth(40))
 	for _, s := range progressStages {
 		stage := s.stage
@@ -91,16 +84,7 @@ func (pr *progress) rejected(stage string) string {
 func (pr *progress) spendLine() string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	return pr.last.SpendLine(pr.spent, pr.errors, pr.inFlight()+pr.batches)
-}
-
-// inFlight describes the calls in flight per provider (see
-// llm.InFlightLine), "" without a limiter.
-func (pr *progress) inFlight() string {
-	if pr.limiter == nil {
-		return ""
-	}
-	return llm.InFlightLine(pr.limiter.States())
+	return pr.last.SpendLine(pr.spend.USD, pr.spend.CallErrors, pr.inFlight()+pr.spend.Batches)
 }
 
 // update takes a snapshot from the pipeline.
@@ -110,55 +94,28 @@ func (pr *progress) update(p generate.Progress) {
 	refreshSpend := time.Since(pr.lastSpend) > time.Second
 	pr.mu.Unlock()
 	if refreshSpend {
-		pr.refreshSpend()
-	}
-	if pr.p != nil {
-		for _, s := range progressStages {
-			n := p.Stages[s.stage][ethos.ItemAccepted]
-			if s.stage == generate.StageResponse {
-				n = p.Examples
-			}
-			bar := pr.bars[s.stage]
-			if int64(n) > bar.Current() {
-				now := time.Now()
-				bar.EwmaSetCurrent(int64(min(n, p.Target)), now.Sub(pr.lastSet[s.stage]))
-				pr.lastSet[s.stage] = now
-			}
+		if s, err := pipeline.LoadRunSpend(pr.store, pr.runID); err == nil { // else a display refresh; the next one tries again
+			pr.mu.Lock()
+			pr.spend, pr.lastSpend = s, time.Now()
+			pr.mu.Unlock()
 		}
-		return
 	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if time.Since(pr.lastLine) < 5*time.Second {
-		return
+	for _, s := range progressStages {
+		n := p.Stages[s.stage][ethos.ItemAccepted]
+		if s.stage == generate.StageResponse {
+			n = p.Examples
+		}
+		bar := pr.bars[s.stage]
+		if int64(n) > bar.Current() {
+			now := time.Now()
+			bar.EwmaSetCurrent(int64(min(n, p.Target)), now.Sub(pr.lastSet[s.stage]))
+			pr.lastSet[s.stage] = now
+		}
 	}
-	pr.lastLine = time.Now()
-	fmt.Fprintln(pr.w, p.Line(pr.spent, pr.errors, pr.inFlight()+pr.batches))
-}
-
-func (pr *progress) refreshSpend() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	sum, err := pr.store.SummarizeCalls(ctx, ethos.CallFilter{RunID: pr.runID})
-	if err != nil {
-		return // a display refresh; the next one tries again
-	}
-	spent, errs := llm.Spent(sum)
-	batches, err := pr.store.Batches(ctx, ethos.BatchFilter{RunID: pr.runID})
-	if err != nil {
-		return
-	}
-	pr.mu.Lock()
-	pr.spent, pr.errors, pr.lastSpend = spent, errs, time.Now()
-	pr.batches = llm.BatchLine(batches, time.Now())
-	pr.mu.Unlock()
 }
 
 // done finishes the display.
 func (pr *progress) done() {
-	if pr.p == nil {
-		return
-	}
 	for _, b := range pr.bars {
 		b.Abort(false)
 	}

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
@@ -35,43 +35,46 @@ func (p *project) deps() pipeline.Deps {
 	}
 }
 
-// observer prints what the workflows do on stderr: a line per step, and
-// the progress of a generation, an evaluation or a fine-tune job.
+// observer prints what the workflows do on stderr (see
+// pipeline.LogObserver), with a generation's progress as bars on a
+// terminal.
 type observer struct {
-	p *project
-
-	mu       sync.Mutex
-	lastWait [2]string // the last fine-tune wait line and its job: each line is printed once
+	p    *project
+	once sync.Once
+	log  *pipeline.LogObserver
 }
 
-func (o *observer) Logf(format string, args ...any) {
-	fmt.Fprintf(o.p.m.Stderr, format+"\n", args...)
+func (o *observer) logger() *pipeline.LogObserver {
+	o.once.Do(func() { o.log = &pipeline.LogObserver{W: o.p.m.Stderr, Store: o.p.store, InFlight: o.inFlight} })
+	return o.log
 }
+
+// inFlight describes the calls in flight of the project's limiter, ""
+// before it has one.
+func (o *observer) inFlight() string {
+	o.p.mu.Lock()
+	l := o.p.limiter
+	o.p.mu.Unlock()
+	if l == nil {
+		return ""
+	}
+	return llm.InFlightLine(l.States())
+}
+
+func (o *observer) Logf(format string, args ...any) { o.logger().Logf(format, args...) }
 
 func (o *observer) Generating(id string, target int, working bool) (func(generate.Progress), func()) {
-	show := newProgress(o.p.m.Stderr, o.p.store, id, target)
-	if working {
-		o.p.mu.Lock()
-		show.limiter = o.p.limiter
-		o.p.mu.Unlock()
+	if !isTerminal(o.p.m.Stderr) {
+		return o.logger().Generating(id, target, working)
 	}
+	inFlight := func() string { return "" }
+	if working {
+		inFlight = o.inFlight
+	}
+	show := newProgress(o.p.m.Stderr, o.p.store, id, target, inFlight)
 	return show.update, show.done
 }
 
-func (o *observer) Evaluating(id string) func(eval.Progress) {
-	return (&evalProgress{w: o.p.m.Stderr, store: o.p.store, id: id}).update
-}
+func (o *observer) Evaluating(id string) func(eval.Progress) { return o.logger().Evaluating(id) }
 
-func (o *observer) Training(id string, u finetune.Update, err error) {
-	if err != nil {
-		o.Logf("      %s: provider not reachable, trying again: %v", id, err)
-		return
-	}
-	line := finetune.StatusLine(u.Job)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if k := [2]string{id, line}; k != o.lastWait {
-		o.Logf("[4/6] wait: %s", line)
-		o.lastWait = k
-	}
-}
+func (o *observer) Training(id string, u finetune.Update, err error) { o.logger().Training(id, u, err) }
