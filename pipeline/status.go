@@ -1,8 +1,14 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
@@ -97,4 +103,53 @@ func runKindLabel(r ethos.Run) string {
 		}
 	}
 	return r.Kind
+}
+
+// WriteStatus writes the overview as ethos status shows it: the runs, the
+// fine-tune jobs (updates, as LoadStatus returned them), the models, the
+// endpoints that may be up with their cost by now, and what failed or was
+// interrupted. Why a job could not be refreshed is for
+// finetune.WriteStale.
+func WriteStatus(out io.Writer, st Status, updates []finetune.Update, now time.Time) {
+	fmt.Fprintf(out, "RUNS (%d)\n", len(st.Runs))
+	if len(st.Runs) > 0 {
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tKIND\tSTATUS\tUPDATED\tERROR")
+		for _, r := range st.Runs {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.UpdatedAt.Local().Format("2006-01-02 15:04"), cmp.Or(r.Error, "-"))
+		}
+		w.Flush()
+	}
+	fmt.Fprintf(out, "\nFINE-TUNE JOBS (%d)\n", len(updates))
+	if len(updates) > 0 {
+		finetune.WriteJobs(out, updates)
+	}
+	fmt.Fprintf(out, "\nMODELS (%d)\n", len(st.Models))
+	if len(st.Models) > 0 {
+		finetune.WriteModels(out, st.Models)
+	}
+	if n := len(st.UnknownEndpoints); n > 0 {
+		fmt.Fprintf(out, "\nENDPOINTS UP (%d, and %d unknown)\n", len(st.Endpoints), n)
+	} else {
+		fmt.Fprintf(out, "\nENDPOINTS UP (%d)\n", len(st.Endpoints))
+	}
+	if len(st.Endpoints)+len(st.UnknownEndpoints) > 0 {
+		finetune.WriteEndpoints(out, st.Endpoints, st.UnknownEndpoints, now)
+		fmt.Fprintln(out, "each bills while up: \"ethos finetune undeploy ID\" stops one")
+	}
+	for _, u := range st.UnknownEndpoints {
+		fmt.Fprintf(out, "unknown: a deploy of %s was interrupted after asking %s for an endpoint and before recording it;\n"+
+			"  rerun the command to find that endpoint and re-attach to it, or stop it with: ethos finetune undeploy %s\n",
+			u.ModelName, u.Provider, u.JobID)
+	}
+	fmt.Fprintln(out)
+	if len(st.Failed) == 0 {
+		fmt.Fprintln(out, "nothing failed")
+	} else {
+		fmt.Fprintf(out, "%d failed: %s\n", len(st.Failed), strings.Join(st.Failed, " "))
+	}
+	if len(st.Interrupted) > 0 {
+		fmt.Fprintf(out, "%d interrupted (not failed): %s; run the command that started it again to continue\n",
+			len(st.Interrupted), strings.Join(st.Interrupted, " "))
+	}
 }

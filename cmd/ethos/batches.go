@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/project"
 )
 
@@ -80,25 +78,16 @@ func (c *BatchesCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(c.m.Stdout, nonNil(batches))
+		if batches == nil {
+			batches = []ethos.Batch{}
+		}
+		return writeJSON(c.m.Stdout, batches)
 	}
 	if len(batches) == 0 {
 		fmt.Fprintln(c.m.Stdout, "no batches; a stage whose mode is batch (or --batch) sends its calls in them")
 		return nil
 	}
-	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tPROVIDER\tMODEL\tSTATE\tREQUESTS\tDONE\tERRORED\tEXPIRED\tAGE\tPROVIDER ID\tRUNS")
-	now := time.Now()
-	for _, b := range batches {
-		c := b.Counts
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", b.ID, b.Provider, b.Model, b.StateText(), b.Requests,
-			c.Succeeded, c.Errored, c.Expired+c.Cancelled, age(now, b.CreatedAt), orDash(b.ProviderID), strings.Join(b.RunIDs, ","))
-	}
-	return w.Flush()
-}
-
-func age(now, t time.Time) string {
-	return now.Sub(t).Round(time.Second).String()
+	return llm.WriteBatches(c.m.Stdout, batches, time.Now())
 }
 
 func (c *BatchesCommand) status(ctx context.Context, p *project.Project, id int64, asJSON bool) error {
@@ -111,38 +100,9 @@ func (c *BatchesCommand) status(ctx context.Context, p *project.Project, id int6
 		return err
 	}
 	if asJSON {
-		type item struct {
-			Key     string               `json:"key"`
-			RunID   string               `json:"run_id,omitempty"`
-			Stage   string               `json:"stage,omitempty"`
-			State   ethos.BatchItemState `json:"state"`
-			Outcome ethos.BatchOutcome   `json:"outcome,omitempty"`
-			Error   string               `json:"error,omitempty"`
-		}
-		out := struct {
-			ethos.Batch
-			Items []item `json:"items"`
-		}{Batch: b, Items: []item{}}
-		for _, it := range items {
-			out.Items = append(out.Items, item{it.Key, it.RunID, it.Stage, it.State, it.Outcome, it.Error})
-		}
-		return printJSON(c.m.Stdout, out)
+		return writeJSON(c.m.Stdout, llm.BatchStatusOf(b, items))
 	}
-	w := c.m.Stdout
-	fmt.Fprintf(w, "batch %d (%s) at %s, model %s\n", b.ID, b.Label, b.Provider, b.Model)
-	fmt.Fprintf(w, "  state      %s\n  provider   %s\n  requests   %d (%d bytes)\n", b.StateText(), orDash(b.ProviderID), b.Requests, b.Bytes)
-	fmt.Fprintf(w, "  counts     %d succeeded, %d errored, %d expired, %d cancelled, %d processing\n",
-		b.Counts.Succeeded, b.Counts.Errored, b.Counts.Expired, b.Counts.Cancelled, b.Counts.Processing)
-	fmt.Fprintf(w, "  created    %s (%s ago)\n", b.CreatedAt.Format(time.RFC3339), age(time.Now(), b.CreatedAt))
-	if !b.EndedAt.IsZero() {
-		fmt.Fprintf(w, "  ended      %s\n", b.EndedAt.Format(time.RFC3339))
-	}
-	if b.Error != "" {
-		fmt.Fprintf(w, "  error      %s\n", b.Error)
-	}
-	if len(b.RunIDs) > 0 {
-		fmt.Fprintf(w, "  runs       %s (stages %s)\n", strings.Join(b.RunIDs, ", "), strings.Join(b.Stages, ", "))
-	}
+	llm.WriteBatch(c.m.Stdout, b, time.Now())
 	return nil
 }
 
@@ -176,10 +136,4 @@ func (c *BatchesCommand) cancel(ctx context.Context, p *project.Project, id int6
 	}
 	fmt.Fprintf(c.m.Stdout, "batch %d (%s): %s; its unprocessed requests go to the next batch when their run continues\n", id, b.ProviderID, b.StateText())
 	return nil
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

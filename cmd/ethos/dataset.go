@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
@@ -127,55 +124,16 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	}
 	rep.Path = file
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(c.m.Stdout, rep); err != nil {
 			return err
 		}
 	} else {
-		printReport(c.m.Stdout, rep)
+		dataset.WriteReport(c.m.Stdout, rep)
 	}
 	if rep.Errors() > 0 {
 		return errSilent
 	}
 	return nil
-}
-
-// printReport writes one line per problem, FILE:LINE: rule: message, and a
-// summary.
-func printReport(w io.Writer, rep *dataset.Report) {
-	for _, p := range rep.Problems {
-		where := rep.Path
-		if p.Line > 0 {
-			where = fmt.Sprintf("%s:%d", rep.Path, p.Line)
-		}
-		suffix := ""
-		if p.Severity == dataset.SeverityWarning {
-			suffix = " (warning)"
-		}
-		fmt.Fprintf(w, "%s: %s: %s%s\n", where, p.Rule, p.Message, suffix)
-	}
-	if rep.Omitted > 0 {
-		fmt.Fprintf(w, "%s: %d more problems not listed (at most %d a rule); --json has the counts per rule\n", rep.Path, rep.Omitted, dataset.MaxListed)
-	}
-	format := rep.Format
-	if format == "" {
-		format = "unknown"
-	}
-	errs, warns := rep.Errors(), rep.Warnings()
-	if errs == 0 {
-		fmt.Fprintf(w, "%s: ok for %s: %s, %s format, %s\n", rep.Path, rep.Provider, plural(rep.Examples, "example"), format, plural(warns, "warning"))
-		return
-	}
-	fmt.Fprintf(w, "%s: %s would refuse this file: %s, %s in %s (%s format)\n", rep.Path, rep.Provider, plural(errs, "error"), plural(warns, "warning"), plural(rep.Examples, "example"), format)
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (c *DatasetCommand) stats(ctx context.Context, args []string) error {
@@ -195,73 +153,10 @@ func (c *DatasetCommand) stats(ctx context.Context, args []string) error {
 	}
 	st.Path = file
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return writeJSON(c.m.Stdout, st)
 	}
-	printStats(c.m.Stdout, st)
+	dataset.WriteStats(c.m.Stdout, st)
 	return nil
-}
-
-// printPreferenceStats prints what a preference file's pairs hold: the
-// tokens of each part, and how far the sides of a pair differ.
-func printPreferenceStats(w io.Writer, pr *dataset.PreferenceStats) {
-	fmt.Fprintf(w, "\npreference pairs: %d (%d with identical sides, %d nearly identical)\n", pr.Pairs, pr.Identical, pr.NearIdentical)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOKENS PER PAIR\tMIN\tP50\tP90\tMAX\tMEAN")
-	for _, part := range []struct {
-		name string
-		d    dataset.Distribution
-	}{{"input", pr.InputTokens}, {"preferred_output", pr.PreferredTokens}, {"non_preferred_output", pr.NonPreferredTokens}} {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.0f\n", part.name, part.d.Min, part.d.P50, part.d.P90, part.d.Max, part.d.Mean)
-	}
-	tw.Flush()
-	fmt.Fprintf(w, "shared opening: %.0f%% of the shorter side on average; %d pairs share at least half (DPO learns only where the sides differ)\n", 100*pr.SharedPrefix, pr.SharedPrefixHalf)
-	fmt.Fprintf(w, "non-preferred side longer: %d of %d pairs\n", pr.RejectedLonger, pr.Pairs)
-}
-
-func printStats(w io.Writer, st *dataset.Stats) {
-	format := st.Format
-	if format == "" {
-		format = "unknown"
-	}
-	fmt.Fprintf(w, "%s: %d examples (%s format), %d turns", st.Path, st.Examples, format, st.Turns)
-	if st.Skipped > 0 {
-		fmt.Fprintf(w, ", %d lines skipped (see \"ethos dataset check\")", st.Skipped)
-	}
-	fmt.Fprintln(w)
-	if st.Examples == 0 {
-		return
-	}
-	t := st.Tokens
-	fmt.Fprintf(w, "tokens per example (estimated): min %d  p50 %d  p90 %d  max %d  mean %.0f\n", t.Min, t.P50, t.P90, t.Max, t.Mean)
-	fmt.Fprintf(w, "tokens in all: %d, of which %d trained (replies)\n", st.TotalTokens, st.TrainedTokens)
-	tp := st.TurnsPerExample
-	fmt.Fprintf(w, "turns per example: min %d  p50 %d  max %d\n", tp.Min, tp.P50, tp.Max)
-	fmt.Fprintf(w, "duplicates: %d exact, %d near\n\n", st.Duplicates, st.NearDuplicates)
-
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tMESSAGES\tTOKENS\tMEAN")
-	for _, r := range st.Roles {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\n", r.Role, r.Messages, r.Tokens, r.MeanTokens)
-	}
-	tw.Flush()
-	if pr := st.Preference; pr != nil {
-		printPreferenceStats(w, pr)
-	}
-
-	fmt.Fprintln(w, "\ntokens per example:")
-	most := 0
-	for _, b := range st.Histogram {
-		most = max(most, b.Count)
-	}
-	for _, b := range st.Histogram {
-		bar := 0
-		if most > 0 {
-			bar = (b.Count*40 + most - 1) / most
-		}
-		fmt.Fprintf(w, "  %6d–%-6d %-40s %d\n", b.From, b.To-1, strings.Repeat("#", bar), b.Count)
-	}
 }
 
 func (c *DatasetCommand) split(ctx context.Context, args []string) error {
@@ -309,11 +204,8 @@ func (c *DatasetCommand) split(ctx context.Context, args []string) error {
 	}
 	res.Train, res.Validation = train, val
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(c.m.Stdout, res)
 	}
-	fmt.Fprintf(c.m.Stdout, "%s: %d examples → %s (%d training), %s (%d validation), seed %d\n",
-		file, res.TrainExamples+res.ValidationExamples, res.Train, res.TrainExamples, res.Validation, res.ValidationExamples, res.Seed)
+	dataset.WriteSplit(c.m.Stdout, file, res)
 	return nil
 }

@@ -80,7 +80,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if *asJSON {
 		return writeJSON(c.m.Stdout, res)
 	}
-	printPipelineResult(c.m.Stdout, res)
+	pipeline.WriteRunResult(c.m.Stdout, res)
 	fmt.Fprintf(c.m.Stdout, "\nDIR is an ordinary ethos project; inside it try:\n  cd %s\n  ethos status\n  ethos models\n  ethos eval report --format html --output report.html\n  ethos serve            # the dashboard on http://127.0.0.1:8080\n", *dir)
 	return nil
 }

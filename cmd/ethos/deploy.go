@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -59,12 +57,7 @@ func (c *FinetuneCommand) deploy(ctx context.Context, args []string) error {
 	if *asJSON {
 		return writeJSON(c.m.Stdout, map[string]any{"endpoint": ep, "model": m})
 	}
-	if ep.Attached {
-		fmt.Fprintf(c.m.Stdout, "%s attached to endpoint %s: call it as %s\n", m.Name, ep.ID, ep.CallAs)
-		return nil
-	}
-	fmt.Fprintf(c.m.Stdout, "endpoint %s (%s) serves %s on %s at $%.2f/hour\ncall it as %s; stop it with: ethos finetune undeploy %s\n",
-		ep.ID, ep.Name, m.Name, ep.Hardware, ep.USDPerHour(), ep.CallAs, ep.ID)
+	finetune.WriteDeployed(c.m.Stdout, ep, m)
 	return nil
 }
 
@@ -135,21 +128,4 @@ func (c *FinetuneCommand) undeploy(ctx context.Context, args []string) error {
 		return writeJSON(c.m.Stdout, stopped)
 	}
 	return nil
-}
-
-// printEndpoints is the table of endpoints ethos status shows: those
-// recorded, then those an interrupted deploy may have started, whose ID
-// and state are unknown until a rerun finds them.
-func printEndpoints(out io.Writer, eps []ethos.Endpoint, unknown []finetune.PendingDeploy, now time.Time) {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ENDPOINT\tSTATE\tMODEL\tCALL AS\tHARDWARE\tPER HOUR\tSINCE\tCOST SO FAR")
-	for _, e := range eps {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t$%.2f\t%s\t$%.2f\n", e.ID, e.State, e.ModelName, e.CallAs, e.Hardware,
-			e.USDPerHour(), e.CreatedAt.Local().Format("2006-01-02 15:04"), e.CostUSD(now))
-	}
-	for _, p := range unknown {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t$%.2f\t%s\t%s\n", "?", "unknown — rerun to re-attach", p.ModelName, "-", p.Hardware,
-			p.USDPerHour(), p.Since.Local().Format("2006-01-02 15:04"), "?")
-	}
-	w.Flush()
 }

@@ -4,12 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
-	"sync"
-	"text/tabwriter"
-	"time"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/eval"
@@ -119,13 +114,11 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	// An incomplete evaluation has its summary printed too, then fails
 	// with what is missing.
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(sum); jerr != nil {
+		if jerr := writeJSON(c.m.Stdout, sum); jerr != nil {
 			return jerr
 		}
 	} else {
-		printEvalSummary(c.m.Stdout, sum)
+		eval.WriteSummary(c.m.Stdout, sum)
 	}
 	return err
 }
@@ -159,92 +152,4 @@ func (m *Main) evalSettings(ctx context.Context, p *project.Project, in evalInpu
 		}
 	}
 	return p.EvalSettings(ctx, pi)
-}
-
-// evalProgress prints a line when the phase changes and every few seconds
-// while it lasts.
-type evalProgress struct {
-	w     io.Writer
-	store ethos.Store // for the evaluation's batches; nil shows none
-	id    string
-	mu    sync.Mutex
-	phase string
-	last  time.Time
-}
-
-// batches is the evaluation's batch line (see batchLine), or "".
-func (pr *evalProgress) batches() string {
-	if pr.store == nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	bs, err := pr.store.Batches(ctx, ethos.BatchFilter{RunID: pr.id})
-	if err != nil {
-		return "" // a display line; the next one tries again
-	}
-	return batchLine(bs, time.Now())
-}
-
-func (pr *evalProgress) update(p eval.Progress) {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if p.Phase == pr.phase && time.Since(pr.last) < 5*time.Second {
-		return
-	}
-	pr.phase, pr.last = p.Phase, time.Now()
-	switch p.Phase {
-	case "prompts":
-		if h := p.HeldOut; h != nil {
-			fmt.Fprintf(pr.w, "  held-out prompts: %d of %d documents written (run %s)\n", h.Examples, h.Target, h.RunID)
-		}
-	case "done":
-	default:
-		fmt.Fprintf(pr.w, "  %s: answers %d/%d (%d failed), judgments %d/%d (%d unparsed, %d failed)%s\n", p.Phase,
-			p.Answers+p.AnswersFailed, p.AnswersWanted, p.AnswersFailed,
-			p.Judgments+p.JudgmentsUnparsed+p.JudgmentsFailed, p.JudgmentsWanted, p.JudgmentsUnparsed, p.JudgmentsFailed, pr.batches())
-	}
-}
-
-// printEvalSummary shows what an evaluation recorded and a first look at
-// who won, pointing to the report for the statistics.
-func printEvalSummary(w io.Writer, s eval.Summary) {
-	status := string(s.Status)
-	if s.Status == ethos.RunFailed && s.Incomplete() {
-		status = "incomplete"
-	}
-	fmt.Fprintf(w, "\nevaluation %s (%s)", s.EvalID, status)
-	if s.Sandbox {
-		fmt.Fprint(w, " — sandbox models: results show the pipeline, not real model quality")
-	}
-	fmt.Fprintf(w, "\n  prompts    %d held out", s.Prompts)
-	if s.Refused > 0 {
-		fmt.Fprintf(w, " (%d refused as in the training data or repeated)", s.Refused)
-	}
-	fmt.Fprintf(w, "\n  answers    %d ok, %d failed (not judged)\n", s.Answers, s.AnswersFailed)
-	fmt.Fprintf(w, "  judgments  %d ok, %d parse failures, %d failed calls, of %d\n", s.Judgments, s.JudgmentsUnparsed, s.JudgmentsFailed, s.JudgmentsWanted)
-	if s.ScoresWanted > 0 {
-		fmt.Fprintf(w, "  scores     %d ok, %d parse failures, %d failed calls, of %d\n", s.Scores, s.ScoresUnparsed, s.ScoresFailed, s.ScoresWanted)
-	}
-	for _, f := range []struct {
-		what     string
-		failures eval.Failures
-	}{{"answers", s.AnswersToRetry}, {"judgments", s.JudgmentsToRetry}, {"scores", s.ScoresToRetry}} {
-		if n := f.failures.Total(); n > 0 {
-			fmt.Fprintf(w, "  to retry   %d %s failed at the provider (%s): run the same command again\n", n, f.what, f.failures)
-		}
-	}
-	for _, r := range s.RefusedReasons {
-		fmt.Fprintf(w, "  refused: %s\n", r)
-	}
-	if len(s.Tallies) > 0 {
-		fmt.Fprintln(w, "\n  judgments won (both orders; a first look — see the report for intervals and tests):")
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TRAIT\tPAIR\tWINS\tTIES")
-		for _, t := range s.Tallies {
-			fmt.Fprintf(tw, "  %s\t%s vs %s\t%d–%d\t%d\n", t.Trait, t.A, t.B, t.WinsA, t.WinsB, t.Ties)
-		}
-		tw.Flush()
-	}
-	fmt.Fprintf(w, "\nethos eval report %s  — statistics, judge diagnostics and examples\n", s.EvalID)
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -191,7 +189,7 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.printCreated(created, *train)
+	finetune.WriteCreated(c.m.Stderr, created, *train) // stdout carries the job ID (or JSON) for scripts
 	if !*wait {
 		if *asJSON {
 			return writeJSON(c.m.Stdout, created.Job)
@@ -220,52 +218,11 @@ func given[T any](set map[string]bool, name string, dst **T, v T) {
 	}
 }
 
-// printCreated tells what create did, on stderr: stdout carries the job ID
-// (or JSON) for scripts.
-func (c *FinetuneCommand) printCreated(cr finetune.Created, train string) {
-	w := c.m.Stderr
-	if r := cr.Report; r != nil {
-		fmt.Fprintf(w, "checked %s: %d examples (%s), %d warnings\n", train, r.Examples, r.Format, r.Warnings())
-	}
-	if cr.Uploaded {
-		fmt.Fprintf(w, "uploaded %s as %s (sha256 %s)\n", train, cr.TrainFile.ID, finetune.ShortHash(cr.TrainFile.SHA256))
-	} else {
-		fmt.Fprintf(w, "reused upload %s (same content, sha256 %s)\n", cr.TrainFile.ID, finetune.ShortHash(cr.TrainFile.SHA256))
-	}
-	j := cr.Job
-	switch cr.How {
-	case finetune.HowCreated:
-		fmt.Fprintf(w, "created %s job %s on %s: %s\n", j.Provider, j.ID, j.BaseModel, j.Status)
-	case finetune.HowAttached:
-		fmt.Fprintf(w, "attached to %s job %s, created by an interrupted earlier attempt: %s\n", j.Provider, j.ID, j.Status)
-	case finetune.HowExisting:
-		fmt.Fprintf(w, "the same request already has %s job %s (%s); nothing new was created\n", j.Provider, j.ID, j.Status)
-	}
-	fmt.Fprintf(w, "follow it with: ethos finetune wait %s (or ethos monitor)\n", j.ID)
-}
-
 // waitJob follows a job to its end, printing each change and new event on
 // stderr, and the model (or the job as JSON) on stdout. A job that failed
 // or was cancelled is an error.
 func (m *Main) waitJob(ctx context.Context, svc *finetune.Service, id string, interval time.Duration, asJSON bool) error {
-	last := ""
-	job, err := svc.Wait(ctx, id, interval, func(u finetune.Update, err error) {
-		if err != nil {
-			fmt.Fprintf(m.Stderr, "%s: provider not reachable, trying again: %v\n", id, err)
-			return
-		}
-		for _, ev := range u.NewEvents {
-			fmt.Fprintf(m.Stderr, "  %s\n", formatEvent(ev))
-		}
-		line := fmt.Sprintf("%s: %s", id, u.Job.Status)
-		if p := formatProgress(u.Job.Progress); p != "" {
-			line += ", " + p
-		}
-		if line != last {
-			fmt.Fprintln(m.Stderr, line)
-			last = line
-		}
-	})
+	job, err := svc.Wait(ctx, id, interval, finetune.WaitLog(m.Stderr, id))
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(m.Stderr, "stopped waiting; the job goes on: ethos finetune wait %s\n", id)
@@ -303,43 +260,6 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
-}
-
-// formatProgress is a job's progress as its provider reports it, "" when
-// it reports none.
-func formatProgress(p ethos.FineTuneProgress) string {
-	var parts []string
-	switch {
-	case p.TotalSteps > 0:
-		parts = append(parts, fmt.Sprintf("step %d/%d", p.Step, p.TotalSteps))
-	case p.Step > 0:
-		parts = append(parts, fmt.Sprintf("step %d", p.Step))
-	}
-	switch {
-	case p.Epochs > 0 && p.Epoch > 0:
-		parts = append(parts, fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs))
-	case p.Epoch > 0:
-		parts = append(parts, fmt.Sprintf("epoch %d", p.Epoch))
-	}
-	if p.Loss != nil {
-		parts = append(parts, fmt.Sprintf("loss %.4f", *p.Loss))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func formatEvent(ev ethos.FineTuneEvent) string {
-	s := ev.CreatedAt.Local().Format("15:04:05")
-	if ev.Level != "" && ev.Level != "info" {
-		s += " " + strings.ToUpper(ev.Level)
-	}
-	if ev.Type != "" {
-		s += " " + ev.Type
-	}
-	s += ": " + ev.Message
-	if ev.Loss != nil && !strings.Contains(ev.Message, "loss") {
-		s += fmt.Sprintf(" (loss %.4f)", *ev.Loss)
-	}
-	return s
 }
 
 // jobArg takes the one job ID argument of a subcommand.
@@ -385,45 +305,9 @@ func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.m.Stdout, "no fine-tune jobs yet: ethos finetune create --train FILE")
 		return nil
 	}
-	c.m.printJobs(c.m.Stdout, updates)
+	finetune.WriteJobs(c.m.Stdout, updates)
+	finetune.WriteStale(c.m.Stderr, updates)
 	return nil
-}
-
-// printJobs writes a table of jobs, and why any could not be refreshed.
-func (m *Main) printJobs(out io.Writer, updates []finetune.Update) {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tPROVIDER\tBASE\tSTATUS\tPROGRESS\tMODEL\tCREATED")
-	for _, u := range updates {
-		j := u.Job
-		status := j.Status
-		if j.State == ethos.FineTuneUnknown {
-			status += " (unknown)"
-		}
-		if u.Stale != nil {
-			status += " (stale)"
-		}
-		model := "-"
-		if j.State == ethos.FineTuneCompleted {
-			model = finetune.ModelName(j)
-		}
-		progress := formatProgress(j.Progress)
-		if progress == "" {
-			progress = "-"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Provider, j.BaseModel, status, progress, model,
-			j.CreatedAt.Local().Format("2006-01-02 15:04"))
-	}
-	w.Flush()
-	for _, u := range updates {
-		if url := u.Job.WandbURL(); url != "" {
-			fmt.Fprintf(out, "%s: W&B run %s\n", u.Job.ID, url)
-		}
-	}
-	for _, u := range updates {
-		if u.Stale != nil {
-			fmt.Fprintf(m.Stderr, "%s: shown as last recorded: %v\n", u.Job.ID, u.Stale)
-		}
-	}
 }
 
 func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
@@ -439,52 +323,9 @@ func (c *FinetuneCommand) status(ctx context.Context, args []string) error {
 	if asJSON {
 		return writeJSON(c.m.Stdout, finetune.ViewOf(u))
 	}
-	j := u.Job
-	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "%s\t%s\n", k, v)
-		}
-	}
-	status := j.Status
-	if j.State == ethos.FineTuneUnknown {
-		status += " (a status ethos does not know; followed until it ends)"
-	}
-	row("job", j.ID)
-	row("provider", j.Provider)
-	row("base model", j.BaseModel)
-	row("status", status)
-	row("state", string(j.State))
-	row("progress", formatProgress(j.Progress))
-	row("error", j.Error)
-	if j.State == ethos.FineTuneCompleted {
-		row("model", finetune.ModelName(j))
-	} else {
-		row("output model", j.OutputModel)
-	}
-	row("dataset", fmt.Sprintf("%s (sha256 %s)", j.DatasetPath, finetune.ShortHash(j.DatasetSHA256)))
-	row("files", strings.TrimSuffix(j.TrainFile+" (train), "+j.ValidationFile, ", "))
-	row("hyperparameters", finetune.FormatHyperparameters(j.Hyperparameters))
-	row("W&B run", j.WandbURL())
-	row("generation run", j.RunID)
-	if j.CostUSD > 0 {
-		row("cost", fmt.Sprintf("$%.2f", j.CostUSD))
-	}
-	row("created", j.CreatedAt.Local().Format(time.DateTime))
-	if j.FinishedAt != nil {
-		row("finished", j.FinishedAt.Local().Format(time.DateTime))
-	}
-	w.Flush()
+	finetune.WriteStatus(c.m.Stdout, u, events)
 	if u.Stale != nil {
 		fmt.Fprintf(c.m.Stderr, "shown as last recorded: %v\n", u.Stale)
-	}
-	if len(events) > 0 {
-		const recent = 5
-		from := max(len(events)-recent, 0)
-		fmt.Fprintf(c.m.Stdout, "\nlast %d of %d events (ethos finetune events %s):\n", len(events)-from, len(events), j.ID)
-		for _, ev := range events[from:] {
-			fmt.Fprintf(c.m.Stdout, "  %s\n", formatEvent(ev))
-		}
 	}
 	return nil
 }
@@ -508,30 +349,7 @@ func (c *FinetuneCommand) events(ctx context.Context, args []string) error {
 		}
 		return writeJSON(c.m.Stdout, events)
 	}
-	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "#\tTIME\tLEVEL\tTYPE\tSTEP\tEPOCH\tLOSS\tMESSAGE")
-	for _, ev := range events {
-		loss, step, epoch := "-", "-", "-"
-		if ev.Loss != nil {
-			loss = fmt.Sprintf("%.4f", *ev.Loss)
-		}
-		if ev.Step > 0 {
-			step = fmt.Sprint(ev.Step)
-		}
-		if ev.Epoch > 0 {
-			epoch = fmt.Sprint(ev.Epoch)
-		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Seq, ev.CreatedAt.Local().Format(time.DateTime),
-			orDash(ev.Level), orDash(ev.Type), step, epoch, loss, ev.Message)
-	}
-	return w.Flush()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return finetune.WriteEvents(c.m.Stdout, events)
 }
 
 // openJob parses the flags of a subcommand that takes one job ID and

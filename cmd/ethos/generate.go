@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
@@ -79,7 +76,12 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	pipeline.ResolveModes(&settings.Generate, p.Config().Batch, settings.Examples, mode)
 
 	if *dryRun {
-		return c.printPlan(p, settings, out, *asJSON)
+		plan, quotas := pipeline.PlanGeneration(p.Config(), settings)
+		if *asJSON {
+			return writeJSON(c.m.Stdout, map[string]any{"run": settings.RunID(), "examples": settings.Examples, "categories": quotas, "files": out, "stages": plan})
+		}
+		pipeline.WritePlan(c.m.Stdout, settings, plan, quotas)
+		return nil
 	}
 
 	if err := p.CheckNoWork("generate", *noWork, *maxCost); err != nil {
@@ -90,11 +92,9 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(meta)
+		return writeJSON(c.m.Stdout, meta)
 	}
-	c.printSummary(meta)
+	generate.WriteSummary(c.m.Stdout, meta)
 	return nil
 }
 
@@ -116,63 +116,4 @@ func (c *GenerateCommand) settings(p *project.Project, examples int, systemPromp
 		in.Output = c.m.abs(output)
 	}
 	return pipeline.GenerateSettings(p.Config(), p.Dir(), in)
-}
-
-// printPlan shows what a run would do and cost, spending nothing.
-func (c *GenerateCommand) printPlan(p *project.Project, s generate.Settings, out generate.OutputPaths, asJSON bool) error {
-	g := s.Generate
-	plan, quotas := pipeline.PlanGeneration(p.Config(), s)
-	if asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"run": s.RunID(), "examples": s.Examples, "categories": quotas, "files": out, "stages": plan})
-	}
-	fmt.Fprintf(c.m.Stdout, "plan for run %s: %d examples of %s over %d categories → %s\n(first attempts only: rejected items are written again, up to %d times)\n\n",
-		s.RunID(), s.Examples, s.Character.Name, len(quotas), out.Dataset, max(g.Review.MaxAttempts, 1))
-	w := tabwriter.NewWriter(c.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "STAGE\tMODEL\tMODE\tCALLS\tIN TOKENS\tOUT TOKENS (expected / max)\tCOST (expected / worst)\tONLINE / BATCH (expected)")
-	var total, worst, allOnline, allBatch float64
-	for _, sp := range plan {
-		cost, both := "no price", "no price"
-		if sp.PriceKnown {
-			cost = fmt.Sprintf("$%.4f / $%.4f", sp.CostUSD, sp.WorstUSD)
-			both = fmt.Sprintf("$%.4f / $%.4f", sp.OnlineUSD, sp.BatchUSD)
-			allOnline += sp.OnlineUSD
-			allBatch += sp.BatchUSD
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d / %d\t%s\t%s\n", sp.Stage, sp.Model, sp.Mode, sp.Calls, sp.InTokens, sp.OutTokens, sp.MaxOut, cost, both)
-		total += sp.CostUSD
-		worst += sp.WorstUSD
-	}
-	w.Flush()
-	fmt.Fprintf(c.m.Stdout, "\ntotal: $%.4f expected, $%.4f worst case; nothing was spent (--dry-run)\n", total, worst)
-	fmt.Fprintf(c.m.Stdout, "every stage online: $%.4f expected; every stage by batch: $%.4f (--batch; answers within the providers' batch window, up to 24 h)\n", allOnline, allBatch)
-	return nil
-}
-
-func (c *GenerateCommand) printSummary(meta generate.Metadata) {
-	w := c.m.Stdout
-	fmt.Fprintf(w, "\n%d examples written (run %s)\n", meta.Examples, meta.Run)
-	fmt.Fprintf(w, "  dataset   %s\n  detailed  %s\n  metadata  %s\n", meta.Files.Dataset, meta.Files.Detailed, meta.Files.Metadata)
-	calls, hits := 0, 0
-	for _, sc := range meta.Calls {
-		calls += sc.Calls
-		hits += sc.CacheHits
-	}
-	fmt.Fprintf(w, "  calls     %d (%d from cache), cost $%.4f, wall %s\n", calls, hits, meta.TotalCostUSD, meta.WallTime)
-	if len(meta.Rejections) > 0 {
-		fmt.Fprintln(w, "  rejected or quarantined, by reason:")
-		for _, reason := range sortedKeys(meta.Rejections) {
-			fmt.Fprintf(w, "    %5d  %s\n", meta.Rejections[reason], reason)
-		}
-	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

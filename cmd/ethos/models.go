@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -79,29 +76,6 @@ func (c *ModelsCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.m.Stdout, "no models yet: a fine-tune job registers its model when it completes (ethos finetune create --train FILE --wait)")
 		return nil
 	}
-	printModels(c.m.Stdout, models)
+	finetune.WriteModels(c.m.Stdout, models)
 	return nil
-}
-
-// printModels writes the registry as a table.
-func printModels(out io.Writer, models []ethos.Model) {
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "MODEL\tBASE\tJOB\tDATASET\tSHA256\tHYPERPARAMETERS\tTRAINED\tCOST\tSERVED\tEVALS")
-	for _, m := range models {
-		cost, evals := "-", "-"
-		if m.CostUSD > 0 {
-			cost = fmt.Sprintf("$%.2f", m.CostUSD)
-		}
-		if len(m.Evals) > 0 {
-			evals = strings.Join(m.Evals, ",")
-		}
-		served := orDash(m.Serving)
-		if m.CallAs != "" {
-			served += " as " + m.CallAs
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.BaseModel, m.JobID, m.DatasetPath,
-			finetune.ShortHash(m.DatasetSHA256), finetune.FormatHyperparameters(m.Hyperparameters),
-			m.CreatedAt.Local().Format("2006-01-02 15:04"), cost, served, evals)
-	}
-	w.Flush()
 }

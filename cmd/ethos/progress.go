@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,26 +12,22 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/generate"
-	"github.com/ethos-toolkit/ethos/llm"
+	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
-// progress shows a generation run: on a terminal, one bar per stage with
-// counts, rate, ETA, spend and rejections; otherwise a plain line every
-// few seconds, fit for logs.
+// progress shows a generation run on a terminal: one bar per stage with
+// counts, rate, ETA and rejections, and a line of spend. Elsewhere
+// pipeline.LogObserver writes a plain line every few seconds, fit for
+// logs.
 type progress struct {
-	w       io.Writer
-	store   ethos.Store
-	runID   string
-	target  int
-	limiter *llm.Limiter // calls in flight per provider; nil shows none
+	store    ethos.Store
+	runID    string
+	inFlight func() string // the calls in flight (llm.InFlightLine); "" shows none
 
 	mu        sync.Mutex
 	last      generate.Progress
-	spent     float64
-	errors    int
+	spend     pipeline.RunSpend
 	lastSpend time.Time
-	lastLine  time.Time
-	batches   string // " · batches: …", when the run has any
 
 	p       *mpb.Progress
 	bars    map[string]*mpb.Bar
@@ -56,11 +50,9 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func newProgress(w io.Writer, store ethos.Store, runID string, target int) *progress {
-	pr := &progress{w: w, store: store, runID: runID, target: target, bars: map[string]*mpb.Bar{}, lastSet: map[string]time.Time{}}
-	if !isTerminal(w) {
-		return pr
-	}
+// newProgress draws the bars of run runID on the terminal w.
+func newProgress(w io.Writer, store ethos.Store, runID string, target int, inFlight func() string) *progress {
+	pr := &progress{store: store, runID: runID, inFlight: inFlight, bars: map[string]*mpb.Bar{}, lastSet: map[string]time.Time{}}
 	pr.p = mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithWidth(40))
 	for _, s := range progressStages {
 		stage := s.stage
@@ -86,67 +78,13 @@ func newProgress(w io.Writer, store ethos.Store, runID string, target int) *prog
 func (pr *progress) rejected(stage string) string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	c := pr.last.Stages[stage]
-	return fmt.Sprintf("rejected %d, quarantined %d", c[ethos.ItemRejected], c[ethos.ItemQuarantined])
+	return pr.last.Rejected(stage)
 }
 
 func (pr *progress) spendLine() string {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	return fmt.Sprintf("%-10s $%.4f spent · %d call errors · %s elapsed%s%s", "run", pr.spent, pr.errors, pr.last.Elapsed.Round(time.Second), pr.inFlight(), pr.batches)
-}
-
-// batchLine describes a run's batches: " · batches: 2 in flight (140
-// requests, oldest 3m12s), 5 ended", or "" when it has none.
-func batchLine(batches []ethos.Batch, now time.Time) string {
-	if len(batches) == 0 {
-		return ""
-	}
-	active, ended, failed, requests := 0, 0, 0, 0
-	var oldest time.Time
-	for _, b := range batches {
-		switch {
-		case b.State == ethos.BatchFailed:
-			failed++
-		case b.State.Done():
-			ended++
-		default:
-			active++
-			requests += b.Requests
-			if oldest.IsZero() || b.CreatedAt.Before(oldest) {
-				oldest = b.CreatedAt
-			}
-		}
-	}
-	line := fmt.Sprintf(" · batches: %d in flight", active)
-	if active > 0 {
-		line += fmt.Sprintf(" (%d requests, oldest %s)", requests, age(now, oldest))
-	}
-	line += fmt.Sprintf(", %d ended", ended)
-	if failed > 0 {
-		line += fmt.Sprintf(", %d failed", failed)
-	}
-	return line
-}
-
-// inFlight describes the calls in flight per provider and the target the
-// limiter sizes them to: " · in flight anthropic 212/251 (38 waiting)".
-func (pr *progress) inFlight() string {
-	if pr.limiter == nil {
-		return ""
-	}
-	var parts []string
-	for _, s := range pr.limiter.States() {
-		part := fmt.Sprintf("%s %d/%d", s.Provider, s.InFlight, int(s.Concurrency))
-		if s.Waiting > 0 {
-			part += fmt.Sprintf(" (%d waiting)", s.Waiting)
-		}
-		parts = append(parts, part)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " · in flight " + strings.Join(parts, ", ")
+	return pr.last.SpendLine(pr.spend.USD, pr.spend.CallErrors, pr.inFlight()+pr.spend.Batches)
 }
 
 // update takes a snapshot from the pipeline.
@@ -156,65 +94,28 @@ func (pr *progress) update(p generate.Progress) {
 	refreshSpend := time.Since(pr.lastSpend) > time.Second
 	pr.mu.Unlock()
 	if refreshSpend {
-		pr.refreshSpend()
-	}
-	if pr.p != nil {
-		for _, s := range progressStages {
-			n := p.Stages[s.stage][ethos.ItemAccepted]
-			if s.stage == generate.StageResponse {
-				n = p.Examples
-			}
-			bar := pr.bars[s.stage]
-			if int64(n) > bar.Current() {
-				now := time.Now()
-				bar.EwmaSetCurrent(int64(min(n, p.Target)), now.Sub(pr.lastSet[s.stage]))
-				pr.lastSet[s.stage] = now
-			}
-		}
-		return
-	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	if time.Since(pr.lastLine) < 5*time.Second {
-		return
-	}
-	pr.lastLine = time.Now()
-	fmt.Fprintf(pr.w, "generate %s: ideas %d · documents %d (rejected %d) · replies %d/%d (rejected %d, quarantined %d) · $%.4f · %d call errors · %s%s\n",
-		p.RunID, p.Stages[generate.StageIdea][ethos.ItemAccepted],
-		p.Stages[generate.StageDocument][ethos.ItemAccepted], p.Stages[generate.StageDocument][ethos.ItemRejected],
-		p.Examples, p.Target, p.Stages[generate.StageResponse][ethos.ItemRejected], p.Stages[generate.StageResponse][ethos.ItemQuarantined],
-		pr.spent, pr.errors, p.Elapsed.Round(time.Second), pr.inFlight()+pr.batches)
-}
-
-func (pr *progress) refreshSpend() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	sum, err := pr.store.SummarizeCalls(ctx, ethos.CallFilter{RunID: pr.runID})
-	if err != nil {
-		return // a display refresh; the next one tries again
-	}
-	spent, errs := 0.0, 0
-	for _, s := range sum {
-		spent += s.CostUSD
-		for _, n := range s.Errors {
-			errs += n
+		if s, err := pipeline.LoadRunSpend(pr.store, pr.runID); err == nil { // else a display refresh; the next one tries again
+			pr.mu.Lock()
+			pr.spend, pr.lastSpend = s, time.Now()
+			pr.mu.Unlock()
 		}
 	}
-	batches, err := pr.store.Batches(ctx, ethos.BatchFilter{RunID: pr.runID})
-	if err != nil {
-		return
+	for _, s := range progressStages {
+		n := p.Stages[s.stage][ethos.ItemAccepted]
+		if s.stage == generate.StageResponse {
+			n = p.Examples
+		}
+		bar := pr.bars[s.stage]
+		if int64(n) > bar.Current() {
+			now := time.Now()
+			bar.EwmaSetCurrent(int64(min(n, p.Target)), now.Sub(pr.lastSet[s.stage]))
+			pr.lastSet[s.stage] = now
+		}
 	}
-	pr.mu.Lock()
-	pr.spent, pr.errors, pr.lastSpend = spent, errs, time.Now()
-	pr.batches = batchLine(batches, time.Now())
-	pr.mu.Unlock()
 }
 
 // done finishes the display.
 func (pr *progress) done() {
-	if pr.p == nil {
-		return
-	}
 	for _, b := range pr.bars {
 		b.Abort(false)
 	}

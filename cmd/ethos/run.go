@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"strings"
 
-	"github.com/ethos-toolkit/ethos/eval/report"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/pipeline"
 )
@@ -51,7 +47,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	if *asJSON {
 		return writeJSON(c.m.Stdout, res)
 	}
-	printPipelineResult(c.m.Stdout, res)
+	pipeline.WriteRunResult(c.m.Stdout, res)
 	return nil
 }
 
@@ -60,70 +56,3 @@ type pipelineResult = pipeline.RunResult
 
 // rel shows path relative to dir when it is inside it.
 func rel(dir, path string) string { return pipeline.Rel(dir, path) }
-
-// printPipelineResult is the human summary of a pipeline run: where things
-// are and the headline result per trait with its confidence interval.
-func printPipelineResult(w io.Writer, res *pipelineResult) {
-	fmt.Fprintf(w, "\ndataset   %s (train %s", rel(res.Dir, res.Dataset), rel(res.Dir, res.Train))
-	if res.Validation != "" {
-		fmt.Fprintf(w, ", validation %s", rel(res.Dir, res.Validation))
-	}
-	fmt.Fprint(w, ")\n")
-	if res.Pairs != "" {
-		fmt.Fprintf(w, "pairs     %s\n", rel(res.Dir, res.Pairs))
-	}
-	if in := res.Introspection; in != nil {
-		fmt.Fprintf(w, "introspection %s (%d self-reflections, %d dialogues of %d turns, by %s; %d texts accepted, %d rejected; prompts %s)\n",
-			rel(res.Dir, in.Dataset), in.Reflections, in.Dialogues, in.Turns, in.Model, in.Accepted, in.Rejected, in.PromptSet)
-	}
-	for _, tm := range res.Trained {
-		role := strings.ToUpper(tm.Method)
-		if tm.Name == pipeline.StageIntrospection {
-			role += " on the introspection data"
-		}
-		if tm.Reference {
-			role += ", a reference to compare with"
-		}
-		fmt.Fprintf(w, "model     %s (%s, job %s, base %s)\n", tm.Model.Name, role, tm.Job.ID, tm.Model.BaseModel)
-	}
-	fmt.Fprintf(w, "registry  %s\n", rel(res.Dir, res.Registry))
-	for i, r := range res.Reports {
-		label := "report"
-		if i > 0 {
-			label = ""
-		}
-		fmt.Fprintf(w, "%-9s %s\n", label, rel(res.Dir, r))
-	}
-	fmt.Fprintf(w, "\nrecipe %s; per trait (score = share of judgments won, ties ½; 95%% bootstrap CI over %d prompts):\n", res.Recipe, res.Counts.Prompts)
-	// Grouped by pair of models, in the order the pairs first appear.
-	var order [][2]string
-	byPair := map[[2]string][]report.PairResult{}
-	for _, r := range res.Results {
-		k := [2]string{r.Model, r.Baseline}
-		if _, seen := byPair[k]; !seen {
-			order = append(order, k)
-		}
-		byPair[k] = append(byPair[k], r)
-	}
-	for _, k := range order {
-		fmt.Fprintf(w, "%s vs %s\n", k[0], k[1])
-		printPairResults(w, byPair[k])
-	}
-	if res.Sandbox {
-		fmt.Fprintln(w, "\n(sandbox models and judge: this shows the pipeline working, not how real models compare)")
-	}
-}
-
-// printPairResults prints one line per trait of a pair of models.
-func printPairResults(w io.Writer, results []report.PairResult) {
-	for _, r := range results {
-		score, ci := "n/a", ""
-		if r.Score != nil {
-			score = fmt.Sprintf("%.3f", *r.Score)
-		}
-		if r.Bootstrap != nil {
-			ci = fmt.Sprintf("[%.3f, %.3f]", r.Bootstrap.Low, r.Bootstrap.High)
-		}
-		fmt.Fprintf(w, "  %-22s %s %-16s W/L/T %d/%d/%d  p(Holm) %.3g  %s\n", r.Trait, score, ci, r.Wins, r.Losses, r.Ties, r.PHolm, r.Verdict)
-	}
-}

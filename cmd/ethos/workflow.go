@@ -1,13 +1,13 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"sync"
 
 	"github.com/ethos-toolkit/ethos/eval"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/pipeline"
 	"github.com/ethos-toolkit/ethos/project"
 )
@@ -18,45 +18,46 @@ func (m *Main) deps(p *project.Project) pipeline.Deps {
 	return p.Deps(&observer{p: p, out: m.Stderr})
 }
 
-// observer prints what the workflows do on stderr: a line per step, and
-// the progress of a generation, an evaluation or a fine-tune job.
+// observer prints what the workflows do on stderr (see
+// pipeline.LogObserver), with a generation's progress as bars on a
+// terminal.
 type observer struct {
 	p   *project.Project
 	out io.Writer
 
-	mu       sync.Mutex
-	lastWait [2]string // the last fine-tune wait line and its job: each line is printed once
+	once sync.Once
+	log  *pipeline.LogObserver
 }
 
-func (o *observer) Logf(format string, args ...any) {
-	fmt.Fprintf(o.out, format+"\n", args...)
+func (o *observer) logger() *pipeline.LogObserver {
+	o.once.Do(func() { o.log = &pipeline.LogObserver{W: o.out, Store: o.p.Store(), InFlight: o.inFlight} })
+	return o.log
 }
+
+// inFlight describes the calls in flight of the project's limiter, ""
+// before it has one.
+func (o *observer) inFlight() string {
+	l := o.p.Limiter()
+	if l == nil {
+		return ""
+	}
+	return llm.InFlightLine(l.States())
+}
+
+func (o *observer) Logf(format string, args ...any) { o.logger().Logf(format, args...) }
 
 func (o *observer) Generating(id string, target int, working bool) (func(generate.Progress), func()) {
-	show := newProgress(o.out, o.p.Store(), id, target)
-	if working {
-		show.limiter = o.p.Limiter()
+	if !isTerminal(o.out) {
+		return o.logger().Generating(id, target, working)
 	}
+	inFlight := func() string { return "" }
+	if working {
+		inFlight = o.inFlight
+	}
+	show := newProgress(o.out, o.p.Store(), id, target, inFlight)
 	return show.update, show.done
 }
 
-func (o *observer) Evaluating(id string) func(eval.Progress) {
-	return (&evalProgress{w: o.out, store: o.p.Store(), id: id}).update
-}
+func (o *observer) Evaluating(id string) func(eval.Progress) { return o.logger().Evaluating(id) }
 
-func (o *observer) Training(id string, u finetune.Update, err error) {
-	if err != nil {
-		o.Logf("      %s: provider not reachable, trying again: %v", id, err)
-		return
-	}
-	line := u.Job.Status
-	if pr := formatProgress(u.Job.Progress); pr != "" {
-		line += ", " + pr
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if k := [2]string{id, line}; k != o.lastWait {
-		o.Logf("[4/6] wait: %s", line)
-		o.lastWait = k
-	}
-}
+func (o *observer) Training(id string, u finetune.Update, err error) { o.logger().Training(id, u, err) }
