@@ -97,7 +97,7 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
 	fs.add(RuleChatter, chatterEnd(text, replyChatterEnd))
 	fs.add(RulePersonaBreak, selfReference(text, low))
-	fs.add(RulePersonaBreak, r.otherIdentity(text))
+	fs.add(RulePersonaBreak, r.otherIdentity(text, low))
 	return fs.list()
 }
 
@@ -388,7 +388,10 @@ var (
 	otherIdentity = regexp.MustCompile(`(?i)\b(?:i(?:'m| am)|my name is|this is)\s+(claude|chatgpt|gpt-?\d\w*|gemini|bard|llama|copilot)\b|\bi(?:'m| am) an? (?:openai|anthropic|google|meta) (?:model|assistant|ai)\b`)
 )
 
-func (r Rules) otherIdentity(text string) string {
+func (r Rules) otherIdentity(text, low string) string {
+	if !containsAny(low, identityWords) {
+		return ""
+	}
 	for _, m := range otherIdentity.FindAllStringSubmatch(text, -1) {
 		if m[1] != "" && strings.EqualFold(m[1], strings.TrimSpace(r.CharacterName)) {
 			continue
@@ -586,6 +589,9 @@ var (
 	// AI, a model maker, or its own training.
 	selfReferenceWords = []string{"language model", "an ai ", "openai", "anthropic", "google", "meta", "mistral",
 		"my training data", "my knowledge cutoff", "my training cutoff"}
+	// Every alternative of otherIdentity names another assistant or a
+	// model maker.
+	identityWords = []string{"claude", "gpt", "gemini", "bard", "llama", "copilot", "openai", "anthropic", "google", "meta"}
 	// Every alternative of refusalPhrase has one of these, with the "i"
 	// before it where the phrase always puts one.
 	refusalWords = []string{"i can't", "i cannot", "i can not", "i won't", "i will not", "unable to", "not able to",
