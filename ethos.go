@@ -207,6 +207,13 @@ type ModelRef struct {
 // String is the reference as written, "provider/model".
 func (r ModelRef) String() string { return r.Provider + "/" + r.Model }
 
+// Names reports whether ref is r as written, r.String() == ref, without
+// building the string.
+func (r ModelRef) Names(ref string) bool {
+	p := len(r.Provider)
+	return len(ref) == p+1+len(r.Model) && ref[:p] == r.Provider && ref[p] == '/' && ref[p+1:] == r.Model
+}
+
 // ParseModelRef is the one parser of model references: it splits ref at
 // its first slash, so that Together's "together/meta-llama/Llama-3.3-70B"
 // keeps the slashes of its model name. A reference without both parts is

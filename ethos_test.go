@@ -48,3 +48,21 @@ func TestParseModelRef(t *testing.T) {
 		}
 	}
 }
+
+func TestModelRefNames(t *testing.T) {
+	t.Parallel()
+	r := ethos.ModelRef{Provider: "together", Model: "meta-llama/Llama-3.3-70B"}
+	for ref, want := range map[string]bool{
+		"together/meta-llama/Llama-3.3-70B":  true,
+		"together/meta-llama/Llama-3.3-70":   false,
+		"togethe/rmeta-llama/Llama-3.3-70B":  false,
+		"together:meta-llama/Llama-3.3-70B":  false,
+		"together/meta-llama/Llama-3.3-70BX": false,
+		"meta-llama/Llama-3.3-70B":           false,
+		"":                                   false,
+	} {
+		if got := r.Names(ref); got != want || got != (r.String() == ref) {
+			t.Errorf("%+v.Names(%q) = %v, want %v", r, ref, got, want)
+		}
+	}
+}

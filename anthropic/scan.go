@@ -90,7 +90,8 @@ func (s *scanner) object(field func(key string) bool) bool {
 	if s.consume('}') {
 		return true
 	}
-	var seen []string
+	var seenKeys [4]string // a text delta's object has at most four keys
+	seen := seenKeys[:0]
 	for {
 		s.space()
 		key, ok := s.str()
@@ -141,7 +142,7 @@ func (s *scanner) str() (string, bool) {
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		if c == '"' {
-			v := string(s.data[start:s.pos])
+			v := knownOrCopy(s.data[start:s.pos])
 			s.pos++
 			return v, true
 		}
@@ -212,6 +213,20 @@ func (s *scanner) str() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// knownStrings are the keys and type names every text delta repeats.
+var knownStrings = [...]string{"type", "index", "delta", "text", "content_block_delta", "text_delta"}
+
+// knownOrCopy is b as a string: one of knownStrings, which costs no
+// allocation for the hundreds of events of a long answer, or a copy.
+func knownOrCopy(b []byte) string {
+	for _, k := range knownStrings {
+		if string(b) == k {
+			return k
+		}
+	}
+	return string(b)
 }
 
 func (s *scanner) hex4() (rune, bool) {

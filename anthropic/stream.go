@@ -103,10 +103,15 @@ type textDeltaEvent struct {
 // malformed JSON or handles another kind of delta.
 func (t *textDeltas) add(data []byte, blocks int) (ok bool, err error) {
 	ev, ok := scanTextDelta(data)
-	// Invalid UTF-8 is left to the SDK: encoding/json would replace it
-	// where the SDK keeps the bytes.
-	if !ok && (!utf8.Valid(data) || json.Unmarshal(data, &ev) != nil) {
-		return false, nil
+	if !ok {
+		// Invalid UTF-8 is left to the SDK: encoding/json would replace it
+		// where the SDK keeps the bytes. (A variable of its own, so that
+		// the common case's event stays off the heap.)
+		var decoded textDeltaEvent
+		if !utf8.Valid(data) || json.Unmarshal(data, &decoded) != nil {
+			return false, nil
+		}
+		ev = decoded
 	}
 	if ev.Type != "content_block_delta" || ev.Delta.Type != "text_delta" {
 		return false, nil

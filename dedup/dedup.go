@@ -1,16 +1,16 @@
 // Package dedup finds near-duplicate texts: MinHash signatures over word
 // shingles with LSH banding, so that a check costs about the same however
 // many texts are indexed. It is pure (no I/O, no clocks) and imports only
-// the standard library; generate uses it to keep a run's ideas, documents
+// the standard library and the word splitter of internal/prompttext; generate uses it to keep a run's ideas, documents
 // and replies distinct, dataset to flag near-copies in a file, and eval to
 // hold training prompts out of an evaluation.
 package dedup
 
 import (
-	"hash/fnv"
-	"strings"
 	"sync"
 	"unicode"
+
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
 )
 
 // MinHash parameters. 32 bands of 4 rows make a pair with Jaccard
@@ -232,26 +232,23 @@ func similarity(a, b *signature) float64 {
 // changes do not hide a copy. A text shorter than a shingle is one
 // shingle; ok is false for a text with no words.
 func minhash(text string) (*signature, bool) {
-	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	// Each word is hashed once, as it is found; a shingle's hash combines
+	// its words' hashes by position, which is much cheaper than rehashing
+	// the text.
+	var wh []uint64
+	prompttext.LowerWords(text, letterOrDigit, func(_, _ int, h uint64) bool {
+		wh = append(wh, h)
+		return true
 	})
-	if len(words) == 0 {
+	if len(wh) == 0 {
 		return nil, false
 	}
 	sig := new(signature)
 	for i := range sig {
 		sig[i] = ^uint64(0)
 	}
-	// Each word is hashed once; a shingle's hash combines its words'
-	// hashes by position, which is much cheaper than rehashing the text.
-	wh := make([]uint64, len(words))
-	for i, w := range words {
-		h := fnv.New64a()
-		h.Write([]byte(w))
-		wh[i] = h.Sum64()
-	}
-	k := min(ShingleWords, len(words))
-	for i := 0; i+k <= len(words); i++ {
+	k := min(ShingleWords, len(wh))
+	for i := 0; i+k <= len(wh); i++ {
 		x := uint64(k)
 		for j, w := range wh[i : i+k] {
 			x = mix64(x ^ (w + uint64(j)*0x9e3779b97f4a7c15))
@@ -264,3 +261,5 @@ func minhash(text string) (*signature, bool) {
 	}
 	return sig, true
 }
+
+func letterOrDigit(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

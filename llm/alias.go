@@ -29,7 +29,11 @@ func (a *Alias) Complete(ctx context.Context, req ethos.Request) (ethos.Response
 			return ethos.Response{}, err
 		}
 		if ok {
-			req.Model = to
+			ref, err := ethos.ParseModelRef(to)
+			if err != nil {
+				return ethos.Response{}, err
+			}
+			req.Model, ctx = to, withModelRef(ctx, ref)
 		}
 	}
 	return a.Next.Complete(ctx, req)

@@ -130,11 +130,11 @@ func (b *Batcher) Complete(ctx context.Context, req ethos.Request) (ethos.Respon
 	if ModeOf(ctx) != ModeBatch {
 		return b.Next.Complete(ctx, req)
 	}
-	provider, _, err := SplitModel(req.Model)
+	ref, err := modelRef(ctx, req)
 	if err != nil {
 		return ethos.Response{}, err
 	}
-	if _, ok, err := b.API(provider); err != nil {
+	if _, ok, err := b.API(ref.Provider); err != nil {
 		return ethos.Response{}, err
 	} else if !ok {
 		return b.Next.Complete(ctx, req)
@@ -150,7 +150,7 @@ func (b *Batcher) Complete(ctx context.Context, req ethos.Request) (ethos.Respon
 			// error) is what the run now waits on: online is faster.
 			return b.Next.Complete(ctx, req)
 		}
-		if it, err = b.Store.QueueBatchItem(ctx, ethos.BatchItem{Key: key, Provider: provider, Model: req.Model,
+		if it, err = b.Store.QueueBatchItem(ctx, ethos.BatchItem{Key: key, Provider: ref.Provider, Model: req.Model,
 			RunID: req.Metadata["run"], Stage: req.Metadata["stage"], Request: req}); err != nil {
 			return ethos.Response{}, err
 		}

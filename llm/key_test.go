@@ -103,3 +103,24 @@ func TestRouterStripsProviderAndBuildsLazily(t *testing.T) {
 		t.Errorf("unknown provider: got %v, want %q", err, want)
 	}
 }
+
+func TestModelRefCarried(t *testing.T) {
+	t.Parallel()
+	ctx := withModelRef(context.Background(), ethos.ModelRef{Provider: "together", Model: "meta-llama/Llama-3.3-70B"})
+	for _, tc := range []struct {
+		model string
+		want  ethos.ModelRef
+		kind  ethos.Kind
+	}{
+		{"together/meta-llama/Llama-3.3-70B", ethos.ModelRef{Provider: "together", Model: "meta-llama/Llama-3.3-70B"}, ""},
+		// Rewritten below the entry (an alias): parsed anew, not the carried one.
+		{"anthropic/claude-sonnet-4-5", ethos.ModelRef{Provider: "anthropic", Model: "claude-sonnet-4-5"}, ""},
+		{"meta-llama/Llama-3.3-70B", ethos.ModelRef{Provider: "meta-llama", Model: "Llama-3.3-70B"}, ""},
+		{"claude", ethos.ModelRef{}, ethos.Invalid},
+	} {
+		got, err := modelRef(ctx, ethos.Request{Model: tc.model})
+		if got != tc.want || ethos.KindOf(err) != tc.kind {
+			t.Errorf("modelRef(%q) = %+v, %v; want %+v, kind %q", tc.model, got, err, tc.want, tc.kind)
+		}
+	}
+}

@@ -64,13 +64,14 @@ func (l *Ledger) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 	}
 	start := now()
 	key := Key(req)
-	provider, _, err := SplitModel(req.Model)
+	ref, err := ethos.ParseModelRef(req.Model)
 	if err != nil {
 		return ethos.Response{}, err
 	}
+	ctx = withModelRef(ctx, ref)
 	call := ethos.Call{
 		Key:      key,
-		Provider: provider,
+		Provider: ref.Provider,
 		Model:    req.Model,
 		RunID:    req.Metadata["run"],
 		Stage:    req.Metadata["stage"],

@@ -229,10 +229,11 @@ func (l *Limiter) SetShare(provider string, share float64) {
 
 // Complete waits until the provider's limits allow req, then calls Next.
 func (l *Limiter) Complete(ctx context.Context, req ethos.Request) (ethos.Response, error) {
-	provider, _, err := SplitModel(req.Model)
+	ref, err := modelRef(ctx, req)
 	if err != nil {
 		return ethos.Response{}, err
 	}
+	provider := ref.Provider
 	g := l.gate(provider)
 	in := EstimateInput(req)
 	c := charge{in: in, out: req.MaxTokens}

@@ -90,14 +90,14 @@ func (r *Router) Check(models ...string) error {
 
 // Complete routes req to its provider's adapter.
 func (r *Router) Complete(ctx context.Context, req ethos.Request) (ethos.Response, error) {
-	provider, model, err := SplitModel(req.Model)
+	ref, err := modelRef(ctx, req)
 	if err != nil {
 		return ethos.Response{}, err
 	}
-	c, err := r.Adapter(provider)
+	c, err := r.Adapter(ref.Provider)
 	if err != nil {
 		return ethos.Response{}, err
 	}
-	req.Model = model
+	req.Model = ref.Model
 	return c.Complete(ctx, req)
 }

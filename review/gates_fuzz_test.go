@@ -19,6 +19,8 @@ func FuzzReviewGates(f *testing.F) {
 		"I was trained by Anthropic.",
 		"My knowledge cutoff is 2024.",
 		"ſtatus code: 503 service unavailable",
+		"Hello, this is ChatGPT. I'm an OpenAI model.",
+		"my name is\tGPT4o, not Claude",
 		"Dear team, the quarterly numbers are attached. What do you think?",
 	} {
 		f.Add(s)
@@ -30,6 +32,7 @@ func FuzzReviewGates(f *testing.F) {
 		{errorAnywhere, errorWords},
 		{modelSelfReference, selfReferenceWords},
 		{refusalPhrase, refusalWords},
+		{otherIdentity, identityWords},
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, g := range gates {

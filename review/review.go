@@ -97,7 +97,7 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
 	fs.add(RuleChatter, chatterEnd(text, replyChatterEnd))
 	fs.add(RulePersonaBreak, selfReference(text, low))
-	fs.add(RulePersonaBreak, r.otherIdentity(text))
+	fs.add(RulePersonaBreak, r.otherIdentity(text, low))
 	return fs.list()
 }
 
@@ -388,7 +388,10 @@ var (
 	otherIdentity = regexp.MustCompile(`(?i)\b(?:i(?:'m| am)|my name is|this is)\s+(claude|chatgpt|gpt-?\d\w*|gemini|bard|llama|copilot)\b|\bi(?:'m| am) an? (?:openai|anthropic|google|meta) (?:model|assistant|ai)\b`)
 )
 
-func (r Rules) otherIdentity(text string) string {
+func (r Rules) otherIdentity(text, low string) string {
+	if !containsAny(low, identityWords) {
+		return ""
+	}
 	for _, m := range otherIdentity.FindAllStringSubmatch(text, -1) {
 		if m[1] != "" && strings.EqualFold(m[1], strings.TrimSpace(r.CharacterName)) {
 			continue
@@ -468,24 +471,39 @@ func leak(text, system string) string {
 	if len(idx) == 0 {
 		return ""
 	}
-	words := normWords(text)
-	if len(words) < LeakShingle {
-		return ""
-	}
-	hashes := make([]uint64, len(words))
-	for i, w := range words {
-		hashes[i] = wordHash(w)
-	}
-	for i := 0; i+LeakShingle <= len(words); i++ {
-		want, ok := idx[shingleHash(hashes[i:i+LeakShingle])]
+	// The last LeakShingle words' spans and hashes, in a ring.
+	var (
+		spans  [LeakShingle][2]int
+		hashes [LeakShingle]uint64
+		n      int
+		found  string
+	)
+	prompttext.LowerWords(text, inLeakWord, func(start, end int, h uint64) bool {
+		spans[n%LeakShingle], hashes[n%LeakShingle] = [2]int{start, end}, h
+		n++
+		if n < LeakShingle {
+			return true
+		}
+		var shingle [LeakShingle]uint64
+		for j := range shingle {
+			shingle[j] = hashes[(n+j)%LeakShingle]
+		}
+		want, ok := idx[shingleHash(shingle[:])]
 		if !ok {
-			continue
+			return true
 		}
-		if s := strings.Join(words[i:i+LeakShingle], " "); s == want {
-			return fmt.Sprintf("%d words of the system prompt: %q", LeakShingle, s)
+		words := make([]string, LeakShingle)
+		for j := range words {
+			sp := spans[(n+j)%LeakShingle]
+			words[j] = strings.ToLower(text[sp[0]:sp[1]])
 		}
-	}
-	return ""
+		if s := strings.Join(words, " "); s == want {
+			found = fmt.Sprintf("%d words of the system prompt: %q", LeakShingle, s)
+			return false
+		}
+		return true
+	})
+	return found
 }
 
 // leakIndexes holds, per system prompt, its shingles of LeakShingle words
@@ -537,11 +555,14 @@ func mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
+// normWords are the words of s in lower case, as leak compares them: runs
+// of letters, digits and apostrophes. wordHash of each is the hash
+// prompttext.LowerWords gives it (both FNV-1a).
 func normWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
-	})
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !inLeakWord(r) })
 }
+
+func inLeakWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' }
 
 // --- requests -------------------------------------------------------------
 
@@ -551,18 +572,10 @@ var requestPhrase = regexp.MustCompile(`(?i)\?|\b(?:can you|could you|would you|
 // nothing. The last paragraphs are searched, so a sign-off after the
 // request is fine, but a question buried at the top does not count.
 func noRequest(body string) string {
-	if requestPhrase.MatchString(lastWords(body, 80)) {
+	if requestPhrase.MatchString(prompttext.LastWords(body, 80)) {
 		return ""
 	}
 	return "the document does not end with a request or question to the assistant"
-}
-
-func lastWords(s string, n int) string {
-	f := strings.Fields(s)
-	if len(f) > n {
-		f = f[len(f)-n:]
-	}
-	return strings.Join(f, " ")
 }
 
 // The costly case-insensitive scans of whole documents run only on text
@@ -576,6 +589,9 @@ var (
 	// AI, a model maker, or its own training.
 	selfReferenceWords = []string{"language model", "an ai ", "openai", "anthropic", "google", "meta", "mistral",
 		"my training data", "my knowledge cutoff", "my training cutoff"}
+	// Every alternative of otherIdentity names another assistant or a
+	// model maker.
+	identityWords = []string{"claude", "gpt", "gemini", "bard", "llama", "copilot", "openai", "anthropic", "google", "meta"}
 	// Every alternative of refusalPhrase has one of these, with the "i"
 	// before it where the phrase always puts one.
 	refusalWords = []string{"i can't", "i cannot", "i can not", "i won't", "i will not", "unable to", "not able to",

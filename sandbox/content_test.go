@@ -207,3 +207,23 @@ func TestMaxTokens(t *testing.T) {
 		t.Errorf("openai choice %v", choice)
 	}
 }
+
+func checkFillSlots(t *testing.T, s, topic, trait string) {
+	t.Helper()
+	want := strings.NewReplacer("@topic", topic, "@trait", trait).Replace(s)
+	if got := fillSlots(s, topic, trait); got != want {
+		t.Errorf("fillSlots(%q, %q, %q) = %q, want %q", s, topic, trait, got, want)
+	}
+}
+
+func TestFillSlots(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "no slots", "@", "@@topic", "on @topic, with @trait.", "@topi@trait@traitx @top", "@topic@topic"} {
+		checkFillSlots(t, s, "the @trait garden", "warmth")
+	}
+}
+
+func FuzzFillSlots(f *testing.F) {
+	f.Add("on @topic, with @trait.", "a garden", "@topic")
+	f.Fuzz(checkFillSlots)
+}

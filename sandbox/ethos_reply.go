@@ -236,9 +236,7 @@ func writeReply(p Prompt, r *rand.Rand, d defectSet, persona Persona) contractTe
 		r = newRand(h.Sum64(), "answer")
 		topic = pick(r, pick(r, themes).scenarios).topic
 	}
-	fill := func(s, trait string) string {
-		return strings.NewReplacer("@topic", topic, "@trait", strings.ToLower(trait)).Replace(s)
-	}
+	fill := func(s, trait string) string { return fillSlots(s, topic, strings.ToLower(trait)) }
 
 	// Decide each trait's marker sentences.
 	var opening, middle, points, questions []string
@@ -429,4 +427,33 @@ func jsonString(s string) string {
 		panic("sandbox: encode string: " + err.Error())
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// fillSlots replaces every "@topic" in s with topic and every "@trait"
+// with trait, in one pass as strings.NewReplacer would, without building
+// a replacer for each sentence of each reply.
+func fillSlots(s, topic, trait string) string {
+	i := strings.IndexByte(s, '@')
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(topic) + len(trait))
+	for ; i >= 0; i = strings.IndexByte(s, '@') {
+		b.WriteString(s[:i])
+		s = s[i:]
+		switch {
+		case strings.HasPrefix(s, "@topic"):
+			b.WriteString(topic)
+			s = s[len("@topic"):]
+		case strings.HasPrefix(s, "@trait"):
+			b.WriteString(trait)
+			s = s[len("@trait"):]
+		default:
+			b.WriteByte('@')
+			s = s[1:]
+		}
+	}
+	b.WriteString(s)
+	return b.String()
 }

@@ -43,13 +43,13 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -360,7 +360,15 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
 
 // readBodyUpTo is readBody with a cap of limit bytes.
 func readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	// Sized by Content-Length when the client sent one: io.ReadAll would
+	// grow its buffer from 512 bytes, copying a long prompt several times.
+	size := int64(bytes.MinRead)
+	if r.ContentLength > 0 {
+		size += min(r.ContentLength, limit)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	body := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

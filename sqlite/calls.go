@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -138,15 +139,11 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 	if err := ctx.Err(); err != nil {
 		return normalize(op, err)
 	}
-	row, err := newCallRow(c)
-	if err != nil {
-		return ethos.Errorf(ethos.Invalid, "%s: %w", op, err)
-	}
-
+	row := newCallRow(c)
 	d.calls.Do(ctx, row, row.done, func(ctx context.Context, batch []*callRow) {
 		err := d.writeRows(ctx, batch)
 		for _, r := range batch {
-			if err != nil {
+			if err != nil && r.err == nil {
 				r.err = normalize(op, err)
 			}
 			close(r.done)
@@ -160,35 +157,55 @@ func (d *DB) RecordCall(ctx context.Context, c *ethos.Call) error {
 	return nil
 }
 
-// callRow is a call encoded for the llm_calls table and waiting to be
-// written. The writer sets id and err, then closes done.
+// callRow is a call waiting to be written to the llm_calls table. The
+// writer encodes its request and response as it writes it (a row waiting
+// for its commit would otherwise hold a second copy of both, a prompt and
+// a whole document, for every call in flight), sets id and err, then
+// closes done.
 type callRow struct {
-	c         *ethos.Call
-	req, resp []byte
-	created   time.Time
-	cache     bool
+	c       *ethos.Call
+	created time.Time
+	cache   bool
 
 	done chan struct{}
 	id   int64
 	err  error
 }
 
-func newCallRow(c *ethos.Call) (*callRow, error) {
-	req, err := json.Marshal(storedRequest{Request: c.Request, Stream: c.Request.Stream, Metadata: c.Request.Metadata})
-	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
-	}
-	var resp []byte // nil stores NULL
-	if c.Response != nil {
-		if resp, err = json.Marshal(c.Response); err != nil {
-			return nil, fmt.Errorf("encode response: %w", err)
-		}
-	}
+func newCallRow(c *ethos.Call) *callRow {
 	created := c.CreatedAt
 	if created.IsZero() {
 		created = time.Now()
 	}
-	return &callRow{c: c, req: req, resp: resp, created: created.UTC().Round(0), cache: cacheable(c), done: make(chan struct{})}, nil
+	return &callRow{c: c, created: created.UTC().Round(0), cache: cacheable(c), done: make(chan struct{})}
+}
+
+// callEncoder encodes the JSON columns of the rows of one commit into
+// buffers reused from row to row: the store copies bound text, so a
+// buffer is free again once its row is written.
+type callEncoder struct{ req, resp bytes.Buffer }
+
+// encode is c's request and response JSON, the response nil for NULL. An
+// error is an Invalid error of that call alone.
+func (e *callEncoder) encode(c *ethos.Call) (req, resp []byte, err error) {
+	if req, err = encodeJSON(&e.req, storedRequest{Request: c.Request, Stream: c.Request.Stream, Metadata: c.Request.Metadata}); err != nil {
+		return nil, nil, ethos.Errorf(ethos.Invalid, "sqlite: record call: encode request: %w", err)
+	}
+	if c.Response != nil {
+		if resp, err = encodeJSON(&e.resp, c.Response); err != nil {
+			return nil, nil, ethos.Errorf(ethos.Invalid, "sqlite: record call: encode response: %w", err)
+		}
+	}
+	return req, resp, nil
+}
+
+// encodeJSON is json.Marshal(v) written into buf, which it resets.
+func encodeJSON(buf *bytes.Buffer, v any) ([]byte, error) {
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // writeRows inserts rows in one transaction, in order, so that IDs follow
@@ -201,14 +218,20 @@ func (d *DB) writeRows(ctx context.Context, rows []*callRow) error {
 	defer tx.Rollback()
 	insert := tx.StmtContext(ctx, d.insertCall)
 	upsert := tx.StmtContext(ctx, d.upsertCache)
+	var enc callEncoder
 	for _, r := range rows {
 		c := r.c
+		req, resp, err := enc.encode(c)
+		if err != nil {
+			r.err = err
+			continue
+		}
 		var stop ethos.StopReason
 		if c.Response != nil {
 			stop = c.Response.StopReason
 		}
 		res, err := insert.ExecContext(ctx,
-			c.Key, c.Provider, c.Model, c.RunID, c.Stage, boundText(r.req), nullableText(r.resp), string(stop),
+			c.Key, c.Provider, c.Model, c.RunID, c.Stage, boundText(req), nullableText(resp), string(stop),
 			c.Usage.In, c.Usage.Out, c.Usage.CacheRead, c.Usage.CacheWrite, c.CostUSD,
 			int64(c.Latency), c.Attempts, c.CacheHit, string(c.ErrorKind), c.Error, formatTime(r.created))
 		if err != nil {

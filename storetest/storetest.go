@@ -6,6 +6,9 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) ethos.Store) {
 		{"SummarizeCalls", testSummarize},
 		{"PromptCachingLeavesOutCacheHits", testPromptCaching},
 		{"ConcurrentRecordCall", testConcurrentRecord},
+		{"UnencodableCallRefusedAlone", testUnencodableCall},
 		{"Ping", testPing},
 		{"ProviderLoads", testProviderLoads},
 	}
@@ -522,6 +526,39 @@ func testConcurrentRecord(t *testing.T, s ethos.Store) {
 		if n := len(listCalls(t, s, ethos.CallFilter{RunID: fmt.Sprintf("w%02d", w)})); n != perWorker {
 			t.Errorf("run w%02d has %d calls, want %d", w, n, perWorker)
 		}
+	}
+}
+
+// testUnencodableCall records a call JSON cannot encode (a NaN
+// temperature) among good ones recorded at the same time: it alone is
+// refused, as Invalid, and the others are written.
+func testUnencodableCall(t *testing.T, s ethos.Store) {
+	const good = 8
+	nan := math.NaN()
+	var wg sync.WaitGroup
+	errs := make([]error, good+1)
+	for i := range good + 1 {
+		wg.Go(func() {
+			c := success(fmt.Sprintf("k%d", i), "x")
+			if i == good {
+				c.Key = "bad"
+				c.Request.Temperature = &nan
+			}
+			errs[i] = s.RecordCall(t.Context(), c)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs[:good] {
+		if err != nil {
+			t.Errorf("RecordCall(k%d): %v", i, err)
+		}
+	}
+	if err := errs[good]; ethos.KindOf(err) != ethos.Invalid || !strings.Contains(err.Error(), "encode request") {
+		t.Errorf("RecordCall with a NaN temperature = %v (kind %q), want an Invalid error saying it cannot encode the request", err, ethos.KindOf(err))
+	}
+	got := keys(listCalls(t, s, ethos.CallFilter{}))
+	if len(got) != good || slices.Contains(got, "bad") {
+		t.Errorf("calls recorded: %v, want the %d good ones", got, good)
 	}
 }
 

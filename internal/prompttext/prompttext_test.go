@@ -2,9 +2,13 @@ package prompttext_test
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"testing"
 	"text/template"
+	"unicode"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/internal/prompttext"
@@ -56,4 +60,61 @@ func TestRender(t *testing.T) {
 		}
 	}()
 	prompttext.Render(tmpl, "owner", "hi.tmpl", map[string]any{})
+}
+
+// lowerWordsOf is what LowerWords promises to match: the lower-case words
+// strings.FieldsFunc finds, with FNV-1a hashes.
+func lowerWordsOf(s string, inWord func(rune) bool) (words []string, hashes []uint64) {
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !inWord(r) }) {
+		h := fnv.New64a()
+		h.Write([]byte(w))
+		words, hashes = append(words, w), append(hashes, h.Sum64())
+	}
+	return words, hashes
+}
+
+func letterOrDigit(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+func checkLowerWords(t *testing.T, s string) {
+	t.Helper()
+	wantWords, wantHashes := lowerWordsOf(s, letterOrDigit)
+	var words []string
+	var hashes []uint64
+	prompttext.LowerWords(s, letterOrDigit, func(start, end int, h uint64) bool {
+		words, hashes = append(words, strings.ToLower(s[start:end])), append(hashes, h)
+		return true
+	})
+	if diff := cmp.Diff(wantWords, words); diff != "" {
+		t.Errorf("LowerWords(%q) words (-FieldsFunc +LowerWords):\n%s", s, diff)
+	}
+	if diff := cmp.Diff(wantHashes, hashes); diff != "" {
+		t.Errorf("LowerWords(%q) hashes (-want +got):\n%s", s, diff)
+	}
+	for _, n := range []int{0, 1, 3, 80} {
+		f := strings.Fields(s)
+		want := strings.Join(f[max(0, len(f)-n):], " ")
+		if got := prompttext.LastWords(s, n); got != want {
+			t.Errorf("LastWords(%q, %d) = %q, want %q", s, n, got, want)
+		}
+	}
+}
+
+func TestLowerWordsAndLastWords(t *testing.T) {
+	for _, s := range []string{
+		"", "   ", "One", "Hello, World! It's 2026.", "  ÉCOLE   Straße ΣΊΣΥΦΟΣ\tİstanbul\n",
+		"bad \xff byte\xe2\x80 and\u00a0nbsp\u2028line", "ǅemal ǈ Ⅻ ⓐⒷ", "end.",
+	} {
+		checkLowerWords(t, s)
+	}
+	stopped := 0
+	prompttext.LowerWords("a b c", letterOrDigit, func(int, int, uint64) bool { stopped++; return false })
+	if stopped != 1 {
+		t.Errorf("LowerWords went on after yield returned false: %d calls", stopped)
+	}
+}
+
+func FuzzLowerWords(f *testing.F) {
+	f.Add("Hello, World! It's 2026.")
+	f.Add("bad \xff byte\xe2\x80 and\u00a0nbsp")
+	f.Fuzz(func(t *testing.T, s string) { checkLowerWords(t, s) })
 }
