@@ -60,7 +60,7 @@ const joinSettle = 50 * time.Millisecond
 // others do not hold by their last snapshots, and at least MinShare of
 // that (or its fair share, if less): a share grows only into room the
 // others have given up, so the shares of the processes add up to no more
-// than the whole, but for MinShare while a newcomer is seen.
+// than the whole, but for MinShare for each newcomer while it is seen.
 func ShareOf(key, self string, demand int, rows []ethos.ProviderLoad, now time.Time) float64 {
 	weight := float64(demand + 1)
 	total, held := weight, 0.0

@@ -186,8 +186,10 @@ func testSharedLimit(t *testing.T, open openStore) {
 		t.Fatal("no share sampled while all three were busy")
 	}
 	slices.Sort(shares)
-	if top := shares[len(shares)-1]; top > 1+llm.MinShare+1e-9 {
-		t.Errorf("the shares added up to %v, more than the limit", top)
+	// Each newcomer may hold MinShare before the others make room: two of
+	// the three join a process that already holds the whole limit.
+	if top := shares[len(shares)-1]; top > 1+float64(len(f.limiters)-1)*llm.MinShare+1e-9 {
+		t.Errorf("the shares added up to %v, more than the limit and a newcomer's floor each", top)
 	}
 	if median := shares[len(shares)/2]; median < 0.9 {
 		t.Errorf("the shares of three busy processes added up to %v (median), want most of the limit", median)
