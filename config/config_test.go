@@ -664,7 +664,7 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestSplitModel(t *testing.T) {
+func TestParseModelRef(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		ref, provider, model string
@@ -681,12 +681,9 @@ func TestSplitModel(t *testing.T) {
 		{" anthropic/x", "", "", false},
 	}
 	for _, tt := range tests {
-		provider, model, err := config.SplitModel(tt.ref)
-		if (err == nil) != tt.ok || provider != tt.provider || model != tt.model {
-			t.Errorf("SplitModel(%q) = %q, %q, %v; want %q, %q, ok=%v", tt.ref, provider, model, err, tt.provider, tt.model, tt.ok)
-		}
-		if err != nil && ethos.KindOf(err) != ethos.Config {
-			t.Errorf("SplitModel(%q): kind %q, want config", tt.ref, ethos.KindOf(err))
+		r, msg := config.ParseModelRef(tt.ref)
+		if (msg == "") != tt.ok || r.Provider != tt.provider || r.Model != tt.model {
+			t.Errorf("parseModelRef(%q) = %+v, %q; want %q, %q, ok=%v", tt.ref, r, msg, tt.provider, tt.model, tt.ok)
 		}
 	}
 }

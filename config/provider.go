@@ -191,17 +191,6 @@ func (c *Config) APIKey(p Provider, getenv func(string) string) (string, error) 
 	return key, nil
 }
 
-// SplitModel splits a model reference "provider/model" as
-// ethos.ParseModelRef does, and refuses spaces around it or in its
-// provider; a malformed reference in the configuration is a Config error.
-func SplitModel(ref string) (provider, model string, err error) {
-	r, msg := parseModelRef(ref)
-	if msg != "" {
-		return "", "", ethos.Errorf(ethos.Config, "%s", msg)
-	}
-	return r.Provider, r.Model, nil
-}
-
 // parseModelRef parses ref, or says what is wrong with its shape. Whether
 // the provider exists is checked separately.
 func parseModelRef(ref string) (ethos.ModelRef, string) {

@@ -278,7 +278,9 @@ func (b *Batcher) submit(ctx context.Context, api ethos.BatchAPI, batch ethos.Ba
 	sub := ethos.BatchSubmission{Label: batch.Label, Requests: make([]ethos.BatchRequest, len(items))}
 	for i, it := range items {
 		req := it.Request
-		_, req.Model, _ = SplitModel(req.Model)
+		if ref, err := ethos.ParseModelRef(req.Model); err == nil {
+			req.Model = ref.Model
+		}
 		req.Stream = false
 		sub.Requests[i] = ethos.BatchRequest{CustomID: it.Key, Request: req}
 	}

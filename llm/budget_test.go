@@ -10,7 +10,7 @@ import (
 // perMillion prices every model at $1 per million input and $5 per million
 // output tokens, and knows no model called "unpriced/…".
 var perMillion = PricerFunc(func(model string, u ethos.Usage) (float64, bool) {
-	if p, _, _ := SplitModel(model); p == "unpriced" {
+	if p, _, _ := ethos.SplitModel(model); p == "unpriced" {
 		return 0, false
 	}
 	return float64(u.In)*1e-6 + float64(u.Out)*5e-6, true

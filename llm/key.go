@@ -32,13 +32,6 @@ func Key(req ethos.Request) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// SplitModel is ethos.ParseModelRef taken apart: a malformed reference is
-// its Invalid error.
-func SplitModel(ref string) (provider, model string, err error) {
-	r, err := ethos.ParseModelRef(ref)
-	return r.Provider, r.Model, err
-}
-
 // EstimateTokens is a conservative estimate of the tokens a text costs
 // (about four bytes a token for English), used for budgets and rate limits
 // before the provider reports the real count.

@@ -51,24 +51,6 @@ func TestKeyIsStable(t *testing.T) {
 	}
 }
 
-func TestSplitModel(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ ref, provider, model string }{
-		{"anthropic/claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"},
-		{"together/meta-llama/Llama-3.3-70B-Instruct-Turbo", "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo"},
-	} {
-		p, m, err := SplitModel(tc.ref)
-		if err != nil || p != tc.provider || m != tc.model {
-			t.Errorf("SplitModel(%q) = %q, %q, %v", tc.ref, p, m, err)
-		}
-	}
-	for _, bad := range []string{"", "claude", "/m", "p/"} {
-		if _, _, err := SplitModel(bad); ethos.KindOf(err) != ethos.Invalid {
-			t.Errorf("SplitModel(%q): got %v, want invalid", bad, err)
-		}
-	}
-}
-
 func TestRouterStripsProviderAndBuildsLazily(t *testing.T) {
 	t.Parallel()
 	var got []string

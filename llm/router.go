@@ -77,11 +77,11 @@ func (r *Router) Adapter(provider string) (ethos.Completer, error) {
 // missing key or an unknown provider is reported before any call is made.
 func (r *Router) Check(models ...string) error {
 	for _, ref := range models {
-		provider, _, err := SplitModel(ref)
+		parsed, err := ethos.ParseModelRef(ref)
 		if err != nil {
 			return err
 		}
-		if _, err := r.Adapter(provider); err != nil {
+		if _, err := r.Adapter(parsed.Provider); err != nil {
 			return err
 		}
 	}

@@ -188,7 +188,7 @@ func ModelUsers(cfg *config.Config) map[string][]string {
 	}
 	users := map[string][]string{}
 	for field, ref := range refs {
-		if provider, _, err := llm.SplitModel(ref); err == nil {
+		if provider, _, ok := ethos.SplitModel(ref); ok {
 			users[provider] = append(users[provider], field)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/llm"
 	"github.com/ethos-toolkit/ethos/pipeline"
 )
 
@@ -39,7 +38,7 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 	if *model == "" {
 		return usageErrorf("complete: --model is required (e.g. --model sandbox/writer)")
 	}
-	if _, _, err := llm.SplitModel(*model); err != nil {
+	if _, _, ok := ethos.SplitModel(*model); !ok {
 		return usageErrorf("complete: --model %q: want provider/model, e.g. sandbox/writer", *model)
 	}
 	if len(rest) != 1 || strings.TrimSpace(rest[0]) == "" {

@@ -1,0 +1,4 @@
+package config
+
+// ParseModelRef exposes parseModelRef to the package's external tests.
+var ParseModelRef = parseModelRef
