@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -58,6 +59,9 @@ func optional[T any](dst **T, parse func(string) (T, error)) flag.Value {
 
 func (v *optionalValue[T]) Set(s string) error {
 	x, err := v.parse(s)
+	if ne := (*strconv.NumError)(nil); errors.As(err, &ne) {
+		return ne.Err // "invalid syntax", as the flag package says it
+	}
 	if err != nil {
 		return err
 	}
