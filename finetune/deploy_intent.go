@@ -193,9 +193,8 @@ func (s *Service) closeDeploy(ctx context.Context, at deployAttempt, reason stri
 // Reattach resolves a deploy of m that an interrupted process left open:
 // it adopts and records the endpoint that deploy started (found is true),
 // or, when the provider has none, closes the record. Nothing open is
-// nothing to do. ethos finetune undeploy calls it before stopping a
-// model's endpoints, so an endpoint started but never recorded is stopped
-// too.
+// nothing to do. UpEndpoints calls it, so that an endpoint started but
+// never recorded is stopped too.
 func (s *Service) Reattach(ctx context.Context, m ethos.Model) (ep ethos.Endpoint, found bool, err error) {
 	at, open, err := s.pendingDeploy(ctx, m)
 	if err != nil || !open {
@@ -214,6 +213,21 @@ func (s *Service) Reattach(ctx context.Context, m ethos.Model) (ep ethos.Endpoin
 	}
 	ep, err = s.recordDeployed(ctx, m, at, remote)
 	return ep, err == nil, err
+}
+
+// UpEndpoints are the endpoints up for m, after recording one that an
+// interrupted deploy started and did not record (see Reattach), so that
+// it is stopped or re-attached to, never doubled; adopted, when not nil,
+// hears of that one.
+func (s *Service) UpEndpoints(ctx context.Context, m ethos.Model, adopted func(ethos.Endpoint)) ([]ethos.Endpoint, error) {
+	ep, found, err := s.Reattach(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if found && adopted != nil {
+		adopted(ep)
+	}
+	return s.Store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: m.Name})
 }
 
 // PendingDeploy is a deploy an interrupted process left open: the

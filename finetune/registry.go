@@ -1,14 +1,18 @@
 package finetune
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/internal/atomicfile"
 )
 
 // FormatHyperparameters is a one-line summary of training settings, the
@@ -65,6 +69,42 @@ func ShortHash(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+// RegistryStore is what WriteRegistryFile reads: the models and their
+// jobs.
+type RegistryStore interface {
+	Models(ctx context.Context) ([]ethos.Model, error)
+	Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTuneJob, error)
+}
+
+// WriteRegistryFile writes the registry of store's models (see
+// WriteRegistry) to path, making its directory; a reader never sees half
+// a registry. It returns how many models the registry lists.
+func WriteRegistryFile(ctx context.Context, store RegistryStore, path string, generated time.Time) (int, error) {
+	models, err := store.Models(ctx)
+	if err != nil {
+		return 0, err
+	}
+	jobs, err := store.Jobs(ctx, ethos.FineTuneFilter{})
+	if err != nil {
+		return 0, err
+	}
+	byID := make(map[string]ethos.FineTuneJob, len(jobs))
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	var b bytes.Buffer
+	if err := WriteRegistry(&b, models, byID, generated); err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return 0, ethos.Errorf(ethos.Config, "registry: %w", err)
+	}
+	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
+		return 0, ethos.Errorf(ethos.Config, "registry: write %s: %w", path, err)
+	}
+	return len(models), nil
 }
 
 // WriteRegistry writes the registry as a Markdown document for people: a

@@ -2,9 +2,11 @@ package finetune
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +82,44 @@ func TestRecordedPath(t *testing.T) {
 	// An older record by absolute path stays readable where it is.
 	if got := ResolvePath("/moved", "/p/project/data/agora.jsonl"); got != "/p/project/data/agora.jsonl" {
 		t.Errorf("absolute record resolved to %q", got)
+	}
+}
+
+// registryStore is a RegistryStore of fixed models and jobs.
+type registryStore struct {
+	models []ethos.Model
+	jobs   []ethos.FineTuneJob
+}
+
+func (s registryStore) Models(context.Context) ([]ethos.Model, error) { return s.models, nil }
+func (s registryStore) Jobs(context.Context, ethos.FineTuneFilter) ([]ethos.FineTuneJob, error) {
+	return s.jobs, nil
+}
+
+// TestWriteRegistryFile: the registry of the store's models, with their
+// jobs' dates, written into a directory made for it.
+func TestWriteRegistryFile(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 3, 14, 15, 9, 0, 0, time.UTC)
+	finished := at.Add(-time.Hour)
+	store := registryStore{
+		models: []ethos.Model{{Name: "sandbox/ft-1", Provider: "sandbox", BaseModel: "base", JobID: "ft-1", CreatedAt: finished}},
+		jobs:   []ethos.FineTuneJob{{ID: "ft-1", RunID: "gen-1", CreatedAt: finished.Add(-time.Hour), FinishedAt: &finished}},
+	}
+	path := filepath.Join(t.TempDir(), "docs", "MODELS.md")
+	n, err := WriteRegistryFile(t.Context(), store, path, at)
+	if err != nil || n != 1 {
+		t.Fatalf("WriteRegistryFile = %d, %v", n, err)
+	}
+	var want bytes.Buffer
+	if err := WriteRegistry(&want, store.models, map[string]ethos.FineTuneJob{"ft-1": store.jobs[0]}, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.String(), string(got)); diff != "" || !strings.Contains(string(got), "gen-1") {
+		t.Errorf("registry file (-want +got):\n%s", diff)
 	}
 }

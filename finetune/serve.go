@@ -104,6 +104,18 @@ type DeployOptions struct {
 	Progress func(ethos.Endpoint)
 }
 
+// Validate refuses an inactive timeout that is negative or not whole
+// minutes, the provider's unit, and a negative interval.
+func (o DeployOptions) Validate() error {
+	if o.InactiveTimeout < 0 || o.InactiveTimeout%time.Minute != 0 {
+		return ethos.Errorf(ethos.Config, "the inactive timeout (--inactive-timeout) must be whole minutes, e.g. 15m; got %v", o.InactiveTimeout)
+	}
+	if o.Interval < 0 {
+		return ethos.Errorf(ethos.Config, "the interval (--interval) must not be negative; got %v", o.Interval)
+	}
+	return nil
+}
+
 func (s *Service) endpointBackend(provider string) (ethos.EndpointBackend, error) {
 	b, err := s.backend(provider)
 	if err != nil {

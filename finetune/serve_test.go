@@ -357,3 +357,26 @@ func TestCompletedModel(t *testing.T) {
 		t.Errorf("the completed job's model: %+v, %v; want %s", got, err, want.Name)
 	}
 }
+
+// TestUpEndpointsAdoptsTheUnrecorded: an endpoint a broken deploy started
+// and did not record is among the model's endpoints up, and the caller
+// hears of it.
+func TestUpEndpointsAdoptsTheUnrecorded(t *testing.T) {
+	t.Parallel()
+	e, _, ds, m := endpointEnv(t)
+	if up, err := e.svc.UpEndpoints(t.Context(), m, nil); err != nil || len(up) != 0 {
+		t.Fatalf("UpEndpoints with nothing deployed = %+v, %v", up, err)
+	}
+	ds.failPutEndpoint = true
+	if _, _, err := e.svc.Deploy(t.Context(), m, testHardware, DeployOptions{}); err == nil {
+		t.Fatal("the broken Deploy succeeded")
+	}
+	var adopted []string
+	up, err := e.svc.UpEndpoints(t.Context(), m, func(ep ethos.Endpoint) { adopted = append(adopted, ep.ID) })
+	if err != nil || len(up) != 1 || up[0].ID != "endpoint-1" {
+		t.Fatalf("UpEndpoints = %+v, %v; want the endpoint the deploy started", up, err)
+	}
+	if len(adopted) != 1 || adopted[0] != "endpoint-1" {
+		t.Errorf("adopted %v, want the endpoint the deploy started", adopted)
+	}
+}

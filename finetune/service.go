@@ -822,9 +822,10 @@ func (s *Service) Events(ctx context.Context, id string) (Update, []ethos.FineTu
 	return u, events, err
 }
 
-// Wait refreshes the job every interval until it is final and returns it.
-// progress, if not nil, sees every refresh, and every transient failure
-// (which is retried at the next interval, never taken for the job failing).
+// Wait refreshes the job every interval (zero: the PollInterval of the
+// job's provider) until it is final and returns it. progress, if not nil,
+// sees every refresh, and every transient failure (which is retried at
+// the next interval, never taken for the job failing).
 func (s *Service) Wait(ctx context.Context, id string, interval time.Duration, progress func(Update, error)) (ethos.FineTuneJob, error) {
 	if progress == nil {
 		progress = func(Update, error) {}
@@ -842,7 +843,11 @@ func (s *Service) Wait(ctx context.Context, id string, interval time.Duration, p
 				return u.Job, nil
 			}
 		}
-		if err := s.sleep(ctx, interval); err != nil {
+		wait := interval
+		if wait == 0 {
+			wait = PollInterval(u.Job.Provider)
+		}
+		if err := s.sleep(ctx, wait); err != nil {
 			return u.Job, ethos.Errorf(ethos.Transient, "finetune: waiting for job %s: %w", id, err)
 		}
 	}
@@ -864,6 +869,34 @@ func (s *Service) WaitModel(ctx context.Context, id string, interval time.Durati
 		return ethos.Model{}, err
 	}
 	return *m, nil
+}
+
+// Finished is a job followed to its end and the model it registered, if
+// it completed: what ethos finetune wait prints as JSON.
+type Finished struct {
+	Job   ethos.FineTuneJob `json:"job"`
+	Model *ethos.Model      `json:"model,omitempty"`
+}
+
+// WaitFinished waits for the job (see Wait) and returns it with its
+// registered model. A job that failed or was cancelled comes with the
+// error that says how it ended (JobError), a completed one whose model is
+// not registered with the store's error; an error of Wait leaves the
+// result zero.
+func (s *Service) WaitFinished(ctx context.Context, id string, interval time.Duration, progress func(Update, error)) (Finished, error) {
+	j, err := s.Wait(ctx, id, interval, progress)
+	if err != nil {
+		return Finished{}, err
+	}
+	f := Finished{Job: j}
+	m, merr := s.Store.Model(ctx, ModelName(j))
+	if merr == nil {
+		f.Model = &m
+	}
+	if err := JobError(j); err != nil {
+		return f, err
+	}
+	return f, merr
 }
 
 // JobError is nil for a job that completed or is still going, and

@@ -913,3 +913,31 @@ func TestCreateDPO(t *testing.T) {
 		t.Errorf("the same continued request again: %s job %s; want existing %s", again.How, again.Job.ID, continued.Job.ID)
 	}
 }
+
+// TestWaitFinished: a completed job comes with its model, polled at the
+// provider's interval when none is given; a failed one with the error
+// that says how it ended, and no model.
+func TestWaitFinished(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.create(t, e.options(t))
+	f, err := e.svc.WaitFinished(t.Context(), c.Job.ID, 0, nil)
+	if err != nil || f.Job.State != ethos.FineTuneCompleted || f.Model == nil || f.Model.JobID != c.Job.ID {
+		t.Fatalf("WaitFinished = %+v, %v", f, err)
+	}
+	if d := e.slept; len(d) == 0 || d[0] != PollInterval("together") {
+		t.Errorf("waited %v between polls, want together's %v", d, PollInterval("together"))
+	}
+
+	failed := newEnv(t)
+	failed.fake.script = []string{"pending", "error"}
+	failed.fake.failWith = "out of memory"
+	c = failed.create(t, failed.options(t))
+	f, err = failed.svc.WaitFinished(t.Context(), c.Job.ID, time.Second, nil)
+	if f.Job.State != ethos.FineTuneFailed || f.Model != nil || !strings.Contains(fmt.Sprint(err), "out of memory") {
+		t.Errorf("WaitFinished of a failed job = %+v, %v", f, err)
+	}
+	if f, err := failed.svc.WaitFinished(t.Context(), "ft-nope", time.Second, nil); ethos.KindOf(err) != ethos.NotFound || f.Job.ID != "" {
+		t.Errorf("WaitFinished of an unknown job = %+v, %v", f, err)
+	}
+}

@@ -23,7 +23,8 @@ type Overrides struct {
 	LearningRate, LoRAAlpha, LoRADropout, DPOBeta *float64
 	Suffix                                        *string
 	// LoRA asks for adapter training, as does any LoRA setting given;
-	// Full asks for full fine-tuning and wins over both.
+	// Full asks for full fine-tuning and wins over a LoRA setting. Both
+	// at once is an error.
 	LoRA, Full bool
 	// Method is FineTuneDPO to train by DPO; "" and FineTuneSFT keep SFT.
 	Method string
@@ -38,6 +39,9 @@ type Overrides struct {
 func (o Overrides) Apply(h ethos.Hyperparameters) (ethos.Hyperparameters, error) {
 	if o.Method != "" && o.Method != ethos.FineTuneSFT && o.Method != ethos.FineTuneDPO {
 		return h, ethos.Errorf(ethos.Invalid, "method %q: want %s or %s", o.Method, ethos.FineTuneSFT, ethos.FineTuneDPO)
+	}
+	if o.LoRA && o.Full {
+		return h, ethos.Errorf(ethos.Config, "LoRA and full fine-tuning exclude each other (--lora, --full)")
 	}
 	h.WandbProject = o.WandbProject
 	set(&h.Epochs, o.Epochs)

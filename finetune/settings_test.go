@@ -43,6 +43,7 @@ func TestOverridesApply(t *testing.T) {
 			want: ethos.Hyperparameters{Epochs: 3, LearningRate: 1e-5, BatchSize: 8, Suffix: "agora", Method: ethos.FineTuneDPO, DPOBeta: 0.2}},
 		{name: "a DPO setting of an SFT job", base: full, o: finetune.Overrides{DPOBeta: ptr(0.2)}, wantKind: ethos.Config},
 		{name: "an unknown method", base: full, o: finetune.Overrides{Method: "ppo"}, wantKind: ethos.Invalid},
+		{name: "lora and full at once", base: project, o: finetune.Overrides{LoRA: true, Full: true}, wantKind: ethos.Config},
 		{name: "a negative epoch count", base: full, o: finetune.Overrides{Epochs: ptr(-1)}, wantKind: ethos.Config},
 		{name: "dropout out of range", base: project, o: finetune.Overrides{LoRADropout: ptr(1.0)}, wantKind: ethos.Config},
 	} {

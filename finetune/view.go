@@ -24,3 +24,12 @@ func ViewOf(u Update) JobView {
 	}
 	return v
 }
+
+// ViewsOf are the views of the jobs updates found, in their order.
+func ViewsOf(updates []Update) []JobView {
+	views := make([]JobView, 0, len(updates))
+	for _, u := range updates {
+		views = append(views, ViewOf(u))
+	}
+	return views
+}

@@ -1,8 +1,12 @@
 package pipeline
 
 import (
+	"fmt"
+	"path/filepath"
+
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
+	"github.com/ethos-toolkit/ethos/finetune"
 )
 
 // FineTuneSettings are the hyperparameters a configuration's finetune
@@ -22,4 +26,41 @@ func FineTuneSettings(ft config.FineTune, provider string, validation bool) etho
 		}
 	}
 	return h
+}
+
+// FineTuneCreateOptions completes a job asked for by hand (ethos finetune
+// create) from a configuration's finetune section: the provider and the
+// base model default to the section's, but a provider other than the
+// section's needs its base model named, since the section's model is
+// another provider's; the hyperparameters are the section's under o, and
+// an evaluation count needs a validation file, the file it evaluates.
+// Every refusal comes before any upload. The files' paths are made
+// absolute: the job records where its dataset is, for any process, from
+// any directory.
+func FineTuneCreateOptions(ft config.FineTune, opts finetune.CreateOptions, o finetune.Overrides) (finetune.CreateOptions, error) {
+	for _, path := range []*string{&opts.TrainPath, &opts.ValidationPath} {
+		if abs, err := filepath.Abs(*path); *path != "" && err == nil {
+			*path = abs
+		}
+	}
+	if opts.Provider == "" {
+		opts.Provider = ft.Provider
+	} else if opts.BaseModel == "" && opts.Provider != ft.Provider {
+		return opts, ethos.Errorf(ethos.Config, "--model is required when --provider (%s) is not finetune.provider (%s)", opts.Provider, ft.Provider)
+	}
+	if opts.BaseModel == "" {
+		opts.BaseModel = ft.Model
+	}
+	if err := ethos.CheckFineTuneProvider(opts.Provider); err != nil {
+		return opts, fmt.Errorf("--provider: %w", err)
+	}
+	if o.Evals != nil && opts.ValidationPath == "" {
+		return opts, ethos.Errorf(ethos.Config, "--n-evals needs --validation FILE: the evaluations are of the validation file")
+	}
+	h, err := o.Apply(FineTuneSettings(ft, opts.Provider, opts.ValidationPath != ""))
+	if err != nil {
+		return opts, fmt.Errorf("%w (check the flags and ethos.yaml's finetune section)", err)
+	}
+	opts.Hyperparameters = h
+	return opts, nil
 }

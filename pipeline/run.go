@@ -366,25 +366,9 @@ func writeReports(ctx context.Context, d Deps, res *RunResult, id string) error 
 		}
 		res.Reports = append(res.Reports, path)
 	}
-	models, err := d.Store.Models(ctx)
-	if err != nil {
-		return err
-	}
-	ftJobs, err := d.Store.Jobs(ctx, ethos.FineTuneFilter{})
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]ethos.FineTuneJob, len(ftJobs))
-	for _, j := range ftJobs {
-		byID[j.ID] = j
-	}
-	var b bytes.Buffer
-	if err := finetune.WriteRegistry(&b, models, byID, time.Now()); err != nil {
-		return err
-	}
 	res.Registry = filepath.Join(dir, "models.md")
-	if err := atomicfile.Write(res.Registry, b.Bytes(), 0o644); err != nil {
-		return ethos.Errorf(ethos.Config, "registry: write %s: %w", res.Registry, err)
+	if _, err := finetune.WriteRegistryFile(ctx, d.Store, res.Registry, time.Now()); err != nil {
+		return err
 	}
 	compared := map[[2]string]bool{}
 	prev := "base"

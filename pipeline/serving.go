@@ -187,12 +187,9 @@ func (s Serving) StopLeft(ctx context.Context, model ethos.Model) error {
 // interrupted run started and did not record: it is re-attached to, never
 // doubled.
 func (s Serving) upEndpoints(ctx context.Context, model ethos.Model) ([]ethos.Endpoint, error) {
-	if adopted, found, err := s.Service.Reattach(ctx, model); err != nil {
-		return nil, err
-	} else if found {
+	return s.Service.UpEndpoints(ctx, model, func(adopted ethos.Endpoint) {
 		s.Logf("      found endpoint %s (%s), which an interrupted run started for %s and did not record", adopted.ID, adopted.State, model.Name)
-	}
-	return s.Service.Store.Endpoints(ctx, ethos.EndpointFilter{Up: true, ModelName: model.Name})
+	})
 }
 
 // stop stops endpoint id, even when ctx is cancelled.

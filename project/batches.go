@@ -37,3 +37,33 @@ func (p *Project) RunBatches(ctx context.Context) (stop func()) {
 		<-done
 	}
 }
+
+// CancelBatch asks the provider to stop batch id and records its answer.
+// Its unprocessed requests end cancelled and go to the next batch when
+// their run continues. A batch that has ended, or that the provider has
+// not confirmed yet, is not cancelled.
+func (p *Project) CancelBatch(ctx context.Context, id int64) (ethos.Batch, error) {
+	b, err := p.store.GetBatch(ctx, id)
+	if err != nil {
+		return b, err
+	}
+	if b.State.Done() {
+		return b, ethos.Errorf(ethos.Config, "batch %d has %s already; nothing to cancel", id, b.State)
+	}
+	if b.ProviderID == "" {
+		return b, ethos.Errorf(ethos.Config, "batch %d is not confirmed at %s yet; a running command finds it there or sends its requests again — cancel it then", id, b.Provider)
+	}
+	api, ok, err := p.BatchAPI(b.Provider)
+	if err != nil {
+		return b, err
+	}
+	if !ok {
+		return b, ethos.Errorf(ethos.Config, "provider %s has no batch API configured (providers.%s.batch)", b.Provider, b.Provider)
+	}
+	info, err := api.CancelBatch(ctx, b.ProviderID)
+	if err != nil {
+		return b, err
+	}
+	b.State, b.Status, b.Counts = info.State, info.ProviderStatus, info.Counts
+	return b, p.store.UpdateBatch(ctx, b)
+}

@@ -100,6 +100,70 @@ func (p *Project) DeployOptions(provider, hardware string, timeout, interval tim
 	return o
 }
 
+// Deploy serves job jobID's completed model on a dedicated endpoint, or
+// attaches it to the running endpoint given.AttachTo. given's hardware,
+// inactive timeout and interval, when not zero, replace the project's
+// (see DeployOptions); the endpoint's price and progress go to the log.
+func (p *Project) Deploy(ctx context.Context, jobID string, given finetune.DeployOptions) (ethos.Endpoint, ethos.Model, error) {
+	m, err := p.CompletedModel(ctx, jobID)
+	if err != nil {
+		return ethos.Endpoint{}, m, err
+	}
+	opts := p.DeployOptions(m.Provider, given.Hardware, given.InactiveTimeout, given.Interval, p.log)
+	opts.AttachTo = given.AttachTo
+	svc := p.FineTune()
+	var hw ethos.Hardware
+	if opts.AttachTo == "" {
+		if hw, err = svc.ChooseHardware(ctx, m, opts.Hardware); err != nil {
+			return ethos.Endpoint{}, m, err
+		}
+		fmt.Fprintf(p.log, "deploying %s on %s at $%.2f/hour while up\n", m.Name, hw.ID, hw.CentsPerMinute*60/100)
+	}
+	return svc.Deploy(ctx, m, hw, opts)
+}
+
+// Undeploy stops the endpoint target ("endpoint-…"), or, given a job's ID,
+// every endpoint up for the job's model, one an interrupted deploy started
+// and did not record included (see finetune.Service.UpEndpoints). interval,
+// when not zero, is how often to ask whether an endpoint stopped; stopped,
+// when not nil, hears of each endpoint as it stops.
+func (p *Project) Undeploy(ctx context.Context, target string, interval time.Duration, stopped func(ethos.Endpoint)) ([]ethos.Endpoint, error) {
+	svc := p.FineTune()
+	var eps []ethos.Endpoint
+	if strings.HasPrefix(target, "endpoint-") {
+		ep, err := p.store.Endpoint(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		eps = append(eps, ep)
+	} else {
+		m, err := p.CompletedModel(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		if eps, err = svc.UpEndpoints(ctx, m, func(adopted ethos.Endpoint) {
+			fmt.Fprintf(p.log, "found endpoint %s, which an interrupted deploy started and did not record\n", adopted.ID)
+		}); err != nil {
+			return nil, err
+		}
+		if len(eps) == 0 {
+			return nil, ethos.Errorf(ethos.NotFound, "finetune undeploy: no endpoint of %s (job %s) is up", m.Name, target)
+		}
+	}
+	var done []ethos.Endpoint
+	for _, e := range eps {
+		ep, err := svc.Undeploy(ctx, e.ID, p.DeployOptions(e.Provider, "", 0, interval, p.log))
+		if err != nil {
+			return done, err
+		}
+		done = append(done, ep)
+		if stopped != nil {
+			stopped(ep)
+		}
+	}
+	return done, nil
+}
+
 // Probe builds a one-token request through the project's middleware
 // (ledger, budget, capped at commandCap) that says whether the provider
 // serves a model under ref. The model is called by the very name given,

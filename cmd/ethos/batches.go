@@ -78,9 +78,6 @@ func (c *BatchesCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if batches == nil {
-			batches = []ethos.Batch{}
-		}
 		return writeJSON(c.m.Stdout, batches)
 	}
 	if len(batches) == 0 {
@@ -106,32 +103,10 @@ func (c *BatchesCommand) status(ctx context.Context, p *project.Project, id int6
 	return nil
 }
 
-// cancel asks the provider to stop a batch. Its unprocessed requests end
-// cancelled and go to the next batch when their run continues.
+// cancel asks the provider to stop a batch (see project.CancelBatch).
 func (c *BatchesCommand) cancel(ctx context.Context, p *project.Project, id int64) error {
-	b, err := p.Store().GetBatch(ctx, id)
+	b, err := p.CancelBatch(ctx, id)
 	if err != nil {
-		return err
-	}
-	if b.State.Done() {
-		return ethos.Errorf(ethos.Config, "batch %d has %s already; nothing to cancel", id, b.State)
-	}
-	if b.ProviderID == "" {
-		return ethos.Errorf(ethos.Config, "batch %d is not confirmed at %s yet; a running command finds it there or sends its requests again — cancel it then", id, b.Provider)
-	}
-	api, ok, err := p.BatchAPI(b.Provider)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return ethos.Errorf(ethos.Config, "provider %s has no batch API configured (providers.%s.batch)", b.Provider, b.Provider)
-	}
-	info, err := api.CancelBatch(ctx, b.ProviderID)
-	if err != nil {
-		return err
-	}
-	b.State, b.Status, b.Counts = info.State, info.ProviderStatus, info.Counts
-	if err := p.Store().UpdateBatch(ctx, b); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.m.Stdout, "batch %d (%s): %s; its unprocessed requests go to the next batch when their run continues\n", id, b.ProviderID, b.StateText())

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -95,25 +95,10 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("finetune create", finetuneCreateSynopsis)
 	var pf projectFlags
 	pf.register(flags)
-	provider := flags.String("provider", "", "together, openai or sandbox (default: finetune.provider)")
-	model := flags.String("model", "", "the provider's base `model` (default: finetune.model)")
-	train := flags.String("train", "", "the training `file` (JSONL), e.g. data/agora.jsonl")
-	validation := flags.String("validation", "", "a validation `file`, for validation loss")
-	epochs := flags.Int("epochs", 0, "training epochs (default: finetune.epochs)")
-	lr := flags.Float64("learning-rate", 0, "learning rate (default: finetune.learning_rate; for OpenAI a multiplier, its default unless given)")
-	batch := flags.Int("batch-size", 0, "batch size (default: finetune.batch_size)")
-	lora := flags.Bool("lora", false, "train a LoRA adapter (default: finetune.lora)")
-	full := flags.Bool("full", false, "full fine-tuning instead of LoRA")
-	loraR := flags.Int("lora-r", 0, "LoRA rank (default: finetune.lora_r)")
-	loraAlpha := flags.Float64("lora-alpha", 0, "LoRA alpha (default: finetune.lora_alpha)")
-	loraDropout := flags.Float64("lora-dropout", -1, "LoRA dropout (default: finetune.lora_dropout)")
-	nEvals := flags.Int("n-evals", 0, "with --validation, evaluations of it during training, each a validation loss (Together; default: finetune.n_evals)")
-	suffix := flags.String("suffix", "", "suffix of the trained model's name (default: finetune.suffix)")
-	wandb := flags.String("wandb-project", "", "Weights & Biases `project` (Together; the key comes from WANDB_API_KEY)")
-	runID := flags.String("run", "", "the generation run `ID` that made the dataset, recorded with the job")
-	method := flags.String("method", ethos.FineTuneSFT, "the training `method`: sft (conversations) or dpo (preference pairs, e.g. data/agora.pairs.jsonl); a file of the other kind is refused before upload")
-	dpoBeta := flags.Float64("dpo-beta", 0, "DPO's `beta`, how closely training keeps to the model it starts from (default: the provider's, Together 0.1)")
-	fromCheckpoint := flags.String("from-checkpoint", "", "continue training from an earlier job of the same provider (its `ID`; Together also takes a model name or ID:step) instead of from --model")
+	var opts finetune.CreateOptions
+	opts.RegisterFlags(flags)
+	var o finetune.Overrides
+	o.RegisterFlags(flags)
 	wait := flags.Bool("wait", false, "follow the job until it finishes and print the model")
 	interval := flags.Duration("interval", 0, "with --wait, how often to poll (default 30s; 0.5s for the sandbox)")
 	asJSON := flags.Bool("json", false, "print the job (and model) as JSON")
@@ -124,72 +109,32 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 	if len(rest) > 0 {
 		return usageErrorf("finetune create takes no arguments, got %q (the training file goes in --train)", rest)
 	}
-	if *train == "" {
+	train := opts.TrainPath
+	if train == "" {
 		return usageErrorf("finetune create: --train FILE is required")
-	}
-	if *lora && *full {
-		return usageErrorf("finetune create: --lora and --full exclude each other")
 	}
 	if *interval < 0 {
 		return usageErrorf("finetune create: --interval must not be negative")
 	}
-	set := map[string]bool{}
-	flags.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
 	p, err := c.m.openProject(ctx, flags, pf)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	ft := p.Config().FineTune
-	if *provider == "" {
-		*provider = ft.Provider
-	} else if *model == "" && *provider != ft.Provider {
-		return usageErrorf("finetune create: --model is required when --provider (%s) is not finetune.provider (%s)", *provider, ft.Provider)
+	opts.TrainPath = c.m.abs(train)
+	if opts.ValidationPath != "" {
+		opts.ValidationPath = c.m.abs(opts.ValidationPath)
 	}
-	if *model == "" {
-		*model = ft.Model
-	}
-	if err := ethos.CheckFineTuneProvider(*provider); err != nil {
-		return usageErrorf("finetune create: --provider: %v", err)
-	}
-
-	if *method != ethos.FineTuneSFT && *method != ethos.FineTuneDPO {
-		return usageErrorf("finetune create: --method %q: want sft or dpo", *method)
-	}
-	if set["n-evals"] && *validation == "" {
-		return usageErrorf("finetune create: --n-evals needs --validation FILE: the evaluations are of the validation file")
-	}
-	// ethos.yaml's settings, then the flags.
-	o := finetune.Overrides{LoRA: *lora, Full: *full, Method: *method, WandbProject: *wandb}
-	given(set, "epochs", &o.Epochs, *epochs)
-	given(set, "learning-rate", &o.LearningRate, *lr)
-	given(set, "batch-size", &o.BatchSize, *batch)
-	given(set, "lora-r", &o.LoRARank, *loraR)
-	given(set, "lora-alpha", &o.LoRAAlpha, *loraAlpha)
-	given(set, "lora-dropout", &o.LoRADropout, *loraDropout)
-	given(set, "suffix", &o.Suffix, *suffix)
-	given(set, "dpo-beta", &o.DPOBeta, *dpoBeta)
-	given(set, "n-evals", &o.Evals, *nEvals)
 	// Refused here, before any upload, rather than by the provider after.
-	h, err := o.Apply(pipeline.FineTuneSettings(ft, *provider, *validation != ""))
-	if err != nil {
-		return usageErrorf("finetune create: %v (check the flags and ethos.yaml's finetune section)", err)
-	}
-
-	// Absolute paths: the job records where its dataset is, for any
-	// process, from any directory.
-	opts := finetune.CreateOptions{Provider: *provider, BaseModel: *model, TrainPath: absPath(c.m, *train),
-		Hyperparameters: h, RunID: *runID, FromCheckpoint: *fromCheckpoint}
-	if *validation != "" {
-		opts.ValidationPath = absPath(c.m, *validation)
+	if opts, err = pipeline.FineTuneCreateOptions(p.Config().FineTune, opts, o); err != nil {
+		return usageErrorf("finetune create: %v", err)
 	}
 	svc := p.FineTune()
 	created, err := svc.Create(ctx, opts)
 	if err != nil {
 		return err
 	}
-	finetune.WriteCreated(c.m.Stderr, created, *train) // stdout carries the job ID (or JSON) for scripts
+	finetune.WriteCreated(c.m.Stderr, created, train) // stdout carries the job ID (or JSON) for scripts
 	if !*wait {
 		if *asJSON {
 			return writeJSON(c.m.Stdout, created.Job)
@@ -197,65 +142,37 @@ func (c *FinetuneCommand) create(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.m.Stdout, "%s\n", created.Job.ID)
 		return nil
 	}
-	if *interval == 0 {
-		*interval = finetune.PollInterval(*provider)
-	}
 	return c.m.waitJob(ctx, svc, created.Job.ID, *interval, *asJSON)
-}
-
-// absPath resolves path against m's working directory and the process's.
-func absPath(m *Main, path string) string {
-	if abs, err := filepath.Abs(m.abs(path)); err == nil {
-		return abs
-	}
-	return m.abs(path)
-}
-
-// given points *dst at v when the flag name was set on the command line.
-func given[T any](set map[string]bool, name string, dst **T, v T) {
-	if set[name] {
-		*dst = &v
-	}
 }
 
 // waitJob follows a job to its end, printing each change and new event on
 // stderr, and the model (or the job as JSON) on stdout. A job that failed
 // or was cancelled is an error.
 func (m *Main) waitJob(ctx context.Context, svc *finetune.Service, id string, interval time.Duration, asJSON bool) error {
-	job, err := svc.Wait(ctx, id, interval, finetune.WaitLog(m.Stderr, id))
-	if err != nil {
+	f, err := svc.WaitFinished(ctx, id, interval, finetune.WaitLog(m.Stderr, id))
+	if f.Job.ID == "" { // not followed to its end
 		if ctx.Err() != nil {
 			fmt.Fprintf(m.Stderr, "stopped waiting; the job goes on: ethos finetune wait %s\n", id)
 		}
 		return err
 	}
-	model, merr := svc.Store.Model(ctx, finetune.ModelName(job))
 	if asJSON {
-		out := struct {
-			Job   ethos.FineTuneJob `json:"job"`
-			Model *ethos.Model      `json:"model,omitempty"`
-		}{Job: job}
-		if merr == nil {
-			out.Model = &model
+		if jerr := writeJSON(m.Stdout, f); jerr != nil {
+			return jerr
 		}
-		if err := writeJSON(m.Stdout, out); err != nil {
-			return err
-		}
+	} else if err == nil {
+		fmt.Fprintf(m.Stderr, "completed: model %s registered (ethos models)\n", f.Model.Name)
+		fmt.Fprintln(m.Stdout, f.Model.Name)
 	}
-	if err := finetune.JobError(job); err != nil {
-		return err
-	}
-	if merr != nil {
-		return merr
-	}
-	if !asJSON {
-		fmt.Fprintf(m.Stderr, "completed: model %s registered (ethos models)\n", model.Name)
-		fmt.Fprintln(m.Stdout, model.Name)
-	}
-	return nil
+	return err
 }
 
+// writeJSON writes v as indented JSON; a nil slice is written as [], so
+// that "nothing" reads as an empty list.
 func writeJSON(w io.Writer, v any) error {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		v = []struct{}{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
@@ -278,12 +195,8 @@ func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
 	active := flags.Bool("active", false, "only jobs that are not finished")
 	limit := flags.Int("limit", 0, "at most `N` jobs, newest first (0: all)")
 	asJSON := flags.Bool("json", false, "print as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("finetune list takes no arguments, got %q", rest)
 	}
 	p, err := c.m.openProject(ctx, flags, pf)
 	if err != nil {
@@ -295,11 +208,7 @@ func (c *FinetuneCommand) list(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		views := make([]finetune.JobView, 0, len(updates))
-		for _, u := range updates {
-			views = append(views, finetune.ViewOf(u))
-		}
-		return writeJSON(c.m.Stdout, views)
+		return writeJSON(c.m.Stdout, finetune.ViewsOf(updates))
 	}
 	if len(updates) == 0 {
 		fmt.Fprintln(c.m.Stdout, "no fine-tune jobs yet: ethos finetune create --train FILE")
@@ -344,9 +253,6 @@ func (c *FinetuneCommand) events(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.m.Stderr, "events as last recorded: %v\n", u.Stale)
 	}
 	if asJSON {
-		if events == nil {
-			events = []ethos.FineTuneEvent{}
-		}
 		return writeJSON(c.m.Stdout, events)
 	}
 	return finetune.WriteEvents(c.m.Stdout, events)
@@ -409,14 +315,5 @@ func (c *FinetuneCommand) wait(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	svc := p.FineTune()
-	j, err := svc.Store.Job(ctx, id)
-	if err != nil {
-		_, err = svc.Refresh(ctx, id) // for the error that says where to look
-		return err
-	}
-	if *interval == 0 {
-		*interval = finetune.PollInterval(j.Provider)
-	}
-	return c.m.waitJob(ctx, svc, id, *interval, *asJSON)
+	return c.m.waitJob(ctx, p.FineTune(), id, *interval, *asJSON)
 }

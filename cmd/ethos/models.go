@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
 )
 
@@ -23,12 +19,8 @@ func (c *ModelsCommand) Run(ctx context.Context, args []string) error {
 	pf.register(flags)
 	asJSON := flags.Bool("json", false, "print the registry as JSON")
 	markdown := flags.String("markdown", "", "write the registry as a Markdown document to `FILE` (replaced)")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("models takes no arguments, got %q", rest)
 	}
 	if *asJSON && *markdown != "" {
 		return usageErrorf("models: --json and --markdown exclude each other")
@@ -38,39 +30,20 @@ func (c *ModelsCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
+	if *markdown != "" {
+		n, err := finetune.WriteRegistryFile(ctx, p.Store(), c.m.abs(*markdown), time.Now())
+		if err != nil {
+			return fmt.Errorf("models --markdown: %w", err)
+		}
+		fmt.Fprintf(c.m.Stderr, "wrote %s (%d models)\n", *markdown, n)
+		return nil
+	}
 	models, err := p.Store().Models(ctx)
 	if err != nil {
 		return err
 	}
-	switch {
-	case *asJSON:
-		if models == nil {
-			models = []ethos.Model{}
-		}
+	if *asJSON {
 		return writeJSON(c.m.Stdout, models)
-	case *markdown != "":
-		jobs, err := p.Store().Jobs(ctx, ethos.FineTuneFilter{})
-		if err != nil {
-			return err
-		}
-		byID := make(map[string]ethos.FineTuneJob, len(jobs))
-		for _, j := range jobs {
-			byID[j.ID] = j
-		}
-		var b bytes.Buffer
-		if err := finetune.WriteRegistry(&b, models, byID, time.Now()); err != nil {
-			return err
-		}
-		path := c.m.abs(*markdown)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return ethos.Errorf(ethos.Config, "models --markdown: %w", err)
-		}
-		// Atomic: a reader never sees half a registry.
-		if err := writeFileAtomic(path, b.Bytes(), 0o644); err != nil {
-			return ethos.Errorf(ethos.Config, "models --markdown: write %s: %w", *markdown, err)
-		}
-		fmt.Fprintf(c.m.Stderr, "wrote %s (%d models)\n", *markdown, len(models))
-		return nil
 	}
 	if len(models) == 0 {
 		fmt.Fprintln(c.m.Stdout, "no models yet: a fine-tune job registers its model when it completes (ethos finetune create --train FILE --wait)")
