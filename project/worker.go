@@ -35,6 +35,24 @@ var workerKinds = []string{
 // generateKind is the kind of a generation run's record.
 const generateKind = "generate"
 
+// ResumeSettings reads into settings (a *generate.Settings or
+// *eval.Settings) the settings stored with run id, which must be of kind
+// (a generation run or an evaluation): what --resume continues.
+func (p *Project) ResumeSettings(ctx context.Context, id, kind string, settings any) error {
+	run, err := p.store.Run(ctx, id)
+	if err != nil {
+		return ethos.Errorf(ethos.Config, "--resume %s: %w", id, err)
+	}
+	if run.Kind != kind {
+		want := map[string]string{generateKind: "a generation run", ethos.RunKindEval: "an evaluation"}[kind]
+		return ethos.Errorf(ethos.Config, "--resume %s: a %s run, not %s", id, run.Kind, want)
+	}
+	if err := json.Unmarshal(run.Params, settings); err != nil {
+		return ethos.Errorf(ethos.Internal, "run %s: reading its settings: %w", run.ID, err)
+	}
+	return nil
+}
+
 // RunHandlers are the task handlers of the run whose queue is queue,
 // built from the settings stored with it: a worker needs nothing of the
 // process that started the run. It is a jobs.Config's Resolve.
@@ -209,6 +227,8 @@ type MonitorSettings struct {
 	Webhook string
 	// OnComplete, when set, is a shell command run when a job completes.
 	OnComplete string
+
+	intervalFlag string // the flag Interval was registered under, for Check's errors
 }
 
 // Monitor is the project's fine-tune monitor with settings s, writing its

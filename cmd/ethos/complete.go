@@ -20,10 +20,8 @@ type CompleteCommand struct{ m *Main }
 
 // Run parses the flags, makes the call and prints the result.
 func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("complete", `complete --model PROVIDER/MODEL [--system S|@FILE] [--max-tokens N] [--temperature T] [--stream]
+	flags, pf := c.m.projectFlagSet("complete", `complete --model PROVIDER/MODEL [--system S|@FILE] [--max-tokens N] [--temperature T] [--stream]
        [--sample K] [--max-cost USD] [--json] [--config FILE] [--db PATH] "prompt"`)
-	var pf projectFlags
-	pf.register(flags)
 	model := flags.String("model", "", "the model as `provider/model`, e.g. sandbox/writer or anthropic/claude-sonnet-4-5 (required)")
 	system := flags.String("system", "", "system prompt (@FILE reads it from a file)")
 	maxTokens := flags.Int("max-tokens", 1024, "maximum output `tokens`")
@@ -67,7 +65,7 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 		req.Temperature = &t
 	}
 
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}

@@ -28,23 +28,9 @@ const (
 
 // Run dispatches to the subcommand.
 func (c *DatasetCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		c.usage(c.m.Stderr)
-		return usageErrorf("dataset: name a subcommand: check, stats or split")
-	}
-	switch args[0] {
-	case "check":
-		return c.check(ctx, args[1:])
-	case "stats":
-		return c.stats(ctx, args[1:])
-	case "split":
-		return c.split(ctx, args[1:])
-	case "help", "-h", "-help", "--help":
-		c.usage(c.m.Stderr)
-		return flag.ErrHelp
-	}
-	c.usage(c.m.Stderr)
-	return usageErrorf("dataset: unknown subcommand %q; want check, stats or split", args[0])
+	return dispatch(ctx, c.m, "dataset", c.usage, []subcommand{
+		{name: "check", run: c.check}, {name: "stats", run: c.stats}, {name: "split", run: c.split},
+	}, args)
 }
 
 func (c *DatasetCommand) usage(w io.Writer) {
@@ -72,15 +58,13 @@ func datasetFile(name string, rest []string) (string, error) {
 
 // config loads the project's configuration for defaults, the built-in
 // offline defaults when there is no ethos.yaml.
-func (c *DatasetCommand) config(flags *flag.FlagSet, pf projectFlags) (*config.Config, error) {
-	cfg, _, _, err := c.m.loadConfig(pf, isSet(flags, "config"))
+func (c *DatasetCommand) config(flags *flag.FlagSet, pf *projectFlags) (*config.Config, error) {
+	cfg, _, _, err := c.m.loadConfig(*pf, isSet(flags, "config"))
 	return cfg, err
 }
 
 func (c *DatasetCommand) check(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("dataset check", datasetCheckSynopsis)
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("dataset check", datasetCheckSynopsis)
 	provider := flags.String("provider", "", "check as this `provider` will: together, openai or sandbox (default: finetune.provider in the config)")
 	method := flags.String("method", ethos.FineTuneSFT, "the training `method` the file is for: sft (conversations), dpo (preference pairs), or auto (what the file holds)")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
@@ -160,9 +144,7 @@ func (c *DatasetCommand) stats(ctx context.Context, args []string) error {
 }
 
 func (c *DatasetCommand) split(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("dataset split", datasetSplitSynopsis)
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("dataset split", datasetSplitSynopsis)
 	validation := flags.Float64("validation", 0, "share of examples held out for validation (0.1), or a whole `number` of them, not 0 (default: finetune.validation in the config)")
 	seed := flags.Int64("seed", 0, "`seed` that decides which examples are held out")
 	trainOut := flags.String("train-out", "", "training output `file` (default: FILE with .train.jsonl for .jsonl)")

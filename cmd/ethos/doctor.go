@@ -16,16 +16,14 @@ type DoctorCommand struct{ m *Main }
 // Run prints one line per check and fails if a check the project depends
 // on failed.
 func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("doctor", "doctor [--json] [--timeout 5s] [--config FILE] [--db PATH]")
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("doctor", "doctor [--json] [--timeout 5s] [--config FILE] [--db PATH]")
 	asJSON := flags.Bool("json", false, "print the checks as JSON")
 	timeout := flags.Duration("timeout", 5*time.Second, "how long to wait for each endpoint")
 	if err := parseNoArgs(flags, args); err != nil {
 		return err
 	}
 
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}

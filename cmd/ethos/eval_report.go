@@ -31,9 +31,7 @@ that path is replaced; any other existing file is kept unless --force is given.`
 
 // Run loads the evaluation from the store, builds its report and writes it.
 func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("eval report", evalReportSynopsis)
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("eval report", evalReportSynopsis)
 	format := flags.String("format", "", "`md`, html or json (default: from --output's extension, else md)")
 	output := flags.String("output", "", "write the report to `FILE` instead of stdout")
 	force := flags.Bool("force", false, "replace --output even if it is not an earlier ethos report")
@@ -56,7 +54,7 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 	} else if !slices.Contains(report.Formats, f) {
 		return usageErrorf("--format %q: want md, html or json", f)
 	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}
