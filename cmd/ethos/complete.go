@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -75,9 +74,7 @@ func (c *CompleteCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(c.m.Stdout, res)
 	}
 	fmt.Fprintln(c.m.Stdout, res.Text)
 	cache := "miss"

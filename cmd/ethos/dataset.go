@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/dataset"
 )
 
@@ -56,13 +54,6 @@ func datasetFile(name string, rest []string) (string, error) {
 	return rest[0], nil
 }
 
-// config loads the project's configuration for defaults, the built-in
-// offline defaults when there is no ethos.yaml.
-func (c *DatasetCommand) config(flags *flag.FlagSet, pf *projectFlags) (*config.Config, error) {
-	cfg, _, _, err := c.m.loadConfig(*pf, isSet(flags, "config"))
-	return cfg, err
-}
-
 func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	flags, pf := c.m.projectFlagSet("dataset check", datasetCheckSynopsis)
 	provider := flags.String("provider", "", "check as this `provider` will: together, openai or sandbox (default: finetune.provider in the config)")
@@ -72,9 +63,8 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch *method {
-	case "auto", ethos.FineTuneSFT, ethos.FineTuneDPO:
-	default:
+	checkAs, ok := dataset.MethodForTraining(*method)
+	if !ok {
 		return usageErrorf("dataset check: unknown --method %q; want sft, dpo or auto", *method)
 	}
 	file, err := datasetFile("check", rest)
@@ -82,7 +72,7 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 		return err
 	}
 	if *provider == "" {
-		cfg, err := c.config(flags, pf)
+		cfg, _, _, err := c.m.loadConfig(*pf, isSet(flags, "config"))
 		if err != nil {
 			return err
 		}
@@ -93,16 +83,7 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	default:
 		return usageErrorf("dataset check: unknown --provider %q; want together, openai or sandbox", *provider)
 	}
-	opts := dataset.Options{Provider: *provider, Method: dataset.MethodSFT}
-	if *method == ethos.FineTuneDPO {
-		opts.Method = dataset.MethodPreference
-	}
-	rep, err := dataset.CheckFileWith(ctx, c.m.abs(file), opts)
-	if err == nil && *method == "auto" && rep.Method() == dataset.MethodPreference {
-		// A file of preference pairs is checked as a DPO job takes it.
-		opts.Method = dataset.MethodPreference
-		rep, err = dataset.CheckFileWith(ctx, c.m.abs(file), opts)
-	}
+	rep, err := dataset.CheckFileWith(ctx, c.m.abs(file), dataset.Options{Provider: *provider, Method: checkAs})
 	if err != nil {
 		return err
 	}
@@ -165,7 +146,7 @@ func (c *DatasetCommand) split(ctx context.Context, args []string) error {
 		// mean "the config's share" either.
 		return usageErrorf("dataset split: --validation 0 holds no example out; give a share between 0 and 1 (such as 0.1) or a number of examples, or leave the flag out for finetune.validation in the config; to train without validation, use %s as it is", file)
 	case *validation == 0:
-		cfg, err := c.config(flags, pf)
+		cfg, _, _, err := c.m.loadConfig(*pf, isSet(flags, "config"))
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -32,9 +31,7 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	checks, failed := pipeline.Doctor{Providers: p.Providers(), Router: p.Router(), Store: p.Store(),
 		ConfigName: p.Describe(), StoreName: p.StoreName(), Timeout: *timeout}.Run(ctx)
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
+		if err := writeJSON(c.m.Stdout, struct {
 			OK     bool             `json:"ok"`
 			Checks []pipeline.Check `json:"checks"`
 		}{failed == 0, checks}); err != nil {

@@ -47,6 +47,3 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 
 // pipelineResult is what ethos run and ethos demo print.
 type pipelineResult = pipeline.RunResult
-
-// rel shows path relative to dir when it is inside it.
-func rel(dir, path string) string { return pipeline.Rel(dir, path) }
