@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -48,11 +47,9 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 	if *rounds < 1 {
 		return usageErrorf("--bootstrap must be at least 1")
 	}
-	f := *format
-	if f == "" {
-		f = report.FormatOf(*output)
-	} else if !slices.Contains(report.Formats, f) {
-		return usageErrorf("--format %q: want md, html or json", f)
+	f, err := report.ResolveFormat(*format, *output)
+	if err != nil {
+		return err
 	}
 	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {

@@ -24,16 +24,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *poll < 100*time.Millisecond {
 		return usageErrorf("serve: --poll must be at least 100ms")
 	}
-	tokenFrom := "--token"
-	if *token == "" {
-		*token, tokenFrom = c.m.Getenv("ETHOS_TOKEN"), "ETHOS_TOKEN"
-	}
 	// Refuse an exposed, unguarded or weakly guarded dashboard before
 	// opening anything.
-	if err := web.CheckToken(*token, tokenFrom); err != nil {
-		return err
-	}
-	if err := web.CheckAddr(*addr, *token); err != nil {
+	tok, err := web.ResolveToken(*token, *addr, c.m.Getenv)
+	if err != nil {
 		return err
 	}
 
@@ -42,7 +36,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	srv, err := p.Dashboard(ctx, web.Options{Token: *token, PollInterval: *poll})
+	srv, err := p.Dashboard(ctx, web.Options{Token: tok, PollInterval: *poll})
 	if err != nil {
 		return err
 	}
@@ -50,7 +44,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	err = web.ListenAndServe(ctx, srv, *addr, func(url string) {
 		fmt.Fprintf(c.m.Stdout, "ethos dashboard for %s (store %s)\n", p.Describe(), p.StoreName())
-		if *token != "" {
+		if tok != "" {
 			// The token itself is not printed: it is the user's, and
 			// terminals are logged.
 			fmt.Fprintf(c.m.Stdout, "serving on %s — open %s?token=<your token> once; Ctrl-C stops\n", url, url)
