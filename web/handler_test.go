@@ -379,14 +379,6 @@ func TestCheckAddr(t *testing.T) {
 func TestResolveToken(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("k", web.MinTokenLength)
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == web.TokenEnv {
-				return v
-			}
-			return ""
-		}
-	}
 	for _, tc := range []struct {
 		name, given, env, addr, want, wantErr string
 	}{
@@ -397,7 +389,8 @@ func TestResolveToken(t *testing.T) {
 		{name: "short in the environment", env: "short-secret", addr: "127.0.0.1:0", wantErr: "ETHOS_TOKEN: the token has 12 characters"},
 		{name: "exposed without a token", addr: "0.0.0.0:8080", wantErr: "--token"},
 	} {
-		got, err := web.ResolveToken(tc.given, tc.addr, env(tc.env))
+		env := map[string]string{web.TokenEnv: tc.env}
+		got, err := web.ResolveToken(tc.given, tc.addr, func(k string) string { return env[k] })
 		if tc.wantErr != "" {
 			if ethos.KindOf(err) != ethos.Config || err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "short-secret") {
 				t.Errorf("%s: %v, want a Config error with %q and not the token", tc.name, err, tc.wantErr)
