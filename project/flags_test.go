@@ -3,12 +3,14 @@ package project_test
 import (
 	"bytes"
 	"flag"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/finetune"
 	"github.com/ethos-toolkit/ethos/generate"
+	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/project"
 )
 
@@ -120,5 +122,43 @@ func TestResumeSettings(t *testing.T) {
 		if ethos.KindOf(err) != tc.wantKind || err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ResumeSettings(%s, %s): %v, want a %v error with %q", tc.id, tc.kind, err, tc.wantKind, tc.want)
 		}
+	}
+}
+
+// TestWorkerOptionsFlags: --queues lists add up, blanks dropped; Check
+// refuses no room for a task, no time to stop, and a heartbeat too
+// short to tell a busy worker from a dead one.
+func TestWorkerOptionsFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		queues  []string
+		wantErr string
+	}{
+		{name: "defaults"},
+		{name: "queues", args: []string{"--queues", " gen-1, ,eval-2", "--queues", "gen-3"}, queues: []string{"gen-1", "eval-2", "gen-3"}},
+		{name: "no task at once", args: []string{"--max-in-flight", "0"}, wantErr: "--max-in-flight must be at least 1"},
+		{name: "no time to stop", args: []string{"--stop-timeout", "0s"}, wantErr: "--stop-timeout positive"},
+		{name: "a short heartbeat", args: []string{"--dead-after", "3s"}, wantErr: "--dead-after 3s is too short"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+			var o project.WorkerOptions
+			o.RegisterFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := o.Check()
+			if tc.wantErr != "" {
+				if ethos.KindOf(err) != ethos.Config || err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Check: %v, want a Config error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(o.Queues, tc.queues) || o.MaxInFlight != jobs.DefaultWorkers || o.DeadAfter != jobs.DefaultDeadAfter {
+				t.Errorf("options %+v, %v; want queues %q and the defaults", o, err, tc.queues)
+			}
+		})
 	}
 }
