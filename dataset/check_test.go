@@ -472,6 +472,35 @@ func TestCheckFile(t *testing.T) {
 	}
 }
 
+// TestCheckFileAuto: MethodAuto checks preference pairs as a DPO job
+// takes them and anything else as SFT, so neither is refused for its
+// format; MethodForTraining maps ethos's training methods onto the check's.
+func TestCheckFileAuto(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, lines := range map[string][]string{"chats.jsonl": chats(12), "pairs.jsonl": prefFile(12, 1, preference(0))} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(file(lines...)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := dataset.CheckFileWith(t.Context(), path, dataset.Options{Provider: "openai", Method: dataset.MethodAuto})
+		if err != nil || rep.Errors() != 0 {
+			t.Errorf("%s checked as auto: %v, %d error(s): %s", name, err, rep.Errors(), messages(rep))
+		}
+		strict, err := dataset.CheckFileWith(t.Context(), path, dataset.Options{Provider: "openai", Method: dataset.MethodPreference})
+		if want := name == "chats.jsonl"; err != nil || (strict.Errors() > 0) != want {
+			t.Errorf("%s checked as preference: %v, %d error(s); want errors: %v", name, err, strict.Errors(), want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{ethos.FineTuneSFT, dataset.MethodSFT}, {ethos.FineTuneDPO, dataset.MethodPreference}, {"auto", dataset.MethodAuto}, {"rlhf", ""},
+	} {
+		if got, ok := dataset.MethodForTraining(tc.in); got != tc.want || ok != (tc.want != "") {
+			t.Errorf("MethodForTraining(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}
+
 // TestReportJSON pins the JSON field names the dashboard and scripts read.
 func TestReportJSON(t *testing.T) {
 	t.Parallel()

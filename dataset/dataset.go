@@ -153,7 +153,26 @@ type Options struct {
 const (
 	MethodSFT        = "sft"        // supervised fine-tuning: conversation, instruction or general examples
 	MethodPreference = "preference" // preference (DPO) training: input, preferred_output, non_preferred_output
+	// MethodAuto, for CheckFileWith, checks a file as what it holds: as
+	// MethodPreference when it holds preference pairs (as a DPO job takes
+	// them), else as MethodSFT.
+	MethodAuto = "auto"
 )
+
+// MethodForTraining is the method a file for training method m
+// (ethos.FineTuneSFT, ethos.FineTuneDPO, or "auto" for MethodAuto) is
+// checked for; false for any other m.
+func MethodForTraining(m string) (string, bool) {
+	switch m {
+	case ethos.FineTuneSFT:
+		return MethodSFT, true
+	case ethos.FineTuneDPO:
+		return MethodPreference, true
+	case MethodAuto:
+		return MethodAuto, true
+	}
+	return "", false
+}
 
 // CheckFile checks the file at path the way provider ("together", "openai";
 // "sandbox" checks as together) will. err is only for a file that cannot be
@@ -164,6 +183,14 @@ func CheckFile(ctx context.Context, path, provider string) (*Report, error) {
 
 // CheckFileWith is CheckFile with every option.
 func CheckFileWith(ctx context.Context, path string, opts Options) (*Report, error) {
+	if opts.Method == MethodAuto {
+		opts.Method = MethodSFT
+		rep, err := CheckFileWith(ctx, path, opts)
+		if err != nil || rep.Method() != MethodPreference {
+			return rep, err
+		}
+		opts.Method = MethodPreference
+	}
 	f, err := openDataset(path)
 	if err != nil {
 		return nil, err

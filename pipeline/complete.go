@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +13,66 @@ import (
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/llm"
 )
+
+// CompleteInputs are one call as ethos complete takes it, before its
+// prompt; Request checks them.
+type CompleteInputs struct {
+	Model       string // provider/model
+	System      string // the system prompt, or @FILE
+	Temperature string // a number from 0 to 2; "" is the provider's default
+	MaxTokens   int
+	Sample      int
+	Stream      bool
+}
+
+// RegisterFlags adds the inputs' flags to fs, as ethos complete takes
+// them.
+func (in *CompleteInputs) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&in.Model, "model", "", "the model as `provider/model`, e.g. sandbox/writer or anthropic/claude-sonnet-4-5 (required)")
+	fs.StringVar(&in.System, "system", "", "system prompt (@FILE reads it from a file)")
+	fs.IntVar(&in.MaxTokens, "max-tokens", 1024, "maximum output `tokens`")
+	fs.StringVar(&in.Temperature, "temperature", "", "sampling temperature (default: the provider's)")
+	fs.BoolVar(&in.Stream, "stream", false, "use the provider's streaming protocol (for long outputs)")
+	fs.IntVar(&in.Sample, "sample", 0, "sample `index`: a different index asks again instead of reusing the cached reply")
+}
+
+// Request is the request of prompts (exactly one, not blank) with the
+// inputs, a system prompt's @FILE read relative to dir. Bad inputs are
+// errors of kind Config that say how to fix them.
+func (in CompleteInputs) Request(prompts []string, dir string) (ethos.Request, error) {
+	if in.Model == "" {
+		return ethos.Request{}, ethos.Errorf(ethos.Config, "complete: --model is required (e.g. --model sandbox/writer)")
+	}
+	if _, _, ok := ethos.SplitModel(in.Model); !ok {
+		return ethos.Request{}, ethos.Errorf(ethos.Config, "complete: --model %q: want provider/model, e.g. sandbox/writer", in.Model)
+	}
+	if len(prompts) != 1 || strings.TrimSpace(prompts[0]) == "" {
+		return ethos.Request{}, ethos.Errorf(ethos.Config, "complete: give exactly one prompt argument (quote it), got %d", len(prompts))
+	}
+	if in.MaxTokens < 1 {
+		return ethos.Request{}, ethos.Errorf(ethos.Config, "complete: --max-tokens must be at least 1")
+	}
+	req := ethos.Request{
+		Model:     in.Model,
+		Messages:  []ethos.Message{{Role: ethos.RoleUser, Content: prompts[0]}},
+		MaxTokens: in.MaxTokens,
+		Stream:    in.Stream,
+		Sample:    in.Sample,
+		Metadata:  map[string]string{"stage": "complete"},
+	}
+	var err error
+	if req.System, err = ReadTextArg(in.System, dir); err != nil {
+		return ethos.Request{}, err
+	}
+	if in.Temperature != "" {
+		t, err := strconv.ParseFloat(in.Temperature, 64)
+		if err != nil || t < 0 || t > 2 {
+			return ethos.Request{}, ethos.Errorf(ethos.Config, "complete: --temperature %q: want a number from 0 to 2", in.Temperature)
+		}
+		req.Temperature = &t
+	}
+	return req, nil
+}
 
 // CompleteOnce makes one call through completer as a durable job on the
 // queue in backend: its failures are retried as any task's are, three

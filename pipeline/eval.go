@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,6 +34,31 @@ type EvalInputs struct {
 	Pointwise                   bool
 	Seed                        int64
 	Mode                        string // config.ModeBatch, ModeOnline, or "" for each stage's own
+}
+
+// RegisterFlags adds the inputs' flags to fs, as ethos eval run takes
+// them; a flag left out keeps the config's setting. PromptsFile and
+// TrainingFiles are kept as given: the caller resolves them against its
+// directory.
+func (in *EvalInputs) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&in.Models, "models", "", "models compared, as `NAME=PROVIDER/MODEL,…` (default: the newest registry model and its base)")
+	fs.StringVar(&in.Judge, "judge", "", "the judge `model` (default: eval.judge in the config)")
+	fs.IntVar(&in.Prompts, "prompts", 0, "held-out prompts (`N`; default: eval.prompts, or every prompt of --prompts-file)")
+	fs.StringVar(&in.PromptsFile, "prompts-file", "", "read the held-out prompts from `FILE` instead of writing them")
+	fs.StringVar(&in.Traits, "traits", "all", "traits judged: all, or `T1,T2` (overall is always judged)")
+	fs.StringVar(&in.SystemPrompt, "system-prompt", "", "answer `with` or without the character's system prompt (default: eval.system_prompt)")
+	fs.IntVar(&in.Samples, "samples", 0, "answers per model and prompt (`K`; default: eval.samples)")
+	fs.IntVar(&in.MaxTokens, "max-tokens", 0, "longest answer in tokens (`N`; default: eval.max_tokens); a longer one is cut there and judged as cut")
+	fs.Func("training-file", "training `files` to check the prompts against, comma-separated", func(v string) error {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				in.TrainingFiles = append(in.TrainingFiles, f)
+			}
+		}
+		return nil
+	})
+	fs.BoolVar(&in.Pointwise, "pointwise", false, "also score every answer 1–5 on every trait")
+	fs.Int64Var(&in.Seed, "seed", 0, "seed of the held-out prompts (default: generate.seed + 9973)")
 }
 
 // EvalSettings resolves an evaluation's settings from the project's

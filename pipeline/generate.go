@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -30,6 +31,17 @@ type GenerateInputs struct {
 	// stored with the run, so that a process started elsewhere writes the
 	// same files.
 	WorkDir string
+}
+
+// RegisterFlags adds the inputs' flags to fs, as ethos generate takes
+// them; a flag left out keeps the config's setting. SystemPrompt and
+// Output are kept as given (@FILE, a relative path): the caller resolves
+// them.
+func (in *GenerateInputs) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&in.Examples, "examples", 0, "accepted examples to produce (default: generate.examples in the config)")
+	fs.StringVar(&in.SystemPrompt, "system-prompt", "", "the character's system prompt, replacing the config's (@FILE reads a file)")
+	fs.StringVar(&in.Output, "output", "", "dataset `path` (default: generate.output); the detailed and metadata files go beside it")
+	fs.Int64Var(&in.Seed, "seed", 0, "seed for the plan and variation (default: generate.seed)")
 }
 
 // GenerateSettings resolves a generation run's settings from the config

@@ -3,9 +3,11 @@ package project
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -34,6 +36,24 @@ var workerKinds = []string{
 
 // generateKind is the kind of a generation run's record.
 const generateKind = "generate"
+
+// ResumeSettings reads into settings (a *generate.Settings or
+// *eval.Settings) the settings stored with run id, which must be of kind
+// (a generation run or an evaluation): what --resume continues.
+func (p *Project) ResumeSettings(ctx context.Context, id, kind string, settings any) error {
+	run, err := p.store.Run(ctx, id)
+	if err != nil {
+		return ethos.Errorf(ethos.Config, "--resume %s: %w", id, err)
+	}
+	if run.Kind != kind {
+		want := map[string]string{generateKind: "a generation run", ethos.RunKindEval: "an evaluation"}[kind]
+		return ethos.Errorf(ethos.Config, "--resume %s: a %s run, not %s", id, run.Kind, want)
+	}
+	if err := json.Unmarshal(run.Params, settings); err != nil {
+		return ethos.Errorf(ethos.Internal, "run %s: reading its settings: %w", run.ID, err)
+	}
+	return nil
+}
 
 // RunHandlers are the task handlers of the run whose queue is queue,
 // built from the settings stored with it: a worker needs nothing of the
@@ -209,6 +229,8 @@ type MonitorSettings struct {
 	Webhook string
 	// OnComplete, when set, is a shell command run when a job completes.
 	OnComplete string
+
+	intervalFlag string // the flag Interval was registered under, for Check's errors
 }
 
 // Monitor is the project's fine-tune monitor with settings s, writing its
@@ -216,4 +238,47 @@ type MonitorSettings struct {
 func (p *Project) Monitor(s MonitorSettings, out io.Writer) *finetune.Monitor {
 	return &finetune.Monitor{Service: p.FineTune(), Interval: s.Interval, Webhook: s.Webhook,
 		OnComplete: s.OnComplete, Dir: p.dir, Out: out, Queue: pipeline.MonitorQueue{}}
+}
+
+// WorkerOptions are how an ethos worker works the runs' tasks (see Worker
+// and FollowRuns).
+type WorkerOptions struct {
+	// Queues are the runs whose tasks it works, by ID; none: every running
+	// generation and evaluation.
+	Queues []string
+	// MaxInFlight is the most tasks it holds at once, across runs.
+	MaxInFlight int
+	// StopTimeout is how long tasks in hand may finish once it is told to
+	// stop, before they are released to other workers.
+	StopTimeout time.Duration
+	// DeadAfter is how old a worker's heartbeat is when it is taken for
+	// dead and its tasks are made available again.
+	DeadAfter time.Duration
+}
+
+// RegisterFlags adds the options' flags to fs, as ethos worker takes them.
+func (o *WorkerOptions) RegisterFlags(fs *flag.FlagSet) {
+	fs.Func("queues", "work only these runs, by `ID`, comma-separated (default: every running generation and evaluation)", func(v string) error {
+		for id := range strings.SplitSeq(v, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				o.Queues = append(o.Queues, id)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", jobs.DefaultWorkers, "the most tasks this worker holds at once, across runs (each makes one model call at a time)")
+	fs.DurationVar(&o.StopTimeout, "stop-timeout", 10*time.Second, "on SIGTERM or Ctrl-C, how long to let tasks in hand finish before releasing them to other workers")
+	fs.DurationVar(&o.DeadAfter, "dead-after", jobs.DefaultDeadAfter, "take a worker whose heartbeat is this old for dead and make its tasks available again (workers beat every quarter of it; give every worker the same value)")
+}
+
+// Check refuses options no worker can work with, with errors of kind
+// Config: a heartbeat must have time to beat before it is taken for dead.
+func (o WorkerOptions) Check() error {
+	if o.MaxInFlight < 1 || o.StopTimeout <= 0 {
+		return ethos.Errorf(ethos.Config, "worker: --max-in-flight must be at least 1 and --stop-timeout positive")
+	}
+	if o.DeadAfter < 4*time.Second {
+		return ethos.Errorf(ethos.Config, "worker: --dead-after %s is too short to tell a busy worker from a dead one; give 4s or more (default %s)", o.DeadAfter, jobs.DefaultDeadAfter)
+	}
+	return nil
 }

@@ -58,6 +58,24 @@ func CheckAddr(addr, token string) error {
 // can be guessed by anyone who can reach the port.
 const MinTokenLength = 16
 
+// TokenEnv is the environment variable the dashboard's token comes from
+// when no --token is given.
+const TokenEnv = "ETHOS_TOKEN"
+
+// ResolveToken is the dashboard's token: given (by --token), else
+// $ETHOS_TOKEN. It refuses a short token (CheckToken) and an address
+// beyond loopback without one (CheckAddr), before anything is opened.
+func ResolveToken(given, addr string, getenv func(string) string) (string, error) {
+	token, from := given, "--token"
+	if token == "" {
+		token, from = getenv(TokenEnv), TokenEnv
+	}
+	if err := CheckToken(token, from); err != nil {
+		return "", err
+	}
+	return token, CheckAddr(addr, token)
+}
+
 // CheckToken refuses a token shorter than MinTokenLength. from names where
 // it came from (--token, ETHOS_TOKEN); the token itself is never repeated.
 func CheckToken(token, from string) error {

@@ -373,6 +373,36 @@ func TestCheckAddr(t *testing.T) {
 	}
 }
 
+// TestResolveToken: --token wins over $ETHOS_TOKEN; a short token is
+// refused naming where it came from and never repeating it, and an
+// exposed address needs a token.
+func TestResolveToken(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("k", web.MinTokenLength)
+	for _, tc := range []struct {
+		name, given, env, addr, want, wantErr string
+	}{
+		{name: "none on loopback", addr: "127.0.0.1:8080"},
+		{name: "from the environment", env: long, addr: "0.0.0.0:8080", want: long},
+		{name: "the flag first", given: long + "f", env: long, addr: "127.0.0.1:0", want: long + "f"},
+		{name: "short flag", given: "short-secret", addr: "127.0.0.1:0", wantErr: "--token: the token has 12 characters"},
+		{name: "short in the environment", env: "short-secret", addr: "127.0.0.1:0", wantErr: "ETHOS_TOKEN: the token has 12 characters"},
+		{name: "exposed without a token", addr: "0.0.0.0:8080", wantErr: "--token"},
+	} {
+		env := map[string]string{web.TokenEnv: tc.env}
+		got, err := web.ResolveToken(tc.given, tc.addr, func(k string) string { return env[k] })
+		if tc.wantErr != "" {
+			if ethos.KindOf(err) != ethos.Config || err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "short-secret") {
+				t.Errorf("%s: %v, want a Config error with %q and not the token", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
 func TestCancel(t *testing.T) {
 	c := &cancels{}
 	srv, s := newSeeded(t, web.Options{Canceller: c.cancel})

@@ -13,20 +13,14 @@ type CallsCommand struct{ m *Main }
 
 // Run prints the most recent calls and the totals per provider and model.
 func (c *CallsCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("calls", "calls [--run ID] [--limit N] [--json] [--config FILE] [--db PATH]")
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("calls", "calls [--run ID] [--limit N] [--json] [--config FILE] [--db PATH]")
 	run := flags.String("run", "", "only calls of this run `ID`")
 	limit := flags.Int("limit", 20, "show at most `N` recent calls")
 	asJSON := flags.Bool("json", false, "print as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return usageErrorf("calls takes no arguments, got %q", rest)
-	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
 	"github.com/ethos-toolkit/ethos"
-	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/dataset"
 )
 
@@ -28,23 +26,9 @@ const (
 
 // Run dispatches to the subcommand.
 func (c *DatasetCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		c.usage(c.m.Stderr)
-		return usageErrorf("dataset: name a subcommand: check, stats or split")
-	}
-	switch args[0] {
-	case "check":
-		return c.check(ctx, args[1:])
-	case "stats":
-		return c.stats(ctx, args[1:])
-	case "split":
-		return c.split(ctx, args[1:])
-	case "help", "-h", "-help", "--help":
-		c.usage(c.m.Stderr)
-		return flag.ErrHelp
-	}
-	c.usage(c.m.Stderr)
-	return usageErrorf("dataset: unknown subcommand %q; want check, stats or split", args[0])
+	return dispatch(ctx, c.m, "dataset", c.usage, []subcommand{
+		{name: "check", run: c.check}, {name: "stats", run: c.stats}, {name: "split", run: c.split},
+	}, args)
 }
 
 func (c *DatasetCommand) usage(w io.Writer) {
@@ -70,17 +54,8 @@ func datasetFile(name string, rest []string) (string, error) {
 	return rest[0], nil
 }
 
-// config loads the project's configuration for defaults, the built-in
-// offline defaults when there is no ethos.yaml.
-func (c *DatasetCommand) config(flags *flag.FlagSet, pf projectFlags) (*config.Config, error) {
-	cfg, _, _, err := c.m.loadConfig(pf, isSet(flags, "config"))
-	return cfg, err
-}
-
 func (c *DatasetCommand) check(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("dataset check", datasetCheckSynopsis)
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("dataset check", datasetCheckSynopsis)
 	provider := flags.String("provider", "", "check as this `provider` will: together, openai or sandbox (default: finetune.provider in the config)")
 	method := flags.String("method", ethos.FineTuneSFT, "the training `method` the file is for: sft (conversations), dpo (preference pairs), or auto (what the file holds)")
 	asJSON := flags.Bool("json", false, "print the report as JSON")
@@ -88,9 +63,8 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch *method {
-	case "auto", ethos.FineTuneSFT, ethos.FineTuneDPO:
-	default:
+	checkAs, ok := dataset.MethodForTraining(*method)
+	if !ok {
 		return usageErrorf("dataset check: unknown --method %q; want sft, dpo or auto", *method)
 	}
 	file, err := datasetFile("check", rest)
@@ -98,7 +72,7 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 		return err
 	}
 	if *provider == "" {
-		cfg, err := c.config(flags, pf)
+		cfg, _, _, err := c.m.loadConfig(*pf, isSet(flags, "config"))
 		if err != nil {
 			return err
 		}
@@ -109,16 +83,7 @@ func (c *DatasetCommand) check(ctx context.Context, args []string) error {
 	default:
 		return usageErrorf("dataset check: unknown --provider %q; want together, openai or sandbox", *provider)
 	}
-	opts := dataset.Options{Provider: *provider, Method: dataset.MethodSFT}
-	if *method == ethos.FineTuneDPO {
-		opts.Method = dataset.MethodPreference
-	}
-	rep, err := dataset.CheckFileWith(ctx, c.m.abs(file), opts)
-	if err == nil && *method == "auto" && rep.Method() == dataset.MethodPreference {
-		// A file of preference pairs is checked as a DPO job takes it.
-		opts.Method = dataset.MethodPreference
-		rep, err = dataset.CheckFileWith(ctx, c.m.abs(file), opts)
-	}
+	rep, err := dataset.CheckFileWith(ctx, c.m.abs(file), dataset.Options{Provider: *provider, Method: checkAs})
 	if err != nil {
 		return err
 	}
@@ -160,9 +125,7 @@ func (c *DatasetCommand) stats(ctx context.Context, args []string) error {
 }
 
 func (c *DatasetCommand) split(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("dataset split", datasetSplitSynopsis)
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("dataset split", datasetSplitSynopsis)
 	validation := flags.Float64("validation", 0, "share of examples held out for validation (0.1), or a whole `number` of them, not 0 (default: finetune.validation in the config)")
 	seed := flags.Int64("seed", 0, "`seed` that decides which examples are held out")
 	trainOut := flags.String("train-out", "", "training output `file` (default: FILE with .train.jsonl for .jsonl)")
@@ -183,7 +146,7 @@ func (c *DatasetCommand) split(ctx context.Context, args []string) error {
 		// mean "the config's share" either.
 		return usageErrorf("dataset split: --validation 0 holds no example out; give a share between 0 and 1 (such as 0.1) or a number of examples, or leave the flag out for finetune.validation in the config; to train without validation, use %s as it is", file)
 	case *validation == 0:
-		cfg, err := c.config(flags, pf)
+		cfg, _, _, err := c.m.loadConfig(*pf, isSet(flags, "config"))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/ethos-toolkit/ethos/config"
 	"github.com/ethos-toolkit/ethos/jobs"
 	"github.com/ethos-toolkit/ethos/pipeline"
+	"github.com/ethos-toolkit/ethos/project"
 )
 
 // DemoCommand runs the whole pipeline offline: it makes DIR an ordinary
@@ -58,22 +59,15 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 
 	// The project is DIR: its store, data and reports live there, whatever
 	// ETHOS_DB says.
-	sub := *c.m
-	sub.Dir = root
-	pflags := sub.newFlagSet("demo", "demo")
-	var pf projectFlags
-	pf.register(pflags)
-	if _, err := parseFlags(pflags, []string{"--config", cfgPath, "--db", filepath.Join(root, ".ethos", "ethos.db")}); err != nil {
-		return err
-	}
-	p, err := sub.openProject(ctx, pflags, pf)
+	p, err := project.Open(ctx, project.Options{Config: cfgPath, ConfigExplicit: true, DB: filepath.Join(root, ".ethos", "ethos.db"),
+		Dir: root, Getenv: c.m.Getenv, Log: c.m.Stderr})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	// Offline, training is free: a recipe that starts with DPO gets an SFT
 	// model beside it, so the demo shows base, SFT and DPO side by side.
-	res, err := pipeline.Run(ctx, sub.deps(p), pipeline.RunOptions{Workers: *workers, Recipe: *recipe, SFTReference: true, MemoryLimit: p.MemoryLimit()})
+	res, err := pipeline.Run(ctx, c.m.deps(p), pipeline.RunOptions{Workers: *workers, Recipe: *recipe, SFTReference: true, MemoryLimit: p.MemoryLimit()})
 	if err != nil {
 		return err
 	}

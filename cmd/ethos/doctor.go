@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -16,16 +15,14 @@ type DoctorCommand struct{ m *Main }
 // Run prints one line per check and fails if a check the project depends
 // on failed.
 func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("doctor", "doctor [--json] [--timeout 5s] [--config FILE] [--db PATH]")
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("doctor", "doctor [--json] [--timeout 5s] [--config FILE] [--db PATH]")
 	asJSON := flags.Bool("json", false, "print the checks as JSON")
 	timeout := flags.Duration("timeout", 5*time.Second, "how long to wait for each endpoint")
 	if err := parseNoArgs(flags, args); err != nil {
 		return err
 	}
 
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}
@@ -34,9 +31,7 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	checks, failed := pipeline.Doctor{Providers: p.Providers(), Router: p.Router(), Store: p.Store(),
 		ConfigName: p.Describe(), StoreName: p.StoreName(), Timeout: *timeout}.Run(ctx)
 	if *asJSON {
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
+		if err := writeJSON(c.m.Stdout, struct {
 			OK     bool             `json:"ok"`
 			Checks []pipeline.Check `json:"checks"`
 		}{failed == 0, checks}); err != nil {

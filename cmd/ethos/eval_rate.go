@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -46,14 +45,9 @@ failure is reported (--json: an object with "error" and no ratings) and the exit
 func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 	flags := c.m.newFlagSet("eval rate", evalRateSynopsis)
 	method := flags.String("method", "bt", "rating `method`: elo, bt, winrate or all")
-	init := flags.Float64("init", 1000, "Elo's starting `rating`, and the mean Bradley–Terry rating")
-	k := flags.Float64("k", 4, "Elo's update step `K`")
-	scale := flags.Float64("scale", 400, "rating `points` for odds of 10:1 (Elo and Bradley–Terry)")
-	ties := flags.String("ties", "half", "what a tie counts: `half` to each side, or skip")
-	rounds := flags.Int("bootstrap", 1000, "`rounds` of the percentile bootstrap over battles for elo and bt intervals (0: none)")
-	seed := flags.Uint64("seed", 1, "the bootstrap's `seed`")
+	var rater stats.Rater
+	rater.RegisterFlags(flags)
 	trait := flags.String("trait", "", "with a judgment export, rate the judgments of this `trait` only")
-	anchor := flags.String("anchor", "", "fix a Bradley–Terry rating, `MODEL=RATING`, instead of centring the mean")
 	asJSON := flags.Bool("json", false, "print JSON")
 	rest, err := parseFlags(flags, args)
 	if err != nil {
@@ -66,17 +60,8 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 	if !ok {
 		return usageErrorf("--method %q: want elo, bt, winrate or all", *method)
 	}
-	if *ties != string(stats.TiesHalf) && *ties != string(stats.TiesSkip) {
-		return usageErrorf("--ties %q: want half or skip", *ties)
-	}
-	if *k <= 0 || *scale <= 0 || *rounds < 0 {
-		return usageErrorf("--k and --scale must be positive and --bootstrap at least 0")
-	}
-	bt := stats.BTOptions{Scale: *scale, Centre: *init}
-	if *anchor != "" {
-		if bt.Anchor, bt.AnchorRating, ok = stats.ParseAnchor(*anchor); !ok {
-			return usageErrorf("--anchor %q: want MODEL=RATING, e.g. base=1000", *anchor)
-		}
+	if err := rater.Check(); err != nil {
+		return err
 	}
 
 	var battles []stats.Battle
@@ -97,8 +82,7 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 	if skipped > 0 {
 		fmt.Fprintf(c.m.Stderr, "eval rate: %d judgments without a verdict (parse failures, failed calls) are not battles and were left out\n", skipped)
 	}
-	r, err := stats.Rater{Bootstrap: stats.Bootstrap{Rounds: *rounds, Seed: *seed}, BT: bt,
-		Elo: stats.EloOptions{Init: *init, K: *k, Scale: *scale, Ties: stats.TieRule(*ties)}}.Over(battles)
+	r, err := rater.Over(battles)
 	if err != nil {
 		return ethos.Errorf(ethos.Invalid, "%s: %w", rest[0], err)
 	}
@@ -111,9 +95,7 @@ func (c *EvalRateCommand) Run(ctx context.Context, args []string) error {
 		if *method != "all" {
 			v = results[0]
 		}
-		enc := json.NewEncoder(c.m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
+		if err := writeJSON(c.m.Stdout, v); err != nil {
 			return err
 		}
 	} else {

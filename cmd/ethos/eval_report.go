@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
@@ -31,9 +30,7 @@ that path is replaced; any other existing file is kept unless --force is given.`
 
 // Run loads the evaluation from the store, builds its report and writes it.
 func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("eval report", evalReportSynopsis)
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("eval report", evalReportSynopsis)
 	format := flags.String("format", "", "`md`, html or json (default: from --output's extension, else md)")
 	output := flags.String("output", "", "write the report to `FILE` instead of stdout")
 	force := flags.Bool("force", false, "replace --output even if it is not an earlier ethos report")
@@ -50,13 +47,11 @@ func (c *EvalReportCommand) Run(ctx context.Context, args []string) error {
 	if *rounds < 1 {
 		return usageErrorf("--bootstrap must be at least 1")
 	}
-	f := *format
-	if f == "" {
-		f = report.FormatOf(*output)
-	} else if !slices.Contains(report.Formats, f) {
-		return usageErrorf("--format %q: want md, html or json", f)
+	f, err := report.ResolveFormat(*format, *output)
+	if err != nil {
+		return err
 	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}

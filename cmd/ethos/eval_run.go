@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/eval"
@@ -45,21 +43,9 @@ of the models compared (from the registry) and generate.output when it exists.
 
 // Run parses the flags, resolves the settings and runs the evaluation.
 func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("eval run", evalRunSynopsis)
-	var pf projectFlags
-	pf.register(flags)
-	var in evalInputs
-	flags.StringVar(&in.models, "models", "", "models compared, as `NAME=PROVIDER/MODEL,…` (default: the newest registry model and its base)")
-	flags.StringVar(&in.judge, "judge", "", "the judge `model` (default: eval.judge in the config)")
-	flags.IntVar(&in.prompts, "prompts", 0, "held-out prompts (`N`; default: eval.prompts, or every prompt of --prompts-file)")
-	flags.StringVar(&in.promptsFile, "prompts-file", "", "read the held-out prompts from `FILE` instead of writing them")
-	flags.StringVar(&in.traits, "traits", "all", "traits judged: all, or `T1,T2` (overall is always judged)")
-	flags.StringVar(&in.systemPrompt, "system-prompt", "", "answer `with` or without the character's system prompt (default: eval.system_prompt)")
-	flags.IntVar(&in.samples, "samples", 0, "answers per model and prompt (`K`; default: eval.samples)")
-	flags.IntVar(&in.maxTokens, "max-tokens", 0, "longest answer in tokens (`N`; default: eval.max_tokens); a longer one is cut there and judged as cut")
-	flags.StringVar(&in.trainingFiles, "training-file", "", "training `files` to check the prompts against, comma-separated")
-	flags.BoolVar(&in.pointwise, "pointwise", false, "also score every answer 1–5 on every trait")
-	flags.Int64Var(&in.seed, "seed", 0, "seed of the held-out prompts (default: generate.seed + 9973)")
+	flags, pf := c.m.projectFlagSet("eval run", evalRunSynopsis)
+	var in pipeline.EvalInputs
+	in.RegisterFlags(flags)
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	maxCost := flags.Float64("max-cost", 0, "stop before this evaluation could spend more than this many `USD`")
 	noWork := flags.Bool("no-work", false, "on a PostgreSQL store: enqueue and follow the evaluation while ethos worker processes make its calls")
@@ -67,21 +53,18 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	asJSON := flags.Bool("json", false, "print the summary as JSON")
 	batch := flags.Bool("batch", false, "send the answers' and the judge's calls through the providers' batch APIs, at their batch price")
 	online := flags.Bool("online", false, "send every call online (overrides eval.answer_mode and eval.judge_mode)")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return usageErrorf("eval run takes no arguments, got %q", rest)
-	}
-	if in.mode, err = modeFlag(*batch, *online); err != nil {
+	var err error
+	if in.Mode, err = modeFlag(*batch, *online); err != nil {
 		return err
 	}
-	if *workers < 1 || *maxCost < 0 || in.prompts < 0 || in.samples < 0 || in.maxTokens < 0 {
+	if *workers < 1 || *maxCost < 0 || in.Prompts < 0 || in.Samples < 0 || in.MaxTokens < 0 {
 		return usageErrorf("eval run: --workers must be at least 1; --prompts, --samples, --max-tokens and --max-cost must not be negative")
 	}
 
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}
@@ -92,17 +75,11 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 
 	var settings eval.Settings
 	if *resume != "" {
-		run, err := p.Store().Run(ctx, *resume)
-		if err != nil {
-			return ethos.Errorf(ethos.Config, "--resume %s: %w", *resume, err)
-		}
-		if run.Kind != ethos.RunKindEval {
-			return ethos.Errorf(ethos.Config, "--resume %s: a %s run, not an evaluation", *resume, run.Kind)
-		}
-		if err := json.Unmarshal(run.Params, &settings); err != nil {
-			return ethos.Errorf(ethos.Internal, "evaluation %s: reading its settings: %w", run.ID, err)
-		}
-	} else if settings, err = c.m.evalSettings(ctx, p, in); err != nil {
+		err = p.ResumeSettings(ctx, *resume, ethos.RunKindEval, &settings)
+	} else {
+		settings, err = c.m.evalSettings(ctx, p, in)
+	}
+	if err != nil {
 		return err
 	}
 
@@ -123,33 +100,19 @@ func (c *EvalRunCommand) Run(ctx context.Context, args []string) error {
 	return err
 }
 
-// evalInputs are the flags of ethos eval run as given; empty and zero
-// values take the config's defaults.
-type evalInputs struct {
-	models, judge, promptsFile, traits, systemPrompt, trainingFiles string
-	prompts, samples, maxTokens                                     int
-	pointwise                                                       bool
-	seed                                                            int64
-	mode                                                            string // --batch or --online: config.ModeBatch, ModeOnline or ""
-}
-
 // evalSettings resolves an evaluation's settings from the config and the
 // flags (see pipeline.EvalSettings): the files named on the command line
 // are found here, the prompts of a pipe kept beside the store.
-func (m *Main) evalSettings(ctx context.Context, p *project.Project, in evalInputs) (eval.Settings, error) {
-	pi := pipeline.EvalInputs{Models: in.models, Judge: in.judge, Traits: in.traits, SystemPrompt: in.systemPrompt,
-		Prompts: in.prompts, Samples: in.samples, MaxTokens: in.maxTokens, Pointwise: in.pointwise, Seed: in.seed, Mode: in.mode}
-	if in.promptsFile != "" {
-		file, err := p.PromptsFile(in.promptsFile, m.Stdin)
+func (m *Main) evalSettings(ctx context.Context, p *project.Project, in pipeline.EvalInputs) (eval.Settings, error) {
+	if in.PromptsFile != "" {
+		file, err := p.PromptsFile(in.PromptsFile, m.Stdin)
 		if err != nil {
 			return eval.Settings{}, err
 		}
-		pi.PromptsFile = file
+		in.PromptsFile = file
 	}
-	for f := range strings.SplitSeq(in.trainingFiles, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			pi.TrainingFiles = append(pi.TrainingFiles, m.abs(f))
-		}
+	for i, f := range in.TrainingFiles {
+		in.TrainingFiles[i] = m.abs(f)
 	}
-	return p.EvalSettings(ctx, pi)
+	return p.EvalSettings(ctx, in)
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/ethos-toolkit/ethos"
@@ -226,4 +227,43 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 		err = usageErrorf("%s takes no arguments, got %q", fs.Name(), rest)
 	}
 	return err
+}
+
+// subcommand is one subcommand of a command that has several (ethos eval
+// run, ethos dataset check).
+type subcommand struct {
+	name, summary string
+	run           func(ctx context.Context, args []string) error
+}
+
+// dispatch runs the subcommand of command that args[0] names. With no
+// name, help or a name it does not know, it prints usage (the
+// subcommands and their summaries when usage is nil) on stderr; help
+// exits 0, the others are usage errors.
+func dispatch(ctx context.Context, m *Main, command string, usage func(io.Writer), subs []subcommand, args []string) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		if len(args) > 0 && s.name == args[0] {
+			return s.run(ctx, args[1:])
+		}
+		names[i] = s.name
+	}
+	if usage == nil {
+		usage = func(w io.Writer) {
+			fmt.Fprintf(w, "Usage: ethos %s <%s> [flags]\n\nSubcommands:\n", command, strings.Join(names, "|"))
+			for _, s := range subs {
+				fmt.Fprintf(w, "  %-8s %s\n", s.name, s.summary)
+			}
+			fmt.Fprintf(w, "\nRun \"ethos %s SUBCOMMAND --help\" for its flags.\n", command)
+		}
+	}
+	usage(m.Stderr)
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	switch {
+	case len(args) == 0:
+		return usageErrorf("%s: name a subcommand: %s", command, want)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+		return flag.ErrHelp
+	}
+	return usageErrorf("%s: unknown subcommand %q; want %s", command, args[0], want)
 }

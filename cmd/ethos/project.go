@@ -15,6 +15,14 @@ type projectFlags struct {
 	db     string
 }
 
+// projectFlagSet returns a flag set (see newFlagSet) with the project's
+// flags registered, and the flags.
+func (m *Main) projectFlagSet(name, synopsis string) (*flag.FlagSet, *projectFlags) {
+	fs, pf := m.newFlagSet(name, synopsis), &projectFlags{}
+	pf.register(fs)
+	return fs, pf
+}
+
 func (p *projectFlags) register(fs *flag.FlagSet) {
 	p.registerConfig(fs)
 	fs.StringVar(&p.db, "db", "", "the store: a SQLite file `path` or a postgres:// URL (default: $ETHOS_DB, else $ETHOS_DATABASE_URL, else store.path in the config, .ethos/ethos.db)")

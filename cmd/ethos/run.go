@@ -15,24 +15,18 @@ type RunCommand struct{ m *Main }
 
 // Run runs the pipeline and prints where its results are.
 func (c *RunCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("run", "run [--max-cost USD] [--workers N] [--no-work] [--json] [--config FILE] [--db PATH]")
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("run", "run [--max-cost USD] [--workers N] [--no-work] [--json] [--config FILE] [--db PATH]")
 	maxCost := flags.Float64("max-cost", 0, "stop before the model calls of this run could spend more than this many `USD`")
 	workers := flags.Int("workers", jobs.DefaultWorkers, "the most tasks held at once, waiting for the rate limiter or a model; the limiter sets the pace")
 	noWork := flags.Bool("no-work", false, "on a PostgreSQL store: drive the run while ethos worker processes make the generation's and the evaluation's calls")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("run takes no arguments, got %q", rest)
 	}
 	if *maxCost < 0 || *workers < 1 {
 		return usageErrorf("run: --max-cost must not be negative, --workers at least 1")
 	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}
@@ -53,6 +47,3 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 
 // pipelineResult is what ethos run and ethos demo print.
 type pipelineResult = pipeline.RunResult
-
-// rel shows path relative to dir when it is inside it.
-func rel(dir, path string) string { return pipeline.Rel(dir, path) }

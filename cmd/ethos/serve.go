@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"time"
 
-	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/web"
 )
 
@@ -18,76 +14,46 @@ type ServeCommand struct{ m *Main }
 
 // Run serves until ctx is cancelled (Ctrl-C).
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--token T] [--poll 2s] [--config FILE] [--db PATH]")
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--token T] [--poll 2s] [--config FILE] [--db PATH]")
 	addr := flags.String("addr", "127.0.0.1:8080", "listen on this `host:port`; any address but loopback needs a token")
 	token := flags.String("token", "", "require this `token` (at least 16 characters) on every request (default $ETHOS_TOKEN); open /?token=T once, a cookie does the rest")
 	poll := flags.Duration("poll", 2*time.Second, "how often a watched page looks for changes in the store")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageErrorf("serve takes no arguments, got %q", rest)
 	}
 	if *poll < 100*time.Millisecond {
 		return usageErrorf("serve: --poll must be at least 100ms")
 	}
-	tokenFrom := "--token"
-	if *token == "" {
-		*token, tokenFrom = c.m.Getenv("ETHOS_TOKEN"), "ETHOS_TOKEN"
-	}
 	// Refuse an exposed, unguarded or weakly guarded dashboard before
 	// opening anything.
-	if err := web.CheckToken(*token, tokenFrom); err != nil {
-		return err
-	}
-	if err := web.CheckAddr(*addr, *token); err != nil {
+	tok, err := web.ResolveToken(*token, *addr, c.m.Getenv)
+	if err != nil {
 		return err
 	}
 
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	srv, err := p.Dashboard(ctx, web.Options{Token: *token, PollInterval: *poll})
+	srv, err := p.Dashboard(ctx, web.Options{Token: tok, PollInterval: *poll})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", *addr)
+	err = web.ListenAndServe(ctx, srv, *addr, func(url string) {
+		fmt.Fprintf(c.m.Stdout, "ethos dashboard for %s (store %s)\n", p.Describe(), p.StoreName())
+		if tok != "" {
+			// The token itself is not printed: it is the user's, and
+			// terminals are logged.
+			fmt.Fprintf(c.m.Stdout, "serving on %s — open %s?token=<your token> once; Ctrl-C stops\n", url, url)
+		} else {
+			fmt.Fprintf(c.m.Stdout, "serving on %s — Ctrl-C stops\n", url)
+		}
+	})
 	if err != nil {
-		return ethos.Errorf(ethos.Config, "serve: cannot listen on %s: %w", *addr, err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-
-	url := "http://" + ln.Addr().String() + "/"
-	fmt.Fprintf(c.m.Stdout, "ethos dashboard for %s (store %s)\n", p.Describe(), p.StoreName())
-	if *token != "" {
-		// The token itself is not printed: it is the user's, and terminals
-		// are logged.
-		fmt.Fprintf(c.m.Stdout, "serving on %s — open %s?token=<your token> once; Ctrl-C stops\n", url, url)
-	} else {
-		fmt.Fprintf(c.m.Stdout, "serving on %s — Ctrl-C stops\n", url)
-	}
-
-	select {
-	case err := <-served:
-		return ethos.Errorf(ethos.Internal, "serve: %w", err)
-	case <-ctx.Done():
-	}
-	// Close the dashboard first: it ends the open event streams, which
-	// Shutdown would otherwise wait for.
-	srv.Close()
-	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(stop); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return ethos.Errorf(ethos.Internal, "serve: shutting down: %w", err)
+		return err
 	}
 	fmt.Fprintln(c.m.Stdout, "stopped")
 	return nil

@@ -19,18 +19,12 @@ type statusReport = pipeline.Status
 
 // Run prints the overview and exits 1 when a run or job failed.
 func (c *StatusCommand) Run(ctx context.Context, args []string) error {
-	flags := c.m.newFlagSet("status", "status [--json] [--config FILE] [--db PATH]")
-	var pf projectFlags
-	pf.register(flags)
+	flags, pf := c.m.projectFlagSet("status", "status [--json] [--config FILE] [--db PATH]")
 	asJSON := flags.Bool("json", false, "print as JSON")
-	rest, err := parseFlags(flags, args)
-	if err != nil {
+	if err := parseNoArgs(flags, args); err != nil {
 		return err
 	}
-	if len(rest) > 0 {
-		return usageErrorf("status takes no arguments, got %q", rest)
-	}
-	p, err := c.m.openProject(ctx, flags, pf)
+	p, err := c.m.openProject(ctx, flags, *pf)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -17,35 +16,18 @@ import (
 type StoreCommand struct{ m *Main }
 
 func (c *StoreCommand) Run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(c.m.Stderr, `Usage: ethos store <command> [flags]
-
-Commands:
-  migrate    apply the store's migrations and say which ran
-  copy       copy a project to another store: --from sqlite:PATH|postgres://… --to …
-`)
-		if len(args) == 0 {
-			return usageErrorf("store: no command given")
-		}
-		return nil
-	}
-	switch args[0] {
-	case "migrate":
-		return c.migrate(ctx, args[1:])
-	case "copy":
-		return c.copy(ctx, args[1:])
-	}
-	return usageErrorf("store: unknown command %q; want migrate or copy", args[0])
+	return dispatch(ctx, c.m, "store", nil, []subcommand{
+		{"migrate", "apply the store's migrations and say which ran", c.migrate},
+		{"copy", "copy a project to another store: --from sqlite:PATH|postgres://… --to …", c.copy},
+	}, args)
 }
 
 func (c *StoreCommand) migrate(ctx context.Context, args []string) error {
-	fs := c.m.newFlagSet("store migrate", "store migrate [--config FILE] [--db PATH|postgres://…]")
-	var pf projectFlags
-	pf.register(fs)
-	if _, err := parseFlags(fs, args); err != nil {
+	fs, pf := c.m.projectFlagSet("store migrate", "store migrate [--config FILE] [--db PATH|postgres://…]")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	cfg, dir, _, err := c.m.loadConfig(pf, isSet(fs, "config"))
+	cfg, dir, _, err := c.m.loadConfig(*pf, isSet(fs, "config"))
 	if err != nil {
 		return err
 	}
@@ -65,7 +47,7 @@ func (c *StoreCommand) copy(ctx context.Context, args []string) error {
 	fs := c.m.newFlagSet("store copy", "store copy --from sqlite:PATH|postgres://… --to postgres://…|sqlite:PATH")
 	from := fs.String("from", "", "the store to copy: sqlite:`PATH` or a postgres:// URL")
 	to := fs.String("to", "", "the empty store to copy into: sqlite:`PATH` or a postgres:// URL (migrated first)")
-	if _, err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {

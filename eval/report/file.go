@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ethos-toolkit/ethos"
@@ -24,6 +25,18 @@ func FormatOf(path string) string {
 		return "json"
 	}
 	return "md"
+}
+
+// ResolveFormat is the format a report is written in: format when given
+// (one of Formats), else the one output's extension says (FormatOf).
+func ResolveFormat(format, output string) (string, error) {
+	if format == "" {
+		return FormatOf(output), nil
+	}
+	if !slices.Contains(Formats, format) {
+		return "", ethos.Errorf(ethos.Config, "--format %q: want md, html or json", format)
+	}
+	return format, nil
 }
 
 // ErrNotReport is the cause of WriteFile's refusal to replace a file that

@@ -22,6 +22,18 @@ func TestFormatOf(t *testing.T) {
 	}
 }
 
+func TestResolveFormat(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ format, output, want string }{
+		{"", "", "md"}, {"", "r.html", "html"}, {"json", "r.html", "json"}, {"md", "", "md"}, {"pdf", "r.pdf", ""},
+	} {
+		got, err := ResolveFormat(tc.format, tc.output)
+		if got != tc.want || (err != nil) != (tc.want == "") || (err != nil && ethos.KindOf(err) != ethos.Config) {
+			t.Errorf("ResolveFormat(%q, %q) = %q, %v; want %q", tc.format, tc.output, got, err, tc.want)
+		}
+	}
+}
+
 // An earlier report is replaced; any other file only with force.
 func TestWriteFileReplacesOnlyReports(t *testing.T) {
 	t.Parallel()

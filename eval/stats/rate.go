@@ -2,6 +2,7 @@ package stats
 
 import (
 	"cmp"
+	"flag"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +73,40 @@ type Rater struct {
 	Bootstrap Bootstrap // no intervals for elo and bt with zero rounds
 	Elo       EloOptions
 	BT        BTOptions
+
+	anchor string // --anchor as given, parsed by Check
+}
+
+// RegisterFlags adds the rater's settings to fs as ethos eval rate takes
+// them; Check completes them once fs is parsed.
+func (r *Rater) RegisterFlags(fs *flag.FlagSet) {
+	fs.Float64Var(&r.Elo.Init, "init", 1000, "Elo's starting `rating`, and the mean Bradley–Terry rating")
+	fs.Float64Var(&r.Elo.K, "k", 4, "Elo's update step `K`")
+	fs.Float64Var(&r.Elo.Scale, "scale", 400, "rating `points` for odds of 10:1 (Elo and Bradley–Terry)")
+	fs.StringVar((*string)(&r.Elo.Ties), "ties", string(TiesHalf), "what a tie counts: `half` to each side, or skip")
+	fs.IntVar(&r.Bootstrap.Rounds, "bootstrap", 1000, "`rounds` of the percentile bootstrap over battles for elo and bt intervals (0: none)")
+	fs.Uint64Var(&r.Bootstrap.Seed, "seed", 1, "the bootstrap's `seed`")
+	fs.StringVar(&r.anchor, "anchor", "", "fix a Bradley–Terry rating, `MODEL=RATING`, instead of centring the mean")
+}
+
+// Check validates the settings RegisterFlags's flags gave, with errors of
+// kind Config, and completes them: Bradley–Terry's scale and centre are
+// Elo's, and its anchor the one --anchor names.
+func (r *Rater) Check() error {
+	if r.Elo.Ties != TiesHalf && r.Elo.Ties != TiesSkip {
+		return ethos.Errorf(ethos.Config, "--ties %q: want half or skip", r.Elo.Ties)
+	}
+	if r.Elo.K <= 0 || r.Elo.Scale <= 0 || r.Bootstrap.Rounds < 0 {
+		return ethos.Errorf(ethos.Config, "--k and --scale must be positive and --bootstrap at least 0")
+	}
+	r.BT.Scale, r.BT.Centre = r.Elo.Scale, r.Elo.Init
+	if r.anchor != "" {
+		var ok bool
+		if r.BT.Anchor, r.BT.AnchorRating, ok = ParseAnchor(r.anchor); !ok {
+			return ethos.Errorf(ethos.Config, "--anchor %q: want MODEL=RATING, e.g. base=1000", r.anchor)
+		}
+	}
+	return nil
 }
 
 // Over returns r rating battles: Full is every battle, and Rated is Full

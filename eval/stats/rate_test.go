@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"flag"
 	"strings"
 	"testing"
 
@@ -118,5 +119,50 @@ func TestRaterOverAndRateEach(t *testing.T) {
 	}
 	if len(res) != 3 || len(res[0].Ratings) != 2 || res[1].Error == "" || len(res[1].Ratings) != 0 || res[1].Battles != 2 || len(res[2].Ratings) != 2 {
 		t.Errorf("all: %+v; want elo and winrate rated and bt with its error", res)
+	}
+}
+
+// TestRaterFlags: the flags fill Elo's and the bootstrap's settings, and
+// Check gives Bradley–Terry Elo's scale and centre and the anchor named,
+// or refuses what no method can use.
+func TestRaterFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    Rater
+		wantErr string
+	}{
+		{name: "defaults", want: Rater{Bootstrap: Bootstrap{Rounds: 1000, Seed: 1},
+			Elo: EloOptions{Init: 1000, K: 4, Scale: 400, Ties: TiesHalf}, BT: BTOptions{Scale: 400, Centre: 1000}}},
+		{name: "every flag", args: []string{"--init", "1500", "--k", "32", "--scale", "173", "--ties", "skip", "--bootstrap", "0", "--seed", "7", "--anchor", "base=1200"},
+			want: Rater{Bootstrap: Bootstrap{Rounds: 0, Seed: 7}, Elo: EloOptions{Init: 1500, K: 32, Scale: 173, Ties: TiesSkip},
+				BT: BTOptions{Scale: 173, Centre: 1500, Anchor: "base", AnchorRating: 1200}}},
+		{name: "unknown tie rule", args: []string{"--ties", "drop"}, wantErr: `--ties "drop": want half or skip`},
+		{name: "zero K", args: []string{"--k", "0"}, wantErr: "--k and --scale must be positive"},
+		{name: "negative bootstrap", args: []string{"--bootstrap", "-1"}, wantErr: "--bootstrap at least 0"},
+		{name: "anchor without a rating", args: []string{"--anchor", "base"}, wantErr: `--anchor "base": want MODEL=RATING`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("rate", flag.ContinueOnError)
+			var r Rater
+			r.RegisterFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			err := r.Check()
+			if tc.wantErr != "" {
+				if ethos.KindOf(err) != ethos.Config || err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Check: %v, want a Config error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Bootstrap != tc.want.Bootstrap || r.Elo != tc.want.Elo || r.BT != tc.want.BT {
+				t.Errorf("rater %+v %+v %+v, want %+v %+v %+v", r.Bootstrap, r.Elo, r.BT, tc.want.Bootstrap, tc.want.Elo, tc.want.BT)
+			}
+		})
 	}
 }
