@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"reflect"
@@ -46,25 +45,11 @@ const (
 
 // Run dispatches to the subcommand.
 func (c *FinetuneCommand) Run(ctx context.Context, args []string) error {
-	subs := map[string]func(context.Context, []string) error{
-		"create": c.create, "list": c.list, "status": c.status,
-		"events": c.events, "cancel": c.cancel, "wait": c.wait,
-		"deploy": c.deploy, "undeploy": c.undeploy,
-	}
-	if len(args) == 0 {
-		c.usage(c.m.Stderr)
-		return usageErrorf("finetune: name a subcommand: create, list, status, events, cancel, wait, deploy or undeploy")
-	}
-	if run, ok := subs[args[0]]; ok {
-		return run(ctx, args[1:])
-	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
-		c.usage(c.m.Stderr)
-		return flag.ErrHelp
-	}
-	c.usage(c.m.Stderr)
-	return usageErrorf("finetune: unknown subcommand %q; want create, list, status, events, cancel, wait, deploy or undeploy", args[0])
+	return dispatch(ctx, c.m, "finetune", c.usage, []subcommand{
+		{name: "create", run: c.create}, {name: "list", run: c.list}, {name: "status", run: c.status},
+		{name: "events", run: c.events}, {name: "cancel", run: c.cancel}, {name: "wait", run: c.wait},
+		{name: "deploy", run: c.deploy}, {name: "undeploy", run: c.undeploy},
+	}, args)
 }
 
 func (c *FinetuneCommand) usage(w io.Writer) {

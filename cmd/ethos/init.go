@@ -6,7 +6,6 @@ import (
 
 	"github.com/ethos-toolkit/ethos"
 	"github.com/ethos-toolkit/ethos/config"
-	"github.com/ethos-toolkit/ethos/internal/atomicfile"
 )
 
 // InitCommand writes a commented ethos.yaml for the example character.
@@ -44,7 +43,3 @@ func (c *InitCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintln(c.m.Stdout, "next: edit the character, then run \"ethos doctor\" to check providers and keys")
 	return nil
 }
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it into place, so a crash never leaves a half-written file.
-var writeFileAtomic = atomicfile.Write
