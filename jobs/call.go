@@ -84,11 +84,35 @@ type callWorker struct {
 	river.WorkerDefaults[CallArgs]
 	completer ethos.Completer
 	backoff   func(attempt int) time.Duration
+	timeout   time.Duration // Config.JobTimeout
+}
+
+// Timeout is River's view of the job's timeout (see jobTimeout).
+func (w *callWorker) Timeout(job *river.Job[CallArgs]) time.Duration {
+	return jobTimeout(job.JobRow, w.timeout)
+}
+
+// jobTimeout is the timeout a worker gives River for job: none (-1) for a
+// job just taken, whose Work applies Config.JobTimeout itself, and timeout
+// for one taken longer ago than that. River runs a job with a timeout of
+// its own in a second goroutine that watches for the job to be stuck past
+// it, only to log a line after hours: thousands of goroutines at once
+// when thousands of jobs are running, whose stacks every collection scans.
+// Its rescuer asks the same question of a job left running by a killed
+// process, older than RescueStuckJobsAfter (at least JobTimeout), and so
+// is told timeout, under which it rescues the job as before.
+func jobTimeout(job *rivertype.JobRow, timeout time.Duration) time.Duration {
+	if job.AttemptedAt != nil && time.Since(*job.AttemptedAt) < timeout {
+		return -1
+	}
+	return timeout
 }
 
 // Work calls the completer once and turns a failure into River's terms
 // through ethos.OutcomeOf, the one mapping from error kind to outcome.
 func (w *callWorker) Work(ctx context.Context, job *river.Job[CallArgs]) error {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
 	if w.completer == nil {
 		return river.JobCancel(ethos.Errorf(ethos.Config, "jobs: this client has no Completer for %s jobs", KindCall))
 	}

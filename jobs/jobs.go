@@ -231,7 +231,7 @@ func NewOn(b Backend, cfg Config) (*Client, error) {
 		c.inserter = newInserter()
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &callWorker{completer: cfg.Completer, backoff: cfg.Backoff})
+	river.AddWorker(workers, &callWorker{completer: cfg.Completer, backoff: cfg.Backoff, timeout: cfg.JobTimeout})
 	c.runs, err = newResolver(cfg)
 	if err != nil {
 		return nil, err
@@ -239,7 +239,7 @@ func NewOn(b Backend, cfg Config) (*Client, error) {
 	c.kinds = map[string]bool{}
 	for _, name := range c.runs.kinds {
 		c.kinds[name] = true
-		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{name: name, backoff: cfg.Backoff, client: c})
+		river.AddWorkerArgs(workers, Task{Name: name}, &taskWorker{name: name, backoff: cfg.Backoff, timeout: cfg.JobTimeout, client: c})
 	}
 
 	// The default queue holds llm.call jobs; a client with no Completer

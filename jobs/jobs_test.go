@@ -620,3 +620,43 @@ func TestDefaultBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestJobTimeout: a job's call runs under Config.JobTimeout, applied by the
+// worker, while River is told of no timeout for a job just taken and of
+// JobTimeout for one taken longer ago (which its rescuer then rescues, as
+// TestRescueStuckJob shows).
+func TestJobTimeout(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, backend Backend) {
+		ctx := testContext(t)
+		deadline := make(chan time.Duration, 1)
+		completer := ethos.CompleterFunc(func(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+			dl, ok := ctx.Deadline()
+			if !ok {
+				deadline <- -1
+			} else {
+				deadline <- time.Until(dl)
+			}
+			return okResponse, nil
+		})
+		cfg := testConfig(completer)
+		cfg.JobTimeout = 90 * time.Minute
+		c := newClient(t, backend, cfg, true)
+		if _, err := c.Call(ctx, callArgs("How long may you take?")); err != nil {
+			t.Fatal(err)
+		}
+		if left := <-deadline; left <= 0 || left > cfg.JobTimeout {
+			t.Errorf("the call's context has %v left; want a deadline within JobTimeout (%v)", left, cfg.JobTimeout)
+		}
+	})
+	now := time.Now()
+	recent, old := now.Add(-time.Minute), now.Add(-2*time.Hour)
+	for _, tc := range []struct {
+		attempted *time.Time
+		want      time.Duration
+	}{{&recent, -1}, {&old, time.Hour}, {nil, time.Hour}} {
+		if got := jobTimeout(&rivertype.JobRow{AttemptedAt: tc.attempted}, time.Hour); got != tc.want {
+			t.Errorf("jobTimeout(attempted %v, 1h) = %v, want %v", tc.attempted, got, tc.want)
+		}
+	}
+}

@@ -49,10 +49,18 @@ type taskWorker struct {
 	river.WorkerDefaults[Task]
 	name    string
 	backoff func(attempt int) time.Duration
-	client  *Client // given to the task through its context (FromContext)
+	timeout time.Duration // Config.JobTimeout
+	client  *Client       // given to the task through its context (FromContext)
+}
+
+// Timeout is River's view of the job's timeout (see jobTimeout).
+func (w *taskWorker) Timeout(job *river.Job[Task]) time.Duration {
+	return jobTimeout(job.JobRow, w.timeout)
 }
 
 func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
 	h, err := w.client.runs.handlers(ctx, job.Queue)
 	if err != nil {
 		// The run cannot be read (the store is down): try again later.

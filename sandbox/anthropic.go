@@ -34,7 +34,7 @@ func (anthropicProtocol) check(r *http.Request) *apiError {
 type anthropicRequest struct {
 	Model         string          `json:"model"`
 	Messages      []anthropicTurn `json:"messages"`
-	System        json.RawMessage `json:"system"`
+	System        content         `json:"system"`
 	MaxTokens     *int            `json:"max_tokens"`
 	CacheControl  *cacheControl   `json:"cache_control"`
 	StopSequences []string        `json:"stop_sequences"`
@@ -114,8 +114,8 @@ func firstExtra(keys, allowed []string) string {
 }
 
 type anthropicTurn struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role    string  `json:"role"`
+	Content content `json:"content"`
 }
 
 type contentBlock struct {
@@ -183,12 +183,34 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 	return c, nil
 }
 
+// content is a message's or the system prompt's content as the request
+// decoder found it. A plain string, the common case, is decoded there and
+// then (see decodeString); anything else is kept as written for
+// contentParts, which checks it and words its errors, so that a bad
+// content is refused with the field's own message, not as invalid JSON.
+type content struct {
+	raw    json.RawMessage // the value as written, unless text holds it
+	text   string
+	isText bool
+}
+
+// UnmarshalJSON keeps data, which the decoder has already checked is one
+// JSON value; it never fails.
+func (c *content) UnmarshalJSON(data []byte) error {
+	if s, ok := decodeString(data); ok {
+		c.raw, c.text, c.isText = nil, s, true
+		return nil
+	}
+	c.raw, c.isText = append(c.raw[:0], data...), false
+	return nil
+}
+
 // textContent reads content that is a string or a list of blocks, joining
 // the text blocks with newlines; other block types (images, tool results)
 // are accepted and carry no text. An absent value is allowed only where
 // optional is set.
-func textContent(raw json.RawMessage, optional bool) (string, error) {
-	parts, err := contentParts(raw, optional)
+func textContent(c content, optional bool) (string, error) {
+	parts, err := contentParts(c, optional)
 	return joinText(parts), err
 }
 
@@ -206,7 +228,11 @@ func joinText(parts []cachePart) string {
 
 // contentParts reads content as textContent does, keeping each text block
 // apart with its cache_control mark.
-func contentParts(raw json.RawMessage, optional bool) ([]cachePart, error) {
+func contentParts(c content, optional bool) ([]cachePart, error) {
+	if c.isText {
+		return []cachePart{{text: c.text}}, nil
+	}
+	raw := c.raw
 	if len(raw) == 0 || string(raw) == "null" {
 		if optional {
 			return nil, nil

@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // checkParsed holds the invariants of any request a parser accepts: the
@@ -146,6 +148,26 @@ func FuzzParseBatchInput(f *testing.F) {
 		}
 		if len(lines) == 0 && len(problems) == 0 {
 			t.Fatalf("an input with no request and no problem")
+		}
+	})
+}
+
+// FuzzDecodeString checks decodeString against encoding/json: where it decodes
+// a value it gives what json.Unmarshal gives, and it decodes every valid
+// string with only the common escapes.
+func FuzzDecodeString(f *testing.F) {
+	for _, s := range []string{`"hi"`, `"a\nb\t\"c\"\\ \/"`, `"caf\u00e9"`, `"café ☕"`, "\"\xff\"", `"a"b"`, `"\`, `null`, `[1]`, `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := decodeString(data)
+		var want string
+		err := json.Unmarshal(data, &want)
+		if ok && (err != nil || got != want) {
+			t.Fatalf("decodeString(%q) = %q; encoding/json: %q, %v", data, got, want, err)
+		}
+		if !ok && err == nil && len(data) > 1 && data[0] == '"' && data[len(data)-1] == '"' && utf8.Valid(data) && !bytes.Contains(data, []byte(`\u`)) {
+			t.Fatalf("decodeString(%q) declined a string with only the common escapes", data)
 		}
 	})
 }

@@ -161,3 +161,60 @@ func (s *keyScanner) skip() bool {
 		return true
 	}
 }
+
+// decodeString decodes data, one JSON value that encoding/json has already
+// accepted, when it is a string with no escapes but the common ones (\"
+// \\ \/ \b \f \n \r \t) and valid UTF-8: what encoding/json would give,
+// in one pass. ok is false for any other value or string, which the
+// caller then decodes the long way.
+func decodeString(data []byte) (s string, ok bool) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return "", false
+	}
+	body := data[1 : len(data)-1]
+	plain := true
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < ' ' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(body), true
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	out := make([]byte, 0, len(body))
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case c == '"' || c < ' ':
+			return "", false // not one valid string
+		case c != '\\':
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i == len(body) {
+			return "", false
+		}
+		switch body[i] {
+		case '"', '\\', '/':
+			out = append(out, body[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		default:
+			return "", false // \u and anything else: the long way
+		}
+	}
+	return string(out), true
+}

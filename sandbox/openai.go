@@ -34,8 +34,8 @@ type openaiRequest struct {
 }
 
 type openaiTurn struct {
-	Role    string          `json:"role"`
-	Content json.RawMessage `json:"content"`
+	Role    string  `json:"role"`
+	Content content `json:"content"`
 }
 
 func (openaiProtocol) parse(body []byte) (call, *apiError) {
