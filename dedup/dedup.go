@@ -51,7 +51,10 @@ func mix64(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-type signature [numHashes]uint64
+// signature keeps the top 32 bits of each of the numHashes minima: two
+// minima whose top halves agree are the same value but for a chance of
+// 2^-32, and the index holds half the bytes per text.
+type signature [numHashes]uint32
 
 // Index finds near-duplicate texts among those added to it, by MinHash
 // over 5-word shingles with LSH banding, so that a check costs about the
@@ -61,7 +64,62 @@ type Index struct {
 
 	mu    sync.RWMutex
 	sigs  map[int]*signature
-	bands [numBands]map[uint64][]int
+	bands [numBands]band
+}
+
+// band maps one band's key to the ids whose signatures share it. Most
+// keys belong to one text, so those are held without a slice each; keys
+// shared by several texts are in many.
+type band struct {
+	one  map[uint64]int
+	many map[uint64][]int
+}
+
+// ids returns the ids under key; the slice must not be kept or changed.
+func (b *band) ids(key uint64, buf *[1]int) []int {
+	if id, ok := b.one[key]; ok {
+		buf[0] = id
+		return buf[:]
+	}
+	return b.many[key]
+}
+
+func (b *band) add(key uint64, id int) {
+	if first, ok := b.one[key]; ok {
+		delete(b.one, key)
+		b.many[key] = []int{first, id}
+		return
+	}
+	if ids, ok := b.many[key]; ok {
+		b.many[key] = append(ids, id)
+		return
+	}
+	b.one[key] = id
+}
+
+func (b *band) remove(key uint64, id int) {
+	if first, ok := b.one[key]; ok {
+		if first == id {
+			delete(b.one, key)
+		}
+		return
+	}
+	ids := b.many[key]
+	for i, x := range ids {
+		if x == id {
+			ids = append(ids[:i:i], ids[i+1:]...)
+			break
+		}
+	}
+	switch len(ids) {
+	case 0:
+		delete(b.many, key)
+	case 1:
+		delete(b.many, key)
+		b.one[key] = ids[0]
+	default:
+		b.many[key] = ids
+	}
 }
 
 // New returns an Index that calls texts duplicates at an estimated
@@ -73,7 +131,7 @@ func New(threshold float64) *Index {
 	}
 	d := &Index{threshold: threshold, sigs: map[int]*signature{}}
 	for i := range d.bands {
-		d.bands[i] = map[uint64][]int{}
+		d.bands[i] = band{one: map[uint64]int{}, many: map[uint64][]int{}}
 	}
 	return d
 }
@@ -131,8 +189,9 @@ func (d *Index) Len() int {
 func (d *Index) check(sig *signature) (int, float64, bool) {
 	best, bestSim, found := -1, 0.0, false
 	seen := map[int]bool{}
+	var buf [1]int
 	for b := range numBands {
-		for _, id := range d.bands[b][bandKey(sig, b)] {
+		for _, id := range d.bands[b].ids(bandKey(sig, b), &buf) {
 			if seen[id] {
 				continue
 			}
@@ -183,36 +242,23 @@ func (d *Index) add(id int, sig *signature) {
 	d.remove(id)
 	d.sigs[id] = sig
 	for b := range numBands {
-		key := bandKey(sig, b)
-		d.bands[b][key] = append(d.bands[b][key], id)
+		d.bands[b].add(bandKey(sig, b), id)
 	}
 }
 
 func (d *Index) remove(id int) {
 	if old, ok := d.sigs[id]; ok {
 		for b := range numBands {
-			key := bandKey(old, b)
-			ids := d.bands[b][key]
-			for i, x := range ids {
-				if x == id {
-					ids = append(ids[:i:i], ids[i+1:]...)
-					break
-				}
-			}
-			if len(ids) == 0 {
-				delete(d.bands[b], key)
-			} else {
-				d.bands[b][key] = ids
-			}
+			d.bands[b].remove(bandKey(old, b), id)
 		}
 		delete(d.sigs, id)
 	}
 }
 
-func bandKey(sig *signature, band int) uint64 {
-	h := uint64(band) * 0x9e3779b97f4a7c15
-	for _, v := range sig[band*bandRows : (band+1)*bandRows] {
-		h = mix64(h ^ v)
+func bandKey(sig *signature, n int) uint64 {
+	h := uint64(n) * 0x9e3779b97f4a7c15
+	for _, v := range sig[n*bandRows : (n+1)*bandRows] {
+		h = mix64(h ^ uint64(v))
 	}
 	return h
 }
@@ -243,9 +289,9 @@ func minhash(text string) (*signature, bool) {
 	if len(wh) == 0 {
 		return nil, false
 	}
-	sig := new(signature)
-	for i := range sig {
-		sig[i] = ^uint64(0)
+	var mins [numHashes]uint64
+	for i := range mins {
+		mins[i] = ^uint64(0)
 	}
 	k := min(ShingleWords, len(wh))
 	for i := 0; i+k <= len(wh); i++ {
@@ -253,11 +299,15 @@ func minhash(text string) (*signature, bool) {
 		for j, w := range wh[i : i+k] {
 			x = mix64(x ^ (w + uint64(j)*0x9e3779b97f4a7c15))
 		}
-		for p := range sig {
-			if v := x*hashMul[p] + hashAdd[p]; v < sig[p] {
-				sig[p] = v
+		for p := range mins {
+			if v := x*hashMul[p] + hashAdd[p]; v < mins[p] {
+				mins[p] = v
 			}
 		}
+	}
+	sig := new(signature)
+	for i, m := range mins {
+		sig[i] = uint32(m >> 32)
 	}
 	return sig, true
 }

@@ -179,3 +179,40 @@ func BenchmarkIndexCheckAndAdd(b *testing.B) {
 		i++
 	}
 }
+
+// Texts that share every band (here: the same text under several ids) are
+// held together, and removing and renaming them keeps the rest findable,
+// down to the last one and past it.
+func TestIndexSharedBands(t *testing.T) {
+	t.Parallel()
+	const text = "the quarterly budget review moved to thursday because the finance team needs the audited figures first"
+	d := dedup.New(0)
+	for id := 1; id <= 3; id++ {
+		d.Add(id, text)
+	}
+	d.Add(10, "a completely different note about the office kitchen rota and who cleans the fridge on fridays")
+	if got, _, dup := d.Check(text); !dup || got != 1 {
+		t.Fatalf("three copies: Check = %d, dup %v; want 1 (the oldest)", got, dup)
+	}
+	d.Remove(1)
+	if got, _, dup := d.Check(text); !dup || got != 2 {
+		t.Fatalf("after removing 1: Check = %d, dup %v; want 2", got, dup)
+	}
+	d.Rename(2, 7)
+	d.Remove(3)
+	if got, _, dup := d.Check(text); !dup || got != 7 {
+		t.Fatalf("one copy left, renamed to 7: Check = %d, dup %v; want 7", got, dup)
+	}
+	d.Add(8, text)
+	d.Remove(7)
+	if got, _, dup := d.Check(text); !dup || got != 8 {
+		t.Fatalf("copy 8 after 7 was removed: Check = %d, dup %v; want 8", got, dup)
+	}
+	d.Remove(8)
+	if got, _, dup := d.Check(text); dup || got == 8 {
+		t.Fatalf("every copy removed: Check = %d, dup %v; want no duplicate", got, dup)
+	}
+	if d.Len() != 1 {
+		t.Fatalf("Len = %d, want 1 (the other note)", d.Len())
+	}
+}
