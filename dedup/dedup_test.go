@@ -216,3 +216,23 @@ func TestIndexSharedBands(t *testing.T) {
 		t.Fatalf("Len = %d, want 1 (the other note)", d.Len())
 	}
 }
+
+// Many copies of one text (a file of repeated lines) are all candidates of
+// a check; the oldest still wins, and each copy is counted once.
+func TestIndexManyCopies(t *testing.T) {
+	t.Parallel()
+	const text = "please summarise the attached incident report for the weekly operations meeting on monday"
+	d := dedup.New(0)
+	for id := 1; id <= 100; id++ {
+		d.Add(id, text)
+	}
+	if got, sim, dup := d.Check(text); !dup || got != 1 || sim != 1 {
+		t.Fatalf("100 copies: Check = %d, %v, dup %v; want 1, 1, true", got, sim, dup)
+	}
+	for id := 1; id <= 60; id++ {
+		d.Remove(id)
+	}
+	if got, _, dup := d.Check(text); !dup || got != 61 || d.Len() != 40 {
+		t.Fatalf("60 removed: Check = %d, dup %v, Len %d; want 61, true, 40", got, dup, d.Len())
+	}
+}
