@@ -7,7 +7,6 @@
 package dedup
 
 import (
-	"slices"
 	"sync"
 	"unicode"
 
@@ -189,30 +188,14 @@ func (d *Index) Len() int {
 
 func (d *Index) check(sig *signature) (int, float64, bool) {
 	best, bestSim, found := -1, 0.0, false
-	// The candidates are few (texts sharing a band), so they are remembered
-	// in a slice on the stack: check runs under the index's lock, and an
-	// allocation there can draft the holder into GC work while every
-	// other writer waits.
-	// Past 32 of them (many copies of one text) a map keeps this linear.
-	var seenBuf [32]int
-	seen := seenBuf[:0]
-	var many map[int]bool
+	seen := map[int]bool{}
 	var buf [1]int
 	for b := range numBands {
 		for _, id := range d.bands[b].ids(bandKey(sig, b), &buf) {
-			if many != nil {
-				if many[id] {
-					continue
-				}
-				many[id] = true
-			} else if slices.Contains(seen, id) {
+			if seen[id] {
 				continue
-			} else if seen = append(seen, id); len(seen) == cap(seenBuf) {
-				many = make(map[int]bool, 2*len(seen))
-				for _, x := range seen {
-					many[x] = true
-				}
 			}
+			seen[id] = true
 			sim := similarity(sig, d.sigs[id])
 			// Ties go to the first id in idOrder, so the answer does not
 			// depend on map order.
