@@ -58,6 +58,7 @@ import (
 // at once by RescueOrphans, not by the timeout.
 const (
 	DefaultWorkers           = 4096
+	DefaultLocalWork         = 128
 	DefaultJobTimeout        = 6 * time.Hour
 	DefaultFetchCooldown     = 20 * time.Millisecond
 	DefaultFetchPollInterval = 200 * time.Millisecond
@@ -81,6 +82,11 @@ type Config struct {
 	// Workers is how many jobs run at once: in each queue, and with
 	// Resolve across all the client's queues too.
 	Workers int
+	// LocalWork is how many tasks do local work at once (the store,
+	// review, prompts) while the others wait for their turn; a task
+	// waiting on a model call or a rate limit does not count (see
+	// workGate). The default is DefaultLocalWork.
+	LocalWork int
 	// JobTimeout cancels a job's context after this long. A task may wait
 	// long at the rate limiter, so the default is hours, not River's one
 	// minute.
@@ -148,6 +154,9 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
+	if cfg.LocalWork <= 0 {
+		cfg.LocalWork = DefaultLocalWork
+	}
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = DefaultJobTimeout
 	}
@@ -197,6 +206,8 @@ type Client struct {
 	kinds map[string]bool
 	// runs finds and keeps each queue's handlers.
 	runs *resolver
+	// work bounds the tasks doing local work at once.
+	work *workGate
 	// heart beats for the client while it is started on PostgreSQL.
 	heart *heartbeat
 }
@@ -225,7 +236,7 @@ func NewOn(b Backend, cfg Config) (*Client, error) {
 		return nil, ethos.Errorf(ethos.Config, "jobs: RescueStuckJobsAfter (%s) must be at least JobTimeout (%s)", cfg.RescueStuckJobsAfter, cfg.JobTimeout)
 	}
 
-	c := &Client{backend: b.impl, cfg: cfg, waiters: newWaiters()}
+	c := &Client{backend: b.impl, cfg: cfg, waiters: newWaiters(), work: newWorkGate(cfg.LocalWork)}
 	var err error
 	if b.impl.groupInserts() {
 		c.inserter = newInserter()

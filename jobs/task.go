@@ -75,6 +75,12 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[Task]) error {
 		return riverOutcome(ctx, err, job.Metadata, w.backoff)
 	}
 	defer release()
+	slot := &workSlot{gate: w.client.work}
+	if err := slot.take(ctx); err != nil {
+		return riverOutcome(ctx, err, job.Metadata, w.backoff)
+	}
+	defer slot.done()
+	ctx = ethos.WithAway(ctx, slot.lend)
 	ctx = context.WithValue(ctx, attemptKey{}, attemptInfo{attempt: job.Attempt, max: job.MaxAttempts, snoozes: snoozes(job.Metadata)})
 	ctx = context.WithValue(ctx, queueKey{}, queueOf{name: job.Queue, priorities: h.Priorities})
 	ctx = WithClient(ctx, w.client)

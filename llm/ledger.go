@@ -95,7 +95,11 @@ func (l *Ledger) Complete(ctx context.Context, req ethos.Request) (ethos.Respons
 		return cached, nil
 	}
 
+	// The call's turn at the limiter and its time on the wire are not
+	// local work: the job layer lends the task's slot meanwhile.
+	back := ethos.Away(ctx)
 	resp, callErr := l.Next.Complete(ctx, req)
+	back()
 	if ethos.KindOf(callErr) == ethos.Pending {
 		// Sent by batch and not answered yet: not a call (yet). The
 		// answer is recorded when it is asked for again and found.
