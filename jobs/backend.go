@@ -46,7 +46,9 @@ func Postgres(pool *pgxpool.Pool) Backend {
 // position too) and times passed through timeArg.
 type backend interface {
 	migrate(ctx context.Context) error
-	newRiver(cfg *river.Config) (riverClient, error)
+	// newRiver makes River's client, fetching no more tasks than gate
+	// can soon take (see fetchPilot).
+	newRiver(cfg *river.Config, gate *workGate) (riverClient, error)
 	// exec runs a statement and returns how many rows it changed.
 	exec(ctx context.Context, query string, args ...any) (int64, error)
 	// query runs a query and calls row for each row it returns, with the
@@ -102,8 +104,8 @@ func (d riverDriver[TTx]) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (d riverDriver[TTx]) newRiver(cfg *river.Config) (riverClient, error) {
-	return river.NewClient(d.driver, cfg)
+func (d riverDriver[TTx]) newRiver(cfg *river.Config, gate *workGate) (riverClient, error) {
+	return river.NewClient(pilotedDriver[TTx]{Driver: d.driver, pilot: &fetchPilot{gate: gate}}, cfg)
 }
 
 // sqliteBackend keeps the jobs in a SQLite database.

@@ -80,7 +80,10 @@ const hardStopTimeout = 10 * time.Second
 // Config configures a Client. Zero fields take the defaults above.
 type Config struct {
 	// Workers is how many jobs run at once: in each queue, and with
-	// Resolve across all the client's queues too.
+	// Resolve across all the client's queues too. Tasks waiting on a
+	// model call count; River is asked for no more tasks than LocalWork
+	// can soon take (see fetchPilot), so a large Workers costs nothing
+	// while the calls are quick.
 	Workers int
 	// LocalWork is how many tasks do local work at once (the store,
 	// review, prompts) while the others wait for their turn; a task
@@ -272,7 +275,7 @@ func NewOn(b Backend, cfg Config) (*Client, error) {
 		RetryPolicy:          &retryPolicy{backoff: cfg.Backoff},
 		TestOnly:             cfg.testOnly,
 		Workers:              workers,
-	})
+	}, c.work)
 	if err != nil {
 		return nil, ethos.Errorf(ethos.Config, "jobs: new client: %w", err)
 	}

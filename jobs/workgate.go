@@ -21,8 +21,9 @@ import (
 // A task coming back from a wait is served before a task that has not
 // started, so work already paid for finishes first.
 type workGate struct {
-	mu   sync.Mutex
-	free int
+	mu    sync.Mutex
+	slots int
+	free  int
 	// back are tasks taking their slot back after a wait, fresh are
 	// tasks starting; each is served in arrival order.
 	back, fresh []*gateWaiter
@@ -34,7 +35,16 @@ type gateWaiter struct {
 }
 
 func newWorkGate(slots int) *workGate {
-	return &workGate{free: slots}
+	return &workGate{slots: slots, free: slots}
+}
+
+// room is how many more tasks River may fetch for the gate: as many as it
+// has slots, less those already waiting for one. A task away on a model
+// call is not counted until it comes back.
+func (g *workGate) room() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.slots + g.free - len(g.fresh) - len(g.back)
 }
 
 // acquire takes a slot, waiting for one if need be. A returning task is
