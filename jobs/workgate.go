@@ -15,8 +15,8 @@ import (
 // Without it a fast provider (a local server, the sandbox) lets thousands
 // of tasks run at once: they queue at the store's one writer and at the
 // near-duplicate index with grown stacks, and the collector scans them
-// all. With it the backlog waits at the gate, each task a goroutine that
-// has done nothing yet.
+// all. With it the backlog waits in the queue: River is asked for no more
+// tasks than the gate can soon take (see fetchPilot).
 //
 // A task coming back from a wait is served before a task that has not
 // started, so work already paid for finishes first.
