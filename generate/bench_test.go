@@ -47,6 +47,7 @@ func vmHWM(b *testing.B, status string) float64 {
 func benchGenerate(b *testing.B, n int, opts sandbox.Options, limits llm.Limits, workers int) *env {
 	// As `ethos generate` does.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(generate.MemoryLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(generate.GCPercent))
 	var last *env
 	var wall time.Duration
 	var requests int64
@@ -164,6 +165,7 @@ func BenchmarkGenerateRealPace30s(b *testing.B) {
 
 func benchRealPace(b *testing.B, examples int, latency, jitter time.Duration, rpm int) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(generate.MemoryLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(generate.GCPercent))
 	prov := config.Default().Providers["anthropic"]
 	limits := llm.Limits{RPM: prov.RPM, TPM: prov.TPM, MaxConcurrency: prov.MaxConcurrency}
 	for b.Loop() {
@@ -249,6 +251,7 @@ func benchRealPace(b *testing.B, examples int, latency, jitter time.Duration, rp
 // the pipeline on two cores.
 func BenchmarkPipelineVsBareClient(b *testing.B) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(generate.MemoryLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(generate.GCPercent))
 	for b.Loop() {
 		b.StopTimer()
 		e := newEnvLimits(b, 1000, sandbox.Options{Seed: 1}, llm.Limits{})

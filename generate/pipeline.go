@@ -27,6 +27,14 @@ import (
 // grows to twice its live size between collections.
 const MemoryLimit = 120 << 20
 
+// GCPercent is the collector's pacing `ethos generate` sets beside
+// MemoryLimit (unless GOGC is set). The live heap of a run is small (a few
+// tens of MB), so the default of 100 — collect each time the heap doubles
+// — collects every few MB of decoded model output, far below the limit;
+// with MemoryLimit as the bound the heap may grow further between
+// collections.
+const GCPercent = 400
+
 // Task names of the generation stages. Each is a durable job kind.
 const (
 	TaskIdeas    = "generate.ideas"

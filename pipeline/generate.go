@@ -93,6 +93,9 @@ type GenerateOptions struct {
 	// MemoryLimit, when set, is the soft memory limit of the process
 	// while it works the run (see generate.MemoryLimit).
 	MemoryLimit int64
+	// GCPercent, when set, is the collector's pacing meanwhile (see
+	// generate.GCPercent).
+	GCPercent int
 }
 
 // Generate runs (or continues) the generation run of settings and writes
@@ -134,6 +137,9 @@ func Generate(ctx context.Context, d Deps, settings generate.Settings, o Generat
 
 	if o.MemoryLimit > 0 {
 		debug.SetMemoryLimit(o.MemoryLimit)
+	}
+	if o.GCPercent > 0 {
+		debug.SetGCPercent(o.GCPercent)
 	}
 	completer, err := d.Chain(ctx, o.MaxCost)
 	if err != nil {

@@ -29,6 +29,8 @@ type RunOptions struct {
 	NoWork bool
 	// MemoryLimit is the generation's (see GenerateOptions).
 	MemoryLimit int64
+	// GCPercent is the generation's (see GenerateOptions).
+	GCPercent int
 	Recipe      string // overrides finetune.recipe when set
 	// SFTReference trains an SFT model from the base beside a DPO-only
 	// recipe, only to compare with (the demo does: it costs nothing).
@@ -182,7 +184,7 @@ func Run(ctx context.Context, d Deps, o RunOptions) (_ *RunResult, err error) {
 	} else {
 		logf("[1/6] generate: %d examples of %s with %s", settings.Examples, settings.Character.Name, settings.Generate.Responses.Model)
 		// A completed run whose files are gone writes them again.
-		meta, err := Generate(ctx, d, settings, GenerateOptions{Workers: o.Workers, MaxCost: o.MaxCost, Force: true, NoWork: o.NoWork, MemoryLimit: o.MemoryLimit})
+		meta, err := Generate(ctx, d, settings, GenerateOptions{Workers: o.Workers, MaxCost: o.MaxCost, Force: true, NoWork: o.NoWork, MemoryLimit: o.MemoryLimit, GCPercent: o.GCPercent})
 		if err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
 		}

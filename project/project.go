@@ -445,6 +445,16 @@ func (p *Project) MemoryLimit() int64 {
 	return generate.MemoryLimit
 }
 
+// GCPercent is the collector's pacing a process that works a generation
+// sets beside MemoryLimit, unless GOGC or GOMEMLIMIT is set (see
+// generate.GCPercent); 0 leaves it alone.
+func (p *Project) GCPercent() int {
+	if p.getenv("GOGC") != "" || p.getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	return generate.GCPercent
+}
+
 // Deps wires the project into the workflows of package pipeline: the
 // store, the job backend, the chain, the fine-tune service and serving.
 // obs is told what the workflows do; nil writes a line per step to the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethos-toolkit/ethos"
+	"github.com/ethos-toolkit/ethos/generate"
 	"github.com/ethos-toolkit/ethos/internal/pgtest"
 	"github.com/ethos-toolkit/ethos/project"
 )
@@ -163,4 +164,27 @@ func TestLockMonitor(t *testing.T) {
 		t.Fatalf("after unlock: %v", err)
 	}
 	again()
+}
+
+// TestMemorySettingsYieldToTheEnvironment: a generation's memory limit and
+// collector pacing are set unless the user set GOMEMLIMIT or GOGC.
+func TestMemorySettingsYieldToTheEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		env       map[string]string
+		limit     int64
+		gcPercent int
+	}{
+		{nil, generate.MemoryLimit, generate.GCPercent},
+		{map[string]string{"GOGC": "100"}, generate.MemoryLimit, 0},
+		{map[string]string{"GOMEMLIMIT": "1GiB"}, 0, 0},
+	} {
+		p, err := project.Open(t.Context(), project.Options{Dir: t.TempDir(), Getenv: func(k string) string { return tc.env[k] }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, gc := p.MemoryLimit(), p.GCPercent(); got != tc.limit || gc != tc.gcPercent {
+			t.Errorf("env %v: memory limit %d, GC percent %d; want %d, %d", tc.env, got, gc, tc.limit, tc.gcPercent)
+		}
+		p.Close()
+	}
 }

@@ -67,7 +67,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	defer p.Close()
 	// Offline, training is free: a recipe that starts with DPO gets an SFT
 	// model beside it, so the demo shows base, SFT and DPO side by side.
-	res, err := pipeline.Run(ctx, c.m.deps(p), pipeline.RunOptions{Workers: *workers, Recipe: *recipe, SFTReference: true, MemoryLimit: p.MemoryLimit()})
+	res, err := pipeline.Run(ctx, c.m.deps(p), pipeline.RunOptions{Workers: *workers, Recipe: *recipe, SFTReference: true, MemoryLimit: p.MemoryLimit(), GCPercent: p.GCPercent()})
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (c *GenerateCommand) Run(ctx context.Context, args []string) error {
 	if err := p.CheckNoWork("generate", *noWork, *maxCost); err != nil {
 		return err
 	}
-	meta, err := pipeline.Generate(ctx, c.m.deps(p), settings, pipeline.GenerateOptions{Workers: *workers, MaxCost: *maxCost, Force: *force, NoWork: *noWork, MemoryLimit: p.MemoryLimit()})
+	meta, err := pipeline.Generate(ctx, c.m.deps(p), settings, pipeline.GenerateOptions{Workers: *workers, MaxCost: *maxCost, Force: *force, NoWork: *noWork, MemoryLimit: p.MemoryLimit(), GCPercent: p.GCPercent()})
 	if err != nil {
 		return err
 	}

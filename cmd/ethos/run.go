@@ -34,7 +34,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	if err := p.CheckNoWork("run", *noWork, *maxCost); err != nil {
 		return err
 	}
-	res, err := pipeline.Run(ctx, c.m.deps(p), pipeline.RunOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork, MemoryLimit: p.MemoryLimit()})
+	res, err := pipeline.Run(ctx, c.m.deps(p), pipeline.RunOptions{Workers: *workers, MaxCost: *maxCost, NoWork: *noWork, MemoryLimit: p.MemoryLimit(), GCPercent: p.GCPercent()})
 	if err != nil {
 		return err
 	}
