@@ -31,7 +31,7 @@ type RunOptions struct {
 	MemoryLimit int64
 	// GCPercent is the generation's (see GenerateOptions).
 	GCPercent int
-	Recipe      string // overrides finetune.recipe when set
+	Recipe    string // overrides finetune.recipe when set
 	// SFTReference trains an SFT model from the base beside a DPO-only
 	// recipe, only to compare with (the demo does: it costs nothing).
 	SFTReference bool
