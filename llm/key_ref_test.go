@@ -11,18 +11,10 @@ import (
 )
 
 // referenceKey is Key as first written: the SHA-256 of json.Marshal of the
-// rendered request. Key must give the same string for every request, or
+// rendered request (TestKeyIsStable pins the rendered form itself). Key must give the same string for every request, or
 // the calls recorded under the old keys would be paid for again.
 func referenceKey(req ethos.Request) string {
-	rendered := struct {
-		Model       string          `json:"model"`
-		System      string          `json:"system"`
-		Messages    []ethos.Message `json:"messages"`
-		MaxTokens   int             `json:"max_tokens"`
-		Temperature *float64        `json:"temperature"`
-		Stop        []string        `json:"stop"`
-		Sample      int             `json:"sample"`
-	}{req.Model, req.System, req.Messages, req.MaxTokens, req.Temperature, req.Stop, req.Sample}
+	rendered := renderedRequest{req.Model, req.System, req.Messages, req.MaxTokens, req.Temperature, req.Stop, req.Sample}
 	b, err := json.Marshal(rendered)
 	if err != nil {
 		panic("llm: rendering request: " + err.Error())
