@@ -452,5 +452,5 @@ func (e *Evaluator) call(ctx context.Context, stage, item string, req ethos.Requ
 		ctx = llm.WithMode(ctx, llm.ModeBatch)
 	}
 	resp, err := e.completer.Complete(ctx, req)
-	return resp, llm.Key(req), err
+	return resp, llm.CallKey(req, resp), err
 }

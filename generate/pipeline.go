@@ -359,7 +359,7 @@ func (p *Pipeline) call(ctx context.Context, stage, item string, model string, p
 		CachePrefix: 1,
 	}
 	resp, err := p.completer.Complete(p.callContext(ctx, stage), req)
-	return resp, llm.Key(req), err
+	return resp, llm.CallKey(req, resp), err
 }
 
 // callContext labels a stage's call with its place in the rate limiter's

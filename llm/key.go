@@ -25,6 +25,16 @@ func Key(req ethos.Request) string {
 	return k.key(req)
 }
 
+// CallKey is the ledger key of the call that answered req with resp: the
+// key the Ledger put on resp, or Key(req) when the call did not pass
+// through a Ledger.
+func CallKey(req ethos.Request, resp ethos.Response) string {
+	if resp.CallKey != "" {
+		return resp.CallKey
+	}
+	return Key(req)
+}
+
 // renderedRequest is what a request's key covers, in the order and with
 // the names it has always been encoded with.
 type renderedRequest struct {

@@ -112,3 +112,14 @@ func TestModelRefCarried(t *testing.T) {
 		}
 	}
 }
+
+func TestCallKey(t *testing.T) {
+	t.Parallel()
+	req := ethos.Request{Model: "p/m", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hi"}}}
+	if got, want := CallKey(req, ethos.Response{CallKey: "from the ledger"}), "from the ledger"; got != want {
+		t.Errorf("CallKey with the ledger's key = %q, want %q", got, want)
+	}
+	if got, want := CallKey(req, ethos.Response{Text: "no ledger"}), Key(req); got != want {
+		t.Errorf("CallKey without a ledger = %q, want %q", got, want)
+	}
+}
