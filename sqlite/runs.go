@@ -110,16 +110,30 @@ func (d *DB) CreateRun(ctx context.Context, r *ethos.Run) error {
 
 // Run returns the run with id, or a NotFound error.
 func (d *DB) Run(ctx context.Context, id string) (ethos.Run, error) {
-	const op = "sqlite: run"
 	r, err := scanRun(d.read.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if err != nil {
-		e := normalize(op, err)
-		if e.Kind == ethos.NotFound {
-			e.Msg = fmt.Sprintf("run %s not found", id)
-		}
-		return ethos.Run{}, e
+		return ethos.Run{}, runError("sqlite: run", id, err)
 	}
 	return r, nil
+}
+
+// RunStatus returns the status of the run with id, or a NotFound error.
+func (d *DB) RunStatus(ctx context.Context, id string) (ethos.RunStatus, error) {
+	var status string
+	if err := d.read.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, id).Scan(&status); err != nil {
+		return "", runError("sqlite: run status", id, err)
+	}
+	return ethos.RunStatus(status), nil
+}
+
+// runError is err of op on the run with id, normalised, naming the run
+// when it does not exist.
+func runError(op, id string, err error) error {
+	e := normalize(op, err)
+	if e.Kind == ethos.NotFound {
+		e.Msg = fmt.Sprintf("run %s not found", id)
+	}
+	return e
 }
 
 // Runs lists runs of kind ("" for all), newest first by CreatedAt (the one

@@ -210,6 +210,8 @@ func testUnknownRun(t *testing.T, s ethos.Store) {
 	ctx := t.Context()
 	_, err := s.Run(ctx, "nope")
 	wantKind(t, "Run(nope)", err, ethos.NotFound)
+	_, err = s.RunStatus(ctx, "nope")
+	wantKind(t, "RunStatus(nope)", err, ethos.NotFound)
 	wantKind(t, "SetRunStatus(nope)", s.SetRunStatus(ctx, "nope", ethos.RunFailed, "x"), ethos.NotFound)
 	if runs, err := s.Runs(ctx, "", 0); err != nil || len(runs) != 0 {
 		t.Errorf("Runs on an empty store = %v, %v; want none", runs, err)
@@ -238,6 +240,9 @@ func testSetRunStatus(t *testing.T, s ethos.Store) {
 	if diff := cmp.Diff(want, failed); diff != "" {
 		t.Errorf("run after SetRunStatus(failed) mismatch (-want +got):\n%s", diff)
 	}
+	if status, err := s.RunStatus(ctx, "r1"); err != nil || status != ethos.RunFailed {
+		t.Errorf("RunStatus after SetRunStatus(failed) = %q, %v; want %q", status, err, ethos.RunFailed)
+	}
 	if failed.UpdatedAt.Before(before) || failed.UpdatedAt.Location() != time.UTC {
 		t.Errorf("UpdatedAt = %v, want UTC and not before %v", failed.UpdatedAt, before)
 	}
@@ -247,6 +252,9 @@ func testSetRunStatus(t *testing.T, s ethos.Store) {
 		t.Fatalf("SetRunStatus(running): %v", err)
 	}
 	resumed := getRun(t, s, "r1")
+	if status, err := s.RunStatus(ctx, "r1"); err != nil || status != ethos.RunRunning {
+		t.Errorf("RunStatus after SetRunStatus(running) = %q, %v; want %q", status, err, ethos.RunRunning)
+	}
 	if resumed.Status != ethos.RunRunning || resumed.Error != "" {
 		t.Errorf("resumed run: status %q, error %q; want running and no error", resumed.Status, resumed.Error)
 	}
