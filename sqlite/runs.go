@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -58,13 +59,42 @@ func jsonText(raw json.RawMessage) (any, error) {
 // tens of kilobytes, and each was copied once more for every write.
 func boundText(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// rawJSON turns a JSON column back into a RawMessage, nil for NULL or
-// empty text.
-func rawJSON(s sql.NullString) json.RawMessage {
-	if !s.Valid || s.String == "" {
+// jsonColumn scans a JSON text column into *raw: nil for NULL or empty
+// text.
+//
+// The driver hands a text column over as a string it has just copied out
+// of SQLite into memory of its own, which nothing else refers to once the
+// row is scanned; the RawMessage takes that memory over instead of
+// copying it once more. Item data and run params are kilobytes, read by
+// every task.
+type jsonColumn struct{ raw *json.RawMessage }
+
+// Scan implements sql.Scanner.
+func (c jsonColumn) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.raw = nil
+	case string:
+		*c.raw = takeText(v)
+	case []byte:
+		// A driver's bytes are valid only until the next row.
+		*c.raw = nil
+		if len(v) > 0 {
+			*c.raw = bytes.Clone(v)
+		}
+	default:
+		return fmt.Errorf("JSON column holds %T, not text", src)
+	}
+	return nil
+}
+
+// takeText is the memory of s, a text the driver copied out for this row
+// alone, as bytes; nil when s is empty.
+func takeText(s string) []byte {
+	if s == "" {
 		return nil
 	}
-	return json.RawMessage(s.String)
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // CreateRun stores r. It sets r.Status to running when empty, r.CreatedAt
@@ -179,13 +209,11 @@ type scanner interface {
 func scanRun(s scanner) (ethos.Run, error) {
 	var (
 		r                ethos.Run
-		params           sql.NullString
 		created, updated string
 	)
-	if err := s.Scan(&r.ID, &r.Kind, &r.Status, &r.ConfigHash, &r.CharacterHash, &params, &r.Error, &created, &updated); err != nil {
+	if err := s.Scan(&r.ID, &r.Kind, &r.Status, &r.ConfigHash, &r.CharacterHash, jsonColumn{&r.Params}, &r.Error, &created, &updated); err != nil {
 		return ethos.Run{}, err
 	}
-	r.Params = rawJSON(params)
 	var err error
 	if r.CreatedAt, err = parseTime(created); err != nil {
 		return ethos.Run{}, fmt.Errorf("created_at of run %s: %w", r.ID, err)
@@ -200,14 +228,12 @@ func scanItem(s scanner) (ethos.Item, error) {
 	var (
 		it               ethos.Item
 		parent           sql.NullInt64
-		data             sql.NullString
 		created, updated string
 	)
-	if err := s.Scan(&it.ID, &it.RunID, &it.Stage, &it.Key, &parent, &it.Attempt, &it.Status, &it.Reason, &data, &created, &updated); err != nil {
+	if err := s.Scan(&it.ID, &it.RunID, &it.Stage, &it.Key, &parent, &it.Attempt, &it.Status, &it.Reason, jsonColumn{&it.Data}, &created, &updated); err != nil {
 		return ethos.Item{}, err
 	}
 	it.ParentID = parent.Int64
-	it.Data = rawJSON(data)
 	var err error
 	if it.CreatedAt, err = parseTime(created); err != nil {
 		return ethos.Item{}, fmt.Errorf("created_at of item %d: %w", it.ID, err)
