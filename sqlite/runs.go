@@ -20,8 +20,39 @@ const runColumns = `id, kind, status, config_hash, character_hash, params, error
 
 const itemColumns = `id, run_id, stage, key, parent_id, attempt, status, reason, data, created_at, updated_at`
 
-// itemColumnsNoData selects the same columns with data left NULL.
-const itemColumnsNoData = `id, run_id, stage, key, parent_id, attempt, status, reason, NULL, created_at, updated_at`
+// itemColumnsFor selects what a listing by f reads: data is left NULL for
+// f.NoData, and a column f fixes (run, stage, status) is read as empty
+// text, for fixedByFilter to fill in. Every row would have the filter's
+// value, and the driver allocates each row's copy of a text column; a
+// generate run lists its thousands of items by run, stage and status on
+// every look at its progress.
+func itemColumnsFor(f ethos.ItemFilter) string {
+	column := func(name, fixed string) string {
+		if fixed != "" {
+			return "''"
+		}
+		return name
+	}
+	data := "data"
+	if f.NoData {
+		data = "NULL"
+	}
+	return "id, " + column("run_id", f.RunID) + ", " + column("stage", f.Stage) + ", key, parent_id, attempt, " +
+		column("status", string(f.Status)) + ", reason, " + data + ", created_at, updated_at"
+}
+
+// fixedByFilter fills in the columns itemColumnsFor(f) left out.
+func fixedByFilter(f ethos.ItemFilter, it *ethos.Item) {
+	if f.RunID != "" {
+		it.RunID = f.RunID
+	}
+	if f.Stage != "" {
+		it.Stage = f.Stage
+	}
+	if f.Status != "" {
+		it.Status = f.Status
+	}
+}
 
 // prepareRuns compiles the statements every stage runs once per item.
 func (d *DB) prepareRuns(prep func(*sql.DB, string) *sql.Stmt) {
@@ -373,15 +404,15 @@ func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error
 	if f.AfterID != 0 {
 		p.Add("id > ?", f.AfterID)
 	}
-	columns := itemColumns
-	if f.NoData {
-		columns = itemColumnsNoData
-	}
-	q := `SELECT ` + columns + ` FROM items` + p.Where() + ` ORDER BY id`
+	q := `SELECT ` + itemColumnsFor(f) + ` FROM items` + p.Where() + ` ORDER BY id`
 	if f.Limit > 0 {
 		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.read, "sqlite: items", scanItem, q, p.Args...)
+	return list(ctx, d.read, "sqlite: items", func(s scanner) (ethos.Item, error) {
+		it, err := scanItem(s)
+		fixedByFilter(f, &it)
+		return it, err
+	}, q, p.Args...)
 }
 
 // CountItems counts runID's items per stage and status, ordered by stage

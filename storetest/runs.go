@@ -456,6 +456,10 @@ func testItemsFilter(t *testing.T, s ethos.Store) {
 		got := []string{}
 		for _, it := range listItems(t, s, tt.f) {
 			got = append(got, it.Key)
+			// Every field is the item's own, whatever the filter.
+			if diff := cmp.Diff(getItem(t, s, it.ID), it, cmpJSON); diff != "" {
+				t.Errorf("Items(%s): item %s differs from Item (-Item +listed):\n%s", tt.name, it.Key, diff)
+			}
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("Items(%s) keys mismatch (-want +got):\n%s", tt.name, diff)
@@ -485,8 +489,10 @@ func testItemsFilter(t *testing.T, s ethos.Store) {
 		t.Fatalf("Items(NoData) = %d items, want 3", len(lean))
 	}
 	for _, it := range lean {
-		if it.Data != nil || it.Key == "" || it.Status == "" || it.ID == 0 {
-			t.Errorf("Items(NoData) item %+v: want every field but Data", it)
+		want := getItem(t, s, it.ID)
+		want.Data = nil
+		if diff := cmp.Diff(want, it); diff != "" {
+			t.Errorf("Items(NoData) item %s: want every field but Data (-want +got):\n%s", it.Key, diff)
 		}
 	}
 
