@@ -84,6 +84,7 @@ func BenchmarkRecordCall(b *testing.B) {
 }
 
 func BenchmarkCachedResponse(b *testing.B) {
+	b.ReportAllocs()
 	db := openTemp(b)
 	ctx := b.Context()
 	const keys = 10_000
