@@ -157,6 +157,11 @@ type Response struct {
 	// empty for an online call. A batch answer costs the batch price.
 	Batch     string    `json:"batch,omitempty"`
 	RateLimit RateLimit `json:"-"`
+	// CallKey is the ledger's key of the call (llm.Key of the request),
+	// set by the ledger on every response it returns, with or without an
+	// error, so that a caller recording which call answered it need not
+	// render and hash the request again. It is not stored.
+	CallKey string `json:"-"`
 }
 
 // Completer performs one model call. Adapters implement it over a

@@ -135,6 +135,10 @@ type RunStore interface {
 	CreateRun(ctx context.Context, r *Run) error
 	// Run returns the run with id, or a NotFound error.
 	Run(ctx context.Context, id string) (Run, error)
+	// RunStatus returns the status of the run with id, or a NotFound
+	// error. It is what a task checks before it works: the status alone,
+	// without reading the run's params.
+	RunStatus(ctx context.Context, id string) (RunStatus, error)
 	// Runs lists runs of kind ("" for all), newest first.
 	Runs(ctx context.Context, kind string, limit int) ([]Run, error)
 	// SetRunStatus changes a run's status and error text.

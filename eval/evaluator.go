@@ -344,12 +344,12 @@ func (e *Evaluator) active(ctx context.Context, t jobs.Task) (bool, error) {
 	if t.RunID != e.id {
 		return false, ethos.Errorf(ethos.Invalid, "task %s of run %s reached evaluation %s", t.Key, t.RunID, e.id)
 	}
-	run, err := e.store.Run(ctx, e.id)
+	status, err := e.store.RunStatus(ctx, e.id)
 	if err != nil {
 		return false, err
 	}
-	if run.Status != ethos.RunRunning {
-		return false, jobs.Drop("task " + t.Key + ": evaluation " + e.id + " is " + string(run.Status))
+	if status != ethos.RunRunning {
+		return false, jobs.Drop("task " + t.Key + ": evaluation " + e.id + " is " + string(status))
 	}
 	return true, nil
 }
@@ -452,5 +452,5 @@ func (e *Evaluator) call(ctx context.Context, stage, item string, req ethos.Requ
 		ctx = llm.WithMode(ctx, llm.ModeBatch)
 	}
 	resp, err := e.completer.Complete(ctx, req)
-	return resp, llm.Key(req), err
+	return resp, llm.CallKey(req, resp), err
 }

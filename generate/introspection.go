@@ -317,7 +317,7 @@ func (in *Introspection) write(ctx context.Context, it *ethos.Item, stage, syste
 	if err == nil {
 		err = ethos.CheckStop(resp)
 	}
-	data.Reply, data.Model, data.CallKey, data.StopReason = strings.TrimSpace(resp.Text), in.settings.Model, llm.Key(req), resp.StopReason
+	data.Reply, data.Model, data.CallKey, data.StopReason = strings.TrimSpace(resp.Text), in.settings.Model, llm.CallKey(req, resp), resp.StopReason
 	switch {
 	case err != nil:
 		if err := p.rejectFailed(ctx, it, err); err != nil {

@@ -136,7 +136,7 @@ func (p *Pipeline) writeRejected(ctx context.Context, key, document, chosen stri
 	if err == nil {
 		err = ethos.CheckStop(resp)
 	}
-	data := rejectedData{Reply: reply, Model: g.Pairs.Student, CallKey: llm.Key(req), StopReason: resp.StopReason}
+	data := rejectedData{Reply: reply, Model: g.Pairs.Student, CallKey: llm.CallKey(req, resp), StopReason: resp.StopReason}
 	switch {
 	case err != nil:
 		if err := p.rejectFailed(ctx, it, err); err != nil {

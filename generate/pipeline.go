@@ -339,12 +339,12 @@ func (p *Pipeline) active(ctx context.Context, t jobs.Task) (bool, error) {
 		// Each run has its own queue, so this is a bug, not a state.
 		return false, ethos.Errorf(ethos.Invalid, "task %s of run %s reached the pipeline of run %s", t.Key, t.RunID, p.runID)
 	}
-	run, err := p.store.Run(ctx, p.runID)
+	status, err := p.store.RunStatus(ctx, p.runID)
 	if err != nil {
 		return false, err
 	}
-	if run.Status != ethos.RunRunning {
-		return false, jobs.Drop("run " + p.runID + " is " + string(run.Status))
+	if status != ethos.RunRunning {
+		return false, jobs.Drop("run " + p.runID + " is " + string(status))
 	}
 	return true, nil
 }
@@ -367,7 +367,7 @@ func (p *Pipeline) call(ctx context.Context, stage, item string, model string, p
 		CachePrefix: 1,
 	}
 	resp, err := p.completer.Complete(p.callContext(ctx, stage), req)
-	return resp, llm.Key(req), err
+	return resp, llm.CallKey(req, resp), err
 }
 
 // callContext labels a stage's call with its place in the rate limiter's

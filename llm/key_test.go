@@ -49,6 +49,12 @@ func TestKeyIsStable(t *testing.T) {
 	if got, want := Key(req), "825c27e8af2ae63a796391e338b2f60922cee03be79806849bf63a3aee4fb70f"; got != want {
 		t.Errorf("Key = %s, want %s", got, want)
 	}
+	temp := 0.7
+	every := ethos.Request{Model: "anthropic/claude", System: "<s>&", MaxTokens: 10, Temperature: &temp,
+		Stop: []string{"\n\nHuman:"}, Sample: 2, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hello é \u2028"}}}
+	if got, want := Key(every), "e04216c08c4db46e085246019320ad2be9950a072b7c2369ba2e8f719a31da0f"; got != want {
+		t.Errorf("Key of a request with every field = %s, want %s", got, want)
+	}
 }
 
 func TestRouterStripsProviderAndBuildsLazily(t *testing.T) {
@@ -104,5 +110,16 @@ func TestModelRefCarried(t *testing.T) {
 		if got != tc.want || ethos.KindOf(err) != tc.kind {
 			t.Errorf("modelRef(%q) = %+v, %v; want %+v, kind %q", tc.model, got, err, tc.want, tc.kind)
 		}
+	}
+}
+
+func TestCallKey(t *testing.T) {
+	t.Parallel()
+	req := ethos.Request{Model: "p/m", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hi"}}}
+	if got, want := CallKey(req, ethos.Response{CallKey: "from the ledger"}), "from the ledger"; got != want {
+		t.Errorf("CallKey with the ledger's key = %q, want %q", got, want)
+	}
+	if got, want := CallKey(req, ethos.Response{Text: "no ledger"}), Key(req); got != want {
+		t.Errorf("CallKey without a ledger = %q, want %q", got, want)
 	}
 }

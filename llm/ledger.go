@@ -57,13 +57,21 @@ type Ledger struct {
 }
 
 // Complete serves req from the cache or passes it on, and records the call.
+// The response it returns, with or without an error, carries the call's
+// key in CallKey.
 func (l *Ledger) Complete(ctx context.Context, req ethos.Request) (ethos.Response, error) {
+	key := Key(req)
+	resp, err := l.complete(ctx, req, key)
+	resp.CallKey = key
+	return resp, err
+}
+
+func (l *Ledger) complete(ctx context.Context, req ethos.Request, key string) (ethos.Response, error) {
 	now := time.Now
 	if l.Now != nil {
 		now = l.Now
 	}
 	start := now()
-	key := Key(req)
 	ref, err := ethos.ParseModelRef(req.Model)
 	if err != nil {
 		return ethos.Response{}, err

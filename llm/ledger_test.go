@@ -40,9 +40,13 @@ func TestLedgerRecordsEveryCall(t *testing.T) {
 	req := ethos.Request{Model: "p/m", MaxTokens: 10, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "hi"}},
 		Metadata: map[string]string{"run": "r1", "stage": "test", "attempt": "2"}}
 
-	for range 2 {
-		if resp, err := ledger.Complete(ctx, req); err != nil || resp.Text != "answer" {
+	for range 2 { // a miss, then a hit: both carry the call's key
+		resp, err := ledger.Complete(ctx, req)
+		if err != nil || resp.Text != "answer" {
 			t.Fatalf("Complete = %+v, %v", resp, err)
+		}
+		if resp.CallKey != llm.Key(req) {
+			t.Errorf("CallKey = %q, want %q", resp.CallKey, llm.Key(req))
 		}
 	}
 	other := req
@@ -53,8 +57,12 @@ func TestLedgerRecordsEveryCall(t *testing.T) {
 	failing := req
 	failing.Messages = []ethos.Message{{Role: ethos.RoleUser, Content: "fail"}}
 	for range 2 {
-		if _, err := ledger.Complete(ctx, failing); ethos.KindOf(err) != ethos.Overloaded {
+		resp, err := ledger.Complete(ctx, failing)
+		if ethos.KindOf(err) != ethos.Overloaded {
 			t.Fatalf("failing call: got %v, want overloaded", err)
+		}
+		if resp.CallKey != llm.Key(failing) {
+			t.Errorf("failing call: CallKey = %q, want %q", resp.CallKey, llm.Key(failing))
 		}
 	}
 	if calls != 4 {

@@ -98,6 +98,15 @@ func (d *DB) Run(ctx context.Context, id string) (ethos.Run, error) {
 	return r, nil
 }
 
+// RunStatus returns the status of the run with id, or a NotFound error.
+func (d *DB) RunStatus(ctx context.Context, id string) (ethos.RunStatus, error) {
+	var status string
+	if err := d.pool.QueryRow(ctx, `SELECT status FROM runs WHERE id = $1`, id).Scan(&status); err != nil {
+		return "", notFound(normalize("postgres: run status", err), "run %s not found", id)
+	}
+	return ethos.RunStatus(status), nil
+}
+
 // Runs lists runs of kind ("" for all), newest first by CreatedAt (the one
 // created later first when two share it), at most limit of them when limit
 // is positive.

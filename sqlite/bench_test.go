@@ -84,6 +84,7 @@ func BenchmarkRecordCall(b *testing.B) {
 }
 
 func BenchmarkCachedResponse(b *testing.B) {
+	b.ReportAllocs()
 	db := openTemp(b)
 	ctx := b.Context()
 	const keys = 10_000
@@ -221,8 +222,11 @@ func BenchmarkItemsPage(b *testing.B) {
 		{"run+stage", ethos.ItemFilter{RunID: "bench", Stage: "document"}},
 		{"run+status", ethos.ItemFilter{RunID: "bench", Status: ethos.ItemAccepted}},
 		{"run+stage+status", ethos.ItemFilter{RunID: "bench", Stage: "document", Status: ethos.ItemAccepted}},
+		// What a generate run counts on every look at its progress.
+		{"run+stage+status/nodata", ethos.ItemFilter{RunID: "bench", Stage: "document", Status: ethos.ItemAccepted, NoData: true}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
 			f := bc.f
 			f.Limit = page
 			n := 0

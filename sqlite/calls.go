@@ -107,8 +107,8 @@ func cacheable(c *ethos.Call) bool {
 // non-cache-hit call recorded with key.
 func (d *DB) CachedResponse(ctx context.Context, key string) (ethos.Response, bool, error) {
 	const op = "sqlite: cached response"
-	var raw []byte
-	err := d.cachedByKey.QueryRowContext(ctx, key).Scan(&raw)
+	var raw json.RawMessage
+	err := d.cachedByKey.QueryRowContext(ctx, key).Scan(jsonColumn{&raw})
 	if errors.Is(err, sql.ErrNoRows) {
 		return ethos.Response{}, false, nil
 	}

@@ -186,19 +186,18 @@ func (d *DB) Jobs(ctx context.Context, f ethos.FineTuneFilter) ([]ethos.FineTune
 
 func scanJob(s scanner) (ethos.FineTuneJob, error) {
 	var (
-		j                    ethos.FineTuneJob
-		hyper, progress, pay sql.NullString
-		created, updated     string
-		finished             sql.NullString
-		state                string
+		j                ethos.FineTuneJob
+		hyper, progress  sql.NullString
+		created, updated string
+		finished         sql.NullString
+		state            string
 	)
 	if err := s.Scan(&j.ID, &j.Provider, &j.BaseModel, &j.Status, &state, &j.TrainFile, &j.ValidationFile,
 		&j.DatasetPath, &j.DatasetSHA256, &j.RunID, &hyper, &progress, &j.OutputModel, &j.Error,
-		&j.CostUSD, &pay, &created, &updated, &finished, &j.FromCheckpoint, &j.Recipe); err != nil {
+		&j.CostUSD, jsonColumn{&j.Payload}, &created, &updated, &finished, &j.FromCheckpoint, &j.Recipe); err != nil {
 		return ethos.FineTuneJob{}, err
 	}
 	j.State = ethos.FineTuneState(state)
-	j.Payload = rawJSON(pay)
 	if hyper.Valid && hyper.String != "" {
 		if err := json.Unmarshal([]byte(hyper.String), &j.Hyperparameters); err != nil {
 			return ethos.FineTuneJob{}, fmt.Errorf("hyperparameters of job %s: %w", j.ID, err)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,8 +20,39 @@ const runColumns = `id, kind, status, config_hash, character_hash, params, error
 
 const itemColumns = `id, run_id, stage, key, parent_id, attempt, status, reason, data, created_at, updated_at`
 
-// itemColumnsNoData selects the same columns with data left NULL.
-const itemColumnsNoData = `id, run_id, stage, key, parent_id, attempt, status, reason, NULL, created_at, updated_at`
+// itemColumnsFor selects what a listing by f reads: data is left NULL for
+// f.NoData, and a column f fixes (run, stage, status) is read as empty
+// text, for fixedByFilter to fill in. Every row would have the filter's
+// value, and the driver allocates each row's copy of a text column; a
+// generate run lists its thousands of items by run, stage and status on
+// every look at its progress.
+func itemColumnsFor(f ethos.ItemFilter) string {
+	column := func(name, fixed string) string {
+		if fixed != "" {
+			return "''"
+		}
+		return name
+	}
+	data := "data"
+	if f.NoData {
+		data = "NULL"
+	}
+	return "id, " + column("run_id", f.RunID) + ", " + column("stage", f.Stage) + ", key, parent_id, attempt, " +
+		column("status", string(f.Status)) + ", reason, " + data + ", created_at, updated_at"
+}
+
+// fixedByFilter fills in the columns itemColumnsFor(f) left out.
+func fixedByFilter(f ethos.ItemFilter, it *ethos.Item) {
+	if f.RunID != "" {
+		it.RunID = f.RunID
+	}
+	if f.Stage != "" {
+		it.Stage = f.Stage
+	}
+	if f.Status != "" {
+		it.Status = f.Status
+	}
+}
 
 // prepareRuns compiles the statements every stage runs once per item.
 func (d *DB) prepareRuns(prep func(*sql.DB, string) *sql.Stmt) {
@@ -58,13 +90,42 @@ func jsonText(raw json.RawMessage) (any, error) {
 // tens of kilobytes, and each was copied once more for every write.
 func boundText(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// rawJSON turns a JSON column back into a RawMessage, nil for NULL or
-// empty text.
-func rawJSON(s sql.NullString) json.RawMessage {
-	if !s.Valid || s.String == "" {
+// jsonColumn scans a JSON text column into *raw: nil for NULL or empty
+// text.
+//
+// The driver hands a text column over as a string it has just copied out
+// of SQLite into memory of its own, which nothing else refers to once the
+// row is scanned; the RawMessage takes that memory over instead of
+// copying it once more. Item data and run params are kilobytes, read by
+// every task.
+type jsonColumn struct{ raw *json.RawMessage }
+
+// Scan implements sql.Scanner.
+func (c jsonColumn) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c.raw = nil
+	case string:
+		*c.raw = takeText(v)
+	case []byte:
+		// A driver's bytes are valid only until the next row.
+		*c.raw = nil
+		if len(v) > 0 {
+			*c.raw = bytes.Clone(v)
+		}
+	default:
+		return fmt.Errorf("JSON column holds %T, not text", src)
+	}
+	return nil
+}
+
+// takeText is the memory of s, a text the driver copied out for this row
+// alone, as bytes; nil when s is empty.
+func takeText(s string) []byte {
+	if s == "" {
 		return nil
 	}
-	return json.RawMessage(s.String)
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // CreateRun stores r. It sets r.Status to running when empty, r.CreatedAt
@@ -110,16 +171,30 @@ func (d *DB) CreateRun(ctx context.Context, r *ethos.Run) error {
 
 // Run returns the run with id, or a NotFound error.
 func (d *DB) Run(ctx context.Context, id string) (ethos.Run, error) {
-	const op = "sqlite: run"
 	r, err := scanRun(d.read.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if err != nil {
-		e := normalize(op, err)
-		if e.Kind == ethos.NotFound {
-			e.Msg = fmt.Sprintf("run %s not found", id)
-		}
-		return ethos.Run{}, e
+		return ethos.Run{}, runError("sqlite: run", id, err)
 	}
 	return r, nil
+}
+
+// RunStatus returns the status of the run with id, or a NotFound error.
+func (d *DB) RunStatus(ctx context.Context, id string) (ethos.RunStatus, error) {
+	var status string
+	if err := d.read.QueryRowContext(ctx, `SELECT status FROM runs WHERE id = ?`, id).Scan(&status); err != nil {
+		return "", runError("sqlite: run status", id, err)
+	}
+	return ethos.RunStatus(status), nil
+}
+
+// runError is err of op on the run with id, normalised, naming the run
+// when it does not exist.
+func runError(op, id string, err error) error {
+	e := normalize(op, err)
+	if e.Kind == ethos.NotFound {
+		e.Msg = fmt.Sprintf("run %s not found", id)
+	}
+	return e
 }
 
 // Runs lists runs of kind ("" for all), newest first by CreatedAt (the one
@@ -165,13 +240,11 @@ type scanner interface {
 func scanRun(s scanner) (ethos.Run, error) {
 	var (
 		r                ethos.Run
-		params           sql.NullString
 		created, updated string
 	)
-	if err := s.Scan(&r.ID, &r.Kind, &r.Status, &r.ConfigHash, &r.CharacterHash, &params, &r.Error, &created, &updated); err != nil {
+	if err := s.Scan(&r.ID, &r.Kind, &r.Status, &r.ConfigHash, &r.CharacterHash, jsonColumn{&r.Params}, &r.Error, &created, &updated); err != nil {
 		return ethos.Run{}, err
 	}
-	r.Params = rawJSON(params)
 	var err error
 	if r.CreatedAt, err = parseTime(created); err != nil {
 		return ethos.Run{}, fmt.Errorf("created_at of run %s: %w", r.ID, err)
@@ -186,14 +259,12 @@ func scanItem(s scanner) (ethos.Item, error) {
 	var (
 		it               ethos.Item
 		parent           sql.NullInt64
-		data             sql.NullString
 		created, updated string
 	)
-	if err := s.Scan(&it.ID, &it.RunID, &it.Stage, &it.Key, &parent, &it.Attempt, &it.Status, &it.Reason, &data, &created, &updated); err != nil {
+	if err := s.Scan(&it.ID, &it.RunID, &it.Stage, &it.Key, &parent, &it.Attempt, &it.Status, &it.Reason, jsonColumn{&it.Data}, &created, &updated); err != nil {
 		return ethos.Item{}, err
 	}
 	it.ParentID = parent.Int64
-	it.Data = rawJSON(data)
 	var err error
 	if it.CreatedAt, err = parseTime(created); err != nil {
 		return ethos.Item{}, fmt.Errorf("created_at of item %d: %w", it.ID, err)
@@ -333,15 +404,15 @@ func (d *DB) Items(ctx context.Context, f ethos.ItemFilter) ([]ethos.Item, error
 	if f.AfterID != 0 {
 		p.Add("id > ?", f.AfterID)
 	}
-	columns := itemColumns
-	if f.NoData {
-		columns = itemColumnsNoData
-	}
-	q := `SELECT ` + columns + ` FROM items` + p.Where() + ` ORDER BY id`
+	q := `SELECT ` + itemColumnsFor(f) + ` FROM items` + p.Where() + ` ORDER BY id`
 	if f.Limit > 0 {
 		q += ` LIMIT ` + p.Next(f.Limit)
 	}
-	return list(ctx, d.read, "sqlite: items", scanItem, q, p.Args...)
+	return list(ctx, d.read, "sqlite: items", func(s scanner) (ethos.Item, error) {
+		it, err := scanItem(s)
+		fixedByFilter(f, &it)
+		return it, err
+	}, q, p.Args...)
 }
 
 // CountItems counts runID's items per stage and status, ordered by stage

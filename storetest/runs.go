@@ -210,6 +210,8 @@ func testUnknownRun(t *testing.T, s ethos.Store) {
 	ctx := t.Context()
 	_, err := s.Run(ctx, "nope")
 	wantKind(t, "Run(nope)", err, ethos.NotFound)
+	_, err = s.RunStatus(ctx, "nope")
+	wantKind(t, "RunStatus(nope)", err, ethos.NotFound)
 	wantKind(t, "SetRunStatus(nope)", s.SetRunStatus(ctx, "nope", ethos.RunFailed, "x"), ethos.NotFound)
 	if runs, err := s.Runs(ctx, "", 0); err != nil || len(runs) != 0 {
 		t.Errorf("Runs on an empty store = %v, %v; want none", runs, err)
@@ -238,6 +240,9 @@ func testSetRunStatus(t *testing.T, s ethos.Store) {
 	if diff := cmp.Diff(want, failed); diff != "" {
 		t.Errorf("run after SetRunStatus(failed) mismatch (-want +got):\n%s", diff)
 	}
+	if status, err := s.RunStatus(ctx, "r1"); err != nil || status != ethos.RunFailed {
+		t.Errorf("RunStatus after SetRunStatus(failed) = %q, %v; want %q", status, err, ethos.RunFailed)
+	}
 	if failed.UpdatedAt.Before(before) || failed.UpdatedAt.Location() != time.UTC {
 		t.Errorf("UpdatedAt = %v, want UTC and not before %v", failed.UpdatedAt, before)
 	}
@@ -247,6 +252,9 @@ func testSetRunStatus(t *testing.T, s ethos.Store) {
 		t.Fatalf("SetRunStatus(running): %v", err)
 	}
 	resumed := getRun(t, s, "r1")
+	if status, err := s.RunStatus(ctx, "r1"); err != nil || status != ethos.RunRunning {
+		t.Errorf("RunStatus after SetRunStatus(running) = %q, %v; want %q", status, err, ethos.RunRunning)
+	}
 	if resumed.Status != ethos.RunRunning || resumed.Error != "" {
 		t.Errorf("resumed run: status %q, error %q; want running and no error", resumed.Status, resumed.Error)
 	}
@@ -448,6 +456,10 @@ func testItemsFilter(t *testing.T, s ethos.Store) {
 		got := []string{}
 		for _, it := range listItems(t, s, tt.f) {
 			got = append(got, it.Key)
+			// Every field is the item's own, whatever the filter.
+			if diff := cmp.Diff(getItem(t, s, it.ID), it, cmpJSON); diff != "" {
+				t.Errorf("Items(%s): item %s differs from Item (-Item +listed):\n%s", tt.name, it.Key, diff)
+			}
 		}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("Items(%s) keys mismatch (-want +got):\n%s", tt.name, diff)
@@ -477,8 +489,10 @@ func testItemsFilter(t *testing.T, s ethos.Store) {
 		t.Fatalf("Items(NoData) = %d items, want 3", len(lean))
 	}
 	for _, it := range lean {
-		if it.Data != nil || it.Key == "" || it.Status == "" || it.ID == 0 {
-			t.Errorf("Items(NoData) item %+v: want every field but Data", it)
+		want := getItem(t, s, it.ID)
+		want.Data = nil
+		if diff := cmp.Diff(want, it); diff != "" {
+			t.Errorf("Items(NoData) item %s: want every field but Data (-want +got):\n%s", it.Key, diff)
 		}
 	}
 
