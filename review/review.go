@@ -120,9 +120,9 @@ func (r Rules) common(fs *findings, text, low string, stop ethos.StopReason, tok
 	if stop == ethos.StopRefusal {
 		fs.add(RuleRefusal, "the call stopped with a refusal")
 	} else {
-		fs.add(RuleRefusal, refusal(text, low))
+		fs.add(RuleRefusal, refusal(text, low, words))
 	}
-	fs.add(RuleErrorText, errorText(text, low))
+	fs.add(RuleErrorText, errorText(text, low, words))
 	fs.add(RulePlaceholder, placeholder(text, low))
 	fs.add(RuleSystemPromptLeak, leak(text, r.SystemPrompt))
 }
@@ -411,21 +411,38 @@ var (
 // refusal flags a text that is a refusal, not one that declines part of a
 // request and helps with the rest, which is what a good character does
 // with a harmful ask. A refusal opens the text, or makes up a short one.
-func refusal(text, low string) string {
+// words is prompttext.Words(text).
+func refusal(text, low string, words int) string {
 	if !containsAny(low, refusalWords) {
 		return ""
 	}
-	m := refusalPhrase.FindStringIndex(text)
+	m := findNear(refusalPhrase, text, low, refusalWords, refusalBefore, refusalAfter)
 	if m == nil {
 		return ""
 	}
-	opening := apology.ReplaceAllString(text, "")
-	atStart := refusalPhrase.FindStringIndex(opening)
-	if (atStart != nil && atStart[0] == 0) || prompttext.Words(text) < 40 {
+	// apology is anchored at the start, so removing its matches removes
+	// at most the one there.
+	opening := text
+	if a := apology.FindStringIndex(text); a != nil {
+		opening = text[a[1]:]
+	}
+	if words < 40 || refusalAtStart.MatchString(opening[:windowEnd(opening, refusalAfter)]) {
 		return fmt.Sprintf("refusal %q", text[m[0]:m[1]])
 	}
 	return ""
 }
+
+// refusalAtStart matches where refusalPhrase matches at the start of a
+// text. Its matches are at most refusalAfter bytes long, so it reads no
+// further.
+var refusalAtStart = regexp.MustCompile(`^(?:` + refusalPhrase.String() + `)`)
+
+// The bounds findNear needs for refusalPhrase, in bytes, with room to
+// spare: a refusal word starts at most 22 characters into a match ("i am
+// afraid, but i am not able to"), a match is at most 63 characters long,
+// and a character that folds to a letter of the pattern takes at most 3
+// bytes (K, the Kelvin sign).
+const refusalBefore, refusalAfter = 128, 384
 
 var (
 	errorAnywhere = regexp.MustCompile(`\[ERROR:|\[API ERROR|(?i)\b(?:error code|status code):?\s*(?:429|5\d\d)\b[^\n]{0,40}\b(?:error|exceeded|unavailable)|\{"(?:type":\s*"error|error":\s*\{)`)
@@ -438,23 +455,23 @@ var (
 // from the person's own program; that is content, so a phrase counts only
 // when it opens the text, when the text is short, or in the shapes API
 // wrappers produce ("[ERROR: …]", an error JSON body).
-func errorText(text, low string) string {
+func errorText(text, low string, words int) string {
 	if !containsAny(low, errorWords) {
-		return errorStart(text)
+		return errorStart(text, words)
 	}
 	if m := errorAnywhere.FindString(text); m != "" {
 		return fmt.Sprintf("error text %q", prompttext.Snippet(m))
 	}
-	return errorStart(text)
+	return errorStart(text, words)
 }
 
 // errorStart finds error text at the start of text, or anywhere in a
-// short text.
-func errorStart(text string) string {
+// short text of words words.
+func errorStart(text string, words int) string {
 	if m := errorOpening.FindString(text); m != "" {
 		return fmt.Sprintf("text opens with error text %q", m)
 	}
-	if prompttext.Words(text) < 40 {
+	if words < 40 {
 		if m := errorPhrase.FindString(text); m != "" {
 			return fmt.Sprintf("short text with error text %q", m)
 		}

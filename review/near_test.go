@@ -1,0 +1,113 @@
+package review
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ethos-toolkit/ethos/internal/prompttext"
+)
+
+// refusalReference is refusal as it was before it read only the windows
+// around refusal words: the pattern over the whole text, then over the
+// text without its opening apology.
+func refusalReference(text, low string) string {
+	if !containsAny(low, refusalWords) {
+		return ""
+	}
+	m := refusalPhrase.FindStringIndex(text)
+	if m == nil {
+		return ""
+	}
+	opening := apology.ReplaceAllString(text, "")
+	atStart := refusalPhrase.FindStringIndex(opening)
+	if (atStart != nil && atStart[0] == 0) || prompttext.Words(text) < 40 {
+		return fmt.Sprintf("refusal %q", text[m[0]:m[1]])
+	}
+	return ""
+}
+
+// nearCases are texts where windows could go wrong: words at the edges,
+// words inside longer words, lower-casing that changes byte lengths
+// before the match (İ, the Kelvin sign, an invalid byte) and letters that
+// fold (ſ, K).
+var nearCases = []string{
+	"",
+	"I can't help with that.",
+	"I'm sorry, but I can't help with that request.",
+	"I am afraid, but i am not able to fulfill you with your request. " + strings.Repeat("More words follow here. ", 20),
+	"Sorry — I must decline. " + strings.Repeat("word ", 50),
+	"Unfortunately, I cannot do that. " + strings.Repeat("word ", 50),
+	strings.Repeat("word ", 50) + "but I can't help with that.",
+	strings.Repeat("word ", 50) + "xi can't help with that.",
+	"Hi can't help with that.",
+	"I can't help with thatch.",
+	"İİİİ " + strings.Repeat("ǅ", 30) + " I can't help with that.",
+	"\xff\xfe\xfd I won't write that. \xe2\x80",
+	"I'm not going to help with thiſ",
+	"I'm not going to help with this" + strings.Repeat("é", 3),
+	"KKKK I can't aſſiſt with that, and I'm unable to help with this.",
+	strings.Repeat("I am unable to ", 40) + "I am unable to help with that",
+	strings.Repeat("ſ", 200) + " i will not create your request " + strings.Repeat("İ", 200) + " i cannot do that",
+	strings.Repeat("a", 300) + "i cannot help with that",
+	"I can not provide you with the request",
+}
+
+func TestRefusalMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, text := range nearCases {
+		low := folded(text)
+		want := refusalReference(text, low)
+		if got := refusal(text, low, prompttext.Words(text)); got != want {
+			t.Errorf("refusal(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+// FuzzRefusal checks refusal against refusalReference.
+func FuzzRefusal(f *testing.F) {
+	for _, s := range nearCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		low := folded(text)
+		want := refusalReference(text, low)
+		if got := refusal(text, low, prompttext.Words(text)); got != want {
+			t.Fatalf("refusal(%q) = %q, want %q", text, got, want)
+		}
+	})
+}
+
+// textOffsetsReference maps an offset into folded(text) the slow way:
+// by folding every prefix of text that ends at a rune.
+func textOffsetsReference(text string, at int) int {
+	prev := 0
+	for i := range text {
+		if len(folded(text[:i])) > at {
+			return prev
+		}
+		prev = i
+	}
+	if len(folded(text)) > at {
+		return prev
+	}
+	return len(text)
+}
+
+func TestTextOffsets(t *testing.T) {
+	t.Parallel()
+	for _, text := range append(nearCases, "İx", "Kx", "ſx", "\xffx", "aé\xc3", "ΣΊΣΥΦΟΣ") {
+		low := folded(text)
+		var at []int
+		for i := 0; i < len(low); i++ {
+			at = append(at, i)
+		}
+		got := append([]int(nil), at...)
+		textOffsets(text, got)
+		for i, a := range at {
+			if want := textOffsetsReference(text, a); got[i] != want {
+				t.Errorf("textOffsets(%q) at %d = %d, want %d", text, a, got[i], want)
+			}
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package review
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A case-insensitive pattern with no literal prefix makes the regexp
+// engine step through every byte of a text. For the patterns whose every
+// match contains one of a few words, a bounded number of bytes after the
+// match's start, findNear runs the pattern only on windows of the text
+// around the places those words occur, with the same result.
+
+// findNear returns what re.FindStringIndex(text) returns, for a pattern
+// whose every match contains one of words (in folded form) starting at
+// most before bytes after the match's start, and whose matches are at
+// most after bytes long counted from that word. low is folded(text). The
+// pattern must not use ^ or $, which a window's edges would satisfy.
+func findNear(re *regexp.Regexp, text, low string, words []string, before, after int) []int {
+	var at []int
+	for _, w := range words {
+		for i := 0; ; {
+			j := strings.Index(low[i:], w)
+			if j < 0 {
+				break
+			}
+			at = append(at, i+j)
+			i += j + 1
+		}
+	}
+	if len(at) == 0 {
+		return nil
+	}
+	slices.Sort(at)
+	at = slices.Compact(at)
+	textOffsets(text, at)
+	// Windows in order, merged where they overlap: every match lies in
+	// the window of the word it contains, so the first window with a
+	// match holds the leftmost match of the whole text.
+	for i := 0; i < len(at); {
+		start, end := windowStart(text, at[i]-before), windowEnd(text, at[i]+after)
+		for i++; i < len(at) && windowStart(text, at[i]-before) <= end; i++ {
+			end = windowEnd(text, at[i]+after)
+		}
+		if m := re.FindStringIndex(text[start:end]); m != nil {
+			return []int{start + m[0], start + m[1]}
+		}
+	}
+	return nil
+}
+
+// windowStart moves i back to where a window can start: the start of
+// the text or a rune that follows a byte that is not an ASCII word
+// character, so that \b at the window's start reads as it does in text.
+func windowStart(text string, i int) int {
+	i = max(i, 0)
+	for i > 0 && (!utf8.RuneStart(text[i]) || isWordByte(text[i-1])) {
+		i--
+	}
+	return i
+}
+
+// windowEnd moves i forward to where a window can end: the end of the
+// text or a rune that is not an ASCII word character.
+func windowEnd(text string, i int) int {
+	i = min(i, len(text))
+	for i < len(text) && (!utf8.RuneStart(text[i]) || isWordByte(text[i])) {
+		i++
+	}
+	return i
+}
+
+// isWordByte is the ASCII word character of \b.
+func isWordByte(b byte) bool {
+	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
+}
+
+// textOffsets turns offsets into folded(text), in ascending order, into
+// offsets into text in place: the start of the rune whose lower case
+// holds the byte. Lowering keeps an ASCII text's offsets; elsewhere a
+// rune's lower case may be longer or shorter (İ, K, an invalid byte
+// becomes U+FFFD) and the long s folds to one byte.
+func textOffsets(text string, at []int) {
+	ascii := true
+	for i := 0; i < len(text); i++ {
+		if text[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return
+	}
+	k, low := 0, 0
+	for i, r := range text {
+		// An invalid byte is utf8.RuneError here, three bytes lowered.
+		n := 1
+		if l := unicode.ToLower(r); l != 'ſ' {
+			n = utf8.RuneLen(l)
+		}
+		for k < len(at) && at[k] < low+n {
+			at[k] = i
+			k++
+		}
+		low += n
+		if k == len(at) {
+			return
+		}
+	}
+	for ; k < len(at); k++ {
+		at[k] = len(text)
+	}
+}
