@@ -2,6 +2,7 @@ package review
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -110,4 +111,61 @@ func TestTextOffsets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// errorAnywhere is the one pattern errorAnywhereIn splits in three.
+var errorAnywhere = regexp.MustCompile(`\[ERROR:|\[API ERROR|(?i)\b(?:error code|status code):?\s*(?:429|5\d\d)\b[^\n]{0,40}\b(?:error|exceeded|unavailable)|\{"(?:type":\s*"error|error":\s*\{)`)
+
+// errorTextReference is errorText as it was before errorAnywhere was
+// split: the one pattern over the whole text.
+func errorTextReference(text, low string) string {
+	words := prompttext.Words(text)
+	if !containsAny(low, errorWords) {
+		return errorStart(text, words)
+	}
+	if m := errorAnywhere.FindString(text); m != "" {
+		return fmt.Sprintf("error text %q", prompttext.Snippet(m))
+	}
+	return errorStart(text, words)
+}
+
+var errorCases = []string{
+	"",
+	"Error code: 529 - overloaded error",
+	"ſtatus code:    \n\n  503 service unavailable",
+	"status code" + strings.Repeat(" ", 500) + "429 too many requests exceeded",
+	`{"type":` + strings.Repeat("\n", 300) + `"error", "message": "x"}`,
+	`text {"error": {"type": "overloaded_error"}} and [ERROR: late]`,
+	"[API ERROR] then error code 500 error",
+	"xerror code 500 error and later STATUS CODE 502 is unavailable",
+	"İİİ " + strings.Repeat("ǅ", 40) + " error code: 503 — the service is unavailable",
+	"One error in the sheet made it look as if we had more volunteers. " + strings.Repeat("word ", 50),
+	"\xffstatus code 429\xfe exceeded",
+	"error code: 5000 error",
+	"Traceback (most recent call last): error",
+}
+
+func TestErrorTextMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, text := range errorCases {
+		low := folded(text)
+		want := errorTextReference(text, low)
+		if got := errorText(text, low, prompttext.Words(text)); got != want {
+			t.Errorf("errorText(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+// FuzzErrorText checks errorText against errorTextReference.
+func FuzzErrorText(f *testing.F) {
+	for _, s := range errorCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		low := folded(text)
+		want := errorTextReference(text, low)
+		if got := errorText(text, low, prompttext.Words(text)); got != want {
+			t.Fatalf("errorText(%q) = %q, want %q", text, got, want)
+		}
+	})
 }

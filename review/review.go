@@ -416,7 +416,7 @@ func refusal(text, low string, words int) string {
 	if !containsAny(low, refusalWords) {
 		return ""
 	}
-	m := findNear(refusalPhrase, text, low, refusalWords, refusalBefore, refusalAfter)
+	m := findNear(refusalPhrase, text, low, refusalWords, refusalBefore, refusalReach)
 	if m == nil {
 		return ""
 	}
@@ -444,8 +444,14 @@ var refusalAtStart = regexp.MustCompile(`^(?:` + refusalPhrase.String() + `)`)
 // bytes (K, the Kelvin sign).
 const refusalBefore, refusalAfter = 128, 384
 
+var refusalReach = reachBy(refusalAfter)
+
 var (
-	errorAnywhere = regexp.MustCompile(`\[ERROR:|\[API ERROR|(?i)\b(?:error code|status code):?\s*(?:429|5\d\d)\b[^\n]{0,40}\b(?:error|exceeded|unavailable)|\{"(?:type":\s*"error|error":\s*\{)`)
+	// An error message anywhere in the text, in the shapes API wrappers
+	// produce: errorAnywhereIn finds the leftmost match of these three.
+	errorBrackets = []string{"[ERROR:", "[API ERROR"}
+	errorStatus   = regexp.MustCompile(`(?i)\b(?:error code|status code):?\s*(?:429|5\d\d)\b[^\n]{0,40}\b(?:error|exceeded|unavailable)`)
+	errorBody     = regexp.MustCompile(`\{"(?:type":\s*"error|error":\s*\{)`)
 	errorOpening  = regexp.MustCompile(`(?i)^(?:\[?error\b|api error|rate limit exceeded|traceback \(most recent call last\)|internal server error|service unavailable|request timed out|exception:|null$|none$|undefined$)`)
 	errorPhrase   = regexp.MustCompile(`(?i)\[error|api error|rate limit exceeded|traceback \(most recent call last\)|internal server error`)
 )
@@ -459,10 +465,46 @@ func errorText(text, low string, words int) string {
 	if !containsAny(low, errorWords) {
 		return errorStart(text, words)
 	}
-	if m := errorAnywhere.FindString(text); m != "" {
-		return fmt.Sprintf("error text %q", prompttext.Snippet(m))
+	if m := errorAnywhereIn(text, low); m != nil {
+		return fmt.Sprintf("error text %q", prompttext.Snippet(text[m[0]:m[1]]))
 	}
 	return errorStart(text, words)
+}
+
+// errorAnywhereIn is the leftmost match of the error shapes in text:
+// the leftmost of each shape's leftmost match. The shapes start with different characters
+// ([, a letter, {), so no two match at one place. The bracket phrases are
+// literal, errorBody starts with a literal the regexp engine skips to,
+// and errorStatus, which has no literal, is run near its words.
+func errorAnywhereIn(text, low string) []int {
+	var best []int
+	for _, b := range errorBrackets {
+		if i := strings.Index(text, b); i >= 0 && (best == nil || i < best[0]) {
+			best = []int{i, i + len(b)}
+		}
+	}
+	if m := findNear(errorStatus, text, low, errorStatusWords, 0, errorStatusReach); m != nil && (best == nil || m[0] < best[0]) {
+		best = m
+	}
+	if m := errorBody.FindStringIndex(text); m != nil && (best == nil || m[0] < best[0]) {
+		best = m
+	}
+	return best
+}
+
+// errorStatusWords open every match of errorStatus.
+var errorStatusWords = []string{"error code", "status code"}
+
+// errorStatusReach bounds the end of an errorStatus match that opens at
+// text[at:]: the phrase and its colon (12 characters of up to 3 bytes),
+// any run of spaces, then a code, 40 characters and a word, of up to 4
+// bytes each.
+func errorStatusReach(text string, at int) int {
+	i := min(at+36, len(text))
+	for i < len(text) && strings.IndexByte("\t\n\f\r ", text[i]) >= 0 {
+		i++
+	}
+	return i + 256
 }
 
 // errorStart finds error text at the start of text, or anywhere in a
@@ -600,7 +642,7 @@ func noRequest(body string) string {
 // lower case): most text holds none. FuzzReviewGates checks that a gate
 // never hides a match.
 var (
-	// Every alternative of errorAnywhere has "error" or "status code".
+	// Every error shape errorAnywhereIn finds has "error" or "status code".
 	errorWords = []string{"error", "status code"}
 	// Every alternative of modelSelfReference names a language model, an
 	// AI, a model maker, or its own training.

@@ -16,10 +16,10 @@ import (
 
 // findNear returns what re.FindStringIndex(text) returns, for a pattern
 // whose every match contains one of words (in folded form) starting at
-// most before bytes after the match's start, and whose matches are at
-// most after bytes long counted from that word. low is folded(text). The
-// pattern must not use ^ or $, which a window's edges would satisfy.
-func findNear(re *regexp.Regexp, text, low string, words []string, before, after int) []int {
+// most before bytes after the match's start, and ends at or before
+// reach(text, at) for the word found at text[at:]. low is folded(text).
+// The pattern must not use ^ or $, which a window's edges would satisfy.
+func findNear(re *regexp.Regexp, text, low string, words []string, before int, reach func(text string, at int) int) []int {
 	var at []int
 	for _, w := range words {
 		for i := 0; ; {
@@ -41,15 +41,20 @@ func findNear(re *regexp.Regexp, text, low string, words []string, before, after
 	// the window of the word it contains, so the first window with a
 	// match holds the leftmost match of the whole text.
 	for i := 0; i < len(at); {
-		start, end := windowStart(text, at[i]-before), windowEnd(text, at[i]+after)
+		start, end := windowStart(text, at[i]-before), windowEnd(text, reach(text, at[i]))
 		for i++; i < len(at) && windowStart(text, at[i]-before) <= end; i++ {
-			end = windowEnd(text, at[i]+after)
+			end = max(end, windowEnd(text, reach(text, at[i])))
 		}
 		if m := re.FindStringIndex(text[start:end]); m != nil {
 			return []int{start + m[0], start + m[1]}
 		}
 	}
 	return nil
+}
+
+// reachBy returns a reach for findNear: n bytes past the word.
+func reachBy(n int) func(string, int) int {
+	return func(_ string, at int) int { return at + n }
 }
 
 // windowStart moves i back to where a window can start: the start of
