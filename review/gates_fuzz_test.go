@@ -70,3 +70,20 @@ func FuzzCodeShapeGate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProseGates checks the tests in front of placeholder's scans of
+// prose: braceSlot matches only text with a brace, loremIpsum only text
+// hasLorem passes.
+func FuzzProseGates(f *testing.F) {
+	for _, s := range []string{"{{name}}", "${amount}", "%{date}", "Lorem Ipsum dolor", "LOREM ipſum", "lorem", "Lore m", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if braceSlot.MatchString(text) && bracesIn(text) == nil {
+			t.Fatalf("%q matches braceSlot but bracesIn finds nothing", text)
+		}
+		if loremIpsum.MatchString(text) && !hasLorem(text) {
+			t.Fatalf("%q matches loremIpsum but hasLorem says no", text)
+		}
+	})
+}

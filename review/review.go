@@ -212,9 +212,10 @@ func isCodeLine(line string) bool {
 }
 
 // mayBeCode is a cheap test in front of codeShape: every alternative of
-// the pattern needs one of these characters or starts with one of its
-// keywords, and most lines of prose have neither. FuzzCodeShapeGate
-// checks that it never hides a match.
+// the pattern needs one of these characters, starts with one of its
+// prompts or keywords, or is a call with a quoted argument, and most
+// lines of prose have none of these. FuzzCodeShapeGate checks that it
+// never hides a match.
 func mayBeCode(line string) bool {
 	if strings.ContainsAny(line, codeShapeChars) {
 		return true
@@ -225,16 +226,28 @@ func mayBeCode(line string) bool {
 			return true
 		}
 	}
+	return strings.IndexByte(line, '\'') >= 0 && hasCallParen(line)
+}
+
+// hasCallParen reports whether line has a parenthesis right after a
+// name, as a call has (print('hi')); prose puts a space before one.
+func hasCallParen(line string) bool {
+	for i := 1; i < len(line); i++ {
+		if line[i] == '(' && (isWordByte(line[i-1]) || line[i-1] == '.') {
+			return true
+		}
+	}
 	return false
 }
 
-// codeShapeChars are the characters codeShape's alternatives need: the
-// quote of a JSON member, the equals sign of an assignment, the
-// parenthesis of a call, the brace that opens a block, the prompts.
-const codeShapeChars = `"=({$>#`
+// codeShapeChars are the characters codeShape's alternatives need, but
+// for its prompts and calls: the quote of a JSON member, the equals sign
+// of an assignment, the brace that opens a block.
+const codeShapeChars = `"={`
 
-// codeKeywords are the words codeShape takes for a statement's start.
-var codeKeywords = []string{"def", "func", "function", "return", "import", "from", "const", "let", "var",
+// codeKeywords are the prompts and the words codeShape takes for a
+// statement's start.
+var codeKeywords = []string{"$", ">>>", "#!", "def", "func", "function", "return", "import", "from", "const", "let", "var",
 	"echo", "printf", "print", "console.log", "SELECT", "INSERT", "UPDATE"}
 
 // placeholder names the first unfilled slot in text, or "".
@@ -246,7 +259,9 @@ func placeholder(text, low string) string {
 		return ""
 	}
 	prose := Prose(text)
-	for _, m := range braceSlot.FindAllStringSubmatchIndex(prose, -1) {
+	// braceSlot has no literal to skip to, so it runs only on prose with
+	// a brace.
+	for _, m := range bracesIn(prose) {
 		if slot := prose[m[0]:m[1]]; braceSlotIn(prose[:m[0]], slot, prose[m[4]:m[5]]) {
 			return fmt.Sprintf("unfilled slot %q", slot)
 		}
@@ -261,10 +276,30 @@ func placeholder(text, low string) string {
 			return fmt.Sprintf("unfilled slot %q", m[0])
 		}
 	}
-	if m := loremIpsum.FindString(prose); m != "" {
-		return fmt.Sprintf("filler text %q", m)
+	if hasLorem(prose) {
+		if m := loremIpsum.FindString(prose); m != "" {
+			return fmt.Sprintf("filler text %q", m)
+		}
 	}
 	return ""
+}
+
+func bracesIn(prose string) [][]int {
+	if strings.IndexByte(prose, '{') < 0 {
+		return nil
+	}
+	return braceSlot.FindAllStringSubmatchIndex(prose, -1)
+}
+
+// hasLorem reports whether s holds "lorem" in any case, as every match of
+// loremIpsum does (none of its letters folds to a rune outside ASCII).
+func hasLorem(s string) bool {
+	for i := 0; i+len("lorem") <= len(s); i++ {
+		if (s[i] == 'l' || s[i] == 'L') && strings.EqualFold(s[i:i+len("lorem")], "lorem") {
+			return true
+		}
+	}
+	return false
 }
 
 // braceSlotIn says whether slot, a name (inner) in braces found in prose
