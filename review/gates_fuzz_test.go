@@ -22,6 +22,9 @@ func FuzzReviewGates(f *testing.F) {
 		"Hello, this is ChatGPT. I'm an OpenAI model.",
 		"my name is\tGPT4o, not Claude",
 		"Dear team, the quarterly numbers are attached. What do you think?",
+		"Shall I continue with the remaining 4 documents?",
+		"Let me know if you'd like me to adjust the tone. [End of Response]",
+		"I hope this helps!",
 	} {
 		f.Add(s)
 	}
@@ -33,6 +36,8 @@ func FuzzReviewGates(f *testing.F) {
 		{modelSelfReference, selfReferenceWords},
 		{refusalPhrase, refusalWords},
 		{otherIdentity, identityWords},
+		{documentChatterEnd, chatterEndWords},
+		{replyChatterEnd, chatterEndWords},
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, g := range gates {

@@ -169,3 +169,32 @@ func FuzzErrorText(f *testing.F) {
 		}
 	})
 }
+
+// chatterEndReference is chatterEnd as it was before its word gate.
+func chatterEndReference(text string, re *regexp.Regexp) string {
+	if m := re.FindString(tail(text, 400)); m != "" {
+		return fmt.Sprintf("meta-chatter at the end: %q", m)
+	}
+	return ""
+}
+
+// FuzzChatterEnd checks chatterEnd, which reads its gate's words from the
+// end of the folded text, against chatterEndReference.
+func FuzzChatterEnd(f *testing.F) {
+	for _, s := range []string{
+		"Shall I continue with the remaining 4 documents?",
+		strings.Repeat("İ\xff", 300) + "Let me know if you'd like me to adjust the tone.",
+		strings.Repeat("ǅ", 150) + "I hope thiſ helps",
+		"[End of Response]",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		low := folded(text)
+		for _, re := range []*regexp.Regexp{documentChatterEnd, replyChatterEnd} {
+			if got, want := chatterEnd(text, low, re), chatterEndReference(text, re); got != want {
+				t.Fatalf("chatterEnd(%q) = %q, want %q", text, got, want)
+			}
+		}
+	})
+}

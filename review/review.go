@@ -74,7 +74,7 @@ func (r Rules) Document(d ethos.Document, stop ethos.StopReason) []Finding {
 	r.common(&fs, body, low, stop, ethos.EstimateTokens(d.Body))
 	fs.add(RulePlaceholder, placeholder(d.Title, folded(d.Title)))
 	fs.add(RuleChatter, chatterStart(body, documentChatterStart))
-	fs.add(RuleChatter, chatterEnd(body, documentChatterEnd))
+	fs.add(RuleChatter, chatterEnd(body, low, documentChatterEnd))
 	fs.add(RulePersonaBreak, selfReference(body, low))
 	fs.add(RuleNoRequest, noRequest(body))
 	return fs.list()
@@ -95,7 +95,7 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 	low := folded(text)
 	r.common(&fs, text, low, stop, outTokens)
 	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
-	fs.add(RuleChatter, chatterEnd(text, replyChatterEnd))
+	fs.add(RuleChatter, chatterEnd(text, low, replyChatterEnd))
 	fs.add(RulePersonaBreak, selfReference(text, low))
 	fs.add(RulePersonaBreak, r.otherIdentity(text, low))
 	return fs.list()
@@ -393,9 +393,16 @@ func chatterStart(text string, re *regexp.Regexp) string {
 	return ""
 }
 
-// chatterEnd looks for the same in the last few hundred characters.
-func chatterEnd(text string, re *regexp.Regexp) string {
-	if m := re.FindString(tail(text, 400)); m != "" {
+// chatterEnd looks for the same in the last few hundred characters. low
+// is folded(text).
+func chatterEnd(text, low string, re *regexp.Regexp) string {
+	end := tail(text, 400)
+	// folded(end) ends low, and lowering a rune at most triples its
+	// bytes (an invalid byte becomes U+FFFD).
+	if !containsAny(low[max(0, len(low)-3*len(end)):], chatterEndWords) {
+		return ""
+	}
+	if m := re.FindString(end); m != "" {
 		return fmt.Sprintf("meta-chatter at the end: %q", m)
 	}
 	return ""
@@ -472,12 +479,12 @@ func refusal(text, low string, words int) string {
 // further.
 var refusalAtStart = regexp.MustCompile(`^(?:` + refusalPhrase.String() + `)`)
 
-// The bounds findNear needs for refusalPhrase, in bytes, with room to
-// spare: a refusal word starts at most 22 characters into a match ("i am
-// afraid, but i am not able to"), a match is at most 63 characters long,
-// and a character that folds to a letter of the pattern takes at most 3
-// bytes (K, the Kelvin sign).
-const refusalBefore, refusalAfter = 128, 384
+// The bounds findNear needs for refusalPhrase, in bytes: a refusal word
+// starts at most 22 characters into a match ("i am afraid, but i am not
+// able to"), a match is at most 63 characters long, and a character that
+// folds to a letter of the pattern takes at most 3 bytes (K, the Kelvin
+// sign), so 66 and 189 bytes, with some room.
+const refusalBefore, refusalAfter = 80, 200
 
 var refusalReach = reachBy(refusalAfter)
 
@@ -686,6 +693,9 @@ var (
 	// Every alternative of otherIdentity names another assistant or a
 	// model maker.
 	identityWords = []string{"claude", "gpt", "gemini", "bard", "llama", "copilot", "openai", "anthropic", "google", "meta"}
+	// Every alternative of documentChatterEnd and replyChatterEnd has one
+	// of these ("let me know if you'd like me to").
+	chatterEndWords = []string{"shall i", "should i", "me to", "the remaining", "the other", "the next", "i hope this", "end of "}
 	// Every alternative of refusalPhrase has one of these, with the "i"
 	// before it where the phrase always puts one.
 	refusalWords = []string{"i can't", "i cannot", "i can not", "i won't", "i will not", "unable to", "not able to",
