@@ -7,6 +7,7 @@
 package dedup
 
 import (
+	"slices"
 	"sync"
 	"unicode"
 
@@ -187,25 +188,32 @@ func (d *Index) Len() int {
 }
 
 func (d *Index) check(sig *signature) (int, float64, bool) {
-	best, bestSim, found := -1, 0.0, false
-	seen := map[int]bool{}
-	var buf [1]int
+	// The candidates of all bands, each once: gathered, sorted and
+	// compacted in a reused buffer rather than marked in a fresh map.
+	buf := idBufs.Get().(*[]int)
+	defer idBufs.Put(buf)
+	cands := (*buf)[:0]
+	var one [1]int
 	for b := range numBands {
-		for _, id := range d.bands[b].ids(bandKey(sig, b), &buf) {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			sim := similarity(sig, d.sigs[id])
-			// Ties go to the first id in idOrder, so the answer does not
-			// depend on map order.
-			if !found || sim > bestSim || (sim == bestSim && idOrder(id, best)) {
-				best, bestSim, found = id, sim, true
-			}
+		cands = append(cands, d.bands[b].ids(bandKey(sig, b), &one)...)
+	}
+	slices.Sort(cands)
+	cands = slices.Compact(cands)
+	*buf = cands
+	best, bestSim, found := -1, 0.0, false
+	for _, id := range cands {
+		sim := similarity(sig, d.sigs[id])
+		// Ties go to the first id in idOrder, so the answer does not
+		// depend on the order candidates are looked at.
+		if !found || sim > bestSim || (sim == bestSim && idOrder(id, best)) {
+			best, bestSim, found = id, sim, true
 		}
 	}
 	return best, bestSim, found && bestSim >= d.threshold
 }
+
+// idBufs holds the candidate buffers of check.
+var idBufs = sync.Pool{New: func() any { return new([]int) }}
 
 // idOrder reports whether id a comes before b among equally similar texts:
 // stored items (positive IDs) by age, then texts still being written

@@ -102,3 +102,54 @@ func BenchmarkMinhashReference(b *testing.B) {
 		minhashReference(text)
 	}
 }
+
+// checkReference is Index.check as it was before it sorted its
+// candidates: bands in order, each candidate marked in a map the first
+// time it is seen.
+func (d *Index) checkReference(sig *signature) (int, float64, bool) {
+	best, bestSim, found := -1, 0.0, false
+	seen := map[int]bool{}
+	var buf [1]int
+	for b := range numBands {
+		for _, id := range d.bands[b].ids(bandKey(sig, b), &buf) {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			sim := similarity(sig, d.sigs[id])
+			if !found || sim > bestSim || (sim == bestSim && idOrder(id, best)) {
+				best, bestSim, found = id, sim, true
+			}
+		}
+	}
+	return best, bestSim, found && bestSim >= d.threshold
+}
+
+// TestCheckMatchesReference compares check with checkReference over an
+// index of variants of one text under positive, zero and negative ids,
+// with exact copies so that similarities tie.
+func TestCheckMatchesReference(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(3, 4))
+	words := strings.Fields(strings.Repeat("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu ", 10))
+	variant := func() string {
+		w := append([]string(nil), words...)
+		for range r.IntN(6) {
+			w[r.IntN(len(w))] = "changed"
+		}
+		return strings.Join(w, " ")
+	}
+	d := New(0.8)
+	for id := -40; id <= 40; id++ {
+		d.Add(id, variant())
+	}
+	for range 200 {
+		var sig signature
+		minhash(variant(), &sig)
+		got1, got2, got3 := d.check(&sig)
+		want1, want2, want3 := d.checkReference(&sig)
+		if got1 != want1 || got2 != want2 || got3 != want3 {
+			t.Fatalf("check = %d, %v, %v; want %d, %v, %v", got1, got2, got3, want1, want2, want3)
+		}
+	}
+}
