@@ -198,3 +198,94 @@ func FuzzChatterEnd(f *testing.F) {
 		}
 	})
 }
+
+// leakReference is leak as it was before it skipped words that are not
+// the prompt's: every shingle of the text looked up, with the prompt's
+// shingles indexed afresh.
+func leakReference(text, system string) string {
+	sys := normWords(system)
+	idx := map[uint64]string{}
+	hashes := make([]uint64, len(sys))
+	for i, w := range sys {
+		hashes[i] = wordHash(w)
+	}
+	for i := 0; i+LeakShingle <= len(sys); i++ {
+		h := shingleHash(hashes[i : i+LeakShingle])
+		if _, ok := idx[h]; !ok {
+			idx[h] = strings.Join(sys[i:i+LeakShingle], " ")
+		}
+	}
+	if len(idx) == 0 {
+		return ""
+	}
+	var (
+		spans [LeakShingle][2]int
+		hs    [LeakShingle]uint64
+		n     int
+		found string
+	)
+	prompttext.LowerWords(text, inLeakWord, func(start, end int, h uint64) bool {
+		spans[n%LeakShingle], hs[n%LeakShingle] = [2]int{start, end}, h
+		n++
+		if n < LeakShingle {
+			return true
+		}
+		var shingle [LeakShingle]uint64
+		for j := range shingle {
+			shingle[j] = hs[(n+j)%LeakShingle]
+		}
+		want, ok := idx[shingleHash(shingle[:])]
+		if !ok {
+			return true
+		}
+		words := make([]string, LeakShingle)
+		for j := range words {
+			sp := spans[(n+j)%LeakShingle]
+			words[j] = strings.ToLower(text[sp[0]:sp[1]])
+		}
+		if s := strings.Join(words, " "); s == want {
+			found = fmt.Sprintf("%d words of the system prompt: %q", LeakShingle, s)
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+const leakPrompt = "You are Agora, a partner for thinking things through. You help people think well rather than do their thinking for them. Stay yourself when it is hard. When someone wants a plain fact, give it plainly first."
+
+var leakCases = []string{
+	"",
+	"As I was told: you help people think well rather than do their thinking for them, always.",
+	"YOU HELP PEOPLE THINK WELL — RATHER THAN DO THEIR THINKING FOR THEM!",
+	"you help people think well rather than do their thinking for you",
+	"Stay yourself when it is hard when someone wants a plain fact give it plainly first",
+	"İstanbul: you are agora a partner for thinking things through you help people think",
+	strings.Repeat("think well ", 30),
+}
+
+func TestLeakMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, text := range leakCases {
+		for _, system := range []string{leakPrompt, "", "one two three", strings.Repeat("think well ", 10)} {
+			if got, want := leak(text, system), leakReference(text, system); got != want {
+				t.Errorf("leak(%q, %q) = %q, want %q", text, system, got, want)
+			}
+		}
+	}
+}
+
+// FuzzLeak checks leak against leakReference, on the prompt above and on
+// the text's own first half as a prompt, which it then leaks.
+func FuzzLeak(f *testing.F) {
+	for _, s := range leakCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, system := range []string{leakPrompt, text[:len(text)/2]} {
+			if got, want := leak(text, system), leakReference(text, system); got != want {
+				t.Fatalf("leak(%q, %q) = %q, want %q", text, system, got, want)
+			}
+		}
+	})
+}

@@ -569,27 +569,33 @@ func errorStart(text string, words int) string {
 // system prompt found in text, compared without case or punctuation.
 func leak(text, system string) string {
 	idx := leakIndexOf(system)
-	if len(idx) == 0 {
+	if len(idx.shingles) == 0 {
 		return ""
 	}
-	// The last LeakShingle words' spans and hashes, in a ring.
+	// The last LeakShingle words' spans and hashes, in a ring, and how
+	// many words in a row may be the prompt's: a shingle is looked up
+	// only when all its words may be.
 	var (
 		spans  [LeakShingle][2]int
 		hashes [LeakShingle]uint64
-		n      int
+		n, run int
 		found  string
 	)
 	prompttext.LowerWords(text, inLeakWord, func(start, end int, h uint64) bool {
 		spans[n%LeakShingle], hashes[n%LeakShingle] = [2]int{start, end}, h
 		n++
-		if n < LeakShingle {
+		if !idx.mayHold(h) {
+			run = 0
+			return true
+		}
+		if run++; run < LeakShingle {
 			return true
 		}
 		var shingle [LeakShingle]uint64
 		for j := range shingle {
 			shingle[j] = hashes[(n+j)%LeakShingle]
 		}
-		want, ok := idx[shingleHash(shingle[:])]
+		want, ok := idx.shingles[shingleHash(shingle[:])]
 		if !ok {
 			return true
 		}
@@ -607,30 +613,41 @@ func leak(text, system string) string {
 	return found
 }
 
-// leakIndexes holds, per system prompt, its shingles of LeakShingle words
-// by hash: a run reviews thousands of texts against the same prompt.
-var leakIndexes sync.Map // string → map[uint64]string
+// leakIndex is a system prompt's shingles of LeakShingle words by hash,
+// and a bit per word hash (its low 12 bits) of the prompt's words: a text
+// word whose bit is clear is no word of the prompt.
+type leakIndex struct {
+	shingles map[uint64]string
+	words    [64]uint64
+}
 
-func leakIndexOf(system string) map[uint64]string {
+func (x *leakIndex) mayHold(h uint64) bool { return x.words[h>>6&63]&(1<<(h&63)) != 0 }
+
+// leakIndexes holds, per system prompt, its leakIndex: a run reviews
+// thousands of texts against the same prompt.
+var leakIndexes sync.Map // string → *leakIndex
+
+func leakIndexOf(system string) *leakIndex {
 	if v, ok := leakIndexes.Load(system); ok {
-		return v.(map[uint64]string)
+		return v.(*leakIndex)
 	}
 	sys := normWords(system)
-	idx := map[uint64]string{}
+	idx := &leakIndex{shingles: map[uint64]string{}}
 	hashes := make([]uint64, len(sys))
 	for i, w := range sys {
 		hashes[i] = wordHash(w)
+		idx.words[hashes[i]>>6&63] |= 1 << (hashes[i] & 63)
 	}
 	for i := 0; i+LeakShingle <= len(sys); i++ {
 		// Of two shingles with one hash the first is kept; a text
 		// repeating the second is then missed, at odds of 2^-64.
 		h := shingleHash(hashes[i : i+LeakShingle])
-		if _, ok := idx[h]; !ok {
-			idx[h] = strings.Join(sys[i:i+LeakShingle], " ")
+		if _, ok := idx.shingles[h]; !ok {
+			idx.shingles[h] = strings.Join(sys[i:i+LeakShingle], " ")
 		}
 	}
 	v, _ := leakIndexes.LoadOrStore(system, idx)
-	return v.(map[uint64]string)
+	return v.(*leakIndex)
 }
 
 func wordHash(w string) uint64 {
