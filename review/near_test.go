@@ -289,3 +289,36 @@ func FuzzLeak(f *testing.F) {
 		}
 	})
 }
+
+var lastWordsCases = []string{
+	"", " ", "one", "one two", " one  two\tthree\n", "a\u00a0b\u2028c d", "\xe2\x80 \xff x\xc2\xa0y \xe2\x80\xa8z",
+	strings.Repeat("word ", 100) + "end?", "\xf0\x9f\xc2\xa0 a", "é  ",
+}
+
+// FuzzLastWordsStart checks that the text from lastWordsStart, on one
+// line, is prompttext.LastWords.
+func FuzzLastWordsStart(f *testing.F) {
+	for _, s := range lastWordsCases {
+		f.Add(s, 2)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n = n%100 + 1
+		if n <= 0 {
+			n += 100
+		}
+		if got, want := prompttext.OneLine(s[lastWordsStart(s, n):]), prompttext.LastWords(s, n); got != want {
+			t.Fatalf("last %d words of %q from lastWordsStart = %q, want %q", n, s, got, want)
+		}
+	})
+}
+
+func TestLastWordsStart(t *testing.T) {
+	t.Parallel()
+	for _, s := range lastWordsCases {
+		for _, n := range []int{1, 2, 3, 80} {
+			if got, want := prompttext.OneLine(s[lastWordsStart(s, n):]), prompttext.LastWords(s, n); got != want {
+				t.Errorf("last %d words of %q from lastWordsStart = %q, want %q", n, s, got, want)
+			}
+		}
+	}
+}

@@ -690,10 +690,36 @@ var requestPhrase = regexp.MustCompile(`(?i)\?|\b(?:can you|could you|would you|
 // nothing. The last paragraphs are searched, so a sign-off after the
 // request is fine, but a question buried at the top does not count.
 func noRequest(body string) string {
-	if requestPhrase.MatchString(prompttext.LastWords(body, 80)) {
+	last := body[lastWordsStart(body, 80):]
+	// A question mark is a request to requestPhrase; most documents end
+	// with one, and then the closing part needs no closer look.
+	if strings.IndexByte(last, '?') >= 0 || requestPhrase.MatchString(prompttext.OneLine(last)) {
 		return ""
 	}
 	return "the document does not end with a request or question to the assistant"
+}
+
+// lastWordsStart is where the last n words of s start (words as
+// strings.Fields splits them), found from the end, or 0 when s has no
+// more than n: prompttext.LastWords(s, n) is prompttext.OneLine of
+// s[lastWordsStart(s, n):].
+func lastWordsStart(s string, n int) int {
+	in := false
+	for i := len(s); i > 0; {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		if unicode.IsSpace(r) {
+			if in {
+				if n--; n == 0 {
+					return i
+				}
+			}
+			in = false
+		} else {
+			in = true
+		}
+		i -= size
+	}
+	return 0
 }
 
 // The costly case-insensitive scans of whole documents run only on text
