@@ -322,3 +322,43 @@ func TestLastWordsStart(t *testing.T) {
 		}
 	}
 }
+
+// proseReference is Prose as it was before it skipped the steps with
+// nothing to remove.
+func proseReference(text string) string {
+	text = codeFence.ReplaceAllString(text, "")
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if isCodeLine(l) {
+			lines[i] = ""
+		}
+	}
+	return inlineCode.ReplaceAllString(strings.Join(lines, "\n"), "")
+}
+
+var proseCases = []string{
+	"", "\n", "plain prose\nand more\n", "x := 1", "intro\nx := 1\n", "intro\nx := 1", "x := 1\n\ny = 2\n",
+	"see `code` here\n```go\nfunc f() {}\n```\nafter", "{\"a\": 1}\nprose, then\n$ ls\n", "```\nunclosed",
+	"a`b\nc`d", "print('hi')\nprint ('hi')\n",
+}
+
+func TestProseMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, text := range proseCases {
+		if got, want := Prose(text), proseReference(text); got != want {
+			t.Errorf("Prose(%q) = %q, want %q", text, got, want)
+		}
+	}
+}
+
+// FuzzProse checks Prose against proseReference.
+func FuzzProse(f *testing.F) {
+	for _, s := range proseCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if got, want := Prose(text), proseReference(text); got != want {
+			t.Fatalf("Prose(%q) = %q, want %q", text, got, want)
+		}
+	})
+}

@@ -191,15 +191,44 @@ var (
 // lines that read as code or JSON, where braces and brackets are
 // legitimate. Lines are kept in place, emptied, so the text keeps its
 // shape.
+//
+// A regexp's ReplaceAllString copies the text even where nothing matches,
+// so each step runs only on text that holds what it removes, and text
+// without code comes back as it is.
 func Prose(text string) string {
-	text = codeFence.ReplaceAllString(text, "")
-	lines := strings.Split(text, "\n")
-	for i, l := range lines {
-		if isCodeLine(l) {
-			lines[i] = ""
-		}
+	if strings.Contains(text, "```") {
+		text = codeFence.ReplaceAllString(text, "")
 	}
-	return inlineCode.ReplaceAllString(strings.Join(lines, "\n"), "")
+	text = withoutCodeLines(text)
+	if strings.IndexByte(text, '`') >= 0 {
+		text = inlineCode.ReplaceAllString(text, "")
+	}
+	return text
+}
+
+// withoutCodeLines is text with each line isCodeLine takes for code
+// emptied, its newline kept.
+func withoutCodeLines(text string) string {
+	var b strings.Builder
+	kept, changed := 0, false // text[kept:] is still to be copied
+	for start := 0; start <= len(text); {
+		end := strings.IndexByte(text[start:], '\n')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += start
+		}
+		if isCodeLine(text[start:end]) {
+			b.WriteString(text[kept:start])
+			kept, changed = end, true
+		}
+		start = end + 1
+	}
+	if !changed {
+		return text
+	}
+	b.WriteString(text[kept:])
+	return b.String()
 }
 
 // isCodeLine says whether a line parses as JSON or has the shape of code.
