@@ -70,11 +70,15 @@ func FuzzRefusal(f *testing.F) {
 	for _, s := range nearCases {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, text string) {
-		low := folded(text)
-		want := refusalReference(text, low)
-		if got := refusal(text, low, prompttext.Words(text)); got != want {
-			t.Fatalf("refusal(%q) = %q, want %q", text, got, want)
+	f.Fuzz(func(t *testing.T, s string) {
+		// Random text rarely holds a refusal word, so the input is also
+		// tried around refusals.
+		for _, text := range []string{s, s + "I can't help with that", "I'm sorry, " + s + " i am not able to assist with this", s + "xI must decline" + s} {
+			low := folded(text)
+			want := refusalReference(text, low)
+			if got := refusal(text, low, prompttext.Words(text)); got != want {
+				t.Fatalf("refusal(%q) = %q, want %q", text, got, want)
+			}
 		}
 	})
 }
@@ -161,11 +165,13 @@ func FuzzErrorText(f *testing.F) {
 	for _, s := range errorCases {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, text string) {
-		low := folded(text)
-		want := errorTextReference(text, low)
-		if got := errorText(text, low, prompttext.Words(text)); got != want {
-			t.Fatalf("errorText(%q) = %q, want %q", text, got, want)
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, text := range []string{s, s + "status code: 503 " + s + " unavailable", "Error Code " + s + "429 error"} {
+			low := folded(text)
+			want := errorTextReference(text, low)
+			if got := errorText(text, low, prompttext.Words(text)); got != want {
+				t.Fatalf("errorText(%q) = %q, want %q", text, got, want)
+			}
 		}
 	})
 }

@@ -487,7 +487,7 @@ func refusal(text, low string, words int) string {
 	if !containsAny(low, refusalWords) {
 		return ""
 	}
-	m := findNear(refusalPhrase, text, low, refusalWords, refusalBefore, refusalReach)
+	m := refusalNear.find(text, low)
 	if m == nil {
 		return ""
 	}
@@ -508,14 +508,17 @@ func refusal(text, low string, words int) string {
 // further.
 var refusalAtStart = regexp.MustCompile(`^(?:` + refusalPhrase.String() + `)`)
 
-// The bounds findNear needs for refusalPhrase, in bytes: a refusal word
+// refusalNear finds refusalPhrase near refusal words. Every match starts
+// with an I that starts a word.
+var refusalNear = &nearPattern{re: refusalPhrase, words: refusalWords, before: refusalBefore,
+	reach: reachBy(refusalAfter), opens: "iI", anchored: refusalAtStart}
+
+// The bounds refusalNear needs for refusalPhrase, in bytes: a refusal word
 // starts at most 22 characters into a match ("i am afraid, but i am not
 // able to"), a match is at most 63 characters long, and a character that
 // folds to a letter of the pattern takes at most 3 bytes (K, the Kelvin
 // sign), so 66 and 189 bytes, with some room.
 const refusalBefore, refusalAfter = 80, 200
-
-var refusalReach = reachBy(refusalAfter)
 
 var (
 	// An error message anywhere in the text, in the shapes API wrappers
@@ -554,7 +557,7 @@ func errorAnywhereIn(text, low string) []int {
 			best = []int{i, i + len(b)}
 		}
 	}
-	if m := findNear(errorStatus, text, low, errorStatusWords, 0, errorStatusReach); m != nil && (best == nil || m[0] < best[0]) {
+	if m := errorStatusNear.find(text, low); m != nil && (best == nil || m[0] < best[0]) {
 		best = m
 	}
 	if m := errorBody.FindStringIndex(text); m != nil && (best == nil || m[0] < best[0]) {
@@ -563,8 +566,9 @@ func errorAnywhereIn(text, low string) []int {
 	return best
 }
 
-// errorStatusWords open every match of errorStatus.
-var errorStatusWords = []string{"error code", "status code"}
+// errorStatusNear finds errorStatus near its words, which open every
+// match.
+var errorStatusNear = &nearPattern{re: errorStatus, words: []string{"error code", "status code"}, reach: errorStatusReach}
 
 // errorStatusReach bounds the end of an errorStatus match that opens at
 // text[at:]: the phrase and its colon (12 characters of up to 3 bytes),

@@ -11,17 +11,31 @@ import (
 // A case-insensitive pattern with no literal prefix makes the regexp
 // engine step through every byte of a text. For the patterns whose every
 // match contains one of a few words, a bounded number of bytes after the
-// match's start, findNear runs the pattern only on windows of the text
-// around the places those words occur, with the same result.
+// match's start, a nearPattern runs the pattern only on windows of the
+// text around the places those words occur, with the same result.
 
-// findNear returns what re.FindStringIndex(text) returns, for a pattern
-// whose every match contains one of words (in folded form) starting at
-// most before bytes after the match's start, and ends at or before
-// reach(text, at) for the word found at text[at:]. low is folded(text).
+// nearPattern is a pattern with what find needs to know of its matches.
 // The pattern must not use ^ or $, which a window's edges would satisfy.
-func findNear(re *regexp.Regexp, text, low string, words []string, before int, reach func(text string, at int) int) []int {
+type nearPattern struct {
+	re *regexp.Regexp
+	// words are the words one of which every match contains, in folded
+	// form, starting at most before bytes after the match's start.
+	words  []string
+	before int
+	// reach bounds the end of a match whose word is found at text[at:].
+	reach func(text string, at int) int
+	// opens, if set, are the ASCII word characters every match starts
+	// with, after a \b; then find tries anchored, re with a ^ in front,
+	// only at the places in a window where one of them starts a word.
+	opens    string
+	anchored *regexp.Regexp
+}
+
+// find returns what p.re.FindStringIndex(text) returns. low is
+// folded(text).
+func (p *nearPattern) find(text, low string) []int {
 	var at []int
-	for _, w := range words {
+	for _, w := range p.words {
 		for i := 0; ; {
 			j := strings.Index(low[i:], w)
 			if j < 0 {
@@ -41,18 +55,39 @@ func findNear(re *regexp.Regexp, text, low string, words []string, before int, r
 	// the window of the word it contains, so the first window with a
 	// match holds the leftmost match of the whole text.
 	for i := 0; i < len(at); {
-		start, end := windowStart(text, at[i]-before), windowEnd(text, reach(text, at[i]))
-		for i++; i < len(at) && windowStart(text, at[i]-before) <= end; i++ {
-			end = max(end, windowEnd(text, reach(text, at[i])))
+		start, end := windowStart(text, at[i]-p.before), windowEnd(text, p.reach(text, at[i]))
+		for i++; i < len(at) && windowStart(text, at[i]-p.before) <= end; i++ {
+			end = max(end, windowEnd(text, p.reach(text, at[i])))
 		}
-		if m := re.FindStringIndex(text[start:end]); m != nil {
-			return []int{start + m[0], start + m[1]}
+		if m := p.findIn(text, start, end); m != nil {
+			return m
 		}
 	}
 	return nil
 }
 
-// reachBy returns a reach for findNear: n bytes past the word.
+// findIn finds the leftmost match in the window text[start:end].
+func (p *nearPattern) findIn(text string, start, end int) []int {
+	if p.anchored == nil {
+		if m := p.re.FindStringIndex(text[start:end]); m != nil {
+			return []int{start + m[0], start + m[1]}
+		}
+		return nil
+	}
+	for i := start; i < end; i++ {
+		// A match starts a word here: \b holds, which it also does at
+		// the start of text[i:end], where anchored looks.
+		if strings.IndexByte(p.opens, text[i]) < 0 || i > 0 && isWordByte(text[i-1]) {
+			continue
+		}
+		if m := p.anchored.FindStringIndex(text[i:end]); m != nil {
+			return []int{i + m[0], i + m[1]}
+		}
+	}
+	return nil
+}
+
+// reachBy returns a reach for nearPattern: n bytes past the word.
 func reachBy(n int) func(string, int) int {
 	return func(_ string, at int) int { return at + n }
 }
@@ -103,8 +138,10 @@ func textOffsets(text string, at []int) {
 	for i, r := range text {
 		// An invalid byte is utf8.RuneError here, three bytes lowered.
 		n := 1
-		if l := unicode.ToLower(r); l != 'ſ' {
-			n = utf8.RuneLen(l)
+		if r >= utf8.RuneSelf {
+			if l := unicode.ToLower(r); l != 'ſ' {
+				n = utf8.RuneLen(l)
+			}
 		}
 		for k < len(at) && at[k] < low+n {
 			at[k] = i
