@@ -368,3 +368,47 @@ func FuzzProse(f *testing.F) {
 		}
 	})
 }
+
+// foldedReference is folded as it was first written.
+func foldedReference(text string) string {
+	return strings.NewReplacer("ſ", "s").Replace(strings.ToLower(text))
+}
+
+var foldedCases = []string{"", "plain", "Mixed Case", "ſtatus İstanbul ΣΊΣΥΦΟΣ Ⱥ K", "bad \xff\xe2\x80 bytes \xef\xbf\xbd", "ÉCOLE straße"}
+
+func TestFoldedMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, s := range foldedCases {
+		if got, want := folded(s), foldedReference(s); got != want {
+			t.Errorf("folded(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// FuzzFolded checks folded against foldedReference.
+func FuzzFolded(f *testing.F) {
+	for _, s := range foldedCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := folded(s), foldedReference(s); got != want {
+			t.Fatalf("folded(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+var foldBenchText = strings.Repeat("The treasurer’s report shows we spent £1,240 on food — within budget. ", 120)
+
+// BenchmarkFolded folds a 9 kB text with a few non-ASCII runes.
+func BenchmarkFolded(b *testing.B) {
+	for b.Loop() {
+		folded(foldBenchText)
+	}
+}
+
+// BenchmarkFoldedReference is BenchmarkFolded with foldedReference.
+func BenchmarkFoldedReference(b *testing.B) {
+	for b.Loop() {
+		foldedReference(foldBenchText)
+	}
+}

@@ -786,7 +786,40 @@ func mayMatch(text string, words []string) bool { return containsAny(folded(text
 
 // folded is text in lower case with the long s folded, as the word gates
 // read it; a review computes it once for all of them.
-func folded(text string) string { return foldASCII.Replace(strings.ToLower(text)) }
+//
+// It is written out as one pass, foldASCII.Replace(strings.ToLower(text))
+// byte for byte: an invalid byte becomes U+FFFD, as strings.ToLower
+// writes it.
+func folded(text string) string {
+	i := 0
+	for i < len(text) && text[i] < utf8.RuneSelf && (text[i] < 'A' || text[i] > 'Z') {
+		i++
+	}
+	if i == len(text) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text) + utf8.UTFMax)
+	b.WriteString(text[:i])
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r = unicode.ToLower(r); r == 'ſ' {
+			r = 's'
+		}
+		b.WriteRune(r)
+		i += size
+	}
+	return b.String()
+}
 
 // containsAny reports whether low holds one of words.
 func containsAny(low string, words []string) bool {
@@ -797,8 +830,6 @@ func containsAny(low string, words []string) bool {
 	}
 	return false
 }
-
-var foldASCII = strings.NewReplacer("ſ", "s")
 
 // selfReference names the first place the text speaks as a model, or "".
 func selfReference(text, low string) string {
