@@ -3,6 +3,7 @@ package review
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -411,4 +412,32 @@ func BenchmarkFoldedReference(b *testing.B) {
 	for b.Loop() {
 		foldedReference(foldBenchText)
 	}
+}
+
+// slotSplit is the pattern slotWordsOf splits by, as it once did.
+var slotSplit = regexp.MustCompile(`[\s_.\-/']+`)
+
+var slotCases = []string{"", " ", "Name", "Company Name", "first_name", "_x_", "a..b", "your-name/here", "it's", "  DATE  ", "\tx\ty\v", "é_É", "'"}
+
+func checkSlotWords(t *testing.T, inner string) {
+	t.Helper()
+	want := slotSplit.Split(strings.ToLower(strings.TrimSpace(inner)), -1)
+	if got := slotWordsOf(inner, nil); !slices.Equal(got, want) {
+		t.Fatalf("slotWordsOf(%q) = %q, want %q", inner, got, want)
+	}
+}
+
+func TestSlotWordsOf(t *testing.T) {
+	t.Parallel()
+	for _, s := range slotCases {
+		checkSlotWords(t, s)
+	}
+}
+
+// FuzzSlotWordsOf checks slotWordsOf against slotSplit.
+func FuzzSlotWordsOf(f *testing.F) {
+	for _, s := range slotCases {
+		f.Add(s)
+	}
+	f.Fuzz(checkSlotWords)
 }

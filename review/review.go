@@ -178,7 +178,6 @@ var (
 	loremIpsum  = regexp.MustCompile(`(?i)\blorem ipsum\b`)
 	codeFence   = regexp.MustCompile("(?s)```.*?(```|$)")
 	inlineCode  = regexp.MustCompile("`[^`\n]*`")
-	slotSplit   = regexp.MustCompile(`[\s_.\-/']+`)
 	slotOpeners = wordSet(`your insert enter add fill placeholder`)
 	// codeShape is a line written as code rather than prose: a JSON member
 	// ("key": …), an assignment, a call with quoted arguments, a block
@@ -359,13 +358,43 @@ func isCommandArg(before string) bool {
 	return len(name) < len(before) && strings.HasSuffix(name, "\\")
 }
 
-// slotWordsOf splits a bracket's inside into lower-case words.
-func slotWordsOf(inner string) []string {
-	return slotSplit.Split(strings.ToLower(strings.TrimSpace(inner)), -1)
+// slotWordsOf appends to buf the lower-case words of a bracket's inside:
+// the pieces between runs of white space, underscores, dots, hyphens,
+// slashes and apostrophes, with an empty piece where the inside starts
+// or ends with one, and one empty piece for an empty inside.
+func slotWordsOf(inner string, buf []string) []string {
+	s := strings.ToLower(strings.TrimSpace(inner))
+	beg := 0
+	for i := 0; i < len(s); {
+		if !isSlotSep(s[i]) {
+			i++
+			continue
+		}
+		buf = append(buf, s[beg:i])
+		for i < len(s) && isSlotSep(s[i]) {
+			i++
+		}
+		beg = i
+	}
+	return append(buf, s[beg:])
+}
+
+// isSlotSep is a byte that separates the words of a slot.
+func isSlotSep(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\f', '\r', '_', '.', '-', '/', '\'':
+		return true
+	}
+	return false
 }
 
 func hasSlotWord(inner string) bool {
-	for _, w := range slotWordsOf(inner) {
+	var buf [8]string
+	return anySlotWord(slotWordsOf(inner, buf[:0]))
+}
+
+func anySlotWord(words []string) bool {
+	for _, w := range words {
 		if slotWords[w] {
 			return true
 		}
@@ -378,14 +407,15 @@ func hasSlotWord(inner string) bool {
 // words and capitalised ([Name], [Company Name], [DATE]). [name] in lower
 // case may be an index or a markdown reference and is left alone.
 func isSlot(inner string) bool {
-	words := slotWordsOf(inner)
+	var buf [8]string
+	words := slotWordsOf(inner, buf[:0])
 	if len(words) == 0 || words[0] == "" {
 		return false
 	}
 	if slotOpeners[words[0]] && len(words) > 1 {
 		return true
 	}
-	if !hasSlotWord(inner) {
+	if !anySlotWord(words) {
 		return false
 	}
 	upper := strings.ToUpper(inner) == inner
