@@ -10,6 +10,13 @@ import (
 	"github.com/ethos-toolkit/ethos/internal/prompttext"
 )
 
+// foldedOf is text folded, with its gate words found.
+func foldedOf(text string) *foldedText {
+	var f foldedText
+	f.fold(text)
+	return &f
+}
+
 // refusalReference is refusal as it was before it read only the windows
 // around refusal words: the pattern over the whole text, then over the
 // text without its opening apology.
@@ -60,7 +67,7 @@ func TestRefusalMatchesReference(t *testing.T) {
 	for _, text := range nearCases {
 		low := folded(text)
 		want := refusalReference(text, low)
-		if got := refusal(text, low, prompttext.Words(text)); got != want {
+		if got := refusal(text, foldedOf(text), prompttext.Words(text)); got != want {
 			t.Errorf("refusal(%q) = %q, want %q", text, got, want)
 		}
 	}
@@ -77,7 +84,7 @@ func FuzzRefusal(f *testing.F) {
 		for _, text := range []string{s, s + "I can't help with that", "I'm sorry, " + s + " i am not able to assist with this", s + "xI must decline" + s} {
 			low := folded(text)
 			want := refusalReference(text, low)
-			if got := refusal(text, low, prompttext.Words(text)); got != want {
+			if got := refusal(text, foldedOf(text), prompttext.Words(text)); got != want {
 				t.Fatalf("refusal(%q) = %q, want %q", text, got, want)
 			}
 		}
@@ -155,7 +162,7 @@ func TestErrorTextMatchesReference(t *testing.T) {
 	for _, text := range errorCases {
 		low := folded(text)
 		want := errorTextReference(text, low)
-		if got := errorText(text, low, prompttext.Words(text)); got != want {
+		if got := errorText(text, foldedOf(text), prompttext.Words(text)); got != want {
 			t.Errorf("errorText(%q) = %q, want %q", text, got, want)
 		}
 	}
@@ -170,7 +177,7 @@ func FuzzErrorText(f *testing.F) {
 		for _, text := range []string{s, s + "status code: 503 " + s + " unavailable", "Error Code " + s + "429 error"} {
 			low := folded(text)
 			want := errorTextReference(text, low)
-			if got := errorText(text, low, prompttext.Words(text)); got != want {
+			if got := errorText(text, foldedOf(text), prompttext.Words(text)); got != want {
 				t.Fatalf("errorText(%q) = %q, want %q", text, got, want)
 			}
 		}
@@ -197,7 +204,7 @@ func FuzzChatterEnd(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		low := folded(text)
+		low := foldedOf(text)
 		for _, re := range []*regexp.Regexp{documentChatterEnd, replyChatterEnd} {
 			if got, want := chatterEnd(text, low, re), chatterEndReference(text, re); got != want {
 				t.Fatalf("chatterEnd(%q) = %q, want %q", text, got, want)
@@ -440,4 +447,46 @@ func FuzzSlotWordsOf(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkSlotWords)
+}
+
+// checkGateScan checks that foldedText answers for every gate what
+// containsAny answers for its words, from every place in the text.
+func checkGateScan(t *testing.T, text string) {
+	t.Helper()
+	low := foldedOf(text)
+	if low.s != folded(text) {
+		t.Fatalf("foldedText of %q holds %q, want %q", text, low.s, folded(text))
+	}
+	for _, g := range []struct {
+		gate  []uint8
+		words []string
+	}{
+		{errorGate, errorWords}, {selfReferenceGate, selfReferenceWords}, {identityGate, identityWords},
+		{chatterEndGate, chatterEndWords}, {refusalGate, refusalWords}, {loremGate, []string{"lorem"}},
+		{errorStatusNear.words, []string{"error code", "status code"}},
+	} {
+		for from := 0; from <= len(low.s); from++ {
+			if got, want := low.hasFrom(g.gate, from), containsAny(low.s[from:], g.words); got != want {
+				t.Fatalf("%q from %d: gate of %q says %v, containsAny %v", text, from, g.words, got, want)
+			}
+		}
+	}
+}
+
+var gateScanCases = []string{"", "i", "I can't", "Lorem ipsum", "ſtatus code and error code", "the other, the next; meta GPT",
+	"I must decline; i must refuse. Shall I? Should I? end of ", "not going to not able to unable to", "ÉRROR error"}
+
+func TestGateScan(t *testing.T) {
+	t.Parallel()
+	for _, s := range gateScanCases {
+		checkGateScan(t, s)
+	}
+}
+
+// FuzzGateScan checks foldedText's gates against containsAny.
+func FuzzGateScan(f *testing.F) {
+	for _, s := range gateScanCases {
+		f.Add(s)
+	}
+	f.Fuzz(checkGateScan)
 }

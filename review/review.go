@@ -70,12 +70,14 @@ func (r Rules) Document(d ethos.Document, stop ethos.StopReason) []Finding {
 		return []Finding{{RuleEmpty, "the document is empty"}}
 	}
 	var fs findings
-	low := folded(body)
-	r.common(&fs, body, low, stop, ethos.EstimateTokens(d.Body))
-	fs.add(RulePlaceholder, placeholder(d.Title, folded(d.Title)))
+	var low, title foldedText
+	low.fold(body)
+	title.fold(d.Title)
+	r.common(&fs, body, &low, stop, ethos.EstimateTokens(d.Body))
+	fs.add(RulePlaceholder, placeholder(d.Title, &title))
 	fs.add(RuleChatter, chatterStart(body, documentChatterStart))
-	fs.add(RuleChatter, chatterEnd(body, low, documentChatterEnd))
-	fs.add(RulePersonaBreak, selfReference(body, low))
+	fs.add(RuleChatter, chatterEnd(body, &low, documentChatterEnd))
+	fs.add(RulePersonaBreak, selfReference(body, &low))
 	fs.add(RuleNoRequest, noRequest(body))
 	return fs.list()
 }
@@ -92,18 +94,19 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 		outTokens = ethos.EstimateTokens(reply)
 	}
 	var fs findings
-	low := folded(text)
-	r.common(&fs, text, low, stop, outTokens)
+	var low foldedText
+	low.fold(text)
+	r.common(&fs, text, &low, stop, outTokens)
 	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
-	fs.add(RuleChatter, chatterEnd(text, low, replyChatterEnd))
-	fs.add(RulePersonaBreak, selfReference(text, low))
-	fs.add(RulePersonaBreak, r.otherIdentity(text, low))
+	fs.add(RuleChatter, chatterEnd(text, &low, replyChatterEnd))
+	fs.add(RulePersonaBreak, selfReference(text, &low))
+	fs.add(RulePersonaBreak, r.otherIdentity(text, &low))
 	return fs.list()
 }
 
-// common runs the rules documents and replies share; low is
-// folded(text).
-func (r Rules) common(fs *findings, text, low string, stop ethos.StopReason, tokens int) {
+// common runs the rules documents and replies share; low is text
+// folded.
+func (r Rules) common(fs *findings, text string, low *foldedText, stop ethos.StopReason, tokens int) {
 	words := prompttext.Words(text)
 	if r.MinWords > 0 && words < r.MinWords {
 		fs.add(RuleTooShort, fmt.Sprintf("%d words, want at least %d", words, r.MinWords))
@@ -279,11 +282,11 @@ var codeKeywords = []string{"$", ">>>", "#!", "def", "func", "function", "return
 	"echo", "printf", "print", "console.log", "SELECT", "INSERT", "UPDATE"}
 
 // placeholder names the first unfilled slot in text, or "".
-func placeholder(text, low string) string {
+func placeholder(text string, low *foldedText) string {
 	// Every slot has a bracket and filler text says lorem; text with
 	// neither (most text) needs no closer look, and finding its code
 	// lines is the costly part of the review.
-	if !strings.ContainsAny(text, "{[<") && !strings.Contains(low, "lorem") {
+	if !strings.ContainsAny(text, "{[<") && !low.has(loremGate) {
 		return ""
 	}
 	prose := Prose(text)
@@ -453,12 +456,12 @@ func chatterStart(text string, re *regexp.Regexp) string {
 }
 
 // chatterEnd looks for the same in the last few hundred characters. low
-// is folded(text).
-func chatterEnd(text, low string, re *regexp.Regexp) string {
+// is text folded.
+func chatterEnd(text string, low *foldedText, re *regexp.Regexp) string {
 	end := tail(text, 400)
 	// folded(end) ends low, and lowering a rune at most triples its
 	// bytes (an invalid byte becomes U+FFFD).
-	if !containsAny(low[max(0, len(low)-3*len(end)):], chatterEndWords) {
+	if !low.hasFrom(chatterEndGate, max(0, len(low.s)-3*len(end))) {
 		return ""
 	}
 	if m := re.FindString(end); m != "" {
@@ -489,8 +492,8 @@ var (
 	otherIdentity = regexp.MustCompile(`(?i)\b(?:i(?:'m| am)|my name is|this is)\s+(claude|chatgpt|gpt-?\d\w*|gemini|bard|llama|copilot)\b|\bi(?:'m| am) an? (?:openai|anthropic|google|meta) (?:model|assistant|ai)\b`)
 )
 
-func (r Rules) otherIdentity(text, low string) string {
-	if !containsAny(low, identityWords) {
+func (r Rules) otherIdentity(text string, low *foldedText) string {
+	if !low.has(identityGate) {
 		return ""
 	}
 	for _, m := range otherIdentity.FindAllStringSubmatch(text, -1) {
@@ -513,8 +516,8 @@ var (
 // request and helps with the rest, which is what a good character does
 // with a harmful ask. A refusal opens the text, or makes up a short one.
 // words is prompttext.Words(text).
-func refusal(text, low string, words int) string {
-	if !containsAny(low, refusalWords) {
+func refusal(text string, low *foldedText, words int) string {
+	if !low.has(refusalGate) {
 		return ""
 	}
 	m := refusalNear.find(text, low)
@@ -540,7 +543,7 @@ var refusalAtStart = regexp.MustCompile(`^(?:` + refusalPhrase.String() + `)`)
 
 // refusalNear finds refusalPhrase near refusal words. Every match starts
 // with an I that starts a word.
-var refusalNear = &nearPattern{re: refusalPhrase, words: refusalWords, before: refusalBefore,
+var refusalNear = &nearPattern{re: refusalPhrase, words: refusalGate, before: refusalBefore,
 	reach: reachBy(refusalAfter), opens: "iI", anchored: refusalAtStart}
 
 // The bounds refusalNear needs for refusalPhrase, in bytes: a refusal word
@@ -565,8 +568,8 @@ var (
 // from the person's own program; that is content, so a phrase counts only
 // when it opens the text, when the text is short, or in the shapes API
 // wrappers produce ("[ERROR: …]", an error JSON body).
-func errorText(text, low string, words int) string {
-	if !containsAny(low, errorWords) {
+func errorText(text string, low *foldedText, words int) string {
+	if !low.has(errorGate) {
 		return errorStart(text, words)
 	}
 	if m := errorAnywhereIn(text, low); m != nil {
@@ -580,7 +583,7 @@ func errorText(text, low string, words int) string {
 // ([, a letter, {), so no two match at one place. The bracket phrases are
 // literal, errorBody starts with a literal the regexp engine skips to,
 // and errorStatus, which has no literal, is run near its words.
-func errorAnywhereIn(text, low string) []int {
+func errorAnywhereIn(text string, low *foldedText) []int {
 	var best []int
 	for _, b := range errorBrackets {
 		if i := strings.Index(text, b); i >= 0 && (best == nil || i < best[0]) {
@@ -598,7 +601,7 @@ func errorAnywhereIn(text, low string) []int {
 
 // errorStatusNear finds errorStatus near its words, which open every
 // match.
-var errorStatusNear = &nearPattern{re: errorStatus, words: []string{"error code", "status code"}, reach: errorStatusReach}
+var errorStatusNear = &nearPattern{re: errorStatus, words: newGate([]string{"error code", "status code"}), reach: errorStatusReach}
 
 // errorStatusReach bounds the end of an errorStatus match that opens at
 // text[at:]: the phrase and its colon (12 characters of up to 3 bytes),
@@ -808,6 +811,17 @@ var (
 		"i must decline", "i must refuse", "not going to"}
 )
 
+// The gates of the word lists above, and of "lorem", which all filler
+// text placeholder looks for holds.
+var (
+	errorGate         = newGate(errorWords)
+	selfReferenceGate = newGate(selfReferenceWords)
+	identityGate      = newGate(identityWords)
+	chatterEndGate    = newGate(chatterEndWords)
+	refusalGate       = newGate(refusalWords)
+	loremGate         = newGate([]string{"lorem"})
+)
+
 // mayMatch reports whether text, in lower case, holds one of words. It
 // also folds the long s (ſ), which Go's case-insensitive matching takes
 // for an s and strings.ToLower leaves alone, so the gate is never
@@ -817,8 +831,8 @@ func mayMatch(text string, words []string) bool { return containsAny(folded(text
 // folded is text in lower case with the long s folded, as the word gates
 // read it; a review computes it once for all of them.
 //
-// It is written out as one pass, foldASCII.Replace(strings.ToLower(text))
-// byte for byte: an invalid byte becomes U+FFFD, as strings.ToLower
+// It is written out as one pass, byte for byte what
+// strings.NewReplacer("ſ", "s").Replace(strings.ToLower(text)) returns: an invalid byte becomes U+FFFD, as strings.ToLower
 // writes it.
 func folded(text string) string {
 	i := 0
@@ -851,7 +865,8 @@ func folded(text string) string {
 	return b.String()
 }
 
-// containsAny reports whether low holds one of words.
+// containsAny reports whether low holds one of words; foldedText.has
+// answers the same for the words of a gate.
 func containsAny(low string, words []string) bool {
 	for _, w := range words {
 		if strings.Contains(low, w) {
@@ -862,8 +877,8 @@ func containsAny(low string, words []string) bool {
 }
 
 // selfReference names the first place the text speaks as a model, or "".
-func selfReference(text, low string) string {
-	if !containsAny(low, selfReferenceWords) {
+func selfReference(text string, low *foldedText) string {
+	if !low.has(selfReferenceGate) {
 		return ""
 	}
 	return match(text, modelSelfReference)

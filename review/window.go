@@ -18,9 +18,10 @@ import (
 // The pattern must not use ^ or $, which a window's edges would satisfy.
 type nearPattern struct {
 	re *regexp.Regexp
-	// words are the words one of which every match contains, in folded
-	// form, starting at most before bytes after the match's start.
-	words  []string
+	// words are the gate of the words one of which every match
+	// contains, in folded form, starting at most before bytes after the
+	// match's start.
+	words  []uint8
 	before int
 	// reach bounds the end of a match whose word is found at text[at:].
 	reach func(text string, at int) int
@@ -31,18 +32,17 @@ type nearPattern struct {
 	anchored *regexp.Regexp
 }
 
-// find returns what p.re.FindStringIndex(text) returns. low is
-// folded(text).
-func (p *nearPattern) find(text, low string) []int {
+// find returns what p.re.FindStringIndex(text) returns. low is text
+// folded.
+func (p *nearPattern) find(text string, low *foldedText) []int {
 	var at []int
 	for _, w := range p.words {
-		for i := 0; ; {
-			j := strings.Index(low[i:], w)
-			if j < 0 {
+		// Each word is looked for from its first place to its last.
+		for i := low.first[w]; i >= 0; i += 1 + strings.Index(low.s[i+1:], gateWords[w]) {
+			at = append(at, i)
+			if i == low.last[w] {
 				break
 			}
-			at = append(at, i+j)
-			i += j + 1
 		}
 	}
 	if len(at) == 0 {
