@@ -434,19 +434,25 @@ func checkSlotWords(t *testing.T, inner string) {
 	}
 }
 
-func TestSlotWordsOf(t *testing.T) {
+func TestSlotWordsOf(t *testing.T) { checkCases(t, slotCases, checkSlotWords) }
+
+// FuzzSlotWordsOf checks slotWordsOf against slotSplit.
+func FuzzSlotWordsOf(f *testing.F) { fuzzCases(f, slotCases, checkSlotWords) }
+
+// checkCases runs check on each of cases.
+func checkCases(t *testing.T, cases []string, check func(*testing.T, string)) {
 	t.Parallel()
-	for _, s := range slotCases {
-		checkSlotWords(t, s)
+	for _, s := range cases {
+		check(t, s)
 	}
 }
 
-// FuzzSlotWordsOf checks slotWordsOf against slotSplit.
-func FuzzSlotWordsOf(f *testing.F) {
-	for _, s := range slotCases {
+// fuzzCases fuzzes check from cases.
+func fuzzCases(f *testing.F, cases []string, check func(*testing.T, string)) {
+	for _, s := range cases {
 		f.Add(s)
 	}
-	f.Fuzz(checkSlotWords)
+	f.Fuzz(check)
 }
 
 // checkGateScan checks that foldedText answers for every gate what
@@ -476,17 +482,7 @@ func checkGateScan(t *testing.T, text string) {
 var gateScanCases = []string{"", "i", "I can't", "Lorem ipsum", "ſtatus code and error code", "the other, the next; meta GPT",
 	"I must decline; i must refuse. Shall I? Should I? end of ", "not going to not able to unable to", "ÉRROR error"}
 
-func TestGateScan(t *testing.T) {
-	t.Parallel()
-	for _, s := range gateScanCases {
-		checkGateScan(t, s)
-	}
-}
+func TestGateScan(t *testing.T) { checkCases(t, gateScanCases, checkGateScan) }
 
 // FuzzGateScan checks foldedText's gates against containsAny.
-func FuzzGateScan(f *testing.F) {
-	for _, s := range gateScanCases {
-		f.Add(s)
-	}
-	f.Fuzz(checkGateScan)
-}
+func FuzzGateScan(f *testing.F) { fuzzCases(f, gateScanCases, checkGateScan) }
