@@ -7,6 +7,7 @@
 package dedup
 
 import (
+	"slices"
 	"sync"
 	"unicode"
 
@@ -141,20 +142,20 @@ func New(threshold float64) *Index {
 // that reaches the threshold. With no candidate, dupOf is -1. A text with
 // no words is never a duplicate.
 func (d *Index) Check(text string) (dupOf int, similarity float64, isDup bool) {
-	sig, ok := minhash(text)
-	if !ok {
+	var sig signature
+	if !minhash(text, &sig) {
 		return -1, 0, false
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.check(sig)
+	return d.check(&sig)
 }
 
 // Add indexes text under id. Adding an id again replaces its text. A text
 // with no words is not indexed.
 func (d *Index) Add(id int, text string) {
-	sig, ok := minhash(text)
-	if !ok {
+	sig := new(signature)
+	if !minhash(text, sig) {
 		return
 	}
 	d.mu.Lock()
@@ -166,8 +167,8 @@ func (d *Index) Add(id int, text string) {
 // id, in one step, so that two concurrent near-identical texts cannot both
 // pass.
 func (d *Index) CheckAndAdd(id int, text string) (dupOf int, similarity float64, isDup bool) {
-	sig, ok := minhash(text)
-	if !ok {
+	sig := new(signature)
+	if !minhash(text, sig) {
 		return -1, 0, false
 	}
 	d.mu.Lock()
@@ -187,25 +188,32 @@ func (d *Index) Len() int {
 }
 
 func (d *Index) check(sig *signature) (int, float64, bool) {
-	best, bestSim, found := -1, 0.0, false
-	seen := map[int]bool{}
-	var buf [1]int
+	// The candidates of all bands, each once: gathered, sorted and
+	// compacted in a reused buffer rather than marked in a fresh map.
+	buf := idBufs.Get().(*[]int)
+	defer idBufs.Put(buf)
+	cands := (*buf)[:0]
+	var one [1]int
 	for b := range numBands {
-		for _, id := range d.bands[b].ids(bandKey(sig, b), &buf) {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			sim := similarity(sig, d.sigs[id])
-			// Ties go to the first id in idOrder, so the answer does not
-			// depend on map order.
-			if !found || sim > bestSim || (sim == bestSim && idOrder(id, best)) {
-				best, bestSim, found = id, sim, true
-			}
+		cands = append(cands, d.bands[b].ids(bandKey(sig, b), &one)...)
+	}
+	slices.Sort(cands)
+	cands = slices.Compact(cands)
+	*buf = cands
+	best, bestSim, found := -1, 0.0, false
+	for _, id := range cands {
+		sim := similarity(sig, d.sigs[id])
+		// Ties go to the first id in idOrder, so the answer does not
+		// depend on the order candidates are looked at.
+		if !found || sim > bestSim || (sim == bestSim && idOrder(id, best)) {
+			best, bestSim, found = id, sim, true
 		}
 	}
 	return best, bestSim, found && bestSim >= d.threshold
 }
+
+// idBufs holds the candidate buffers of check.
+var idBufs = sync.Pool{New: func() any { return new([]int) }}
 
 // idOrder reports whether id a comes before b among equally similar texts:
 // stored items (positive IDs) by age, then texts still being written
@@ -273,43 +281,60 @@ func similarity(a, b *signature) float64 {
 	return float64(same) / numHashes
 }
 
-// minhash computes the signature of text's word shingles. Words are
-// lower-cased runs of letters and digits, so punctuation and spacing
+// minhash computes into sig the signature of text's word shingles. Words
+// are lower-cased runs of letters and digits, so punctuation and spacing
 // changes do not hide a copy. A text shorter than a shingle is one
-// shingle; ok is false for a text with no words.
-func minhash(text string) (*signature, bool) {
+// shingle; it returns false for a text with no words.
+func minhash(text string, sig *signature) bool {
 	// Each word is hashed once, as it is found; a shingle's hash combines
 	// its words' hashes by position, which is much cheaper than rehashing
 	// the text.
-	var wh []uint64
+	buf := hashBufs.Get().(*[]uint64)
+	defer hashBufs.Put(buf)
+	wh := (*buf)[:0]
 	prompttext.LowerWords(text, letterOrDigit, func(_, _ int, h uint64) bool {
 		wh = append(wh, h)
 		return true
 	})
+	*buf = wh
 	if len(wh) == 0 {
-		return nil, false
+		return false
 	}
-	var mins [numHashes]uint64
-	for i := range mins {
-		mins[i] = ^uint64(0)
-	}
+	// The shingles' hashes overwrite the words' in place: shingle i reads
+	// words i to i+k-1 and is written at i.
 	k := min(ShingleWords, len(wh))
-	for i := 0; i+k <= len(wh); i++ {
+	xs := wh[:len(wh)-k+1]
+	for i := range xs {
 		x := uint64(k)
 		for j, w := range wh[i : i+k] {
 			x = mix64(x ^ (w + uint64(j)*0x9e3779b97f4a7c15))
 		}
-		for p := range mins {
-			if v := x*hashMul[p] + hashAdd[p]; v < mins[p] {
-				mins[p] = v
-			}
+		xs[i] = x
+	}
+	// One permutation at a time, so that its minimum stays in registers
+	// while the shingles stream past; four running minima let the
+	// comparisons overlap.
+	for p := range sig {
+		mul, add := hashMul[p], hashAdd[p]
+		m0, m1, m2, m3 := ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)
+		i := 0
+		for ; i+4 <= len(xs); i += 4 {
+			q := xs[i : i+4 : i+4]
+			m0 = min(m0, q[0]*mul+add)
+			m1 = min(m1, q[1]*mul+add)
+			m2 = min(m2, q[2]*mul+add)
+			m3 = min(m3, q[3]*mul+add)
 		}
+		for _, x := range xs[i:] {
+			m0 = min(m0, x*mul+add)
+		}
+		sig[p] = uint32(min(m0, m1, m2, m3) >> 32)
 	}
-	sig := new(signature)
-	for i, m := range mins {
-		sig[i] = uint32(m >> 32)
-	}
-	return sig, true
+	return true
 }
+
+// hashBufs holds the word-hash buffers of minhash, which would otherwise
+// be allocated and grown for every text.
+var hashBufs = sync.Pool{New: func() any { return new([]uint64) }}
 
 func letterOrDigit(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

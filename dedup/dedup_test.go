@@ -236,3 +236,23 @@ func TestIndexManyCopies(t *testing.T) {
 		t.Fatalf("60 removed: Check = %d, dup %v, Len %d; want 61, true, 40", got, dup, d.Len())
 	}
 }
+
+// BenchmarkIndexCheckSimilar checks a text against an index of 200 texts
+// that share much of it, as generated documents built on one template
+// do: every check has many candidates to compare.
+func BenchmarkIndexCheckSimilar(b *testing.B) {
+	r := rand.New(rand.NewPCG(9, 10))
+	base := strings.Fields(randomText(r, 500))
+	d := dedup.New(0.95)
+	for id := 1; id <= 200; id++ {
+		words := append([]string(nil), base...)
+		for i := id % 40; i < len(words); i += 40 {
+			words[i] = fmt.Sprintf("v%d", r.IntN(5000))
+		}
+		d.Add(id, strings.Join(words, " "))
+	}
+	text := lightlyEdit(strings.Join(base, " "))
+	for b.Loop() {
+		d.Check(text)
+	}
+}

@@ -22,6 +22,9 @@ func FuzzReviewGates(f *testing.F) {
 		"Hello, this is ChatGPT. I'm an OpenAI model.",
 		"my name is\tGPT4o, not Claude",
 		"Dear team, the quarterly numbers are attached. What do you think?",
+		"Shall I continue with the remaining 4 documents?",
+		"Let me know if you'd like me to adjust the tone. [End of Response]",
+		"I hope this helps!",
 	} {
 		f.Add(s)
 	}
@@ -33,6 +36,8 @@ func FuzzReviewGates(f *testing.F) {
 		{modelSelfReference, selfReferenceWords},
 		{refusalPhrase, refusalWords},
 		{otherIdentity, identityWords},
+		{documentChatterEnd, chatterEndWords},
+		{replyChatterEnd, chatterEndWords},
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		for _, g := range gates {
@@ -67,6 +72,23 @@ func FuzzCodeShapeGate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		if codeShape.MatchString(line) && !mayBeCode(line) {
 			t.Fatalf("%q matches codeShape but mayBeCode says no", line)
+		}
+	})
+}
+
+// FuzzProseGates checks the tests in front of placeholder's scans of
+// prose: braceSlot matches only text with a brace, loremIpsum only text
+// hasLorem passes.
+func FuzzProseGates(f *testing.F) {
+	for _, s := range []string{"{{name}}", "${amount}", "%{date}", "Lorem Ipsum dolor", "LOREM ipſum", "lorem", "Lore m", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if braceSlot.MatchString(text) && bracesIn(text) == nil {
+			t.Fatalf("%q matches braceSlot but bracesIn finds nothing", text)
+		}
+		if loremIpsum.MatchString(text) && !hasLorem(text) {
+			t.Fatalf("%q matches loremIpsum but hasLorem says no", text)
 		}
 	})
 }

@@ -70,12 +70,14 @@ func (r Rules) Document(d ethos.Document, stop ethos.StopReason) []Finding {
 		return []Finding{{RuleEmpty, "the document is empty"}}
 	}
 	var fs findings
-	low := folded(body)
-	r.common(&fs, body, low, stop, ethos.EstimateTokens(d.Body))
-	fs.add(RulePlaceholder, placeholder(d.Title, folded(d.Title)))
+	var low, title foldedText
+	low.fold(body)
+	title.fold(d.Title)
+	r.common(&fs, body, &low, stop, ethos.EstimateTokens(d.Body))
+	fs.add(RulePlaceholder, placeholder(d.Title, &title))
 	fs.add(RuleChatter, chatterStart(body, documentChatterStart))
-	fs.add(RuleChatter, chatterEnd(body, documentChatterEnd))
-	fs.add(RulePersonaBreak, selfReference(body, low))
+	fs.add(RuleChatter, chatterEnd(body, &low, documentChatterEnd))
+	fs.add(RulePersonaBreak, selfReference(body, &low))
 	fs.add(RuleNoRequest, noRequest(body))
 	return fs.list()
 }
@@ -92,18 +94,19 @@ func (r Rules) Reply(reply string, stop ethos.StopReason, outTokens int) []Findi
 		outTokens = ethos.EstimateTokens(reply)
 	}
 	var fs findings
-	low := folded(text)
-	r.common(&fs, text, low, stop, outTokens)
+	var low foldedText
+	low.fold(text)
+	r.common(&fs, text, &low, stop, outTokens)
 	fs.add(RuleChatter, chatterStart(text, replyChatterStart))
-	fs.add(RuleChatter, chatterEnd(text, replyChatterEnd))
-	fs.add(RulePersonaBreak, selfReference(text, low))
-	fs.add(RulePersonaBreak, r.otherIdentity(text, low))
+	fs.add(RuleChatter, chatterEnd(text, &low, replyChatterEnd))
+	fs.add(RulePersonaBreak, selfReference(text, &low))
+	fs.add(RulePersonaBreak, r.otherIdentity(text, &low))
 	return fs.list()
 }
 
-// common runs the rules documents and replies share; low is
-// folded(text).
-func (r Rules) common(fs *findings, text, low string, stop ethos.StopReason, tokens int) {
+// common runs the rules documents and replies share; low is text
+// folded.
+func (r Rules) common(fs *findings, text string, low *foldedText, stop ethos.StopReason, tokens int) {
 	words := prompttext.Words(text)
 	if r.MinWords > 0 && words < r.MinWords {
 		fs.add(RuleTooShort, fmt.Sprintf("%d words, want at least %d", words, r.MinWords))
@@ -120,9 +123,9 @@ func (r Rules) common(fs *findings, text, low string, stop ethos.StopReason, tok
 	if stop == ethos.StopRefusal {
 		fs.add(RuleRefusal, "the call stopped with a refusal")
 	} else {
-		fs.add(RuleRefusal, refusal(text, low))
+		fs.add(RuleRefusal, refusal(text, low, words))
 	}
-	fs.add(RuleErrorText, errorText(text, low))
+	fs.add(RuleErrorText, errorText(text, low, words))
 	fs.add(RulePlaceholder, placeholder(text, low))
 	fs.add(RuleSystemPromptLeak, leak(text, r.SystemPrompt))
 }
@@ -178,7 +181,6 @@ var (
 	loremIpsum  = regexp.MustCompile(`(?i)\blorem ipsum\b`)
 	codeFence   = regexp.MustCompile("(?s)```.*?(```|$)")
 	inlineCode  = regexp.MustCompile("`[^`\n]*`")
-	slotSplit   = regexp.MustCompile(`[\s_.\-/']+`)
 	slotOpeners = wordSet(`your insert enter add fill placeholder`)
 	// codeShape is a line written as code rather than prose: a JSON member
 	// ("key": …), an assignment, a call with quoted arguments, a block
@@ -191,15 +193,44 @@ var (
 // lines that read as code or JSON, where braces and brackets are
 // legitimate. Lines are kept in place, emptied, so the text keeps its
 // shape.
+//
+// A regexp's ReplaceAllString copies the text even where nothing matches,
+// so each step runs only on text that holds what it removes, and text
+// without code comes back as it is.
 func Prose(text string) string {
-	text = codeFence.ReplaceAllString(text, "")
-	lines := strings.Split(text, "\n")
-	for i, l := range lines {
-		if isCodeLine(l) {
-			lines[i] = ""
-		}
+	if strings.Contains(text, "```") {
+		text = codeFence.ReplaceAllString(text, "")
 	}
-	return inlineCode.ReplaceAllString(strings.Join(lines, "\n"), "")
+	text = withoutCodeLines(text)
+	if strings.IndexByte(text, '`') >= 0 {
+		text = inlineCode.ReplaceAllString(text, "")
+	}
+	return text
+}
+
+// withoutCodeLines is text with each line isCodeLine takes for code
+// emptied, its newline kept.
+func withoutCodeLines(text string) string {
+	var b strings.Builder
+	kept, changed := 0, false // text[kept:] is still to be copied
+	for start := 0; start <= len(text); {
+		end := strings.IndexByte(text[start:], '\n')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += start
+		}
+		if isCodeLine(text[start:end]) {
+			b.WriteString(text[kept:start])
+			kept, changed = end, true
+		}
+		start = end + 1
+	}
+	if !changed {
+		return text
+	}
+	b.WriteString(text[kept:])
+	return b.String()
 }
 
 // isCodeLine says whether a line parses as JSON or has the shape of code.
@@ -212,9 +243,10 @@ func isCodeLine(line string) bool {
 }
 
 // mayBeCode is a cheap test in front of codeShape: every alternative of
-// the pattern needs one of these characters or starts with one of its
-// keywords, and most lines of prose have neither. FuzzCodeShapeGate
-// checks that it never hides a match.
+// the pattern needs one of these characters, starts with one of its
+// prompts or keywords, or is a call with a quoted argument, and most
+// lines of prose have none of these. FuzzCodeShapeGate checks that it
+// never hides a match.
 func mayBeCode(line string) bool {
 	if strings.ContainsAny(line, codeShapeChars) {
 		return true
@@ -225,28 +257,42 @@ func mayBeCode(line string) bool {
 			return true
 		}
 	}
+	return strings.IndexByte(line, '\'') >= 0 && hasCallParen(line)
+}
+
+// hasCallParen reports whether line has a parenthesis right after a
+// name, as a call has (print('hi')); prose puts a space before one.
+func hasCallParen(line string) bool {
+	for i := 1; i < len(line); i++ {
+		if line[i] == '(' && (isWordByte(line[i-1]) || line[i-1] == '.') {
+			return true
+		}
+	}
 	return false
 }
 
-// codeShapeChars are the characters codeShape's alternatives need: the
-// quote of a JSON member, the equals sign of an assignment, the
-// parenthesis of a call, the brace that opens a block, the prompts.
-const codeShapeChars = `"=({$>#`
+// codeShapeChars are the characters codeShape's alternatives need, but
+// for its prompts and calls: the quote of a JSON member, the equals sign
+// of an assignment, the brace that opens a block.
+const codeShapeChars = `"={`
 
-// codeKeywords are the words codeShape takes for a statement's start.
-var codeKeywords = []string{"def", "func", "function", "return", "import", "from", "const", "let", "var",
+// codeKeywords are the prompts and the words codeShape takes for a
+// statement's start.
+var codeKeywords = []string{"$", ">>>", "#!", "def", "func", "function", "return", "import", "from", "const", "let", "var",
 	"echo", "printf", "print", "console.log", "SELECT", "INSERT", "UPDATE"}
 
 // placeholder names the first unfilled slot in text, or "".
-func placeholder(text, low string) string {
+func placeholder(text string, low *foldedText) string {
 	// Every slot has a bracket and filler text says lorem; text with
 	// neither (most text) needs no closer look, and finding its code
 	// lines is the costly part of the review.
-	if !strings.ContainsAny(text, "{[<") && !strings.Contains(low, "lorem") {
+	if !strings.ContainsAny(text, "{[<") && !low.has(loremGate) {
 		return ""
 	}
 	prose := Prose(text)
-	for _, m := range braceSlot.FindAllStringSubmatchIndex(prose, -1) {
+	// braceSlot has no literal to skip to, so it runs only on prose with
+	// a brace.
+	for _, m := range bracesIn(prose) {
 		if slot := prose[m[0]:m[1]]; braceSlotIn(prose[:m[0]], slot, prose[m[4]:m[5]]) {
 			return fmt.Sprintf("unfilled slot %q", slot)
 		}
@@ -261,10 +307,30 @@ func placeholder(text, low string) string {
 			return fmt.Sprintf("unfilled slot %q", m[0])
 		}
 	}
-	if m := loremIpsum.FindString(prose); m != "" {
-		return fmt.Sprintf("filler text %q", m)
+	if hasLorem(prose) {
+		if m := loremIpsum.FindString(prose); m != "" {
+			return fmt.Sprintf("filler text %q", m)
+		}
 	}
 	return ""
+}
+
+func bracesIn(prose string) [][]int {
+	if strings.IndexByte(prose, '{') < 0 {
+		return nil
+	}
+	return braceSlot.FindAllStringSubmatchIndex(prose, -1)
+}
+
+// hasLorem reports whether s holds "lorem" in any case, as every match of
+// loremIpsum does (none of its letters folds to a rune outside ASCII).
+func hasLorem(s string) bool {
+	for i := 0; i+len("lorem") <= len(s); i++ {
+		if (s[i] == 'l' || s[i] == 'L') && strings.EqualFold(s[i:i+len("lorem")], "lorem") {
+			return true
+		}
+	}
+	return false
 }
 
 // braceSlotIn says whether slot, a name (inner) in braces found in prose
@@ -295,13 +361,43 @@ func isCommandArg(before string) bool {
 	return len(name) < len(before) && strings.HasSuffix(name, "\\")
 }
 
-// slotWordsOf splits a bracket's inside into lower-case words.
-func slotWordsOf(inner string) []string {
-	return slotSplit.Split(strings.ToLower(strings.TrimSpace(inner)), -1)
+// slotWordsOf appends to buf the lower-case words of a bracket's inside:
+// the pieces between runs of white space, underscores, dots, hyphens,
+// slashes and apostrophes, with an empty piece where the inside starts
+// or ends with one, and one empty piece for an empty inside.
+func slotWordsOf(inner string, buf []string) []string {
+	s := strings.ToLower(strings.TrimSpace(inner))
+	beg := 0
+	for i := 0; i < len(s); {
+		if !isSlotSep(s[i]) {
+			i++
+			continue
+		}
+		buf = append(buf, s[beg:i])
+		for i < len(s) && isSlotSep(s[i]) {
+			i++
+		}
+		beg = i
+	}
+	return append(buf, s[beg:])
+}
+
+// isSlotSep is a byte that separates the words of a slot.
+func isSlotSep(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\f', '\r', '_', '.', '-', '/', '\'':
+		return true
+	}
+	return false
 }
 
 func hasSlotWord(inner string) bool {
-	for _, w := range slotWordsOf(inner) {
+	var buf [8]string
+	return anySlotWord(slotWordsOf(inner, buf[:0]))
+}
+
+func anySlotWord(words []string) bool {
+	for _, w := range words {
 		if slotWords[w] {
 			return true
 		}
@@ -314,14 +410,15 @@ func hasSlotWord(inner string) bool {
 // words and capitalised ([Name], [Company Name], [DATE]). [name] in lower
 // case may be an index or a markdown reference and is left alone.
 func isSlot(inner string) bool {
-	words := slotWordsOf(inner)
+	var buf [8]string
+	words := slotWordsOf(inner, buf[:0])
 	if len(words) == 0 || words[0] == "" {
 		return false
 	}
 	if slotOpeners[words[0]] && len(words) > 1 {
 		return true
 	}
-	if !hasSlotWord(inner) {
+	if !anySlotWord(words) {
 		return false
 	}
 	upper := strings.ToUpper(inner) == inner
@@ -358,9 +455,16 @@ func chatterStart(text string, re *regexp.Regexp) string {
 	return ""
 }
 
-// chatterEnd looks for the same in the last few hundred characters.
-func chatterEnd(text string, re *regexp.Regexp) string {
-	if m := re.FindString(tail(text, 400)); m != "" {
+// chatterEnd looks for the same in the last few hundred characters. low
+// is text folded.
+func chatterEnd(text string, low *foldedText, re *regexp.Regexp) string {
+	end := tail(text, 400)
+	// folded(end) ends low, and lowering a rune at most triples its
+	// bytes (an invalid byte becomes U+FFFD).
+	if !low.hasFrom(chatterEndGate, max(0, len(low.s)-3*len(end))) {
+		return ""
+	}
+	if m := re.FindString(end); m != "" {
 		return fmt.Sprintf("meta-chatter at the end: %q", m)
 	}
 	return ""
@@ -388,8 +492,8 @@ var (
 	otherIdentity = regexp.MustCompile(`(?i)\b(?:i(?:'m| am)|my name is|this is)\s+(claude|chatgpt|gpt-?\d\w*|gemini|bard|llama|copilot)\b|\bi(?:'m| am) an? (?:openai|anthropic|google|meta) (?:model|assistant|ai)\b`)
 )
 
-func (r Rules) otherIdentity(text, low string) string {
-	if !containsAny(low, identityWords) {
+func (r Rules) otherIdentity(text string, low *foldedText) string {
+	if !low.has(identityGate) {
 		return ""
 	}
 	for _, m := range otherIdentity.FindAllStringSubmatch(text, -1) {
@@ -411,24 +515,50 @@ var (
 // refusal flags a text that is a refusal, not one that declines part of a
 // request and helps with the rest, which is what a good character does
 // with a harmful ask. A refusal opens the text, or makes up a short one.
-func refusal(text, low string) string {
-	if !containsAny(low, refusalWords) {
+// words is prompttext.Words(text).
+func refusal(text string, low *foldedText, words int) string {
+	if !low.has(refusalGate) {
 		return ""
 	}
-	m := refusalPhrase.FindStringIndex(text)
+	m := refusalNear.find(text, low)
 	if m == nil {
 		return ""
 	}
-	opening := apology.ReplaceAllString(text, "")
-	atStart := refusalPhrase.FindStringIndex(opening)
-	if (atStart != nil && atStart[0] == 0) || prompttext.Words(text) < 40 {
+	// apology is anchored at the start, so removing its matches removes
+	// at most the one there.
+	opening := text
+	if a := apology.FindStringIndex(text); a != nil {
+		opening = text[a[1]:]
+	}
+	if words < 40 || refusalAtStart.MatchString(opening[:windowEnd(opening, refusalAfter)]) {
 		return fmt.Sprintf("refusal %q", text[m[0]:m[1]])
 	}
 	return ""
 }
 
+// refusalAtStart matches where refusalPhrase matches at the start of a
+// text. Its matches are at most refusalAfter bytes long, so it reads no
+// further.
+var refusalAtStart = regexp.MustCompile(`^(?:` + refusalPhrase.String() + `)`)
+
+// refusalNear finds refusalPhrase near refusal words. Every match starts
+// with an I that starts a word.
+var refusalNear = &nearPattern{re: refusalPhrase, words: refusalGate, before: refusalBefore,
+	reach: reachBy(refusalAfter), opens: "iI", anchored: refusalAtStart}
+
+// The bounds refusalNear needs for refusalPhrase, in bytes: a refusal word
+// starts at most 22 characters into a match ("i am afraid, but i am not
+// able to"), a match is at most 63 characters long, and a character that
+// folds to a letter of the pattern takes at most 3 bytes (K, the Kelvin
+// sign), so 66 and 189 bytes, with some room.
+const refusalBefore, refusalAfter = 80, 200
+
 var (
-	errorAnywhere = regexp.MustCompile(`\[ERROR:|\[API ERROR|(?i)\b(?:error code|status code):?\s*(?:429|5\d\d)\b[^\n]{0,40}\b(?:error|exceeded|unavailable)|\{"(?:type":\s*"error|error":\s*\{)`)
+	// An error message anywhere in the text, in the shapes API wrappers
+	// produce: errorAnywhereIn finds the leftmost match of these three.
+	errorBrackets = []string{"[ERROR:", "[API ERROR"}
+	errorStatus   = regexp.MustCompile(`(?i)\b(?:error code|status code):?\s*(?:429|5\d\d)\b[^\n]{0,40}\b(?:error|exceeded|unavailable)`)
+	errorBody     = regexp.MustCompile(`\{"(?:type":\s*"error|error":\s*\{)`)
 	errorOpening  = regexp.MustCompile(`(?i)^(?:\[?error\b|api error|rate limit exceeded|traceback \(most recent call last\)|internal server error|service unavailable|request timed out|exception:|null$|none$|undefined$)`)
 	errorPhrase   = regexp.MustCompile(`(?i)\[error|api error|rate limit exceeded|traceback \(most recent call last\)|internal server error`)
 )
@@ -438,23 +568,60 @@ var (
 // from the person's own program; that is content, so a phrase counts only
 // when it opens the text, when the text is short, or in the shapes API
 // wrappers produce ("[ERROR: …]", an error JSON body).
-func errorText(text, low string) string {
-	if !containsAny(low, errorWords) {
-		return errorStart(text)
+func errorText(text string, low *foldedText, words int) string {
+	if !low.has(errorGate) {
+		return errorStart(text, words)
 	}
-	if m := errorAnywhere.FindString(text); m != "" {
-		return fmt.Sprintf("error text %q", prompttext.Snippet(m))
+	if m := errorAnywhereIn(text, low); m != nil {
+		return fmt.Sprintf("error text %q", prompttext.Snippet(text[m[0]:m[1]]))
 	}
-	return errorStart(text)
+	return errorStart(text, words)
+}
+
+// errorAnywhereIn is the leftmost match of the error shapes in text:
+// the leftmost of each shape's leftmost match. The shapes start with different characters
+// ([, a letter, {), so no two match at one place. The bracket phrases are
+// literal, errorBody starts with a literal the regexp engine skips to,
+// and errorStatus, which has no literal, is run near its words.
+func errorAnywhereIn(text string, low *foldedText) []int {
+	var best []int
+	for _, b := range errorBrackets {
+		if i := strings.Index(text, b); i >= 0 && (best == nil || i < best[0]) {
+			best = []int{i, i + len(b)}
+		}
+	}
+	if m := errorStatusNear.find(text, low); m != nil && (best == nil || m[0] < best[0]) {
+		best = m
+	}
+	if m := errorBody.FindStringIndex(text); m != nil && (best == nil || m[0] < best[0]) {
+		best = m
+	}
+	return best
+}
+
+// errorStatusNear finds errorStatus near its words, which open every
+// match.
+var errorStatusNear = &nearPattern{re: errorStatus, words: newGate([]string{"error code", "status code"}), reach: errorStatusReach}
+
+// errorStatusReach bounds the end of an errorStatus match that opens at
+// text[at:]: the phrase and its colon (12 characters of up to 3 bytes),
+// any run of spaces, then a code, 40 characters and a word, of up to 4
+// bytes each.
+func errorStatusReach(text string, at int) int {
+	i := min(at+36, len(text))
+	for i < len(text) && strings.IndexByte("\t\n\f\r ", text[i]) >= 0 {
+		i++
+	}
+	return i + 256
 }
 
 // errorStart finds error text at the start of text, or anywhere in a
-// short text.
-func errorStart(text string) string {
+// short text of words words.
+func errorStart(text string, words int) string {
 	if m := errorOpening.FindString(text); m != "" {
 		return fmt.Sprintf("text opens with error text %q", m)
 	}
-	if prompttext.Words(text) < 40 {
+	if words < 40 {
 		if m := errorPhrase.FindString(text); m != "" {
 			return fmt.Sprintf("short text with error text %q", m)
 		}
@@ -468,27 +635,33 @@ func errorStart(text string) string {
 // system prompt found in text, compared without case or punctuation.
 func leak(text, system string) string {
 	idx := leakIndexOf(system)
-	if len(idx) == 0 {
+	if len(idx.shingles) == 0 {
 		return ""
 	}
-	// The last LeakShingle words' spans and hashes, in a ring.
+	// The last LeakShingle words' spans and hashes, in a ring, and how
+	// many words in a row may be the prompt's: a shingle is looked up
+	// only when all its words may be.
 	var (
 		spans  [LeakShingle][2]int
 		hashes [LeakShingle]uint64
-		n      int
+		n, run int
 		found  string
 	)
 	prompttext.LowerWords(text, inLeakWord, func(start, end int, h uint64) bool {
 		spans[n%LeakShingle], hashes[n%LeakShingle] = [2]int{start, end}, h
 		n++
-		if n < LeakShingle {
+		if !idx.mayHold(h) {
+			run = 0
+			return true
+		}
+		if run++; run < LeakShingle {
 			return true
 		}
 		var shingle [LeakShingle]uint64
 		for j := range shingle {
 			shingle[j] = hashes[(n+j)%LeakShingle]
 		}
-		want, ok := idx[shingleHash(shingle[:])]
+		want, ok := idx.shingles[shingleHash(shingle[:])]
 		if !ok {
 			return true
 		}
@@ -506,30 +679,41 @@ func leak(text, system string) string {
 	return found
 }
 
-// leakIndexes holds, per system prompt, its shingles of LeakShingle words
-// by hash: a run reviews thousands of texts against the same prompt.
-var leakIndexes sync.Map // string → map[uint64]string
+// leakIndex is a system prompt's shingles of LeakShingle words by hash,
+// and a bit per word hash (its low 12 bits) of the prompt's words: a text
+// word whose bit is clear is no word of the prompt.
+type leakIndex struct {
+	shingles map[uint64]string
+	words    [64]uint64
+}
 
-func leakIndexOf(system string) map[uint64]string {
+func (x *leakIndex) mayHold(h uint64) bool { return x.words[h>>6&63]&(1<<(h&63)) != 0 }
+
+// leakIndexes holds, per system prompt, its leakIndex: a run reviews
+// thousands of texts against the same prompt.
+var leakIndexes sync.Map // string → *leakIndex
+
+func leakIndexOf(system string) *leakIndex {
 	if v, ok := leakIndexes.Load(system); ok {
-		return v.(map[uint64]string)
+		return v.(*leakIndex)
 	}
 	sys := normWords(system)
-	idx := map[uint64]string{}
+	idx := &leakIndex{shingles: map[uint64]string{}}
 	hashes := make([]uint64, len(sys))
 	for i, w := range sys {
 		hashes[i] = wordHash(w)
+		idx.words[hashes[i]>>6&63] |= 1 << (hashes[i] & 63)
 	}
 	for i := 0; i+LeakShingle <= len(sys); i++ {
 		// Of two shingles with one hash the first is kept; a text
 		// repeating the second is then missed, at odds of 2^-64.
 		h := shingleHash(hashes[i : i+LeakShingle])
-		if _, ok := idx[h]; !ok {
-			idx[h] = strings.Join(sys[i:i+LeakShingle], " ")
+		if _, ok := idx.shingles[h]; !ok {
+			idx.shingles[h] = strings.Join(sys[i:i+LeakShingle], " ")
 		}
 	}
 	v, _ := leakIndexes.LoadOrStore(system, idx)
-	return v.(map[uint64]string)
+	return v.(*leakIndex)
 }
 
 func wordHash(w string) uint64 {
@@ -572,10 +756,36 @@ var requestPhrase = regexp.MustCompile(`(?i)\?|\b(?:can you|could you|would you|
 // nothing. The last paragraphs are searched, so a sign-off after the
 // request is fine, but a question buried at the top does not count.
 func noRequest(body string) string {
-	if requestPhrase.MatchString(prompttext.LastWords(body, 80)) {
+	last := body[lastWordsStart(body, 80):]
+	// A question mark is a request to requestPhrase; most documents end
+	// with one, and then the closing part needs no closer look.
+	if strings.IndexByte(last, '?') >= 0 || requestPhrase.MatchString(prompttext.OneLine(last)) {
 		return ""
 	}
 	return "the document does not end with a request or question to the assistant"
+}
+
+// lastWordsStart is where the last n words of s start (words as
+// strings.Fields splits them), found from the end, or 0 when s has no
+// more than n: prompttext.LastWords(s, n) is prompttext.OneLine of
+// s[lastWordsStart(s, n):].
+func lastWordsStart(s string, n int) int {
+	in := false
+	for i := len(s); i > 0; {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		if unicode.IsSpace(r) {
+			if in {
+				if n--; n == 0 {
+					return i
+				}
+			}
+			in = false
+		} else {
+			in = true
+		}
+		i -= size
+	}
+	return 0
 }
 
 // The costly case-insensitive scans of whole documents run only on text
@@ -583,7 +793,7 @@ func noRequest(body string) string {
 // lower case): most text holds none. FuzzReviewGates checks that a gate
 // never hides a match.
 var (
-	// Every alternative of errorAnywhere has "error" or "status code".
+	// Every error shape errorAnywhereIn finds has "error" or "status code".
 	errorWords = []string{"error", "status code"}
 	// Every alternative of modelSelfReference names a language model, an
 	// AI, a model maker, or its own training.
@@ -592,10 +802,24 @@ var (
 	// Every alternative of otherIdentity names another assistant or a
 	// model maker.
 	identityWords = []string{"claude", "gpt", "gemini", "bard", "llama", "copilot", "openai", "anthropic", "google", "meta"}
+	// Every alternative of documentChatterEnd and replyChatterEnd has one
+	// of these ("let me know if you'd like me to").
+	chatterEndWords = []string{"shall i", "should i", "me to", "the remaining", "the other", "the next", "i hope this", "end of "}
 	// Every alternative of refusalPhrase has one of these, with the "i"
 	// before it where the phrase always puts one.
 	refusalWords = []string{"i can't", "i cannot", "i can not", "i won't", "i will not", "unable to", "not able to",
 		"i must decline", "i must refuse", "not going to"}
+)
+
+// The gates of the word lists above, and of "lorem", which all filler
+// text placeholder looks for holds.
+var (
+	errorGate         = newGate(errorWords)
+	selfReferenceGate = newGate(selfReferenceWords)
+	identityGate      = newGate(identityWords)
+	chatterEndGate    = newGate(chatterEndWords)
+	refusalGate       = newGate(refusalWords)
+	loremGate         = newGate([]string{"lorem"})
 )
 
 // mayMatch reports whether text, in lower case, holds one of words. It
@@ -606,9 +830,43 @@ func mayMatch(text string, words []string) bool { return containsAny(folded(text
 
 // folded is text in lower case with the long s folded, as the word gates
 // read it; a review computes it once for all of them.
-func folded(text string) string { return foldASCII.Replace(strings.ToLower(text)) }
+//
+// It is written out as one pass, byte for byte what
+// strings.NewReplacer("ſ", "s").Replace(strings.ToLower(text)) returns: an invalid byte becomes U+FFFD, as strings.ToLower
+// writes it.
+func folded(text string) string {
+	i := 0
+	for i < len(text) && text[i] < utf8.RuneSelf && (text[i] < 'A' || text[i] > 'Z') {
+		i++
+	}
+	if i == len(text) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text) + utf8.UTFMax)
+	b.WriteString(text[:i])
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r = unicode.ToLower(r); r == 'ſ' {
+			r = 's'
+		}
+		b.WriteRune(r)
+		i += size
+	}
+	return b.String()
+}
 
-// containsAny reports whether low holds one of words.
+// containsAny reports whether low holds one of words; foldedText.has
+// answers the same for the words of a gate.
 func containsAny(low string, words []string) bool {
 	for _, w := range words {
 		if strings.Contains(low, w) {
@@ -618,11 +876,9 @@ func containsAny(low string, words []string) bool {
 	return false
 }
 
-var foldASCII = strings.NewReplacer("ſ", "s")
-
 // selfReference names the first place the text speaks as a model, or "".
-func selfReference(text, low string) string {
-	if !containsAny(low, selfReferenceWords) {
+func selfReference(text string, low *foldedText) string {
+	if !low.has(selfReferenceGate) {
 		return ""
 	}
 	return match(text, modelSelfReference)
