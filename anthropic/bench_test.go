@@ -63,7 +63,8 @@ func longAnswerSSE(n int) (sse []byte, text string) {
 	return []byte(b.String()), all.String()
 }
 
-// BenchmarkCompleteStream is one streamed call of a 4 KB answer through
+// BenchmarkCompleteStream is one streamed call (a 6 KB prompt, a 4 KB
+// answer) through
 // the adapter and the SDK, over an in-memory transport: request building,
 // SSE decoding, the text-delta fast path and accumulation.
 func BenchmarkCompleteStream(b *testing.B) {
@@ -79,6 +80,8 @@ func BenchmarkCompleteStream(b *testing.B) {
 	req := sampleRequest()
 	req.Stream = true
 	req.MaxTokens = 2048
+	// A generation prompt carries the character's constitution.
+	req.System = strings.Repeat("The character answers honestly and says when it is unsure. ", 100)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(sse)))
