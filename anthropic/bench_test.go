@@ -64,9 +64,9 @@ func longAnswerSSE(n int) (sse []byte, text string) {
 }
 
 // BenchmarkCompleteStream is one streamed call (a 6 KB prompt, a 4 KB
-// answer) through
-// the adapter and the SDK, over an in-memory transport: request building,
-// SSE decoding, the text-delta fast path and accumulation.
+// answer) through the adapter and the SDK, over an in-memory transport:
+// request building, SSE decoding, the text-delta fast path and
+// accumulation.
 func BenchmarkCompleteStream(b *testing.B) {
 	sse, want := longAnswerSSE(4096)
 	header := http.Header{}
