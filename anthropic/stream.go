@@ -24,8 +24,14 @@ import (
 // content_block_delta carrying a text_delta, which is nearly every event
 // of a long answer: the SDK's generic decoder costs about as much CPU per
 // event as the rest of a call, so those deltas are read with a small
-// struct and their text is handed to the block before the SDK sees the
-// next event of any other kind.
+// scanner and their text is kept aside, to be added to its block once,
+// when the stream ends or before an event whose accumulation reads or
+// replaces the text (a delta left to the SDK, a message_start).
+//
+// So the returned message's wire JSON (RawJSON, and each block's) lacks the
+// streamed text, which the SDK would re-encode into it at every
+// content_block_stop and at message_stop: the blocks' Text fields hold it,
+// and nothing in ethos reads the raw JSON of a streamed message.
 func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts []option.RequestOption) (*sdk.Message, error) {
 	var raw *http.Response
 	opts = append(opts, option.WithJSONSet("stream", true))
@@ -39,6 +45,7 @@ func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts [
 	defer dec.Close()
 	var (
 		msg     sdk.Message
+		union   sdk.MessageStreamEventUnion
 		text    textDeltas
 		stopped bool
 	)
@@ -59,10 +66,16 @@ func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts [
 				continue
 			}
 		}
-		text.flush(&msg)
-		var union sdk.MessageStreamEventUnion
+		// One union for every event: the type is kilobytes, and a fresh
+		// one per event escapes to the heap.
+		union = sdk.MessageStreamEventUnion{}
 		if err := json.Unmarshal(data, &union); err != nil {
 			return nil, err
+		}
+		if union.Type == "message_start" || union.Type == "content_block_delta" {
+			// The only events whose accumulation depends on the text so
+			// far: a delta appends to it, a start replaces the blocks.
+			text.flush(&msg)
 		}
 		if err := msg.Accumulate(union); err != nil {
 			return nil, &streamError{msg: "malformed stream", err: err}
