@@ -15,14 +15,17 @@ import (
 type cannedTransport struct {
 	header http.Header
 	body   []byte
-	sent   []byte // the last request body, when record is set
 	record bool
+	// With record set: the last request's body and headers.
+	sent       []byte
+	sentHeader http.Header
 }
 
 func (t *cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		if t.record {
 			t.sent, _ = io.ReadAll(req.Body)
+			t.sentHeader = req.Header.Clone()
 		} else {
 			io.Copy(io.Discard, req.Body)
 		}

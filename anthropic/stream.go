@@ -33,9 +33,12 @@ import (
 // content_block_stop and at message_stop: the blocks' Text fields hold it,
 // and nothing in ethos reads the raw JSON of a streamed message.
 func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts []option.RequestOption) (*sdk.Message, error) {
+	body, err := streamBody(params)
+	if err != nil {
+		return nil, err
+	}
 	var raw *http.Response
-	opts = append(opts, option.WithJSONSet("stream", true))
-	if err := c.sdk.Post(ctx, "v1/messages", params, &raw, opts...); err != nil {
+	if err := c.sdk.Post(ctx, "v1/messages", body, &raw, opts...); err != nil {
 		return nil, err
 	}
 	dec := ssestream.NewDecoder(raw)
@@ -92,6 +95,25 @@ func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts [
 	}
 	text.flush(&msg)
 	return &msg, nil
+}
+
+// streamBody is the JSON of params with "stream": true, the bytes the
+// SDK's Messages.NewStreaming sends. The SDK adds the key with
+// option.WithJSONSet, which parses and copies the whole body (a prompt of
+// many kilobytes) once more; params never carry a "stream" key of their
+// own (c.params sets no extra fields), so the key goes at the end.
+func streamBody(params sdk.MessageNewParams) ([]byte, error) {
+	b, err := params.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("message params marshal to %.40q, not a JSON object", b)
+	}
+	if len(b) == 2 {
+		return []byte(`{"stream":true}`), nil
+	}
+	return append(b[:len(b)-1], `,"stream":true}`...), nil
 }
 
 // textDeltas holds the text of content_block_delta events not yet added to

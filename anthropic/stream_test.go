@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ethos-toolkit/ethos"
 
 	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
@@ -216,4 +219,50 @@ func FuzzScanTextDelta(f *testing.F) {
 			t.Fatalf("%q: scanner %+v, encoding/json %+v", data, got, want)
 		}
 	})
+}
+
+// TestStreamRequestIsTheSDKs: stream sends the bytes and headers the SDK's
+// Messages.NewStreaming sends for the same params.
+func TestStreamRequestIsTheSDKs(t *testing.T) {
+	t.Parallel()
+	requests := map[string]ethos.Request{
+		"plain":         sampleRequest(),
+		"cache marks":   cachedRequest(2000),
+		"escapes":       {Model: "m", MaxTokens: 1, System: "<&> \"q\" \u2028 é", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "a\nb\t\\"}}},
+		"no stop, one":  {Model: "m", MaxTokens: 5, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "x"}}},
+		"empty strings": {Messages: []ethos.Message{{Role: ethos.RoleUser}}},
+	}
+	sse, _ := longAnswerSSE(10)
+	header := http.Header{"Content-Type": {"text/event-stream"}}
+	for name, req := range requests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tr := &cannedTransport{header: header, body: sse, record: true}
+			c, err := New(Config{BaseURL: "http://127.0.0.1:1", APIKey: testKey, HTTPClient: &http.Client{Transport: tr}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			params, perr := c.params(req)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			s := c.sdk.Messages.NewStreaming(context.Background(), params)
+			for s.Next() {
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			want, wantHeader := tr.sent, tr.sentHeader
+			if _, err := c.stream(context.Background(), params, nil); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(want, tr.sent) {
+				t.Errorf("request body differs:\nsdk    %s\nstream %s", want, tr.sent)
+			}
+			if diff := cmp.Diff(wantHeader, tr.sentHeader); diff != "" {
+				t.Errorf("request headers differ (-sdk +stream):\n%s", diff)
+			}
+		})
+	}
 }
