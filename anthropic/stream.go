@@ -11,7 +11,6 @@ import (
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
-	"github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
 )
 
 // stream sends params with "stream": true and reads the SSE answer into a
@@ -19,7 +18,8 @@ import (
 // would silently be incomplete.
 //
 // The request goes out exactly as the SDK's Messages.NewStreaming sends it
-// (same client options, body and timeout handling), and every event but
+// (same client options, body and timeout handling), the events are read
+// as the SDK's SSE decoder reads them (sseReader), and every event but
 // one kind is decoded and accumulated by the SDK. The exception is a
 // content_block_delta carrying a text_delta, which is nearly every event
 // of a long answer: the SDK's generic decoder costs about as much CPU per
@@ -41,19 +41,19 @@ func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts [
 	if err := c.sdk.Post(ctx, "v1/messages", body, &raw, opts...); err != nil {
 		return nil, err
 	}
-	dec := ssestream.NewDecoder(raw)
-	if dec == nil {
+	if raw == nil || raw.Body == nil {
 		return nil, &streamError{msg: "response has no body"}
 	}
-	defer dec.Close()
+	dec := newSSEReader(raw.Body)
+	defer dec.close()
 	var (
 		msg     sdk.Message
 		union   sdk.MessageStreamEventUnion
 		text    textDeltas
 		stopped bool
 	)
-	for dec.Next() {
-		ev := dec.Event()
+	for dec.next() {
+		ev := dec.event()
 		data := bytes.TrimSpace(ev.Data)
 		switch {
 		case ev.Type == "ping" || ev.Type == "" || len(data) == 0:
@@ -87,7 +87,7 @@ func (c *Client) stream(ctx context.Context, params sdk.MessageNewParams, opts [
 			stopped = true
 		}
 	}
-	if err := dec.Err(); err != nil {
+	if err := dec.err; err != nil {
 		return nil, err
 	}
 	if !stopped {
