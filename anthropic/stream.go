@@ -121,6 +121,7 @@ func streamBody(params sdk.MessageNewParams) ([]byte, error) {
 type textDeltas struct {
 	pending []strings.Builder
 	any     bool
+	scratch []byte // where scanTextDelta decodes a text with escapes
 }
 
 // textDeltaEvent is the one event shape the fast path reads.
@@ -137,7 +138,7 @@ type textDeltaEvent struct {
 // started so far; ok false leaves the event to the SDK, which then reports
 // malformed JSON or handles another kind of delta.
 func (t *textDeltas) add(data []byte, blocks int) (ok bool, err error) {
-	ev, ok := scanTextDelta(data)
+	ev, text, ok := scanTextDelta(data, &t.scratch)
 	if !ok {
 		// Invalid UTF-8 is left to the SDK: encoding/json would replace it
 		// where the SDK keeps the bytes. (A variable of its own, so that
@@ -146,7 +147,7 @@ func (t *textDeltas) add(data []byte, blocks int) (ok bool, err error) {
 		if !utf8.Valid(data) || json.Unmarshal(data, &decoded) != nil {
 			return false, nil
 		}
-		ev = decoded
+		ev, text = decoded, []byte(decoded.Delta.Text)
 	}
 	if ev.Type != "content_block_delta" || ev.Delta.Type != "text_delta" {
 		return false, nil
@@ -157,10 +158,26 @@ func (t *textDeltas) add(data []byte, blocks int) (ok bool, err error) {
 	if len(t.pending) < blocks {
 		t.pending = append(t.pending, make([]strings.Builder, blocks-len(t.pending))...)
 	}
-	t.pending[ev.Index].WriteString(ev.Delta.Text)
+	b := &t.pending[ev.Index]
+	if b.Cap()-b.Len() < len(text) {
+		// Grow by doubling (Grow makes room for twice the capacity plus
+		// n) from a first guess: left to append, a buffer past 256 bytes
+		// grows by a quarter, which for a long answer allocated five
+		// times its length.
+		if b.Cap() == 0 {
+			b.Grow(max(firstTextGuess, len(text)))
+		} else {
+			b.Grow(len(text))
+		}
+	}
+	b.Write(text)
 	t.any = true
 	return true, nil
 }
+
+// firstTextGuess is the room a block's pending text first gets, a short
+// paragraph.
+const firstTextGuess = 512
 
 // flush appends the pending text to msg's blocks, in order, so the SDK's
 // accumulation sees each block's text so far.
