@@ -3,6 +3,7 @@ package anthropic
 import (
 	"bufio"
 	"io"
+	"sync"
 
 	"github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
 )
@@ -17,16 +18,22 @@ import (
 type sseReader struct {
 	body io.ReadCloser
 	scn  *bufio.Scanner
+	line *[]byte // the scanner's first buffer, from lineBuffers
 	ev   ssestream.Event
 	data []byte
 	err  error
 }
 
 func newSSEReader(body io.ReadCloser) *sseReader {
-	scn := bufio.NewScanner(body)
-	scn.Buffer(nil, bufio.MaxScanTokenSize<<9) // the SDK's longest line
-	return &sseReader{body: body, scn: scn}
+	r := &sseReader{body: body, scn: bufio.NewScanner(body), line: lineBuffers.Get().(*[]byte)}
+	r.scn.Buffer(*r.line, bufio.MaxScanTokenSize<<9) // the SDK's longest line
+	return r
 }
+
+// lineBuffers hold the scanners' line buffers between streams: the
+// scanner's first 4 KB were the largest allocation left in reading a
+// stream. Their size is the scanner's own first one.
+var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 // next reads the next event; false at the end of the body or on an error.
 func (r *sseReader) next() bool {
@@ -71,7 +78,15 @@ func (r *sseReader) next() bool {
 
 func (r *sseReader) event() ssestream.Event { return r.ev }
 
-func (r *sseReader) close() error { return r.body.Close() }
+// close closes the body and gives the line buffer back; the reader is not
+// used after.
+func (r *sseReader) close() error {
+	if r.line != nil {
+		lineBuffers.Put(r.line)
+		r.line = nil
+	}
+	return r.body.Close()
+}
 
 // eventNames are the Messages stream's event types.
 var eventNames = [...]string{"message_start", "content_block_start", "content_block_delta",
