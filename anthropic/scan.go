@@ -2,7 +2,6 @@ package anthropic
 
 import (
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -15,9 +14,13 @@ import (
 // else (another key, a value of another type, a malformed string, invalid
 // UTF-8) returns
 // ok false, and the caller decodes the event the general way.
-func scanTextDelta(data []byte) (ev textDeltaEvent, ok bool) {
+//
+// The delta's text is returned as text, not in ev: it is a slice of data,
+// or of *scratch when it has escapes (decoded there, so that a delta costs
+// no allocation), valid until data or *scratch change.
+func scanTextDelta(data []byte, scratch *[]byte) (ev textDeltaEvent, text []byte, ok bool) {
 	if !utf8.Valid(data) {
-		return ev, false
+		return ev, nil, false
 	}
 	s := scanner{data: data}
 	var seenType, seenIndex, seenDelta bool
@@ -42,7 +45,7 @@ func scanTextDelta(data []byte) (ev textDeltaEvent, ok bool) {
 					return ok
 				case "text":
 					seenText = true
-					ev.Delta.Text, ok = s.str()
+					text, ok = s.bytes(scratch)
 					return ok
 				}
 				return false
@@ -52,7 +55,7 @@ func scanTextDelta(data []byte) (ev textDeltaEvent, ok bool) {
 		return false
 	})
 	s.space()
-	return ev, ok && seenType && seenIndex && seenDelta && s.pos == len(data)
+	return ev, text, ok && seenType && seenIndex && seenDelta && s.pos == len(data)
 }
 
 // scanner is a cursor over JSON text for scanTextDelta.
@@ -133,8 +136,19 @@ func (s *scanner) integer() (int, bool) {
 
 // str reads a JSON string.
 func (s *scanner) str() (string, bool) {
-	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+	b, ok := s.bytes(nil)
+	if !ok {
 		return "", false
+	}
+	return knownOrCopy(b), true
+}
+
+// bytes reads a JSON string: a slice of the data when it has no escapes,
+// else its decoded bytes in *scratch (reused; a fresh slice when scratch
+// is nil).
+func (s *scanner) bytes(scratch *[]byte) ([]byte, bool) {
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		return nil, false
 	}
 	s.pos++
 	start := s.pos
@@ -142,7 +156,7 @@ func (s *scanner) str() (string, bool) {
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		if c == '"' {
-			v := knownOrCopy(s.data[start:s.pos])
+			v := s.data[start:s.pos]
 			s.pos++
 			return v, true
 		}
@@ -150,69 +164,73 @@ func (s *scanner) str() (string, bool) {
 			break
 		}
 		if c < 0x20 {
-			return "", false
+			return nil, false
 		}
 		s.pos++
 	}
-	var b strings.Builder
-	b.Write(s.data[start:s.pos])
+	var b []byte
+	if scratch != nil {
+		b = (*scratch)[:0]
+		defer func() { *scratch = b[:0] }() // keep what it grew to
+	}
+	b = append(b, s.data[start:s.pos]...)
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
 			s.pos++
-			return b.String(), true
+			return b, true
 		case c < 0x20:
-			return "", false
+			return nil, false
 		case c != '\\':
-			b.WriteByte(c)
+			b = append(b, c)
 			s.pos++
 			continue
 		}
 		if s.pos+1 >= len(s.data) {
-			return "", false
+			return nil, false
 		}
 		esc := s.data[s.pos+1]
 		s.pos += 2
 		switch esc {
 		case '"', '\\', '/':
-			b.WriteByte(esc)
+			b = append(b, esc)
 		case 'b':
-			b.WriteByte('\b')
+			b = append(b, '\b')
 		case 'f':
-			b.WriteByte('\f')
+			b = append(b, '\f')
 		case 'n':
-			b.WriteByte('\n')
+			b = append(b, '\n')
 		case 'r':
-			b.WriteByte('\r')
+			b = append(b, '\r')
 		case 't':
-			b.WriteByte('\t')
+			b = append(b, '\t')
 		case 'u':
 			r, ok := s.hex4()
 			if !ok {
-				return "", false
+				return nil, false
 			}
 			if utf16.IsSurrogate(r) {
 				// Only a pair makes a rune; a lone half is left to the
 				// general decoder.
 				if s.pos+1 >= len(s.data) || s.data[s.pos] != '\\' || s.data[s.pos+1] != 'u' {
-					return "", false
+					return nil, false
 				}
 				s.pos += 2
 				r2, ok := s.hex4()
 				if !ok {
-					return "", false
+					return nil, false
 				}
 				if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
-					return "", false
+					return nil, false
 				}
 			}
-			b.WriteRune(r)
+			b = utf8.AppendRune(b, r)
 		default:
-			return "", false
+			return nil, false
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 // knownStrings are the keys and type names every text delta repeats.

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ethos-toolkit/ethos"
 
 	"github.com/ethos-toolkit/ethos/internal/wire/wiretest"
 )
@@ -61,6 +64,26 @@ var mixedStreams = map[string][]string{
 		frame("message_delta", stopFrame),
 		frame("message_stop", `{"type":"message_stop"}`),
 	},
+	"a text delta left to the SDK between fast ones": {
+		frame("message_start", startFrame),
+		frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"one "}}`),
+		frame("content_block_delta", "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"bad \xff \"}}"),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"two"}}`),
+		frame("content_block_stop", `{"type":"content_block_stop","index":0}`),
+		frame("message_delta", stopFrame),
+		frame("message_stop", `{"type":"message_stop"}`),
+	},
+	"a second message_start drops the text so far": {
+		frame("message_start", startFrame),
+		frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"dropped"}}`),
+		frame("message_start", startFrame),
+		frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`),
+		frame("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"kept"}}`),
+		frame("message_delta", stopFrame),
+		frame("message_stop", `{"type":"message_stop"}`),
+	},
 	"no block stop before message_stop": {
 		frame("message_start", startFrame),
 		frame("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`),
@@ -107,15 +130,39 @@ func assertStreamMatchesSDK(t *testing.T, frames []string) {
 		}
 		t.Fatalf("stream: %v (the SDK's reader succeeded)", err)
 	}
-	if diff := cmp.Diff(want.RawJSON(), got.RawJSON()); diff != "" {
+	if diff := cmp.Diff(wireWithoutText(t, want.RawJSON()), wireWithoutText(t, got.RawJSON())); diff != "" {
 		t.Errorf("wire JSON differs (-sdk +stream):\n%s", diff)
 	}
-	if diff := cmp.Diff(text(&want), text(got)); diff != "" {
-		t.Errorf("text differs (-sdk +stream):\n%s", diff)
+	if len(want.Content) != len(got.Content) {
+		t.Fatalf("%d blocks from the SDK, %d from stream", len(want.Content), len(got.Content))
+	}
+	for i := range want.Content {
+		w, g := want.Content[i], got.Content[i]
+		if w.Type != g.Type || w.Text != g.Text || w.Thinking != g.Thinking || w.Signature != g.Signature {
+			t.Errorf("block %d: sdk %s %q %q %q, stream %s %q %q %q", i, w.Type, w.Text, w.Thinking, w.Signature, g.Type, g.Text, g.Thinking, g.Signature)
+		}
 	}
 	if want.StopReason != got.StopReason || want.Usage.OutputTokens != got.Usage.OutputTokens || want.Usage.InputTokens != got.Usage.InputTokens {
 		t.Errorf("stop/usage: sdk %s %+v, stream %s %+v", want.StopReason, want.Usage, got.StopReason, got.Usage)
 	}
+}
+
+// wireWithoutText is a message's wire JSON, decoded, without its blocks'
+// text, which stream leaves out of the raw JSON (the blocks' Text fields
+// carry it).
+func wireWithoutText(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatalf("message wire JSON %q: %v", raw, err)
+	}
+	blocks, _ := m["content"].([]any)
+	for _, b := range blocks {
+		if b, ok := b.(map[string]any); ok {
+			delete(b, "text")
+		}
+	}
+	return m
 }
 
 // FuzzStreamMatchesSDK feeds text deltas of arbitrary content (split at
@@ -160,10 +207,12 @@ func FuzzScanTextDelta(f *testing.F) {
 	f.Add([]byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\ud800"}}`))
 	f.Add([]byte(`{"type":"content_block_delta","type":"x","index":0,"delta":{"type":"text_delta","text":""}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, ok := scanTextDelta(data)
+		var scratch []byte
+		got, text, ok := scanTextDelta(data, &scratch)
 		if !ok {
 			return
 		}
+		got.Delta.Text = string(text)
 		var want textDeltaEvent
 		if err := json.Unmarshal(data, &want); err != nil {
 			t.Fatalf("scanner accepted %q, encoding/json refuses it: %v", data, err)
@@ -172,4 +221,50 @@ func FuzzScanTextDelta(f *testing.F) {
 			t.Fatalf("%q: scanner %+v, encoding/json %+v", data, got, want)
 		}
 	})
+}
+
+// TestStreamRequestIsTheSDKs: stream sends the bytes and headers the SDK's
+// Messages.NewStreaming sends for the same params.
+func TestStreamRequestIsTheSDKs(t *testing.T) {
+	t.Parallel()
+	requests := map[string]ethos.Request{
+		"plain":         sampleRequest(),
+		"cache marks":   cachedRequest(2000),
+		"escapes":       {Model: "m", MaxTokens: 1, System: "<&> \"q\" \u2028 é", Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "a\nb\t\\"}}},
+		"no stop, one":  {Model: "m", MaxTokens: 5, Messages: []ethos.Message{{Role: ethos.RoleUser, Content: "x"}}},
+		"empty strings": {Messages: []ethos.Message{{Role: ethos.RoleUser}}},
+	}
+	sse, _ := longAnswerSSE(10)
+	header := http.Header{"Content-Type": {"text/event-stream"}}
+	for name, req := range requests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tr := &cannedTransport{header: header, body: sse, record: true}
+			c, err := New(Config{BaseURL: "http://127.0.0.1:1", APIKey: testKey, HTTPClient: &http.Client{Transport: tr}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			params, perr := c.params(req)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			s := c.sdk.Messages.NewStreaming(context.Background(), params)
+			for s.Next() {
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			want, wantHeader := tr.sent, tr.sentHeader
+			if _, err := c.stream(context.Background(), params, nil); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(want, tr.sent) {
+				t.Errorf("request body differs:\nsdk    %s\nstream %s", want, tr.sent)
+			}
+			if diff := cmp.Diff(wantHeader, tr.sentHeader); diff != "" {
+				t.Errorf("request headers differ (-sdk +stream):\n%s", diff)
+			}
+		})
+	}
 }
