@@ -437,15 +437,17 @@ func (p anthropicProtocol) writeStream(w *recorder, c call, a answer, plan strea
 	// Like the real API, message_start reports the input and a placeholder
 	// output count; message_delta carries the true cumulative total.
 	start.Usage.OutputTokens = min(1, a.out)
-	event("message_start", map[string]any{"type": "message_start", "message": start})
-	event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-		"content_block": anthropicText{Type: "text", Text: ""}})
-	event("ping", map[string]any{"type": "ping"})
+	// As the map {"type", "message"} marshals, keys sorted, without the map.
+	msg, _ := json.Marshal(start) // a struct of strings and ints cannot fail
+	sse.event("message_start", []byte(`{"message":`), msg, []byte(`,"type":"message_start"}`))
+	sse.event("content_block_start", contentBlockStartEvent)
+	sse.event("ping", pingEvent)
+	delta := make([]byte, 0, 256)
 	for _, d := range plan.deltas[:plan.sent] {
 		// The most frequent event by far, written without a map: the
 		// field order is the real API's.
-		text, _ := json.Marshal(d) // a string always marshals
-		sse.event("content_block_delta", []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`), text, []byte(`}}`))
+		delta = appendJSONString(append(delta[:0], textDeltaPrefix...), d, true)
+		sse.event("content_block_delta", append(delta, '}', '}'))
 	}
 	if plan.cut {
 		sse.send(w)
@@ -456,11 +458,37 @@ func (p anthropicProtocol) writeStream(w *recorder, c call, a answer, plan strea
 			"error": anthropicErrorObj{Type: "overloaded_error", Message: "Overloaded"}})
 		return
 	}
-	event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
-	event("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": a.StopReason, "stop_sequence": optional(a.StopSequence), "stop_details": nil},
-		"usage": map[string]any{"output_tokens": a.out}})
-	event("message_stop", map[string]any{"type": "message_stop"})
+	sse.event("content_block_stop", contentBlockStopEvent)
+	sse.event("message_delta", appendMessageDelta(delta[:0], a))
+	sse.event("message_stop", messageStopEvent)
+}
+
+// The data of the events whose content never changes, as json.Marshal
+// writes the maps they were once built from (keys in sorted order);
+// TestAnthropicFixedEvents holds them to it.
+var (
+	contentBlockStartEvent = []byte(`{"content_block":{"type":"text","text":""},"index":0,"type":"content_block_start"}`)
+	pingEvent              = []byte(`{"type":"ping"}`)
+	contentBlockStopEvent  = []byte(`{"index":0,"type":"content_block_stop"}`)
+	messageStopEvent       = []byte(`{"type":"message_stop"}`)
+	textDeltaPrefix        = []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`)
+)
+
+// appendMessageDelta appends the data of a's message_delta event, as
+// json.Marshal writes the map of it: stop reason and sequence, and the
+// cumulative output tokens.
+func appendMessageDelta(dst []byte, a answer) []byte {
+	dst = append(dst, `{"delta":{"stop_details":null,"stop_reason":`...)
+	dst = appendJSONString(dst, a.StopReason, true)
+	dst = append(dst, `,"stop_sequence":`...)
+	if a.StopSequence == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendJSONString(dst, a.StopSequence, true)
+	}
+	dst = append(dst, `},"type":"message_delta","usage":{"output_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(a.out), 10)
+	return append(dst, "}}"...)
 }
 
 // sseBuffer collects server-sent events to write in one go. Its buffer
