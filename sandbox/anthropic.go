@@ -185,23 +185,41 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 
 // content is a message's or the system prompt's content as the request
 // decoder found it. A plain string, the common case, is decoded there and
-// then (see decodeString); anything else is kept as written for
-// contentParts, which checks it and words its errors, so that a bad
-// content is refused with the field's own message, not as invalid JSON.
+// then (see decodeString); a list is decoded into blocks there too, from
+// the decoder's bytes, which are not kept. Neither fails the request's
+// decoding: contentParts checks what was found and words its errors, so
+// that a bad content is refused with the field's own message, not as
+// invalid JSON.
 type content struct {
-	raw    json.RawMessage // the value as written, unless text holds it
-	text   string
+	set    bool // a value other than null was given
 	isText bool
+	text   string
+	blocks []contentBlock
+	bad    bool // the value is neither a string nor a list of blocks
 }
 
-// UnmarshalJSON keeps data, which the decoder has already checked is one
+// UnmarshalJSON reads data, which the decoder has already checked is one
 // JSON value; it never fails.
 func (c *content) UnmarshalJSON(data []byte) error {
+	*c = content{}
 	if s, ok := decodeString(data); ok {
-		c.raw, c.text, c.isText = nil, s, true
+		c.set, c.isText, c.text = true, true, s
 		return nil
 	}
-	c.raw, c.isText = append(c.raw[:0], data...), false
+	if len(data) == 0 || string(data) == "null" {
+		return nil
+	}
+	c.set = true
+	if i := bytes.IndexFunc(data, func(r rune) bool { return !unicode.IsSpace(r) }); i >= 0 && data[i] == '"' {
+		if err := json.Unmarshal(data, &c.text); err == nil {
+			c.isText = true
+			return nil
+		}
+		c.text = ""
+	}
+	if err := json.Unmarshal(data, &c.blocks); err != nil {
+		c.blocks, c.bad = nil, true
+	}
 	return nil
 }
 
@@ -229,28 +247,18 @@ func joinText(parts []cachePart) string {
 // contentParts reads content as textContent does, keeping each text block
 // apart with its cache_control mark.
 func contentParts(c content, optional bool) ([]cachePart, error) {
-	if c.isText {
+	switch {
+	case c.isText:
 		return []cachePart{{text: c.text}}, nil
-	}
-	raw := c.raw
-	if len(raw) == 0 || string(raw) == "null" {
-		if optional {
-			return nil, nil
-		}
+	case !c.set && optional:
+		return nil, nil
+	case !c.set:
 		return nil, fmt.Errorf("Field required")
-	}
-	if i := bytes.IndexFunc(raw, func(r rune) bool { return !unicode.IsSpace(r) }); i >= 0 && raw[i] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			return []cachePart{{text: s}}, nil
-		}
-	}
-	var blocks []contentBlock
-	if err := json.Unmarshal(raw, &blocks); err != nil {
+	case c.bad:
 		return nil, fmt.Errorf("Input should be a valid string or a list of content blocks")
 	}
-	var parts []cachePart
-	for i, b := range blocks {
+	parts := make([]cachePart, 0, len(c.blocks))
+	for i, b := range c.blocks {
 		switch {
 		case b.Type == "":
 			return nil, fmt.Errorf("%d.type: Field required", i)
