@@ -257,8 +257,13 @@ func contentParts(c content, optional bool) ([]cachePart, error) {
 	case c.bad:
 		return nil, fmt.Errorf("Input should be a valid string or a list of content blocks")
 	}
-	parts := make([]cachePart, 0, len(c.blocks))
-	for i, b := range c.blocks {
+	return textParts(c.blocks)
+}
+
+// textParts checks a list of content blocks and keeps its text blocks.
+func textParts(blocks []contentBlock) ([]cachePart, error) {
+	parts := make([]cachePart, 0, len(blocks))
+	for i, b := range blocks {
 		switch {
 		case b.Type == "":
 			return nil, fmt.Errorf("%d.type: Field required", i)

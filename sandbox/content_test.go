@@ -261,22 +261,7 @@ func rawContentParts(c rawContent, optional bool) ([]cachePart, error) {
 	if err := json.Unmarshal(raw, &blocks); err != nil {
 		return nil, fmt.Errorf("Input should be a valid string or a list of content blocks")
 	}
-	var parts []cachePart
-	for i, b := range blocks {
-		switch {
-		case b.Type == "":
-			return nil, fmt.Errorf("%d.type: Field required", i)
-		case b.Type == "text" && b.Text == nil:
-			return nil, fmt.Errorf("%d.text: Field required", i)
-		case b.Type == "text":
-			ttl, err := b.CacheControl.ttl()
-			if err != nil {
-				return nil, fmt.Errorf("%d.cache_control.%v", i, err)
-			}
-			parts = append(parts, cachePart{text: *b.Text, ttl: ttl})
-		}
-	}
-	return parts, nil
+	return textParts(blocks)
 }
 
 // FuzzContentParts: content decoded in UnmarshalJSON reads as the value
