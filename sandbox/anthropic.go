@@ -185,23 +185,41 @@ func (anthropicProtocol) parse(body []byte) (call, *apiError) {
 
 // content is a message's or the system prompt's content as the request
 // decoder found it. A plain string, the common case, is decoded there and
-// then (see decodeString); anything else is kept as written for
-// contentParts, which checks it and words its errors, so that a bad
-// content is refused with the field's own message, not as invalid JSON.
+// then (see decodeString); a list is decoded into blocks there too, from
+// the decoder's bytes, which are not kept. Neither fails the request's
+// decoding: contentParts checks what was found and words its errors, so
+// that a bad content is refused with the field's own message, not as
+// invalid JSON.
 type content struct {
-	raw    json.RawMessage // the value as written, unless text holds it
-	text   string
+	set    bool // a value other than null was given
 	isText bool
+	text   string
+	blocks []contentBlock
+	bad    bool // the value is neither a string nor a list of blocks
 }
 
-// UnmarshalJSON keeps data, which the decoder has already checked is one
+// UnmarshalJSON reads data, which the decoder has already checked is one
 // JSON value; it never fails.
 func (c *content) UnmarshalJSON(data []byte) error {
+	*c = content{}
 	if s, ok := decodeString(data); ok {
-		c.raw, c.text, c.isText = nil, s, true
+		c.set, c.isText, c.text = true, true, s
 		return nil
 	}
-	c.raw, c.isText = append(c.raw[:0], data...), false
+	if len(data) == 0 || string(data) == "null" {
+		return nil
+	}
+	c.set = true
+	if i := bytes.IndexFunc(data, func(r rune) bool { return !unicode.IsSpace(r) }); i >= 0 && data[i] == '"' {
+		if err := json.Unmarshal(data, &c.text); err == nil {
+			c.isText = true
+			return nil
+		}
+		c.text = ""
+	}
+	if err := json.Unmarshal(data, &c.blocks); err != nil {
+		c.blocks, c.bad = nil, true
+	}
 	return nil
 }
 
@@ -229,27 +247,22 @@ func joinText(parts []cachePart) string {
 // contentParts reads content as textContent does, keeping each text block
 // apart with its cache_control mark.
 func contentParts(c content, optional bool) ([]cachePart, error) {
-	if c.isText {
+	switch {
+	case c.isText:
 		return []cachePart{{text: c.text}}, nil
-	}
-	raw := c.raw
-	if len(raw) == 0 || string(raw) == "null" {
-		if optional {
-			return nil, nil
-		}
+	case !c.set && optional:
+		return nil, nil
+	case !c.set:
 		return nil, fmt.Errorf("Field required")
-	}
-	if i := bytes.IndexFunc(raw, func(r rune) bool { return !unicode.IsSpace(r) }); i >= 0 && raw[i] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			return []cachePart{{text: s}}, nil
-		}
-	}
-	var blocks []contentBlock
-	if err := json.Unmarshal(raw, &blocks); err != nil {
+	case c.bad:
 		return nil, fmt.Errorf("Input should be a valid string or a list of content blocks")
 	}
-	var parts []cachePart
+	return textParts(c.blocks)
+}
+
+// textParts checks a list of content blocks and keeps its text blocks.
+func textParts(blocks []contentBlock) ([]cachePart, error) {
+	parts := make([]cachePart, 0, len(blocks))
 	for i, b := range blocks {
 		switch {
 		case b.Type == "":
@@ -437,15 +450,17 @@ func (p anthropicProtocol) writeStream(w *recorder, c call, a answer, plan strea
 	// Like the real API, message_start reports the input and a placeholder
 	// output count; message_delta carries the true cumulative total.
 	start.Usage.OutputTokens = min(1, a.out)
-	event("message_start", map[string]any{"type": "message_start", "message": start})
-	event("content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-		"content_block": anthropicText{Type: "text", Text: ""}})
-	event("ping", map[string]any{"type": "ping"})
+	// As the map {"type", "message"} marshals, keys sorted, without the map.
+	msg, _ := json.Marshal(start) // a struct of strings and ints cannot fail
+	sse.event("message_start", []byte(`{"message":`), msg, []byte(`,"type":"message_start"}`))
+	sse.event("content_block_start", contentBlockStartEvent)
+	sse.event("ping", pingEvent)
+	delta := make([]byte, 0, 256)
 	for _, d := range plan.deltas[:plan.sent] {
 		// The most frequent event by far, written without a map: the
 		// field order is the real API's.
-		text, _ := json.Marshal(d) // a string always marshals
-		sse.event("content_block_delta", []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`), text, []byte(`}}`))
+		delta = appendJSONString(append(delta[:0], textDeltaPrefix...), d, true)
+		sse.event("content_block_delta", append(delta, '}', '}'))
 	}
 	if plan.cut {
 		sse.send(w)
@@ -456,11 +471,37 @@ func (p anthropicProtocol) writeStream(w *recorder, c call, a answer, plan strea
 			"error": anthropicErrorObj{Type: "overloaded_error", Message: "Overloaded"}})
 		return
 	}
-	event("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
-	event("message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": a.StopReason, "stop_sequence": optional(a.StopSequence), "stop_details": nil},
-		"usage": map[string]any{"output_tokens": a.out}})
-	event("message_stop", map[string]any{"type": "message_stop"})
+	sse.event("content_block_stop", contentBlockStopEvent)
+	sse.event("message_delta", appendMessageDelta(delta[:0], a))
+	sse.event("message_stop", messageStopEvent)
+}
+
+// The data of the events whose content never changes, as json.Marshal
+// writes the maps they were once built from (keys in sorted order);
+// TestAnthropicFixedEvents holds them to it.
+var (
+	contentBlockStartEvent = []byte(`{"content_block":{"type":"text","text":""},"index":0,"type":"content_block_start"}`)
+	pingEvent              = []byte(`{"type":"ping"}`)
+	contentBlockStopEvent  = []byte(`{"index":0,"type":"content_block_stop"}`)
+	messageStopEvent       = []byte(`{"type":"message_stop"}`)
+	textDeltaPrefix        = []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`)
+)
+
+// appendMessageDelta appends the data of a's message_delta event, as
+// json.Marshal writes the map of it: stop reason and sequence, and the
+// cumulative output tokens.
+func appendMessageDelta(dst []byte, a answer) []byte {
+	dst = append(dst, `{"delta":{"stop_details":null,"stop_reason":`...)
+	dst = appendJSONString(dst, a.StopReason, true)
+	dst = append(dst, `,"stop_sequence":`...)
+	if a.StopSequence == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendJSONString(dst, a.StopSequence, true)
+	}
+	dst = append(dst, `},"type":"message_delta","usage":{"output_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(a.out), 10)
+	return append(dst, "}}"...)
 }
 
 // sseBuffer collects server-sent events to write in one go. Its buffer

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -284,5 +285,48 @@ func TestAnthropicRefusal(t *testing.T) {
 	delta := decode(t, events[len(events)-2].data)["delta"].(map[string]any)
 	if delta["stop_reason"] != "refusal" {
 		t.Errorf("stream stop_reason %v, want refusal", delta["stop_reason"])
+	}
+}
+
+// TestAnthropicFixedEvents: the stream events written by hand are the
+// bytes json.Marshal writes for the maps they replace.
+func TestAnthropicFixedEvents(t *testing.T) {
+	marshal := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tc := range []struct {
+		got  []byte
+		want any
+	}{
+		{contentBlockStartEvent, map[string]any{"type": "content_block_start", "index": 0,
+			"content_block": anthropicText{Type: "text", Text: ""}}},
+		{pingEvent, map[string]any{"type": "ping"}},
+		{contentBlockStopEvent, map[string]any{"type": "content_block_stop", "index": 0}},
+		{messageStopEvent, map[string]any{"type": "message_stop"}},
+	} {
+		if want := marshal(tc.want); string(tc.got) != want {
+			t.Errorf("event %s, json.Marshal writes %s", tc.got, want)
+		}
+	}
+	for _, a := range []answer{
+		{shaped: shaped{StopReason: "end_turn"}, out: 0},
+		{shaped: shaped{StopReason: "stop_sequence", StopSequence: "</b>\n\"x\""}, out: 1234},
+		{shaped: shaped{StopReason: "max_tokens"}, out: 8000},
+	} {
+		want := marshal(map[string]any{"type": "message_delta",
+			"delta": map[string]any{"stop_reason": a.StopReason, "stop_sequence": optional(a.StopSequence), "stop_details": nil},
+			"usage": map[string]any{"output_tokens": a.out}})
+		if got := string(appendMessageDelta(nil, a)); got != want {
+			t.Errorf("message_delta %s, json.Marshal writes %s", got, want)
+		}
+	}
+	start := anthropicMessage{ID: "msg_1", Type: "message", Role: "assistant", Content: []anthropicText{}, Model: "m<&>"}
+	msg := marshal(start)
+	if got, want := `{"message":`+msg+`,"type":"message_start"}`, marshal(map[string]any{"type": "message_start", "message": start}); got != want {
+		t.Errorf("message_start %s, json.Marshal writes %s", got, want)
 	}
 }

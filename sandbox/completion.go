@@ -49,7 +49,15 @@ type streamPlan struct {
 	fail   bool // send an overloaded error frame after sent deltas
 }
 
-func (p streamPlan) sentText() string { return strings.Join(p.deltas[:p.sent], "") }
+// sentText is the part of text (whose chunks the deltas are) that the
+// sent deltas carry: a prefix of it, so nothing is joined.
+func (p streamPlan) sentText(text string) string {
+	n := 0
+	for _, d := range p.deltas[:p.sent] {
+		n += len(d)
+	}
+	return text[:n]
+}
 
 // protocol renders the sandbox's answers in one provider's wire format.
 type protocol interface {
@@ -209,7 +217,7 @@ func (s *Server) serveCompletion(w *recorder, r *http.Request, p protocol) {
 		}
 	}
 	w.stream, w.cut, w.broken = true, plan.cut, plan.fail
-	w.tokensOut = CountTokens(plan.sentText())
+	w.tokensOut = CountTokens(plan.sentText(a.Text))
 	p.writeStream(w, c, a, plan)
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
+	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ethos-toolkit/ethos"
@@ -50,25 +52,77 @@ func truncateTokens(s string, n int) string {
 }
 
 // promptSeed hashes everything that determines an answer. Stream options,
-// the protocol and the transport are deliberately left out.
+// the protocol and the transport are deliberately left out. What it hashes
+// is the JSON of {model, system, messages, max_tokens, temperature, stop,
+// seed} as json.Marshal writes that struct (promptSeedMarshal in the tests
+// is that reference), written by hand into a pooled buffer: the seeds, and
+// so every answer, stay what they were.
 func promptSeed(p Prompt, stop []string, seed int64) uint64 {
-	canon := struct {
-		Model       string          `json:"model"`
-		System      string          `json:"system"`
-		Messages    []ethos.Message `json:"messages"`
-		MaxTokens   int             `json:"max_tokens"`
-		Temperature *float64        `json:"temperature"`
-		Stop        []string        `json:"stop"`
-		Seed        int64           `json:"seed"`
-	}{p.Model, p.System, p.Messages, p.MaxTokens, p.Temperature, stop, seed}
-	b, err := json.Marshal(canon)
-	if err != nil {
-		// Only strings, ints and a float that passed validation go in; a
-		// NaN cannot reach here because JSON cannot carry one.
-		panic("sandbox: hash prompt: " + err.Error())
-	}
+	bp := seedBuffers.Get().(*[]byte)
+	b := appendPromptJSON((*bp)[:0], p, stop, seed)
 	sum := sha256.Sum256(b)
+	if cap(b) <= maxPooledSSE {
+		*bp = b
+		seedBuffers.Put(bp)
+	}
 	return binary.BigEndian.Uint64(sum[:8])
+}
+
+var seedBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendPromptJSON appends the JSON promptSeed hashes.
+func appendPromptJSON(b []byte, p Prompt, stop []string, seed int64) []byte {
+	b = append(b, `{"model":`...)
+	b = appendJSONString(b, p.Model, true)
+	b = append(b, `,"system":`...)
+	b = appendJSONString(b, p.System, true)
+	b = append(b, `,"messages":`...)
+	if p.Messages == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, m := range p.Messages {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"role":`...)
+			b = appendJSONString(b, string(m.Role), true)
+			b = append(b, `,"content":`...)
+			b = appendJSONString(b, m.Content, true)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"max_tokens":`...)
+	b = strconv.AppendInt(b, int64(p.MaxTokens), 10)
+	b = append(b, `,"temperature":`...)
+	if p.Temperature == nil {
+		b = append(b, "null"...)
+	} else {
+		t, err := json.Marshal(*p.Temperature)
+		if err != nil {
+			// Only a float that passed validation goes in; a NaN cannot
+			// reach here because JSON cannot carry one.
+			panic("sandbox: hash prompt: " + err.Error())
+		}
+		b = append(b, t...)
+	}
+	b = append(b, `,"stop":`...)
+	if stop == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, s := range stop {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s, true)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"seed":`...)
+	b = strconv.AppendInt(b, seed, 10)
+	return append(b, '}')
 }
 
 // Vocabulary of the default writer: enough variety to look like prose in
@@ -169,7 +223,9 @@ func chunks(text string, seed uint64) []string {
 		return nil
 	}
 	r := rand.New(rand.NewPCG(seed, 0xc4a5))
-	var out []string
+	// A chunk averages two and a half words, some fourteen bytes of prose:
+	// room for one per eight bytes means the slice is almost never grown.
+	out := make([]string, 0, len(text)/8+1)
 	start, words := 0, 0
 	want := 1 + r.IntN(4)
 	for i := 0; i < len(text); {

@@ -1,8 +1,13 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -226,4 +231,69 @@ func TestFillSlots(t *testing.T) {
 func FuzzFillSlots(f *testing.F) {
 	f.Add("on @topic, with @trait.", "a garden", "@topic")
 	f.Fuzz(checkFillSlots)
+}
+
+// rawContent is content as it was decoded before the blocks were read in
+// UnmarshalJSON: the value kept as written, read by rawContentParts. It is
+// the reference FuzzContentParts holds content to.
+type rawContent struct{ raw json.RawMessage }
+
+func (c *rawContent) UnmarshalJSON(data []byte) error {
+	c.raw = append(c.raw[:0], data...)
+	return nil
+}
+
+func rawContentParts(c rawContent, optional bool) ([]cachePart, error) {
+	raw := c.raw
+	if len(raw) == 0 || string(raw) == "null" {
+		if optional {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("Field required")
+	}
+	if i := bytes.IndexFunc(raw, func(r rune) bool { return !unicode.IsSpace(r) }); i >= 0 && raw[i] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			return []cachePart{{text: s}}, nil
+		}
+	}
+	var blocks []contentBlock
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return nil, fmt.Errorf("Input should be a valid string or a list of content blocks")
+	}
+	return textParts(blocks)
+}
+
+// FuzzContentParts: content decoded in UnmarshalJSON reads as the value
+// kept as written did, text and errors alike, for an absent field too.
+func FuzzContentParts(f *testing.F) {
+	for _, s := range []string{`{"c":"hi"}`, `{"c":null}`, `{}`, `{"c":"a\u00e9\n"}`, `{"c":[]}`, `{"c":5}`,
+		`{"c":[{"type":"text","text":"a","cache_control":{"type":"ephemeral","ttl":"1h"}},{"type":"image"}]}`,
+		`{"c":[{"type":"text"}]}`, `{"c":[{"text":"x"}]}`, `{"c":[{"type":"text","text":"a","cache_control":{"type":"x"}}]}`,
+		`{"c":"first","c":[{"type":"text","text":"second"}]}`, `{"c":[1,2]}`} {
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, optional bool) {
+		var got struct {
+			C content `json:"c"`
+		}
+		var want struct {
+			C rawContent `json:"c"`
+		}
+		gotErr, wantErr := json.Unmarshal(body, &got), json.Unmarshal(body, &want)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("decoding: %v, before: %v", gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		gotParts, gotErr := contentParts(got.C, optional)
+		wantParts, wantErr := rawContentParts(want.C, optional)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("error %v, before %v", gotErr, wantErr)
+		}
+		if !slices.Equal(gotParts, wantParts) {
+			t.Fatalf("parts %+v, before %+v", gotParts, wantParts)
+		}
+	})
 }

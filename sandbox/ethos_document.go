@@ -239,6 +239,7 @@ func composeDocument(s docSpec, r *rand.Rand) (title, body string) {
 	next := 0
 	para := func(k int) string {
 		var b strings.Builder
+		b.Grow(k * 120) // docSentences filled run to about a hundred bytes
 		for i := 0; i < k; i++ {
 			if next == len(order) {
 				order, next = r.Perm(len(docSentences)), 0
@@ -288,6 +289,7 @@ func composeDocument(s docSpec, r *rand.Rand) (title, body string) {
 		return out
 	}
 	var b strings.Builder
+	b.Grow(s.words*7 + 512) // about six bytes a word, and the headers
 	switch s.docType {
 	case "memo":
 		title = "Memo: " + topic

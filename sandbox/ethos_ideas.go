@@ -190,6 +190,7 @@ func (v vars) fill(s string) string {
 		return s
 	}
 	var b strings.Builder
+	b.Grow(len(s) + 32) // a slot's value is seldom much longer than its name
 	for {
 		i := strings.IndexByte(s, '@')
 		if i < 0 {
