@@ -156,4 +156,10 @@ type RunStore interface {
 	Items(ctx context.Context, f ItemFilter) ([]Item, error)
 	// CountItems counts a run's items per stage and status.
 	CountItems(ctx context.Context, runID string) ([]ItemCount, error)
+	// CountItemsByKeySegment counts a run's items of stage in status by
+	// the second "/"-separated segment of their keys, which for most
+	// stages is the category ("idea/<category key>/<batch>/…"): "b" for
+	// "a/b/c" and for "a/b", "" for a key without a "/". Stage and
+	// status match exactly; segments without items are absent.
+	CountItemsByKeySegment(ctx context.Context, runID, stage string, status ItemStatus) (map[string]int, error)
 }

@@ -454,13 +454,8 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 		note(cat, batch)
 		st.pendingWant[cat] += want
 	}
-	ideas, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: StageIdea, Status: ethos.ItemAccepted, NoData: true})
-	if err != nil {
+	if err := p.countAccepted(ctx, StageIdea, st.categoryOfCK, st.ideas); err != nil {
 		return st, err
-	}
-	for _, it := range ideas {
-		cat, _ := catOf(it.Key)
-		st.ideas[cat]++
 	}
 	// What counts toward the target: accepted replies, or accepted
 	// documents for a run that stops after them.
@@ -473,18 +468,29 @@ func (p *Pipeline) state(ctx context.Context, quotas map[string]int, enqueued ma
 	case p.pairs():
 		counted = StageRejected // a pair is whole with its rejected side
 	}
-	replies, err := p.store.Items(ctx, ethos.ItemFilter{RunID: p.runID, Stage: counted, Status: ethos.ItemAccepted, NoData: true})
-	if err != nil {
+	if err := p.countAccepted(ctx, counted, st.categoryOfCK, st.examples); err != nil {
 		return st, err
-	}
-	for _, it := range replies {
-		cat, _ := catOf(it.Key)
-		st.examples[cat]++
 	}
 	for name, q := range quotas {
 		st.counted += min(st.examples[name], q)
 	}
 	return st, nil
+}
+
+// countAccepted adds to perCategory the run's accepted items of stage by
+// category, counted in the store: Drive looks every tick, and listing a
+// large run's items on each look made the looks quadratic in the run's
+// size (every look read all of them). Keys of an unknown category key
+// count under "", as catOf has it.
+func (p *Pipeline) countAccepted(ctx context.Context, stage string, categoryOfCK map[string]string, perCategory map[string]int) error {
+	counts, err := p.store.CountItemsByKeySegment(ctx, p.runID, stage, ethos.ItemAccepted)
+	if err != nil {
+		return err
+	}
+	for ck, n := range counts {
+		perCategory[categoryOfCK[ck]] += n
+	}
+	return nil
 }
 
 // topUp asks for more ideas in every category whose accepted and

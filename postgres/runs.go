@@ -296,3 +296,22 @@ func (d *DB) CountItems(ctx context.Context, runID string) ([]ethos.ItemCount, e
 	}, `SELECT stage, status, n FROM item_counts WHERE run_id = $1 AND n > 0
 		ORDER BY stage COLLATE "C", status COLLATE "C"`, runID)
 }
+
+// CountItemsByKeySegment counts runID's items of stage in status by the
+// second "/"-separated segment of their keys.
+func (d *DB) CountItemsByKeySegment(ctx context.Context, runID, stage string, status ethos.ItemStatus) (map[string]int, error) {
+	counts := map[string]int{}
+	// split_part gives "" for a key without a second segment.
+	_, err := list(ctx, d.pool, "postgres: count items by key segment", func(row pgx.Row) (struct{}, error) {
+		var segment string
+		var n int
+		err := row.Scan(&segment, &n)
+		counts[segment] = n
+		return struct{}{}, err
+	}, `SELECT split_part(key, '/', 2) AS segment, count(*) FROM items
+		WHERE run_id = $1 AND stage = $2 AND status = $3 GROUP BY segment`, runID, stage, string(status))
+	if err != nil {
+		return nil, err
+	}
+	return counts, nil
+}

@@ -426,3 +426,26 @@ func (d *DB) CountItems(ctx context.Context, runID string) ([]ethos.ItemCount, e
 	}, `SELECT stage, status, n FROM item_counts WHERE run_id = ? AND n > 0
 		ORDER BY stage, status`, runID)
 }
+
+// CountItemsByKeySegment counts runID's items of stage in status by the
+// second "/"-separated segment of their keys.
+func (d *DB) CountItemsByKeySegment(ctx context.Context, runID, stage string, status ethos.ItemStatus) (map[string]int, error) {
+	// rest is the key after its first "/" ("" without one); the segment
+	// is rest up to its own first "/". instr and substr count characters
+	// alike, so a multi-byte key splits where Go would split it.
+	counts := map[string]int{}
+	_, err := list(ctx, d.read, "sqlite: count items by key segment", func(s scanner) (struct{}, error) {
+		var segment string
+		var n int
+		err := s.Scan(&segment, &n)
+		counts[segment] = n
+		return struct{}{}, err
+	}, `SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS segment, count(*)
+		FROM (SELECT CASE WHEN instr(key, '/') > 0 THEN substr(key, instr(key, '/') + 1) ELSE '' END AS rest
+			FROM items WHERE run_id = ? AND stage = ? AND status = ?)
+		GROUP BY segment`, runID, stage, string(status))
+	if err != nil {
+		return nil, err
+	}
+	return counts, nil
+}

@@ -28,6 +28,7 @@ var runTests = []struct {
 	{"UpdateItem", testUpdateItem},
 	{"ItemsFilter", testItemsFilter},
 	{"CountItems", testCountItems},
+	{"CountItemsByKeySegment", testCountItemsByKeySegment},
 	{"ConcurrentPutItemSameKey", testConcurrentPutSameKey},
 	{"ConcurrentPutItemDistinctKeys", testConcurrentPutDistinct},
 }
@@ -547,6 +548,52 @@ func testCountItems(t *testing.T, s ethos.Store) {
 		}
 		if diff := cmp.Diff(tt.want, got, cmpEmpty); diff != "" {
 			t.Errorf("CountItems(%s) mismatch (-want +got):\n%s", tt.run, diff)
+		}
+	}
+}
+
+func testCountItemsByKeySegment(t *testing.T, s ethos.Store) {
+	createRun(t, s, newRun("r1", "generate"))
+	createRun(t, s, newRun("r2", "generate"))
+	createRun(t, s, newRun("empty", "generate"))
+	put := func(run, stage string, status ethos.ItemStatus, keys ...string) {
+		for _, key := range keys {
+			putItem(t, s, &ethos.Item{RunID: run, Stage: stage, Key: key, Status: status})
+		}
+	}
+	// Categories whose keys share a prefix ("01-care", "01-care-2",
+	// "01-car"), keys of one or two segments, an empty segment, and a
+	// segment of multi-byte characters.
+	put("r1", "idea", ethos.ItemAccepted,
+		"idea/01-care/000/0", "idea/01-care/000/1", "idea/01-care/001/0",
+		"idea/01-care-2/000/0", "idea/01-car/000/0",
+		"idea", "idea/solo", "idea//000/0", "idea/02-ça-été/000/0")
+	put("r1", "idea", ethos.ItemRejected, "idea/01-care/000/2", "idea/03-other/000/0")
+	put("r1", "response", ethos.ItemAccepted, "resp/01-care/000/0/1")
+	put("r2", "idea", ethos.ItemAccepted, "idea/01-care/000/0")
+
+	tests := []struct {
+		run, stage string
+		status     ethos.ItemStatus
+		want       map[string]int
+	}{
+		{"r1", "idea", ethos.ItemAccepted, map[string]int{
+			"01-care": 3, "01-care-2": 1, "01-car": 1, "": 2, "solo": 1, "02-ça-été": 1,
+		}},
+		{"r1", "idea", ethos.ItemRejected, map[string]int{"01-care": 1, "03-other": 1}},
+		{"r1", "response", ethos.ItemAccepted, map[string]int{"01-care": 1}},
+		{"r1", "document", ethos.ItemAccepted, nil},
+		{"r2", "idea", ethos.ItemAccepted, map[string]int{"01-care": 1}},
+		{"empty", "idea", ethos.ItemAccepted, nil},
+		{"nope", "idea", ethos.ItemAccepted, nil},
+	}
+	for _, tt := range tests {
+		got, err := s.CountItemsByKeySegment(t.Context(), tt.run, tt.stage, tt.status)
+		if err != nil {
+			t.Fatalf("CountItemsByKeySegment(%s, %s, %s): %v", tt.run, tt.stage, tt.status, err)
+		}
+		if diff := cmp.Diff(tt.want, got, cmpEmpty); diff != "" {
+			t.Errorf("CountItemsByKeySegment(%s, %s, %s) mismatch (-want +got):\n%s", tt.run, tt.stage, tt.status, diff)
 		}
 	}
 }
