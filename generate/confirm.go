@@ -163,7 +163,7 @@ func (p *Pipeline) askJudge(ctx context.Context, key, trait, document, a, b stri
 		req := judgeprompt.JudgePrompt(p.settings.Character, trait, document, a, b, feedback).Request(p.confirmJudge(), confirmMaxTokens)
 		req.Metadata = map[string]string{"run": p.runID, "stage": StageConfirm, "item": key}
 		resp, cerr := p.completer.Complete(p.callContext(ctx, StageConfirm), req)
-		keys = append(keys, llm.Key(req))
+		keys = append(keys, llm.CallKey(req, resp))
 		if cerr == nil {
 			cerr = ethos.CheckStop(resp)
 		}
