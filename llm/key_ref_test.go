@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -57,6 +58,7 @@ func TestKeyMatchesReference(t *testing.T) {
 func FuzzKey(f *testing.F) {
 	f.Add("anthropic/claude", "s", "user", "hello", 10, 0.7, true, "", 0)
 	f.Add("m", "<html>&", "assistant", "\x00\xff\u2028", -3, -0.0, false, "stop", 2)
+	f.Add("m", "s", "user", "hi", 1, math.NaN(), true, "", 0)
 	f.Fuzz(func(t *testing.T, model, system, role, content string, maxTokens int, temp float64, hasTemp bool, stop string, sample int) {
 		req := ethos.Request{Model: model, System: system, MaxTokens: maxTokens, Sample: sample,
 			Messages: []ethos.Message{{Role: ethos.Role(role), Content: content}, {Role: ethos.RoleUser, Content: system + content}}}
@@ -67,7 +69,13 @@ func FuzzKey(f *testing.F) {
 			req.Stop = []string{stop, content}
 		}
 		if _, err := json.Marshal(req.Temperature); err != nil {
-			t.Skip("NaN and infinities have no JSON form; neither key can render them")
+			// NaN and infinities have no JSON form: both keys refuse them.
+			for name, key := range map[string]func(ethos.Request) string{"Key": Key, "referenceKey": referenceKey} {
+				if !panics(func() { key(req) }) {
+					t.Errorf("%s of a request with temperature %v did not panic", name, temp)
+				}
+			}
+			return
 		}
 		if got, want := Key(req), referenceKey(req); got != want {
 			t.Errorf("Key = %s, want %s", got, want)
@@ -93,4 +101,11 @@ func BenchmarkKey(b *testing.B) {
 			referenceKey(req)
 		}
 	})
+}
+
+// panics reports whether f panics.
+func panics(f func()) (did bool) {
+	defer func() { did = recover() != nil }()
+	f()
+	return false
 }
