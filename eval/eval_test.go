@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,9 @@ type env struct {
 	cfg     *config.Config
 	router  *llm.Router
 	pricer  llm.Pricer
+	// view, when set, is the store the evaluator reads and writes
+	// through instead of store.
+	view ethos.Store
 }
 
 // garbage is what the judge-garbage model answers to everything.
@@ -100,7 +105,11 @@ func (e *env) settings(prompts int, judge string) eval.Settings {
 // run drives an evaluation to its end (or ctx's), with a queue of its own.
 func (e *env) run(ctx context.Context, t testing.TB, s eval.Settings, progress func(eval.Progress)) (eval.Summary, *eval.Evaluator, error) {
 	t.Helper()
-	ev, err := eval.New(e.store, e.chain, s)
+	var store ethos.Store = e.store
+	if e.view != nil {
+		store = e.view
+	}
+	ev, err := eval.New(store, e.chain, s)
 	if err != nil {
 		return eval.Summary{}, nil, err
 	}
@@ -689,8 +698,25 @@ func TestEvalIncompleteUntilFailuresRetried(t *testing.T) {
 		}
 	}
 
-	// The provider recovers: the same store, a healthy sandbox.
-	e.connect(t, sandbox.Options{Seed: 15})
+	// The provider recovers: the same store, a healthy sandbox. Its
+	// judgments are read as they were before the retries finished, so
+	// that the evaluation sees failed rows beside a queue that has just
+	// emptied: it must look again rather than end incomplete.
+	if first.JudgmentsFailed == 0 {
+		t.Fatalf("first run: no judgment failed (%+v), so the rerun has none to retry", first.Counts)
+	}
+	view := &staleJudgments{Store: e.store, seen: make(chan struct{})}
+	e.connect(t, sandbox.Options{Seed: 15, Faults: sandbox.Faults{LatencyMean: time.Nanosecond},
+		Sleep: func(ctx context.Context, _ time.Duration) error {
+			// A retry is answered once a look has read the failed rows.
+			select {
+			case <-view.seen:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}})
+	e.view = view
 	again, _, err := e.run(ctx, t, s, nil)
 	if err != nil {
 		for _, j := range judgments(t, e, ev.ID()) {
@@ -710,5 +736,48 @@ func TestEvalIncompleteUntilFailuresRetried(t *testing.T) {
 		t.Errorf("the rerun sent %d requests, want %d: the %d failed answers and the %d judgments not made", sent, wantSent,
 			first.AnswersFailed, again.JudgmentsWanted-first.Judgments)
 	}
-	t.Logf("first run: %d answers and %d judgments failed; rerun: %d requests", first.AnswersFailed, first.JudgmentsFailed, sent)
+	if view.held.Load() == 0 {
+		t.Errorf("no look of the rerun saw failed judgments beside an emptied queue: the test did not try the ending it is for")
+	}
+	t.Logf("first run: %d answers and %d judgments failed; rerun: %d requests, %d stale looks", first.AnswersFailed, first.JudgmentsFailed, sent, view.held.Load())
+}
+
+// staleJudgments is a store whose read of an evaluation's judgments, when
+// some are failed while their retries are under way, lets the retries be
+// answered (seen closes) and returns only once the job queue has emptied,
+// with the rows as they were: what a look sees when the last retries
+// finish while it reads.
+type staleJudgments struct {
+	ethos.Store
+	seen chan struct{}
+	held atomic.Int64 // reads held until the queue emptied
+}
+
+func (s *staleJudgments) Judgments(ctx context.Context, evalID string) ([]ethos.Judgment, error) {
+	js, err := s.Store.Judgments(ctx, evalID)
+	failed := func(j ethos.Judgment) bool { return j.Status == ethos.JudgmentFailed }
+	if err != nil || !slices.ContainsFunc(js, failed) {
+		return js, err
+	}
+	if _, err := jobs.FromContext(ctx); err != nil {
+		return js, nil // not the evaluation's look
+	}
+	if busy, err := jobs.QueueBusy(ctx); err != nil || !busy || s.held.Load() > 0 {
+		return js, err
+	}
+	close(s.seen)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		busy, err := jobs.QueueBusy(ctx)
+		if err != nil || !busy {
+			s.held.Add(1)
+			return js, err
+		}
+	}
 }

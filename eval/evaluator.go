@@ -254,6 +254,14 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 		if err := e.checkRunning(ctx); err != nil {
 			return Summary{}, err
 		}
+		// The queue is read before the rows: a job finishing between the
+		// two would otherwise leave a look that still shows its row failed
+		// or missing beside an empty queue, and end the evaluation
+		// incomplete while its retry had in fact succeeded.
+		busy, err := jobs.QueueBusy(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
 		st, err := e.look(ctx, prompts)
 		if err != nil {
 			return Summary{}, err
@@ -262,14 +270,7 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 		if err != nil {
 			return Summary{}, err
 		}
-		q, err := jobs.FromContext(ctx)
-		if err != nil {
-			return Summary{}, err
-		}
-		busy, err := q.Busy(ctx)
-		if err != nil {
-			return Summary{}, err
-		}
+		busy = busy || added > 0
 		if progress != nil {
 			progress(Progress{EvalID: e.id, Phase: st.phase(), Counts: st.counts, Elapsed: time.Since(start)})
 		}
@@ -281,7 +282,7 @@ func (e *Evaluator) Drive(ctx context.Context, progress func(Progress)) (Summary
 				return Summary{}, err
 			}
 			return Summarize(ctx, e.store, e.id)
-		case added == 0 && !busy:
+		case !busy:
 			idle++
 		default:
 			idle = 0

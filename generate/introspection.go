@@ -386,6 +386,10 @@ func (in *Introspection) Drive(ctx context.Context, progress func(IntrospectionP
 		if err := p.stopped(ctx); err != nil {
 			return err
 		}
+		busy, err := jobs.QueueBusy(ctx) // before the counts: jobs.QueueBusy
+		if err != nil {
+			return err
+		}
 		counts, err := in.counts(ctx)
 		if err != nil {
 			return err
@@ -407,10 +411,6 @@ func (in *Introspection) Drive(ctx context.Context, progress func(IntrospectionP
 			started[1] = i + 1
 		}
 		if err := enqueueMany(ctx, tasks); err != nil {
-			return err
-		}
-		busy, err := queueBusy(ctx)
-		if err != nil {
 			return err
 		}
 		if len(tasks) == 0 && !busy {

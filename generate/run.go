@@ -272,6 +272,12 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 		// Read before the state, so a task finishing meanwhile counts
 		// towards the next wake-up rather than being missed.
 		finished := p.finished.Load()
+		// The queue too, so that an idle look is one whose state no
+		// task changed (jobs.QueueBusy).
+		busy, err := jobs.QueueBusy(ctx)
+		if err != nil {
+			return err
+		}
 		st, err := p.state(ctx, quotas, enqueued)
 		if err != nil {
 			return err
@@ -284,10 +290,6 @@ func (p *Pipeline) Drive(ctx context.Context, progress func(Progress)) error {
 		}
 		p.wakeAt.Store(finished + int64(p.settings.Examples-st.counted))
 		added, err := p.topUp(ctx, quotas, st, enqueued)
-		if err != nil {
-			return err
-		}
-		busy, err := queueBusy(ctx)
 		if err != nil {
 			return err
 		}
@@ -520,14 +522,4 @@ func (p *Pipeline) topUp(ctx context.Context, quotas map[string]int, st runState
 		return 0, err
 	}
 	return len(tasks), nil
-}
-
-// queueBusy reports whether the client working ctx has work queued or
-// running.
-func queueBusy(ctx context.Context) (bool, error) {
-	q, err := jobs.FromContext(ctx)
-	if err != nil {
-		return false, err
-	}
-	return q.Busy(ctx)
 }

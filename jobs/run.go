@@ -28,6 +28,19 @@ func FromContext(ctx context.Context) (*Client, error) {
 	return nil, ethos.Errorf(ethos.Internal, "jobs: no job client in this context; enqueue from a task, or from code run by jobs.Run")
 }
 
+// QueueBusy reports whether the queue of the client FromContext(ctx) has
+// jobs queued, waiting or running. A driver that ends on an idle queue
+// reads it before the rows the jobs write: read after them, a job that
+// finished in between leaves rows that look unfinished beside an empty
+// queue.
+func QueueBusy(ctx context.Context) (bool, error) {
+	q, err := FromContext(ctx)
+	if err != nil {
+		return false, err
+	}
+	return q.Busy(ctx)
+}
+
 // Rescue says which jobs a starting client takes back from a process that
 // died while working them.
 type Rescue int
