@@ -427,6 +427,13 @@ func (d *DB) CountItems(ctx context.Context, runID string) ([]ethos.ItemCount, e
 		ORDER BY stage, status`, runID)
 }
 
+// countByKeySegmentSQL is CountItemsByKeySegment's query; it reads the
+// index items_run_stage_status_key alone, not the items' rows.
+const countByKeySegmentSQL = `SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS segment, count(*)
+	FROM (SELECT CASE WHEN instr(key, '/') > 0 THEN substr(key, instr(key, '/') + 1) ELSE '' END AS rest
+		FROM items WHERE run_id = ? AND stage = ? AND status = ?)
+	GROUP BY segment`
+
 // CountItemsByKeySegment counts runID's items of stage in status by the
 // second "/"-separated segment of their keys.
 func (d *DB) CountItemsByKeySegment(ctx context.Context, runID, stage string, status ethos.ItemStatus) (map[string]int, error) {
@@ -440,10 +447,7 @@ func (d *DB) CountItemsByKeySegment(ctx context.Context, runID, stage string, st
 		err := s.Scan(&segment, &n)
 		counts[segment] = n
 		return struct{}{}, err
-	}, `SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS segment, count(*)
-		FROM (SELECT CASE WHEN instr(key, '/') > 0 THEN substr(key, instr(key, '/') + 1) ELSE '' END AS rest
-			FROM items WHERE run_id = ? AND stage = ? AND status = ?)
-		GROUP BY segment`, runID, stage, string(status))
+	}, countByKeySegmentSQL, runID, stage, string(status))
 	if err != nil {
 		return nil, err
 	}
