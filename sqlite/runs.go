@@ -428,7 +428,10 @@ func (d *DB) CountItems(ctx context.Context, runID string) ([]ethos.ItemCount, e
 }
 
 // countByKeySegmentSQL is CountItemsByKeySegment's query; it reads the
-// index items_run_stage_status_key alone, not the items' rows.
+// index items_run_stage_status_key alone, not the items' rows. rest is the
+// key after its first "/" ("" without one); the segment is rest up to its
+// own first "/". instr and substr count characters alike, so a multi-byte
+// key splits where Go would split it.
 const countByKeySegmentSQL = `SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS segment, count(*)
 	FROM (SELECT CASE WHEN instr(key, '/') > 0 THEN substr(key, instr(key, '/') + 1) ELSE '' END AS rest
 		FROM items WHERE run_id = ? AND stage = ? AND status = ?)
@@ -437,9 +440,6 @@ const countByKeySegmentSQL = `SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(
 // CountItemsByKeySegment counts runID's items of stage in status by the
 // second "/"-separated segment of their keys.
 func (d *DB) CountItemsByKeySegment(ctx context.Context, runID, stage string, status ethos.ItemStatus) (map[string]int, error) {
-	// rest is the key after its first "/" ("" without one); the segment
-	// is rest up to its own first "/". instr and substr count characters
-	// alike, so a multi-byte key splits where Go would split it.
 	counts := map[string]int{}
 	_, err := list(ctx, d.read, "sqlite: count items by key segment", func(s scanner) (struct{}, error) {
 		var segment string
